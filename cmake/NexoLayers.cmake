@@ -1,0 +1,70 @@
+# The layers of DESIGN.md, bottom first. A layer may link only layers that come
+# before it in this list; nexo_add_layer() refuses anything else at configure time,
+# so an upward dependency is a build error rather than a code-review finding.
+# `base` is the shared vocabulary (Error, Result) under every layer, wire/ included.
+set(NEXO_LAYERS base net io fault reliable msg wire group overlay mpi)
+
+# Warnings and sanitizers for every nexo target (libraries, tools, tests).
+function(nexo_target_defaults target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+                                             -Wold-style-cast -Wcast-align -Woverloaded-virtual)
+    if(NEXO_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+  if(NEXO_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${NEXO_SANITIZE} -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${NEXO_SANITIZE})
+  endif()
+endfunction()
+
+# nexo_add_layer(<layer> SOURCES ... [DEPS <lower layers>...] [LIBS <external libs>...])
+# Creates the library target nexo_<layer> (exported as nexo::<layer>).
+function(nexo_add_layer layer)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LIBS" ${ARGN})
+  list(FIND NEXO_LAYERS ${layer} self_index)
+  if(self_index EQUAL -1)
+    message(FATAL_ERROR "nexo_add_layer: '${layer}' is not a layer of DESIGN.md (${NEXO_LAYERS})")
+  endif()
+  foreach(dep IN LISTS ARG_DEPS)
+    list(FIND NEXO_LAYERS ${dep} dep_index)
+    if(dep_index EQUAL -1 OR NOT dep_index LESS self_index)
+      message(FATAL_ERROR "layer '${layer}' may not depend on '${dep}': "
+                          "a layer links only the layers below it (${NEXO_LAYERS})")
+    endif()
+  endforeach()
+  set(target nexo_${layer})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(nexo::${layer} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${layer} OUTPUT_NAME nexo_${layer}
+                                             POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  list(TRANSFORM ARG_DEPS PREPEND nexo_ OUTPUT_VARIABLE dep_targets)
+  target_link_libraries(${target} PUBLIC ${dep_targets} ${ARG_LIBS})
+  nexo_target_defaults(${target})
+  set_property(GLOBAL APPEND PROPERTY NEXO_INSTALLED_TARGETS ${target})
+endfunction()
+
+# nexo_add_gtest(<name> SOURCES ... LIBS ... LABELS ... [TIMEOUT s])
+# One GoogleTest binary; every test in it becomes a ctest test with the labels and timeout.
+function(nexo_add_gtest name)
+  cmake_parse_arguments(ARG "NO_MAIN" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 60)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  if(ARG_NO_MAIN)
+    target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock ${ARG_LIBS})
+  else()
+    target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${ARG_LIBS})
+  endif()
+  nexo_target_defaults(${name})
+  gtest_discover_tests(${name}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+endfunction()

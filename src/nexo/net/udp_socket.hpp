@@ -1,0 +1,123 @@
+// UdpSocket — a UDP socket (the chapter's DatagramSocket).
+//
+// Blocking by default; every blocking call honours the receive timeout.
+// Thread contract: one socket may be used by one sender thread and one receiver
+// thread at the same time; configuration calls are not synchronised with I/O.
+// Move-only; the destructor closes the socket.
+//
+// Failure model (what UDP does, not hidden): datagrams may be lost, duplicated
+// or reordered, and nothing here tells you. What it does tell you: a datagram
+// larger than your buffer (truncated, never silently cut), a receive deadline
+// (timed_out), and on a connected socket an ICMP "port unreachable" from the
+// peer (refused, on a later send or receive).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/net/datagram.hpp"
+#include "nexo/net/endpoint.hpp"
+#include "nexo/net/file_descriptor.hpp"
+
+namespace nexo::net {
+
+struct UdpOptions {
+  bool reuse_address = false;  // SO_REUSEADDR
+  bool reuse_port = false;     // SO_REUSEPORT: several sockets bind the same port
+  bool v6_only = false;        // IPv6 socket refuses IPv4-mapped peers
+  std::optional<int> send_buffer_size;     // SO_SNDBUF, bytes
+  std::optional<int> receive_buffer_size;  // SO_RCVBUF, bytes
+};
+
+class UdpSocket {
+ public:
+  // Largest UDP payload in one IPv4 datagram: 65,535 - 20 (IP) - 8 (UDP).
+  static constexpr std::size_t kMaxPayloadV4 = 65'507;
+  // Largest UDP payload in one IPv6 datagram without jumbograms: 65,535 - 8.
+  static constexpr std::size_t kMaxPayloadV6 = 65'527;
+
+  // Binds to `local` (port 0: any free port, read it back with local_endpoint()).
+  // Errors: address_in_use, permission_denied, invalid_argument, system.
+  static Result<UdpSocket> bind(const Endpoint& local, const UdpOptions& options = {});
+  // Binds to the wildcard address of `family` on any free port (a client socket).
+  static Result<UdpSocket> bind_any(Family family = Family::v4, const UdpOptions& options = {});
+
+  UdpSocket(UdpSocket&&) noexcept = default;
+  UdpSocket& operator=(UdpSocket&&) noexcept = default;
+  ~UdpSocket() = default;
+
+  // Sends one datagram to `to`. Does not block for long (only while the socket
+  // buffer is full). Errors: too_large (over the family's limit, checked before
+  // sending), invalid_argument (family mismatch), unreachable, would_block
+  // (non-blocking mode), refused (ICMP from an earlier datagram, connected only).
+  Result<void> send_to(std::span<const std::byte> payload, const Endpoint& to);
+  Result<void> send_to(std::string_view text, const Endpoint& to) { return send_to(as_bytes(text), to); }
+  // Sends to the connected peer. Errors as send_to, plus not_connected.
+  Result<void> send(std::span<const std::byte> payload);
+
+  // Receives one datagram into `buffer`, returning its size and setting `from`.
+  // Blocks until a datagram arrives or the receive timeout passes (timed_out;
+  // would_block in non-blocking mode). A datagram longer than `buffer` is
+  // consumed and reported as truncated (the buffer holds its first bytes).
+  // On a connected socket only the peer's datagrams arrive.
+  Result<std::size_t> receive_from(std::span<std::byte> buffer, Endpoint& from);
+  // Receives one datagram of at most `max_size` bytes into a new Datagram.
+  Result<Datagram> receive(std::size_t max_size = kMaxPayloadV6);
+
+  // Fixes the peer: send() goes there, and only its datagrams are received.
+  // Errors: invalid_argument (family), unreachable.
+  Result<void> connect(const Endpoint& peer);
+  // Forgets the peer: datagrams from anyone are received again.
+  Result<void> disconnect();
+  const std::optional<Endpoint>& peer() const noexcept { return peer_; }
+
+  // Receive deadline for blocking receives; std::nullopt waits for ever (the default).
+  Result<void> set_receive_timeout(Timeout timeout);
+  Timeout receive_timeout() const noexcept { return receive_timeout_; }
+
+  // Non-blocking mode: receive/send return would_block instead of waiting.
+  Result<void> set_non_blocking(bool on);
+  bool non_blocking() const noexcept { return non_blocking_; }
+
+  // Kernel buffer sizes (SO_SNDBUF / SO_RCVBUF). Linux doubles the value asked
+  // for and caps it at net.core.[rw]mem_max; the getters return what is in force.
+  Result<void> set_send_buffer_size(int bytes);
+  Result<void> set_receive_buffer_size(int bytes);
+  Result<int> send_buffer_size() const;
+  Result<int> receive_buffer_size() const;
+
+  // Allows sending to broadcast addresses (SO_BROADCAST).
+  Result<void> set_broadcast(bool on);
+
+  // The bound address and port (the port the OS chose when bound to port 0).
+  const Endpoint& local_endpoint() const noexcept { return local_; }
+  Family family() const noexcept { return family_; }
+  std::size_t max_payload() const noexcept {
+    return family_ == Family::v4 ? kMaxPayloadV4 : kMaxPayloadV6;
+  }
+
+  int native_handle() const noexcept { return fd_.get(); }
+  // Closes the socket; later calls fail with closed. Idempotent.
+  void close() noexcept { fd_.reset(); }
+  bool is_open() const noexcept { return fd_.valid(); }
+
+ private:
+  UdpSocket(FileDescriptor fd, Family family, Endpoint local) noexcept
+      : fd_(std::move(fd)), family_(family), local_(local) {}
+  Result<void> send_impl(std::span<const std::byte> payload, const Endpoint* to);
+  Error receive_error(int err) const;
+  Result<void> check_open(std::string_view operation) const;
+
+  FileDescriptor fd_;
+  Family family_;
+  Endpoint local_;
+  std::optional<Endpoint> peer_;
+  Timeout receive_timeout_;
+  bool non_blocking_ = false;
+};
+
+}  // namespace nexo::net
