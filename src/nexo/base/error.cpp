@@ -66,12 +66,17 @@ Error Error::from_errno(int err, std::string_view operation) {
   return Error(kind_from_errno(err), std::move(message), err);
 }
 
-Error& Error::with_context(std::string_view outer) {
+Error& Error::with_context(std::string_view outer) & {
   std::string message(outer);
   message += ": ";
   message += message_;
   message_ = std::move(message);
   return *this;
+}
+
+Error Error::with_context(std::string_view outer) && {
+  with_context(outer);
+  return std::move(*this);
 }
 
 Error Error::with_context(std::string_view outer) const& {

@@ -56,7 +56,8 @@ class Error {
   const std::string& message() const noexcept { return message_; }
 
   // Prepends the outer operation: "send to 10.0.0.1:9" + "Connection refused".
-  Error& with_context(std::string_view outer);
+  Error& with_context(std::string_view outer) &;
+  Error with_context(std::string_view outer) &&;
   Error with_context(std::string_view outer) const&;
 
   bool is(ErrorKind kind) const noexcept { return kind_ == kind; }

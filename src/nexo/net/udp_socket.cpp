@@ -1,0 +1,191 @@
+#include "nexo/net/udp_socket.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <string>
+
+#include "nexo/net/socket_ops.hpp"
+
+namespace nexo::net {
+
+using detail::SockAddr;
+
+Result<UdpSocket> UdpSocket::bind(const Endpoint& local, const UdpOptions& options) {
+  const Family family = local.family();
+  auto fd = detail::open_socket(family, SOCK_DGRAM, "udp socket");
+  if (!fd) return std::move(fd).error();
+  const int s = fd->get();
+  Result<void> set = ok();
+  if (options.reuse_address) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+  if (set && options.reuse_port) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  if (set && family == Family::v6) {
+    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0, "IPV6_V6ONLY");
+  }
+  if (set && options.send_buffer_size) {
+    set = detail::set_int_option(s, SOL_SOCKET, SO_SNDBUF, *options.send_buffer_size, "SO_SNDBUF");
+  }
+  if (set && options.receive_buffer_size) {
+    set = detail::set_int_option(s, SOL_SOCKET, SO_RCVBUF, *options.receive_buffer_size, "SO_RCVBUF");
+  }
+  if (set) set = detail::bind_to(s, local, family, "udp bind");
+  if (!set) return std::move(set).error();
+  auto bound = detail::local_endpoint_of(s);
+  if (!bound) return std::move(bound).error().with_context("udp bind");
+  return UdpSocket(std::move(*fd), family, *bound);
+}
+
+Result<UdpSocket> UdpSocket::bind_any(Family family, const UdpOptions& options) {
+  return bind(Endpoint(InetAddress::any(family), 0), options);
+}
+
+Result<void> UdpSocket::check_open(std::string_view operation) const {
+  if (fd_.valid()) return ok();
+  return Error(ErrorKind::closed, std::string(operation) + ": the socket is closed");
+}
+
+Result<void> UdpSocket::send_to(std::span<const std::byte> payload, const Endpoint& to) {
+  return send_impl(payload, &to);
+}
+
+Result<void> UdpSocket::send(std::span<const std::byte> payload) {
+  if (!peer_) return Error(ErrorKind::not_connected, "udp send: the socket is not connected");
+  return send_impl(payload, nullptr);
+}
+
+Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endpoint* to) {
+  const Endpoint& dest = to != nullptr ? *to : *peer_;
+  auto what = [&] { return "udp send to " + dest.to_string(); };
+  if (auto open = check_open("udp send"); !open) return open;
+  if (payload.size() > max_payload()) {
+    return Error(ErrorKind::too_large, what() + ": datagram of " + std::to_string(payload.size()) +
+                                           " bytes exceeds the " + std::string(to_string(family_)) +
+                                           " UDP limit of " + std::to_string(max_payload()) + " bytes");
+  }
+  if (family_ == Family::v4 && dest.family() == Family::v6) {
+    return Error(ErrorKind::invalid_argument, what() + ": an IPv4 socket cannot send to IPv6");
+  }
+  SockAddr address;
+  if (to != nullptr) address = detail::to_sockaddr(*to, family_);
+  for (;;) {
+    ssize_t n = to != nullptr
+                    ? ::sendto(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL, address.get(),
+                               address.length)
+                    : ::send(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL);
+    if (n >= 0) return ok();
+    if (errno == EINTR) continue;
+    if (errno == ECONNREFUSED) {
+      return Error(ErrorKind::refused,
+                   what() + ": port unreachable (an earlier datagram was refused by the peer host)",
+                   errno);
+    }
+    return Error::from_errno(errno, what());
+  }
+}
+
+Error UdpSocket::receive_error(int err) const {
+  std::string where = "udp receive on " + local_.to_string();
+  if (err == EAGAIN && !non_blocking_) {
+    return Error(ErrorKind::timed_out,
+                 where + ": no datagram within " + detail::describe(receive_timeout_), err);
+  }
+  if (err == EAGAIN) return Error(ErrorKind::would_block, where + ": no datagram waiting", err);
+  if (err == ECONNREFUSED && peer_) {
+    return Error(ErrorKind::refused,
+                 where + ": port unreachable at " + peer_->to_string() + " (ICMP)", err);
+  }
+  return Error::from_errno(err, where);
+}
+
+Result<std::size_t> UdpSocket::receive_from(std::span<std::byte> buffer, Endpoint& from) {
+  if (auto open = check_open("udp receive"); !open) return std::move(open).error();
+  SockAddr address;
+  for (;;) {
+    address.length = sizeof address.storage;
+    // MSG_TRUNC makes Linux return the datagram's real length even when it is longer.
+    ssize_t n = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), MSG_TRUNC, address.get(),
+                           &address.length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return receive_error(errno);
+    }
+    from = detail::from_sockaddr(address.get(), address.length);
+    const auto size = static_cast<std::size_t>(n);
+    if (size > buffer.size()) {
+      return Error(ErrorKind::truncated,
+                   "udp receive on " + local_.to_string() + " from " + from.to_string() +
+                       ": datagram of " + std::to_string(size) + " bytes does not fit the " +
+                       std::to_string(buffer.size()) + "-byte buffer (the rest is lost)");
+    }
+    return size;
+  }
+}
+
+Result<Datagram> UdpSocket::receive(std::size_t max_size) {
+  thread_local std::array<std::byte, kMaxPayloadV6> scratch;
+  if (max_size > scratch.size()) max_size = scratch.size();
+  Datagram datagram;
+  auto n = receive_from(std::span(scratch.data(), max_size), datagram.peer);
+  if (!n) return std::move(n).error();
+  datagram.payload.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(*n));
+  return datagram;
+}
+
+Result<void> UdpSocket::connect(const Endpoint& peer) {
+  if (auto open = check_open("udp connect"); !open) return open;
+  if (family_ == Family::v4 && peer.family() == Family::v6) {
+    return Error(ErrorKind::invalid_argument,
+                 "udp connect to " + peer.to_string() + ": an IPv4 socket cannot reach IPv6");
+  }
+  SockAddr address = detail::to_sockaddr(peer, family_);
+  if (::connect(fd_.get(), address.get(), address.length) != 0) {
+    return Error::from_errno(errno, "udp connect to " + peer.to_string());
+  }
+  peer_ = peer;
+  if (auto bound = detail::local_endpoint_of(fd_.get())) local_ = *bound;
+  return ok();
+}
+
+Result<void> UdpSocket::disconnect() {
+  if (auto open = check_open("udp disconnect"); !open) return open;
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  if (::connect(fd_.get(), &unspec, sizeof unspec) != 0 && errno != EAFNOSUPPORT) {
+    return Error::from_errno(errno, "udp disconnect");
+  }
+  peer_.reset();
+  return ok();
+}
+
+Result<void> UdpSocket::set_receive_timeout(Timeout timeout) {
+  if (auto open = check_open("udp set_receive_timeout"); !open) return open;
+  auto set = detail::set_timeout_option(fd_.get(), SO_RCVTIMEO, timeout, "udp receive timeout");
+  if (set) receive_timeout_ = timeout;
+  return set;
+}
+
+Result<void> UdpSocket::set_non_blocking(bool on) {
+  if (auto open = check_open("udp set_non_blocking"); !open) return open;
+  auto set = detail::set_non_blocking(fd_.get(), on, "udp non-blocking mode");
+  if (set) non_blocking_ = on;
+  return set;
+}
+
+Result<void> UdpSocket::set_send_buffer_size(int bytes) {
+  return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_SNDBUF, bytes, "udp SO_SNDBUF");
+}
+Result<void> UdpSocket::set_receive_buffer_size(int bytes) {
+  return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF, bytes, "udp SO_RCVBUF");
+}
+Result<int> UdpSocket::send_buffer_size() const {
+  return detail::get_int_option(fd_.get(), SOL_SOCKET, SO_SNDBUF, "udp SO_SNDBUF");
+}
+Result<int> UdpSocket::receive_buffer_size() const {
+  return detail::get_int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF, "udp SO_RCVBUF");
+}
+Result<void> UdpSocket::set_broadcast(bool on) {
+  return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0, "udp SO_BROADCAST");
+}
+
+}  // namespace nexo::net

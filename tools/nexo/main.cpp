@@ -1,0 +1,115 @@
+// nexo — the command-line face of nexo: the chapter's programs, and the tour.
+//
+//   nexo udp serve | udp send      the chapter's UDPServer / UDPClient (port 6789)
+//   nexo tcp serve | tcp send      the chapter's TCPServer / TCPClient (port 7896)
+//   nexo mcast peer                the chapter's MulticastPeer
+//   nexo resolve NAME              every address of a host name
+//   nexo tour                      a guided, narrated run through nexo
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "commands.hpp"
+
+namespace {
+
+using nexo::tool::ClientArgs;
+using nexo::tool::MulticastArgs;
+using nexo::tool::ServerArgs;
+
+// One clear line on stderr for every usage error (CLI11 would print two).
+std::string one_line_failure(const CLI::App* app, const CLI::Error& e) {
+  std::string name = app->get_name();
+  for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
+    name = parent->get_name() + " " + name;
+  }
+  return name + ": " + e.what() + " (see --help)\n";
+}
+
+void add_server(CLI::App& parent, const std::string& description, const std::string& default_port,
+                ServerArgs& args, int (*run)(const ServerArgs&), int& status) {
+  CLI::App* cmd = parent.add_subcommand("serve", description);
+  args.port = default_port;
+  cmd->add_option("--port", args.port, "port to listen on (0: any free port)")->capture_default_str();
+  cmd->add_option("--bind", args.bind, "address to listen on (default: every interface)");
+  cmd->add_option("--count", args.count, "stop after N requests (default: serve for ever)");
+  cmd->callback([&args, run, &status] { status = run(args); });
+}
+
+void add_client(CLI::App& parent, const std::string& description, const std::string& default_port,
+                ClientArgs& args, int (*run)(const ClientArgs&), int& status) {
+  CLI::App* cmd = parent.add_subcommand("send", description);
+  args.port = default_port;
+  args.timeout_ms = 5000;
+  cmd->add_option("MESSAGE", args.message, "text to send")->required();
+  cmd->add_option("HOST", args.host, "server host name or address")->required();
+  cmd->add_option("--port", args.port, "server port")->capture_default_str();
+  cmd->add_option("--timeout", args.timeout_ms, "milliseconds to wait for the reply (0: for ever)")
+      ->capture_default_str();
+  cmd->callback([&args, run, &status] { status = run(args); });
+}
+
+void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
+  CLI::App* mcast = app.add_subcommand("mcast", "IP multicast (the chapter's MulticastPeer)");
+  mcast->require_subcommand(1);
+  CLI::App* peer = mcast->add_subcommand(
+      "peer", "join GROUP, send MESSAGE to it, print N datagrams received from it, leave");
+  args.port = "6789";
+  args.timeout_ms = 10'000;
+  peer->add_option("MESSAGE", args.message, "text to send to the group")->required();
+  peer->add_option("GROUP", args.group, "group address: 224.0.0.0/4 or ff00::/8")->required();
+  peer->add_option("--port", args.port, "group port")->capture_default_str();
+  peer->add_option("--count", args.count, "datagrams to receive before leaving")->capture_default_str();
+  peer->add_option("--interface", args.interface,
+                   "interface to join and send on, by name or address (e.g. lo, 127.0.0.1)");
+  peer->add_option("--timeout", args.timeout_ms, "milliseconds to wait for each datagram (0: for ever)")
+      ->capture_default_str();
+  peer->add_option("--ttl", args.ttl, "hops the datagram may travel (0..255)")->capture_default_str();
+  peer->add_flag("!--no-loopback", args.loopback, "do not receive this host's own datagrams");
+  peer->callback([&args, &status] { status = nexo::tool::mcast_peer(args); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nexo: interprocess communication, from sockets to MPI", "nexo"};
+  app.require_subcommand(1);
+  app.failure_message(one_line_failure);
+  int status = 0;
+
+  ServerArgs udp_server, tcp_server;
+  ClientArgs udp_client, tcp_client;
+  MulticastArgs multicast;
+  std::string name;
+
+  CLI::App* udp = app.add_subcommand("udp", "UDP datagrams (the chapter's UDPClient/UDPServer)");
+  udp->require_subcommand(1);
+  add_server(*udp, "echo every datagram back to its sender", "6789", udp_server,
+             nexo::tool::udp_serve, status);
+  add_client(*udp, "send MESSAGE to HOST and print 'Reply: <text>'", "6789", udp_client,
+             nexo::tool::udp_send, status);
+
+  CLI::App* tcp = app.add_subcommand("tcp", "TCP streams (the chapter's TCPClient/TCPServer)");
+  tcp->require_subcommand(1);
+  add_server(*tcp, "a thread per connection: read one writeUTF string, write it back", "7896",
+             tcp_server, nexo::tool::tcp_serve, status);
+  add_client(*tcp, "send MESSAGE with writeUTF to HOST and print 'Received: <text>'", "7896",
+             tcp_client, nexo::tool::tcp_send, status);
+
+  add_multicast(app, multicast, status);
+
+  CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
+  resolve->add_option("NAME", name, "host name or address")->required();
+  resolve->callback([&] { status = nexo::tool::resolve(name); });
+
+  CLI::App* tour = app.add_subcommand("tour", "a guided, narrated run through nexo (loopback only)");
+  tour->callback([&] { status = nexo::tool::tour(); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return status;
+}

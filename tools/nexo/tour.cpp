@@ -1,0 +1,179 @@
+// `nexo tour`: a guided, narrated run through what nexo can do, on loopback only.
+// Each stop shows one idea of the chapter with real sockets, and says what happened.
+#include <algorithm>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "chapter_servers.hpp"
+#include "commands.hpp"
+#include "nexo/net/data_stream.hpp"
+#include "nexo/net/multicast_socket.hpp"
+
+namespace nexo::tool {
+namespace {
+
+using namespace std::chrono_literals;
+using net::Endpoint;
+using net::InetAddress;
+
+int stop_number = 0;
+
+void stop(std::string_view title) {
+  std::cout << "\n== " << ++stop_number << ". " << title << " ==\n";
+}
+void say(std::string_view text) { std::cout << "   " << text << '\n'; }
+void show(std::string_view label, std::string_view value) {
+  // Pad by characters, not bytes, so UTF-8 labels line up.
+  auto width = std::count_if(label.begin(), label.end(), [](char c) { return (c & 0xC0) != 0x80; });
+  std::cout << "   " << label << std::string(width < 34 ? 34 - width : 1, ' ') << value << '\n';
+}
+
+std::string hex(std::span<const std::byte> bytes) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i) out << ' ';
+    out << std::hex << std::setw(2) << std::setfill('0') << std::to_integer<int>(bytes[i]);
+  }
+  return out.str();
+}
+
+// A failure of the tour itself (not a demonstrated error): stop with a message.
+struct TourFailure {
+  Error error;
+};
+template <class T>
+T check(Result<T> result, std::string_view what) {
+  if (!result) throw TourFailure{result.error().with_context(what)};
+  if constexpr (!std::is_void_v<T>) return std::move(result).value();
+}
+// An error the tour expects, shown with its kind and message.
+template <class T>
+void show_error(std::string_view label, const Result<T>& result) {
+  if (result) throw TourFailure{Error(ErrorKind::system, std::string(label) + ": expected an error")};
+  show(label, "[" + std::string(to_string(result.error().kind())) + "] " + result.error().message());
+}
+
+void addresses() {
+  stop("Destinations are (Internet address, port) pairs");
+  say("InetAddress parses literals and asks the resolver for names; Endpoint adds the port.");
+  auto local = check(InetAddress::resolve("localhost"), "resolve localhost");
+  std::string all;
+  for (const auto& a : local) all += (all.empty() ? "" : ", ") + a.to_string();
+  show("resolve(\"localhost\")", all);
+  show("Endpoint::parse(\"[::1]:6789\")", check(Endpoint::parse("[::1]:6789"), "parse").to_string());
+  show_error("Endpoint::make(127.0.0.1, 70000)", Endpoint::make(InetAddress::loopback(), 70000));
+  show_error("resolve(\"no-such-host.invalid\")", InetAddress::resolve("no-such-host.invalid"));
+}
+
+void udp() {
+  stop("UDP: datagrams, the chapter's UDPServer and UDPClient");
+  auto server = check(UdpEchoServer::bind(Endpoint(InetAddress::loopback(), 0)), "udp bind");
+  const Endpoint at = server.local_endpoint();
+  say("An echo server bound to port 0 got the free port " + std::to_string(at.port()) +
+      "; it echoes two datagrams.");
+  ServeOptions options;
+  options.count = 2;
+  std::jthread serving([&] { (void)server.run(options); });
+  show("udp send \"Hello\" → reply", check(udp_echo_request(at, "Hello", 2000ms), "udp echo"));
+  show("udp send \"¿Qué tal?\" → reply", check(udp_echo_request(at, "¿Qué tal?", 2000ms), "udp echo"));
+  serving.join();
+
+  say("Receive has a timeout: nothing arrives, so after 50 ms the call says so.");
+  auto lonely = check(net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0)), "bind");
+  check(lonely.set_receive_timeout(50ms), "timeout");
+  show_error("receive()", lonely.receive());
+
+  say("A datagram larger than the buffer is reported, never silently cut.");
+  auto sender = check(net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0)), "bind");
+  check(sender.send_to(Bytes(2000), lonely.local_endpoint()), "send 2000 bytes");
+  std::array<std::byte, 1000> small;
+  Endpoint from;
+  show_error("receive_from(1000-byte buffer)", lonely.receive_from(small, from));
+  show_error("send_to(70,000 bytes)", sender.send_to(Bytes(70'000), lonely.local_endpoint()));
+
+  say("connect() fixes the peer: a third socket's datagram is filtered out.");
+  auto third = check(net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0)), "bind");
+  check(lonely.connect(sender.local_endpoint()), "connect");
+  check(third.send_to("from a stranger", lonely.local_endpoint()), "send");
+  check(sender.send_to("from the peer", lonely.local_endpoint()), "send");
+  show("connected receive() got", check(lonely.receive(), "receive").text());
+}
+
+void tcp() {
+  stop("TCP: streams, the chapter's TCPServer (a thread per client) and TCPClient");
+  auto server = check(TcpEchoServer::bind(Endpoint(InetAddress::loopback(), 0)), "tcp bind");
+  const Endpoint at = server.local_endpoint();
+  ServeOptions options;
+  options.count = 1;
+  std::jthread serving([&] { (void)server.run(options); });
+  say("The client writes a string with writeUTF; the server reads it with readUTF and echoes it.");
+  show("tcp send \"Asunción\" → received", check(tcp_echo_request(at, "Asunción", 2000ms), "tcp echo"));
+  serving.join();
+
+  say("DataWriter encodes items exactly as Java's DataOutputStream does:");
+  net::DataWriter writer;
+  writer.write_int(1984);
+  show("writeInt(1984)", hex(writer.bytes()));
+  writer.clear();
+  check(writer.write_utf("Asunción"), "write_utf");
+  show("writeUTF(\"Asunción\")", hex(writer.bytes()));
+
+  say("TCP's failure model: the kinds of error say what happened.");
+  Endpoint closed_port = at;
+  {
+    auto gone = check(net::TcpListener::bind(Endpoint(InetAddress::loopback(), 0)), "listen");
+    closed_port = gone.local_endpoint();
+  }  // the listener is closed here: nobody listens on that port now
+  show_error("connect to a port nobody listens on", net::TcpStream::connect(closed_port, 1000ms));
+  auto listener = check(net::TcpListener::bind(Endpoint(InetAddress::loopback(), 0)), "listen");
+  auto client = check(net::TcpStream::connect(listener.local_endpoint(), 1000ms), "connect");
+  auto accepted = check(listener.accept(1000ms), "accept");
+  check(client.set_read_timeout(50ms), "timeout");
+  std::array<std::byte, 16> buffer;
+  show_error("read() from a silent peer", client.read(buffer));
+  check(accepted.shutdown_write(), "half-close");
+  show_error("read() after the peer's shutdown_write()", client.read(buffer));
+}
+
+void multicast() {
+  stop("IP multicast: a group of two members on the loopback interface");
+  auto lo = check(net::NetworkInterface::loopback(), "find the loopback interface");
+  const auto group = check(InetAddress::parse("239.255.77.77"), "group");
+  auto first = check(net::MulticastSocket::bind(0), "bind");
+  const std::uint16_t port = first.local_endpoint().port();
+  auto second = check(net::MulticastSocket::bind(port), "bind the same port");
+  for (auto* member : {&first, &second}) {
+    check(member->set_interface(lo), "interface");
+    check(member->join(group, lo), "join");
+    check(member->set_receive_timeout(2000ms), "timeout");
+  }
+  say("Both members bound port " + std::to_string(port) + " and joined " + group.to_string() +
+      " on " + lo.name() + "; the first sends once.");
+  check(first.send_to("hello, group", Endpoint(group, port)), "send to group");
+  show("member 1 received", check(first.receive(), "receive").text());
+  show("member 2 received", check(second.receive(), "receive").text());
+  show_error("join(10.0.0.1)", first.join(check(InetAddress::parse("10.0.0.1"), "parse"), lo));
+}
+
+}  // namespace
+
+int tour() {
+  std::cout << "nexo tour: the middleware layers of interprocess communication, run for real.\n"
+               "Everything happens on this machine's loopback interface.\n";
+  try {
+    addresses();
+    udp();
+    tcp();
+    multicast();
+  } catch (const TourFailure& failure) {
+    std::cerr << "nexo tour: " << failure.error.message() << '\n';
+    return 1;
+  }
+  std::cout << "\nTour complete.\n";
+  return 0;
+}
+
+}  // namespace nexo::tool
