@@ -50,10 +50,12 @@ function(nexo_add_layer layer)
   set_property(GLOBAL APPEND PROPERTY NEXO_INSTALLED_TARGETS ${target})
 endfunction()
 
-# nexo_add_gtest(<name> SOURCES ... LIBS ... LABELS ... [TIMEOUT s])
-# One GoogleTest binary; every test in it becomes a ctest test with the labels and timeout.
+# nexo_add_gtest(<name> SOURCES ... LIBS ... LABEL <label> [TIMEOUT s] [NO_MAIN])
+# One GoogleTest binary; every test in it becomes a ctest test with the label and
+# timeout. One label per binary: gtest_discover_tests flattens a list of labels.
+# Labels: unit (no sockets), loopback, netns, fault, interop, slow.
 function(nexo_add_gtest name)
-  cmake_parse_arguments(ARG "NO_MAIN" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_MAIN" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 60)
   endif()
@@ -66,5 +68,5 @@ function(nexo_add_gtest name)
   nexo_target_defaults(${name})
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
 endfunction()

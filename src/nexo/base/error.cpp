@@ -1,6 +1,8 @@
 #include "nexo/base/error.hpp"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace nexo {
@@ -94,3 +96,13 @@ std::string Error::to_string() const {
 }
 
 }  // namespace nexo
+
+namespace nexo::detail {
+
+void bad_result_access(const char* what, const Error* error) noexcept {
+  std::fprintf(stderr, "nexo: programming error: %s%s%s\n", what, error ? ": " : "",
+               error ? error->to_string().c_str() : "");
+  std::abort();
+}
+
+}  // namespace nexo::detail

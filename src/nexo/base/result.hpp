@@ -6,10 +6,10 @@
 //
 // [[nodiscard]]: a Result that is dropped unread is a compiler warning, so a
 // failure cannot be ignored by accident. Accessing value() of an error (or
-// error() of a value) is a programming error and asserts.
+// error() of a value) is a programming error: it aborts with a message, in
+// every build (one predictable branch; never undefined behaviour).
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -18,6 +18,11 @@
 #include "nexo/base/error.hpp"
 
 namespace nexo {
+
+namespace detail {
+// Prints what was accessed (and the error, if any) and aborts.
+[[noreturn]] void bad_result_access(const char* what, const Error* error) noexcept;
+}  // namespace detail
 
 template <class T>
 class [[nodiscard]] Result {
@@ -41,15 +46,15 @@ class [[nodiscard]] Result {
   explicit operator bool() const noexcept { return has_value(); }
 
   T& value() & {
-    assert(has_value());
+    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return *std::get_if<0>(&state_);
   }
   const T& value() const& {
-    assert(has_value());
+    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return *std::get_if<0>(&state_);
   }
   T&& value() && {
-    assert(has_value());
+    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return std::move(*std::get_if<0>(&state_));
   }
   T& operator*() & { return value(); }
@@ -64,15 +69,15 @@ class [[nodiscard]] Result {
   }
 
   const Error& error() const& {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return *std::get_if<1>(&state_);
   }
   Error& error() & {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return *std::get_if<1>(&state_);
   }
   Error&& error() && {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return std::move(*std::get_if<1>(&state_));
   }
 
@@ -90,18 +95,20 @@ class [[nodiscard]] Result<void> {
 
   bool has_value() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
-  void value() const { assert(has_value()); }
+  void value() const {
+    if (!has_value()) detail::bad_result_access("value() of a failed Result", &*error_);
+  }
 
   const Error& error() const& {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return *error_;
   }
   Error& error() & {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return *error_;
   }
   Error&& error() && {
-    assert(!has_value());
+    if (has_value()) detail::bad_result_access("error() of a successful Result", nullptr);
     return std::move(*error_);
   }
 

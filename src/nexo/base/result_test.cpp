@@ -46,3 +46,16 @@ TEST(Result, StringValueIsNotConfusedWithError) {
 
 }  // namespace
 }  // namespace nexo
+
+namespace nexo {
+namespace {
+
+TEST(ResultDeathTest, MisuseAbortsWithTheErrorInEveryBuild) {
+  Result<int> failed = Error(ErrorKind::timed_out, "no reply within 5 ms");
+  EXPECT_DEATH((void)failed.value(), "value\\(\\) of a failed Result: \\[timed_out\\] no reply");
+  Result<int> fine = 1;
+  EXPECT_DEATH((void)fine.error(), "error\\(\\) of a successful Result");
+}
+
+}  // namespace
+}  // namespace nexo

@@ -13,7 +13,8 @@
 //            its UTF-16 surrogate pair, each surrogate in three bytes (6 in all).
 // nexo strings are standard UTF-8 on the C++ side; the conversion happens here.
 // A Java string holding an unpaired surrogate reads as that surrogate's 3-byte
-// form (WTF-8), so nothing Java can write is refused or lost.
+// form (WTF-8), so nothing Java can write is refused or lost; write_utf takes
+// strict UTF-8 only, so such a string cannot be written back unchanged.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +61,7 @@ class DataWriter {
 
   // Sends everything buffered to the stream and empties the buffer.
   // Errors: those of TcpStream::write_all; invalid_argument without a stream.
+  // On error the buffer is kept, and how much of it reached the peer is unknown.
   Result<void> flush();
 
   // What has been written and not flushed.
@@ -79,6 +81,11 @@ class DataWriter {
 // Errors: closed when the stream or the bytes end before the item is complete
 // (with the offset and what was being read); malformed for invalid modified
 // UTF-8; the stream's own errors (reset, timed_out) otherwise.
+// A read is all or nothing: a failed read consumes nothing (so a read that timed
+// out can be retried), except a malformed UTF string, which is consumed so the
+// next item can be read. Over a stream an item is buffered whole before it is
+// handed out. The decoder accepts exactly what Java's writeUTF emits: a raw 0x00
+// byte or an overlong form (which Java's readUTF tolerates) is malformed.
 class DataReader {
  public:
   // Reads from `bytes`, which must outlive the reader.

@@ -12,6 +12,10 @@
 namespace nexo::net {
 
 Result<TcpListener> TcpListener::bind(const Endpoint& local, const TcpListenOptions& options) {
+  if (options.backlog < 1) {
+    return Error(ErrorKind::invalid_argument,
+                 "tcp listen: backlog " + std::to_string(options.backlog) + " must be at least 1");
+  }
   const Family family = local.family();
   // The listening socket is always non-blocking inside: accept() waits with poll,
   // so several threads may accept at once and a timeout never blocks for longer.
@@ -26,10 +30,6 @@ Result<TcpListener> TcpListener::bind(const Endpoint& local, const TcpListenOpti
   }
   if (set) set = detail::bind_to(s, local, family, "tcp bind");
   if (!set) return std::move(set).error();
-  if (options.backlog < 1) {
-    return Error(ErrorKind::invalid_argument,
-                 "tcp listen: backlog " + std::to_string(options.backlog) + " must be at least 1");
-  }
   if (::listen(s, options.backlog) != 0) {
     return Error::from_errno(errno, "tcp listen on " + local.to_string());
   }

@@ -155,6 +155,15 @@ Result<void> UdpSocket::disconnect() {
     return Error::from_errno(errno, "udp disconnect");
   }
   peer_.reset();
+  auto now = detail::local_endpoint_of(fd_.get());
+  if (!now) return std::move(now).error().with_context("udp disconnect");
+  if (now->port() == 0) {  // the kernel let go of the port it had picked: take it back
+    if (auto rebound = detail::bind_to(fd_.get(), bound_, family_, "udp disconnect: bind again");
+        !rebound) {
+      return rebound;
+    }
+  }
+  local_ = bound_;
   return ok();
 }
 

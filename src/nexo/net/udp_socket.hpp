@@ -71,7 +71,9 @@ class UdpSocket {
   // Fixes the peer: send() goes there, and only its datagrams are received.
   // Errors: invalid_argument (family), unreachable.
   Result<void> connect(const Endpoint& peer);
-  // Forgets the peer: datagrams from anyone are received again.
+  // Forgets the peer: datagrams from anyone are received again, on the same
+  // local port. (Linux releases a port it chose itself when a socket
+  // disconnects; nexo binds it again at once.)
   Result<void> disconnect();
   const std::optional<Endpoint>& peer() const noexcept { return peer_; }
 
@@ -107,14 +109,15 @@ class UdpSocket {
 
  private:
   UdpSocket(FileDescriptor fd, Family family, Endpoint local) noexcept
-      : fd_(std::move(fd)), family_(family), local_(local) {}
+      : fd_(std::move(fd)), family_(family), local_(local), bound_(local) {}
   Result<void> send_impl(std::span<const std::byte> payload, const Endpoint* to);
   Error receive_error(int err) const;
   Result<void> check_open(std::string_view operation) const;
 
   FileDescriptor fd_;
   Family family_;
-  Endpoint local_;
+  Endpoint local_;  // where the socket is bound now (connect may narrow the address)
+  Endpoint bound_;  // what bind() gave, restored by disconnect()
   std::optional<Endpoint> peer_;
   Timeout receive_timeout_;
   bool non_blocking_ = false;
