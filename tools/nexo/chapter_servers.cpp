@@ -23,7 +23,8 @@ Result<void> UdpEchoServer::run(const ServeOptions& options) {
     auto n = socket_.receive_from(buffer, client);
     if (!n) {
       if (n.error().is(ErrorKind::timed_out)) continue;  // look at stop() again
-      if (n.error().is(ErrorKind::truncated)) continue;   // cannot happen: the buffer fits any datagram
+      if (n.error().is(ErrorKind::truncated))
+        continue;  // cannot happen: the buffer fits any datagram
       return std::move(n).error();
     }
     auto request = std::span(buffer.data(), *n);
@@ -90,12 +91,12 @@ Result<void> TcpEchoServer::run(const ServeOptions& options) {
 
 Result<std::string> tcp_echo_request(const net::Endpoint& server, std::string_view message,
                                      Timeout timeout) {
+  net::DataWriter request;  // encode first: a message writeUTF cannot carry fails before connecting
+  if (auto w = request.write_utf(message); !w) return std::move(w).error();
   auto stream = net::TcpStream::connect(server, timeout);
   if (!stream) return std::move(stream).error();
   if (auto set = stream->set_read_timeout(timeout); !set) return std::move(set).error();
-  net::DataWriter writer(*stream);
-  if (auto w = writer.write_utf(message); !w) return std::move(w).error();
-  if (auto f = writer.flush(); !f) return std::move(f).error();
+  if (auto sent = stream->write_all(request.bytes()); !sent) return std::move(sent).error();
   net::DataReader reader(*stream);
   return reader.read_utf();
 }
@@ -113,7 +114,8 @@ Result<std::string> udp_echo_request(const net::Endpoint& server, std::string_vi
   if (!reply) {
     if (reply.error().is(ErrorKind::timed_out)) {
       return Error(ErrorKind::timed_out, "no reply from " + server.to_string() + " within " +
-                                             std::to_string(timeout ? timeout->count() : 0) + " ms");
+                                             std::to_string(timeout ? timeout->count() : 0) +
+                                             " ms");
     }
     return std::move(reply).error();
   }

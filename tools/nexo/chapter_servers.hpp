@@ -26,7 +26,7 @@ using RequestLog = std::function<void(std::string_view text, const net::Endpoint
 
 struct ServeOptions {
   std::optional<std::size_t> count;  // stop after this many requests; nullopt: serve for ever
-  std::chrono::milliseconds poll_interval{100};   // how often run() looks at stop()
+  std::chrono::milliseconds poll_interval{100};      // how often run() looks at stop()
   std::chrono::milliseconds client_timeout{10'000};  // TCP: a silent client is dropped after this
   RequestLog log;
 };

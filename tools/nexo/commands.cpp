@@ -49,7 +49,8 @@ Result<std::vector<net::Endpoint>> client_endpoints(const ClientArgs& args) {
   std::stable_partition(addresses->begin(), addresses->end(),
                         [](const net::InetAddress& a) { return a.is_v4(); });
   std::vector<net::Endpoint> out;
-  for (const auto& address : *addresses) out.emplace_back(address, *port);
+  for (const auto& address : *addresses)
+    out.emplace_back(address, *port);
   return out;
 }
 
@@ -86,8 +87,12 @@ int serve(std::string_view command, const ServerArgs& args) {
 
 }  // namespace
 
-int udp_serve(const ServerArgs& args) { return serve<UdpEchoServer>("udp serve", args); }
-int tcp_serve(const ServerArgs& args) { return serve<TcpEchoServer>("tcp serve", args); }
+int udp_serve(const ServerArgs& args) {
+  return serve<UdpEchoServer>("udp serve", args);
+}
+int tcp_serve(const ServerArgs& args) {
+  return serve<TcpEchoServer>("tcp serve", args);
+}
 
 int udp_send(const ClientArgs& args) {
   auto timeout = timeout_from(args.timeout_ms);
@@ -118,7 +123,8 @@ int tcp_send(const ClientArgs& args) {
 int resolve(const std::string& name) {
   auto addresses = net::InetAddress::resolve(name);
   if (!addresses) return fail("resolve", addresses.error());
-  for (const auto& address : *addresses) std::cout << address.to_string() << '\n';
+  for (const auto& address : *addresses)
+    std::cout << address.to_string() << '\n';
   return 0;
 }
 
@@ -154,12 +160,14 @@ int mcast_peer(const MulticastArgs& args) {
   for (std::size_t i = 0; i < args.count; ++i) {
     auto datagram = socket->receive();
     if (!datagram) {
-      return fail(command, datagram.error().with_context("received " + std::to_string(i) + " of " +
-                                                         std::to_string(args.count) + " datagrams"));
+      return fail(command,
+                  datagram.error().with_context("received " + std::to_string(i) + " of " +
+                                                std::to_string(args.count) + " datagrams"));
     }
     std::cout << "Received:" << datagram->text() << std::endl;
   }
-  if (auto left = socket->leave(group->front(), interface); !left) return fail(command, left.error());
+  if (auto left = socket->leave(group->front(), interface); !left)
+    return fail(command, left.error());
   return 0;
 }
 

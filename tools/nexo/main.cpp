@@ -6,8 +6,8 @@
 //   nexo resolve NAME              every address of a host name
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
-
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include "commands.hpp"
@@ -18,22 +18,51 @@ using nexo::tool::ClientArgs;
 using nexo::tool::MulticastArgs;
 using nexo::tool::ServerArgs;
 
-// One clear line on stderr for every usage error (CLI11 would print two).
-std::string one_line_failure(const CLI::App* app, const CLI::Error& e) {
-  std::string name = app->get_name();
-  for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
-    name = parent->get_name() + " " + name;
+// The deepest command the parser reached ("nexo udp send"), for error messages.
+const CLI::App* deepest_command(const CLI::App* app, std::string& path) {
+  path = app->get_name();
+  for (;;) {
+    auto parsed = app->get_subcommands();
+    if (parsed.empty()) return app;
+    app = parsed.front();
+    path += " " + app->get_name();
   }
-  return name + ": " + e.what() + " (see --help)\n";
 }
+
+// One clear line on stderr for every usage error, naming the command; exit 2.
+int usage_error(const CLI::App& app, const CLI::ParseError& e) {
+  std::string path;
+  const CLI::App* command = deepest_command(&app, path);
+  std::string line = path + ": " + e.what();
+  auto subcommands = command->get_subcommands({});
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !subcommands.empty()) {
+    line += "; one of:";
+    for (const CLI::App* sub : subcommands)
+      line += " " + sub->get_name();
+  }
+  std::cerr << line << " (see --help)\n";
+  return 2;
+}
+
+// CLI11 would read "-1" into an unsigned count as 2^64-1: refuse the sign first.
+const CLI::Validator kCount(
+    [](const std::string& text) {
+      return text.find_first_not_of("0123456789") == std::string::npos && !text.empty()
+                 ? std::string()
+                 : "'" + text + "' is not a count (a whole number, 0 or more)";
+    },
+    "COUNT");
 
 void add_server(CLI::App& parent, const std::string& description, const std::string& default_port,
                 ServerArgs& args, int (*run)(const ServerArgs&), int& status) {
   CLI::App* cmd = parent.add_subcommand("serve", description);
   args.port = default_port;
-  cmd->add_option("--port", args.port, "port to listen on (0: any free port)")->capture_default_str();
+  cmd->add_option("--port", args.port, "port to listen on (0: any free port)")
+      ->capture_default_str();
   cmd->add_option("--bind", args.bind, "address to listen on (default: every interface)");
-  cmd->add_option("--count", args.count, "stop after N requests (default: serve for ever)");
+  cmd->add_option("--count", args.count, "stop after N requests (default: serve for ever)")
+      ->check(kCount)
+      ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()));
   cmd->callback([&args, run, &status] { status = run(args); });
 }
 
@@ -60,12 +89,19 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
   peer->add_option("MESSAGE", args.message, "text to send to the group")->required();
   peer->add_option("GROUP", args.group, "group address: 224.0.0.0/4 or ff00::/8")->required();
   peer->add_option("--port", args.port, "group port")->capture_default_str();
-  peer->add_option("--count", args.count, "datagrams to receive before leaving")->capture_default_str();
+  peer->add_option("--count", args.count, "datagrams to receive before leaving")
+      ->capture_default_str()
+      ->check(kCount);
+  args.interface = "lo";
   peer->add_option("--interface", args.interface,
-                   "interface to join and send on, by name or address (e.g. lo, 127.0.0.1)");
-  peer->add_option("--timeout", args.timeout_ms, "milliseconds to wait for each datagram (0: for ever)")
+                   "interface to join and send on, by name or address; the loopback interface "
+                   "unless told otherwise, so nothing leaves this host by accident")
       ->capture_default_str();
-  peer->add_option("--ttl", args.ttl, "hops the datagram may travel (0..255)")->capture_default_str();
+  peer->add_option("--timeout", args.timeout_ms,
+                   "milliseconds to wait for each datagram (0: for ever)")
+      ->capture_default_str();
+  peer->add_option("--ttl", args.ttl, "hops the datagram may travel (0..255)")
+      ->capture_default_str();
   peer->add_flag("!--no-loopback", args.loopback, "do not receive this host's own datagrams");
   peer->callback([&args, &status] { status = nexo::tool::mcast_peer(args); });
 }
@@ -75,7 +111,6 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
 int main(int argc, char** argv) {
   CLI::App app{"nexo: interprocess communication, from sockets to MPI", "nexo"};
   app.require_subcommand(1);
-  app.failure_message(one_line_failure);
   int status = 0;
 
   ServerArgs udp_server, tcp_server;
@@ -103,13 +138,15 @@ int main(int argc, char** argv) {
   resolve->add_option("NAME", name, "host name or address")->required();
   resolve->callback([&] { status = nexo::tool::resolve(name); });
 
-  CLI::App* tour = app.add_subcommand("tour", "a guided, narrated run through nexo (loopback only)");
+  CLI::App* tour =
+      app.add_subcommand("tour", "a guided, narrated run through nexo (loopback only)");
   tour->callback([&] { status = nexo::tool::tour(); });
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return usage_error(app, e);
   }
   return status;
 }

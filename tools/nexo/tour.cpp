@@ -24,7 +24,9 @@ int stop_number = 0;
 void stop(std::string_view title) {
   std::cout << "\n== " << ++stop_number << ". " << title << " ==\n";
 }
-void say(std::string_view text) { std::cout << "   " << text << '\n'; }
+void say(std::string_view text) {
+  std::cout << "   " << text << '\n';
+}
 void show(std::string_view label, std::string_view value) {
   // Pad by characters, not bytes, so UTF-8 labels line up.
   auto width = std::count_if(label.begin(), label.end(), [](char c) { return (c & 0xC0) != 0x80; });
@@ -52,8 +54,10 @@ T check(Result<T> result, std::string_view what) {
 // An error the tour expects, shown with its kind and message.
 template <class T>
 void show_error(std::string_view label, const Result<T>& result) {
-  if (result) throw TourFailure{Error(ErrorKind::system, std::string(label) + ": expected an error")};
-  show(label, "[" + std::string(to_string(result.error().kind())) + "] " + result.error().message());
+  if (result)
+    throw TourFailure{Error(ErrorKind::system, std::string(label) + ": expected an error")};
+  show(label,
+       "[" + std::string(to_string(result.error().kind())) + "] " + result.error().message());
 }
 
 void addresses() {
@@ -61,9 +65,11 @@ void addresses() {
   say("InetAddress parses literals and asks the resolver for names; Endpoint adds the port.");
   auto local = check(InetAddress::resolve("localhost"), "resolve localhost");
   std::string all;
-  for (const auto& a : local) all += (all.empty() ? "" : ", ") + a.to_string();
+  for (const auto& a : local)
+    all += (all.empty() ? "" : ", ") + a.to_string();
   show("resolve(\"localhost\")", all);
-  show("Endpoint::parse(\"[::1]:6789\")", check(Endpoint::parse("[::1]:6789"), "parse").to_string());
+  show("Endpoint::parse(\"[::1]:6789\")",
+       check(Endpoint::parse("[::1]:6789"), "parse").to_string());
   show_error("Endpoint::make(127.0.0.1, 70000)", Endpoint::make(InetAddress::loopback(), 70000));
   show_error("resolve(\"no-such-host.invalid\")", InetAddress::resolve("no-such-host.invalid"));
 }
@@ -78,7 +84,8 @@ void udp() {
   options.count = 2;
   std::jthread serving([&] { (void)server.run(options); });
   show("udp send \"Hello\" → reply", check(udp_echo_request(at, "Hello", 2000ms), "udp echo"));
-  show("udp send \"¿Qué tal?\" → reply", check(udp_echo_request(at, "¿Qué tal?", 2000ms), "udp echo"));
+  show("udp send \"¿Qué tal?\" → reply",
+       check(udp_echo_request(at, "¿Qué tal?", 2000ms), "udp echo"));
   serving.join();
 
   say("Receive has a timeout: nothing arrives, so after 50 ms the call says so.");
@@ -110,7 +117,8 @@ void tcp() {
   options.count = 1;
   std::jthread serving([&] { (void)server.run(options); });
   say("The client writes a string with writeUTF; the server reads it with readUTF and echoes it.");
-  show("tcp send \"Asunción\" → received", check(tcp_echo_request(at, "Asunción", 2000ms), "tcp echo"));
+  show("tcp send \"Asunción\" → received",
+       check(tcp_echo_request(at, "Asunción", 2000ms), "tcp echo"));
   serving.join();
 
   say("DataWriter encodes items exactly as Java's DataOutputStream does:");

@@ -9,55 +9,86 @@ namespace nexo {
 
 std::string_view to_string(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::timed_out: return "timed_out";
-    case ErrorKind::refused: return "refused";
-    case ErrorKind::reset: return "reset";
-    case ErrorKind::closed: return "closed";
-    case ErrorKind::unreachable: return "unreachable";
-    case ErrorKind::address_in_use: return "address_in_use";
-    case ErrorKind::truncated: return "truncated";
-    case ErrorKind::resolve_failed: return "resolve_failed";
-    case ErrorKind::invalid_argument: return "invalid_argument";
-    case ErrorKind::too_large: return "too_large";
-    case ErrorKind::would_block: return "would_block";
-    case ErrorKind::malformed: return "malformed";
-    case ErrorKind::overloaded: return "overloaded";
-    case ErrorKind::canceled: return "canceled";
-    case ErrorKind::not_connected: return "not_connected";
-    case ErrorKind::permission_denied: return "permission_denied";
-    case ErrorKind::system: return "system";
+    case ErrorKind::timed_out:
+      return "timed_out";
+    case ErrorKind::refused:
+      return "refused";
+    case ErrorKind::reset:
+      return "reset";
+    case ErrorKind::closed:
+      return "closed";
+    case ErrorKind::unreachable:
+      return "unreachable";
+    case ErrorKind::address_in_use:
+      return "address_in_use";
+    case ErrorKind::truncated:
+      return "truncated";
+    case ErrorKind::resolve_failed:
+      return "resolve_failed";
+    case ErrorKind::invalid_argument:
+      return "invalid_argument";
+    case ErrorKind::too_large:
+      return "too_large";
+    case ErrorKind::would_block:
+      return "would_block";
+    case ErrorKind::malformed:
+      return "malformed";
+    case ErrorKind::overloaded:
+      return "overloaded";
+    case ErrorKind::canceled:
+      return "canceled";
+    case ErrorKind::not_connected:
+      return "not_connected";
+    case ErrorKind::permission_denied:
+      return "permission_denied";
+    case ErrorKind::system:
+      return "system";
   }
   return "unknown";
 }
 
 ErrorKind kind_from_errno(int err) noexcept {
   switch (err) {
-    case ETIMEDOUT: return ErrorKind::timed_out;
-    case ECONNREFUSED: return ErrorKind::refused;
+    case ETIMEDOUT:
+      return ErrorKind::timed_out;
+    case ECONNREFUSED:
+      return ErrorKind::refused;
     case ECONNRESET:
-    case ECONNABORTED: return ErrorKind::reset;
+    case ECONNABORTED:
+      return ErrorKind::reset;
     case EPIPE:
-    case ESHUTDOWN: return ErrorKind::closed;
+    case ESHUTDOWN:
+      return ErrorKind::closed;
     case ENETUNREACH:
     case EHOSTUNREACH:
     case ENETDOWN:
     case EHOSTDOWN:
-    case EADDRNOTAVAIL: return ErrorKind::unreachable;
-    case EADDRINUSE: return ErrorKind::address_in_use;
+    case EADDRNOTAVAIL:
+      return ErrorKind::unreachable;
+    case EADDRINUSE:
+      return ErrorKind::address_in_use;
     case EINVAL:
     case EAFNOSUPPORT:
-    case EDESTADDRREQ: return ErrorKind::invalid_argument;
-    case EMSGSIZE: return ErrorKind::too_large;
-    case EAGAIN: return ErrorKind::would_block;  // EWOULDBLOCK == EAGAIN on Linux
+    case EDESTADDRREQ:
+      return ErrorKind::invalid_argument;
+    case EMSGSIZE:
+      return ErrorKind::too_large;
+    case EAGAIN:
+      return ErrorKind::would_block;  // EWOULDBLOCK == EAGAIN on Linux
     case ENOBUFS:
     case ENOMEM:
     case EMFILE:
-    case ENFILE: return ErrorKind::overloaded;
-    case ECANCELED: return ErrorKind::canceled;
-    case ENOTCONN: return ErrorKind::not_connected;
+    case ENFILE:
+      return ErrorKind::overloaded;
+    case ECANCELED:
+      return ErrorKind::canceled;
+    case ENOTCONN:
+      return ErrorKind::not_connected;
     case EACCES:
-    case EPERM: return ErrorKind::permission_denied;
-    default: return ErrorKind::system;
+    case EPERM:
+      return ErrorKind::permission_denied;
+    default:
+      return ErrorKind::system;
   }
 }
 

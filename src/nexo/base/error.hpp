@@ -17,23 +17,23 @@ namespace nexo {
 
 // What went wrong, named by what the caller should do about it.
 enum class ErrorKind : std::uint8_t {
-  timed_out,         // the deadline passed; retry or give up
-  refused,           // nobody listens there (TCP RST on connect, ICMP port unreachable)
-  reset,             // the peer aborted the connection (RST); data may have been lost
-  closed,            // the peer or this side closed; no more data will come
-  unreachable,       // no route to the host or network
-  address_in_use,    // the local address/port is taken
-  truncated,         // a message was larger than the buffer given for it
-  resolve_failed,    // a host name could not be turned into addresses
-  invalid_argument,  // the caller passed something out of range or malformed
-  too_large,         // a message exceeds a protocol or configured limit
-  would_block,       // a non-blocking call could not proceed now; try again later
-  malformed,         // input bytes do not follow the expected format
-  overloaded,        // a queue or resource limit is reached
-  canceled,          // the operation was canceled by the caller
-  not_connected,     // the operation needs a connected socket
-  permission_denied, // the OS refused (privileged port, broadcast not enabled, ...)
-  system,            // any other OS failure; see errno
+  timed_out,          // the deadline passed; retry or give up
+  refused,            // nobody listens there (TCP RST on connect, ICMP port unreachable)
+  reset,              // the peer aborted the connection (RST); data may have been lost
+  closed,             // the peer or this side closed; no more data will come
+  unreachable,        // no route to the host or network
+  address_in_use,     // the local address/port is taken
+  truncated,          // a message was larger than the buffer given for it
+  resolve_failed,     // a host name could not be turned into addresses
+  invalid_argument,   // the caller passed something out of range or malformed
+  too_large,          // a message exceeds a protocol or configured limit
+  would_block,        // a non-blocking call could not proceed now; try again later
+  malformed,          // input bytes do not follow the expected format
+  overloaded,         // a queue or resource limit is reached
+  canceled,           // the operation was canceled by the caller
+  not_connected,      // the operation needs a connected socket
+  permission_denied,  // the OS refused (privileged port, broadcast not enabled, ...)
+  system,             // any other OS failure; see errno
 };
 
 // "timed_out", "refused", ...: the stable name of a kind (used in tests and the CLI).

@@ -34,10 +34,9 @@ class [[nodiscard]] Result {
 
   // A successful result.
   template <class U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Result>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Error>)
-  Result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  requires std::is_constructible_v<T, U&&> &&(!std::is_same_v<std::remove_cvref_t<U>, Result>)&&(
+      !std::is_same_v<std::remove_cvref_t<U>, Error>)Result(U&& value)
+      : state_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
 
   // A failed result.
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
@@ -46,15 +45,18 @@ class [[nodiscard]] Result {
   explicit operator bool() const noexcept { return has_value(); }
 
   T& value() & {
-    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
+    if (!has_value())
+      detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return *std::get_if<0>(&state_);
   }
   const T& value() const& {
-    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
+    if (!has_value())
+      detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return *std::get_if<0>(&state_);
   }
   T&& value() && {
-    if (!has_value()) detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
+    if (!has_value())
+      detail::bad_result_access("value() of a failed Result", std::get_if<1>(&state_));
     return std::move(*std::get_if<0>(&state_));
   }
   T& operator*() & { return value(); }
@@ -117,6 +119,8 @@ class [[nodiscard]] Result<void> {
 };
 
 // The success value of a Result<void>: `return nexo::ok();`
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace nexo

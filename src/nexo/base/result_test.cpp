@@ -9,7 +9,8 @@ namespace nexo {
 namespace {
 
 Result<int> parse_digit(char c) {
-  if (c < '0' || c > '9') return Error(ErrorKind::invalid_argument, std::string("not a digit: ") + c);
+  if (c < '0' || c > '9')
+    return Error(ErrorKind::invalid_argument, std::string("not a digit: ") + c);
   return c - '0';
 }
 

@@ -52,13 +52,16 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
     port = text.substr(colon + 1);
   }
   auto address = InetAddress::parse(host);
-  if (!address) return std::move(address).error().with_context("endpoint '" + std::string(text) + "'");
+  if (!address)
+    return std::move(address).error().with_context("endpoint '" + std::string(text) + "'");
   auto number = parse_port(port);
-  if (!number) return std::move(number).error().with_context("endpoint '" + std::string(text) + "'");
+  if (!number)
+    return std::move(number).error().with_context("endpoint '" + std::string(text) + "'");
   return Endpoint(*address, *number);
 }
 
-Result<Endpoint> Endpoint::resolve(std::string_view host, long long port, std::optional<Family> family) {
+Result<Endpoint> Endpoint::resolve(std::string_view host, long long port,
+                                   std::optional<Family> family) {
   auto checked = validate_port(port);
   if (!checked) return std::move(checked).error();
   auto addresses = InetAddress::resolve(host, family);

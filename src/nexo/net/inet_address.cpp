@@ -34,7 +34,9 @@ struct AddrInfoDeleter {
 
 }  // namespace
 
-std::string_view to_string(Family family) noexcept { return family == Family::v4 ? "IPv4" : "IPv6"; }
+std::string_view to_string(Family family) noexcept {
+  return family == Family::v4 ? "IPv4" : "IPv6";
+}
 
 InetAddress InetAddress::any(Family family) noexcept {
   InetAddress address;
@@ -121,7 +123,8 @@ Result<std::vector<InetAddress>> InetAddress::resolve(std::string_view name,
     if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
   }
   if (out.empty()) {
-    return Error(ErrorKind::resolve_failed, "resolve '" + host + "': no address of the family asked for");
+    return Error(ErrorKind::resolve_failed,
+                 "resolve '" + host + "': no address of the family asked for");
   }
   return out;
 }
@@ -165,7 +168,8 @@ std::string InetAddress::to_string() const {
   if (is_v6() && scope_id_ != 0) {
     char name[IF_NAMESIZE] = {};
     out += '%';
-    out += ::if_indextoname(scope_id_, name) != nullptr ? std::string(name) : std::to_string(scope_id_);
+    out += ::if_indextoname(scope_id_, name) != nullptr ? std::string(name)
+                                                        : std::to_string(scope_id_);
   }
   return out;
 }

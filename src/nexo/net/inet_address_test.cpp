@@ -72,7 +72,8 @@ TEST(InetAddress, ResolvesLocalhostToLoopbackAddresses) {
   auto all = InetAddress::resolve("localhost");
   ASSERT_TRUE(all) << all.error().message();
   ASSERT_FALSE(all->empty());
-  for (const auto& a : *all) EXPECT_TRUE(a.is_loopback()) << a.to_string();
+  for (const auto& a : *all)
+    EXPECT_TRUE(a.is_loopback()) << a.to_string();
   auto only_v4 = InetAddress::resolve("localhost", Family::v4);
   ASSERT_TRUE(only_v4);
   EXPECT_TRUE(std::all_of(only_v4->begin(), only_v4->end(), [](auto& a) { return a.is_v4(); }));

@@ -15,7 +15,8 @@ Result<void> validate_group(const InetAddress& group) {
   if (group.is_multicast()) return ok();
   return Error(ErrorKind::invalid_argument,
                group.to_string() + " is not a multicast group address (" +
-                   (group.is_v4() ? "IPv4 groups are 224.0.0.0/4" : "IPv6 groups are ff00::/8") + ")");
+                   (group.is_v4() ? "IPv4 groups are 224.0.0.0/4" : "IPv6 groups are ff00::/8") +
+                   ")");
 }
 
 Result<MulticastSocket> MulticastSocket::bind(std::uint16_t port, Family family) {
@@ -27,9 +28,10 @@ Result<MulticastSocket> MulticastSocket::bind(std::uint16_t port, Family family)
   // Receive only the groups this socket joined, not every group any socket of
   // the host joined on this port (Linux's surprising default).
   const int fd = socket->native_handle();
-  auto only_joined = family == Family::v4
-      ? detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL")
-      : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL");
+  auto only_joined =
+      family == Family::v4
+          ? detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL")
+          : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL");
   if (!only_joined) return std::move(only_joined).error().with_context("multicast bind");
   return MulticastSocket(std::move(*socket));
 }
@@ -38,10 +40,12 @@ Result<void> MulticastSocket::membership(bool join, const InetAddress& group,
                                          const std::optional<NetworkInterface>& interface) {
   const std::string what = std::string(join ? "join" : "leave") + " multicast group " +
                            group.to_string() + (interface ? " on " + interface->name() : "");
-  if (auto valid = validate_group(group); !valid) return std::move(valid).error().with_context(what);
+  if (auto valid = validate_group(group); !valid)
+    return std::move(valid).error().with_context(what);
   if (group.family() != family()) {
-    return Error(ErrorKind::invalid_argument,
-                 what + ": the socket is " + std::string(to_string(family())) + ", the group is not");
+    return Error(
+        ErrorKind::invalid_argument,
+        what + ": the socket is " + std::string(to_string(family())) + ", the group is not");
   }
   const int fd = socket_.native_handle();
   int rc = 0;
@@ -64,8 +68,8 @@ Result<void> MulticastSocket::membership(bool join, const InetAddress& group,
     return Error(ErrorKind::invalid_argument, what + ": not a member of this group", err);
   }
   if (join && (err == ENODEV || err == ENETUNREACH)) {
-    return Error(ErrorKind::unreachable, what + ": no interface routes multicast (" +
-                                             std::strerror(err) + ")", err);
+    return Error(ErrorKind::unreachable,
+                 what + ": no interface routes multicast (" + std::strerror(err) + ")", err);
   }
   return Error::from_errno(err, what);
 }
@@ -103,7 +107,8 @@ Result<void> MulticastSocket::set_ttl(int ttl) {
   const int fd = socket_.native_handle();
   return family() == Family::v4
              ? detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL")
-             : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl, "IPV6_MULTICAST_HOPS");
+             : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl,
+                                      "IPV6_MULTICAST_HOPS");
 }
 
 Result<int> MulticastSocket::ttl() const {
@@ -117,14 +122,16 @@ Result<void> MulticastSocket::set_loopback(bool on) {
   const int fd = socket_.native_handle();
   return family() == Family::v4
              ? detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, on, "IP_MULTICAST_LOOP")
-             : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on, "IPV6_MULTICAST_LOOP");
+             : detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on,
+                                      "IPV6_MULTICAST_LOOP");
 }
 
 Result<bool> MulticastSocket::loopback() const {
   const int fd = socket_.native_handle();
-  auto value = family() == Family::v4
-      ? detail::get_int_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP")
-      : detail::get_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP");
+  auto value =
+      family() == Family::v4
+          ? detail::get_int_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP")
+          : detail::get_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP");
   if (!value) return std::move(value).error();
   return *value != 0;
 }

@@ -75,7 +75,7 @@ TEST_F(MulticastOnLoopback, OnlyJoinedGroupsAreReceived) {
   MulticastSocket b = member(port, joined);
   ASSERT_TRUE(b.set_receive_timeout(50ms));
   ASSERT_TRUE(a.send_to("other group", Endpoint(other, port)));
-  ASSERT_TRUE(a.receive());  // a joined it
+  ASSERT_TRUE(a.receive());                                     // a joined it
   EXPECT_EQ(b.receive().error().kind(), ErrorKind::timed_out);  // b did not
 }
 

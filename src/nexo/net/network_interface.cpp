@@ -71,9 +71,10 @@ Result<NetworkInterface> NetworkInterface::by_address(const InetAddress& address
   if (!interfaces) return std::move(interfaces).error();
   for (auto& candidate : *interfaces) {
     const auto& list = candidate.addresses_;
-    auto same = [&](const InetAddress& a) { return a.bytes().size() == address.bytes().size() &&
-                                                   std::equal(a.bytes().begin(), a.bytes().end(),
-                                                              address.bytes().begin()); };
+    auto same = [&](const InetAddress& a) {
+      return a.bytes().size() == address.bytes().size() &&
+             std::equal(a.bytes().begin(), a.bytes().end(), address.bytes().begin());
+    };
     if (std::any_of(list.begin(), list.end(), same)) return std::move(candidate);
   }
   return Error(ErrorKind::invalid_argument,

@@ -12,7 +12,9 @@
 
 namespace nexo::net::detail {
 
-int to_domain(Family family) noexcept { return family == Family::v4 ? AF_INET : AF_INET6; }
+int to_domain(Family family) noexcept {
+  return family == Family::v4 ? AF_INET : AF_INET6;
+}
 
 SockAddr to_sockaddr(const Endpoint& endpoint, Family socket_family) noexcept {
   SockAddr out;
@@ -57,7 +59,14 @@ Result<FileDescriptor> open_socket(Family family, int type, std::string_view ope
   return FileDescriptor(fd);
 }
 
+namespace {
+Error closed_error(std::string_view what) {
+  return Error(ErrorKind::closed, std::string(what) + ": the socket is closed");
+}
+}  // namespace
+
 Result<void> set_int_option(int fd, int level, int name, int value, std::string_view what) {
+  if (fd < 0) return closed_error(what);
   if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
     return Error::from_errno(errno, what);
   }
@@ -65,6 +74,7 @@ Result<void> set_int_option(int fd, int level, int name, int value, std::string_
 }
 
 Result<int> get_int_option(int fd, int level, int name, std::string_view what) {
+  if (fd < 0) return closed_error(what);
   int value = 0;
   socklen_t length = sizeof value;
   if (::getsockopt(fd, level, name, &value, &length) != 0) return Error::from_errno(errno, what);
@@ -72,6 +82,7 @@ Result<int> get_int_option(int fd, int level, int name, std::string_view what) {
 }
 
 Result<void> set_timeout_option(int fd, int name, Timeout timeout, std::string_view what) {
+  if (fd < 0) return closed_error(what);
   timeval tv{};  // zero: no timeout
   if (timeout) {
     if (timeout->count() < 0) {
@@ -82,11 +93,13 @@ Result<void> set_timeout_option(int fd, int name, Timeout timeout, std::string_v
     tv.tv_sec = static_cast<time_t>(ms / 1000);
     tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
   }
-  if (::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv) != 0) return Error::from_errno(errno, what);
+  if (::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv) != 0)
+    return Error::from_errno(errno, what);
   return ok();
 }
 
 Result<void> set_non_blocking(int fd, bool on, std::string_view what) {
+  if (fd < 0) return closed_error(what);
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0) return Error::from_errno(errno, what);
   flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);

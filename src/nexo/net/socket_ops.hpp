@@ -29,6 +29,7 @@ SockAddr to_sockaddr(const Endpoint& endpoint, Family socket_family) noexcept;
 Endpoint from_sockaddr(const sockaddr* address, socklen_t length) noexcept;
 
 // socket(2) with SOCK_CLOEXEC.
+// The option helpers below report closed (not EBADF) for a closed socket (fd < 0).
 Result<FileDescriptor> open_socket(Family family, int type, std::string_view operation);
 Result<void> set_int_option(int fd, int level, int name, int value, std::string_view what);
 Result<int> get_int_option(int fd, int level, int name, std::string_view what);

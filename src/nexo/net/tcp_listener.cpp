@@ -23,10 +23,13 @@ Result<TcpListener> TcpListener::bind(const Endpoint& local, const TcpListenOpti
   if (!fd) return std::move(fd).error();
   const int s = fd->get();
   Result<void> set = ok();
-  if (options.reuse_address) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-  if (set && options.reuse_port) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  if (options.reuse_address)
+    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+  if (set && options.reuse_port)
+    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
   if (set && family == Family::v6) {
-    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0, "IPV6_V6ONLY");
+    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0,
+                                 "IPV6_V6ONLY");
   }
   if (set) set = detail::bind_to(s, local, family, "tcp bind");
   if (!set) return std::move(set).error();
@@ -48,7 +51,8 @@ Result<TcpStream> TcpListener::accept(Timeout timeout) {
     if (fd >= 0) return TcpStream::adopt(FileDescriptor(fd));
     if (errno == EINTR || errno == ECONNABORTED) continue;  // a client gave up before accept
     if (errno != EAGAIN) return Error::from_errno(errno, what);
-    if (non_blocking_) return Error(ErrorKind::would_block, what + ": no pending connection", errno);
+    if (non_blocking_)
+      return Error(ErrorKind::would_block, what + ": no pending connection", errno);
     Timeout left = timeout;
     if (timeout) {
       left = *timeout - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -57,8 +61,8 @@ Result<TcpStream> TcpListener::accept(Timeout timeout) {
     auto ready = detail::wait_ready(fd_.get(), POLLIN, left, what);
     if (!ready) return std::move(ready).error();
     if (!*ready) {
-      return Error(ErrorKind::timed_out, what + ": no connection within " + detail::describe(timeout),
-                   ETIMEDOUT);
+      return Error(ErrorKind::timed_out,
+                   what + ": no connection within " + detail::describe(timeout), ETIMEDOUT);
     }
   }
 }

@@ -14,10 +14,10 @@
 namespace nexo::net {
 
 struct TcpListenOptions {
-  int backlog = 511;           // queue of connections not yet accepted (capped by somaxconn)
-  bool reuse_address = true;   // SO_REUSEADDR: restart a server while old connections linger
-  bool reuse_port = false;     // SO_REUSEPORT: several listeners share the port
-  bool v6_only = false;        // an IPv6 listener refuses IPv4-mapped clients
+  int backlog = 511;          // queue of connections not yet accepted (capped by somaxconn)
+  bool reuse_address = true;  // SO_REUSEADDR: restart a server while old connections linger
+  bool reuse_port = false;    // SO_REUSEPORT: several listeners share the port
+  bool v6_only = false;       // an IPv6 listener refuses IPv4-mapped clients
 };
 
 class TcpListener {

@@ -76,7 +76,8 @@ Error TcpStream::io_error(int err, std::string_view operation, Timeout timeout) 
   }
   if (err == EAGAIN) return Error(ErrorKind::would_block, what + ": would block", err);
   if (err == ECONNRESET) return Error(ErrorKind::reset, what + ": connection reset by peer", err);
-  if (err == EPIPE) return Error(ErrorKind::closed, what + ": the connection is closed for writing", err);
+  if (err == EPIPE)
+    return Error(ErrorKind::closed, what + ": the connection is closed for writing", err);
   return Error::from_errno(err, what);
 }
 
@@ -87,7 +88,8 @@ Result<std::size_t> TcpStream::read(std::span<std::byte> buffer) {
     ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
-      return Error(ErrorKind::closed, "tcp read from " + peer_.to_string() + ": the peer closed the connection");
+      return Error(ErrorKind::closed,
+                   "tcp read from " + peer_.to_string() + ": the peer closed the connection");
     }
     if (errno != EINTR) return io_error(errno, "read from", read_timeout_);
   }
@@ -182,7 +184,8 @@ Result<void> TcpStream::set_keep_alive(std::optional<KeepAlive> keep_alive) {
     set = detail::set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL,
                                  static_cast<int>(keep_alive->interval.count()), "TCP_KEEPINTVL");
   }
-  if (set) set = detail::set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, keep_alive->probes, "TCP_KEEPCNT");
+  if (set)
+    set = detail::set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, keep_alive->probes, "TCP_KEEPCNT");
   if (set) set = detail::set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
   return set;
 }

@@ -47,7 +47,9 @@ class TcpStreamTest : public ::testing::TestWithParam<Family> {
 };
 
 INSTANTIATE_TEST_SUITE_P(BothFamilies, TcpStreamTest, ::testing::Values(Family::v4, Family::v6),
-                         [](const auto& family) { return family.param == Family::v4 ? "IPv4" : "IPv6"; });
+                         [](const auto& family) {
+                           return family.param == Family::v4 ? "IPv4" : "IPv6";
+                         });
 
 TEST_P(TcpStreamTest, ConnectAcceptAndEcho) {
   Pair p = connected();
@@ -140,7 +142,8 @@ TEST_P(TcpStreamTest, AbortedConnectionReadsReset) {
   Pair p = connected();
   linger abort_on_close{1, 0};  // close() sends RST instead of FIN
   ASSERT_EQ(::setsockopt(p.server.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close,
-                         sizeof abort_on_close), 0);
+                         sizeof abort_on_close),
+            0);
   p.server.close();
   ASSERT_TRUE(p.client.set_read_timeout(5s));
   std::array<std::byte, 8> buffer{};
@@ -166,9 +169,11 @@ TEST_P(TcpStreamTest, WritingToAVanishedPeerIsAnErrorNotSigpipe) {
   p.server.close();
   Bytes chunk(64 * 1024);
   Result<void> r = ok();
-  for (int i = 0; i < 100 && r; ++i) r = p.client.write_all(chunk);  // SIGPIPE would kill us here
+  for (int i = 0; i < 100 && r; ++i)
+    r = p.client.write_all(chunk);  // SIGPIPE would kill us here
   ASSERT_FALSE(r);
-  EXPECT_TRUE(r.error().is(ErrorKind::reset) || r.error().is(ErrorKind::closed)) << r.error().to_string();
+  EXPECT_TRUE(r.error().is(ErrorKind::reset) || r.error().is(ErrorKind::closed))
+      << r.error().to_string();
 }
 
 TEST_P(TcpStreamTest, WriteTimesOutWhenThePeerDoesNotRead) {
@@ -191,7 +196,8 @@ TEST_P(TcpStreamTest, OptionsCanBeSetAndRead) {
   EXPECT_TRUE(*p.client.keep_alive());
   ASSERT_TRUE(p.client.set_keep_alive(std::nullopt));
   EXPECT_FALSE(*p.client.keep_alive());
-  EXPECT_EQ(p.client.set_keep_alive(KeepAlive{0s, 1s, 3}).error().kind(), ErrorKind::invalid_argument);
+  EXPECT_EQ(p.client.set_keep_alive(KeepAlive{0s, 1s, 3}).error().kind(),
+            ErrorKind::invalid_argument);
 }
 
 TEST_P(TcpStreamTest, NonBlockingReadWouldBlock) {
@@ -229,7 +235,8 @@ TEST_P(TcpStreamTest, PeerKilledMidStreamIsAnErrorNotAHang) {
   ::waitpid(child, &status, 0);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   ASSERT_FALSE(r);
-  EXPECT_TRUE(r.error().is(ErrorKind::closed) || r.error().is(ErrorKind::reset)) << r.error().to_string();
+  EXPECT_TRUE(r.error().is(ErrorKind::closed) || r.error().is(ErrorKind::reset))
+      << r.error().to_string();
   EXPECT_NE(r.error().message().find("got 3 of 8"), std::string::npos) << r.error().message();
 }
 
@@ -247,7 +254,8 @@ TEST(TcpStream, ConnectByHostNameTriesItsAddresses) {
 TEST(TcpStream, Ipv6ListenerAcceptsIpv4Clients) {
   auto listener = TcpListener::bind(Endpoint(InetAddress::any(Family::v6), 0));
   ASSERT_TRUE(listener) << listener.error().message();
-  auto client = TcpStream::connect(Endpoint(InetAddress::loopback(), listener->local_endpoint().port()), 5s);
+  auto client =
+      TcpStream::connect(Endpoint(InetAddress::loopback(), listener->local_endpoint().port()), 5s);
   ASSERT_TRUE(client) << client.error().message();
   auto server = listener->accept(5s);
   ASSERT_TRUE(server);
@@ -278,6 +286,10 @@ TEST(TcpStream, ClosedStreamSaysClosed) {
   std::array<std::byte, 1> b{};
   EXPECT_EQ(client->read(b).error().kind(), ErrorKind::closed);
   EXPECT_EQ(client->write_all("x").error().kind(), ErrorKind::closed);
+  EXPECT_EQ(client->set_no_delay(true).error().kind(), ErrorKind::closed);
+  EXPECT_EQ(client->set_read_timeout(std::chrono::milliseconds(5)).error().kind(),
+            ErrorKind::closed);
+  EXPECT_EQ(client->set_non_blocking(true).error().kind(), ErrorKind::closed);
 }
 
 }  // namespace

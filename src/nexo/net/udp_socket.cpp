@@ -18,16 +18,20 @@ Result<UdpSocket> UdpSocket::bind(const Endpoint& local, const UdpOptions& optio
   if (!fd) return std::move(fd).error();
   const int s = fd->get();
   Result<void> set = ok();
-  if (options.reuse_address) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-  if (set && options.reuse_port) set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  if (options.reuse_address)
+    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+  if (set && options.reuse_port)
+    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
   if (set && family == Family::v6) {
-    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0, "IPV6_V6ONLY");
+    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0,
+                                 "IPV6_V6ONLY");
   }
   if (set && options.send_buffer_size) {
     set = detail::set_int_option(s, SOL_SOCKET, SO_SNDBUF, *options.send_buffer_size, "SO_SNDBUF");
   }
   if (set && options.receive_buffer_size) {
-    set = detail::set_int_option(s, SOL_SOCKET, SO_RCVBUF, *options.receive_buffer_size, "SO_RCVBUF");
+    set =
+        detail::set_int_option(s, SOL_SOCKET, SO_RCVBUF, *options.receive_buffer_size, "SO_RCVBUF");
   }
   if (set) set = detail::bind_to(s, local, family, "udp bind");
   if (!set) return std::move(set).error();
@@ -61,18 +65,21 @@ Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endp
   if (payload.size() > max_payload()) {
     return Error(ErrorKind::too_large, what() + ": datagram of " + std::to_string(payload.size()) +
                                            " bytes exceeds the " + std::string(to_string(family_)) +
-                                           " UDP limit of " + std::to_string(max_payload()) + " bytes");
+                                           " UDP limit of " + std::to_string(max_payload()) +
+                                           " bytes");
   }
   if (family_ == Family::v4 && dest.family() == Family::v6) {
     return Error(ErrorKind::invalid_argument, what() + ": an IPv4 socket cannot send to IPv6");
   }
+  if (dest.port() == 0) {
+    return Error(ErrorKind::invalid_argument, what() + ": port 0 is not a destination");
+  }
   SockAddr address;
   if (to != nullptr) address = detail::to_sockaddr(*to, family_);
   for (;;) {
-    ssize_t n = to != nullptr
-                    ? ::sendto(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL, address.get(),
-                               address.length)
-                    : ::send(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL);
+    ssize_t n = to != nullptr ? ::sendto(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL,
+                                         address.get(), address.length)
+                              : ::send(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL);
     if (n >= 0) return ok();
     if (errno == EINTR) continue;
     if (errno == ECONNREFUSED) {
@@ -138,6 +145,9 @@ Result<void> UdpSocket::connect(const Endpoint& peer) {
     return Error(ErrorKind::invalid_argument,
                  "udp connect to " + peer.to_string() + ": an IPv4 socket cannot reach IPv6");
   }
+  if (peer.port() == 0) {
+    return Error(ErrorKind::invalid_argument, "udp connect to " + peer.to_string() + ": port 0");
+  }
   SockAddr address = detail::to_sockaddr(peer, family_);
   if (::connect(fd_.get(), address.get(), address.length) != 0) {
     return Error::from_errno(errno, "udp connect to " + peer.to_string());
@@ -194,7 +204,8 @@ Result<int> UdpSocket::receive_buffer_size() const {
   return detail::get_int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF, "udp SO_RCVBUF");
 }
 Result<void> UdpSocket::set_broadcast(bool on) {
-  return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0, "udp SO_BROADCAST");
+  return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0,
+                                "udp SO_BROADCAST");
 }
 
 }  // namespace nexo::net

@@ -26,9 +26,9 @@
 namespace nexo::net {
 
 struct UdpOptions {
-  bool reuse_address = false;  // SO_REUSEADDR
-  bool reuse_port = false;     // SO_REUSEPORT: several sockets bind the same port
-  bool v6_only = false;        // IPv6 socket refuses IPv4-mapped peers
+  bool reuse_address = false;              // SO_REUSEADDR
+  bool reuse_port = false;                 // SO_REUSEPORT: several sockets bind the same port
+  bool v6_only = false;                    // IPv6 socket refuses IPv4-mapped peers
   std::optional<int> send_buffer_size;     // SO_SNDBUF, bytes
   std::optional<int> receive_buffer_size;  // SO_RCVBUF, bytes
 };
@@ -52,10 +52,12 @@ class UdpSocket {
 
   // Sends one datagram to `to`. Does not block for long (only while the socket
   // buffer is full). Errors: too_large (over the family's limit, checked before
-  // sending), invalid_argument (family mismatch), unreachable, would_block
+  // sending), invalid_argument (family mismatch, port 0), unreachable, would_block
   // (non-blocking mode), refused (ICMP from an earlier datagram, connected only).
   Result<void> send_to(std::span<const std::byte> payload, const Endpoint& to);
-  Result<void> send_to(std::string_view text, const Endpoint& to) { return send_to(as_bytes(text), to); }
+  Result<void> send_to(std::string_view text, const Endpoint& to) {
+    return send_to(as_bytes(text), to);
+  }
   // Sends to the connected peer. Errors as send_to, plus not_connected.
   Result<void> send(std::span<const std::byte> payload);
 

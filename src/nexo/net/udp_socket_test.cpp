@@ -21,7 +21,9 @@ class UdpSocketTest : public ::testing::TestWithParam<Family> {
 };
 
 INSTANTIATE_TEST_SUITE_P(BothFamilies, UdpSocketTest, ::testing::Values(Family::v4, Family::v6),
-                         [](const auto& family) { return family.param == Family::v4 ? "IPv4" : "IPv6"; });
+                         [](const auto& family) {
+                           return family.param == Family::v4 ? "IPv4" : "IPv6";
+                         });
 
 TEST_P(UdpSocketTest, BindsAnyFreePortAndReadsItBack) {
   UdpSocket s = bound();
@@ -200,6 +202,14 @@ TEST_P(UdpSocketTest, ClosedSocketSaysClosed) {
   EXPECT_FALSE(s.is_open());
   EXPECT_EQ(s.send_to("x", Endpoint(loopback(), 9)).error().kind(), ErrorKind::closed);
   EXPECT_EQ(s.receive().error().kind(), ErrorKind::closed);
+  EXPECT_EQ(s.set_receive_buffer_size(4096).error().kind(), ErrorKind::closed);
+  EXPECT_EQ(s.set_broadcast(true).error().kind(), ErrorKind::closed);
+}
+
+TEST_P(UdpSocketTest, PortZeroIsNotADestination) {
+  UdpSocket s = bound();
+  EXPECT_EQ(s.send_to("x", Endpoint(loopback(), 0)).error().kind(), ErrorKind::invalid_argument);
+  EXPECT_EQ(s.connect(Endpoint(loopback(), 0)).error().kind(), ErrorKind::invalid_argument);
 }
 
 TEST(UdpSocket, Ipv4SocketCannotSendToIpv6) {
@@ -215,7 +225,8 @@ TEST(UdpSocket, DualStackSocketSeesIpv4PeersAsIpv4) {
   ASSERT_TRUE(server) << server.error().message();
   auto client = UdpSocket::bind(Endpoint(InetAddress::loopback(), 0));
   ASSERT_TRUE(client);
-  ASSERT_TRUE(client->send_to("v4", Endpoint(InetAddress::loopback(), server->local_endpoint().port())));
+  ASSERT_TRUE(
+      client->send_to("v4", Endpoint(InetAddress::loopback(), server->local_endpoint().port())));
   ASSERT_TRUE(server->set_receive_timeout(5s));
   auto d = server->receive();
   ASSERT_TRUE(d) << d.error().message();

@@ -1,0 +1,729 @@
+// bench_pingpong — round-trip latency of nexo's UDP and TCP sockets beside the
+// same loop written with raw POSIX calls (the anchor), measured in the same run.
+//
+// Each case (UDP or TCP, 64 B or 1 KiB) runs two ping-pong pairs over 127.0.0.1,
+// each a client (this thread) and an echo thread: one pair makes raw syscalls,
+// the other goes through nexo. Per round trip both make the same syscalls:
+//   UDP  unconnected sockets, the chapter's DatagramSocket pattern: the client
+//        sendto + recvfrom, the echo recvfrom + sendto (UdpSocket::send_to and
+//        receive_from on the nexo side).
+//   TCP  TCP_NODELAY on both ends; the client sends and receives exactly the
+//        message size, the echo receives and sends it (TcpStream::write_all and
+//        read_exact on the nexo side).
+// The raw loops pass the flags nexo passes (MSG_NOSIGNAL on sends, MSG_TRUNC on
+// datagram receives), so that strace shows the same calls on both sides and the
+// ratio is the cost of the wrappers alone.
+// Both clients have the same 5 s receive timeout (SO_RCVTIMEO), so a lost
+// datagram is an error rather than a hang.
+//
+// Fairness: every thread is bound to one CPU (--cpus=same), so that neither
+// pair is favoured by where the scheduler puts its threads; left free, a pair
+// whose echo lands on the client's CPU is several times faster than one whose
+// echo lands on the other CPU. (--cpus=split binds the echoes to a second CPU:
+// cross-CPU wake-ups, slower and noisier on virtual machines.) After a
+// warm-up, raw and nexo alternate in rounds (raw first in even rounds, nexo
+// first in odd ones) so that drift (frequency scaling, other load) falls on
+// both alike. Every round trip is timed with steady_clock; p50 and p99 are
+// over all rounds' samples.
+//
+// Target: nexo/raw <= 1.05 — the wrappers add nothing measurable. The ratios
+// are printed, never enforced: the exit status is 0 unless an I/O error
+// happened (printed, status 1) or the arguments are wrong (status 2).
+//
+// Afterwards a few Google Benchmark micro-benchmarks of the value types run
+// (address parsing and formatting, modified UTF-8 encoding); --no-micro skips
+// them and --benchmark_* flags go to Google Benchmark.
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/error.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/net/data_stream.hpp"
+#include "nexo/net/endpoint.hpp"
+#include "nexo/net/file_descriptor.hpp"
+#include "nexo/net/inet_address.hpp"
+#include "nexo/net/tcp_listener.hpp"
+#include "nexo/net/tcp_stream.hpp"
+#include "nexo/net/udp_socket.hpp"
+
+namespace {
+
+using nexo::Error;
+using nexo::ErrorKind;
+using nexo::Result;
+using nexo::bench::EchoThread;
+using nexo::bench::LatencySamples;
+using nexo::bench::Message;
+using nexo::bench::PingPong;
+using nexo::bench::short_reply;
+using nexo::bench::time_round_trips;
+using nexo::net::Endpoint;
+using nexo::net::FileDescriptor;
+using nexo::net::InetAddress;
+
+constexpr std::uint32_t kLoopbackV4 = 0x7f00'0001;  // 127.0.0.1, host order
+constexpr std::uint32_t kAnyV4 = 0;                 // 0.0.0.0
+constexpr std::chrono::seconds kClientTimeout{5};
+
+// --- raw POSIX -------------------------------------------------------------------
+
+sockaddr* as_sockaddr(sockaddr_in& address) {
+  return reinterpret_cast<sockaddr*>(&address);
+}
+
+sockaddr_in v4_address(std::uint32_t host, std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(host);
+  address.sin_port = htons(port);
+  return address;
+}
+
+Result<FileDescriptor> raw_socket(int type) {
+  FileDescriptor fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno(errno, "socket");
+  return fd;
+}
+
+// Binds `fd` to host:0 and returns the address the kernel chose.
+Result<sockaddr_in> raw_bind(int fd, std::uint32_t host) {
+  sockaddr_in address = v4_address(host, 0);
+  if (::bind(fd, as_sockaddr(address), sizeof address) != 0) {
+    return Error::from_errno(errno, "bind");
+  }
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, as_sockaddr(address), &length) != 0) {
+    return Error::from_errno(errno, "getsockname");
+  }
+  return address;
+}
+
+Result<void> raw_set_option(int fd, int level, int name, const void* value, socklen_t size) {
+  if (::setsockopt(fd, level, name, value, size) != 0) {
+    return Error::from_errno(errno, "setsockopt");
+  }
+  return nexo::ok();
+}
+
+Result<void> raw_set_receive_timeout(int fd) {
+  const timeval timeout{kClientTimeout.count(), 0};
+  return raw_set_option(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+Result<void> raw_set_no_delay(int fd) {
+  const int on = 1;
+  return raw_set_option(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+// A failed receive; EAGAIN on a blocking socket is the receive timeout.
+Error receive_error(int err, std::string_view operation) {
+  if (err != EAGAIN) return Error::from_errno(err, operation);
+  return Error(
+      ErrorKind::timed_out,
+      std::string(operation) + ": no reply within " + std::to_string(kClientTimeout.count()) + " s",
+      err);
+}
+
+bool raw_send_all(int fd, std::span<const std::byte> data, std::optional<Error>& error) {
+  while (!data.empty()) {
+    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (sent < 0) {
+      error = Error::from_errno(errno, "send");
+      return false;
+    }
+    data = data.subspan(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+// Receives exactly data.size() bytes; an orderly close fails with kind closed.
+bool raw_receive_exact(int fd, std::span<std::byte> data, std::optional<Error>& error) {
+  while (!data.empty()) {
+    const ssize_t received = ::recv(fd, data.data(), data.size(), 0);
+    if (received <= 0) {
+      error = received == 0 ? Error(ErrorKind::closed, "recv: closed by the peer")
+                            : receive_error(errno, "recv");
+      return false;
+    }
+    data = data.subspan(static_cast<std::size_t>(received));
+  }
+  return true;
+}
+
+Result<void> raw_udp_echo(int fd, std::size_t size) {
+  nexo::Bytes buffer(size);
+  for (;;) {
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    const ssize_t received =
+        ::recvfrom(fd, buffer.data(), buffer.size(), MSG_TRUNC, as_sockaddr(peer), &length);
+    if (received < 0) return Error::from_errno(errno, "echo recvfrom");
+    if (received == 0) return nexo::ok();  // the client's stop datagram
+    const auto reply_size = static_cast<std::size_t>(received);
+    if (::sendto(fd, buffer.data(), reply_size, MSG_NOSIGNAL, as_sockaddr(peer), length) < 0) {
+      return Error::from_errno(errno, "echo sendto");
+    }
+  }
+}
+
+Result<void> raw_tcp_echo(int fd, std::size_t size) {
+  nexo::Bytes buffer(size);
+  std::optional<Error> error;
+  while (raw_receive_exact(fd, buffer, error) && raw_send_all(fd, buffer, error)) {
+    // one message echoed
+  }
+  if (error->is(ErrorKind::closed)) return nexo::ok();  // the client hung up
+  return std::move(*error);
+}
+
+class RawUdpPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(std::size_t size, int echo_cpu) {
+    auto echo = raw_socket(SOCK_DGRAM);
+    if (!echo) return echo.error();
+    auto echo_address = raw_bind(echo->get(), kLoopbackV4);
+    if (!echo_address) return echo_address.error();
+    auto client = raw_socket(SOCK_DGRAM);
+    if (!client) return client.error();
+    if (auto bound = raw_bind(client->get(), kAnyV4); !bound) return bound.error();
+    if (auto timeout = raw_set_receive_timeout(client->get()); !timeout) return timeout.error();
+    std::unique_ptr<PingPong> pair = std::make_unique<RawUdpPair>(
+        std::move(*echo), *echo_address, std::move(*client), size, echo_cpu);
+    return pair;
+  }
+
+  RawUdpPair(FileDescriptor echo, sockaddr_in echo_address, FileDescriptor client, std::size_t size,
+             int echo_cpu)
+      : echo_(std::move(echo)),
+        echo_address_(echo_address),
+        client_(std::move(client)),
+        thread_(echo_cpu, [fd = echo_.get(), size] { return raw_udp_echo(fd, size); }) {}
+  ~RawUdpPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
+    const int fd = client_.get();
+    return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
+      const auto request = message.request();
+      if (::sendto(fd, request.data(), request.size(), MSG_NOSIGNAL, as_sockaddr(echo_address_),
+                   sizeof echo_address_) < 0) {
+        error = Error::from_errno(errno, "sendto");
+        return false;
+      }
+      sockaddr_in from{};
+      socklen_t length = sizeof from;
+      const auto reply = message.reply();
+      const ssize_t received =
+          ::recvfrom(fd, reply.data(), reply.size(), MSG_TRUNC, as_sockaddr(from), &length);
+      if (received < 0) {
+        error = receive_error(errno, "recvfrom");
+        return false;
+      }
+      if (static_cast<std::size_t>(received) != reply.size()) {
+        error = short_reply(static_cast<std::size_t>(received), reply.size());
+        return false;
+      }
+      return true;
+    });
+  }
+
+  Result<void> finish() override {
+    if (client_) {  // an empty datagram tells the echo to stop
+      ::sendto(client_.get(), nullptr, 0, 0, as_sockaddr(echo_address_), sizeof echo_address_);
+      client_.reset();
+    }
+    return thread_.join();
+  }
+
+ private:
+  FileDescriptor echo_;
+  sockaddr_in echo_address_;
+  FileDescriptor client_;
+  EchoThread thread_;  // last: it starts once the sockets exist
+};
+
+class RawTcpPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(std::size_t size, int echo_cpu) {
+    auto listener = raw_socket(SOCK_STREAM);
+    if (!listener) return listener.error();
+    auto address = raw_bind(listener->get(), kLoopbackV4);
+    if (!address) return address.error();
+    if (::listen(listener->get(), 1) != 0) return Error::from_errno(errno, "listen");
+    auto client = raw_socket(SOCK_STREAM);
+    if (!client) return client.error();
+    if (::connect(client->get(), as_sockaddr(*address), sizeof *address) != 0) {
+      return Error::from_errno(errno, "connect");
+    }
+    FileDescriptor echo(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!echo) return Error::from_errno(errno, "accept");
+    for (const int fd : {echo.get(), client->get()}) {
+      if (auto no_delay = raw_set_no_delay(fd); !no_delay) return no_delay.error();
+    }
+    if (auto timeout = raw_set_receive_timeout(client->get()); !timeout) return timeout.error();
+    std::unique_ptr<PingPong> pair =
+        std::make_unique<RawTcpPair>(std::move(echo), std::move(*client), size, echo_cpu);
+    return pair;
+  }
+
+  RawTcpPair(FileDescriptor echo, FileDescriptor client, std::size_t size, int echo_cpu)
+      : echo_(std::move(echo)),
+        client_(std::move(client)),
+        thread_(echo_cpu, [fd = echo_.get(), size] { return raw_tcp_echo(fd, size); }) {}
+  ~RawTcpPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
+    const int fd = client_.get();
+    return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
+      return raw_send_all(fd, message.request(), error) &&
+             raw_receive_exact(fd, message.reply(), error);
+    });
+  }
+
+  Result<void> finish() override {
+    client_.reset();  // the echo reads end-of-stream and stops
+    return thread_.join();
+  }
+
+ private:
+  FileDescriptor echo_;
+  FileDescriptor client_;
+  EchoThread thread_;
+};
+
+// --- nexo ------------------------------------------------------------------------
+
+namespace net = nexo::net;
+
+Result<void> nexo_udp_echo(net::UdpSocket& socket, std::size_t size) {
+  nexo::Bytes buffer(size);
+  Endpoint peer;
+  for (;;) {
+    auto received = socket.receive_from(buffer, peer);
+    if (!received) return received.error().with_context("echo");
+    if (*received == 0) return nexo::ok();  // the client's stop datagram
+    auto sent = socket.send_to(std::span(buffer).first(*received), peer);
+    if (!sent) return sent.error().with_context("echo");
+  }
+}
+
+Result<void> nexo_tcp_echo(net::TcpStream& stream, std::size_t size) {
+  nexo::Bytes buffer(size);
+  for (;;) {
+    auto received = stream.read_exact(buffer);
+    if (!received) {
+      if (received.error().is(ErrorKind::closed)) return nexo::ok();  // the client hung up
+      return received.error().with_context("echo");
+    }
+    if (auto sent = stream.write_all(buffer); !sent) return sent.error().with_context("echo");
+  }
+}
+
+class NexoUdpPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(std::size_t size, int echo_cpu) {
+    auto echo = net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0));
+    if (!echo) return echo.error();
+    auto client = net::UdpSocket::bind_any();
+    if (!client) return client.error();
+    if (auto timeout = client->set_receive_timeout(kClientTimeout); !timeout) {
+      return timeout.error();
+    }
+    std::unique_ptr<PingPong> pair =
+        std::make_unique<NexoUdpPair>(std::move(*echo), std::move(*client), size, echo_cpu);
+    return pair;
+  }
+
+  NexoUdpPair(net::UdpSocket echo, net::UdpSocket client, std::size_t size, int echo_cpu)
+      : echo_(std::move(echo)),
+        client_(std::move(client)),
+        thread_(echo_cpu, [this, size] { return nexo_udp_echo(echo_, size); }) {}
+  ~NexoUdpPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
+    const Endpoint to = echo_.local_endpoint();
+    Endpoint from;
+    return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
+      if (auto sent = client_.send_to(message.request(), to); !sent) {
+        error = std::move(sent).error();
+        return false;
+      }
+      auto received = client_.receive_from(message.reply(), from);
+      if (!received) {
+        error = std::move(received).error();
+        return false;
+      }
+      if (*received != message.size()) {
+        error = short_reply(*received, message.size());
+        return false;
+      }
+      return true;
+    });
+  }
+
+  Result<void> finish() override {
+    if (client_.is_open()) {  // an empty datagram tells the echo to stop
+      static_cast<void>(client_.send_to(std::span<const std::byte>{}, echo_.local_endpoint()));
+      client_.close();
+    }
+    return thread_.join();
+  }
+
+ private:
+  net::UdpSocket echo_;
+  net::UdpSocket client_;
+  EchoThread thread_;
+};
+
+class NexoTcpPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(std::size_t size, int echo_cpu) {
+    auto listener = net::TcpListener::bind(Endpoint(InetAddress::loopback(), 0));
+    if (!listener) return listener.error();
+    auto client = net::TcpStream::connect(listener->local_endpoint());
+    if (!client) return client.error();
+    auto echo = listener->accept();
+    if (!echo) return echo.error();
+    for (net::TcpStream* stream : {&*echo, &*client}) {
+      if (auto no_delay = stream->set_no_delay(true); !no_delay) return no_delay.error();
+    }
+    if (auto timeout = client->set_read_timeout(kClientTimeout); !timeout) return timeout.error();
+    std::unique_ptr<PingPong> pair =
+        std::make_unique<NexoTcpPair>(std::move(*echo), std::move(*client), size, echo_cpu);
+    return pair;
+  }
+
+  NexoTcpPair(net::TcpStream echo, net::TcpStream client, std::size_t size, int echo_cpu)
+      : echo_(std::move(echo)),
+        client_(std::move(client)),
+        thread_(echo_cpu, [this, size] { return nexo_tcp_echo(echo_, size); }) {}
+  ~NexoTcpPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
+    return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
+      if (auto sent = client_.write_all(message.request()); !sent) {
+        error = std::move(sent).error();
+        return false;
+      }
+      if (auto received = client_.read_exact(message.reply()); !received) {
+        error = std::move(received).error();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  Result<void> finish() override {
+    client_.close();  // the echo reads closed and stops
+    return thread_.join();
+  }
+
+ private:
+  net::TcpStream echo_;
+  net::TcpStream client_;
+  EchoThread thread_;
+};
+
+// --- the cases -------------------------------------------------------------------
+
+// Where the client and the echo threads run: all on one CPU, the client on one
+// and the echoes on another, or wherever the scheduler puts them.
+enum class CpuPlacement { same, split, free };
+
+struct Options {
+  int rounds = 10;
+  int iterations = 2000;  // round trips per pair per round
+  int warmup = 1000;      // round trips per pair before the first round
+  bool quick = false;
+  bool micro = true;
+  CpuPlacement cpus = CpuPlacement::same;
+  bool help = false;
+};
+
+// The CPUs the threads are bound to (-1: left to the scheduler). Both pairs of a
+// case get the same placement, so that neither is favoured by where its threads run.
+struct Placement {
+  int client_cpu = -1;
+  int echo_cpu = -1;
+};
+
+// Binds this thread (the client) as `mode` asks and returns the placement; an
+// unbound one when binding is refused or `split` finds a single CPU.
+Placement place_threads(CpuPlacement mode) {
+  const std::vector<int> cpus = nexo::bench::allowed_cpus();
+  if (mode == CpuPlacement::free || cpus.empty()) return {};
+  if (mode == CpuPlacement::split && cpus.size() < 2) return {};
+  if (!nexo::bench::pin_this_thread(cpus[0])) return {};
+  return {cpus[0], mode == CpuPlacement::split ? cpus[1] : cpus[0]};
+}
+
+enum class Transport { udp, tcp };
+
+struct Case {
+  Transport transport;
+  std::size_t size;
+
+  std::string name() const {
+    std::string text = transport == Transport::udp ? "udp " : "tcp ";
+    return text +
+           (size % 1024 == 0 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B");
+  }
+};
+
+constexpr std::array kCases = {Case{Transport::udp, 64}, Case{Transport::udp, 1024},
+                               Case{Transport::tcp, 64}, Case{Transport::tcp, 1024}};
+constexpr std::array<const char*, 2> kImpls = {"raw", "nexo"};
+
+Result<std::unique_ptr<PingPong>> open_pair(const Case& c, std::size_t impl, int echo_cpu) {
+  if (c.transport == Transport::udp) {
+    return impl == 0 ? RawUdpPair::open(c.size, echo_cpu) : NexoUdpPair::open(c.size, echo_cpu);
+  }
+  return impl == 0 ? RawTcpPair::open(c.size, echo_cpu) : NexoTcpPair::open(c.size, echo_cpu);
+}
+
+// The client's error, named by its impl, with the echo thread's error if it
+// had one (often the cause).
+Error failure(PingPong& pair, Error client, std::string_view impl) {
+  client.with_context(impl);
+  auto echo = pair.finish();
+  if (echo) return client;
+  return Error(client.kind(), client.message() + " (echo thread: " + echo.error().message() + ")",
+               client.sys_errno());
+}
+
+// Runs one case: both pairs warmed up, then `rounds` rounds alternating which goes first.
+Result<void> run_case(const Case& c, const Options& options, const Placement& placement,
+                      std::array<LatencySamples, 2>& samples) {
+  std::array<std::unique_ptr<PingPong>, 2> pairs;
+  for (std::size_t impl = 0; impl < 2; ++impl) {
+    auto pair = open_pair(c, impl, placement.echo_cpu);
+    if (!pair) return pair.error().with_context(kImpls[impl]);
+    pairs[impl] = std::move(*pair);
+    samples[impl].reserve(static_cast<std::size_t>(options.rounds * options.iterations));
+  }
+  Message message(c.size);
+  for (std::size_t impl = 0; impl < 2; ++impl) {
+    auto warm = pairs[impl]->run(static_cast<std::size_t>(options.warmup), message, nullptr);
+    if (!warm) return failure(*pairs[impl], std::move(warm).error(), kImpls[impl]);
+  }
+  for (int round = 0; round < options.rounds; ++round) {
+    for (std::size_t turn = 0; turn < 2; ++turn) {
+      const std::size_t impl = round % 2 == 0 ? turn : 1 - turn;
+      auto ran =
+          pairs[impl]->run(static_cast<std::size_t>(options.iterations), message, &samples[impl]);
+      if (!ran) return failure(*pairs[impl], std::move(ran).error(), kImpls[impl]);
+    }
+  }
+  for (std::size_t impl = 0; impl < 2; ++impl) {
+    if (auto finished = pairs[impl]->finish(); !finished) {
+      return finished.error().with_context(kImpls[impl]);
+    }
+  }
+  return nexo::ok();
+}
+
+struct Ratios {
+  double p50;
+  double p99;
+};
+
+Ratios print_case(const Case& c, std::array<LatencySamples, 2>& samples) {
+  std::array<double, 2> p50{}, p99{};
+  for (std::size_t impl = 0; impl < 2; ++impl) {
+    p50[impl] = samples[impl].percentile_us(50);
+    p99[impl] = samples[impl].percentile_us(99);
+    const double rate = samples[impl].rate_per_second();
+    std::printf("%-10s %-5s %6zu %8.2f %8.2f %9.0f %8.2f", c.name().c_str(), kImpls[impl], c.size,
+                p50[impl], p99[impl], rate, rate * static_cast<double>(c.size) / 1e6);
+    if (impl == 0) std::printf("\n");
+  }
+  const Ratios ratios{p50[1] / p50[0], p99[1] / p99[0]};
+  std::printf("   ratio nexo/raw p50 = %.3f, p99 = %.3f (target <= 1.05)\n", ratios.p50,
+              ratios.p99);
+  std::fflush(stdout);
+  return ratios;
+}
+
+// Runs the four cases and prints the table; false if any case failed (printed).
+bool run_pingpong(const Options& options) {
+  const Placement placement = place_threads(options.cpus);
+  std::printf("bench_pingpong: round trips over 127.0.0.1, nexo sockets beside raw POSIX calls\n");
+  std::printf("machine: %u cores (std::thread::hardware_concurrency)\n",
+              std::thread::hardware_concurrency());
+  if (placement.client_cpu >= 0) {
+    std::printf("threads: client bound to cpu %d, echo threads to cpu %d\n", placement.client_cpu,
+                placement.echo_cpu);
+  } else {
+    std::printf("threads: not bound to cpus\n");
+  }
+  std::printf(
+      "per case and impl: warm-up %d, then %d rounds x %d round trips, raw and nexo "
+      "alternating\n",
+      options.warmup, options.rounds, options.iterations);
+  std::printf(
+      "rt/s: round trips per second of measured time; MB/s: payload bytes per second "
+      "one way (10^6)\n\n");
+  std::printf("%-10s %-5s %6s %8s %8s %9s %8s\n", "case", "impl", "size", "p50_us", "p99_us",
+              "rt/s", "MB/s");
+  std::vector<std::pair<std::string, Ratios>> summary;
+  bool all_ran = true;
+  for (const Case& c : kCases) {
+    std::array<LatencySamples, 2> samples;
+    if (auto ran = run_case(c, options, placement, samples); !ran) {
+      std::fprintf(stderr, "bench_pingpong: %s: %s\n", c.name().c_str(),
+                   ran.error().message().c_str());
+      all_ran = false;
+      continue;
+    }
+    summary.emplace_back(c.name(), print_case(c, samples));
+  }
+  std::printf("\nsummary (target nexo/raw <= 1.05; printed, not enforced)\n");
+  for (const auto& [name, ratios] : summary) {
+    std::printf("%-10s p50 nexo/raw = %.3f   p99 nexo/raw = %.3f   %s\n", name.c_str(), ratios.p50,
+                ratios.p99, ratios.p50 <= 1.05 ? "p50 within target" : "p50 above target");
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  return all_ran;
+}
+
+// --- micro-benchmarks (Google Benchmark) -----------------------------------------------
+
+void inet_address_parse_v4(benchmark::State& state) {
+  for (auto _ : state) {
+    auto address = InetAddress::parse("192.0.2.123");
+    benchmark::DoNotOptimize(address);
+  }
+}
+BENCHMARK(inet_address_parse_v4);
+
+void inet_address_parse_v6(benchmark::State& state) {
+  for (auto _ : state) {
+    auto address = InetAddress::parse("2001:db8::8a2e:370:7334");
+    benchmark::DoNotOptimize(address);
+  }
+}
+BENCHMARK(inet_address_parse_v6);
+
+void endpoint_to_string(benchmark::State& state) {
+  const Endpoint endpoint(InetAddress::loopback(), 6789);
+  for (auto _ : state) {
+    auto text = endpoint.to_string();
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(endpoint_to_string);
+
+void data_writer_write_utf(benchmark::State& state) {
+  const std::string_view text = "Hello, Zürich — ünïcode 😀";
+  net::DataWriter writer;
+  for (auto _ : state) {
+    writer.clear();
+    auto written = writer.write_utf(text);
+    benchmark::DoNotOptimize(written);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK(data_writer_write_utf);
+
+// --- main ------------------------------------------------------------------------
+
+bool parse_count_flag(std::string_view arg, std::string_view name, int max, int& out) {
+  if (!arg.starts_with(name)) return false;
+  const auto value = nexo::bench::parse_count(arg.substr(name.size()), max);
+  if (value) out = *value;
+  return value.has_value();
+}
+
+// Parses our flags and removes them from argv, leaving Google Benchmark's
+// (--benchmark_*). nullopt for anything else.
+std::optional<Options> parse_options(int& argc, char** argv) {
+  Options options;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+    } else if (arg == "--quick") {
+      options.rounds = 2;
+      options.iterations = 200;
+      options.warmup = 100;
+      options.quick = true;
+    } else if (arg == "--no-micro") {
+      options.micro = false;
+    } else if (arg == "--cpus=same" || arg == "--cpus=split" || arg == "--cpus=free") {
+      const std::string_view mode = arg.substr(7);
+      options.cpus = mode == "same"    ? CpuPlacement::same
+                     : mode == "split" ? CpuPlacement::split
+                                       : CpuPlacement::free;
+    } else if (arg.starts_with("--benchmark_")) {
+      argv[kept++] = argv[i];
+    } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
+               !parse_count_flag(arg, "--iterations=", 1'000'000, options.iterations) &&
+               !parse_count_flag(arg, "--warmup=", 1'000'000, options.warmup)) {
+      std::fprintf(stderr, "bench_pingpong: unknown flag or bad value: %s\n", argv[i]);
+      return std::nullopt;
+    }
+  }
+  argc = kept;
+  return options;
+}
+
+constexpr const char* kUsage =
+    "usage: bench_pingpong [--rounds=N] [--iterations=N] [--warmup=N] [--quick] [--no-micro]\n"
+    "                      [--cpus=same|split|free]\n"
+    "                      [--benchmark_...]  (Google Benchmark flags, for the micro-benchmarks)\n"
+    "  --rounds=N      alternating raw/nexo rounds per case (default 10)\n"
+    "  --iterations=N  round trips per impl per round (default 2000)\n"
+    "  --warmup=N      round trips per impl before measuring (default 1000)\n"
+    "  --quick         a short smoke run (2 rounds x 200, micro-benchmarks briefly)\n"
+    "  --no-micro      skip the micro-benchmarks\n"
+    "  --cpus=same     client and echo threads bound to one cpu (the default)\n"
+    "  --cpus=split    the client bound to one cpu, the echo threads to another\n"
+    "  --cpus=free     threads left to the scheduler\n";
+
+int run_micro(const Options& options, int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string quick_min_time = "--benchmark_min_time=0.01";
+  if (options.quick) args.insert(args.begin() + 1, quick_min_time.data());
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto options = parse_options(argc, argv);
+  if (!options || options->help) {
+    std::fputs(kUsage, options ? stdout : stderr);
+    return options ? 0 : 2;
+  }
+  const bool all_ran = run_pingpong(*options);
+  if (options->micro) {
+    if (const int status = run_micro(*options, argc, argv); status != 0) return status;
+  }
+  return all_ran ? 0 : 1;
+}
