@@ -138,6 +138,10 @@ int mcast_peer(const MulticastArgs& args) {
   if (!timeout) return fail(command, timeout.error());
   auto port = net::parse_port(args.port);
   if (!port) return fail(command, port.error().with_context("--port"));
+  if (*port == 0) {
+    return fail(command, Error(ErrorKind::invalid_argument,
+                               "--port 0: the members of a group must agree on a fixed port"));
+  }
   auto group = net::InetAddress::resolve(args.group);
   if (!group) return fail(command, group.error());
   if (auto valid = net::validate_group(group->front()); !valid) return fail(command, valid.error());

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The nexo command line as scripts use it: the documented output lines
+# ("Reply: ", "Received: ", "Received:"), --count, exit codes, and one clear
+# line on stderr for every error. Loopback only; servers bind port 0.
+set -uo pipefail
+nexo=${1:?usage: cli_test.sh PATH/TO/nexo}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+failures=0
+passes=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+
+# expect_error "description" EXIT_CODE "stderr substring" -- nexo args...
+expect_error() {
+  local what=$1 code=$2 needle=$3
+  shift 4
+  local out err rc
+  out=$(timeout 20 "$nexo" "$@" 2>"$work/err"); rc=$?
+  err=$(cat "$work/err")
+  if [[ $rc -ne $code ]]; then fail "$what: exit $rc, expected $code (stderr: $err)"; return; fi
+  if [[ -n $out ]]; then fail "$what: printed to stdout: $out"; return; fi
+  if [[ $(printf '%s\n' "$err" | wc -l) -ne 1 ]]; then fail "$what: stderr is not one line: $err"; return; fi
+  if [[ $err != *"$needle"* ]]; then fail "$what: stderr '$err' lacks '$needle'"; return; fi
+  pass "$what → $err"
+}
+
+# start_server NAME nexo-args...: runs a server on port 0, sets $port from its stderr.
+start_server() {
+  local name=$1
+  shift
+  "$nexo" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  server_pid=$!
+  port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$work/$name.err")
+    [[ -n $port ]] && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    read -rt 0.05 <> <(:) || true  # a 50 ms pause between polls of the server's stderr
+  done
+  fail "$name did not report its port: $(cat "$work/$name.err")"
+  return 1
+}
+
+# --- the chapter's programs ------------------------------------------------
+if start_server udp udp serve --port 0 --bind 127.0.0.1 --count 2; then
+  out=$(timeout 20 "$nexo" udp send "Hello, UDP" 127.0.0.1 --port "$port")
+  [[ $out == "Reply: Hello, UDP" ]] && pass "udp send prints Reply:" || fail "udp send printed '$out'"
+  out=$(timeout 20 "$nexo" udp send "Asunción" localhost --port "$port")
+  [[ $out == "Reply: Asunción" ]] && pass "udp send to localhost" || fail "udp send printed '$out'"
+  wait "$server_pid" && pass "udp serve --count 2 exits 0 after two requests" || fail "udp serve exit $?"
+  grep -q "^Request: Hello, UDP (from 127.0.0.1:" "$work/udp.out" && pass "udp serve logs requests" \
+    || fail "udp serve output: $(cat "$work/udp.out")"
+fi
+
+if start_server tcp tcp serve --port 0 --count 2; then
+  out=$(timeout 20 "$nexo" tcp send "Asunción" ::1 --port "$port")
+  [[ $out == "Received: Asunción" ]] && pass "tcp send over IPv6 prints Received:" || fail "tcp send printed '$out'"
+  out=$(timeout 20 "$nexo" tcp send "naïve 😀" 127.0.0.1 --port "$port")
+  [[ $out == "Received: naïve 😀" ]] && pass "tcp send over IPv4" || fail "tcp send printed '$out'"
+  wait "$server_pid" && pass "tcp serve --count 2 exits 0" || fail "tcp serve exit $?"
+fi
+
+mcast_port=$((20000 + RANDOM % 40000))
+out=$(timeout 20 "$nexo" mcast peer "hello group" 239.255.42.99 --port "$mcast_port" --count 1 --interface lo --timeout 5000)
+[[ $out == "Received:hello group" ]] && pass "mcast peer on lo receives its own datagram" \
+  || fail "mcast peer printed '$out'"
+
+out=$(timeout 20 "$nexo" resolve localhost)
+[[ $out == *127.0.0.1* ]] && pass "resolve localhost" || fail "resolve printed '$out'"
+
+# --- errors: one line on stderr, non-zero exit -----------------------------
+start_server probe udp serve --port 0 --bind 127.0.0.1 --count 1
+closed_port=$port
+kill "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
+expect_error "udp send to a closed port" 1 "port unreachable" -- udp send hi 127.0.0.1 --port "$closed_port"
+expect_error "tcp send refused" 1 "Connection refused" -- tcp send hi 127.0.0.1 --port "$closed_port"
+expect_error "unknown host" 1 "resolve 'no-such-host.invalid'" -- tcp send hi no-such-host.invalid
+expect_error "port out of range" 1 "port 70000 is outside 0..65535" -- udp send hi 127.0.0.1 --port 70000
+expect_error "port not a number" 1 "port 'http' is not a number" -- tcp serve --port http
+expect_error "negative timeout" 1 "--timeout -5" -- udp send hi 127.0.0.1 --timeout -5
+expect_error "multicast port 0" 1 "--port 0" -- mcast peer hi 239.1.2.3 --port 0
+expect_error "not a multicast group" 1 "not a multicast group address" -- mcast peer hi 10.1.2.3
+expect_error "unknown interface" 1 "no network interface named 'nosuch0'" -- mcast peer hi 239.1.2.3 --interface nosuch0
+expect_error "message too long for writeUTF" 1 "more than the 65535 allowed" -- tcp send "$(head -c 70000 /dev/zero | tr '\0' a)" 127.0.0.1
+expect_error "bind to a foreign address" 1 "tcp bind 192.0.2.1:0" -- tcp serve --port 0 --bind 192.0.2.1
+expect_error "missing argument" 2 "nexo udp send: HOST is required" -- udp send hi
+expect_error "missing subcommand" 2 "one of: serve send" -- tcp
+expect_error "unknown option" 2 "nexo udp serve:" -- udp serve --colour
+expect_error "negative count" 2 "'-1' is not a count" -- tcp serve --count -1
+if start_server busy tcp serve --port 0 --bind 127.0.0.1; then
+  expect_error "address in use" 1 "Address already in use" -- tcp serve --port "$port" --bind 127.0.0.1
+  kill "$server_pid"
+fi
+if start_server silent_tcp udp serve --port 0 --bind 127.0.0.1 --count 1; then
+  kill -STOP "$server_pid"  # a server that stops answering
+  expect_error "udp reply timeout" 1 "no reply from 127.0.0.1:$port within 200 ms" -- udp send hi 127.0.0.1 --port "$port" --timeout 200
+  kill -CONT "$server_pid"
+fi
+
+# --- help ------------------------------------------------------------------
+for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour"; do
+  # shellcheck disable=SC2086
+  if "$nexo" $cmd --help | grep -q "Usage: nexo $cmd"; then pass "$cmd --help"; else fail "$cmd --help"; fi
+done
+
+echo "cli: $passes passed, $failures failed"
+[[ $failures -eq 0 ]]
