@@ -30,11 +30,8 @@
 // are printed, never enforced: the exit status is 0 unless an I/O error
 // happened (printed, status 1) or the arguments are wrong (status 2).
 //
-// Afterwards a few Google Benchmark micro-benchmarks of the value types run
-// (address parsing and formatting, modified UTF-8 encoding); --no-micro skips
-// them and --benchmark_* flags go to Google Benchmark.
+// Micro-benchmarks of the value types are in net_micro.cpp (bench_net_micro).
 #include <arpa/inet.h>
-#include <benchmark/benchmark.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -453,7 +450,6 @@ struct Options {
   int iterations = 2000;  // round trips per pair per round
   int warmup = 1000;      // round trips per pair before the first round
   bool quick = false;
-  bool micro = true;
   CpuPlacement cpus = CpuPlacement::same;
   bool help = false;
 };
@@ -605,46 +601,6 @@ bool run_pingpong(const Options& options) {
   return all_ran;
 }
 
-// --- micro-benchmarks (Google Benchmark) -----------------------------------------------
-
-void inet_address_parse_v4(benchmark::State& state) {
-  for (auto _ : state) {
-    auto address = InetAddress::parse("192.0.2.123");
-    benchmark::DoNotOptimize(address);
-  }
-}
-BENCHMARK(inet_address_parse_v4);
-
-void inet_address_parse_v6(benchmark::State& state) {
-  for (auto _ : state) {
-    auto address = InetAddress::parse("2001:db8::8a2e:370:7334");
-    benchmark::DoNotOptimize(address);
-  }
-}
-BENCHMARK(inet_address_parse_v6);
-
-void endpoint_to_string(benchmark::State& state) {
-  const Endpoint endpoint(InetAddress::loopback(), 6789);
-  for (auto _ : state) {
-    auto text = endpoint.to_string();
-    benchmark::DoNotOptimize(text);
-  }
-}
-BENCHMARK(endpoint_to_string);
-
-void data_writer_write_utf(benchmark::State& state) {
-  const std::string_view text = "Hello, Zürich — ünïcode 😀";
-  net::DataWriter writer;
-  for (auto _ : state) {
-    writer.clear();
-    auto written = writer.write_utf(text);
-    benchmark::DoNotOptimize(written);
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(text.size()));
-}
-BENCHMARK(data_writer_write_utf);
-
 // --- main ------------------------------------------------------------------------
 
 bool parse_count_flag(std::string_view arg, std::string_view name, int max, int& out) {
@@ -654,11 +610,10 @@ bool parse_count_flag(std::string_view arg, std::string_view name, int max, int&
   return value.has_value();
 }
 
-// Parses our flags and removes them from argv, leaving Google Benchmark's
-// (--benchmark_*). nullopt for anything else.
-std::optional<Options> parse_options(int& argc, char** argv) {
+// Parses the flags; nullopt (after a message) for anything unknown.
+// nullopt for anything else.
+std::optional<Options> parse_options(int argc, char** argv) {
   Options options;
-  int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -668,15 +623,11 @@ std::optional<Options> parse_options(int& argc, char** argv) {
       options.iterations = 200;
       options.warmup = 100;
       options.quick = true;
-    } else if (arg == "--no-micro") {
-      options.micro = false;
     } else if (arg == "--cpus=same" || arg == "--cpus=split" || arg == "--cpus=free") {
       const std::string_view mode = arg.substr(7);
       options.cpus = mode == "same"    ? CpuPlacement::same
                      : mode == "split" ? CpuPlacement::split
                                        : CpuPlacement::free;
-    } else if (arg.starts_with("--benchmark_")) {
-      argv[kept++] = argv[i];
     } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
                !parse_count_flag(arg, "--iterations=", 1'000'000, options.iterations) &&
                !parse_count_flag(arg, "--warmup=", 1'000'000, options.warmup)) {
@@ -684,34 +635,19 @@ std::optional<Options> parse_options(int& argc, char** argv) {
       return std::nullopt;
     }
   }
-  argc = kept;
   return options;
 }
 
 constexpr const char* kUsage =
-    "usage: bench_pingpong [--rounds=N] [--iterations=N] [--warmup=N] [--quick] [--no-micro]\n"
+    "usage: bench_pingpong [--rounds=N] [--iterations=N] [--warmup=N] [--quick]\n"
     "                      [--cpus=same|split|free]\n"
-    "                      [--benchmark_...]  (Google Benchmark flags, for the micro-benchmarks)\n"
     "  --rounds=N      alternating raw/nexo rounds per case (default 10)\n"
     "  --iterations=N  round trips per impl per round (default 2000)\n"
     "  --warmup=N      round trips per impl before measuring (default 1000)\n"
-    "  --quick         a short smoke run (2 rounds x 200, micro-benchmarks briefly)\n"
-    "  --no-micro      skip the micro-benchmarks\n"
+    "  --quick         a short smoke run (2 rounds x 200)\n"
     "  --cpus=same     client and echo threads bound to one cpu (the default)\n"
     "  --cpus=split    the client bound to one cpu, the echo threads to another\n"
     "  --cpus=free     threads left to the scheduler\n";
-
-int run_micro(const Options& options, int argc, char** argv) {
-  std::vector<char*> args(argv, argv + argc);
-  std::string quick_min_time = "--benchmark_min_time=0.01";
-  if (options.quick) args.insert(args.begin() + 1, quick_min_time.data());
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
 
 }  // namespace
 
@@ -721,9 +657,5 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, options ? stdout : stderr);
     return options ? 0 : 2;
   }
-  const bool all_ran = run_pingpong(*options);
-  if (options->micro) {
-    if (const int status = run_micro(*options, argc, argv); status != 0) return status;
-  }
-  return all_ran ? 0 : 1;
+  return run_pingpong(*options) ? 0 : 1;
 }
