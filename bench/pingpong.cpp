@@ -611,7 +611,6 @@ bool parse_count_flag(std::string_view arg, std::string_view name, int max, int&
 }
 
 // Parses the flags; nullopt (after a message) for anything unknown.
-// nullopt for anything else.
 std::optional<Options> parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
