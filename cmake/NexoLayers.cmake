@@ -47,6 +47,11 @@ function(nexo_add_layer layer)
   list(TRANSFORM ARG_DEPS PREPEND nexo_ OUTPUT_VARIABLE dep_targets)
   target_link_libraries(${target} PUBLIC ${dep_targets} ${ARG_LIBS})
   nexo_target_defaults(${target})
+  if(NEXO_SANITIZE)
+    # A sanitized library needs the sanitizer runtime wherever it is linked,
+    # including in projects that find the installed package.
+    target_link_options(${target} INTERFACE -fsanitize=${NEXO_SANITIZE})
+  endif()
   set_property(GLOBAL APPEND PROPERTY NEXO_INSTALLED_TARGETS ${target})
 endfunction()
 

@@ -107,6 +107,17 @@ Result<void> set_non_blocking(int fd, bool on, std::string_view what) {
   return ok();
 }
 
+Result<void> set_bind_options(int fd, Family family, const BindOptions& options) {
+  Result<void> set = ok();
+  if (options.reuse_address) set = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+  if (set && options.reuse_port)
+    set = set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  if (set && family == Family::v6) {
+    set = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0, "IPV6_V6ONLY");
+  }
+  return set;
+}
+
 Result<Endpoint> local_endpoint_of(int fd) {
   SockAddr address;
   address.length = sizeof address.storage;

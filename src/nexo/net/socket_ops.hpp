@@ -37,6 +37,14 @@ Result<void> set_timeout_option(int fd, int name, Timeout timeout, std::string_v
 Result<void> set_non_blocking(int fd, bool on, std::string_view what);
 Result<Endpoint> local_endpoint_of(int fd);
 Result<Endpoint> peer_endpoint_of(int fd);
+// The options that must be set before bind(2).
+struct BindOptions {
+  bool reuse_address = false;  // SO_REUSEADDR
+  bool reuse_port = false;     // SO_REUSEPORT
+  bool v6_only = false;        // IPV6_V6ONLY (IPv6 sockets only; set either way)
+};
+Result<void> set_bind_options(int fd, Family family, const BindOptions& options);
+
 // bind(2) with the error naming the address.
 Result<void> bind_to(int fd, const Endpoint& local, Family family, std::string_view what);
 

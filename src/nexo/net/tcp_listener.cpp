@@ -22,15 +22,8 @@ Result<TcpListener> TcpListener::bind(const Endpoint& local, const TcpListenOpti
   auto fd = detail::open_socket(family, SOCK_STREAM | SOCK_NONBLOCK, "tcp socket");
   if (!fd) return std::move(fd).error();
   const int s = fd->get();
-  Result<void> set = ok();
-  if (options.reuse_address)
-    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-  if (set && options.reuse_port)
-    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
-  if (set && family == Family::v6) {
-    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0,
-                                 "IPV6_V6ONLY");
-  }
+  Result<void> set = detail::set_bind_options(
+      s, family, {options.reuse_address, options.reuse_port, options.v6_only});
   if (set) set = detail::bind_to(s, local, family, "tcp bind");
   if (!set) return std::move(set).error();
   if (::listen(s, options.backlog) != 0) {

@@ -17,15 +17,8 @@ Result<UdpSocket> UdpSocket::bind(const Endpoint& local, const UdpOptions& optio
   auto fd = detail::open_socket(family, SOCK_DGRAM, "udp socket");
   if (!fd) return std::move(fd).error();
   const int s = fd->get();
-  Result<void> set = ok();
-  if (options.reuse_address)
-    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-  if (set && options.reuse_port)
-    set = detail::set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
-  if (set && family == Family::v6) {
-    set = detail::set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only ? 1 : 0,
-                                 "IPV6_V6ONLY");
-  }
+  Result<void> set = detail::set_bind_options(
+      s, family, {options.reuse_address, options.reuse_port, options.v6_only});
   if (set && options.send_buffer_size) {
     set = detail::set_int_option(s, SOL_SOCKET, SO_SNDBUF, *options.send_buffer_size, "SO_SNDBUF");
   }
