@@ -30,7 +30,7 @@ void say(std::string_view text) {
 void show(std::string_view label, std::string_view value) {
   // Pad by characters, not bytes, so UTF-8 labels line up.
   auto width = std::count_if(label.begin(), label.end(), [](char c) { return (c & 0xC0) != 0x80; });
-  std::cout << "   " << label << std::string(width < 34 ? 34 - width : 1, ' ') << value << '\n';
+  std::cout << "   " << label << std::string(width < 42 ? 42 - width : 1, ' ') << value << '\n';
 }
 
 std::string hex(std::span<const std::byte> bytes) {
@@ -144,6 +144,13 @@ void tcp() {
   show_error("read() from a silent peer", client.read(buffer));
   check(accepted.shutdown_write(), "half-close");
   show_error("read() after the peer's shutdown_write()", client.read(buffer));
+  auto second = check(net::TcpStream::connect(listener.local_endpoint(), 1000ms), "connect");
+  auto doomed = check(listener.accept(1000ms), "accept");
+  doomed.abort();  // what the peer's kernel does when a process dies with data unread
+  check(second.set_read_timeout(1000ms), "timeout");
+  show_error("read() after the peer aborted", second.read(buffer));
+  say("A process cannot tell a crashed peer from a slow one or a broken network:");
+  say("each is only a timeout, a reset or a close, seen from this side.");
 }
 
 void multicast() {

@@ -149,6 +149,13 @@ Result<void> TcpStream::shutdown_read() {
   return ok();
 }
 
+void TcpStream::abort() noexcept {
+  if (!fd_) return;
+  linger hard{1, 0};  // on: linger zero seconds, so close() sends RST
+  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  fd_.reset();
+}
+
 Result<void> TcpStream::set_read_timeout(Timeout timeout) {
   auto set = detail::set_timeout_option(fd_.get(), SO_RCVTIMEO, timeout, "tcp read timeout");
   if (set) read_timeout_ = timeout;

@@ -91,6 +91,9 @@ class TcpStream {
   int native_handle() const noexcept { return fd_.get(); }
   // Closes the connection; later calls fail with closed. Idempotent.
   void close() noexcept { fd_.reset(); }
+  // Aborts the connection: the peer reads reset (an RST, as when a process dies
+  // with data unread), and unsent data is discarded. Idempotent.
+  void abort() noexcept;
   bool is_open() const noexcept { return fd_.valid(); }
 
  private:
