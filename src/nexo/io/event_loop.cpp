@@ -85,7 +85,7 @@ int EventLoop::wait_ms(Timeout limit) const {
 }
 
 std::size_t EventLoop::run_once(Timeout limit) {
-  if (std::this_thread::get_id() != owner_) adopt_thread();
+  if (!in_loop_thread()) adopt_thread();
   int ready =
       ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), wait_ms(limit));
   now_ = Clock::now();

@@ -80,7 +80,9 @@ class EventLoop {
   void wake() noexcept;
 
   // Whether the caller is on the loop's thread.
-  bool in_loop_thread() const noexcept { return std::this_thread::get_id() == owner_; }
+  bool in_loop_thread() const noexcept {
+    return std::this_thread::get_id() == owner_.load(std::memory_order_acquire);
+  }
   // Watchers and timers currently registered (armed), for leak checks in tests.
   std::size_t registered_count() const noexcept { return watchers_ + timers_.size(); }
   // Deadlines queued, live or stale (stale ones are compacted away): for tests and stats.
@@ -115,7 +117,7 @@ class EventLoop {
 
   net::FileDescriptor epoll_;
   net::FileDescriptor wakeup_;  // eventfd
-  std::thread::id owner_;
+  std::atomic<std::thread::id> owner_;
   Clock::time_point now_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> wake_pending_{false};
