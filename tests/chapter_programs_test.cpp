@@ -35,14 +35,18 @@ TEST(TcpEchoServer, ServesTwoHundredConcurrentClients) {
       clients.emplace_back([&, i] {
         const std::string message = "client " + std::to_string(i) + " says ¡hola!";
         auto reply = tcp_echo_request(server->local_endpoint(), message, 20s);
-        if (!reply) failures[i] = reply.error().message();
-        else if (*reply == message) ++correct;
-        else failures[i] = "wrong reply: " + *reply;
+        if (!reply)
+          failures[i] = reply.error().message();
+        else if (*reply == message)
+          ++correct;
+        else
+          failures[i] = "wrong reply: " + *reply;
       });
     }
   }  // every client joined
   serving.join();
-  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f;
+  for (const auto& f : failures)
+    EXPECT_TRUE(f.empty()) << f;
   EXPECT_EQ(correct, kClients);
   ASSERT_TRUE(served) << served.error().message();
   EXPECT_EQ(server->served(), kClients);
@@ -63,7 +67,10 @@ TEST(TcpEchoServer, MisbehavingClientsDoNotStopTheServer) {
   {
     auto liar = net::TcpStream::connect(at, 5s);  // announces 65535 bytes, sends 3, leaves
     ASSERT_TRUE(liar);
-    ASSERT_TRUE(liar->write_all(as_bytes(std::string("\xff\xff" "abc", 5))));
+    ASSERT_TRUE(
+        liar->write_all(as_bytes(std::string("\xff\xff"
+                                             "abc",
+                                             5))));
   }
   {
     auto garbage = net::TcpStream::connect(at, 5s);  // invalid modified UTF-8

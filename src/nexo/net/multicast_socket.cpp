@@ -20,9 +20,13 @@ Result<void> validate_group(const InetAddress& group) {
 }
 
 Result<MulticastSocket> MulticastSocket::bind(std::uint16_t port, Family family) {
+  // SO_REUSEADDR alone lets members share the port, and every one of them gets
+  // each group datagram. SO_REUSEPORT would make Linux hand an IPv4 datagram
+  // that arrives from the wire to just one socket of the port, picked by hash,
+  // skipping the membership check: a member could miss its group's datagrams
+  // and get another group's (seen on veth; tests/netns_multicast_test.cpp).
   UdpOptions options;
   options.reuse_address = true;
-  options.reuse_port = true;
   auto socket = UdpSocket::bind(Endpoint(InetAddress::any(family), port), options);
   if (!socket) return std::move(socket).error().with_context("multicast bind");
   // Receive only the groups this socket joined, not every group any socket of

@@ -1,7 +1,8 @@
 // MulticastSocket — a UDP socket that joins IP multicast groups (the chapter's
 // MulticastSocket). Groups are class D IPv4 addresses (224.0.0.0/4) or IPv6
-// ff00::/8. Several members on one host bind the same port (SO_REUSEADDR and
-// SO_REUSEPORT are set), and each receives every datagram sent to the groups it joined.
+// ff00::/8. Several members on one host bind the same port (SO_REUSEADDR is
+// set, as Java does; not SO_REUSEPORT, see multicast_socket.cpp), and each
+// receives every datagram sent to the groups it joined.
 //
 // Unreliable like UDP: multicast datagrams may be lost, duplicated or reordered.
 // group/ builds reliable and ordered multicast on top of this.

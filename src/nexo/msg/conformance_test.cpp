@@ -1,0 +1,394 @@
+// The conformance suite every transport passes: the same tests, run against
+// inproc://, tcp:// and udp:// (and, as they come, rudp:// and shared memory).
+// What a transport cannot do (udp:// has no synchronous send, and may lose
+// messages) is declared in its Traits and tested as such.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
+#include "nexo/net/tcp_stream.hpp"
+
+namespace nexo::msg {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Traits {
+  const char* name;
+  std::string (*bind_uri)(int n);
+  bool reliable;     // nothing lost, duplicated or reordered
+  bool synchronous;  // has send_sync
+  std::size_t huge;  // a message size that must get through
+};
+
+void PrintTo(const Traits& traits, std::ostream* out) { *out << traits.name; }
+
+const Traits kTransports[] = {
+    {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true,
+     8u << 20},
+    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, 8u << 20},
+    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, 65'507},
+};
+
+class Conformance : public ::testing::TestWithParam<Traits> {
+ protected:
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c) << c.error().message();
+    context_ = std::move(*c);
+  }
+  std::unique_ptr<Port> bind(PortOptions options = {}) {
+    static std::atomic<int> counter{0};
+    auto port = Port::bind(*context_, GetParam().bind_uri(++counter), options);
+    EXPECT_TRUE(port) << port.error().message();
+    return std::move(port).value();
+  }
+  std::unique_ptr<Sender> connect(const Port& port) {
+    auto sender = Sender::connect(*context_, port.uri().to_string());
+    EXPECT_TRUE(sender) << sender.error().message();
+    return std::move(sender).value();
+  }
+  std::unique_ptr<Context> context_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, Conformance, ::testing::ValuesIn(kTransports),
+                         [](const auto& transport) { return std::string(transport.param.name); });
+
+TEST_P(Conformance, SendThenReceive) {
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("hello, port", 5s));
+  auto m = port->receive(5s);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->text(), "hello, port");
+  EXPECT_FALSE(m->source.empty());
+  EXPECT_EQ(port->stats().messages_in, 1u);
+  EXPECT_EQ(sender->stats().messages_out, 1u);
+}
+
+TEST_P(Conformance, MessagesFromOneSenderArriveInOrder) {
+  auto port = bind();
+  auto sender = connect(*port);
+  constexpr int kCount = 500;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(sender->send(std::to_string(i), 5s));
+  }
+  int expected = 0;
+  for (; expected < kCount; ++expected) {
+    auto m = port->receive(GetParam().reliable ? 5s : 500ms);
+    if (!m) break;
+    ASSERT_EQ(m->text(), std::to_string(expected)) << "reordered";
+  }
+  if (GetParam().reliable) {
+    EXPECT_EQ(expected, kCount);
+  }
+}
+
+TEST_P(Conformance, ManySendersToOnePort) {
+  auto port = bind();
+  constexpr int kSenders = 8, kEach = 100;
+  {
+    std::vector<std::jthread> threads;
+    for (int s = 0; s < kSenders; ++s) {
+      threads.emplace_back([&, s] {
+        auto sender = Sender::connect(*context_, port->uri().to_string());
+        ASSERT_TRUE(sender);
+        for (int i = 0; i < kEach; ++i) {
+          ASSERT_TRUE((*sender)->send(std::to_string(s * 1000 + i), 5s));
+        }
+      });
+    }
+  }
+  std::vector<int> next(kSenders, 0);
+  int received = 0;
+  while (auto m = port->receive(GetParam().reliable ? 5s : 500ms)) {
+    const int value = std::stoi(std::string(m->text()));
+    EXPECT_EQ(value % 1000, next[value / 1000]++) << "per-sender order";
+    if (++received == kSenders * kEach) break;
+  }
+  if (GetParam().reliable) {
+    EXPECT_EQ(received, kSenders * kEach);
+  }
+}
+
+TEST_P(Conformance, NobodyThereIsRefused) {
+  std::string uri;
+  {
+    auto port = bind();
+    uri = port->uri().to_string();
+  }
+  auto sender = Sender::connect(*context_, uri);
+  if (sender) {  // udp:// has no connection: the refusal comes back with a later send
+    (void)(*sender)->send("anyone?", 1s);
+    Result<void> r = ok();
+    for (int i = 0; i < 100 && r; ++i)
+      r = (*sender)->send("anyone?", 1s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind(), ErrorKind::refused) << r.error().message();
+    return;
+  }
+  EXPECT_EQ(sender.error().kind(), ErrorKind::refused) << sender.error().message();
+}
+
+TEST_P(Conformance, HugeMessagesGetThrough) {
+  PortOptions options;
+  options.max_message_size = GetParam().huge;
+  auto port = bind(options);
+  auto sender = connect(*port);
+  Bytes huge(GetParam().huge);
+  for (std::size_t i = 0; i < huge.size(); ++i)
+    huge[i] = static_cast<std::byte>(i * 7);
+  ASSERT_TRUE(sender->send(huge, 10s));
+  auto m = port->receive(10s);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->data, huge);
+}
+
+TEST_P(Conformance, TooLargeIsRefusedBeforeAnythingIsSent) {
+  auto port = bind();
+  SenderOptions options;
+  options.max_message_size = 1024;
+  auto sender = Sender::connect(*context_, port->uri().to_string(), options);
+  ASSERT_TRUE(sender);
+  auto r = (*sender)->send(Bytes(1025), 5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::too_large);
+  EXPECT_NE(r.error().message().find("1025"), std::string::npos) << r.error().message();
+  EXPECT_EQ((*sender)->stats().messages_out, 0u);
+}
+
+TEST_P(Conformance, ReceiveTimesOut) {
+  auto port = bind();
+  auto r = port->receive(20ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::timed_out);
+  EXPECT_EQ(port->try_receive().error().kind(), ErrorKind::would_block);
+}
+
+TEST_P(Conformance, NonBlockingReceiveByPollingAndByCallback) {
+  auto port = bind();
+  auto sender = connect(*port);
+  auto polled = port->receive_async();
+  EXPECT_FALSE(polled.test());
+  std::atomic<int> called{0};
+  std::string by_callback;
+  port->receive_async().then([&](Result<Message> m) {
+    by_callback = std::string(m->text());
+    ++called;
+  });
+  ASSERT_TRUE(sender->send("first", 5s));
+  ASSERT_TRUE(sender->send("second", 5s));
+  const auto deadline = io::Clock::now() + 5s;
+  while (!polled.test() && io::Clock::now() < deadline)
+    std::this_thread::yield();  // polling
+  ASSERT_TRUE(polled.test());
+  EXPECT_EQ(polled.result().value()->text(), "first");
+  auto settled = port->receive_async();  // a third receive waits; the callback's is done
+  (void)settled;
+  while (called.load() == 0 && io::Clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(called.load(), 1);
+  EXPECT_EQ(by_callback, "second");
+}
+
+TEST_P(Conformance, ReceiveIntoAHandedOverBuffer) {
+  auto port = bind();
+  auto sender = connect(*port);
+  std::array<std::byte, 8> buffer{};
+  auto filled = port->receive_into(buffer);
+  ASSERT_TRUE(sender->send("12345", 5s));
+  auto n = filled.wait();
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(as_text(std::span(buffer).first(*n)), "12345");
+  auto truncated = port->receive_into(buffer);
+  ASSERT_TRUE(sender->send("0123456789", 5s));
+  auto t = truncated.wait();
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().kind(), ErrorKind::truncated);
+  EXPECT_EQ(as_text(buffer), "01234567");
+}
+
+TEST_P(Conformance, CanceledReceiveDoesNotSwallowAMessage) {
+  auto port = bind();
+  auto sender = connect(*port);
+  auto pending = port->receive_async();
+  pending.cancel();
+  EXPECT_EQ(pending.wait().error().kind(), ErrorKind::canceled);
+  ASSERT_TRUE(sender->send("kept", 5s));
+  auto m = port->receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->text(), "kept");
+}
+
+TEST_P(Conformance, SynchronousSendReturnsOnlyOnceTheMessageIsTaken) {
+  auto port = bind();
+  auto sender = connect(*port);
+  if (!GetParam().synchronous) {
+    auto r = sender->send_sync("sync", 1s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind(), ErrorKind::invalid_argument);
+    return;
+  }
+  std::atomic<bool> returned{false};
+  Result<void> outcome = Error(ErrorKind::system, "not run");
+  std::jthread sending([&] {
+    outcome = sender->send_sync("sync", 10s);
+    returned = true;
+  });
+  const auto deadline = io::Clock::now() + 5s;
+  while (port->queued() == 0 && io::Clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(port->queued(), 1u);  // it has arrived...
+  EXPECT_FALSE(returned.load());  // ...but nobody took it, so the sender still waits
+  auto m = port->receive(5s);
+  ASSERT_TRUE(m);
+  sending.join();
+  EXPECT_TRUE(outcome) << outcome.error().message();
+}
+
+TEST_P(Conformance, SynchronousSendTimesOutWhenNobodyReceives) {
+  if (!GetParam().synchronous) GTEST_SKIP() << GetParam().name << " has no synchronous send";
+  auto port = bind();
+  auto sender = connect(*port);
+  auto r = sender->send_sync("unread", 50ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::timed_out);
+}
+
+TEST_P(Conformance, AFullQueueHoldsBackOrDropsButNeverLosesSilently) {
+  PortOptions options;
+  options.queue.max_messages = 4;
+  auto port = bind(options);
+  auto sender = connect(*port);
+  constexpr int kCount = 200;
+  for (int i = 0; i < kCount; ++i) {
+    auto sent = sender->send(Bytes(512, std::byte{1}), GetParam().reliable ? 100ms : 5s);
+    if (!sent) {  // inproc: the full queue made the blocking send wait, then time out
+      EXPECT_EQ(sent.error().kind(), ErrorKind::timed_out) << sent.error().message();
+      break;
+    }
+  }
+  std::uint64_t received = 0;
+  while (port->receive(GetParam().reliable ? 2s : 300ms))
+    ++received;
+  const auto stats = port->stats();
+  EXPECT_LE(stats.queue_high_water, 4u);
+  if (GetParam().reliable) {
+    EXPECT_EQ(received, sender->stats().messages_out);  // held back, none lost
+    EXPECT_EQ(stats.dropped, 0u);
+  } else {
+    EXPECT_EQ(received + stats.dropped, static_cast<std::uint64_t>(kCount));  // every drop counted
+    EXPECT_GT(stats.dropped, 0u);
+  }
+}
+
+TEST_P(Conformance, ClosingTheSenderDuringASynchronousSendEndsIt) {
+  if (!GetParam().synchronous) GTEST_SKIP() << GetParam().name << " has no synchronous send";
+  auto port = bind();
+  auto sender = connect(*port);
+  Result<void> outcome = ok();
+  std::jthread sending([&] { outcome = sender->send_sync("never taken", 10s); });
+  const auto deadline = io::Clock::now() + 5s;
+  while (port->queued() == 0 && io::Clock::now() < deadline)
+    std::this_thread::yield();
+  sender->close();
+  sending.join();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().kind(), ErrorKind::closed) << outcome.error().message();
+  auto after = sender->send("after close", 1s);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().kind(), ErrorKind::closed);
+}
+
+TEST_P(Conformance, ClosingThePortReleasesItsReceivers) {
+  auto port = bind();
+  auto waiting = port->receive_async();
+  port->close();
+  EXPECT_EQ(waiting.wait().error().kind(), ErrorKind::closed);
+}
+
+// --- tcp:// bad input: each ends in a closed connection; the port serves on ---
+
+class TcpBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c);
+    context_ = std::move(*c);
+    PortOptions options;
+    options.max_message_size = 1024;
+    auto p = Port::bind(*context_, "tcp://127.0.0.1:0", options);
+    ASSERT_TRUE(p) << p.error().message();
+    port_ = std::move(*p);
+    at_ = net::Endpoint(net::InetAddress::loopback(), port_->uri().port);
+  }
+  // A well-behaved sender still gets through.
+  void expect_still_serving() {
+    auto sender = Sender::connect(*context_, port_->uri().to_string());
+    ASSERT_TRUE(sender);
+    ASSERT_TRUE((*sender)->send("still serving", 5s));
+    auto m = port_->receive(5s);
+    ASSERT_TRUE(m) << m.error().message();
+    EXPECT_EQ(m->text(), "still serving");
+  }
+  net::TcpStream raw() {
+    auto s = net::TcpStream::connect(at_, 5s);
+    EXPECT_TRUE(s);
+    return std::move(s).value();
+  }
+  // Waits until the port has closed the raw connection (reads closed or reset).
+  static void expect_closed_by_port(net::TcpStream& s) {
+    ASSERT_TRUE(s.set_read_timeout(5s));
+    std::array<std::byte, 16> b{};
+    auto r = s.read(b);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().is(ErrorKind::closed) || r.error().is(ErrorKind::reset))
+        << r.error().to_string();
+  }
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<Port> port_;
+  net::Endpoint at_;
+};
+
+TEST_F(TcpBadInput, LengthFieldBeyondTheLimitClosesTheConnection) {
+  auto s = raw();
+  ASSERT_TRUE(s.write_all(as_bytes(std::string("\x7f\xff\xff\xff\x00", 5))));
+  expect_closed_by_port(s);
+  EXPECT_EQ(port_->stats().malformed, 1u);
+  expect_still_serving();
+}
+
+TEST_F(TcpBadInput, UnknownFrameKindClosesTheConnection) {
+  auto s = raw();
+  ASSERT_TRUE(s.write_all(as_bytes(std::string("\x00\x00\x00\x01\x07", 5))));
+  expect_closed_by_port(s);
+  EXPECT_EQ(port_->stats().malformed, 1u);
+  expect_still_serving();
+}
+
+TEST_F(TcpBadInput, PeerThatDisconnectsMidFrameDeliversNothing) {
+  {
+    auto s = raw();
+    ASSERT_TRUE(s.write_all(as_bytes(std::string("\x00\x00\x00\x10\x00partial", 12))));
+  }
+  expect_still_serving();
+  EXPECT_EQ(port_->stats().messages_in, 1u);  // only the well-behaved one
+}
+
+TEST_F(TcpBadInput, ASlowPeerDoesNotHoldUpOthers) {
+  auto slow = raw();
+  ASSERT_TRUE(
+      slow.write_all(as_bytes(std::string("\x00\x00", 2))));  // and then nothing for a while
+  expect_still_serving();
+  ASSERT_TRUE(slow.write_all(as_bytes(std::string("\x00\x03\x00hi", 5))));
+  auto m = port_->receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->text(), "hi");
+}
+
+}  // namespace
+}  // namespace nexo::msg

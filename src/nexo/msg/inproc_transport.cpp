@@ -1,0 +1,131 @@
+// inproc://NAME — messages within one process: a sender offers straight into
+// the port's queue (a copy, no sockets). A full queue makes send_async say
+// would_block and send() wait: the back-pressure of a bounded queue, visible.
+#include <condition_variable>
+#include <mutex>
+
+#include "nexo/msg/context.hpp"
+#include "nexo/msg/transport.hpp"
+
+namespace nexo::msg {
+namespace {
+
+class InprocPort final : public PortBackend {
+ public:
+  InprocPort(Context& context, Uri uri) : context_(context), uri_(std::move(uri)) {}
+  ~InprocPort() override { close(); }
+  const Uri& uri() const noexcept override { return uri_; }
+  void close() override {
+    if (!std::exchange(closed_, true)) context_.unbind_inproc(uri_.name);
+  }
+
+ private:
+  Context& context_;
+  Uri uri_;
+  bool closed_ = false;
+};
+
+class InprocSender final : public SenderBackend {
+ public:
+  InprocSender(Uri uri, std::shared_ptr<PortCore> core, std::size_t max_message)
+      : uri_(std::move(uri)), core_(std::move(core)), max_message_(max_message) {}
+  ~InprocSender() override { close(); }
+
+  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
+    const std::string where = "send to " + uri_.to_string();
+    if (closed_) return Error(ErrorKind::closed, where + ": the sender is closed");
+    const std::size_t limit = std::min(max_message_, core_->max_message_size);
+    if (data.size() > limit) {
+      return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(limit));
+    }
+    Message message{Bytes(data.begin(), data.end()), "inproc://" + uri_.name};
+    auto [request, completer] = io::Request<void>::make();
+    PortQueue::OnTaken on_taken;
+    if (until_taken) {
+      auto shared = std::make_shared<io::Completer<void>>(std::move(completer));
+      on_taken = [shared] { shared->complete(ok()); };
+      std::lock_guard lock(mutex_);
+      std::erase_if(waiting_, [](const auto& w) { return w.expired(); });
+      waiting_.push_back(shared);  // close() releases it if the message is never taken
+    }
+    switch (core_->queue.offer(message, std::move(on_taken))) {
+      case PortQueue::Offer::accepted:
+        counters_.add_out(data.size());
+        if (!until_taken) completer.complete(ok());  // it has left: it is in the port's queue
+        return request;
+      case PortQueue::Offer::full:
+        return Error(ErrorKind::would_block, where + ": the port's queue is full");
+      case PortQueue::Offer::closed:
+        break;
+    }
+    return Error(ErrorKind::closed, where + ": the port is closed");
+  }
+
+  Result<void> wait_for_space(io::Clock::time_point deadline) override {
+    auto state = std::make_shared<SpaceSignal>();
+    core_->queue.when_space([state] {
+      std::lock_guard lock(state->mutex);
+      state->ready = true;
+      state->cv.notify_all();
+    });
+    std::unique_lock lock(state->mutex);
+    if (!state->cv.wait_until(lock, deadline, [&] { return state->ready; })) {
+      return Error(ErrorKind::timed_out,
+                   "send to " + uri_.to_string() + ": the port's queue stayed full");
+    }
+    return ok();
+  }
+
+  void close() override {
+    closed_ = true;
+    std::vector<std::weak_ptr<io::Completer<void>>> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      waiting.swap(waiting_);
+    }
+    for (auto& w : waiting) {
+      if (auto completer = w.lock()) {
+        completer->complete(Error(ErrorKind::closed, "send_sync to " + uri_.to_string() +
+                                                         ": the sender was closed; the message may "
+                                                         "still be taken"));
+      }
+    }
+  }
+  const Counters& counters() const noexcept override { return counters_; }
+
+ private:
+  struct SpaceSignal {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool ready = false;
+  };
+
+  Uri uri_;
+  std::shared_ptr<PortCore> core_;
+  std::size_t max_message_;
+  Counters counters_;
+  std::atomic<bool> closed_{false};
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<io::Completer<void>>> waiting_;  // synchronous sends not yet taken
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PortBackend>> bind_inproc(Context& context, const Uri& uri,
+                                                 std::shared_ptr<PortCore> core) {
+  if (auto bound = context.bind_inproc(uri.name, std::move(core)); !bound)
+    return std::move(bound).error();
+  return std::unique_ptr<PortBackend>(std::make_unique<InprocPort>(context, uri));
+}
+
+Result<std::unique_ptr<SenderBackend>> connect_inproc(Context& context, const Uri& uri,
+                                                      const SenderOptions& options) {
+  auto core = context.find_inproc(uri.name);
+  if (!core) return std::move(core).error();
+  return std::unique_ptr<SenderBackend>(
+      std::make_unique<InprocSender>(uri, std::move(*core), options.max_message_size));
+}
+
+}  // namespace nexo::msg

@@ -1,0 +1,69 @@
+#include "nexo/msg/port.hpp"
+
+#include <cstring>
+
+namespace nexo::msg {
+
+Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text,
+                                         PortOptions options) {
+  auto uri = Uri::parse(text);
+  if (!uri) return std::move(uri).error();
+  auto core = std::make_shared<PortCore>(options.queue, options.max_message_size);
+  Result<std::unique_ptr<PortBackend>> backend = Error(ErrorKind::invalid_argument, "no transport");
+  switch (uri->scheme) {
+    case Scheme::inproc:
+      backend = bind_inproc(context, *uri, core);
+      break;
+    case Scheme::tcp:
+      backend = bind_tcp(context, *uri, core);
+      break;
+    case Scheme::udp:
+      backend = bind_udp(context, *uri, core);
+      break;
+  }
+  if (!backend) return std::move(backend).error();
+  return std::unique_ptr<Port>(new Port(std::move(core), std::move(*backend)));
+}
+
+Result<Message> Port::receive(Timeout timeout) {
+  auto request = receive_async();
+  if (!timeout) return request.wait();
+  if (auto done = request.wait_for(*timeout)) return std::move(*done);
+  request.cancel();  // either cancels the waiting receive, or it completed meanwhile
+  auto late = request.wait();
+  if (late || !late.error().is(ErrorKind::canceled)) return late;
+  return Error(ErrorKind::timed_out, "receive on " + uri().to_string() + ": no message within " +
+                                         std::to_string(timeout->count()) + " ms");
+}
+
+io::Request<std::size_t> Port::receive_into(std::span<std::byte> buffer) {
+  auto [request, completer] = io::Request<std::size_t>::make();
+  auto message = receive_async();
+  message.then([buffer, c = std::make_shared<io::Completer<std::size_t>>(std::move(completer))](
+                   Result<Message> m) {
+    if (!m) {
+      c->complete(std::move(m).error());
+      return;
+    }
+    const std::size_t n = std::min(buffer.size(), m->size());
+    if (n > 0) std::memcpy(buffer.data(), m->data.data(), n);
+    if (m->size() > buffer.size()) {
+      c->complete(Error(ErrorKind::truncated, "receive_into: message of " +
+                                                  std::to_string(m->size()) +
+                                                  " bytes does not fit the " +
+                                                  std::to_string(buffer.size()) + "-byte buffer"));
+      return;
+    }
+    c->complete(n);
+  });
+  return request;
+}
+
+void Port::close() {
+  if (closed_) return;
+  closed_ = true;
+  backend_->close();
+  core_->queue.close();
+}
+
+}  // namespace nexo::msg

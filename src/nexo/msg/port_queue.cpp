@@ -1,0 +1,124 @@
+#include "nexo/msg/port_queue.hpp"
+
+namespace nexo::msg {
+
+bool PortQueue::full_locked(std::size_t incoming) const {
+  if (entries_.empty()) return false;  // one message always fits, whatever its size
+  return entries_.size() >= limits_.max_messages || bytes_ + incoming > limits_.max_bytes;
+}
+
+std::vector<std::function<void()>> PortQueue::take_space_listeners_locked() {
+  std::vector<std::function<void()>> out;
+  out.swap(space_listeners_);
+  return out;
+}
+
+PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return Offer::closed;
+  if (!waiters_.empty()) {  // a receive is waiting: hand the message straight over
+    io::Completer<Message> completer = std::move(waiters_.front().completer);
+    waiters_.pop_front();
+    lock.unlock();
+    counters_.add_in(message.size());
+    completer.complete(std::move(message));
+    if (on_taken) on_taken();
+    return Offer::accepted;
+  }
+  if (full_locked(message.size())) return Offer::full;
+  bytes_ += message.size();
+  counters_.add_in(message.size());
+  entries_.push_back(Entry{std::move(message), std::move(on_taken)});
+  counters_.note_queue_depth(entries_.size());
+  return Offer::accepted;
+}
+
+void PortQueue::when_space(std::function<void()> listener) {
+  std::unique_lock lock(mutex_);
+  if (closed_ || !full_locked(0)) {
+    lock.unlock();
+    listener();  // there is room (or never will be): let the caller look again now
+    return;
+  }
+  space_listeners_.push_back(std::move(listener));
+}
+
+Result<Message> PortQueue::try_take() {
+  std::unique_lock lock(mutex_);
+  if (entries_.empty()) {
+    if (closed_) return Error(ErrorKind::closed, "receive: the port is closed");
+    return Error(ErrorKind::would_block, "receive: no message waiting");
+  }
+  Entry entry = std::move(entries_.front());
+  entries_.pop_front();
+  bytes_ -= entry.message.size();
+  auto listeners = take_space_listeners_locked();
+  lock.unlock();
+  if (entry.on_taken) entry.on_taken();
+  for (auto& listener : listeners)
+    listener();
+  return std::move(entry.message);
+}
+
+io::Request<Message> PortQueue::take_async() {
+  auto taken = try_take();
+  if (taken || !taken.error().is(ErrorKind::would_block))
+    return io::Request<Message>::ready(std::move(taken));
+  auto [request, completer] = io::Request<Message>::make();
+  std::unique_lock lock(mutex_);
+  if (!entries_.empty() || closed_) {  // raced with an offer or a close: take again
+    lock.unlock();
+    completer.complete(try_take());
+    return request;
+  }
+  const std::uint64_t id = next_waiter_++;
+  waiters_.push_back(Waiter{id, std::move(completer)});
+  waiters_.back().completer.on_cancel([this, id] {
+    io::Completer<Message> canceled;
+    {
+      std::lock_guard guard(mutex_);
+      for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+        if (it->id == id) {
+          canceled = std::move(it->completer);
+          waiters_.erase(it);
+          break;
+        }
+      }
+    }
+    canceled.complete(Error(ErrorKind::canceled, "receive canceled"));
+  });
+  return request;
+}
+
+void PortQueue::close() {
+  std::list<Waiter> waiters;
+  std::vector<std::function<void()>> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    waiters.swap(waiters_);
+    listeners = take_space_listeners_locked();
+  }
+  for (auto& w : waiters)
+    w.completer.complete(Error(ErrorKind::closed, "receive: the port was closed"));
+  for (auto& listener : listeners)
+    listener();
+}
+
+void PortQueue::discard() {
+  std::deque<Entry> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    dropped.swap(entries_);
+    bytes_ = 0;
+  }
+  // Destroying an entry destroys its on_taken: an abandoned Completer completes closed.
+}
+
+std::size_t PortQueue::depth() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace nexo::msg

@@ -1,0 +1,86 @@
+// PortQueue — the queue at a destination: messages that have arrived and not
+// yet been received, and receives waiting for messages. Bounded by a count and
+// a byte total; a full queue refuses offers (the transport decides what that
+// means: TCP stops reading, UDP drops and counts, inproc makes the sender wait).
+//
+// Thread contract: every member may be called from any thread. Callbacks
+// (completions, on_taken, space listeners) run outside the queue's lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <mutex>
+
+#include "nexo/base/result.hpp"
+#include "nexo/io/request.hpp"
+#include "nexo/msg/counters.hpp"
+#include "nexo/msg/message.hpp"
+
+namespace nexo::msg {
+
+struct QueueLimits {
+  std::size_t max_messages = 1024;    // messages waiting to be received
+  std::size_t max_bytes = 64u << 20;  // their payload bytes (an empty queue takes any one message)
+};
+
+class PortQueue {
+ public:
+  // Runs when a receive takes the message (a synchronous send's acknowledgement).
+  using OnTaken = std::function<void()>;
+
+  enum class Offer { accepted, full, closed };
+
+  PortQueue(QueueLimits limits, Counters& counters) : limits_(limits), counters_(counters) {}
+
+  // Hands `message` to a waiting receive, or queues it. On full or closed the
+  // message is left untouched (still the caller's).
+  Offer offer(Message& message, OnTaken on_taken = {});
+
+  // Calls `listener` once, the next time a receive frees space (or the queue
+  // closes). Listeners that find the queue full again simply register again.
+  void when_space(std::function<void()> listener);
+
+  // The oldest message now; would_block if none, closed once closed and drained.
+  Result<Message> try_take();
+  // The oldest message when there is one (the Request completes at once if one
+  // is queued); cancel() removes the waiting receive.
+  io::Request<Message> take_async();
+
+  // Fails waiting receives with closed; later offers return closed. Queued
+  // messages can still be taken. Idempotent.
+  void close();
+  // Drops the queued messages (their synchronous senders learn closed). For
+  // the Port's destructor: nobody will take them now.
+  void discard();
+
+  std::size_t depth() const;
+  const QueueLimits& limits() const noexcept { return limits_; }
+
+ private:
+  struct Entry {
+    Message message;
+    OnTaken on_taken;
+  };
+  struct Waiter {
+    std::uint64_t id;
+    io::Completer<Message> completer;
+  };
+
+  bool full_locked(std::size_t incoming) const;
+  std::vector<std::function<void()>> take_space_listeners_locked();
+
+  const QueueLimits limits_;
+  Counters& counters_;
+  mutable std::mutex mutex_;
+  std::deque<Entry> entries_;
+  std::size_t bytes_ = 0;
+  std::list<Waiter> waiters_;
+  std::uint64_t next_waiter_ = 1;
+  std::vector<std::function<void()>> space_listeners_;
+  bool closed_ = false;
+};
+
+}  // namespace nexo::msg

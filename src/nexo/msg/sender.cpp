@@ -1,0 +1,67 @@
+#include "nexo/msg/sender.hpp"
+
+namespace nexo::msg {
+
+Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_view text,
+                                                SenderOptions options) {
+  auto uri = Uri::parse(text);
+  if (!uri) return std::move(uri).error();
+  Result<std::unique_ptr<SenderBackend>> backend =
+      Error(ErrorKind::invalid_argument, "no transport");
+  switch (uri->scheme) {
+    case Scheme::inproc:
+      backend = connect_inproc(context, *uri, options);
+      break;
+    case Scheme::tcp:
+      backend = connect_tcp(context, *uri, options);
+      break;
+    case Scheme::udp:
+      backend = connect_udp(context, *uri, options);
+      break;
+  }
+  if (!backend) return std::move(backend).error();
+  return std::unique_ptr<Sender>(new Sender(std::move(*uri), std::move(*backend)));
+}
+
+Result<void> Sender::send(std::span<const std::byte> data, Timeout timeout) {
+  return send_blocking(data, false, timeout);
+}
+
+Result<void> Sender::send_sync(std::span<const std::byte> data, Timeout timeout) {
+  return send_blocking(data, true, timeout);
+}
+
+// The blocking sends are the asynchronous path plus a wait.
+Result<void> Sender::send_blocking(std::span<const std::byte> data, bool until_taken,
+                                   Timeout timeout) {
+  const auto deadline = timeout ? io::Clock::now() + *timeout : io::Clock::time_point::max();
+  auto timed_out = [&] {
+    return Error(ErrorKind::timed_out, std::string(until_taken ? "send_sync" : "send") + " to " +
+                                           uri_.to_string() + ": not done within " +
+                                           std::to_string(timeout ? timeout->count() : 0) + " ms");
+  };
+  for (;;) {
+    auto request = backend_->submit(data, until_taken);
+    if (request) {
+      if (!timeout) return request->wait();
+      if (auto done = request->wait_for(deadline - io::Clock::now())) return std::move(*done);
+      request
+          ->cancel();  // stops the wait for an acknowledgement; a frame half-written still goes out
+      auto late = request->wait();
+      if (late || !late.error().is(ErrorKind::canceled)) return late;
+      return timed_out();
+    }
+    if (!request.error().is(ErrorKind::would_block)) return std::move(request).error();
+    if (auto room = backend_->wait_for_space(deadline); !room) {
+      return room.error().is(ErrorKind::timed_out) ? timed_out() : std::move(room).error();
+    }
+  }
+}
+
+void Sender::close() {
+  if (closed_) return;
+  closed_ = true;
+  backend_->close();
+}
+
+}  // namespace nexo::msg

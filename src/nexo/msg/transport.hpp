@@ -1,0 +1,88 @@
+// The interface every transport implements (tcp://, udp://, inproc://; later
+// rudp:// and shared memory). Internal to msg/: users see Port and Sender.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/io/event_loop.hpp"
+#include "nexo/io/request.hpp"
+#include "nexo/msg/counters.hpp"
+#include "nexo/msg/port_queue.hpp"
+#include "nexo/msg/uri.hpp"
+
+namespace nexo::msg {
+
+class Context;
+
+struct PortOptions {
+  QueueLimits queue;                         // bound on waiting messages and bytes
+  std::size_t max_message_size = 16u << 20;  // larger messages are refused (and counted)
+};
+
+struct SenderOptions {
+  Timeout connect_timeout = std::chrono::milliseconds(5000);
+  std::size_t max_queued_bytes = 16u << 20;  // the local buffer for asynchronous sends
+  std::size_t max_message_size = 16u << 20;
+};
+
+// The receiving side's shared state: the queue and its counters. Shared between
+// the Port and the transport's connections (and inproc senders), which may
+// outlive the Port by a moment while they wind down.
+struct PortCore {
+  PortCore(QueueLimits limits, std::size_t max_message)
+      : queue(limits, counters), max_message_size(max_message) {}
+  Counters counters;
+  PortQueue queue;
+  const std::size_t max_message_size;
+};
+
+// What a Port's transport does: receive messages into core.queue until closed.
+class PortBackend {
+ public:
+  virtual ~PortBackend() = default;
+  // The address senders use (the real port when bound to port 0).
+  virtual const Uri& uri() const noexcept = 0;
+  // Stops receiving and frees the transport's resources; blocks until done.
+  virtual void close() = 0;
+};
+
+// What a Sender's transport does.
+class SenderBackend {
+ public:
+  virtual ~SenderBackend() = default;
+  // Copies `data` into the transport's queue and returns at once. The Request
+  // completes when the message has left this process, or, with `until_taken`,
+  // when the receiving process has taken it. Errors (nothing was copied):
+  // would_block when the local queue is full, too_large, closed, reset,
+  // invalid_argument (until_taken on a transport that cannot acknowledge).
+  virtual Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) = 0;
+  // Blocks until submit() may succeed, the deadline passes (timed_out), or the
+  // destination is gone (its error).
+  virtual Result<void> wait_for_space(io::Clock::time_point deadline) = 0;
+  // Stops sending; pending requests complete with closed. Blocks until done.
+  virtual void close() = 0;
+  virtual const Counters& counters() const noexcept = 0;
+};
+
+}  // namespace nexo::msg
+
+namespace nexo::msg {
+
+// The transports (one file each).
+Result<std::unique_ptr<PortBackend>> bind_inproc(Context& context, const Uri& uri,
+                                                 std::shared_ptr<PortCore> core);
+Result<std::unique_ptr<SenderBackend>> connect_inproc(Context& context, const Uri& uri,
+                                                      const SenderOptions& options);
+Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core);
+Result<std::unique_ptr<SenderBackend>> connect_tcp(Context& context, const Uri& uri,
+                                                   const SenderOptions& options);
+Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core);
+Result<std::unique_ptr<SenderBackend>> connect_udp(Context& context, const Uri& uri,
+                                                   const SenderOptions& options);
+
+}  // namespace nexo::msg

@@ -1,0 +1,161 @@
+// udp://HOST:PORT — one datagram per message, nothing added: the payload is the
+// datagram, so any UDP program (the chapter's UDPClient, for one) can send to a
+// Port, and the chapter's failure model shows through: messages may be lost,
+// duplicated or reordered, and a full queue drops (counted). A synchronous send
+// needs an acknowledgement, which UDP cannot give: it is refused (use tcp://
+// here, rudp:// once it exists).
+#include <poll.h>
+
+#include "nexo/io/io_watcher.hpp"
+#include "nexo/msg/context.hpp"
+#include "nexo/msg/transport.hpp"
+#include "nexo/net/udp_socket.hpp"
+
+namespace nexo::msg {
+namespace {
+
+Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
+  if (for_bind && uri.is_wildcard())
+    return net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port);
+  return net::Endpoint::resolve(uri.host, uri.port);
+}
+
+class UdpPort final : public PortBackend {
+ public:
+  UdpPort(Context& context, net::UdpSocket socket, std::shared_ptr<PortCore> core)
+      : context_(context), socket_(std::move(socket)), core_(std::move(core)) {
+    uri_.scheme = Scheme::udp;
+    const auto& local = socket_.local_endpoint();
+    uri_.host = local.address().is_any() ? "*" : local.address().to_string();
+    uri_.port = local.port();
+  }
+  ~UdpPort() override { close(); }
+
+  Result<void> start() {
+    auto started = context_.io().call<bool>([this]() -> Result<bool> {
+      watcher_ = std::make_unique<io::IoWatcher>(context_.io().loop(), socket_.native_handle(),
+                                                 [this](std::uint32_t) { drain(); });
+      if (auto watching = watcher_->start(io::kReadable); !watching)
+        return std::move(watching).error();
+      return true;
+    });
+    if (!started) return std::move(started).error();
+    return ok();
+  }
+
+  const Uri& uri() const noexcept override { return uri_; }
+
+  void close() override {
+    if (std::exchange(closed_, true)) return;
+    (void)context_.io().call<bool>([this]() -> Result<bool> {
+      watcher_.reset();
+      return true;
+    });
+    socket_.close();
+  }
+
+ private:
+  void drain() {  // every datagram waiting, then back to the loop
+    for (;;) {
+      net::Endpoint from;
+      auto n = socket_.receive_from(buffer_, from);
+      if (!n) {
+        if (!n.error().is(ErrorKind::truncated)) return;  // would_block: drained
+        core_->counters.add_malformed();
+        continue;
+      }
+      Message message{Bytes(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(*n)),
+                      "udp://" + from.to_string()};
+      if (*n > core_->max_message_size) {
+        core_->counters.add_malformed();
+        continue;
+      }
+      if (core_->queue.offer(message) != PortQueue::Offer::accepted) core_->counters.add_dropped();
+    }
+  }
+
+  Context& context_;
+  net::UdpSocket socket_;
+  std::shared_ptr<PortCore> core_;
+  Uri uri_;
+  std::unique_ptr<io::IoWatcher> watcher_;
+  std::array<std::byte, net::UdpSocket::kMaxPayloadV6> buffer_{};
+  bool closed_ = false;
+};
+
+class UdpSender final : public SenderBackend {
+ public:
+  UdpSender(Uri uri, net::UdpSocket socket, std::size_t max_message)
+      : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(max_message) {}
+
+  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
+    const std::string where = "send to " + uri_.to_string();
+    if (until_taken) {
+      return Error(ErrorKind::invalid_argument,
+                   where + ": udp:// cannot acknowledge a message, so it has no synchronous send");
+    }
+    if (data.size() > max_message_) {
+      return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(max_message_));
+    }
+    std::lock_guard lock(mutex_);
+    if (!socket_.is_open()) return Error(ErrorKind::closed, where + ": the sender is closed");
+    if (auto sent = socket_.send(data); !sent) return std::move(sent).error();
+    counters_.add_out(data.size());
+    return io::Request<void>::ready(ok());  // it has left: it is in the kernel
+  }
+
+  Result<void> wait_for_space(io::Clock::time_point deadline) override {
+    for (;;) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - io::Clock::now());
+      if (left.count() <= 0)
+        return Error(ErrorKind::timed_out, "send to " + uri_.to_string() + ": socket buffer full");
+      pollfd p{socket_.native_handle(), POLLOUT, 0};
+      int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+      if (n > 0) return ok();
+    }
+  }
+
+  void close() override {
+    std::lock_guard lock(mutex_);
+    socket_.close();
+  }
+  const Counters& counters() const noexcept override { return counters_; }
+
+ private:
+  Uri uri_;
+  std::mutex mutex_;
+  net::UdpSocket socket_;
+  std::size_t max_message_;
+  Counters counters_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core) {
+  auto local = endpoint_of(uri, true);
+  if (!local) return std::move(local).error();
+  auto socket = net::UdpSocket::bind(*local);
+  if (!socket) return std::move(socket).error();
+  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
+  (void)socket->set_receive_buffer_size(4 << 20);  // best effort: fewer drops under bursts
+  auto port = std::make_unique<UdpPort>(context, std::move(*socket), std::move(core));
+  if (auto started = port->start(); !started) return std::move(started).error();
+  return std::unique_ptr<PortBackend>(std::move(port));
+}
+
+Result<std::unique_ptr<SenderBackend>> connect_udp(Context&, const Uri& uri,
+                                                   const SenderOptions& options) {
+  auto peer = endpoint_of(uri, false);
+  if (!peer) return std::move(peer).error();
+  auto socket = net::UdpSocket::bind_any(peer->family());
+  if (!socket) return std::move(socket).error();
+  if (auto c = socket->connect(*peer); !c) return std::move(c).error();
+  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
+  return std::unique_ptr<SenderBackend>(
+      std::make_unique<UdpSender>(uri, std::move(*socket), options.max_message_size));
+}
+
+}  // namespace nexo::msg

@@ -1,0 +1,33 @@
+// Uri — where a port is, naming its transport:
+//   tcp://HOST:PORT     length-prefixed frames over TCP
+//   udp://HOST:PORT     one datagram per message, unreliable (UDP's failure model)
+//   inproc://NAME       within this process, no sockets
+// HOST is a name, an IPv4 literal, [IPv6], or * (every interface, for bind).
+// A value type.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nexo/base/result.hpp"
+
+namespace nexo::msg {
+
+enum class Scheme : std::uint8_t { tcp, udp, inproc };
+
+std::string_view to_string(Scheme scheme) noexcept;
+
+struct Uri {
+  Scheme scheme = Scheme::inproc;
+  std::string host;        // tcp/udp: "*" for every interface
+  std::uint16_t port = 0;  // tcp/udp
+  std::string name;        // inproc
+
+  // Errors: invalid_argument naming the text and what is wrong with it.
+  static Result<Uri> parse(std::string_view text);
+  std::string to_string() const;
+  bool is_wildcard() const noexcept { return host == "*"; }
+};
+
+}  // namespace nexo::msg
