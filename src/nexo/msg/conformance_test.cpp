@@ -25,7 +25,9 @@ struct Traits {
   std::size_t huge;  // a message size that must get through
 };
 
-void PrintTo(const Traits& traits, std::ostream* out) { *out << traits.name; }
+void PrintTo(const Traits& traits, std::ostream* out) {
+  *out << traits.name;
+}
 
 const Traits kTransports[] = {
     {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true,
@@ -321,6 +323,8 @@ class TcpBadInput : public ::testing::Test {
     context_ = std::move(*c);
     PortOptions options;
     options.max_message_size = 1024;
+    options.max_connections = 8;
+    options.frame_timeout = 100ms;
     auto p = Port::bind(*context_, "tcp://127.0.0.1:0", options);
     ASSERT_TRUE(p) << p.error().message();
     port_ = std::move(*p);
@@ -379,13 +383,70 @@ TEST_F(TcpBadInput, PeerThatDisconnectsMidFrameDeliversNothing) {
   EXPECT_EQ(port_->stats().messages_in, 1u);  // only the well-behaved one
 }
 
-TEST_F(TcpBadInput, ASlowPeerDoesNotHoldUpOthers) {
+TEST_F(TcpBadInput, APeerStalledMidFrameIsClosedAfterTheFrameTimeout) {
   auto slow = raw();
-  ASSERT_TRUE(
-      slow.write_all(as_bytes(std::string("\x00\x00", 2))));  // and then nothing for a while
+  ASSERT_TRUE(slow.write_all(as_bytes(std::string("\x00\x00\x00", 3))));  // then nothing
+  expect_closed_by_port(slow);
+  EXPECT_EQ(port_->stats().timed_out, 1u);
   expect_still_serving();
-  ASSERT_TRUE(slow.write_all(as_bytes(std::string("\x00\x03\x00hi", 5))));
-  auto m = port_->receive(5s);
+}
+
+TEST_F(TcpBadInput, AFloodOfConnectionsIsCappedAndCounted) {
+  std::vector<net::TcpStream> flood;
+  for (int i = 0; i < 12; ++i)
+    flood.push_back(raw());
+  // Connections beyond the cap of 8 are closed on arrival; wait until the port has seen all 12.
+  const auto deadline = io::Clock::now() + 5s;
+  while (port_->stats().rejected < 4 && io::Clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(port_->stats().rejected, 4u);
+  EXPECT_EQ(port_->connections().size(), 8u);
+  for (std::size_t i = 8; i < flood.size(); ++i)
+    expect_closed_by_port(flood[i]);
+  flood.clear();  // the 8 held connections go away...
+  const auto later = io::Clock::now() + 5s;
+  while (!port_->connections().empty() && io::Clock::now() < later)
+    std::this_thread::yield();
+  expect_still_serving();  // ...and the port takes new ones again
+}
+
+TEST_F(TcpBadInput, PerConnectionCountersSeeEachSender) {
+  auto a = Sender::connect(*context_, port_->uri().to_string());
+  auto b = Sender::connect(*context_, port_->uri().to_string());
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE((*a)->send("aaaa", 5s));
+  ASSERT_TRUE((*b)->send("bb", 5s));
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(port_->receive(5s));
+  auto connections = port_->connections();
+  ASSERT_EQ(connections.size(), 2u);
+  std::uint64_t total = 0;
+  for (const auto& c : connections) {
+    EXPECT_TRUE(c.messages_in == 3 || c.messages_in == 1) << c.peer;
+    EXPECT_EQ(c.bytes_in, c.messages_in == 3 ? 12u : 2u);
+    total += c.messages_in;
+  }
+  EXPECT_EQ(total, 4u);
+}
+
+TEST_F(TcpBadInput, ASlowPeerDoesNotHoldUpOthers) {
+  PortOptions patient;  // the default frame timeout (30 s): the slow peer is not cut off here
+  auto port = Port::bind(*context_, "tcp://127.0.0.1:0", patient);
+  ASSERT_TRUE(port);
+  auto slow =
+      net::TcpStream::connect(net::Endpoint(net::InetAddress::loopback(), (*port)->uri().port), 5s);
+  ASSERT_TRUE(slow);
+  ASSERT_TRUE(
+      slow->write_all(as_bytes(std::string("\x00\x00", 2))));  // and then nothing for a while
+  auto other = Sender::connect(*context_, (*port)->uri().to_string());
+  ASSERT_TRUE(other);
+  ASSERT_TRUE((*other)->send("not held up", 5s));
+  auto first = (*port)->receive(5s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->text(), "not held up");
+  ASSERT_TRUE(slow->write_all(as_bytes(std::string("\x00\x03\x00hi", 5))));
+  auto m = (*port)->receive(5s);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->text(), "hi");
 }

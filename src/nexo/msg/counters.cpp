@@ -11,6 +11,8 @@ CounterSnapshot Counters::snapshot() const noexcept {
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.malformed = malformed_.load(std::memory_order_relaxed);
   s.queue_high_water = high_water_.load(std::memory_order_relaxed);
+  s.rejected = rejected_.load(std::memory_order_relaxed);
+  s.timed_out = timed_out_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -18,7 +20,8 @@ std::string CounterSnapshot::to_string() const {
   return "in " + std::to_string(messages_in) + " msgs / " + std::to_string(bytes_in) + " B, out " +
          std::to_string(messages_out) + " msgs / " + std::to_string(bytes_out) + " B, dropped " +
          std::to_string(dropped) + ", malformed " + std::to_string(malformed) +
-         ", queue high-water " + std::to_string(queue_high_water);
+         ", queue high-water " + std::to_string(queue_high_water) + ", connections rejected " +
+         std::to_string(rejected) + ", timed out " + std::to_string(timed_out);
 }
 
 }  // namespace nexo::msg

@@ -14,6 +14,8 @@ struct CounterSnapshot {
   std::uint64_t dropped = 0;           // lost on purpose: a full queue on udp://
   std::uint64_t malformed = 0;         // refused input: oversized frames, bad headers
   std::uint64_t queue_high_water = 0;  // most messages ever waiting in the queue
+  std::uint64_t rejected = 0;          // connections closed on arrival (over the limit)
+  std::uint64_t timed_out = 0;         // connections closed for a frame left half-sent
 
   // "in 3 msgs / 120 B, out 0 msgs / 0 B, dropped 0, malformed 0, queue high-water 2"
   std::string to_string() const;
@@ -31,6 +33,8 @@ class Counters {
   }
   void add_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
   void add_malformed() noexcept { malformed_.fetch_add(1, std::memory_order_relaxed); }
+  void add_rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
+  void add_timed_out() noexcept { timed_out_.fetch_add(1, std::memory_order_relaxed); }
   void note_queue_depth(std::size_t depth) noexcept {
     std::uint64_t seen = high_water_.load(std::memory_order_relaxed);
     while (depth > seen &&
@@ -41,7 +45,8 @@ class Counters {
 
  private:
   std::atomic<std::uint64_t> messages_in_{0}, bytes_in_{0}, messages_out_{0}, bytes_out_{0};
-  std::atomic<std::uint64_t> dropped_{0}, malformed_{0}, high_water_{0};
+  std::atomic<std::uint64_t> dropped_{0}, malformed_{0}, high_water_{0}, rejected_{0},
+      timed_out_{0};
 };
 
 }  // namespace nexo::msg

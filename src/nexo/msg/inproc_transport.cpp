@@ -34,7 +34,7 @@ class InprocSender final : public SenderBackend {
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
     const std::string where = "send to " + uri_.to_string();
     if (closed_) return Error(ErrorKind::closed, where + ": the sender is closed");
-    const std::size_t limit = std::min(max_message_, core_->max_message_size);
+    const std::size_t limit = std::min(max_message_, core_->options.max_message_size);
     if (data.size() > limit) {
       return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
                                              " bytes exceeds the limit of " +

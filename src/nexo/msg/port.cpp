@@ -8,7 +8,7 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
                                          PortOptions options) {
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();
-  auto core = std::make_shared<PortCore>(options.queue, options.max_message_size);
+  auto core = std::make_shared<PortCore>(options);
   Result<std::unique_ptr<PortBackend>> backend = Error(ErrorKind::invalid_argument, "no transport");
   switch (uri->scheme) {
     case Scheme::inproc:

@@ -54,6 +54,8 @@ class Port {
   // The address to send to.
   const Uri& uri() const noexcept { return backend_->uri(); }
   CounterSnapshot stats() const noexcept { return core_->counters.snapshot(); }
+  // The open connections and what each has delivered (tcp://; empty otherwise).
+  std::vector<ConnectionStats> connections() const { return backend_->connections(); }
   std::size_t queued() const { return core_->queue.depth(); }
 
   // Stops receiving: waiting receives complete with closed; queued messages

@@ -2,8 +2,11 @@
 // rudp:// and shared memory). Internal to msg/: users see Port and Sender.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
@@ -20,6 +23,19 @@ class Context;
 struct PortOptions {
   QueueLimits queue;                         // bound on waiting messages and bytes
   std::size_t max_message_size = 16u << 20;  // larger messages are refused (and counted)
+  // tcp://: connections beyond this are closed as soon as accepted (counted).
+  std::size_t max_connections = 16'384;
+  // tcp://: a connection that has sent part of a frame and then nothing for this
+  // long is closed (a peer sending one byte a minute cannot hold resources).
+  std::chrono::milliseconds frame_timeout{30'000};
+};
+
+// One connection of a port, for --stats and tests.
+struct ConnectionStats {
+  std::string peer;
+  std::uint64_t messages_in = 0, bytes_in = 0;
+  std::size_t partial_frame_bytes = 0;  // received, waiting for the rest of a frame
+  bool paused = false;                  // not reading: the port's queue is full
 };
 
 struct SenderOptions {
@@ -32,11 +48,11 @@ struct SenderOptions {
 // the Port and the transport's connections (and inproc senders), which may
 // outlive the Port by a moment while they wind down.
 struct PortCore {
-  PortCore(QueueLimits limits, std::size_t max_message)
-      : queue(limits, counters), max_message_size(max_message) {}
+  explicit PortCore(const PortOptions& port_options)
+      : queue(port_options.queue, counters), options(port_options) {}
   Counters counters;
   PortQueue queue;
-  const std::size_t max_message_size;
+  const PortOptions options;
 };
 
 // What a Port's transport does: receive messages into core.queue until closed.
@@ -47,6 +63,8 @@ class PortBackend {
   virtual const Uri& uri() const noexcept = 0;
   // Stops receiving and frees the transport's resources; blocks until done.
   virtual void close() = 0;
+  // The open connections (connection-oriented transports only).
+  virtual std::vector<ConnectionStats> connections() { return {}; }
 };
 
 // What a Sender's transport does.

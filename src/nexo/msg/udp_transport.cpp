@@ -66,7 +66,7 @@ class UdpPort final : public PortBackend {
       }
       Message message{Bytes(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(*n)),
                       "udp://" + from.to_string()};
-      if (*n > core_->max_message_size) {
+      if (*n > core_->options.max_message_size) {
         core_->counters.add_malformed();
         continue;
       }
