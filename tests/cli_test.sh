@@ -73,12 +73,31 @@ out=$(timeout 20 "$nexo" mcast peer "hello group" 239.255.42.99 --port "$mcast_p
 out=$(timeout 20 "$nexo" resolve localhost)
 [[ $out == *127.0.0.1* ]] && pass "resolve localhost" || fail "resolve printed '$out'"
 
+# --- message passing: nexo recv / send / ping --------------------------------
+if start_server recv recv tcp://127.0.0.1:0 --count 3 --stats; then
+  uri="tcp://127.0.0.1:$port"
+  out=$(timeout 20 "$nexo" send "$uri" "plain send")
+  [[ $out == "Sent: plain send" ]] && pass "send prints Sent:" || fail "send printed '$out'"
+  out=$(timeout 20 "$nexo" send "$uri" "synchronous" --sync)
+  [[ $out == "Taken: synchronous" ]] && pass "send --sync prints Taken:" || fail "send --sync printed '$out'"
+  out=$(timeout 20 "$nexo" ping "$uri" --count 1)
+  [[ $out == *"latency us: min"*"p50"*"p99"* ]] && pass "ping prints percentiles" || fail "ping printed '$out'"
+  wait "$server_pid" && pass "recv --count 3 exits 0" || fail "recv exit $?"
+  [[ $(grep -c '^Received: ' "$work/recv.out") -eq 3 ]] && pass "recv prints Received: lines" \
+    || fail "recv output: $(cat "$work/recv.out")"
+  grep -q "stats tcp://127.0.0.1:$port: in 3 msgs" "$work/recv.err" && pass "recv --stats" \
+    || fail "recv stats: $(cat "$work/recv.err")"
+fi
+expect_error "sync over udp" 1 "no synchronous send" -- send udp://127.0.0.1:9 hi --sync
+expect_error "bad uri" 1 "uri 'http://x:1': unknown scheme" -- recv http://x:1
+
 # --- errors: one line on stderr, non-zero exit -----------------------------
 start_server probe udp serve --port 0 --bind 127.0.0.1 --count 1
 closed_port=$port
 kill "$server_pid" 2>/dev/null
 wait "$server_pid" 2>/dev/null
 expect_error "udp send to a closed port" 1 "port unreachable" -- udp send hi 127.0.0.1 --port "$closed_port"
+expect_error "send to nobody" 1 "Connection refused" -- send tcp://127.0.0.1:"$closed_port" hi
 expect_error "tcp send refused" 1 "Connection refused" -- tcp send hi 127.0.0.1 --port "$closed_port"
 expect_error "unknown host" 1 "resolve 'no-such-host.invalid'" -- tcp send hi no-such-host.invalid
 expect_error "port out of range" 1 "port 70000 is outside 0..65535" -- udp send hi 127.0.0.1 --port 70000

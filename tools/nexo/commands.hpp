@@ -32,12 +32,40 @@ struct MulticastArgs {
   bool loopback = true;
 };
 
+struct RecvArgs {
+  std::string uri;
+  std::optional<std::size_t> count;  // nullopt: for ever
+  long long timeout_ms = 0;          // per message; 0: wait for ever
+  bool quiet = false;
+  bool stats = false;
+};
+
+struct SendArgs {
+  std::string uri;
+  std::string message;
+  bool sync = false;
+  std::size_t count = 1;
+  long long timeout_ms = 5000;
+  bool stats = false;
+};
+
+struct PingArgs {
+  std::string uri;
+  std::size_t count = 1000;
+  std::size_t size = 64;
+  long long timeout_ms = 5000;
+  bool stats = false;
+};
+
 int udp_serve(const ServerArgs& args);
 int udp_send(const ClientArgs& args);
 int tcp_serve(const ServerArgs& args);
 int tcp_send(const ClientArgs& args);
 int mcast_peer(const MulticastArgs& args);
 int resolve(const std::string& name);
+int msg_recv(const RecvArgs& args);
+int msg_send(const SendArgs& args);
+int msg_ping(const PingArgs& args);
 int tour();
 
 }  // namespace nexo::tool

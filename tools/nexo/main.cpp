@@ -106,6 +106,41 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
   peer->callback([&args, &status] { status = nexo::tool::mcast_peer(args); });
 }
 
+void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::RecvArgs& recv,
+                         nexo::tool::PingArgs& ping, int& status) {
+  CLI::App* s =
+      app.add_subcommand("send", "send MESSAGE to the port at URI (tcp://, udp://, inproc://)");
+  s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT")->required();
+  s->add_option("MESSAGE", send.message, "text to send")->required();
+  s->add_flag("--sync", send.sync, "synchronous: return once the receiver has taken it");
+  s->add_option("--count", send.count, "send it N times")->capture_default_str()->check(kCount);
+  s->add_option("--timeout", send.timeout_ms, "milliseconds to connect and to send (0: for ever)")
+      ->capture_default_str();
+  s->add_flag("--stats", send.stats, "print the sender's counters at the end");
+  s->callback([&] { status = nexo::tool::msg_send(send); });
+
+  CLI::App* r = app.add_subcommand("recv", "bind a port at URI and print each message received");
+  r->add_option("URI", recv.uri, "where: tcp://*:PORT, udp://*:PORT (0: any free port)")
+      ->required();
+  r->add_option("--count", recv.count, "stop after N messages")->check(kCount);
+  r->add_option("--timeout", recv.timeout_ms,
+                "milliseconds to wait for each message (0: for ever)");
+  r->add_flag("--quiet", recv.quiet, "do not print the messages");
+  r->add_flag("--stats", recv.stats,
+              "print the port's counters (and each connection's) at the end");
+  r->callback([&] { status = nexo::tool::msg_recv(recv); });
+
+  CLI::App* p =
+      app.add_subcommand("ping", "time synchronous sends to the port at URI (run nexo recv there)");
+  p->add_option("URI", ping.uri, "where: tcp://HOST:PORT")->required();
+  p->add_option("--count", ping.count, "round trips")->capture_default_str()->check(kCount);
+  p->add_option("--size", ping.size, "message size in bytes")->capture_default_str()->check(kCount);
+  p->add_option("--timeout", ping.timeout_ms, "milliseconds to wait for each (0: for ever)")
+      ->capture_default_str();
+  p->add_flag("--stats", ping.stats, "print the sender's counters at the end");
+  p->callback([&] { status = nexo::tool::msg_ping(ping); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +168,11 @@ int main(int argc, char** argv) {
              tcp_client, nexo::tool::tcp_send, status);
 
   add_multicast(app, multicast, status);
+
+  nexo::tool::SendArgs send;
+  nexo::tool::RecvArgs recv;
+  nexo::tool::PingArgs ping;
+  add_message_passing(app, send, recv, ping, status);
 
   CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
   resolve->add_option("NAME", name, "host name or address")->required();

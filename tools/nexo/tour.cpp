@@ -2,6 +2,7 @@
 // Each stop shows one idea of the chapter with real sockets, and says what happened.
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -9,6 +10,8 @@
 
 #include "chapter_servers.hpp"
 #include "commands.hpp"
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
 #include "nexo/net/data_stream.hpp"
 #include "nexo/net/multicast_socket.hpp"
 
@@ -173,6 +176,58 @@ void multicast() {
   show_error("join(10.0.0.1)", first.join(check(InetAddress::parse("10.0.0.1"), "parse"), lo));
 }
 
+void message_passing() {
+  stop("Message passing: a port with a queue, synchronous and asynchronous send");
+  auto context = check(msg::Context::create(), "context");
+  auto port = check(msg::Port::bind(*context, "tcp://127.0.0.1:0"), "bind a port");
+  say("A port (one receiver, many senders, a queue of arrived messages) is bound at " +
+      port->uri().to_string() + ".");
+  auto sender = check(msg::Sender::connect(*context, port->uri().to_string()), "connect");
+
+  say("Non-blocking receive, told by polling: the receive is posted first, then test()ed.");
+  auto polled = port->receive_async();
+  say("Asynchronous send returns once the message is copied; a Request says when it has left.");
+  auto left = check(sender->send_async("sent asynchronously"), "send_async");
+  check(left.wait(), "the message left");
+  show("send_async → request.wait()", "left this process");
+  int polls = 1;
+  while (!polled.test()) {
+    ++polls;
+    std::this_thread::yield();
+  }
+  show("receive_async() polled " + std::to_string(polls) + " times",
+       polled.result().value()->text());
+
+  say("Non-blocking receive, told by callback (the chapter's interrupt): then(...).");
+  std::promise<std::string> delivered;
+  port->receive_async().then(
+      [&](Result<msg::Message> m) { delivered.set_value(std::string(m->text())); });
+  check(sender->send("delivered to a callback", 2000ms), "send");
+  show("then(callback) ran with", delivered.get_future().get());
+
+  say("Synchronous send returns only once the receiving process has taken the message:");
+  std::jthread receiver([&] {
+    std::this_thread::sleep_for(50ms);  // a receiver that takes its time
+    (void)port->receive(2000ms);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  check(sender->send_sync("taken by the receiver", 2000ms), "send_sync");
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  show("send_sync waited for the receive", std::to_string(waited.count()) + " ms");
+  receiver.join();
+
+  say("Queues are bounded: a full inproc:// port makes send_async say would_block.");
+  msg::PortOptions small;
+  small.queue.max_messages = 2;
+  auto tiny = check(msg::Port::bind(*context, "inproc://tour-tiny", small), "bind");
+  auto to_tiny = check(msg::Sender::connect(*context, "inproc://tour-tiny"), "connect");
+  (void)check(to_tiny->send_async("one"), "send");
+  (void)check(to_tiny->send_async("two"), "send");
+  show_error("send_async(\"three\")", to_tiny->send_async("three"));
+  show("the port's counters", port->stats().to_string());
+}
+
 }  // namespace
 
 int tour() {
@@ -183,6 +238,7 @@ int tour() {
     udp();
     tcp();
     multicast();
+    message_passing();
   } catch (const TourFailure& failure) {
     std::cerr << "nexo tour: " << failure.error.message() << '\n';
     return 1;
