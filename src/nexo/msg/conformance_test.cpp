@@ -306,6 +306,21 @@ TEST_P(Conformance, ClosingTheSenderDuringASynchronousSendEndsIt) {
   EXPECT_EQ(after.error().kind(), ErrorKind::closed);
 }
 
+TEST_P(Conformance, ThePortGoingAwayIsAnErrorForTheSenderNotAHang) {
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("before", 5s));
+  ASSERT_TRUE(port->receive(5s));
+  port.reset();  // the receiving process's port is gone
+  Result<void> sent = ok();
+  const auto deadline = io::Clock::now() + 10s;
+  while (sent && io::Clock::now() < deadline) sent = sender->send("after", 1s);
+  ASSERT_FALSE(sent) << "sends to a closed port kept succeeding for 10 s";
+  const auto kind = sent.error().kind();
+  EXPECT_TRUE(kind == ErrorKind::closed || kind == ErrorKind::reset || kind == ErrorKind::refused)
+      << sent.error().to_string();
+}
+
 TEST_P(Conformance, ClosingThePortReleasesItsReceivers) {
   auto port = bind();
   auto waiting = port->receive_async();
