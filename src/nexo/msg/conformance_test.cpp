@@ -33,7 +33,9 @@ const Traits kTransports[] = {
     {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true,
      8u << 20},
     {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, 8u << 20},
+    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, 1u << 20},
     {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, 65'507},
+    {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, 65'507},
 };
 
 class Conformance : public ::testing::TestWithParam<Traits> {
@@ -314,7 +316,8 @@ TEST_P(Conformance, ThePortGoingAwayIsAnErrorForTheSenderNotAHang) {
   port.reset();  // the receiving process's port is gone
   Result<void> sent = ok();
   const auto deadline = io::Clock::now() + 10s;
-  while (sent && io::Clock::now() < deadline) sent = sender->send("after", 1s);
+  while (sent && io::Clock::now() < deadline)
+    sent = sender->send("after", 1s);
   ASSERT_FALSE(sent) << "sends to a closed port kept succeeding for 10 s";
   const auto kind = sent.error().kind();
   EXPECT_TRUE(kind == ErrorKind::closed || kind == ErrorKind::reset || kind == ErrorKind::refused)

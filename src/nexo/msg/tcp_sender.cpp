@@ -254,10 +254,9 @@ void TcpSender::close() {
 
 Result<std::unique_ptr<SenderBackend>> connect_tcp(Context& context, const Uri& uri,
                                                    const SenderOptions& options) {
-  if (uri.is_wildcard()) {
-    return Error(ErrorKind::invalid_argument, "connect " + uri.to_string() + ": * is for binding");
-  }
-  auto stream = net::TcpStream::connect(uri.host, uri.port, options.connect_timeout);
+  // "*" (every interface, as a port bound to tcp://*:N reports itself) is reached here.
+  const std::string host = uri.is_wildcard() ? "127.0.0.1" : uri.host;
+  auto stream = net::TcpStream::connect(host, uri.port, options.connect_timeout);
   if (!stream) return std::move(stream).error();
   if (auto nd = stream->set_no_delay(true); !nd) return std::move(nd).error();
   if (auto nb = stream->set_non_blocking(true); !nb) return std::move(nb).error();

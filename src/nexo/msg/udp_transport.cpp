@@ -15,8 +15,10 @@ namespace nexo::msg {
 namespace {
 
 Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
-  if (for_bind && uri.is_wildcard())
-    return net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port);
+  if (uri.is_wildcard()) {  // bind: every interface; send: this host
+    return for_bind ? net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port)
+                    : net::Endpoint(net::InetAddress::loopback(), uri.port);
+  }
   return net::Endpoint::resolve(uri.host, uri.port);
 }
 

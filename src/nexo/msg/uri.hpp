@@ -2,7 +2,8 @@
 //   tcp://HOST:PORT     length-prefixed frames over TCP
 //   udp://HOST:PORT     one datagram per message, unreliable (UDP's failure model)
 //   inproc://NAME       within this process, no sockets
-// HOST is a name, an IPv4 literal, [IPv6], or * (every interface, for bind).
+// HOST is a name, an IPv4 literal, [IPv6], or * (bind: every interface;
+// connect: this host, so the uri() of a port bound to tcp://*:0 can be used as is).
 // A value type.
 #pragma once
 
