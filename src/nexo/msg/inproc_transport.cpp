@@ -32,11 +32,11 @@ class InprocSender final : public SenderBackend {
   ~InprocSender() override { close(); }
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
-    const std::string where = "send to " + uri_.to_string();
-    if (closed_) return Error(ErrorKind::closed, where + ": the sender is closed");
+    auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
+    if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
     const std::size_t limit = std::min(max_message_, core_->options.max_message_size);
     if (data.size() > limit) {
-      return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
+      return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
                                              " bytes exceeds the limit of " +
                                              std::to_string(limit));
     }
@@ -56,11 +56,11 @@ class InprocSender final : public SenderBackend {
         if (!until_taken) completer.complete(ok());  // it has left: it is in the port's queue
         return request;
       case PortQueue::Offer::full:
-        return Error(ErrorKind::would_block, where + ": the port's queue is full");
+        return Error(ErrorKind::would_block, where() + ": the port's queue is full");
       case PortQueue::Offer::closed:
         break;
     }
-    return Error(ErrorKind::closed, where + ": the port is closed");
+    return Error(ErrorKind::closed, where() + ": the port is closed");
   }
 
   Result<void> wait_for_space(io::Clock::time_point deadline) override {

@@ -61,9 +61,6 @@ Result<Message> PortQueue::try_take() {
 }
 
 io::Request<Message> PortQueue::take_async() {
-  auto taken = try_take();
-  if (taken || !taken.error().is(ErrorKind::would_block))
-    return io::Request<Message>::ready(std::move(taken));
   auto [request, completer] = io::Request<Message>::make();
   std::unique_lock lock(mutex_);
   if (!entries_.empty() || closed_) {  // raced with an offer or a close: take again

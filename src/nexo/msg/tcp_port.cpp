@@ -51,6 +51,7 @@ class TcpPort final : public PortBackend {
     explicit Connection(net::TcpStream s) : stream(std::move(s)) {}
     std::uint64_t id = 0;
     net::TcpStream stream;
+    std::string source;  // "tcp://peer", formatted once, copied into each message
     std::unique_ptr<io::IoWatcher> watcher;
     Bytes partial;  // the start of a frame that has not fully arrived (or that waits for room)
     io::Clock::time_point partial_since{};
@@ -72,9 +73,6 @@ class TcpPort final : public PortBackend {
   void send_ack(std::uint64_t connection, std::uint64_t message);
   void resume(std::uint64_t connection);
   void sweep_slow_peers();
-  std::string source_of(const Connection& c) const {
-    return "tcp://" + c.stream.peer_endpoint().to_string();
-  }
 
   Context& context_;
   net::TcpListener listener_;
@@ -128,8 +126,8 @@ std::vector<ConnectionStats> TcpPort::connections() {
         std::vector<ConnectionStats> out;
         for (const auto& [id, c] : connections_) {
           if (c->closing) continue;
-          out.push_back({c->stream.peer_endpoint().to_string(), c->messages_in, c->bytes_in,
-                         c->partial.size(), c->paused});
+          out.push_back(
+              {c->source.substr(6), c->messages_in, c->bytes_in, c->partial.size(), c->paused});
         }
         return out;
       });
@@ -153,6 +151,7 @@ void TcpPort::accept_all() {
     if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->id = next_connection_++;
+    c->source = "tcp://" + c->stream.peer_endpoint().to_string();
     Connection& conn = *c;
     c->watcher =
         std::make_unique<io::IoWatcher>(context_.io().loop(), conn.stream.native_handle(),
@@ -217,7 +216,7 @@ Result<std::size_t> TcpPort::deliver(Connection& c, std::span<const std::byte> i
       core_->counters.add_malformed();
       return Error(ErrorKind::malformed, why);
     }
-    Message message{Bytes(f.payload.begin(), f.payload.end()), source_of(c)};
+    Message message{Bytes(f.payload.begin(), f.payload.end()), c.source};
     PortQueue::OnTaken on_taken;
     if (f.kind == frame::kDataToAck) {
       // Runs on the receiving thread, perhaps after this port is gone: only the

@@ -84,9 +84,9 @@ Result<void> TcpSender::start() {
 }
 
 Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, bool until_taken) {
-  const std::string where = "send to " + uri_.to_string();
+  auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
   if (data.size() > options_.max_message_size) {
-    return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
+    return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
                                            " bytes exceeds the limit of " +
                                            std::to_string(options_.max_message_size));
   }
@@ -95,11 +95,11 @@ Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, boo
   auto [request, completer] = io::Request<void>::make();
   {
     std::lock_guard lock(mutex_);
-    if (closed_) return Error(ErrorKind::closed, where + ": the sender is closed");
+    if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
     if (failed_) return *failed_;
     const std::size_t size = frame::header_size(kind) + data.size();
     if (!room_locked(size))
-      return Error(ErrorKind::would_block, where + ": the local buffer is full");
+      return Error(ErrorKind::would_block, where() + ": the local buffer is full");
     Pending pending;
     const std::uint64_t id = until_taken ? next_id_++ : 0;
     frame::append(pending.frame, kind, id, data);

@@ -91,18 +91,19 @@ class UdpSender final : public SenderBackend {
       : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(max_message) {}
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
-    const std::string where = "send to " + uri_.to_string();
+    auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
     if (until_taken) {
-      return Error(ErrorKind::invalid_argument,
-                   where + ": udp:// cannot acknowledge a message, so it has no synchronous send");
+      return Error(
+          ErrorKind::invalid_argument,
+          where() + ": udp:// cannot acknowledge a message, so it has no synchronous send");
     }
     if (data.size() > max_message_) {
-      return Error(ErrorKind::too_large, where + ": message of " + std::to_string(data.size()) +
+      return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
                                              " bytes exceeds the limit of " +
                                              std::to_string(max_message_));
     }
     std::lock_guard lock(mutex_);
-    if (!socket_.is_open()) return Error(ErrorKind::closed, where + ": the sender is closed");
+    if (!socket_.is_open()) return Error(ErrorKind::closed, where() + ": the sender is closed");
     if (auto sent = socket_.send(data); !sent) return std::move(sent).error();
     counters_.add_out(data.size());
     return io::Request<void>::ready(ok());  // it has left: it is in the kernel
