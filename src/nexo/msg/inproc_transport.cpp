@@ -31,7 +31,8 @@ class InprocSender final : public SenderBackend {
       : uri_(std::move(uri)), core_(std::move(core)), max_message_(max_message) {}
   ~InprocSender() override { close(); }
 
-  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
+  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
+                                   bool /*write_now*/) override {
     auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
     if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
     const std::size_t limit = std::min(max_message_, core_->options.max_message_size);

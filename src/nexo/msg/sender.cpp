@@ -41,7 +41,7 @@ Result<void> Sender::send_blocking(std::span<const std::byte> data, bool until_t
                                            std::to_string(timeout ? timeout->count() : 0) + " ms");
   };
   for (;;) {
-    auto request = backend_->submit(data, until_taken);
+    auto request = backend_->submit(data, until_taken, true);
     if (request) {
       if (!timeout) return request->wait();
       if (auto done = request->wait_for(deadline - io::Clock::now())) return std::move(*done);

@@ -42,7 +42,7 @@ class Sender {
   ~Sender() { close(); }
 
   Result<io::Request<void>> send_async(std::span<const std::byte> data) {
-    return backend_->submit(data, false);
+    return backend_->submit(data, false, false);
   }
   Result<io::Request<void>> send_async(std::string_view text) { return send_async(as_bytes(text)); }
   Result<void> send(std::span<const std::byte> data, Timeout timeout = std::nullopt);

@@ -3,6 +3,7 @@
 // hop to the I/O thread on the fast path); what the socket does not take waits
 // in a bounded queue that the I/O loop drains when the socket is writable. The
 // loop also reads the acknowledgements that synchronous sends wait for.
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <unordered_map>
@@ -23,7 +24,8 @@ class TcpSender final : public SenderBackend {
   ~TcpSender() override { close(); }
 
   Result<void> start();
-  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override;
+  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
+                                   bool write_now) override;
   Result<void> wait_for_space(io::Clock::time_point deadline) override;
   void close() override;
   const Counters& counters() const noexcept override { return counters_; }
@@ -47,6 +49,7 @@ class TcpSender final : public SenderBackend {
       completer.complete(std::move(result));
   }
   void on_ready(std::uint32_t readiness);
+  void flush_from_loop();
   void read_acks(Completions& done);
 
   Context& context_;
@@ -64,6 +67,7 @@ class TcpSender final : public SenderBackend {
   std::optional<Error> failed_;
   bool closed_ = false;
   bool writable_armed_ = false;
+  bool flush_posted_ = false;  // a flush_from_loop() is queued on the I/O thread
 
   // Loop thread only.
   std::unique_ptr<io::IoWatcher> watcher_;
@@ -83,7 +87,8 @@ Result<void> TcpSender::start() {
   return ok();
 }
 
-Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, bool until_taken) {
+Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, bool until_taken,
+                                            bool write_now) {
   auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
   if (data.size() > options_.max_message_size) {
     return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
@@ -111,10 +116,18 @@ Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, boo
     }
     queued_bytes_ += size;
     queue_.push_back(std::move(pending));
-    // Nothing queued before it: write now, from this thread. If the connection
-    // broke, this request fails with the others (through `done`), exactly once.
-    if (queue_.size() == 1) (void)write_queue_locked(done);
-    if (!queue_.empty() && !writable_armed_ && !failed_) {
+    if (write_now && queue_.size() == 1) {
+      // A blocking send with nothing queued before it: write now, from this thread
+      // (no hop to the I/O thread). If the connection broke, this request fails
+      // with the others (through `done`), exactly once.
+      (void)write_queue_locked(done);
+    } else if (!write_now && !flush_posted_ && !writable_armed_) {
+      // Asynchronous: the I/O thread writes, in parallel, everything queued by
+      // the time it runs, in one gather-write: many messages per system call.
+      flush_posted_ = true;
+      context_.io().post([this] { flush_from_loop(); });
+    }
+    if (write_now && !queue_.empty() && !writable_armed_ && !failed_) {
       writable_armed_ = true;
       context_.io().post([this] {
         std::lock_guard relock(mutex_);
@@ -126,23 +139,48 @@ Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, boo
   return request;
 }
 
-// Writes queued frames until the socket stops taking them. Completions of the
-// frames that left go to `done`.
+void TcpSender::flush_from_loop() {
+  Completions done;
+  {
+    std::lock_guard lock(mutex_);
+    flush_posted_ = false;
+    if (closed_ || failed_) return;
+    (void)write_queue_locked(done);
+    if (!queue_.empty() && !failed_ && !writable_armed_ && watcher_) {
+      writable_armed_ = true;  // the socket is full: go on when it is writable
+      (void)watcher_->start(io::kReadable | io::kWritable);
+    }
+  }
+  finish(done);
+}
+
+// Writes queued frames (up to 64 per system call) until the socket stops
+// taking them. Completions of the frames that left go to `done`.
 bool TcpSender::write_queue_locked(Completions& done) {
+  std::array<std::span<const std::byte>, 64> parts;
   while (!queue_.empty()) {
-    Pending& front = queue_.front();
-    auto n = stream_.write(std::span<const std::byte>(front.frame).subspan(front.written));
+    std::size_t count = 0;
+    for (auto it = queue_.begin(); it != queue_.end() && count < parts.size(); ++it) {
+      parts[count++] = std::span<const std::byte>(it->frame).subspan(it->written);
+    }
+    auto n = stream_.write_gather(std::span(parts.data(), count));
     if (!n) {
       if (n.error().is(ErrorKind::would_block)) return true;
       fail_locked(std::move(n).error(), done);
       return false;
     }
-    front.written += *n;
-    if (front.written < front.frame.size()) return true;
-    counters_.add_out(front.payload);
-    queued_bytes_ -= front.frame.size();
-    done.emplace_back(std::move(front.left), ok());
-    queue_.pop_front();
+    std::size_t written = *n;
+    while (written > 0) {
+      Pending& front = queue_.front();
+      const std::size_t take = std::min(written, front.frame.size() - front.written);
+      front.written += take;
+      written -= take;
+      if (front.written < front.frame.size()) return true;  // the socket is full
+      counters_.add_out(front.payload);
+      queued_bytes_ -= front.frame.size();
+      done.emplace_back(std::move(front.left), ok());
+      queue_.pop_front();
+    }
   }
   space_.notify_all();
   return true;

@@ -76,7 +76,10 @@ class SenderBackend {
   // when the receiving process has taken it. Errors (nothing was copied):
   // would_block when the local queue is full, too_large, closed, reset,
   // invalid_argument (until_taken on a transport that cannot acknowledge).
-  virtual Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) = 0;
+  // `write_now`: a blocking caller waits anyway, so the transport may transmit
+  // from the calling thread; otherwise transmission goes on in parallel.
+  virtual Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
+                                           bool write_now) = 0;
   // Blocks until submit() may succeed, the deadline passes (timed_out), or the
   // destination is gone (its error).
   virtual Result<void> wait_for_space(io::Clock::time_point deadline) = 0;

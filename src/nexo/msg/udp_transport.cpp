@@ -90,7 +90,8 @@ class UdpSender final : public SenderBackend {
   UdpSender(Uri uri, net::UdpSocket socket, std::size_t max_message)
       : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(max_message) {}
 
-  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) override {
+  Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
+                                   bool /*write_now*/) override {
     auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
     if (until_taken) {
       return Error(

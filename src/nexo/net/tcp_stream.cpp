@@ -3,7 +3,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <array>
 #include <cerrno>
 #include <string>
 
@@ -114,6 +116,29 @@ Result<std::size_t> TcpStream::write(std::span<const std::byte> data) {
   if (data.empty()) return std::size_t{0};
   for (;;) {
     ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) return io_error(errno, "write to", write_timeout_);
+  }
+}
+
+Result<std::size_t> TcpStream::write_gather(std::span<const std::span<const std::byte>> buffers) {
+  if (!fd_) return Error(ErrorKind::closed, "tcp write: the stream is closed");
+  constexpr std::size_t kMaxBuffers = 64;  // well under IOV_MAX
+  std::array<iovec, kMaxBuffers> iov{};
+  std::size_t count = 0;
+  for (const auto& b : buffers) {
+    if (count == kMaxBuffers) break;
+    if (b.empty()) continue;
+    iov[count].iov_base = const_cast<std::byte*>(b.data());  // sendmsg does not write through it
+    iov[count].iov_len = b.size();
+    ++count;
+  }
+  if (count == 0) return std::size_t{0};
+  msghdr message{};
+  message.msg_iov = iov.data();
+  message.msg_iovlen = count;
+  for (;;) {
+    ssize_t n = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno != EINTR) return io_error(errno, "write to", write_timeout_);
   }

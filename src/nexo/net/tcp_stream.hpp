@@ -59,6 +59,9 @@ class TcpStream {
   // Writes some of `data` (at least one byte); blocks while the send buffer is full.
   // Errors: closed (the stream was shut down), reset, timed_out, would_block.
   Result<std::size_t> write(std::span<const std::byte> data);
+  // Writes some of several buffers in one call (sendmsg), in order; returns the
+  // bytes written across them (at least one). Errors as write().
+  Result<std::size_t> write_gather(std::span<const std::span<const std::byte>> buffers);
   // Writes all of `data`.
   Result<void> write_all(std::span<const std::byte> data);
   Result<void> write_all(std::string_view text) { return write_all(as_bytes(text)); }

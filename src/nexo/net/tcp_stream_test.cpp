@@ -64,6 +64,18 @@ TEST_P(TcpStreamTest, ConnectAcceptAndEcho) {
   EXPECT_EQ(as_text(buffer), "pong");
 }
 
+TEST_P(TcpStreamTest, GatherWriteSendsBuffersInOrder) {
+  Pair p = connected();
+  const std::array<std::span<const std::byte>, 4> parts = {as_bytes("one "), as_bytes(""),
+                                                           as_bytes("two "), as_bytes("three")};
+  auto n = p.client.write_gather(parts);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 13u);  // loopback takes it all at once
+  std::array<std::byte, 13> got{};
+  ASSERT_TRUE(p.server.read_exact(got));
+  EXPECT_EQ(as_text(got), "one two three");
+}
+
 TEST_P(TcpStreamTest, ConnectToClosedPortIsRefused) {
   Endpoint nobody;
   {
