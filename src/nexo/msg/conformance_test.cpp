@@ -419,6 +419,7 @@ TEST_F(TcpBadInput, AFloodOfConnectionsIsCappedAndCounted) {
     std::this_thread::yield();
   EXPECT_EQ(port_->stats().rejected, 4u);
   EXPECT_EQ(port_->connections().size(), 8u);
+  EXPECT_EQ(port_->connection_count(), 8u);
   for (std::size_t i = 8; i < flood.size(); ++i)
     expect_closed_by_port(flood[i]);
   flood.clear();  // the 8 held connections go away...

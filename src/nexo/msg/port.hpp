@@ -55,7 +55,9 @@ class Port {
   const Uri& uri() const noexcept { return backend_->uri(); }
   CounterSnapshot stats() const noexcept { return core_->counters.snapshot(); }
   // The open connections and what each has delivered (tcp://; empty otherwise).
+  // Blocks briefly on the I/O thread; connection_count() is the cheap way to count.
   std::vector<ConnectionStats> connections() const { return backend_->connections(); }
+  std::size_t connection_count() const noexcept { return backend_->connection_count(); }
   std::size_t queued() const { return core_->queue.depth(); }
 
   // Stops receiving: waiting receives complete with closed; queued messages

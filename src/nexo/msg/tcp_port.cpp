@@ -10,6 +10,7 @@
 // so does a half-sent frame that makes no progress for frame_timeout; connections over
 // max_connections are closed on arrival; running out of descriptors pauses
 // accepting for a moment instead of spinning. The port serves everyone else.
+#include <atomic>
 #include <map>
 
 #include "nexo/io/io_watcher.hpp"
@@ -45,6 +46,9 @@ class TcpPort final : public PortBackend {
   const Uri& uri() const noexcept override { return uri_; }
   void close() override;
   std::vector<ConnectionStats> connections() override;
+  std::size_t connection_count() const noexcept override {
+    return open_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Connection {
@@ -85,7 +89,8 @@ class TcpPort final : public PortBackend {
   std::unique_ptr<io::Timer> sweeper_;         // closes connections that stall mid-frame
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::uint64_t next_connection_ = 1;
-  Bytes scratch_;  // the shared read buffer
+  std::atomic<std::size_t> open_{0};  // connections_ not closing, readable from any thread
+  Bytes scratch_;                     // the shared read buffer
   bool closed_ = false;
 };
 
@@ -115,6 +120,7 @@ void TcpPort::close() {
     accept_backoff_.reset();
     sweeper_.reset();
     connections_.clear();  // stops each watcher, closes each stream
+    open_.store(0, std::memory_order_relaxed);
     listener_.close();
     return true;
   });
@@ -158,6 +164,7 @@ void TcpPort::accept_all() {
                                         [this, &conn](std::uint32_t r) { on_ready(conn, r); });
     if (!c->watcher->start(io::kReadable)) continue;
     connections_.emplace(c->id, std::move(c));
+    open_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -300,6 +307,7 @@ void TcpPort::sweep_slow_peers() {
 void TcpPort::drop(Connection& c) {
   if (c.closing) return;
   c.closing = true;
+  open_.fetch_sub(1, std::memory_order_relaxed);
   c.watcher->stop();
   c.stream.close();
   context_.io().post([this, alive = std::weak_ptr<bool>(alive_), id = c.id] {

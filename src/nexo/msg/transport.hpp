@@ -65,6 +65,8 @@ class PortBackend {
   virtual void close() = 0;
   // The open connections (connection-oriented transports only).
   virtual std::vector<ConnectionStats> connections() { return {}; }
+  // How many there are; cheap, any thread, never blocks.
+  virtual std::size_t connection_count() const noexcept { return 0; }
 };
 
 // What a Sender's transport does.
