@@ -1,20 +1,28 @@
 // The harness of nexo's ping-pong benchmarks: latency samples and their
 // percentiles, the message a client sends and checks, the timed loop of round
-// trips, and the echo thread that answers it.
+// trips, the echo thread that answers it, the rounds that alternate the
+// implementations, and the raw POSIX socket calls and flag parsing that
+// bench_pingpong and bench_msg share.
 //
 // Benchmarks print, they never gate: nothing here compares a number against a
 // limit and fails.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -97,6 +105,17 @@ inline Error short_reply(std::size_t got, std::size_t expected) {
                "reply of " + std::to_string(got) + " bytes, expected " + std::to_string(expected));
 }
 
+// A round trip's failure: sets `error` to `cause` and returns false.
+inline bool fail(std::optional<Error>& error, Error cause) {
+  error = std::move(cause);
+  return false;
+}
+
+// True if a reply of `got` bytes has the `expected` size; else fails with short_reply.
+inline bool reply_size_is(std::size_t got, std::size_t expected, std::optional<Error>& error) {
+  return got == expected || fail(error, short_reply(got, expected));
+}
+
 // Times `count` round trips of `message`, each checked against its request;
 // `round_trip(error)` does one and returns false with `error` set when it fails.
 // `samples` nullptr: a warm-up, nothing recorded.
@@ -129,6 +148,30 @@ class PingPong {
   // Stops the echo thread and returns its error, if it had one. Idempotent.
   virtual Result<void> finish() = 0;
 };
+
+// The client's error, named by its impl, with the echo thread's error if it
+// had one (often the cause).
+inline Error echo_failure(PingPong& pair, Error client, std::string_view impl) {
+  client.with_context(impl);
+  auto echo = pair.finish();
+  if (echo) return client;
+  return Error(client.kind(), client.message() + " (echo thread: " + echo.error().message() + ")",
+               client.sys_errno());
+}
+
+// Runs `rounds` rounds of one turn per impl of `order`, the first one rotating
+// (round r starts with order[r % n]), so that drift falls on all alike;
+// `turn(impl)` runs one. Stops at the first turn that fails.
+template <class Turn>
+Result<void> rotate_rounds(int rounds, std::span<const std::size_t> order, Turn&& turn) {
+  for (int round = 0; round < rounds; ++round) {
+    for (std::size_t step = 0; step < order.size(); ++step) {
+      const std::size_t impl = order[(static_cast<std::size_t>(round) + step) % order.size()];
+      if (auto done = turn(impl); !done) return done;
+    }
+  }
+  return ok();
+}
 
 // The CPUs this process may run on (sched_getaffinity), in increasing order.
 inline std::vector<int> allowed_cpus() {
@@ -182,6 +225,56 @@ class EchoThread {
   std::thread thread_;
 };
 
+// --- raw POSIX sockets -------------------------------------------------------------
+
+inline constexpr std::uint32_t kLoopbackV4 = 0x7f00'0001;  // 127.0.0.1, host order
+
+inline sockaddr* as_sockaddr(sockaddr_in& address) {
+  return reinterpret_cast<sockaddr*>(&address);
+}
+
+inline sockaddr_in v4_address(std::uint32_t host, std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(host);
+  address.sin_port = htons(port);
+  return address;
+}
+
+// setsockopt; a failure is reported as `what`.
+inline Result<void> set_socket_option(int fd, int level, int name, const void* value,
+                                      socklen_t size, std::string_view what) {
+  if (::setsockopt(fd, level, name, value, size) != 0) return Error::from_errno(errno, what);
+  return ok();
+}
+
+inline Result<void> set_no_delay(int fd, std::string_view what = "TCP_NODELAY") {
+  const int on = 1;
+  return set_socket_option(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on, what);
+}
+
+// Sends all of `data` (MSG_NOSIGNAL); EAGAIN is SO_SNDTIMEO passing.
+inline bool send_all(int fd, std::span<const std::byte> data, std::optional<Error>& error) {
+  while (!data.empty()) {
+    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return fail(error, errno == EAGAIN
+                             ? Error(ErrorKind::timed_out, "send: no room within the deadline")
+                             : Error::from_errno(errno, "send"));
+    }
+    data = data.subspan(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+// --- printing and flags ---------------------------------------------------------------
+
+// "64B", "1KiB".
+inline std::string size_name(std::size_t size) {
+  return size % 1024 == 0 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B";
+}
+
 // Parses a decimal integer in [1, max]; nullopt for anything else.
 inline std::optional<int> parse_count(std::string_view text, int max) {
   int value = 0;
@@ -190,6 +283,21 @@ inline std::optional<int> parse_count(std::string_view text, int max) {
     return std::nullopt;
   }
   return value;
+}
+
+// Reports `arg` of `program` as an unknown flag or a bad value; nullopt, for
+// the flag parser to return.
+inline std::nullopt_t bad_flag(const char* program, const char* arg) {
+  std::fprintf(stderr, "%s: unknown flag or bad value: %s\n", program, arg);
+  return std::nullopt;
+}
+
+// `arg` is `name` followed by a count in [1, max]: stores it in `out`, true.
+inline bool parse_count_flag(std::string_view arg, std::string_view name, int max, int& out) {
+  if (!arg.starts_with(name)) return false;
+  const auto value = parse_count(arg.substr(name.size()), max);
+  if (value) out = *value;
+  return value.has_value();
 }
 
 }  // namespace nexo::bench

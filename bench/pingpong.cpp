@@ -31,9 +31,6 @@
 // happened (printed, status 1) or the arguments are wrong (status 2).
 //
 // Micro-benchmarks of the value types are in net_micro.cpp (bench_net_micro).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -67,33 +64,26 @@ namespace {
 using nexo::Error;
 using nexo::ErrorKind;
 using nexo::Result;
+using nexo::bench::as_sockaddr;
+using nexo::bench::echo_failure;
 using nexo::bench::EchoThread;
+using nexo::bench::fail;
+using nexo::bench::kLoopbackV4;
 using nexo::bench::LatencySamples;
 using nexo::bench::Message;
 using nexo::bench::PingPong;
-using nexo::bench::short_reply;
+using nexo::bench::reply_size_is;
+using nexo::bench::rotate_rounds;
 using nexo::bench::time_round_trips;
+using nexo::bench::v4_address;
 using nexo::net::Endpoint;
 using nexo::net::FileDescriptor;
 using nexo::net::InetAddress;
 
-constexpr std::uint32_t kLoopbackV4 = 0x7f00'0001;  // 127.0.0.1, host order
-constexpr std::uint32_t kAnyV4 = 0;                 // 0.0.0.0
+constexpr std::uint32_t kAnyV4 = 0;  // 0.0.0.0
 constexpr std::chrono::seconds kClientTimeout{5};
 
 // --- raw POSIX -------------------------------------------------------------------
-
-sockaddr* as_sockaddr(sockaddr_in& address) {
-  return reinterpret_cast<sockaddr*>(&address);
-}
-
-sockaddr_in v4_address(std::uint32_t host, std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(host);
-  address.sin_port = htons(port);
-  return address;
-}
 
 Result<FileDescriptor> raw_socket(int type) {
   FileDescriptor fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
@@ -114,21 +104,10 @@ Result<sockaddr_in> raw_bind(int fd, std::uint32_t host) {
   return address;
 }
 
-Result<void> raw_set_option(int fd, int level, int name, const void* value, socklen_t size) {
-  if (::setsockopt(fd, level, name, value, size) != 0) {
-    return Error::from_errno(errno, "setsockopt");
-  }
-  return nexo::ok();
-}
-
 Result<void> raw_set_receive_timeout(int fd) {
   const timeval timeout{kClientTimeout.count(), 0};
-  return raw_set_option(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-}
-
-Result<void> raw_set_no_delay(int fd) {
-  const int on = 1;
-  return raw_set_option(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  return nexo::bench::set_socket_option(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout,
+                                        "setsockopt");
 }
 
 // A failed receive; EAGAIN on a blocking socket is the receive timeout.
@@ -140,26 +119,13 @@ Error receive_error(int err, std::string_view operation) {
       err);
 }
 
-bool raw_send_all(int fd, std::span<const std::byte> data, std::optional<Error>& error) {
-  while (!data.empty()) {
-    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (sent < 0) {
-      error = Error::from_errno(errno, "send");
-      return false;
-    }
-    data = data.subspan(static_cast<std::size_t>(sent));
-  }
-  return true;
-}
-
 // Receives exactly data.size() bytes; an orderly close fails with kind closed.
 bool raw_receive_exact(int fd, std::span<std::byte> data, std::optional<Error>& error) {
   while (!data.empty()) {
     const ssize_t received = ::recv(fd, data.data(), data.size(), 0);
     if (received <= 0) {
-      error = received == 0 ? Error(ErrorKind::closed, "recv: closed by the peer")
-                            : receive_error(errno, "recv");
-      return false;
+      return fail(error, received == 0 ? Error(ErrorKind::closed, "recv: closed by the peer")
+                                       : receive_error(errno, "recv"));
     }
     data = data.subspan(static_cast<std::size_t>(received));
   }
@@ -185,7 +151,7 @@ Result<void> raw_udp_echo(int fd, std::size_t size) {
 Result<void> raw_tcp_echo(int fd, std::size_t size) {
   nexo::Bytes buffer(size);
   std::optional<Error> error;
-  while (raw_receive_exact(fd, buffer, error) && raw_send_all(fd, buffer, error)) {
+  while (raw_receive_exact(fd, buffer, error) && nexo::bench::send_all(fd, buffer, error)) {
     // one message echoed
   }
   if (error->is(ErrorKind::closed)) return nexo::ok();  // the client hung up
@@ -222,23 +188,15 @@ class RawUdpPair final : public PingPong {
       const auto request = message.request();
       if (::sendto(fd, request.data(), request.size(), MSG_NOSIGNAL, as_sockaddr(echo_address_),
                    sizeof echo_address_) < 0) {
-        error = Error::from_errno(errno, "sendto");
-        return false;
+        return fail(error, Error::from_errno(errno, "sendto"));
       }
       sockaddr_in from{};
       socklen_t length = sizeof from;
       const auto reply = message.reply();
       const ssize_t received =
           ::recvfrom(fd, reply.data(), reply.size(), MSG_TRUNC, as_sockaddr(from), &length);
-      if (received < 0) {
-        error = receive_error(errno, "recvfrom");
-        return false;
-      }
-      if (static_cast<std::size_t>(received) != reply.size()) {
-        error = short_reply(static_cast<std::size_t>(received), reply.size());
-        return false;
-      }
-      return true;
+      if (received < 0) return fail(error, receive_error(errno, "recvfrom"));
+      return reply_size_is(static_cast<std::size_t>(received), reply.size(), error);
     });
   }
 
@@ -273,7 +231,9 @@ class RawTcpPair final : public PingPong {
     FileDescriptor echo(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!echo) return Error::from_errno(errno, "accept");
     for (const int fd : {echo.get(), client->get()}) {
-      if (auto no_delay = raw_set_no_delay(fd); !no_delay) return no_delay.error();
+      if (auto no_delay = nexo::bench::set_no_delay(fd, "setsockopt"); !no_delay) {
+        return no_delay.error();
+      }
     }
     if (auto timeout = raw_set_receive_timeout(client->get()); !timeout) return timeout.error();
     std::unique_ptr<PingPong> pair =
@@ -290,7 +250,7 @@ class RawTcpPair final : public PingPong {
   Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
     const int fd = client_.get();
     return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
-      return raw_send_all(fd, message.request(), error) &&
+      return nexo::bench::send_all(fd, message.request(), error) &&
              raw_receive_exact(fd, message.reply(), error);
     });
   }
@@ -360,19 +320,11 @@ class NexoUdpPair final : public PingPong {
     Endpoint from;
     return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
       if (auto sent = client_.send_to(message.request(), to); !sent) {
-        error = std::move(sent).error();
-        return false;
+        return fail(error, std::move(sent).error());
       }
       auto received = client_.receive_from(message.reply(), from);
-      if (!received) {
-        error = std::move(received).error();
-        return false;
-      }
-      if (*received != message.size()) {
-        error = short_reply(*received, message.size());
-        return false;
-      }
-      return true;
+      if (!received) return fail(error, std::move(received).error());
+      return reply_size_is(*received, message.size(), error);
     });
   }
 
@@ -417,12 +369,10 @@ class NexoTcpPair final : public PingPong {
   Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override {
     return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
       if (auto sent = client_.write_all(message.request()); !sent) {
-        error = std::move(sent).error();
-        return false;
+        return fail(error, std::move(sent).error());
       }
       if (auto received = client_.read_exact(message.reply()); !received) {
-        error = std::move(received).error();
-        return false;
+        return fail(error, std::move(received).error());
       }
       return true;
     });
@@ -478,9 +428,7 @@ struct Case {
   std::size_t size;
 
   std::string name() const {
-    std::string text = transport == Transport::udp ? "udp " : "tcp ";
-    return text +
-           (size % 1024 == 0 ? std::to_string(size / 1024) + "KiB" : std::to_string(size) + "B");
+    return (transport == Transport::udp ? "udp " : "tcp ") + nexo::bench::size_name(size);
   }
 };
 
@@ -493,16 +441,6 @@ Result<std::unique_ptr<PingPong>> open_pair(const Case& c, std::size_t impl, int
     return impl == 0 ? RawUdpPair::open(c.size, echo_cpu) : NexoUdpPair::open(c.size, echo_cpu);
   }
   return impl == 0 ? RawTcpPair::open(c.size, echo_cpu) : NexoTcpPair::open(c.size, echo_cpu);
-}
-
-// The client's error, named by its impl, with the echo thread's error if it
-// had one (often the cause).
-Error failure(PingPong& pair, Error client, std::string_view impl) {
-  client.with_context(impl);
-  auto echo = pair.finish();
-  if (echo) return client;
-  return Error(client.kind(), client.message() + " (echo thread: " + echo.error().message() + ")",
-               client.sys_errno());
 }
 
 // Runs one case: both pairs warmed up, then `rounds` rounds alternating which goes first.
@@ -518,16 +456,17 @@ Result<void> run_case(const Case& c, const Options& options, const Placement& pl
   Message message(c.size);
   for (std::size_t impl = 0; impl < 2; ++impl) {
     auto warm = pairs[impl]->run(static_cast<std::size_t>(options.warmup), message, nullptr);
-    if (!warm) return failure(*pairs[impl], std::move(warm).error(), kImpls[impl]);
+    if (!warm) return echo_failure(*pairs[impl], std::move(warm).error(), kImpls[impl]);
   }
-  for (int round = 0; round < options.rounds; ++round) {
-    for (std::size_t turn = 0; turn < 2; ++turn) {
-      const std::size_t impl = round % 2 == 0 ? turn : 1 - turn;
-      auto ran =
-          pairs[impl]->run(static_cast<std::size_t>(options.iterations), message, &samples[impl]);
-      if (!ran) return failure(*pairs[impl], std::move(ran).error(), kImpls[impl]);
-    }
-  }
+  // raw first in even rounds, nexo first in odd ones
+  constexpr std::array<std::size_t, 2> kOrder = {0, 1};
+  auto rounds = rotate_rounds(options.rounds, kOrder, [&](std::size_t impl) -> Result<void> {
+    auto ran =
+        pairs[impl]->run(static_cast<std::size_t>(options.iterations), message, &samples[impl]);
+    if (!ran) return echo_failure(*pairs[impl], std::move(ran).error(), kImpls[impl]);
+    return ran;
+  });
+  if (!rounds) return rounds;
   for (std::size_t impl = 0; impl < 2; ++impl) {
     if (auto finished = pairs[impl]->finish(); !finished) {
       return finished.error().with_context(kImpls[impl]);
@@ -603,12 +542,7 @@ bool run_pingpong(const Options& options) {
 
 // --- main ------------------------------------------------------------------------
 
-bool parse_count_flag(std::string_view arg, std::string_view name, int max, int& out) {
-  if (!arg.starts_with(name)) return false;
-  const auto value = nexo::bench::parse_count(arg.substr(name.size()), max);
-  if (value) out = *value;
-  return value.has_value();
-}
+using nexo::bench::parse_count_flag;
 
 // Parses the flags; nullopt (after a message) for anything unknown.
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -630,8 +564,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
     } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
                !parse_count_flag(arg, "--iterations=", 1'000'000, options.iterations) &&
                !parse_count_flag(arg, "--warmup=", 1'000'000, options.warmup)) {
-      std::fprintf(stderr, "bench_pingpong: unknown flag or bad value: %s\n", argv[i]);
-      return std::nullopt;
+      return nexo::bench::bad_flag("bench_pingpong", argv[i]);
     }
   }
   return options;

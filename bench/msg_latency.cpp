@@ -1,0 +1,412 @@
+// bench_msg, section 1: ping-pong latency, 64 B and 1 KiB messages: p50 and
+// p99 of the round trip, round trips per second, and per round trip the
+// context switches and CPU time of the whole process (getrusage over every
+// thread: the I/O threads' work shows here even though they are not on the
+// timed path).
+//   nexo  what a user writes: each side has its own Context (as two processes
+//         would), a Port to receive on and a Sender to the other side's Port;
+//         a round trip is client send -> server receive -> server send ->
+//         client receive, with the blocking Sender::send and Port::receive
+//         (both with a 5 s deadline).
+//   zmq   REQ/REP, zmq_send/zmq_recv, one context per side.
+//   raw   blocking sockets, TCP_NODELAY, a 4-byte big-endian length prefix:
+//         one send() of prefix+payload, recv() into a 64 KiB buffer until the
+//         frame is whole — the floor.
+// Ratios printed: nexo/zmq p50 (target <= 0.8) and nexo/raw p50 (<= 1.15).
+//
+// The section opens with a calibration: the cost of a futex wake-up between
+// two threads on one cpu and across cpus. Where a cross-cpu wake-up is dear
+// (on virtual machines it can cost tens of µs) the "free" numbers swing with
+// the scheduler's choice to keep a pair's threads on one cpu or to spread
+// them: read them beside the calibration and "split".
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "msg_bench.hpp"
+#include "nexo/msg/message.hpp"
+
+namespace nexo::bench {
+namespace {
+
+using net::FileDescriptor;
+using Probe = Message;  // a ping-pong request and the buffer its reply lands in
+
+// Calibration: how much a wake-up costs on this machine, the unit in which
+// the latency results are best read. Two threads take turns through a futex
+// (no spinning, as a blocked receive does): the p50 of a round trip (two
+// wake-ups) with both threads on one cpu, and with one on each cpu.
+double futex_ping_pong_us(int cpu_a, int cpu_b) {
+  constexpr int kRoundTrips = 3000;
+  int word = 0;  // whose turn: 0 this thread, 1 the other
+  std::atomic_ref<int> turn(word);
+  auto wait_while = [&](int value) {
+    const timespec limit{1, 0};  // never blocks for long, whatever happens
+    while (turn.load() == value) {
+      ::syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, value, &limit, nullptr, 0);
+    }
+  };
+  auto pass = [&](int value) {
+    turn.store(value);
+    ::syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  };
+  std::thread other([&] {
+    static_cast<void>(pin_this_thread(cpu_b));
+    for (int i = 0; i < kRoundTrips; ++i) {
+      wait_while(0);
+      pass(0);
+    }
+  });
+  static_cast<void>(bind_thread(cpu_a));
+  LatencySamples samples;
+  samples.reserve(kRoundTrips);
+  for (int i = 0; i < kRoundTrips; ++i) {
+    const auto start = Clock::now();
+    pass(1);
+    wait_while(1);
+    samples.add(Clock::now() - start);
+  }
+  other.join();
+  static_cast<void>(bind_thread(-1));
+  return samples.percentile_us(50);
+}
+
+// --- the ping-pong pairs -----------------------------------------------------------------
+
+// raw: the client is this thread; the echo reads a frame and sends it back.
+class RawPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
+    return make_with<PingPong, RawPair>(tcp_pair(kPoll), placement.server);
+  }
+
+  RawPair(TcpPair sockets, int server_cpu)
+      : client_(std::move(sockets.first)),
+        server_(std::move(sockets.second)),
+        thread_(server_cpu, [this] { return echo(); }) {}
+  ~RawPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
+    const int fd = client_.get();
+    return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
+      make_frame(frame_, probe.request());
+      if (!send_all(fd, frame_, error)) return false;
+      auto reply = reader_.next(fd);
+      if (!reply) return fail(error, std::move(reply).error());
+      if (!reply_size_is(reply->size(), probe.size(), error)) return false;
+      std::memcpy(probe.reply().data(), reply->data(), reply->size());
+      return true;
+    });
+  }
+
+  Result<void> finish() override {
+    stop_.store(true);
+    client_.reset();  // the echo reads the end of the stream
+    return thread_.join();
+  }
+
+ private:
+  Result<void> echo() {
+    FrameReader reader;
+    Bytes frame;
+    std::optional<Error> error;
+    for (;;) {
+      auto request = reader.next(server_.get());
+      if (!request) {
+        if (request.error().is(ErrorKind::closed)) return ok();
+        if (request.error().is(ErrorKind::timed_out) && !stop_.load()) continue;
+        if (request.error().is(ErrorKind::timed_out)) return ok();
+        return std::move(request).error().with_context("raw echo");
+      }
+      make_frame(frame, *request);
+      if (!send_all(server_.get(), frame, error)) return std::move(*error).with_context("raw echo");
+    }
+  }
+
+  FileDescriptor client_, server_;
+  FrameReader reader_;
+  Bytes frame_;
+  std::atomic<bool> stop_{false};
+  EchoThread thread_;  // last: started when everything it uses exists
+};
+
+// zmq: REQ (this thread) and REP (the echo thread), one context per side.
+class ZmqPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
+    return make_with<PingPong, ZmqPair>(open_zmq_ends(placement, ZMQ_REP, ZMQ_REQ, kPoll),
+                                        placement.server);
+  }
+
+  ZmqPair(ZmqEnds ends, int server_cpu)
+      : ends_(std::move(ends)), thread_(server_cpu, [this] { return echo(); }) {}
+  ~ZmqPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
+    void* req = ends_.client.get();
+    return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
+      if (::zmq_send(req, probe.request().data(), probe.size(), 0) < 0) {
+        return fail(error, zmq_failure("zmq_send"));
+      }
+      const int n = ::zmq_recv(req, probe.reply().data(), probe.size(), 0);
+      if (n < 0) return fail(error, zmq_failure("zmq_recv"));
+      return reply_size_is(static_cast<std::size_t>(n), probe.size(), error);
+    });
+  }
+
+  Result<void> finish() override {
+    if (stop_.exchange(true)) return thread_.join();
+    // An empty request ends the echo at once (else it sees stop_ within kPoll);
+    // a REQ whose last round trip failed cannot send: the flag is enough then.
+    static_cast<void>(::zmq_send(ends_.client.get(), "", 0, ZMQ_DONTWAIT));
+    return thread_.join();
+  }
+
+ private:
+  Result<void> echo() {
+    Bytes buffer(kReadBuffer);
+    void* rep = ends_.server.get();
+    for (;;) {
+      const int n = ::zmq_recv(rep, buffer.data(), buffer.size(), 0);
+      if (n < 0) {
+        if (::zmq_errno() == EAGAIN && !stop_.load()) continue;
+        if (::zmq_errno() == EAGAIN) return ok();
+        return zmq_failure("zmq echo: zmq_recv");
+      }
+      if (n == 0) return ok();  // the client's stop request
+      if (static_cast<std::size_t>(n) > buffer.size()) {
+        return Error(ErrorKind::truncated, "zmq echo: request of " + std::to_string(n) + " bytes");
+      }
+      if (::zmq_send(rep, buffer.data(), static_cast<std::size_t>(n), 0) < 0) {
+        return zmq_failure("zmq echo: zmq_send");
+      }
+    }
+  }
+
+  ZmqEnds ends_;  // server: REP, client: REQ
+  std::atomic<bool> stop_{false};
+  EchoThread thread_;
+};
+
+// nexo: each side a Context, a Port and a Sender to the other side's Port.
+class NexoPair final : public PingPong {
+ public:
+  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
+    auto ends = open_nexo_ends(placement);
+    if (!ends) return ends.error();
+    auto client_port = msg::Port::bind(*ends->client_context, "tcp://127.0.0.1:0");
+    if (!client_port) return client_port.error();
+    auto to_client = msg::Sender::connect(*ends->server_context, (*client_port)->uri().to_string());
+    if (!to_client) return to_client.error();
+    std::unique_ptr<PingPong> out = std::make_unique<NexoPair>(
+        std::move(*ends), std::move(*client_port), std::move(*to_client), placement.server);
+    return out;
+  }
+
+  NexoPair(NexoEnds ends, std::unique_ptr<msg::Port> client_port,
+           std::unique_ptr<msg::Sender> to_client, int server_cpu)
+      : ends_(std::move(ends)),
+        client_port_(std::move(client_port)),
+        to_client_(std::move(to_client)),
+        thread_(server_cpu, [this] { return echo(); }) {}
+  ~NexoPair() override { static_cast<void>(finish()); }
+
+  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
+    return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
+      if (auto sent = ends_.to_server->send(probe.request(), kTimeout); !sent) {
+        return fail(error, std::move(sent).error());
+      }
+      auto reply = client_port_->receive(kTimeout);
+      if (!reply) return fail(error, std::move(reply).error());
+      if (!reply_size_is(reply->size(), probe.size(), error)) return false;
+      std::memcpy(probe.reply().data(), reply->data.data(), reply->size());
+      return true;
+    });
+  }
+
+  Result<void> finish() override {
+    if (!stop_.exchange(true)) {  // an empty message ends the echo
+      static_cast<void>(ends_.to_server->send(std::span<const std::byte>{}, kTimeout));
+    }
+    return thread_.join();
+  }
+
+ private:
+  Result<void> echo() {
+    for (;;) {
+      auto request = ends_.server_port->receive(kPoll);
+      if (!request) {
+        if (request.error().is(ErrorKind::timed_out) && !stop_.load()) continue;
+        if (request.error().is(ErrorKind::timed_out)) return ok();
+        return std::move(request).error().with_context("nexo echo");
+      }
+      if (request->size() == 0) return ok();  // the client's stop message
+      if (auto sent = to_client_->send(request->data, kTimeout); !sent) {
+        return std::move(sent).error().with_context("nexo echo");
+      }
+    }
+  }
+
+  // The contexts (in ends_) first: destroyed after the ports and senders; the
+  // thread last declared, so joined first.
+  NexoEnds ends_;
+  std::unique_ptr<msg::Port> client_port_;
+  std::unique_ptr<msg::Sender> to_client_;
+  std::atomic<bool> stop_{false};
+  EchoThread thread_;
+};
+
+// --- one case --------------------------------------------------------------------------------
+
+struct LatencyResult {
+  LatencySamples samples;
+  Usage usage;  // over the measured rounds
+  bool ran = false;
+};
+
+// One size at one placement: the enabled pairs warmed up, then rounds in
+// which each runs `iterations` round trips, the first impl rotating.
+Result<void> run_latency_case(std::size_t size, const Placement& placement, const Options& options,
+                              std::array<LatencyResult, 3>& results) {
+  std::array<std::unique_ptr<PingPong>, 3> pairs;
+  auto impls = open_impls<RawPair, ZmqPair, NexoPair>(options, placement, pairs);
+  if (!impls) return impls.error();
+  for (std::size_t impl : *impls) {
+    results[impl].samples.reserve(static_cast<std::size_t>(options.rounds * options.iterations));
+  }
+  Probe probe(size);
+  for (std::size_t impl : *impls) {
+    auto warm = pairs[impl]->run(static_cast<std::size_t>(options.warmup), probe, nullptr);
+    if (!warm) return echo_failure(*pairs[impl], std::move(warm).error(), kImplNames[impl]);
+  }
+  auto rounds = rotate_rounds(options.rounds, *impls, [&](std::size_t impl) -> Result<void> {
+    const Usage before = Usage::now();
+    auto ran = pairs[impl]->run(static_cast<std::size_t>(options.iterations), probe,
+                                &results[impl].samples);
+    results[impl].usage += Usage::now() - before;
+    if (!ran) return echo_failure(*pairs[impl], std::move(ran).error(), kImplNames[impl]);
+    return ran;
+  });
+  if (!rounds) return rounds;
+  for (std::size_t impl : *impls) {
+    if (auto finished = pairs[impl]->finish(); !finished) {
+      return finished.error().with_context(kImplNames[impl]);
+    }
+    results[impl].ran = true;
+  }
+  return ok();
+}
+
+struct LatencySummary {
+  std::string label;
+  std::array<double, 3> p50{}, p99{};
+  std::array<bool, 3> ran{};
+};
+
+LatencySummary print_latency_case(std::string_view cpus, std::size_t size, int rounds_x_iters,
+                                  std::array<LatencyResult, 3>& results) {
+  LatencySummary summary{std::string(cpus) + " " + size_name(size), {}, {}, {}};
+  for (std::size_t impl = 0; impl < 3; ++impl) {
+    auto& r = results[impl];
+    if (!r.ran) continue;
+    summary.ran[impl] = true;
+    summary.p50[impl] = r.samples.percentile_us(50);
+    summary.p99[impl] = r.samples.percentile_us(99);
+    const double n = static_cast<double>(rounds_x_iters);
+    std::printf("%-6s %-5s %-5s %8.2f %8.2f %9.0f %8.2f %10.2f\n", std::string(cpus).c_str(),
+                size_name(size).c_str(), kImplNames[impl], summary.p50[impl], summary.p99[impl],
+                r.samples.rate_per_second(), static_cast<double>(r.usage.switches) / n,
+                r.usage.cpu_us / n);
+  }
+  std::fflush(stdout);
+  return summary;
+}
+
+void print_latency_ratios(const std::vector<LatencySummary>& summaries) {
+  std::printf(
+      "\nlatency ratios (p50; p99 in brackets) — targets nexo/zmq <= 0.8, nexo/raw <= 1.15\n");
+  for (const auto& s : summaries) {
+    std::printf("  %-12s", s.label.c_str());
+    if (s.ran[kNexo] && s.ran[kZmq]) {
+      const double r = s.p50[kNexo] / s.p50[kZmq];
+      std::printf("  nexo/zmq %.3f [%.3f] %-6s", r, s.p99[kNexo] / s.p99[kZmq], verdict(r <= 0.8));
+    }
+    if (s.ran[kNexo] && s.ran[kRaw]) {
+      const double r = s.p50[kNexo] / s.p50[kRaw];
+      std::printf("  nexo/raw %.3f [%.3f] %-6s", r, s.p99[kNexo] / s.p99[kRaw], verdict(r <= 1.15));
+    }
+    if (s.ran[kZmq] && s.ran[kRaw]) {
+      std::printf("  (zmq/raw %.3f)", s.p50[kZmq] / s.p50[kRaw]);
+    }
+    std::printf("\n");
+  }
+}
+
+void print_calibration() {
+  const auto& cpus = startup_cpus();
+  if (cpus.empty()) return;
+  const double same = futex_ping_pong_us(cpus[0], cpus[0]);
+  std::printf(
+      "calibration: two threads waking each other through a futex (no spinning), p50 per "
+      "round trip of 2 wake-ups: same cpu %.2f us",
+      same);
+  if (cpus.size() >= 2) std::printf(", across cpus %.2f us", futex_ping_pong_us(cpus[0], cpus[1]));
+  std::printf(
+      "\n  (with free placement the scheduler decides whether a pair's threads share a cpu: "
+      "cheap wake-ups, or spread: a cross-cpu wake-up per hop; compare --cpus=same)\n");
+}
+
+}  // namespace
+
+bool run_latency(const Options& options, const std::vector<Placement>& placements) {
+  std::printf(
+      "\n== 1. ping-pong latency over tcp://127.0.0.1 (one round trip = client send -> "
+      "server receive -> server send -> client receive)\n");
+  std::printf(
+      "per case: warm-up %d, then %d rounds x %d round trips per impl, the first impl "
+      "rotating\n",
+      options.warmup, options.rounds, options.iterations);
+  std::printf(
+      "rt/s: round trips per second of measured time; csw/rt and cpu_us/rt: context "
+      "switches and CPU time of the whole process (all threads, both sides) per round "
+      "trip\n");
+  print_calibration();
+  std::printf("\n%-6s %-5s %-5s %8s %8s %9s %8s %10s\n", "cpus", "size", "impl", "p50_us", "p99_us",
+              "rt/s", "csw/rt", "cpu_us/rt");
+  bool all_ran = true;
+  std::vector<LatencySummary> summaries;
+  for (const Placement& placement : placements) {
+    bind_thread(placement.client);
+    for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
+      std::array<LatencyResult, 3> results;
+      if (auto ran = run_latency_case(size, placement, options, results); !ran) {
+        std::fprintf(stderr, "bench_msg: latency %s %s: %s\n", cpus_name(placement.mode),
+                     size_name(size).c_str(), ran.error().message().c_str());
+        all_ran = false;
+      }
+      summaries.push_back(print_latency_case(cpus_name(placement.mode), size,
+                                             options.rounds * options.iterations, results));
+    }
+  }
+  bind_thread(-1);
+  print_latency_ratios(summaries);
+  std::fflush(stdout);
+  return all_ran;
+}
+
+}  // namespace nexo::bench
