@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   for (;;) {
     auto message = (*server)->receive();  // blocks; the I/O thread fills the queue meanwhile
     if (!message) return std::cerr << message.error().message() << '\n', 1;
-    std::cout << message->source << ": " << message->text() << "  ("
+    std::cout << message->source() << ": " << message->text() << "  ("
               << (*server)->connections().size() << " connections open)" << std::endl;
   }
 }

@@ -13,6 +13,9 @@
 //   cancel()      asks the operation to stop; it completes with canceled unless
 //                 it completed first
 // Blocking calls elsewhere in nexo are the asynchronous path plus wait().
+// An operation may attach a Progress (progress.hpp): wait() then lends the
+// waiting thread to the operation's I/O instead of sleeping (leader/follower),
+// with the same result.
 //
 // Thread contract: every member may be called from any thread. Do not wait()
 // on the thread of the loop that must complete the request: it would wait for
@@ -27,9 +30,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "nexo/base/result.hpp"
+#include "nexo/io/progress.hpp"
 
 namespace nexo::io {
 
@@ -48,17 +53,31 @@ class Request {
   }
 
   // Blocks until completion and returns the result.
-  Result<T> wait() {
-    std::unique_lock lock(state_->mutex);
-    state_->cv.wait(lock, [&] { return state_->done; });
-    return take(lock);
-  }
+  Result<T> wait() { return std::move(*wait_until(std::chrono::steady_clock::time_point::max())); }
 
   // Blocks up to `timeout`; nullopt if still pending then.
   template <class Rep, class Period>
   std::optional<Result<T>> wait_for(std::chrono::duration<Rep, Period> timeout) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::steady_clock::time_point::max() - now;
+    return wait_until(timeout >= limit ? std::chrono::steady_clock::time_point::max()
+                                       : now + std::chrono::ceil<Clock::duration>(timeout));
+  }
+
+  // Blocks until `deadline`; nullopt if still pending then. With a Progress
+  // attached, one waiting thread drives it while others sleep.
+  std::optional<Result<T>> wait_until(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(state_->mutex);
-    if (!state_->cv.wait_for(lock, timeout, [&] { return state_->done; })) return std::nullopt;
+    while (!state_->done) {
+      if (state_->progress && !state_->driving) {
+        drive(lock, deadline);
+      } else if (deadline == std::chrono::steady_clock::time_point::max()) {
+        state_->cv.wait(lock);
+      } else {
+        state_->cv.wait_until(lock, deadline);
+      }
+      if (!state_->done && std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    }
     return take(lock);
   }
 
@@ -106,9 +125,11 @@ class Request {
     return request;
   }
 
-  // A pending request and the completer the operation keeps.
-  static std::pair<Request, Completer<T>> make() {
+  // A pending request and the completer the operation keeps; `progress`, if
+  // given, is driven by threads that wait() on the request.
+  static std::pair<Request, Completer<T>> make(std::shared_ptr<Progress> progress = nullptr) {
     auto state = std::make_shared<State>();
+    state->progress = std::move(progress);
     return {Request(state), Completer<T>(state)};
   }
 
@@ -122,9 +143,29 @@ class Request {
     std::optional<Result<T>> result;  // set when done and no callback took it
     Callback callback;
     std::function<void()> cancel_hook;
+    std::shared_ptr<Progress> progress;
+    bool driving = false;    // a waiting thread is inside progress->drive()
+    std::thread::id driver;  // which one
   };
+  using Clock = std::chrono::steady_clock;
 
   explicit Request(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  // Lends this thread to the operation until done, the deadline, or an interrupt.
+  void drive(std::unique_lock<std::mutex>& lock, Clock::time_point deadline) {
+    state_->driving = true;
+    state_->driver = std::this_thread::get_id();
+    std::shared_ptr<Progress> progress = state_->progress;
+    lock.unlock();
+    State* state = state_.get();
+    progress->drive(deadline, [state] {
+      std::lock_guard guard(state->mutex);
+      return state->done;
+    });
+    lock.lock();
+    state_->driving = false;
+    state_->cv.notify_all();  // another waiter may drive now
+  }
 
   Result<T> take(std::unique_lock<std::mutex>&) {
     if (!state_->result) return Error(ErrorKind::canceled, "the result was already taken");
@@ -159,10 +200,14 @@ class Completer {
   bool complete(Result<T> result) {
     if (!state_) return false;
     typename Request<T>::Callback callback;
+    Progress* interrupt = nullptr;
     {
       std::lock_guard lock(state_->mutex);
       if (state_->done) return false;
       state_->done = true;
+      if (state_->driving && state_->driver != std::this_thread::get_id()) {
+        interrupt = state_->progress.get();  // the state keeps it alive: we hold state_
+      }
       state_->cancel_hook = nullptr;
       if (state_->callback) {
         callback = std::move(state_->callback);
@@ -171,6 +216,7 @@ class Completer {
       }
     }
     state_->cv.notify_all();
+    if (interrupt != nullptr) interrupt->interrupt();
     if (callback) callback(std::move(result));  // outside the lock: it may start new operations
     return true;
   }

@@ -69,7 +69,7 @@ TEST_P(Conformance, SendThenReceive) {
   auto m = port->receive(5s);
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->text(), "hello, port");
-  EXPECT_FALSE(m->source.empty());
+  EXPECT_FALSE(m->source().empty());
   EXPECT_EQ(port->stats().messages_in, 1u);
   EXPECT_EQ(sender->stats().messages_out, 1u);
 }

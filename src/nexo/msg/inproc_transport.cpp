@@ -28,7 +28,10 @@ class InprocPort final : public PortBackend {
 class InprocSender final : public SenderBackend {
  public:
   InprocSender(Uri uri, std::shared_ptr<PortCore> core, std::size_t max_message)
-      : uri_(std::move(uri)), core_(std::move(core)), max_message_(max_message) {}
+      : uri_(std::move(uri)),
+        source_(make_source("inproc://" + uri_.name)),
+        core_(std::move(core)),
+        max_message_(max_message) {}
   ~InprocSender() override { close(); }
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
@@ -41,7 +44,7 @@ class InprocSender final : public SenderBackend {
                                              " bytes exceeds the limit of " +
                                              std::to_string(limit));
     }
-    Message message{Bytes(data.begin(), data.end()), "inproc://" + uri_.name};
+    Message message{Bytes(data.begin(), data.end()), source_};
     auto [request, completer] = io::Request<void>::make();
     PortQueue::OnTaken on_taken;
     if (until_taken) {
@@ -104,6 +107,7 @@ class InprocSender final : public SenderBackend {
   };
 
   Uri uri_;
+  Source source_;
   std::shared_ptr<PortCore> core_;
   std::size_t max_message_;
   Counters counters_;

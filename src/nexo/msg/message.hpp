@@ -1,7 +1,9 @@
 // Message — a byte sequence with a length, and where it came from.
-// A value type; moving it moves the bytes.
+// A value type; moving it moves the bytes. The source text is shared by every
+// message from one connection (a reference count, not a copy per message).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -9,10 +11,17 @@
 
 namespace nexo::msg {
 
+// The sender as the transport knows it ("tcp://127.0.0.1:41234"), shareable.
+using Source = std::shared_ptr<const std::string>;
+inline Source make_source(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
 struct Message {
   Bytes data;
-  std::string source;  // the sender, as the transport knows it ("tcp://127.0.0.1:41234")
+  Source from;
 
+  std::string_view source() const noexcept { return from ? std::string_view(*from) : ""; }
   std::string_view text() const noexcept { return as_text(data); }
   std::size_t size() const noexcept { return data.size(); }
 };

@@ -25,8 +25,17 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
   return std::unique_ptr<Port>(new Port(std::move(core), std::move(*backend)));
 }
 
+io::Request<Message> Port::receive_async() {
+  auto request = core_->queue.take_async(backend_->progress());
+  if (!request.test()) backend_->want_background();  // a then() or test() user: nobody may drive
+  return request;
+}
+
+// The asynchronous path plus a wait; the wait drives the transport's I/O if it
+// can (see io/progress.hpp), so the message needs no hop from the I/O thread.
 Result<Message> Port::receive(Timeout timeout) {
-  auto request = receive_async();
+  if (auto message = core_->queue.take_now()) return std::move(*message);  // at once, no Request
+  auto request = core_->queue.take_async(backend_->progress());
   if (!timeout) return request.wait();
   if (auto done = request.wait_for(*timeout)) return std::move(*done);
   request.cancel();  // either cancels the waiting receive, or it completed meanwhile
@@ -37,7 +46,7 @@ Result<Message> Port::receive(Timeout timeout) {
 }
 
 io::Request<std::size_t> Port::receive_into(std::span<std::byte> buffer) {
-  auto [request, completer] = io::Request<std::size_t>::make();
+  auto [request, completer] = io::Request<std::size_t>::make(backend_->progress());
   auto message = receive_async();
   message.then([buffer, c = std::make_shared<io::Completer<std::size_t>>(std::move(completer))](
                    Result<Message> m) {

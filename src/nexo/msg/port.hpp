@@ -11,6 +11,13 @@
 //                        filled in the background; the Request says how much
 // A receive "takes" the message: a synchronous sender waiting on it returns.
 //
+// Who does the I/O: on tcp:// a thread blocked in receive() (or in wait() on a
+// receive_async() Request) reads the port's connections itself while the queue
+// is empty, instead of sleeping until the I/O thread has read for it: one thread
+// hop less per message (leader/follower). The I/O thread takes over when nobody
+// is receiving, so receive_async() callbacks, accepting and acknowledgements go
+// on in the background. What a receive returns is the same either way.
+//
 // Thread contract: every member may be called from any thread. Destroying the
 // Port closes it. The Context must outlive the Port.
 #pragma once
@@ -45,7 +52,7 @@ class Port {
   // port is closed and drained.
   Result<Message> receive(Timeout timeout = std::nullopt);
   Result<Message> try_receive() { return core_->queue.try_take(); }
-  io::Request<Message> receive_async() { return core_->queue.take_async(); }
+  io::Request<Message> receive_async();
   // Fills `buffer` (which must stay valid until the Request completes) with the
   // next message. A message longer than the buffer is taken and reported as
   // truncated (the buffer holds its first bytes).

@@ -7,13 +7,26 @@ bool PortQueue::full_locked(std::size_t incoming) const {
   return entries_.size() >= limits_.max_messages || bytes_ + incoming > limits_.max_bytes;
 }
 
+bool PortQueue::half_empty_locked() const {
+  return entries_.size() <= limits_.max_messages / 2 && bytes_ <= limits_.max_bytes / 2;
+}
+
+void PortQueue::Handoffs::run() {
+  std::vector<Item> items;
+  items.swap(items_);
+  for (auto& item : items) {
+    item.completer.complete(std::move(item.message));
+    if (item.on_taken) item.on_taken();
+  }
+}
+
 std::vector<std::function<void()>> PortQueue::take_space_listeners_locked() {
   std::vector<std::function<void()>> out;
   out.swap(space_listeners_);
   return out;
 }
 
-PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken) {
+PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken, Handoffs* later) {
   std::unique_lock lock(mutex_);
   if (closed_) return Offer::closed;
   if (!waiters_.empty()) {  // a receive is waiting: hand the message straight over
@@ -21,6 +34,10 @@ PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken) {
     waiters_.pop_front();
     lock.unlock();
     counters_.add_in(message.size());
+    if (later != nullptr) {
+      later->items_.push_back({std::move(completer), std::move(message), std::move(on_taken)});
+      return Offer::accepted;
+    }
     completer.complete(std::move(message));
     if (on_taken) on_taken();
     return Offer::accepted;
@@ -35,7 +52,7 @@ PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken) {
 
 void PortQueue::when_space(std::function<void()> listener) {
   std::unique_lock lock(mutex_);
-  if (closed_ || !full_locked(0)) {
+  if (closed_ || half_empty_locked()) {
     lock.unlock();
     listener();  // there is room (or never will be): let the caller look again now
     return;
@@ -43,16 +60,26 @@ void PortQueue::when_space(std::function<void()> listener) {
   space_listeners_.push_back(std::move(listener));
 }
 
-Result<Message> PortQueue::try_take() {
-  std::unique_lock lock(mutex_);
-  if (entries_.empty()) {
-    if (closed_) return Error(ErrorKind::closed, "receive: the port is closed");
-    return Error(ErrorKind::would_block, "receive: no message waiting");
-  }
+PortQueue::Entry PortQueue::pop_locked(std::vector<std::function<void()>>& listeners) {
   Entry entry = std::move(entries_.front());
   entries_.pop_front();
   bytes_ -= entry.message.size();
-  auto listeners = take_space_listeners_locked();
+  if (!space_listeners_.empty() && half_empty_locked()) listeners = take_space_listeners_locked();
+  return entry;
+}
+
+Result<Message> PortQueue::try_take() {
+  if (auto message = take_now()) return std::move(*message);
+  std::lock_guard lock(mutex_);
+  if (closed_ && entries_.empty()) return Error(ErrorKind::closed, "receive: the port is closed");
+  return Error(ErrorKind::would_block, "receive: no message waiting");
+}
+
+std::optional<Message> PortQueue::take_now() {
+  std::unique_lock lock(mutex_);
+  if (entries_.empty()) return std::nullopt;
+  std::vector<std::function<void()>> listeners;
+  Entry entry = pop_locked(listeners);
   lock.unlock();
   if (entry.on_taken) entry.on_taken();
   for (auto& listener : listeners)
@@ -60,8 +87,8 @@ Result<Message> PortQueue::try_take() {
   return std::move(entry.message);
 }
 
-io::Request<Message> PortQueue::take_async() {
-  auto [request, completer] = io::Request<Message>::make();
+io::Request<Message> PortQueue::take_async(std::shared_ptr<io::Progress> progress) {
+  auto [request, completer] = io::Request<Message>::make(std::move(progress));
   std::unique_lock lock(mutex_);
   if (!entries_.empty() || closed_) {  // raced with an offer or a close: take again
     lock.unlock();

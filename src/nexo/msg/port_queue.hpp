@@ -4,7 +4,9 @@
 // means: TCP stops reading, UDP drops and counts, inproc makes the sender wait).
 //
 // Thread contract: every member may be called from any thread. Callbacks
-// (completions, on_taken, space listeners) run outside the queue's lock.
+// (completions, on_taken, space listeners) run outside the queue's lock; a
+// transport that offers while holding a lock of its own passes a Handoffs to
+// run them after it lets go.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,8 @@
 #include <functional>
 #include <list>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "nexo/base/result.hpp"
 #include "nexo/io/request.hpp"
@@ -33,21 +37,47 @@ class PortQueue {
 
   enum class Offer { accepted, full, closed };
 
+  // Messages handed to waiting receives, whose completion (and on_taken) the
+  // offering transport runs later, outside its own locks.
+  class Handoffs {
+   public:
+    Handoffs() = default;
+    Handoffs(Handoffs&&) noexcept = default;
+    Handoffs& operator=(Handoffs&&) = delete;
+    ~Handoffs() { run(); }
+    bool empty() const noexcept { return items_.empty(); }
+    void run();
+
+   private:
+    friend class PortQueue;
+    struct Item {
+      io::Completer<Message> completer;
+      Message message;
+      OnTaken on_taken;
+    };
+    std::vector<Item> items_;
+  };
+
   PortQueue(QueueLimits limits, Counters& counters) : limits_(limits), counters_(counters) {}
 
   // Hands `message` to a waiting receive, or queues it. On full or closed the
-  // message is left untouched (still the caller's).
-  Offer offer(Message& message, OnTaken on_taken = {});
+  // message is left untouched (still the caller's). With `later`, a handed-over
+  // message completes its receive when later->run() runs (or `later` dies).
+  Offer offer(Message& message, OnTaken on_taken = {}, Handoffs* later = nullptr);
 
-  // Calls `listener` once, the next time a receive frees space (or the queue
-  // closes). Listeners that find the queue full again simply register again.
+  // Calls `listener` once, when receives have drained the queue to half its
+  // limits (or it closes): at once, on this thread, if it already has. The
+  // half-way mark keeps a full queue from waking its transport per message.
   void when_space(std::function<void()> listener);
 
   // The oldest message now; would_block if none, closed once closed and drained.
   Result<Message> try_take();
+  // The oldest message now, if there is one (no error to build: the hot path).
+  std::optional<Message> take_now();
   // The oldest message when there is one (the Request completes at once if one
-  // is queued); cancel() removes the waiting receive.
-  io::Request<Message> take_async();
+  // is queued); cancel() removes the waiting receive. `progress`, if given, is
+  // driven by a thread that waits on the Request (see io/progress.hpp).
+  io::Request<Message> take_async(std::shared_ptr<io::Progress> progress = nullptr);
 
   // Fails waiting receives with closed; later offers return closed. Queued
   // messages can still be taken. Idempotent.
@@ -70,7 +100,10 @@ class PortQueue {
   };
 
   bool full_locked(std::size_t incoming) const;
+  bool half_empty_locked() const;
   std::vector<std::function<void()>> take_space_listeners_locked();
+  // Removes the front entry; the space listeners due now go to `listeners`.
+  Entry pop_locked(std::vector<std::function<void()>>& listeners);
 
   const QueueLimits limits_;
   Counters& counters_;

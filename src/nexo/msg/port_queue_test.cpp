@@ -6,7 +6,7 @@ namespace nexo::msg {
 namespace {
 
 Message text(std::string_view t) {
-  return Message{to_bytes(t), "test"};
+  return Message{to_bytes(t), make_source("test")};
 }
 
 TEST(PortQueue, FirstInFirstOut) {

@@ -11,6 +11,7 @@
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
 #include "nexo/io/event_loop.hpp"
+#include "nexo/io/progress.hpp"
 #include "nexo/io/request.hpp"
 #include "nexo/msg/counters.hpp"
 #include "nexo/msg/port_queue.hpp"
@@ -67,6 +68,12 @@ class PortBackend {
   virtual std::vector<ConnectionStats> connections() { return {}; }
   // How many there are; cheap, any thread, never blocks.
   virtual std::size_t connection_count() const noexcept { return 0; }
+  // What a thread blocked in a receive may drive itself (leader/follower), or
+  // null: then the I/O thread fills the queue and the receiver sleeps.
+  virtual std::shared_ptr<io::Progress> progress() const { return nullptr; }
+  // A receive_async() is waiting that nobody drives: the transport must fill
+  // the queue from its I/O thread. Any thread; cheap when it already does.
+  virtual void want_background() {}
 };
 
 // What a Sender's transport does.

@@ -67,7 +67,7 @@ class UdpPort final : public PortBackend {
         continue;
       }
       Message message{Bytes(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(*n)),
-                      "udp://" + from.to_string()};
+                      source_for(from)};
       if (*n > core_->options.max_message_size) {
         core_->counters.add_malformed();
         continue;
@@ -76,8 +76,19 @@ class UdpPort final : public PortBackend {
     }
   }
 
+  // One Source per run of datagrams from the same sender.
+  const Source& source_for(const net::Endpoint& from) {
+    if (!last_source_ || from != last_from_) {
+      last_from_ = from;
+      last_source_ = make_source("udp://" + from.to_string());
+    }
+    return last_source_;
+  }
+
   Context& context_;
   net::UdpSocket socket_;
+  Source last_source_;
+  net::Endpoint last_from_;
   std::shared_ptr<PortCore> core_;
   Uri uri_;
   std::unique_ptr<io::IoWatcher> watcher_;
