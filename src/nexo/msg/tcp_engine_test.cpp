@@ -1,0 +1,221 @@
+// Who does a tcp:// port's I/O (tcp_engine.hpp): a thread blocked in a receive
+// leads, other receiving threads follow, and the I/O thread takes over when
+// nobody receives. Each test checks that no message is lost, duplicated or
+// stuck whichever thread happens to read it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <latch>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
+
+namespace nexo::msg {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TcpEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c) << c.error().message();
+    context_ = std::move(*c);
+    auto p = Port::bind(*context_, "tcp://127.0.0.1:0");
+    ASSERT_TRUE(p) << p.error().message();
+    port_ = std::move(*p);
+  }
+  std::unique_ptr<Sender> connect() {
+    auto s = Sender::connect(*context_, port_->uri().to_string());
+    EXPECT_TRUE(s) << s.error().message();
+    return std::move(s).value();
+  }
+  // Waits (with a deadline, no sleeps in the loop's logic) until `done()`.
+  template <class F>
+  static bool eventually(F done, std::chrono::milliseconds limit = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<Port> port_;
+};
+
+TEST_F(TcpEngineTest, TheIoThreadTakesOverWhenNobodyReceives) {
+  auto sender = connect();
+  ASSERT_TRUE(sender->send("first"));
+  auto first = port_->receive(5000ms);  // this thread leads and reads it
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->text(), "first");
+  // Nobody receives now: the I/O thread must read the next ones into the queue.
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(sender->send("later"));
+  EXPECT_TRUE(eventually([&] { return port_->queued() == 3; })) << port_->queued();
+}
+
+TEST_F(TcpEngineTest, ACallbackReceiveIsServedWhileNobodyBlocks) {
+  auto sender = connect();
+  ASSERT_TRUE(sender->send("warm-up"));
+  ASSERT_TRUE(port_->receive(5000ms));  // leaves the I/O thread stepped aside for a moment
+  std::atomic<int> got{0};
+  port_->receive_async().then([&](Result<Message> m) {
+    if (m && m->text() == "by callback") got = 1;
+  });
+  ASSERT_TRUE(sender->send("by callback"));
+  EXPECT_TRUE(eventually([&] { return got.load() == 1; }));
+}
+
+TEST_F(TcpEngineTest, ABlockedReceiverAndACallbackShareTheMessagesExactlyOnce) {
+  constexpr int kCount = 2000;
+  std::mutex mutex;
+  std::multiset<std::string> seen;
+  std::atomic<int> total{0};
+  std::function<void(Result<Message>)> on_message = [&](Result<Message> m) {
+    if (!m) return;
+    {
+      std::lock_guard lock(mutex);
+      seen.insert(std::string(m->text()));
+    }
+    if (++total < kCount) port_->receive_async().then(on_message);
+  };
+  port_->receive_async().then(on_message);
+  std::thread blocked([&] {
+    while (total.load() < kCount) {
+      auto m = port_->receive(50ms);
+      if (!m) continue;
+      {
+        std::lock_guard lock(mutex);
+        seen.insert(std::string(m->text()));
+      }
+      ++total;
+    }
+  });
+  auto sender = connect();
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_TRUE(sender->send(std::to_string(i)));
+  ASSERT_TRUE(eventually([&] { return total.load() >= kCount; }, 10000ms)) << total.load();
+  blocked.join();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i)
+    EXPECT_EQ(seen.count(std::to_string(i)), 1u) << i;
+}
+
+TEST_F(TcpEngineTest, ReceivingThreadsTakeTurnsLeadingAndNoMessageIsLost) {
+  constexpr int kThreads = 4, kSenders = 3, kEach = 3000;
+  std::atomic<int> total{0};
+  std::vector<std::vector<int>> order(kSenders);  // per sender, as received
+  std::mutex mutex;
+  std::vector<std::thread> receivers;
+  for (int t = 0; t < kThreads; ++t) {
+    receivers.emplace_back([&] {
+      while (total.load() < kSenders * kEach) {
+        auto m = port_->receive(20ms);
+        if (!m) continue;
+        const std::string text(m->text());
+        const auto colon = text.find(':');
+        std::lock_guard lock(mutex);
+        order[std::stoul(text.substr(0, colon))].push_back(std::stoi(text.substr(colon + 1)));
+        ++total;
+      }
+    });
+  }
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&, s] {
+      auto sender = connect();
+      for (int i = 0; i < kEach; ++i)
+        ASSERT_TRUE(sender->send(std::to_string(s) + ":" + std::to_string(i)));
+      ASSERT_TRUE(sender->send_sync(std::to_string(s) + ":" + std::to_string(kEach), 5000ms));
+    });
+  }
+  for (auto& t : senders)
+    t.join();
+  for (auto& t : receivers)
+    t.join();
+  for (int s = 0; s < kSenders; ++s) {
+    std::vector<int> sorted = order[s];
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(sorted.size(), static_cast<std::size_t>(kEach + 1)) << "sender " << s;
+    for (int i = 0; i <= kEach; ++i)
+      ASSERT_EQ(sorted[i], i) << "sender " << s;
+  }
+}
+
+TEST_F(TcpEngineTest, ClosingThePortReleasesTheLeadingThread) {
+  std::latch started(1);
+  Result<Message> got = Error(ErrorKind::system, "not yet");
+  std::thread receiver([&] {
+    started.count_down();
+    got = port_->receive();  // no timeout: only the close can end it
+  });
+  started.wait();
+  auto sender = connect();  // give the leader something to watch
+  ASSERT_TRUE(eventually([&] { return port_->connection_count() == 1; }));
+  port_->close();
+  receiver.join();
+  ASSERT_FALSE(got);
+  EXPECT_TRUE(got.error().is(ErrorKind::closed)) << got.error().message();
+}
+
+TEST_F(TcpEngineTest, CancelingAWaitedReceiveEndsTheWaitThatLeads) {
+  auto request = port_->receive_async();
+  Result<Message> got = Error(ErrorKind::system, "not yet");
+  std::thread waiter([&] { got = request.wait(); });  // leads: drives the port's I/O
+  std::this_thread::yield();
+  request.cancel();
+  waiter.join();
+  ASSERT_FALSE(got);
+  EXPECT_TRUE(got.error().is(ErrorKind::canceled)) << got.error().message();
+  // The port still works, and nothing was swallowed.
+  auto sender = connect();
+  ASSERT_TRUE(sender->send("after"));
+  auto after = port_->receive(5000ms);
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->text(), "after");
+}
+
+TEST_F(TcpEngineTest, ASynchronousSendIsAcknowledgedByTheLeadingReceiver) {
+  auto sender = connect();
+  std::thread receiver([&] {
+    for (int i = 0; i < 100; ++i) {
+      auto m = port_->receive(5000ms);
+      ASSERT_TRUE(m) << m.error().message();
+    }
+  });
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(sender->send_sync("sync", 5000ms));
+  receiver.join();
+}
+
+TEST_F(TcpEngineTest, AFullQueuePausesTheSenderAndResumesAtHalf) {
+  PortOptions options;
+  options.queue.max_messages = 8;
+  auto small = Port::bind(*context_, "tcp://127.0.0.1:0", options);
+  ASSERT_TRUE(small);
+  auto sender = Sender::connect(*context_, (*small)->uri().to_string());
+  ASSERT_TRUE(sender);
+  constexpr int kCount = 5000;
+  std::thread producer([&] {
+    for (int i = 0; i < kCount; ++i)
+      ASSERT_TRUE((*sender)->send(std::to_string(i), 5000ms));
+  });
+  ASSERT_TRUE(eventually([&] { return (*small)->queued() == 8; }));  // full: the I/O thread paused
+  for (int i = 0; i < kCount; ++i) {
+    auto m = (*small)->receive(5000ms);
+    ASSERT_TRUE(m) << i << ": " << m.error().message();
+    ASSERT_EQ(m->text(), std::to_string(i));
+  }
+  producer.join();
+  EXPECT_LE((*small)->stats().queue_high_water, 8u);
+}
+
+}  // namespace
+}  // namespace nexo::msg
