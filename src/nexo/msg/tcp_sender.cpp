@@ -26,7 +26,13 @@ class TcpSender final : public SenderBackend {
   Result<void> start();
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
                                    bool write_now) override;
+  Result<void> enqueue(std::span<const std::byte> data) override {
+    auto request = submit(data, false, false);
+    if (!request) return std::move(request).error();
+    return ok();
+  }
   Result<void> wait_for_space(io::Clock::time_point deadline) override;
+  Result<void> flush(io::Clock::time_point deadline) override;
   void close() override;
   const Counters& counters() const noexcept override { return counters_; }
 
@@ -266,6 +272,17 @@ Result<void> TcpSender::wait_for_space(io::Clock::time_point deadline) {
   }
   if (closed_)
     return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
+  if (failed_) return *failed_;
+  return ok();
+}
+
+Result<void> TcpSender::flush(io::Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  if (!space_.wait_until(lock, deadline, [&] { return closed_ || failed_ || queue_.empty(); })) {
+    return Error(ErrorKind::timed_out, "flush to " + uri_.to_string() + ": messages still queued");
+  }
+  if (closed_)
+    return Error(ErrorKind::closed, "flush to " + uri_.to_string() + ": the sender is closed");
   if (failed_) return *failed_;
   return ok();
 }
