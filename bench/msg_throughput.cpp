@@ -1,6 +1,7 @@
 // bench_msg, section 2: one-way throughput of 64 B messages. nexo:
-// Sender::send_async from one thread (on would_block — the local buffer full —
-// the blocking send, which waits for room), Port::receive on another; ZeroMQ
+// Sender::enqueue from one thread (the asynchronous send without a Request; on
+// would_block — the local buffer full — Sender::wait_for_room, then enqueue
+// again), Port::receive on another; ZeroMQ
 // PUSH/PULL; and, as a reference, raw TCP with one send() per message and a
 // reader of 64 KiB chunks. The receiver counts (and checks the sequence number
 // of) every message; the clock stops when it has all N. msgs/s, MB/s of
@@ -175,11 +176,12 @@ class NexoStream final : public Stream {
 
   Result<Clock::duration> round(std::size_t count) override {
     auto send_one = [&](const Bytes& payload) -> Result<void> {
-      auto queued = ends_.to_server->send_async(payload);
-      if (queued) return ok();  // the Request is dropped: completion is not waited for
-      if (!queued.error().is(ErrorKind::would_block)) return std::move(queued).error();
-      // The local buffer is full: the blocking send waits for room (and for this one to leave).
-      return ends_.to_server->send(payload, kTimeout);
+      for (;;) {
+        auto queued = ends_.to_server->enqueue(payload);
+        if (queued || !queued.error().is(ErrorKind::would_block)) return queued;
+        // The local buffer is full: wait until half of it is free, then enqueue again.
+        if (auto room = ends_.to_server->wait_for_room(kTimeout); !room) return room;
+      }
     };
     auto receive_one = [&](std::size_t i) -> Result<void> {
       auto message = ends_.server_port->receive(kTimeout);
@@ -267,7 +269,7 @@ bool run_throughput(const Options& options, const std::vector<Placement>& placem
       "rotating; the clock stops when the receiver has the last one\n",
       std::max(options.messages / 10, 1), options.throughput_rounds, options.messages);
   std::printf(
-      "nexo: send_async (on would_block: the blocking send) / Port::receive; zmq: "
+      "nexo: enqueue (on would_block: wait_for_room) / Port::receive; zmq: "
       "PUSH/PULL; raw: one send() per message, a 64 KiB reader (reference)\n");
   std::printf(
       "msgs/s: median round [min..max]; MB/s: payload (10^6 B/s) at the median; csw/msg, "

@@ -31,6 +31,10 @@ class Counters {
     messages_out_.fetch_add(1, std::memory_order_relaxed);
     bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
   }
+  void add_out_many(std::uint64_t messages, std::uint64_t bytes) noexcept {
+    messages_out_.fetch_add(messages, std::memory_order_relaxed);
+    bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
+  }
   void add_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
   void add_malformed() noexcept { malformed_.fetch_add(1, std::memory_order_relaxed); }
   void add_rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }

@@ -25,6 +25,24 @@ constexpr std::size_t header_size(Kind kind) {
   return kLengthField + 1 + (kind == kData ? 0 : 8);
 }
 
+constexpr std::size_t kMaxHeaderSize = header_size(kDataToAck);
+
+// Writes the header of a frame of `kind` carrying `payload_size` bytes at `out`
+// (room for header_size(kind) bytes, the payload to follow it); returns its size.
+inline std::size_t write_header(std::byte* out, Kind kind, std::uint64_t id,
+                                std::size_t payload_size) noexcept {
+  const std::size_t size = header_size(kind);
+  const auto length = static_cast<std::uint32_t>(size - kLengthField + payload_size);
+  for (std::size_t i = 0; i < kLengthField; ++i)
+    out[i] = static_cast<std::byte>(length >> (8 * (kLengthField - 1 - i)));
+  out[kLengthField] = static_cast<std::byte>(kind);
+  if (kind != kData) {
+    for (std::size_t i = 0; i < 8; ++i)
+      out[kLengthField + 1 + i] = static_cast<std::byte>(id >> (8 * (7 - i)));
+  }
+  return size;
+}
+
 // Appends a whole frame to `out`.
 void append(Bytes& out, Kind kind, std::uint64_t id, std::span<const std::byte> payload);
 

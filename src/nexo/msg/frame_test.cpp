@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+
 namespace nexo::msg::frame {
 namespace {
 
@@ -17,6 +20,19 @@ TEST(Frame, LayoutIsAsDocumented) {
   EXPECT_EQ(out[4], std::byte{2});
   EXPECT_EQ(out[5], std::byte{1});
   EXPECT_EQ(out[12], std::byte{8});
+}
+
+TEST(Frame, WriteHeaderMatchesAppend) {
+  for (Kind kind : {kData, kDataToAck}) {
+    Bytes whole;
+    append(whole, kind, 0x1122334455667788, as_bytes("payload"));
+    std::array<std::byte, kMaxHeaderSize> header{};
+    const std::size_t size = write_header(header.data(), kind, 0x1122334455667788, 7);
+    ASSERT_EQ(size, header_size(kind));
+    EXPECT_TRUE(std::equal(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(size),
+                           whole.begin()))
+        << "kind " << int{kind};
+  }
 }
 
 TEST(Frame, ParsesWholeFramesAndWaitsForMore) {

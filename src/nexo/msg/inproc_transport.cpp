@@ -37,13 +37,7 @@ class InprocSender final : public SenderBackend {
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
                                    bool /*write_now*/) override {
     auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
-    if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
-    const std::size_t limit = std::min(max_message_, core_->options.max_message_size);
-    if (data.size() > limit) {
-      return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
-                                             " bytes exceeds the limit of " +
-                                             std::to_string(limit));
-    }
+    if (auto refused = check(data)) return *std::move(refused);
     Message message{Bytes(data.begin(), data.end()), source_};
     auto [request, completer] = io::Request<void>::make();
     PortQueue::OnTaken on_taken;
@@ -67,7 +61,33 @@ class InprocSender final : public SenderBackend {
     return Error(ErrorKind::closed, where() + ": the port is closed");
   }
 
+  // Offers to the port's queue at once, as submit() does: no local buffer.
+  Result<void> enqueue(std::span<const std::byte> data) override {
+    auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
+    if (auto refused = check(data)) return *std::move(refused);
+    Message message{Bytes(data.begin(), data.end()), source_};
+    switch (core_->queue.offer(message)) {
+      case PortQueue::Offer::accepted:
+        counters_.add_out(data.size());
+        return ok();
+      case PortQueue::Offer::full:
+        return Error(ErrorKind::would_block, where() + ": the port's queue is full");
+      case PortQueue::Offer::closed:
+        break;
+    }
+    return Error(ErrorKind::closed, where() + ": the port is closed");
+  }
+
+  // A message is in the port's queue when its send returns: nothing to wait for.
+  Result<void> flush(io::Clock::time_point) override {
+    if (closed_)
+      return Error(ErrorKind::closed, "flush to " + uri_.to_string() + ": the sender is closed");
+    return ok();
+  }
+
   Result<void> wait_for_space(io::Clock::time_point deadline) override {
+    if (closed_)
+      return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
     auto state = std::make_shared<SpaceSignal>();
     core_->queue.when_space([state] {
       std::lock_guard lock(state->mutex);
@@ -100,6 +120,16 @@ class InprocSender final : public SenderBackend {
   const Counters& counters() const noexcept override { return counters_; }
 
  private:
+  // closed or too_large, if `data` cannot be sent at all.
+  std::optional<Error> check(std::span<const std::byte> data) const {
+    auto where = [this] { return "send to " + uri_.to_string(); };
+    if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
+    const std::size_t limit = std::min(max_message_, core_->options.max_message_size);
+    if (data.size() <= limit) return std::nullopt;
+    return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
+                                           " bytes exceeds the limit of " + std::to_string(limit));
+  }
+
   struct SpaceSignal {
     std::mutex mutex;
     std::condition_variable cv;

@@ -1,6 +1,13 @@
 #include "nexo/msg/sender.hpp"
 
 namespace nexo::msg {
+namespace {
+
+io::Clock::time_point deadline_of(Timeout timeout) {
+  return timeout ? io::Clock::now() + *timeout : io::Clock::time_point::max();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_view text,
                                                 SenderOptions options) {
@@ -34,7 +41,7 @@ Result<void> Sender::send_sync(std::span<const std::byte> data, Timeout timeout)
 // The blocking sends are the asynchronous path plus a wait.
 Result<void> Sender::send_blocking(std::span<const std::byte> data, bool until_taken,
                                    Timeout timeout) {
-  const auto deadline = timeout ? io::Clock::now() + *timeout : io::Clock::time_point::max();
+  const auto deadline = deadline_of(timeout);
   auto timed_out = [&] {
     return Error(ErrorKind::timed_out, std::string(until_taken ? "send_sync" : "send") + " to " +
                                            uri_.to_string() + ": not done within " +
@@ -56,6 +63,14 @@ Result<void> Sender::send_blocking(std::span<const std::byte> data, bool until_t
       return room.error().is(ErrorKind::timed_out) ? timed_out() : std::move(room).error();
     }
   }
+}
+
+Result<void> Sender::wait_for_room(Timeout timeout) {
+  return backend_->wait_for_space(deadline_of(timeout));
+}
+
+Result<void> Sender::flush(Timeout timeout) {
+  return backend_->flush(deadline_of(timeout));
 }
 
 void Sender::close() {

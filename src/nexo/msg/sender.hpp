@@ -12,6 +12,9 @@
 // and the everyday blocking form:
 //   send(m, t)         waits for room in the local buffer (up to t), then until
 //                      m has left this process.
+// For streams of small messages, the asynchronous send without a Request:
+//   enqueue(m)         copies m to the local buffer and returns; nothing to
+//                      wait on (flush() waits for everything so far).
 // Messages from one Sender arrive in the order sent (on udp:// they may not
 // arrive at all, or out of order: UDP's failure model shows through).
 //
@@ -41,18 +44,55 @@ class Sender {
   Sender& operator=(const Sender&) = delete;
   ~Sender() { close(); }
 
+  // Asynchronous send: copies `data` to the local buffer and returns at once;
+  // `data` need not outlive the call. The Request completes when the message
+  // has left this process (written to the socket, or in the port's queue), or
+  // with the connection's error, or closed. Errors, nothing sent: would_block
+  // (the local buffer is full: wait_for_room()), too_large, closed, and the
+  // connection's earlier failure (reset, refused...). Never blocks.
   Result<io::Request<void>> send_async(std::span<const std::byte> data) {
     return backend_->submit(data, false, false);
   }
   Result<io::Request<void>> send_async(std::string_view text) { return send_async(as_bytes(text)); }
+
+  // Asynchronous send without a completion object (the cheapest send): copies
+  // `data` to the local buffer and returns at once; transmission goes on in
+  // parallel, on the I/O thread. `data` need not outlive the call. Errors,
+  // nothing copied: would_block (the local buffer is full: wait_for_room()),
+  // too_large, closed, and a failure of the connection that happened earlier
+  // (sticky: every later call returns it). Nothing reports the fate of one
+  // message: flush() waits for all of them, and a later failure shows in the
+  // next call. Ordered with every other send of this Sender. Never blocks.
+  Result<void> enqueue(std::span<const std::byte> data) { return backend_->enqueue(data); }
+  Result<void> enqueue(std::string_view text) { return enqueue(as_bytes(text)); }
+
+  // Blocking send: waits for room in the local buffer, then until `data` has
+  // left this process. Errors: timed_out (then `data` may still leave), those
+  // of send_async.
   Result<void> send(std::span<const std::byte> data, Timeout timeout = std::nullopt);
   Result<void> send(std::string_view text, Timeout timeout = std::nullopt) {
     return send(as_bytes(text), timeout);
   }
+  // Synchronous send: returns once the receiving process has taken `data`.
+  // Errors: timed_out, invalid_argument (udp:// cannot acknowledge), those of
+  // send_async.
   Result<void> send_sync(std::span<const std::byte> data, Timeout timeout = std::nullopt);
   Result<void> send_sync(std::string_view text, Timeout timeout = std::nullopt) {
     return send_sync(as_bytes(text), timeout);
   }
+
+  // Blocks until an enqueue() or send_async() may succeed: the local buffer has
+  // real room again (about half of it free; inproc://: the port's queue took
+  // one), up to `timeout`. Errors: timed_out, closed, the connection's failure.
+  // On udp:// (no local buffer) it waits until the socket is writable.
+  Result<void> wait_for_room(Timeout timeout = std::nullopt);
+
+  // Blocks until every message handed over so far, by any send of this Sender,
+  // has left this process (written to the socket; inproc://: in the port's
+  // queue), up to `timeout`. It does not wait for the receiver to take them
+  // (send_sync does). Errors: timed_out (some are still in the local buffer),
+  // closed, the connection's failure (some may never leave).
+  Result<void> flush(Timeout timeout = std::nullopt);
 
   const Uri& uri() const noexcept { return uri_; }
   CounterSnapshot stats() const noexcept { return backend_->counters().snapshot(); }

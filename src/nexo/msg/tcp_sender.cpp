@@ -1,11 +1,33 @@
-// tcp:// sending side. send_async copies the message into a frame and, when
-// nothing is queued before it, writes it at once from the caller's thread (no
-// hop to the I/O thread on the fast path); what the socket does not take waits
-// in a bounded queue that the I/O loop drains when the socket is writable. The
-// loop also reads the acknowledgements that synchronous sends wait for.
+// tcp:// sending side.
+//
+// Every send appends its frame to one contiguous output buffer (the header
+// written in place, the payload copied after it). The I/O thread swaps that
+// buffer for its empty twin under the mutex and writes the batch with the
+// mutex released, so senders go on appending while a batch is on its way: one
+// post() and one write() per batch, not per message, and no allocation once
+// both buffers have grown. A blocking send that finds nothing queued and
+// nobody writing writes header and payload itself, from its own thread, in one
+// gather-write (no copy); the I/O thread finishes what the socket did not take.
+//
+// Bytes are counted as stream offsets: `appended_` (every frame byte handed
+// over) and `written_` (every byte the socket took); queued = the difference.
+// A send_async Request is a mark at the offset where its frame ends and
+// completes once `written_` passes it; enqueue leaves no mark at all. The I/O
+// thread also reads the acknowledgements that synchronous sends wait for.
+//
+// Who writes to the socket: the holder of the writer role (writer_): nobody,
+// the I/O thread (loop) or one blocking caller (caller). The role is taken and
+// given up under the mutex, and only its holder touches batch_ (the bytes
+// being written), without the mutex. A failure completes every pending
+// Request with its error, once, and stays: every later call returns it.
+#include <algorithm>
 #include <array>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "nexo/io/io_watcher.hpp"
@@ -17,6 +39,51 @@
 namespace nexo::msg {
 namespace {
 
+// Frames appended back to back; keeps its capacity when cleared. Counts the
+// messages and payload bytes in it, for the counters once it is written.
+class OutBuffer {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
+
+  // Makes `n` more bytes at the end and returns where they start.
+  std::byte* extend(std::size_t n) {
+    if (capacity_ - size_ < n) grow(size_ + n);
+    std::byte* at = data_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  void count(std::size_t payload) noexcept {
+    ++messages_;
+    payload_ += payload;
+  }
+  std::uint64_t messages() const noexcept { return messages_; }
+  std::uint64_t payload() const noexcept { return payload_; }
+  void clear() noexcept { size_ = messages_ = payload_ = 0; }
+  void swap(OutBuffer& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(capacity_, other.capacity_);
+    std::swap(size_, other.size_);
+    std::swap(messages_, other.messages_);
+    std::swap(payload_, other.payload_);
+  }
+
+ private:
+  static constexpr std::size_t kMinCapacity = 64 * 1024;
+  void grow(std::size_t needed) {
+    const std::size_t capacity = std::max({needed, capacity_ * 2, kMinCapacity});
+    auto data = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+    data_ = std::move(data);
+    capacity_ = capacity;
+  }
+
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t capacity_ = 0, size_ = 0;
+  std::uint64_t messages_ = 0, payload_ = 0;
+};
+
 class TcpSender final : public SenderBackend {
  public:
   TcpSender(Context& context, Uri uri, net::TcpStream stream, const SenderOptions& options)
@@ -26,30 +93,42 @@ class TcpSender final : public SenderBackend {
   Result<void> start();
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
                                    bool write_now) override;
+  Result<void> enqueue(std::span<const std::byte> data) override;
   Result<void> wait_for_space(io::Clock::time_point deadline) override;
+  Result<void> flush(io::Clock::time_point deadline) override;
   void close() override;
   const Counters& counters() const noexcept override { return counters_; }
 
  private:
-  struct Pending {
-    Bytes frame;
-    std::size_t written = 0;
-    std::size_t payload = 0;
-    io::Completer<void> left;  // empty for a synchronous send (it waits for the ack instead)
+  enum class Writer { none, loop, caller };
+  struct Mark {
+    std::uint64_t end;         // the stream offset where the frame ends
+    io::Completer<void> left;  // completes once written_ reaches `end`
   };
   using Completions = std::vector<std::pair<io::Completer<void>, Result<void>>>;
 
-  bool room_locked(std::size_t bytes) const {
-    return queue_.empty() || queued_bytes_ + bytes <= options_.max_queued_bytes;
-  }
-  bool write_queue_locked(Completions& done);  // false: the connection failed (failed_ set)
-  void fail_locked(Error error, Completions& done);
   static void finish(Completions& done) {
     for (auto& [completer, result] : done)
       completer.complete(std::move(result));
+    done.clear();
   }
+  std::string where() const { return "send to " + uri_.to_string(); }
+  std::optional<Error> refuse(std::size_t payload) const;
+  std::optional<Error> refuse_locked(std::size_t frame_size) const;
+  void append_locked(frame::Kind kind, std::uint64_t id, std::span<const std::byte> data);
+  bool claim_drain_locked();
+  void post_drain() {
+    context_.io().post([this] { drain_from_loop(); });
+  }
+  bool write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kind, std::uint64_t id,
+                    std::span<const std::byte> data, Completions& done);
+  void drain_from_loop();
+  bool next_batch_locked();
+  void batch_written_locked(std::size_t n, Completions& done);
+  void advance_locked(std::size_t n, Completions& done);
+  void fail_locked(Error error, Completions& done);
+  void set_writable_interest(bool writable);
   void on_ready(std::uint32_t readiness);
-  void flush_from_loop();
   void read_acks(Completions& done);
 
   Context& context_;
@@ -58,19 +137,26 @@ class TcpSender final : public SenderBackend {
   SenderOptions options_;
   Counters counters_;
 
-  std::mutex mutex_;  // guards everything below, and writes to stream_
-  std::condition_variable space_;
-  std::deque<Pending> queue_;
-  std::size_t queued_bytes_ = 0;
+  std::mutex mutex_;                  // guards everything down to the writer's part
+  std::condition_variable progress_;  // bytes written, writer role given up, failure
+  OutBuffer pending_;                 // frames not yet handed to the writer
+  std::uint64_t appended_ = 0;        // stream offset: every frame byte handed over
+  std::uint64_t written_ = 0;         // stream offset: every byte the socket took
+  std::deque<Mark> marks_;            // send_async requests, by end offset
   std::unordered_map<std::uint64_t, io::Completer<void>> awaiting_ack_;
   std::uint64_t next_id_ = 1;
   std::optional<Error> failed_;
   bool closed_ = false;
-  bool writable_armed_ = false;
-  bool flush_posted_ = false;  // a flush_from_loop() is queued on the I/O thread
+  Writer writer_ = Writer::none;
+  bool drain_posted_ = false;  // a drain_from_loop() is queued on the I/O thread
+
+  // The writer role's holder only.
+  OutBuffer batch_;
+  std::size_t batch_written_ = 0;
 
   // Loop thread only.
   std::unique_ptr<io::IoWatcher> watcher_;
+  bool writable_armed_ = false;
   Bytes in_;
   std::size_t in_end_ = 0;
 };
@@ -87,131 +173,221 @@ Result<void> TcpSender::start() {
   return ok();
 }
 
-Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, bool until_taken,
-                                            bool write_now) {
-  auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
-  if (data.size() > options_.max_message_size) {
-    return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
-                                           " bytes exceeds the limit of " +
-                                           std::to_string(options_.max_message_size));
-  }
-  const auto kind = until_taken ? frame::kDataToAck : frame::kData;
-  Completions done;
-  auto [request, completer] = io::Request<void>::make();
+std::optional<Error> TcpSender::refuse(std::size_t payload) const {
+  if (payload <= options_.max_message_size) return std::nullopt;
+  return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(payload) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_message_size));
+}
+
+std::optional<Error> TcpSender::refuse_locked(std::size_t frame_size) const {
+  if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
+  if (failed_) return *failed_;
+  const std::uint64_t queued = appended_ - written_;
+  if (queued > 0 && queued + frame_size > options_.max_queued_bytes)
+    return Error(ErrorKind::would_block, where() + ": the local buffer is full");
+  return std::nullopt;
+}
+
+void TcpSender::append_locked(frame::Kind kind, std::uint64_t id, std::span<const std::byte> data) {
+  const std::size_t header = frame::header_size(kind);
+  std::byte* at = pending_.extend(header + data.size());
+  frame::write_header(at, kind, id, data.size());
+  if (!data.empty()) std::memcpy(at + header, data.data(), data.size());
+  pending_.count(data.size());
+  appended_ += header + data.size();
+}
+
+// Whether the caller must post a drain: frames wait, nobody writes them and no
+// drain is on its way (a writer at work takes them when its batch is done).
+bool TcpSender::claim_drain_locked() {
+  if (drain_posted_ || writer_ != Writer::none || pending_.empty()) return false;
+  drain_posted_ = true;
+  return true;
+}
+
+Result<void> TcpSender::enqueue(std::span<const std::byte> data) {
+  if (auto refused = refuse(data.size())) return *std::move(refused);
+  bool post = false;
   {
     std::lock_guard lock(mutex_);
-    if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
-    if (failed_) return *failed_;
+    if (auto refused = refuse_locked(frame::header_size(frame::kData) + data.size()))
+      return *std::move(refused);
+    append_locked(frame::kData, 0, data);
+    post = claim_drain_locked();
+  }
+  if (post) post_drain();
+  return ok();
+}
+
+Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, bool until_taken,
+                                            bool write_now) {
+  if (auto refused = refuse(data.size())) return *std::move(refused);
+  const auto kind = until_taken ? frame::kDataToAck : frame::kData;
+  auto [request, completer] = io::Request<void>::make();
+  Completions done;
+  bool post = false;
+  {
+    std::unique_lock lock(mutex_);
     const std::size_t size = frame::header_size(kind) + data.size();
-    if (!room_locked(size))
-      return Error(ErrorKind::would_block, where() + ": the local buffer is full");
-    Pending pending;
+    if (auto refused = refuse_locked(size)) return *std::move(refused);
     const std::uint64_t id = until_taken ? next_id_++ : 0;
-    frame::append(pending.frame, kind, id, data);
-    pending.payload = data.size();
     if (until_taken) {
       awaiting_ack_.emplace(id, std::move(completer));
     } else {
-      pending.left = std::move(completer);
+      marks_.push_back({appended_ + size, std::move(completer)});
     }
-    queued_bytes_ += size;
-    queue_.push_back(std::move(pending));
-    if (write_now && queue_.size() == 1) {
-      // A blocking send with nothing queued before it: write now, from this thread
-      // (no hop to the I/O thread). If the connection broke, this request fails
-      // with the others (through `done`), exactly once.
-      (void)write_queue_locked(done);
-    } else if (!write_now && !flush_posted_ && !writable_armed_) {
-      // Asynchronous: the I/O thread writes, in parallel, everything queued by
-      // the time it runs, in one gather-write: many messages per system call.
-      flush_posted_ = true;
-      context_.io().post([this] { flush_from_loop(); });
+    if (write_now && writer_ == Writer::none && pending_.empty()) {
+      post = write_inline(lock, kind, id, data, done);
+    } else {
+      append_locked(kind, id, data);
     }
-    if (write_now && !queue_.empty() && !writable_armed_ && !failed_) {
-      writable_armed_ = true;
-      context_.io().post([this] {
-        std::lock_guard relock(mutex_);
-        if (watcher_ && !closed_ && !failed_) (void)watcher_->start(io::kReadable | io::kWritable);
-      });
-    }
+    post = claim_drain_locked() || post;
   }
   finish(done);
+  if (post) post_drain();
   return request;
 }
 
-void TcpSender::flush_from_loop() {
-  Completions done;
-  {
-    std::lock_guard lock(mutex_);
-    flush_posted_ = false;
-    if (closed_ || failed_) return;
-    (void)write_queue_locked(done);
-    if (!queue_.empty() && !failed_ && !writable_armed_ && watcher_) {
-      writable_armed_ = true;  // the socket is full: go on when it is writable
-      (void)watcher_->start(io::kReadable | io::kWritable);
-    }
+// A blocking send with nothing queued and nobody writing: takes the writer
+// role and writes header and payload from this thread, the mutex released.
+// The rest of a frame the socket did not take goes to batch_, and the role to
+// the I/O thread: returns true when it must be told (post a drain).
+bool TcpSender::write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kind, std::uint64_t id,
+                             std::span<const std::byte> data, Completions& done) {
+  std::array<std::byte, frame::kMaxHeaderSize> header;
+  const std::size_t header_size = frame::write_header(header.data(), kind, id, data.size());
+  const std::size_t size = header_size + data.size();
+  appended_ += size;
+  writer_ = Writer::caller;
+  lock.unlock();
+  const std::array<std::span<const std::byte>, 2> parts = {std::span(header).first(header_size),
+                                                           data};
+  auto n = stream_.write_gather(parts);
+  lock.lock();
+  writer_ = Writer::none;
+  progress_.notify_all();  // close() waits for the caller to give the role up
+  if (!n && !n.error().is(ErrorKind::would_block)) {
+    fail_locked(std::move(n).error(), done);
+    return false;
   }
+  const std::size_t taken = n ? *n : 0;
+  advance_locked(taken, done);
+  if (taken == size) {
+    counters_.add_out(data.size());
+    return false;
+  }
+  if (closed_ || failed_) return false;
+  std::byte* rest = batch_.extend(size - taken);  // batch_ is empty: nobody was writing
+  const std::size_t from_header = taken < header_size ? header_size - taken : 0;
+  std::memcpy(rest, header.data() + (header_size - from_header), from_header);
+  std::memcpy(rest + from_header, data.data() + (data.size() - (size - taken - from_header)),
+              size - taken - from_header);
+  batch_.count(data.size());
+  batch_written_ = 0;
+  writer_ = Writer::loop;
+  if (drain_posted_) return false;
+  drain_posted_ = true;
+  return true;
+}
+
+// The I/O thread's writer: writes batch after batch, each with the mutex
+// released, until nothing is left (the role is given up), the socket is full
+// (it resumes when writable) or a bound on rounds (it posts itself again, so
+// that acknowledgements and other work on the loop are not held up).
+void TcpSender::drain_from_loop() {
+  constexpr int kMaxRounds = 16;
+  Completions done;
+  std::unique_lock lock(mutex_);
+  drain_posted_ = false;
+  if (writer_ == Writer::caller) return;  // it posts a drain when it gives the role up
+  for (int round = 0; next_batch_locked(); ++round) {
+    if (round == kMaxRounds) {
+      drain_posted_ = true;
+      post_drain();
+      break;
+    }
+    lock.unlock();
+    finish(done);
+    auto n = stream_.write(batch_.bytes().subspan(batch_written_));
+    lock.lock();
+    if (!n) {
+      if (!n.error().is(ErrorKind::would_block)) {
+        fail_locked(std::move(n).error(), done);
+      } else if (!writable_armed_) {
+        set_writable_interest(true);  // the socket is full: go on when it is writable
+      }
+      break;
+    }
+    batch_written_locked(*n, done);
+  }
+  lock.unlock();
   finish(done);
 }
 
-// Writes queued frames (up to 64 per system call) until the socket stops
-// taking them. Completions of the frames that left go to `done`.
-bool TcpSender::write_queue_locked(Completions& done) {
-  std::array<std::span<const std::byte>, 64> parts;
-  while (!queue_.empty()) {
-    std::size_t count = 0;
-    for (auto it = queue_.begin(); it != queue_.end() && count < parts.size(); ++it) {
-      parts[count++] = std::span<const std::byte>(it->frame).subspan(it->written);
-    }
-    auto n = stream_.write_gather(std::span(parts.data(), count));
-    if (!n) {
-      if (n.error().is(ErrorKind::would_block)) return true;
-      fail_locked(std::move(n).error(), done);
+// Makes batch_ hold bytes to write, swapping pending_ in when the last batch is
+// done; false (the writer role given up) when there is nothing left.
+bool TcpSender::next_batch_locked() {
+  if (closed_ || failed_) {
+    writer_ = Writer::none;
+    return false;
+  }
+  if (batch_written_ == batch_.size()) {
+    batch_.clear();
+    batch_written_ = 0;
+    if (pending_.empty()) {
+      writer_ = Writer::none;
+      if (writable_armed_) set_writable_interest(false);
       return false;
     }
-    std::size_t written = *n;
-    while (written > 0) {
-      Pending& front = queue_.front();
-      const std::size_t take = std::min(written, front.frame.size() - front.written);
-      front.written += take;
-      written -= take;
-      if (front.written < front.frame.size()) return true;  // the socket is full
-      counters_.add_out(front.payload);
-      queued_bytes_ -= front.frame.size();
-      done.emplace_back(std::move(front.left), ok());
-      queue_.pop_front();
-    }
+    batch_.swap(pending_);
   }
-  space_.notify_all();
+  writer_ = Writer::loop;
   return true;
+}
+
+void TcpSender::batch_written_locked(std::size_t n, Completions& done) {
+  batch_written_ += n;
+  if (batch_written_ == batch_.size()) counters_.add_out_many(batch_.messages(), batch_.payload());
+  advance_locked(n, done);
+}
+
+// `n` more bytes of the stream have left: completes the marks they cover.
+void TcpSender::advance_locked(std::size_t n, Completions& done) {
+  written_ += n;
+  while (!marks_.empty() && marks_.front().end <= written_) {
+    done.emplace_back(std::move(marks_.front().left), ok());
+    marks_.pop_front();
+  }
+  progress_.notify_all();
 }
 
 void TcpSender::fail_locked(Error error, Completions& done) {
   if (!failed_) failed_ = error;
-  for (auto& pending : queue_)
-    done.emplace_back(std::move(pending.left), error);
+  for (auto& mark : marks_)
+    done.emplace_back(std::move(mark.left), error);
   for (auto& [id, completer] : awaiting_ack_)
     done.emplace_back(std::move(completer), error);
-  queue_.clear();
+  marks_.clear();
   awaiting_ack_.clear();
-  queued_bytes_ = 0;
-  space_.notify_all();
+  pending_.clear();
+  progress_.notify_all();
+}
+
+// Loop thread.
+void TcpSender::set_writable_interest(bool writable) {
+  if (!watcher_) return;
+  writable_armed_ = writable;
+  (void)watcher_->start(writable ? io::kReadable | io::kWritable : io::kReadable);
 }
 
 void TcpSender::on_ready(std::uint32_t readiness) {
   Completions done;
   if (readiness & (io::kReadable | io::kHangup)) read_acks(done);
-  {
-    std::lock_guard lock(mutex_);
-    if ((readiness & io::kWritable) && !failed_) write_queue_locked(done);
-    if (failed_ || closed_) {
-      if (watcher_) watcher_->stop();
-    } else if (writable_armed_ && queue_.empty()) {
-      writable_armed_ = false;
-      (void)watcher_->start(io::kReadable);
-    }
-  }
   finish(done);
+  if (readiness & io::kWritable) drain_from_loop();
+  std::lock_guard lock(mutex_);
+  if ((failed_ || closed_) && watcher_) watcher_->stop();
 }
 
 void TcpSender::read_acks(Completions& done) {
@@ -257,15 +433,26 @@ void TcpSender::read_acks(Completions& done) {
 
 Result<void> TcpSender::wait_for_space(io::Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
-  std::size_t need = options_.max_queued_bytes / 2;  // wait for real room, not one byte of it
-  if (!space_.wait_until(lock, deadline, [&] {
-        return closed_ || failed_ || queued_bytes_ <= need || queue_.empty();
-      })) {
-    return Error(ErrorKind::timed_out,
-                 "send to " + uri_.to_string() + ": the local buffer stayed full");
+  const std::size_t need = options_.max_queued_bytes / 2;  // real room, not one byte of it
+  if (!progress_.wait_until(lock, deadline,
+                            [&] { return closed_ || failed_ || appended_ - written_ <= need; })) {
+    return Error(ErrorKind::timed_out, where() + ": the local buffer stayed full");
   }
-  if (closed_)
-    return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
+  if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
+  if (failed_) return *failed_;
+  return ok();
+}
+
+Result<void> TcpSender::flush(io::Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = appended_;
+  if (!progress_.wait_until(lock, deadline,
+                            [&] { return closed_ || failed_ || written_ >= target; })) {
+    return Error(ErrorKind::timed_out, "flush to " + uri_.to_string() + ": " +
+                                           std::to_string(target - written_) +
+                                           " bytes still in the local buffer");
+  }
+  if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
   if (failed_) return *failed_;
   return ok();
 }
@@ -278,10 +465,11 @@ void TcpSender::close() {
   }
   Completions done;
   (void)context_.io().call<bool>([this, &done]() -> Result<bool> {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    // A caller writing from its own thread is done within one system call.
+    progress_.wait(lock, [this] { return writer_ != Writer::caller; });
     watcher_.reset();
-    fail_locked(Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender was closed"),
-                done);
+    fail_locked(Error(ErrorKind::closed, where() + ": the sender was closed"), done);
     stream_.close();
     return true;
   });

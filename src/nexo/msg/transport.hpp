@@ -89,9 +89,16 @@ class SenderBackend {
   // from the calling thread; otherwise transmission goes on in parallel.
   virtual Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
                                            bool write_now) = 0;
+  // submit() without a Request: copies `data` and returns at once. Same errors
+  // (a connection's failure is sticky), same order as submit().
+  virtual Result<void> enqueue(std::span<const std::byte> data) = 0;
   // Blocks until submit() may succeed, the deadline passes (timed_out), or the
   // destination is gone (its error).
   virtual Result<void> wait_for_space(io::Clock::time_point deadline) = 0;
+  // Blocks until everything submitted or enqueued so far has left this
+  // process, the deadline passes (timed_out), or the connection failed (its
+  // error; closed once closed).
+  virtual Result<void> flush(io::Clock::time_point deadline) = 0;
   // Stops sending; pending requests complete with closed. Blocks until done.
   virtual void close() = 0;
   virtual const Counters& counters() const noexcept = 0;

@@ -109,6 +109,13 @@ class UdpSender final : public SenderBackend {
           ErrorKind::invalid_argument,
           where() + ": udp:// cannot acknowledge a message, so it has no synchronous send");
     }
+    if (auto sent = enqueue(data); !sent) return std::move(sent).error();
+    return io::Request<void>::ready(ok());  // it has left: it is in the kernel
+  }
+
+  // The datagram goes at once (no local buffer): a full socket buffer is would_block.
+  Result<void> enqueue(std::span<const std::byte> data) override {
+    auto where = [this] { return "send to " + uri_.to_string(); };  // built only for an error
     if (data.size() > max_message_) {
       return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
                                              " bytes exceeds the limit of " +
@@ -118,10 +125,23 @@ class UdpSender final : public SenderBackend {
     if (!socket_.is_open()) return Error(ErrorKind::closed, where() + ": the sender is closed");
     if (auto sent = socket_.send(data); !sent) return std::move(sent).error();
     counters_.add_out(data.size());
-    return io::Request<void>::ready(ok());  // it has left: it is in the kernel
+    return ok();
+  }
+
+  // Every datagram left when its send returned: nothing to wait for.
+  Result<void> flush(io::Clock::time_point) override {
+    std::lock_guard lock(mutex_);
+    if (!socket_.is_open())
+      return Error(ErrorKind::closed, "flush to " + uri_.to_string() + ": the sender is closed");
+    return ok();
   }
 
   Result<void> wait_for_space(io::Clock::time_point deadline) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!socket_.is_open())
+        return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
+    }
     for (;;) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - io::Clock::now());
       if (left.count() <= 0)

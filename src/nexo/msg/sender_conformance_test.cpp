@@ -1,0 +1,345 @@
+// The Sender's request-free stream (enqueue, wait_for_room, flush) over every
+// transport, as conformance_test.cpp does for the rest: the same tests against
+// inproc://, tcp:// and udp://. What a transport does not have (udp:// and
+// inproc:// hold nothing locally, so flush has nothing to wait for; udp:// may
+// lose messages and has no connection to fail) is declared in its Traits.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
+
+namespace nexo::msg {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Traits {
+  const char* name;
+  std::string (*bind_uri)(int n);
+  bool reliable;     // nothing lost, duplicated or reordered; failures are sticky
+  bool synchronous;  // has send_sync
+  bool buffered;     // holds messages in a local buffer (flush may have to wait)
+};
+
+void PrintTo(const Traits& traits, std::ostream* out) {
+  *out << traits.name;
+}
+
+const Traits kTransports[] = {
+    {"inproc", [](int n) { return "inproc://sender-conformance-" + std::to_string(n); }, true, true,
+     false},
+    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true},
+    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true},
+    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false},
+};
+
+class SenderConformance : public ::testing::TestWithParam<Traits> {
+ protected:
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c) << c.error().message();
+    context_ = std::move(*c);
+  }
+  std::unique_ptr<Port> bind(PortOptions options = {}) {
+    static std::atomic<int> counter{0};
+    auto port = Port::bind(*context_, GetParam().bind_uri(++counter), options);
+    EXPECT_TRUE(port) << port.error().message();
+    return std::move(port).value();
+  }
+  std::unique_ptr<Sender> connect(const Port& port, SenderOptions options = {}) {
+    auto sender = Sender::connect(*context_, port.uri().to_string(), options);
+    EXPECT_TRUE(sender) << sender.error().message();
+    return std::move(sender).value();
+  }
+  // A port whose queue holds 4 messages: nobody receiving stalls its senders.
+  std::unique_ptr<Port> bind_stalling() {
+    PortOptions options;
+    options.queue.max_messages = 4;
+    return bind(options);
+  }
+  // Sends with `send_one` (enqueue or send_async) until the local buffer (or
+  // the port's queue) is full and stays full; returns how many were sent. The
+  // first would_block may only mean that the I/O thread has not yet moved the
+  // buffer into the socket: full means wait_for_room sees no room coming.
+  template <class SendOne>
+  static int send_until_stalled(Sender& sender, SendOne&& send_one) {
+    const auto deadline = io::Clock::now() + 10s;
+    int n = 0;
+    while (io::Clock::now() < deadline) {
+      if (auto r = send_one(); r) {
+        ++n;
+        continue;
+      } else if (!r.error().is(ErrorKind::would_block)) {
+        ADD_FAILURE() << r.error().message();
+        return -1;
+      }
+      auto room = sender.wait_for_room(20ms);
+      if (!room && room.error().is(ErrorKind::timed_out)) return n;
+    }
+    ADD_FAILURE() << "the buffer never filled";
+    return -1;
+  }
+  static int enqueue_until_stalled(Sender& sender, std::span<const std::byte> data) {
+    return send_until_stalled(sender, [&] { return sender.enqueue(data); });
+  }
+  std::unique_ptr<Context> context_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, SenderConformance, ::testing::ValuesIn(kTransports),
+                         [](const auto& transport) { return std::string(transport.param.name); });
+
+// enqueue, waiting for room when the local buffer is full.
+Result<void> enqueue_waiting(Sender& sender, std::string_view text) {
+  for (;;) {
+    auto r = sender.enqueue(text);
+    if (r || !r.error().is(ErrorKind::would_block)) return r;
+    if (auto room = sender.wait_for_room(10s); !room) return room;
+  }
+}
+
+// Receives until `count` messages or a quiet `patience`; the texts.
+std::vector<std::string> receive_texts(Port& port, std::size_t count,
+                                       std::chrono::milliseconds patience) {
+  std::vector<std::string> texts;
+  while (texts.size() < count) {
+    auto m = port.receive(patience);
+    if (!m) break;
+    texts.emplace_back(m->text());
+  }
+  return texts;
+}
+
+TEST_P(SenderConformance, EnqueueKeepsItsPlaceAmongTheOtherSends) {
+  auto port = bind();
+  auto sender = connect(*port);
+  constexpr int kCount = 400;
+  std::vector<std::string> got;
+  std::jthread receiver(
+      [&] { got = receive_texts(*port, kCount, GetParam().reliable ? 5s : 500ms); });
+  for (int i = 0; i < kCount; ++i) {
+    const std::string text = std::to_string(i);
+    switch (i % 4) {
+      case 0:
+        ASSERT_TRUE(enqueue_waiting(*sender, text));
+        break;
+      case 1: {
+        auto request = sender->send_async(text);
+        if (!request && request.error().is(ErrorKind::would_block)) {
+          ASSERT_TRUE(sender->send(text, 5s));  // the buffer was full: send waits for room
+          break;
+        }
+        ASSERT_TRUE(request) << request.error().message();
+        break;
+      }
+      case 2:
+        ASSERT_TRUE(sender->send(text, 5s));
+        break;
+      case 3:
+        ASSERT_TRUE(GetParam().synchronous ? sender->send_sync(text, 5s) : sender->send(text, 5s));
+        break;
+    }
+  }
+  receiver.join();
+  if (GetParam().reliable) {
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(kCount));
+  }
+  ASSERT_FALSE(got.empty());
+  for (std::size_t i = 1; i < got.size(); ++i)
+    ASSERT_LT(std::stoi(got[i - 1]), std::stoi(got[i])) << "reordered at " << i;
+}
+
+TEST_P(SenderConformance, FlushReturnsOnceEverythingHasLeft) {
+  auto port = bind();
+  auto sender = connect(*port);
+  constexpr int kCount = 1000;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_TRUE(enqueue_waiting(*sender, std::to_string(i)));
+  auto flushed = sender->flush(10s);
+  ASSERT_TRUE(flushed) << flushed.error().message();
+  EXPECT_EQ(sender->stats().messages_out, static_cast<std::uint64_t>(kCount));  // all left
+  auto got = receive_texts(*port, kCount, GetParam().reliable ? 5s : 500ms);
+  if (GetParam().reliable) {
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(kCount));
+    for (int i = 0; i < kCount; ++i)
+      ASSERT_EQ(got[i], std::to_string(i));
+  }
+  EXPECT_TRUE(sender->flush(0ms)) << "nothing left to wait for";
+}
+
+TEST_P(SenderConformance, AFullBufferSaysWouldBlockAndWaitForRoomWaitsForTheReceiver) {
+  if (!GetParam().reliable) GTEST_SKIP() << GetParam().name << " drops instead of holding back";
+  auto port = bind_stalling();
+  SenderOptions options;
+  options.max_queued_bytes = 16 * 1024;
+  auto sender = connect(*port, options);
+  const Bytes data(4096, std::byte{'x'});
+  const int sent = enqueue_until_stalled(*sender, data);
+  ASSERT_GT(sent, 0);
+  auto stalled = sender->wait_for_room(50ms);  // nobody receives: no room comes
+  ASSERT_FALSE(stalled);
+  EXPECT_EQ(stalled.error().kind(), ErrorKind::timed_out) << stalled.error().message();
+
+  std::atomic<int> received{0};
+  std::jthread receiver([&] {
+    while (port->receive(5s))
+      if (++received == sent + 1) return;
+  });
+  auto room = sender->wait_for_room(10s);
+  ASSERT_TRUE(room) << room.error().message();
+  ASSERT_TRUE(sender->enqueue(data));
+  receiver.join();
+  EXPECT_EQ(received.load(), sent + 1);
+}
+
+TEST_P(SenderConformance, FlushTimesOutWhileTheReceiverStalls) {
+  if (!GetParam().reliable) GTEST_SKIP() << GetParam().name << " drops instead of holding back";
+  auto port = bind_stalling();
+  SenderOptions options;
+  options.max_queued_bytes = 16 * 1024;
+  auto sender = connect(*port, options);
+  const Bytes data(4096, std::byte{'x'});
+  const int sent = enqueue_until_stalled(*sender, data);
+  ASSERT_GT(sent, 0);
+  auto flushed = sender->flush(50ms);
+  if (GetParam().buffered) {  // the local buffer cannot empty into a full connection
+    ASSERT_FALSE(flushed);
+    EXPECT_EQ(flushed.error().kind(), ErrorKind::timed_out) << flushed.error().message();
+  } else {  // every message handed over is in the port's queue already
+    EXPECT_TRUE(flushed) << flushed.error().message();
+  }
+  std::jthread receiver([&] {
+    for (int i = 0; i < sent && port->receive(5s); ++i) {
+    }
+  });
+  auto drained = sender->flush(10s);
+  EXPECT_TRUE(drained) << drained.error().message();
+}
+
+TEST_P(SenderConformance, EnqueueAfterThePortWentAwayFailsAndKeepsFailing) {
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("before", 5s));
+  ASSERT_TRUE(port->receive(5s));
+  port.reset();
+  Result<void> r = ok();
+  const auto deadline = io::Clock::now() + 10s;
+  while (r && io::Clock::now() < deadline) {
+    r = sender->enqueue("after");
+    if (!r && r.error().is(ErrorKind::would_block)) r = sender->wait_for_room(100ms);
+    if (!r && r.error().is(ErrorKind::timed_out)) r = ok();  // still going: try again
+  }
+  ASSERT_FALSE(r) << "enqueues to a closed port kept succeeding for 10 s";
+  const auto kind = r.error().kind();
+  EXPECT_TRUE(kind == ErrorKind::closed || kind == ErrorKind::reset || kind == ErrorKind::refused)
+      << r.error().to_string();
+  if (!GetParam().reliable) return;  // udp:// reports each refusal once
+  auto again = sender->enqueue("again");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), kind) << "the failure is sticky";
+  if (!GetParam().buffered) return;  // nothing held locally: flush has nothing to fail
+  auto flushed = sender->flush(1s);
+  ASSERT_FALSE(flushed);
+  EXPECT_EQ(flushed.error().kind(), kind);
+}
+
+TEST_P(SenderConformance, PendingRequestsEndWithThePortGoingAway) {
+  if (!GetParam().buffered) GTEST_SKIP() << GetParam().name << " completes each send at once";
+  auto port = bind_stalling();
+  SenderOptions options;
+  options.max_queued_bytes = 16 * 1024;
+  auto sender = connect(*port, options);
+  const Bytes data(4096, std::byte{'x'});
+  std::vector<io::Request<void>> requests;
+  const int sent = send_until_stalled(*sender, [&]() -> Result<void> {
+    auto r = sender->send_async(data);
+    if (!r) return std::move(r).error();
+    requests.push_back(std::move(*r));
+    return ok();
+  });
+  ASSERT_GT(sent, 0);
+  ASSERT_FALSE(requests.back().test()) << "the last one is still in the local buffer";
+  port.reset();
+  int failed = 0;
+  for (auto& request : requests) {
+    auto done = request.wait_for(10s);
+    ASSERT_TRUE(done) << "a request never completed";
+    if (!*done) ++failed;
+  }
+  EXPECT_GT(failed, 0);
+}
+
+TEST_P(SenderConformance, CloseEndsPendingRequestsAndEverythingAfter) {
+  auto port = bind_stalling();
+  SenderOptions options;
+  options.max_queued_bytes = 16 * 1024;
+  auto sender = connect(*port, options);
+  const Bytes data(4096, std::byte{'x'});
+  std::vector<io::Request<void>> requests;
+  auto send_one = [&]() -> Result<void> {
+    auto r = sender->send_async(data);
+    if (!r) return std::move(r).error();
+    requests.push_back(std::move(*r));
+    return ok();
+  };
+  if (GetParam().buffered) {
+    ASSERT_GT(send_until_stalled(*sender, send_one), 0);
+  } else {
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE(send_one());
+  }
+  sender->close();
+  int closed = 0;
+  for (auto& request : requests) {
+    auto done = request.wait_for(10s);
+    ASSERT_TRUE(done) << "a request never completed";
+    if (!*done) {
+      EXPECT_EQ(done->error().kind(), ErrorKind::closed) << done->error().message();
+      ++closed;
+    }
+  }
+  if (GetParam().buffered) {
+    EXPECT_GT(closed, 0) << "some were still in the local buffer";
+  }
+  EXPECT_EQ(sender->enqueue(data).error().kind(), ErrorKind::closed);
+  EXPECT_EQ(sender->flush(1s).error().kind(), ErrorKind::closed);
+  EXPECT_EQ(sender->wait_for_room(1s).error().kind(), ErrorKind::closed);
+}
+
+// One thread enqueues a stream while another sends with the blocking sends:
+// each message arrives once, each thread's in its order.
+TEST_P(SenderConformance, BlockingSendsAmongEnqueuesFromAnotherThread) {
+  if (!GetParam().reliable) GTEST_SKIP() << GetParam().name << " may lose messages";
+  auto port = bind();
+  auto sender = connect(*port);
+  constexpr int kStream = 20'000, kBlocking = 1'000;
+  std::vector<std::string> got;
+  std::jthread receiver([&] { got = receive_texts(*port, kStream + kBlocking, 10s); });
+  {
+    std::jthread streaming([&] {
+      for (int i = 0; i < kStream; ++i)
+        ASSERT_TRUE(enqueue_waiting(*sender, "a" + std::to_string(i)));
+    });
+    for (int i = 0; i < kBlocking; ++i) {
+      const std::string text = "b" + std::to_string(i);
+      ASSERT_TRUE(i % 10 == 9 ? sender->send_sync(text, 10s) : sender->send(text, 10s));
+    }
+  }
+  receiver.join();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kStream + kBlocking));
+  int next_a = 0, next_b = 0;
+  for (const auto& text : got) {
+    int& next = text[0] == 'a' ? next_a : next_b;
+    ASSERT_EQ(text.substr(1), std::to_string(next)) << "order of " << text[0];
+    ++next;
+  }
+  EXPECT_EQ(next_a, kStream);
+  EXPECT_EQ(next_b, kBlocking);
+}
+
+}  // namespace
+}  // namespace nexo::msg
