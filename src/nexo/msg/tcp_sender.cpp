@@ -452,7 +452,8 @@ Result<void> TcpSender::flush(io::Clock::time_point deadline) {
                                            std::to_string(target - written_) +
                                            " bytes still in the local buffer");
   }
-  if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
+  if (closed_)
+    return Error(ErrorKind::closed, "flush to " + uri_.to_string() + ": the sender is closed");
   if (failed_) return *failed_;
   return ok();
 }
