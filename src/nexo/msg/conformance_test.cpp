@@ -2,14 +2,14 @@
 // inproc://, tcp:// and udp:// (and, as they come, rudp:// and shared memory).
 // What a transport cannot do (udp:// has no synchronous send, and may lose
 // messages) is declared in its Traits and tested as such.
+#include "nexo/msg/conformance.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
-#include "nexo/msg/port.hpp"
-#include "nexo/msg/sender.hpp"
 #include "nexo/net/tcp_stream.hpp"
 
 namespace nexo::msg {
@@ -17,50 +17,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Traits {
-  const char* name;
-  std::string (*bind_uri)(int n);
-  bool reliable;     // nothing lost, duplicated or reordered
-  bool synchronous;  // has send_sync
-  std::size_t huge;  // a message size that must get through
-};
-
-void PrintTo(const Traits& traits, std::ostream* out) {
-  *out << traits.name;
-}
-
-const Traits kTransports[] = {
-    {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true,
-     8u << 20},
-    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, 8u << 20},
-    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, 1u << 20},
-    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, 65'507},
-    {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, 65'507},
-};
-
-class Conformance : public ::testing::TestWithParam<Traits> {
- protected:
-  void SetUp() override {
-    auto c = Context::create();
-    ASSERT_TRUE(c) << c.error().message();
-    context_ = std::move(*c);
-  }
-  std::unique_ptr<Port> bind(PortOptions options = {}) {
-    static std::atomic<int> counter{0};
-    auto port = Port::bind(*context_, GetParam().bind_uri(++counter), options);
-    EXPECT_TRUE(port) << port.error().message();
-    return std::move(port).value();
-  }
-  std::unique_ptr<Sender> connect(const Port& port) {
-    auto sender = Sender::connect(*context_, port.uri().to_string());
-    EXPECT_TRUE(sender) << sender.error().message();
-    return std::move(sender).value();
-  }
-  std::unique_ptr<Context> context_;
-};
+using testing::kTransports;
+using testing::Traits;
+using Conformance = testing::TransportTest;
 
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance, ::testing::ValuesIn(kTransports),
-                         [](const auto& transport) { return std::string(transport.param.name); });
+                         testing::transport_name);
 
 TEST_P(Conformance, SendThenReceive) {
   auto port = bind();

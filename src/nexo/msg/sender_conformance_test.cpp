@@ -10,51 +10,39 @@
 #include <thread>
 #include <vector>
 
-#include "nexo/msg/port.hpp"
-#include "nexo/msg/sender.hpp"
+#include "nexo/msg/conformance.hpp"
 
 namespace nexo::msg {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Traits {
-  const char* name;
-  std::string (*bind_uri)(int n);
-  bool reliable;     // nothing lost, duplicated or reordered; failures are sticky
-  bool synchronous;  // has send_sync
-  bool buffered;     // holds messages in a local buffer (flush may have to wait)
-};
+using testing::kTransports;
 
-void PrintTo(const Traits& traits, std::ostream* out) {
-  *out << traits.name;
-}
-
-const Traits kTransports[] = {
-    {"inproc", [](int n) { return "inproc://sender-conformance-" + std::to_string(n); }, true, true,
-     false},
-    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true},
-    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true},
-    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false},
-};
-
-class SenderConformance : public ::testing::TestWithParam<Traits> {
+class SenderConformance : public testing::TransportTest {
  protected:
-  void SetUp() override {
-    auto c = Context::create();
-    ASSERT_TRUE(c) << c.error().message();
-    context_ = std::move(*c);
+  // A stalling port, a sender with a 16 KiB local buffer, and 4 KiB messages
+  // enqueued until they stick.
+  struct Stalled {
+    std::unique_ptr<Port> port;
+    std::unique_ptr<Sender> sender;
+    Bytes data;
+    int sent = 0;
+  };
+  Stalled stall() {
+    Stalled s = stalling_pair();
+    s.sent = enqueue_until_stalled(*s.sender, s.data);
+    return s;
   }
-  std::unique_ptr<Port> bind(PortOptions options = {}) {
-    static std::atomic<int> counter{0};
-    auto port = Port::bind(*context_, GetParam().bind_uri(++counter), options);
-    EXPECT_TRUE(port) << port.error().message();
-    return std::move(port).value();
-  }
-  std::unique_ptr<Sender> connect(const Port& port, SenderOptions options = {}) {
-    auto sender = Sender::connect(*context_, port.uri().to_string(), options);
-    EXPECT_TRUE(sender) << sender.error().message();
-    return std::move(sender).value();
+  // The same, nothing sent yet.
+  Stalled stalling_pair() {
+    Stalled s;
+    s.port = bind_stalling();
+    SenderOptions options;
+    options.max_queued_bytes = 16 * 1024;
+    s.sender = connect(*s.port, options);
+    s.data = Bytes(4096, std::byte{'x'});
+    return s;
   }
   // A port whose queue holds 4 messages: nobody receiving stalls its senders.
   std::unique_ptr<Port> bind_stalling() {
@@ -87,11 +75,10 @@ class SenderConformance : public ::testing::TestWithParam<Traits> {
   static int enqueue_until_stalled(Sender& sender, std::span<const std::byte> data) {
     return send_until_stalled(sender, [&] { return sender.enqueue(data); });
   }
-  std::unique_ptr<Context> context_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Transports, SenderConformance, ::testing::ValuesIn(kTransports),
-                         [](const auto& transport) { return std::string(transport.param.name); });
+                         testing::transport_name);
 
 // enqueue, waiting for room when the local buffer is full.
 Result<void> enqueue_waiting(Sender& sender, std::string_view text) {
@@ -173,12 +160,11 @@ TEST_P(SenderConformance, FlushReturnsOnceEverythingHasLeft) {
 
 TEST_P(SenderConformance, AFullBufferSaysWouldBlockAndWaitForRoomWaitsForTheReceiver) {
   if (!GetParam().reliable) GTEST_SKIP() << GetParam().name << " drops instead of holding back";
-  auto port = bind_stalling();
-  SenderOptions options;
-  options.max_queued_bytes = 16 * 1024;
-  auto sender = connect(*port, options);
-  const Bytes data(4096, std::byte{'x'});
-  const int sent = enqueue_until_stalled(*sender, data);
+  Stalled stalled_setup = stall();  // named parts, not a structured binding: lambdas capture them
+  auto& port = stalled_setup.port;
+  auto& sender = stalled_setup.sender;
+  const Bytes& data = stalled_setup.data;
+  const int sent = stalled_setup.sent;
   ASSERT_GT(sent, 0);
   auto stalled = sender->wait_for_room(50ms);  // nobody receives: no room comes
   ASSERT_FALSE(stalled);
@@ -198,14 +184,11 @@ TEST_P(SenderConformance, AFullBufferSaysWouldBlockAndWaitForRoomWaitsForTheRece
 
 TEST_P(SenderConformance, FlushTimesOutWhileTheReceiverStalls) {
   if (!GetParam().reliable) GTEST_SKIP() << GetParam().name << " drops instead of holding back";
-  auto port = bind_stalling();
-  SenderOptions options;
-  options.max_queued_bytes = 16 * 1024;
-  auto sender = connect(*port, options);
-  const Bytes data(4096, std::byte{'x'});
-  const int sent = enqueue_until_stalled(*sender, data);
+  Stalled stalled = stall();
+  auto& port = stalled.port;
+  const int sent = stalled.sent;
   ASSERT_GT(sent, 0);
-  auto flushed = sender->flush(50ms);
+  auto flushed = stalled.sender->flush(50ms);
   if (GetParam().buffered) {  // the local buffer cannot empty into a full connection
     ASSERT_FALSE(flushed);
     EXPECT_EQ(flushed.error().kind(), ErrorKind::timed_out) << flushed.error().message();
@@ -216,7 +199,7 @@ TEST_P(SenderConformance, FlushTimesOutWhileTheReceiverStalls) {
     for (int i = 0; i < sent && port->receive(5s); ++i) {
     }
   });
-  auto drained = sender->flush(10s);
+  auto drained = stalled.sender->flush(10s);
   EXPECT_TRUE(drained) << drained.error().message();
 }
 
@@ -249,11 +232,10 @@ TEST_P(SenderConformance, EnqueueAfterThePortWentAwayFailsAndKeepsFailing) {
 
 TEST_P(SenderConformance, PendingRequestsEndWithThePortGoingAway) {
   if (!GetParam().buffered) GTEST_SKIP() << GetParam().name << " completes each send at once";
-  auto port = bind_stalling();
-  SenderOptions options;
-  options.max_queued_bytes = 16 * 1024;
-  auto sender = connect(*port, options);
-  const Bytes data(4096, std::byte{'x'});
+  Stalled stalled = stalling_pair();
+  auto& port = stalled.port;
+  auto& sender = stalled.sender;
+  const Bytes& data = stalled.data;
   std::vector<io::Request<void>> requests;
   const int sent = send_until_stalled(*sender, [&]() -> Result<void> {
     auto r = sender->send_async(data);
@@ -274,11 +256,9 @@ TEST_P(SenderConformance, PendingRequestsEndWithThePortGoingAway) {
 }
 
 TEST_P(SenderConformance, CloseEndsPendingRequestsAndEverythingAfter) {
-  auto port = bind_stalling();
-  SenderOptions options;
-  options.max_queued_bytes = 16 * 1024;
-  auto sender = connect(*port, options);
-  const Bytes data(4096, std::byte{'x'});
+  Stalled stalled = stalling_pair();
+  auto& sender = stalled.sender;
+  const Bytes& data = stalled.data;
   std::vector<io::Request<void>> requests;
   auto send_one = [&]() -> Result<void> {
     auto r = sender->send_async(data);

@@ -1,0 +1,66 @@
+// What the conformance suites share (conformance_test.cpp for send and
+// receive, sender_conformance_test.cpp for the request-free stream): the
+// transports they run against, what each can and cannot do, and a fixture with
+// a Context per test. Tests only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
+
+namespace nexo::msg::testing {
+
+struct Traits {
+  const char* name;
+  std::string (*bind_uri)(int n);
+  bool reliable;     // nothing lost, duplicated or reordered; failures are sticky
+  bool synchronous;  // has send_sync
+  bool buffered;     // holds messages in a local buffer (flush may have to wait)
+  std::size_t huge;  // a message size that must get through
+};
+
+inline void PrintTo(const Traits& traits, std::ostream* out) {
+  *out << traits.name;
+}
+
+inline const Traits kTransports[] = {
+    {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true, false,
+     8u << 20},
+    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true, 8u << 20},
+    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true, 1u << 20},
+    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507},
+    {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507},
+};
+
+inline std::string transport_name(const ::testing::TestParamInfo<Traits>& info) {
+  return info.param.name;
+}
+
+class TransportTest : public ::testing::TestWithParam<Traits> {
+ protected:
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c) << c.error().message();
+    context_ = std::move(*c);
+  }
+  std::unique_ptr<Port> bind(PortOptions options = {}) {
+    static std::atomic<int> counter{0};
+    auto port = Port::bind(*context_, GetParam().bind_uri(++counter), options);
+    EXPECT_TRUE(port) << port.error().message();
+    return std::move(port).value();
+  }
+  std::unique_ptr<Sender> connect(const Port& port, SenderOptions options = {}) {
+    auto sender = Sender::connect(*context_, port.uri().to_string(), options);
+    EXPECT_TRUE(sender) << sender.error().message();
+    return std::move(sender).value();
+  }
+  std::unique_ptr<Context> context_;
+};
+
+}  // namespace nexo::msg::testing
