@@ -116,7 +116,7 @@ TEST_F(TcpEngineTest, ReceivingThreadsTakeTurnsLeadingAndNoMessageIsLost) {
   std::vector<std::thread> receivers;
   for (int t = 0; t < kThreads; ++t) {
     receivers.emplace_back([&] {
-      while (total.load() < kSenders * kEach) {
+      while (total.load() < kSenders * (kEach + 1)) {  // each sender: kEach, then one synchronous
         auto m = port_->receive(20ms);
         if (!m) continue;
         const std::string text(m->text());
