@@ -31,18 +31,21 @@ io::Request<Message> Port::receive_async() {
   return request;
 }
 
-// The asynchronous path plus a wait; the wait drives the transport's I/O if it
-// can (see io/progress.hpp), so the message needs no hop from the I/O thread.
 Result<Message> Port::receive(Timeout timeout) {
-  if (auto message = core_->queue.take_now()) return std::move(*message);  // at once, no Request
-  auto request = core_->queue.take_async(backend_->progress());
-  if (!timeout) return request.wait();
-  if (auto done = request.wait_for(*timeout)) return std::move(*done);
-  request.cancel();  // either cancels the waiting receive, or it completed meanwhile
-  auto late = request.wait();
-  if (late || !late.error().is(ErrorKind::canceled)) return late;
-  return Error(ErrorKind::timed_out, "receive on " + uri().to_string() + ": no message within " +
-                                         std::to_string(timeout->count()) + " ms");
+  return core_->queue.take(timeout, backend_->progress(), "receive on", uri());
+}
+
+Result<void> Port::reply(const Message& request, std::span<const std::byte> data) {
+  if (auto back = request.from ? request.from->back.lock() : nullptr)
+    return back->reply(request.from->connection, data);
+  const std::string where =
+      "reply on " + uri().to_string() + " to " + std::string(request.source()) + ": ";
+  if (!request.from) return Error(ErrorKind::invalid_argument, where + "the message has no source");
+  if (!request.from->can_reply()) {
+    return Error(ErrorKind::invalid_argument,
+                 where + "this transport cannot carry replies (tcp:// can)");
+  }
+  return Error(ErrorKind::closed, where + "the port that received the message is gone");
 }
 
 io::Request<std::size_t> Port::receive_into(std::span<std::byte> buffer) {

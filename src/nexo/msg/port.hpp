@@ -10,6 +10,8 @@
 //   receive_into(buf)    non-blocking: the caller hands over a buffer that is
 //                        filled in the background; the Request says how much
 // A receive "takes" the message: a synchronous sender waiting on it returns.
+// reply(message, data) answers on the way the message came: request-reply on
+// one connection, as RPC needs it.
 //
 // Who does the I/O: on tcp:// a thread blocked in receive() (or in wait() on a
 // receive_async() Request) reads the port's connections itself while the queue
@@ -57,6 +59,17 @@ class Port {
   // next message. A message longer than the buffer is taken and reported as
   // truncated (the buffer holds its first bytes).
   io::Request<std::size_t> receive_into(std::span<std::byte> buffer);
+
+  // Request-reply: sends `data` back to the Sender that sent `request`, on the
+  // same connection (the Sender takes it with receive()). Never blocks: the
+  // reply is copied and written as the socket takes it. Errors: closed (the
+  // connection or this port is gone), would_block (the sender is not reading
+  // and max_reply_backlog bytes wait), too_large, invalid_argument (a
+  // transport that cannot carry replies: only tcp:// and inproc:// can).
+  Result<void> reply(const Message& request, std::span<const std::byte> data);
+  Result<void> reply(const Message& request, std::string_view text) {
+    return reply(request, as_bytes(text));
+  }
 
   // The address to send to.
   const Uri& uri() const noexcept { return backend_->uri(); }

@@ -71,7 +71,7 @@ PortQueue::Entry PortQueue::pop_locked(std::vector<std::function<void()>>& liste
 Result<Message> PortQueue::try_take() {
   if (auto message = take_now()) return std::move(*message);
   std::lock_guard lock(mutex_);
-  if (closed_ && entries_.empty()) return Error(ErrorKind::closed, "receive: the port is closed");
+  if (closed_ && entries_.empty()) return close_error_;
   return Error(ErrorKind::would_block, "receive: no message waiting");
 }
 
@@ -85,6 +85,22 @@ std::optional<Message> PortQueue::take_now() {
   for (auto& listener : listeners)
     listener();
   return std::move(entry.message);
+}
+
+// The asynchronous path plus a wait; the wait drives the transport's I/O if it
+// can (see io/progress.hpp), so the message needs no hop from the I/O thread.
+Result<Message> PortQueue::take(Timeout timeout, std::shared_ptr<io::Progress> progress,
+                                std::string_view what, const Uri& where) {
+  if (auto message = take_now()) return std::move(*message);  // at once, no Request
+  auto request = take_async(std::move(progress));
+  if (!timeout) return request.wait();
+  if (auto done = request.wait_for(*timeout)) return std::move(*done);
+  request.cancel();  // either cancels the waiting receive, or it completed meanwhile
+  auto late = request.wait();
+  if (late || !late.error().is(ErrorKind::canceled)) return late;
+  return Error(ErrorKind::timed_out, std::string(what) + " " + where.to_string() +
+                                         ": no message within " +
+                                         std::to_string(timeout->count()) + " ms");
 }
 
 io::Request<Message> PortQueue::take_async(std::shared_ptr<io::Progress> progress) {
@@ -114,18 +130,19 @@ io::Request<Message> PortQueue::take_async(std::shared_ptr<io::Progress> progres
   return request;
 }
 
-void PortQueue::close() {
+void PortQueue::close(std::optional<Error> why) {
   std::list<Waiter> waiters;
   std::vector<std::function<void()>> listeners;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
+    if (why) close_error_ = *std::move(why);
     waiters.swap(waiters_);
     listeners = take_space_listeners_locked();
   }
   for (auto& w : waiters)
-    w.completer.complete(Error(ErrorKind::closed, "receive: the port was closed"));
+    w.completer.complete(close_error_);
   for (auto& listener : listeners)
     listener();
 }

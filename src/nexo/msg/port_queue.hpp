@@ -16,12 +16,14 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "nexo/base/result.hpp"
 #include "nexo/io/request.hpp"
 #include "nexo/msg/counters.hpp"
 #include "nexo/msg/message.hpp"
+#include "nexo/msg/uri.hpp"
 
 namespace nexo::msg {
 
@@ -78,10 +80,16 @@ class PortQueue {
   // is queued); cancel() removes the waiting receive. `progress`, if given, is
   // driven by a thread that waits on the Request (see io/progress.hpp).
   io::Request<Message> take_async(std::shared_ptr<io::Progress> progress = nullptr);
+  // The blocking receive: take_now(), else take_async(progress) and wait up to
+  // `timeout` (the wait drives `progress`). Errors: timed_out ("<what> <where>:
+  // no message within N ms"), closed.
+  Result<Message> take(Timeout timeout, std::shared_ptr<io::Progress> progress,
+                       std::string_view what, const Uri& where);
 
-  // Fails waiting receives with closed; later offers return closed. Queued
-  // messages can still be taken. Idempotent.
-  void close();
+  // Fails waiting receives with closed (or `why`: what ended the transport);
+  // later offers return closed. Queued messages can still be taken, then
+  // receives fail the same way. Idempotent: the first reason stays.
+  void close(std::optional<Error> why = std::nullopt);
   // Drops the queued messages (their synchronous senders learn closed). For
   // the Port's destructor: nobody will take them now.
   void discard();
@@ -114,6 +122,7 @@ class PortQueue {
   std::uint64_t next_waiter_ = 1;
   std::vector<std::function<void()>> space_listeners_;
   bool closed_ = false;
+  Error close_error_{ErrorKind::closed, "receive: the port is closed"};
 };
 
 }  // namespace nexo::msg

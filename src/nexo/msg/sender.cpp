@@ -65,6 +65,35 @@ Result<void> Sender::send_blocking(std::span<const std::byte> data, bool until_t
   }
 }
 
+Error Sender::no_replies() const {
+  return Error(ErrorKind::invalid_argument,
+               "receive from " + uri_.to_string() + ": this transport carries no replies");
+}
+
+Result<Message> Sender::receive(Timeout timeout) {
+  PortQueue* replies = backend_->replies();
+  if (!replies) return no_replies();
+  return replies->take(timeout, backend_->progress(), "receive a reply from", uri_);
+}
+
+Result<Message> Sender::try_receive() {
+  PortQueue* replies = backend_->replies();
+  if (!replies) return no_replies();
+  return replies->try_take();
+}
+
+io::Request<Message> Sender::receive_async() {
+  PortQueue* replies = backend_->replies();
+  if (!replies) {
+    auto [request, completer] = io::Request<Message>::make();
+    completer.complete(no_replies());
+    return request;
+  }
+  auto request = replies->take_async(backend_->progress());
+  if (!request.test()) backend_->want_background();  // a then() or test() user: nobody may drive
+  return request;
+}
+
 Result<void> Sender::wait_for_room(Timeout timeout) {
   return backend_->wait_for_space(deadline_of(timeout));
 }

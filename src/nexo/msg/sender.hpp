@@ -15,6 +15,10 @@
 // For streams of small messages, the asynchronous send without a Request:
 //   enqueue(m)         copies m to the local buffer and returns; nothing to
 //                      wait on (flush() waits for everything so far).
+// Replies: a port may answer a message on the way it came (Port::reply); the
+// Sender takes those answers with receive() / try_receive() / receive_async(),
+// in the order they were sent. A thread blocked in receive() (or send_sync())
+// reads the connection itself, as Port::receive does.
 // Messages from one Sender arrive in the order sent (on udp:// they may not
 // arrive at all, or out of order: UDP's failure model shows through).
 //
@@ -30,6 +34,7 @@
 #include "nexo/base/result.hpp"
 #include "nexo/io/request.hpp"
 #include "nexo/msg/context.hpp"
+#include "nexo/msg/message.hpp"
 #include "nexo/msg/transport.hpp"
 
 namespace nexo::msg {
@@ -94,6 +99,18 @@ class Sender {
   // closed, the connection's failure (some may never leave).
   Result<void> flush(Timeout timeout = std::nullopt);
 
+  // The port's replies (Port::reply), oldest first. Blocks up to `timeout`.
+  // Errors: timed_out, closed (the sender is closed; replies that had arrived
+  // are taken first), the connection's failure, invalid_argument (a transport
+  // that cannot carry replies). Replies nobody takes fill a bounded queue
+  // (SenderOptions::replies); then the sender stops reading its connection
+  // (acknowledgements too) until receives make room: nothing is dropped.
+  Result<Message> receive(Timeout timeout = std::nullopt);
+  // The oldest reply now, or would_block.
+  Result<Message> try_receive();
+  // Completes with the next reply (test() to poll, then() for a callback).
+  io::Request<Message> receive_async();
+
   const Uri& uri() const noexcept { return uri_; }
   CounterSnapshot stats() const noexcept { return backend_->counters().snapshot(); }
   // Idempotent.
@@ -102,6 +119,7 @@ class Sender {
  private:
   Sender(Uri uri, std::unique_ptr<SenderBackend> backend)
       : uri_(std::move(uri)), backend_(std::move(backend)) {}
+  Error no_replies() const;
   Result<void> send_blocking(std::span<const std::byte> data, bool until_taken, Timeout timeout);
 
   Uri uri_;

@@ -13,13 +13,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint64_t kListenerKey = 0;
 constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the others
 
-Timeout until(io::Clock::time_point deadline) {
-  if (deadline == io::Clock::time_point::max()) return std::nullopt;
-  const auto left = deadline - io::Clock::now();
-  if (left <= io::Clock::duration::zero()) return 0ms;
-  return std::chrono::ceil<std::chrono::milliseconds>(left);
-}
-
 }  // namespace
 
 struct TcpEngine::Connection {
@@ -29,8 +22,8 @@ struct TcpEngine::Connection {
   Source source;  // "tcp://peer", shared by every message from it
   Bytes partial;  // the start of a frame that has not fully arrived (or that waits for room)
   io::Clock::time_point partial_since{};
-  Bytes acks;  // acknowledgements not yet written
-  std::size_t acks_written = 0;
+  Bytes output;  // acknowledgements and replies not yet written
+  std::size_t output_written = 0;
   std::uint64_t messages_in = 0, bytes_in = 0;
   std::uint32_t interest = 0;  // what the poller watches it for (0: not in the poller)
   bool paused = false;         // the queue was full: not reading
@@ -38,9 +31,9 @@ struct TcpEngine::Connection {
 
 TcpEngine::TcpEngine(net::TcpListener listener, io::Poller poller, std::shared_ptr<PortCore> core,
                      std::function<void()> on_accept_paused)
-    : core_(std::move(core)),
+    : io::DrivenPoller(std::move(poller)),
+      core_(std::move(core)),
       on_accept_paused_(std::move(on_accept_paused)),
-      poller_(std::move(poller)),
       listener_(std::move(listener)),
       scratch_(kReadChunk) {}
 
@@ -50,87 +43,22 @@ TcpEngine::~TcpEngine() {
 
 Result<void> TcpEngine::start() {
   std::lock_guard lock(mutex_);
-  return poller_.add(listener_.native_handle(), io::kReadable, kListenerKey);
+  return poller().add(listener_.native_handle(), io::kReadable, kListenerKey);
 }
 
-// --- who leads -----------------------------------------------------------------
+// --- who does it ----------------------------------------------------------------
 
-void TcpEngine::drive(io::Clock::time_point deadline, const std::function<bool()>& done) {
-  {
-    std::unique_lock lock(lead_mutex_);
-    if (leader_) {  // follow: sleep until the leader leaves or our receive completes
-      const std::uint64_t seen = interrupts_;
-      lead_cv_.wait_until(lock, deadline,
-                          [&] { return !leader_ || interrupts_ != seen || done(); });
-      return;
-    }
-    leader_ = true;
-  }
-  lead(deadline, done);
-  {
-    std::lock_guard lock(lead_mutex_);
-    leader_ = false;
-    left_at_ = io::Clock::now();
-  }
-  lead_cv_.notify_all();
-}
-
-void TcpEngine::interrupt() noexcept {
-  {
-    std::lock_guard lock(lead_mutex_);
-    ++interrupts_;
-  }
-  lead_cv_.notify_all();
-  poller_.interrupt();
-}
-
-std::optional<io::Clock::duration> TcpEngine::idle_for() const {
-  std::lock_guard lock(lead_mutex_);
-  if (leader_) return std::nullopt;
-  return io::Clock::now() - left_at_;
-}
-
-// The leader's loop: do the I/O that is ready; sleep in the poller (without
-// the lock) until more is, the deadline, or an interrupt.
-void TcpEngine::lead(io::Clock::time_point deadline, const std::function<bool()>& done) {
-  std::array<io::Poller::Event, io::Poller::kMaxEvents> events;
-  std::unique_lock lock(mutex_);
-  leading_ = true;
-  std::size_t ready = 0;  // the first wait below returns at once if anything is ready
-  for (;;) {
-    PortQueue::Handoffs out;
-    if (!closed_) {
-      process(Events(events).first(ready), out);
-      if (resume_pending_.exchange(false)) resume_paused(out);
-    }
-    if (!out.empty()) {  // complete the receives (and acknowledge) outside the lock
-      lock.unlock();
-      out.run();
-      lock.lock();
-    }
-    if (done()) break;
-    const Timeout wait = until(deadline);
-    if (wait && wait->count() == 0) break;
-    lock.unlock();
-    ready = poller_.wait(events, wait);  // after close() only an interrupt wakes it
-    lock.lock();
-  }
-  leading_ = false;
-}
-
-bool TcpEngine::run_from_loop() {
-  std::array<io::Poller::Event, io::Poller::kMaxEvents> events;
+// The leader's or the I/O thread's turn: the I/O that is ready, then the
+// receives it completed (and their acknowledgements) outside the lock.
+void TcpEngine::handle(Events events) {
   PortQueue::Handoffs out;
   {
     std::lock_guard lock(mutex_);
-    if (leading_) return false;
-    if (closed_) return true;
-    const std::size_t ready = poller_.wait(events, 0ms);
-    process(Events(events).first(ready), out);
+    if (closed_) return;
+    process(events, out);
     if (resume_pending_.exchange(false)) resume_paused(out);
   }
   out.run();
-  return true;
 }
 
 // --- the I/O -------------------------------------------------------------------
@@ -144,7 +72,7 @@ void TcpEngine::process(Events events, PortQueue::Handoffs& out) {
     auto it = connections_.find(event.key);
     if (it == connections_.end()) continue;  // dropped earlier in this batch
     Connection& c = *it->second;
-    if ((event.readiness & io::kWritable) && !flush_acks(c)) {
+    if ((event.readiness & io::kWritable) && !flush_output(c)) {
       drop(c);
       continue;
     }
@@ -161,7 +89,7 @@ void TcpEngine::accept_all() {
     auto stream = listener_.accept();
     if (!stream) {
       if (stream.error().is(ErrorKind::overloaded)) {  // out of descriptors: back off, don't spin
-        (void)poller_.modify(listener_.native_handle(), 0, kListenerKey);
+        (void)poller().modify(listener_.native_handle(), 0, kListenerKey);
         on_accept_paused_();
       }
       return;
@@ -173,8 +101,9 @@ void TcpEngine::accept_all() {
     if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
-    c->source = make_source("tcp://" + c->stream.peer_endpoint().to_string());
-    if (!poller_.add(c->stream.native_handle(), io::kReadable, c->key)) continue;
+    c->source = make_source("tcp://" + c->stream.peer_endpoint().to_string(),
+                            weak_from_this(), c->key);
+    if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) continue;
     c->interest = io::kReadable;
     connections_.emplace(c->key, std::move(c));
     open_.fetch_add(1, std::memory_order_relaxed);
@@ -183,7 +112,7 @@ void TcpEngine::accept_all() {
 
 void TcpEngine::resume_accepting() {
   std::lock_guard lock(mutex_);
-  if (!closed_) (void)poller_.modify(listener_.native_handle(), io::kReadable, kListenerKey);
+  if (!closed_) (void)poller().modify(listener_.native_handle(), io::kReadable, kListenerKey);
 }
 
 // Reads what is there (a bounded number of chunks) and delivers every whole
@@ -257,7 +186,7 @@ void TcpEngine::pause(Connection& c) {
   core_->queue.when_space([weak = weak_from_this()] {
     if (auto engine = weak.lock()) {
       engine->resume_pending_.store(true);
-      engine->poller_.interrupt();
+      engine->poller().interrupt();
     }
   });
 }
@@ -286,18 +215,46 @@ void TcpEngine::send_ack(std::uint64_t connection, std::uint64_t message) {
   auto it = connections_.find(connection);
   if (closed_ || it == connections_.end()) return;  // the sender learns by its timeout
   Connection& c = *it->second;
-  frame::append(c.acks, frame::kAck, message, {});
-  if (!flush_acks(c) || !update_interest(c)) drop(c);
+  frame::append(c.output, frame::kAck, message, {});
+  if (!flush_output(c) || !update_interest(c)) drop(c);
 }
 
-bool TcpEngine::flush_acks(Connection& c) {
-  while (c.acks_written < c.acks.size()) {
-    auto n = c.stream.write(std::span<const std::byte>(c.acks).subspan(c.acks_written));
-    if (!n) return n.error().is(ErrorKind::would_block);
-    c.acks_written += *n;
+Result<void> TcpEngine::reply(std::uint64_t connection, std::span<const std::byte> data) {
+  std::lock_guard lock(mutex_);
+  auto it = connections_.find(connection);
+  if (closed_ || it == connections_.end()) {
+    return Error(ErrorKind::closed, std::string("reply: ") +
+                                        (closed_ ? "the port is closed"
+                                                 : "the connection the message came on is gone"));
   }
-  Bytes().swap(c.acks);
-  c.acks_written = 0;
+  Connection& c = *it->second;
+  const auto where = [&] { return "reply to " + c.source->text + ": "; };
+  if (data.size() > core_->options.max_message_size) {
+    return Error(ErrorKind::too_large, where() + "message of " + std::to_string(data.size()) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(core_->options.max_message_size));
+  }
+  if (c.output.size() - c.output_written > core_->options.max_reply_backlog) {
+    return Error(ErrorKind::would_block,
+                 where() + "the peer is not reading: the connection's output is full");
+  }
+  frame::append(c.output, frame::kData, 0, data);
+  core_->counters.add_out(data.size());
+  if (!flush_output(c) || !update_interest(c)) {
+    drop(c);
+    return Error(ErrorKind::reset, where() + "the connection failed while writing");
+  }
+  return ok();
+}
+
+bool TcpEngine::flush_output(Connection& c) {
+  while (c.output_written < c.output.size()) {
+    auto n = c.stream.write(std::span<const std::byte>(c.output).subspan(c.output_written));
+    if (!n) return n.error().is(ErrorKind::would_block);
+    c.output_written += *n;
+  }
+  Bytes().swap(c.output);
+  c.output_written = 0;
   return true;
 }
 
@@ -305,15 +262,15 @@ bool TcpEngine::flush_acks(Connection& c) {
 // nothing leaves the poller (a paused one would otherwise report hang-ups).
 bool TcpEngine::update_interest(Connection& c) {
   const std::uint32_t interest =
-      (c.paused ? 0u : io::kReadable) | (c.acks.empty() ? 0u : io::kWritable);
+      (c.paused ? 0u : io::kReadable) | (c.output.empty() ? 0u : io::kWritable);
   if (interest == c.interest) return true;
   const int fd = c.stream.native_handle();
   Result<void> changed = ok();
   if (interest == 0) {
-    poller_.remove(fd);
+    poller().remove(fd);
   } else {
     changed =
-        c.interest == 0 ? poller_.add(fd, interest, c.key) : poller_.modify(fd, interest, c.key);
+        c.interest == 0 ? poller().add(fd, interest, c.key) : poller().modify(fd, interest, c.key);
   }
   c.interest = interest;
   return changed.has_value();
@@ -334,7 +291,7 @@ void TcpEngine::sweep_slow_peers(io::Clock::time_point now) {
 
 // Closes a connection and forgets it: `c` is gone afterwards.
 void TcpEngine::drop(Connection& c) {
-  if (c.interest != 0) poller_.remove(c.stream.native_handle());
+  if (c.interest != 0) poller().remove(c.stream.native_handle());
   open_.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.key);
 }
@@ -344,12 +301,12 @@ void TcpEngine::close() {
     std::lock_guard lock(mutex_);
     if (std::exchange(closed_, true)) return;
     for (auto& [key, c] : connections_) {
-      if (c->interest != 0) poller_.remove(c->stream.native_handle());
+      if (c->interest != 0) poller().remove(c->stream.native_handle());
     }
     connections_.clear();
     paused_.clear();
     open_.store(0, std::memory_order_relaxed);
-    poller_.remove(listener_.native_handle());
+    poller().remove(listener_.native_handle());
     listener_.close();
   }
   interrupt();  // a leading thread returns
@@ -361,7 +318,7 @@ std::vector<ConnectionStats> TcpEngine::connections() {
   out.reserve(connections_.size());
   for (const auto& [key, c] : connections_) {
     out.push_back(
-        {c->source->substr(6), c->messages_in, c->bytes_in, c->partial.size(), c->paused});
+        {c->source->text.substr(6), c->messages_in, c->bytes_in, c->partial.size(), c->paused});
   }
   return out;
 }

@@ -12,8 +12,14 @@
 // Bytes are counted as stream offsets: `appended_` (every frame byte handed
 // over) and `written_` (every byte the socket took); queued = the difference.
 // A send_async Request is a mark at the offset where its frame ends and
-// completes once `written_` passes it; enqueue leaves no mark at all. The I/O
-// thread also reads the acknowledgements that synchronous sends wait for.
+// completes once `written_` passes it; enqueue leaves no mark at all.
+//
+// Reading (acknowledgements for send_sync, and the port's replies for
+// receive): the socket is in a Poller of its own (SenderInput, an
+// io::DrivenPoller), so a thread blocked in receive() or send_sync() reads it
+// itself, and the I/O thread does while nobody does (io::LoopFallback). The
+// I/O loop watches the socket directly only for writability, when a batch did
+// not fit.
 //
 // Who writes to the socket: the holder of the writer role (writer_): nobody,
 // the I/O thread (loop) or one blocking caller (caller). The role is taken and
@@ -30,6 +36,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "nexo/io/driven_poller.hpp"
 #include "nexo/io/io_watcher.hpp"
 #include "nexo/msg/context.hpp"
 #include "nexo/msg/frame.hpp"
@@ -84,10 +91,42 @@ class OutBuffer {
   std::uint64_t messages_ = 0, payload_ = 0;
 };
 
+class TcpSender;
+
+// The reading side's driver. handle() runs the owner's reading with this
+// input's lock held (one reader at a time), and nothing once detached.
+class SenderInput final : public io::DrivenPoller {
+ public:
+  SenderInput(io::Poller poller, TcpSender& owner)
+      : io::DrivenPoller(std::move(poller)), owner_(&owner) {}
+  // After this no handle() touches the owner. Waits for one in progress.
+  void detach() {
+    std::lock_guard lock(mutex_);
+    owner_ = nullptr;
+  }
+  // The reply queue has room again: read on (from whoever drives next).
+  void resume() {
+    resume_.store(true);
+    poller().interrupt();
+  }
+
+ private:
+  void handle(std::span<const io::Poller::Event> events) override;
+
+  std::mutex mutex_;
+  TcpSender* owner_;
+  std::atomic<bool> resume_{false};
+};
+
 class TcpSender final : public SenderBackend {
  public:
   TcpSender(Context& context, Uri uri, net::TcpStream stream, const SenderOptions& options)
-      : context_(context), uri_(std::move(uri)), stream_(std::move(stream)), options_(options) {}
+      : context_(context),
+        uri_(std::move(uri)),
+        stream_(std::move(stream)),
+        options_(options),
+        shared_(std::make_shared<Shared>(options.replies)),
+        source_(make_source(uri_.to_string())) {}
   ~TcpSender() override { close(); }
 
   Result<void> start();
@@ -97,7 +136,18 @@ class TcpSender final : public SenderBackend {
   Result<void> wait_for_space(io::Clock::time_point deadline) override;
   Result<void> flush(io::Clock::time_point deadline) override;
   void close() override;
-  const Counters& counters() const noexcept override { return counters_; }
+  const Counters& counters() const noexcept override { return shared_->counters; }
+  PortQueue* replies() noexcept override { return &shared_->replies; }
+  std::shared_ptr<io::Progress> progress() const override { return input_; }
+  void want_background() override {
+    if (fallback_) fallback_->want_background();
+  }
+
+  // SenderInput's, with its lock held: reads what the socket has (or only
+  // re-parses, `resumed`, after a pause). Completions run after the lock.
+  struct Completions;
+  void read_input(bool readable, bool resumed, PortQueue::Handoffs& out, Completions& done);
+  static void finish(Completions& done);
 
  private:
   enum class Writer { none, loop, caller };
@@ -105,13 +155,6 @@ class TcpSender final : public SenderBackend {
     std::uint64_t end;         // the stream offset where the frame ends
     io::Completer<void> left;  // completes once written_ reaches `end`
   };
-  using Completions = std::vector<std::pair<io::Completer<void>, Result<void>>>;
-
-  static void finish(Completions& done) {
-    for (auto& [completer, result] : done)
-      completer.complete(std::move(result));
-    done.clear();
-  }
   std::string where() const { return "send to " + uri_.to_string(); }
   std::optional<Error> refuse(std::size_t payload) const;
   std::optional<Error> refuse_locked(std::size_t frame_size) const;
@@ -128,14 +171,24 @@ class TcpSender final : public SenderBackend {
   void advance_locked(std::size_t n, Completions& done);
   void fail_locked(Error error, Completions& done);
   void set_writable_interest(bool writable);
-  void on_ready(std::uint32_t readiness);
-  void read_acks(Completions& done);
+  void on_writable();
+  bool parse_input(PortQueue::Handoffs& out, Completions& done);
+  void stop_reading();
 
   Context& context_;
   Uri uri_;
   net::TcpStream stream_;
   SenderOptions options_;
-  Counters counters_;
+  // What may outlive this object by a moment: a reader finishing its turn.
+  struct Shared {
+    explicit Shared(QueueLimits limits) : replies(limits, counters) {}
+    Counters counters;
+    PortQueue replies;  // the port's replies, for receive()
+  };
+  const std::shared_ptr<Shared> shared_;
+  Source source_;      // the replies' origin: this sender's URI
+  std::shared_ptr<SenderInput> input_;
+  std::unique_ptr<io::LoopFallback> fallback_;
 
   std::mutex mutex_;                  // guards everything down to the writer's part
   std::condition_variable progress_;  // bytes written, writer role given up, failure
@@ -155,21 +208,60 @@ class TcpSender final : public SenderBackend {
   std::size_t batch_written_ = 0;
 
   // Loop thread only.
-  std::unique_ptr<io::IoWatcher> watcher_;
+  std::unique_ptr<io::IoWatcher> watcher_;  // the socket's writability
   bool writable_armed_ = false;
+
+  // Reading: SenderInput's lock held.
   Bytes in_;
-  std::size_t in_end_ = 0;
+  std::size_t in_start_ = 0, in_end_ = 0;  // received, not yet parsed
+  bool input_paused_ = false;              // the reply queue is full
+  bool input_done_ = false;                // the socket is out of the poller
+
+ public:
+  struct Completions {
+    std::vector<std::pair<io::Completer<void>, Result<void>>> requests;
+    std::optional<Error> failure;     // the replies' queue closes with it
+    std::shared_ptr<Shared> replies;  // set with failure
+  };
 };
 
+void SenderInput::handle(std::span<const io::Poller::Event> events) {
+  PortQueue::Handoffs out;
+  TcpSender::Completions done;
+  TcpSender* owner = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    owner = owner_;
+    if (!owner) return;
+    owner->read_input(!events.empty(), resume_.exchange(false), out, done);
+  }
+  // Outside the lock: a callback may close the sender (detach() takes the lock).
+  out.run();
+  TcpSender::finish(done);
+}
+
+void TcpSender::finish(Completions& done) {
+  for (auto& [completer, result] : done.requests)
+    completer.complete(std::move(result));
+  done.requests.clear();
+  if (done.failure) done.replies->replies.close(*std::move(done.failure));
+  done.failure.reset();
+}
+
 Result<void> TcpSender::start() {
-  auto started = context_.io().call<bool>([this]() -> Result<bool> {
+  auto poller = io::Poller::create();
+  if (!poller) return std::move(poller).error();
+  if (auto added = poller->add(stream_.native_handle(), io::kReadable, 1); !added)
+    return std::move(added).error();
+  input_ = std::make_shared<SenderInput>(std::move(*poller), *this);
+  auto fallback = io::LoopFallback::start(context_.io(), input_);
+  if (!fallback) return std::move(fallback).error();
+  fallback_ = std::move(*fallback);
+  (void)context_.io().call<bool>([this]() -> Result<bool> {
     watcher_ = std::make_unique<io::IoWatcher>(context_.io().loop(), stream_.native_handle(),
-                                               [this](std::uint32_t r) { on_ready(r); });
-    if (auto watching = watcher_->start(io::kReadable); !watching)
-      return std::move(watching).error();
+                                               [this](std::uint32_t) { on_writable(); });
     return true;
   });
-  if (!started) return std::move(started).error();
   return ok();
 }
 
@@ -224,7 +316,9 @@ Result<io::Request<void>> TcpSender::submit(std::span<const std::byte> data, boo
                                             bool write_now) {
   if (auto refused = refuse(data.size())) return *std::move(refused);
   const auto kind = until_taken ? frame::kDataToAck : frame::kData;
-  auto [request, completer] = io::Request<void>::make();
+  // A synchronous send's wait reads the acknowledgement itself (input_ leads).
+  auto [request, completer] =
+      io::Request<void>::make(until_taken ? std::shared_ptr<io::Progress>(input_) : nullptr);
   Completions done;
   bool post = false;
   {
@@ -274,7 +368,7 @@ bool TcpSender::write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kin
   const std::size_t taken = n ? *n : 0;
   advance_locked(taken, done);
   if (taken == size) {
-    counters_.add_out(data.size());
+    shared_->counters.add_out(data.size());
     return false;
   }
   if (closed_ || failed_) return false;
@@ -348,7 +442,7 @@ bool TcpSender::next_batch_locked() {
 
 void TcpSender::batch_written_locked(std::size_t n, Completions& done) {
   batch_written_ += n;
-  if (batch_written_ == batch_.size()) counters_.add_out_many(batch_.messages(), batch_.payload());
+  if (batch_written_ == batch_.size()) shared_->counters.add_out_many(batch_.messages(), batch_.payload());
   advance_locked(n, done);
 }
 
@@ -356,7 +450,7 @@ void TcpSender::batch_written_locked(std::size_t n, Completions& done) {
 void TcpSender::advance_locked(std::size_t n, Completions& done) {
   written_ += n;
   while (!marks_.empty() && marks_.front().end <= written_) {
-    done.emplace_back(std::move(marks_.front().left), ok());
+    done.requests.emplace_back(std::move(marks_.front().left), ok());
     marks_.pop_front();
   }
   progress_.notify_all();
@@ -364,10 +458,12 @@ void TcpSender::advance_locked(std::size_t n, Completions& done) {
 
 void TcpSender::fail_locked(Error error, Completions& done) {
   if (!failed_) failed_ = error;
+  done.failure = error;
+  done.replies = shared_;
   for (auto& mark : marks_)
-    done.emplace_back(std::move(mark.left), error);
+    done.requests.emplace_back(std::move(mark.left), error);
   for (auto& [id, completer] : awaiting_ack_)
-    done.emplace_back(std::move(completer), error);
+    done.requests.emplace_back(std::move(completer), error);
   marks_.clear();
   awaiting_ack_.clear();
   pending_.clear();
@@ -378,21 +474,50 @@ void TcpSender::fail_locked(Error error, Completions& done) {
 void TcpSender::set_writable_interest(bool writable) {
   if (!watcher_) return;
   writable_armed_ = writable;
-  (void)watcher_->start(writable ? io::kReadable | io::kWritable : io::kReadable);
+  if (writable) {
+    (void)watcher_->start(io::kWritable);
+  } else {
+    watcher_->stop();
+  }
 }
 
-void TcpSender::on_ready(std::uint32_t readiness) {
-  Completions done;
-  if (readiness & (io::kReadable | io::kHangup)) read_acks(done);
-  finish(done);
-  if (readiness & io::kWritable) drain_from_loop();
+void TcpSender::on_writable() {
+  drain_from_loop();
   std::lock_guard lock(mutex_);
-  if ((failed_ || closed_) && watcher_) watcher_->stop();
+  if ((failed_ || closed_) && watcher_) {
+    watcher_->stop();
+    writable_armed_ = false;
+  }
 }
 
-void TcpSender::read_acks(Completions& done) {
-  for (;;) {
-    if (in_.size() - in_end_ < 4096) in_.resize(in_end_ + 4096);
+void TcpSender::read_input(bool readable, bool resumed, PortQueue::Handoffs& out,
+                           Completions& done) {
+  if (input_done_) return;
+  if (resumed && input_paused_) {
+    input_paused_ = false;
+    if (!parse_input(out, done)) return stop_reading();
+    if (input_paused_) return;
+    if (!input_->poller().modify(stream_.native_handle(), io::kReadable, 1)) {
+      std::lock_guard lock(mutex_);
+      fail_locked(Error(ErrorKind::system, "receive from " + uri_.to_string() +
+                                               ": cannot watch the connection again"),
+                  done);
+      return stop_reading();
+    }
+    readable = true;
+  }
+  if (!readable || input_paused_) return;
+  for (int round = 0; round < 16; ++round) {
+    if (in_start_ > 0 && in_start_ == in_end_) in_start_ = in_end_ = 0;
+    if (in_.size() - in_end_ < 4096) {
+      if (in_start_ > 0) {  // keep the unparsed tail at the front
+        std::copy(in_.begin() + static_cast<std::ptrdiff_t>(in_start_),
+                  in_.begin() + static_cast<std::ptrdiff_t>(in_end_), in_.begin());
+        in_end_ -= in_start_;
+        in_start_ = 0;
+      }
+      if (in_.size() - in_end_ < 4096) in_.resize(std::max<std::size_t>(in_end_ + 4096, in_.size() * 2));
+    }
     auto n = stream_.read(std::span(in_).subspan(in_end_));
     if (!n) {
       if (n.error().is(ErrorKind::would_block)) return;
@@ -400,35 +525,61 @@ void TcpSender::read_acks(Completions& done) {
       fail_locked(n.error().with_context("the receiver's connection ended; messages not yet "
                                          "acknowledged may or may not have been taken"),
                   done);
-      return;
+      return stop_reading();
     }
+    const bool drained = *n < in_.size() - in_end_;
     in_end_ += *n;
-    std::size_t start = 0;
-    for (;;) {
-      frame::Parsed f;
-      std::string why;
-      auto status =
-          frame::parse(std::span<const std::byte>(in_).subspan(start, in_end_ - start), 0, f, why);
-      if (status == frame::Status::need_more) break;
+    if (!parse_input(out, done)) return stop_reading();
+    if (input_paused_ || drained) return;
+  }
+}
+
+// Acts on the whole frames in in_: acknowledgements complete send_syncs,
+// data frames are replies for the queue. false: the connection has failed.
+bool TcpSender::parse_input(PortQueue::Handoffs& out, Completions& done) {
+  while (in_start_ < in_end_) {
+    frame::Parsed f;
+    std::string why;
+    const auto input = std::span<const std::byte>(in_).subspan(in_start_, in_end_ - in_start_);
+    auto status = frame::parse(input, options_.max_message_size, f, why);
+    if (status == frame::Status::need_more) break;
+    if (status == frame::Status::malformed || f.kind == frame::kDataToAck) {
       std::lock_guard lock(mutex_);
-      if (status == frame::Status::malformed || f.kind != frame::kAck) {
-        fail_locked(
-            Error(ErrorKind::malformed,
-                  "from " + uri_.to_string() + ": " +
-                      (why.empty() ? "a data frame where an acknowledgement was expected" : why)),
-            done);
-        return;
-      }
+      fail_locked(Error(ErrorKind::malformed,
+                        "from " + uri_.to_string() + ": " +
+                            (why.empty() ? "the port asked for an acknowledgement" : why)),
+                  done);
+      return false;
+    }
+    if (f.kind == frame::kAck) {
+      std::lock_guard lock(mutex_);
       if (auto it = awaiting_ack_.find(f.id); it != awaiting_ack_.end()) {
-        done.emplace_back(std::move(it->second), ok());
+        done.requests.emplace_back(std::move(it->second), ok());
         awaiting_ack_.erase(it);
       }
-      start += f.size;
+    } else {
+      Message reply{Bytes(f.payload.begin(), f.payload.end()), source_};
+      const auto offered = shared_->replies.offer(reply, {}, &out);
+      if (offered == PortQueue::Offer::closed) return true;  // closing: nobody will take it
+      if (offered == PortQueue::Offer::full) {
+        input_paused_ = true;  // the frame stays in in_; TCP flow control holds the port
+        (void)input_->poller().modify(stream_.native_handle(), 0, 1);
+        shared_->replies.when_space([weak = std::weak_ptr<SenderInput>(input_)] {
+          if (auto reader = weak.lock()) reader->resume();
+        });
+        return true;
+      }
     }
-    std::copy(in_.begin() + static_cast<std::ptrdiff_t>(start),
-              in_.begin() + static_cast<std::ptrdiff_t>(in_end_), in_.begin());
-    in_end_ -= start;
+    in_start_ += f.size;
   }
+  return true;
+}
+
+// The connection has failed: its socket leaves the poller (it would stay
+// readable at end of stream).
+void TcpSender::stop_reading() {
+  input_done_ = true;
+  input_->poller().remove(stream_.native_handle());
 }
 
 Result<void> TcpSender::wait_for_space(io::Clock::time_point deadline) {
@@ -463,6 +614,11 @@ void TcpSender::close() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
+  }
+  fallback_.reset();  // the I/O thread stops reading
+  if (input_) {
+    input_->detach();  // so does a leading thread, after its turn
+    if (!input_done_) input_->poller().remove(stream_.native_handle());
   }
   Completions done;
   (void)context_.io().call<bool>([this, &done]() -> Result<bool> {

@@ -29,6 +29,9 @@ struct PortOptions {
   // tcp://: a connection that has sent part of a frame and then nothing for this
   // long is closed (a peer sending one byte a minute cannot hold resources).
   std::chrono::milliseconds frame_timeout{30'000};
+  // tcp://: replies written to one connection that its socket has not taken
+  // yet; a reply beyond this is would_block (the peer is not reading).
+  std::size_t max_reply_backlog = 16u << 20;
 };
 
 // One connection of a port, for --stats and tests.
@@ -42,7 +45,8 @@ struct ConnectionStats {
 struct SenderOptions {
   Timeout connect_timeout = std::chrono::milliseconds(5000);
   std::size_t max_queued_bytes = 16u << 20;  // the local buffer for asynchronous sends
-  std::size_t max_message_size = 16u << 20;
+  std::size_t max_message_size = 16u << 20;  // also the largest reply accepted
+  QueueLimits replies;  // replies waiting for Sender::receive (beyond: the sender stops reading)
 };
 
 // The receiving side's shared state: the queue and its counters. Shared between
@@ -102,6 +106,12 @@ class SenderBackend {
   // Stops sending; pending requests complete with closed. Blocks until done.
   virtual void close() = 0;
   virtual const Counters& counters() const noexcept = 0;
+
+  // Replies (Port::reply) arrive here; null when the transport cannot carry them.
+  virtual PortQueue* replies() noexcept { return nullptr; }
+  // As PortBackend's, for the replies.
+  virtual std::shared_ptr<io::Progress> progress() const { return nullptr; }
+  virtual void want_background() {}
 };
 
 }  // namespace nexo::msg
