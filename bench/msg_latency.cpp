@@ -4,10 +4,10 @@
 // thread: the I/O threads' work shows here even though they are not on the
 // timed path).
 //   nexo  what a user writes: each side has its own Context (as two processes
-//         would), a Port to receive on and a Sender to the other side's Port;
-//         a round trip is client send -> server receive -> server send ->
-//         client receive, with the blocking Sender::send and Port::receive
-//         (both with a 5 s deadline).
+//         would); the server binds a Port, the client connects a Sender; a
+//         round trip is Sender::send -> Port::receive -> Port::reply ->
+//         Sender::receive, request and reply on one connection as REQ/REP and
+//         raw do (blocking calls, 5 s deadlines).
 //   zmq   REQ/REP, zmq_send/zmq_recv, one context per side.
 //   raw   blocking sockets, TCP_NODELAY, a 4-byte big-endian length prefix:
 //         one send() of prefix+payload, recv() into a 64 KiB buffer until the
@@ -207,23 +207,11 @@ class ZmqPair final : public PingPong {
 class NexoPair final : public PingPong {
  public:
   static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
-    auto ends = open_nexo_ends(placement);
-    if (!ends) return ends.error();
-    auto client_port = msg::Port::bind(*ends->client_context, "tcp://127.0.0.1:0");
-    if (!client_port) return client_port.error();
-    auto to_client = msg::Sender::connect(*ends->server_context, (*client_port)->uri().to_string());
-    if (!to_client) return to_client.error();
-    std::unique_ptr<PingPong> out = std::make_unique<NexoPair>(
-        std::move(*ends), std::move(*client_port), std::move(*to_client), placement.server);
-    return out;
+    return make_with<PingPong, NexoPair>(open_nexo_ends(placement), placement.server);
   }
 
-  NexoPair(NexoEnds ends, std::unique_ptr<msg::Port> client_port,
-           std::unique_ptr<msg::Sender> to_client, int server_cpu)
-      : ends_(std::move(ends)),
-        client_port_(std::move(client_port)),
-        to_client_(std::move(to_client)),
-        thread_(server_cpu, [this] { return echo(); }) {}
+  NexoPair(NexoEnds ends, int server_cpu)
+      : ends_(std::move(ends)), thread_(server_cpu, [this] { return echo(); }) {}
   ~NexoPair() override { static_cast<void>(finish()); }
 
   Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
@@ -231,7 +219,7 @@ class NexoPair final : public PingPong {
       if (auto sent = ends_.to_server->send(probe.request(), kTimeout); !sent) {
         return fail(error, std::move(sent).error());
       }
-      auto reply = client_port_->receive(kTimeout);
+      auto reply = ends_.to_server->receive(kTimeout);
       if (!reply) return fail(error, std::move(reply).error());
       if (!reply_size_is(reply->size(), probe.size(), error)) return false;
       std::memcpy(probe.reply().data(), reply->data.data(), reply->size());
@@ -256,17 +244,15 @@ class NexoPair final : public PingPong {
         return std::move(request).error().with_context("nexo echo");
       }
       if (request->size() == 0) return ok();  // the client's stop message
-      if (auto sent = to_client_->send(request->data, kTimeout); !sent) {
+      if (auto sent = ends_.server_port->reply(*request, request->data); !sent) {
         return std::move(sent).error().with_context("nexo echo");
       }
     }
   }
 
-  // The contexts (in ends_) first: destroyed after the ports and senders; the
+  // The contexts (in ends_) are destroyed after the port and sender; the
   // thread last declared, so joined first.
   NexoEnds ends_;
-  std::unique_ptr<msg::Port> client_port_;
-  std::unique_ptr<msg::Sender> to_client_;
   std::atomic<bool> stop_{false};
   EchoThread thread_;
 };

@@ -1,5 +1,6 @@
 // What the conformance suites share (conformance_test.cpp for send and
-// receive, sender_conformance_test.cpp for the request-free stream): the
+// receive, sender_conformance_test.cpp for the request-free stream,
+// reply_conformance_test.cpp for request-reply on one connection): the
 // transports they run against, what each can and cannot do, and a fixture with
 // a Context per test. Tests only.
 #pragma once
@@ -23,6 +24,7 @@ struct Traits {
   bool synchronous;  // has send_sync
   bool buffered;     // holds messages in a local buffer (flush may have to wait)
   std::size_t huge;  // a message size that must get through
+  bool replies;      // Port::reply and Sender::receive
 };
 
 inline void PrintTo(const Traits& traits, std::ostream* out) {
@@ -31,11 +33,11 @@ inline void PrintTo(const Traits& traits, std::ostream* out) {
 
 inline const Traits kTransports[] = {
     {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true, false,
-     8u << 20},
-    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true, 8u << 20},
-    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true, 1u << 20},
-    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507},
-    {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507},
+     8u << 20, true},
+    {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true, 8u << 20, true},
+    {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true, 1u << 20, true},
+    {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507, false},
+    {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507, false},
 };
 
 inline std::string transport_name(const ::testing::TestParamInfo<Traits>& info) {

@@ -1,6 +1,7 @@
 // inproc://NAME — messages within one process: a sender offers straight into
 // the port's queue (a copy, no sockets). A full queue makes send_async say
 // would_block and send() wait: the back-pressure of a bounded queue, visible.
+// Replies go the same way back: Port::reply offers into the sender's queue.
 #include <condition_variable>
 #include <mutex>
 
@@ -25,13 +26,47 @@ class InprocPort final : public PortBackend {
   bool closed_ = false;
 };
 
+// A sender's way back: its reply queue (and counters), which messages from it
+// point to (weakly) as their origin.
+struct InprocReplies final : ReplyPath {
+  InprocReplies(QueueLimits limits, std::shared_ptr<PortCore> port_core, std::string name)
+      : queue(limits, counters), port(std::move(port_core)), source(make_source(std::move(name))) {}
+
+  Result<void> reply(std::uint64_t, std::span<const std::byte> data) override {
+    auto where = [this] { return "reply to " + source->text; };  // built only for an error
+    if (data.size() > port->options.max_message_size) {
+      return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(port->options.max_message_size));
+    }
+    Message message{Bytes(data.begin(), data.end()), source};
+    switch (queue.offer(message)) {
+      case PortQueue::Offer::accepted:
+        port->counters.add_out(data.size());
+        return ok();
+      case PortQueue::Offer::full:
+        return Error(ErrorKind::would_block,
+                     where() + ": the sender's reply queue is full (it is not receiving)");
+      case PortQueue::Offer::closed:
+        break;
+    }
+    return Error(ErrorKind::closed, where() + ": the sender is closed");
+  }
+
+  Counters counters;  // the sender's
+  PortQueue queue;
+  const std::shared_ptr<PortCore> port;
+  const Source source;  // of the replies: the port
+};
+
 class InprocSender final : public SenderBackend {
  public:
-  InprocSender(Uri uri, std::shared_ptr<PortCore> core, std::size_t max_message)
+  InprocSender(Uri uri, std::shared_ptr<PortCore> core, const SenderOptions& options)
       : uri_(std::move(uri)),
-        source_(make_source("inproc://" + uri_.name)),
+        replies_(std::make_shared<InprocReplies>(options.replies, core, "inproc://" + uri_.name)),
+        source_(make_source("inproc://" + uri_.name, replies_)),
         core_(std::move(core)),
-        max_message_(max_message) {}
+        max_message_(options.max_message_size) {}
   ~InprocSender() override { close(); }
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
@@ -50,7 +85,7 @@ class InprocSender final : public SenderBackend {
     }
     switch (core_->queue.offer(message, std::move(on_taken))) {
       case PortQueue::Offer::accepted:
-        counters_.add_out(data.size());
+        replies_->counters.add_out(data.size());
         if (!until_taken) completer.complete(ok());  // it has left: it is in the port's queue
         return request;
       case PortQueue::Offer::full:
@@ -68,7 +103,7 @@ class InprocSender final : public SenderBackend {
     Message message{Bytes(data.begin(), data.end()), source_};
     switch (core_->queue.offer(message)) {
       case PortQueue::Offer::accepted:
-        counters_.add_out(data.size());
+        replies_->counters.add_out(data.size());
         return ok();
       case PortQueue::Offer::full:
         return Error(ErrorKind::would_block, where() + ": the port's queue is full");
@@ -104,6 +139,8 @@ class InprocSender final : public SenderBackend {
 
   void close() override {
     closed_ = true;
+    replies_->queue.close(Error(ErrorKind::closed, "receive a reply from " + uri_.to_string() +
+                                                       ": the sender is closed"));
     std::vector<std::weak_ptr<io::Completer<void>>> waiting;
     {
       std::lock_guard lock(mutex_);
@@ -117,7 +154,8 @@ class InprocSender final : public SenderBackend {
       }
     }
   }
-  const Counters& counters() const noexcept override { return counters_; }
+  const Counters& counters() const noexcept override { return replies_->counters; }
+  PortQueue* replies() noexcept override { return &replies_->queue; }
 
  private:
   // closed or too_large, if `data` cannot be sent at all.
@@ -137,10 +175,10 @@ class InprocSender final : public SenderBackend {
   };
 
   Uri uri_;
-  Source source_;
+  std::shared_ptr<InprocReplies> replies_;
+  Source source_;  // of the messages sent: carries the way back
   std::shared_ptr<PortCore> core_;
   std::size_t max_message_;
-  Counters counters_;
   std::atomic<bool> closed_{false};
   std::mutex mutex_;
   std::vector<std::weak_ptr<io::Completer<void>>> waiting_;  // synchronous sends not yet taken
@@ -160,7 +198,7 @@ Result<std::unique_ptr<SenderBackend>> connect_inproc(Context& context, const Ur
   auto core = context.find_inproc(uri.name);
   if (!core) return std::move(core).error();
   return std::unique_ptr<SenderBackend>(
-      std::make_unique<InprocSender>(uri, std::move(*core), options.max_message_size));
+      std::make_unique<InprocSender>(uri, std::move(*core), options));
 }
 
 }  // namespace nexo::msg
