@@ -88,6 +88,17 @@ if start_server recv recv tcp://127.0.0.1:0 --count 3 --stats; then
   grep -q "stats tcp://127.0.0.1:$port: in 3 msgs" "$work/recv.err" && pass "recv --stats" \
     || fail "recv stats: $(cat "$work/recv.err")"
 fi
+if start_server echo recv tcp://127.0.0.1:0 --count 6 --echo --stats; then
+  uri="tcp://127.0.0.1:$port"
+  out=$(timeout 20 "$nexo" send "$uri" "¿qué tal?" --reply)
+  [[ $out == $'Sent: ¿qué tal?\nReply: ¿qué tal?' ]] && pass "send --reply prints the echo" \
+    || fail "send --reply printed '$out'"
+  out=$(timeout 20 "$nexo" ping "$uri" --reply --count 5 2>&1)
+  [[ $out == *"5 requests and replies"*"latency us: min"* ]] && pass "ping --reply" \
+    || fail "ping --reply printed '$out'; the server said: $(cat "$work/echo.err" "$work/echo.out")"
+  wait "$server_pid" && pass "recv --echo exits 0" || fail "recv --echo exit $?"
+fi
+expect_error "reply over udp" 1 "carries no replies" -- send udp://127.0.0.1:9 hi --reply --timeout 100
 expect_error "sync over udp" 1 "no synchronous send" -- send udp://127.0.0.1:9 hi --sync
 expect_error "bad uri" 1 "uri 'http://x:1': unknown scheme" -- recv http://x:1
 

@@ -37,6 +37,7 @@ struct RecvArgs {
   std::optional<std::size_t> count;  // nullopt: for ever
   long long timeout_ms = 0;          // per message; 0: wait for ever
   bool quiet = false;
+  bool echo = false;  // reply to each message with its own bytes
   bool stats = false;
 };
 
@@ -44,6 +45,7 @@ struct SendArgs {
   std::string uri;
   std::string message;
   bool sync = false;
+  bool reply = false;  // wait for the port's reply to each and print it
   std::size_t count = 1;
   long long timeout_ms = 5000;
   bool stats = false;
@@ -54,6 +56,7 @@ struct PingArgs {
   std::size_t count = 1000;
   std::size_t size = 64;
   long long timeout_ms = 5000;
+  bool reply = false;  // round trips of send + reply instead of synchronous sends
   bool stats = false;
 };
 

@@ -113,6 +113,9 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT")->required();
   s->add_option("MESSAGE", send.message, "text to send")->required();
   s->add_flag("--sync", send.sync, "synchronous: return once the receiver has taken it");
+  s->add_flag("--reply", send.reply,
+              "wait for the port's reply to each message and print 'Reply: <text>' "
+              "(tcp://; run nexo recv --echo there)");
   s->add_option("--count", send.count, "send it N times")->capture_default_str()->check(kCount);
   s->add_option("--timeout", send.timeout_ms, "milliseconds to connect and to send (0: for ever)")
       ->capture_default_str();
@@ -126,6 +129,7 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   r->add_option("--timeout", recv.timeout_ms,
                 "milliseconds to wait for each message (0: for ever)");
   r->add_flag("--quiet", recv.quiet, "do not print the messages");
+  r->add_flag("--echo", recv.echo, "reply to each message with its own bytes (Port::reply)");
   r->add_flag("--stats", recv.stats,
               "print the port's counters (and each connection's) at the end");
   r->callback([&] { status = nexo::tool::msg_recv(recv); });
@@ -137,6 +141,8 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   p->add_option("--size", ping.size, "message size in bytes")->capture_default_str()->check(kCount);
   p->add_option("--timeout", ping.timeout_ms, "milliseconds to wait for each (0: for ever)")
       ->capture_default_str();
+  p->add_flag("--reply", ping.reply,
+              "time send + reply round trips instead (run nexo recv --echo there)");
   p->add_flag("--stats", ping.stats, "print the sender's counters at the end");
   p->callback([&] { status = nexo::tool::msg_ping(ping); });
 }

@@ -43,6 +43,12 @@ int msg_recv(const RecvArgs& args) {
       break;
     }
     if (!args.quiet) std::cout << "Received: " << message->text() << std::endl;
+    if (args.echo) {
+      if (auto replied = (*port)->reply(*message, message->data); !replied) {
+        status = fail(command, replied.error());
+        break;
+      }
+    }
   }
   if (args.stats) {
     print_stats((*port)->uri().to_string(), (*port)->stats());
@@ -62,18 +68,28 @@ int msg_send(const SendArgs& args) {
   if (args.timeout_ms > 0) options.connect_timeout = std::chrono::milliseconds(args.timeout_ms);
   auto sender = msg::Sender::connect(**context, args.uri, options);
   if (!sender) return fail(command, sender.error());
+  if (args.reply) {  // before sending anything: can replies come back at all?
+    if (auto r = (*sender)->try_receive(); !r && r.error().is(ErrorKind::invalid_argument))
+      return fail(command, r.error());
+  }
   for (std::size_t i = 0; i < args.count; ++i) {
     auto sent = args.sync ? (*sender)->send_sync(args.message, timeout_of(args.timeout_ms))
                           : (*sender)->send(args.message, timeout_of(args.timeout_ms));
     if (!sent) return fail(command, sent.error());
     std::cout << (args.sync ? "Taken: " : "Sent: ") << args.message << std::endl;
+    if (args.reply) {
+      auto reply = (*sender)->receive(timeout_of(args.timeout_ms));
+      if (!reply) return fail(command, reply.error());
+      std::cout << "Reply: " << reply->text() << std::endl;
+    }
   }
   if (args.stats) print_stats((*sender)->uri().to_string(), (*sender)->stats());
   return 0;
 }
 
 // Round trips of synchronous sends: each returns once the receiving process has
-// taken the message, so the time is send + receive + acknowledgement.
+// taken the message, so the time is send + receive + acknowledgement. With
+// --reply: send, then wait for the port's reply (request-reply).
 int msg_ping(const PingArgs& args) {
   constexpr std::string_view command = "ping";
   auto context = msg::Context::create();
@@ -85,7 +101,18 @@ int msg_ping(const PingArgs& args) {
   micros.reserve(args.count);
   for (std::size_t i = 0; i < args.count; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    auto taken = (*sender)->send_sync(payload, timeout_of(args.timeout_ms));
+    auto taken = args.reply ? (*sender)->send(payload, timeout_of(args.timeout_ms))
+                            : (*sender)->send_sync(payload, timeout_of(args.timeout_ms));
+    if (taken && args.reply) {
+      auto reply = (*sender)->receive(timeout_of(args.timeout_ms));
+      if (!reply) {
+        taken = std::move(reply).error();
+      } else if (reply->size() != payload.size()) {
+        taken = Error(ErrorKind::malformed, "the reply has " + std::to_string(reply->size()) +
+                                                " bytes, not the " +
+                                                std::to_string(payload.size()) + " sent");
+      }
+    }
     if (!taken) return fail(command, taken.error().with_context("ping " + std::to_string(i + 1)));
     micros.push_back(
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
@@ -95,7 +122,8 @@ int msg_ping(const PingArgs& args) {
   auto at = [&](double q) {
     return micros[std::min(micros.size() - 1, static_cast<std::size_t>(q * micros.size()))];
   };
-  std::printf("ping %s: %zu synchronous sends of %zu B\n", args.uri.c_str(), args.count, args.size);
+  std::printf("ping %s: %zu %s of %zu B\n", args.uri.c_str(), args.count,
+              args.reply ? "requests and replies" : "synchronous sends", args.size);
   std::printf("latency us: min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", micros.front(),
               at(0.50), at(0.90), at(0.99), micros.back());
   if (args.stats) print_stats((*sender)->uri().to_string(), (*sender)->stats());

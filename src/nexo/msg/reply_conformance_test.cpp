@@ -236,5 +236,49 @@ TEST_P(ReplyConformance, RepliesNobodyTakesPushBackAndNothingIsLost) {
   EXPECT_EQ(again->text(), "again");
 }
 
+// A server that replies to its last request and closes at once: the reply
+// still arrives (the connection's end comes after it).
+TEST_P(ReplyConformance, TheLastReplyArrivesThoughThePortClosesRightAfter) {
+  REQUIRE_REPLIES();
+  for (int round = 0; round < 20; ++round) {
+    auto port = bind();
+    auto sender = connect(*port);
+    constexpr int kRequests = 5;
+    std::thread server([&] {
+      for (int i = 0; i < kRequests; ++i) {
+        auto m = port->receive(10s);
+        ASSERT_TRUE(m) << m.error().message();
+        ASSERT_TRUE(port->reply(*m, m->text()));
+      }
+      port.reset();
+    });
+    for (int i = 0; i < kRequests; ++i) {
+      ASSERT_TRUE(sender->send(std::to_string(i), 10s)) << "round " << round << " request " << i;
+      auto reply = sender->receive(10s);
+      ASSERT_TRUE(reply) << "round " << round << " request " << i << ": "
+                         << reply.error().message();
+      EXPECT_EQ(reply->text(), std::to_string(i));
+    }
+    server.join();
+  }
+}
+
+// The reply and the connection's end both arrive before anyone receives: the
+// reply is still there to take, then the end.
+TEST_P(ReplyConformance, AReplyThatArrivedBeforeThePortClosedCanStillBeTaken) {
+  REQUIRE_REPLIES();
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("last words?", 5s));
+  auto m = port->receive(5s);
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_TRUE(port->reply(*m, "yes"));
+  port.reset();
+  std::this_thread::sleep_for(50ms);  // the I/O thread reads the reply and the end
+  auto reply = sender->receive(5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "yes");
+}
+
 }  // namespace
 }  // namespace nexo::msg

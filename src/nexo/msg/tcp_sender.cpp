@@ -170,6 +170,7 @@ class TcpSender final : public SenderBackend {
   void batch_written_locked(std::size_t n, Completions& done);
   void advance_locked(std::size_t n, Completions& done);
   void fail_locked(Error error, Completions& done);
+  void fail_marks_locked(Completions& done);
   void set_writable_interest(bool writable);
   void on_writable();
   bool parse_input(PortQueue::Handoffs& out, Completions& done);
@@ -201,6 +202,7 @@ class TcpSender final : public SenderBackend {
   std::optional<Error> failed_;
   bool closed_ = false;
   Writer writer_ = Writer::none;
+  bool writing_ = false;  // the writer is in a write() with the mutex released
   bool drain_posted_ = false;  // a drain_from_loop() is queued on the I/O thread
 
   // The writer role's holder only.
@@ -354,12 +356,14 @@ bool TcpSender::write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kin
   const std::size_t size = header_size + data.size();
   appended_ += size;
   writer_ = Writer::caller;
+  writing_ = true;
   lock.unlock();
   const std::array<std::span<const std::byte>, 2> parts = {std::span(header).first(header_size),
                                                            data};
   auto n = stream_.write_gather(parts);
   lock.lock();
   writer_ = Writer::none;
+  writing_ = false;
   progress_.notify_all();  // close() waits for the caller to give the role up
   if (!n && !n.error().is(ErrorKind::would_block)) {
     fail_locked(std::move(n).error(), done);
@@ -367,11 +371,9 @@ bool TcpSender::write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kin
   }
   const std::size_t taken = n ? *n : 0;
   advance_locked(taken, done);
-  if (taken == size) {
-    shared_->counters.add_out(data.size());
-    return false;
-  }
-  if (closed_ || failed_) return false;
+  if (taken == size) shared_->counters.add_out(data.size());
+  if (failed_) fail_marks_locked(done);  // the reading side failed meanwhile
+  if (taken == size || closed_ || failed_) return false;
   std::byte* rest = batch_.extend(size - taken);  // batch_ is empty: nobody was writing
   const std::size_t from_header = taken < header_size ? header_size - taken : 0;
   std::memcpy(rest, header.data() + (header_size - from_header), from_header);
@@ -401,10 +403,14 @@ void TcpSender::drain_from_loop() {
       post_drain();
       break;
     }
+    writing_ = true;
     lock.unlock();
     finish(done);
     auto n = stream_.write(batch_.bytes().subspan(batch_written_));
     lock.lock();
+    writing_ = false;
+    if (n) batch_written_locked(*n, done);
+    if (failed_) fail_marks_locked(done);  // the reading side failed meanwhile
     if (!n) {
       if (!n.error().is(ErrorKind::would_block)) {
         fail_locked(std::move(n).error(), done);
@@ -413,7 +419,6 @@ void TcpSender::drain_from_loop() {
       }
       break;
     }
-    batch_written_locked(*n, done);
   }
   lock.unlock();
   finish(done);
@@ -456,18 +461,26 @@ void TcpSender::advance_locked(std::size_t n, Completions& done) {
   progress_.notify_all();
 }
 
+// A failure of the connection: every pending request ends with it, except the
+// marks of bytes a writer is passing to the socket right now (the reading side
+// can fail meanwhile): those complete as the write turns out, and the writer
+// fails the rest (fail_marks_locked) when it takes the mutex again.
 void TcpSender::fail_locked(Error error, Completions& done) {
   if (!failed_) failed_ = error;
   done.failure = error;
   done.replies = shared_;
-  for (auto& mark : marks_)
-    done.requests.emplace_back(std::move(mark.left), error);
+  if (!writing_) fail_marks_locked(done);
   for (auto& [id, completer] : awaiting_ack_)
     done.requests.emplace_back(std::move(completer), error);
-  marks_.clear();
   awaiting_ack_.clear();
   pending_.clear();
   progress_.notify_all();
+}
+
+void TcpSender::fail_marks_locked(Completions& done) {
+  for (auto& mark : marks_)
+    done.requests.emplace_back(std::move(mark.left), *failed_);
+  marks_.clear();
 }
 
 // Loop thread.
