@@ -2,6 +2,7 @@
 // Each stop shows one idea of the chapter with real sockets, and says what happened.
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <future>
 #include <iomanip>
 #include <iostream>
@@ -216,6 +217,15 @@ void message_passing() {
       std::chrono::steady_clock::now() - start);
   show("send_sync waited for the receive", std::to_string(waited.count()) + " ms");
   receiver.join();
+
+  say("Request-reply: the port answers on the connection the request came on.");
+  std::jthread server([&] {
+    auto request = port->receive(2000ms);
+    if (request) (void)port->reply(*request, "it is " + std::to_string(std::time(nullptr)) + " s since 1970");
+  });
+  check(sender->send("what time is it?", 2000ms), "send the request");
+  show("sender->receive() after send()", check(sender->receive(2000ms), "the reply").text());
+  server.join();
 
   say("Queues are bounded: a full inproc:// port makes send_async say would_block.");
   msg::PortOptions small;
