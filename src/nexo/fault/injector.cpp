@@ -1,0 +1,139 @@
+#include "nexo/fault/injector.hpp"
+
+#include <algorithm>
+
+namespace nexo::fault {
+namespace {
+
+void bump(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::string Counters::to_string() const {
+  return "received " + std::to_string(received) + ", delivered " + std::to_string(delivered) +
+         ", lost " + std::to_string(lost) + ", partitioned " + std::to_string(partitioned) +
+         ", duplicated " + std::to_string(duplicated) + ", reordered " + std::to_string(reordered) +
+         ", delayed " + std::to_string(delayed) + ", corrupted " + std::to_string(corrupted);
+}
+
+Injector::Injector(const Direction& direction, std::uint64_t seed)
+    : direction_(direction), random_(seed), partitioned_(direction.partitioned) {
+  // Gilbert model: leave a burst with probability 1/burst per datagram (mean
+  // run length `burst`), enter one with the probability that makes the
+  // long-run share of lost datagrams `loss`.
+  if (direction_.burst > 1 && direction_.loss > 0 && direction_.loss < 1) {
+    leave_burst_ = 1 / direction_.burst;
+    enter_burst_ = direction_.loss * leave_burst_ / (1 - direction_.loss);
+  }
+}
+
+bool Injector::lose() {
+  if (direction_.loss <= 0) return false;
+  if (direction_.loss >= 1) return true;
+  if (direction_.burst <= 1) return random_.chance(direction_.loss);
+  in_burst_ = in_burst_ ? !random_.chance(leave_burst_) : random_.chance(enter_burst_);
+  return in_burst_;
+}
+
+Clock::time_point Injector::delivery_time(Clock::time_point now) {
+  auto delay = std::chrono::duration_cast<Clock::duration>(direction_.delay);
+  if (direction_.jitter.count() > 0) {
+    const auto jitter = std::chrono::duration_cast<Clock::duration>(direction_.jitter);
+    const double offset = (random_.uniform() * 2 - 1) * static_cast<double>(jitter.count());
+    delay += Clock::duration(static_cast<Clock::duration::rep>(offset));
+  }
+  if (delay <= Clock::duration::zero()) return now;
+  bump(delayed_);
+  return now + delay;
+}
+
+void Injector::schedule(Bytes bytes, std::uint64_t tag, Clock::time_point due) {
+  scheduled_.push(Scheduled{due, next_order_++, tag, std::move(bytes)});
+}
+
+void Injector::push(std::span<const std::byte> datagram, Clock::time_point now,
+                    std::uint64_t tag) {
+  bump(received_);
+  if (partitioned()) {
+    bump(partitioned_drops_);
+    return;
+  }
+  if (lose()) {
+    bump(lost_);
+    return;
+  }
+  Bytes bytes(datagram.begin(), datagram.end());
+  if (!bytes.empty() && random_.chance(direction_.corrupt)) {
+    const std::uint64_t bit = random_.below(bytes.size() * 8);
+    bytes[bit / 8] ^= static_cast<std::byte>(1u << (bit % 8));
+    bump(corrupted_);
+  }
+  if (direction_.reorder_window > 0 && random_.chance(direction_.reorder)) {
+    const auto behind = static_cast<unsigned>(1 + random_.below(direction_.reorder_window));
+    reorder_.push_back(Held{behind, now + direction_.max_hold, tag, std::move(bytes)});
+    bump(reordered_);
+    return;
+  }
+  const auto due = delivery_time(now);
+  if (random_.chance(direction_.duplicate)) {
+    schedule(bytes, tag, delivery_time(now));
+    bump(duplicated_);
+  }
+  schedule(std::move(bytes), tag, due);
+  // This one passes the held datagrams: those it was the last to pass follow it.
+  for (auto it = reorder_.begin(); it != reorder_.end();) {
+    if (--it->behind == 0) {
+      schedule(std::move(it->bytes), it->tag, due);
+      it = reorder_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Injector::release_held(Clock::time_point now) {
+  for (auto it = reorder_.begin(); it != reorder_.end();) {
+    if (it->until <= now) {
+      schedule(std::move(it->bytes), it->tag, it->until);
+      it = reorder_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::size_t Injector::pop_due(Clock::time_point now, const Deliver& deliver) {
+  release_held(now);
+  std::size_t n = 0;
+  while (!scheduled_.empty() && scheduled_.top().due <= now) {
+    // top() is const, the element is not: move the bytes (not part of the
+    // ordering) out before popping it.
+    auto& top = const_cast<Scheduled&>(scheduled_.top());
+    Bytes bytes = std::move(top.bytes);
+    const std::uint64_t tag = top.tag;
+    scheduled_.pop();
+    bump(delivered_);
+    ++n;
+    deliver(bytes, tag);
+  }
+  return n;
+}
+
+std::optional<Clock::time_point> Injector::next_due() const {
+  std::optional<Clock::time_point> next;
+  if (!scheduled_.empty()) next = scheduled_.top().due;
+  for (const auto& h : reorder_) {
+    if (!next || h.until < *next) next = h.until;
+  }
+  return next;
+}
+
+Counters Injector::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return Counters{get(received_),  get(delivered_), get(lost_),    get(partitioned_drops_),
+                  get(duplicated_), get(reordered_), get(delayed_), get(corrupted_)};
+}
+
+}  // namespace nexo::fault
