@@ -133,8 +133,56 @@ if start_server silent_tcp udp serve --port 0 --bind 127.0.0.1 --count 1; then
   kill -CONT "$server_pid"
 fi
 
+# --- nexo fault-proxy ------------------------------------------------------
+# wait_for_line FILE TEXT: until FILE holds TEXT (5 s at most).
+wait_for_line() {
+  for _ in $(seq 1 100); do
+    grep -q "$2" "$1" && return 0
+    read -rt 0.05 <> <(:) || true
+  done
+  return 1
+}
+if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
+  target=$port target_pid=$server_pid
+  if start_server fp fault-proxy --listen 0 --to "127.0.0.1:$target" --seed 3; then
+    fp_pid=$server_pid
+    out=$(timeout 20 "$nexo" udp send "through the proxy" 127.0.0.1 --port "$port")
+    [[ $out == "Reply: through the proxy" ]] && pass "udp send through fault-proxy" \
+      || fail "udp send through fault-proxy printed '$out'"
+    kill -USR1 "$fp_pid"  # a partition: nothing gets through
+    wait_for_line "$work/fp.err" "partition on" && pass "SIGUSR1 toggles a partition" \
+      || fail "fault-proxy stderr: $(cat "$work/fp.err")"
+    expect_error "fault-proxy partition" 1 "no reply" -- udp send cut 127.0.0.1 --port "$port" --timeout 300
+    kill -USR1 "$fp_pid"  # healed
+    wait_for_line "$work/fp.err" "partition off" || fail "no 'partition off': $(cat "$work/fp.err")"
+    out=$(timeout 20 "$nexo" udp send "healed" 127.0.0.1 --port "$port")
+    [[ $out == "Reply: healed" ]] && pass "fault-proxy partition heals" || fail "after healing: '$out'"
+    kill -INT "$fp_pid"
+    wait "$fp_pid" && pass "fault-proxy exits 0 on SIGINT" || fail "fault-proxy exit $?"
+    grep -q "^fault-proxy to (client -> server): received 3, delivered 2, lost 0, partitioned 1" "$work/fp.out" \
+      && grep -q "^fault-proxy back (server -> client): received 2, delivered 2" "$work/fp.out" \
+      && pass "fault-proxy prints its counters on exit" || fail "fault-proxy counters: $(cat "$work/fp.out")"
+  fi
+  if start_server fp_lossy fault-proxy --listen 0 --to "127.0.0.1:$target" --loss 1 --direction to --duration 20s; then
+    expect_error "fault-proxy --loss 1" 1 "no reply" -- udp send lost 127.0.0.1 --port "$port" --timeout 200
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    grep -q "^fault-proxy to (client -> server): received 1, delivered 0, lost 1" "$work/fp_lossy.out" \
+      && pass "fault-proxy --loss 1 loses and counts" || fail "lossy counters: $(cat "$work/fp_lossy.out")"
+  fi
+  out=$(timeout 20 "$nexo" udp send "last" 127.0.0.1 --port "$target")  # the target's third request
+  wait "$target_pid" && pass "the proxied server got exactly what the proxy delivered" \
+    || fail "udp serve behind the proxy: exit $?"
+fi
+if start_server fp_timed fault-proxy --listen 0 --to 127.0.0.1:9 --duration 100ms; then
+  wait "$server_pid" && pass "fault-proxy --duration stops by itself" || fail "fault-proxy --duration exit $?"
+fi
+expect_error "fault-proxy bad --to" 1 "expected HOST:PORT" -- fault-proxy --listen 0 --to nowhere
+expect_error "fault-proxy bad --delay" 1 "--delay '5xs': not a duration" -- fault-proxy --listen 0 --to 127.0.0.1:9 --delay 5xs
+expect_error "fault-proxy --loss 2" 2 "--loss" -- fault-proxy --listen 0 --to 127.0.0.1:9 --loss 2
+
 # --- help ------------------------------------------------------------------
-for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour"; do
+for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour" "fault-proxy"; do
   # shellcheck disable=SC2086
   if "$nexo" $cmd --help | grep -q "Usage: nexo $cmd"; then pass "$cmd --help"; else fail "$cmd --help"; fi
 done

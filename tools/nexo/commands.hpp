@@ -60,6 +60,19 @@ struct PingArgs {
   bool stats = false;
 };
 
+struct FaultProxyArgs {
+  long long listen = 0;  // the port to listen on (0: any free port)
+  std::string bind = "127.0.0.1";
+  std::string to;  // HOST:PORT
+  double loss = 0, burst = 1, dup = 0, reorder = 0, corrupt = 0;
+  unsigned reorder_window = 4;
+  std::string delay = "0", jitter = "0";
+  std::uint64_t seed = 1;
+  std::string direction = "both";  // both, to (client -> server), back
+  std::size_t max_sessions = 1024;
+  std::string duration;  // empty: until SIGINT or SIGTERM
+};
+
 int udp_serve(const ServerArgs& args);
 int udp_send(const ClientArgs& args);
 int tcp_serve(const ServerArgs& args);
@@ -69,6 +82,7 @@ int resolve(const std::string& name);
 int msg_recv(const RecvArgs& args);
 int msg_send(const SendArgs& args);
 int msg_ping(const PingArgs& args);
+int fault_proxy(const FaultProxyArgs& args);
 int tour();
 
 }  // namespace nexo::tool

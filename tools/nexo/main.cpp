@@ -4,6 +4,7 @@
 //   nexo tcp serve | tcp send      the chapter's TCPServer / TCPClient (port 7896)
 //   nexo mcast peer                the chapter's MulticastPeer
 //   nexo resolve NAME              every address of a host name
+//   nexo fault-proxy               a UDP relay with a failure model to order
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -179,6 +180,41 @@ int main(int argc, char** argv) {
   nexo::tool::RecvArgs recv;
   nexo::tool::PingArgs ping;
   add_message_passing(app, send, recv, ping, status);
+
+  nexo::tool::FaultProxyArgs proxy;
+  CLI::App* fp = app.add_subcommand(
+      "fault-proxy",
+      "relay UDP from --listen to --to, losing, duplicating, reordering, delaying and corrupting "
+      "datagrams as told; prints its counters on exit (SIGINT/SIGTERM); SIGUSR1 toggles a "
+      "partition");
+  fp->add_option("--listen", proxy.listen, "port to listen on (0: any free port)")
+      ->required()
+      ->check(CLI::Range(0, 65535));
+  fp->add_option("--bind", proxy.bind, "address to listen on")->capture_default_str();
+  fp->add_option("--to", proxy.to, "where to relay: HOST:PORT")->required();
+  fp->add_option("--loss", proxy.loss, "probability a datagram is lost")->check(CLI::Range(0.0, 1.0));
+  fp->add_option("--burst", proxy.burst, "mean length of a run of losses (1: independent)")
+      ->check(CLI::Range(1.0, 1e9));
+  fp->add_option("--dup", proxy.dup, "probability of a duplicate")->check(CLI::Range(0.0, 1.0));
+  fp->add_option("--reorder", proxy.reorder, "probability a datagram is held back behind later ones")
+      ->check(CLI::Range(0.0, 1.0));
+  fp->add_option("--reorder-window", proxy.reorder_window, "held back behind at most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1'000'000u));
+  fp->add_option("--delay", proxy.delay, "added delay: 5ms, 500us, 1s")->capture_default_str();
+  fp->add_option("--jitter", proxy.jitter, "the delay varies within ± this")->capture_default_str();
+  fp->add_option("--corrupt", proxy.corrupt, "probability one bit is flipped")
+      ->check(CLI::Range(0.0, 1.0));
+  fp->add_option("--seed", proxy.seed, "seed of the fault generator (replayable)")
+      ->capture_default_str();
+  fp->add_option("--direction", proxy.direction, "which way to apply the faults")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"both", "to", "back"}));
+  fp->add_option("--max-sessions", proxy.max_sessions, "clients relayed at once")
+      ->capture_default_str()
+      ->check(kCount);
+  fp->add_option("--duration", proxy.duration, "stop after this long (default: at SIGINT/SIGTERM)");
+  fp->callback([&] { status = nexo::tool::fault_proxy(proxy); });
 
   CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
   resolve->add_option("NAME", name, "host name or address")->required();
