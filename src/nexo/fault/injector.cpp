@@ -49,12 +49,11 @@ Clock::time_point Injector::delivery_time(Clock::time_point now) {
   return now + delay;
 }
 
-void Injector::schedule(Bytes bytes, std::uint64_t tag, Clock::time_point due) {
-  scheduled_.push(Scheduled{due, next_order_++, tag, std::move(bytes)});
+void Injector::schedule(Bytes bytes, Tag tag, Clock::time_point due) {
+  scheduled_.push(Scheduled{due, next_order_++, std::move(tag), std::move(bytes)});
 }
 
-void Injector::push(std::span<const std::byte> datagram, Clock::time_point now,
-                    std::uint64_t tag) {
+void Injector::push(std::span<const std::byte> datagram, Clock::time_point now, Tag tag) {
   bump(received_);
   if (partitioned()) {
     bump(partitioned_drops_);
@@ -72,7 +71,7 @@ void Injector::push(std::span<const std::byte> datagram, Clock::time_point now,
   }
   if (direction_.reorder_window > 0 && random_.chance(direction_.reorder)) {
     const auto behind = static_cast<unsigned>(1 + random_.below(direction_.reorder_window));
-    reorder_.push_back(Held{behind, now + direction_.max_hold, tag, std::move(bytes)});
+    reorder_.push_back(Held{behind, now + direction_.max_hold, std::move(tag), std::move(bytes)});
     bump(reordered_);
     return;
   }
@@ -85,7 +84,7 @@ void Injector::push(std::span<const std::byte> datagram, Clock::time_point now,
   // This one passes the held datagrams: those it was the last to pass follow it.
   for (auto it = reorder_.begin(); it != reorder_.end();) {
     if (--it->behind == 0) {
-      schedule(std::move(it->bytes), it->tag, due);
+      schedule(std::move(it->bytes), std::move(it->tag), due);
       it = reorder_.erase(it);
     } else {
       ++it;
@@ -96,7 +95,7 @@ void Injector::push(std::span<const std::byte> datagram, Clock::time_point now,
 void Injector::release_held(Clock::time_point now) {
   for (auto it = reorder_.begin(); it != reorder_.end();) {
     if (it->until <= now) {
-      schedule(std::move(it->bytes), it->tag, it->until);
+      schedule(std::move(it->bytes), std::move(it->tag), it->until);
       it = reorder_.erase(it);
     } else {
       ++it;
@@ -112,7 +111,7 @@ std::size_t Injector::pop_due(Clock::time_point now, const Deliver& deliver) {
     // ordering) out before popping it.
     auto& top = const_cast<Scheduled&>(scheduled_.top());
     Bytes bytes = std::move(top.bytes);
-    const std::uint64_t tag = top.tag;
+    const Tag tag = std::move(top.tag);
     scheduled_.pop();
     bump(delivered_);
     ++n;

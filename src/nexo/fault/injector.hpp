@@ -6,7 +6,8 @@
 //   injector.push(bytes, now, tag);       // a datagram enters the faulty path
 //   injector.pop_due(now, deliver);       // deliver(bytes, tag) for each one due
 //   injector.next_due();                  // when to call pop_due again
-// The tag is the caller's (a proxy keeps its sessions apart with it).
+// The tag is the caller's, carried along untouched (a proxy's session, a
+// port's sender): whatever the datagram needs on the other side.
 //
 // Datagrams leave in the order of their due time; those due at the same time
 // leave in the order they entered (so with no delay, no jitter and no
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <span>
@@ -49,12 +51,13 @@ struct Counters {
 
 class Injector {
  public:
-  using Deliver = std::function<void(std::span<const std::byte> bytes, std::uint64_t tag)>;
+  using Tag = std::shared_ptr<const void>;
+  using Deliver = std::function<void(std::span<const std::byte> bytes, const Tag& tag)>;
 
   Injector(const Direction& direction, std::uint64_t seed);
 
   // A datagram enters at `now`. Copies it (if it survives).
-  void push(std::span<const std::byte> datagram, Clock::time_point now, std::uint64_t tag = 0);
+  void push(std::span<const std::byte> datagram, Clock::time_point now, Tag tag = nullptr);
   // Calls `deliver` for every datagram due at `now`, in order; returns how many.
   std::size_t pop_due(Clock::time_point now, const Deliver& deliver);
   // When the next held datagram is due; nullopt when none is held.
@@ -72,7 +75,7 @@ class Injector {
   struct Scheduled {
     Clock::time_point due;
     std::uint64_t order;  // entry order: ties leave first-in first-out
-    std::uint64_t tag;
+    Tag tag;
     Bytes bytes;
     bool operator>(const Scheduled& other) const noexcept {
       return due != other.due ? due > other.due : order > other.order;
@@ -81,13 +84,13 @@ class Injector {
   struct Held {
     unsigned behind;  // later datagrams still to pass it
     Clock::time_point until;
-    std::uint64_t tag;
+    Tag tag;
     Bytes bytes;
   };
 
   bool lose();
   Clock::time_point delivery_time(Clock::time_point now);
-  void schedule(Bytes bytes, std::uint64_t tag, Clock::time_point due);
+  void schedule(Bytes bytes, Tag tag, Clock::time_point due);
   void release_held(Clock::time_point now);
 
   const Direction direction_;

@@ -31,7 +31,7 @@ std::uint32_t number_of(std::span<const std::byte> b) {
 // the numbers in delivery order.
 std::vector<std::uint32_t> run(Injector& injector, std::uint32_t count) {
   std::vector<std::uint32_t> out;
-  auto collect = [&](std::span<const std::byte> b, std::uint64_t) { out.push_back(number_of(b)); };
+  auto collect = [&](std::span<const std::byte> b, const Injector::Tag&) { out.push_back(number_of(b)); };
   auto now = t0;
   for (std::uint32_t i = 0; i < count; ++i) {
     injector.push(numbered(i), now);
@@ -111,7 +111,7 @@ TEST(Injector, DuplicatesAreExactCopies) {
   std::size_t delivered = 0;
   for (std::uint32_t i = 0; i < 20'000; ++i) {
     injector.push(numbered(i, 64), t0);
-    injector.pop_due(t0, [&](std::span<const std::byte> b, std::uint64_t) {
+    injector.pop_due(t0, [&](std::span<const std::byte> b, const Injector::Tag&) {
       ++delivered;
       ++seen[number_of(b)];
       EXPECT_EQ(Bytes(b.begin(), b.end()), numbered(number_of(b), 64));
@@ -184,7 +184,7 @@ TEST(Injector, CorruptionFlipsExactlyOneBit) {
   for (std::uint32_t i = 0; i < 1000; ++i) {
     const Bytes original = numbered(i, 32);
     injector.push(original, t0);
-    injector.pop_due(t0, [&](std::span<const std::byte> b, std::uint64_t) {
+    injector.pop_due(t0, [&](std::span<const std::byte> b, const Injector::Tag&) {
       ASSERT_EQ(b.size(), original.size());
       int flipped = 0;
       for (std::size_t k = 0; k < b.size(); ++k)

@@ -19,6 +19,7 @@ struct Proxy::Impl {
   struct Session {
     explicit Session(net::UdpSocket socket) : upstream(std::move(socket)) {}
     std::uint64_t id = 0;
+    Injector::Tag tag;  // the id, as the injectors carry it
     net::Endpoint client;
     net::UdpSocket upstream;
     std::unique_ptr<io::IoWatcher> watcher;
@@ -65,7 +66,7 @@ struct Proxy::Impl {
       if (!n) break;  // would_block (or an error the next datagram may not have)
       Session* s = session_for(from, now);
       if (!s) continue;
-      to.push(std::span<const std::byte>(buffer).first(*n), now, s->id);
+      to.push(std::span<const std::byte>(buffer).first(*n), now, s->tag);
     }
     flush();
   }
@@ -82,7 +83,7 @@ struct Proxy::Impl {
         continue;  // the target refused an earlier datagram (ICMP): what UDP does
       }
       s.last_active = now;
-      back.push(std::span<const std::byte>(buffer).first(*n), now, id);
+      back.push(std::span<const std::byte>(buffer).first(*n), now, s.tag);
     }
     flush();
   }
@@ -102,8 +103,10 @@ struct Proxy::Impl {
       send_errors.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
+    (void)upstream->set_receive_buffer_size(1 << 20);
     auto s = std::make_unique<Session>(std::move(*upstream));
     s->id = next_id++;
+    s->tag = std::make_shared<const std::uint64_t>(s->id);
     s->client = client;
     s->last_active = now;
     const std::uint64_t id = s->id;
@@ -121,13 +124,13 @@ struct Proxy::Impl {
   // Sends what is due both ways; arms the timer for what is still held.
   void flush() {
     const auto now = Clock::now();
-    to.pop_due(now, [this](std::span<const std::byte> bytes, std::uint64_t id) {
-      auto it = sessions.find(id);
+    to.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
+      auto it = sessions.find(id_of(tag));
       if (it != sessions.end() && !it->second->upstream.send(bytes))
         send_errors.fetch_add(1, std::memory_order_relaxed);
     });
-    back.pop_due(now, [this](std::span<const std::byte> bytes, std::uint64_t id) {
-      auto it = sessions.find(id);
+    back.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
+      auto it = sessions.find(id_of(tag));
       if (it != sessions.end() && !listen.send_to(bytes, it->second->client))
         send_errors.fetch_add(1, std::memory_order_relaxed);
     });
@@ -138,6 +141,10 @@ struct Proxy::Impl {
     } else {
       due->stop();
     }
+  }
+
+  static std::uint64_t id_of(const Injector::Tag& tag) {
+    return *static_cast<const std::uint64_t*>(tag.get());
   }
 
   void sweep() {
@@ -177,6 +184,7 @@ Result<std::unique_ptr<Proxy>> Proxy::start(const ProxyOptions& options) {
   auto socket = net::UdpSocket::bind(options.listen);
   if (!socket) return std::move(socket).error().with_context("fault proxy");
   if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
+  (void)socket->set_receive_buffer_size(4 << 20);  // best effort: fewer drops of our own
   auto impl = std::make_unique<Impl>(options, std::move(*socket));
   impl->local = impl->listen.local_endpoint();
   auto io = io::LoopThread::start();

@@ -22,6 +22,7 @@ class Echo {
  public:
   Echo() : socket_(UdpSocket::bind(Endpoint(InetAddress::loopback(), 0)).value()) {
     EXPECT_TRUE(socket_.set_receive_timeout(20ms));
+    (void)socket_.set_receive_buffer_size(4 << 20);  // a slow echo thread must not drop
     thread_ = std::thread([this] {
       Bytes buffer(65536);
       while (!stop_) {
@@ -105,7 +106,7 @@ TEST(FaultProxy, LossIsAppliedAndEveryDropCounted) {
   constexpr int kSent = 1000;
   for (int i = 0; i < kSent; ++i) {
     ASSERT_TRUE(c.send_to("x", proxy->local_endpoint()));
-    if (i % 50 == 0) std::this_thread::sleep_for(1ms);  // stay within the socket buffers
+    if (i % 10 == 0) std::this_thread::sleep_for(1ms);  // stay within the socket buffers
   }
   ASSERT_TRUE(eventually([&] { return proxy->counters().to.received == kSent; }));
   const auto counters = proxy->counters();

@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
+#include "nexo/fault/plan.hpp"
 #include "nexo/io/event_loop.hpp"
 #include "nexo/io/progress.hpp"
 #include "nexo/io/request.hpp"
@@ -32,6 +34,10 @@ struct PortOptions {
   // tcp://: replies written to one connection that its socket has not taken
   // yet; a reply beyond this is would_block (the peer is not reading).
   std::size_t max_reply_backlog = 16u << 20;
+  // udp:// only: a fault plan stacked in-process on the port's datagrams
+  // (fault/plan.hpp): `back` is applied to what arrives, `to` to what it sends.
+  // Other transports refuse a plan (invalid_argument): a stream has no datagrams.
+  std::optional<fault::Plan> faults;
 };
 
 // One connection of a port, for --stats and tests.
@@ -47,6 +53,9 @@ struct SenderOptions {
   std::size_t max_queued_bytes = 16u << 20;  // the local buffer for asynchronous sends
   std::size_t max_message_size = 16u << 20;  // also the largest reply accepted
   QueueLimits replies;  // replies waiting for Sender::receive (beyond: the sender stops reading)
+  // udp:// only: a fault plan stacked in-process (fault/plan.hpp): `to` is
+  // applied to what the sender sends, `back` to what it receives.
+  std::optional<fault::Plan> faults;
 };
 
 // The receiving side's shared state: the queue and its counters. Shared between
