@@ -8,6 +8,15 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
                                          PortOptions options) {
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();
+  if (options.faults && uri->scheme != Scheme::udp) {
+    return Error(ErrorKind::invalid_argument,
+                 "bind " + uri->to_string() +
+                     ": a fault plan applies to datagrams (udp://); this transport has none");
+  }
+  if (options.faults) {
+    if (auto valid = options.faults->validate(); !valid)
+      return std::move(valid).error().with_context("bind " + uri->to_string());
+  }
   auto core = std::make_shared<PortCore>(options);
   Result<std::unique_ptr<PortBackend>> backend = Error(ErrorKind::invalid_argument, "no transport");
   switch (uri->scheme) {

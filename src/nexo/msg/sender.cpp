@@ -13,6 +13,15 @@ Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_vi
                                                 SenderOptions options) {
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();
+  if (options.faults && uri->scheme != Scheme::udp) {
+    return Error(ErrorKind::invalid_argument,
+                 "connect " + uri->to_string() +
+                     ": a fault plan applies to datagrams (udp://); this transport has none");
+  }
+  if (options.faults) {
+    if (auto valid = options.faults->validate(); !valid)
+      return std::move(valid).error().with_context("connect " + uri->to_string());
+  }
   Result<std::unique_ptr<SenderBackend>> backend =
       Error(ErrorKind::invalid_argument, "no transport");
   switch (uri->scheme) {

@@ -4,8 +4,13 @@
 // duplicated or reordered, and a full queue drops (counted). A synchronous send
 // needs an acknowledgement, which UDP cannot give: it is refused (use tcp://
 // here, rudp:// once it exists).
+//
+// A fault plan (PortOptions::faults, SenderOptions::faults) is stacked
+// in-process: a Sender's datagrams go through `to` before the socket, a Port's
+// through `back` after it (fault::LoopInjector).
 #include <poll.h>
 
+#include "nexo/fault/loop_injector.hpp"
 #include "nexo/io/io_watcher.hpp"
 #include "nexo/msg/context.hpp"
 #include "nexo/msg/transport.hpp"
@@ -34,6 +39,14 @@ class UdpPort final : public PortBackend {
   ~UdpPort() override { close(); }
 
   Result<void> start() {
+    const auto& faults = core_->options.faults;
+    if (faults && faults->back.active()) {
+      in_faults_ = std::make_unique<fault::LoopInjector>(
+          context_.io(), faults->back, faults->seed,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag& tag) {
+            offer(bytes, std::static_pointer_cast<const Origin>(tag));
+          });
+    }
     auto started = context_.io().call<bool>([this]() -> Result<bool> {
       watcher_ = std::make_unique<io::IoWatcher>(context_.io().loop(), socket_.native_handle(),
                                                  [this](std::uint32_t) { drain(); });
@@ -51,6 +64,7 @@ class UdpPort final : public PortBackend {
     if (std::exchange(closed_, true)) return;
     (void)context_.io().call<bool>([this]() -> Result<bool> {
       watcher_.reset();
+      in_faults_.reset();  // what it still holds is lost, as on a network
       return true;
     });
     socket_.close();
@@ -66,14 +80,22 @@ class UdpPort final : public PortBackend {
         core_->counters.add_malformed();
         continue;
       }
-      Message message{Bytes(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(*n)),
-                      source_for(from)};
-      if (*n > core_->options.max_message_size) {
-        core_->counters.add_malformed();
-        continue;
+      const auto datagram = std::span<const std::byte>(buffer_).first(*n);
+      if (in_faults_) {
+        in_faults_->push(datagram, source_for(from));
+      } else {
+        offer(datagram, source_for(from));
       }
-      if (core_->queue.offer(message) != PortQueue::Offer::accepted) core_->counters.add_dropped();
     }
+  }
+
+  void offer(std::span<const std::byte> datagram, Source from) {
+    if (datagram.size() > core_->options.max_message_size) {
+      core_->counters.add_malformed();
+      return;
+    }
+    Message message{Bytes(datagram.begin(), datagram.end()), std::move(from)};
+    if (core_->queue.offer(message) != PortQueue::Offer::accepted) core_->counters.add_dropped();
   }
 
   // One Source per run of datagrams from the same sender.
@@ -92,14 +114,26 @@ class UdpPort final : public PortBackend {
   std::shared_ptr<PortCore> core_;
   Uri uri_;
   std::unique_ptr<io::IoWatcher> watcher_;
+  std::unique_ptr<fault::LoopInjector> in_faults_;  // loop thread (set before it starts)
   std::array<std::byte, net::UdpSocket::kMaxPayloadV6> buffer_{};
   bool closed_ = false;
 };
 
 class UdpSender final : public SenderBackend {
  public:
-  UdpSender(Uri uri, net::UdpSocket socket, std::size_t max_message)
-      : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(max_message) {}
+  UdpSender(Context& context, Uri uri, net::UdpSocket socket, const SenderOptions& options)
+      : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(options.max_message_size) {
+    if (options.faults && options.faults->to.active()) {
+      out_faults_ = std::make_unique<fault::LoopInjector>(
+          context.io(), options.faults->to, options.faults->seed,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag&) {
+            std::lock_guard lock(mutex_);
+            // Sent later than enqueue() returned: a failure now is a loss, counted.
+            if (!socket_.is_open() || !socket_.send(bytes)) counters_.add_dropped();
+          });
+    }
+  }
+  ~UdpSender() override { close(); }
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken,
                                    bool /*write_now*/) override {
@@ -120,6 +154,15 @@ class UdpSender final : public SenderBackend {
       return Error(ErrorKind::too_large, where() + ": message of " + std::to_string(data.size()) +
                                              " bytes exceeds the limit of " +
                                              std::to_string(max_message_));
+    }
+    {
+      std::lock_guard faults_lock(faults_mutex_);
+      if (out_faults_) {  // through the plan: the injector sends it (now or later)
+        if (closed_) return Error(ErrorKind::closed, where() + ": the sender is closed");
+        counters_.add_out(data.size());
+        out_faults_->push(data);
+        return ok();
+      }
     }
     std::lock_guard lock(mutex_);
     if (!socket_.is_open()) return Error(ErrorKind::closed, where() + ": the sender is closed");
@@ -153,6 +196,13 @@ class UdpSender final : public SenderBackend {
   }
 
   void close() override {
+    std::unique_ptr<fault::LoopInjector> faults;
+    {
+      std::lock_guard faults_lock(faults_mutex_);
+      closed_ = true;
+      faults = std::move(out_faults_);
+    }
+    faults.reset();  // what it still holds is lost, as on a network
     std::lock_guard lock(mutex_);
     socket_.close();
   }
@@ -160,6 +210,9 @@ class UdpSender final : public SenderBackend {
 
  private:
   Uri uri_;
+  std::mutex faults_mutex_;  // before mutex_ when both are taken
+  std::unique_ptr<fault::LoopInjector> out_faults_;
+  bool closed_ = false;  // with faults_mutex_
   std::mutex mutex_;
   net::UdpSocket socket_;
   std::size_t max_message_;
@@ -181,7 +234,7 @@ Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
   return std::unique_ptr<PortBackend>(std::move(port));
 }
 
-Result<std::unique_ptr<SenderBackend>> connect_udp(Context&, const Uri& uri,
+Result<std::unique_ptr<SenderBackend>> connect_udp(Context& context, const Uri& uri,
                                                    const SenderOptions& options) {
   auto peer = endpoint_of(uri, false);
   if (!peer) return std::move(peer).error();
@@ -190,7 +243,7 @@ Result<std::unique_ptr<SenderBackend>> connect_udp(Context&, const Uri& uri,
   if (auto c = socket->connect(*peer); !c) return std::move(c).error();
   if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
   return std::unique_ptr<SenderBackend>(
-      std::make_unique<UdpSender>(uri, std::move(*socket), options.max_message_size));
+      std::make_unique<UdpSender>(context, uri, std::move(*socket), options));
 }
 
 }  // namespace nexo::msg
