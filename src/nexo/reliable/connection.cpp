@@ -1,0 +1,667 @@
+#include "nexo/reliable/connection.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace nexo::reliable {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr std::uint32_t kDupThreshold = 3;  // later packets acknowledged before one counts as lost
+constexpr std::uint32_t kAckEvery = 2;      // in-order packets that make an ACK go at once
+constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
+
+std::string ms(Duration d) {
+  return std::to_string(duration_cast<milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace
+
+std::string_view to_string(State state) noexcept {
+  switch (state) {
+    case State::connecting: return "connecting";
+    case State::established: return "established";
+    case State::closing: return "closing";
+    case State::closed: return "closed";
+    case State::broken: return "broken";
+  }
+  return "?";
+}
+
+Result<void> Config::validate() const {
+  auto bad = [](const std::string& why) {
+    return Error(ErrorKind::invalid_argument, "rudp config: " + why);
+  };
+  if (max_payload == 0) return bad("max_payload must be at least 1");
+  if (window < 2) return bad("window must be at least 2 packets");
+  if (initial_cwnd == 0) return bad("initial_cwnd must be at least 1");
+  const std::size_t largest = (max_message + max_payload - 1) / max_payload;
+  if (largest > window) {
+    return bad("a message of max_message " + std::to_string(max_message) + " bytes needs " +
+               std::to_string(largest) + " packets of " + std::to_string(max_payload) +
+               " bytes, more than the window of " + std::to_string(window));
+  }
+  if (min_rto <= Duration::zero() || max_rto < min_rto || initial_rto <= Duration::zero())
+    return bad("need 0 < min_rto <= max_rto and initial_rto > 0");
+  if (broken_after <= Duration::zero() || keepalive <= Duration::zero())
+    return bad("keepalive and broken_after must be positive");
+  return ok();
+}
+
+Connection::Connection(const Config& config, std::uint32_t id, std::uint32_t initial_seq, Time now)
+    : config_(config),
+      id_(id),
+      last_heard_(now),
+      last_sent_(now),
+      mine_{id, initial_seq, config.window, config.max_payload},
+      next_seq_(initial_seq),
+      snd_nxt_(initial_seq),
+      peer_ack_(initial_seq),
+      cwnd_(config.initial_cwnd),
+      rto_(config.initial_rto),
+      received_(config.window, 0) {}
+
+Connection Connection::client(const Config& config, std::uint32_t id, std::uint32_t initial_seq,
+                              Time now) {
+  Connection c(config, id, initial_seq, now);
+  c.handshake_due_ = true;
+  c.handshake_rto_ = config.initial_rto;
+  return c;
+}
+
+Connection Connection::server(const Config& config, std::uint32_t id, std::uint32_t initial_seq,
+                              const Handshake& peer, Time now) {
+  Connection c(config, id, initial_seq, now);
+  c.establish(peer, now);
+  c.accept_due_ = true;
+  return c;
+}
+
+const ConnectionStats& Connection::stats() noexcept {
+  stats_.srtt = srtt_;
+  stats_.rto = rto_;
+  stats_.cwnd = cwnd_;
+  return stats_;
+}
+
+void Connection::establish(const Handshake& peer, Time now) {
+  peer_id_ = peer.id;
+  rcv_nxt_ = highest_ = next_message_ = peer.initial_seq;
+  peer_window_ = peer_capacity_ = peer.window;
+  payload_size_ = std::min(config_.max_payload, peer.max_payload);
+  state_ = State::established;
+  handshake_due_ = false;
+  last_heard_ = now;
+}
+
+void Connection::fail(Error error) {
+  if (state_ == State::broken) return;
+  state_ = State::broken;
+  error_ = std::move(error);
+  pending_.clear();
+  segments_.clear();
+  retransmit_.clear();
+  in_flight_ = 0;
+  queued_bytes_ = 0;
+  rto_at_.reset();
+  ack_at_.reset();
+  ack_due_ = ping_due_ = close_due_ = handshake_due_ = accept_due_ = false;
+}
+
+// --- sending -----------------------------------------------------------------------
+
+Result<void> Connection::send(std::span<const std::byte> message, Time) {
+  if (error_) return *error_;
+  if (close_requested_ || state_ == State::closed) {
+    return Error(ErrorKind::closed, "rudp send: the connection is closed");
+  }
+  if (message.size() > config_.max_message) {
+    return Error(ErrorKind::too_large, "rudp send: message of " + std::to_string(message.size()) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(config_.max_message));
+  }
+  if (state_ != State::connecting) {
+    const std::size_t count = std::max<std::size_t>(1, (message.size() + payload_size_ - 1) / payload_size_);
+    if (count > peer_capacity_) {
+      return Error(ErrorKind::too_large,
+                   "rudp send: a message of " + std::to_string(message.size()) + " bytes needs " +
+                       std::to_string(count) + " packets; the peer buffers " +
+                       std::to_string(peer_capacity_));
+    }
+  }
+  if (queued_bytes_ > 0 && queued_bytes_ + message.size() > config_.send_buffer) {
+    return Error(ErrorKind::would_block, "rudp send: the send buffer is full (" +
+                                             std::to_string(queued_bytes_) +
+                                             " bytes not yet acknowledged)");
+  }
+  pending_.emplace_back(Bytes(message.begin(), message.end()),
+                        config_.ordered ? std::uint16_t{0} : kUnordered);
+  queued_bytes_ += message.size();
+  ++stats_.messages_sent;
+  return ok();
+}
+
+void Connection::cut_next_message() {
+  auto [message, flags] = std::move(pending_.front());
+  pending_.pop_front();
+  const std::size_t size = message.size();
+  const auto count = static_cast<std::uint32_t>(
+      std::max<std::size_t>(1, (size + payload_size_ - 1) / payload_size_));
+  for (std::uint32_t i = 0; i < count; ++i) {
+    Segment s;
+    s.seq = next_seq_++;
+    s.frag_index = i;
+    s.frag_count = count;
+    s.flags = flags;
+    const std::size_t from = std::size_t{i} * payload_size_;
+    const std::size_t len = std::min<std::size_t>(payload_size_, size - std::min(size, from));
+    if (count == 1) {
+      s.payload = std::move(message);
+    } else {
+      s.payload.assign(message.begin() + static_cast<std::ptrdiff_t>(from),
+                       message.begin() + static_cast<std::ptrdiff_t>(from + len));
+    }
+    segments_.push_back(std::move(s));
+  }
+}
+
+Connection::Segment* Connection::segment(std::uint32_t seq) noexcept {
+  if (segments_.empty() || seq_before(seq, segments_.front().seq)) return nullptr;
+  const std::uint32_t index = seq - segments_.front().seq;
+  return index < segments_.size() ? &segments_[index] : nullptr;
+}
+
+bool Connection::has_unsent() const noexcept {
+  return !pending_.empty() ||
+         (!segments_.empty() && static_cast<std::uint32_t>(snd_nxt_ - segments_.front().seq) <
+                                    segments_.size());
+}
+
+std::size_t Connection::in_flight() const noexcept {
+  return in_flight_;
+}
+
+// Lost segments first, then new ones, as the congestion and peer windows allow.
+Connection::Segment* Connection::next_segment_to_send() {
+  if (static_cast<double>(in_flight_) >= cwnd_) return nullptr;
+  while (!retransmit_.empty()) {
+    Segment* s = segment(retransmit_.front());
+    retransmit_.pop_front();
+    if (s != nullptr && s->lost && !s->sacked) return s;
+  }
+  if (segment(snd_nxt_) == nullptr) {
+    if (pending_.empty()) return nullptr;
+    cut_next_message();
+  }
+  if (static_cast<std::uint32_t>(snd_nxt_ - peer_ack_) >= peer_window_) return nullptr;
+  Segment* s = segment(snd_nxt_);
+  if (s != nullptr) ++snd_nxt_;
+  return s;
+}
+
+void Connection::write_header(Packet& p, Type type) const {
+  p.type = type;
+  p.connection = peer_id_;
+}
+
+void Connection::encode(const Packet& p, Bytes& out, Time now) {
+  write(p, out);
+  ++stats_.packets_sent;
+  last_sent_ = now;
+}
+
+bool Connection::poll_transmit(Bytes& out, Time now) {
+  out.clear();
+  Packet p;
+  if (close_ack_due_) {
+    close_ack_due_ = false;
+    write_header(p, Type::close_ack);
+    encode(p, out, now);
+    return true;
+  }
+  if (state_ == State::broken || state_ == State::closed) return false;
+  if (state_ == State::connecting) {
+    if (!handshake_due_) return false;
+    handshake_due_ = false;
+    handshake_at_ = now + handshake_rto_;
+    p.handshake = mine_;
+    if (cookie_) {
+      p.type = Type::cookie_echo;
+      p.cookie = *cookie_;
+    } else {
+      p.type = Type::init;
+    }
+    p.connection = 0;
+    encode(p, out, now);
+    return true;
+  }
+  if (accept_due_) {
+    accept_due_ = false;
+    write_header(p, Type::accept);
+    p.handshake = mine_;
+    encode(p, out, now);
+    return true;
+  }
+  if (Segment* s = next_segment_to_send()) {
+    write_header(p, Type::data);
+    p.flags = s->flags;
+    p.seq = s->seq;
+    p.frag_index = s->frag_index;
+    p.frag_count = s->frag_count;
+    p.ack = rcv_nxt_;
+    p.window = last_advertised_ = advertised_window();
+    p.payload = s->payload;
+    if (s->sent) {
+      s->retransmitted = true;
+      ++stats_.retransmits;
+    } else {
+      ++stats_.data_sent;
+      if (s->frag_index + 1 == s->frag_count) ++messages_left_;  // fragments go in order
+    }
+    s->sent = true;
+    s->lost = false;
+    s->sent_at = now;
+    s->last_tx = ++tx_counter_;
+    ++in_flight_;
+    if (!rto_at_) rto_at_ = now + rto_;
+    if (highest_ == rcv_nxt_) {  // nothing for a SACK to say: this carries the ACK
+      ack_due_ = false;
+      ack_at_.reset();
+      unacked_received_ = 0;
+    }
+    encode(p, out, now);
+    return true;
+  }
+  if (ack_due_) {
+    encode_ack(out, now);
+    return true;
+  }
+  if (ping_due_) {
+    ping_due_ = false;
+    write_header(p, Type::ping);
+    encode(p, out, now);
+    return true;
+  }
+  if (close_due_) {
+    close_due_ = false;
+    close_at_ = now + rto_;
+    write_header(p, Type::close);
+    encode(p, out, now);
+    return true;
+  }
+  return false;
+}
+
+void Connection::encode_ack(Bytes& out, Time now) {
+  Packet p;
+  write_header(p, Type::ack);
+  p.ack = rcv_nxt_;
+  p.window = last_advertised_ = advertised_window();
+  // Runs of received packets above the cumulative ack, lowest first.
+  const std::uint32_t span = highest_ - rcv_nxt_;
+  const std::size_t window = received_.size();
+  std::uint32_t i = 1;
+  while (i < span && p.sack_count < kMaxSack) {
+    while (i < span && !received_[(head_ + i) % window]) ++i;
+    if (i >= span) break;
+    const std::uint32_t start = i;
+    while (i < span && received_[(head_ + i) % window]) ++i;
+    p.sack[p.sack_count++] = SackBlock{rcv_nxt_ + start, rcv_nxt_ + i};
+  }
+  ack_due_ = false;
+  ack_at_.reset();
+  unacked_received_ = 0;
+  encode(p, out, now);
+}
+
+// --- receiving ---------------------------------------------------------------------
+
+std::uint32_t Connection::advertised_window() const noexcept {
+  return buffered_packets_ >= config_.window ? 0 : config_.window - buffered_packets_;
+}
+
+void Connection::on_packet(const Packet& packet, Time now) {
+  ++stats_.packets_received;
+  last_heard_ = now;
+  switch (packet.type) {
+    case Type::cookie:
+      if (state_ == State::connecting && !cookie_) {
+        cookie_ = packet.cookie;
+        handshake_due_ = true;
+        handshake_rto_ = config_.initial_rto;
+      }
+      return;
+    case Type::accept:
+      if (state_ != State::connecting) return;  // a repeated ACCEPT
+      if (packet.handshake.id == 0 || packet.handshake.window == 0 ||
+          packet.handshake.max_payload == 0) {
+        ++stats_.malformed;
+        return;
+      }
+      establish(packet.handshake, now);
+      if (close_requested_) close_due_ = segments_.empty() && pending_.empty();
+      return;
+    case Type::cookie_echo:  // our ACCEPT was lost: the client asks again
+      if (state_ != State::connecting) accept_due_ = true;
+      return;
+    case Type::data:
+      if (state_ != State::established && state_ != State::closing) return;
+      on_ack(packet.ack, packet.window, {}, now);
+      on_data(packet, now);
+      return;
+    case Type::ack:
+      if (state_ != State::established && state_ != State::closing) return;
+      on_ack(packet.ack, packet.window, std::span(packet.sack).first(packet.sack_count), now);
+      return;
+    case Type::ping:
+      if (state_ == State::established || state_ == State::closing) ack_due_ = true;
+      return;
+    case Type::close:
+      if (state_ == State::established || state_ == State::closing) {
+        peer_closed_ = true;
+        state_ = State::closed;
+        rto_at_.reset();
+        ack_at_.reset();
+      }
+      close_ack_due_ = state_ == State::closed;
+      return;
+    case Type::close_ack:
+      if (state_ == State::closing && close_requested_) {
+        state_ = State::closed;
+        rto_at_.reset();
+      }
+      return;
+    case Type::init:
+      return;
+  }
+}
+
+void Connection::on_data(const Packet& p, Time now) {
+  const std::uint32_t window = config_.window;
+  const std::uint32_t seq = p.seq;
+  if (p.payload.size() > payload_size_ || p.frag_count > window ||
+      (p.frag_index + 1 < p.frag_count && p.payload.size() != payload_size_)) {
+    ++stats_.malformed;  // fragments other than the last are exactly the agreed size
+    return;
+  }
+  if (seq_before(seq, rcv_nxt_)) {
+    ++stats_.duplicates;
+    ack_due_ = true;  // the sender missed our ACK: tell it again
+    return;
+  }
+  const std::uint32_t offset = seq - rcv_nxt_;
+  if (offset >= window || buffered_packets_ >= window) {
+    ++stats_.out_of_window;
+    ack_due_ = true;
+    return;
+  }
+  auto& slot = received_[(head_ + offset) % window];
+  if (slot) {
+    ++stats_.duplicates;
+    ack_due_ = true;
+    return;
+  }
+  const std::uint32_t start = seq - p.frag_index;
+  auto [it, fresh] = partials_.try_emplace(start);
+  Partial& m = it->second;
+  if (fresh) {
+    m.count = p.frag_count;
+    m.flags = p.flags;
+    m.have.assign(p.frag_count, false);
+  } else if (m.count != p.frag_count || m.flags != p.flags) {
+    ++stats_.malformed;  // a fragment that contradicts its message's others
+    return;
+  }
+  slot = 1;
+  const bool in_order = seq == rcv_nxt_;
+  if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
+  ++buffered_packets_;
+  const std::size_t at = std::size_t{p.frag_index} * payload_size_;
+  if (m.data.size() < at + p.payload.size()) m.data.resize(at + p.payload.size());
+  if (!p.payload.empty()) std::memcpy(m.data.data() + at, p.payload.data(), p.payload.size());
+  if (p.frag_index + 1 == p.frag_count) m.size = at + p.payload.size();
+  m.have[p.frag_index] = true;
+  if (++m.received == m.count) {
+    m.data.resize(m.size);
+    Complete done{m.count, std::move(m.data)};
+    if (m.flags & kUnordered) {  // delivered now; a marker keeps the order of the rest
+      delivered_.push_back(*std::move(done.data));
+      delivered_packets_.push_back(m.count);
+      ++stats_.messages_delivered;
+      done.data.reset();
+    }
+    complete_.emplace(start, std::move(done));
+    partials_.erase(it);
+    deliver_ready();
+  }
+  // The cumulative ack moves over every packet now received in a row.
+  while (received_[head_]) {
+    received_[head_] = 0;
+    head_ = (head_ + 1) % window;
+    ++rcv_nxt_;
+  }
+  if (!in_order || highest_ != rcv_nxt_) {
+    ack_due_ = true;  // a gap: say so at once, with SACK blocks (the sender's fast retransmit)
+  } else if (++unacked_received_ >= kAckEvery) {
+    ack_due_ = true;
+  } else if (!ack_at_) {
+    ack_at_ = now + config_.ack_delay;
+  }
+}
+
+// Ordered mode: whole messages leave in sequence; unordered ones left already
+// and only mark their place.
+void Connection::deliver_ready() {
+  for (auto it = complete_.find(next_message_); it != complete_.end();
+       it = complete_.find(next_message_)) {
+    next_message_ += it->second.count;
+    if (it->second.data) {
+      delivered_.push_back(*std::move(it->second.data));
+      delivered_packets_.push_back(it->second.count);
+      ++stats_.messages_delivered;
+    }
+    complete_.erase(it);
+  }
+}
+
+std::optional<Bytes> Connection::receive() {
+  if (delivered_.empty()) return std::nullopt;
+  Bytes message = std::move(delivered_.front());
+  delivered_.pop_front();
+  buffered_packets_ -= delivered_packets_.front();
+  delivered_packets_.pop_front();
+  // Tell a sender held back by our window that it has opened again.
+  if (state_ == State::established &&
+      (last_advertised_ == 0 || advertised_window() >= last_advertised_ + config_.window / 2)) {
+    ack_due_ = true;
+  }
+  return message;
+}
+
+// --- acknowledgements, round trips, losses ---------------------------------------
+
+void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const SackBlock> sack,
+                        Time now) {
+  if (seq_before(snd_nxt_, ack)) {  // acknowledges what was never sent
+    ++stats_.malformed;
+    return;
+  }
+  if (seq_before(ack, peer_ack_)) return;  // older than what we know: overtaken on the way
+  peer_window_ = window;
+  std::optional<Duration> rtt;
+  std::uint32_t newly_acked = 0;
+  while (!segments_.empty() && seq_before(segments_.front().seq, ack)) {
+    Segment& s = segments_.front();
+    if (s.sent && !s.sacked && !s.lost) --in_flight_;
+    if (!s.sacked && !s.retransmitted && s.sent) rtt = now - s.sent_at;
+    delivered_tx_ = std::max(delivered_tx_, s.last_tx);
+    queued_bytes_ -= s.payload.size();
+    ++newly_acked;
+    segments_.pop_front();
+  }
+  peer_ack_ = ack;
+  // Selective acknowledgements: the packets above a gap that did arrive.
+  bool any_sacked = false;
+  for (const SackBlock& block : sack) {
+    if (segments_.empty()) break;
+    std::uint32_t from = block.start, to = block.end;
+    const std::uint32_t first = segments_.front().seq;
+    if (seq_before(from, first)) from = first;
+    if (seq_before(snd_nxt_, to)) to = snd_nxt_;
+    for (std::uint32_t seq = from; seq_before(seq, to); ++seq) {
+      Segment* s = segment(seq);
+      if (s == nullptr || s->sacked || !s->sent) continue;
+      if (!s->lost) --in_flight_;
+      if (!s->retransmitted) rtt = now - s->sent_at;
+      delivered_tx_ = std::max(delivered_tx_, s->last_tx);
+      s->sacked = true;
+      s->lost = false;
+      any_sacked = true;
+    }
+  }
+  if (rtt) sample_rtt(*rtt);
+  // A packet is lost once kDupThreshold packets sent after it have arrived (a
+  // transmission counter, not sequence numbers, so that a retransmission is
+  // judged by what was sent after it, as RACK does).
+  if (any_sacked && !segments_.empty()) {
+    bool found = false;
+    const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
+    for (std::uint32_t i = 0; i < sent && i < segments_.size(); ++i) {
+      Segment& s = segments_[i];
+      if (!s.sent || s.sacked || s.lost || s.last_tx + kDupThreshold > delivered_tx_) continue;
+      s.lost = true;
+      --in_flight_;
+      ++stats_.fast_retransmits;
+      retransmit_.push_back(s.seq);
+      found = true;
+    }
+    if (found) on_loss_detected(now);
+  }
+  if (recovery_until_ && !seq_before(ack, *recovery_until_)) recovery_until_.reset();
+  if (newly_acked > 0 && !recovery_until_) {
+    if (cwnd_ < ssthresh_) {
+      cwnd_ += newly_acked;  // slow start
+    } else {
+      cwnd_ += static_cast<double>(newly_acked) / cwnd_;  // additive increase
+    }
+  }
+  if (newly_acked > 0) {
+    rto_ = have_rtt_ ? std::clamp(srtt_ + std::max(kClockGranularity, 4 * rttvar_), config_.min_rto,
+                                  config_.max_rto)
+                     : config_.initial_rto;  // progress ends the back-off
+  }
+  if (in_flight_ > 0) {
+    if (newly_acked > 0 || !rto_at_) rto_at_ = now + rto_;
+  } else {
+    rto_at_.reset();
+  }
+  if (close_requested_ && state_ == State::closing && segments_.empty() && pending_.empty() &&
+      close_at_ == Time{}) {
+    close_due_ = true;
+  }
+}
+
+void Connection::sample_rtt(Duration rtt) {  // RFC 6298, section 2
+  if (!have_rtt_) {
+    srtt_ = rtt;
+    rttvar_ = rtt / 2;
+    have_rtt_ = true;
+  } else {
+    const Duration delta = srtt_ > rtt ? srtt_ - rtt : rtt - srtt_;
+    rttvar_ = (3 * rttvar_ + delta) / 4;
+    srtt_ = (7 * srtt_ + rtt) / 8;
+  }
+  rto_ = std::clamp(srtt_ + std::max(kClockGranularity, 4 * rttvar_), config_.min_rto,
+                    config_.max_rto);
+}
+
+// Once per loss episode (until what was in flight then is acknowledged): halve.
+void Connection::on_loss_detected(Time) {
+  if (recovery_until_) return;
+  ssthresh_ = std::max(cwnd_ / 2, 2.0);
+  cwnd_ = ssthresh_;
+  recovery_until_ = snd_nxt_;
+}
+
+// --- timers ------------------------------------------------------------------------
+
+std::optional<Time> Connection::next_timer() const {
+  if (state_ == State::broken || state_ == State::closed) return std::nullopt;
+  std::optional<Time> next = last_heard_ + config_.broken_after;
+  auto consider = [&](std::optional<Time> t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  if (state_ == State::connecting) {
+    if (!handshake_due_) consider(handshake_at_);
+    return next;
+  }
+  consider(ack_at_);
+  consider(rto_at_);
+  if (peer_window_ == 0 && has_unsent()) consider(last_sent_ + rto_);  // window probe
+  consider(last_sent_ + config_.keepalive);
+  if (state_ == State::closing && close_at_ != Time{}) consider(close_at_);
+  return next;
+}
+
+void Connection::on_timer(Time now) {
+  if (state_ == State::broken || state_ == State::closed) return;
+  if (now - last_heard_ >= config_.broken_after) {
+    fail(Error(ErrorKind::timed_out,
+               std::string("rudp: nothing heard from the peer for ") + ms(now - last_heard_) +
+                   (state_ == State::connecting ? " while connecting" : "") +
+                   ": the network or the peer has failed (this side cannot tell which), and "
+                   "messages not yet acknowledged may or may not have arrived"));
+    return;
+  }
+  if (state_ == State::connecting) {
+    if (!handshake_due_ && now >= handshake_at_) {
+      handshake_due_ = true;
+      handshake_rto_ = std::min(handshake_rto_ * 2, config_.max_rto);
+    }
+    return;
+  }
+  if (ack_at_ && now >= *ack_at_) {
+    ack_due_ = true;
+    ack_at_.reset();
+  }
+  if (rto_at_ && now >= *rto_at_) {
+    ++stats_.timeouts;
+    // Everything sent and not acknowledged is presumed lost; start again slowly.
+    const double flight = static_cast<double>(in_flight_);
+    for (Segment& s : segments_) {
+      if (!s.sent || s.sacked || s.lost) continue;
+      s.lost = true;
+      --in_flight_;
+      retransmit_.push_back(s.seq);
+    }
+    std::sort(retransmit_.begin(), retransmit_.end(),
+              [](std::uint32_t a, std::uint32_t b) { return seq_before(a, b); });
+    ssthresh_ = std::max(flight / 2, 2.0);
+    cwnd_ = 1;
+    recovery_until_ = snd_nxt_;
+    rto_ = std::min(rto_ * 2, config_.max_rto);  // back off
+    rto_at_ = now + rto_;
+  }
+  if (peer_window_ == 0 && has_unsent() && now >= last_sent_ + rto_) {
+    ping_due_ = true;  // window probe: the ACK it draws carries the window
+  }
+  if (now >= last_sent_ + config_.keepalive) ping_due_ = true;
+  if (state_ == State::closing && close_at_ != Time{} && now >= close_at_) close_due_ = true;
+}
+
+void Connection::close(Time now) {
+  if (close_requested_) return;
+  close_requested_ = true;
+  if (state_ == State::connecting) {
+    state_ = State::closed;
+    return;
+  }
+  if (state_ != State::established) return;
+  state_ = State::closing;
+  (void)now;
+  if (segments_.empty() && pending_.empty()) close_due_ = true;
+}
+
+}  // namespace nexo::reliable

@@ -1,0 +1,234 @@
+// Connection — one reliable conversation over datagrams, as a plain state
+// machine: packets and `now` in, packets and messages out, no I/O and no clock
+// of its own (the rudp:// transport feeds it; tests feed it by hand, with a
+// fake clock and a faulty in-memory network).
+//
+//   conn.on_packet(packet, now);        // a parsed packet for this connection
+//   conn.send(message, now);            // queue a message (copied)
+//   while (conn.poll_transmit(out, now)) ... send `out` ...
+//   while (auto m = conn.receive()) ... a delivered message ...
+//   conn.on_timer(now) when now >= conn.next_timer()
+//
+// What it does (the chapter: a reliable service built from an unreliable one):
+// - sequence numbers per packet, wrap-safe; messages up to max_message are
+//   cut into fragments of at most the agreed payload size and put together
+//   again; delivered in order, or (Config::ordered false) as soon as whole;
+// - cumulative and selective acknowledgements; duplicates suppressed;
+// - retransmission after a timeout computed from measured round-trip times
+//   (RFC 6298: SRTT, RTTVAR, RTO = SRTT + 4 RTTVAR, bounded, doubled per
+//   timeout; Karn's rule: no sample from a retransmitted packet), and fast
+//   retransmit once three later packets are acknowledged;
+// - flow control: never more in flight than the receiver's advertised window;
+// - congestion control (slow start, then additive increase; halved once per
+//   loss episode, back to one packet after a timeout), so it backs off under
+//   loss instead of flooding;
+// - keepalives while idle, and a broken connection reported once nothing has
+//   been heard from the peer for broken_after. As the chapter says, this side
+//   cannot tell a network failure from a crashed peer, nor whether its last
+//   messages arrived.
+//
+// Not thread-safe: one owner drives it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/reliable/packet.hpp"
+
+namespace nexo::reliable {
+
+using Clock = std::chrono::steady_clock;
+using Time = Clock::time_point;
+using Duration = Clock::duration;
+
+struct Config {
+  std::uint16_t max_payload = 1200;  // DATA payload per packet (what this side accepts)
+  std::uint32_t window = 16'384;     // packets this side buffers (bounds its memory)
+  std::size_t max_message = 16u << 20;
+  std::size_t send_buffer = 32u << 20;  // bytes queued and not yet acknowledged
+  bool ordered = true;                  // false: each message delivered as soon as whole
+  std::uint32_t initial_cwnd = 16;      // packets
+  Duration initial_rto = std::chrono::milliseconds(500);
+  Duration min_rto = std::chrono::milliseconds(200);
+  Duration max_rto = std::chrono::seconds(10);
+  Duration ack_delay = std::chrono::milliseconds(1);  // an ACK waits at most this for company
+  Duration keepalive = std::chrono::seconds(1);       // silence after which a PING goes out
+  Duration broken_after = std::chrono::seconds(10);   // silence from the peer: broken
+  // invalid_argument naming the field when the values cannot work together
+  // (a window too small for the largest message, a zero payload, ...).
+  Result<void> validate() const;
+};
+
+enum class State { connecting, established, closing, closed, broken };
+std::string_view to_string(State state) noexcept;
+
+struct ConnectionStats {
+  std::uint64_t packets_sent = 0, packets_received = 0;
+  std::uint64_t data_sent = 0;          // DATA packets, first transmissions
+  std::uint64_t retransmits = 0;        // DATA packets sent again
+  std::uint64_t fast_retransmits = 0;   // of which: found lost by later acknowledgements
+  std::uint64_t timeouts = 0;           // retransmission timer expiries
+  std::uint64_t duplicates = 0;         // DATA already received, dropped
+  std::uint64_t out_of_window = 0;      // DATA beyond the window, dropped
+  std::uint64_t malformed = 0;          // well-formed packets that break the protocol, dropped
+  std::uint64_t messages_sent = 0, messages_delivered = 0;
+  Duration srtt{}, rto{};
+  double cwnd = 0;
+};
+
+class Connection {
+ public:
+  // The side that opens: sends INIT at the first poll_transmit.
+  static Connection client(const Config& config, std::uint32_t id, std::uint32_t initial_seq,
+                           Time now);
+  // The side that accepted a validated COOKIE_ECHO carrying `peer`: established
+  // at once, with an ACCEPT to send.
+  static Connection server(const Config& config, std::uint32_t id, std::uint32_t initial_seq,
+                           const Handshake& peer, Time now);
+
+  std::uint32_t id() const noexcept { return id_; }
+  std::uint32_t peer_id() const noexcept { return peer_id_; }
+  State state() const noexcept { return state_; }
+  // Why the connection is broken or was refused (set with State::broken).
+  const std::optional<Error>& error() const noexcept { return error_; }
+  const ConnectionStats& stats() noexcept;
+
+  // A packet from the peer (already checked: checksum, connection id, address).
+  void on_packet(const Packet& packet, Time now);
+  // Queues a message. Errors: too_large, would_block (the send buffer is full:
+  // wait for acknowledgements), closed (close() was called), and the broken
+  // connection's error.
+  Result<void> send(std::span<const std::byte> message, Time now);
+  // The next message delivered, if any. Until taken, messages count against
+  // the window this side advertises (back-pressure on the sender).
+  std::optional<Bytes> receive();
+  // Graceful: what is queued is still delivered, then CLOSE. Idempotent.
+  void close(Time now);
+
+  // Encodes the next packet to send into `out` (cleared first); false when
+  // there is nothing to send now.
+  bool poll_transmit(Bytes& out, Time now);
+  std::optional<Time> next_timer() const;
+  void on_timer(Time now);
+
+  // Messages accepted by send() so far, and of those, how many have been
+  // transmitted whole at least once (every fragment has left).
+  std::uint64_t messages_queued() const noexcept { return stats_.messages_sent; }
+  std::uint64_t messages_left() const noexcept { return messages_left_; }
+  // Bytes queued and not yet acknowledged.
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+  // Whether everything sent has been acknowledged.
+  bool idle() const noexcept { return segments_.empty(); }
+
+ private:
+  Connection(const Config& config, std::uint32_t id, std::uint32_t initial_seq, Time now);
+
+  struct Segment {
+    std::uint32_t seq = 0, frag_index = 0, frag_count = 0;
+    std::uint16_t flags = 0;
+    Bytes payload;
+    Time sent_at{};
+    std::uint64_t last_tx = 0;  // which transmission carried it last (a counter)
+    bool sent = false;          // has left at least once
+    bool retransmitted = false;  // Karn: no RTT sample from it
+    bool sacked = false;
+    bool lost = false;  // to be sent again
+  };
+  struct Partial {  // a message being put together
+    std::uint32_t count = 0, received = 0;
+    std::uint16_t flags = 0;
+    Bytes data;
+    std::size_t size = 0;  // bytes known so far (the last fragment fixes it)
+    std::vector<bool> have;
+  };
+
+  void establish(const Handshake& peer, Time now);
+  void fail(Error error);
+  void on_data(const Packet& packet, Time now);
+  void on_ack(std::uint32_t ack, std::uint32_t window, std::span<const SackBlock> sack, Time now);
+  void sample_rtt(Duration rtt);
+  void on_loss_detected(Time now);
+  void deliver_ready();
+  std::uint32_t advertised_window() const noexcept;
+  std::size_t in_flight() const noexcept;
+  bool has_unsent() const noexcept;
+  Segment* next_segment_to_send();
+  Segment* segment(std::uint32_t seq) noexcept;
+  void cut_next_message();
+  void write_header(Packet& p, Type type) const;
+  void encode(const Packet& p, Bytes& out, Time now);
+  void encode_ack(Bytes& out, Time now);
+
+  const Config config_;
+  const std::uint32_t id_;
+  std::uint32_t peer_id_ = 0;
+  State state_ = State::connecting;
+  std::optional<Error> error_;
+  ConnectionStats stats_;
+  Time last_heard_, last_sent_;
+
+  // Handshake (client): INIT, then COOKIE_ECHO once a cookie came; resent
+  // until answered. Server: ACCEPT owed (again on a repeated COOKIE_ECHO).
+  Handshake mine_;
+  std::optional<Cookie> cookie_;
+  bool handshake_due_ = false;
+  Time handshake_at_{};
+  Duration handshake_rto_{};
+  bool accept_due_ = false;
+
+  // Sending.
+  std::uint16_t payload_size_ = 0;  // agreed: min of both sides' max_payload
+  std::uint32_t next_seq_;           // the next sequence number to assign
+  std::deque<std::pair<Bytes, std::uint16_t>> pending_;  // messages not yet cut into segments
+  std::deque<Segment> segments_;     // unacknowledged, by seq from segments_.front()
+  std::uint32_t snd_nxt_;            // the first segment never sent
+  std::deque<std::uint32_t> retransmit_;  // segments found lost, oldest first
+  std::size_t in_flight_ = 0;        // sent, not acknowledged, sacked or found lost
+  std::uint64_t tx_counter_ = 0;     // transmissions so far
+  std::uint64_t messages_left_ = 0;  // messages whose last fragment has been sent once
+  std::uint64_t delivered_tx_ = 0;   // the latest transmission known to have arrived
+  std::size_t queued_bytes_ = 0;
+  std::uint32_t peer_capacity_ = 0;  // the peer's window from the handshake: the largest message
+  std::uint32_t peer_ack_ = 0;       // what the peer has acknowledged cumulatively
+  std::uint32_t peer_window_ = 1;
+  double cwnd_;
+  double ssthresh_ = 1e9;
+  std::optional<std::uint32_t> recovery_until_;  // in a loss episode until this seq is acked
+  Duration srtt_{}, rttvar_{}, rto_;
+  bool have_rtt_ = false;
+  std::optional<Time> rto_at_;
+  bool close_requested_ = false, close_due_ = false;
+  Time close_at_{};
+
+  // Receiving.
+  std::uint32_t rcv_nxt_ = 0;            // the next sequence number expected (cumulative ack)
+  std::vector<std::uint8_t> received_;   // ring: received_[(head_ + i) % window] for rcv_nxt_ + i
+  std::size_t head_ = 0;
+  std::uint32_t highest_ = 0;            // one past the highest seq received
+  std::map<std::uint32_t, Partial> partials_;  // by the message's first seq
+  struct Complete {
+    std::uint32_t count = 0;
+    std::optional<Bytes> data;  // nullopt: delivered already (an unordered message)
+  };
+  std::map<std::uint32_t, Complete> complete_;  // whole, waiting for their turn
+  std::uint32_t next_message_ = 0;             // ordered mode: the first seq of the next message
+  std::deque<Bytes> delivered_;
+  std::uint32_t buffered_packets_ = 0;  // fragments held (partial, complete, delivered)
+  std::deque<std::uint32_t> delivered_packets_;  // fragments per delivered message
+  bool ack_due_ = false;                 // an ACK must go now
+  std::optional<Time> ack_at_;           // a delayed ACK goes then
+  std::uint32_t unacked_received_ = 0;   // in-order packets since the last ACK we sent
+  std::uint32_t last_advertised_ = 0;
+  bool ping_due_ = false;
+  bool peer_closed_ = false;
+  bool close_ack_due_ = false;
+};
+
+}  // namespace nexo::reliable

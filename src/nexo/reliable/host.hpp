@@ -1,0 +1,119 @@
+// Host — the rudp:// endpoint of one UDP socket, as a state machine: it
+// parses datagrams, routes them to their Connection by connection id (checking
+// the sender's address), answers connection requests statelessly, and says
+// what to send to whom. No I/O, no clock: the transport's glue feeds it.
+//
+// Connection set-up, with a stateless cookie (as DTLS and QUIC do):
+//
+//   client                                server
+//   INIT (padded to 64 B)        ──►      keeps nothing; answers with a
+//                                ◄──      COOKIE: a keyed hash (SipHash) of the
+//                                         client's address, its handshake and
+//                                         the time, 28 B
+//   COOKIE_ECHO (cookie, handshake) ──►   checks the hash and its age; only now
+//                                ◄──      ACCEPT   creates the connection
+//
+// A forged source address gets one small COOKIE back and nothing else: before
+// an address is validated (the COOKIE_ECHO proves the client received the
+// cookie there) the host never sends it more than 3x the bytes it received
+// from it. Garbage, bad checksums, unknown connection ids and packets from the
+// wrong address are dropped and counted; nothing is allocated for them.
+//
+// Not thread-safe: one owner drives it.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "nexo/fault/random.hpp"
+#include "nexo/net/endpoint.hpp"
+#include "nexo/reliable/connection.hpp"
+
+namespace nexo::reliable {
+
+struct HostConfig {
+  Config connection;
+  bool accept = true;  // answer INITs (a server); false: only connect out
+  Duration cookie_lifetime = std::chrono::seconds(30);
+  std::size_t max_connections = 4096;
+  std::optional<std::uint64_t> seed;  // ids, initial sequence numbers, cookie key; nullopt: random
+};
+
+struct HostCounters {
+  std::array<std::uint64_t, 8> parse_errors{};  // by ParseError (index 0 unused)
+  std::uint64_t unknown_connection = 0;  // a connection id nobody has
+  std::uint64_t wrong_address = 0;       // a known id from another address
+  std::uint64_t bad_cookie = 0;          // a COOKIE_ECHO whose hash does not check
+  std::uint64_t stale_cookie = 0;        // ... or that is too old
+  std::uint64_t refused = 0;             // max_connections reached
+  std::uint64_t unexpected = 0;          // a packet type this host does not take (INIT when not accepting...)
+  std::uint64_t inits = 0, cookies_sent = 0, accepted = 0;
+  std::uint64_t unvalidated_bytes_in = 0;   // INIT bytes received
+  std::uint64_t unvalidated_bytes_out = 0;  // COOKIE bytes sent in answer
+  std::uint64_t dropped() const noexcept;
+};
+
+class Host {
+ public:
+  explicit Host(const HostConfig& config);
+
+  // A datagram that arrived from `from`.
+  void on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from, Time now);
+  // Opens a connection to `to`; returns its id (poll_transmit sends the INIT).
+  std::uint32_t connect(const net::Endpoint& to, Time now);
+
+  // The connection with this id, or null.
+  Connection* find(std::uint32_t id) noexcept;
+  const net::Endpoint* peer_of(std::uint32_t id) const noexcept;
+  // Connections accepted from clients since the last call, oldest first.
+  std::optional<std::uint32_t> accept();
+  // Send and receive through the host (so it knows the connection has work).
+  Result<void> send(std::uint32_t id, std::span<const std::byte> message, Time now);
+  std::optional<Bytes> receive(std::uint32_t id);
+  void close(std::uint32_t id, Time now);
+  // Forgets a connection (closed or broken, its messages taken).
+  void remove(std::uint32_t id);
+
+  // The next datagram to send; false when there is none now.
+  bool poll_transmit(Bytes& out, net::Endpoint& to, Time now);
+  std::optional<Time> next_timer() const;
+  void on_timer(Time now);
+
+  const HostCounters& counters() const noexcept { return counters_; }
+  std::size_t size() const noexcept { return connections_.size(); }
+  std::vector<std::uint32_t> ids() const;
+
+ private:
+  struct Entry {
+    Connection connection;
+    net::Endpoint peer;
+    std::uint32_t peer_id = 0;  // the client's id (server side), to find repeats
+    bool active = false;        // in active_
+  };
+
+  void on_init(const Packet& p, std::span<const std::byte> datagram, const net::Endpoint& from,
+               Time now);
+  void on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now);
+  std::uint64_t mac(const net::Endpoint& from, const Handshake& h, std::uint64_t issued_at) const;
+  std::uint64_t clock_ms(Time now) const;
+  std::uint32_t fresh_id();
+  void activate(std::uint32_t id, Entry& e);
+
+  const HostConfig config_;
+  fault::Random random_;
+  std::uint64_t key0_, key1_;
+  HostCounters counters_;
+  std::unordered_map<std::uint32_t, Entry> connections_;
+  std::map<std::pair<net::Endpoint, std::uint32_t>, std::uint32_t> by_client_;  // server side
+  std::deque<std::uint32_t> accepted_;
+  std::deque<std::uint32_t> active_;  // connections that may have something to send
+  static constexpr std::size_t kMaxReplies = 256;
+  std::deque<std::pair<net::Endpoint, Bytes>> replies_;  // stateless answers (COOKIE)
+};
+
+}  // namespace nexo::reliable
