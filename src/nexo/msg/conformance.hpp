@@ -36,6 +36,7 @@ inline const Traits kTransports[] = {
      8u << 20, true},
     {"tcp", [](int) { return std::string("tcp://127.0.0.1:0"); }, true, true, true, 8u << 20, true},
     {"tcp_any", [](int) { return std::string("tcp://*:0"); }, true, true, true, 1u << 20, true},
+    {"rudp", [](int) { return std::string("rudp://127.0.0.1:0"); }, true, true, true, 8u << 20, true},
     {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507, false},
     {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507, false},
 };

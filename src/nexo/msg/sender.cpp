@@ -34,6 +34,9 @@ Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_vi
     case Scheme::udp:
       backend = connect_udp(context, *uri, options);
       break;
+    case Scheme::rudp:
+      backend = connect_rudp(context, *uri, options);
+      break;
   }
   if (!backend) return std::move(backend).error();
   return std::unique_ptr<Sender>(new Sender(std::move(*uri), std::move(*backend)));

@@ -140,5 +140,9 @@ Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
                                               std::shared_ptr<PortCore> core);
 Result<std::unique_ptr<SenderBackend>> connect_udp(Context& context, const Uri& uri,
                                                    const SenderOptions& options);
+Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
+                                               std::shared_ptr<PortCore> core);
+Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri& uri,
+                                                    const SenderOptions& options);
 
 }  // namespace nexo::msg

@@ -17,6 +17,8 @@ std::string_view to_string(Scheme scheme) noexcept {
       return "tcp";
     case Scheme::udp:
       return "udp";
+    case Scheme::rudp:
+      return "rudp";
     case Scheme::inproc:
       return "inproc";
   }
@@ -25,7 +27,7 @@ std::string_view to_string(Scheme scheme) noexcept {
 
 Result<Uri> Uri::parse(std::string_view text) {
   const auto sep = text.find("://");
-  if (sep == std::string_view::npos) return bad(text, "expected tcp://, udp:// or inproc://");
+  if (sep == std::string_view::npos) return bad(text, "expected tcp://, udp://, rudp:// or inproc://");
   const std::string_view scheme = text.substr(0, sep);
   const std::string_view rest = text.substr(sep + 3);
   Uri uri;
@@ -38,8 +40,10 @@ Result<Uri> Uri::parse(std::string_view text) {
     uri.scheme = Scheme::tcp;
   } else if (scheme == "udp") {
     uri.scheme = Scheme::udp;
+  } else if (scheme == "rudp") {
+    uri.scheme = Scheme::rudp;
   } else {
-    return bad(text, "unknown scheme '" + std::string(scheme) + "' (tcp, udp, inproc)");
+    return bad(text, "unknown scheme '" + std::string(scheme) + "' (tcp, udp, rudp, inproc)");
   }
   const auto colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad(text, "expected HOST:PORT");

@@ -1,6 +1,7 @@
 // Uri — where a port is, naming its transport:
 //   tcp://HOST:PORT     length-prefixed frames over TCP
 //   udp://HOST:PORT     one datagram per message, unreliable (UDP's failure model)
+//   rudp://HOST:PORT    reliable datagrams over UDP (acknowledgements, retransmission)
 //   inproc://NAME       within this process, no sockets
 // HOST is a name, an IPv4 literal, [IPv6], or * (bind: every interface;
 // connect: this host, so the uri() of a port bound to tcp://*:0 can be used as is).
@@ -15,7 +16,7 @@
 
 namespace nexo::msg {
 
-enum class Scheme : std::uint8_t { tcp, udp, inproc };
+enum class Scheme : std::uint8_t { tcp, udp, inproc, rudp };
 
 std::string_view to_string(Scheme scheme) noexcept;
 
