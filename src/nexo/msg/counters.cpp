@@ -13,6 +13,7 @@ CounterSnapshot Counters::snapshot() const noexcept {
   s.queue_high_water = high_water_.load(std::memory_order_relaxed);
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.timed_out = timed_out_.load(std::memory_order_relaxed);
+  s.retransmitted = retransmitted_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -21,7 +22,8 @@ std::string CounterSnapshot::to_string() const {
          std::to_string(messages_out) + " msgs / " + std::to_string(bytes_out) + " B, dropped " +
          std::to_string(dropped) + ", malformed " + std::to_string(malformed) +
          ", queue high-water " + std::to_string(queue_high_water) + ", connections rejected " +
-         std::to_string(rejected) + ", timed out " + std::to_string(timed_out);
+         std::to_string(rejected) + ", timed out " + std::to_string(timed_out) +
+         (retransmitted > 0 ? ", retransmitted " + std::to_string(retransmitted) : "");
 }
 
 }  // namespace nexo::msg

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "nexo/fault/loop_injector.hpp"
 #include "nexo/io/io_watcher.hpp"
 #include "nexo/io/timer.hpp"
 #include "nexo/msg/context.hpp"
@@ -82,8 +83,10 @@ Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
   return net::Endpoint::resolve(uri.host, uri.port);
 }
 
-reliable::Config protocol_config(std::size_t max_message) {
+reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after) {
   reliable::Config config;
+  config.broken_after = broken_after;
+  config.keepalive = std::min<reliable::Duration>(config.keepalive, broken_after / 4);
   config.max_message = max_message + kKindSize + kIdSize;
   const std::size_t packets = (config.max_message + config.max_payload - 1) / config.max_payload;
   config.window = static_cast<std::uint32_t>(std::max<std::size_t>(config.window, packets + 16));
@@ -98,8 +101,33 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       : context_(context), socket_(std::move(socket)), host_(config), buffer_(65'536) {}
   virtual ~Endpoint() = default;
 
-  // Loop thread: watch the socket, arm the timer.
-  Result<void> start() {
+  // Loop thread: watch the socket, arm the timer. With a fault plan, what is
+  // sent goes through plan.to and what arrives through plan.back.
+  Result<void> start(const std::optional<fault::Plan>& faults) {
+    if (faults && faults->to.active()) {
+      out_faults_ = std::make_unique<fault::LoopInjector>(
+          context_.io(), faults->to, faults->seed,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag& to) {
+            // Any thread; the socket is safe to send on concurrently.
+            (void)(to ? socket_.send_to(bytes, *static_cast<const net::Endpoint*>(to.get()))
+                      : socket_.send(bytes));
+          });
+    }
+    if (faults && faults->back.active()) {
+      in_faults_ = std::make_unique<fault::LoopInjector>(
+          context_.io(), faults->back, faults->seed ^ 0x9e3779b97f4a7c15ULL,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag& from) {
+            // The loop thread: inside on_ready (which then takes them), or from
+            // the injector's timer (then a turn of on_ready is posted).
+            inbox_.emplace_back(*static_cast<const net::Endpoint*>(from.get()),
+                                Bytes(bytes.begin(), bytes.end()));
+            if (!in_ready_) {
+              context_.io().post([weak = weak_from_this()] {
+                if (auto self = weak.lock()) self->on_ready(0);
+              });
+            }
+          });
+    }
     auto started = context_.io().call<bool>([this]() -> Result<bool> {
       watcher_ = std::make_unique<io::IoWatcher>(context_.io().loop(), socket_.native_handle(),
                                                  [this](std::uint32_t r) { on_ready(r); });
@@ -115,6 +143,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     (void)context_.io().call<bool>([this]() -> Result<bool> {
       watcher_.reset();
       timer_.reset();
+      in_faults_.reset();  // what they still hold is lost, as on a network
+      out_faults_.reset();
       return true;
     });
     std::lock_guard lock(mutex_);
@@ -126,6 +156,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // Host; completions into `later` (they run after the mutex is released).
   virtual void process_locked(Time now, PortQueue::Handoffs& handoffs,
                               std::vector<std::function<void()>>& later) = 0;
+  // After transmitting (with mutex_ held): what the transmissions completed.
+  virtual void after_flush_locked(std::vector<std::function<void()>>&) {}
   // A send on the socket failed with `error` (ECONNREFUSED on a connected socket).
   virtual void on_socket_error_locked(const Error&, std::vector<std::function<void()>>&) {}
 
@@ -187,6 +219,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
  private:
   bool send_locked(const Bytes& datagram, const net::Endpoint& to) {
+    if (out_faults_) {
+      out_faults_->push(datagram, connected_ ? nullptr : std::make_shared<const net::Endpoint>(to));
+      return true;
+    }
     auto sent = connected_ ? socket_.send(datagram) : socket_.send_to(datagram, to);
     if (sent) return true;
     if (sent.error().is(ErrorKind::would_block)) {
@@ -209,6 +245,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     std::unique_lock lock(mutex_);
     const Time now = reliable::Clock::now();
     if (readiness & (io::kReadable | io::kHangup)) {
+      in_ready_ = true;
       for (int i = 0; i < kReadBatch; ++i) {
         net::Endpoint from;
         auto n = socket_.receive_from(buffer_, from);
@@ -217,15 +254,25 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
           if (n.error().is(ErrorKind::refused)) on_socket_error_locked(n.error(), later);
           continue;  // a truncated or otherwise bad datagram: the protocol counts nothing here
         }
-        host_.on_datagram(std::span<const std::byte>(buffer_).first(*n), from, now);
+        const auto datagram = std::span<const std::byte>(buffer_).first(*n);
+        if (in_faults_) {
+          in_faults_->push(datagram, std::make_shared<const net::Endpoint>(from));
+        } else {
+          host_.on_datagram(datagram, from, now);
+        }
       }
+      in_ready_ = false;
     }
+    for (auto& [from, datagram] : inbox_)
+      host_.on_datagram(datagram, from, now);
+    inbox_.clear();
     if ((readiness & io::kWritable) && writable_armed_) {
       writable_armed_ = false;
       (void)watcher_->start(io::kReadable);
     }
     process_locked(now, handoffs, later);
     flush_locked(now);
+    after_flush_locked(later);
     if (pending_error_) {
       on_socket_error_locked(*pending_error_, later);
       pending_error_.reset();
@@ -243,6 +290,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     host_.on_timer(now);
     process_locked(now, handoffs, later);
     flush_locked(now);
+    after_flush_locked(later);
     rearm_locked();
     finish(lock, handoffs, later);
   }
@@ -251,6 +299,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::unique_ptr<io::IoWatcher> watcher_;
   std::unique_ptr<io::Timer> timer_;
   Bytes buffer_;
+  std::unique_ptr<fault::LoopInjector> in_faults_, out_faults_;  // set before start()
+  std::vector<std::pair<net::Endpoint, Bytes>> inbox_;  // through in_faults_, for host_
+  bool in_ready_ = false;
   // With mutex_.
   std::deque<std::pair<net::Endpoint, Bytes>> unsent_;
   std::optional<Time> armed_at_;
@@ -304,6 +355,7 @@ class PortEngine final : public Endpoint, public ReplyPath {
     Source source;
     std::optional<Message> held;  // taken from the connection, refused by the full queue
     PortQueue::OnTaken held_on_taken;
+    std::uint64_t retransmits_seen = 0;
   };
 
   Result<void> send_on(std::uint32_t id, const Bytes& message, bool is_reply) {
@@ -356,6 +408,9 @@ class PortEngine final : public Endpoint, public ReplyPath {
         continue;
       }
       if (!drain(id, peer, handoffs)) waiting_for_room_ = true;
+      const auto retransmits = c->stats().retransmits;
+      core_->counters.add_retransmitted(retransmits - peer.retransmits_seen);
+      peer.retransmits_seen = retransmits;
       const auto state = c->state();
       if ((state == reliable::State::broken || state == reliable::State::closed) && !peer.held) {
         if (state == reliable::State::broken) core_->counters.add_timed_out();
@@ -615,6 +670,9 @@ class SenderEngine final : public Endpoint {
                       std::vector<std::function<void()>>& later) override {
     auto* c = host_.find(id_);
     if (c == nullptr) return;
+    const auto retransmits = c->stats().retransmits;
+    counters_.add_retransmitted(retransmits - retransmits_seen_);
+    retransmits_seen_ = retransmits;
     while (!held_ || replies_.offer(*held_, {}, &handoffs) == PortQueue::Offer::accepted) {
       held_.reset();
       auto bytes = host_.receive(id_);
@@ -662,6 +720,10 @@ class SenderEngine final : public Endpoint {
     changed_.notify_all();
   }
 
+  void after_flush_locked(std::vector<std::function<void()>>& later) override {
+    complete_marks_locked(later);
+  }
+
   void poke() {
     PortQueue::Handoffs handoffs;
     std::vector<std::function<void()>> later;
@@ -669,6 +731,7 @@ class SenderEngine final : public Endpoint {
     const Time now = reliable::Clock::now();
     process_locked(now, handoffs, later);
     flush_locked(now);
+    complete_marks_locked(later);
     rearm_locked();
     finish(lock, handoffs, later);
   }
@@ -684,6 +747,7 @@ class SenderEngine final : public Endpoint {
   std::deque<std::pair<std::uint64_t, io::Completer<void>>> marks_;  // send_async: by message ordinal
   std::unordered_map<std::uint64_t, io::Completer<void>> awaiting_;  // send_sync: by id
   std::optional<Message> held_;  // a reply the full queue refused
+  std::uint64_t retransmits_seen_ = 0;
   std::optional<Error> failed_;
   bool closed_ = false;
   std::atomic<bool> space_asked_{false};
@@ -723,13 +787,15 @@ Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
   (void)socket->set_send_buffer_size(4 << 20);
   reliable::HostConfig config;
   config.accept = true;
-  config.connection = protocol_config(core->options.max_message_size);
+  config.connection = protocol_config(core->options.max_message_size, core->options.broken_after);
   config.max_connections = core->options.max_connections;
   Uri bound = uri;
   bound.port = socket->local_endpoint().port();
   if (!uri.is_wildcard()) bound.host = socket->local_endpoint().address().to_string();
+  const auto faults = core->options.faults;
+  if (auto valid = config.connection.validate(); !valid) return std::move(valid).error();
   auto engine = std::make_shared<PortEngine>(context, std::move(*socket), config, std::move(core));
-  if (auto started = engine->start(); !started) return std::move(started).error();
+  if (auto started = engine->start(faults); !started) return std::move(started).error();
   return std::unique_ptr<PortBackend>(std::make_unique<RudpPort>(std::move(engine), bound));
 }
 
@@ -745,10 +811,11 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   (void)socket->set_send_buffer_size(4 << 20);
   reliable::HostConfig config;
   config.accept = false;
-  config.connection = protocol_config(options.max_message_size);
+  config.connection = protocol_config(options.max_message_size, options.broken_after);
   config.connection.send_buffer = std::max<std::size_t>(options.max_queued_bytes, options.max_message_size + 64);
+  if (auto valid = config.connection.validate(); !valid) return std::move(valid).error();
   auto engine = std::make_shared<SenderEngine>(context, std::move(*socket), config, uri, options);
-  if (auto started = engine->start(); !started) return std::move(started).error();
+  if (auto started = engine->start(options.faults); !started) return std::move(started).error();
   if (auto opened = engine->open(*peer); !opened) {
     engine->stop();
     return std::move(opened).error();

@@ -34,7 +34,11 @@ struct PortOptions {
   // tcp://: replies written to one connection that its socket has not taken
   // yet; a reply beyond this is would_block (the peer is not reading).
   std::size_t max_reply_backlog = 16u << 20;
-  // udp:// only: a fault plan stacked in-process on the port's datagrams
+  // rudp://: a connection from which nothing has been heard for this long is
+  // broken (closed and counted as timed out): a crashed sender and a broken
+  // network look the same from here.
+  std::chrono::milliseconds broken_after{10'000};
+  // udp:// and rudp://: a fault plan stacked in-process on the port's datagrams
   // (fault/plan.hpp): `back` is applied to what arrives, `to` to what it sends.
   // Other transports refuse a plan (invalid_argument): a stream has no datagrams.
   std::optional<fault::Plan> faults;
@@ -53,7 +57,11 @@ struct SenderOptions {
   std::size_t max_queued_bytes = 16u << 20;  // the local buffer for asynchronous sends
   std::size_t max_message_size = 16u << 20;  // also the largest reply accepted
   QueueLimits replies;  // replies waiting for Sender::receive (beyond: the sender stops reading)
-  // udp:// only: a fault plan stacked in-process (fault/plan.hpp): `to` is
+  // rudp://: nothing heard from the port for this long: the connection is
+  // broken, every call fails with timed_out (the port crashed, or the network
+  // failed: this side cannot tell which, nor whether its last messages arrived).
+  std::chrono::milliseconds broken_after{10'000};
+  // udp:// and rudp://: a fault plan stacked in-process (fault/plan.hpp): `to` is
   // applied to what the sender sends, `back` to what it receives.
   std::optional<fault::Plan> faults;
 };

@@ -185,7 +185,8 @@ std::size_t Connection::in_flight() const noexcept {
 
 // Lost segments first, then new ones, as the congestion and peer windows allow.
 Connection::Segment* Connection::next_segment_to_send() {
-  if (static_cast<double>(in_flight_) >= cwnd_) return nullptr;
+  if (static_cast<double>(in_flight_) >= cwnd_ && !probe_due_) return nullptr;
+  probe_due_ = false;
   while (!retransmit_.empty()) {
     Segment* s = segment(retransmit_.front());
     retransmit_.pop_front();
@@ -266,6 +267,7 @@ bool Connection::poll_transmit(Bytes& out, Time now) {
     s->last_tx = ++tx_counter_;
     ++in_flight_;
     if (!rto_at_) rto_at_ = now + rto_;
+    arm_probe(now);
     if (highest_ == rcv_nxt_) {  // nothing for a SACK to say: this carries the ACK
       ack_due_ = false;
       ack_at_.reset();
@@ -492,10 +494,13 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
   peer_window_ = window;
   std::optional<Duration> rtt;
   std::uint32_t newly_acked = 0;
+  const std::uint64_t delivered_before = delivered_tx_;
   while (!segments_.empty() && seq_before(segments_.front().seq, ack)) {
     Segment& s = segments_.front();
     if (s.sent && !s.sacked && !s.lost) --in_flight_;
-    if (!s.sacked && !s.retransmitted && s.sent) rtt = now - s.sent_at;
+    // Karn: no sample from a packet sent twice, nor from one presumed lost (its
+    // arrival is ambiguous: the acknowledgement may have been held up by a loss).
+    if (!s.sacked && !s.retransmitted && !s.lost && s.sent) rtt = now - s.sent_at;
     delivered_tx_ = std::max(delivered_tx_, s.last_tx);
     queued_bytes_ -= s.payload.size();
     ++newly_acked;
@@ -503,7 +508,6 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
   }
   peer_ack_ = ack;
   // Selective acknowledgements: the packets above a gap that did arrive.
-  bool any_sacked = false;
   for (const SackBlock& block : sack) {
     if (segments_.empty()) break;
     std::uint32_t from = block.start, to = block.end;
@@ -514,31 +518,14 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
       Segment* s = segment(seq);
       if (s == nullptr || s->sacked || !s->sent) continue;
       if (!s->lost) --in_flight_;
-      if (!s->retransmitted) rtt = now - s->sent_at;
+      if (!s->retransmitted && !s->lost) rtt = now - s->sent_at;
       delivered_tx_ = std::max(delivered_tx_, s->last_tx);
       s->sacked = true;
       s->lost = false;
-      any_sacked = true;
     }
   }
   if (rtt) sample_rtt(*rtt);
-  // A packet is lost once kDupThreshold packets sent after it have arrived (a
-  // transmission counter, not sequence numbers, so that a retransmission is
-  // judged by what was sent after it, as RACK does).
-  if (any_sacked && !segments_.empty()) {
-    bool found = false;
-    const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
-    for (std::uint32_t i = 0; i < sent && i < segments_.size(); ++i) {
-      Segment& s = segments_[i];
-      if (!s.sent || s.sacked || s.lost || s.last_tx + kDupThreshold > delivered_tx_) continue;
-      s.lost = true;
-      --in_flight_;
-      ++stats_.fast_retransmits;
-      retransmit_.push_back(s.seq);
-      found = true;
-    }
-    if (found) on_loss_detected(now);
-  }
+  if (delivered_tx_ != delivered_before) detect_losses(now);
   if (recovery_until_ && !seq_before(ack, *recovery_until_)) recovery_until_.reset();
   if (newly_acked > 0 && !recovery_until_) {
     if (cwnd_ < ssthresh_) {
@@ -554,12 +541,71 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
   }
   if (in_flight_ > 0) {
     if (newly_acked > 0 || !rto_at_) rto_at_ = now + rto_;
+    arm_probe(now);
   } else {
     rto_at_.reset();
+    pto_at_.reset();
   }
   if (close_requested_ && state_ == State::closing && segments_.empty() && pending_.empty() &&
       close_at_ == Time{}) {
     close_due_ = true;
+  }
+}
+
+// RACK (RFC 8985): a packet sent before one that has arrived is lost once
+// kDupThreshold later transmissions have arrived, or once it is older than a
+// round trip plus a reordering allowance (a timer waits for that): one later
+// arrival is enough, where counting duplicates alone would wait for a timeout.
+// A transmission counter, not sequence numbers, orders them, so that a
+// retransmission is judged by what was sent after it.
+void Connection::detect_losses(Time now) {
+  rack_at_.reset();
+  if (segments_.empty()) return;
+  const Duration reordering = have_rtt_ ? std::max(srtt_ / 4, kClockGranularity) : kClockGranularity;
+  const Duration wait = (have_rtt_ ? srtt_ : config_.initial_rto) + reordering;
+  bool found = false;
+  const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
+  for (std::uint32_t i = 0; i < sent && i < segments_.size(); ++i) {
+    Segment& s = segments_[i];
+    if (!s.sent || s.sacked || s.lost || s.last_tx >= delivered_tx_) continue;
+    if (s.last_tx + kDupThreshold <= delivered_tx_ || now >= s.sent_at + wait) {
+      s.lost = true;
+      --in_flight_;
+      ++stats_.fast_retransmits;
+      retransmit_.push_back(s.seq);
+      found = true;
+    } else if (!rack_at_ || s.sent_at + wait < *rack_at_) {
+      rack_at_ = s.sent_at + wait;
+    }
+  }
+  if (found) on_loss_detected(now);
+}
+
+// Tail loss probe (RFC 8985, section 7): with packets in flight and no
+// acknowledgement for two round trips, send one packet to draw an ACK (with
+// its SACK blocks) instead of waiting for the retransmission timeout: a lost
+// ACK or a lost last packet then costs a probe, not a timeout and a window
+// collapsed to one.
+void Connection::arm_probe(Time now) {
+  const Duration pto = have_rtt_ ? std::max(2 * srtt_, 2 * kClockGranularity) : config_.initial_rto;
+  pto_at_ = now + pto;
+  if (rto_at_ && *pto_at_ >= *rto_at_) pto_at_.reset();  // the timeout comes first anyway
+}
+
+void Connection::probe() {
+  ++stats_.probes;
+  if (has_unsent() && static_cast<std::uint32_t>(snd_nxt_ - peer_ack_) < peer_window_) {
+    probe_due_ = true;  // new data, one packet beyond the congestion window
+    return;
+  }
+  const std::uint32_t sent = segments_.empty() ? 0 : snd_nxt_ - segments_.front().seq;
+  for (std::uint32_t i = std::min<std::uint32_t>(sent, static_cast<std::uint32_t>(segments_.size())); i-- > 0;) {
+    Segment& s = segments_[i];
+    if (!s.sent || s.sacked || s.lost) continue;
+    s.lost = true;  // the newest one in flight goes again
+    --in_flight_;
+    retransmit_.push_front(s.seq);
+    return;
   }
 }
 
@@ -599,6 +645,8 @@ std::optional<Time> Connection::next_timer() const {
   }
   consider(ack_at_);
   consider(rto_at_);
+  consider(rack_at_);
+  consider(pto_at_);
   if (peer_window_ == 0 && has_unsent()) consider(last_sent_ + rto_);  // window probe
   consider(last_sent_ + config_.keepalive);
   if (state_ == State::closing && close_at_ != Time{}) consider(close_at_);
@@ -626,6 +674,11 @@ void Connection::on_timer(Time now) {
     ack_due_ = true;
     ack_at_.reset();
   }
+  if (rack_at_ && now >= *rack_at_) detect_losses(now);
+  if (pto_at_ && now >= *pto_at_) {
+    pto_at_.reset();
+    if (in_flight_ > 0) probe();
+  }
   if (rto_at_ && now >= *rto_at_) {
     ++stats_.timeouts;
     // Everything sent and not acknowledged is presumed lost; start again slowly.
@@ -643,6 +696,7 @@ void Connection::on_timer(Time now) {
     recovery_until_ = snd_nxt_;
     rto_ = std::min(rto_ * 2, config_.max_rto);  // back off
     rto_at_ = now + rto_;
+    pto_at_.reset();
   }
   if (peer_window_ == 0 && has_unsent() && now >= last_sent_ + rto_) {
     ping_due_ = true;  // window probe: the ACK it draws carries the window
