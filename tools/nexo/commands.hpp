@@ -46,6 +46,8 @@ struct SendArgs {
   std::string message;
   bool sync = false;
   bool reply = false;  // wait for the port's reply to each and print it
+  bool numbered = false;  // send "MESSAGE 0", "MESSAGE 1", ...
+  bool quiet = false;     // print nothing for each message
   std::size_t count = 1;
   long long timeout_ms = 5000;
   bool stats = false;

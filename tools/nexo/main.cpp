@@ -118,6 +118,8 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
               "wait for the port's reply to each message and print 'Reply: <text>' "
               "(tcp://; run nexo recv --echo there)");
   s->add_option("--count", send.count, "send it N times")->capture_default_str()->check(kCount);
+  s->add_flag("--numbered", send.numbered, "append ' 0', ' 1', ... to the message, one number per send");
+  s->add_flag("--quiet", send.quiet, "print nothing per message");
   s->add_option("--timeout", send.timeout_ms, "milliseconds to connect and to send (0: for ever)")
       ->capture_default_str();
   s->add_flag("--stats", send.stats, "print the sender's counters at the end");

@@ -73,16 +73,21 @@ int msg_send(const SendArgs& args) {
       return fail(command, r.error());
   }
   for (std::size_t i = 0; i < args.count; ++i) {
-    auto sent = args.sync ? (*sender)->send_sync(args.message, timeout_of(args.timeout_ms))
-                          : (*sender)->send(args.message, timeout_of(args.timeout_ms));
+    const std::string text = args.numbered ? args.message + " " + std::to_string(i) : args.message;
+    auto sent = args.sync ? (*sender)->send_sync(text, timeout_of(args.timeout_ms))
+                          : (*sender)->send(text, timeout_of(args.timeout_ms));
     if (!sent) return fail(command, sent.error());
-    std::cout << (args.sync ? "Taken: " : "Sent: ") << args.message << std::endl;
+    if (!args.quiet) std::cout << (args.sync ? "Taken: " : "Sent: ") << text << '\n';
     if (args.reply) {
       auto reply = (*sender)->receive(timeout_of(args.timeout_ms));
       if (!reply) return fail(command, reply.error());
-      std::cout << "Reply: " << reply->text() << std::endl;
+      std::cout << "Reply: " << reply->text() << '\n';
     }
   }
+  // What was handed over leaves before the process does (a buffered transport).
+  if (auto flushed = (*sender)->flush(timeout_of(args.timeout_ms)); !flushed)
+    return fail(command, flushed.error());
+  std::cout.flush();
   if (args.stats) print_stats((*sender)->uri().to_string(), (*sender)->stats());
   return 0;
 }
