@@ -161,6 +161,17 @@ void transfer(World& w, std::uint32_t count, bool ordered = true) {
   EXPECT_EQ(got, count);
 }
 
+// Sends 100 more messages on an open connection and checks them.
+void transfer_more(World& w, std::uint32_t c, std::uint32_t s) {
+  for (std::uint32_t i = 0; i < 100; ++i)
+    ASSERT_TRUE(w.client.send(c, message(i), w.now));
+  std::uint32_t got = 0;
+  ASSERT_TRUE(w.run_until([&] {
+    while (auto m = w.server.receive(s)) EXPECT_EQ(*m, message(got++));
+    return got == 100;
+  }));
+}
+
 TEST(RudpHost, ConnectsWithACookieExchange) {
   World w;
   auto [c, s] = w.connect();
@@ -409,6 +420,56 @@ TEST(RudpHost, GarbageIsCountedAndNeverAccepted) {
   w.server.on_datagram(out, Endpoint(InetAddress::loopback(), 1234), w.now);
   EXPECT_EQ(w.server.counters().wrong_address, 1u);
   EXPECT_FALSE(w.server.receive(s));
+}
+
+// Well-formed packets that break the protocol: sequence numbers far outside
+// the window (ahead and behind), fragments that contradict each other, acks
+// for what was never sent. Dropped and counted; nothing delivered, nothing
+// allocated beyond the window.
+TEST(RudpHost, SequenceNumbersFarOutsideTheWindowAreDroppedAndCounted) {
+  World w;
+  auto [c, s] = w.connect();
+  ASSERT_TRUE(w.client.send(c, message(1), w.now));
+  Bytes out;
+  Endpoint to;
+  ASSERT_TRUE(w.client.poll_transmit(out, to, w.now));
+  Packet real;
+  ASSERT_EQ(parse(out, real), ParseError::none);
+  ASSERT_EQ(real.type, Type::data);
+  const Bytes payload(real.payload.begin(), real.payload.end());
+  auto forge = [&](std::uint32_t seq, std::uint32_t frag_index, std::uint32_t frag_count) {
+    Packet p = real;
+    p.payload = payload;
+    p.seq = seq;
+    p.frag_index = frag_index;
+    p.frag_count = frag_count;
+    Bytes bytes;
+    write(p, bytes);
+    w.server.on_datagram(bytes, kClient, w.now);
+  };
+  forge(real.seq + 1'000'000, 0, 1);       // far ahead of the window
+  forge(real.seq - 1'000'000, 0, 1);       // far behind: taken for an old duplicate
+  forge(real.seq + 5, 0, 4'000'000'000u);  // a message bigger than any window
+  Packet bogus_ack;
+  bogus_ack.type = Type::ack;
+  bogus_ack.connection = s;
+  bogus_ack.ack = real.seq + 1'000'000;  // acknowledges what was never sent
+  Bytes ack;
+  bogus_ack.connection = c;
+  write(bogus_ack, ack);
+  w.client.on_datagram(ack, kServer, w.now);
+  const auto& server_stats = w.server.find(s)->stats();
+  EXPECT_EQ(server_stats.out_of_window, 1u);
+  EXPECT_EQ(server_stats.duplicates, 1u);
+  EXPECT_EQ(server_stats.malformed, 1u);
+  EXPECT_EQ(w.client.find(c)->stats().malformed, 1u);
+  EXPECT_FALSE(w.server.receive(s));
+  // The real packet still goes through, and the connection carries on.
+  w.server.on_datagram(out, kClient, w.now);
+  auto m = w.server.receive(s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(*m, message(1));
+  transfer_more(w, c, s);
 }
 
 }  // namespace
