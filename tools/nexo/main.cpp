@@ -110,8 +110,8 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
 void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::RecvArgs& recv,
                          nexo::tool::PingArgs& ping, int& status) {
   CLI::App* s =
-      app.add_subcommand("send", "send MESSAGE to the port at URI (tcp://, udp://, inproc://)");
-  s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT")->required();
+      app.add_subcommand("send", "send MESSAGE to the port at URI (tcp://, udp://, rudp://, inproc://)");
+  s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT, rudp://HOST:PORT")->required();
   s->add_option("MESSAGE", send.message, "text to send")->required();
   s->add_flag("--sync", send.sync, "synchronous: return once the receiver has taken it");
   s->add_flag("--reply", send.reply,
