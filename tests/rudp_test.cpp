@@ -116,6 +116,35 @@ TEST_F(Rudp, HundredThousandMessagesThroughAnInProcessFaultPlan) {
   std::cout << "sender: " << stats.to_string() << "\nport: " << port->stats().to_string() << '\n';
 }
 
+// Unordered-reliable: every message once, whatever the order.
+TEST_F(Rudp, UnorderedModeDeliversEveryMessageOnce) {
+  auto port = std::move(Port::bind(*context_, "rudp://127.0.0.1:0").value());
+  SenderOptions options;
+  options.ordered = false;
+  fault::Direction d = hostile();
+  d.jitter = 200us;
+  options.faults = fault::Plan::both_ways(d, 99);
+  auto sender = std::move(Sender::connect(*context_, port->uri().to_string(), options).value());
+  constexpr int kCount = 5000;
+  for (int i = 0; i < kCount; ++i) {
+    while (!sender->enqueue(numbered(i))) ASSERT_TRUE(sender->wait_for_room(30s));
+  }
+  std::vector<bool> seen(kCount, false);
+  int out_of_order = 0, last = -1;
+  for (int n = 0; n < kCount; ++n) {
+    auto m = port->receive(30s);
+    ASSERT_TRUE(m) << m.error().message();
+    const int i = std::stoi(std::string(m->text().substr(8)));
+    ASSERT_FALSE(seen[i]) << "message " << i << " twice";
+    ASSERT_EQ(m->text(), numbered(i));
+    seen[i] = true;
+    if (i < last) ++out_of_order;
+    last = i;
+  }
+  EXPECT_GT(out_of_order, 0) << "with loss, some messages overtake a lost one";
+  EXPECT_FALSE(port->receive(100ms));
+}
+
 // The tour's comparison: the same 1,000 messages through 20% loss.
 TEST_F(Rudp, UdpLosesAFifthWhereRudpDeliversAll) {
   fault::Direction lossy;

@@ -813,6 +813,7 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   config.accept = false;
   config.connection = protocol_config(options.max_message_size, options.broken_after);
   config.connection.send_buffer = std::max<std::size_t>(options.max_queued_bytes, options.max_message_size + 64);
+  config.connection.ordered = options.ordered;
   if (auto valid = config.connection.validate(); !valid) return std::move(valid).error();
   auto engine = std::make_shared<SenderEngine>(context, std::move(*socket), config, uri, options);
   if (auto started = engine->start(options.faults); !started) return std::move(started).error();

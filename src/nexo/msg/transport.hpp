@@ -57,6 +57,9 @@ struct SenderOptions {
   std::size_t max_queued_bytes = 16u << 20;  // the local buffer for asynchronous sends
   std::size_t max_message_size = 16u << 20;  // also the largest reply accepted
   QueueLimits replies;  // replies waiting for Sender::receive (beyond: the sender stops reading)
+  // rudp://: false delivers each message as soon as it is whole, without
+  // waiting for earlier ones that were lost (reliable, unordered).
+  bool ordered = true;
   // rudp://: nothing heard from the port for this long: the connection is
   // broken, every call fails with timed_out (the port crashed, or the network
   // failed: this side cannot tell which, nor whether its last messages arrived).
