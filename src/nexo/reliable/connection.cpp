@@ -405,6 +405,48 @@ void Connection::on_data(const Packet& p, Time now) {
     ack_due_ = true;
     return;
   }
+  const bool in_order = seq == rcv_nxt_;
+  if (p.frag_count == 1) {
+    // The common case, a message in one packet: no reassembly.
+    slot = 1;
+    if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
+    ++buffered_packets_;
+    Bytes data(p.payload.begin(), p.payload.end());
+    if ((p.flags & kUnordered) || seq == next_message_) {
+      delivered_.push_back(std::move(data));
+      delivered_packets_.push_back(1);
+      ++stats_.messages_delivered;
+      if (seq == next_message_) {
+        ++next_message_;
+        if (!complete_.empty()) deliver_ready();
+      } else {
+        complete_.emplace(seq, Complete{1, std::nullopt});  // a marker: the order of the rest
+      }
+    } else {
+      complete_.emplace(seq, Complete{1, std::move(data)});
+    }
+  } else if (!reassemble(p, now)) {
+    return;
+  }
+  // The cumulative ack moves over every packet now received in a row.
+  while (received_[head_]) {
+    received_[head_] = 0;
+    head_ = (head_ + 1) % window;
+    ++rcv_nxt_;
+  }
+  if (!in_order || highest_ != rcv_nxt_) {
+    ack_due_ = true;  // a gap: say so at once, with SACK blocks (the sender's fast retransmit)
+  } else if (++unacked_received_ >= kAckEvery) {
+    ack_due_ = true;
+  } else if (!ack_at_) {
+    ack_at_ = now + config_.ack_delay;
+  }
+}
+
+// A fragment of a message of several packets. false: it contradicts the
+// message's other fragments (dropped, counted).
+bool Connection::reassemble(const Packet& p, Time) {
+  const std::uint32_t seq = p.seq;
   const std::uint32_t start = seq - p.frag_index;
   auto [it, fresh] = partials_.try_emplace(start);
   Partial& m = it->second;
@@ -414,10 +456,9 @@ void Connection::on_data(const Packet& p, Time now) {
     m.have.assign(p.frag_count, false);
   } else if (m.count != p.frag_count || m.flags != p.flags) {
     ++stats_.malformed;  // a fragment that contradicts its message's others
-    return;
+    return false;
   }
-  slot = 1;
-  const bool in_order = seq == rcv_nxt_;
+  received_[(head_ + (seq - rcv_nxt_)) % config_.window] = 1;
   if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
   ++buffered_packets_;
   const std::size_t at = std::size_t{p.frag_index} * payload_size_;
@@ -438,19 +479,7 @@ void Connection::on_data(const Packet& p, Time now) {
     partials_.erase(it);
     deliver_ready();
   }
-  // The cumulative ack moves over every packet now received in a row.
-  while (received_[head_]) {
-    received_[head_] = 0;
-    head_ = (head_ + 1) % window;
-    ++rcv_nxt_;
-  }
-  if (!in_order || highest_ != rcv_nxt_) {
-    ack_due_ = true;  // a gap: say so at once, with SACK blocks (the sender's fast retransmit)
-  } else if (++unacked_received_ >= kAckEvery) {
-    ack_due_ = true;
-  } else if (!ack_at_) {
-    ack_at_ = now + config_.ack_delay;
-  }
+  return true;
 }
 
 // Ordered mode: whole messages leave in sequence; unordered ones left already

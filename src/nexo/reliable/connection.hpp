@@ -158,6 +158,7 @@ class Connection {
   void establish(const Handshake& peer, Time now);
   void fail(Error error);
   void on_data(const Packet& packet, Time now);
+  bool reassemble(const Packet& packet, Time now);
   void on_ack(std::uint32_t ack, std::uint32_t window, std::span<const SackBlock> sack, Time now);
   void sample_rtt(Duration rtt);
   void on_loss_detected(Time now);
