@@ -37,6 +37,8 @@ Result<void> Config::validate() const {
   if (max_payload == 0) return bad("max_payload must be at least 1");
   if (window < 2) return bad("window must be at least 2 packets");
   if (initial_cwnd == 0) return bad("initial_cwnd must be at least 1");
+  if (!(decrease > 0 && decrease < 1)) return bad("decrease must be between 0 and 1");
+  if (!(increase >= 1 && increase <= 64)) return bad("increase must be between 1 and 64 packets");
   const std::size_t largest = (max_message + max_payload - 1) / max_payload;
   if (largest > window) {
     return bad("a message of max_message " + std::to_string(max_message) + " bytes needs " +
@@ -530,7 +532,7 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
     // Karn: no sample from a packet sent twice, nor from one presumed lost (its
     // arrival is ambiguous: the acknowledgement may have been held up by a loss).
     if (!s.sacked && !s.retransmitted && !s.lost && s.sent) rtt = now - s.sent_at;
-    delivered_tx_ = std::max(delivered_tx_, s.last_tx);
+    note_delivered(s);
     queued_bytes_ -= s.payload.size();
     ++newly_acked;
     segments_.pop_front();
@@ -548,7 +550,7 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
       if (s == nullptr || s->sacked || !s->sent) continue;
       if (!s->lost) --in_flight_;
       if (!s->retransmitted && !s->lost) rtt = now - s->sent_at;
-      delivered_tx_ = std::max(delivered_tx_, s->last_tx);
+      note_delivered(*s);
       s->sacked = true;
       s->lost = false;
     }
@@ -560,7 +562,7 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
     if (cwnd_ < ssthresh_) {
       cwnd_ += newly_acked;  // slow start
     } else {
-      cwnd_ += static_cast<double>(newly_acked) / cwnd_;  // additive increase
+      cwnd_ += config_.increase * static_cast<double>(newly_acked) / cwnd_;  // additive increase
     }
   }
   if (newly_acked > 0) {
@@ -587,17 +589,28 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
 // arrival is enough, where counting duplicates alone would wait for a timeout.
 // A transmission counter, not sequence numbers, orders them, so that a
 // retransmission is judged by what was sent after it.
+void Connection::note_delivered(const Segment& s) {
+  // Sent once, and before something that already arrived: the path reorders.
+  if (s.sent && !s.retransmitted && !s.sacked && s.last_tx < delivered_tx_) reordering_seen_ = true;
+  delivered_tx_ = std::max(delivered_tx_, s.last_tx);
+}
+
 void Connection::detect_losses(Time now) {
   rack_at_.reset();
   if (segments_.empty()) return;
-  const Duration reordering = have_rtt_ ? std::max(srtt_ / 4, kClockGranularity) : kClockGranularity;
+  // Once the path has shown that it reorders, counting later arrivals says
+  // nothing: only time does, with a wider allowance (RFC 8985, 6.2).
+  const Duration reordering =
+      !have_rtt_ ? kClockGranularity
+                 : reordering_seen_ ? std::max(srtt_ / 2, kClockGranularity) : srtt_ / 4;
   const Duration wait = (have_rtt_ ? srtt_ : config_.initial_rto) + reordering;
   bool found = false;
   const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
   for (std::uint32_t i = 0; i < sent && i < segments_.size(); ++i) {
     Segment& s = segments_[i];
     if (!s.sent || s.sacked || s.lost || s.last_tx >= delivered_tx_) continue;
-    if (s.last_tx + kDupThreshold <= delivered_tx_ || now >= s.sent_at + wait) {
+    if ((!reordering_seen_ && s.last_tx + kDupThreshold <= delivered_tx_) ||
+        now >= s.sent_at + wait) {
       s.lost = true;
       --in_flight_;
       ++stats_.fast_retransmits;
@@ -652,10 +665,10 @@ void Connection::sample_rtt(Duration rtt) {  // RFC 6298, section 2
                     config_.max_rto);
 }
 
-// Once per loss episode (until what was in flight then is acknowledged): halve.
+// Once per loss episode (until what was in flight then is acknowledged): shrink.
 void Connection::on_loss_detected(Time) {
   if (recovery_until_) return;
-  ssthresh_ = std::max(cwnd_ / 2, 2.0);
+  ssthresh_ = std::max(cwnd_ * config_.decrease, 2.0);
   cwnd_ = ssthresh_;
   recovery_until_ = snd_nxt_;
 }
