@@ -10,10 +10,13 @@
 // The protocol acknowledges arrival; "taken" is the chapter's end-to-end
 // acknowledgement of a synchronous send, as on tcp://.
 //
-// Threads: the Host and the socket are guarded by one mutex. The loop thread
-// reads datagrams and runs the timers; a sending thread hands its message to
-// the Host and transmits what the Host then has to send, itself, under the
-// mutex (no hop to the loop). Receives complete outside the mutex.
+// Threads: the Host and the socket are guarded by one mutex. A thread blocked
+// in a receive (Port::receive, Sender::receive, send_sync) reads the socket
+// itself (leader/follower, io::DrivenPoller), so a message needs no hop from
+// the I/O thread; while nobody does, the Context's I/O loop reads it
+// (io::LoopFallback). The loop runs the timers. A sending thread hands its
+// message to the Host and transmits what the Host then has to send, itself,
+// under the mutex. Receives complete outside the mutex.
 //
 // Back-pressure: a full port queue leaves messages in their connection, whose
 // advertised window shrinks, so the sender slows down; nothing is dropped.
@@ -26,7 +29,7 @@
 #include <unordered_map>
 
 #include "nexo/fault/loop_injector.hpp"
-#include "nexo/io/io_watcher.hpp"
+#include "nexo/io/driven_poller.hpp"
 #include "nexo/io/timer.hpp"
 #include "nexo/msg/context.hpp"
 #include "nexo/msg/transport.hpp"
@@ -95,6 +98,19 @@ reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseco
 
 // What the Port and the Sender share: the socket, the Host, the loop's
 // watcher and timer, and transmitting what the Host has to send.
+class Endpoint;
+
+// The socket's Poller, driven by whoever waits for a message (see above).
+class Driver final : public io::DrivenPoller {
+ public:
+  Driver(io::Poller poller, std::weak_ptr<Endpoint> owner)
+      : io::DrivenPoller(std::move(poller)), owner_(std::move(owner)) {}
+
+ private:
+  void handle(std::span<const io::Poller::Event> events) override;
+  std::weak_ptr<Endpoint> owner_;
+};
+
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
   Endpoint(Context& context, net::UdpSocket socket, const reliable::HostConfig& config)
@@ -117,39 +133,57 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       in_faults_ = std::make_unique<fault::LoopInjector>(
           context_.io(), faults->back, faults->seed ^ 0x9e3779b97f4a7c15ULL,
           [this](std::span<const std::byte> bytes, const fault::Injector::Tag& from) {
-            // The loop thread: inside on_ready (which then takes them), or from
-            // the injector's timer (then a turn of on_ready is posted).
-            inbox_.emplace_back(*static_cast<const net::Endpoint*>(from.get()),
-                                Bytes(bytes.begin(), bytes.end()));
-            if (!in_ready_) {
+            // Inside on_ready (which then takes them), or from the injector's
+            // timer on the loop thread (then a turn of on_ready is posted).
+            {
+              std::lock_guard inbox_lock(inbox_mutex_);
+              inbox_.emplace_back(*static_cast<const net::Endpoint*>(from.get()),
+                                  Bytes(bytes.begin(), bytes.end()));
+            }
+            if (reader_.load() != std::this_thread::get_id()) {
               context_.io().post([weak = weak_from_this()] {
                 if (auto self = weak.lock()) self->on_ready(0);
               });
             }
           });
     }
+    auto poller = io::Poller::create();
+    if (!poller) return std::move(poller).error();
+    if (auto added = poller->add(socket_.native_handle(), io::kReadable, 1); !added)
+      return std::move(added).error();
+    driver_ = std::make_shared<Driver>(std::move(*poller), weak_from_this());
     auto started = context_.io().call<bool>([this]() -> Result<bool> {
-      watcher_ = std::make_unique<io::IoWatcher>(context_.io().loop(), socket_.native_handle(),
-                                                 [this](std::uint32_t r) { on_ready(r); });
       timer_ = std::make_unique<io::Timer>(context_.io().loop(), [this] { on_timer(); });
-      if (auto w = watcher_->start(io::kReadable); !w) return std::move(w).error();
       return true;
     });
     if (!started) return std::move(started).error();
+    auto fallback = io::LoopFallback::start(context_.io(), driver_);
+    if (!fallback) return std::move(fallback).error();
+    fallback_ = std::move(*fallback);
     return ok();
   }
   // Stops the loop's part; the socket closes. Idempotent.
   void stop() {
+    fallback_.reset();
     (void)context_.io().call<bool>([this]() -> Result<bool> {
-      watcher_.reset();
       timer_.reset();
       in_faults_.reset();  // what they still hold is lost, as on a network
       out_faults_.reset();
       return true;
     });
     std::lock_guard lock(mutex_);
+    if (driver_ && socket_.is_open()) driver_->poller().remove(socket_.native_handle());
     socket_.close();
   }
+
+  std::shared_ptr<io::Progress> progress() const { return driver_; }
+  void want_background() {
+    if (fallback_) fallback_->want_background();
+  }
+
+  // The socket is ready (`readiness`), or datagrams wait in the fault plan's
+  // inbox: any thread (a leading receiver or the loop).
+  void on_ready(std::uint32_t readiness);
 
  protected:
   // With mutex_ held, after datagrams or timers: move messages out of the
@@ -228,10 +262,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     if (sent.error().is(ErrorKind::would_block)) {
       if (!writable_armed_) {
         writable_armed_ = true;
-        context_.io().post([weak = weak_from_this()] {
-          if (auto self = weak.lock(); self && self->watcher_)
-            (void)self->watcher_->start(io::kReadable | io::kWritable);
-        });
+        (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
       }
       return false;
     }
@@ -239,13 +270,13 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     return true;  // the datagram is lost; the protocol sends it again
   }
 
-  void on_ready(std::uint32_t readiness) {
+  void serve(std::uint32_t readiness) {
     PortQueue::Handoffs handoffs;
     std::vector<std::function<void()>> later;
     std::unique_lock lock(mutex_);
     const Time now = reliable::Clock::now();
     if (readiness & (io::kReadable | io::kHangup)) {
-      in_ready_ = true;
+      reader_.store(std::this_thread::get_id());
       for (int i = 0; i < kReadBatch; ++i) {
         net::Endpoint from;
         auto n = socket_.receive_from(buffer_, from);
@@ -261,14 +292,18 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
           host_.on_datagram(datagram, from, now);
         }
       }
-      in_ready_ = false;
+      reader_.store(std::thread::id());
     }
-    for (auto& [from, datagram] : inbox_)
+    std::vector<std::pair<net::Endpoint, Bytes>> arrived;
+    {
+      std::lock_guard inbox_lock(inbox_mutex_);
+      arrived.swap(inbox_);
+    }
+    for (auto& [from, datagram] : arrived)
       host_.on_datagram(datagram, from, now);
-    inbox_.clear();
     if ((readiness & io::kWritable) && writable_armed_) {
       writable_armed_ = false;
-      (void)watcher_->start(io::kReadable);
+      (void)driver_->poller().modify(socket_.native_handle(), io::kReadable, 1);
     }
     process_locked(now, handoffs, later);
     flush_locked(now);
@@ -295,19 +330,35 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     finish(lock, handoffs, later);
   }
 
+  std::shared_ptr<Driver> driver_;              // set by start()
+  std::unique_ptr<io::LoopFallback> fallback_;  // set by start()
   // Loop thread only.
-  std::unique_ptr<io::IoWatcher> watcher_;
   std::unique_ptr<io::Timer> timer_;
-  Bytes buffer_;
   std::unique_ptr<fault::LoopInjector> in_faults_, out_faults_;  // set before start()
-  std::vector<std::pair<net::Endpoint, Bytes>> inbox_;  // through in_faults_, for host_
-  bool in_ready_ = false;
+  // With mutex_.
+  Bytes buffer_;
+  // Datagrams that came through in_faults_, for host_.
+  std::mutex inbox_mutex_;
+  std::vector<std::pair<net::Endpoint, Bytes>> inbox_;
+  std::atomic<std::thread::id> reader_{};  // the thread pushing into in_faults_
   // With mutex_.
   std::deque<std::pair<net::Endpoint, Bytes>> unsent_;
   std::optional<Time> armed_at_;
   bool writable_armed_ = false;
   std::optional<Error> pending_error_;
 };
+
+void Endpoint::on_ready(std::uint32_t readiness) {
+  serve(readiness);
+}
+
+void Driver::handle(std::span<const io::Poller::Event> events) {
+  std::uint32_t readiness = 0;
+  for (const auto& e : events)
+    readiness |= e.readiness;
+  if (readiness == 0) return;  // an interrupt: the waiting thread looks at its request
+  if (auto owner = owner_.lock()) owner->on_ready(readiness);
+}
 
 // --- the port ------------------------------------------------------------------
 
@@ -479,6 +530,8 @@ class RudpPort final : public PortBackend {
     engine_->close();
   }
   std::size_t connection_count() const noexcept override { return engine_->connection_count(); }
+  std::shared_ptr<io::Progress> progress() const override { return engine_->progress(); }
+  void want_background() override { engine_->want_background(); }
 
  private:
   std::shared_ptr<PortEngine> engine_;
@@ -525,7 +578,8 @@ class SenderEngine final : public Endpoint {
   }
 
   Result<io::Request<void>> submit(std::span<const std::byte> data, bool until_taken) {
-    auto [request, completer] = io::Request<void>::make();
+    // A synchronous send's wait reads the acknowledgement itself.
+    auto [request, completer] = io::Request<void>::make(until_taken ? progress() : nullptr);
     auto queued = hand_over(data, until_taken, &completer);
     if (!queued) return std::move(queued).error();
     return std::move(request);
@@ -769,6 +823,8 @@ class RudpSender final : public SenderBackend {
   void close() override { engine_->close(); }
   const Counters& counters() const noexcept override { return engine_->counters(); }
   PortQueue* replies() noexcept override { return &engine_->replies(); }
+  std::shared_ptr<io::Progress> progress() const override { return engine_->progress(); }
+  void want_background() override { engine_->want_background(); }
 
  private:
   std::shared_ptr<SenderEngine> engine_;
