@@ -1,0 +1,236 @@
+// What the two sections of bench_rudp (rudp_latency.cpp, rudp_goodput.cpp)
+// share with its main (rudp_bench.cpp): the options, the CPU placement,
+// process-wide resource usage, the fault proxy in front of every UDP server,
+// ENet's C API in RAII handles, a raw TCP pair, and the ends of a nexo
+// connection (rudp:// through the proxy, tcp:// direct), each side with its
+// own Context. The comment at the top of rudp_bench.cpp says what is measured
+// and why.
+#pragma once
+
+#include <enet/enet.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/fault/plan.hpp"
+#include "nexo/fault/proxy.hpp"
+#include "nexo/msg/context.hpp"
+#include "nexo/msg/port.hpp"
+#include "nexo/msg/sender.hpp"
+#include "nexo/net/file_descriptor.hpp"
+
+namespace nexo::bench::rudp {
+
+inline constexpr std::chrono::milliseconds kTimeout{5000};  // every blocking call of a client
+inline constexpr std::chrono::milliseconds kPoll{
+    200};                                              // servers look at their stop flag this often
+inline constexpr std::size_t kReadBuffer = 64 * 1024;  // raw readers read this much at once
+
+// --- options ---------------------------------------------------------------------
+
+enum class Cpus { free, split, same };
+
+// nexo: rudp:// through the proxy; enet: ENet through the proxy; tcp: nexo's
+// tcp:// (direct: the proxy relays UDP only); raw: blocking TCP sockets
+// (direct); nexo-direct, enet-direct: the first two without the proxy, at 0%
+// loss only (information: what the proxy's hop costs each).
+enum Impl : std::size_t {
+  kNexo = 0,
+  kEnet = 1,
+  kTcp = 2,
+  kRaw = 3,
+  kNexoDirect = 4,
+  kEnetDirect = 5
+};
+inline constexpr std::size_t kImplCount = 6;
+inline constexpr std::array<const char*, kImplCount> kImplNames = {
+    "nexo", "enet", "tcp", "raw", "nexo-direct", "enet-direct"};
+// Whether an impl's datagrams go through the fault proxy (the others are TCP).
+inline bool through_proxy(std::size_t impl) {
+  return impl == kNexo || impl == kEnet;
+}
+
+struct Options {
+  int rounds = 10;         // latency rounds per case
+  int iterations = 2000;   // round trips per impl per round
+  int warmup = 1000;       // round trips per impl before the first round
+  int messages = 20'000;   // goodput: messages per impl per round
+  int goodput_rounds = 5;  // goodput rounds per loss rate
+  int limit_s = 60;        // goodput: a round not done by then "did not finish"
+  int seed = 20260214;     // the fault plans' seed (the same for every impl)
+  int enet_queue = 512;    // ENet sender: packets queued and not yet acknowledged, at most
+  std::vector<Cpus> cpus = {Cpus::free};
+  std::array<bool, kImplCount> impls = {true, true, true, true, true, true};
+  bool latency = true, goodput = true;
+  bool quick = false, help = false;
+};
+
+const char* cpus_name(Cpus cpus);
+const char* verdict(bool met);  // "met" or "MISSED"
+
+// --- cpu placement and resource usage -------------------------------------------------
+
+// The cpus this process could run on at start-up: "free" restores this mask.
+const std::vector<int>& startup_cpus();
+
+// Binds the calling thread to `cpu`, or (negative) lets it run on every cpu of
+// the start-up mask again. Threads created afterwards inherit the binding.
+bool bind_thread(int cpu);
+
+struct Placement {
+  Cpus mode = Cpus::free;
+  int client = -1;  // the client side: the timing thread and its context's threads
+  int server = -1;  // the server side: the echo/receiver thread and its context's threads
+  int proxy = -1;   // the fault proxy's thread (bound only with "same")
+
+  std::string describe() const;
+};
+
+// Context switches and CPU time of every thread of this process, live or joined.
+struct Usage {
+  std::int64_t switches = 0;
+  double cpu_us = 0;
+
+  static Usage now();
+  Usage& operator+=(const Usage& other) {
+    switches += other.switches;
+    cpu_us += other.cpu_us;
+    return *this;
+  }
+  Usage operator-(const Usage& other) const {
+    return {switches - other.switches, cpu_us - other.cpu_us};
+  }
+};
+
+// --- the fault proxy --------------------------------------------------------------------
+
+// A fault::Proxy on 127.0.0.1 (a free port) relaying to 127.0.0.1:`target_port`
+// with `plan`; its thread bound to placement.proxy. Leaves this thread bound
+// to the client's cpu.
+Result<std::unique_ptr<fault::Proxy>> start_proxy(const Placement& placement,
+                                                  std::uint16_t target_port,
+                                                  const fault::Plan& plan);
+
+// --- ENet -------------------------------------------------------------------------------
+
+struct EnetHostDeleter {
+  void operator()(ENetHost* host) const noexcept { ::enet_host_destroy(host); }
+};
+using EnetHost = std::unique_ptr<ENetHost, EnetHostDeleter>;
+
+// A connected ENet pair: the server host (one peer, one channel) on
+// 127.0.0.1, the client host connected to it through a fault proxy (or
+// direct, without a plan). No
+// bandwidth limits (ENet's window is then its largest, 64 KiB), default
+// throttle and timeouts: what a user gets. Proxy first: destroyed last.
+struct EnetEnds {
+  std::unique_ptr<fault::Proxy> proxy;  // null: direct
+  EnetHost server, client;
+  ENetPeer* to_server = nullptr;  // the client's peer (owned by `client`)
+};
+
+// The server host is serviced on a thread of its own and the client's on
+// this one until both are connected (each then belongs to one thread at a
+// time). Leaves this thread bound to the client's cpu.
+Result<EnetEnds> open_enet_ends(const Placement& placement, const std::optional<fault::Plan>& plan);
+
+// Services ENet hosts while the benchmark does not (between a pair's rounds),
+// each on a thread of its own blocked in poll() 1 ms at a time, as an ENet
+// application's loop would; nexo's I/O threads do the same for nexo. Left
+// unserviced, the acknowledgements and pings of the pause would wait in the
+// sockets until the next round, and ENet would take them as round-trip
+// samples of hundreds of ms: smoothing in whole milliseconds with a gain of
+// 1/8, it never lowers its estimate by less than 8 ms, so its retransmission
+// timeout would stay inflated for the rest of the run (and a long enough
+// pause would time the peer out). Packets received meanwhile are dropped.
+class IdleService {
+ public:
+  IdleService() = default;
+  IdleService(const IdleService&) = delete;
+  IdleService& operator=(const IdleService&) = delete;
+  ~IdleService() { stop(); }
+
+  // Starts servicing each host (with its thread bound to its cpu).
+  void start(std::initializer_list<std::pair<ENetHost*, int>> hosts);
+  // Stops and joins: the hosts are the caller's again. Idempotent.
+  void stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+// --- raw TCP ----------------------------------------------------------------------------
+
+// A connected pair of loopback TCP sockets (client, server), TCP_NODELAY on
+// both, the client's timeouts kTimeout, the server's receive timeout
+// `server_receive` (send: kTimeout).
+using TcpPair = std::pair<net::FileDescriptor, net::FileDescriptor>;  // (client, server)
+Result<TcpPair> tcp_pair(std::chrono::milliseconds server_receive);
+
+// Reads fixed-size records from a TCP stream in chunks of up to 64 KiB (both
+// ends know the size: no length prefix).
+class RecordReader {
+ public:
+  explicit RecordReader(std::size_t record) : record_(record), buffer_(kReadBuffer) {}
+
+  // The next record, valid until the next call. Errors: closed at the end of
+  // the stream; timed_out when SO_RCVTIMEO passes (the bytes of a partial
+  // record are kept: calling again continues).
+  Result<std::span<const std::byte>> next(int fd);
+
+ private:
+  std::size_t record_;
+  Bytes buffer_;
+  std::size_t begin_ = 0, end_ = 0;
+};
+
+// --- nexo -------------------------------------------------------------------------------
+
+// Each side its own Context (created on its cpu: the I/O thread inherits the
+// binding), a Port on the server side and the client's Sender to it (through
+// the proxy, if there is one). Contexts first: destroyed last; then the proxy,
+// so that the sender and the port close through it without lingering.
+struct NexoEnds {
+  std::unique_ptr<msg::Context> server_context, client_context;
+  std::unique_ptr<fault::Proxy> proxy;  // rudp:// only
+  std::unique_ptr<msg::Port> server_port;
+  std::unique_ptr<msg::Sender> to_server;
+};
+
+// rudp:// through a proxy with `plan` (none: direct). Leaves this thread bound
+// to the client's cpu.
+Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
+                                     const std::optional<fault::Plan>& plan);
+// tcp:// direct. Leaves this thread bound to the client's cpu.
+Result<NexoEnds> open_nexo_tcp_ends(const Placement& placement);
+
+// A `T` made of `ends` and the server's cpu, as a `Base`; or the error that
+// kept `ends` from opening.
+template <class Base, class T, class Ends>
+Result<std::unique_ptr<Base>> make_with(Result<Ends> ends, int server_cpu) {
+  if (!ends) return ends.error();
+  std::unique_ptr<Base> out = std::make_unique<T>(std::move(*ends), server_cpu);
+  return out;
+}
+
+// --- the sections: each prints its table and ratios; false if a case failed ------------
+
+bool run_latency(const Options& options, const std::vector<Placement>& placements);
+bool run_goodput(const Options& options, const std::vector<Placement>& placements);
+
+}  // namespace nexo::bench::rudp
