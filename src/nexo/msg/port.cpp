@@ -55,7 +55,7 @@ Result<void> Port::reply(const Message& request, std::span<const std::byte> data
   if (!request.from) return Error(ErrorKind::invalid_argument, where + "the message has no source");
   if (!request.from->can_reply()) {
     return Error(ErrorKind::invalid_argument,
-                 where + "this transport cannot carry replies (tcp:// and inproc:// can)");
+                 where + "this transport cannot carry replies (tcp://, rudp:// and inproc:// can)");
   }
   return Error(ErrorKind::closed, where + "the connection it came on is gone");
 }

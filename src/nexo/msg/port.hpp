@@ -65,7 +65,7 @@ class Port {
   // reply is copied and written as the socket takes it. Errors: closed (the
   // connection or this port is gone), would_block (the sender is not reading
   // and max_reply_backlog bytes wait), too_large, invalid_argument (a
-  // transport that cannot carry replies: only tcp:// and inproc:// can).
+  // transport that cannot carry replies: tcp://, rudp:// and inproc:// can).
   Result<void> reply(const Message& request, std::span<const std::byte> data);
   Result<void> reply(const Message& request, std::string_view text) {
     return reply(request, as_bytes(text));
