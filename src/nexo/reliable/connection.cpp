@@ -608,6 +608,10 @@ void Connection::detect_losses(Time now) {
   const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
   for (std::uint32_t i = 0; i < sent && i < segments_.size(); ++i) {
     Segment& s = segments_[i];
+    // First transmissions go out in sequence order: past the first one sent
+    // after everything known to have arrived, nothing (not even a packet sent
+    // again, which went out later still) can be judged lost yet.
+    if (s.sent && !s.retransmitted && s.last_tx >= delivered_tx_) break;
     if (!s.sent || s.sacked || s.lost || s.last_tx >= delivered_tx_) continue;
     if ((!reordering_seen_ && s.last_tx + kDupThreshold <= delivered_tx_) ||
         now >= s.sent_at + wait) {
