@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "bench_util.hpp"
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/error.hpp"
@@ -30,14 +31,7 @@
 
 namespace nexo::bench {
 
-inline constexpr std::chrono::milliseconds kTimeout{5000};  // every blocking call of a client
-inline constexpr std::chrono::milliseconds kPoll{
-    200};                                              // servers look at their stop flag this often
-inline constexpr std::size_t kReadBuffer = 64 * 1024;  // raw readers read this much at once
-
 // --- options -------------------------------------------------------------------
-
-enum class Cpus { free, split, same };
 
 enum Impl : std::size_t { kRaw = 0, kZmq = 1, kNexo = 2 };
 inline constexpr std::array<const char*, 3> kImplNames = {"raw", "zmq", "nexo"};
@@ -55,55 +49,10 @@ struct Options {
   bool quick = false, help = false;
 };
 
-const char* cpus_name(Cpus cpus);
-const char* verdict(bool met);  // "met" or "MISSED"
-
-// --- cpu placement and resource usage -------------------------------------------------
-
-// The cpus this process could run on at start-up: "free" restores this mask.
-const std::vector<int>& startup_cpus();
-
-// Binds the calling thread to `cpu`, or (negative) lets it run on every cpu of
-// the start-up mask again. Threads created afterwards inherit the binding.
-bool bind_thread(int cpu);
-
-struct Placement {
-  Cpus mode = Cpus::free;
-  int client = -1;  // the client side: the timing thread and its context's threads
-  int server = -1;  // the server side: the echo/receiver thread and its context's threads
-
-  std::string describe() const;
-};
-
-// Context switches and CPU time of every thread of this process, live or joined.
-struct Usage {
-  std::int64_t switches = 0;
-  double cpu_us = 0;
-
-  static Usage now();
-  Usage& operator+=(const Usage& other) {
-    switches += other.switches;
-    cpu_us += other.cpu_us;
-    return *this;
-  }
-  Usage operator-(const Usage& other) const {
-    return {switches - other.switches, cpu_us - other.cpu_us};
-  }
-};
-
 // RLIMIT_NOFILE up to its hard limit.
 void raise_fd_limit();
 
 // --- raw TCP ----------------------------------------------------------------------------
-
-Result<void> set_timeouts(int fd, std::chrono::milliseconds receive,
-                          std::chrono::milliseconds send);
-
-// A connected pair of loopback TCP sockets (client, server), TCP_NODELAY on
-// both, the client's timeouts kTimeout, the server's receive timeout
-// `server_receive` (send: kTimeout).
-using TcpPair = std::pair<net::FileDescriptor, net::FileDescriptor>;  // (client, server)
-Result<TcpPair> tcp_pair(std::chrono::milliseconds server_receive);
 
 // Writes [u32 big-endian length][payload] into `frame` (resized) for one send().
 void make_frame(Bytes& frame, std::span<const std::byte> payload);
@@ -169,15 +118,6 @@ struct NexoEnds {
 
 // Leaves this thread bound to the client's cpu.
 Result<NexoEnds> open_nexo_ends(const Placement& placement);
-
-// A `T` made of `ends` and the server's cpu, as a `Base`; or the error that
-// kept `ends` from opening.
-template <class Base, class T, class Ends>
-Result<std::unique_ptr<Base>> make_with(Result<Ends> ends, int server_cpu) {
-  if (!ends) return ends.error();
-  std::unique_ptr<Base> out = std::make_unique<T>(std::move(*ends), server_cpu);
-  return out;
-}
 
 // Opens the enabled impls (Raw, Zmq, Nexo: each with a static open(placement)
 // that returns a `T`, a ping-pong pair or a stream) into `out`, this thread

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "bench_util.hpp"
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
@@ -35,14 +36,7 @@
 
 namespace nexo::bench::rudp {
 
-inline constexpr std::chrono::milliseconds kTimeout{5000};  // every blocking call of a client
-inline constexpr std::chrono::milliseconds kPoll{
-    200};                                              // servers look at their stop flag this often
-inline constexpr std::size_t kReadBuffer = 64 * 1024;  // raw readers read this much at once
-
 // --- options ---------------------------------------------------------------------
-
-enum class Cpus { free, split, same };
 
 // nexo: rudp:// through the proxy; enet: ENet through the proxy; tcp: nexo's
 // tcp:// (direct: the proxy relays UDP only); raw: blocking TCP sockets
@@ -77,43 +71,6 @@ struct Options {
   std::array<bool, kImplCount> impls = {true, true, true, true, true, true};
   bool latency = true, goodput = true;
   bool quick = false, help = false;
-};
-
-const char* cpus_name(Cpus cpus);
-const char* verdict(bool met);  // "met" or "MISSED"
-
-// --- cpu placement and resource usage -------------------------------------------------
-
-// The cpus this process could run on at start-up: "free" restores this mask.
-const std::vector<int>& startup_cpus();
-
-// Binds the calling thread to `cpu`, or (negative) lets it run on every cpu of
-// the start-up mask again. Threads created afterwards inherit the binding.
-bool bind_thread(int cpu);
-
-struct Placement {
-  Cpus mode = Cpus::free;
-  int client = -1;  // the client side: the timing thread and its context's threads
-  int server = -1;  // the server side: the echo/receiver thread and its context's threads
-  int proxy = -1;   // the fault proxy's thread (bound only with "same")
-
-  std::string describe() const;
-};
-
-// Context switches and CPU time of every thread of this process, live or joined.
-struct Usage {
-  std::int64_t switches = 0;
-  double cpu_us = 0;
-
-  static Usage now();
-  Usage& operator+=(const Usage& other) {
-    switches += other.switches;
-    cpu_us += other.cpu_us;
-    return *this;
-  }
-  Usage operator-(const Usage& other) const {
-    return {switches - other.switches, cpu_us - other.cpu_us};
-  }
 };
 
 // --- the fault proxy --------------------------------------------------------------------
@@ -176,12 +133,6 @@ class IdleService {
 
 // --- raw TCP ----------------------------------------------------------------------------
 
-// A connected pair of loopback TCP sockets (client, server), TCP_NODELAY on
-// both, the client's timeouts kTimeout, the server's receive timeout
-// `server_receive` (send: kTimeout).
-using TcpPair = std::pair<net::FileDescriptor, net::FileDescriptor>;  // (client, server)
-Result<TcpPair> tcp_pair(std::chrono::milliseconds server_receive);
-
 // Reads fixed-size records from a TCP stream in chunks of up to 64 KiB (both
 // ends know the size: no length prefix).
 class RecordReader {
@@ -218,15 +169,6 @@ Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
                                      const std::optional<fault::Plan>& plan);
 // tcp:// direct. Leaves this thread bound to the client's cpu.
 Result<NexoEnds> open_nexo_tcp_ends(const Placement& placement);
-
-// A `T` made of `ends` and the server's cpu, as a `Base`; or the error that
-// kept `ends` from opening.
-template <class Base, class T, class Ends>
-Result<std::unique_ptr<Base>> make_with(Result<Ends> ends, int server_cpu) {
-  if (!ends) return ends.error();
-  std::unique_ptr<Base> out = std::make_unique<T>(std::move(*ends), server_cpu);
-  return out;
-}
 
 // --- the sections: each prints its table and ratios; false if a case failed ------------
 
