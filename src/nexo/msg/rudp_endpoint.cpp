@@ -1,0 +1,69 @@
+#include "nexo/msg/rudp_endpoint.hpp"
+
+#include <cstring>
+
+namespace nexo::msg::rudp {
+
+
+Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload) {
+  const bool with_id = kind != kData;
+  Bytes out(kKindSize + (with_id ? kIdSize : 0) + payload.size());
+  out[0] = static_cast<std::byte>(kind);
+  if (with_id) {
+    for (int i = 0; i < 8; ++i)
+      out[1 + i] = static_cast<std::byte>(id >> (56 - 8 * i));
+  }
+  if (!payload.empty()) std::memcpy(out.data() + out.size() - payload.size(), payload.data(), payload.size());
+  return out;
+}
+
+std::optional<Unframed> unframe(std::span<const std::byte> message) {
+  if (message.empty()) return std::nullopt;
+  Unframed u;
+  u.kind = static_cast<Kind>(message[0]);
+  if (u.kind == kData) {
+    u.payload = message.subspan(1);
+    return u;
+  }
+  if ((u.kind != kDataToAck && u.kind != kTaken) || message.size() < kKindSize + kIdSize)
+    return std::nullopt;
+  for (int i = 0; i < 8; ++i)
+    u.id = (u.id << 8) | static_cast<std::uint8_t>(message[1 + i]);
+  u.payload = message.subspan(kKindSize + kIdSize);
+  return u;
+}
+
+Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
+  if (uri.is_wildcard()) {
+    return for_bind ? net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port)
+                    : net::Endpoint(net::InetAddress::loopback(), uri.port);
+  }
+  return net::Endpoint::resolve(uri.host, uri.port);
+}
+
+reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after) {
+  reliable::Config config;
+  config.broken_after = broken_after;
+  config.keepalive = std::min<reliable::Duration>(config.keepalive, broken_after / 4);
+  config.max_message = max_message + kKindSize + kIdSize;
+  const std::size_t packets = (config.max_message + config.max_payload - 1) / config.max_payload;
+  config.window = static_cast<std::uint32_t>(std::max<std::size_t>(config.window, packets + 16));
+  return config;
+}
+
+// What the Port and the Sender share: the socket, the Host, the loop's
+// watcher and timer, and transmitting what the Host has to send.
+void Endpoint::on_ready(std::uint32_t readiness) {
+  serve(readiness);
+}
+
+void Driver::handle(std::span<const io::Poller::Event> events) {
+  std::uint32_t readiness = 0;
+  for (const auto& e : events)
+    readiness |= e.readiness;
+  if (readiness == 0) return;  // an interrupt: the waiting thread looks at its request
+  if (auto owner = owner_.lock()) owner->on_ready(readiness);
+}
+
+
+}  // namespace nexo::msg::rudp

@@ -1,0 +1,324 @@
+// rudp:// internals shared by its port (rudp_port.cpp) and sender
+// (rudp_sender.cpp): the message kinds, and the Endpoint both are made of (a
+// UDP socket, a reliable::Host, leader/follower reading, the timer).
+// Internal to msg/.
+//
+// rudp://HOST:PORT — reliable datagrams over UDP: the protocol of reliable/
+// (a reliable::Host: cookies, acknowledgements, retransmission, windows) on a
+// UDP socket driven by the Context's I/O loop.
+//
+// Each message carries a one-byte kind, then (for the two kinds that need one)
+// an 8-byte id, big-endian, then the payload:
+//   0 data           a message (port <- sender), or a reply (port -> sender)
+//   1 data-to-ack    a synchronous send's message: acknowledge once taken
+//   2 taken          the acknowledgement: the receiving process took message id
+// The protocol acknowledges arrival; "taken" is the chapter's end-to-end
+// acknowledgement of a synchronous send, as on tcp://.
+//
+// Threads: the Host and the socket are guarded by one mutex. A thread blocked
+// in a receive (Port::receive, Sender::receive, send_sync) reads the socket
+// itself (leader/follower, io::DrivenPoller), so a message needs no hop from
+// the I/O thread; while nobody does, the Context's I/O loop reads it
+// (io::LoopFallback). The loop runs the timers. A sending thread hands its
+// message to the Host and transmits what the Host then has to send, itself,
+// under the mutex. Receives complete outside the mutex.
+//
+// Back-pressure: a full port queue leaves messages in their connection, whose
+// advertised window shrinks, so the sender slows down; nothing is dropped.
+// A full send buffer is would_block for the non-blocking sends.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "nexo/fault/loop_injector.hpp"
+#include "nexo/io/driven_poller.hpp"
+#include "nexo/io/timer.hpp"
+#include "nexo/msg/context.hpp"
+#include "nexo/msg/transport.hpp"
+#include "nexo/net/udp_socket.hpp"
+#include "nexo/reliable/host.hpp"
+
+namespace nexo::msg::rudp {
+
+using reliable::Time;
+
+enum Kind : std::uint8_t { kData = 0, kDataToAck = 1, kTaken = 2 };
+inline constexpr std::size_t kKindSize = 1, kIdSize = 8;
+inline constexpr int kReadBatch = 64;
+
+// A message on the wire: its kind, the id (kinds other than kData), the payload.
+Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload);
+struct Unframed {
+  Kind kind = kData;
+  std::uint64_t id = 0;
+  std::span<const std::byte> payload;
+};
+// nullopt: not a message of any kind (counted as malformed by the caller).
+std::optional<Unframed> unframe(std::span<const std::byte> message);
+
+// "*": every interface to bind, this host to send to.
+Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind);
+// The protocol's settings for messages up to `max_message` bytes.
+reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after);
+
+class Endpoint;
+
+// The socket's Poller, driven by whoever waits for a message (see above).
+class Driver final : public io::DrivenPoller {
+ public:
+  Driver(io::Poller poller, std::weak_ptr<Endpoint> owner)
+      : io::DrivenPoller(std::move(poller)), owner_(std::move(owner)) {}
+
+ private:
+  void handle(std::span<const io::Poller::Event> events) override;
+  std::weak_ptr<Endpoint> owner_;
+};
+
+class Endpoint : public std::enable_shared_from_this<Endpoint> {
+ public:
+  Endpoint(Context& context, net::UdpSocket socket, const reliable::HostConfig& config)
+      : context_(context), socket_(std::move(socket)), host_(config), buffer_(65'536) {}
+  virtual ~Endpoint() = default;
+
+  // Loop thread: watch the socket, arm the timer. With a fault plan, what is
+  // sent goes through plan.to and what arrives through plan.back.
+  Result<void> start(const std::optional<fault::Plan>& faults) {
+    if (faults && faults->to.active()) {
+      out_faults_ = std::make_unique<fault::LoopInjector>(
+          context_.io(), faults->to, faults->seed,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag& to) {
+            // Any thread; the socket is safe to send on concurrently.
+            (void)(to ? socket_.send_to(bytes, *static_cast<const net::Endpoint*>(to.get()))
+                      : socket_.send(bytes));
+          });
+    }
+    if (faults && faults->back.active()) {
+      in_faults_ = std::make_unique<fault::LoopInjector>(
+          context_.io(), faults->back, faults->seed ^ 0x9e3779b97f4a7c15ULL,
+          [this](std::span<const std::byte> bytes, const fault::Injector::Tag& from) {
+            // Inside on_ready (which then takes them), or from the injector's
+            // timer on the loop thread (then a turn of on_ready is posted).
+            {
+              std::lock_guard inbox_lock(inbox_mutex_);
+              inbox_.emplace_back(*static_cast<const net::Endpoint*>(from.get()),
+                                  Bytes(bytes.begin(), bytes.end()));
+            }
+            if (reader_.load() != std::this_thread::get_id()) {
+              context_.io().post([weak = weak_from_this()] {
+                if (auto self = weak.lock()) self->on_ready(0);
+              });
+            }
+          });
+    }
+    auto poller = io::Poller::create();
+    if (!poller) return std::move(poller).error();
+    if (auto added = poller->add(socket_.native_handle(), io::kReadable, 1); !added)
+      return std::move(added).error();
+    driver_ = std::make_shared<Driver>(std::move(*poller), weak_from_this());
+    auto started = context_.io().call<bool>([this]() -> Result<bool> {
+      timer_ = std::make_unique<io::Timer>(context_.io().loop(), [this] { on_timer(); });
+      return true;
+    });
+    if (!started) return std::move(started).error();
+    auto fallback = io::LoopFallback::start(context_.io(), driver_);
+    if (!fallback) return std::move(fallback).error();
+    fallback_ = std::move(*fallback);
+    return ok();
+  }
+  // Stops the loop's part; the socket closes. Idempotent.
+  void stop() {
+    fallback_.reset();
+    (void)context_.io().call<bool>([this]() -> Result<bool> {
+      timer_.reset();
+      in_faults_.reset();  // what they still hold is lost, as on a network
+      out_faults_.reset();
+      return true;
+    });
+    std::lock_guard lock(mutex_);
+    if (driver_ && socket_.is_open()) driver_->poller().remove(socket_.native_handle());
+    socket_.close();
+  }
+
+  std::shared_ptr<io::Progress> progress() const { return driver_; }
+  void want_background() {
+    if (fallback_) fallback_->want_background();
+  }
+
+  // The socket is ready (`readiness`), or datagrams wait in the fault plan's
+  // inbox: any thread (a leading receiver or the loop).
+  void on_ready(std::uint32_t readiness);
+
+ protected:
+  // With mutex_ held, after datagrams or timers: move messages out of the
+  // Host; completions into `later` (they run after the mutex is released).
+  virtual void process_locked(Time now, PortQueue::Handoffs& handoffs,
+                              std::vector<std::function<void()>>& later) = 0;
+  // After transmitting (with mutex_ held): what the transmissions completed.
+  virtual void after_flush_locked(std::vector<std::function<void()>>&) {}
+  // A send on the socket failed with `error` (ECONNREFUSED on a connected socket).
+  virtual void on_socket_error_locked(const Error&, std::vector<std::function<void()>>&) {}
+
+  // Sends what the Host has to send; keeps what the socket will not take now.
+  void flush_locked(Time now) {
+    if (!socket_.is_open()) return;
+    while (!unsent_.empty()) {
+      if (!send_locked(unsent_.front().second, unsent_.front().first)) return;
+      unsent_.pop_front();
+    }
+    Bytes out;
+    net::Endpoint to;
+    while (host_.poll_transmit(out, to, now)) {
+      if (!send_locked(out, to)) {
+        unsent_.emplace_back(to, std::move(out));
+        return;
+      }
+    }
+  }
+  // Makes the loop's timer fire by the Host's next deadline.
+  void rearm_locked() {
+    const auto next = host_.next_timer();
+    if (!next) return;
+    if (armed_at_ && *armed_at_ <= *next) return;
+    armed_at_ = next;
+    if (context_.io().in_loop_thread()) {
+      if (timer_) timer_->start_at(*next);
+      return;
+    }
+    context_.io().post([weak = weak_from_this(), at = *next] {
+      if (auto self = weak.lock(); self && self->timer_) self->timer_->start_at(at);
+    });
+  }
+  // The end of every operation: transmit, rearm, then complete outside the lock.
+  void finish(std::unique_lock<std::mutex>& lock, PortQueue::Handoffs& handoffs,
+              std::vector<std::function<void()>>& later) {
+    changed_.notify_all();
+    lock.unlock();
+    handoffs.run();
+    for (auto& f : later)
+      f();
+  }
+
+  // Closing: waits (up to `linger`, not on the loop thread) until `done()`,
+  // while the loop goes on exchanging acknowledgements and CLOSEs.
+  template <class Done>
+  void linger(std::unique_lock<std::mutex>& lock, Done done) {
+    if (context_.io().in_loop_thread()) return;
+    changed_.wait_for(lock, kLinger, done);
+  }
+  static constexpr auto kLinger = std::chrono::seconds(2);
+
+  Context& context_;
+  std::mutex mutex_;
+  std::condition_variable changed_;  // the loop made progress
+  net::UdpSocket socket_;
+  reliable::Host host_;
+  std::optional<net::Endpoint> connected_;  // the sender's socket is connected
+
+ private:
+  bool send_locked(const Bytes& datagram, const net::Endpoint& to) {
+    if (out_faults_) {
+      out_faults_->push(datagram, connected_ ? nullptr : std::make_shared<const net::Endpoint>(to));
+      return true;
+    }
+    auto sent = connected_ ? socket_.send(datagram) : socket_.send_to(datagram, to);
+    if (sent) return true;
+    if (sent.error().is(ErrorKind::would_block)) {
+      if (!writable_armed_) {
+        writable_armed_ = true;
+        (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
+      }
+      return false;
+    }
+    pending_error_ = sent.error();
+    return true;  // the datagram is lost; the protocol sends it again
+  }
+
+  void serve(std::uint32_t readiness) {
+    PortQueue::Handoffs handoffs;
+    std::vector<std::function<void()>> later;
+    std::unique_lock lock(mutex_);
+    const Time now = reliable::Clock::now();
+    if (readiness & (io::kReadable | io::kHangup)) {
+      reader_.store(std::this_thread::get_id());
+      for (int i = 0; i < kReadBatch; ++i) {
+        net::Endpoint from;
+        auto n = socket_.receive_from(buffer_, from);
+        if (!n) {
+          if (n.error().is(ErrorKind::would_block)) break;
+          if (n.error().is(ErrorKind::refused)) on_socket_error_locked(n.error(), later);
+          continue;  // a truncated or otherwise bad datagram: the protocol counts nothing here
+        }
+        const auto datagram = std::span<const std::byte>(buffer_).first(*n);
+        if (in_faults_) {
+          in_faults_->push(datagram, std::make_shared<const net::Endpoint>(from));
+        } else {
+          host_.on_datagram(datagram, from, now);
+        }
+      }
+      reader_.store(std::thread::id());
+    }
+    std::vector<std::pair<net::Endpoint, Bytes>> arrived;
+    {
+      std::lock_guard inbox_lock(inbox_mutex_);
+      arrived.swap(inbox_);
+    }
+    for (auto& [from, datagram] : arrived)
+      host_.on_datagram(datagram, from, now);
+    if ((readiness & io::kWritable) && writable_armed_) {
+      writable_armed_ = false;
+      (void)driver_->poller().modify(socket_.native_handle(), io::kReadable, 1);
+    }
+    process_locked(now, handoffs, later);
+    flush_locked(now);
+    after_flush_locked(later);
+    if (pending_error_) {
+      on_socket_error_locked(*pending_error_, later);
+      pending_error_.reset();
+    }
+    rearm_locked();
+    finish(lock, handoffs, later);
+  }
+
+  void on_timer() {
+    PortQueue::Handoffs handoffs;
+    std::vector<std::function<void()>> later;
+    std::unique_lock lock(mutex_);
+    armed_at_.reset();
+    const Time now = reliable::Clock::now();
+    host_.on_timer(now);
+    process_locked(now, handoffs, later);
+    flush_locked(now);
+    after_flush_locked(later);
+    rearm_locked();
+    finish(lock, handoffs, later);
+  }
+
+  std::shared_ptr<Driver> driver_;              // set by start()
+  std::unique_ptr<io::LoopFallback> fallback_;  // set by start()
+  // Loop thread only.
+  std::unique_ptr<io::Timer> timer_;
+  std::unique_ptr<fault::LoopInjector> in_faults_, out_faults_;  // set before start()
+  // With mutex_.
+  Bytes buffer_;
+  // Datagrams that came through in_faults_, for host_.
+  std::mutex inbox_mutex_;
+  std::vector<std::pair<net::Endpoint, Bytes>> inbox_;
+  std::atomic<std::thread::id> reader_{};  // the thread pushing into in_faults_
+  // With mutex_.
+  std::deque<std::pair<net::Endpoint, Bytes>> unsent_;
+  std::optional<Time> armed_at_;
+  bool writable_armed_ = false;
+  std::optional<Error> pending_error_;
+};
+
+
+}  // namespace nexo::msg::rudp
