@@ -1,8 +1,8 @@
 // rudp:// over real sockets, with a fault plan stacked in-process, and with
 // peers in other processes that get killed (the nexo tool, spawned).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -71,7 +71,9 @@ fault::Direction hostile() {
   return d;
 }
 
-std::string numbered(int i) { return "message " + std::to_string(i) + " " + std::string(i % 200, 'x'); }
+std::string numbered(int i) {
+  return "message " + std::to_string(i) + " " + std::string(i % 200, 'x');
+}
 
 // The test over real sockets: 100,000 messages through an in-process
 // fault plan (both directions of the sender: data and acknowledgements)
@@ -127,7 +129,8 @@ TEST_F(Rudp, UnorderedModeDeliversEveryMessageOnce) {
   auto sender = std::move(Sender::connect(*context_, port->uri().to_string(), options).value());
   constexpr int kCount = 5000;
   for (int i = 0; i < kCount; ++i) {
-    while (!sender->enqueue(numbered(i))) ASSERT_TRUE(sender->wait_for_room(30s));
+    while (!sender->enqueue(numbered(i)))
+      ASSERT_TRUE(sender->wait_for_room(30s));
   }
   std::vector<bool> seen(kCount, false);
   int out_of_order = 0, last = -1;
@@ -160,7 +163,8 @@ TEST_F(Rudp, UdpLosesAFifthWhereRudpDeliversAll) {
     }
     EXPECT_TRUE(sender->flush(10s));
     int got = 0;
-    while (got < 1000 && port->receive(scheme == "udp" ? 300ms : 5s)) ++got;
+    while (got < 1000 && port->receive(scheme == "udp" ? 300ms : 5s))
+      ++got;
     return std::pair(got, sender->stats().retransmitted);
   };
   const auto [udp, udp_retransmitted] = count_arrivals("udp");
@@ -185,8 +189,10 @@ TEST_F(Rudp, AKilledPortIsReportedToTheSender) {
   std::unique_ptr<Sender> sender;
   for (int attempt = 0; attempt < 100 && !sender; ++attempt) {  // until the child has bound
     auto s = Sender::connect(*context_, uri, options);
-    if (s) sender = std::move(*s);
-    else std::this_thread::sleep_for(20ms);
+    if (s)
+      sender = std::move(*s);
+    else
+      std::this_thread::sleep_for(20ms);
   }
   ASSERT_TRUE(sender) << "the child never listened on " << uri;
   for (int i = 0; i < 200; ++i)

@@ -45,7 +45,7 @@ struct SendArgs {
   std::string uri;
   std::string message;
   bool sync = false;
-  bool reply = false;  // wait for the port's reply to each and print it
+  bool reply = false;     // wait for the port's reply to each and print it
   bool numbered = false;  // send "MESSAGE 0", "MESSAGE 1", ...
   bool quiet = false;     // print nothing for each message
   std::size_t count = 1;

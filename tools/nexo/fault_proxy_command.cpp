@@ -29,9 +29,12 @@ Result<std::chrono::microseconds> parse_duration(std::string_view option, const 
   }
   const std::string unit = text.substr(used);
   double scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1e3;
-  else if (unit == "us") scale = 1;
-  else if (unit == "s") scale = 1e6;
+  if (unit.empty() || unit == "ms")
+    scale = 1e3;
+  else if (unit == "us")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1e6;
   if (used == 0 || scale == 0 || !(value >= 0) || value * scale > 3.6e12) {
     return Error(ErrorKind::invalid_argument,
                  std::string(option) + " '" + text +
@@ -48,7 +51,8 @@ Result<net::Endpoint> parse_target(const std::string& text) {
                  "--to '" + text + "': expected HOST:PORT (or [IPv6]:PORT)");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   long long port = -1;
   try {
     std::size_t used = 0;
@@ -57,7 +61,8 @@ Result<net::Endpoint> parse_target(const std::string& text) {
   } catch (const std::exception&) {
     port = -1;
   }
-  if (port < 0) return Error(ErrorKind::invalid_argument, "--to '" + text + "': the port is not a number");
+  if (port < 0)
+    return Error(ErrorKind::invalid_argument, "--to '" + text + "': the port is not a number");
   return net::Endpoint::resolve(host, port);
 }
 
@@ -127,7 +132,8 @@ int fault_proxy(const FaultProxyArgs& args) {
       const auto left = end - std::chrono::steady_clock::now();
       if (left <= std::chrono::steady_clock::duration::zero()) break;
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      wait = timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      wait =
+          timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
     }
     const int signal = sigtimedwait(&signals, nullptr, &wait);
     if (signal == SIGINT || signal == SIGTERM) break;

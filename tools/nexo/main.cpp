@@ -109,16 +109,18 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
 
 void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::RecvArgs& recv,
                          nexo::tool::PingArgs& ping, int& status) {
-  CLI::App* s =
-      app.add_subcommand("send", "send MESSAGE to the port at URI (tcp://, udp://, rudp://, inproc://)");
-  s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT, rudp://HOST:PORT")->required();
+  CLI::App* s = app.add_subcommand(
+      "send", "send MESSAGE to the port at URI (tcp://, udp://, rudp://, inproc://)");
+  s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT, rudp://HOST:PORT")
+      ->required();
   s->add_option("MESSAGE", send.message, "text to send")->required();
   s->add_flag("--sync", send.sync, "synchronous: return once the receiver has taken it");
   s->add_flag("--reply", send.reply,
               "wait for the port's reply to each message and print 'Reply: <text>' "
               "(tcp://; run nexo recv --echo there)");
   s->add_option("--count", send.count, "send it N times")->capture_default_str()->check(kCount);
-  s->add_flag("--numbered", send.numbered, "append ' 0', ' 1', ... to the message, one number per send");
+  s->add_flag("--numbered", send.numbered,
+              "append ' 0', ' 1', ... to the message, one number per send");
   s->add_flag("--quiet", send.quiet, "print nothing per message");
   s->add_option("--timeout", send.timeout_ms, "milliseconds to connect and to send (0: for ever)")
       ->capture_default_str();
@@ -194,11 +196,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   fp->add_option("--bind", proxy.bind, "address to listen on")->capture_default_str();
   fp->add_option("--to", proxy.to, "where to relay: HOST:PORT")->required();
-  fp->add_option("--loss", proxy.loss, "probability a datagram is lost")->check(CLI::Range(0.0, 1.0));
+  fp->add_option("--loss", proxy.loss, "probability a datagram is lost")
+      ->check(CLI::Range(0.0, 1.0));
   fp->add_option("--burst", proxy.burst, "mean length of a run of losses (1: independent)")
       ->check(CLI::Range(1.0, 1e9));
   fp->add_option("--dup", proxy.dup, "probability of a duplicate")->check(CLI::Range(0.0, 1.0));
-  fp->add_option("--reorder", proxy.reorder, "probability a datagram is held back behind later ones")
+  fp->add_option("--reorder", proxy.reorder,
+                 "probability a datagram is held back behind later ones")
       ->check(CLI::Range(0.0, 1.0));
   fp->add_option("--reorder-window", proxy.reorder_window, "held back behind at most this many")
       ->capture_default_str()

@@ -222,7 +222,8 @@ void message_passing() {
   say("Request-reply: the port answers on the connection the request came on.");
   std::jthread server([&] {
     auto request = port->receive(2000ms);
-    if (request) (void)port->reply(*request, "it is " + std::to_string(std::time(nullptr)) + " s since 1970");
+    if (request)
+      (void)port->reply(*request, "it is " + std::to_string(std::time(nullptr)) + " s since 1970");
   });
   check(sender->send("what time is it?", 2000ms), "send the request");
   show("sender->receive() after send()", check(sender->receive(2000ms), "the reply").text());
@@ -250,7 +251,8 @@ void reliable_delivery() {
     auto port = check(msg::Port::bind(*context, std::string(scheme) + "://127.0.0.1:0"), "bind");
     msg::SenderOptions options;
     options.faults = fault::Plan::both_ways(lossy, 2026);
-    auto sender = check(msg::Sender::connect(*context, port->uri().to_string(), options), "connect");
+    auto sender =
+        check(msg::Sender::connect(*context, port->uri().to_string(), options), "connect");
     for (int i = 0; i < 1000; ++i) {
       check(sender->send("message " + std::to_string(i), 5000ms), "send");
       if (i % 50 == 0) std::this_thread::sleep_for(1ms);  // udp://: stay within the socket buffer
@@ -258,7 +260,8 @@ void reliable_delivery() {
     check(sender->flush(10'000ms), "flush");
     int arrived = 0;
     const auto wait = std::string(scheme) == "udp" ? 300ms : 5000ms;
-    while (arrived < 1000 && port->receive(wait)) ++arrived;
+    while (arrived < 1000 && port->receive(wait))
+      ++arrived;
     show(std::string(scheme) + ":// messages that arrived", std::to_string(arrived) + " of 1000");
     show(std::string(scheme) + ":// sender's counters", sender->stats().to_string());
   }

@@ -131,7 +131,7 @@ std::optional<Clock::time_point> Injector::next_due() const {
 
 Counters Injector::counters() const {
   auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  return Counters{get(received_),  get(delivered_), get(lost_),    get(partitioned_drops_),
+  return Counters{get(received_),   get(delivered_), get(lost_),    get(partitioned_drops_),
                   get(duplicated_), get(reordered_), get(delayed_), get(corrupted_)};
 }
 

@@ -31,14 +31,17 @@ std::uint32_t number_of(std::span<const std::byte> b) {
 // the numbers in delivery order.
 std::vector<std::uint32_t> run(Injector& injector, std::uint32_t count) {
   std::vector<std::uint32_t> out;
-  auto collect = [&](std::span<const std::byte> b, const Injector::Tag&) { out.push_back(number_of(b)); };
+  auto collect = [&](std::span<const std::byte> b, const Injector::Tag&) {
+    out.push_back(number_of(b));
+  };
   auto now = t0;
   for (std::uint32_t i = 0; i < count; ++i) {
     injector.push(numbered(i), now);
     injector.pop_due(now, collect);
     now += 1us;
   }
-  while (auto due = injector.next_due()) injector.pop_due(*due, collect);
+  while (auto due = injector.next_due())
+    injector.pop_due(*due, collect);
   return out;
 }
 

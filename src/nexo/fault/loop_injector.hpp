@@ -39,10 +39,10 @@ class LoopInjector {
   io::LoopThread& io_;
   const Injector::Deliver deliver_;
   std::mutex mutex_;
-  Injector injector_;                        // with mutex_
-  std::optional<Clock::time_point> armed_;   // with mutex_: when the timer fires
-  std::unique_ptr<io::Timer> timer_;         // loop thread
-  std::shared_ptr<LoopInjector*> alive_;     // posted tasks hold it weakly
+  Injector injector_;                       // with mutex_
+  std::optional<Clock::time_point> armed_;  // with mutex_: when the timer fires
+  std::unique_ptr<io::Timer> timer_;        // loop thread
+  std::shared_ptr<LoopInjector*> alive_;    // posted tasks hold it weakly
 };
 
 }  // namespace nexo::fault

@@ -28,16 +28,16 @@
 namespace nexo::fault {
 
 struct Direction {
-  double loss = 0;        // probability a datagram is dropped, 0..1
-  double burst = 1;       // mean length of a run of losses, >= 1 (1: independent)
-  double duplicate = 0;   // probability of a second copy, 0..1
-  double reorder = 0;     // probability a datagram is held back, 0..1
+  double loss = 0;              // probability a datagram is dropped, 0..1
+  double burst = 1;             // mean length of a run of losses, >= 1 (1: independent)
+  double duplicate = 0;         // probability of a second copy, 0..1
+  double reorder = 0;           // probability a datagram is held back, 0..1
   unsigned reorder_window = 4;  // held back behind 1..this many later datagrams
   std::chrono::microseconds max_hold{50'000};  // a held datagram leaves after this anyway
   std::chrono::microseconds delay{0};
   std::chrono::microseconds jitter{0};  // delay varies uniformly within ± this
-  double corrupt = 0;     // probability one bit is flipped, 0..1
-  bool partitioned = false;  // the initial state of the partition
+  double corrupt = 0;                   // probability one bit is flipped, 0..1
+  bool partitioned = false;             // the initial state of the partition
 
   // Whether the direction does anything at all.
   bool active() const noexcept {

@@ -42,7 +42,8 @@ struct Proxy::Impl {
                                                      [this](std::uint32_t) { on_client(); });
     due = std::make_unique<io::Timer>(loop, [this] { flush(); });
     sweeper = std::make_unique<io::Timer>(loop, [this] { sweep(); });
-    const auto period = std::max<Clock::duration>(options.session_idle / 2, std::chrono::seconds(1));
+    const auto period =
+        std::max<Clock::duration>(options.session_idle / 2, std::chrono::seconds(1));
     sweeper->start(period, period);
     if (auto watching = listen_watcher->start(io::kReadable); !watching)
       return std::move(watching).error();

@@ -33,9 +33,9 @@ struct ProxyOptions {
 };
 
 struct ProxyCounters {
-  Counters to, back;             // client -> target, target -> client
-  std::uint64_t sessions = 0;    // opened so far
-  std::uint64_t refused = 0;     // datagrams from clients beyond max_sessions
+  Counters to, back;              // client -> target, target -> client
+  std::uint64_t sessions = 0;     // opened so far
+  std::uint64_t refused = 0;      // datagrams from clients beyond max_sessions
   std::uint64_t send_errors = 0;  // datagrams the OS would not send on (counted, not fatal)
 };
 

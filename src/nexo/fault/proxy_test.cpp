@@ -48,7 +48,8 @@ class Echo {
   std::thread thread_;
 };
 
-std::unique_ptr<Proxy> start_proxy(const Echo& echo, Plan plan = {}, std::size_t max_sessions = 1024) {
+std::unique_ptr<Proxy> start_proxy(const Echo& echo, Plan plan = {},
+                                   std::size_t max_sessions = 1024) {
   ProxyOptions options;
   options.listen = Endpoint(InetAddress::loopback(), 0);
   options.target = echo.endpoint();

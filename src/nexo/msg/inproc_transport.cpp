@@ -139,8 +139,8 @@ class InprocSender final : public SenderBackend {
 
   void close() override {
     closed_ = true;
-    replies_->queue.close(Error(ErrorKind::closed, "receive a reply from " + uri_.to_string() +
-                                                       ": the sender is closed"));
+    replies_->queue.close(Error(
+        ErrorKind::closed, "receive a reply from " + uri_.to_string() + ": the sender is closed"));
     std::vector<std::weak_ptr<io::Completer<void>>> waiting;
     {
       std::lock_guard lock(mutex_);

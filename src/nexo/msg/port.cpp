@@ -9,9 +9,10 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();
   if (options.faults && uri->scheme != Scheme::udp && uri->scheme != Scheme::rudp) {
-    return Error(ErrorKind::invalid_argument,
-                 "bind " + uri->to_string() +
-                     ": a fault plan applies to datagrams (udp://, rudp://); this transport has none");
+    return Error(
+        ErrorKind::invalid_argument,
+        "bind " + uri->to_string() +
+            ": a fault plan applies to datagrams (udp://, rudp://); this transport has none");
   }
   if (options.faults) {
     if (auto valid = options.faults->validate(); !valid)

@@ -99,8 +99,8 @@ Result<Message> PortQueue::take(Timeout timeout, std::shared_ptr<io::Progress> p
   auto late = request.wait();
   if (late || !late.error().is(ErrorKind::canceled)) return late;
   return Error(ErrorKind::timed_out, std::string(what) + " " + where.to_string() +
-                                         ": no message within " +
-                                         std::to_string(timeout->count()) + " ms");
+                                         ": no message within " + std::to_string(timeout->count()) +
+                                         " ms");
 }
 
 io::Request<Message> PortQueue::take_async(std::shared_ptr<io::Progress> progress) {

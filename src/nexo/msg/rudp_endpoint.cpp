@@ -4,7 +4,6 @@
 
 namespace nexo::msg::rudp {
 
-
 Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload) {
   const bool with_id = kind != kData;
   Bytes out(kKindSize + (with_id ? kIdSize : 0) + payload.size());
@@ -13,7 +12,8 @@ Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload) {
     for (int i = 0; i < 8; ++i)
       out[1 + i] = static_cast<std::byte>(id >> (56 - 8 * i));
   }
-  if (!payload.empty()) std::memcpy(out.data() + out.size() - payload.size(), payload.data(), payload.size());
+  if (!payload.empty())
+    std::memcpy(out.data() + out.size() - payload.size(), payload.data(), payload.size());
   return out;
 }
 
@@ -64,6 +64,5 @@ void Driver::handle(std::span<const io::Poller::Event> events) {
   if (readiness == 0) return;  // an interrupt: the waiting thread looks at its request
   if (auto owner = owner_.lock()) owner->on_ready(readiness);
 }
-
 
 }  // namespace nexo::msg::rudp

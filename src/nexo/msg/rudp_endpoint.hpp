@@ -320,5 +320,4 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::optional<Error> pending_error_;
 };
 
-
 }  // namespace nexo::msg::rudp

@@ -10,7 +10,6 @@ namespace {
 
 using namespace rudp;
 
-
 class PortEngine final : public Endpoint, public ReplyPath {
  public:
   PortEngine(Context& context, net::UdpSocket socket, const reliable::HostConfig& config,
@@ -63,8 +62,8 @@ class PortEngine final : public Endpoint, public ReplyPath {
     std::vector<std::function<void()>> later;
     std::unique_lock lock(mutex_);
     if (closed_ || !peers_.contains(id)) {
-      return Error(ErrorKind::closed, std::string(is_reply ? "reply" : "acknowledge") +
-                                          ": the connection is gone");
+      return Error(ErrorKind::closed,
+                   std::string(is_reply ? "reply" : "acknowledge") + ": the connection is gone");
     }
     const Time now = reliable::Clock::now();
     auto sent = host_.send(id, message, now);
@@ -92,10 +91,11 @@ class PortEngine final : public Endpoint, public ReplyPath {
     if (closed_) return;
     while (auto id = host_.accept()) {
       const auto* peer = host_.peer_of(*id);
-      peers_[*id].source = make_source("rudp://" + peer->to_string(),
-                                       std::static_pointer_cast<ReplyPath>(
-                                           std::static_pointer_cast<PortEngine>(shared_from_this())),
-                                       *id);
+      peers_[*id].source =
+          make_source("rudp://" + peer->to_string(),
+                      std::static_pointer_cast<ReplyPath>(
+                          std::static_pointer_cast<PortEngine>(shared_from_this())),
+                      *id);
       open_.fetch_add(1, std::memory_order_relaxed);
     }
     waiting_for_room_ = false;
@@ -171,7 +171,8 @@ class PortEngine final : public Endpoint, public ReplyPath {
 
 class RudpPort final : public PortBackend {
  public:
-  RudpPort(std::shared_ptr<PortEngine> engine, Uri uri) : engine_(std::move(engine)), uri_(std::move(uri)) {}
+  RudpPort(std::shared_ptr<PortEngine> engine, Uri uri)
+      : engine_(std::move(engine)), uri_(std::move(uri)) {}
   ~RudpPort() override { close(); }
   const Uri& uri() const noexcept override { return uri_; }
   void close() override {
@@ -212,6 +213,5 @@ Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
   if (auto started = engine->start(faults); !started) return std::move(started).error();
   return std::unique_ptr<PortBackend>(std::make_unique<RudpPort>(std::move(engine), bound));
 }
-
 
 }  // namespace nexo::msg

@@ -11,11 +11,10 @@ namespace {
 
 using namespace rudp;
 
-
 class SenderEngine final : public Endpoint {
  public:
-  SenderEngine(Context& context, net::UdpSocket socket, const reliable::HostConfig& config,
-               Uri uri, const SenderOptions& options)
+  SenderEngine(Context& context, net::UdpSocket socket, const reliable::HostConfig& config, Uri uri,
+               const SenderOptions& options)
       : Endpoint(context, std::move(socket), config),
         uri_(std::move(uri)),
         options_(options),
@@ -29,9 +28,8 @@ class SenderEngine final : public Endpoint {
     id_ = host_.connect(peer, now);
     flush_locked(now);
     rearm_locked();
-    const auto deadline = options_.connect_timeout
-                              ? io::Clock::now() + *options_.connect_timeout
-                              : io::Clock::time_point::max();
+    const auto deadline = options_.connect_timeout ? io::Clock::now() + *options_.connect_timeout
+                                                   : io::Clock::time_point::max();
     const bool done = changed_.wait_until(lock, deadline, [&] {
       auto* c = host_.find(id_);
       return failed_ || c == nullptr || c->state() != reliable::State::connecting;
@@ -79,7 +77,9 @@ class SenderEngine final : public Endpoint {
     });
     if (closed_) return closed_error();
     if (failed_) return *failed_;
-    if (!done) return Error(ErrorKind::timed_out, "flush to " + uri_.to_string() + ": messages still in the local buffer");
+    if (!done)
+      return Error(ErrorKind::timed_out,
+                   "flush to " + uri_.to_string() + ": messages still in the local buffer");
     return ok();
   }
 
@@ -113,7 +113,9 @@ class SenderEngine final : public Endpoint {
 
  private:
   std::string where() const { return "send to " + uri_.to_string(); }
-  Error closed_error() const { return Error(ErrorKind::closed, where() + ": the sender is closed"); }
+  Error closed_error() const {
+    return Error(ErrorKind::closed, where() + ": the sender is closed");
+  }
   std::size_t queued_locked() {
     auto* c = host_.find(id_);
     return c ? c->queued_bytes() : 0;
@@ -159,9 +161,8 @@ class SenderEngine final : public Endpoint {
     auto* c = host_.find(id_);
     const std::uint64_t left = c ? c->messages_left() : 0;
     while (!marks_.empty() && marks_.front().first <= left) {
-      later.push_back([done = std::make_shared<io::Completer<void>>(std::move(marks_.front().second))] {
-        done->complete(ok());
-      });
+      later.push_back([done = std::make_shared<io::Completer<void>>(
+                           std::move(marks_.front().second))] { done->complete(ok()); });
       marks_.pop_front();
     }
     changed_.notify_all();
@@ -183,10 +184,11 @@ class SenderEngine final : public Endpoint {
     changed_.notify_all();
   }
 
-  void on_socket_error_locked(const Error& error, std::vector<std::function<void()>>& later) override {
+  void on_socket_error_locked(const Error& error,
+                              std::vector<std::function<void()>>& later) override {
     if (error.is(ErrorKind::refused)) {
-      fail_locked(Error(ErrorKind::refused, "rudp " + uri_.to_string() +
-                                                ": nobody listens there (port unreachable)"),
+      fail_locked(Error(ErrorKind::refused,
+                        "rudp " + uri_.to_string() + ": nobody listens there (port unreachable)"),
                   later);
     }
   }
@@ -233,12 +235,13 @@ class SenderEngine final : public Endpoint {
     complete_marks_locked(later);
     if (!failed_) {
       if (c->state() == reliable::State::broken) {
-        fail_locked(c->error().value_or(Error(ErrorKind::timed_out, "rudp: broken")).with_context(
-                        "rudp " + uri_.to_string()),
+        fail_locked(c->error()
+                        .value_or(Error(ErrorKind::timed_out, "rudp: broken"))
+                        .with_context("rudp " + uri_.to_string()),
                     later);
       } else if (c->state() == reliable::State::closed && !closed_) {
-        fail_locked(Error(ErrorKind::closed, "rudp " + uri_.to_string() +
-                                                 ": the port closed the connection"),
+        fail_locked(Error(ErrorKind::closed,
+                          "rudp " + uri_.to_string() + ": the port closed the connection"),
                     later);
       }
     }
@@ -269,7 +272,8 @@ class SenderEngine final : public Endpoint {
   // With mutex_.
   std::uint32_t id_ = 0;
   std::uint64_t next_id_ = 1;
-  std::deque<std::pair<std::uint64_t, io::Completer<void>>> marks_;  // send_async: by message ordinal
+  std::deque<std::pair<std::uint64_t, io::Completer<void>>>
+      marks_;  // send_async: by message ordinal
   std::unordered_map<std::uint64_t, io::Completer<void>> awaiting_;  // send_sync: by id
   std::optional<Message> held_;  // a reply the full queue refused
   std::uint64_t retransmits_seen_ = 0;
@@ -316,7 +320,8 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   reliable::HostConfig config;
   config.accept = false;
   config.connection = protocol_config(options.max_message_size, options.broken_after);
-  config.connection.send_buffer = std::max<std::size_t>(options.max_queued_bytes, options.max_message_size + 64);
+  config.connection.send_buffer =
+      std::max<std::size_t>(options.max_queued_bytes, options.max_message_size + 64);
   config.connection.ordered = options.ordered;
   if (auto valid = config.connection.validate(); !valid) return std::move(valid).error();
   auto engine = std::make_shared<SenderEngine>(context, std::move(*socket), config, uri, options);
@@ -327,6 +332,5 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   }
   return std::unique_ptr<SenderBackend>(std::make_unique<RudpSender>(std::move(engine)));
 }
-
 
 }  // namespace nexo::msg

@@ -14,9 +14,10 @@ Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_vi
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();
   if (options.faults && uri->scheme != Scheme::udp && uri->scheme != Scheme::rudp) {
-    return Error(ErrorKind::invalid_argument,
-                 "connect " + uri->to_string() +
-                     ": a fault plan applies to datagrams (udp://, rudp://); this transport has none");
+    return Error(
+        ErrorKind::invalid_argument,
+        "connect " + uri->to_string() +
+            ": a fault plan applies to datagrams (udp://, rudp://); this transport has none");
   }
   if (options.faults) {
     if (auto valid = options.faults->validate(); !valid)

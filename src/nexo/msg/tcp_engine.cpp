@@ -101,8 +101,8 @@ void TcpEngine::accept_all() {
     if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
-    c->source = make_source("tcp://" + c->stream.peer_endpoint().to_string(),
-                            weak_from_this(), c->key);
+    c->source =
+        make_source("tcp://" + c->stream.peer_endpoint().to_string(), weak_from_this(), c->key);
     if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) continue;
     c->interest = io::kReadable;
     connections_.emplace(c->key, std::move(c));
@@ -223,9 +223,9 @@ Result<void> TcpEngine::reply(std::uint64_t connection, std::span<const std::byt
   std::lock_guard lock(mutex_);
   auto it = connections_.find(connection);
   if (closed_ || it == connections_.end()) {
-    return Error(ErrorKind::closed, std::string("reply: ") +
-                                        (closed_ ? "the port is closed"
-                                                 : "the connection the message came on is gone"));
+    return Error(ErrorKind::closed,
+                 std::string("reply: ") + (closed_ ? "the port is closed"
+                                                   : "the connection the message came on is gone"));
   }
   Connection& c = *it->second;
   const auto where = [&] { return "reply to " + c.source->text + ": "; };

@@ -30,8 +30,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nexo/io/event_loop.hpp"
 #include "nexo/io/driven_poller.hpp"
+#include "nexo/io/event_loop.hpp"
 #include "nexo/msg/message.hpp"
 #include "nexo/msg/port_queue.hpp"
 #include "nexo/msg/transport.hpp"

@@ -187,7 +187,7 @@ class TcpSender final : public SenderBackend {
     PortQueue replies;  // the port's replies, for receive()
   };
   const std::shared_ptr<Shared> shared_;
-  Source source_;      // the replies' origin: this sender's URI
+  Source source_;  // the replies' origin: this sender's URI
   std::shared_ptr<SenderInput> input_;
   std::unique_ptr<io::LoopFallback> fallback_;
 
@@ -202,7 +202,7 @@ class TcpSender final : public SenderBackend {
   std::optional<Error> failed_;
   bool closed_ = false;
   Writer writer_ = Writer::none;
-  bool writing_ = false;  // the writer is in a write() with the mutex released
+  bool writing_ = false;       // the writer is in a write() with the mutex released
   bool drain_posted_ = false;  // a drain_from_loop() is queued on the I/O thread
 
   // The writer role's holder only.
@@ -447,7 +447,8 @@ bool TcpSender::next_batch_locked() {
 
 void TcpSender::batch_written_locked(std::size_t n, Completions& done) {
   batch_written_ += n;
-  if (batch_written_ == batch_.size()) shared_->counters.add_out_many(batch_.messages(), batch_.payload());
+  if (batch_written_ == batch_.size())
+    shared_->counters.add_out_many(batch_.messages(), batch_.payload());
   advance_locked(n, done);
 }
 
@@ -512,8 +513,8 @@ void TcpSender::read_input(bool readable, bool resumed, PortQueue::Handoffs& out
     if (input_paused_) return;
     if (!input_->poller().modify(stream_.native_handle(), io::kReadable, 1)) {
       std::lock_guard lock(mutex_);
-      fail_locked(Error(ErrorKind::system, "receive from " + uri_.to_string() +
-                                               ": cannot watch the connection again"),
+      fail_locked(Error(ErrorKind::system,
+                        "receive from " + uri_.to_string() + ": cannot watch the connection again"),
                   done);
       return stop_reading();
     }
@@ -529,7 +530,8 @@ void TcpSender::read_input(bool readable, bool resumed, PortQueue::Handoffs& out
         in_end_ -= in_start_;
         in_start_ = 0;
       }
-      if (in_.size() - in_end_ < 4096) in_.resize(std::max<std::size_t>(in_end_ + 4096, in_.size() * 2));
+      if (in_.size() - in_end_ < 4096)
+        in_.resize(std::max<std::size_t>(in_end_ + 4096, in_.size() * 2));
     }
     auto n = stream_.read(std::span(in_).subspan(in_end_));
     if (!n) {

@@ -32,7 +32,8 @@ class UdpFaults : public ::testing::Test {
       if (i % 20 == 0) std::this_thread::sleep_for(1ms);
     }
     std::vector<int> got;
-    while (auto m = port.receive(300ms)) got.push_back(std::stoi(std::string(m->text())));
+    while (auto m = port.receive(300ms))
+      got.push_back(std::stoi(std::string(m->text())));
     return got;
   }
   std::unique_ptr<Context> context_;

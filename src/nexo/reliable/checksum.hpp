@@ -13,6 +13,7 @@ std::uint32_t crc32c(std::span<const std::byte> data) noexcept;
 
 // SipHash-2-4 with a 128-bit key (k0 the first 8 key bytes, little-endian, as
 // in the reference): the keyed hash of the stateless cookies.
-std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1, std::span<const std::byte> data) noexcept;
+std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1,
+                        std::span<const std::byte> data) noexcept;
 
 }  // namespace nexo::reliable

@@ -21,11 +21,16 @@ std::string ms(Duration d) {
 
 std::string_view to_string(State state) noexcept {
   switch (state) {
-    case State::connecting: return "connecting";
-    case State::established: return "established";
-    case State::closing: return "closing";
-    case State::closed: return "closed";
-    case State::broken: return "broken";
+    case State::connecting:
+      return "connecting";
+    case State::established:
+      return "established";
+    case State::closing:
+      return "closing";
+    case State::closed:
+      return "closed";
+    case State::broken:
+      return "broken";
   }
   return "?";
 }
@@ -125,12 +130,13 @@ Result<void> Connection::send(std::span<const std::byte> message, Time) {
                                            std::to_string(config_.max_message));
   }
   if (state_ != State::connecting) {
-    const std::size_t count = std::max<std::size_t>(1, (message.size() + payload_size_ - 1) / payload_size_);
+    const std::size_t count =
+        std::max<std::size_t>(1, (message.size() + payload_size_ - 1) / payload_size_);
     if (count > peer_capacity_) {
-      return Error(ErrorKind::too_large,
-                   "rudp send: a message of " + std::to_string(message.size()) + " bytes needs " +
-                       std::to_string(count) + " packets; the peer buffers " +
-                       std::to_string(peer_capacity_));
+      return Error(ErrorKind::too_large, "rudp send: a message of " +
+                                             std::to_string(message.size()) + " bytes needs " +
+                                             std::to_string(count) + " packets; the peer buffers " +
+                                             std::to_string(peer_capacity_));
     }
   }
   if (queued_bytes_ > 0 && queued_bytes_ + message.size() > config_.send_buffer) {
@@ -177,8 +183,8 @@ Connection::Segment* Connection::segment(std::uint32_t seq) noexcept {
 
 bool Connection::has_unsent() const noexcept {
   return !pending_.empty() ||
-         (!segments_.empty() && static_cast<std::uint32_t>(snd_nxt_ - segments_.front().seq) <
-                                    segments_.size());
+         (!segments_.empty() &&
+          static_cast<std::uint32_t>(snd_nxt_ - segments_.front().seq) < segments_.size());
 }
 
 std::size_t Connection::in_flight() const noexcept {
@@ -308,10 +314,12 @@ void Connection::encode_ack(Bytes& out, Time now) {
   const std::size_t window = received_.size();
   std::uint32_t i = 1;
   while (i < span && p.sack_count < kMaxSack) {
-    while (i < span && !received_[(head_ + i) % window]) ++i;
+    while (i < span && !received_[(head_ + i) % window])
+      ++i;
     if (i >= span) break;
     const std::uint32_t start = i;
-    while (i < span && received_[(head_ + i) % window]) ++i;
+    while (i < span && received_[(head_ + i) % window])
+      ++i;
     p.sack[p.sack_count++] = SackBlock{rcv_nxt_ + start, rcv_nxt_ + i};
   }
   ack_due_ = false;
@@ -600,9 +608,9 @@ void Connection::detect_losses(Time now) {
   if (segments_.empty()) return;
   // Once the path has shown that it reorders, counting later arrivals says
   // nothing: only time does, with a wider allowance (RFC 8985, 6.2).
-  const Duration reordering =
-      !have_rtt_ ? kClockGranularity
-                 : reordering_seen_ ? std::max(srtt_ / 2, kClockGranularity) : srtt_ / 4;
+  const Duration reordering = !have_rtt_         ? kClockGranularity
+                              : reordering_seen_ ? std::max(srtt_ / 2, kClockGranularity)
+                                                 : srtt_ / 4;
   const Duration wait = (have_rtt_ ? srtt_ : config_.initial_rto) + reordering;
   bool found = false;
   const std::uint32_t sent = snd_nxt_ - segments_.front().seq;
@@ -645,7 +653,9 @@ void Connection::probe() {
     return;
   }
   const std::uint32_t sent = segments_.empty() ? 0 : snd_nxt_ - segments_.front().seq;
-  for (std::uint32_t i = std::min<std::uint32_t>(sent, static_cast<std::uint32_t>(segments_.size())); i-- > 0;) {
+  for (std::uint32_t i =
+           std::min<std::uint32_t>(sent, static_cast<std::uint32_t>(segments_.size()));
+       i-- > 0;) {
     Segment& s = segments_[i];
     if (!s.sent || s.sacked || s.lost) continue;
     s.lost = true;  // the newest one in flight goes again

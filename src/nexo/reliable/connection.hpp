@@ -84,14 +84,14 @@ std::string_view to_string(State state) noexcept;
 
 struct ConnectionStats {
   std::uint64_t packets_sent = 0, packets_received = 0;
-  std::uint64_t data_sent = 0;          // DATA packets, first transmissions
-  std::uint64_t retransmits = 0;        // DATA packets sent again
-  std::uint64_t fast_retransmits = 0;   // of which: found lost by later acknowledgements
-  std::uint64_t timeouts = 0;           // retransmission timer expiries
-  std::uint64_t probes = 0;             // tail loss probes
-  std::uint64_t duplicates = 0;         // DATA already received, dropped
-  std::uint64_t out_of_window = 0;      // DATA beyond the window, dropped
-  std::uint64_t malformed = 0;          // well-formed packets that break the protocol, dropped
+  std::uint64_t data_sent = 0;         // DATA packets, first transmissions
+  std::uint64_t retransmits = 0;       // DATA packets sent again
+  std::uint64_t fast_retransmits = 0;  // of which: found lost by later acknowledgements
+  std::uint64_t timeouts = 0;          // retransmission timer expiries
+  std::uint64_t probes = 0;            // tail loss probes
+  std::uint64_t duplicates = 0;        // DATA already received, dropped
+  std::uint64_t out_of_window = 0;     // DATA beyond the window, dropped
+  std::uint64_t malformed = 0;         // well-formed packets that break the protocol, dropped
   std::uint64_t messages_sent = 0, messages_delivered = 0;
   Duration srtt{}, rto{};
   double cwnd = 0;
@@ -149,8 +149,8 @@ class Connection {
     std::uint16_t flags = 0;
     Bytes payload;
     Time sent_at{};
-    std::uint64_t last_tx = 0;  // which transmission carried it last (a counter)
-    bool sent = false;          // has left at least once
+    std::uint64_t last_tx = 0;   // which transmission carried it last (a counter)
+    bool sent = false;           // has left at least once
     bool retransmitted = false;  // Karn: no RTT sample from it
     bool sacked = false;
     bool lost = false;  // to be sent again
@@ -203,16 +203,16 @@ class Connection {
   bool accept_due_ = false;
 
   // Sending.
-  std::uint16_t payload_size_ = 0;  // agreed: min of both sides' max_payload
-  std::uint32_t next_seq_;           // the next sequence number to assign
+  std::uint16_t payload_size_ = 0;                       // agreed: min of both sides' max_payload
+  std::uint32_t next_seq_;                               // the next sequence number to assign
   std::deque<std::pair<Bytes, std::uint16_t>> pending_;  // messages not yet cut into segments
-  std::deque<Segment> segments_;     // unacknowledged, by seq from segments_.front()
-  std::uint32_t snd_nxt_;            // the first segment never sent
+  std::deque<Segment> segments_;          // unacknowledged, by seq from segments_.front()
+  std::uint32_t snd_nxt_;                 // the first segment never sent
   std::deque<std::uint32_t> retransmit_;  // segments found lost, oldest first
-  std::size_t in_flight_ = 0;        // sent, not acknowledged, sacked or found lost
-  std::uint64_t tx_counter_ = 0;     // transmissions so far
-  std::uint64_t messages_left_ = 0;  // messages whose last fragment has been sent once
-  std::uint64_t delivered_tx_ = 0;   // the latest transmission known to have arrived
+  std::size_t in_flight_ = 0;             // sent, not acknowledged, sacked or found lost
+  std::uint64_t tx_counter_ = 0;          // transmissions so far
+  std::uint64_t messages_left_ = 0;       // messages whose last fragment has been sent once
+  std::uint64_t delivered_tx_ = 0;        // the latest transmission known to have arrived
   std::size_t queued_bytes_ = 0;
   std::uint32_t peer_capacity_ = 0;  // the peer's window from the handshake: the largest message
   std::uint32_t peer_ack_ = 0;       // what the peer has acknowledged cumulatively
@@ -223,31 +223,31 @@ class Connection {
   Duration srtt_{}, rttvar_{}, rto_;
   bool have_rtt_ = false;
   std::optional<Time> rto_at_;
-  std::optional<Time> rack_at_;  // a packet may be declared lost then
-  std::optional<Time> pto_at_;   // a tail loss probe goes then
-  bool probe_due_ = false;       // one new packet may exceed the congestion window
+  std::optional<Time> rack_at_;   // a packet may be declared lost then
+  std::optional<Time> pto_at_;    // a tail loss probe goes then
+  bool probe_due_ = false;        // one new packet may exceed the congestion window
   bool reordering_seen_ = false;  // a packet arrived after one sent later
   bool close_requested_ = false, close_due_ = false;
   Time close_at_{};
 
   // Receiving.
-  std::uint32_t rcv_nxt_ = 0;            // the next sequence number expected (cumulative ack)
-  std::vector<std::uint8_t> received_;   // ring: received_[(head_ + i) % window] for rcv_nxt_ + i
+  std::uint32_t rcv_nxt_ = 0;           // the next sequence number expected (cumulative ack)
+  std::vector<std::uint8_t> received_;  // ring: received_[(head_ + i) % window] for rcv_nxt_ + i
   std::size_t head_ = 0;
-  std::uint32_t highest_ = 0;            // one past the highest seq received
+  std::uint32_t highest_ = 0;                  // one past the highest seq received
   std::map<std::uint32_t, Partial> partials_;  // by the message's first seq
   struct Complete {
     std::uint32_t count = 0;
     std::optional<Bytes> data;  // nullopt: delivered already (an unordered message)
   };
   std::map<std::uint32_t, Complete> complete_;  // whole, waiting for their turn
-  std::uint32_t next_message_ = 0;             // ordered mode: the first seq of the next message
+  std::uint32_t next_message_ = 0;              // ordered mode: the first seq of the next message
   std::deque<Bytes> delivered_;
-  std::uint32_t buffered_packets_ = 0;  // fragments held (partial, complete, delivered)
+  std::uint32_t buffered_packets_ = 0;           // fragments held (partial, complete, delivered)
   std::deque<std::uint32_t> delivered_packets_;  // fragments per delivered message
-  bool ack_due_ = false;                 // an ACK must go now
-  std::optional<Time> ack_at_;           // a delayed ACK goes then
-  std::uint32_t unacked_received_ = 0;   // in-order packets since the last ACK we sent
+  bool ack_due_ = false;                         // an ACK must go now
+  std::optional<Time> ack_at_;                   // a delayed ACK goes then
+  std::uint32_t unacked_received_ = 0;           // in-order packets since the last ACK we sent
   std::uint32_t last_advertised_ = 0;
   bool ping_due_ = false;
   bool peer_closed_ = false;

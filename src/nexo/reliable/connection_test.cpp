@@ -65,12 +65,16 @@ TEST(RudpConnection, SequenceNumbersWrapWithoutAHitch) {
     ASSERT_TRUE(pair.client->send(as_bytes(text), pair.now));
     ASSERT_TRUE(pair.server->send(as_bytes(text), pair.now));
     if (i % 10 == 0) pair.exchange();
-    while (auto m = pair.server->receive()) EXPECT_EQ(as_text(*m), "m" + std::to_string(got_server++));
-    while (auto m = pair.client->receive()) EXPECT_EQ(as_text(*m), "m" + std::to_string(got_client++));
+    while (auto m = pair.server->receive())
+      EXPECT_EQ(as_text(*m), "m" + std::to_string(got_server++));
+    while (auto m = pair.client->receive())
+      EXPECT_EQ(as_text(*m), "m" + std::to_string(got_client++));
   }
   pair.exchange();
-  while (auto m = pair.server->receive()) EXPECT_EQ(as_text(*m), "m" + std::to_string(got_server++));
-  while (auto m = pair.client->receive()) EXPECT_EQ(as_text(*m), "m" + std::to_string(got_client++));
+  while (auto m = pair.server->receive())
+    EXPECT_EQ(as_text(*m), "m" + std::to_string(got_server++));
+  while (auto m = pair.client->receive())
+    EXPECT_EQ(as_text(*m), "m" + std::to_string(got_client++));
   EXPECT_EQ(got_server, 2000u);
   EXPECT_EQ(got_client, 2000u);
   EXPECT_EQ(pair.client->stats().retransmits, 0u);

@@ -22,8 +22,8 @@ void put32(std::byte*& at, std::uint32_t v) {
 }  // namespace
 
 std::uint64_t HostCounters::dropped() const noexcept {
-  std::uint64_t n = unknown_connection + wrong_address + bad_cookie + stale_cookie + refused +
-                    unexpected;
+  std::uint64_t n =
+      unknown_connection + wrong_address + bad_cookie + stale_cookie + refused + unexpected;
   for (auto e : parse_errors)
     n += e;
   return n;
@@ -149,8 +149,8 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
   }
   const std::uint32_t id = fresh_id();
   auto [it, inserted] = connections_.emplace(
-      id, Entry{Connection::server(config_.connection, id, static_cast<std::uint32_t>(random_.next()),
-                                   p.handshake, now),
+      id, Entry{Connection::server(config_.connection, id,
+                                   static_cast<std::uint32_t>(random_.next()), p.handshake, now),
                 from, p.handshake.id});
   by_client_.emplace(key, id);
   accepted_.push_back(id);
@@ -161,8 +161,8 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
 std::uint32_t Host::connect(const net::Endpoint& to, Time now) {
   const std::uint32_t id = fresh_id();
   auto [it, inserted] = connections_.emplace(
-      id, Entry{Connection::client(config_.connection, id, static_cast<std::uint32_t>(random_.next()),
-                                   now),
+      id, Entry{Connection::client(config_.connection, id,
+                                   static_cast<std::uint32_t>(random_.next()), now),
                 to, 0});
   activate(id, it->second);
   return id;
@@ -214,7 +214,8 @@ void Host::close(std::uint32_t id, Time now) {
 void Host::remove(std::uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  if (it->second.peer_id != 0) by_client_.erase(std::make_pair(it->second.peer, it->second.peer_id));
+  if (it->second.peer_id != 0)
+    by_client_.erase(std::make_pair(it->second.peer, it->second.peer_id));
   connections_.erase(it);  // a stale id left in active_ is skipped
 }
 

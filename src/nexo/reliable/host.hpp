@@ -46,12 +46,13 @@ struct HostConfig {
 
 struct HostCounters {
   std::array<std::uint64_t, 8> parse_errors{};  // by ParseError (index 0 unused)
-  std::uint64_t unknown_connection = 0;  // a connection id nobody has
-  std::uint64_t wrong_address = 0;       // a known id from another address
-  std::uint64_t bad_cookie = 0;          // a COOKIE_ECHO whose hash does not check
-  std::uint64_t stale_cookie = 0;        // ... or that is too old
-  std::uint64_t refused = 0;             // max_connections reached
-  std::uint64_t unexpected = 0;          // a packet type this host does not take (INIT when not accepting...)
+  std::uint64_t unknown_connection = 0;         // a connection id nobody has
+  std::uint64_t wrong_address = 0;              // a known id from another address
+  std::uint64_t bad_cookie = 0;                 // a COOKIE_ECHO whose hash does not check
+  std::uint64_t stale_cookie = 0;               // ... or that is too old
+  std::uint64_t refused = 0;                    // max_connections reached
+  std::uint64_t unexpected =
+      0;  // a packet type this host does not take (INIT when not accepting...)
   std::uint64_t inits = 0, cookies_sent = 0, accepted = 0;
   std::uint64_t unvalidated_bytes_in = 0;   // INIT bytes received
   std::uint64_t unvalidated_bytes_out = 0;  // COOKIE bytes sent in answer

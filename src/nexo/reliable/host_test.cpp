@@ -34,7 +34,10 @@ HostConfig config(std::uint64_t seed, bool accept) {
 struct World {
   World(fault::Direction to_server, fault::Direction to_client, std::uint64_t seed,
         HostConfig client_config, HostConfig server_config)
-      : client(client_config), server(server_config), c2s(to_server, seed), s2c(to_client, seed + 1) {}
+      : client(client_config),
+        server(server_config),
+        c2s(to_server, seed),
+        s2c(to_client, seed + 1) {}
   explicit World(fault::Direction both = link(), std::uint64_t seed = 1)
       : World(both, both, seed, config(seed, false), config(seed + 100, true)) {}
 
@@ -60,8 +63,10 @@ struct World {
       s2c.push(out, now);
       moved = true;
     }
-    moved |= c2s.pop_due(now, [&](auto bytes, auto&) { server.on_datagram(bytes, kClient, now); }) > 0;
-    moved |= s2c.pop_due(now, [&](auto bytes, auto&) { client.on_datagram(bytes, kServer, now); }) > 0;
+    moved |=
+        c2s.pop_due(now, [&](auto bytes, auto&) { server.on_datagram(bytes, kClient, now); }) > 0;
+    moved |=
+        s2c.pop_due(now, [&](auto bytes, auto&) { client.on_datagram(bytes, kServer, now); }) > 0;
     return moved;
   }
   // Runs the clock to the next thing that happens; false if nothing will.
@@ -168,7 +173,8 @@ void transfer_more(World& w, std::uint32_t c, std::uint32_t s) {
     ASSERT_TRUE(w.client.send(c, message(i), w.now));
   std::uint32_t got = 0;
   ASSERT_TRUE(w.run_until([&] {
-    while (auto m = w.server.receive(s)) EXPECT_EQ(*m, message(got++));
+    while (auto m = w.server.receive(s))
+      EXPECT_EQ(*m, message(got++));
     return got == 100;
   }));
 }
@@ -337,7 +343,8 @@ TEST(RudpHost, CloseDeliversWhatWasSentThenEndsBothSides) {
   w.client.close(c, w.now);
   std::uint32_t got = 0;
   ASSERT_TRUE(w.run_until([&] {
-    while (w.server.receive(s)) ++got;
+    while (w.server.receive(s))
+      ++got;
     return w.client.find(c)->state() == State::closed && w.server.find(s)->state() == State::closed;
   }));
   EXPECT_EQ(got, 100u);
@@ -354,9 +361,9 @@ TEST(RudpHost, SpoofedInitsGetAtMostThreeTimesTheirBytes) {
   Time now{};
   std::uint64_t sent_back = 0, received = 0;
   for (int i = 0; i < 1000; ++i) {
-    const Endpoint forged(InetAddress::v4({10, 0, static_cast<std::uint8_t>(i >> 8),
-                                           static_cast<std::uint8_t>(i)}),
-                          static_cast<std::uint16_t>(1000 + i));
+    const Endpoint forged(
+        InetAddress::v4({10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}),
+        static_cast<std::uint16_t>(1000 + i));
     const std::uint32_t id = liar.connect(kServer, now);
     Bytes init;
     Endpoint to;

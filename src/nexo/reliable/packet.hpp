@@ -92,8 +92,8 @@ struct Packet {
   Type type = Type::ping;
   std::uint16_t flags = 0;
   std::uint32_t connection = 0;
-  Handshake handshake;  // INIT, COOKIE_ECHO, ACCEPT
-  Cookie cookie;        // COOKIE, COOKIE_ECHO
+  Handshake handshake;                                    // INIT, COOKIE_ECHO, ACCEPT
+  Cookie cookie;                                          // COOKIE, COOKIE_ECHO
   std::uint32_t seq = 0, frag_index = 0, frag_count = 0;  // DATA
   std::uint32_t ack = 0, window = 0;                      // DATA, ACK
   std::uint8_t sack_count = 0;                            // ACK
@@ -104,13 +104,13 @@ struct Packet {
 // Why a datagram is not a packet (each is counted by the endpoint).
 enum class ParseError : std::uint8_t {
   none,
-  too_short,      // shorter than a header and checksum
-  bad_version,    // not 0xA1
-  bad_checksum,   // CRC32C mismatch: corrupted on the way (treated as lost)
+  too_short,     // shorter than a header and checksum
+  bad_version,   // not 0xA1
+  bad_checksum,  // CRC32C mismatch: corrupted on the way (treated as lost)
   unknown_type,
-  bad_length,     // the body is shorter (or, for fixed bodies, longer) than its type needs
-  bad_fragment,   // frag_count 0, or frag_index >= frag_count
-  bad_sack,       // more than kMaxSack blocks, or a block with end not after start
+  bad_length,    // the body is shorter (or, for fixed bodies, longer) than its type needs
+  bad_fragment,  // frag_count 0, or frag_index >= frag_count
+  bad_sack,      // more than kMaxSack blocks, or a block with end not after start
 };
 std::string_view to_string(ParseError error) noexcept;
 
