@@ -33,14 +33,6 @@ std::optional<Unframed> unframe(std::span<const std::byte> message) {
   return u;
 }
 
-Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
-  if (uri.is_wildcard()) {
-    return for_bind ? net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port)
-                    : net::Endpoint(net::InetAddress::loopback(), uri.port);
-  }
-  return net::Endpoint::resolve(uri.host, uri.port);
-}
-
 reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after) {
   reliable::Config config;
   config.broken_after = broken_after;

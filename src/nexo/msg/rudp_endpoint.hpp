@@ -65,8 +65,6 @@ struct Unframed {
 // nullopt: not a message of any kind (counted as malformed by the caller).
 std::optional<Unframed> unframe(std::span<const std::byte> message);
 
-// "*": every interface to bind, this host to send to.
-Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind);
 // The protocol's settings for messages up to `max_message` bytes.
 reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after);
 
@@ -197,6 +195,25 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       if (auto self = weak.lock(); self && self->timer_) self->timer_->start_at(at);
     });
   }
+  // A turn of the loop's work: `before(now)` with the mutex held, then move
+  // messages out of the Host, transmit, rearm, and complete outside the lock.
+  template <class Before>
+  void take_turn(Before before) {
+    PortQueue::Handoffs handoffs;
+    std::vector<std::function<void()>> later;
+    std::unique_lock lock(mutex_);
+    const Time now = reliable::Clock::now();
+    before(now);
+    process_locked(now, handoffs, later);
+    flush_locked(now);
+    after_flush_locked(later);
+    rearm_locked();
+    finish(lock, handoffs, later);
+  }
+  void take_turn() {
+    take_turn([](Time) {});
+  }
+
   // The end of every operation: transmit, rearm, then complete outside the lock.
   void finish(std::unique_lock<std::mutex>& lock, PortQueue::Handoffs& handoffs,
               std::vector<std::function<void()>>& later) {
@@ -289,17 +306,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   }
 
   void on_timer() {
-    PortQueue::Handoffs handoffs;
-    std::vector<std::function<void()>> later;
-    std::unique_lock lock(mutex_);
-    armed_at_.reset();
-    const Time now = reliable::Clock::now();
-    host_.on_timer(now);
-    process_locked(now, handoffs, later);
-    flush_locked(now);
-    after_flush_locked(later);
-    rearm_locked();
-    finish(lock, handoffs, later);
+    take_turn([this](Time now) {
+      armed_at_.reset();
+      host_.on_timer(now);
+    });
   }
 
   std::shared_ptr<Driver> driver_;              // set by start()

@@ -3,6 +3,7 @@
 // acknowledgements of synchronous sends and replies back.
 #include <unordered_map>
 
+#include "nexo/msg/datagram_socket.hpp"
 #include "nexo/msg/rudp_endpoint.hpp"
 
 namespace nexo::msg {
@@ -75,16 +76,7 @@ class PortEngine final : public Endpoint, public ReplyPath {
     return ok();
   }
 
-  void resume() {
-    PortQueue::Handoffs handoffs;
-    std::vector<std::function<void()>> later;
-    std::unique_lock lock(mutex_);
-    const Time now = reliable::Clock::now();
-    process_locked(now, handoffs, later);
-    flush_locked(now);
-    rearm_locked();
-    finish(lock, handoffs, later);
-  }
+  void resume() { take_turn(); }
 
   void process_locked(Time now, PortQueue::Handoffs& handoffs,
                       std::vector<std::function<void()>>&) override {
@@ -193,13 +185,8 @@ class RudpPort final : public PortBackend {
 
 Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
                                                std::shared_ptr<PortCore> core) {
-  auto local = endpoint_of(uri, true);
-  if (!local) return std::move(local).error();
-  auto socket = net::UdpSocket::bind(*local);
+  auto socket = open_port_socket(uri);
   if (!socket) return std::move(socket).error();
-  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
-  (void)socket->set_receive_buffer_size(4 << 20);
-  (void)socket->set_send_buffer_size(4 << 20);
   reliable::HostConfig config;
   config.accept = true;
   config.connection = protocol_config(core->options.max_message_size, core->options.broken_after);

@@ -4,6 +4,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "nexo/msg/datagram_socket.hpp"
 #include "nexo/msg/rudp_endpoint.hpp"
 
 namespace nexo::msg {
@@ -252,17 +253,7 @@ class SenderEngine final : public Endpoint {
     complete_marks_locked(later);
   }
 
-  void poke() {
-    PortQueue::Handoffs handoffs;
-    std::vector<std::function<void()>> later;
-    std::unique_lock lock(mutex_);
-    const Time now = reliable::Clock::now();
-    process_locked(now, handoffs, later);
-    flush_locked(now);
-    complete_marks_locked(later);
-    rearm_locked();
-    finish(lock, handoffs, later);
-  }
+  void poke() { take_turn(); }
 
   const Uri uri_;
   const SenderOptions options_;
@@ -309,14 +300,9 @@ class RudpSender final : public SenderBackend {
 
 Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri& uri,
                                                     const SenderOptions& options) {
-  auto peer = endpoint_of(uri, false);
-  if (!peer) return std::move(peer).error();
-  auto socket = net::UdpSocket::bind_any(peer->family());
+  auto socket = open_sender_socket(uri);
   if (!socket) return std::move(socket).error();
-  if (auto c = socket->connect(*peer); !c) return std::move(c).error();
-  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
-  (void)socket->set_receive_buffer_size(4 << 20);
-  (void)socket->set_send_buffer_size(4 << 20);
+  const net::Endpoint peer = *socket->peer();
   reliable::HostConfig config;
   config.accept = false;
   config.connection = protocol_config(options.max_message_size, options.broken_after);
@@ -326,7 +312,7 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   if (auto valid = config.connection.validate(); !valid) return std::move(valid).error();
   auto engine = std::make_shared<SenderEngine>(context, std::move(*socket), config, uri, options);
   if (auto started = engine->start(options.faults); !started) return std::move(started).error();
-  if (auto opened = engine->open(*peer); !opened) {
+  if (auto opened = engine->open(peer); !opened) {
     engine->stop();
     return std::move(opened).error();
   }

@@ -13,19 +13,12 @@
 #include "nexo/fault/loop_injector.hpp"
 #include "nexo/io/io_watcher.hpp"
 #include "nexo/msg/context.hpp"
+#include "nexo/msg/datagram_socket.hpp"
 #include "nexo/msg/transport.hpp"
 #include "nexo/net/udp_socket.hpp"
 
 namespace nexo::msg {
 namespace {
-
-Result<net::Endpoint> endpoint_of(const Uri& uri, bool for_bind) {
-  if (uri.is_wildcard()) {  // bind: every interface; send: this host
-    return for_bind ? net::Endpoint(net::InetAddress::any(net::Family::v6), uri.port)
-                    : net::Endpoint(net::InetAddress::loopback(), uri.port);
-  }
-  return net::Endpoint::resolve(uri.host, uri.port);
-}
 
 class UdpPort final : public PortBackend {
  public:
@@ -223,12 +216,8 @@ class UdpSender final : public SenderBackend {
 
 Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
                                               std::shared_ptr<PortCore> core) {
-  auto local = endpoint_of(uri, true);
-  if (!local) return std::move(local).error();
-  auto socket = net::UdpSocket::bind(*local);
+  auto socket = open_port_socket(uri);
   if (!socket) return std::move(socket).error();
-  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
-  (void)socket->set_receive_buffer_size(4 << 20);  // best effort: fewer drops under bursts
   auto port = std::make_unique<UdpPort>(context, std::move(*socket), std::move(core));
   if (auto started = port->start(); !started) return std::move(started).error();
   return std::unique_ptr<PortBackend>(std::move(port));
@@ -236,12 +225,8 @@ Result<std::unique_ptr<PortBackend>> bind_udp(Context& context, const Uri& uri,
 
 Result<std::unique_ptr<SenderBackend>> connect_udp(Context& context, const Uri& uri,
                                                    const SenderOptions& options) {
-  auto peer = endpoint_of(uri, false);
-  if (!peer) return std::move(peer).error();
-  auto socket = net::UdpSocket::bind_any(peer->family());
+  auto socket = open_sender_socket(uri);
   if (!socket) return std::move(socket).error();
-  if (auto c = socket->connect(*peer); !c) return std::move(c).error();
-  if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
   return std::unique_ptr<SenderBackend>(
       std::make_unique<UdpSender>(context, uri, std::move(*socket), options));
 }
