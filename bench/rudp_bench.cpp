@@ -240,7 +240,8 @@ Result<NexoEnds> nexo_contexts(const Placement& placement) {
 }  // namespace
 
 Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
-                                     const std::optional<fault::Plan>& plan) {
+                                     const std::optional<fault::Plan>& plan,
+                                     std::size_t max_datagram) {
   auto ends = nexo_contexts(placement);
   if (!ends) return ends;
   auto port = msg::Port::bind(*ends->server_context, "rudp://127.0.0.1:0");
@@ -253,8 +254,10 @@ Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
     ends->proxy = std::move(*proxy);
     to = ends->proxy->local_endpoint().port();
   }
-  auto sender =
-      msg::Sender::connect(*ends->client_context, "rudp://127.0.0.1:" + std::to_string(to));
+  msg::SenderOptions options;
+  options.max_datagram = max_datagram;
+  auto sender = msg::Sender::connect(*ends->client_context,
+                                     "rudp://127.0.0.1:" + std::to_string(to), options);
   if (!sender) return sender.error();
   ends->to_server = std::move(*sender);
   return ends;
@@ -368,8 +371,9 @@ constexpr const char* kUsage =
     "  --enet-queue=N        ENet sender: packets queued, not yet acknowledged (default 512)\n"
     "  --no-latency, --no-goodput   skip a section\n"
     "  --cpus=LIST           placements among free,split,same (default free)\n"
-    "  --impls=LIST          implementations among nexo,enet,tcp,raw,nexo-direct,enet-direct\n"
-    "                        (default all; the -direct ones skip the proxy, 0% loss only)\n";
+    "  --impls=LIST          implementations among nexo,enet,tcp,raw,nexo-direct,enet-direct,\n"
+    "                        nexo-1232 (default all; the -direct ones skip the proxy, 0%% loss\n"
+    "                        only; nexo-1232 runs in the goodput section only)\n";
 
 void print_header(const Options& options, const std::vector<Placement>& placements) {
   const ENetVersion v = ::enet_linked_version();
@@ -390,7 +394,11 @@ void print_header(const Options& options, const std::vector<Placement>& placemen
       "impls: nexo = rudp:// Port/Sender via the proxy; enet = ENet via the proxy; tcp = nexo "
       "tcp:// Port/Sender, direct; raw = blocking TCP sockets, TCP_NODELAY, direct; "
       "nexo-direct, enet-direct = nexo and enet without the proxy (0%% loss only: what the "
-      "proxy's hop costs)\n"
+      "proxy's hop costs); nexo-1232 = nexo via the proxy in datagrams of at most 1232 bytes, "
+      "one 1 KiB message each as ENet's default 1400-byte MTU gives it (goodput only)\n"
+      "datagrams: nexo up to what the path carries (loopback: 16 KiB), small messages sharing "
+      "one when they queue behind the window; ENet its default MTU, 1400 bytes, bundling "
+      "commands likewise\n"
       "threads: nexo one I/O thread per side's Context beside the application thread; ENet "
       "none (the application services its host); the proxy one\n");
   std::printf("load average at start: %s\n", load_average().c_str());

@@ -41,21 +41,26 @@ namespace nexo::bench::rudp {
 // nexo: rudp:// through the proxy; enet: ENet through the proxy; tcp: nexo's
 // tcp:// (direct: the proxy relays UDP only); raw: blocking TCP sockets
 // (direct); nexo-direct, enet-direct: the first two without the proxy, at 0%
-// loss only (information: what the proxy's hop costs each).
+// loss only (information: what the proxy's hop costs each); nexo-1232: nexo
+// through the proxy in datagrams of at most 1232 bytes (goodput only): one
+// 1 KiB message per datagram, as ENet's default 1400-byte MTU gives it
+// (information: how much of nexo's lead is its larger datagrams).
 enum Impl : std::size_t {
   kNexo = 0,
   kEnet = 1,
   kTcp = 2,
   kRaw = 3,
   kNexoDirect = 4,
-  kEnetDirect = 5
+  kEnetDirect = 5,
+  kNexoSmall = 6
 };
-inline constexpr std::size_t kImplCount = 6;
+inline constexpr std::size_t kImplCount = 7;
 inline constexpr std::array<const char*, kImplCount> kImplNames = {
-    "nexo", "enet", "tcp", "raw", "nexo-direct", "enet-direct"};
+    "nexo", "enet", "tcp", "raw", "nexo-direct", "enet-direct", "nexo-1232"};
+inline constexpr std::size_t kSmallDatagram = 1232;
 // Whether an impl's datagrams go through the fault proxy (the others are TCP).
 inline bool through_proxy(std::size_t impl) {
-  return impl == kNexo || impl == kEnet;
+  return impl == kNexo || impl == kEnet || impl == kNexoSmall;
 }
 
 struct Options {
@@ -68,7 +73,7 @@ struct Options {
   int seed = 20260214;     // the fault plans' seed (the same for every impl)
   int enet_queue = 512;    // ENet sender: packets queued and not yet acknowledged, at most
   std::vector<Cpus> cpus = {Cpus::free};
-  std::array<bool, kImplCount> impls = {true, true, true, true, true, true};
+  std::array<bool, kImplCount> impls = {true, true, true, true, true, true, true};
   bool latency = true, goodput = true;
   bool quick = false, help = false;
 };
@@ -163,10 +168,12 @@ struct NexoEnds {
   std::unique_ptr<msg::Sender> to_server;
 };
 
-// rudp:// through a proxy with `plan` (none: direct). Leaves this thread bound
-// to the client's cpu.
+// rudp:// through a proxy with `plan` (none: direct), in datagrams of up to
+// `max_datagram` bytes (0: the sender's default). Leaves this thread bound to
+// the client's cpu.
 Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
-                                     const std::optional<fault::Plan>& plan);
+                                     const std::optional<fault::Plan>& plan,
+                                     std::size_t max_datagram = 0);
 // tcp:// direct. Leaves this thread bound to the client's cpu.
 Result<NexoEnds> open_nexo_tcp_ends(const Placement& placement);
 

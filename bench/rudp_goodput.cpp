@@ -376,6 +376,9 @@ Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& p
     case kNexoDirect:
       return make_with<Stream, NexoStream>(open_nexo_rudp_ends(placement, std::nullopt),
                                            placement.server);
+    case kNexoSmall:
+      return make_with<Stream, NexoStream>(
+          open_nexo_rudp_ends(placement, std::optional{plan}, kSmallDatagram), placement.server);
     case kEnetDirect: {
       auto ends = open_enet_ends(placement, std::nullopt);
       if (!ends) return ends.error();
@@ -559,6 +562,9 @@ void print_goodput_ratios(
         std::printf("  nexo/enet %.3f %-6s", r, verdict(r >= 2.0));
       } else {
         std::printf("  nexo/enet n/a (did not finish, or not run)");
+      }
+      if (m[kNexoSmall] > 0 && m[kEnet] > 0) {
+        std::printf("  (nexo-1232/enet %.3f)", m[kNexoSmall] / m[kEnet]);
       }
       if (l == 0 && m[kNexo] > 0 && m[kTcp] > 0) {
         std::printf("  (nexo/tcp %.3f", m[kNexo] / m[kTcp]);

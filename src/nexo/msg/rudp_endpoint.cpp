@@ -1,5 +1,6 @@
 #include "nexo/msg/rudp_endpoint.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace nexo::msg::rudp {
@@ -33,14 +34,37 @@ std::optional<Unframed> unframe(std::span<const std::byte> message) {
   return u;
 }
 
-reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after) {
+reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after,
+                                 std::size_t max_datagram) {
   reliable::Config config;
   config.broken_after = broken_after;
   config.keepalive = std::min<reliable::Duration>(config.keepalive, broken_after / 4);
   config.max_message = max_message + kKindSize + kIdSize;
-  const std::size_t packets = (config.max_message + config.max_payload - 1) / config.max_payload;
+  // The window counts packets of the smallest size either side may pick.
+  const std::size_t smallest = kMinDatagram - reliable::kDataOverhead;
+  const std::size_t packets = (config.max_message + smallest - 1) / smallest;
   config.window = static_cast<std::uint32_t>(std::max<std::size_t>(config.window, packets + 16));
+  config.max_payload = static_cast<std::uint16_t>(
+      std::clamp<std::size_t>(max_datagram, kMinDatagram, 65'535) - reliable::kDataOverhead);
+  config.receive_buffer =
+      std::max(config.receive_buffer, config.max_message + 16 * std::size_t{config.max_payload});
   return config;
+}
+
+Result<std::size_t> sender_datagram(const net::UdpSocket& socket, std::size_t wanted) {
+  if (wanted != 0) {
+    if (wanted < kMinDatagram || wanted > socket.max_payload()) {
+      return Error(ErrorKind::invalid_argument,
+                   "rudp: max_datagram " + std::to_string(wanted) + " is outside " +
+                       std::to_string(kMinDatagram) + ".." + std::to_string(socket.max_payload()));
+    }
+    return wanted;
+  }
+  auto mtu = socket.path_mtu();
+  if (!mtu) return kMinDatagram;  // unknown: the size every path carries
+  const std::size_t headers = (socket.family() == net::Family::v4 ? 20 : 40) + 8;
+  const std::size_t fits = *mtu > headers ? *mtu - headers : 0;
+  return std::clamp(fits, kMinDatagram, kDefaultMaxDatagram);
 }
 
 // What the Port and the Sender share: the socket, the Host, the loop's

@@ -65,8 +65,21 @@ struct Unframed {
 // nullopt: not a message of any kind (counted as malformed by the caller).
 std::optional<Unframed> unframe(std::span<const std::byte> message);
 
-// The protocol's settings for messages up to `max_message` bytes.
-reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after);
+// Datagram sizes, in bytes of UDP payload: a connection's packets are at
+// least kMinDatagram (the protocol's 1200-byte payload and its header) and, by
+// default, at most kDefaultMaxDatagram (larger ones save little more, and
+// make a loss cost more).
+inline constexpr std::size_t kMinDatagram = 1200 + reliable::kDataOverhead;
+inline constexpr std::size_t kDefaultMaxDatagram = 16 * 1024;
+
+// The protocol's settings for messages up to `max_message` bytes in datagrams
+// of up to `max_datagram` bytes.
+reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseconds broken_after,
+                                 std::size_t max_datagram);
+// The datagram size a sender uses on `socket` (connected): `wanted` if set,
+// else what the path carries unfragmented, up to kDefaultMaxDatagram.
+// invalid_argument when `wanted` is outside [kMinDatagram, the UDP limit].
+Result<std::size_t> sender_datagram(const net::UdpSocket& socket, std::size_t wanted);
 
 class Endpoint;
 

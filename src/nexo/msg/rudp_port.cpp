@@ -189,7 +189,9 @@ Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
   if (!socket) return std::move(socket).error();
   reliable::HostConfig config;
   config.accept = true;
-  config.connection = protocol_config(core->options.max_message_size, core->options.broken_after);
+  // A port takes datagrams of any size its socket can: each sender picks its own.
+  config.connection = protocol_config(core->options.max_message_size, core->options.broken_after,
+                                      socket->max_payload());
   config.max_connections = core->options.max_connections;
   Uri bound = uri;
   bound.port = socket->local_endpoint().port();

@@ -305,7 +305,9 @@ Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri&
   const net::Endpoint peer = *socket->peer();
   reliable::HostConfig config;
   config.accept = false;
-  config.connection = protocol_config(options.max_message_size, options.broken_after);
+  auto datagram = sender_datagram(*socket, options.max_datagram);
+  if (!datagram) return std::move(datagram).error();
+  config.connection = protocol_config(options.max_message_size, options.broken_after, *datagram);
   config.connection.send_buffer =
       std::max<std::size_t>(options.max_queued_bytes, options.max_message_size + 64);
   config.connection.ordered = options.ordered;

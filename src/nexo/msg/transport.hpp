@@ -64,6 +64,13 @@ struct SenderOptions {
   // broken, every call fails with timed_out (the port crashed, or the network
   // failed: this side cannot tell which, nor whether its last messages arrived).
   std::chrono::milliseconds broken_after{10'000};
+  // rudp://: the largest datagram the connection sends, in bytes of UDP
+  // payload. 0 (the default): what the path to the port carries unfragmented
+  // (its MTU as the kernel knows it, less the IP and UDP headers), up to
+  // 16 KiB; 1232 fits any IPv6 path, 1472 a plain Ethernet one. Small
+  // messages share a datagram (up to this size) when they queue up behind the
+  // congestion window, so larger datagrams mean fewer of them.
+  std::size_t max_datagram = 0;
   // udp:// and rudp://: a fault plan stacked in-process (fault/plan.hpp): `to` is
   // applied to what the sender sends, `back` to what it receives.
   std::optional<fault::Plan> faults;

@@ -1,5 +1,6 @@
 #include "nexo/net/udp_socket.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -196,6 +197,16 @@ Result<int> UdpSocket::send_buffer_size() const {
 Result<int> UdpSocket::receive_buffer_size() const {
   return detail::get_int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF, "udp SO_RCVBUF");
 }
+Result<std::size_t> UdpSocket::path_mtu() const {
+  if (auto open = check_open("udp path_mtu"); !open) return std::move(open).error();
+  if (!peer_) return Error(ErrorKind::not_connected, "udp path_mtu: the socket is not connected");
+  auto mtu = family_ == Family::v4
+                 ? detail::get_int_option(fd_.get(), IPPROTO_IP, IP_MTU, "udp IP_MTU")
+                 : detail::get_int_option(fd_.get(), IPPROTO_IPV6, IPV6_MTU, "udp IPV6_MTU");
+  if (!mtu) return std::move(mtu).error();
+  return static_cast<std::size_t>(*mtu);
+}
+
 Result<void> UdpSocket::set_broadcast(bool on) {
   return detail::set_int_option(fd_.get(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0,
                                 "udp SO_BROADCAST");

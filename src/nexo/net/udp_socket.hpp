@@ -78,6 +78,11 @@ class UdpSocket {
   // disconnects; nexo binds it again at once.)
   Result<void> disconnect();
   const std::optional<Endpoint>& peer() const noexcept { return peer_; }
+  // The MTU of the route to the connected peer, in bytes of IP packet, as the
+  // kernel knows it (the interface's, or a smaller one learnt from ICMP): a
+  // datagram of up to path_mtu() - IP header - 8 bytes goes unfragmented.
+  // Errors: not_connected, system.
+  Result<std::size_t> path_mtu() const;
 
   // Receive deadline for blocking receives; std::nullopt waits for ever (the default).
   Result<void> set_receive_timeout(Timeout timeout);

@@ -167,6 +167,21 @@ TEST_P(UdpSocketTest, EnforcesTheFamilysSizeLimit) {
   EXPECT_EQ(d->payload.size(), limit);
 }
 
+TEST_P(UdpSocketTest, APathMtuIsKnownOnceConnected) {
+  UdpSocket a = bound();
+  UdpSocket b = bound();
+  auto unconnected = a.path_mtu();
+  ASSERT_FALSE(unconnected);
+  EXPECT_EQ(unconnected.error().kind(), ErrorKind::not_connected);
+  ASSERT_TRUE(a.connect(b.local_endpoint()));
+  auto mtu = a.path_mtu();
+  ASSERT_TRUE(mtu) << mtu.error().message();
+  // Loopback: the lo interface's MTU (65536 on Linux unless changed), never
+  // below what IPv4 and IPv6 promise every link.
+  EXPECT_GE(*mtu, GetParam() == Family::v4 ? 576u : 1280u);
+  EXPECT_LE(*mtu, 65'536u);
+}
+
 TEST_P(UdpSocketTest, SecondBindOfAPortIsAddressInUse) {
   UdpSocket first = bound();
   auto second = UdpSocket::bind(first.local_endpoint());

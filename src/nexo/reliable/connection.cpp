@@ -6,6 +6,12 @@
 namespace nexo::reliable {
 namespace {
 
+// Packets a side buffers with payloads of `payload` bytes.
+std::uint32_t capacity(const Config& config, std::size_t payload) {
+  return static_cast<std::uint32_t>(std::clamp<std::size_t>(
+      config.receive_buffer / std::max<std::size_t>(payload, 1), 2, config.window));
+}
+
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
@@ -45,6 +51,11 @@ Result<void> Config::validate() const {
   if (!(decrease > 0 && decrease < 1)) return bad("decrease must be between 0 and 1");
   if (!(increase >= 1 && increase <= 64)) return bad("increase must be between 1 and 64 packets");
   const std::size_t largest = (max_message + max_payload - 1) / max_payload;
+  if (receive_buffer < max_message + max_payload) {
+    return bad("receive_buffer of " + std::to_string(receive_buffer) +
+               " bytes cannot hold a message of max_message " + std::to_string(max_message) +
+               " bytes and a packet more");
+  }
   if (largest > window) {
     return bad("a message of max_message " + std::to_string(max_message) + " bytes needs " +
                std::to_string(largest) + " packets of " + std::to_string(max_payload) +
@@ -62,12 +73,15 @@ Connection::Connection(const Config& config, std::uint32_t id, std::uint32_t ini
       id_(id),
       last_heard_(now),
       last_sent_(now),
-      mine_{id, initial_seq, config.window, config.max_payload},
+      // Announced before the payload is agreed: the count for the largest
+      // payload, which the agreed one cannot exceed.
+      mine_{id, initial_seq, capacity(config, config.max_payload), config.max_payload},
       next_seq_(initial_seq),
       snd_nxt_(initial_seq),
       peer_ack_(initial_seq),
       cwnd_(config.initial_cwnd),
       rto_(config.initial_rto),
+      capacity_(mine_.window),
       received_(config.window, 0) {}
 
 Connection Connection::client(const Config& config, std::uint32_t id, std::uint32_t initial_seq,
@@ -98,6 +112,7 @@ void Connection::establish(const Handshake& peer, Time now) {
   rcv_nxt_ = highest_ = next_message_ = peer.initial_seq;
   peer_window_ = peer_capacity_ = peer.window;
   payload_size_ = std::min(config_.max_payload, peer.max_payload);
+  capacity_ = mine_.window = capacity(config_, payload_size_);  // the ACCEPT says so
   state_ = State::established;
   handshake_due_ = false;
   last_heard_ = now;
@@ -151,7 +166,34 @@ Result<void> Connection::send(std::span<const std::byte> message, Time) {
   return ok();
 }
 
+// Two or more small messages at the front of the queue: one packet.
+void Connection::cut_bundle() {
+  Segment s;
+  s.seq = next_seq_++;
+  s.frag_count = 1;
+  s.flags = static_cast<std::uint16_t>(pending_.front().second | kBundle);
+  s.messages = 0;
+  s.payload.reserve(payload_size_);
+  while (!pending_.empty() && pending_.front().second == (s.flags & ~kBundle) &&
+         s.payload.size() + kBundleLengthSize + pending_.front().first.size() <= payload_size_) {
+    const Bytes& message = pending_.front().first;
+    s.payload.push_back(static_cast<std::byte>(message.size() >> 8));
+    s.payload.push_back(static_cast<std::byte>(message.size()));
+    s.payload.insert(s.payload.end(), message.begin(), message.end());
+    s.bytes += message.size();
+    ++s.messages;
+    pending_.pop_front();
+  }
+  segments_.push_back(std::move(s));
+}
+
 void Connection::cut_next_message() {
+  if (pending_.size() >= 2 && pending_[0].second == pending_[1].second &&
+      pending_[0].first.size() + pending_[1].first.size() + 2 * kBundleLengthSize <=
+          payload_size_) {
+    cut_bundle();
+    return;
+  }
   auto [message, flags] = std::move(pending_.front());
   pending_.pop_front();
   const std::size_t size = message.size();
@@ -165,6 +207,7 @@ void Connection::cut_next_message() {
     s.flags = flags;
     const std::size_t from = std::size_t{i} * payload_size_;
     const std::size_t len = std::min<std::size_t>(payload_size_, size - std::min(size, from));
+    s.bytes = len;
     if (count == 1) {
       s.payload = std::move(message);
     } else {
@@ -267,7 +310,7 @@ bool Connection::poll_transmit(Bytes& out, Time now) {
       ++stats_.retransmits;
     } else {
       ++stats_.data_sent;
-      if (s->frag_index + 1 == s->frag_count) ++messages_left_;  // fragments go in order
+      if (s->frag_index + 1 == s->frag_count) messages_left_ += s->messages;  // fragments go in order
     }
     s->sent = true;
     s->lost = false;
@@ -331,7 +374,7 @@ void Connection::encode_ack(Bytes& out, Time now) {
 // --- receiving ---------------------------------------------------------------------
 
 std::uint32_t Connection::advertised_window() const noexcept {
-  return buffered_packets_ >= config_.window ? 0 : config_.window - buffered_packets_;
+  return buffered_packets_ >= capacity_ ? 0 : capacity_ - buffered_packets_;
 }
 
 void Connection::on_packet(const Packet& packet, Time now) {
@@ -391,7 +434,8 @@ void Connection::on_packet(const Packet& packet, Time now) {
 }
 
 void Connection::on_data(const Packet& p, Time now) {
-  const std::uint32_t window = config_.window;
+  const std::uint32_t window = capacity_;
+  const std::size_t ring = received_.size();
   const std::uint32_t seq = p.seq;
   if (p.payload.size() > payload_size_ || p.frag_count > window ||
       (p.frag_index + 1 < p.frag_count && p.payload.size() != payload_size_)) {
@@ -409,7 +453,7 @@ void Connection::on_data(const Packet& p, Time now) {
     ack_due_ = true;
     return;
   }
-  auto& slot = received_[(head_ + offset) % window];
+  auto& slot = received_[(head_ + offset) % ring];
   if (slot) {
     ++stats_.duplicates;
     ack_due_ = true;
@@ -421,11 +465,9 @@ void Connection::on_data(const Packet& p, Time now) {
     slot = 1;
     if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
     ++buffered_packets_;
-    Bytes data(p.payload.begin(), p.payload.end());
+    const bool bundle = (p.flags & kBundle) != 0;
     if ((p.flags & kUnordered) || seq == next_message_) {
-      delivered_.push_back(std::move(data));
-      delivered_packets_.push_back(1);
-      ++stats_.messages_delivered;
+      deliver(p.payload, bundle, 1);
       if (seq == next_message_) {
         ++next_message_;
         if (!complete_.empty()) deliver_ready();
@@ -433,7 +475,7 @@ void Connection::on_data(const Packet& p, Time now) {
         complete_.emplace(seq, Complete{1, std::nullopt});  // a marker: the order of the rest
       }
     } else {
-      complete_.emplace(seq, Complete{1, std::move(data)});
+      complete_.emplace(seq, Complete{1, Bytes(p.payload.begin(), p.payload.end()), bundle});
     }
   } else if (!reassemble(p, now)) {
     return;
@@ -441,7 +483,7 @@ void Connection::on_data(const Packet& p, Time now) {
   // The cumulative ack moves over every packet now received in a row.
   while (received_[head_]) {
     received_[head_] = 0;
-    head_ = (head_ + 1) % window;
+    head_ = (head_ + 1) % ring;
     ++rcv_nxt_;
   }
   if (!in_order || highest_ != rcv_nxt_) {
@@ -468,7 +510,7 @@ bool Connection::reassemble(const Packet& p, Time) {
     ++stats_.malformed;  // a fragment that contradicts its message's others
     return false;
   }
-  received_[(head_ + (seq - rcv_nxt_)) % config_.window] = 1;
+  received_[(head_ + (seq - rcv_nxt_)) % received_.size()] = 1;
   if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
   ++buffered_packets_;
   const std::size_t at = std::size_t{p.frag_index} * payload_size_;
@@ -480,9 +522,7 @@ bool Connection::reassemble(const Packet& p, Time) {
     m.data.resize(m.size);
     Complete done{m.count, std::move(m.data)};
     if (m.flags & kUnordered) {  // delivered now; a marker keeps the order of the rest
-      delivered_.push_back(*std::move(done.data));
-      delivered_packets_.push_back(m.count);
-      ++stats_.messages_delivered;
+      deliver(*std::move(done.data), m.count);
       done.data.reset();
     }
     complete_.emplace(start, std::move(done));
@@ -499,12 +539,35 @@ void Connection::deliver_ready() {
        it = complete_.find(next_message_)) {
     next_message_ += it->second.count;
     if (it->second.data) {
-      delivered_.push_back(*std::move(it->second.data));
-      delivered_packets_.push_back(it->second.count);
-      ++stats_.messages_delivered;
+      if (it->second.bundle) {
+        deliver(*it->second.data, true, it->second.count);
+      } else {
+        deliver(*std::move(it->second.data), it->second.count);
+      }
     }
     complete_.erase(it);
   }
+}
+
+// A whole message of `packets` packets, or a bundle's messages (the first
+// carries the packet), to the application. parse() checked a bundle's lengths.
+void Connection::deliver(Bytes message, std::uint32_t packets) {
+  delivered_.push_back(std::move(message));
+  delivered_packets_.push_back(packets);
+  ++stats_.messages_delivered;
+}
+
+void Connection::deliver(std::span<const std::byte> payload, bool bundle, std::uint32_t packets) {
+  if (!bundle) {
+    deliver(Bytes(payload.begin(), payload.end()), packets);
+    return;
+  }
+  for_each_bundled(payload, [&](std::span<const std::byte> message) {
+    delivered_.emplace_back(message.begin(), message.end());
+    delivered_packets_.push_back(packets);
+    packets = 0;
+    ++stats_.messages_delivered;
+  });
 }
 
 std::optional<Bytes> Connection::receive() {
@@ -515,7 +578,7 @@ std::optional<Bytes> Connection::receive() {
   delivered_packets_.pop_front();
   // Tell a sender held back by our window that it has opened again.
   if (state_ == State::established &&
-      (last_advertised_ == 0 || advertised_window() >= last_advertised_ + config_.window / 2)) {
+      (last_advertised_ == 0 || advertised_window() >= last_advertised_ + capacity_ / 2)) {
     ack_due_ = true;
   }
   return message;
@@ -541,7 +604,7 @@ void Connection::on_ack(std::uint32_t ack, std::uint32_t window, std::span<const
     // arrival is ambiguous: the acknowledgement may have been held up by a loss).
     if (!s.sacked && !s.retransmitted && !s.lost && s.sent) rtt = now - s.sent_at;
     note_delivered(s);
-    queued_bytes_ -= s.payload.size();
+    queued_bytes_ -= s.bytes;
     ++newly_acked;
     segments_.pop_front();
   }

@@ -13,6 +13,8 @@
 // - sequence numbers per packet, wrap-safe; messages up to max_message are
 //   cut into fragments of at most the agreed payload size and put together
 //   again; delivered in order, or (Config::ordered false) as soon as whole;
+//   small messages queued together (the window was full when they came)
+//   share a packet (a bundle), as SCTP bundles chunks and QUIC frames;
 // - cumulative and selective acknowledgements; duplicates suppressed;
 // - retransmission after a timeout computed from measured round-trip times
 //   (RFC 6298: SRTT, RTTVAR, RTO = SRTT + 4 RTTVAR, bounded, doubled per
@@ -51,8 +53,16 @@ using Time = Clock::time_point;
 using Duration = Clock::duration;
 
 struct Config {
-  std::uint16_t max_payload = 1200;  // DATA payload per packet (what this side accepts)
-  std::uint32_t window = 16'384;     // packets this side buffers (bounds its memory)
+  // DATA payload per packet, the most this side sends and accepts; the two
+  // sides agree on the smaller of theirs. 1200 fits any path (as QUIC's
+  // minimum); the rudp:// transport raises it to what the path carries
+  // (the route's MTU: 64 KiB on loopback).
+  std::uint16_t max_payload = 1200;
+  std::uint32_t window = 16'384;  // packets this side buffers at most
+  // Bytes this side buffers at most (received, not yet taken): with the
+  // agreed payload it bounds the window too, so large packets do not
+  // multiply the memory a connection may hold.
+  std::size_t receive_buffer = 32u << 20;
   std::size_t max_message = 16u << 20;
   std::size_t send_buffer = 32u << 20;  // bytes queued and not yet acknowledged
   bool ordered = true;                  // false: each message delivered as soon as whole
@@ -147,6 +157,8 @@ class Connection {
   struct Segment {
     std::uint32_t seq = 0, frag_index = 0, frag_count = 0;
     std::uint16_t flags = 0;
+    std::uint32_t messages = 1;  // a bundle's count; 1 for a fragment
+    std::size_t bytes = 0;       // the messages' bytes it carries (queued_bytes_)
     Bytes payload;
     Time sent_at{};
     std::uint64_t last_tx = 0;   // which transmission carried it last (a counter)
@@ -175,6 +187,9 @@ class Connection {
   void arm_probe(Time now);
   void probe();
   void deliver_ready();
+  void deliver(Bytes message, std::uint32_t packets);
+  void deliver(std::span<const std::byte> payload, bool bundle, std::uint32_t packets);
+  void cut_bundle();
   std::uint32_t advertised_window() const noexcept;
   std::size_t in_flight() const noexcept;
   bool has_unsent() const noexcept;
@@ -231,6 +246,7 @@ class Connection {
   Time close_at_{};
 
   // Receiving.
+  std::uint32_t capacity_;              // packets this side buffers: the window's bound
   std::uint32_t rcv_nxt_ = 0;           // the next sequence number expected (cumulative ack)
   std::vector<std::uint8_t> received_;  // ring: received_[(head_ + i) % window] for rcv_nxt_ + i
   std::size_t head_ = 0;
@@ -239,6 +255,7 @@ class Connection {
   struct Complete {
     std::uint32_t count = 0;
     std::optional<Bytes> data;  // nullopt: delivered already (an unordered message)
+    bool bundle = false;        // data is a bundle's payload
   };
   std::map<std::uint32_t, Complete> complete_;  // whole, waiting for their turn
   std::uint32_t next_message_ = 0;              // ordered mode: the first seq of the next message

@@ -159,6 +159,13 @@ ParseError parse_data(Reader in, Packet& out) noexcept {
   out.window = in.u32();
   out.payload = in.rest();
   if (out.frag_count == 0 || out.frag_index >= out.frag_count) return ParseError::bad_fragment;
+  if (out.flags & kBundle) {
+    if (out.frag_count != 1) return ParseError::bad_bundle;
+    std::size_t messages = 0;
+    if (!for_each_bundled(out.payload, [&](std::span<const std::byte>) { ++messages; }) ||
+        messages < 2)
+      return ParseError::bad_bundle;
+  }
   return ParseError::none;
 }
 
@@ -278,6 +285,8 @@ std::string_view to_string(ParseError error) noexcept {
       return "bad_fragment";
     case ParseError::bad_sack:
       return "bad_sack";
+    case ParseError::bad_bundle:
+      return "bad_bundle";
   }
   return "unknown";
 }

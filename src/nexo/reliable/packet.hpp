@@ -5,7 +5,7 @@
 //   offset  size  field
 //   0       1     version: 0xA1
 //   1       1     type (Type below)
-//   2       2     flags (DATA: kUnordered)
+//   2       2     flags (DATA: kUnordered, kBundle)
 //   4       4     connection: the RECEIVER's id for this connection (0 before
 //                 the receiver has one: INIT, COOKIE_ECHO)
 //   8       ...   body, by type (below)
@@ -20,7 +20,9 @@
 //   COOKIE_ECHO  id u32, initial_seq u32, window u32, max_payload u16, cookie
 //   ACCEPT       id u32, initial_seq u32, window u32, max_payload u16
 //   DATA         seq u32, frag_index u32, frag_count u32, ack u32, window u32,
-//                payload (the rest)
+//                payload (the rest): a fragment of one message, or with
+//                kBundle (frag_count 1) two or more whole messages, each a
+//                u16 length and its bytes, filling the payload exactly
 //   ACK          ack u32, window u32, sack_count u8, then sack_count blocks of
 //                (start u32, end u32): sequence ranges [start, end) received
 //                above `ack`; at most kMaxSack
@@ -52,6 +54,8 @@ inline constexpr std::size_t kInitSize = 64;  // an INIT is padded to this
 inline constexpr std::size_t kMaxSack = 16;
 inline constexpr std::size_t kDataOverhead = kHeaderSize + 20 + kCrcSize;
 inline constexpr std::uint16_t kUnordered = 1;  // DATA flag: deliver as soon as whole
+inline constexpr std::uint16_t kBundle = 2;     // DATA flag: several small messages in one packet
+inline constexpr std::size_t kBundleLengthSize = 2;
 
 enum class Type : std::uint8_t {
   init = 1,
@@ -111,12 +115,30 @@ enum class ParseError : std::uint8_t {
   bad_length,    // the body is shorter (or, for fixed bodies, longer) than its type needs
   bad_fragment,  // frag_count 0, or frag_index >= frag_count
   bad_sack,      // more than kMaxSack blocks, or a block with end not after start
+  bad_bundle,    // a bundle that is fragmented, holds fewer than two messages, or whose
+                 // lengths do not fill its payload exactly
 };
 std::string_view to_string(ParseError error) noexcept;
 
 // Parses one datagram. On error `out` is unspecified. Never reads outside
 // `datagram`, never allocates.
 ParseError parse(std::span<const std::byte> datagram, Packet& out) noexcept;
+
+// Calls `each(message)` for every message of a bundle's payload, in order;
+// false (after calling it for the well-formed ones) when a length runs past
+// the end. Never reads outside `payload`.
+template <class Each>
+bool for_each_bundled(std::span<const std::byte> payload, Each&& each) {
+  while (!payload.empty()) {
+    if (payload.size() < kBundleLengthSize) return false;
+    const std::size_t length = (std::to_integer<std::size_t>(payload[0]) << 8) |
+                               std::to_integer<std::size_t>(payload[1]);
+    if (payload.size() - kBundleLengthSize < length) return false;
+    each(payload.subspan(kBundleLengthSize, length));
+    payload = payload.subspan(kBundleLengthSize + length);
+  }
+  return true;
+}
 
 // Appends the packet (header, body, DATA payload, CRC32C) to `out`.
 // `packet.payload` is copied for DATA; INIT is padded to kInitSize.

@@ -247,6 +247,7 @@ TEST(PacketRoundTrip, RandomDataAndAckPackets) {
     p.ack = u32();
     p.window = u32();
     if (p.type == Type::data) {
+      p.flags &= static_cast<std::uint16_t>(~kBundle);  // a bundle's payload has a form: below
       p.seq = u32();
       p.frag_count = 1 + u32() % 1000;
       p.frag_index = u32() % p.frag_count;
@@ -423,6 +424,65 @@ TEST(PacketParseError, BadSack) {
     Packet bad = sample_ack();
     bad.sack[1] = {c.start, c.end};
     EXPECT_EQ(parse_copy(encode(bad)), ParseError::bad_sack) << c.start << ".." << c.end;
+  }
+}
+
+// A bundle's payload: each message a u16 length and its bytes.
+Bytes bundle_of(std::initializer_list<std::string_view> messages) {
+  Bytes out;
+  for (std::string_view m : messages) {
+    out.push_back(static_cast<std::byte>(m.size() >> 8));
+    out.push_back(static_cast<std::byte>(m.size()));
+    for (char c : m)
+      out.push_back(static_cast<std::byte>(c));
+  }
+  return out;
+}
+
+TEST(PacketBundle, RoundTripsAndSplitsIntoItsMessages) {
+  const std::string big(300, 'x');
+  const Bytes payload = bundle_of({"one", "", big, "four"});
+  Packet p = sample_data();
+  p.flags = kBundle;
+  p.frag_index = 0;
+  p.frag_count = 1;
+  p.payload = payload;
+  const Bytes d = encode(p);
+  Packet back;
+  ASSERT_EQ(parse(d, back), ParseError::none);
+  expect_same(p, back);
+  std::vector<std::string> got;
+  EXPECT_TRUE(for_each_bundled(back.payload, [&](std::span<const std::byte> m) {
+    got.emplace_back(reinterpret_cast<const char*>(m.data()), m.size());
+  }));
+  EXPECT_EQ(got, (std::vector<std::string>{"one", "", big, "four"}));
+}
+
+TEST(PacketParseError, BadBundle) {
+  const Bytes two = bundle_of({"ab", "cd"});
+  Bytes overrun = two;
+  overrun[5] = std::byte{9};  // the second says 9 bytes, 2 follow
+  Bytes trailing = two;
+  trailing.push_back(std::byte{0});  // half a length
+  struct Case {
+    const char* what;
+    Bytes payload;
+    std::uint32_t frag_count;
+  };
+  const Case cases[] = {
+      {"fragmented", two, 2},
+      {"one message", bundle_of({"alone"}), 1},
+      {"empty", Bytes{}, 1},
+      {"length past the end", overrun, 1},
+      {"a byte left over", trailing, 1},
+  };
+  for (const Case& c : cases) {
+    Packet p = sample_data();
+    p.flags = kBundle | kUnordered;
+    p.frag_index = 0;
+    p.frag_count = c.frag_count;
+    p.payload = c.payload;
+    EXPECT_EQ(parse_copy(encode(p)), ParseError::bad_bundle) << c.what;
   }
 }
 
