@@ -46,17 +46,18 @@ reliable::Config protocol_config(std::size_t max_message, std::chrono::milliseco
   config.window = static_cast<std::uint32_t>(std::max<std::size_t>(config.window, packets + 16));
   config.max_payload = static_cast<std::uint16_t>(
       std::clamp<std::size_t>(max_datagram, kMinDatagram, 65'535) - reliable::kDataOverhead);
-  config.receive_buffer =
-      std::max(config.receive_buffer, config.max_message + 16 * std::size_t{config.max_payload});
+  // A connection buffers the largest message and a few packets more: with the
+  // defaults about 17 MiB, whatever size of packet the peer picks.
+  config.receive_buffer = config.max_message + 16 * std::size_t{config.max_payload};
   return config;
 }
 
 Result<std::size_t> sender_datagram(const net::UdpSocket& socket, std::size_t wanted) {
   if (wanted != 0) {
     if (wanted < kMinDatagram || wanted > socket.max_payload()) {
-      return Error(ErrorKind::invalid_argument,
-                   "rudp: max_datagram " + std::to_string(wanted) + " is outside " +
-                       std::to_string(kMinDatagram) + ".." + std::to_string(socket.max_payload()));
+      return Error(ErrorKind::invalid_argument, "rudp: max_datagram " + std::to_string(wanted) +
+                                                    " is outside " + std::to_string(kMinDatagram) +
+                                                    ".." + std::to_string(socket.max_payload()));
     }
     return wanted;
   }

@@ -17,6 +17,14 @@ using std::chrono::milliseconds;
 
 constexpr std::uint32_t kDupThreshold = 3;  // later packets acknowledged before one counts as lost
 constexpr std::uint32_t kAckEvery = 2;      // in-order packets that make an ACK go at once
+// With this many packets in flight, a packet that would leave part-empty (the
+// messages queued do not fill it) waits for an acknowledgement to make room,
+// while more messages queue up to fill it. Fewer in flight (a request and its
+// reply, a trickle of messages) and it leaves at once: only a bulk sender,
+// whose acknowledgements keep coming, waits, and its packets go full. A
+// message larger than half a packet never waits: no second one of its size
+// would fit beside it.
+constexpr std::size_t kCorkInFlight = 16;
 constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
 
 std::string ms(Duration d) {
@@ -123,6 +131,7 @@ void Connection::fail(Error error) {
   state_ = State::broken;
   error_ = std::move(error);
   pending_.clear();
+  pending_framed_ = 0;
   segments_.clear();
   retransmit_.clear();
   in_flight_ = 0;
@@ -162,6 +171,7 @@ Result<void> Connection::send(std::span<const std::byte> message, Time) {
   pending_.emplace_back(Bytes(message.begin(), message.end()),
                         config_.ordered ? std::uint16_t{0} : kUnordered);
   queued_bytes_ += message.size();
+  pending_framed_ += kBundleLengthSize + message.size();
   ++stats_.messages_sent;
   return ok();
 }
@@ -182,6 +192,7 @@ void Connection::cut_bundle() {
     s.payload.insert(s.payload.end(), message.begin(), message.end());
     s.bytes += message.size();
     ++s.messages;
+    pending_framed_ -= kBundleLengthSize + message.size();
     pending_.pop_front();
   }
   segments_.push_back(std::move(s));
@@ -196,6 +207,7 @@ void Connection::cut_next_message() {
   }
   auto [message, flags] = std::move(pending_.front());
   pending_.pop_front();
+  pending_framed_ -= kBundleLengthSize + message.size();
   const std::size_t size = message.size();
   const auto count = static_cast<std::uint32_t>(
       std::max<std::size_t>(1, (size + payload_size_ - 1) / payload_size_));
@@ -237,6 +249,7 @@ std::size_t Connection::in_flight() const noexcept {
 // Lost segments first, then new ones, as the congestion and peer windows allow.
 Connection::Segment* Connection::next_segment_to_send() {
   if (static_cast<double>(in_flight_) >= cwnd_ && !probe_due_) return nullptr;
+  const bool probe = probe_due_;
   probe_due_ = false;
   while (!retransmit_.empty()) {
     Segment* s = segment(retransmit_.front());
@@ -245,6 +258,11 @@ Connection::Segment* Connection::next_segment_to_send() {
   }
   if (segment(snd_nxt_) == nullptr) {
     if (pending_.empty()) return nullptr;
+    if (in_flight_ >= kCorkInFlight && pending_framed_ < payload_size_ &&
+        2 * (kBundleLengthSize + pending_.front().first.size()) <= payload_size_ &&
+        !close_requested_ && !probe) {
+      return nullptr;  // corked: see kCorkInFlight
+    }
     cut_next_message();
   }
   if (static_cast<std::uint32_t>(snd_nxt_ - peer_ack_) >= peer_window_) return nullptr;
@@ -310,7 +328,8 @@ bool Connection::poll_transmit(Bytes& out, Time now) {
       ++stats_.retransmits;
     } else {
       ++stats_.data_sent;
-      if (s->frag_index + 1 == s->frag_count) messages_left_ += s->messages;  // fragments go in order
+      if (s->frag_index + 1 == s->frag_count)
+        messages_left_ += s->messages;  // fragments go in order
     }
     s->sent = true;
     s->lost = false;

@@ -13,8 +13,11 @@
 // - sequence numbers per packet, wrap-safe; messages up to max_message are
 //   cut into fragments of at most the agreed payload size and put together
 //   again; delivered in order, or (Config::ordered false) as soon as whole;
-//   small messages queued together (the window was full when they came)
-//   share a packet (a bundle), as SCTP bundles chunks and QUIC frames;
+//   small messages queued together share a packet (a bundle), as SCTP
+//   bundles chunks and QUIC frames: they queue while the window is full, or,
+//   with many packets in flight already, until they fill a packet or an
+//   acknowledgement comes (a bulk sender's packets go full; a request, a
+//   reply or a trickle of messages leaves at once);
 // - cumulative and selective acknowledgements; duplicates suppressed;
 // - retransmission after a timeout computed from measured round-trip times
 //   (RFC 6298: SRTT, RTTVAR, RTO = SRTT + 4 RTTVAR, bounded, doubled per
@@ -221,6 +224,7 @@ class Connection {
   std::uint16_t payload_size_ = 0;                       // agreed: min of both sides' max_payload
   std::uint32_t next_seq_;                               // the next sequence number to assign
   std::deque<std::pair<Bytes, std::uint16_t>> pending_;  // messages not yet cut into segments
+  std::size_t pending_framed_ = 0;                       // their bytes, with a bundle's length each
   std::deque<Segment> segments_;          // unacknowledged, by seq from segments_.front()
   std::uint32_t snd_nxt_;                 // the first segment never sent
   std::deque<std::uint32_t> retransmit_;  // segments found lost, oldest first

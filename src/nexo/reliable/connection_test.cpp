@@ -131,7 +131,8 @@ void bundles(bool ordered) {
     got.push_back(std::move(*m));
   ASSERT_EQ(got.size(), kCount);
   for (std::uint32_t i = 0; i < kCount; ++i)
-    EXPECT_EQ(got[i], numbered(i)) << "message " << i;  // in order: the pair neither loses nor reorders
+    EXPECT_EQ(got[i], numbered(i))
+        << "message " << i;  // in order: the pair neither loses nor reorders
   const auto& client = pair.client->stats();
   EXPECT_LT(client.data_sent, kCount / 5) << "small messages share packets";
   EXPECT_EQ(client.retransmits, 0u);
@@ -147,6 +148,34 @@ TEST(RudpConnection, SmallMessagesQueuedTogetherShareAPacket) {
 
 TEST(RudpConnection, UnorderedModeBundlesToo) {
   bundles(false);
+}
+
+// With 16 packets in flight, a small message waits for an acknowledgement (or
+// for company enough to fill a packet) instead of leaving in a packet of its
+// own; a message over half a packet goes as the window allows.
+TEST(RudpConnection, ABulkSendersSmallMessagesWaitToFillAPacket) {
+  for (const std::size_t size : {std::size_t{40}, std::size_t{700}}) {
+    SCOPED_TRACE("messages of " + std::to_string(size) + " bytes");
+    Config config = Pair::defaults();
+    config.initial_cwnd = 64;  // the congestion window is not what holds them
+    Pair pair(3, 4, config);
+    std::size_t packets = 0;
+    Bytes out;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+      Bytes m(size, std::byte{1});
+      std::memcpy(m.data(), &i, 4);
+      ASSERT_TRUE(pair.client->send(m, pair.now));
+      while (pair.client->poll_transmit(out, pair.now))
+        ++packets;  // lost: the server never sees these
+    }
+    if (size == 40) {
+      // 16 alone; then the other 84 wait, and leave only as full packets
+      // (each message 2 + 40 bytes in a bundle of 1200).
+      EXPECT_EQ(packets, 16u + 84u * 42u / 1200u) << "corked at 16 in flight";
+    } else {
+      EXPECT_EQ(packets, 64u) << "only the congestion window holds them";
+    }
+  }
 }
 
 // Large packets hold more bytes each: the window a side announces is what its

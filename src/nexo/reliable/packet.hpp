@@ -131,8 +131,8 @@ template <class Each>
 bool for_each_bundled(std::span<const std::byte> payload, Each&& each) {
   while (!payload.empty()) {
     if (payload.size() < kBundleLengthSize) return false;
-    const std::size_t length = (std::to_integer<std::size_t>(payload[0]) << 8) |
-                               std::to_integer<std::size_t>(payload[1]);
+    const std::size_t length =
+        (std::to_integer<std::size_t>(payload[0]) << 8) | std::to_integer<std::size_t>(payload[1]);
     if (payload.size() - kBundleLengthSize < length) return false;
     each(payload.subspan(kBundleLengthSize, length));
     payload = payload.subspan(kBundleLengthSize + length);
