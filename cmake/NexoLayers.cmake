@@ -79,3 +79,22 @@ function(nexo_add_gtest name)
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
 endfunction()
+
+# nexo_add_fuzzer(<name> SOURCES ...)
+# A libFuzzer target (clang, NEXO_FUZZ=ON; nothing otherwise), built by the target
+# `nexo_fuzzers`. The sources it tests are compiled into it, so that libFuzzer sees
+# their coverage. Its kept, crash-free corpus is fuzz/corpus/<name>/ (scripts/fuzz).
+function(nexo_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  if(NOT NEXO_FUZZ OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    return()
+  endif()
+  set(fuzz_flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+                 -fno-omit-frame-pointer)
+  add_executable(${name} ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  nexo_target_defaults(${name})
+  target_compile_options(${name} PRIVATE ${fuzz_flags})
+  target_link_options(${name} PRIVATE ${fuzz_flags})
+  add_dependencies(nexo_fuzzers ${name})
+endfunction()

@@ -1,0 +1,157 @@
+// The input side of every decoder: the limits, the error, and a bounds-checked cursor.
+//
+// One Limits object serves every decoder and is on by default. A decoder that meets
+// bytes it cannot accept stops at once and reports the byte offset and the reason:
+//
+//   [malformed] cdr: at byte 12: string length 4294967295 runs past the end (4 bytes left)
+//   [too_large] json: at byte 40: nesting deeper than limit max_depth = 64
+//
+// Decoders never read past their input, and never allocate more than a bound derived
+// from the input size and the limits: a count read from the input is checked against
+// the bytes that remain (each element takes at least one byte on the wire) before any
+// memory is reserved for it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "nexo/base/error.hpp"
+#include "nexo/base/result.hpp"
+
+namespace nexo::wire {
+
+// Bounds on what a decoder accepts; exceeding one is an error naming it.
+struct Limits {
+  std::size_t max_depth = 64;               // nested structs, sequences, maps, objects
+  std::size_t max_bytes = 64u << 20;        // the whole input
+  std::size_t max_elements = 16u << 20;     // elements of one sequence, array or map
+  std::size_t max_string = 16u << 20;       // bytes of one string or byte buffer
+  std::size_t max_handles = 1u << 20;       // Java: objects, classes and strings in a stream
+};
+
+// The first error a decoder met: where and why. Decoders keep it in their state and
+// return false up the call chain; the public entry points turn it into a nexo::Error.
+struct DecodeError {
+  std::size_t offset = 0;
+  ErrorKind kind = ErrorKind::malformed;  // malformed, or too_large for a broken limit
+  std::string reason;
+
+  bool failed() const noexcept { return !reason.empty(); }
+  // "[malformed] <format>: at byte <offset>: <reason>"
+  Error to_error(std::string_view format) const;
+};
+
+// A cursor over the input. Every read checks the bytes left first.
+class Input {
+ public:
+  explicit Input(std::span<const std::byte> bytes) noexcept
+      : begin_(reinterpret_cast<const unsigned char*>(bytes.data())),
+        pos_(begin_),
+        end_(begin_ + bytes.size()) {}
+
+  std::size_t offset() const noexcept { return static_cast<std::size_t>(pos_ - begin_); }
+  std::size_t left() const noexcept { return static_cast<std::size_t>(end_ - pos_); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
+  bool at_end() const noexcept { return pos_ == end_; }
+  const unsigned char* pos() const noexcept { return pos_; }
+  const unsigned char* begin() const noexcept { return begin_; }
+  const unsigned char* end() const noexcept { return end_; }
+
+  bool has(std::size_t n) const noexcept { return left() >= n; }
+  // Moves on n bytes; the caller checked has(n).
+  void skip(std::size_t n) noexcept { pos_ += n; }
+  void seek(std::size_t offset) noexcept { pos_ = begin_ + offset; }
+  // Copies n bytes out and moves on; the caller checked has(n).
+  void copy(void* to, std::size_t n) noexcept {
+    if (n != 0) std::memcpy(to, pos_, n);
+    pos_ += n;
+  }
+  unsigned char peek() const noexcept { return *pos_; }
+  unsigned char next() noexcept { return *pos_++; }
+
+ private:
+  const unsigned char* begin_;
+  const unsigned char* pos_;
+  const unsigned char* end_;
+};
+
+// Common state of a decoder: the input, the limits, the depth and the first error.
+struct DecodeState {
+  Input in;
+  Limits limits;  // a copy: a decoder never outlives a temporary Limits
+  std::size_t depth = 0;
+  DecodeError error;
+
+  DecodeState(std::span<const std::byte> bytes, const Limits& l) noexcept : in(bytes), limits(l) {}
+
+  // Records the first error (at the current offset unless given) and returns false.
+  bool fail(std::string reason) { return fail_at(in.offset(), std::move(reason)); }
+  bool fail_at(std::size_t offset, std::string reason,
+               ErrorKind kind = ErrorKind::malformed) {
+    if (!error.failed()) {
+      error.offset = offset;
+      error.kind = kind;
+      error.reason = std::move(reason);
+    }
+    return false;
+  }
+  // A broken limit: "nesting deeper than limit max_depth = 64".
+  bool fail_limit(std::string_view what, std::string_view limit_name, std::size_t limit_value) {
+    return fail_at(in.offset(),
+                   std::string(what) + " exceeds limit " + std::string(limit_name) + " = " +
+                       std::to_string(limit_value),
+                   ErrorKind::too_large);
+  }
+  // Checks there are n more bytes; else fails "truncated: <what> needs n bytes, k left".
+  bool need(std::size_t n, std::string_view what) {
+    if (in.has(n)) return true;
+    return fail("truncated: " + std::string(what) + " needs " + std::to_string(n) +
+                " bytes, " + std::to_string(in.left()) + " left");
+  }
+  // Enters one nesting level (checked against max_depth); pair with leave().
+  bool enter() {
+    if (++depth > limits.max_depth) return fail_limit("nesting", "max_depth", limits.max_depth);
+    return true;
+  }
+  void leave() noexcept { --depth; }
+  // Checks an element count read from the input: within max_elements, and no more than
+  // the bytes left allow at `min_size` bytes per element (the allocation bound).
+  bool check_count(std::uint64_t count, std::size_t min_size, std::string_view what) {
+    if (count > limits.max_elements)
+      return fail_limit(std::string(what) + " count " + std::to_string(count), "max_elements",
+                        limits.max_elements);
+    if (min_size != 0 && count > in.left() / min_size)
+      return fail(std::string(what) + " count " + std::to_string(count) +
+                  " runs past the end (" + std::to_string(in.left()) + " bytes left)");
+    return true;
+  }
+  // Checks a string or byte-buffer length read from the input.
+  bool check_length(std::uint64_t length, std::string_view what) {
+    if (length > limits.max_string)
+      return fail_limit(std::string(what) + " length " + std::to_string(length), "max_string",
+                        limits.max_string);
+    if (length > in.left())
+      return fail(std::string(what) + " length " + std::to_string(length) +
+                  " runs past the end (" + std::to_string(in.left()) + " bytes left)");
+    return true;
+  }
+  // Checks the input size against max_bytes (call first).
+  bool check_size() {
+    if (in.size() > limits.max_bytes)
+      return fail_at(0,
+                     "input of " + std::to_string(in.size()) + " bytes exceeds limit max_bytes = " +
+                         std::to_string(limits.max_bytes),
+                     ErrorKind::too_large);
+    return true;
+  }
+};
+
+// Checks that `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+// Returns the offset of the first bad byte, or text.size() when it is valid.
+std::size_t utf8_invalid_at(std::string_view text) noexcept;
+
+}  // namespace nexo::wire
