@@ -39,18 +39,18 @@ bool register_bench(const char* name, int order, BenchFn fn) {
 }
 
 void Report::add(Row row) {
-  std::printf("  %-12s %-7s %-7s nexo %10.1f ns   %-22s %10.1f ns   ratio %6.3f%s\n",
-              row.format.c_str(), row.op.c_str(), row.message.c_str(), row.nexo_ns,
-              row.anchor.c_str(), row.anchor_ns,
-              row.anchor_ns > 0 ? row.nexo_ns / row.anchor_ns : 0.0,
-              row.target > 0 ? "" : "  (context)");
+  std::printf(
+      "  %-12s %-7s %-7s nexo %10.1f ns   %-22s %10.1f ns   ratio %6.3f%s\n", row.format.c_str(),
+      row.op.c_str(), row.message.c_str(), row.nexo_ns, row.anchor.c_str(), row.anchor_ns,
+      row.anchor_ns > 0 ? row.nexo_ns / row.anchor_ns : 0.0, row.target > 0 ? "" : "  (context)");
   std::fflush(stdout);
   rows_.push_back(std::move(row));
 }
 
 int Report::print() const {
   int missed = 0;
-  std::printf("\n| format | op | message | nexo ns | anchor | anchor ns | nexo/anchor | target |\n");
+  std::printf(
+      "\n| format | op | message | nexo ns | anchor | anchor ns | nexo/anchor | target |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows_) {
     double ratio = r.anchor_ns > 0 ? r.nexo_ns / r.anchor_ns : 0.0;
@@ -62,9 +62,8 @@ int Report::print() const {
       std::snprintf(buf, sizeof buf, "<= %.2f %s", r.target, met ? "met" : "MISSED");
       target = buf;
     }
-    std::printf("| %s | %s | %s | %.1f | %s | %.1f | %.3f | %s |\n", r.format.c_str(),
-                r.op.c_str(), r.message.c_str(), r.nexo_ns, r.anchor.c_str(), r.anchor_ns, ratio,
-                target.c_str());
+    std::printf("| %s | %s | %s | %.1f | %s | %.1f | %.3f | %s |\n", r.format.c_str(), r.op.c_str(),
+                r.message.c_str(), r.nexo_ns, r.anchor.c_str(), r.anchor_ns, ratio, target.c_str());
   }
   for (const Row& r : rows_)
     if (!r.note.empty())
@@ -79,7 +78,8 @@ double measure_ns(const Options& options, const std::function<void()>& fn) {
   std::size_t iterations = 1;
   for (;;) {
     double start = thread_cpu_ns();
-    for (std::size_t k = 0; k < iterations; ++k) fn();
+    for (std::size_t k = 0; k < iterations; ++k)
+      fn();
     double spent = thread_cpu_ns() - start;
     if (spent >= options.round_ms * 1e6 / 4 || iterations >= (std::size_t{1} << 30)) {
       iterations = std::max<std::size_t>(
@@ -92,7 +92,8 @@ double measure_ns(const Options& options, const std::function<void()>& fn) {
   std::vector<double> per_call;
   for (int r = 0; r < options.rounds; ++r) {
     double start = thread_cpu_ns();
-    for (std::size_t k = 0; k < iterations; ++k) fn();
+    for (std::size_t k = 0; k < iterations; ++k)
+      fn();
     per_call.push_back((thread_cpu_ns() - start) / static_cast<double>(iterations));
   }
   std::sort(per_call.begin(), per_call.end());
@@ -130,9 +131,10 @@ int main(int argc, char** argv) {
   auto benches = registry();
   std::sort(benches.begin(), benches.end(),
             [](const Registered& a, const Registered& b) { return a.order < b.order; });
-  std::printf("bench_wire: CPU time of one thread, ns per message, median of %d rounds of "
-              ">= %.0f ms; nexo and anchor in the same run\n",
-              options.rounds, options.round_ms);
+  std::printf(
+      "bench_wire: CPU time of one thread, ns per message, median of %d rounds of "
+      ">= %.0f ms; nexo and anchor in the same run\n",
+      options.rounds, options.round_ms);
   Report report(options);
   for (const Registered& b : benches) {
     if (!options.only.empty() && std::strstr(b.name, options.only.c_str()) == nullptr) continue;

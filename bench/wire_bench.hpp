@@ -20,16 +20,16 @@ struct Row {
   std::string op;       // "encode", "decode"
   std::string message;  // "person", "large"
   double nexo_ns = 0;
-  std::string anchor;   // "Fast-CDR LE"
+  std::string anchor;  // "Fast-CDR LE"
   double anchor_ns = 0;
-  double target = 0;    // nexo/anchor must be <= target; 0: no target (context only)
-  std::string note;     // anything the reader must know about this line
+  double target = 0;  // nexo/anchor must be <= target; 0: no target (context only)
+  std::string note;   // anything the reader must know about this line
 };
 
 struct Options {
-  int rounds = 9;              // medians over this many rounds
-  double round_ms = 40;        // each round runs at least this long
-  std::string only;            // run only formats whose name contains this
+  int rounds = 9;        // medians over this many rounds
+  double round_ms = 40;  // each round runs at least this long
+  std::string only;      // run only formats whose name contains this
 };
 
 class Report {
@@ -63,10 +63,10 @@ using BenchFn = void (*)(Report&);
 bool register_bench(const char* name, int order, BenchFn fn);
 
 // In wire_<format>_bench.cpp:  NEXO_WIRE_BENCH(cdr, 10) { report.add(...); }
-#define NEXO_WIRE_BENCH(name, order)                                                       \
-  static void nexo_wire_bench_##name(::nexo::bench::wire::Report& report);                  \
-  [[maybe_unused]] static const bool nexo_wire_bench_registered_##name =                    \
-      ::nexo::bench::wire::register_bench(#name, order, &nexo_wire_bench_##name);           \
+#define NEXO_WIRE_BENCH(name, order)                                              \
+  static void nexo_wire_bench_##name(::nexo::bench::wire::Report& report);        \
+  [[maybe_unused]] static const bool nexo_wire_bench_registered_##name =          \
+      ::nexo::bench::wire::register_bench(#name, order, &nexo_wire_bench_##name); \
   static void nexo_wire_bench_##name(::nexo::bench::wire::Report& report)
 
 }  // namespace nexo::bench::wire

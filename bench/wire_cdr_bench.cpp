@@ -15,15 +15,24 @@ namespace fc = eprosima::fastcdr;
 namespace ex = nexo::wire::examples;
 using nexo::wire::cdr::Endian;
 
-void put(fc::Cdr& c, const ex::Person& p) { c << p.name << p.place << p.year; }
-void get(fc::Cdr& c, ex::Person& p) { c >> p.name >> p.place >> p.year; }
-void put(fc::Cdr& c, const ex::Record& r) { c << r.id << r.value << r.label << r.valid; }
-void get(fc::Cdr& c, ex::Record& r) { c >> r.id >> r.value >> r.label >> r.valid; }
+void put(fc::Cdr& c, const ex::Person& p) {
+  c << p.name << p.place << p.year;
+}
+void get(fc::Cdr& c, ex::Person& p) {
+  c >> p.name >> p.place >> p.year;
+}
+void put(fc::Cdr& c, const ex::Record& r) {
+  c << r.id << r.value << r.label << r.valid;
+}
+void get(fc::Cdr& c, ex::Record& r) {
+  c >> r.id >> r.value >> r.label >> r.valid;
+}
 void put(fc::Cdr& c, const ex::Large& l) {
   c << l.id << l.timestamp << l.flags << l.ratio << l.total << l.complete << l.description
     << l.samples;
   c << static_cast<std::uint32_t>(l.records.size());
-  for (const auto& r : l.records) put(c, r);
+  for (const auto& r : l.records)
+    put(c, r);
 }
 void get(fc::Cdr& c, ex::Large& l) {
   c >> l.id >> l.timestamp >> l.flags >> l.ratio >> l.total >> l.complete >> l.description >>
@@ -31,7 +40,8 @@ void get(fc::Cdr& c, ex::Large& l) {
   std::uint32_t n;
   c >> n;
   l.records.resize(n);
-  for (auto& r : l.records) get(c, r);
+  for (auto& r : l.records)
+    get(c, r);
 }
 
 template <class T>

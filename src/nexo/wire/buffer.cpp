@@ -7,14 +7,22 @@ namespace nexo::wire {
 
 std::string_view to_string(Part part) noexcept {
   switch (part) {
-    case Part::header: return "header";
-    case Part::tag: return "tag";
-    case Part::length: return "length";
-    case Part::padding: return "padding";
-    case Part::value: return "value";
-    case Part::handle: return "handle";
-    case Part::structure: return "markup";
-    case Part::type_info: return "type";
+    case Part::header:
+      return "header";
+    case Part::tag:
+      return "tag";
+    case Part::length:
+      return "length";
+    case Part::padding:
+      return "padding";
+    case Part::value:
+      return "value";
+    case Part::handle:
+      return "handle";
+    case Part::structure:
+      return "markup";
+    case Part::type_info:
+      return "type";
   }
   return "?";
 }
@@ -82,7 +90,8 @@ std::string annotated_dump(std::span<const std::byte> bytes, const std::vector<N
   // Notes may nest (a struct's note covers its fields): print the innermost, in
   // order; a byte covered by no note is printed as an unlabelled value.
   std::vector<const Note*> leaves;
-  for (const Note& n : notes) leaves.push_back(&n);
+  for (const Note& n : notes)
+    leaves.push_back(&n);
   std::stable_sort(leaves.begin(), leaves.end(), [](const Note* a, const Note* b) {
     if (a->begin != b->begin) return a->begin < b->begin;
     return (a->end - a->begin) < (b->end - b->begin);

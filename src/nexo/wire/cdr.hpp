@@ -200,7 +200,8 @@ class Encoder {
       }
       out_.note(begin, Part::value, label);
     } else {
-      for (std::size_t k = 0; k < n; ++k) value(data[k], label);
+      for (std::size_t k = 0; k < n; ++k)
+        value(data[k], label);
     }
   }
 
@@ -222,9 +223,9 @@ class Decoder {
     if constexpr (std::is_same_v<T, bool>) {
       if (!align(1) || !st_.need(1, label)) return false;
       unsigned char c = st_.in.next();
-      if (c > 1) return st_.fail_at(st_.in.offset() - 1, "bool " + std::string(label) +
-                                                              " is " + std::to_string(c) +
-                                                              ", not 0 or 1");
+      if (c > 1)
+        return st_.fail_at(st_.in.offset() - 1, "bool " + std::string(label) + " is " +
+                                                    std::to_string(c) + ", not 0 or 1");
       v = c != 0;
       return true;
     } else if constexpr (Scalar<T>) {
@@ -243,8 +244,7 @@ class Decoder {
     } else if constexpr (Vector<T>) {
       std::uint32_t n;
       if (!scalar(n, label)) return false;
-      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<typename T::value_type>()),
-                           label))
+      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<typename T::value_type>()), label))
         return false;
       v.resize(n);
       return elements(v.data(), n, label);
@@ -334,7 +334,8 @@ class Decoder {
       if (!align(sizeof(E)) || !st_.need(n * sizeof(E), label)) return false;
       st_.in.copy(data, n * sizeof(E));
       if constexpr (Swap && sizeof(E) > 1)
-        for (std::size_t k = 0; k < n; ++k) data[k] = byteswap(data[k]);
+        for (std::size_t k = 0; k < n; ++k)
+          data[k] = byteswap(data[k]);
       return true;
     } else {
       for (std::size_t k = 0; k < n; ++k)
@@ -395,8 +396,9 @@ void encode_encapsulated(const T& v, Out& out, Endian order = native_endian) {
   h[1] = std::byte{static_cast<unsigned char>(order)};
   h[2] = std::byte{0};
   h[3] = std::byte{0};
-  out.note(begin, Part::header, order == Endian::little ? "encapsulation: CDR little-endian"
-                                                        : "encapsulation: CDR big-endian");
+  out.note(begin, Part::header,
+           order == Endian::little ? "encapsulation: CDR little-endian"
+                                   : "encapsulation: CDR big-endian");
   encode(v, out, order);
 }
 
@@ -406,9 +408,9 @@ template <Described T>
 Result<void> decode_encapsulated(std::span<const std::byte> bytes, T& v,
                                  const Limits& limits = {}) {
   if (bytes.size() < 4)
-    return DecodeError{0, ErrorKind::malformed,
-                       "truncated: encapsulation header needs 4 bytes, " +
-                           std::to_string(bytes.size()) + " left"}
+    return DecodeError{
+        0, ErrorKind::malformed,
+        "truncated: encapsulation header needs 4 bytes, " + std::to_string(bytes.size()) + " left"}
         .to_error("cdr");
   auto kind = static_cast<unsigned>(bytes[1]);
   if (bytes[0] != std::byte{0} || kind > 1)

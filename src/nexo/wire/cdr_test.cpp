@@ -25,20 +25,19 @@ TEST(Cdr, PersonLittleEndianLayout) {
   Buffer b;
   cdr::encode(examples::make_person(), b, Endian::little);
   std::vector<std::uint8_t> want = {
-      6, 0, 0, 0, 'S', 'm', 'i', 't', 'h', 0,          // name: length 6 (with NUL)
-      0, 0,                                            // padding to 12
-      7, 0, 0, 0, 'L', 'o', 'n', 'd', 'o', 'n', 0,     // place
-      0,                                               // padding to 24
-      0xc0, 0x07, 0, 0};                               // year 1984
+      6,    0,    0, 0, 'S', 'm', 'i', 't', 'h', 0,       // name: length 6 (with NUL)
+      0,    0,                                            // padding to 12
+      7,    0,    0, 0, 'L', 'o', 'n', 'd', 'o', 'n', 0,  // place
+      0,                                                  // padding to 24
+      0xc0, 0x07, 0, 0};                                  // year 1984
   EXPECT_EQ(octets(b), want);
 }
 
 TEST(Cdr, PersonBigEndianLayout) {
   Buffer b;
   cdr::encode(examples::make_person(), b, Endian::big);
-  std::vector<std::uint8_t> want = {0, 0, 0, 6, 'S', 'm', 'i', 't', 'h', 0, 0, 0,
-                                    0, 0, 0, 7, 'L', 'o', 'n', 'd', 'o', 'n', 0, 0,
-                                    0, 0, 0x07, 0xc0};
+  std::vector<std::uint8_t> want = {0, 0, 0,   6,   'S', 'm', 'i', 't', 'h', 0, 0, 0, 0,    0,
+                                    0, 7, 'L', 'o', 'n', 'd', 'o', 'n', 0,   0, 0, 0, 0x07, 0xc0};
   EXPECT_EQ(octets(b), want);
 }
 
@@ -65,13 +64,12 @@ TEST(Cdr, NaturalAlignmentRelativeToTheStreamStart) {
   b.append("xyz");  // a framing header before the CDR stream: alignment ignores it
   cdr::encode(Aligned{1, 1.0, -2, 3, true, 0.5f}, b, Endian::big);
   auto o = octets(b);
-  std::vector<std::uint8_t> want = {'x', 'y', 'z',
-                                    1, 0, 0, 0, 0, 0, 0, 0,                  // a, pad to 8
-                                    0x3f, 0xf0, 0, 0, 0, 0, 0, 0,            // b at 8
-                                    0xff, 0xfe, 0, 0, 0, 0, 0, 0,            // c at 16, pad
-                                    0, 0, 0, 0, 0, 0, 0, 3,                  // d at 24
-                                    1, 0, 0, 0,                              // e at 32, pad
-                                    0x3f, 0, 0, 0};                          // f at 36
+  std::vector<std::uint8_t> want = {'x',  'y',  'z', 1, 0, 0, 0, 0, 0, 0, 0,  // a, pad to 8
+                                    0x3f, 0xf0, 0,   0, 0, 0, 0, 0,           // b at 8
+                                    0xff, 0xfe, 0,   0, 0, 0, 0, 0,           // c at 16, pad
+                                    0,    0,    0,   0, 0, 0, 0, 3,           // d at 24
+                                    1,    0,    0,   0,                       // e at 32, pad
+                                    0x3f, 0,    0,   0};                      // f at 36
   EXPECT_EQ(o, want);
 }
 
@@ -189,7 +187,8 @@ constexpr auto nexo_wire_describe(const Deep*) {
 TEST(Cdr, NestingDeeperThanTheLimitIsRefused) {
   // Each level: a sequence count of 1. 100 levels, limit 64.
   std::vector<std::uint8_t> in;
-  for (int i = 0; i < 100; ++i) in.insert(in.end(), {1, 0, 0, 0});
+  for (int i = 0; i < 100; ++i)
+    in.insert(in.end(), {1, 0, 0, 0});
   in.insert(in.end(), {0, 0, 0, 0});
   auto r = cdr::decode<Deep>(view(in), Endian::little);
   ASSERT_FALSE(r);

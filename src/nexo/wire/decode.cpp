@@ -6,6 +6,56 @@ Error DecodeError::to_error(std::string_view format) const {
   return Error(kind, std::string(format) + ": at byte " + std::to_string(offset) + ": " + reason);
 }
 
+bool DecodeState::fail(std::string reason) {
+  return fail_at(in.offset(), std::move(reason));
+}
+
+bool DecodeState::fail_at(std::size_t offset, std::string reason, ErrorKind kind) {
+  if (!error.failed()) {
+    error.offset = offset;
+    error.kind = kind;
+    error.reason = std::move(reason);
+  }
+  return false;
+}
+
+bool DecodeState::fail_limit(std::string_view what, std::string_view limit_name,
+                             std::size_t limit_value) {
+  return fail_at(in.offset(),
+                 std::string(what) + " exceeds limit " + std::string(limit_name) + " = " +
+                     std::to_string(limit_value),
+                 ErrorKind::too_large);
+}
+
+bool DecodeState::fail_need(std::size_t n, std::string_view what) {
+  return fail("truncated: " + std::string(what) + " needs " + std::to_string(n) + " bytes, " +
+              std::to_string(in.left()) + " left");
+}
+
+bool DecodeState::fail_count(std::uint64_t count, std::size_t min_size, std::string_view what) {
+  if (count > limits.max_elements)
+    return fail_limit(std::string(what) + " count " + std::to_string(count), "max_elements",
+                      limits.max_elements);
+  (void)min_size;
+  return fail(std::string(what) + " count " + std::to_string(count) + " runs past the end (" +
+              std::to_string(in.left()) + " bytes left)");
+}
+
+bool DecodeState::fail_length(std::uint64_t length, std::string_view what) {
+  if (length > limits.max_string)
+    return fail_limit(std::string(what) + " length " + std::to_string(length), "max_string",
+                      limits.max_string);
+  return fail(std::string(what) + " length " + std::to_string(length) + " runs past the end (" +
+              std::to_string(in.left()) + " bytes left)");
+}
+
+bool DecodeState::fail_size() {
+  return fail_at(0,
+                 "input of " + std::to_string(in.size()) +
+                     " bytes exceeds limit max_bytes = " + std::to_string(limits.max_bytes),
+                 ErrorKind::too_large);
+}
+
 std::size_t utf8_invalid_at(std::string_view text) noexcept {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();

@@ -26,11 +26,11 @@ namespace nexo::wire {
 
 // Bounds on what a decoder accepts; exceeding one is an error naming it.
 struct Limits {
-  std::size_t max_depth = 64;               // nested structs, sequences, maps, objects
-  std::size_t max_bytes = 64u << 20;        // the whole input
-  std::size_t max_elements = 16u << 20;     // elements of one sequence, array or map
-  std::size_t max_string = 16u << 20;       // bytes of one string or byte buffer
-  std::size_t max_handles = 1u << 20;       // Java: objects, classes and strings in a stream
+  std::size_t max_depth = 64;            // nested structs, sequences, maps, objects
+  std::size_t max_bytes = 64u << 20;     // the whole input
+  std::size_t max_elements = 16u << 20;  // elements of one sequence, array or map
+  std::size_t max_string = 16u << 20;    // bytes of one string or byte buffer
+  std::size_t max_handles = 1u << 20;    // Java: objects, classes and strings in a stream
 };
 
 // The first error a decoder met: where and why. Decoders keep it in their state and
@@ -89,65 +89,52 @@ struct DecodeState {
   DecodeState(std::span<const std::byte> bytes, const Limits& l) noexcept : in(bytes), limits(l) {}
 
   // Records the first error (at the current offset unless given) and returns false.
-  bool fail(std::string reason) { return fail_at(in.offset(), std::move(reason)); }
-  bool fail_at(std::size_t offset, std::string reason,
-               ErrorKind kind = ErrorKind::malformed) {
-    if (!error.failed()) {
-      error.offset = offset;
-      error.kind = kind;
-      error.reason = std::move(reason);
-    }
-    return false;
-  }
-  // A broken limit: "nesting deeper than limit max_depth = 64".
-  bool fail_limit(std::string_view what, std::string_view limit_name, std::size_t limit_value) {
-    return fail_at(in.offset(),
-                   std::string(what) + " exceeds limit " + std::string(limit_name) + " = " +
-                       std::to_string(limit_value),
-                   ErrorKind::too_large);
-  }
+  // The failure paths are out of line and cold: the checks below inline to a compare.
+  [[gnu::cold]] bool fail(std::string reason);
+  [[gnu::cold]] bool fail_at(std::size_t offset, std::string reason,
+                             ErrorKind kind = ErrorKind::malformed);
+  // A broken limit: "<what> exceeds limit <limit_name> = <limit_value>" (too_large).
+  [[gnu::cold]] bool fail_limit(std::string_view what, std::string_view limit_name,
+                                std::size_t limit_value);
+
   // Checks there are n more bytes; else fails "truncated: <what> needs n bytes, k left".
   bool need(std::size_t n, std::string_view what) {
-    if (in.has(n)) return true;
-    return fail("truncated: " + std::string(what) + " needs " + std::to_string(n) +
-                " bytes, " + std::to_string(in.left()) + " left");
+    if (in.has(n)) [[likely]]
+      return true;
+    return fail_need(n, what);
   }
   // Enters one nesting level (checked against max_depth); pair with leave().
   bool enter() {
-    if (++depth > limits.max_depth) return fail_limit("nesting", "max_depth", limits.max_depth);
-    return true;
+    if (++depth <= limits.max_depth) [[likely]]
+      return true;
+    return fail_limit("nesting", "max_depth", limits.max_depth);
   }
   void leave() noexcept { --depth; }
   // Checks an element count read from the input: within max_elements, and no more than
   // the bytes left allow at `min_size` bytes per element (the allocation bound).
   bool check_count(std::uint64_t count, std::size_t min_size, std::string_view what) {
-    if (count > limits.max_elements)
-      return fail_limit(std::string(what) + " count " + std::to_string(count), "max_elements",
-                        limits.max_elements);
-    if (min_size != 0 && count > in.left() / min_size)
-      return fail(std::string(what) + " count " + std::to_string(count) +
-                  " runs past the end (" + std::to_string(in.left()) + " bytes left)");
-    return true;
+    if (count <= limits.max_elements && (min_size == 0 || count <= in.left() / min_size)) [[likely]]
+      return true;
+    return fail_count(count, min_size, what);
   }
   // Checks a string or byte-buffer length read from the input.
   bool check_length(std::uint64_t length, std::string_view what) {
-    if (length > limits.max_string)
-      return fail_limit(std::string(what) + " length " + std::to_string(length), "max_string",
-                        limits.max_string);
-    if (length > in.left())
-      return fail(std::string(what) + " length " + std::to_string(length) +
-                  " runs past the end (" + std::to_string(in.left()) + " bytes left)");
-    return true;
+    if (length <= limits.max_string && length <= in.left()) [[likely]]
+      return true;
+    return fail_length(length, what);
   }
   // Checks the input size against max_bytes (call first).
   bool check_size() {
-    if (in.size() > limits.max_bytes)
-      return fail_at(0,
-                     "input of " + std::to_string(in.size()) + " bytes exceeds limit max_bytes = " +
-                         std::to_string(limits.max_bytes),
-                     ErrorKind::too_large);
-    return true;
+    if (in.size() <= limits.max_bytes) [[likely]]
+      return true;
+    return fail_size();
   }
+
+ private:
+  [[gnu::cold]] bool fail_need(std::size_t n, std::string_view what);
+  [[gnu::cold]] bool fail_count(std::uint64_t count, std::size_t min_size, std::string_view what);
+  [[gnu::cold]] bool fail_length(std::uint64_t length, std::string_view what);
+  [[gnu::cold]] bool fail_size();
 };
 
 // Checks that `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).

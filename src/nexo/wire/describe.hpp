@@ -99,13 +99,13 @@ struct Description {
   // Adds a field. `number` 0 takes the field's position (1, 2, 3, ...).
   template <class M>
   constexpr Description<T, Fs..., Field<T, M>> field(std::string_view field_name, M T::*member,
-                                                      std::uint32_t number = 0,
-                                                      FieldOption options = none) const {
+                                                     std::uint32_t number = 0,
+                                                     FieldOption options = none) const {
     return {name,
-            std::tuple_cat(fields, std::make_tuple(Field<T, M>{
-                                       field_name, member,
-                                       number == 0 ? static_cast<std::uint32_t>(size + 1) : number,
-                                       options})),
+            std::tuple_cat(
+                fields, std::make_tuple(Field<T, M>{
+                            field_name, member,
+                            number == 0 ? static_cast<std::uint32_t>(size + 1) : number, options})),
             java_class};
   }
   template <class M>
@@ -129,7 +129,9 @@ constexpr Description<T> describe(std::string_view name) {
 // Looking descriptions up.
 
 template <class T>
-concept Described = requires(const T* p) { nexo_wire_describe(p); };
+concept Described = requires(const T* p) {
+  nexo_wire_describe(p);
+};
 
 // The description of T, a compile-time constant.
 template <Described T>
@@ -148,7 +150,8 @@ template <Described T, class Fn>
 constexpr void for_each_field(Fn&& fn) {
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (fn(std::integral_constant<std::size_t, I>{}), ...);
-  }(std::make_index_sequence<field_count<T>>{});
+  }
+  (std::make_index_sequence<field_count<T>>{});
 }
 
 // As for_each_field, but fn returns bool and the walk stops at the first false;
@@ -157,7 +160,8 @@ template <Described T, class Fn>
 constexpr bool all_fields(Fn&& fn) {
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return (fn(std::integral_constant<std::size_t, I>{}) && ...);
-  }(std::make_index_sequence<field_count<T>>{});
+  }
+  (std::make_index_sequence<field_count<T>>{});
 }
 
 // ---------------------------------------------------------------------------
@@ -218,8 +222,7 @@ concept Array = is_std_array<T>::value;
 template <class T>
 concept Optional = is_optional<T>::value;
 template <class T>
-concept Map = is_map<T>::value &&
-              (Integer<typename T::key_type> || String<typename T::key_type>);
+concept Map = is_map<T>::value &&(Integer<typename T::key_type> || String<typename T::key_type>);
 template <class T>
 concept SharedPtr = is_shared_ptr<T>::value;
 template <class T>
@@ -228,7 +231,7 @@ concept WeakPtr = is_weak_ptr<T>::value;
 // The integer an enum is carried as.
 template <class T>
 using carried_t = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
-                                     std::type_identity<T>>::type;
+                                              std::type_identity<T>>::type;
 
 // True for every type wire/ can marshal (checked where a codec is instantiated, so a
 // field of an unsupported type is a compile error naming the type).

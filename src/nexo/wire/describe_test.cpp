@@ -113,11 +113,11 @@ TEST(Decode, Utf8Validation) {
   EXPECT_EQ(utf8_invalid_at("plain ascii text, long enough for the fast path"), 47u);
   std::string good = "Gr\xc3\xbc\xc3\x9f\x65 \xe2\x82\xac \xf0\x9f\x98\x80";
   EXPECT_EQ(utf8_invalid_at(good), good.size());
-  EXPECT_EQ(utf8_invalid_at("ab\xc0\xaf"), 2u);          // overlong '/'
-  EXPECT_EQ(utf8_invalid_at("\xed\xa0\x80"), 0u);        // surrogate U+D800
-  EXPECT_EQ(utf8_invalid_at("x\xf4\x90\x80\x80"), 1u);   // beyond U+10FFFF
-  EXPECT_EQ(utf8_invalid_at("xy\xe2\x82"), 2u);          // truncated
-  EXPECT_EQ(utf8_invalid_at("\x80"), 0u);                // lone continuation
+  EXPECT_EQ(utf8_invalid_at("ab\xc0\xaf"), 2u);         // overlong '/'
+  EXPECT_EQ(utf8_invalid_at("\xed\xa0\x80"), 0u);       // surrogate U+D800
+  EXPECT_EQ(utf8_invalid_at("x\xf4\x90\x80\x80"), 1u);  // beyond U+10FFFF
+  EXPECT_EQ(utf8_invalid_at("xy\xe2\x82"), 2u);         // truncated
+  EXPECT_EQ(utf8_invalid_at("\x80"), 0u);               // lone continuation
   EXPECT_EQ(utf8_invalid_at("abc\xff"), 3u);
 }
 

@@ -19,7 +19,8 @@ Large make_large() {
   large.complete = true;
   large.description = "a large message: scalars, a string, 1,000 doubles and 50 nested records";
   large.samples.reserve(1000);
-  for (int i = 0; i < 1000; ++i) large.samples.push_back(std::sin(i * 0.001) * 1000.0 + i / 7.0);
+  for (int i = 0; i < 1000; ++i)
+    large.samples.push_back(std::sin(i * 0.001) * 1000.0 + i / 7.0);
   large.records.reserve(50);
   for (int i = 0; i < 50; ++i) {
     large.records.push_back(

@@ -56,8 +56,8 @@ struct Large {
   double total = 0;
   bool complete = false;
   std::string description;
-  std::vector<double> samples;   // 1,000
-  std::vector<Record> records;   // 50
+  std::vector<double> samples;  // 1,000
+  std::vector<Record> records;  // 50
   bool operator==(const Large&) const = default;
 };
 constexpr auto nexo_wire_describe(const Large*) {
@@ -99,10 +99,10 @@ struct Everything {
   std::uint32_t u32 = 0;
   std::int64_t i64 = 0;
   std::uint64_t u64 = 0;
-  std::int32_t s32 = 0;     // protobuf sint32
-  std::int64_t s64 = 0;     // protobuf sint64
-  std::uint32_t f32 = 0;    // protobuf fixed32
-  std::int64_t sf64 = 0;    // protobuf sfixed64
+  std::int32_t s32 = 0;   // protobuf sint32
+  std::int64_t s64 = 0;   // protobuf sint64
+  std::uint32_t f32 = 0;  // protobuf fixed32
+  std::int64_t sf64 = 0;  // protobuf sfixed64
   float real32 = 0;
   double real64 = 0;
   Color color = Color::red;
