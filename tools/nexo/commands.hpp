@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nexo::tool {
 
@@ -75,6 +76,27 @@ struct FaultProxyArgs {
   std::string duration;  // empty: until SIGINT or SIGTERM
 };
 
+// nexo marshal: an example value in a format, printed as an annotated hex dump
+// (output "dump"), raw bytes ("raw") or plain hex ("hex").
+struct MarshalArgs {
+  std::string format;
+  std::string example = "person";
+  std::string output = "dump";
+  bool pretty = false;  // JSON and XML: indented
+};
+
+// nexo unmarshal: reads bytes (raw, or hex with --hex) from a file or stdin ("-") and
+// prints the value they hold.
+struct UnmarshalArgs {
+  std::string format;
+  std::string example = "person";
+  std::string input = "-";
+  bool hex = false;
+};
+
+const std::vector<std::string>& wire_format_names();
+const std::vector<std::string>& wire_example_names();
+
 int udp_serve(const ServerArgs& args);
 int udp_send(const ClientArgs& args);
 int tcp_serve(const ServerArgs& args);
@@ -85,6 +107,8 @@ int msg_recv(const RecvArgs& args);
 int msg_send(const SendArgs& args);
 int msg_ping(const PingArgs& args);
 int fault_proxy(const FaultProxyArgs& args);
+int wire_marshal(const MarshalArgs& args);
+int wire_unmarshal(const UnmarshalArgs& args);
 int tour();
 
 }  // namespace nexo::tool

@@ -5,6 +5,7 @@
 //   nexo mcast peer                the chapter's MulticastPeer
 //   nexo resolve NAME              every address of a host name
 //   nexo fault-proxy               a UDP relay with a failure model to order
+//   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -221,6 +222,35 @@ int main(int argc, char** argv) {
       ->check(kCount);
   fp->add_option("--duration", proxy.duration, "stop after this long (default: at SIGINT/SIGTERM)");
   fp->callback([&] { status = nexo::tool::fault_proxy(proxy); });
+
+  nexo::tool::MarshalArgs marshal;
+  CLI::App* m = app.add_subcommand(
+      "marshal", "print an example value in a wire format, as an annotated hex dump");
+  m->add_option("--format", marshal.format, "the representation")
+      ->required()
+      ->check(CLI::IsMember(nexo::tool::wire_format_names()));
+  m->add_option("--example", marshal.example, "the value")
+      ->capture_default_str()
+      ->check(CLI::IsMember(nexo::tool::wire_example_names()));
+  m->add_option("--output", marshal.output,
+                "dump (annotated hex), raw (the bytes themselves) or hex")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dump", "raw", "hex"}));
+  m->add_flag("--pretty", marshal.pretty, "JSON and XML: indented");
+  m->callback([&] { status = nexo::tool::wire_marshal(marshal); });
+
+  nexo::tool::UnmarshalArgs unmarshal;
+  CLI::App* u = app.add_subcommand(
+      "unmarshal", "read an example type from bytes in a wire format and print the value");
+  u->add_option("--format", unmarshal.format, "the representation")
+      ->required()
+      ->check(CLI::IsMember(nexo::tool::wire_format_names()));
+  u->add_option("--example", unmarshal.example, "the type the bytes hold")
+      ->capture_default_str()
+      ->check(CLI::IsMember(nexo::tool::wire_example_names()));
+  u->add_option("FILE", unmarshal.input, "the bytes (- : standard input)")->capture_default_str();
+  u->add_flag("--hex", unmarshal.hex, "the input is hex text (as nexo marshal --output hex)");
+  u->callback([&] { status = nexo::tool::wire_unmarshal(unmarshal); });
 
   CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
   resolve->add_option("NAME", name, "host name or address")->required();

@@ -52,6 +52,16 @@ std::string text_column(std::span<const std::byte> bytes) {
   return out;
 }
 
+// Text worth showing beside the hex: at least half the bytes printable.
+bool mostly_text(std::span<const std::byte> bytes) {
+  std::size_t printable = 0;
+  for (std::byte b : bytes) {
+    auto c = static_cast<unsigned char>(b);
+    if (c >= 0x20 && c < 0x7f) ++printable;
+  }
+  return printable * 2 >= bytes.size() && printable > 0;
+}
+
 void print_run(std::string& out, std::span<const std::byte> all, std::size_t begin, std::size_t end,
                Part part, std::string_view label, int depth) {
   char offset[32];
@@ -68,12 +78,14 @@ void print_run(std::string& out, std::span<const std::byte> all, std::size_t beg
       out += kind;
       out.append(static_cast<std::size_t>(std::max(depth, 0)) * 2, ' ');
       out += label;
-      if (part == Part::value || part == Part::tag || part == Part::type_info) {
+      if (label.find(" = ") == std::string_view::npos &&
+          mostly_text(all.subspan(begin, end - begin))) {
         out += "  |";
         out += text_column(chunk);
         out += '|';
       }
-    } else {
+    } else if (label.find(" = ") == std::string_view::npos &&
+               mostly_text(all.subspan(begin, end - begin))) {
       out += "        ";
       out.append(static_cast<std::size_t>(std::max(depth, 0)) * 2, ' ');
       out += "  |";

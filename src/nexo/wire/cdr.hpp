@@ -43,6 +43,7 @@
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/decode.hpp"
 #include "nexo/wire/describe.hpp"
+#include "nexo/wire/text.hpp"
 
 namespace nexo::wire::cdr {
 
@@ -145,9 +146,14 @@ class Encoder {
   void scalar(W v, std::string_view label) {
     align(sizeof(W));
     std::size_t begin = out_.size();
+    if constexpr (Out::annotating) {
+      std::string text(label);
+      text += " = ";
+      wire::detail::text_scalar(text, v);
+      out_.note_range(begin, begin + sizeof(W), Part::value, text);
+    }
     if constexpr (Swap) v = byteswap(v);
     std::memcpy(out_.extend(sizeof(W)), &v, sizeof(W));
-    out_.note(begin, Part::value, label);
   }
 
   void length(std::uint32_t n, std::string_view label) {

@@ -1,0 +1,63 @@
+// The formats of wire/ by name, for the tool and the tour: one place maps
+// "cdr", "cdr-be", "proto", "json", "xml", "java" to the codecs.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nexo/base/result.hpp"
+#include "nexo/wire/buffer.hpp"
+#include "nexo/wire/cdr.hpp"
+#include "nexo/wire/describe.hpp"
+
+namespace nexo::tool {
+
+// The names `--format` accepts, in the order the tour shows them.
+inline const std::vector<std::string>& known_formats() {
+  static const std::vector<std::string> names = {"cdr", "cdr-be"};
+  return names;
+}
+
+// What a format is, in a few words (for --help and the tour).
+inline std::string_view wire_format_title(std::string_view format) {
+  if (format == "cdr") return "CORBA CDR, little-endian, in an encapsulation (byte-order flag)";
+  if (format == "cdr-be") return "CORBA CDR, big-endian, in an encapsulation (byte-order flag)";
+  return "";
+}
+
+inline Error unknown_format(std::string_view format) {
+  std::string known;
+  for (const auto& n : known_formats())
+    known += (known.empty() ? "" : ", ") + n;
+  return Error(ErrorKind::invalid_argument,
+               "unknown format '" + std::string(format) + "' (known: " + known + ")");
+}
+
+// Encodes v in `format`, appending to out (a Buffer or an AnnotatedBuffer).
+template <class T, class Out>
+Result<void> encode_as(std::string_view format, const T& v, Out& out, bool pretty = false) {
+  (void)pretty;
+  if (format == "cdr") {
+    wire::cdr::encode_encapsulated(v, out, wire::cdr::Endian::little);
+    return ok();
+  }
+  if (format == "cdr-be") {
+    wire::cdr::encode_encapsulated(v, out, wire::cdr::Endian::big);
+    return ok();
+  }
+  return unknown_format(format);
+}
+
+// Decodes v from bytes in `format`. A CDR encapsulation carries its byte order, so
+// "cdr" and "cdr-be" both read either order.
+template <class T>
+Result<void> decode_as(std::string_view format, std::span<const std::byte> bytes, T& v,
+                       const wire::Limits& limits = {}) {
+  if (format == "cdr" || format == "cdr-be")
+    return wire::cdr::decode_encapsulated(bytes, v, limits);
+  return unknown_format(format);
+}
+
+}  // namespace nexo::tool
