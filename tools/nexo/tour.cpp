@@ -16,6 +16,10 @@
 #include "nexo/msg/sender.hpp"
 #include "nexo/net/data_stream.hpp"
 #include "nexo/net/multicast_socket.hpp"
+#include "nexo/wire/examples.hpp"
+#include "nexo/wire/remote_ref.hpp"
+#include "nexo/wire/text.hpp"
+#include "wire_formats.hpp"
 
 namespace nexo::tool {
 namespace {
@@ -273,6 +277,62 @@ void reliable_delivery() {
 
 }  // namespace
 
+void indent_block(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::cout << "     " << text.substr(at, nl - at) << '\n';
+    at = nl + 1;
+  }
+}
+
+void marshalling() {
+  stop("External data representation: one Person, every representation");
+  auto person = wire::examples::make_person();
+  say("The chapter's Person (name, place, year) is described once to nexo::wire and");
+  say("marshalled from that one description into each external data representation:");
+  indent_block(wire::to_text(person));
+  std::cout << "     format   bytes  what the bytes are\n";
+  for (const std::string& format : known_formats()) {
+    wire::Buffer out;
+    check(encode_as(format, person, out), "marshal " + format);
+    std::printf("     %-7s %6zu  %s\n", format.c_str(), out.size(),
+                std::string(wire_format_title(format)).c_str());
+  }
+
+  say("");
+  say("CDR big-endian, annotated: lengths count the terminating NUL, and padding aligns");
+  say("each value to its size, counted from the start of the stream:");
+  wire::AnnotatedBuffer be;
+  check(encode_as("cdr-be", person, be), "marshal cdr-be");
+  indent_block(wire::annotated_dump(be.bytes(), be.notes()));
+  say("Receiver makes it right: the encapsulation's flag says big-endian, so this");
+  say("little-endian machine swaps as it reads; little-endian input would be copied as is.");
+  wire::examples::Person back;
+  check(decode_as("cdr-be", be.bytes(), back), "unmarshal cdr-be");
+  show("unmarshalled from big-endian CDR", back == person ? "the same Person" : "A DIFFERENT VALUE");
+
+  say("");
+  say("Bad input is an error naming the byte offset and the reason, never a crash:");
+  Bytes hostile = be.to_vector();
+  hostile[4] = hostile[5] = hostile[6] = hostile[7] = std::byte{0xff};  // name's length
+  wire::examples::Person ignored;
+  show_error("a string length of 4294967295", decode_as("cdr-be", hostile, ignored));
+  show_error("the first 17 bytes only",
+             decode_as("cdr-be", std::span<const std::byte>(be.bytes()).first(17), ignored));
+
+  say("");
+  say("A remote object reference names an object in another process: Internet address,");
+  say("port, time of creation, object number, interface. In text and in CDR:");
+  auto ref = check(wire::RemoteObjectRef::make("127.0.0.1", 1099, 1764000000, 7, "Person"),
+                   "a remote object reference");
+  show("text form", ref.to_string());
+  wire::Buffer ref_cdr;
+  wire::cdr::encode(ref, ref_cdr, wire::cdr::Endian::big);
+  show("CDR, big-endian (" + std::to_string(ref_cdr.size()) + " bytes)", hex(ref_cdr.bytes()));
+}
+
 int tour() {
   std::cout << "nexo tour: the middleware layers of interprocess communication, run for real.\n"
                "Everything happens on this machine's loopback interface.\n";
@@ -283,6 +343,7 @@ int tour() {
     multicast();
     message_passing();
     reliable_delivery();
+    marshalling();
   } catch (const TourFailure& failure) {
     std::cerr << "nexo tour: " << failure.error.message() << '\n';
     return 1;

@@ -92,6 +92,7 @@ void print_run(std::string& out, std::span<const std::byte> all, std::size_t beg
       out += text_column(chunk);
       out += '|';
     }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
     out += '\n';
   }
 }
