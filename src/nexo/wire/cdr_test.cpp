@@ -128,11 +128,11 @@ TEST(Cdr, HostileLengthsAreRefusedBeforeAllocating) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind(), ErrorKind::too_large);
   EXPECT_EQ(s.error().message(),
-            "cdr: at byte 4: name length 2147483647 exceeds limit max_string = 16777216");
+            "cdr: at byte 0: name length 2147483647 exceeds limit max_string = 16777216");
   auto s2 = cdr::decode<Person>(view(str), Endian::little, Limits{.max_string = 1u << 31});
   ASSERT_FALSE(s2);
   EXPECT_EQ(s2.error().message(),
-            "cdr: at byte 4: name length 2147483647 runs past the end (1 bytes left)");
+            "cdr: at byte 0: name length 2147483647 runs past the end (1 bytes left)");
 }
 
 TEST(Cdr, BadValuesNameTheirOffset) {

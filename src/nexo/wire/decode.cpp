@@ -32,21 +32,26 @@ bool DecodeState::fail_need(std::size_t n, std::string_view what) {
               std::to_string(in.left()) + " left");
 }
 
-bool DecodeState::fail_count(std::uint64_t count, std::size_t min_size, std::string_view what) {
+bool DecodeState::fail_count(std::uint64_t count, std::string_view what, std::size_t at) {
+  if (at == kHere) at = in.offset();
   if (count > limits.max_elements)
-    return fail_limit(std::string(what) + " count " + std::to_string(count), "max_elements",
-                      limits.max_elements);
-  (void)min_size;
-  return fail(std::string(what) + " count " + std::to_string(count) + " runs past the end (" +
-              std::to_string(in.left()) + " bytes left)");
+    return fail_at(at,
+                   std::string(what) + " count " + std::to_string(count) +
+                       " exceeds limit max_elements = " + std::to_string(limits.max_elements),
+                   ErrorKind::too_large);
+  return fail_at(at, std::string(what) + " count " + std::to_string(count) +
+                         " runs past the end (" + std::to_string(in.left()) + " bytes left)");
 }
 
-bool DecodeState::fail_length(std::uint64_t length, std::string_view what) {
+bool DecodeState::fail_length(std::uint64_t length, std::string_view what, std::size_t at) {
+  if (at == kHere) at = in.offset();
   if (length > limits.max_string)
-    return fail_limit(std::string(what) + " length " + std::to_string(length), "max_string",
-                      limits.max_string);
-  return fail(std::string(what) + " length " + std::to_string(length) + " runs past the end (" +
-              std::to_string(in.left()) + " bytes left)");
+    return fail_at(at,
+                   std::string(what) + " length " + std::to_string(length) +
+                       " exceeds limit max_string = " + std::to_string(limits.max_string),
+                   ErrorKind::too_large);
+  return fail_at(at, std::string(what) + " length " + std::to_string(length) +
+                         " runs past the end (" + std::to_string(in.left()) + " bytes left)");
 }
 
 bool DecodeState::fail_size() {

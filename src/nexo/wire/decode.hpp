@@ -111,18 +111,21 @@ struct DecodeState {
   }
   void leave() noexcept { --depth; }
   // Checks an element count read from the input: within max_elements, and no more than
-  // the bytes left allow at `min_size` bytes per element (the allocation bound).
-  bool check_count(std::uint64_t count, std::size_t min_size, std::string_view what) {
+  // the bytes left allow at `min_size` bytes per element (the allocation bound). `at` is
+  // where the count was read (the error's offset; default: the current offset).
+  bool check_count(std::uint64_t count, std::size_t min_size, std::string_view what,
+                   std::size_t at = kHere) {
     if (count <= limits.max_elements && (min_size == 0 || count <= in.left() / min_size)) [[likely]]
       return true;
-    return fail_count(count, min_size, what);
+    return fail_count(count, what, at);
   }
-  // Checks a string or byte-buffer length read from the input.
-  bool check_length(std::uint64_t length, std::string_view what) {
+  // Checks a string or byte-buffer length read from the input (at `at`, as above).
+  bool check_length(std::uint64_t length, std::string_view what, std::size_t at = kHere) {
     if (length <= limits.max_string && length <= in.left()) [[likely]]
       return true;
-    return fail_length(length, what);
+    return fail_length(length, what, at);
   }
+  static constexpr std::size_t kHere = static_cast<std::size_t>(-1);
   // Checks the input size against max_bytes (call first).
   bool check_size() {
     if (in.size() <= limits.max_bytes) [[likely]]
@@ -132,8 +135,8 @@ struct DecodeState {
 
  private:
   [[gnu::cold]] bool fail_need(std::size_t n, std::string_view what);
-  [[gnu::cold]] bool fail_count(std::uint64_t count, std::size_t min_size, std::string_view what);
-  [[gnu::cold]] bool fail_length(std::uint64_t length, std::string_view what);
+  [[gnu::cold]] bool fail_count(std::uint64_t count, std::string_view what, std::size_t at);
+  [[gnu::cold]] bool fail_length(std::uint64_t length, std::string_view what, std::size_t at);
   [[gnu::cold]] bool fail_size();
 };
 
