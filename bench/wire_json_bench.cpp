@@ -10,9 +10,9 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <simdjson.h>
 
 #include <cstdio>
-#include <simdjson.h>
 
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/json.hpp"
@@ -27,7 +27,9 @@ using RjWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 // ---------------------------------------------------------------------------
 // RapidJSON, writing.
 
-void key(RjWriter& w, const char* k) { w.Key(k, static_cast<rapidjson::SizeType>(std::strlen(k))); }
+void key(RjWriter& w, const char* k) {
+  w.Key(k, static_cast<rapidjson::SizeType>(std::strlen(k)));
+}
 void str(RjWriter& w, const std::string& s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
@@ -74,11 +76,13 @@ void put(RjWriter& w, const ex::Large& l) {
   str(w, l.description);
   key(w, "samples");
   w.StartArray();
-  for (double s : l.samples) w.Double(s);
+  for (double s : l.samples)
+    w.Double(s);
   w.EndArray();
   key(w, "records");
   w.StartArray();
-  for (const auto& r : l.records) put(w, r);
+  for (const auto& r : l.records)
+    put(w, r);
   w.EndArray();
   w.EndObject();
 }
@@ -122,10 +126,12 @@ void get(const RjValue& o, ex::Large& l) {
   get_string(member(o, "description"), l.description);
   const auto& samples = member(o, "samples");
   l.samples.resize(samples.Size());
-  for (rapidjson::SizeType i = 0; i < samples.Size(); ++i) l.samples[i] = samples[i].GetDouble();
+  for (rapidjson::SizeType i = 0; i < samples.Size(); ++i)
+    l.samples[i] = samples[i].GetDouble();
   const auto& records = member(o, "records");
   l.records.resize(records.Size());
-  for (rapidjson::SizeType i = 0; i < records.Size(); ++i) get(records[i], l.records[i]);
+  for (rapidjson::SizeType i = 0; i < records.Size(); ++i)
+    get(records[i], l.records[i]);
 }
 
 // ---------------------------------------------------------------------------
@@ -200,7 +206,8 @@ void compare(nexo::bench::wire::Report& report, const char* message, const T& va
     auto r = nexo::wire::json::decode(std::string_view(text), nexo_out);
     keep(r.has_value());
   });
-  if (!(nexo_out == value)) std::fprintf(stderr, "bench_wire: JSON %s: nexo did not round-trip\n", message);
+  if (!(nexo_out == value))
+    std::fprintf(stderr, "bench_wire: JSON %s: nexo did not round-trip\n", message);
 
   od::parser parser;
   simdjson::padded_string padded(text);

@@ -502,12 +502,60 @@ class Reader {
     if (c == '"') return non_finite(v, label);
     if (c != '-' && !digit(c)) [[unlikely]]
       return wrong_type(label, "a number");
+    if (exact_short(v)) return true;
     NumberText n;
     if (!number(n, label)) return false;
     auto r = std::from_chars(reinterpret_cast<const char*>(n.begin),
                              reinterpret_cast<const char*>(n.end), v);
     if (r.ec != std::errc{}) [[unlikely]]
       return out_of_range_real(n, v, label);
+    return true;
+  }
+
+  // Clinger's fast path: a plain decimal -?d+(.d+)? whose digits fit the significand
+  // (m <= 2^53 for a double, 2^24 for a float) and whose fraction has at most 22 (10)
+  // digits is m / 10^k, one correctly rounded division of two exact values. Other plain
+  // decimals go to from_chars from here. Returns false, consuming nothing, for a number
+  // with an exponent, one out of range, and anything not a number (the full path).
+  template <class F>
+  bool exact_short(F& v) noexcept {
+    constexpr int kMaxFraction = sizeof(F) == 8 ? 22 : 10;
+    constexpr std::uint64_t kMaxSignificand = std::uint64_t{1} << std::numeric_limits<F>::digits;
+    const unsigned char* q = p_;
+    bool negative = *q == '-';
+    q += negative;
+    std::uint64_t m = 0;
+    const unsigned char* first = q;
+    if (q != end_ && *q == '0') {
+      ++q;
+    } else {
+      q = digits_into(q, m);
+    }
+    if (q == first || (q != end_ && digit(*q))) return false;
+    int digits = static_cast<int>(q - first);
+    int fraction = 0;
+    if (q != end_ && *q == '.') {
+      const unsigned char* f = ++q;
+      q = digits_into(q, m);
+      fraction = static_cast<int>(q - f);
+      digits += fraction;
+      if (fraction == 0) return false;
+    }
+    if (q != end_ && (*q | 0x20) == 'e') return false;
+    if (digits > 19 || fraction > kMaxFraction || m > kMaxSignificand) {
+      // A plain decimal beyond the fast path: from_chars, without scanning it again.
+      auto r =
+          std::from_chars(reinterpret_cast<const char*>(p_), reinterpret_cast<const char*>(q), v);
+      if (r.ec != std::errc{}) return false;  // out of range: the full path reports it
+      p_ = q;
+      return true;
+    }
+    static constexpr F kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    F r = static_cast<F>(m) / kPow10[fraction];
+    v = negative ? -r : r;
+    p_ = q;
     return true;
   }
 
@@ -565,6 +613,26 @@ class Reader {
   bool trailing();
 
  private:
+  // Reads the run of digits at q into m (m = m * 10 + digit, wrapping; callers bound
+  // the digit count), eight at a time where it can; returns where the run ends.
+  const unsigned char* digits_into(const unsigned char* q, std::uint64_t& m) const noexcept {
+    while (end_ - q >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, q, 8);
+      // All eight are '0'...'9': each byte's high nibble is 3, and adding 6 keeps it 3.
+      if (((w & 0xf0f0f0f0f0f0f0f0ull) |
+           (((w + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) >> 4)) != 0x3333333333333333ull)
+        break;
+      w = ((w & 0x0f0f0f0f0f0f0f0full) * 2561) >> 8;             // pairs: 10a + b
+      w = ((w & 0x00ff00ff00ff00ffull) * 6553601) >> 16;         // quads: 100ab + cd
+      w = ((w & 0x0000ffff0000ffffull) * 42949672960001) >> 32;  // 10000abcd + efgh
+      m = m * 100000000 + w;
+      q += 8;
+    }
+    while (q != end_ && digit(*q))
+      m = m * 10 + (*q++ - '0');
+    return q;
+  }
   static bool digit(unsigned char c) noexcept { return static_cast<unsigned>(c - '0') < 10u; }
   // High bit set in each byte of w that is '"', '\' or below 0x20 (exact for the first).
   static std::uint64_t special_mask(std::uint64_t w) noexcept {

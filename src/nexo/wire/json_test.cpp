@@ -227,6 +227,32 @@ TEST(Json, RealsAreCorrectlyRoundedAndRangeChecked) {
   EXPECT_EQ(error_of<Reals>(R"({"d":0.0000001e308})"), "");
 }
 
+TEST(Json, ShortDecimalsReadAsFromCharsDoes) {
+  // The reader's fast path (m / 10^k) against std::from_chars, at and around its bounds.
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 200000; ++i) {
+    std::uint64_t m = rng() >> (rng() % 64);
+    std::string digits = std::to_string(m);
+    std::size_t point = rng() % (digits.size() + 24);
+    std::string t = digits;
+    if (point > 0 && point < digits.size()) {
+      t.insert(digits.size() - point, ".");
+    } else if (point >= digits.size()) {
+      t = "0." + std::string(point - digits.size(), '0') + digits;
+    }
+    if (rng() % 2) t = "-" + t;
+    double want_d = 0;
+    float want_f = 0;
+    std::from_chars(t.data(), t.data() + t.size(), want_d);
+    std::from_chars(t.data(), t.data() + t.size(), want_f);
+    std::string doc = R"({"d":)" + t + R"(,"f":)" + t + "}";
+    auto r = json::decode<Reals>(doc);
+    ASSERT_TRUE(r) << doc << ": " << r.error().to_string();
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(r->d), std::bit_cast<std::uint64_t>(want_d)) << doc;
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(r->f), std::bit_cast<std::uint32_t>(want_f)) << doc;
+  }
+}
+
 TEST(Json, NonFiniteRealsAreStrings) {
   Reals r{std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<float>::infinity()};
   EXPECT_EQ(text_of(r), R"({"d":"NaN","f":"-Infinity"})");
