@@ -438,8 +438,9 @@ class Encoder {
       return !v.empty();
     } else if constexpr (Map<V>) {
       ++depth_;
-      for (const auto& [key, mapped] : v) {
-        element("entry", mapped, [&](Out& o) {
+      for (const auto& pair : v) {
+        const auto& key = pair.first;
+        element("entry", pair.second, [&](Out& o) {
           o.append(" key=\"");
           if constexpr (String<typename V::key_type>) {
             attribute_text(key, "key");
