@@ -944,4 +944,10 @@ Result<void> decode(std::string_view text, T& v, const ReadOptions& options = {}
   return decode(std::as_bytes(std::span(text.data(), text.size())), v, options, limits);
 }
 
+template <Described T>
+Result<T> decode(std::string_view text, const ReadOptions& options = {},
+                 const Limits& limits = {}) {
+  return decode<T>(std::as_bytes(std::span(text.data(), text.size())), options, limits);
+}
+
 }  // namespace nexo::wire::xml
