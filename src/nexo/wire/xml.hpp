@@ -140,7 +140,6 @@ class Reader {
   bool name(std::string_view& out) {
     const unsigned char* start = p_;
     if (p_ == end_ || (kName[*p_] & 1) == 0) return bad_name();
-    ++p_;
     while (p_ != end_ && (kName[*p_] & 2) != 0) {
       if (*p_ >= 0x80) {
         std::size_t n = xml_char_length(p_, end_);

@@ -344,6 +344,9 @@ TEST(Xml, InvalidUtf8IsAnError) {
   EXPECT_EQ(error_of<Person>("<person><name>\xed\xa0\x80</name></person>"),  // a surrogate
             "xml: at byte 14: invalid UTF-8");
   EXPECT_EQ(error_of<Person>("<person><n\xff/></person>"), "xml: at byte 10: invalid UTF-8");
+  EXPECT_EQ(error_of<Person>("<person><\xff/></person>"), "xml: at byte 9: invalid UTF-8");
+  EXPECT_EQ(error_of<Person>("<\xc3\xa9/>"),
+            "xml: at byte 0: root element is <\xc3\xa9>, expected <person>");
   EXPECT_EQ(error_of<Person>("<person><x a='\xc0\x80'/></person>"),
             "xml: at byte 14: invalid UTF-8");
   EXPECT_EQ(error_of<Person>("<person><!-- \xf5 --></person>"), "xml: at byte 13: invalid UTF-8");
