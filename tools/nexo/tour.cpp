@@ -302,6 +302,16 @@ void marshalling() {
   }
 
   say("");
+  say("The text representations carry the field names; the binary ones carry only values,");
+  say("so both sides must agree on the type beforehand:");
+  for (const std::string& format : known_formats()) {
+    if (!wire_format_is_text(format)) continue;
+    wire::Buffer out;
+    check(encode_as(format, person, out), "marshal " + format);
+    show(format, out.text());
+  }
+
+  say("");
   say("CDR big-endian, annotated: lengths count the terminating NUL, and padding aligns");
   say("each value to its size, counted from the start of the stream:");
   wire::AnnotatedBuffer be;
@@ -311,7 +321,8 @@ void marshalling() {
   say("little-endian machine swaps as it reads; little-endian input would be copied as is.");
   wire::examples::Person back;
   check(decode_as("cdr-be", be.bytes(), back), "unmarshal cdr-be");
-  show("unmarshalled from big-endian CDR", back == person ? "the same Person" : "A DIFFERENT VALUE");
+  show("unmarshalled from big-endian CDR",
+       back == person ? "the same Person" : "A DIFFERENT VALUE");
 
   say("");
   say("Bad input is an error naming the byte offset and the reason, never a crash:");

@@ -135,6 +135,7 @@ int wire_marshal(const MarshalArgs& args) {
     } else {
       std::cout << args.example << " in " << args.format << " (" << wire_format_title(args.format)
                 << "): " << out.size() << " bytes\n";
+      if (wire_format_is_text(args.format)) std::cout << out.text() << "\n\n";
       std::cout << wire::annotated_dump(out.bytes(), out.notes());
     }
     std::cout.flush();

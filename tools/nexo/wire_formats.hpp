@@ -11,12 +11,14 @@
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/describe.hpp"
+#include "nexo/wire/json.hpp"
+#include "nexo/wire/xml.hpp"
 
 namespace nexo::tool {
 
 // The names `--format` accepts, in the order the tour shows them.
 inline const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> names = {"cdr", "cdr-be"};
+  static const std::vector<std::string> names = {"cdr", "cdr-be", "json", "xml"};
   return names;
 }
 
@@ -24,7 +26,14 @@ inline const std::vector<std::string>& known_formats() {
 inline std::string_view wire_format_title(std::string_view format) {
   if (format == "cdr") return "CORBA CDR, little-endian, in an encapsulation (byte-order flag)";
   if (format == "cdr-be") return "CORBA CDR, big-endian, in an encapsulation (byte-order flag)";
+  if (format == "json") return "JSON (RFC 8259), UTF-8 text";
+  if (format == "xml") return "XML 1.0, an element per field, UTF-8 text";
   return "";
+}
+
+// Whether a format is text (printed as such by nexo marshal, beside the dump).
+inline bool wire_format_is_text(std::string_view format) {
+  return format == "json" || format == "xml";
 }
 
 inline Error unknown_format(std::string_view format) {
@@ -38,7 +47,6 @@ inline Error unknown_format(std::string_view format) {
 // Encodes v in `format`, appending to out (a Buffer or an AnnotatedBuffer).
 template <class T, class Out>
 Result<void> encode_as(std::string_view format, const T& v, Out& out, bool pretty = false) {
-  (void)pretty;
   if (format == "cdr") {
     wire::cdr::encode_encapsulated(v, out, wire::cdr::Endian::little);
     return ok();
@@ -46,6 +54,17 @@ Result<void> encode_as(std::string_view format, const T& v, Out& out, bool prett
   if (format == "cdr-be") {
     wire::cdr::encode_encapsulated(v, out, wire::cdr::Endian::big);
     return ok();
+  }
+  if (format == "json") {
+    wire::json::WriteOptions options;
+    options.pretty = pretty;
+    wire::json::encode(v, out, options);
+    return ok();
+  }
+  if (format == "xml") {
+    wire::xml::WriteOptions options;
+    options.pretty = pretty;
+    return wire::xml::encode(v, out, options);
   }
   return unknown_format(format);
 }
@@ -57,6 +76,8 @@ Result<void> decode_as(std::string_view format, std::span<const std::byte> bytes
                        const wire::Limits& limits = {}) {
   if (format == "cdr" || format == "cdr-be")
     return wire::cdr::decode_encapsulated(bytes, v, limits);
+  if (format == "json") return wire::json::decode(bytes, v, limits);
+  if (format == "xml") return wire::xml::decode(bytes, v, wire::xml::ReadOptions{}, limits);
   return unknown_format(format);
 }
 
