@@ -34,6 +34,10 @@ void stop(std::string_view title) {
   std::cout << "\n== " << ++stop_number << ". " << title << " ==\n";
 }
 void say(std::string_view text) {
+  if (text.empty()) {
+    std::cout << '\n';
+    return;
+  }
   std::cout << "   " << text << '\n';
 }
 void show(std::string_view label, std::string_view value) {
