@@ -33,16 +33,9 @@ bool Decoder::read_varint_slow(std::uint64_t& out, std::string_view what) {
   return fail(p_, std::string(what) + " varint is longer than 10 bytes");
 }
 
-bool Decoder::read_length(std::size_t& n, std::string_view what) {
-  const unsigned char* at = p_;
-  std::uint64_t w;
-  if (!read_varint(w, what)) return false;
-  const auto left = static_cast<std::size_t>(end_ - p_);
-  if (w > left)
-    return fail(at, std::string(what) + " length " + std::to_string(w) + " runs past the end (" +
-                        std::to_string(left) + " bytes left)");
-  n = static_cast<std::size_t>(w);
-  return true;
+bool Decoder::length_past_end(const unsigned char* at, std::uint64_t n, std::string_view what) {
+  return fail(at, std::string(what) + " length " + std::to_string(n) + " runs past the end (" +
+                      std::to_string(end_ - p_) + " bytes left)");
 }
 
 bool Decoder::truncated(std::string_view what, std::size_t n) {
@@ -56,7 +49,7 @@ bool Decoder::wrong_type(const unsigned char* at, std::uint32_t number, std::str
                       wire_type_name(got) + ", expected " + wire_type_name(want));
 }
 
-bool Decoder::check_utf8(const unsigned char* at, std::size_t n, std::string_view name) {
+bool Decoder::check_utf8_slow(const unsigned char* at, std::size_t n, std::string_view name) {
   std::size_t bad = utf8_invalid_at({reinterpret_cast<const char*>(at), n});
   if (bad == n) return true;
   return fail(at + bad, "string " + std::string(name) + " is not valid UTF-8");
@@ -79,7 +72,7 @@ bool Decoder::skip(unsigned wire_type, std::uint64_t number, const unsigned char
       return true;
     }
     case len: {
-      std::size_t n;
+      std::size_t n = 0;
       if (!read_length(n, "unknown field")) return false;
       p_ += n;
       return true;

@@ -169,8 +169,10 @@ constexpr bool is_proto_field() {
 // A repeated scalar field (written packed).
 template <class M>
 constexpr bool is_packed() {
-  if constexpr (Vector<M> || Array<M>) return Scalar<typename M::value_type>;
-  else return false;
+  if constexpr (Vector<M> || Array<M>)
+    return Scalar<typename M::value_type>;
+  else
+    return false;
 }
 
 // Field indices of T sorted by field number; checks the numbers at compile time.
@@ -436,15 +438,31 @@ class Decoder {
   }
 
   bool read_varint(std::uint64_t& out, std::string_view what) {
-    if (p_ < end_ && *p_ < 0x80) {
-      out = *p_++;
-      return true;
+    if (end_ - p_ >= 2) [[likely]] {  // one or two bytes: most keys, lengths and values
+      if (p_[0] < 0x80) {
+        out = *p_++;
+        return true;
+      }
+      if (p_[1] < 0x80) {
+        out = (p_[0] & 0x7fu) | (static_cast<std::uint64_t>(p_[1]) << 7);
+        p_ += 2;
+        return true;
+      }
     }
     return read_varint_slow(out, what);
   }
   bool read_varint_slow(std::uint64_t& out, std::string_view what);
   // A LEN prefix: the length, checked against the rest of the enclosing message.
-  bool read_length(std::size_t& n, std::string_view what);
+  bool read_length(std::size_t& n, std::string_view what) {
+    const unsigned char* at = p_;
+    std::uint64_t w = 0;
+    if (!read_varint(w, what)) return false;
+    if (w > static_cast<std::size_t>(end_ - p_)) [[unlikely]]
+      return length_past_end(at, w, what);
+    n = static_cast<std::size_t>(w);
+    return true;
+  }
+  bool length_past_end(const unsigned char* at, std::uint64_t n, std::string_view what);
   template <class Bits>
   bool read_fixed(Bits& out, std::string_view what) {
     if (static_cast<std::size_t>(end_ - p_) < sizeof(Bits)) return truncated(what, sizeof(Bits));
@@ -457,7 +475,21 @@ class Decoder {
                   unsigned got, unsigned want);
   bool skip(unsigned wire_type, std::uint64_t number, const unsigned char* at);
   bool skip_group(std::uint64_t number, const unsigned char* at);
-  bool check_utf8(const unsigned char* at, std::size_t n, std::string_view name);
+  // Checks UTF-8: a fast pass for ASCII, the full check only when a byte is >= 0x80.
+  bool check_utf8(const unsigned char* at, std::size_t n, std::string_view name) {
+    std::uint64_t high = 0;
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, at + k, 8);
+      high |= word;
+    }
+    for (; k < n; ++k)
+      high |= at[k];
+    if ((high & 0x8080808080808080ull) == 0) return true;
+    return check_utf8_slow(at, n, name);
+  }
+  bool check_utf8_slow(const unsigned char* at, std::size_t n, std::string_view name);
 
   // One scalar value of the field's wire type (already checked).
   template <class E, FieldOption O>
@@ -481,7 +513,7 @@ class Decoder {
 
   template <class S>
   bool text(S& x, std::string_view name) {
-    std::size_t n;
+    std::size_t n = 0;
     const unsigned char* at = p_;
     if (!read_length(n, name)) return false;
     if (n > st_.limits.max_string)
@@ -489,7 +521,8 @@ class Decoder {
                         st_.limits.max_string);
     if constexpr (String<S>) {
       if (!check_utf8(p_, n, name)) return false;
-      x.assign(reinterpret_cast<const char*>(p_), n);
+      if (x.size() != n) x.resize(n);  // cheaper than assign() into a used string
+      std::memcpy(x.data(), p_, n);
     } else {
       x.assign(reinterpret_cast<const std::byte*>(p_), reinterpret_cast<const std::byte*>(p_) + n);
     }
@@ -501,7 +534,7 @@ class Decoder {
   template <Described T>
   bool nested(T& x, bool fresh, std::string_view name) {
     const unsigned char* at = p_;
-    std::size_t n;
+    std::size_t n = 0;
     if (!read_length(n, name) || !enter(at)) return false;
     const unsigned char* outer = end_;
     end_ = p_ + n;
@@ -534,7 +567,7 @@ class Decoder {
   }
 
   template <std::uint32_t N, FieldOption O, class V>
-  bool repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::size_t& used,
+  bool repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::size_t& used, bool restart,
                        std::string_view name);
   template <std::uint32_t N, class M>
   bool map_entry(M& x, unsigned wt, const unsigned char* at, std::string_view name);
@@ -605,9 +638,7 @@ bool Decoder::on_field(T& v, unsigned wt, const unsigned char* at, Seen<field_co
   const bool first = !s.seen[I];
   s.seen[I] = true;
   if constexpr (is_packed<M>()) {
-    if constexpr (Vector<M>)
-      if (first && fresh) x.clear();
-    return repeated_scalar<f.number, f.options>(x, wt, at, s.used[I], f.name);
+    return repeated_scalar<f.number, f.options>(x, wt, at, s.used[I], first && fresh, f.name);
   } else if constexpr (Vector<M> || Array<M>) {
     std::size_t& used = s.used[I];
     if constexpr (Array<M>) {
@@ -653,9 +684,12 @@ void Decoder::finish_field(T& v, Seen<field_count<T>>& s, bool fresh) {
 
 template <std::uint32_t N, FieldOption O, class V>
 bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::size_t& used,
-                              std::string_view name) {
+                              bool restart, std::string_view name) {
   using E = typename V::value_type;
   using S = ScalarWire<E, O>;
+  if constexpr (Vector<V>) {  // the first occurrence in a fresh message replaces the values
+    if (restart && !(S::raw && wt == len)) x.clear();
+  }
   auto put = [&](const unsigned char* e_at, E e) {
     if constexpr (Array<V>) {
       if (used == x.size())
@@ -673,7 +707,7 @@ bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::s
     return scalar<E, O>(e, name) && put(at, e);
   }
   if (wt != len) return wrong_type(at, N, name, wt, len);
-  std::size_t n;
+  std::size_t n = 0;
   if (!read_length(n, name)) return false;
   const unsigned char* stop = p_ + n;
   if constexpr (S::fixed) {
@@ -681,7 +715,7 @@ bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::s
       return fail(at, std::string(name) + ": packed length " + std::to_string(n) +
                           " is not a multiple of " + std::to_string(S::size));
     if constexpr (S::raw && Vector<V>) {  // copied as they are (little-endian host)
-      std::size_t old = x.size();
+      std::size_t old = restart ? 0 : x.size();
       if (!count_limit(at, old + n / S::size, name)) return false;
       x.resize(old + n / S::size);
       std::memcpy(x.data() + old, p_, n);
@@ -706,7 +740,7 @@ bool Decoder::map_entry(M& x, unsigned wt, const unsigned char* at, std::string_
   using K = typename M::key_type;
   using V = typename M::mapped_type;
   if (wt != len) return wrong_type(at, N, name, wt, len);
-  std::size_t n;
+  std::size_t n = 0;
   if (!read_length(n, name) || !enter(at)) return false;
   const unsigned char* outer = end_;
   end_ = p_ + n;
