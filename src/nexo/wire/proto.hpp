@@ -718,7 +718,7 @@ bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::s
       std::size_t old = restart ? 0 : x.size();
       if (!count_limit(at, old + n / S::size, name)) return false;
       x.resize(old + n / S::size);
-      std::memcpy(x.data() + old, p_, n);
+      if (n != 0) std::memcpy(x.data() + old, p_, n);
       p_ = stop;
       return true;
     }

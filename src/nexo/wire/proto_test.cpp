@@ -419,6 +419,15 @@ TEST(Proto, LastOneWinsAndMessagesMerge) {
             std::string::npos);
 }
 
+TEST(Proto, EmptyPackedFieldsDecode) {  // found by proto_fuzz: a zero-length copy
+  Large l = examples::make_large();
+  ASSERT_TRUE(proto::decode(view(Bytes{0x42, 0x00}), l));
+  EXPECT_EQ(l, Large{});
+  Large fresh;
+  ASSERT_TRUE(proto::decode(view(Bytes{0x42, 0x00}), fresh));
+  EXPECT_TRUE(fresh.samples.empty());
+}
+
 TEST(Proto, DecodingIntoAUsedObjectResetsAbsentFields) {
   Everything v = examples::make_everything();
   ASSERT_TRUE(proto::decode(view(encoded(Person{})), v));
