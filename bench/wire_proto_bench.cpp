@@ -1,0 +1,120 @@
+// Protocol Buffers: nexo beside libprotobuf 3.21's generated code, as an application
+// uses it with its own structs: encode = copy the struct into the generated message
+// and serialize; decode = parse and copy back into the struct. Both sides reuse their
+// output buffer, and decode into an object they reuse (libprotobuf: the message too,
+// as its docs advise). libprotobuf serializes with SerializeToArray (its fast path) into a
+// buffer sized once; Person and Large have no maps, so its bytes are the deterministic ones,
+// and they are checked equal to nexo's outside the timed loops.
+#include <examples.pb.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "nexo/wire/examples.hpp"
+#include "nexo/wire/proto.hpp"
+#include "wire_bench.hpp"
+
+namespace {
+
+namespace pb = ::nexo::examples;
+namespace ex = nexo::wire::examples;
+
+void put(pb::Person& m, const ex::Person& p) {
+  m.set_name(p.name);
+  m.set_place(p.place);
+  m.set_year(p.year);
+}
+void get(const pb::Person& m, ex::Person& p) {
+  p.name = m.name();
+  p.place = m.place();
+  p.year = m.year();
+}
+
+void put(pb::Large& m, const ex::Large& l) {
+  m.set_id(l.id);
+  m.set_timestamp(l.timestamp);
+  m.set_flags(l.flags);
+  m.set_ratio(l.ratio);
+  m.set_total(l.total);
+  m.set_complete(l.complete);
+  m.set_description(l.description);
+  m.mutable_samples()->Assign(l.samples.begin(), l.samples.end());
+  auto* records = m.mutable_records();
+  while (records->size() > static_cast<int>(l.records.size()))
+    records->RemoveLast();
+  for (std::size_t k = 0; k < l.records.size(); ++k) {
+    auto* r = k < static_cast<std::size_t>(records->size()) ? records->Mutable(static_cast<int>(k))
+                                                            : records->Add();
+    r->set_id(l.records[k].id);
+    r->set_value(l.records[k].value);
+    r->set_label(l.records[k].label);
+    r->set_valid(l.records[k].valid);
+  }
+}
+void get(const pb::Large& m, ex::Large& l) {
+  l.id = m.id();
+  l.timestamp = m.timestamp();
+  l.flags = m.flags();
+  l.ratio = m.ratio();
+  l.total = m.total();
+  l.complete = m.complete();
+  l.description = m.description();
+  l.samples.assign(m.samples().begin(), m.samples().end());
+  l.records.resize(static_cast<std::size_t>(m.records_size()));
+  for (std::size_t k = 0; k < l.records.size(); ++k) {
+    const auto& r = m.records(static_cast<int>(k));
+    l.records[k].id = r.id();
+    l.records[k].value = r.value();
+    l.records[k].label = r.label();
+    l.records[k].valid = r.valid();
+  }
+}
+
+template <class T, class M>
+void compare(nexo::bench::wire::Report& report, const char* message, const T& value) {
+  using namespace nexo::bench::wire;
+  const auto& o = report.options();
+
+  M out_message;
+  std::string storage(1 << 20, '\0');
+  std::size_t pb_size = 0;
+  double pb_encode = measure_ns(o, [&] {
+    put(out_message, value);
+    bool ok = out_message.SerializeToArray(storage.data(), static_cast<int>(storage.size()));
+    keep(ok);
+  });
+  nexo::wire::Buffer buffer(1 << 20);
+  double nexo_encode = measure_ns(o, [&] {
+    buffer.clear();
+    nexo::wire::proto::encode(value, buffer);
+    keep(buffer.size());
+  });
+  pb_size = static_cast<std::size_t>(out_message.GetCachedSize());
+  bool same = pb_size == buffer.size() && std::memcmp(storage.data(), buffer.data(), pb_size) == 0;
+  report.add({"protobuf", "encode", message, nexo_encode, "libprotobuf", pb_encode, 0.7,
+              same ? "" : "BYTES DIFFER"});
+
+  M in_message;
+  T pb_out{};
+  double pb_decode = measure_ns(o, [&] {
+    bool ok = in_message.ParseFromArray(storage.data(), static_cast<int>(pb_size));
+    get(in_message, pb_out);
+    keep(ok);
+  });
+  T nexo_out{};
+  double nexo_decode = measure_ns(o, [&] {
+    auto r = nexo::wire::proto::decode(buffer.bytes(), nexo_out);
+    keep(r.has_value());
+  });
+  if (!(nexo_out == value) || !(pb_out == value))
+    std::fprintf(stderr, "bench_wire: protobuf %s did not round-trip\n", message);
+  report.add({"protobuf", "decode", message, nexo_decode, "libprotobuf", pb_decode, 0.7, ""});
+}
+
+}  // namespace
+
+NEXO_WIRE_BENCH(proto, 20) {
+  compare<ex::Person, pb::Person>(report, "person", ex::make_person());
+  compare<ex::Large, pb::Large>(report, "large", ex::make_large());
+}
