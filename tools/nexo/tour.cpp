@@ -329,6 +329,13 @@ void marshalling() {
        back == person ? "the same Person" : "A DIFFERENT VALUE");
 
   say("");
+  say("Protocol Buffers, annotated: each field is a key (field number << 3 | wire type),");
+  say("then a varint, or a length and bytes; a field holding its default is left out:");
+  wire::AnnotatedBuffer pb;
+  check(encode_as("proto", person, pb), "marshal proto");
+  indent_block(wire::annotated_dump(pb.bytes(), pb.notes()));
+
+  say("");
   say("Bad input is an error naming the byte offset and the reason, never a crash:");
   Bytes hostile = be.to_vector();
   hostile[4] = hostile[5] = hostile[6] = hostile[7] = std::byte{0xff};  // name's length

@@ -12,13 +12,14 @@
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/describe.hpp"
 #include "nexo/wire/json.hpp"
+#include "nexo/wire/proto.hpp"
 #include "nexo/wire/xml.hpp"
 
 namespace nexo::tool {
 
 // The names `--format` accepts, in the order the tour shows them.
 inline const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> names = {"cdr", "cdr-be", "json", "xml"};
+  static const std::vector<std::string> names = {"cdr", "cdr-be", "proto", "json", "xml"};
   return names;
 }
 
@@ -26,6 +27,7 @@ inline const std::vector<std::string>& known_formats() {
 inline std::string_view wire_format_title(std::string_view format) {
   if (format == "cdr") return "CORBA CDR, little-endian, in an encapsulation (byte-order flag)";
   if (format == "cdr-be") return "CORBA CDR, big-endian, in an encapsulation (byte-order flag)";
+  if (format == "proto") return "Protocol Buffers wire format (proto3), field numbers as tags";
   if (format == "json") return "JSON (RFC 8259), UTF-8 text";
   if (format == "xml") return "XML 1.0, an element per field, UTF-8 text";
   return "";
@@ -55,6 +57,10 @@ Result<void> encode_as(std::string_view format, const T& v, Out& out, bool prett
     wire::cdr::encode_encapsulated(v, out, wire::cdr::Endian::big);
     return ok();
   }
+  if (format == "proto") {
+    wire::proto::encode(v, out);
+    return ok();
+  }
   if (format == "json") {
     wire::json::WriteOptions options;
     options.pretty = pretty;
@@ -76,6 +82,7 @@ Result<void> decode_as(std::string_view format, std::span<const std::byte> bytes
                        const wire::Limits& limits = {}) {
   if (format == "cdr" || format == "cdr-be")
     return wire::cdr::decode_encapsulated(bytes, v, limits);
+  if (format == "proto") return wire::proto::decode(bytes, v, limits);
   if (format == "json") return wire::json::decode(bytes, v, limits);
   if (format == "xml") return wire::xml::decode(bytes, v, wire::xml::ReadOptions{}, limits);
   return unknown_format(format);

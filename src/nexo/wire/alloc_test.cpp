@@ -11,7 +11,10 @@
 
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/examples.hpp"
+#include "nexo/wire/json.hpp"
+#include "nexo/wire/proto.hpp"
 #include "nexo/wire/remote_ref.hpp"
+#include "nexo/wire/xml.hpp"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -95,6 +98,24 @@ void every_format(const T& value) {
                 value, [](const T& v, Buffer& b) { cdr::encode(v, b, cdr::Endian::big); }),
             0)
       << "cdr big-endian";
+  EXPECT_EQ(allocations_when_warm(value, [](const T& v, Buffer& b) { proto::encode(v, b); }), 0)
+      << "protobuf";
+  EXPECT_EQ(allocations_when_warm(value, [](const T& v, Buffer& b) { json::encode(v, b); }), 0)
+      << "json";
+  EXPECT_EQ(allocations_when_warm(value,
+                                  [](const T& v, Buffer& b) {
+                                    json::WriteOptions pretty;
+                                    pretty.pretty = true;
+                                    json::encode(v, b, pretty);
+                                  }),
+            0)
+      << "json, pretty";
+  EXPECT_EQ(allocations_when_warm(value,
+                                  [](const T& v, Buffer& b) {
+                                    if (!xml::encode(v, b)) std::abort();
+                                  }),
+            0)
+      << "xml";
 }
 
 TEST(NoAllocation, EncodingPersonIntoAWarmBuffer) {
