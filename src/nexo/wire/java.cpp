@@ -13,8 +13,10 @@ std::array<std::uint8_t, 20> sha1(std::string_view message) {
   std::string m(message);
   std::uint64_t bit_length = static_cast<std::uint64_t>(message.size()) * 8;
   m.push_back('\x80');
-  while (m.size() % 64 != 56) m.push_back('\0');
-  for (int k = 7; k >= 0; --k) m.push_back(static_cast<char>(bit_length >> (8 * k)));
+  while (m.size() % 64 != 56)
+    m.push_back('\0');
+  for (int k = 7; k >= 0; --k)
+    m.push_back(static_cast<char>(bit_length >> (8 * k)));
   auto rotl = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
   for (std::size_t block = 0; block < m.size(); block += 64) {
     std::uint32_t w[80];
@@ -23,7 +25,8 @@ std::array<std::uint8_t, 20> sha1(std::string_view message) {
       w[t] = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
              (std::uint32_t{p[2]} << 8) | p[3];
     }
-    for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    for (int t = 16; t < 80; ++t)
+      w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
     std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (int t = 0; t < 80; ++t) {
       std::uint32_t f, k;
@@ -54,7 +57,8 @@ std::array<std::uint8_t, 20> sha1(std::string_view message) {
     h[4] += e;
   }
   std::array<std::uint8_t, 20> out{};
-  for (int i = 0; i < 20; ++i) out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
+  for (int i = 0; i < 20; ++i)
+    out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
   return out;
 }
 
@@ -68,7 +72,8 @@ void put_utf(std::string& out, std::string_view text) {
 }
 
 void put_u64(std::string& out, std::uint64_t v) {
-  for (int k = 7; k >= 0; --k) out.push_back(static_cast<char>(v >> (8 * k)));
+  for (int k = 7; k >= 0; --k)
+    out.push_back(static_cast<char>(v >> (8 * k)));
 }
 
 std::string hex2(unsigned char c) {
@@ -154,7 +159,8 @@ std::int64_t array_serial_version_uid(std::string_view class_name) {
     data.push_back(static_cast<char>(mods >> (24 - 8 * k)));
   auto digest = sha1(data);
   std::uint64_t uid = 0;
-  for (int i = 7; i >= 0; --i) uid = (uid << 8) | digest[static_cast<std::size_t>(i)];
+  for (int i = 7; i >= 0; --i)
+    uid = (uid << 8) | digest[static_cast<std::size_t>(i)];
   return static_cast<std::int64_t>(uid);
 }
 
@@ -268,8 +274,8 @@ std::string printable(const unsigned char* p, std::size_t n) {
 
 std::string_view tc_name(unsigned char code) noexcept {
   static constexpr std::array<std::string_view, 15> names = {
-      "TC_NULL",      "TC_REFERENCE",    "TC_CLASSDESC", "TC_OBJECT",        "TC_STRING",
-      "TC_ARRAY",     "TC_CLASS",        "TC_BLOCKDATA", "TC_ENDBLOCKDATA",  "TC_RESET",
+      "TC_NULL",          "TC_REFERENCE", "TC_CLASSDESC",  "TC_OBJECT",         "TC_STRING",
+      "TC_ARRAY",         "TC_CLASS",     "TC_BLOCKDATA",  "TC_ENDBLOCKDATA",   "TC_RESET",
       "TC_BLOCKDATALONG", "TC_EXCEPTION", "TC_LONGSTRING", "TC_PROXYCLASSDESC", "TC_ENUM"};
   if (code < TC_NULL || code > TC_ENUM) return {};
   return names[code - TC_NULL];
@@ -364,12 +370,11 @@ bool Decoder::unexpected(unsigned char tag, std::size_t at, std::string_view lab
 
 bool Decoder::wrong_reference(std::size_t index, std::size_t at, std::string_view label,
                               std::string_view why) {
-  static constexpr const char* kinds[] = {"a class descriptor", "a string", "an array",
-                                          "an object", "a skipped value"};
-  return st_.fail_at(at, handle_name(static_cast<std::uint32_t>(kBaseWireHandle + index)) +
-                             " (" + kinds[static_cast<int>(handles_[index].kind)] +
-                             ") cannot be read as " + std::string(label) + ", " +
-                             std::string(why));
+  static constexpr const char* kinds[] = {"a class descriptor", "a string", "an array", "an object",
+                                          "a skipped value"};
+  return st_.fail_at(at, handle_name(static_cast<std::uint32_t>(kBaseWireHandle + index)) + " (" +
+                             kinds[static_cast<int>(handles_[index].kind)] +
+                             ") cannot be read as " + std::string(label) + ", " + std::string(why));
 }
 
 bool Decoder::read_class_desc(const ClassInfo& expect, std::size_t& cls) {
@@ -490,8 +495,9 @@ bool Decoder::skip_annotation(std::string_view class_name) {
       n = big_endian(raw);
     } else {
       std::string_view name = tc_name(tag);
-      return st_.fail_at(at, "class annotation of " + std::string(class_name) + " holds type code " +
-                                 hex2(tag) + (name.empty() ? "" : " (" + std::string(name) + ")") +
+      return st_.fail_at(at, "class annotation of " + std::string(class_name) +
+                                 " holds type code " + hex2(tag) +
+                                 (name.empty() ? "" : " (" + std::string(name) + ")") +
                                  ": only block data is accepted");
     }
     if (!st_.need(n, "block data")) return false;
@@ -566,8 +572,9 @@ bool Decoder::match_field(std::size_t cls, StreamField& field, const ClassInfo& 
 
 bool Decoder::skip_field(const StreamField& field, std::size_t cls) {
   std::string name = printable(st_.in.begin() + field.name_offset, field.name_length);
-  if (is_primitive_code(field.code)) return st_.need(primitive_size(field.code), name) &&
-                                            (st_.in.skip(primitive_size(field.code)), true);
+  if (is_primitive_code(field.code))
+    return st_.need(primitive_size(field.code), name) &&
+           (st_.in.skip(primitive_size(field.code)), true);
   return skip_object(name, cls);
 }
 
@@ -586,12 +593,26 @@ bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
       return read_string(scratch_, tag, field_name);
     case TC_ARRAY: {
       std::size_t array_cls;
-      if (!parse_class_desc(nullptr, array_cls)) return false;
+      if (!st_.need(1, "class descriptor")) return false;
+      std::size_t desc_at = st_.in.offset();
+      unsigned char desc_tag = st_.in.next();
+      if (desc_tag == TC_CLASSDESC) {
+        if (!parse_class_desc(nullptr, array_cls)) return false;
+      } else if (desc_tag == TC_REFERENCE) {
+        if (!read_handle(index, desc_at)) return false;
+        if (handles_[index].kind != Kind::class_desc)
+          return wrong_reference(index, desc_at, field_name, "expected a class descriptor");
+        array_cls = handles_[index].offset;
+      } else {
+        return unexpected(desc_tag, desc_at, field_name, "an array class descriptor");
+      }
       const ClassDesc& cd = classes_[array_cls];
       std::string_view name = bytes_at(cd.name_offset, cd.name_length);
       if (name.size() != 2 || name[0] != '[' || !is_primitive_code(name[1]))
-        return st_.fail_at(at, "field " + std::string(field_name) + " (not described) holds an "
-                                   "array of class " + class_name(array_cls) +
+        return st_.fail_at(at, "field " + std::string(field_name) +
+                                   " (not described) holds an "
+                                   "array of class " +
+                                   class_name(array_cls) +
                                    ": nexo skips only arrays of primitives");
       if (!new_handle(Handle{Kind::skipped, nullptr, nullptr, 0, 0})) return false;
       if (!st_.need(4, "array length")) return false;

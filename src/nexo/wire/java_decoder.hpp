@@ -105,12 +105,16 @@ class Decoder {
 
   template <class M>
   static std::string expected_text() {
-    if constexpr (String<M>) return "a String";
-    else if constexpr (Optional<M>) return expected_text<typename M::value_type>();
-    else if constexpr (Blob<M> || Vector<M> || Array<M>) return "an array " + class_info<M>().name;
+    if constexpr (String<M>)
+      return "a String";
+    else if constexpr (Optional<M>)
+      return expected_text<typename M::value_type>();
+    else if constexpr (Blob<M> || Vector<M> || Array<M>)
+      return "an array " + class_info<M>().name;
     else if constexpr (SharedPtr<M> || WeakPtr<M>)
       return "an object of class " + std::string(java_name<typename M::element_type>());
-    else return "an object of class " + std::string(java_name<M>());
+    else
+      return "an object of class " + std::string(java_name<M>());
   }
 
   // Whatever may stand where an object is expected: a new string, array or object of
@@ -144,7 +148,7 @@ class Decoder {
         if (tag == TC_OBJECT) {
           auto p = std::make_shared<typename M::element_type>();
           m = p;
-          return read_object(*p, std::shared_ptr<void>(std::move(p)));
+          return read_object(*p, std::shared_ptr<void>(p));
         }
       } else {
         if (tag == TC_OBJECT) return read_object(m, nullptr);
@@ -155,9 +159,12 @@ class Decoder {
 
   template <class M>
   static void reset(M& m) {
-    if constexpr (String<M> || Blob<M> || Vector<M>) m.clear();
-    else if constexpr (SharedPtr<M> || WeakPtr<M>) m.reset();
-    else m = M{};
+    if constexpr (String<M> || Blob<M> || Vector<M>)
+      m.clear();
+    else if constexpr (SharedPtr<M> || WeakPtr<M>)
+      m.reset();
+    else
+      m = M{};
   }
 
   template <class M>
@@ -239,17 +246,16 @@ class Decoder {
 
   template <class T, std::size_t... I>
   bool fields_in_order(T& v, std::index_sequence<I...>) {
-    return (field(field_of<T, java_order<T>[I]>.get(v), field_of<T, java_order<T>[I]>.name) &&
-            ...);
+    return (field(field_of<T, java_order<T>[I]>.get(v), field_of<T, java_order<T>[I]>.name) && ...);
   }
 
   template <class T>
   bool field_at(std::size_t index, T& v) {
     bool ok = false;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((index == I && (ok = field(field_of<T, I>.get(v), field_of<T, I>.name), true)) ||
-             ...);
-    }(std::make_index_sequence<field_count<T>>{});
+      (void)((index == I && (ok = field(field_of<T, I>.get(v), field_of<T, I>.name), true)) || ...);
+    }
+    (std::make_index_sequence<field_count<T>>{});
     return ok;
   }
 
@@ -293,7 +299,8 @@ class Decoder {
         if constexpr (!Array<M>) m.resize(count);
         if (!st_.enter()) return false;
         bool ok = true;
-        for (std::size_t k = 0; k < count && ok; ++k) ok = read_ref(m[k], label);
+        for (std::size_t k = 0; k < count && ok; ++k)
+          ok = read_ref(m[k], label);
         st_.leave();
         return ok;
       }

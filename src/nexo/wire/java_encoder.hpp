@@ -52,7 +52,8 @@ class Encoder {
     tag(TC_REFERENCE, "");
     std::size_t begin = out_.size();
     put(handle);
-    if constexpr (Out::annotating) out_.note(begin, Part::handle, handle_name(handle) + " → " + std::string(what));
+    if constexpr (Out::annotating)
+      out_.note(begin, Part::handle, handle_name(handle) + " → " + std::string(what));
   }
 
   template <class U>
@@ -82,8 +83,10 @@ class Encoder {
     } else if constexpr (Blob<M> || Vector<M> || Array<M>) {
       array(v, label);
     } else if constexpr (Optional<M>) {
-      if (v) reference_value(*v, label);
-      else tag(TC_NULL, label);
+      if (v)
+        reference_value(*v, label);
+      else
+        tag(TC_NULL, label);
     } else if constexpr (WeakPtr<M>) {
       reference_value(v.lock(), label);
     } else if constexpr (SharedPtr<M>) {
@@ -175,8 +178,10 @@ class Encoder {
       std::memcpy(w + 1, &len, 8);
       w += 9;
     }
-    if (plain) std::memcpy(w, s.data(), n);
-    else mutf8_encode(s, w);
+    if (plain)
+      std::memcpy(w, s.data(), n);
+    else
+      mutf8_encode(s, w);
     if constexpr (Out::annotating) {
       std::size_t len_end = begin + (n <= 0xffff ? 3 : 9);
       out_.note_range(begin, begin + 1, Part::tag, n <= 0xffff ? "TC_STRING" : "TC_LONGSTRING");
@@ -206,7 +211,8 @@ class Encoder {
       }
       out_.note(begin, Part::value, label);
     } else {
-      for (std::size_t k = 0; k < v.size(); ++k) field(static_cast<const E&>(v[k]), label);
+      for (std::size_t k = 0; k < v.size(); ++k)
+        field(static_cast<const E&>(v[k]), label);
     }
     out_.leave();
   }
@@ -218,8 +224,8 @@ class Encoder {
 
   Out& out_;
   std::uint32_t next_handle_ = 0;
-  HandleTable classes_;  // class name -> handle of its descriptor
-  HandleTable strings_;  // type string -> handle
+  HandleTable classes_;                              // class name -> handle of its descriptor
+  HandleTable strings_;                              // type string -> handle
   std::unordered_map<const void*, Shared> objects_;  // shared objects written
 };
 

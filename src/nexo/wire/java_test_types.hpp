@@ -22,8 +22,10 @@ struct Node {
   std::shared_ptr<Node> next;
 };
 constexpr auto nexo_wire_describe(const Node*) {
-  return describe<Node>("node").field("value", &Node::value).field("next", &Node::next).java(
-      "Node", 1L);
+  return describe<Node>("node")
+      .field("value", &Node::value)
+      .field("next", &Node::next)
+      .java("Node", 1L);
 }
 
 // java/DNode.java: a doubly linked node; prev is the back edge (weak).
@@ -127,7 +129,9 @@ inline Mixed make_mixed() {
   m.shorts = {1, -1, 32767};
   m.longs = {1, -1, 1LL << 62};
   m.flags = {true, false, true};
-  m.words = {"alpha", "", "gr\xc3\xbc\xc3\x9f" "e"};
+  m.words = {"alpha", "",
+             "gr\xc3\xbc\xc3\x9f"
+             "e"};
   m.grid = {{1, 2}, {}, {3}};
   m.points = {Point{0, 0}, Point{10, -10}};
   m.text = std::string("nul\0, \xc3\xa9, \xe2\x82\xac, \xf0\x9f\x98\x80", 19);

@@ -130,14 +130,22 @@ using bits_t = std::conditional_t<
 
 template <class M>
 constexpr char prim_code() {
-  if constexpr (std::is_same_v<M, bool>) return 'Z';
-  else if constexpr (std::is_same_v<M, char16_t>) return 'C';
-  else if constexpr (std::is_same_v<M, float>) return 'F';
-  else if constexpr (std::is_same_v<M, double>) return 'D';
-  else if constexpr (prim_size<M>() == 1) return 'B';
-  else if constexpr (prim_size<M>() == 2) return 'S';
-  else if constexpr (prim_size<M>() == 4) return 'I';
-  else return 'J';
+  if constexpr (std::is_same_v<M, bool>)
+    return 'Z';
+  else if constexpr (std::is_same_v<M, char16_t>)
+    return 'C';
+  else if constexpr (std::is_same_v<M, float>)
+    return 'F';
+  else if constexpr (std::is_same_v<M, double>)
+    return 'D';
+  else if constexpr (prim_size<M>() == 1)
+    return 'B';
+  else if constexpr (prim_size<M>() == 2)
+    return 'S';
+  else if constexpr (prim_size<M>() == 4)
+    return 'I';
+  else
+    return 'J';
 }
 
 template <class M>
@@ -163,26 +171,36 @@ constexpr char type_code() {
 
 template <class M>
 constexpr bits_t<M> to_bits(M v) noexcept {
-  if constexpr (std::is_same_v<M, bool>) return v ? 1 : 0;
-  else if constexpr (std::is_floating_point_v<M>) return std::bit_cast<bits_t<M>>(v);
-  else if constexpr (std::is_enum_v<M>) return static_cast<bits_t<M>>(static_cast<carried_t<M>>(v));
-  else return static_cast<bits_t<M>>(v);
+  if constexpr (std::is_same_v<M, bool>)
+    return v ? 1 : 0;
+  else if constexpr (std::is_floating_point_v<M>)
+    return std::bit_cast<bits_t<M>>(v);
+  else if constexpr (std::is_enum_v<M>)
+    return static_cast<bits_t<M>>(static_cast<carried_t<M>>(v));
+  else
+    return static_cast<bits_t<M>>(v);
 }
 template <class M>
 constexpr M from_bits(bits_t<M> b) noexcept {
-  if constexpr (std::is_same_v<M, bool>) return b != 0;
-  else if constexpr (std::is_floating_point_v<M>) return std::bit_cast<M>(b);
+  if constexpr (std::is_same_v<M, bool>)
+    return b != 0;
+  else if constexpr (std::is_floating_point_v<M>)
+    return std::bit_cast<M>(b);
   else if constexpr (std::is_enum_v<M>)
-    return static_cast<M>(static_cast<carried_t<M>>(
-        static_cast<std::make_signed_t<bits_t<M>>>(b)));
-  else return static_cast<M>(b);
+    return static_cast<M>(static_cast<carried_t<M>>(static_cast<std::make_signed_t<bits_t<M>>>(b)));
+  else
+    return static_cast<M>(b);
 }
 template <class U>
 constexpr U big_endian(U v) noexcept {
-  if constexpr (std::endian::native == std::endian::big || sizeof(U) == 1) return v;
-  else if constexpr (sizeof(U) == 2) return __builtin_bswap16(v);
-  else if constexpr (sizeof(U) == 4) return __builtin_bswap32(v);
-  else return __builtin_bswap64(v);
+  if constexpr (std::endian::native == std::endian::big || sizeof(U) == 1)
+    return v;
+  else if constexpr (sizeof(U) == 2)
+    return __builtin_bswap16(v);
+  else if constexpr (sizeof(U) == 4)
+    return __builtin_bswap32(v);
+  else
+    return __builtin_bswap64(v);
 }
 
 template <Described T>
@@ -231,12 +249,12 @@ struct FieldInfo {
 
 // A class descriptor as nexo writes it, and what the reader matches against.
 struct ClassInfo {
-  std::string name;            // as in the stream: "Person", "[D", "[LRecord;"
-  std::int64_t uid = 0;        // serialVersionUID
-  bool check_uid = true;       // false for arrays
-  std::string head;            // utf name, uid, flags, field count
-  std::vector<FieldInfo> fields;      // in java.io's order (primitives, then by name)
-  std::vector<FieldInfo> declared;    // in declaration order (the reader's index)
+  std::string name;                 // as in the stream: "Person", "[D", "[LRecord;"
+  std::int64_t uid = 0;             // serialVersionUID
+  bool check_uid = true;            // false for arrays
+  std::string head;                 // utf name, uid, flags, field count
+  std::vector<FieldInfo> fields;    // in java.io's order (primitives, then by name)
+  std::vector<FieldInfo> declared;  // in declaration order (the reader's index)
 };
 void finish_class_info(ClassInfo& info);  // builds head and the field heads
 
@@ -252,7 +270,8 @@ constexpr auto java_order = [] {
     prim[i] = Scalar<typename decltype(f)::value_type>;
     names[i] = f.name;
   });
-  for (std::size_t k = 0; k < n; ++k) order[k] = k;
+  for (std::size_t k = 0; k < n; ++k)
+    order[k] = k;
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (prim[a] != prim[b]) return prim[a];
     return names[a] < names[b];
@@ -275,7 +294,8 @@ ClassInfo make_class_info() {
       if constexpr (!Scalar<F>) fi.signature = signature<F>();
       info.declared.push_back(std::move(fi));
     });
-    for (std::size_t k : java_order<M>) info.fields.push_back(info.declared[k]);
+    for (std::size_t k : java_order<M>)
+      info.fields.push_back(info.declared[k]);
   } else {
     info.name = signature<M>();
     std::replace(info.name.begin(), info.name.end(), '/', '.');
@@ -302,8 +322,10 @@ class HandleTable {
     return nullptr;
   }
   void add(std::string_view key, std::uint32_t handle) {
-    if (size_ < small_.size()) small_[size_++] = {key, handle};
-    else more_.push_back({key, handle});
+    if (size_ < small_.size())
+      small_[size_++] = {key, handle};
+    else
+      more_.push_back({key, handle});
   }
 
  private:
