@@ -29,7 +29,7 @@ void unlink(const std::shared_ptr<N>& root) {
   for (auto& n : nodes) n->next.reset();
 }
 template <class T>
-void unlink(T&) {}
+void unlink(const T&) {}
 
 template <class T>
 void round_trip(std::span<const std::byte> input) {
