@@ -316,7 +316,7 @@ void finish_class_info(ClassInfo& info) {
 // Decoder
 
 bool Decoder::header() {
-  if (!st_.need(4, "stream header")) return false;
+  if (!need(4, "stream header")) return false;
   const unsigned char* p = st_.in.pos();
   if (p[0] != 0xac || p[1] != 0xed)
     return st_.fail("not a Java serialization stream: magic " + hex2(p[0]) + " " + hex2(p[1]) +
@@ -324,6 +324,7 @@ bool Decoder::header() {
   if (p[2] != 0 || p[3] != 5)
     return st_.fail_at(2, "stream version " + std::to_string(p[2] * 256 + p[3]) + " is not 5");
   st_.in.skip(4);
+  handles_.reserve(std::min<std::size_t>(st_.in.size() / 64 + 16, std::size_t{1} << 12));
   return true;
 }
 
@@ -333,16 +334,8 @@ bool Decoder::finish() {
   return true;
 }
 
-bool Decoder::new_handle(Handle handle) {
-  if (handles_.size() >= st_.limits.max_handles)
-    return st_.fail_limit("handle count", "max_handles", st_.limits.max_handles);
-  if (handles_.empty()) handles_.reserve(16);
-  handles_.push_back(std::move(handle));
-  return true;
-}
-
 bool Decoder::read_handle(std::size_t& index, std::size_t at) {
-  if (!st_.need(4, "handle")) return false;
+  if (!need(4, "handle")) return false;
   std::uint32_t raw;
   st_.in.copy(&raw, 4);
   std::uint32_t handle = big_endian(raw);
@@ -378,7 +371,7 @@ bool Decoder::wrong_reference(std::size_t index, std::size_t at, std::string_vie
 }
 
 bool Decoder::read_class_desc(const ClassInfo& expect, std::size_t& cls) {
-  if (!st_.need(1, "class descriptor")) return false;
+  if (!need(1, "class descriptor")) return false;
   std::size_t at = st_.in.offset();
   unsigned char tag = st_.in.next();
   if (tag == TC_CLASSDESC) return parse_class_desc(&expect, cls);
@@ -392,56 +385,58 @@ bool Decoder::read_class_desc(const ClassInfo& expect, std::size_t& cls) {
   if (handles_[index].kind != Kind::class_desc)
     return wrong_reference(index, at, "a class descriptor", "expected class " + expect.name);
   cls = handles_[index].offset;
-  const ClassDesc& cd = classes_[cls];
+  ClassDesc& cd = classes_[cls];
+  if (cd.checked == &expect) return true;
   if (bytes_at(cd.name_offset, cd.name_length) != expect.name)
     return st_.fail_at(at, "class " + class_name(cls) + " was not described to nexo (expected " +
                                expect.name + ")");
+  cd.checked = &expect;
   return true;
 }
 
 bool Decoder::parse_class_desc(const ClassInfo* expect, std::size_t& cls) {
-  if (!st_.need(2, "class name length")) return false;
+  if (!need(2, "class name length")) return false;
   std::size_t n = std::size_t{st_.in.next()} << 8;
   n |= st_.in.next();
-  if (!st_.need(n, "class name")) return false;
+  if (!need(n, "class name")) return false;
   std::size_t name_offset = st_.in.offset();
-  std::string name = printable(st_.in.pos(), n);
+  auto name = [&] { return printable(st_.in.begin() + name_offset, n); };
   if (expect != nullptr && bytes_at(name_offset, n) != expect->name)
-    return st_.fail_at(name_offset, "class " + name + " was not described to nexo (expected " +
+    return st_.fail_at(name_offset, "class " + name() + " was not described to nexo (expected " +
                                         expect->name + ")");
   st_.in.skip(n);
-  if (!st_.need(9, "serialVersionUID and flags")) return false;
+  if (!need(9, "serialVersionUID and flags")) return false;
   std::size_t uid_offset = st_.in.offset();
   std::uint64_t raw;
   st_.in.copy(&raw, 8);
   auto uid = static_cast<std::int64_t>(big_endian(raw));
   if (expect != nullptr && expect->check_uid && uid != expect->uid)
-    return st_.fail_at(uid_offset, "class " + name + ": serialVersionUID " + std::to_string(uid) +
+    return st_.fail_at(uid_offset, "class " + name() + ": serialVersionUID " + std::to_string(uid) +
                                        " differs from the described " +
                                        std::to_string(expect->uid));
   cls = classes_.size();
-  if (!new_handle(Handle{Kind::class_desc, nullptr, nullptr, cls, 0})) return false;
-  classes_.push_back(ClassDesc{name_offset, n, 0, 0, nullptr, false});
+  if (!new_handle(Handle{Kind::class_desc, 0, nullptr, cls, 0})) return false;
+  classes_.push_back(ClassDesc{name_offset, n, 0, 0, nullptr, expect, false});
   unsigned char flags = st_.in.next();
   if ((flags & SC_EXTERNALIZABLE) != 0)
-    return st_.fail("class " + name + " is Externalizable: not supported");
-  if ((flags & SC_ENUM) != 0) return st_.fail("class " + name + " is an enum: not supported");
+    return st_.fail("class " + name() + " is Externalizable: not supported");
+  if ((flags & SC_ENUM) != 0) return st_.fail("class " + name() + " is an enum: not supported");
   if ((flags & SC_SERIALIZABLE) == 0)
-    return st_.fail("class " + name + " is not Serializable (flags " + hex2(flags) + ")");
+    return st_.fail("class " + name() + " is not Serializable (flags " + hex2(flags) + ")");
   if ((flags & SC_WRITE_METHOD) != 0)
-    return st_.fail("class " + name +
+    return st_.fail("class " + name() +
                     " has a writeObject method (SC_WRITE_METHOD): its custom data is not "
                     "supported");
-  if (!parse_fields(cls, name) || !skip_annotation(name)) return false;
-  if (!st_.need(1, "superclass descriptor")) return false;
+  if (!parse_fields(cls, name()) || !skip_annotation(name())) return false;
+  if (!need(1, "superclass descriptor")) return false;
   if (st_.in.peek() != TC_NULL)
-    return st_.fail("class " + name + " has a serializable superclass: not supported");
+    return st_.fail("class " + name() + " has a serializable superclass: not supported");
   st_.in.skip(1);
   return true;
 }
 
 bool Decoder::parse_fields(std::size_t cls, std::string_view class_name) {
-  if (!st_.need(2, "field count")) return false;
+  if (!need(2, "field count")) return false;
   std::size_t count = std::size_t{st_.in.next()} << 8;
   count |= st_.in.next();
   if (!st_.check_count(count, 3, "field")) return false;
@@ -449,7 +444,7 @@ bool Decoder::parse_fields(std::size_t cls, std::string_view class_name) {
   classes_[cls].field_count = count;
   fields_.reserve(fields_.size() + count);
   for (std::size_t k = 0; k < count; ++k) {
-    if (!st_.need(3, "field descriptor")) return false;
+    if (!need(3, "field descriptor")) return false;
     std::size_t at = st_.in.offset();
     char code = static_cast<char>(st_.in.next());
     if (!is_primitive_code(code) && code != 'L' && code != '[')
@@ -457,7 +452,7 @@ bool Decoder::parse_fields(std::size_t cls, std::string_view class_name) {
                                  " in class " + std::string(class_name));
     std::size_t n = std::size_t{st_.in.next()} << 8;
     n |= st_.in.next();
-    if (!st_.need(n, "field name")) return false;
+    if (!need(n, "field name")) return false;
     fields_.push_back(StreamField{code, st_.in.offset(), n, -1});
     st_.in.skip(n);
     if ((code == 'L' || code == '[') && !read_type_string()) return false;
@@ -466,7 +461,7 @@ bool Decoder::parse_fields(std::size_t cls, std::string_view class_name) {
 }
 
 bool Decoder::read_type_string() {
-  if (!st_.need(1, "field type")) return false;
+  if (!need(1, "field type")) return false;
   std::size_t at = st_.in.offset();
   unsigned char tag = st_.in.next();
   if (tag == TC_STRING || tag == TC_LONGSTRING) return read_string(scratch_, tag, "field type");
@@ -480,16 +475,16 @@ bool Decoder::read_type_string() {
 
 bool Decoder::skip_annotation(std::string_view class_name) {
   for (;;) {
-    if (!st_.need(1, "class annotation")) return false;
+    if (!need(1, "class annotation")) return false;
     std::size_t at = st_.in.offset();
     unsigned char tag = st_.in.next();
     if (tag == TC_ENDBLOCKDATA) return true;
     std::size_t n;
     if (tag == TC_BLOCKDATA) {
-      if (!st_.need(1, "block data length")) return false;
+      if (!need(1, "block data length")) return false;
       n = st_.in.next();
     } else if (tag == TC_BLOCKDATALONG) {
-      if (!st_.need(4, "block data length")) return false;
+      if (!need(4, "block data length")) return false;
       std::uint32_t raw;
       st_.in.copy(&raw, 4);
       n = big_endian(raw);
@@ -500,7 +495,7 @@ bool Decoder::skip_annotation(std::string_view class_name) {
                                  (name.empty() ? "" : " (" + std::string(name) + ")") +
                                  ": only block data is accepted");
     }
-    if (!st_.need(n, "block data")) return false;
+    if (!need(n, "block data")) return false;
     st_.in.skip(n);
   }
 }
@@ -518,11 +513,11 @@ bool Decoder::text(const unsigned char* p, std::size_t n, std::string& s, std::s
 bool Decoder::read_string(std::string& s, unsigned char tag, std::string_view label) {
   std::size_t n;
   if (tag == TC_STRING) {
-    if (!st_.need(2, "string length")) return false;
+    if (!need(2, "string length")) return false;
     n = std::size_t{st_.in.next()} << 8;
     n |= st_.in.next();
   } else {
-    if (!st_.need(8, "long string length")) return false;
+    if (!need(8, "long string length")) return false;
     std::uint64_t raw;
     st_.in.copy(&raw, 8);
     std::uint64_t length = big_endian(raw);
@@ -531,7 +526,7 @@ bool Decoder::read_string(std::string& s, unsigned char tag, std::string_view la
   }
   if (!st_.check_length(n, label)) return false;
   std::size_t at = st_.in.offset();
-  if (!new_handle(Handle{Kind::string, nullptr, nullptr, at, n})) return false;
+  if (!new_handle(Handle{Kind::string, 0, nullptr, at, n})) return false;
   if (!text(st_.in.pos(), n, s, at)) return false;
   st_.in.skip(n);
   return true;
@@ -573,13 +568,13 @@ bool Decoder::match_field(std::size_t cls, StreamField& field, const ClassInfo& 
 bool Decoder::skip_field(const StreamField& field, std::size_t cls) {
   std::string name = printable(st_.in.begin() + field.name_offset, field.name_length);
   if (is_primitive_code(field.code))
-    return st_.need(primitive_size(field.code), name) &&
+    return need(primitive_size(field.code), name) &&
            (st_.in.skip(primitive_size(field.code)), true);
   return skip_object(name, cls);
 }
 
 bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
-  if (!st_.need(1, field_name)) return false;
+  if (!need(1, field_name)) return false;
   std::size_t at = st_.in.offset();
   unsigned char tag = st_.in.next();
   std::size_t index;
@@ -593,7 +588,7 @@ bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
       return read_string(scratch_, tag, field_name);
     case TC_ARRAY: {
       std::size_t array_cls;
-      if (!st_.need(1, "class descriptor")) return false;
+      if (!need(1, "class descriptor")) return false;
       std::size_t desc_at = st_.in.offset();
       unsigned char desc_tag = st_.in.next();
       if (desc_tag == TC_CLASSDESC) {
@@ -614,14 +609,14 @@ bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
                                    "array of class " +
                                    class_name(array_cls) +
                                    ": nexo skips only arrays of primitives");
-      if (!new_handle(Handle{Kind::skipped, nullptr, nullptr, 0, 0})) return false;
-      if (!st_.need(4, "array length")) return false;
+      if (!new_handle(Handle{Kind::skipped, 0, nullptr, 0, 0})) return false;
+      if (!need(4, "array length")) return false;
       std::uint32_t raw;
       st_.in.copy(&raw, 4);
       auto n = static_cast<std::int32_t>(big_endian(raw));
       if (n < 0) return st_.fail("array length " + std::to_string(n) + " is negative");
       std::size_t bytes = static_cast<std::size_t>(n) * primitive_size(name[1]);
-      if (!st_.need(bytes, "array")) return false;
+      if (!need(bytes, "array")) return false;
       st_.in.skip(bytes);
       return true;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -44,18 +45,19 @@ class Decoder {
   enum class Kind : std::uint8_t { class_desc, string, array, object, skipped };
   struct Handle {
     Kind kind;
-    const void* type = nullptr;   // objects and arrays: type_key of the C++ type
-    std::shared_ptr<void> owner;  // shared objects
-    std::size_t offset = 0;       // class descriptors: index in classes_; strings: bytes
-    std::size_t length = 0;       // strings
+    std::uint32_t owner;  // shared objects: 1 + index in owners_; else 0
+    const void* type;     // objects and arrays: type_key of the C++ type
+    std::size_t offset;   // class descriptors: index in classes_; strings: bytes
+    std::size_t length;   // strings
   };
   struct ClassDesc {
     std::size_t name_offset = 0;
     std::size_t name_length = 0;
     std::size_t field_begin = 0;  // in fields_
     std::size_t field_count = 0;
-    const void* plan_for = nullptr;  // the C++ type the fields were matched to
-    bool identity = false;           // the stream's fields are exactly nexo's, in order
+    const void* plan_for = nullptr;      // the C++ type the fields were matched to
+    const ClassInfo* checked = nullptr;  // the class its name was last found to be
+    bool identity = false;               // the stream's fields are exactly nexo's, in order
   };
   struct StreamField {
     char code;
@@ -65,7 +67,14 @@ class Decoder {
   };
 
   // --- Handles, class descriptors, strings (java.cpp).
-  bool new_handle(Handle handle);
+  bool new_handle(const Handle& handle) {
+    if (handles_.size() >= st_.limits.max_handles) [[unlikely]]
+      return st_.fail_limit("handle count", "max_handles", st_.limits.max_handles);
+    handles_.push_back(handle);
+    return true;
+  }
+  // need(), with the common case inlined.
+  bool need(std::size_t n, std::string_view what) { return st_.in.has(n) || st_.need(n, what); }
   bool read_handle(std::size_t& index, std::size_t at);
   bool read_class_desc(const ClassInfo& expect, std::size_t& cls);
   bool parse_class_desc(const ClassInfo* expect, std::size_t& cls);
@@ -93,7 +102,7 @@ class Decoder {
   bool field(M& m, std::string_view label) {
     if constexpr (Scalar<M>) {
       using U = bits_t<M>;
-      if (!st_.need(sizeof(U), label)) return false;
+      if (!need(sizeof(U), label)) return false;
       U b;
       st_.in.copy(&b, sizeof(U));
       m = from_bits<M>(big_endian(b));
@@ -122,7 +131,7 @@ class Decoder {
   template <class M>
   bool read_ref(M& m, std::string_view label) {
     (void)type_code<M>();
-    if (!st_.need(1, label)) return false;
+    if (!need(1, label)) return false;
     std::size_t at = st_.in.offset();
     unsigned char tag = st_.in.peek();
     if constexpr (Optional<M>) {
@@ -176,9 +185,9 @@ class Decoder {
     } else if constexpr (SharedPtr<M> || WeakPtr<M>) {
       using E = typename M::element_type;
       const Handle& h = handles_[index];
-      if (h.kind != Kind::object || h.type != &type_key<E> || !h.owner)
+      if (h.kind != Kind::object || h.type != &type_key<E> || h.owner == 0)
         return wrong_reference(index, at, label, expected_text<M>());
-      m = std::static_pointer_cast<E>(h.owner);
+      m = std::static_pointer_cast<E>(owners_[h.owner - 1]);
       return true;
     } else if constexpr (Described<M>) {
       return wrong_reference(index, at, label,
@@ -193,7 +202,12 @@ class Decoder {
   bool read_object(T& v, std::shared_ptr<void> owner) {
     std::size_t cls;
     if (!read_class_desc(class_info<T>(), cls) || !plan<T>(cls)) return false;
-    if (!new_handle(Handle{Kind::object, &type_key<T>, std::move(owner), 0, 0})) return false;
+    std::uint32_t owner_index = 0;
+    if (owner) {
+      owners_.push_back(std::move(owner));
+      owner_index = static_cast<std::uint32_t>(owners_.size());
+    }
+    if (!new_handle(Handle{Kind::object, owner_index, &type_key<T>, 0, 0})) return false;
     if (!st_.enter()) return false;
     bool ok = class_data(cls, v);
     st_.leave();
@@ -263,8 +277,8 @@ class Decoder {
   bool read_array(M& m, std::string_view label) {
     std::size_t cls;
     if (!read_class_desc(class_info<M>(), cls)) return false;
-    if (!new_handle(Handle{Kind::array, &type_key<M>, nullptr, 0, 0})) return false;
-    if (!st_.need(4, "array length")) return false;
+    if (!new_handle(Handle{Kind::array, 0, &type_key<M>, 0, 0})) return false;
+    if (!need(4, "array length")) return false;
     std::size_t at = st_.in.offset();
     std::uint32_t raw;
     st_.in.copy(&raw, 4);
@@ -288,10 +302,25 @@ class Decoder {
         using U = bits_t<E>;
         if (!st_.check_count(count, sizeof(U), label)) return false;
         if constexpr (!Array<M>) m.resize(count);
-        for (std::size_t k = 0; k < count; ++k) {
-          U b;
-          st_.in.copy(&b, sizeof(U));
-          m[k] = from_bits<E>(big_endian(b));
+        if constexpr (std::is_arithmetic_v<E> && !std::is_same_v<E, bool> &&
+                      sizeof(E) == sizeof(U)) {
+          // One copy, then the byte order in place.
+          auto* p = reinterpret_cast<unsigned char*>(m.data());
+          st_.in.copy(p, count * sizeof(U));
+          if constexpr (sizeof(U) > 1 && std::endian::native == std::endian::little) {
+            for (std::size_t k = 0; k < count; ++k) {
+              U b;
+              std::memcpy(&b, p + k * sizeof(U), sizeof(U));
+              b = big_endian(b);
+              std::memcpy(p + k * sizeof(U), &b, sizeof(U));
+            }
+          }
+        } else {
+          for (std::size_t k = 0; k < count; ++k) {
+            U b;
+            st_.in.copy(&b, sizeof(U));
+            m[k] = from_bits<E>(big_endian(b));
+          }
         }
         return true;
       } else {
@@ -309,6 +338,7 @@ class Decoder {
 
   DecodeState st_;
   std::vector<Handle> handles_;
+  std::vector<std::shared_ptr<void>> owners_;  // the shared objects, alive while decoding
   std::vector<ClassDesc> classes_;
   std::vector<StreamField> fields_;
   std::size_t copied_ = 0;  // bytes of strings copied through references

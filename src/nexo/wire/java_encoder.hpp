@@ -125,12 +125,12 @@ class Encoder {
   template <class M>
   void class_desc() {
     const ClassInfo& ci = class_info<M>();
-    if (const std::uint32_t* h = classes_.find(ci.name)) {
+    if (const std::uint32_t* h = classes_.find(ci.name, &ci)) {
       reference(*h, "class " + ci.name);
       return;
     }
     tag(TC_CLASSDESC, "");
-    classes_.add(ci.name, new_handle());
+    classes_.add(ci.name, new_handle(), &ci);
     std::size_t begin = out_.size();
     out_.append(ci.head);
     if constexpr (Out::annotating)

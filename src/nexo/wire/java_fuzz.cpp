@@ -25,8 +25,10 @@ template <class N>
 void unlink(const std::shared_ptr<N>& root) {
   std::vector<std::shared_ptr<N>> nodes;
   std::unordered_set<const N*> seen;
-  for (auto n = root; n && seen.insert(n.get()).second; n = n->next) nodes.push_back(n);
-  for (auto& n : nodes) n->next.reset();
+  for (auto n = root; n && seen.insert(n.get()).second; n = n->next)
+    nodes.push_back(n);
+  for (auto& n : nodes)
+    n->next.reset();
 }
 template <class T>
 void unlink(const T&) {}

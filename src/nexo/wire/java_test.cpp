@@ -287,7 +287,17 @@ TEST(Java, MillionDeepStreamIsRefused) {
         .end_desc()
         .u32(1);
   std::string array_error = decode_error<Mixed>(a.bytes);
-  EXPECT_NE(array_error.find("java: at byte 4:"), std::string::npos) << array_error;
+  EXPECT_EQ(array_error,
+            "java: at byte 4: type code 0x75 (TC_ARRAY) where Mixed expects an object of class "
+            "Mixed")
+      << array_error;
+  // ... and where an array of arrays is expected, the class name stops it at once.
+  Stream g;
+  g.u8(java::TC_OBJECT).class_desc("Mixed", 7, 1).u8('[').utf("grid").string("[[I").end_desc();
+  g.u8(java::TC_ARRAY).class_desc(name, 0, 0).end_desc().u32(1);
+  std::string deep_grid = decode_error<Mixed>(g.bytes);
+  EXPECT_NE(deep_grid.find("was not described to nexo (expected [[I)"), std::string::npos)
+      << deep_grid;
 }
 
 TEST(Java, UnknownTypeCodeNamesOffsetAndReason) {

@@ -314,26 +314,32 @@ const ClassInfo& class_info() {
 // A few names and their handles; the inline part avoids allocating for small graphs.
 class HandleTable {
  public:
-  const std::uint32_t* find(std::string_view key) const noexcept {
+  HandleTable() {}  // small_ stays uninitialized: only [0, size_) is ever read
+  // The handle of `key`; `id` (the key's static storage) is tried first, as a shortcut.
+  const std::uint32_t* find(std::string_view key, const void* id = nullptr) const noexcept {
+    if (id != nullptr)
+      for (std::size_t k = 0; k < size_; ++k)
+        if (small_[k].id == id) return &small_[k].handle;
     for (std::size_t k = 0; k < size_; ++k)
       if (small_[k].key == key) return &small_[k].handle;
     for (const auto& e : more_)
       if (e.key == key) return &e.handle;
     return nullptr;
   }
-  void add(std::string_view key, std::uint32_t handle) {
+  void add(std::string_view key, std::uint32_t handle, const void* id = nullptr) {
     if (size_ < small_.size())
-      small_[size_++] = {key, handle};
+      small_[size_++] = {key, id, handle};
     else
-      more_.push_back({key, handle});
+      more_.push_back({key, id, handle});
   }
 
  private:
   struct Entry {
     std::string_view key;
+    const void* id;
     std::uint32_t handle;
   };
-  std::array<Entry, 16> small_{};
+  std::array<Entry, 16> small_;
   std::size_t size_ = 0;
   std::vector<Entry> more_;
 };
