@@ -70,7 +70,12 @@ class Decoder {
   bool new_handle(const Handle& handle) {
     if (handles_.size() >= st_.limits.max_handles) [[unlikely]]
       return st_.fail_limit("handle count", "max_handles", st_.limits.max_handles);
-    handles_.push_back(handle);
+    Handle& h = handles_.emplace_back();
+    h.kind = handle.kind;  // member by member: a whole-struct copy stalls store forwarding
+    h.owner = handle.owner;
+    h.type = handle.type;
+    h.offset = handle.offset;
+    h.length = handle.length;
     return true;
   }
   // need(), with the common case inlined.

@@ -327,10 +327,10 @@ class HandleTable {
     return nullptr;
   }
   void add(std::string_view key, std::uint32_t handle, const void* id = nullptr) {
-    if (size_ < small_.size())
-      small_[size_++] = {key, id, handle};
-    else
-      more_.push_back({key, id, handle});
+    Entry& e = size_ < small_.size() ? small_[size_++] : more_.emplace_back();
+    e.key = key;  // member by member: a temporary Entry stalls store forwarding
+    e.id = id;
+    e.handle = handle;
   }
 
  private:
