@@ -126,7 +126,10 @@ class Encoder {
   void class_desc() {
     const ClassInfo& ci = class_info<M>();
     if (const std::uint32_t* h = classes_.find(ci.name, &ci)) {
-      reference(*h, "class " + ci.name);
+      if constexpr (Out::annotating)
+        reference(*h, "class " + ci.name);
+      else
+        reference(*h, {});
       return;
     }
     tag(TC_CLASSDESC, "");
@@ -204,10 +207,21 @@ class Encoder {
     begin = out_.size();
     if constexpr (Scalar<E> && !std::is_same_v<M, std::vector<bool>>) {
       using U = bits_t<E>;
-      std::byte* w = out_.extend(v.size() * sizeof(U));
-      for (std::size_t k = 0; k < v.size(); ++k) {
-        U b = big_endian(to_bits(static_cast<E>(v[k])));
-        std::memcpy(w + k * sizeof(U), &b, sizeof(U));
+      const std::size_t n = v.size();
+      std::byte* w = out_.extend(n * sizeof(U));
+      if constexpr (std::is_arithmetic_v<E> && !std::is_same_v<E, bool> && sizeof(E) == sizeof(U)) {
+        const auto* src = reinterpret_cast<const unsigned char*>(v.data());
+        for (std::size_t k = 0; k < n; ++k) {
+          U b;
+          std::memcpy(&b, src + k * sizeof(U), sizeof(U));
+          b = big_endian(b);
+          std::memcpy(w + k * sizeof(U), &b, sizeof(U));
+        }
+      } else {
+        for (std::size_t k = 0; k < n; ++k) {
+          U b = big_endian(to_bits(static_cast<E>(v[k])));
+          std::memcpy(w + k * sizeof(U), &b, sizeof(U));
+        }
       }
       out_.note(begin, Part::value, label);
     } else {
