@@ -620,6 +620,16 @@ bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
       st_.in.skip(bytes);
       return true;
     }
+    case TC_OBJECT:
+      if (st_.in.has(3) && st_.in.peek() == TC_CLASSDESC) {  // name the class
+        const unsigned char* p = st_.in.pos();
+        std::size_t n = (std::size_t{p[1]} << 8) | p[2];
+        if (st_.in.has(3 + n))
+          return st_.fail_at(at + 4, "class " + printable(p + 3, n) +
+                                         " was not described to nexo (in field " +
+                                         std::string(field_name) + ", which nexo skips)");
+      }
+      [[fallthrough]];
     default: {
       std::string_view name = tc_name(tag);
       return st_.fail_at(at, "field " + std::string(field_name) + " of class " + class_name(cls) +

@@ -267,6 +267,20 @@ TEST(Java, GadgetChainClassIsRefused) {
             "was not described to nexo (expected Person)");
 }
 
+TEST(Java, GadgetInAnUnknownFieldIsRefused) {
+  // A Person with an extra Object field holding an InvokerTransformer.
+  Stream s;
+  s.u8(java::TC_OBJECT).class_desc("Person", 1, 2).u8('I').utf("year");
+  s.u8('L').utf("payload").string("Ljava/lang/Object;").end_desc().u32(1984);
+  s.u8(java::TC_OBJECT)
+      .class_desc("org.apache.commons.collections.functors.InvokerTransformer",
+                  0x87e8ff6b7b7cce38ull, 0)
+      .end_desc();
+  EXPECT_EQ(decode_error<Person>(s.bytes),
+            "java: at byte 73: class org.apache.commons.collections.functors.InvokerTransformer "
+            "was not described to nexo (in field payload, which nexo skips)");
+}
+
 TEST(Java, MillionDeepStreamIsRefused) {
   // Node -> next -> Node ... a million levels, the descriptor referred to after the first.
   Stream s;
