@@ -48,7 +48,8 @@
 //     that differs is refused; array classes are matched by name only (as java.io does);
 //   - stream fields are matched to described fields by name and type code; extra
 //     stream fields are skipped (primitives, nulls, strings, primitive arrays and
-//     references only); described fields missing from the stream get their defaults;
+//     references only; an object there is refused, naming its class); described
+//     fields missing from the stream get their defaults;
 //   - class annotations may hold block data only (skipped); a superclass descriptor must
 //     be TC_NULL; SC_WRITE_METHOD, SC_EXTERNALIZABLE and enum classes are refused, as
 //     are TC_RESET, TC_EXCEPTION, TC_CLASS, TC_ENUM and proxy class descriptors;
@@ -93,8 +94,10 @@ void encode(const T& v, Out& out) {
 }
 
 // Reads v from `bytes`, one Java serialization stream holding one object of v's class;
-// the whole input must be that stream. On error v holds what was read so far and the
-// error reads "java: at byte N: <reason>".
+// the whole input must be that stream. On error v holds what was read so far (a graph
+// with shared_ptr cycles must then be broken as after a success) and the error reads
+// "java: at byte N: <reason>". Decode a graph whose objects refer back to the root into
+// a std::shared_ptr<T>.
 template <Root T>
 Result<void> decode(std::span<const std::byte> bytes, T& v, const Limits& limits = {}) {
   detail::Decoder d(bytes, limits);
