@@ -336,6 +336,15 @@ void marshalling() {
   indent_block(wire::annotated_dump(pb.bytes(), pb.notes()));
 
   say("");
+  say("Java object serialization, annotated: a class descriptor (name, serialVersionUID,");
+  say("field names and types) precedes the values, and every object, string and class");
+  say("gets a handle so that shared objects and cycles can be written as references.");
+  say("java.io.ObjectInputStream reads these bytes into the Java class Person:");
+  wire::AnnotatedBuffer js;
+  check(encode_as("java", person, js), "marshal java");
+  indent_block(wire::annotated_dump(js.bytes(), js.notes()));
+
+  say("");
   say("Bad input is an error naming the byte offset and the reason, never a crash:");
   Bytes hostile = be.to_vector();
   hostile[4] = hostile[5] = hostile[6] = hostile[7] = std::byte{0xff};  // name's length

@@ -11,6 +11,7 @@
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/describe.hpp"
+#include "nexo/wire/java.hpp"
 #include "nexo/wire/json.hpp"
 #include "nexo/wire/proto.hpp"
 #include "nexo/wire/xml.hpp"
@@ -19,7 +20,7 @@ namespace nexo::tool {
 
 // The names `--format` accepts, in the order the tour shows them.
 inline const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> names = {"cdr", "cdr-be", "proto", "json", "xml"};
+  static const std::vector<std::string> names = {"cdr", "cdr-be", "proto", "json", "xml", "java"};
   return names;
 }
 
@@ -28,6 +29,7 @@ inline std::string_view wire_format_title(std::string_view format) {
   if (format == "cdr") return "CORBA CDR, little-endian, in an encapsulation (byte-order flag)";
   if (format == "cdr-be") return "CORBA CDR, big-endian, in an encapsulation (byte-order flag)";
   if (format == "proto") return "Protocol Buffers wire format (proto3), field numbers as tags";
+  if (format == "java") return "Java object serialization (java.io stream protocol)";
   if (format == "json") return "JSON (RFC 8259), UTF-8 text";
   if (format == "xml") return "XML 1.0, an element per field, UTF-8 text";
   return "";
@@ -44,6 +46,13 @@ inline Error unknown_format(std::string_view format) {
     known += (known.empty() ? "" : ", ") + n;
   return Error(ErrorKind::invalid_argument,
                "unknown format '" + std::string(format) + "' (known: " + known + ")");
+}
+
+inline Error java_cannot(std::string_view type) {
+  return Error(ErrorKind::invalid_argument,
+               "java: type '" + std::string(type) +
+                   "' has a field Java serialization does not carry (a map, or an optional "
+                   "primitive)");
 }
 
 // Encodes v in `format`, appending to out (a Buffer or an AnnotatedBuffer).
@@ -72,6 +81,14 @@ Result<void> encode_as(std::string_view format, const T& v, Out& out, bool prett
     options.pretty = pretty;
     return wire::xml::encode(v, out, options);
   }
+  if (format == "java") {
+    if constexpr (wire::java::supports<T>()) {
+      wire::java::encode(v, out);
+      return ok();
+    } else {
+      return java_cannot(wire::description_of<T>.name);
+    }
+  }
   return unknown_format(format);
 }
 
@@ -84,6 +101,13 @@ Result<void> decode_as(std::string_view format, std::span<const std::byte> bytes
     return wire::cdr::decode_encapsulated(bytes, v, limits);
   if (format == "proto") return wire::proto::decode(bytes, v, limits);
   if (format == "json") return wire::json::decode(bytes, v, limits);
+  if (format == "java") {
+    if constexpr (wire::java::supports<T>()) {
+      return wire::java::decode(bytes, v, limits);
+    } else {
+      return java_cannot(wire::description_of<T>.name);
+    }
+  }
   if (format == "xml") return wire::xml::decode(bytes, v, wire::xml::ReadOptions{}, limits);
   return unknown_format(format);
 }

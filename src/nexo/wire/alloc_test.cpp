@@ -11,6 +11,7 @@
 
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/examples.hpp"
+#include "nexo/wire/java.hpp"
 #include "nexo/wire/json.hpp"
 #include "nexo/wire/proto.hpp"
 #include "nexo/wire/remote_ref.hpp"
@@ -116,6 +117,10 @@ void every_format(const T& value) {
                                   }),
             0)
       << "xml";
+  if constexpr (java::supports<T>()) {
+    EXPECT_EQ(allocations_when_warm(value, [](const T& v, Buffer& b) { java::encode(v, b); }), 0)
+        << "java";
+  }
 }
 
 TEST(NoAllocation, EncodingPersonIntoAWarmBuffer) {
