@@ -44,35 +44,34 @@ inline void put2(char* p, std::uint32_t x) {
   std::memcpy(p, kPairs.c + 2 * x, 2);
 }
 
-// Exactly 8 digits of x < 10^8.
-inline void put8(char* p, std::uint32_t x) {
-  std::uint32_t hi = x / 10000, lo = x % 10000;
-  put2(p, hi / 100);
-  put2(p + 2, hi % 100);
-  put2(p + 4, lo / 100);
-  put2(p + 6, lo % 100);
+// Text is assembled in 64-bit words whose byte i is the text's byte i (the
+// little-endian order); store8 writes one such word.
+inline void store8(char* p, std::uint64_t w) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &w, 8);
+  } else {
+    for (int i = 0; i < 8; ++i, w >>= 8)
+      p[i] = static_cast<char>(w);
+  }
 }
 
-// The n >= 1 digits of d < 10^n, n <= 17, at p.
-inline void put_digits(char* p, std::uint64_t d, int n) {
-  char* e = p + n;
-  if (n > 8) {
-    std::uint64_t hi = d / 100000000;
-    put8(e - 8, static_cast<std::uint32_t>(d - hi * 100000000));
-    e -= 8;
-    d = hi;
-  }
-  auto x = static_cast<std::uint32_t>(d);
-  while (x >= 100) {
-    std::uint32_t q = x / 100;
-    e -= 2;
-    put2(e, x - q * 100);
-    x = q;
-  }
-  if (x >= 10)
-    put2(e - 2, x);
-  else
-    e[-1] = static_cast<char>('0' + x);
+// The 8 digits of x < 10^8 as a word, two digits per step in every lane at once: the
+// two 4-digit halves in 32-bit lanes, then 2-digit halves in 16-bit lanes, then digits
+// (q = y / 100 as y * 10486 >> 20 for y < 10^4, q = y / 10 as y * 103 >> 10 for y < 100).
+inline std::uint64_t digits8(std::uint32_t x) {
+  std::uint64_t v = (x / 10000) | (std::uint64_t{x % 10000} << 32);
+  std::uint64_t q = ((v * 10486) >> 20) & 0x0000007f0000007fu;
+  v = q | ((v - q * 100) << 16);
+  q = ((v * 103) >> 10) & 0x000f000f000f000fu;
+  v = q | ((v - q * 10) << 8);
+  return v | 0x3030303030303030u;
+}
+
+// Byte j of the result: b's below l, '.' at l, a's above; 0 <= l <= 7.
+inline std::uint64_t with_point(std::uint64_t a, std::uint64_t b, int l) {
+  std::uint64_t low = (std::uint64_t{1} << (8 * l)) - 1;
+  std::uint64_t dot = std::uint64_t{0xff} << (8 * l);
+  return (b & low) | (std::uint64_t{'.'} << (8 * l)) | (a & ~(low | dot));
 }
 
 constexpr std::uint64_t kPow10[20] = {1,
@@ -96,6 +95,26 @@ constexpr std::uint64_t kPow10[20] = {1,
                                       1000000000000000000,
                                       10000000000000000000u};
 
+// 10^(16 - n) for n <= 16: scales n digits to 16.
+constexpr std::uint64_t kScale[18] = {0,
+                                      1000000000000000,
+                                      100000000000000,
+                                      10000000000000,
+                                      1000000000000,
+                                      100000000000,
+                                      10000000000,
+                                      1000000000,
+                                      100000000,
+                                      10000000,
+                                      1000000,
+                                      100000,
+                                      10000,
+                                      1000,
+                                      100,
+                                      10,
+                                      1,
+                                      0};
+
 // Decimal digits of d >= 1.
 inline int count_digits(std::uint64_t d) {
   int t = (64 - std::countl_zero(d)) * 1233 >> 12;
@@ -103,17 +122,9 @@ inline int count_digits(std::uint64_t d) {
 }
 
 struct Decimal {
-  std::uint64_t d;  // v's shortest digits, d * 10^k
-  int k;
+  std::uint64_t d;  // v's shortest digits are d's without its trailing zeros;
+  int k;            // v reads back from d * 10^k; 1 <= d < 10^17
 };
-
-// Drops d's trailing zeros (d != 0).
-inline void strip_zeros(Decimal& r) {
-  while (r.d % 10 == 0) {
-    r.d /= 10;
-    ++r.k;
-  }
-}
 
 // Round to odd of (g * x) >> 128, g = hi:lo; the bits below 2^64 of the product are not
 // looked at (g exceeds the real 10^-k 2^r by less than one, so an exact integer product
@@ -133,22 +144,20 @@ inline std::uint64_t round_odd(std::uint64_t g, std::uint64_t x) {
 // the interval's ends are excluded.
 inline Decimal choose(std::uint64_t vb, std::uint64_t vbl, std::uint64_t vbr, std::uint64_t out,
                       int k) {
+  // Without branches: which candidate is taken depends on the data, unpredictably.
   std::uint64_t s = vb >> 2;
   std::uint64_t sp = s / 10;  // the multiples of ten around: 10 sp, 10 sp + 10
   bool upin = vbl + out <= 40 * sp;
   bool wpin = 40 * sp + 40 + out <= vbr;
-  if (upin != wpin) {
-    Decimal r{sp + (wpin ? 1 : 0), k + 1};
-    strip_zeros(r);
-    return r;
-  }
   std::uint64_t t = s + 1;
   bool uin = vbl + out <= 4 * s;
   bool win = 4 * t + out <= vbr;
-  if (uin != win) return {uin ? s : t, k};
   std::uint64_t mid = 4 * s + 2;
-  bool low = vb < mid || (vb == mid && (s & 1) == 0);
-  return {low ? s : t, k};
+  bool closer_s = vb < mid || (vb == mid && (s & 1) == 0);
+  bool take_s = uin && (!win || closer_s);
+  std::uint64_t fine = take_s ? s : t;
+  std::uint64_t coarse = 10 * (sp + (wpin ? 1 : 0));  // its trailing zeros go in emit
+  return {upin != wpin ? coarse : fine, k};
 }
 
 inline Decimal to_decimal(std::uint64_t c, int q, bool irregular) {
@@ -185,48 +194,91 @@ inline Decimal to_decimal_float(std::uint64_t c, int q, bool irregular) {
 
 // Writes d * 10^k as std::to_chars lays it out. An integer printed in fixed notation
 // with more digits than d has is v's exact value c * 2^q (q > 0 only there).
+// Bytes past the returned end, up to the documented maximum, are scratch.
 template <bool Double>
 char* emit(char* p, Decimal r, std::uint64_t c, int q) {
-  int n = count_digits(r.d);
-  int e = r.k + n - 1;  // scientific exponent
+  int n0 = count_digits(r.d);
+  int e = r.k + n0 - 1;  // scientific exponent
+
+  // The digits, left-aligned: S[0..15] are w0 and w1 (padded with '0'), S[16] is s16.
+  std::uint64_t d10 = r.d / 10;
+  bool full = Double && n0 == 17;
+  std::uint64_t x = full ? d10 : r.d * kScale[n0];
+  char s16 = full ? static_cast<char>('0' + (r.d - d10 * 10)) : '0';
+  std::uint64_t xh = x / 100000000;
+  std::uint64_t w0 = digits8(static_cast<std::uint32_t>(xh));
+  std::uint64_t w1 = digits8(static_cast<std::uint32_t>(x - xh * 100000000));
+  // n, the significant digits: S up to its last digit that is not '0'.
+  std::uint64_t z0 = w0 - 0x3030303030303030u, z1 = w1 - 0x3030303030303030u;
+  int n = z1 != 0 ? 16 - std::countl_zero(z1) / 8 : 8 - std::countl_zero(z0) / 8;
+  if (Double) n = s16 != '0' ? 17 : n;
   int sci = n + (n > 1 ? 1 : 0) + (e >= 100 || e <= -100 ? 5 : 4);
+
+  // S at p: 8 bytes, then (if n > 8) 8 more, or for float's 9 digits one more.
+  auto store_digits = [&](char* at) {
+    store8(at, w0);
+    if (n > 8) {
+      if (Double)
+        store8(at + 8, w1);
+      else
+        at[8] = static_cast<char>(w1);
+    }
+    if (Double) at[16] = s16;  // scratch when n < 17
+  };
+
   if (e >= 0) {
-    if (r.k >= 0) {
+    if (e >= n - 1) {
       if (e + 1 <= sci) {  // an integer: e + 1 digits
         if (q <= 0) {
-          put_digits(p, r.d, n);
-          std::memset(p + n, '0', static_cast<std::size_t>(r.k));
+          // v < 2^53 (float: 2^24): at most 16 (8) digits, the zeros included
+          store8(p, w0);
+          if (Double && e >= 8) store8(p + 8, w1);
         } else if constexpr (Double) {
           // v < 10^22 < 2^74 here; its exact digits (>= 16 of them, v >= 2^53).
-          u128 x = static_cast<u128>(c) << q;
-          auto hi = static_cast<std::uint64_t>(x / 10000000000000000u);
-          auto lo = static_cast<std::uint64_t>(x % 10000000000000000u);
-          int hn = e + 1 - 16;
-          if (hn > 0) put_digits(p, hi, hn);
-          put8(p + hn, static_cast<std::uint32_t>(lo / 100000000));
-          put8(p + hn + 8, static_cast<std::uint32_t>(lo % 100000000));
+          u128 v = static_cast<u128>(c) << q;
+          auto hi = static_cast<std::uint64_t>(v / 10000000000000000u);
+          auto lo = static_cast<std::uint64_t>(v % 10000000000000000u);
+          int hn = e + 1 - 16;  // 0..6
+          if (hn > 0) store8(p, digits8(static_cast<std::uint32_t>(hi)) >> (8 * (8 - hn)));
+          store8(p + hn, digits8(static_cast<std::uint32_t>(lo / 100000000)));
+          store8(p + hn + 8, digits8(static_cast<std::uint32_t>(lo % 100000000)));
         } else {
-          put_digits(p, c << q, e + 1);  // v < 10^14 here
+          // 2^24 <= v < 10^14 here: its exact e + 1 = 8..14 digits.
+          std::uint64_t v = c << q;
+          std::uint64_t hi = v / 100000000;
+          if (e >= 8) store8(p, digits8(static_cast<std::uint32_t>(hi)) >> (8 * (15 - e)));
+          store8(p + (e + 1 - 8), digits8(static_cast<std::uint32_t>(v - hi * 100000000)));
         }
         return p + e + 1;
       }
-    } else {  // digits on both sides of the point: n + 1 <= sci always
-      put_digits(p + 1, r.d, n);
-      std::memmove(p, p + 1, static_cast<std::size_t>(e + 1));
-      p[e + 1] = '.';
+    } else {  // digits on both sides of the point (n + 1 <= sci always): l = e + 1
+      store_digits(p + 1);
+      int l = e + 1;
+      if (l < 8) {
+        store8(p, with_point(w0 << 8, w0, l));
+      } else {
+        store8(p, w0);
+        if (l < 16) {
+          store8(p + 8, with_point((w1 << 8) | (w0 >> 56), w1, l - 8));
+        } else {  // Double, n == 17: S[16] is at p[17] already
+          store8(p + 8, w1);
+          p[16] = '.';
+        }
+      }
       return p + n + 1;
     }
-  } else if (n + 1 - e <= sci) {  // 0.000ddd
-    p[0] = '0';
-    p[1] = '.';
-    std::memset(p + 2, '0', static_cast<std::size_t>(-e - 1));
-    put_digits(p + 1 - e, r.d, n);
+  } else if (n + 1 - e <= sci) {     // 0.000ddd
+    store8(p, 0x3030303030302e30u);  // "0.000000"
+    store_digits(p + 1 - e);
     return p + n + 1 - e;
   }
-  put_digits(p + 1, r.d, n);
-  p[0] = p[1];
+  // d.ddde+XX
+  p[0] = static_cast<char>(w0);
   if (n > 1) {
     p[1] = '.';
+    store8(p + 2, (w0 >> 8) | (w1 << 56));
+    if (Double && n > 9) store8(p + 10, w1 >> 8);
+    if (Double) p[17] = s16;  // scratch when n < 17 (the exponent follows)
     p += n + 1;
   } else {
     p += 1;
