@@ -13,8 +13,11 @@
 //   - "-" for a negative v, "0" and "-0" for the zeros;
 //   - NaN and infinity, which the JSON and XML writers handle before calling it: "nan",
 //     "-nan", "inf", "-inf" (std::to_chars's spelling).
-// At most shortest_max_double (24, "-2.2250738585072014e-308") or shortest_max_float
-// (15, "-1.17549435e-38") bytes are written; nothing is zero-terminated.
+// It writes only within [out, out + shortest_max_double) (24 bytes; the longest text is
+// "-2.2250738585072014e-308") or [out, out + shortest_max_float) (15 bytes,
+// "-1.17549435e-38"): the buffer must have that room. Bytes between the returned end
+// and that bound may be overwritten (the digits are stored 8 at a time); nothing is
+// zero-terminated.
 //
 // The algorithm is R. Giulietti's Schubfach ("The Schubfach way to render doubles",
 // 2020) over a table of 128-bit (double) and 64-bit (float) upper approximations of
