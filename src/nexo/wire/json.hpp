@@ -55,6 +55,7 @@
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/decode.hpp"
 #include "nexo/wire/describe.hpp"
+#include "nexo/wire/shortest.hpp"
 
 namespace nexo::wire::json {
 
@@ -191,7 +192,7 @@ class Encoder {
     std::size_t begin = out_.size();
     if (v == v && v - v == 0) [[likely]] {
       char* p = reinterpret_cast<char*>(out_.room(32));
-      char* e = std::to_chars(p, p + 32, v).ptr;
+      char* e = format_shortest(v, p);
       out_.commit(static_cast<std::size_t>(e - p));
     } else if (v != v) {
       out_.append("\"NaN\"", 5);

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "nexo/wire/shortest.hpp"
+
 namespace nexo::wire::xml::detail {
 
 namespace {
@@ -270,12 +272,12 @@ std::size_t format_real(double v, char* to) noexcept {
     std::memcpy(to, v < 0 ? "-INF" : "INF", v < 0 ? 4 : 3);
     return v < 0 ? 4 : 3;
   }
-  return static_cast<std::size_t>(std::to_chars(to, to + 32, v).ptr - to);
+  return static_cast<std::size_t>(format_shortest(v, to) - to);
 }
 
 std::size_t format_real(float v, char* to) noexcept {
   if (std::isnan(v) || std::isinf(v)) return format_real(static_cast<double>(v), to);
-  return static_cast<std::size_t>(std::to_chars(to, to + 32, v).ptr - to);
+  return static_cast<std::size_t>(format_shortest(v, to) - to);
 }
 
 bool parse_bool(std::string_view t, bool& v) {
