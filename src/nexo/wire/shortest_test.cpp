@@ -328,57 +328,5 @@ TEST(WireShortest, TableRecomputed) {
   }
 }
 
-// ns per value (this thread's CPU time); printed with NEXO_SHORTEST_BENCH=1, never asserted.
-double thread_ns() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
-}
-
-template <class F, class Fn>
-double ns_per_value(const std::vector<F>& values, Fn fn) {
-  char buf[64];
-  std::uint64_t sink = 0;
-  double best = 1e30;
-  for (int round = 0; round < 7; ++round) {
-    double t0 = thread_ns(), dt = 0;
-    int reps = 0;
-    do {
-      for (F v : values)
-        sink += static_cast<std::uint64_t>(fn(v, buf) - buf) + buf[0];
-      ++reps;
-      dt = thread_ns() - t0;
-    } while (dt < 3e7);
-    best = std::min(best, dt / (static_cast<double>(reps) * static_cast<double>(values.size())));
-  }
-  if (sink == 42) std::puts("");
-  return best;
-}
-
-TEST(WireShortest, Bench) {
-  if (env_count("NEXO_SHORTEST_BENCH", 0) == 0) GTEST_SKIP() << "NEXO_SHORTEST_BENCH=1";
-  auto std_fn = [](auto v, char* b) { return std::to_chars(b, b + 64, v).ptr; };
-  auto our_fn = [](auto v, char* b) { return format_shortest(v, b); };
-  examples::Large large = examples::make_large();
-  std::vector<double> random;
-  std::vector<float> random_f;
-  SplitMix rng{6};
-  while (random.size() < 100000) {
-    auto v = std::bit_cast<double>(rng.next());
-    if (std::isfinite(v)) random.push_back(v);
-  }
-  while (random_f.size() < 100000) {
-    auto v = std::bit_cast<float>(static_cast<std::uint32_t>(rng.next()));
-    if (std::isfinite(v)) random_f.push_back(v);
-  }
-  std::printf("ns per value (best of 7):          std::to_chars  format_shortest\n");
-  std::printf("  make_large() samples (1,000)     %8.1f       %8.1f\n",
-              ns_per_value(large.samples, std_fn), ns_per_value(large.samples, our_fn));
-  std::printf("  random double bits (100,000)     %8.1f       %8.1f\n",
-              ns_per_value(random, std_fn), ns_per_value(random, our_fn));
-  std::printf("  random float bits (100,000)      %8.1f       %8.1f\n",
-              ns_per_value(random_f, std_fn), ns_per_value(random_f, our_fn));
-}
-
 }  // namespace
 }  // namespace nexo::wire
