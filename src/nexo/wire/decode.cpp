@@ -61,6 +61,33 @@ bool DecodeState::fail_size() {
                  ErrorKind::too_large);
 }
 
+std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end,
+                          std::uint32_t& cp) noexcept {
+  const unsigned char c = p[0];
+  std::size_t len;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+    cp = c & 0x1fu;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    cp = c & 0x0fu;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    cp = c & 0x07u;
+  } else {
+    return 0;  // a continuation byte, an overlong lead (c0, c1) or beyond U+10FFFF
+  }
+  if (static_cast<std::size_t>(end - p) < len) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((p[k] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[k] & 0x3fu);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
 std::size_t utf8_invalid_at(std::string_view text) noexcept {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
@@ -79,28 +106,9 @@ std::size_t utf8_invalid_at(std::string_view text) noexcept {
       ++i;
       continue;
     }
-    std::size_t len;
     std::uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return i;  // a continuation byte, an overlong lead (c0, c1) or beyond U+10FFFF
-    }
-    if (i + len > n) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return i;
+    std::size_t len = utf8_sequence(s + i, s + n, cp);
+    if (len == 0) return i;
     i += len;
   }
   return n;

@@ -140,6 +140,12 @@ struct DecodeState {
   [[gnu::cold]] bool fail_size();
 };
 
+// The length (2, 3 or 4) of the well-formed multi-byte UTF-8 sequence starting at p
+// (p < end, *p >= 0x80), with its code point in `cp`; 0 if it is malformed (a stray
+// continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut short).
+std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end,
+                          std::uint32_t& cp) noexcept;
+
 // Checks that `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 // Returns the offset of the first bad byte, or text.size() when it is valid.
 std::size_t utf8_invalid_at(std::string_view text) noexcept;

@@ -95,29 +95,10 @@ extern const std::array<std::uint8_t, 256> kAttr = make_attr();
 extern const std::array<std::uint8_t, 256> kName = make_name();
 
 std::size_t xml_char_length(const unsigned char* p, const unsigned char* end) noexcept {
-  unsigned char c = p[0];
-  std::size_t len;
-  std::uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (static_cast<std::size_t>(end - p) < len) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((p[k] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (p[k] & 0x3f);
-  }
-  if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) || cp >= 0xfffe)) return 0;
-  if (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-  return len;
+  std::uint32_t cp = 0;
+  std::size_t len = utf8_sequence(p, end, cp);
+  // XML 1.0 (Char) also leaves out U+FFFE and U+FFFF.
+  return (cp == 0xfffe || cp == 0xffff) ? 0 : len;
 }
 
 std::size_t escape(std::string_view text, char* to, bool attribute, std::size_t& bad) noexcept {
