@@ -34,46 +34,59 @@ void str(RjWriter& w, const std::string& s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// One member: its key, then its value by the typed call RapidJSON's documentation uses
+// (a float goes through Double, as RapidJSON has no float writer).
+void field(RjWriter& w, const char* k, std::int32_t v) {
+  key(w, k);
+  w.Int(v);
+}
+void field(RjWriter& w, const char* k, std::int64_t v) {
+  key(w, k);
+  w.Int64(v);
+}
+void field(RjWriter& w, const char* k, std::uint32_t v) {
+  key(w, k);
+  w.Uint(v);
+}
+void field(RjWriter& w, const char* k, double v) {
+  key(w, k);
+  w.Double(v);
+}
+void field(RjWriter& w, const char* k, bool v) {
+  key(w, k);
+  w.Bool(v);
+}
+void field(RjWriter& w, const char* k, const std::string& v) {
+  key(w, k);
+  str(w, v);
+}
+
 void put(RjWriter& w, const ex::Person& p) {
   w.StartObject();
-  key(w, "name");
-  str(w, p.name);
-  key(w, "place");
-  str(w, p.place);
-  key(w, "year");
-  w.Int(p.year);
+  field(w, "name", p.name);
+  field(w, "place", p.place);
+  field(w, "year", p.year);
   w.EndObject();
 }
 
 void put(RjWriter& w, const ex::Record& r) {
   w.StartObject();
-  key(w, "id");
-  w.Int(r.id);
-  key(w, "value");
-  w.Double(r.value);
-  key(w, "label");
-  str(w, r.label);
-  key(w, "valid");
-  w.Bool(r.valid);
+  field(w, "id", r.id);
+  field(w, "value", r.value);
+  field(w, "label", r.label);
+  field(w, "valid", r.valid);
   w.EndObject();
 }
 
 void put(RjWriter& w, const ex::Large& l) {
   w.StartObject();
-  key(w, "id");
-  w.Int(l.id);
-  key(w, "timestamp");
-  w.Int64(l.timestamp);
-  key(w, "flags");
-  w.Uint(l.flags);
-  key(w, "ratio");
-  w.Double(l.ratio);
-  key(w, "total");
-  w.Double(l.total);
-  key(w, "complete");
-  w.Bool(l.complete);
-  key(w, "description");
-  str(w, l.description);
+  field(w, "id", l.id);
+  field(w, "timestamp", l.timestamp);
+  field(w, "flags", l.flags);
+  field(w, "ratio", l.ratio);
+  field(w, "total", l.total);
+  field(w, "complete", l.complete);
+  field(w, "description", l.description);
   key(w, "samples");
   w.StartArray();
   for (double s : l.samples)

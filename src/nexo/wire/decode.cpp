@@ -1,5 +1,7 @@
 #include "nexo/wire/decode.hpp"
 
+#include <utility>
+
 namespace nexo::wire {
 
 Error DecodeError::to_error(std::string_view format) const {
@@ -32,26 +34,35 @@ bool DecodeState::fail_need(std::size_t n, std::string_view what) {
               std::to_string(in.left()) + " left");
 }
 
+namespace {
+
+// Why a count or length n read from the input cannot be: beyond its limit (too_large), or
+// more than the `left` bytes can hold (malformed). `what` ends with " count " or " length ".
+std::pair<std::string, ErrorKind> bad_size(std::string what, std::uint64_t n,
+                                           std::string_view limit_name, std::size_t limit,
+                                           std::size_t left) {
+  what += std::to_string(n);
+  if (n > limit)
+    return {what + " exceeds limit " + std::string(limit_name) + " = " + std::to_string(limit),
+            ErrorKind::too_large};
+  return {what + " runs past the end (" + std::to_string(left) + " bytes left)",
+          ErrorKind::malformed};
+}
+
+}  // namespace
+
 bool DecodeState::fail_count(std::uint64_t count, std::string_view what, std::size_t at) {
   if (at == kHere) at = in.offset();
-  if (count > limits.max_elements)
-    return fail_at(at,
-                   std::string(what) + " count " + std::to_string(count) +
-                       " exceeds limit max_elements = " + std::to_string(limits.max_elements),
-                   ErrorKind::too_large);
-  return fail_at(at, std::string(what) + " count " + std::to_string(count) +
-                         " runs past the end (" + std::to_string(in.left()) + " bytes left)");
+  auto [reason, kind] = bad_size(std::string(what) + " count ", count, "max_elements",
+                                 limits.max_elements, in.left());
+  return fail_at(at, std::move(reason), kind);
 }
 
 bool DecodeState::fail_length(std::uint64_t length, std::string_view what, std::size_t at) {
   if (at == kHere) at = in.offset();
-  if (length > limits.max_string)
-    return fail_at(at,
-                   std::string(what) + " length " + std::to_string(length) +
-                       " exceeds limit max_string = " + std::to_string(limits.max_string),
-                   ErrorKind::too_large);
-  return fail_at(at, std::string(what) + " length " + std::to_string(length) +
-                         " runs past the end (" + std::to_string(in.left()) + " bytes left)");
+  auto [reason, kind] =
+      bad_size(std::string(what) + " length ", length, "max_string", limits.max_string, in.left());
+  return fail_at(at, std::move(reason), kind);
 }
 
 bool DecodeState::fail_size() {

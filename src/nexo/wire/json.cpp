@@ -117,6 +117,19 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
+// The exponent of a number that follows the grammar, q at its 'e' or 'E' (or at its end:
+// 0), clamped to +-2^40 so that no sum with a digit count overflows.
+std::int64_t exponent_of(const unsigned char* q, const unsigned char* end) {
+  if (q == end) return 0;
+  ++q;
+  bool negative = *q == '-';
+  if (*q == '-' || *q == '+') ++q;
+  std::int64_t exponent = 0;
+  for (; q != end; ++q)
+    exponent = std::min<std::int64_t>(exponent * 10 + (*q - '0'), 1LL << 40);
+  return negative ? -exponent : exponent;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -260,15 +273,7 @@ bool Reader::exact_integer(const NumberText& n, std::uint64_t& magnitude, std::s
       ++q;
     frac_end = q;
   }
-  std::int64_t exponent = 0;
-  if (q != n.end) {  // 'e' or 'E'
-    ++q;
-    bool negative = *q == '-';
-    if (*q == '-' || *q == '+') ++q;
-    for (; q != n.end; ++q)
-      exponent = std::min<std::int64_t>(exponent * 10 + (*q - '0'), 1LL << 40);
-    if (negative) exponent = -exponent;
-  }
+  std::int64_t exponent = exponent_of(q, n.end);
   // The digits D = int digits then fraction digits; value = D x 10^(exponent - frac).
   const auto int_len = static_cast<std::int64_t>(int_end - int_begin);
   const auto total = int_len + static_cast<std::int64_t>(frac_end - frac_begin);
@@ -315,15 +320,7 @@ bool tiny(const NumberText& n) {
     if (first < 0 && *q != '0') first = k;
     ++k;
   }
-  std::int64_t exponent = 0;
-  if (q != n.end) {
-    ++q;
-    bool negative = *q == '-';
-    if (*q == '-' || *q == '+') ++q;
-    for (; q != n.end; ++q)
-      exponent = std::min<std::int64_t>(exponent * 10 + (*q - '0'), 1LL << 40);
-    if (negative) exponent = -exponent;
-  }
+  std::int64_t exponent = exponent_of(q, n.end);
   return first < 0 || exponent + int_digits - 1 - first < 0;
 }
 

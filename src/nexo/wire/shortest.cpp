@@ -301,52 +301,62 @@ char* special(char* p, bool nan) {
   return p + 3;
 }
 
+// The IEEE 754 layout of F: the bits as an unsigned integer of its size, the stored
+// significand bits, the all-ones exponent, and the bias that gives q of a normal value.
+template <class F>
+struct Ieee;
+template <>
+struct Ieee<double> {
+  using Bits = std::uint64_t;
+  static constexpr int kSignificand = 52, kExponentMax = 0x7ff, kBias = 1075;
+};
+template <>
+struct Ieee<float> {
+  using Bits = std::uint32_t;
+  static constexpr int kSignificand = 23, kExponentMax = 0xff, kBias = 150;
+};
+
+// v as c * 2^q, then Schubfach and the digits; one instance for double, one for float.
+template <class F>
+inline char* format_ieee(F v, char* out) noexcept {
+  using L = Ieee<F>;
+  using Bits = typename L::Bits;
+  constexpr bool kDouble = sizeof(F) == 8;
+  auto bits = std::bit_cast<Bits>(v);
+  if ((bits >> (8 * sizeof(F) - 1)) != 0) *out++ = '-';
+  Bits m = bits & ((Bits{1} << L::kSignificand) - 1);
+  auto be = static_cast<int>((bits >> L::kSignificand) & L::kExponentMax);
+  if (be == L::kExponentMax) [[unlikely]]
+    return special(out, m != 0);
+  std::uint64_t c;
+  int q;
+  if (be != 0) {
+    c = m | (Bits{1} << L::kSignificand);
+    q = be - L::kBias;
+  } else {
+    if (m == 0) {
+      *out = '0';
+      return out + 1;
+    }
+    c = m;
+    q = 1 - L::kBias;
+  }
+  bool irregular = m == 0 && be > 1;
+  if constexpr (kDouble) {
+    return emit<true>(out, to_decimal(c, q, irregular), c, q, be != 0);
+  } else {
+    return emit<false>(out, to_decimal_float(c, q, irregular), c, q, be != 0);
+  }
+}
+
 }  // namespace
 
 char* format_shortest(double v, char* out) noexcept {
-  auto bits = std::bit_cast<std::uint64_t>(v);
-  if ((bits >> 63) != 0) *out++ = '-';
-  std::uint64_t m = bits & ((std::uint64_t{1} << 52) - 1);
-  auto be = static_cast<int>((bits >> 52) & 0x7ff);
-  if (be == 0x7ff) [[unlikely]]
-    return special(out, m != 0);
-  std::uint64_t c;
-  int q;
-  if (be != 0) {
-    c = m | (std::uint64_t{1} << 52);
-    q = be - 1075;
-  } else {
-    if (m == 0) {
-      *out = '0';
-      return out + 1;
-    }
-    c = m;
-    q = -1074;
-  }
-  return emit<true>(out, to_decimal(c, q, m == 0 && be > 1), c, q, be != 0);
+  return format_ieee(v, out);
 }
 
 char* format_shortest(float v, char* out) noexcept {
-  auto bits = std::bit_cast<std::uint32_t>(v);
-  if ((bits >> 31) != 0) *out++ = '-';
-  std::uint32_t m = bits & ((std::uint32_t{1} << 23) - 1);
-  auto be = static_cast<int>((bits >> 23) & 0xff);
-  if (be == 0xff) [[unlikely]]
-    return special(out, m != 0);
-  std::uint64_t c;
-  int q;
-  if (be != 0) {
-    c = m | (std::uint32_t{1} << 23);
-    q = be - 150;
-  } else {
-    if (m == 0) {
-      *out = '0';
-      return out + 1;
-    }
-    c = m;
-    q = -149;
-  }
-  return emit<false>(out, to_decimal_float(c, q, m == 0 && be > 1), c, q, be != 0);
+  return format_ieee(v, out);
 }
 
 }  // namespace nexo::wire

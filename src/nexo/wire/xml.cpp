@@ -1,7 +1,9 @@
 // XML: the syntax half of the reader, escaping, base64 and numbers (see xml.hpp).
 #include "nexo/wire/xml.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "nexo/wire/shortest.hpp"
 
@@ -510,6 +512,27 @@ bool Reader::processing_instruction() {
   }
 }
 
+// The byte at p_ in text or a CDATA section when it is none of their markup: a CR (read
+// as LF, CR LF as one LF), the lead byte of a UTF-8 sequence (checked), else a character
+// XML forbids (an error).
+bool Reader::text_char(std::string* buf) {
+  unsigned char c = *p_;
+  if (c == '\r') {
+    if (buf) buf->push_back('\n');
+    ++p_;
+    if (p_ != end_ && *p_ == '\n') ++p_;
+    return true;
+  }
+  if (c >= 0x80) {
+    std::size_t n = xml_char_length(p_, end_);
+    if (n == 0) return bad_utf8(p_);
+    if (buf) buf->append(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return true;
+  }
+  return fail("character " + hex_code(c) + " is not allowed in XML");
+}
+
 bool Reader::cdata(std::string* buf) {
   for (;;) {
     const unsigned char* start = p_;
@@ -526,17 +549,8 @@ bool Reader::cdata(std::string* buf) {
       }
       if (buf) buf->push_back(']');
       ++p_;
-    } else if (c == '\r') {
-      if (buf) buf->push_back('\n');
-      ++p_;
-      if (p_ != end_ && *p_ == '\n') ++p_;
-    } else if (c >= 0x80) {
-      std::size_t n = xml_char_length(p_, end_);
-      if (n == 0) return bad_utf8(p_);
-      if (buf) buf->append(reinterpret_cast<const char*>(p_), n);
-      p_ += n;
-    } else {
-      return fail("character " + hex_code(c) + " is not allowed in XML");
+    } else if (!text_char(buf)) {
+      return false;
     }
   }
 }
@@ -613,17 +627,8 @@ bool Reader::char_data(std::string* buf) {
         return fail("']]>' is not allowed in text");
       if (buf) buf->push_back('>');
       ++p_;
-    } else if (c == '\r') {
-      if (buf) buf->push_back('\n');
-      ++p_;
-      if (p_ != end_ && *p_ == '\n') ++p_;
-    } else if (c >= 0x80) {
-      std::size_t n = xml_char_length(p_, end_);
-      if (n == 0) return bad_utf8(p_);
-      if (buf) buf->append(reinterpret_cast<const char*>(p_), n);
-      p_ += n;
-    } else {
-      return fail("character " + hex_code(c) + " is not allowed in XML");
+    } else if (!text_char(buf)) {
+      return false;
     }
   }
   return true;
