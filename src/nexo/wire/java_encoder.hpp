@@ -10,6 +10,7 @@
 
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/java_types.hpp"
+#include "nexo/wire/text.hpp"
 
 namespace nexo::wire::java::detail {
 
@@ -68,7 +69,12 @@ class Encoder {
     if constexpr (Scalar<M>) {
       std::size_t begin = out_.size();
       put(to_bits(v));
-      out_.note(begin, Part::value, label);
+      if constexpr (Out::annotating) {
+        std::string text(label);
+        text += " = ";
+        wire::detail::text_scalar(text, v);
+        out_.note(begin, Part::value, text);
+      }
     } else {
       reference_value(v, label);
     }

@@ -7,6 +7,7 @@
 
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/proto_wire.hpp"
+#include "nexo/wire/text.hpp"
 
 namespace nexo::wire::proto::detail {
 
@@ -91,7 +92,12 @@ class Encoder {
       key<N, ScalarWire<E, O>::wire_type>(name);
       std::size_t begin = out_.size();
       scalar<E, O>(x);
-      out_.note(begin, Part::value, name);
+      if constexpr (Out::annotating) {
+        std::string text(name);
+        text += " = ";
+        wire::detail::text_scalar(text, x);
+        out_.note(begin, Part::value, text);
+      }
     } else if constexpr (String<E> || Blob<E>) {
       key<N, len>(name);
       length(x.size(), name);

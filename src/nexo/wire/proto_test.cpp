@@ -267,7 +267,7 @@ TEST(Proto, AnnotatedBufferNotesKeysLengthsAndValues) {
   EXPECT_EQ(p.notes()[2].end, 7u);
   bool nested_deeper = false;
   for (const auto& n : b.notes())
-    nested_deeper |= n.label == "x" && n.depth == 2;
+    nested_deeper |= n.label.starts_with("x = ") && n.depth == 2;
   EXPECT_TRUE(nested_deeper);
 }
 
