@@ -33,17 +33,18 @@ constexpr char short_escape(unsigned char c) {
   }
 }
 
+// A byte the writer must look at: one to escape, or a non-ASCII byte (checked as UTF-8).
 bool needs_escape(unsigned char c) {
-  return c < 0x20 || c == '"' || c == '\\';
+  return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
 std::uint64_t escape_mask(std::uint64_t w) {
   constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   std::uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-  return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+  return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & highs;
 }
 
-// The first byte of s (from `from`) that needs escaping, or s.size().
+// The first byte of s (from `from`) that needs escaping or is not ASCII, or s.size().
 std::size_t next_escape(std::string_view s, std::size_t from) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t i = from;
@@ -145,16 +146,28 @@ void write_string(Buffer& out, std::string_view s) {
     return;
   }
   out.push_back('"');
+  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t from = 0;
   while (i < s.size()) {
-    out.append(s.data() + from, i - from);
-    auto c = static_cast<unsigned char>(s[i]);
-    if (char e = short_escape(c); e != 0) {
-      char esc[2] = {'\\', e};
-      out.append(esc, 2);
+    auto c = bytes[i];
+    if (c >= 0x80) {
+      std::uint32_t cp;
+      std::size_t len = utf8_sequence(bytes + i, bytes + s.size(), cp);
+      if (len != 0) {  // well-formed UTF-8 is copied as it is
+        i = next_escape(s, i + len);
+        continue;
+      }
+      out.append(s.data() + from, i - from);
+      out.append("\xef\xbf\xbd", 3);  // not UTF-8: U+FFFD, the replacement character
     } else {
-      char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-      out.append(esc, 6);
+      out.append(s.data() + from, i - from);
+      if (char e = short_escape(c); e != 0) {
+        char esc[2] = {'\\', e};
+        out.append(esc, 2);
+      } else {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, 6);
+      }
     }
     from = i + 1;
     i = next_escape(s, from);

@@ -12,10 +12,11 @@
 //                     the strings "NaN", "Infinity" and "-Infinity", written and read;
 //                     a NaN's sign and payload are not kept
 //   std::string       a JSON string. Written: '"', '\' and the control characters
-//                     escaped (\b \f \n \r \t, else \u00XX), every other byte as is (a
-//                     string must hold UTF-8; it is not checked on the way out). Read:
-//                     every RFC escape, surrogate pairs joined; a lone surrogate, an
-//                     unescaped control character and invalid UTF-8 are errors
+//                     escaped (\b \f \n \r \t, else \u00XX), every other byte as is; a
+//                     byte that does not begin well-formed UTF-8 is written as U+FFFD
+//                     (the replacement character), so the output is always valid JSON.
+//                     Read: every RFC escape, surrogate pairs joined; a lone surrogate,
+//                     an unescaped control character and invalid UTF-8 are errors
 //   Bytes             a string of base64, standard alphabet, padded ("AAH+/w=="); read
 //                     strictly: padding required, no whitespace, unused bits zero
 //   vector, array     a JSON array; a std::array<T, N> reads exactly N elements

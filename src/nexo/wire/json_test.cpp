@@ -137,6 +137,17 @@ TEST(Json, EscapesEveryControlCharacter) {
   EXPECT_EQ(*back, t);
 }
 
+TEST(Json, BytesThatAreNotUtf8AreWrittenAsReplacementCharacters) {
+  Text t;
+  t.s = "a\xff" "b\xc3\xa9\xe2\x82" "x\xed\xa0\x80\"";  // stray byte, é, cut short, surrogate
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(text_of(t),
+            "{\"s\":\"a" + fffd + "b\xc3\xa9" + fffd + fffd + "x" + fffd + fffd + fffd + "\\\"\"}");
+  auto back = json::decode<Text>(text_of(t));  // the output is valid JSON, valid UTF-8
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->s, "a" + fffd + "b\xc3\xa9" + fffd + fffd + "x" + fffd + fffd + fffd + "\"");
+}
+
 TEST(Json, ReadsEveryEscapeAndSurrogatePairs) {
   auto r = json::decode<Text>(R"({"s":"\"\\\/\b\f\n\r\t\u0041\u00e9\u20AC\ud83d\ude00"})");
   ASSERT_TRUE(r) << r.error().to_string();
