@@ -7,6 +7,7 @@
 
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/examples.hpp"
+#include "nexo/wire/testdata/fastcdr_examples.hpp"
 #include "wire_bench.hpp"
 
 namespace {
@@ -15,34 +16,8 @@ namespace fc = eprosima::fastcdr;
 namespace ex = nexo::wire::examples;
 using nexo::wire::cdr::Endian;
 
-void put(fc::Cdr& c, const ex::Person& p) {
-  c << p.name << p.place << p.year;
-}
-void get(fc::Cdr& c, ex::Person& p) {
-  c >> p.name >> p.place >> p.year;
-}
-void put(fc::Cdr& c, const ex::Record& r) {
-  c << r.id << r.value << r.label << r.valid;
-}
-void get(fc::Cdr& c, ex::Record& r) {
-  c >> r.id >> r.value >> r.label >> r.valid;
-}
-void put(fc::Cdr& c, const ex::Large& l) {
-  c << l.id << l.timestamp << l.flags << l.ratio << l.total << l.complete << l.description
-    << l.samples;
-  c << static_cast<std::uint32_t>(l.records.size());
-  for (const auto& r : l.records)
-    put(c, r);
-}
-void get(fc::Cdr& c, ex::Large& l) {
-  c >> l.id >> l.timestamp >> l.flags >> l.ratio >> l.total >> l.complete >> l.description >>
-      l.samples;
-  std::uint32_t n;
-  c >> n;
-  l.records.resize(n);
-  for (auto& r : l.records)
-    get(c, r);
-}
+using nexo::wire::testdata::get;
+using nexo::wire::testdata::put;
 
 template <class T>
 void compare(nexo::bench::wire::Report& report, const char* message, const T& value, Endian order) {

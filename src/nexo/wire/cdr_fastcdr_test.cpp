@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "nexo/wire/examples.hpp"
+#include "nexo/wire/testdata/fastcdr_examples.hpp"
 
 namespace nexo::wire {
 namespace {
@@ -18,59 +19,8 @@ using examples::Everything;
 using examples::Large;
 using examples::Person;
 
-void put(fc::Cdr& c, const Person& p) {
-  c << p.name << p.place << p.year;
-}
-void get(fc::Cdr& c, Person& p) {
-  c >> p.name >> p.place >> p.year;
-}
-
-void put(fc::Cdr& c, const examples::Record& r) {
-  c << r.id << r.value << r.label << r.valid;
-}
-void get(fc::Cdr& c, examples::Record& r) {
-  c >> r.id >> r.value >> r.label >> r.valid;
-}
-
-void put(fc::Cdr& c, const Large& l) {
-  c << l.id << l.timestamp << l.flags << l.ratio << l.total << l.complete << l.description
-    << l.samples;
-  c << static_cast<std::uint32_t>(l.records.size());
-  for (const auto& r : l.records)
-    put(c, r);
-}
-void get(fc::Cdr& c, Large& l) {
-  c >> l.id >> l.timestamp >> l.flags >> l.ratio >> l.total >> l.complete >> l.description >>
-      l.samples;
-  std::uint32_t n;
-  c >> n;
-  l.records.resize(n);
-  for (auto& r : l.records)
-    get(c, r);
-}
-
-void put(fc::Cdr& c, const examples::Point& p) {
-  c << p.x << p.y;
-}
-
-void put(fc::Cdr& c, const Everything& e) {
-  c << e.flag << e.i8 << e.u8 << e.i16 << e.u16 << e.i32 << e.u32 << e.i64 << e.u64 << e.s32
-    << e.s64 << e.f32 << e.sf64 << e.real32 << e.real64 << static_cast<std::uint32_t>(e.color)
-    << e.text;
-  std::vector<std::uint8_t> blob;
-  for (std::byte b : e.blob)
-    blob.push_back(static_cast<std::uint8_t>(b));
-  c << blob << e.numbers << e.words << e.position;
-  c << e.maybe.has_value();
-  if (e.maybe) c << *e.maybe;
-  c << e.nickname.has_value();
-  if (e.nickname) c << *e.nickname;
-  c << e.counts << e.names;
-  put(c, e.origin);
-  c << static_cast<std::uint32_t>(e.path.size());
-  for (const auto& p : e.path)
-    put(c, p);
-}
+using testdata::get;
+using testdata::put;
 
 template <class T>
 std::vector<std::uint8_t> fastcdr_bytes(const T& v, Endian order, bool encapsulated) {

@@ -13,6 +13,7 @@
 
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/proto.hpp"
+#include "nexo/wire/testdata/protobuf_examples.hpp"
 
 namespace nexo::wire {
 namespace {
@@ -28,13 +29,13 @@ using examples::Record;
 
 pb::Person to_pb(const Person& p) {
   pb::Person m;
-  m.set_name(p.name);
-  m.set_place(p.place);
-  m.set_year(p.year);
+  testdata::put(m, p);
   return m;
 }
 Person from_pb(const pb::Person& m) {
-  return {m.name(), m.place(), m.year()};
+  Person p;
+  testdata::get(m, p);
+  return p;
 }
 
 void fill(pb::Point* m, const Point& p) {
@@ -44,35 +45,12 @@ void fill(pb::Point* m, const Point& p) {
 
 pb::Large to_pb(const Large& l) {
   pb::Large m;
-  m.set_id(l.id);
-  m.set_timestamp(l.timestamp);
-  m.set_flags(l.flags);
-  m.set_ratio(l.ratio);
-  m.set_total(l.total);
-  m.set_complete(l.complete);
-  m.set_description(l.description);
-  m.mutable_samples()->Add(l.samples.begin(), l.samples.end());
-  for (const auto& r : l.records) {
-    auto* pr = m.add_records();
-    pr->set_id(r.id);
-    pr->set_value(r.value);
-    pr->set_label(r.label);
-    pr->set_valid(r.valid);
-  }
+  testdata::put(m, l);
   return m;
 }
 Large from_pb(const pb::Large& m) {
   Large l;
-  l.id = m.id();
-  l.timestamp = m.timestamp();
-  l.flags = m.flags();
-  l.ratio = m.ratio();
-  l.total = m.total();
-  l.complete = m.complete();
-  l.description = m.description();
-  l.samples.assign(m.samples().begin(), m.samples().end());
-  for (const auto& r : m.records())
-    l.records.push_back({r.id(), r.value(), r.label(), r.valid()});
+  testdata::get(m, l);
   return l;
 }
 
