@@ -472,6 +472,12 @@ void Connection::on_data(const Packet& p, Time now) {
     ack_due_ = true;
     return;
   }
+  // The window counts packets; this bounds the bytes too, whatever their sizes.
+  if (buffered_bytes_ + p.payload.size() > config_.receive_buffer) {
+    ++stats_.over_buffer;
+    ack_due_ = true;
+    return;
+  }
   auto& slot = received_[(head_ + offset) % ring];
   if (slot) {
     ++stats_.duplicates;
@@ -484,6 +490,7 @@ void Connection::on_data(const Packet& p, Time now) {
     slot = 1;
     if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
     ++buffered_packets_;
+    buffered_bytes_ += p.payload.size();
     const bool bundle = (p.flags & kBundle) != 0;
     if ((p.flags & kUnordered) || seq == next_message_) {
       deliver(p.payload, bundle, 1);
@@ -524,7 +531,9 @@ bool Connection::reassemble(const Packet& p, Time) {
   if (fresh) {
     m.count = p.frag_count;
     m.flags = p.flags;
-    m.have.assign(p.frag_count, false);
+    // Every fragment but the last is full, the last has a byte at least: a
+    // message of this many fragments is longer than this side takes.
+    m.discard = std::uint64_t{p.frag_count - 1} * payload_size_ >= config_.max_message;
   } else if (m.count != p.frag_count || m.flags != p.flags) {
     ++stats_.malformed;  // a fragment that contradicts its message's others
     return false;
@@ -532,23 +541,42 @@ bool Connection::reassemble(const Packet& p, Time) {
   received_[(head_ + (seq - rcv_nxt_)) % received_.size()] = 1;
   if (seq_before(highest_, seq + 1)) highest_ = seq + 1;
   ++buffered_packets_;
-  const std::size_t at = std::size_t{p.frag_index} * payload_size_;
-  if (m.data.size() < at + p.payload.size()) m.data.resize(at + p.payload.size());
-  if (!p.payload.empty()) std::memcpy(m.data.data() + at, p.payload.data(), p.payload.size());
-  if (p.frag_index + 1 == p.frag_count) m.size = at + p.payload.size();
-  m.have[p.frag_index] = true;
-  if (++m.received == m.count) {
-    m.data.resize(m.size);
-    Complete done{m.count, std::move(m.data)};
-    if (m.flags & kUnordered) {  // delivered now; a marker keeps the order of the rest
-      deliver(*std::move(done.data), m.count);
-      done.data.reset();
+  if (!m.discard) {
+    buffered_bytes_ += p.payload.size();
+    if (p.frag_index == m.next) {
+      m.data.insert(m.data.end(), p.payload.begin(), p.payload.end());
+      ++m.next;
+      for (auto e = m.early.begin(); e != m.early.end() && e->first == m.next;
+           e = m.early.erase(e), ++m.next) {
+        m.data.insert(m.data.end(), e->second.begin(), e->second.end());
+      }
+    } else {
+      m.early.emplace(p.frag_index, Bytes(p.payload.begin(), p.payload.end()));
     }
-    complete_.emplace(start, std::move(done));
+  }
+  if (++m.received == m.count) {
+    complete(start, m);
     partials_.erase(it);
     deliver_ready();
   }
   return true;
+}
+
+// Every fragment of the message at `start` has arrived (so `early` is empty).
+void Connection::complete(std::uint32_t start, Partial& m) {
+  if (m.discard) {  // its place in the order is kept; nothing is delivered
+    ++stats_.too_large;
+    buffered_packets_ -= m.count;
+    complete_.emplace(start, Complete{m.count, std::nullopt});
+    return;
+  }
+  const std::size_t bytes = m.data.size();
+  Complete done{m.count, std::move(m.data)};
+  if (m.flags & kUnordered) {  // delivered now; a marker keeps the order of the rest
+    deliver(*std::move(done.data), m.count, bytes);
+    done.data.reset();
+  }
+  complete_.emplace(start, std::move(done));
 }
 
 // Ordered mode: whole messages leave in sequence; unordered ones left already
@@ -559,9 +587,10 @@ void Connection::deliver_ready() {
     next_message_ += it->second.count;
     if (it->second.data) {
       if (it->second.bundle) {
-        deliver(*it->second.data, true, it->second.count);
+        deliver(std::span<const std::byte>(*it->second.data), true, it->second.count);
       } else {
-        deliver(*std::move(it->second.data), it->second.count);
+        const std::size_t bytes = it->second.data->size();
+        deliver(*std::move(it->second.data), it->second.count, bytes);
       }
     }
     complete_.erase(it);
@@ -570,22 +599,23 @@ void Connection::deliver_ready() {
 
 // A whole message of `packets` packets, or a bundle's messages (the first
 // carries the packet), to the application. parse() checked a bundle's lengths.
-void Connection::deliver(Bytes message, std::uint32_t packets) {
+// `bytes`: the payload bytes it held (a bundle's lengths included), released when taken.
+void Connection::deliver(Bytes message, std::uint32_t packets, std::size_t bytes) {
   delivered_.push_back(std::move(message));
-  delivered_packets_.push_back(packets);
+  delivered_held_.push_back(Held{packets, bytes});
   ++stats_.messages_delivered;
 }
 
 void Connection::deliver(std::span<const std::byte> payload, bool bundle, std::uint32_t packets) {
   if (!bundle) {
-    deliver(Bytes(payload.begin(), payload.end()), packets);
+    deliver(Bytes(payload.begin(), payload.end()), packets, payload.size());
     return;
   }
+  std::size_t bytes = payload.size();
   for_each_bundled(payload, [&](std::span<const std::byte> message) {
-    delivered_.emplace_back(message.begin(), message.end());
-    delivered_packets_.push_back(packets);
+    deliver(Bytes(message.begin(), message.end()), packets, bytes);
     packets = 0;
-    ++stats_.messages_delivered;
+    bytes = 0;
   });
 }
 
@@ -593,8 +623,9 @@ std::optional<Bytes> Connection::receive() {
   if (delivered_.empty()) return std::nullopt;
   Bytes message = std::move(delivered_.front());
   delivered_.pop_front();
-  buffered_packets_ -= delivered_packets_.front();
-  delivered_packets_.pop_front();
+  buffered_packets_ -= delivered_held_.front().packets;
+  buffered_bytes_ -= delivered_held_.front().bytes;
+  delivered_held_.pop_front();
   // Tell a sender held back by our window that it has opened again.
   if (state_ == State::established &&
       (last_advertised_ == 0 || advertised_window() >= last_advertised_ + capacity_ / 2)) {

@@ -105,6 +105,8 @@ struct ConnectionStats {
   std::uint64_t duplicates = 0;        // DATA already received, dropped
   std::uint64_t out_of_window = 0;     // DATA beyond the window, dropped
   std::uint64_t malformed = 0;         // well-formed packets that break the protocol, dropped
+  std::uint64_t over_buffer = 0;       // DATA beyond receive_buffer bytes held, dropped
+  std::uint64_t too_large = 0;         // messages longer than max_message, discarded whole
   std::uint64_t messages_sent = 0, messages_delivered = 0;
   Duration srtt{}, rto{};
   double cwnd = 0;
@@ -153,6 +155,10 @@ class Connection {
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   // Whether everything sent has been acknowledged.
   bool idle() const noexcept { return segments_.empty(); }
+  // Bytes this side holds for the peer's messages: fragments of messages not
+  // yet whole, whole messages waiting for their turn or to be taken. At most
+  // Config::receive_buffer.
+  std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
 
  private:
   Connection(const Config& config, std::uint32_t id, std::uint32_t initial_seq, Time now);
@@ -170,12 +176,16 @@ class Connection {
     bool sacked = false;
     bool lost = false;  // to be sent again
   };
-  struct Partial {  // a message being put together
+  // A message being put together. Memory follows what arrived, never what a
+  // fragment's index claims: the fragments in a row from the first grow
+  // `data`; those that came early wait in `early` until the gap fills.
+  struct Partial {
     std::uint32_t count = 0, received = 0;
+    std::uint32_t next = 0;  // the first fragment not in `data`
     std::uint16_t flags = 0;
+    bool discard = false;  // longer than max_message: acknowledged, not kept
     Bytes data;
-    std::size_t size = 0;  // bytes known so far (the last fragment fixes it)
-    std::vector<bool> have;
+    std::map<std::uint32_t, Bytes> early;  // by fragment index
   };
 
   void establish(const Handshake& peer, Time now);
@@ -190,8 +200,9 @@ class Connection {
   void arm_probe(Time now);
   void probe();
   void deliver_ready();
-  void deliver(Bytes message, std::uint32_t packets);
+  void deliver(Bytes message, std::uint32_t packets, std::size_t bytes);
   void deliver(std::span<const std::byte> payload, bool bundle, std::uint32_t packets);
+  void complete(std::uint32_t start, Partial& m);
   void cut_bundle();
   std::uint32_t advertised_window() const noexcept;
   std::size_t in_flight() const noexcept;
@@ -264,8 +275,13 @@ class Connection {
   std::map<std::uint32_t, Complete> complete_;  // whole, waiting for their turn
   std::uint32_t next_message_ = 0;              // ordered mode: the first seq of the next message
   std::deque<Bytes> delivered_;
-  std::uint32_t buffered_packets_ = 0;           // fragments held (partial, complete, delivered)
-  std::deque<std::uint32_t> delivered_packets_;  // fragments per delivered message
+  std::uint32_t buffered_packets_ = 0;  // fragments held (partial, complete, delivered)
+  std::size_t buffered_bytes_ = 0;      // their payload bytes
+  struct Held {
+    std::uint32_t packets = 0;
+    std::size_t bytes = 0;
+  };
+  std::deque<Held> delivered_held_;  // what each delivered message holds until taken
   bool ack_due_ = false;                         // an ACK must go now
   std::optional<Time> ack_at_;                   // a delayed ACK goes then
   std::uint32_t unacked_received_ = 0;           // in-order packets since the last ACK we sent

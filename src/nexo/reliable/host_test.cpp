@@ -487,5 +487,56 @@ TEST(RudpHost, SequenceNumbersFarOutsideTheWindowAreDroppedAndCounted) {
   transfer_more(w, c, s);
 }
 
+// A DATA packet from the client to the server, written by hand: the
+// connection's real header (ids, ack, window), any sequence and fragment.
+struct Forger {
+  Forger(World& w, std::uint32_t c) {
+    EXPECT_TRUE(w.client.send(c, message(1), w.now));
+    Bytes out;
+    Endpoint to;
+    EXPECT_TRUE(w.client.poll_transmit(out, to, w.now));
+    EXPECT_EQ(parse(out, real), ParseError::none);
+    first = real;
+    first_bytes = out;
+  }
+  Bytes make(std::uint32_t seq, std::uint32_t frag_index, std::uint32_t frag_count,
+             std::size_t size) const {
+    Packet p = real;
+    Bytes payload(size, std::byte{0x5a});
+    p.payload = payload;
+    p.flags = 0;
+    p.seq = seq;
+    p.frag_index = frag_index;
+    p.frag_count = frag_count;
+    Bytes bytes;
+    write(p, bytes);
+    return bytes;
+  }
+  Packet real, first;
+  Bytes first_bytes;
+};
+
+// The amplification: a peer past the handshake sends only the last
+// fragment of messages that claim thousands of fragments, out of order. The
+// receiver holds what arrived (a few bytes each), not what the index claims.
+TEST(RudpHost, OutOfOrderLastFragmentsHoldOnlyTheirOwnBytes) {
+  World w;
+  const auto [c, s] = w.connect();
+  Forger f(w, c);
+  const std::uint32_t base = f.real.seq + 1;
+  std::size_t packet_bytes = 0;
+  constexpr std::uint32_t kPackets = 16, kCount = 10'000;
+  for (std::uint32_t i = 0; i < kPackets; ++i) {
+    // Each claims a message of kCount fragments starting at base + i, and is its last.
+    const Bytes datagram = f.make(base + i + kCount - 1, kCount - 1, kCount, 1);
+    packet_bytes += datagram.size();
+    w.server.on_datagram(datagram, kClient, w.now);
+  }
+  const std::size_t held = w.server.find(s)->buffered_bytes();
+  std::cout << kPackets << " forged last fragments (" << packet_bytes << " bytes): the server holds "
+            << held << " bytes\n";
+  EXPECT_LE(held, kPackets * 64u);
+}
+
 }  // namespace
 }  // namespace nexo::reliable
