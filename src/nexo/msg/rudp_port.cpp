@@ -193,6 +193,8 @@ Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
   config.connection = protocol_config(core->options.max_message_size, core->options.broken_after,
                                       socket->max_payload());
   config.max_connections = core->options.max_connections;
+  config.max_connections_per_address = core->options.max_connections_per_address;
+  config.max_buffered_bytes = core->options.max_buffered_bytes;
   Uri bound = uri;
   bound.port = socket->local_endpoint().port();
   if (!uri.is_wildcard()) bound.host = socket->local_endpoint().address().to_string();

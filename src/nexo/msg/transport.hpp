@@ -38,6 +38,14 @@ struct PortOptions {
   // broken (closed and counted as timed out): a crashed sender and a broken
   // network look the same from here.
   std::chrono::milliseconds broken_after{10'000};
+  // rudp://: connections accepted from one IP address (any port), so that one
+  // address cannot take every slot; beyond it, refused (counted). Processes
+  // on one machine share its address: keep it above their number.
+  std::size_t max_connections_per_address = 1024;
+  // rudp://: bytes all connections together hold for messages not yet whole or
+  // not yet taken (each connection holds at most max_message_size and a few
+  // packets). A packet beyond it is dropped (counted) and sent again later.
+  std::size_t max_buffered_bytes = std::size_t{1} << 30;
   // udp:// and rudp://: a fault plan stacked in-process on the port's datagrams
   // (fault/plan.hpp): `back` is applied to what arrives, `to` to what it sends.
   // Other transports refuse a plan (invalid_argument): a stream has no datagrams.

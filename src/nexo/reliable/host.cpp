@@ -23,7 +23,8 @@ void put32(std::byte*& at, std::uint32_t v) {
 
 std::uint64_t HostCounters::dropped() const noexcept {
   std::uint64_t n =
-      unknown_connection + wrong_address + bad_cookie + stale_cookie + refused + unexpected;
+      unknown_connection + wrong_address + bad_cookie + stale_cookie + refused + unexpected +
+      refused_per_address + over_buffer;
   for (auto e : parse_errors)
     n += e;
   return n;
@@ -90,7 +91,13 @@ void Host::on_datagram(std::span<const std::byte> datagram, const net::Endpoint&
     ++counters_.wrong_address;
     return;
   }
+  const std::size_t held = e.connection.buffered_bytes();
+  if (p.type == Type::data && buffered_bytes_ + p.payload.size() > config_.max_buffered_bytes) {
+    ++counters_.over_buffer;
+    return;
+  }
   e.connection.on_packet(p, now);
+  buffered_bytes_ = buffered_bytes_ - held + e.connection.buffered_bytes();
   activate(it->first, e);
 }
 
@@ -147,6 +154,12 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
     ++counters_.refused;
     return;
   }
+  std::size_t& from_address = per_address_[from.address()];
+  if (from_address >= config_.max_connections_per_address) {
+    ++counters_.refused_per_address;
+    return;
+  }
+  ++from_address;
   const std::uint32_t id = fresh_id();
   auto [it, inserted] = connections_.emplace(
       id, Entry{Connection::server(config_.connection, id,
@@ -199,7 +212,9 @@ Result<void> Host::send(std::uint32_t id, std::span<const std::byte> message, Ti
 std::optional<Bytes> Host::receive(std::uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return std::nullopt;
+  const std::size_t held = it->second.connection.buffered_bytes();
   auto message = it->second.connection.receive();
+  buffered_bytes_ = buffered_bytes_ - held + it->second.connection.buffered_bytes();
   if (message) activate(id, it->second);  // may owe a window update
   return message;
 }
@@ -214,8 +229,12 @@ void Host::close(std::uint32_t id, Time now) {
 void Host::remove(std::uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  if (it->second.peer_id != 0)
+  if (it->second.peer_id != 0) {  // accepted from a client
     by_client_.erase(std::make_pair(it->second.peer, it->second.peer_id));
+    auto address = per_address_.find(it->second.peer.address());
+    if (address != per_address_.end() && --address->second == 0) per_address_.erase(address);
+  }
+  buffered_bytes_ -= it->second.connection.buffered_bytes();
   connections_.erase(it);  // a stale id left in active_ is skipped
 }
 

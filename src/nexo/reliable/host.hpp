@@ -41,6 +41,15 @@ struct HostConfig {
   bool accept = true;  // answer INITs (a server); false: only connect out
   Duration cookie_lifetime = std::chrono::seconds(30);
   std::size_t max_connections = 4096;
+  // Connections accepted from one address (any port): one validated address
+  // cannot take every slot, and a new peer from elsewhere still gets in.
+  // Processes on one machine share an address: keep it well above their count.
+  std::size_t max_connections_per_address = 1024;
+  // Bytes all connections together hold for their peers' messages (fragments
+  // of messages not yet whole, messages not yet taken); each connection holds
+  // at most its Config::receive_buffer. A DATA packet beyond it is dropped
+  // (counted) and sent again by its sender once messages are taken.
+  std::size_t max_buffered_bytes = std::size_t{1} << 30;
   std::optional<std::uint64_t> seed;  // ids, initial sequence numbers, cookie key; nullopt: random
 };
 
@@ -51,6 +60,8 @@ struct HostCounters {
   std::uint64_t bad_cookie = 0;                 // a COOKIE_ECHO whose hash does not check
   std::uint64_t stale_cookie = 0;               // ... or that is too old
   std::uint64_t refused = 0;                    // max_connections reached
+  std::uint64_t refused_per_address = 0;        // max_connections_per_address reached
+  std::uint64_t over_buffer = 0;                // DATA beyond max_buffered_bytes held
   std::uint64_t unexpected =
       0;  // a packet type this host does not take (INIT when not accepting...)
   std::uint64_t inits = 0, cookies_sent = 0, accepted = 0;
@@ -86,6 +97,8 @@ class Host {
   void on_timer(Time now);
 
   const HostCounters& counters() const noexcept { return counters_; }
+  // Bytes all connections hold for their peers' messages (max_buffered_bytes).
+  std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
   std::size_t size() const noexcept { return connections_.size(); }
   std::vector<std::uint32_t> ids() const;
 
@@ -111,6 +124,8 @@ class Host {
   HostCounters counters_;
   std::unordered_map<std::uint32_t, Entry> connections_;
   std::map<std::pair<net::Endpoint, std::uint32_t>, std::uint32_t> by_client_;  // server side
+  std::map<net::InetAddress, std::size_t> per_address_;  // accepted connections by address
+  std::size_t buffered_bytes_ = 0;
   std::deque<std::uint32_t> accepted_;
   std::deque<std::uint32_t> active_;  // connections that may have something to send
   static constexpr std::size_t kMaxReplies = 256;

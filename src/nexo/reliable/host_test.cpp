@@ -538,5 +538,74 @@ TEST(RudpHost, OutOfOrderLastFragmentsHoldOnlyTheirOwnBytes) {
   EXPECT_LE(held, kPackets * 64u);
 }
 
+// A server, and clients that connect to it from the addresses they are given.
+struct Clients {
+  explicit Clients(HostConfig server_config) : server(server_config) {}
+  // Runs the handshake from `from`; true if the server accepted.
+  bool connect(const Endpoint& from) {
+    Host client(config(++seed, false));
+    client.connect(kServer, now);
+    Bytes out;
+    Endpoint to;
+    for (int step = 0; step < 4; ++step) {
+      while (client.poll_transmit(out, to, now))
+        server.on_datagram(out, from, now);
+      while (server.poll_transmit(out, to, now))
+        client.on_datagram(out, kServer, now);
+    }
+    bool accepted = false;
+    while (server.accept())
+      accepted = true;
+    return accepted;
+  }
+  Host server;
+  Time now{};
+  std::uint64_t seed = 1000;
+};
+
+// One validated address cannot take every connection slot: past
+// max_connections_per_address it is refused (counted), and a peer from
+// another address still gets in.
+TEST(RudpHost, OneAddressCannotTakeEverySlot) {
+  HostConfig c = config(5, true);
+  c.max_connections = 64;
+  c.max_connections_per_address = 8;
+  Clients clients(c);
+  const InetAddress greedy = InetAddress::v4({10, 0, 0, 1});
+  int accepted = 0;
+  for (std::uint16_t port = 1; port <= 100; ++port)
+    accepted += clients.connect(Endpoint(greedy, port)) ? 1 : 0;
+  EXPECT_EQ(accepted, 8);
+  EXPECT_EQ(clients.server.counters().refused_per_address, 92u);
+  EXPECT_TRUE(clients.connect(Endpoint(InetAddress::v4({10, 0, 0, 2}), 1)));
+  // A connection of the greedy address gone: its slot is free again.
+  clients.server.remove(clients.server.ids().front());
+  const std::size_t before = clients.server.size();
+  EXPECT_TRUE(clients.connect(Endpoint(greedy, 200)) ||
+              clients.connect(Endpoint(InetAddress::v4({10, 0, 0, 3}), 1)));
+  EXPECT_EQ(clients.server.size(), before + 1);
+}
+
+// The bytes all connections hold together are bounded (max_buffered_bytes):
+// what lies beyond is dropped and counted, and taking messages makes room.
+TEST(RudpHost, BytesHeldAcrossConnectionsAreBounded) {
+  HostConfig sc = config(101, true);
+  sc.max_buffered_bytes = 3000;
+  World w(World::link(), World::link(), 1, config(1, false), sc);
+  const auto [c, s] = w.connect();
+  Forger f(w, c);  // a DATA packet of message(1) (in order, not yet given to the server)
+  const std::uint32_t base = f.real.seq;
+  w.server.on_datagram(f.first_bytes, kClient, w.now);
+  const std::size_t first = w.server.buffered_bytes();
+  EXPECT_EQ(first, f.real.payload.size());
+  // Full fragments (1200 bytes) of a message that never completes: two fit.
+  for (std::uint32_t i = 0; i < 5; ++i)
+    w.server.on_datagram(f.make(base + 1 + i, i, 10, 1200), kClient, w.now);
+  EXPECT_LE(w.server.buffered_bytes(), 3000u);
+  EXPECT_EQ(w.server.counters().over_buffer, 3u);
+  ASSERT_TRUE(w.server.receive(s));
+  EXPECT_EQ(w.server.buffered_bytes(), 2400u) << "taking message(1) released its bytes";
+}
+
 }  // namespace
 }  // namespace nexo::reliable
