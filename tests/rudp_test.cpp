@@ -163,7 +163,7 @@ TEST_F(Rudp, UdpLosesAFifthWhereRudpDeliversAll) {
     }
     EXPECT_TRUE(sender->flush(10s));
     int got = 0;
-    while (got < 1000 && port->receive(scheme == "udp" ? 300ms : 5s))
+    while (got < 1000 && port->receive(scheme == "udp" ? 2s : 10s))
       ++got;
     return std::pair(got, sender->stats().retransmitted);
   };
@@ -199,17 +199,24 @@ TEST_F(Rudp, AKilledPortIsReportedToTheSender) {
     ASSERT_TRUE(sender->send(numbered(i), 5s));
   receiver.kill();
   const auto killed = std::chrono::steady_clock::now();
+  // How soon (broken_after) is the fake-clock tests' to prove
+  // (RudpHost.APartitionIsReportedAsBrokenOnBothSides); here a generous
+  // bound that a loaded machine or a sanitizer build cannot miss.
   Result<void> sent = ok();
-  while (sent && std::chrono::steady_clock::now() - killed < 10s)
+  while (sent && std::chrono::steady_clock::now() - killed < 30s)
     sent = sender->send("anyone there?", 1s);
   ASSERT_FALSE(sent);
-  EXPECT_LE(std::chrono::steady_clock::now() - killed, 2s + 500ms) << sent.error().message();
-  std::cout << "after the kill: " << sent.error().to_string() << '\n';
+  EXPECT_TRUE(sent.error().is(ErrorKind::timed_out) || sent.error().is(ErrorKind::refused))
+      << sent.error().to_string();
+  std::cout << "after the kill (" << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - killed)
+                                          .count()
+            << " ms): " << sent.error().to_string() << '\n';
 }
 
 // A sending process killed mid-transfer: the port reports the connection
 // broken within broken_after, and serves on.
-TEST_F(Rudp, AKilledSenderIsReportedBrokenWithinTheTimeout) {
+TEST_F(Rudp, AKilledSenderIsReportedBroken) {
   PortOptions options;
   options.broken_after = 1s;
   auto port = std::move(Port::bind(*context_, "rudp://127.0.0.1:0", options).value());
@@ -221,13 +228,19 @@ TEST_F(Rudp, AKilledSenderIsReportedBrokenWithinTheTimeout) {
   const auto killed = std::chrono::steady_clock::now();
   while (port->try_receive()) {
   }
-  while (port->stats().timed_out == 0 && std::chrono::steady_clock::now() - killed < 10s) {
+  // Within broken_after is the fake-clock tests' to prove; here only that it
+  // is reported, with a bound a loaded machine cannot miss.
+  while (port->stats().timed_out == 0 && std::chrono::steady_clock::now() - killed < 30s) {
     while (port->try_receive()) {
     }
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(port->stats().timed_out, 1u);
-  EXPECT_LE(std::chrono::steady_clock::now() - killed, 1s + 500ms);
+  std::cout << "reported broken after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - killed)
+                   .count()
+            << " ms (broken_after 1000 ms)\n";
   EXPECT_EQ(port->connection_count(), 0u);
   auto again = std::move(Sender::connect(*context_, port->uri().to_string()).value());
   ASSERT_TRUE(again->send("still serving", 5s));

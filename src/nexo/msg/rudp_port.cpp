@@ -1,6 +1,7 @@
 // rudp:// receiving side: a Port's connections on one UDP socket
 // (rudp_endpoint.hpp says who reads it), their messages into the port's queue,
 // acknowledgements of synchronous sends and replies back.
+#include <set>
 #include <unordered_map>
 
 #include "nexo/msg/datagram_socket.hpp"
@@ -91,15 +92,22 @@ class PortEngine final : public Endpoint, public ReplyPath {
       open_.fetch_add(1, std::memory_order_relaxed);
     }
     waiting_for_room_ = false;
-    for (auto it = peers_.begin(); it != peers_.end();) {
-      const std::uint32_t id = it->first;
-      Peer& peer = it->second;
+    // Only the connections something happened to, and those whose messages
+    // the full queue left waiting: idle ones cost nothing here.
+    host_.take_touched(touched_);
+    visit_.insert(touched_.begin(), touched_.end());
+    for (auto next = visit_.begin(); next != visit_.end();) {
+      const std::uint32_t id = *next;
+      auto it = peers_.find(id);
       reliable::Connection* c = host_.find(id);
-      if (c == nullptr) {
-        it = peers_.erase(it);
+      if (it == peers_.end() || c == nullptr) {
+        if (it != peers_.end()) peers_.erase(it);
+        next = visit_.erase(next);
         continue;
       }
-      if (!drain(id, peer, handoffs)) waiting_for_room_ = true;
+      Peer& peer = it->second;
+      const bool drained = drain(id, peer, handoffs);
+      if (!drained) waiting_for_room_ = true;
       const auto retransmits = c->stats().retransmits;
       core_->counters.add_retransmitted(retransmits - peer.retransmits_seen);
       peer.retransmits_seen = retransmits;
@@ -108,10 +116,11 @@ class PortEngine final : public Endpoint, public ReplyPath {
         if (state == reliable::State::broken) core_->counters.add_timed_out();
         host_.remove(id);
         open_.fetch_sub(1, std::memory_order_relaxed);
-        it = peers_.erase(it);
+        peers_.erase(it);
+        next = visit_.erase(next);
         continue;
       }
-      ++it;
+      next = drained && !peer.held ? visit_.erase(next) : std::next(next);
     }
     if (waiting_for_room_ && !space_asked_) {
       space_asked_ = true;
@@ -155,6 +164,8 @@ class PortEngine final : public Endpoint, public ReplyPath {
 
   std::shared_ptr<PortCore> core_;
   std::unordered_map<std::uint32_t, Peer> peers_;  // with mutex_
+  std::vector<std::uint32_t> touched_;             // with mutex_: scratch
+  std::set<std::uint32_t> visit_;                  // with mutex_: to look at
   std::atomic<std::size_t> open_{0};
   bool closed_ = false;
   bool waiting_for_room_ = false;

@@ -1,5 +1,8 @@
 #include "nexo/reliable/host.hpp"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <cstring>
 #include <random>
 
@@ -30,9 +33,45 @@ std::uint64_t HostCounters::dropped() const noexcept {
   return n;
 }
 
-Host::Host(const HostConfig& config) : config_(config), random_(seed_of(config)) {
-  key0_ = random_.next();
-  key1_ = random_.next();
+Host::Host(const HostConfig& config)
+    : config_(config), random_(seed_of(config)), key_(fresh_key()), previous_key_(key_) {}
+
+// 128 bits from the kernel's generator, unrelated to the ids peers see.
+Host::Key Host::fresh_key() {
+  std::array<std::uint64_t, 2> words{};
+  auto* at = reinterpret_cast<unsigned char*>(words.data());
+  std::size_t left = sizeof words;
+  while (left > 0) {
+    const ssize_t n = ::getrandom(at, left, 0);
+    if (n > 0) {
+      at += n;
+      left -= static_cast<std::size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      std::random_device device;  // no getrandom (very old kernel): the library's source
+      for (auto& w : words)
+        w = (std::uint64_t{device()} << 32) ^ device();
+      break;
+    }
+  }
+  return Key{words[0], words[1]};
+}
+
+// A new key every cookie_lifetime; the previous one is kept for one more.
+void Host::rotate_key(Time now) {
+  now_ = std::max(now_, now);
+  const std::uint64_t at = clock_ms(now);
+  if (!key_dated_) {
+    key_dated_ = true;
+    key_since_ = at;
+    return;
+  }
+  const auto lifetime = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.cookie_lifetime).count());
+  if (at < key_since_ + lifetime) return;
+  previous_key_ = at < key_since_ + 2 * lifetime ? key_ : fresh_key();
+  key_ = fresh_key();
+  key_since_ = at;
+  ++counters_.key_rotations;
 }
 
 std::uint64_t Host::clock_ms(Time now) const {
@@ -41,7 +80,7 @@ std::uint64_t Host::clock_ms(Time now) const {
 }
 
 // The cookie's keyed hash: the client's address and port, its handshake, the time.
-std::uint64_t Host::mac(const net::Endpoint& from, const Handshake& h,
+std::uint64_t Host::mac(const Key& key, const net::Endpoint& from, const Handshake& h,
                         std::uint64_t issued_at) const {
   std::array<std::byte, 16 + 2 + 4 * 3 + 2 + 8> input{};
   std::byte* at = input.data();
@@ -57,7 +96,7 @@ std::uint64_t Host::mac(const net::Endpoint& from, const Handshake& h,
   *at++ = static_cast<std::byte>(h.max_payload);
   put32(at, static_cast<std::uint32_t>(issued_at >> 32));
   put32(at, static_cast<std::uint32_t>(issued_at));
-  return siphash24(key0_, key1_, input);
+  return siphash24(key.k0, key.k1, input);
 }
 
 std::uint32_t Host::fresh_id() {
@@ -67,13 +106,41 @@ std::uint32_t Host::fresh_id() {
   }
 }
 
+// After anything that may move the connection's deadline.
+void Host::schedule(std::uint32_t id, Entry& e) {
+  const auto next = e.connection.next_timer();
+  if (next == e.timer) return;
+  e.timer = next;
+  e.timer_gen = ++timer_gen_;
+  if (next) timers_.push(Timer{*next, id, e.timer_gen});
+  if (timers_.size() > 2 * connections_.size() + 64) {  // mostly stale: keep the current ones
+    std::vector<Timer> current;
+    current.reserve(connections_.size());
+    for (auto& [other, entry] : connections_) {
+      if (entry.timer) current.push_back(Timer{*entry.timer, other, entry.timer_gen});
+    }
+    timers_ = decltype(timers_)(std::greater<>(), std::move(current));
+  }
+}
+
+bool Host::stale(const Timer& t) const {
+  auto it = connections_.find(t.id);
+  return it == connections_.end() || it->second.timer_gen != t.gen;
+}
+
 void Host::activate(std::uint32_t id, Entry& e) {
+  schedule(id, e);
+  if (!e.touched) {
+    e.touched = true;
+    touched_.push_back(id);
+  }
   if (e.active) return;
   e.active = true;
   active_.push_back(id);
 }
 
 void Host::on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from, Time now) {
+  now_ = std::max(now_, now);
   Packet p;
   if (const ParseError error = parse(datagram, p); error != ParseError::none) {
     ++counters_.parse_errors[static_cast<std::size_t>(error)];
@@ -110,12 +177,13 @@ void Host::on_init(const Packet& p, std::span<const std::byte> datagram, const n
   }
   ++counters_.inits;
   counters_.unvalidated_bytes_in += datagram.size();
+  rotate_key(now);
   if (replies_.size() >= kMaxReplies) return;  // a flood: the client will ask again
   Packet cookie;
   cookie.type = Type::cookie;
   cookie.connection = p.handshake.id;
   cookie.cookie.issued_at = clock_ms(now);
-  cookie.cookie.mac = mac(from, p.handshake, cookie.cookie.issued_at);
+  cookie.cookie.mac = mac(key_, from, p.handshake, cookie.cookie.issued_at);
   Bytes out;
   write(cookie, out);
   if (out.size() > 3 * datagram.size()) return;  // never amplify (cannot happen: INIT is padded)
@@ -129,7 +197,9 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
     ++counters_.unexpected;
     return;
   }
-  if (mac(from, p.handshake, p.cookie.issued_at) != p.cookie.mac) {
+  rotate_key(now);
+  if (mac(key_, from, p.handshake, p.cookie.issued_at) != p.cookie.mac &&
+      mac(previous_key_, from, p.handshake, p.cookie.issued_at) != p.cookie.mac) {
     ++counters_.bad_cookie;
     return;
   }
@@ -164,7 +234,7 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
   auto [it, inserted] = connections_.emplace(
       id, Entry{Connection::server(config_.connection, id,
                                    static_cast<std::uint32_t>(random_.next()), p.handshake, now),
-                from, p.handshake.id});
+                from, p.handshake.id, false, false, std::nullopt, 0});
   by_client_.emplace(key, id);
   accepted_.push_back(id);
   ++counters_.accepted;
@@ -176,7 +246,7 @@ std::uint32_t Host::connect(const net::Endpoint& to, Time now) {
   auto [it, inserted] = connections_.emplace(
       id, Entry{Connection::client(config_.connection, id,
                                    static_cast<std::uint32_t>(random_.next()), now),
-                to, 0});
+                to, 0, false, false, std::nullopt, 0});
   activate(id, it->second);
   return id;
 }
@@ -235,7 +305,21 @@ void Host::remove(std::uint32_t id) {
     if (address != per_address_.end() && --address->second == 0) per_address_.erase(address);
   }
   buffered_bytes_ -= it->second.connection.buffered_bytes();
+  // A CLOSE answered here still owes its CLOSE_ACK: without it the peer
+  // would linger, sending CLOSE to an id nobody has.
+  if (Bytes out; it->second.connection.state() == State::closed &&
+                 replies_.size() < kMaxReplies && it->second.connection.poll_transmit(out, now_)) {
+    replies_.emplace_back(it->second.peer, std::move(out));
+  }
   connections_.erase(it);  // a stale id left in active_ is skipped
+}
+
+void Host::take_touched(std::vector<std::uint32_t>& out) {
+  out.clear();
+  out.swap(touched_);
+  for (const std::uint32_t id : out) {
+    if (auto it = connections_.find(id); it != connections_.end()) it->second.touched = false;
+  }
 }
 
 bool Host::poll_transmit(Bytes& out, net::Endpoint& to, Time now) {
@@ -252,7 +336,10 @@ bool Host::poll_transmit(Bytes& out, net::Endpoint& to, Time now) {
     if (it == connections_.end()) continue;
     Entry& e = it->second;
     e.active = false;
-    if (e.connection.poll_transmit(out, now)) {
+    ++counters_.visits;
+    const bool sent = e.connection.poll_transmit(out, now);
+    schedule(id, e);
+    if (sent) {
       to = e.peer;
       activate(id, e);  // it may have more: its turn comes again after the others
       return true;
@@ -262,18 +349,29 @@ bool Host::poll_transmit(Bytes& out, net::Endpoint& to, Time now) {
 }
 
 std::optional<Time> Host::next_timer() const {
-  std::optional<Time> next;
-  for (const auto& [id, e] : connections_) {
-    auto t = e.connection.next_timer();
-    if (t && (!next || *t < *next)) next = t;
+  while (!timers_.empty()) {
+    ++counters_.timers_examined;
+    if (!stale(timers_.top())) return timers_.top().at;
+    timers_.pop();
   }
-  return next;
+  return std::nullopt;
 }
 
 void Host::on_timer(Time now) {
-  for (auto& [id, e] : connections_) {
-    auto t = e.connection.next_timer();
-    if (!t || *t > now) continue;
+  now_ = std::max(now_, now);
+  // The connections due, each once: a deadline still due after its on_timer
+  // (a ping not yet sent) is for the next call.
+  std::vector<std::uint32_t> due;
+  while (!timers_.empty() && timers_.top().at <= now) {
+    ++counters_.timers_examined;
+    const Timer t = timers_.top();
+    timers_.pop();
+    if (stale(t)) continue;
+    connections_.find(t.id)->second.timer.reset();
+    due.push_back(t.id);
+  }
+  for (const std::uint32_t id : due) {
+    Entry& e = connections_.find(id)->second;
     e.connection.on_timer(now);
     activate(id, e);
   }

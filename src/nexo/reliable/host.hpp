@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <unordered_map>
 #include <vector>
 
@@ -50,7 +51,11 @@ struct HostConfig {
   // at most its Config::receive_buffer. A DATA packet beyond it is dropped
   // (counted) and sent again by its sender once messages are taken.
   std::size_t max_buffered_bytes = std::size_t{1} << 30;
-  std::optional<std::uint64_t> seed;  // ids, initial sequence numbers, cookie key; nullopt: random
+  // Connection ids and initial sequence numbers (replayable in tests);
+  // nullopt: random. The cookie key never comes from it: 128 bits from
+  // getrandom, a new one every cookie_lifetime (a cookie made under the
+  // previous key is still taken while it is younger than cookie_lifetime).
+  std::optional<std::uint64_t> seed;
 };
 
 struct HostCounters {
@@ -67,6 +72,10 @@ struct HostCounters {
   std::uint64_t inits = 0, cookies_sent = 0, accepted = 0;
   std::uint64_t unvalidated_bytes_in = 0;   // INIT bytes received
   std::uint64_t unvalidated_bytes_out = 0;  // COOKIE bytes sent in answer
+  std::uint64_t key_rotations = 0;          // new cookie keys drawn
+  // Work, for tests that prove it does not grow with idle connections:
+  std::uint64_t timers_examined = 0;  // timer entries looked at (next_timer, on_timer)
+  std::uint64_t visits = 0;           // connections asked for a packet (poll_transmit)
   std::uint64_t dropped() const noexcept;
 };
 
@@ -91,8 +100,15 @@ class Host {
   // Forgets a connection (closed or broken, its messages taken).
   void remove(std::uint32_t id);
 
+  // Moves into `out` (cleared first) the ids of the connections that had
+  // something happen (a packet, a timer, a send, a receive, a close) since the
+  // last call: the owner looks at those, not at every connection.
+  void take_touched(std::vector<std::uint32_t>& out);
+
   // The next datagram to send; false when there is none now.
   bool poll_transmit(Bytes& out, net::Endpoint& to, Time now);
+  // Timers are kept in a heap by deadline: both cost O(log n) per connection
+  // whose timer moved or fired, nothing for the idle ones.
   std::optional<Time> next_timer() const;
   void on_timer(Time now);
 
@@ -108,26 +124,51 @@ class Host {
     net::Endpoint peer;
     std::uint32_t peer_id = 0;  // the client's id (server side), to find repeats
     bool active = false;        // in active_
+    bool touched = false;       // in touched_
+    std::optional<Time> timer;  // the deadline in timers_ (nullopt: none)
+    std::uint64_t timer_gen = 0;  // which entry of timers_ is current
+  };
+  struct Timer {
+    Time at;
+    std::uint32_t id;
+    std::uint64_t gen;
+    bool operator>(const Timer& o) const noexcept { return at > o.at; }
   };
 
   void on_init(const Packet& p, std::span<const std::byte> datagram, const net::Endpoint& from,
                Time now);
   void on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now);
-  std::uint64_t mac(const net::Endpoint& from, const Handshake& h, std::uint64_t issued_at) const;
+  struct Key {
+    std::uint64_t k0 = 0, k1 = 0;
+  };
+  static Key fresh_key();
+  void rotate_key(Time now);
+  std::uint64_t mac(const Key& key, const net::Endpoint& from, const Handshake& h,
+                    std::uint64_t issued_at) const;
   std::uint64_t clock_ms(Time now) const;
   std::uint32_t fresh_id();
   void activate(std::uint32_t id, Entry& e);
+  void schedule(std::uint32_t id, Entry& e);
+  bool stale(const Timer& t) const;
 
   const HostConfig config_;
-  fault::Random random_;
-  std::uint64_t key0_, key1_;
-  HostCounters counters_;
+  fault::Random random_;       // ids and initial sequence numbers only
+  Key key_, previous_key_;     // the cookies' SipHash keys
+  std::uint64_t key_since_ = 0;  // clock_ms when key_ was drawn
+  bool key_dated_ = false;
+  Time now_{};  // the latest time the host was given
+  mutable HostCounters counters_;  // mutable: next_timer counts its work
   std::unordered_map<std::uint32_t, Entry> connections_;
   std::map<std::pair<net::Endpoint, std::uint32_t>, std::uint32_t> by_client_;  // server side
   std::map<net::InetAddress, std::size_t> per_address_;  // accepted connections by address
   std::size_t buffered_bytes_ = 0;
   std::deque<std::uint32_t> accepted_;
   std::deque<std::uint32_t> active_;  // connections that may have something to send
+  std::vector<std::uint32_t> touched_;
+  // Deadlines, earliest first; an entry whose gen is not its connection's is
+  // stale (the deadline moved) and skipped. Rebuilt when stale ones pile up.
+  mutable std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  std::uint64_t timer_gen_ = 0;  // host-wide: an id used again has new generations
   static constexpr std::size_t kMaxReplies = 256;
   std::deque<std::pair<net::Endpoint, Bytes>> replies_;  // stateless answers (COOKIE)
 };

@@ -607,5 +607,129 @@ TEST(RudpHost, BytesHeldAcrossConnectionsAreBounded) {
   EXPECT_EQ(w.server.buffered_bytes(), 2400u) << "taking message(1) released its bytes";
 }
 
+// The cookie key does not come from the seed that makes the ids peers see:
+// two hosts with the same seed give the same ids but different cookies.
+TEST(RudpHost, TheCookieKeyIsNotDerivedFromTheIdSeed) {
+  Host a(config(7, true)), b(config(7, true));
+  EXPECT_EQ(a.connect(kClient, Time{}), b.connect(kClient, Time{})) << "ids replay from the seed";
+  Host liar(config(8, false));
+  liar.connect(kServer, Time{});
+  Bytes init, cookie_a, cookie_b;
+  Endpoint to;
+  ASSERT_TRUE(liar.poll_transmit(init, to, Time{}));
+  a.on_datagram(init, kClient, Time{});
+  b.on_datagram(init, kClient, Time{});
+  while (a.poll_transmit(cookie_a, to, Time{}) && to != kClient) {
+  }
+  while (b.poll_transmit(cookie_b, to, Time{}) && to != kClient) {
+  }
+  Packet pa, pb;
+  ASSERT_EQ(parse(cookie_a, pa), ParseError::none);
+  ASSERT_EQ(parse(cookie_b, pb), ParseError::none);
+  ASSERT_EQ(pa.type, Type::cookie);
+  EXPECT_NE(pa.cookie.mac, pb.cookie.mac);
+}
+
+// The key changes every cookie_lifetime; a cookie made under the previous key
+// is still taken while young enough.
+TEST(RudpHost, ACookieOutlivesOneKeyRotation) {
+  World w;
+  w.server.on_datagram(Bytes{}, kClient, w.now);  // garbage: counted, no key use
+  Host other(config(3, false));
+  other.connect(kServer, w.now);
+  Bytes out;
+  Endpoint to;
+  ASSERT_TRUE(other.poll_transmit(out, to, w.now));
+  w.server.on_datagram(out, Endpoint(InetAddress::loopback(), 40002), w.now);  // dates the key
+  w.now += 25s;
+  const std::uint32_t c = w.client.connect(kServer, w.now);
+  ASSERT_TRUE(w.client.poll_transmit(out, to, w.now));  // INIT
+  w.server.on_datagram(out, kClient, w.now);
+  while (w.server.poll_transmit(out, to, w.now) && to != kClient) {
+  }
+  w.client.on_datagram(out, kServer, w.now);             // COOKIE (old key)
+  ASSERT_TRUE(w.client.poll_transmit(out, to, w.now));  // COOKIE_ECHO
+  const Bytes echo = out;
+  w.now += 6s;  // another INIT now draws a new key
+  Host third(config(4, false));
+  third.connect(kServer, w.now);
+  ASSERT_TRUE(third.poll_transmit(out, to, w.now));
+  w.server.on_datagram(out, Endpoint(InetAddress::loopback(), 40003), w.now);
+  EXPECT_EQ(w.server.counters().key_rotations, 1u);
+  w.server.on_datagram(echo, kClient, w.now);
+  EXPECT_EQ(w.server.counters().bad_cookie, 0u);
+  EXPECT_EQ(w.server.size(), 1u) << "accepted under the previous key";
+  (void)c;
+}
+
+// The port forgets a connection as soon as the peer's CLOSE has arrived (the
+// msg layer does): the CLOSE_ACK still leaves, so the closing side ends in a
+// round trip instead of lingering.
+TEST(RudpHost, ARemovedConnectionStillAnswersTheClose) {
+  World w;
+  const auto [c, s] = w.connect();
+  w.client.close(c, w.now);
+  const Time closed_at = w.now;
+  ASSERT_TRUE(w.run_until([&] {
+    if (auto* conn = w.server.find(s); conn != nullptr && conn->state() == State::closed)
+      w.server.remove(s);
+    return w.client.find(c)->state() == State::closed;
+  }));
+  EXPECT_LT(w.now - closed_at, 5ms) << "the CLOSE was not sent again: a round trip is 1 ms";
+}
+
+// The work of one event (a PING on one connection, its answer, the next
+// deadline, a timer turn with nothing due) does not grow with idle
+// connections: counted, with 10 and with 10,000 of them.
+std::uint64_t work_of_one_event(int idle) {
+  HostConfig c = config(11, true);
+  c.connection.window = 64;  // small rings: 10,000 connections in little memory
+  c.connection.receive_buffer = 64 * 1200;
+  c.max_connections = 20'000;
+  c.max_connections_per_address = 20'000;
+  Clients clients(c);
+  for (int i = 0; i < idle; ++i) {
+    EXPECT_TRUE(clients.connect(
+        Endpoint(InetAddress::v4({10, 1, static_cast<std::uint8_t>(i >> 8),
+                                  static_cast<std::uint8_t>(i)}),
+                 static_cast<std::uint16_t>(1 + i % 60000))));
+  }
+  Host& server = clients.server;
+  const std::uint32_t busy = server.ids().front();
+  Packet ping;
+  ping.type = Type::ping;
+  ping.connection = busy;
+  Bytes datagram;
+  write(ping, datagram);
+  const Endpoint peer = *server.peer_of(busy);
+  const Time now = clients.now + 1ms;
+  server.on_timer(now);  // settle: nothing due yet
+  Bytes out;
+  Endpoint to;
+  while (server.poll_transmit(out, to, now)) {
+  }
+  (void)server.next_timer();
+  const HostCounters before = server.counters();
+  server.on_datagram(datagram, peer, now);
+  int answers = 0;
+  while (server.poll_transmit(out, to, now))
+    ++answers;
+  EXPECT_EQ(answers, 1);
+  EXPECT_TRUE(server.next_timer());
+  server.on_timer(now);
+  EXPECT_TRUE(server.next_timer());
+  const HostCounters& after = server.counters();
+  return (after.timers_examined - before.timers_examined) + (after.visits - before.visits);
+}
+
+TEST(RudpHost, WorkPerEventDoesNotGrowWithIdleConnections) {
+  const std::uint64_t few = work_of_one_event(10);
+  const std::uint64_t many = work_of_one_event(10'000);
+  std::cout << "work of one event: " << few << " with 10 idle connections, " << many
+            << " with 10,000\n";
+  EXPECT_LE(many, few + 2);
+  EXPECT_LE(many, 16u);
+}
+
 }  // namespace
 }  // namespace nexo::reliable
