@@ -731,5 +731,31 @@ TEST(RudpHost, WorkPerEventDoesNotGrowWithIdleConnections) {
   EXPECT_LE(many, 16u);
 }
 
+// A message whose fragment count says it is longer than max_message: its
+// fragments are acknowledged but not kept, it is counted and never delivered,
+// and the messages after it still are.
+TEST(RudpHost, AMessageLongerThanTheReceiverTakesIsDiscardedWhole) {
+  HostConfig sc = config(101, true);
+  sc.connection.max_message = 3000;  // 4 fragments of 1200 bytes are 3601 bytes at least
+  World w(World::link(), World::link(), 1, config(1, false), sc);
+  const auto [c, s] = w.connect();
+  Forger f(w, c);
+  const std::uint32_t base = f.real.seq;
+  w.server.on_datagram(f.first_bytes, kClient, w.now);
+  for (std::uint32_t i = 0; i < 4; ++i)
+    w.server.on_datagram(f.make(base + 1 + i, i, 4, i < 3 ? 1200 : 1), kClient, w.now);
+  EXPECT_EQ(w.server.find(s)->buffered_bytes(), f.real.payload.size()) << "nothing kept of it";
+  w.server.on_datagram(f.make(base + 5, 0, 1, 7), kClient, w.now);
+  auto first = w.server.receive(s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, message(1));
+  auto after = w.server.receive(s);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->size(), 7u);
+  EXPECT_FALSE(w.server.receive(s));
+  EXPECT_EQ(w.server.find(s)->stats().too_large, 1u);
+  EXPECT_EQ(w.server.buffered_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace nexo::reliable
