@@ -667,7 +667,8 @@ TEST(RudpHost, ACookieOutlivesOneKeyRotation) {
 // round trip instead of lingering.
 TEST(RudpHost, ARemovedConnectionStillAnswersTheClose) {
   World w;
-  const auto [c, s] = w.connect();
+  const auto ids = w.connect();
+  const std::uint32_t c = ids.first, s = ids.second;
   w.client.close(c, w.now);
   const Time closed_at = w.now;
   ASSERT_TRUE(w.run_until([&] {
