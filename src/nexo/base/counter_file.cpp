@@ -102,7 +102,7 @@ std::uint64_t CounterBlock::owner() const noexcept {
   return owner;
 }
 
-void CounterBlock::set_label(std::string_view label) noexcept {
+void CounterBlock::describe(std::string_view type, std::string_view label) noexcept {
   if (record_ == nullptr) return;
   // A new generation around the change: a reader that copied the old label
   // half-way sees the word change and reads again.
@@ -110,6 +110,7 @@ void CounterBlock::set_label(std::string_view label) noexcept {
   const std::uint64_t generation = (word.load(std::memory_order_relaxed) >> 32) + 1;
   word.store(make_word(kBusy, generation), std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
+  put_text(record_ + kTypeAt, kTypeSize, type);
   put_text(record_ + kLabelAt, kLabelSize, label);
   word.store(make_word(kLive, generation), std::memory_order_release);
 }

@@ -126,10 +126,10 @@ class CounterBlock {
   bool published() const noexcept { return record_ != nullptr; }
   // The record's owner id (0 when not published).
   std::uint64_t owner() const noexcept;
-  // Replaces the label (cut to 79 bytes); readers see the old or the new one,
-  // never a mix. No effect when not published. Any thread, not concurrently
-  // with itself.
-  void set_label(std::string_view label) noexcept;
+  // Replaces the type and label (cut to fit); readers see the old pair or the
+  // new one, never a mix. No effect when not published. Any thread, not
+  // concurrently with itself.
+  void describe(std::string_view type, std::string_view label) noexcept;
 
  private:
   friend class CounterFile;

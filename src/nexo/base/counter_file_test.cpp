@@ -135,9 +135,10 @@ TEST_F(CounterFileTest, LabelsAreCutToFitAndCanChange) {
   auto contents = read_counter_file(file->path());
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->records[0].label, std::string(kLabelSize - 1, 'x'));
-  block->set_label("udp://[::1]:4000");
+  block->describe("sender", "udp://[::1]:4000");
   contents = read_counter_file(file->path());
   ASSERT_TRUE(contents);
+  EXPECT_EQ(contents->records[0].type, "sender");
   EXPECT_EQ(contents->records[0].label, "udp://[::1]:4000");
 }
 
