@@ -94,6 +94,15 @@ struct UnmarshalArgs {
   bool hex = false;
 };
 
+// nexo stat: the live counters of one process (pid), or the list of those that publish.
+struct StatArgs {
+  std::optional<std::uint32_t> pid;
+  bool watch = false;       // redraw every `interval` seconds
+  double interval = 1.0;
+  std::optional<std::size_t> count;  // with watch: stop after N reports
+  bool prometheus = false;  // the Prometheus text format (every process when no pid)
+};
+
 const std::vector<std::string>& wire_format_names();
 const std::vector<std::string>& wire_example_names();
 
@@ -110,5 +119,6 @@ int fault_proxy(const FaultProxyArgs& args);
 int wire_marshal(const MarshalArgs& args);
 int wire_unmarshal(const UnmarshalArgs& args);
 int tour();
+int stat(const StatArgs& args);
 
 }  // namespace nexo::tool

@@ -6,6 +6,7 @@
 //   nexo resolve NAME              every address of a host name
 //   nexo fault-proxy               a UDP relay with a failure model to order
 //   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization
+//   nexo stat [PID]                live counters of running nexo programs
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -255,6 +256,18 @@ int main(int argc, char** argv) {
   CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
   resolve->add_option("NAME", name, "host name or address")->required();
   resolve->callback([&] { status = nexo::tool::resolve(name); });
+
+  nexo::tool::StatArgs stat;
+  CLI::App* st = app.add_subcommand(
+      "stat", "live counters of a running nexo program (no PID: list those that publish)");
+  st->add_option("PID", stat.pid, "the process");
+  st->add_flag("--watch", stat.watch, "redraw every --interval seconds");
+  st->add_option("--interval", stat.interval, "seconds between reports")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  st->add_option("--count", stat.count, "with --watch: stop after N reports")->check(kCount);
+  st->add_flag("--prometheus", stat.prometheus, "print the Prometheus text format");
+  st->callback([&] { status = nexo::tool::stat(stat); });
 
   CLI::App* tour =
       app.add_subcommand("tour", "a guided, narrated run through nexo (loopback only)");

@@ -1,19 +1,47 @@
 #include "nexo/msg/counters.hpp"
 
+#include <array>
+
 namespace nexo::msg {
+
+namespace {
+
+// In the order of Counters' value indices.
+constexpr std::array<CounterSpec, 10> kSpecs{{
+    {"messages_in"},
+    {"bytes_in"},
+    {"messages_out"},
+    {"bytes_out"},
+    {"dropped"},
+    {"malformed"},
+    {"queue_high_water", CounterKind::gauge},
+    {"rejected"},
+    {"timed_out"},
+    {"retransmitted"},
+}};
+
+}  // namespace
+
+Counters::Counters() : block_(allocate_counters("counters", "", kSpecs)) {
+  static_assert(kSpecs.size() == kCount);
+}
+
+void Counters::describe(std::string_view type, std::string_view label) const noexcept {
+  block_.describe(type, label);
+}
 
 CounterSnapshot Counters::snapshot() const noexcept {
   CounterSnapshot s;
-  s.messages_in = messages_in_.load(std::memory_order_relaxed);
-  s.bytes_in = bytes_in_.load(std::memory_order_relaxed);
-  s.messages_out = messages_out_.load(std::memory_order_relaxed);
-  s.bytes_out = bytes_out_.load(std::memory_order_relaxed);
-  s.dropped = dropped_.load(std::memory_order_relaxed);
-  s.malformed = malformed_.load(std::memory_order_relaxed);
-  s.queue_high_water = high_water_.load(std::memory_order_relaxed);
-  s.rejected = rejected_.load(std::memory_order_relaxed);
-  s.timed_out = timed_out_.load(std::memory_order_relaxed);
-  s.retransmitted = retransmitted_.load(std::memory_order_relaxed);
+  s.messages_in = block_.get(kMessagesIn);
+  s.bytes_in = block_.get(kBytesIn);
+  s.messages_out = block_.get(kMessagesOut);
+  s.bytes_out = block_.get(kBytesOut);
+  s.dropped = block_.get(kDropped);
+  s.malformed = block_.get(kMalformed);
+  s.queue_high_water = block_.get(kHighWater);
+  s.rejected = block_.get(kRejected);
+  s.timed_out = block_.get(kTimedOut);
+  s.retransmitted = block_.get(kRetransmitted);
   return s;
 }
 

@@ -2,9 +2,12 @@
 // Updated with relaxed atomics from any thread; read as a consistent-enough snapshot.
 #pragma once
 
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "nexo/base/counter_file.hpp"
 
 namespace nexo::msg {
 
@@ -23,39 +26,58 @@ struct CounterSnapshot {
   std::string to_string() const;
 };
 
+// The counters of one Port or Sender. The values live in this process's
+// counter file (base/counter_file.hpp), so `nexo stat` reads them while the
+// program runs; there is no second copy. When there is no file (NEXO_STAT=0,
+// or it is full) they live in private memory and count the same.
+// Every update is one relaxed atomic add per value; any thread.
 class Counters {
  public:
+  // Published as type "counters" with no label until describe() names it.
+  Counters();
+  // Names the record in the counter file: `type` "port" or "sender", `label`
+  // the uri. Any thread; not concurrently with itself. Const: the name is
+  // the file's, not part of the counts.
+  void describe(std::string_view type, std::string_view label) const noexcept;
+
   void add_in(std::size_t bytes) noexcept {
-    messages_in_.fetch_add(1, std::memory_order_relaxed);
-    bytes_in_.fetch_add(bytes, std::memory_order_relaxed);
+    block_.add(kMessagesIn);
+    block_.add(kBytesIn, bytes);
   }
   void add_out(std::size_t bytes) noexcept {
-    messages_out_.fetch_add(1, std::memory_order_relaxed);
-    bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
+    block_.add(kMessagesOut);
+    block_.add(kBytesOut, bytes);
   }
   void add_out_many(std::uint64_t messages, std::uint64_t bytes) noexcept {
-    messages_out_.fetch_add(messages, std::memory_order_relaxed);
-    bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
+    block_.add(kMessagesOut, messages);
+    block_.add(kBytesOut, bytes);
   }
-  void add_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
-  void add_malformed() noexcept { malformed_.fetch_add(1, std::memory_order_relaxed); }
-  void add_rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
-  void add_timed_out() noexcept { timed_out_.fetch_add(1, std::memory_order_relaxed); }
-  void add_retransmitted(std::uint64_t n) noexcept {
-    retransmitted_.fetch_add(n, std::memory_order_relaxed);
-  }
-  void note_queue_depth(std::size_t depth) noexcept {
-    std::uint64_t seen = high_water_.load(std::memory_order_relaxed);
-    while (depth > seen &&
-           !high_water_.compare_exchange_weak(seen, depth, std::memory_order_relaxed)) {
-    }
-  }
+  void add_dropped() noexcept { block_.add(kDropped); }
+  void add_malformed() noexcept { block_.add(kMalformed); }
+  void add_rejected() noexcept { block_.add(kRejected); }
+  void add_timed_out() noexcept { block_.add(kTimedOut); }
+  void add_retransmitted(std::uint64_t n) noexcept { block_.add(kRetransmitted, n); }
+  void note_queue_depth(std::size_t depth) noexcept { block_.raise_to(kHighWater, depth); }
   CounterSnapshot snapshot() const noexcept;
+  // Whether `nexo stat` can see these counters.
+  bool published() const noexcept { return block_.published(); }
 
  private:
-  std::atomic<std::uint64_t> messages_in_{0}, bytes_in_{0}, messages_out_{0}, bytes_out_{0};
-  std::atomic<std::uint64_t> dropped_{0}, malformed_{0}, high_water_{0}, rejected_{0},
-      timed_out_{0}, retransmitted_{0};
+  // The values' places in the record (their names: counters.cpp).
+  enum : std::size_t {
+    kMessagesIn,
+    kBytesIn,
+    kMessagesOut,
+    kBytesOut,
+    kDropped,
+    kMalformed,
+    kHighWater,
+    kRejected,
+    kTimedOut,
+    kRetransmitted,
+    kCount
+  };
+  mutable CounterBlock block_;
 };
 
 }  // namespace nexo::msg

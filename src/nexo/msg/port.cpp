@@ -35,6 +35,7 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
       break;
   }
   if (!backend) return std::move(backend).error();
+  core->counters.describe("port", (*backend)->uri().to_string());  // for nexo stat
   return std::unique_ptr<Port>(new Port(std::move(core), std::move(*backend)));
 }
 

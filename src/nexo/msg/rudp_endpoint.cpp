@@ -1,9 +1,53 @@
 #include "nexo/msg/rudp_endpoint.hpp"
 
+#include <array>
+
 #include <algorithm>
 #include <cstring>
 
 namespace nexo::msg::rudp {
+
+namespace {
+
+constexpr std::array<CounterSpec, 11> kHostSpecs{{
+    {"bad_checksum"},
+    {"parse_errors"},
+    {"unknown_connection"},
+    {"wrong_address"},
+    {"bad_cookie"},
+    {"stale_cookie"},
+    {"refused"},
+    {"unexpected"},
+    {"inits"},
+    {"cookies_sent"},
+    {"accepted"},
+}};
+
+}  // namespace
+
+CounterBlock host_counter_block(const net::Endpoint& local) {
+  return allocate_counters("rudp_host", local.to_string(), kHostSpecs);
+}
+
+void publish_host_counters(const reliable::HostCounters& c, CounterBlock& block) noexcept {
+  std::uint64_t parse_errors = 0;
+  for (std::uint64_t n : c.parse_errors)
+    parse_errors += n;
+  const std::array<std::uint64_t, kHostSpecs.size()> values{
+      c.parse_errors[static_cast<std::size_t>(reliable::ParseError::bad_checksum)],
+      parse_errors,
+      c.unknown_connection,
+      c.wrong_address,
+      c.bad_cookie,
+      c.stale_cookie,
+      c.refused,
+      c.unexpected,
+      c.inits,
+      c.cookies_sent,
+      c.accepted};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    block.set(i, values[i]);
+}
 
 Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload) {
   const bool with_id = kind != kData;

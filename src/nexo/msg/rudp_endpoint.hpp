@@ -94,10 +94,20 @@ class Driver final : public io::DrivenPoller {
   std::weak_ptr<Endpoint> owner_;
 };
 
+// The counter-file record of a Host's counters (type rudp_host, labelled with
+// the local address), and the copy into it: the Host is a plain state machine,
+// so its counters are published from here, where it is driven.
+CounterBlock host_counter_block(const net::Endpoint& local);
+void publish_host_counters(const reliable::HostCounters& counters, CounterBlock& block) noexcept;
+
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
   Endpoint(Context& context, net::UdpSocket socket, const reliable::HostConfig& config)
-      : context_(context), socket_(std::move(socket)), host_(config), buffer_(65'536) {}
+      : context_(context),
+        socket_(std::move(socket)),
+        host_(config),
+        host_stats_(host_counter_block(socket_.local_endpoint())),
+        buffer_(65'536) {}
   virtual ~Endpoint() = default;
 
   // Loop thread: watch the socket, arm the timer. With a fault plan, what is
@@ -251,6 +261,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::condition_variable changed_;  // the loop made progress
   net::UdpSocket socket_;
   reliable::Host host_;
+  CounterBlock host_stats_;  // host_.counters() as nexo stat sees them (published in serve)
   std::optional<net::Endpoint> connected_;  // the sender's socket is connected
 
  private:
@@ -303,6 +314,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     }
     for (auto& [from, datagram] : arrived)
       host_.on_datagram(datagram, from, now);
+    publish_host_counters(host_.counters(), host_stats_);  // for nexo stat
     if ((readiness & io::kWritable) && writable_armed_) {
       writable_armed_ = false;
       (void)driver_->poller().modify(socket_.native_handle(), io::kReadable, 1);

@@ -40,6 +40,7 @@ Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_vi
       break;
   }
   if (!backend) return std::move(backend).error();
+  (*backend)->counters().describe("sender", uri->to_string());  // for nexo stat
   return std::unique_ptr<Sender>(new Sender(std::move(*uri), std::move(*backend)));
 }
 

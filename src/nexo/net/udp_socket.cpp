@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "nexo/net/socket_ops.hpp"
@@ -31,6 +32,10 @@ Result<UdpSocket> UdpSocket::bind(const Endpoint& local, const UdpOptions& optio
   if (!set) return std::move(set).error();
   auto bound = detail::local_endpoint_of(s);
   if (!bound) return std::move(bound).error().with_context("udp bind");
+  // SO_RXQ_OVFL: each datagram received carries the socket's count of kernel
+  // drops (a full receive buffer), published as kernel_drops. Best effort.
+  const int on = 1;
+  (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
   return UdpSocket(std::move(*fd), family, *bound);
 }
 
@@ -99,14 +104,50 @@ Error UdpSocket::receive_error(int err) const {
   return Error::from_errno(err, where);
 }
 
+namespace {
+constexpr std::array<CounterSpec, 2> kSocketSpecs{{{"kernel_drops"}, {"truncated"}}};
+}  // namespace
+
+UdpSocket::UdpSocket(FileDescriptor fd, Family family, Endpoint local)
+    : fd_(std::move(fd)),
+      family_(family),
+      local_(local),
+      bound_(local),
+      stats_(allocate_counters("udp_socket", local.to_string(), kSocketSpecs)) {}
+
+// recvmsg with room for the SO_RXQ_OVFL control message: the kernel's drop
+// count for this socket when the datagram was queued (cumulative, 32 bits).
+ssize_t UdpSocket::receive_message(std::span<std::byte> buffer, SockAddr& address) {
+  iovec io{buffer.data(), buffer.size()};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(std::uint32_t))> control{};
+  msghdr message{};
+  message.msg_name = address.get();
+  message.msg_namelen = address.length;
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  // MSG_TRUNC makes Linux return the datagram's real length even when it is longer.
+  const ssize_t n = ::recvmsg(fd_.get(), &message, MSG_TRUNC);
+  if (n < 0) return n;
+  address.length = message.msg_namelen;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    std::uint32_t drops = 0;
+    std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+    stats_.add(kDropsValue, static_cast<std::uint32_t>(drops - last_drops_));  // wraps at 2^32
+    last_drops_ = drops;
+  }
+  return n;
+}
+
 Result<std::size_t> UdpSocket::receive_from(std::span<std::byte> buffer, Endpoint& from) {
   if (auto open = check_open("udp receive"); !open) return std::move(open).error();
   SockAddr address;
   for (;;) {
     address.length = sizeof address.storage;
     // MSG_TRUNC makes Linux return the datagram's real length even when it is longer.
-    ssize_t n = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), MSG_TRUNC, address.get(),
-                           &address.length);
+    ssize_t n = receive_message(buffer, address);
     if (n < 0) {
       if (errno == EINTR) continue;
       return receive_error(errno);
@@ -114,6 +155,7 @@ Result<std::size_t> UdpSocket::receive_from(std::span<std::byte> buffer, Endpoin
     from = detail::from_sockaddr(address.get(), address.length);
     const auto size = static_cast<std::size_t>(n);
     if (size > buffer.size()) {
+      stats_.add(kTruncatedValue);
       return Error(ErrorKind::truncated,
                    "udp receive on " + local_.to_string() + " from " + from.to_string() +
                        ": datagram of " + std::to_string(size) + " bytes does not fit the " +

@@ -17,13 +17,20 @@
 #include <optional>
 #include <span>
 
+#include <sys/types.h>
+
 #include "nexo/base/bytes.hpp"
+#include "nexo/base/counter_file.hpp"
 #include "nexo/base/result.hpp"
 #include "nexo/net/datagram.hpp"
 #include "nexo/net/endpoint.hpp"
 #include "nexo/net/file_descriptor.hpp"
 
 namespace nexo::net {
+
+namespace detail {
+struct SockAddr;
+}  // namespace detail
 
 struct UdpOptions {
   bool reuse_address = false;              // SO_REUSEADDR
@@ -109,14 +116,21 @@ class UdpSocket {
     return family_ == Family::v4 ? kMaxPayloadV4 : kMaxPayloadV6;
   }
 
+  // Datagrams the kernel dropped for this socket (its receive buffer was
+  // full), as learnt from SO_RXQ_OVFL with each datagram received: a drop
+  // shows once a later datagram is read. Also published in this process's
+  // counter file (`nexo stat`) as udp_socket kernel_drops, with truncated.
+  std::uint64_t kernel_drops() const noexcept { return stats_.get(kDropsValue); }
+
   int native_handle() const noexcept { return fd_.get(); }
   // Closes the socket; later calls fail with closed. Idempotent.
   void close() noexcept { fd_.reset(); }
   bool is_open() const noexcept { return fd_.valid(); }
 
  private:
-  UdpSocket(FileDescriptor fd, Family family, Endpoint local) noexcept
-      : fd_(std::move(fd)), family_(family), local_(local), bound_(local) {}
+  UdpSocket(FileDescriptor fd, Family family, Endpoint local);
+  ssize_t receive_message(std::span<std::byte> buffer, detail::SockAddr& address);
+  static constexpr std::size_t kDropsValue = 0, kTruncatedValue = 1;  // in stats_
   Result<void> send_impl(std::span<const std::byte> payload, const Endpoint* to);
   Error receive_error(int err) const;
   Result<void> check_open(std::string_view operation) const;
@@ -128,6 +142,8 @@ class UdpSocket {
   std::optional<Endpoint> peer_;
   Timeout receive_timeout_;
   bool non_blocking_ = false;
+  CounterBlock stats_;            // kernel_drops, truncated
+  std::uint32_t last_drops_ = 0;  // the kernel's cumulative count, last seen
 };
 
 }  // namespace nexo::net

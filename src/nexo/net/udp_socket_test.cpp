@@ -265,3 +265,34 @@ TEST(UdpSocket, MovedFromSocketIsClosedAndMovedToWorks) {
 
 }  // namespace
 }  // namespace nexo::net
+
+namespace nexo::net {
+namespace {
+
+// SO_RXQ_OVFL: datagrams that found the receive buffer full are counted, and
+// the count shows with the next datagram read after them.
+TEST(UdpSocketKernelDrops, AFullReceiveBufferIsCounted) {
+  UdpOptions small;
+  small.receive_buffer_size = 4096;  // the kernel doubles it: a few datagrams fit
+  auto receiver = UdpSocket::bind(Endpoint(InetAddress::loopback(), 0), small);
+  ASSERT_TRUE(receiver) << receiver.error().to_string();
+  ASSERT_TRUE(receiver->set_non_blocking(true));
+  auto sender = UdpSocket::bind_any();
+  ASSERT_TRUE(sender);
+  const std::string payload(1000, 'x');
+  constexpr int kSent = 200;
+  for (int i = 0; i < kSent; ++i)  // loopback queues (or drops) synchronously
+    ASSERT_TRUE(sender->send_to(payload, receiver->local_endpoint()));
+  int queued = 0;
+  std::array<std::byte, 2048> buffer{};
+  Endpoint from;
+  while (receiver->receive_from(buffer, from)) ++queued;
+  ASSERT_LT(queued, kSent) << "the small buffer held every datagram: nothing to count";
+  EXPECT_EQ(receiver->kernel_drops(), 0u) << "the queued ones were queued before any drop";
+  ASSERT_TRUE(sender->send_to(payload, receiver->local_endpoint()));
+  ASSERT_TRUE(receiver->receive_from(buffer, from));
+  EXPECT_EQ(receiver->kernel_drops(), static_cast<std::uint64_t>(kSent - queued));
+}
+
+}  // namespace
+}  // namespace nexo::net
