@@ -268,16 +268,32 @@ TEST_F(NetnsMulticast, OutgoingInterfaceChoice) {
 
 TEST_F(NetnsMulticast, NoMulticastRouteIsUnreachable) {
   // What a host with only lo sees: run on a thread of our own in a further, empty
-  // namespace (unshare and fork act on the calling thread), with lo up.
-  std::thread only_lo([] {
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    ASSERT_TRUE(run("ip link set lo up"));
-    MulticastSocket v6 = sender(Family::v6, nullptr);
-    expect_unreachable(v6.send_to("nowhere", Endpoint(group("ff15::1237"), 9)));
-    MulticastSocket v4 = sender(Family::v4, nullptr);
-    expect_unreachable(v4.send_to("nowhere", Endpoint(group("239.77.0.10"), 9)));
+  // namespace (unshare and fork act on the calling thread), with lo up. The
+  // thread only records what happened; the test thread asserts.
+  std::string setup_failure;
+  Result<void> v6_sent = ok(), v4_sent = ok();
+  std::thread only_lo([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      setup_failure = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+      return;
+    }
+    if (!run("ip link set lo up")) {
+      setup_failure = "ip link set lo up failed";
+      return;
+    }
+    auto v6 = MulticastSocket::bind(0, Family::v6);
+    auto v4 = MulticastSocket::bind(0, Family::v4);
+    if (!v6 || !v4) {
+      setup_failure = "bind: " + (v6 ? v4 : v6).error().message();
+      return;
+    }
+    v6_sent = v6->send_to("nowhere", Endpoint(group("ff15::1237"), 9));
+    v4_sent = v4->send_to("nowhere", Endpoint(group("239.77.0.10"), 9));
   });  // the namespace goes when the thread and its sockets do
   only_lo.join();
+  ASSERT_EQ(setup_failure, "");
+  expect_unreachable(std::move(v6_sent));
+  expect_unreachable(std::move(v4_sent));
 }
 
 TEST_F(NetnsMulticast, Ipv4LoopbackOffIsSeenOnTheWire) {
