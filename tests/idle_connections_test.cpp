@@ -16,6 +16,7 @@
 
 #include "nexo/msg/port.hpp"
 #include "nexo/msg/sender.hpp"
+#include "skip_or_fail.hpp"
 
 namespace nexo::msg {
 namespace {
@@ -50,7 +51,7 @@ bool raise_fd_limit(rlim_t wanted) {
 
 TEST(EventDrivenServer, HoldsTenThousandIdleConnectionsAndServesOn) {
   if (!raise_fd_limit(kConnections + 1000)) {
-    GTEST_SKIP() << "the descriptor limit here is below " << kConnections + 1000;
+    NEXO_SKIP_OR_FAIL("the descriptor limit here is below " << kConnections + 1000);
   }
   auto context = Context::create();
   ASSERT_TRUE(context);

@@ -13,7 +13,7 @@
 # network namespace (unshare --net) holding only lo, with a multicast route on
 # lo: fixed ports cannot clash under parallel ctest, and multicast traffic never
 # leaves the namespace. Needs root, unshare, ip, java and javac; without them
-# the script prints "SKIP: <reason>" and exits 77.
+# the script prints "SKIP: <reason>" and exits 77 (under CI=true it fails).
 #
 # No fixed sleeps: readiness is polled, with a deadline, from /proc/net/{udp,tcp}
 # (bound / listening sockets), /proc/net/igmp (group memberships) and the Udp
@@ -44,7 +44,11 @@ show_cmd() {
   printf '%s' "${out[*]}"
 }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-skip() { printf 'SKIP: %s\n' "$*"; exit "$SKIP"; }
+# Under CI=true every prerequisite is there: a missing one is a failure.
+skip() {
+  [[ ${CI:-} == true ]] && fail "CI=true: cannot run: $*"
+  printf 'SKIP: %s\n' "$*"; exit "$SKIP"
+}
 
 usage() {
   printf 'usage: %s SCENARIO NEXO WORKDIR\nscenarios: %s\n' \

@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "nexo/msg/port.hpp"
 #include "nexo/msg/sender.hpp"
@@ -40,6 +42,31 @@ inline const Traits kTransports[] = {
     {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507, false},
     {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507, false},
 };
+
+// The transports with (or, value false, without) a capability. A test that
+// needs one is instantiated only where it applies: nothing is skipped, so a
+// skip in CI always means something is missing.
+inline std::vector<Traits> transports_where(bool Traits::*capability, bool value = true) {
+  std::vector<Traits> chosen;
+  for (const Traits& t : kTransports)
+    if (t.*capability == value) chosen.push_back(t);
+  return chosen;
+}
+
+// How many of `sent` messages must arrive on loopback: all of them on a
+// reliable transport. udp:// may drop a datagram, but with 4 MiB socket
+// buffers and a 1024-message queue nothing should overflow here: at least 90%
+// must arrive, so that a transport that delivers nothing (or little) fails.
+inline std::size_t must_arrive(const Traits& traits, std::size_t sent) {
+  return traits.reliable ? sent : sent * 9 / 10;
+}
+
+// How long a receive waits before the stream is taken to have ended: on
+// udp:// a lost message never comes, so only a quiet spell says it is over.
+inline std::chrono::milliseconds quiet_spell(const Traits& traits) {
+  using namespace std::chrono_literals;
+  return traits.reliable ? 5000ms : 2000ms;
+}
 
 inline std::string transport_name(const ::testing::TestParamInfo<Traits>& info) {
   return info.param.name;

@@ -24,6 +24,13 @@ using Conformance = testing::TransportTest;
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance, ::testing::ValuesIn(kTransports),
                          testing::transport_name);
 
+// The transports with a synchronous send (udp:// refuses it: see
+// SynchronousSendReturnsOnlyOnceTheMessageIsTaken).
+using SynchronousConformance = testing::TransportTest;
+INSTANTIATE_TEST_SUITE_P(Transports, SynchronousConformance,
+                         ::testing::ValuesIn(testing::transports_where(&Traits::synchronous)),
+                         testing::transport_name);
+
 TEST_P(Conformance, SendThenReceive) {
   auto port = bind();
   auto sender = connect(*port);
@@ -36,6 +43,8 @@ TEST_P(Conformance, SendThenReceive) {
   EXPECT_EQ(sender->stats().messages_out, 1u);
 }
 
+// On udp:// a datagram may be lost: the rest still arrive in order (gaps
+// allowed), and at least must_arrive() of them.
 TEST_P(Conformance, MessagesFromOneSenderArriveInOrder) {
   auto port = bind();
   auto sender = connect(*port);
@@ -43,42 +52,58 @@ TEST_P(Conformance, MessagesFromOneSenderArriveInOrder) {
   for (int i = 0; i < kCount; ++i) {
     ASSERT_TRUE(sender->send(std::to_string(i), 5s));
   }
-  int expected = 0;
-  for (; expected < kCount; ++expected) {
-    auto m = port->receive(GetParam().reliable ? 5s : 500ms);
+  int received = 0, last = -1;
+  while (received < kCount) {
+    auto m = port->receive(testing::quiet_spell(GetParam()));
     if (!m) break;
-    ASSERT_EQ(m->text(), std::to_string(expected)) << "reordered";
+    const int value = std::stoi(std::string(m->text()));
+    ASSERT_GT(value, last) << "reordered or duplicated after " << last;
+    last = value;
+    ++received;
   }
-  if (GetParam().reliable) {
-    EXPECT_EQ(expected, kCount);
-  }
+  EXPECT_GE(static_cast<std::size_t>(received), testing::must_arrive(GetParam(), kCount))
+      << "of " << kCount << " sent; " << port->stats().to_string();
 }
 
+// Eight senders, each on its own thread; each sender's messages keep their
+// order (gaps allowed on udp://). The threads only count; the test asserts.
 TEST_P(Conformance, ManySendersToOnePort) {
   auto port = bind();
   constexpr int kSenders = 8, kEach = 100;
+  std::vector<std::string> failures(kSenders);  // per thread, asserted below
   {
     std::vector<std::jthread> threads;
     for (int s = 0; s < kSenders; ++s) {
       threads.emplace_back([&, s] {
         auto sender = Sender::connect(*context_, port->uri().to_string());
-        ASSERT_TRUE(sender);
+        if (!sender) {
+          failures[s] = "connect: " + sender.error().message();
+          return;
+        }
         for (int i = 0; i < kEach; ++i) {
-          ASSERT_TRUE((*sender)->send(std::to_string(s * 1000 + i), 5s));
+          if (auto sent = (*sender)->send(std::to_string(s * 1000 + i), 5s); !sent) {
+            failures[s] = "send " + std::to_string(i) + ": " + sent.error().message();
+            return;
+          }
         }
       });
     }
   }
-  std::vector<int> next(kSenders, 0);
+  for (int s = 0; s < kSenders; ++s)
+    EXPECT_EQ(failures[s], "") << "sender " << s;
+  std::vector<int> last(kSenders, -1);
   int received = 0;
-  while (auto m = port->receive(GetParam().reliable ? 5s : 500ms)) {
+  while (received < kSenders * kEach) {
+    auto m = port->receive(testing::quiet_spell(GetParam()));
+    if (!m) break;
     const int value = std::stoi(std::string(m->text()));
-    EXPECT_EQ(value % 1000, next[value / 1000]++) << "per-sender order";
-    if (++received == kSenders * kEach) break;
+    ASSERT_TRUE(value / 1000 < kSenders && value % 1000 < kEach) << value;
+    ASSERT_GT(value % 1000, last[value / 1000]) << "per-sender order, sender " << value / 1000;
+    last[value / 1000] = value % 1000;
+    ++received;
   }
-  if (GetParam().reliable) {
-    EXPECT_EQ(received, kSenders * kEach);
-  }
+  EXPECT_GE(static_cast<std::size_t>(received), testing::must_arrive(GetParam(), kSenders * kEach))
+      << "of " << kSenders * kEach << " sent; " << port->stats().to_string();
 }
 
 TEST_P(Conformance, NobodyThereIsRefused) {
@@ -216,8 +241,7 @@ TEST_P(Conformance, SynchronousSendReturnsOnlyOnceTheMessageIsTaken) {
   EXPECT_TRUE(outcome) << outcome.error().message();
 }
 
-TEST_P(Conformance, SynchronousSendTimesOutWhenNobodyReceives) {
-  if (!GetParam().synchronous) GTEST_SKIP() << GetParam().name << " has no synchronous send";
+TEST_P(SynchronousConformance, SynchronousSendTimesOutWhenNobodyReceives) {
   auto port = bind();
   auto sender = connect(*port);
   auto r = sender->send_sync("unread", 50ms);
@@ -252,8 +276,7 @@ TEST_P(Conformance, AFullQueueHoldsBackOrDropsButNeverLosesSilently) {
   }
 }
 
-TEST_P(Conformance, ClosingTheSenderDuringASynchronousSendEndsIt) {
-  if (!GetParam().synchronous) GTEST_SKIP() << GetParam().name << " has no synchronous send";
+TEST_P(SynchronousConformance, ClosingTheSenderDuringASynchronousSendEndsIt) {
   auto port = bind();
   auto sender = connect(*port);
   Result<void> outcome = ok();
@@ -284,6 +307,32 @@ TEST_P(Conformance, ThePortGoingAwayIsAnErrorForTheSenderNotAHang) {
   const auto kind = sent.error().kind();
   EXPECT_TRUE(kind == ErrorKind::closed || kind == ErrorKind::reset || kind == ErrorKind::refused)
       << sent.error().to_string();
+}
+
+// close() from several threads at once (and then the destructor's): one
+// closes, the others return; nothing races.
+TEST_P(Conformance, ClosingFromSeveralThreadsAtOnce) {
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("before", 5s));
+  {
+    std::vector<std::jthread> closers;
+    for (int i = 0; i < 4; ++i)
+      closers.emplace_back([&] {
+        sender->close();
+        port->close();
+      });
+  }
+  auto after = sender->send("after", 1s);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().kind(), ErrorKind::closed) << after.error().message();
+  auto r = port->receive(1s);
+  if (r) {
+    EXPECT_EQ(r->text(), "before");  // queued before the close: still there to take
+    r = port->receive(1s);
+  }
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::closed) << r.error().message();
 }
 
 TEST_P(Conformance, ClosingThePortReleasesItsReceivers) {

@@ -86,8 +86,7 @@ io::Request<std::size_t> Port::receive_into(std::span<std::byte> buffer) {
 }
 
 void Port::close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed_.exchange(true)) return;
   backend_->close();
   core_->queue.close();
 }

@@ -24,6 +24,8 @@
 // Port closes it. The Context must outlive the Port.
 #pragma once
 
+#include <atomic>
+
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -81,7 +83,8 @@ class Port {
   std::size_t queued() const { return core_->queue.depth(); }
 
   // Stops receiving: waiting receives complete with closed; queued messages
-  // can still be taken. Idempotent.
+  // can still be taken. Idempotent; any thread, at the same time as other calls
+  // (another close() included: the first one closes, the others return at once).
   void close();
 
  private:
@@ -90,7 +93,7 @@ class Port {
 
   std::shared_ptr<PortCore> core_;
   std::unique_ptr<PortBackend> backend_;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};  // close() may race with itself (any thread, the destructor)
 };
 
 }  // namespace nexo::msg

@@ -117,8 +117,7 @@ Result<void> Sender::flush(Timeout timeout) {
 }
 
 void Sender::close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed_.exchange(true)) return;
   backend_->close();
 }
 

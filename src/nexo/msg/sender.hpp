@@ -27,6 +27,8 @@
 // requests complete with closed. The Context must outlive the Sender.
 #pragma once
 
+#include <atomic>
+
 #include <memory>
 #include <span>
 #include <string_view>
@@ -113,7 +115,8 @@ class Sender {
 
   const Uri& uri() const noexcept { return uri_; }
   CounterSnapshot stats() const noexcept { return backend_->counters().snapshot(); }
-  // Idempotent.
+  // Idempotent; any thread, at the same time as other calls (another close()
+  // included: the first one closes, the others return at once).
   void close();
 
  private:
@@ -124,7 +127,7 @@ class Sender {
 
   Uri uri_;
   std::unique_ptr<SenderBackend> backend_;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};  // close() may race with itself (any thread, the destructor)
 };
 
 }  // namespace nexo::msg

@@ -8,10 +8,12 @@
 // A fault plan (PortOptions::faults, SenderOptions::faults) is stacked
 // in-process: a Sender's datagrams go through `to` before the socket, a Port's
 // through `back` after it (fault::LoopInjector).
-#include <poll.h>
+#include <array>
+#include <mutex>
 
 #include "nexo/fault/loop_injector.hpp"
 #include "nexo/io/io_watcher.hpp"
+#include "nexo/io/poller.hpp"
 #include "nexo/msg/context.hpp"
 #include "nexo/msg/datagram_socket.hpp"
 #include "nexo/msg/transport.hpp"
@@ -114,8 +116,14 @@ class UdpPort final : public PortBackend {
 
 class UdpSender final : public SenderBackend {
  public:
-  UdpSender(Context& context, Uri uri, net::UdpSocket socket, const SenderOptions& options)
-      : uri_(std::move(uri)), socket_(std::move(socket)), max_message_(options.max_message_size) {
+  // `writable` watches the socket for room (kWritable, key 0): wait_for_space
+  // waits on it, and close() interrupts it.
+  UdpSender(Context& context, Uri uri, net::UdpSocket socket, io::Poller writable,
+            const SenderOptions& options)
+      : uri_(std::move(uri)),
+        socket_(std::move(socket)),
+        writable_(std::move(writable)),
+        max_message_(options.max_message_size) {
     if (options.faults && options.faults->to.active()) {
       out_faults_ = std::make_unique<fault::LoopInjector>(
           context.io(), options.faults->to, options.faults->seed,
@@ -172,19 +180,28 @@ class UdpSender final : public SenderBackend {
     return ok();
   }
 
+  // Waits on the poller, never on the socket itself: close() may close the
+  // socket meanwhile (it leaves the poller first, then interrupts the wait).
   Result<void> wait_for_space(io::Clock::time_point deadline) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (!socket_.is_open())
-        return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
-    }
+    auto closed = [this] {
+      return Error(ErrorKind::closed, "send to " + uri_.to_string() + ": the sender is closed");
+    };
     for (;;) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - io::Clock::now());
+      {
+        std::lock_guard lock(mutex_);
+        if (!socket_.is_open()) {
+          writable_.interrupt();  // pass the wake-up on to any other waiter
+          return closed();
+        }
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - io::Clock::now());
       if (left.count() <= 0)
         return Error(ErrorKind::timed_out, "send to " + uri_.to_string() + ": socket buffer full");
-      pollfd p{socket_.native_handle(), POLLOUT, 0};
-      int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-      if (n > 0) return ok();
+      std::array<io::Poller::Event, 1> ready;
+      if (writable_.wait(ready, left) > 0) {  // room, or an error the next send reports
+        std::lock_guard lock(mutex_);
+        if (socket_.is_open()) return ok();
+      }
     }
   }
 
@@ -197,7 +214,10 @@ class UdpSender final : public SenderBackend {
     }
     faults.reset();  // what it still holds is lost, as on a network
     std::lock_guard lock(mutex_);
+    if (!socket_.is_open()) return;
+    writable_.remove(socket_.native_handle());
     socket_.close();
+    writable_.interrupt();  // a wait_for_space in progress returns closed
   }
   const Counters& counters() const noexcept override { return counters_; }
 
@@ -207,7 +227,8 @@ class UdpSender final : public SenderBackend {
   std::unique_ptr<fault::LoopInjector> out_faults_;
   bool closed_ = false;  // with faults_mutex_
   std::mutex mutex_;
-  net::UdpSocket socket_;
+  net::UdpSocket socket_;  // with mutex_
+  io::Poller writable_;    // the socket, for wait_for_space; any thread
   std::size_t max_message_;
   Counters counters_;
 };
@@ -227,8 +248,12 @@ Result<std::unique_ptr<SenderBackend>> connect_udp(Context& context, const Uri& 
                                                    const SenderOptions& options) {
   auto socket = open_sender_socket(uri);
   if (!socket) return std::move(socket).error();
-  return std::unique_ptr<SenderBackend>(
-      std::make_unique<UdpSender>(context, uri, std::move(*socket), options));
+  auto writable = io::Poller::create();
+  if (!writable) return std::move(writable).error().with_context("connect " + uri.to_string());
+  if (auto watched = writable->add(socket->native_handle(), io::kWritable, 0); !watched)
+    return std::move(watched).error().with_context("connect " + uri.to_string());
+  return std::unique_ptr<SenderBackend>(std::make_unique<UdpSender>(
+      context, uri, std::move(*socket), std::move(*writable), options));
 }
 
 }  // namespace nexo::msg

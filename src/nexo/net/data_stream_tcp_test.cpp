@@ -45,6 +45,9 @@ TEST_F(DataStreamTcp, RoundTripsEveryType) {
   for (std::size_t i = 0; i < big.size(); ++i)
     big[i] = static_cast<std::byte>(i * 7);
   std::string long_text(60000, 'q');
+  // The writing thread records what each step returned; the test thread asserts.
+  std::vector<bool> steps;
+  std::size_t left_after_flush = 1;
   std::thread sender([&] {
     DataWriter w(*client_);
     w.write_boolean(true);
@@ -55,13 +58,13 @@ TEST_F(DataStreamTcp, RoundTripsEveryType) {
     w.write_long(-1234567890123456789);
     w.write_float(2.5f);
     w.write_double(-1e300);
-    EXPECT_TRUE(w.write_utf("Asunción 😀"));
-    EXPECT_TRUE(w.write_utf(long_text));
+    steps.push_back(bool(w.write_utf("Asunción 😀")));
+    steps.push_back(bool(w.write_utf(long_text)));
     w.write_bytes(big);
-    EXPECT_TRUE(w.flush());
-    EXPECT_EQ(w.size(), 0u);
-    EXPECT_TRUE(w.flush());  // nothing to send
-    EXPECT_TRUE(client_->shutdown_write());
+    steps.push_back(bool(w.flush()));
+    left_after_flush = w.size();
+    steps.push_back(bool(w.flush()));  // nothing to send
+    steps.push_back(bool(client_->shutdown_write()));
   });
   DataReader r(*server_);
   EXPECT_EQ(r.read_boolean().value(), true);
@@ -85,6 +88,8 @@ TEST_F(DataStreamTcp, RoundTripsEveryType) {
   EXPECT_EQ(end.error().message(),
             "read_int at offset " + std::to_string(total) + ": input ended after 0 of 4 bytes");
   sender.join();
+  EXPECT_EQ(steps, std::vector<bool>(5, true)) << "write_utf, write_utf, flush, flush, shutdown";
+  EXPECT_EQ(left_after_flush, 0u);
 }
 
 TEST_F(DataStreamTcp, ReassemblesItemsSplitAcrossSegments) {
@@ -95,10 +100,14 @@ TEST_F(DataStreamTcp, ReassemblesItemsSplitAcrossSegments) {
   w.write_double(0.1);
   Bytes wire(w.bytes().begin(), w.bytes().end());
   ASSERT_TRUE(client_->set_no_delay(true));
+  std::string write_failure;  // recorded by the writing thread, asserted below
   std::thread sender([&] {
     for (std::byte b : wire) {
-      EXPECT_TRUE(client_->write_all(std::span(&b, 1)));
-      std::this_thread::sleep_for(1ms);
+      if (auto written = client_->write_all(std::span(&b, 1)); !written) {
+        write_failure = written.error().message();
+        return;
+      }
+      std::this_thread::sleep_for(1ms);  // pacing, so that items split across segments
     }
   });
   DataReader r(*server_);
@@ -108,6 +117,7 @@ TEST_F(DataStreamTcp, ReassemblesItemsSplitAcrossSegments) {
   EXPECT_EQ(r.read_double().value(), 0.1);
   EXPECT_EQ(r.offset(), wire.size());
   sender.join();
+  EXPECT_EQ(write_failure, "");
 }
 
 TEST_F(DataStreamTcp, ReturnsAnItemWithoutWaitingForMore) {
