@@ -14,6 +14,7 @@ CounterSnapshot Counters::snapshot() const noexcept {
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.timed_out = timed_out_.load(std::memory_order_relaxed);
   s.retransmitted = retransmitted_.load(std::memory_order_relaxed);
+  s.budget_waits = budget_waits_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -23,7 +24,8 @@ std::string CounterSnapshot::to_string() const {
          std::to_string(dropped) + ", malformed " + std::to_string(malformed) +
          ", queue high-water " + std::to_string(queue_high_water) + ", connections rejected " +
          std::to_string(rejected) + ", timed out " + std::to_string(timed_out) +
-         (retransmitted > 0 ? ", retransmitted " + std::to_string(retransmitted) : "");
+         (retransmitted > 0 ? ", retransmitted " + std::to_string(retransmitted) : "") +
+         (budget_waits > 0 ? ", budget waits " + std::to_string(budget_waits) : "");
 }
 
 }  // namespace nexo::msg

@@ -17,9 +17,10 @@ struct CounterSnapshot {
   std::uint64_t rejected = 0;          // connections closed on arrival (over the limit)
   std::uint64_t timed_out = 0;         // connections closed for a frame left half-sent (or broken)
   std::uint64_t retransmitted = 0;     // rudp://: packets sent again (lost, or their ack was)
+  std::uint64_t budget_waits = 0;      // tcp://: reads held back, the partial-frame budget spent
 
   // "in 3 msgs / 120 B, out 0 msgs / 0 B, dropped 0, malformed 0, queue high-water 2, ..."
-  // (", retransmitted N" at the end when nonzero)
+  // (", retransmitted N" and ", budget waits N" at the end when nonzero)
   std::string to_string() const;
 };
 
@@ -41,6 +42,7 @@ class Counters {
   void add_malformed() noexcept { malformed_.fetch_add(1, std::memory_order_relaxed); }
   void add_rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
   void add_timed_out() noexcept { timed_out_.fetch_add(1, std::memory_order_relaxed); }
+  void add_budget_wait() noexcept { budget_waits_.fetch_add(1, std::memory_order_relaxed); }
   void add_retransmitted(std::uint64_t n) noexcept {
     retransmitted_.fetch_add(n, std::memory_order_relaxed);
   }
@@ -55,7 +57,7 @@ class Counters {
  private:
   std::atomic<std::uint64_t> messages_in_{0}, bytes_in_{0}, messages_out_{0}, bytes_out_{0};
   std::atomic<std::uint64_t> dropped_{0}, malformed_{0}, high_water_{0}, rejected_{0},
-      timed_out_{0}, retransmitted_{0};
+      timed_out_{0}, retransmitted_{0}, budget_waits_{0};
 };
 
 }  // namespace nexo::msg
