@@ -152,5 +152,133 @@ TEST(TcpPortLimits, ATricklingPeerIsClosedAndCountedAsTimedOut) {
   EXPECT_EQ((*port)->stats().timed_out, 1u);
 }
 
+// --- the partial-frame budget ---------------------------------------------------
+
+class TcpBudget : public ::testing::Test {
+ protected:
+  static constexpr std::size_t kBudget = 1u << 20;
+  static constexpr std::size_t kLargest = 512u << 10;
+  void SetUp() override {
+    auto c = Context::create();
+    ASSERT_TRUE(c);
+    context_ = std::move(*c);
+    PortOptions options;
+    options.max_partial_bytes = kBudget;
+    options.max_message_size = kLargest;
+    auto p = Port::bind(*context_, "tcp://127.0.0.1:0", options);
+    ASSERT_TRUE(p) << p.error().message();
+    port_ = std::move(*p);
+  }
+  std::size_t partial_bytes() const {
+    std::size_t total = 0;
+    for (const auto& c : port_->connections())
+      total += c.partial_frame_bytes;
+    return total;
+  }
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<Port> port_;
+};
+
+// A peer that sends `bytes` without blocking, as far as its socket takes them.
+struct Pusher {
+  net::TcpStream stream;
+  Bytes bytes;
+  std::size_t sent = 0;
+  void push() {
+    while (sent < bytes.size()) {
+      auto n = stream.write(std::span<const std::byte>(bytes).subspan(sent));
+      if (!n) return;
+      sent += *n;
+    }
+  }
+};
+
+TEST_F(TcpBudget, PeersHoldingLargePartialFramesStayWithinTheBudgetAndSmallMessagesPass) {
+  // Eight peers each send 400 KiB of a 512 KiB frame, then stop: without a
+  // budget the port would hold 3.2 MB for them.
+  std::vector<Pusher> peers;
+  for (int i = 0; i < 8; ++i) {
+    auto s = net::TcpStream::connect(net::Endpoint(net::InetAddress::loopback(), port_->uri().port),
+                                     5s);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->set_non_blocking(true));
+    Bytes frame = header(kLargest);
+    frame.resize(frame.size() + (400u << 10), std::byte{7});
+    peers.push_back({std::move(*s), std::move(frame)});
+  }
+  std::size_t most = 0;
+  const auto deadline = io::Clock::now() + 10s;
+  // Until the port has taken what it will take: one frame admitted and read to
+  // its 400 KiB, the others waiting (the budget has room for one 512 KiB claim
+  // among large frames, 3/4 of 1 MiB).
+  while (io::Clock::now() < deadline &&
+         !(port_->stats().budget_waits >= 7 && partial_bytes() >= (400u << 10))) {
+    for (auto& p : peers)
+      p.push();
+    most = std::max(most, partial_bytes());
+    std::this_thread::yield();
+  }
+  most = std::max(most, partial_bytes());
+  EXPECT_GE(port_->stats().budget_waits, 7u);
+  EXPECT_GE(most, 400u << 10);
+  EXPECT_LE(most, kBudget);
+  EXPECT_EQ(port_->connection_count(), 8u);  // nobody was closed: they only wait
+  // Small messages still pass.
+  auto sender = Sender::connect(*context_, port_->uri().to_string());
+  ASSERT_TRUE(sender);
+  ASSERT_TRUE((*sender)->send("small", 5s));
+  auto m = port_->receive(5s);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->text(), "small");
+  EXPECT_LE(partial_bytes(), kBudget);
+}
+
+TEST_F(TcpBudget, LargeFramesArrivingTogetherTakeTurnsAndAllArrive) {
+  // Six 512 KiB messages at once need 3 MB of partial frames; the budget has
+  // room for one at a time (3/4 of 1 MiB): they must take turns, not each hold
+  // part of the budget and wait for the rest for ever.
+  constexpr int kSenders = 6;
+  std::vector<std::unique_ptr<Sender>> senders;
+  for (int i = 0; i < kSenders; ++i) {
+    auto s = Sender::connect(*context_, port_->uri().to_string());
+    ASSERT_TRUE(s);
+    senders.push_back(std::move(*s));
+  }
+  std::vector<io::Request<void>> sent;
+  for (int i = 0; i < kSenders; ++i) {
+    auto r = senders[i]->send_async(Bytes(kLargest, static_cast<std::byte>(i)));
+    ASSERT_TRUE(r) << r.error().message();
+    sent.push_back(std::move(*r));
+  }
+  std::vector<int> seen(kSenders, 0);
+  std::size_t most = 0;
+  for (int i = 0; i < kSenders; ++i) {
+    most = std::max(most, partial_bytes());
+    auto m = port_->receive(10s);
+    ASSERT_TRUE(m) << i << ": " << m.error().message();
+    ASSERT_EQ(m->data.size(), kLargest);
+    const auto first = std::to_integer<int>(m->data[0]);
+    ASSERT_LT(first, kSenders);
+    EXPECT_TRUE(std::ranges::all_of(m->data, [&](std::byte b) { return b == m->data[0]; }));
+    ++seen[first];
+  }
+  for (int i = 0; i < kSenders; ++i)
+    EXPECT_EQ(seen[i], 1) << i;
+  EXPECT_LE(most, kBudget);
+  EXPECT_EQ(port_->stats().timed_out, 0u);
+}
+
+TEST(TcpBudgetOptions, ABudgetThatCannotHoldTheLargestFrameIsRefusedAtBind) {
+  auto context = Context::create();
+  ASSERT_TRUE(context);
+  PortOptions options;
+  options.max_partial_bytes = 1u << 20;  // max_message_size stays 16 MiB
+  auto port = Port::bind(**context, "tcp://127.0.0.1:0", options);
+  ASSERT_FALSE(port);
+  EXPECT_EQ(port.error().kind(), ErrorKind::invalid_argument);
+  EXPECT_NE(port.error().message().find("max_partial_bytes"), std::string::npos)
+      << port.error().message();
+}
+
 }  // namespace
 }  // namespace nexo::msg
