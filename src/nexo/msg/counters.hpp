@@ -14,7 +14,7 @@ struct CounterSnapshot {
   std::uint64_t dropped = 0;           // lost on purpose: a full queue on udp://
   std::uint64_t malformed = 0;         // refused input: oversized frames, bad headers
   std::uint64_t queue_high_water = 0;  // most messages ever waiting in the queue
-  std::uint64_t rejected = 0;          // connections closed on arrival (over the limit)
+  std::uint64_t rejected = 0;  // connections closed on arrival: over the limit, or setup failed
   std::uint64_t timed_out = 0;         // connections closed for a frame left half-sent (or broken)
   std::uint64_t retransmitted = 0;     // rudp://: packets sent again (lost, or their ack was)
   std::uint64_t budget_waits = 0;      // tcp://: reads held back, the partial-frame budget spent

@@ -123,12 +123,19 @@ void TcpEngine::accept_all() {
       core_->counters.add_rejected();
       continue;  // the stream closes here
     }
-    if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
+    // A connection that cannot be set up is closed here, and counted with the rejected.
+    if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) {
+      core_->counters.add_rejected();
+      continue;
+    }
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
     c->source =
         make_source("tcp://" + c->stream.peer_endpoint().to_string(), weak_from_this(), c->key);
-    if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) continue;
+    if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) {
+      core_->counters.add_rejected();
+      continue;
+    }
     c->interest = io::kReadable;
     connections_.emplace(c->key, std::move(c));
     open_.fetch_add(1, std::memory_order_relaxed);
