@@ -224,7 +224,7 @@ bool TcpEngine::claim(Connection& c, std::size_t size) {
   const bool large = size > kReadChunk;
   const std::size_t budget = core_->options.max_partial_bytes;
   const std::size_t more = size > c.charged ? size - c.charged : 0;
-  if (budget - budget_used_ < more) return false;
+  if (budget_free() < more) return false;
   if (large && large_claimed_ + size > budget - budget / kSmallShare) return false;
   c.claim = size;
   if (large) large_claimed_ += size;
@@ -250,7 +250,12 @@ void TcpEngine::recharge(Connection& c) {
 std::size_t TcpEngine::read_room(const Connection& c) const {
   if (c.claim > c.partial.size()) return std::min(kReadChunk, c.claim - c.partial.size());
   if (small_waiting_ > 0) return 0;
-  return std::min(kReadChunk, core_->options.max_partial_bytes - budget_used_);
+  return std::min(kReadChunk, budget_free());
+}
+
+std::size_t TcpEngine::budget_free() const {
+  const std::size_t budget = core_->options.max_partial_bytes;
+  return budget_used_ < budget ? budget - budget_used_ : 0;
 }
 
 void TcpEngine::wait_for_budget(Connection& c, bool large) {
@@ -282,8 +287,7 @@ void TcpEngine::serve_waiters() {
       bool& kind_blocked = blocked[c.waiting_large ? 1 : 0];
       const std::size_t size = front_frame_size(c);
       const bool admitted =
-          !kind_blocked && (size > 0 ? claim(c, size)
-                                     : core_->options.max_partial_bytes > budget_used_);
+          !kind_blocked && (size > 0 ? claim(c, size) : budget_free() > 0);
       if (!admitted) {
         kind_blocked = true;
         ++it;

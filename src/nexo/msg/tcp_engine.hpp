@@ -104,6 +104,7 @@ class TcpEngine final : public io::DrivenPoller,
   void release_claim(Connection& c);
   void recharge(Connection& c);
   std::size_t read_room(const Connection& c) const;
+  std::size_t budget_free() const;
   void wait_for_budget(Connection& c, bool large);
   void stop_waiting(Connection& c);
   void serve_waiters();
