@@ -7,7 +7,7 @@ namespace nexo::msg {
 namespace {
 
 // In the order of Counters' value indices.
-constexpr std::array<CounterSpec, 10> kSpecs{{
+constexpr std::array<CounterSpec, 11> kSpecs{{
     {"messages_in"},
     {"bytes_in"},
     {"messages_out"},
@@ -18,6 +18,7 @@ constexpr std::array<CounterSpec, 10> kSpecs{{
     {"rejected"},
     {"timed_out"},
     {"retransmitted"},
+    {"budget_waits"},
 }};
 
 }  // namespace
@@ -42,6 +43,7 @@ CounterSnapshot Counters::snapshot() const noexcept {
   s.rejected = block_.get(kRejected);
   s.timed_out = block_.get(kTimedOut);
   s.retransmitted = block_.get(kRetransmitted);
+  s.budget_waits = block_.get(kBudgetWaits);
   return s;
 }
 
@@ -51,7 +53,8 @@ std::string CounterSnapshot::to_string() const {
          std::to_string(dropped) + ", malformed " + std::to_string(malformed) +
          ", queue high-water " + std::to_string(queue_high_water) + ", connections rejected " +
          std::to_string(rejected) + ", timed out " + std::to_string(timed_out) +
-         (retransmitted > 0 ? ", retransmitted " + std::to_string(retransmitted) : "");
+         (retransmitted > 0 ? ", retransmitted " + std::to_string(retransmitted) : "") +
+         (budget_waits > 0 ? ", budget waits " + std::to_string(budget_waits) : "");
 }
 
 }  // namespace nexo::msg

@@ -17,12 +17,13 @@ struct CounterSnapshot {
   std::uint64_t dropped = 0;           // lost on purpose: a full queue on udp://
   std::uint64_t malformed = 0;         // refused input: oversized frames, bad headers
   std::uint64_t queue_high_water = 0;  // most messages ever waiting in the queue
-  std::uint64_t rejected = 0;          // connections closed on arrival (over the limit)
+  std::uint64_t rejected = 0;  // connections closed on arrival: over the limit, or setup failed
   std::uint64_t timed_out = 0;         // connections closed for a frame left half-sent (or broken)
   std::uint64_t retransmitted = 0;     // rudp://: packets sent again (lost, or their ack was)
+  std::uint64_t budget_waits = 0;      // tcp://: reads held back, the partial-frame budget spent
 
   // "in 3 msgs / 120 B, out 0 msgs / 0 B, dropped 0, malformed 0, queue high-water 2, ..."
-  // (", retransmitted N" at the end when nonzero)
+  // (", retransmitted N" and ", budget waits N" at the end when nonzero)
   std::string to_string() const;
 };
 
@@ -57,6 +58,7 @@ class Counters {
   void add_rejected() noexcept { block_.add(kRejected); }
   void add_timed_out() noexcept { block_.add(kTimedOut); }
   void add_retransmitted(std::uint64_t n) noexcept { block_.add(kRetransmitted, n); }
+  void add_budget_wait() noexcept { block_.add(kBudgetWaits); }
   void note_queue_depth(std::size_t depth) noexcept { block_.raise_to(kHighWater, depth); }
   CounterSnapshot snapshot() const noexcept;
   // Whether `nexo stat` can see these counters.
@@ -75,6 +77,7 @@ class Counters {
     kRejected,
     kTimedOut,
     kRetransmitted,
+    kBudgetWaits,
     kCount
   };
   mutable CounterBlock block_;

@@ -29,6 +29,7 @@ void append(Bytes& out, Kind kind, std::uint64_t id, std::span<const std::byte> 
 
 Status parse(std::span<const std::byte> input, std::size_t max_payload, Parsed& out,
              std::string& why) {
+  out.size = 0;
   if (input.size() < kLengthField + 1) return Status::need_more;
   const std::uint64_t length = get_be(input, 0, 4);
   const auto kind = std::to_integer<std::uint8_t>(input[4]);
@@ -46,7 +47,10 @@ Status parse(std::span<const std::byte> input, std::size_t max_payload, Parsed& 
           std::to_string(max_payload);
     return Status::malformed;
   }
-  if (input.size() < kLengthField + length) return Status::need_more;
+  if (input.size() < kLengthField + length) {
+    out.size = kLengthField + length;
+    return Status::need_more;
+  }
   out.kind = static_cast<Kind>(kind);
   out.id = kind == kData ? 0 : get_be(input, 5, 8);
   out.payload = input.subspan(kLengthField + fixed, length - fixed);

@@ -50,14 +50,16 @@ struct Parsed {
   Kind kind = kData;
   std::uint64_t id = 0;
   std::span<const std::byte> payload;
-  std::size_t size = 0;  // bytes of input the frame occupies
+  // Bytes of input the frame occupies. Also set on need_more once the header
+  // has arrived (and passed its checks): the whole frame's size; 0 before.
+  std::size_t size = 0;
 };
 
 enum class Status { complete, need_more, malformed };
 
 // Parses the frame at the front of `input`, refusing payloads over `max_payload`
 // before they arrive (the length field alone decides). On malformed, `why` says
-// what was wrong.
+// what was wrong. Reads only `input`, never past it; any bytes are safe.
 Status parse(std::span<const std::byte> input, std::size_t max_payload, Parsed& out,
              std::string& why);
 

@@ -42,6 +42,8 @@ TEST(Frame, ParsesWholeFramesAndWaitsForMore) {
   std::string why;
   for (std::size_t cut = 0; cut < out.size(); ++cut) {
     EXPECT_EQ(parse(std::span(out).first(cut), 100, f, why), Status::need_more) << cut;
+    // Once the header is in, the whole frame's size is known (the port budgets by it).
+    EXPECT_EQ(f.size, cut < header_size(kDataToAck) - 8 ? 0u : out.size()) << cut;
   }
   ASSERT_EQ(parse(out, 100, f, why), Status::complete);
   EXPECT_EQ(f.kind, kDataToAck);

@@ -12,6 +12,10 @@ using namespace std::chrono_literals;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint64_t kListenerKey = 0;
 constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the others
+// Large frames (more than a chunk) may claim the budget but for 1/kSmallShare of
+// it, which stays for small ones: a few peers holding huge frames cannot stop
+// the port's small messages.
+constexpr std::size_t kSmallShare = 4;
 
 }  // namespace
 
@@ -21,7 +25,11 @@ struct TcpEngine::Connection {
   net::TcpStream stream;
   Source source;  // "tcp://peer", shared by every message from it
   Bytes partial;  // the start of a frame that has not fully arrived (or that waits for room)
-  io::Clock::time_point partial_since{};
+  io::Clock::time_point frame_started{};  // the front frame's first byte (or its admission)
+  std::size_t charged = 0;  // counted against the port's budget: max(partial.size(), claim)
+  std::size_t claim = 0;    // the front frame's whole size, once admitted (0: not admitted)
+  bool waiting = false;     // not reading until the budget has room for it
+  bool waiting_large = false;
   Bytes output;  // acknowledgements and replies not yet written
   std::size_t output_written = 0;
   std::uint64_t messages_in = 0, bytes_in = 0;
@@ -30,15 +38,31 @@ struct TcpEngine::Connection {
 };
 
 TcpEngine::TcpEngine(net::TcpListener listener, io::Poller poller, std::shared_ptr<PortCore> core,
-                     std::function<void()> on_accept_paused)
+                     std::function<void()> on_accept_paused, Now now)
     : io::DrivenPoller(std::move(poller)),
       core_(std::move(core)),
       on_accept_paused_(std::move(on_accept_paused)),
+      now_(std::move(now)),
       listener_(std::move(listener)),
       scratch_(kReadChunk) {}
 
 TcpEngine::~TcpEngine() {
   close();
+}
+
+Result<void> TcpEngine::check(const PortOptions& options) {
+  const std::size_t budget = options.max_partial_bytes;
+  const std::size_t largest = options.max_message_size + frame::kMaxHeaderSize;
+  const std::size_t room = largest > kReadChunk ? budget - budget / kSmallShare : budget;
+  if (largest > room) {
+    return Error(ErrorKind::invalid_argument,
+                 "max_partial_bytes of " + std::to_string(budget) +
+                     " cannot hold a frame of max_message_size (" +
+                     std::to_string(options.max_message_size) +
+                     " bytes): large frames may take 3/4 of the budget; raise it to at least " +
+                     std::to_string((largest * kSmallShare + kSmallShare - 2) / (kSmallShare - 1)));
+  }
+  return ok();
 }
 
 Result<void> TcpEngine::start() {
@@ -57,6 +81,7 @@ void TcpEngine::handle(Events events) {
     if (closed_) return;
     process(events, out);
     if (resume_pending_.exchange(false)) resume_paused(out);
+    serve_waiters();
   }
   out.run();
 }
@@ -98,12 +123,19 @@ void TcpEngine::accept_all() {
       core_->counters.add_rejected();
       continue;  // the stream closes here
     }
-    if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
+    // A connection that cannot be set up is closed here, and counted with the rejected.
+    if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) {
+      core_->counters.add_rejected();
+      continue;
+    }
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
     c->source =
         make_source("tcp://" + c->stream.peer_endpoint().to_string(), weak_from_this(), c->key);
-    if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) continue;
+    if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) {
+      core_->counters.add_rejected();
+      continue;
+    }
     c->interest = io::kReadable;
     connections_.emplace(c->key, std::move(c));
     open_.fetch_add(1, std::memory_order_relaxed);
@@ -115,39 +147,158 @@ void TcpEngine::resume_accepting() {
   if (!closed_) (void)poller().modify(listener_.native_handle(), io::kReadable, kListenerKey);
 }
 
-// Reads what is there (a bounded number of chunks) and delivers every whole
-// frame. False: the connection is done.
+// Reads what is there (a bounded number of chunks, each within what the
+// partial-frame budget allows) and delivers every whole frame. False: the
+// connection is done.
 bool TcpEngine::read_some(Connection& c, PortQueue::Handoffs& out) {
-  for (int round = 0; round < kReadRounds && !c.paused; ++round) {
-    auto n = c.stream.read(scratch_);
+  for (int round = 0; round < kReadRounds && !c.paused && !c.waiting; ++round) {
+    const std::size_t room = read_room(c);
+    if (room == 0) {  // the budget is spent: wait for room (TCP holds the sender)
+      wait_for_budget(c, false);
+      return true;
+    }
+    auto n = c.stream.read(std::span(scratch_).first(room));
     if (!n) return n.error().is(ErrorKind::would_block);
-    const auto input = std::span<const std::byte>(scratch_).first(*n);
-    if (!c.partial.empty()) {
-      c.partial.insert(c.partial.end(), input.begin(), input.end());
-      c.partial_since = io::Clock::now();  // progress: the frame timeout starts again
-      if (!deliver_partial(c, out)) return false;
-      continue;
-    }
-    auto used = deliver(c, input, out);
-    if (!used) return false;
-    if (*used < input.size()) {  // keep the rest: the start of a frame, or what waits for room
-      c.partial.assign(input.begin() + static_cast<std::ptrdiff_t>(*used), input.end());
-      c.partial_since = io::Clock::now();
-    }
-    if (*n < scratch_.size()) return true;  // the socket is drained
+    if (!take(c, std::span<const std::byte>(scratch_).first(*n), out)) return false;
+    if (*n < room) return true;  // the socket is drained
   }
+  return true;
+}
+
+// Delivers the frames `input` completes and keeps the rest in c.partial.
+bool TcpEngine::take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out) {
+  if (!c.partial.empty()) {
+    c.partial.insert(c.partial.end(), input.begin(), input.end());
+    return deliver_partial(c, out);
+  }
+  auto used = deliver(c, input, out);
+  if (!used) return false;
+  if (*used < input.size())  // the start of a frame, or what waits for room in the queue
+    c.partial.assign(input.begin() + static_cast<std::ptrdiff_t>(*used), input.end());
+  settle(c, true);
   return true;
 }
 
 bool TcpEngine::deliver_partial(Connection& c, PortQueue::Handoffs& out) {
   auto used = deliver(c, c.partial, out);
   if (!used) return false;
-  if (*used > 0) {
+  if (*used > 0)
     c.partial.erase(c.partial.begin(), c.partial.begin() + static_cast<std::ptrdiff_t>(*used));
-    c.partial_since = io::Clock::now();
-  }
-  if (c.partial.empty()) Bytes().swap(c.partial);  // an idle connection holds no buffer
+  settle(c, *used > 0);
   return true;
+}
+
+// --- the partial-frame budget ---------------------------------------------------
+
+// After c.partial changed (`new_front`: its front frame is another one): the
+// frame clock starts for a new front frame (bytes of the same frame do not
+// restart it: it bounds the whole frame), the budget is charged what c holds,
+// and the front frame is admitted once its header tells its size.
+void TcpEngine::settle(Connection& c, bool new_front) {
+  if (new_front) {
+    release_claim(c);
+    if (!c.partial.empty()) c.frame_started = now_();
+    if (c.partial.capacity() > std::max(2 * c.partial.size(), kReadChunk))
+      c.partial.shrink_to_fit();  // what an admitted frame reserved
+  }
+  if (c.partial.empty() && c.partial.capacity() > 0) Bytes().swap(c.partial);
+  recharge(c);
+  if (c.claim == 0 && !c.paused && !c.partial.empty()) {
+    const std::size_t size = front_frame_size(c);
+    if (size > 0 && !claim(c, size)) wait_for_budget(c, size > kReadChunk);
+  }
+}
+
+// The whole size of the incomplete frame at the front of c.partial; 0 when its
+// header has not arrived (or the frame is complete: it waits for the queue).
+std::size_t TcpEngine::front_frame_size(const Connection& c) const {
+  frame::Parsed f;
+  std::string why;
+  const auto status = frame::parse(c.partial, core_->options.max_message_size, f, why);
+  return status == frame::Status::need_more ? f.size : 0;
+}
+
+// Admits c's front frame of `size` bytes if the budget has room for all of it
+// (a large frame: within the large frames' share). Waiters of its kind go first.
+bool TcpEngine::claim(Connection& c, std::size_t size) {
+  const bool large = size > kReadChunk;
+  const std::size_t budget = core_->options.max_partial_bytes;
+  const std::size_t more = size > c.charged ? size - c.charged : 0;
+  if (budget_free() < more) return false;
+  if (large && large_claimed_ + size > budget - budget / kSmallShare) return false;
+  c.claim = size;
+  if (large) large_claimed_ += size;
+  c.partial.reserve(size);  // grows as the bytes arrive, not before: untouched pages cost nothing
+  recharge(c);
+  return true;
+}
+
+void TcpEngine::release_claim(Connection& c) {
+  if (c.claim > kReadChunk) large_claimed_ -= c.claim;
+  c.claim = 0;
+}
+
+void TcpEngine::recharge(Connection& c) {
+  const std::size_t charge = std::max(c.partial.size(), c.claim);
+  if (charge < c.charged) budget_freed_ = true;
+  budget_used_ = budget_used_ - c.charged + charge;
+  c.charged = charge;
+}
+
+// How much c may read now: the rest of its admitted frame, or what the budget
+// has left (nothing while earlier connections wait for it).
+std::size_t TcpEngine::read_room(const Connection& c) const {
+  if (c.claim > c.partial.size()) return std::min(kReadChunk, c.claim - c.partial.size());
+  if (small_waiting_ > 0) return 0;
+  return std::min(kReadChunk, budget_free());
+}
+
+std::size_t TcpEngine::budget_free() const {
+  const std::size_t budget = core_->options.max_partial_bytes;
+  return budget_used_ < budget ? budget - budget_used_ : 0;
+}
+
+void TcpEngine::wait_for_budget(Connection& c, bool large) {
+  c.waiting = true;
+  c.waiting_large = large;
+  ++(large ? large_waiting_ : small_waiting_);
+  waiting_.push_back(c.key);
+  core_->counters.add_budget_wait();
+}
+
+void TcpEngine::stop_waiting(Connection& c) {
+  c.waiting = false;
+  --(c.waiting_large ? large_waiting_ : small_waiting_);
+}
+
+// Some budget was freed: admits the waiting connections, in order of arrival
+// (a large frame that does not fit yet keeps later large ones waiting, but not
+// small ones), and starts reading them again.
+void TcpEngine::serve_waiters() {
+  while (std::exchange(budget_freed_, false)) {
+    bool blocked[2] = {false, false};  // small, large
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      auto found = connections_.find(*it);
+      if (found == connections_.end() || !found->second->waiting) {
+        it = waiting_.erase(it);
+        continue;
+      }
+      Connection& c = *found->second;
+      bool& kind_blocked = blocked[c.waiting_large ? 1 : 0];
+      const std::size_t size = front_frame_size(c);
+      const bool admitted =
+          !kind_blocked && (size > 0 ? claim(c, size) : budget_free() > 0);
+      if (!admitted) {
+        kind_blocked = true;
+        ++it;
+        continue;
+      }
+      it = waiting_.erase(it);
+      stop_waiting(c);
+      c.frame_started = now_();  // its time runs from now: the wait was the port's doing
+      if (!update_interest(c)) drop(c);
+    }
+  }
 }
 
 // Delivers the whole frames at the front of `input`; returns the bytes used.
@@ -216,7 +367,10 @@ void TcpEngine::send_ack(std::uint64_t connection, std::uint64_t message) {
   if (closed_ || it == connections_.end()) return;  // the sender learns by its timeout
   Connection& c = *it->second;
   frame::append(c.output, frame::kAck, message, {});
-  if (!flush_output(c) || !update_interest(c)) drop(c);
+  if (!flush_output(c) || !update_interest(c)) {
+    drop(c);
+    serve_waiters();
+  }
 }
 
 Result<void> TcpEngine::reply(std::uint64_t connection, std::span<const std::byte> data) {
@@ -242,6 +396,7 @@ Result<void> TcpEngine::reply(std::uint64_t connection, std::span<const std::byt
   core_->counters.add_out(data.size());
   if (!flush_output(c) || !update_interest(c)) {
     drop(c);
+    serve_waiters();
     return Error(ErrorKind::reset, where() + "the connection failed while writing");
   }
   return ok();
@@ -259,10 +414,11 @@ bool TcpEngine::flush_output(Connection& c) {
 }
 
 // Watches the connection for what it needs now; a connection that needs
-// nothing leaves the poller (a paused one would otherwise report hang-ups).
+// nothing leaves the poller (a paused or waiting one would otherwise report
+// hang-ups).
 bool TcpEngine::update_interest(Connection& c) {
   const std::uint32_t interest =
-      (c.paused ? 0u : io::kReadable) | (c.output.empty() ? 0u : io::kWritable);
+      (c.paused || c.waiting ? 0u : io::kReadable) | (c.output.empty() ? 0u : io::kWritable);
   if (interest == c.interest) return true;
   const int fd = c.stream.native_handle();
   Result<void> changed = ok();
@@ -280,18 +436,23 @@ void TcpEngine::sweep_slow_peers(io::Clock::time_point now) {
   std::lock_guard lock(mutex_);
   std::vector<Connection*> stalled;
   for (auto& [key, c] : connections_) {
-    if (c->paused || c->partial.empty()) continue;
-    if (now - c->partial_since >= core_->options.frame_timeout) stalled.push_back(c.get());
+    if (c->paused || c->waiting || c->partial.empty()) continue;  // the port makes them wait
+    if (now - c->frame_started >= core_->options.frame_timeout) stalled.push_back(c.get());
   }
   for (Connection* c : stalled) {
     core_->counters.add_timed_out();
     drop(*c);
   }
+  serve_waiters();
 }
 
 // Closes a connection and forgets it: `c` is gone afterwards.
 void TcpEngine::drop(Connection& c) {
   if (c.interest != 0) poller().remove(c.stream.native_handle());
+  if (c.waiting) stop_waiting(c);
+  release_claim(c);
+  budget_used_ -= c.charged;
+  if (c.charged > 0) budget_freed_ = true;
   open_.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.key);
 }
@@ -305,6 +466,8 @@ void TcpEngine::close() {
     }
     connections_.clear();
     paused_.clear();
+    waiting_.clear();
+    budget_used_ = large_claimed_ = small_waiting_ = large_waiting_ = 0;
     open_.store(0, std::memory_order_relaxed);
     poller().remove(listener_.native_handle());
     listener_.close();
@@ -318,7 +481,8 @@ std::vector<ConnectionStats> TcpEngine::connections() {
   out.reserve(connections_.size());
   for (const auto& [key, c] : connections_) {
     out.push_back(
-        {c->source->text.substr(6), c->messages_in, c->bytes_in, c->partial.size(), c->paused});
+        {c->source->text.substr(6), c->messages_in, c->bytes_in, c->partial.size(),
+         c->paused || c->waiting});
   }
   return out;
 }

@@ -16,14 +16,25 @@
 // Back-pressure: when the queue is full the connection stops reading and TCP's
 // flow control slows its sender; nothing is dropped. It reads again once
 // receives have drained the queue to half.
+// Partial frames: the bytes all connections hold of frames not yet whole stay
+// within PortOptions::max_partial_bytes. A frame is admitted once its header
+// has arrived, and claims its whole size then (so that an admitted frame can
+// always complete: a few large frames arriving at once take turns instead of
+// each holding part of the budget and waiting for the rest for ever). Large
+// frames (over 64 KiB) may claim 3/4 of the budget; the rest stays for small
+// ones. A connection that finds no room stops being read (TCP's flow control
+// holds its sender; nothing is dropped), is counted (budget_waits), and is
+// admitted in order of arrival as frames complete or their peers are closed.
 // Bad input: a malformed or oversized frame closes that connection (counted);
-// so does a half-sent frame that makes no progress for frame_timeout;
+// so does a frame not whole within frame_timeout of its first byte (or of its
+// admission), however it trickles in;
 // connections over max_connections are closed on arrival; running out of
 // descriptors pauses accepting for a moment instead of spinning. The port
 // serves everyone else.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -43,12 +54,20 @@ class TcpEngine final : public io::DrivenPoller,
                         public ReplyPath,
                         public std::enable_shared_from_this<TcpEngine> {
  public:
+  // What the engine reads the time from (frame timeouts): io::Clock::now, or a
+  // test's fake clock.
+  using Now = std::function<io::Clock::time_point()>;
+
   // `on_accept_paused` runs (on any thread, the engine's lock held: it must
   // only post) when accepting stops for lack of descriptors; resume_accepting()
   // starts it again.
   TcpEngine(net::TcpListener listener, io::Poller poller, std::shared_ptr<PortCore> core,
-            std::function<void()> on_accept_paused);
+            std::function<void()> on_accept_paused, Now now = io::Clock::now);
   ~TcpEngine() override;
+
+  // Whether the engine can work with `options`: the budget must admit a frame
+  // of max_message_size. Error: invalid_argument, saying which limits clash.
+  static Result<void> check(const PortOptions& options);
 
   // Starts watching the listener. Errors: system.
   Result<void> start();
@@ -57,6 +76,8 @@ class TcpEngine final : public io::DrivenPoller,
   // too_large, would_block (more than max_reply_backlog waits unwritten).
   Result<void> reply(std::uint64_t connection, std::span<const std::byte> data) override;
 
+  // Closes (and counts as timed_out) the connections whose frame has not
+  // arrived whole within frame_timeout of its first byte, as `now` sees it.
   void sweep_slow_peers(io::Clock::time_point now);
   void resume_accepting();
 
@@ -73,9 +94,20 @@ class TcpEngine final : public io::DrivenPoller,
   void process(Events events, PortQueue::Handoffs& out);
   void accept_all();
   bool read_some(Connection& c, PortQueue::Handoffs& out);
+  bool take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out);
   Result<std::size_t> deliver(Connection& c, std::span<const std::byte> input,
                               PortQueue::Handoffs& out);
   bool deliver_partial(Connection& c, PortQueue::Handoffs& out);
+  void settle(Connection& c, bool new_front);
+  std::size_t front_frame_size(const Connection& c) const;
+  bool claim(Connection& c, std::size_t size);
+  void release_claim(Connection& c);
+  void recharge(Connection& c);
+  std::size_t read_room(const Connection& c) const;
+  std::size_t budget_free() const;
+  void wait_for_budget(Connection& c, bool large);
+  void stop_waiting(Connection& c);
+  void serve_waiters();
   PortQueue::OnTaken ack_on_taken(std::uint64_t connection, std::uint64_t message);
   void send_ack(std::uint64_t connection, std::uint64_t message);
   bool flush_output(Connection& c);
@@ -86,6 +118,7 @@ class TcpEngine final : public io::DrivenPoller,
 
   const std::shared_ptr<PortCore> core_;
   const std::function<void()> on_accept_paused_;
+  const Now now_;
   std::atomic<std::size_t> open_{0};         // connections, readable from any thread
   std::atomic<bool> resume_pending_{false};  // the queue has room again
 
@@ -95,6 +128,11 @@ class TcpEngine final : public io::DrivenPoller,
   bool closed_ = false;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<std::uint64_t> paused_;  // connections waiting for room in the queue
+  std::deque<std::uint64_t> waiting_;  // connections waiting for budget, oldest first
+  std::size_t small_waiting_ = 0, large_waiting_ = 0;
+  std::size_t budget_used_ = 0;    // the connections' partial frames: held or claimed
+  std::size_t large_claimed_ = 0;  // the part claimed by admitted large frames
+  bool budget_freed_ = false;      // serve the waiting connections before the turn ends
   std::uint64_t next_connection_ = 1;  // key 0 is the listener
   Bytes scratch_;                      // the shared read buffer
 };

@@ -90,6 +90,8 @@ Result<net::Endpoint> bind_endpoint(const Uri& uri) {
 
 Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
                                               std::shared_ptr<PortCore> core) {
+  if (auto usable = TcpEngine::check(core->options); !usable)
+    return std::move(usable).error().with_context("bind " + uri.to_string());
   auto local = bind_endpoint(uri);
   if (!local) return std::move(local).error();
   auto listener = net::TcpListener::bind(*local);

@@ -171,7 +171,7 @@ class TcpSender final : public SenderBackend {
   void advance_locked(std::size_t n, Completions& done);
   void fail_locked(Error error, Completions& done);
   void fail_marks_locked(Completions& done);
-  void set_writable_interest(bool writable);
+  Result<void> set_writable_interest(bool writable);
   void on_writable();
   bool parse_input(PortQueue::Handoffs& out, Completions& done);
   void stop_reading();
@@ -414,8 +414,12 @@ void TcpSender::drain_from_loop() {
     if (!n) {
       if (!n.error().is(ErrorKind::would_block)) {
         fail_locked(std::move(n).error(), done);
-      } else if (!writable_armed_) {
-        set_writable_interest(true);  // the socket is full: go on when it is writable
+      } else if (!writable_armed_) {  // the socket is full: go on when it is writable
+        if (auto watching = set_writable_interest(true); !watching) {
+          fail_locked(std::move(watching).error().with_context(
+                          where() + ": cannot watch the connection for room to write"),
+                      done);
+        }
       }
       break;
     }
@@ -436,7 +440,7 @@ bool TcpSender::next_batch_locked() {
     batch_written_ = 0;
     if (pending_.empty()) {
       writer_ = Writer::none;
-      if (writable_armed_) set_writable_interest(false);
+      if (writable_armed_) (void)set_writable_interest(false);  // stopping cannot fail
       return false;
     }
     batch_.swap(pending_);
@@ -485,14 +489,17 @@ void TcpSender::fail_marks_locked(Completions& done) {
 }
 
 // Loop thread.
-void TcpSender::set_writable_interest(bool writable) {
-  if (!watcher_) return;
-  writable_armed_ = writable;
+// Fails when the loop cannot watch the socket: then nothing would ever write
+// what waits, so the caller fails the connection.
+Result<void> TcpSender::set_writable_interest(bool writable) {
+  if (!watcher_) return ok();
   if (writable) {
-    (void)watcher_->start(io::kWritable);
+    if (auto started = watcher_->start(io::kWritable); !started) return started;
   } else {
     watcher_->stop();
   }
+  writable_armed_ = writable;
+  return ok();
 }
 
 void TcpSender::on_writable() {

@@ -28,9 +28,19 @@ struct PortOptions {
   std::size_t max_message_size = 16u << 20;  // larger messages are refused (and counted)
   // tcp://: connections beyond this are closed as soon as accepted (counted).
   std::size_t max_connections = 16'384;
-  // tcp://: a connection that has sent part of a frame and then nothing for this
-  // long is closed (a peer sending one byte a minute cannot hold resources).
+  // tcp://: a frame must arrive whole within this time of its first byte (or of
+  // the moment the budget below admitted it); otherwise its connection is closed
+  // and counted as timed_out. It bounds the whole frame, not the gap between
+  // bytes: a peer sending one byte a second is closed like one that stops.
   std::chrono::milliseconds frame_timeout{30'000};
+  // tcp://: the bytes all connections together may hold of frames not yet
+  // whole. A frame claims its whole size when its header arrives; a connection
+  // that finds no room is not read (TCP holds its sender back, nothing is lost)
+  // until other frames complete or time out, and is counted (budget_waits).
+  // Frames over 64 KiB may claim 3/4 of it, so small messages still pass while
+  // peers hold large frames. Binding fails (invalid_argument) unless 3/4 of it
+  // holds a frame of max_message_size: raise both together.
+  std::size_t max_partial_bytes = 64u << 20;
   // tcp://: replies written to one connection that its socket has not taken
   // yet; a reply beyond this is would_block (the peer is not reading).
   std::size_t max_reply_backlog = 16u << 20;
@@ -57,7 +67,7 @@ struct ConnectionStats {
   std::string peer;
   std::uint64_t messages_in = 0, bytes_in = 0;
   std::size_t partial_frame_bytes = 0;  // received, waiting for the rest of a frame
-  bool paused = false;                  // not reading: the port's queue is full
+  bool paused = false;  // not reading: the port's queue is full, or the partial-frame budget
 };
 
 struct SenderOptions {
