@@ -237,7 +237,13 @@ class Decoder {
     } else if constexpr (Scalar<T>) {
       wire_scalar_t<T> w;
       if (!scalar(w, label)) return false;
-      v = static_cast<T>(w);
+      if constexpr (std::is_enum_v<T> && std::is_signed_v<carried_t<T>>) {
+        // Written as the value's low 32 bits: a negative value of a 64-bit enum
+        // sign-extends back (Fast-CDR's generated code writes (uint32_t)value).
+        v = static_cast<T>(static_cast<std::int32_t>(w));
+      } else {
+        v = static_cast<T>(w);
+      }
       return true;
     } else if constexpr (String<T>) {
       return string(v, label);
