@@ -3,6 +3,8 @@
 #include "nexo/wire/json.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 
 namespace nexo::wire::json::detail {
 
@@ -58,6 +60,22 @@ std::size_t next_escape(std::string_view s, std::size_t from) {
   while (i < s.size() && !needs_escape(p[i]))
     ++i;
   return i;
+}
+
+// Whether libprotobuf's JSON printer writes code point cp (>= 0x7f) as an escape: DEL,
+// the C1 controls and the formatting characters it lists for JavaScript's sake.
+bool proto3_escapes(std::uint32_t cp) {
+  return cp < 0xa0 || cp == 0xad || (cp >= 0x600 && cp <= 0x603) || cp == 0x6dd ||
+         cp == 0x70f || cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x200b && cp <= 0x200f) ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+         (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+         cp == 0xe0001 || (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+void append_u_escape(Buffer& out, std::uint32_t unit) {
+  char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
+                 kHex[unit & 15]};
+  out.append(esc, 6);
 }
 
 int base64_value(unsigned char c) {
@@ -205,6 +223,71 @@ void write_base64(Buffer& out, const std::byte* data, std::size_t n) {
   *p = '"';
 }
 
+namespace {
+
+// printf "%.<digits>g" of v at p; then, if that does not read back to v, "%.<more>g".
+template <class F>
+char* format_g(F v, char* p, int digits, int more) {
+  int n = std::snprintf(p, 32, "%.*g", digits, static_cast<double>(v));
+  F back{};
+  auto r = std::from_chars(p, p + n, back);
+  if (r.ec != std::errc{} || back != v) n = std::snprintf(p, 32, "%.*g", more, static_cast<double>(v));
+  return p + n;
+}
+
+}  // namespace
+
+char* format_proto3(double v, char* p) {
+  return format_g(v, p, 15, 17);
+}
+char* format_proto3(float v, char* p) {
+  return format_g(v, p, 6, 9);
+}
+
+void write_string_proto3(Buffer& out, std::string_view s) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  out.push_back('"');
+  std::size_t from = 0;
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = bytes[i];
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>') {
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = c;
+    std::size_t len = 1;
+    if (c >= 0x80) {
+      len = utf8_sequence(bytes + i, bytes + n, cp);
+      if (len == 0) {  // not UTF-8: U+FFFD, as write_string()
+        out.append(s.data() + from, i - from);
+        out.append("\xef\xbf\xbd", 3);
+        from = ++i;
+        continue;
+      }
+      if (!proto3_escapes(cp)) {
+        i += len;
+        continue;
+      }
+    }
+    out.append(s.data() + from, i - from);
+    if (char e = c < 0x80 ? short_escape(c) : 0; e != 0) {
+      char esc[2] = {'\\', e};
+      out.append(esc, 2);
+    } else if (cp >= 0x10000) {  // as a UTF-16 surrogate pair
+      append_u_escape(out, 0xd800 + ((cp - 0x10000) >> 10));
+      append_u_escape(out, 0xdc00 + ((cp - 0x10000) & 0x3ff));
+    } else {
+      append_u_escape(out, cp);
+    }
+    i += len;
+    from = i;
+  }
+  out.append(s.data() + from, n - from);
+  out.push_back('"');
+}
+
 // ---------------------------------------------------------------------------
 // Reading: messages.
 
@@ -254,6 +337,10 @@ bool Reader::string_too_long(std::size_t n, std::string_view label) {
 
 bool Reader::bad_utf8(const unsigned char* at, std::string_view label) {
   return fail_at(at, prefix(label) + "invalid UTF-8 in a string");
+}
+
+bool Reader::bad_quoted_number(const unsigned char* at, std::string_view label) {
+  return fail_at(at, prefix(label) + "a number in a string must be the whole string");
 }
 
 bool Reader::bad_number(const unsigned char* at, std::string_view label) {
@@ -373,7 +460,7 @@ bool Reader::out_of_range_real(const NumberText& n, float& v, std::string_view l
 
 bool Reader::non_finite(double& v, std::string_view label) {
   const unsigned char* at = p_;
-  if (!string(scratch_, label)) return false;
+  if (!string(scratch_, label, false)) return false;
   if (parse_non_finite(scratch_, v)) return true;
   return fail_at(at, prefix(label) +
                          "expected a number, found a string other than \"NaN\", \"Infinity\" "
@@ -391,7 +478,8 @@ bool Reader::non_finite(float& v, std::string_view label) {
 
 // The string from its opening quote at p_, where the fast scan stopped at q (an escape,
 // a control character or the end).
-bool Reader::string_slow(std::string& out, std::string_view label, const unsigned char* q) {
+bool Reader::string_slow(std::string& out, std::string_view label, const unsigned char* q,
+                         bool charged) {
   const unsigned char* s = p_ + 1;
   out.clear();
   const unsigned char* run = s;
@@ -408,6 +496,8 @@ bool Reader::string_slow(std::string& out, std::string_view label, const unsigne
       return fail("truncated: " + prefix(label) + "a string has no closing quote");
     }
     if (*q == '"') {
+      // Charged once whole: until then max_string bounds what was allocated.
+      if (charged && !st_.charge(out.size(), 1, label, offset(s - 1))) return false;
       p_ = q + 1;
       return true;
     }
@@ -524,7 +614,17 @@ bool Reader::blob(ByteBuffer& v, std::string_view label) {
   if (!peek(c, label)) return false;
   if (c != '"') return wrong_type(label, "a base64 string");
   const unsigned char* at = p_ + 1;
-  if (!string(scratch_, label)) return false;
+  if (!string(scratch_, label, false)) return false;
+  if (proto3_) {
+    // The proto3 mapping reads the URL-safe alphabet too, and padding may be left out.
+    for (char& ch : scratch_) {
+      if (ch == '-') ch = '+';
+      if (ch == '_') ch = '/';
+    }
+    if (scratch_.size() % 4 != 1)
+      while (scratch_.size() % 4 != 0)
+        scratch_.push_back('=');
+  }
   const auto* s = reinterpret_cast<const unsigned char*>(scratch_.data());
   const std::size_t n = scratch_.size();
   auto bad = [&](std::size_t i, std::string_view why) {
@@ -532,6 +632,7 @@ bool Reader::blob(ByteBuffer& v, std::string_view label) {
   };
   if (n % 4 != 0) return bad(n, "the length is not a multiple of 4 (padding is required)");
   std::size_t pad = n == 0 ? 0 : (s[n - 1] == '=') + (n >= 2 && s[n - 2] == '=');
+  if (!st_.charge(n / 4 * 3 - pad, 1, label, offset(at - 1))) return false;
   v.resize(n / 4 * 3 - pad);
   auto* out = reinterpret_cast<unsigned char*>(v.data());
   std::size_t o = 0;
@@ -567,7 +668,7 @@ bool Reader::skip_value(std::string_view label) {
     case '[':
       return skip_container(']', label);
     case '"':
-      return string(scratch_, label);
+      return string(scratch_, label, false);
     case 't':
     case 'f': {
       bool b;
@@ -595,7 +696,7 @@ bool Reader::skip_container(char closer, std::string_view label) {
       unsigned char c = 0;
       if (!peek(c, label)) return false;
       if (c != '"') return expected("a key string", label);
-      if (!string(scratch_, label) || !colon(label)) return false;
+      if (!string(scratch_, label, false) || !colon(label)) return false;
     }
     if (!skip_value(label) || !separator(closer, more, label)) return false;
   }
