@@ -259,8 +259,9 @@ class Decoder {
       std::uint32_t n;
       if (!scalar(n, label)) return false;
       using E = typename T::value_type;
-      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<E>()), label, st_.in.offset() - 4) ||
-          !st_.charge(n, sizeof(E), label, st_.in.offset() - 4))
+      const std::size_t at = st_.in.offset() - 4;
+      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<E>()), label, at) ||
+          !st_.charge(n, sizeof(E), label, at))
         return false;
       v.resize(n);
       return elements(v.data(), n, label);

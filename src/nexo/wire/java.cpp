@@ -464,7 +464,8 @@ bool Decoder::read_type_string() {
   if (!need(1, "field type")) return false;
   std::size_t at = st_.in.offset();
   unsigned char tag = st_.in.next();
-  if (tag == TC_STRING || tag == TC_LONGSTRING) return read_string(scratch_, tag, "field type", false);
+  if (tag == TC_STRING || tag == TC_LONGSTRING)
+    return read_string(scratch_, tag, "field type", false);
   if (tag != TC_REFERENCE) return unexpected(tag, at, "field type", "a String");
   std::size_t index;
   if (!read_handle(index, at)) return false;

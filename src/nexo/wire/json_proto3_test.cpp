@@ -159,7 +159,8 @@ TEST(JsonProto3, StringsEscapedAsLibprotobufDoes) {
                      "\xf3\xa0\x80\x81\xf0\x9f\x98\x80 \xc3\xa9\xe2\x82\xac";
   n.color_by_name = {{"<key>\xe2\x80\xa9", Color::red}};
   expect_same_as_libprotobuf<pb::Naming>(n);
-  EXPECT_EQ(nexo_json(n).substr(0, 60), R"({"displayName2":"\u003cb\u003e&\"\\/\u0001\u000b\u001f\u007f)")
+  EXPECT_EQ(nexo_json(n).substr(0, 60),
+            R"({"displayName2":"\u003cb\u003e&\"\\/\u0001\u000b\u001f\u007f)")
       << nexo_json(n);
 }
 

@@ -297,7 +297,8 @@ TEST(Json, ReadsIntegersWrittenAsStrings) {
             "json: at byte 8: i64: a number in a string must be the whole string");
   EXPECT_EQ(error_of<Ints>(R"({"i64":" 12"})"),
             "json: at byte 7: i64: expected an integer, found a string");
-  EXPECT_EQ(error_of<Ints>(R"({"i64":"12)"), "json: at byte 8: i64: a number in a string must be the whole string");
+  EXPECT_EQ(error_of<Ints>(R"({"i64":"12)"),
+            "json: at byte 8: i64: a number in a string must be the whole string");
   EXPECT_NE(error_of<Ints>(R"({"u8":"256"})").find("out of range"), std::string::npos)
       << error_of<Ints>(R"({"u8":"256"})");
   EXPECT_NE(error_of<Ints>(R"({"i32":"1.5"})").find("not an integer"), std::string::npos)

@@ -21,6 +21,8 @@ void write_string(Buffer& out, std::string_view s);
 // '>', DEL and the C1 controls, and the invisible formatting characters JavaScript
 // mishandles (U+00AD, U+200B..U+200F, U+2028..U+202E, U+FEFF, ...), as \uXXXX.
 void write_string_proto3(Buffer& out, std::string_view s);
+// The short escape of a byte ('"', '\\', \b \f \n \r \t), else 0.
+char short_escape(unsigned char c);
 // Appends bytes as a base64 JSON string (standard alphabet, padded).
 void write_base64(Buffer& out, const std::byte* data, std::size_t n);
 // Writes a finite v as libprotobuf's JSON printer does (printf "%.15g", or "%.17g" when

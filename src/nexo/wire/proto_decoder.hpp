@@ -360,9 +360,8 @@ bool Decoder::map_entry(M& x, unsigned wt, const unsigned char* at, std::string_
   using V = typename M::mapped_type;
   if (wt != len) return wrong_type(at, N, name, wt, len);
   std::size_t n = 0;
-  if (!read_length(n, name) || !charge(at, 1, sizeof(typename M::value_type) + kMapNodeOverhead, name) ||
-      !enter(at))
-    return false;
+  constexpr std::size_t entry_size = sizeof(typename M::value_type) + kMapNodeOverhead;
+  if (!read_length(n, name) || !charge(at, 1, entry_size, name) || !enter(at)) return false;
   const unsigned char* outer = end_;
   end_ = p_ + n;
   K key{};
