@@ -237,20 +237,31 @@ class Decoder {
     } else if constexpr (Scalar<T>) {
       wire_scalar_t<T> w;
       if (!scalar(w, label)) return false;
-      v = static_cast<T>(w);
+      if constexpr (std::is_enum_v<T> && std::is_signed_v<carried_t<T>>) {
+        // Written as the value's low 32 bits: a negative value of a 64-bit enum
+        // sign-extends back (Fast-CDR's generated code writes (uint32_t)value).
+        v = static_cast<T>(static_cast<std::int32_t>(w));
+      } else {
+        v = static_cast<T>(w);
+      }
       return true;
     } else if constexpr (String<T>) {
       return string(v, label);
     } else if constexpr (Blob<T>) {
       std::uint32_t n;
-      if (!scalar(n, label) || !st_.check_length(n, label, st_.in.offset() - 4)) return false;
+      if (!scalar(n, label) || !st_.check_length(n, label, st_.in.offset() - 4) ||
+          !st_.charge(n, 1, label, st_.in.offset() - 4))
+        return false;
       v.resize(n);
       st_.in.copy(v.data(), n);
       return true;
     } else if constexpr (Vector<T>) {
       std::uint32_t n;
       if (!scalar(n, label)) return false;
-      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<typename T::value_type>()), label))
+      using E = typename T::value_type;
+      const std::size_t at = st_.in.offset() - 4;
+      if (!st_.check_count(n, std::max<std::size_t>(1, min_size<E>()), label, at) ||
+          !st_.charge(n, sizeof(E), label, at))
         return false;
       v.resize(n);
       return elements(v.data(), n, label);
@@ -270,7 +281,9 @@ class Decoder {
       if (!scalar(n, label)) return false;
       constexpr std::size_t pair_size =
           min_size<typename T::key_type>() + min_size<typename T::mapped_type>();
-      if (!st_.check_count(n, std::max<std::size_t>(1, pair_size), label, st_.in.offset() - 4))
+      if (!st_.check_count(n, std::max<std::size_t>(1, pair_size), label, st_.in.offset() - 4) ||
+          !st_.charge(n, sizeof(typename T::value_type) + kMapNodeOverhead, label,
+                      st_.in.offset() - 4))
         return false;
       v.clear();
       for (std::uint32_t k = 0; k < n; ++k) {
@@ -324,7 +337,9 @@ class Decoder {
       s.clear();
       return true;
     }
-    if (!st_.check_length(n, label, st_.in.offset() - 4)) return false;
+    if (!st_.check_length(n, label, st_.in.offset() - 4) ||
+        !st_.charge(n, 1, label, st_.in.offset() - 4))
+      return false;
     const char* p = reinterpret_cast<const char*>(st_.in.pos());
     if (p[n - 1] != '\0')
       return st_.fail_at(st_.in.offset() + n - 1,

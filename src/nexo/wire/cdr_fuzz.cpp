@@ -30,7 +30,8 @@ void all(std::span<const std::byte> input) {
   round_trip<T>(input, cdr::Endian::little);
   round_trip<T>(input, cdr::Endian::big);
   T v{};
-  (void)cdr::decode_encapsulated(input, v, Limits{.max_depth = 16, .max_elements = 4096});
+  (void)cdr::decode_encapsulated(
+      input, v, Limits{.max_depth = 16, .max_elements = 4096, .max_decoded = 1u << 20});
 }
 
 }  // namespace

@@ -65,6 +65,20 @@ bool DecodeState::fail_length(std::uint64_t length, std::string_view what, std::
   return fail_at(at, std::move(reason), kind);
 }
 
+bool DecodeState::fail_decoded(std::uint64_t count, std::size_t size, std::string_view what,
+                               std::size_t at) {
+  if (at == kHere) at = in.offset();
+  std::string amount = size == 1 ? std::to_string(count) + (count == 1 ? " byte" : " bytes")
+                                 : std::to_string(count) + (count == 1 ? " element" : " elements") +
+                                       " of " + std::to_string(size) + " bytes";
+  return fail_at(at,
+                 std::string(what) + ": " + amount +
+                     " would take the decoded value past limit max_decoded = " +
+                     std::to_string(limits.max_decoded) + " (" + std::to_string(decoded) +
+                     " bytes so far)",
+                 ErrorKind::too_large);
+}
+
 bool DecodeState::fail_size() {
   return fail_at(0,
                  "input of " + std::to_string(in.size()) +

@@ -6,10 +6,22 @@
 //   [malformed] cdr: at byte 12: string length 4294967295 runs past the end (4 bytes left)
 //   [too_large] json: at byte 40: nesting deeper than limit max_depth = 64
 //
-// Decoders never read past their input, and never allocate more than a bound derived
-// from the input size and the limits: a count read from the input is checked against
-// the bytes that remain (each element takes at least one byte on the wire) before any
-// memory is reserved for it.
+// Decoders never read past their input, and never allocate more than the limits allow:
+// a count read from the input is checked against the bytes that remain (each element
+// takes at least one byte on the wire), and the memory the decoded value will take is
+// charged to max_decoded before it is allocated. The input bytes alone do not bound that
+// memory: an empty protobuf sub-message is 2 bytes on the wire and sizeof(T) in a
+// vector, an absent CDR optional<array<double, 1000>> 1 byte and 8 KB. A decode that
+// would go past max_decoded stops with the field, the offset and the limit:
+//
+//   [too_large] proto: at byte 2: records: 1 element of 104 bytes would take the decoded
+//   value past limit max_decoded = 1048576 (1048528 bytes so far)
+//
+// What is charged: each element of a vector (sizeof the element, as it is read, so a
+// vector's spare capacity is not counted), the bytes of each string and byte buffer,
+// each map entry (its key and value plus kMapNodeOverhead), and each shared object of
+// Java serialization (its size plus kSharedOverhead). The value handed to decode() is
+// not charged, nor what a std::optional or std::array holds inside its parent.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +43,13 @@ struct Limits {
   std::size_t max_elements = 16u << 20;  // elements of one sequence, array or map
   std::size_t max_string = 16u << 20;    // bytes of one string or byte buffer
   std::size_t max_handles = 1u << 20;    // Java: objects, classes and strings in a stream
+  std::size_t max_decoded = 256u << 20;  // memory of the decoded value (see above)
 };
+
+// What a std::map node costs beyond its key and value (links, colour), and a shared
+// object beyond itself (the control block of make_shared): charged to max_decoded.
+inline constexpr std::size_t kMapNodeOverhead = 32;
+inline constexpr std::size_t kSharedOverhead = 16;
 
 // The first error a decoder met: where and why. Decoders keep it in their state and
 // return false up the call chain; the public entry points turn it into a nexo::Error.
@@ -84,6 +102,7 @@ struct DecodeState {
   Input in;
   Limits limits;  // a copy: a decoder never outlives a temporary Limits
   std::size_t depth = 0;
+  std::size_t decoded = 0;  // bytes charged to limits.max_decoded so far
   DecodeError error;
 
   DecodeState(std::span<const std::byte> bytes, const Limits& l) noexcept : in(bytes), limits(l) {}
@@ -126,6 +145,18 @@ struct DecodeState {
     return fail_length(length, what, at);
   }
   static constexpr std::size_t kHere = static_cast<std::size_t>(-1);
+  // Charges `count` elements of `size` (> 0) bytes each to the decoded value, before
+  // they are allocated: fails (too_large, naming `what` and max_decoded, at `at`) when
+  // they would take it past limits.max_decoded. One compare when `size` is a constant.
+  bool charge(std::uint64_t count, std::size_t size, std::string_view what,
+              std::size_t at = kHere) {
+    const std::size_t room = limits.max_decoded - decoded;
+    if (count <= room / size) [[likely]] {
+      decoded += static_cast<std::size_t>(count) * size;
+      return true;
+    }
+    return fail_decoded(count, size, what, at);
+  }
   // Checks the input size against max_bytes (call first).
   bool check_size() {
     if (in.size() <= limits.max_bytes) [[likely]]
@@ -138,6 +169,8 @@ struct DecodeState {
   [[gnu::cold]] bool fail_count(std::uint64_t count, std::string_view what, std::size_t at);
   [[gnu::cold]] bool fail_length(std::uint64_t length, std::string_view what, std::size_t at);
   [[gnu::cold]] bool fail_size();
+  [[gnu::cold]] bool fail_decoded(std::uint64_t count, std::size_t size, std::string_view what,
+                                  std::size_t at);
 };
 
 // The length (2, 3 or 4) of the well-formed multi-byte UTF-8 sequence starting at p

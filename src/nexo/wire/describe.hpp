@@ -165,6 +165,58 @@ constexpr bool all_fields(Fn&& fn) {
 }
 
 // ---------------------------------------------------------------------------
+// Enum value names, for the formats that write an enum by name (JSON's proto3 mapping).
+// Optional: an enum without them is written as its integer everywhere. Declared, like a
+// description, next to the enum:
+//
+//   enum class Color : std::int32_t { red = 0, green = 1, blue = 2 };
+//   constexpr auto nexo_wire_enum(const Color*) {
+//     return nexo::wire::enum_names<Color>({{"RED", Color::red}, {"GREEN", Color::green},
+//                                           {"BLUE", Color::blue}});
+//   }
+
+template <class E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+
+template <class E, std::size_t N>
+constexpr std::array<EnumName<E>, N> enum_names(const EnumName<E> (&names)[N]) {
+  std::array<EnumName<E>, N> a{};
+  for (std::size_t k = 0; k < N; ++k)
+    a[k] = names[k];
+  return a;
+}
+
+template <class E>
+concept NamedEnum = std::is_enum_v<E> && requires(const E* p) {
+  nexo_wire_enum(p);
+};
+
+template <NamedEnum E>
+inline constexpr auto enum_names_of = nexo_wire_enum(static_cast<const E*>(nullptr));
+
+// The name of v, or an empty view when v has none.
+template <NamedEnum E>
+constexpr std::string_view enum_name(E v) {
+  for (const auto& n : enum_names_of<E>)
+    if (n.value == v) return n.name;
+  return {};
+}
+
+// The value named `name`; false when no value has that name.
+template <NamedEnum E>
+constexpr bool enum_value(std::string_view name, E& v) {
+  for (const auto& n : enum_names_of<E>)
+    if (n.name == name) {
+      v = n.value;
+      return true;
+    }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
 // The value categories every format distinguishes.
 
 using ByteBuffer = std::vector<std::byte>;

@@ -75,6 +75,9 @@ constexpr auto nexo_wire_describe(const Large*) {
 }
 
 enum class Color : std::int32_t { red = 0, green = 1, blue = 2 };
+constexpr auto nexo_wire_enum(const Color*) {  // as in testdata/examples.proto
+  return enum_names<Color>({{"RED", Color::red}, {"GREEN", Color::green}, {"BLUE", Color::blue}});
+}
 
 struct Point {
   std::int32_t x = 0;

@@ -464,7 +464,8 @@ bool Decoder::read_type_string() {
   if (!need(1, "field type")) return false;
   std::size_t at = st_.in.offset();
   unsigned char tag = st_.in.next();
-  if (tag == TC_STRING || tag == TC_LONGSTRING) return read_string(scratch_, tag, "field type");
+  if (tag == TC_STRING || tag == TC_LONGSTRING)
+    return read_string(scratch_, tag, "field type", false);
   if (tag != TC_REFERENCE) return unexpected(tag, at, "field type", "a String");
   std::size_t index;
   if (!read_handle(index, at)) return false;
@@ -510,7 +511,8 @@ bool Decoder::text(const unsigned char* p, std::size_t n, std::string& s, std::s
   return true;
 }
 
-bool Decoder::read_string(std::string& s, unsigned char tag, std::string_view label) {
+bool Decoder::read_string(std::string& s, unsigned char tag, std::string_view label,
+                          bool charged) {
   std::size_t n;
   if (tag == TC_STRING) {
     if (!need(2, "string length")) return false;
@@ -524,7 +526,7 @@ bool Decoder::read_string(std::string& s, unsigned char tag, std::string_view la
     if (!st_.check_length(length, label)) return false;
     n = static_cast<std::size_t>(length);
   }
-  if (!st_.check_length(n, label)) return false;
+  if (!st_.check_length(n, label) || (charged && !st_.charge(n, 1, label))) return false;
   std::size_t at = st_.in.offset();
   if (!new_handle(Handle{Kind::string, 0, nullptr, at, n})) return false;
   if (!text(st_.in.pos(), n, s, at)) return false;
@@ -540,6 +542,7 @@ bool Decoder::read_string_reference(std::string& s, std::size_t index, std::size
   if (copied_ > st_.limits.max_bytes)
     return st_.fail_limit("bytes of strings copied through references", "max_bytes",
                           st_.limits.max_bytes);
+  if (!st_.charge(h.length, 1, label, at)) return false;
   return text(st_.in.begin() + h.offset, h.length, s, h.offset);
 }
 
@@ -585,7 +588,7 @@ bool Decoder::skip_object(std::string_view field_name, std::size_t cls) {
       return read_handle(index, at);
     case TC_STRING:
     case TC_LONGSTRING:
-      return read_string(scratch_, tag, field_name);
+      return read_string(scratch_, tag, field_name, false);
     case TC_ARRAY: {
       std::size_t array_cls;
       if (!need(1, "class descriptor")) return false;

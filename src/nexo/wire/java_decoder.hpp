@@ -86,7 +86,9 @@ class Decoder {
   bool parse_fields(std::size_t cls, std::string_view class_name);
   bool skip_annotation(std::string_view class_name);
   bool read_type_string();
-  bool read_string(std::string& s, unsigned char tag, std::string_view label);
+  // `charged`: the string is part of the value (max_decoded), not read into scratch.
+  bool read_string(std::string& s, unsigned char tag, std::string_view label,
+                   bool charged = true);
   bool read_string_reference(std::string& s, std::size_t index, std::size_t at,
                              std::string_view label);
   bool text(const unsigned char* p, std::size_t n, std::string& s, std::size_t at);
@@ -160,7 +162,9 @@ class Decoder {
         if (tag == TC_ARRAY) return read_array(m, label);
       } else if constexpr (SharedPtr<M> || WeakPtr<M>) {
         if (tag == TC_OBJECT) {
-          auto p = std::make_shared<typename M::element_type>();
+          using E = typename M::element_type;
+          if (!st_.charge(1, sizeof(E) + kSharedOverhead, label, at)) return false;
+          auto p = std::make_shared<E>();
           m = p;
           return read_object(*p, std::shared_ptr<void>(p));
         }
@@ -297,7 +301,7 @@ class Decoder {
                                    std::to_string(std::tuple_size_v<M>));
     }
     if constexpr (Blob<M>) {
-      if (!st_.check_count(count, 1, label)) return false;
+      if (!st_.check_count(count, 1, label, at) || !st_.charge(count, 1, label, at)) return false;
       m.resize(count);
       st_.in.copy(m.data(), count);
       return true;
@@ -305,8 +309,11 @@ class Decoder {
       using E = typename M::value_type;
       if constexpr (Scalar<E>) {
         using U = bits_t<E>;
-        if (!st_.check_count(count, sizeof(U), label)) return false;
-        if constexpr (!Array<M>) m.resize(count);
+        if (!st_.check_count(count, sizeof(U), label, at)) return false;
+        if constexpr (!Array<M>) {
+          if (!st_.charge(count, sizeof(E), label, at)) return false;
+          m.resize(count);
+        }
         if constexpr (std::is_arithmetic_v<E> && !std::is_same_v<E, bool> &&
                       sizeof(E) == sizeof(U)) {
           // One copy, then the byte order in place.
@@ -329,8 +336,11 @@ class Decoder {
         }
         return true;
       } else {
-        if (!st_.check_count(count, 1, label)) return false;
-        if constexpr (!Array<M>) m.resize(count);
+        if (!st_.check_count(count, 1, label, at)) return false;
+        if constexpr (!Array<M>) {
+          if (!st_.charge(count, sizeof(E), label, at)) return false;
+          m.resize(count);
+        }
         if (!st_.enter()) return false;
         bool ok = true;
         for (std::size_t k = 0; k < count && ok; ++k)

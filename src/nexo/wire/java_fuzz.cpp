@@ -15,7 +15,8 @@ using namespace nexo::wire;
 using java_test::DNode;
 using java_test::Node;
 
-const Limits kLimits{.max_depth = 16, .max_elements = 4096, .max_handles = 4096};
+const Limits kLimits{
+    .max_depth = 16, .max_elements = 4096, .max_handles = 4096, .max_decoded = 1u << 20};
 // nexo's own encoding of a graph may nest deeper than the input did (the input may list
 // fields in another order, so its depth-first walk differs): re-read it without that bound.
 const Limits kAgain{.max_depth = 1u << 16, .max_elements = 4096, .max_handles = 4096};

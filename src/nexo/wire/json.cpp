@@ -11,8 +11,10 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+}  // namespace
+
 // The escape of a byte that needs one ('"', '\', control characters), else 0.
-constexpr char short_escape(unsigned char c) {
+char short_escape(unsigned char c) {
   switch (c) {
     case '"':
       return '"';
@@ -32,6 +34,8 @@ constexpr char short_escape(unsigned char c) {
       return 0;
   }
 }
+
+namespace {
 
 // A byte the writer must look at: one to escape, or a non-ASCII byte (checked as UTF-8).
 bool needs_escape(unsigned char c) {
@@ -256,6 +260,10 @@ bool Reader::bad_utf8(const unsigned char* at, std::string_view label) {
   return fail_at(at, prefix(label) + "invalid UTF-8 in a string");
 }
 
+bool Reader::bad_quoted_number(const unsigned char* at, std::string_view label) {
+  return fail_at(at, prefix(label) + "a number in a string must be the whole string");
+}
+
 bool Reader::bad_number(const unsigned char* at, std::string_view label) {
   if (at == end_) return fail_at(at, "truncated: " + prefix(label) + "the number ends early");
   if (digit(*at)) return fail_at(at, prefix(label) + "a number may not have leading zeros");
@@ -373,7 +381,7 @@ bool Reader::out_of_range_real(const NumberText& n, float& v, std::string_view l
 
 bool Reader::non_finite(double& v, std::string_view label) {
   const unsigned char* at = p_;
-  if (!string(scratch_, label)) return false;
+  if (!string(scratch_, label, false)) return false;
   if (parse_non_finite(scratch_, v)) return true;
   return fail_at(at, prefix(label) +
                          "expected a number, found a string other than \"NaN\", \"Infinity\" "
@@ -391,7 +399,8 @@ bool Reader::non_finite(float& v, std::string_view label) {
 
 // The string from its opening quote at p_, where the fast scan stopped at q (an escape,
 // a control character or the end).
-bool Reader::string_slow(std::string& out, std::string_view label, const unsigned char* q) {
+bool Reader::string_slow(std::string& out, std::string_view label, const unsigned char* q,
+                         bool charged) {
   const unsigned char* s = p_ + 1;
   out.clear();
   const unsigned char* run = s;
@@ -408,6 +417,8 @@ bool Reader::string_slow(std::string& out, std::string_view label, const unsigne
       return fail("truncated: " + prefix(label) + "a string has no closing quote");
     }
     if (*q == '"') {
+      // Charged once whole: until then max_string bounds what was allocated.
+      if (charged && !st_.charge(out.size(), 1, label, offset(s - 1))) return false;
       p_ = q + 1;
       return true;
     }
@@ -524,7 +535,17 @@ bool Reader::blob(ByteBuffer& v, std::string_view label) {
   if (!peek(c, label)) return false;
   if (c != '"') return wrong_type(label, "a base64 string");
   const unsigned char* at = p_ + 1;
-  if (!string(scratch_, label)) return false;
+  if (!string(scratch_, label, false)) return false;
+  if (proto3_) {
+    // The proto3 mapping reads the URL-safe alphabet too, and padding may be left out.
+    for (char& ch : scratch_) {
+      if (ch == '-') ch = '+';
+      if (ch == '_') ch = '/';
+    }
+    if (scratch_.size() % 4 != 1)
+      while (scratch_.size() % 4 != 0)
+        scratch_.push_back('=');
+  }
   const auto* s = reinterpret_cast<const unsigned char*>(scratch_.data());
   const std::size_t n = scratch_.size();
   auto bad = [&](std::size_t i, std::string_view why) {
@@ -532,6 +553,7 @@ bool Reader::blob(ByteBuffer& v, std::string_view label) {
   };
   if (n % 4 != 0) return bad(n, "the length is not a multiple of 4 (padding is required)");
   std::size_t pad = n == 0 ? 0 : (s[n - 1] == '=') + (n >= 2 && s[n - 2] == '=');
+  if (!st_.charge(n / 4 * 3 - pad, 1, label, offset(at - 1))) return false;
   v.resize(n / 4 * 3 - pad);
   auto* out = reinterpret_cast<unsigned char*>(v.data());
   std::size_t o = 0;
@@ -567,7 +589,7 @@ bool Reader::skip_value(std::string_view label) {
     case '[':
       return skip_container(']', label);
     case '"':
-      return string(scratch_, label);
+      return string(scratch_, label, false);
     case 't':
     case 'f': {
       bool b;
@@ -595,7 +617,7 @@ bool Reader::skip_container(char closer, std::string_view label) {
       unsigned char c = 0;
       if (!peek(c, label)) return false;
       if (c != '"') return expected("a key string", label);
-      if (!string(scratch_, label) || !colon(label)) return false;
+      if (!string(scratch_, label, false) || !colon(label)) return false;
     }
     if (!skip_value(label) || !separator(closer, more, label)) return false;
   }

@@ -1,5 +1,6 @@
-// libFuzzer target: the JSON reader on every example type. Whatever decodes must
-// re-encode (compact and pretty) to text that decodes to the same encoding.
+// libFuzzer target: the JSON reader on every example type, in nexo's mapping and in
+// proto3's. Whatever decodes must re-encode (compact and pretty, same mapping) to text
+// that decodes to the same encoding.
 #include <cstdlib>
 #include <cstring>
 
@@ -11,16 +12,16 @@ namespace {
 using namespace nexo::wire;
 
 template <class T>
-void round_trip(std::span<const std::byte> input, const Limits& limits) {
+void round_trip(std::span<const std::byte> input, const Limits& limits, json::Mapping mapping) {
   T v{};
-  if (!json::decode(input, v, limits)) return;
+  if (!json::decode(input, v, limits, mapping)) return;
   for (bool pretty : {false, true}) {
     Buffer once;
-    json::encode(v, once, {.pretty = pretty});
+    json::encode(v, once, {.pretty = pretty, .mapping = mapping});
     T again{};
-    if (!json::decode(once.bytes(), again)) std::abort();
+    if (!json::decode(once.bytes(), again, {}, mapping)) std::abort();
     Buffer twice;
-    json::encode(again, twice, {.pretty = pretty});
+    json::encode(again, twice, {.pretty = pretty, .mapping = mapping});
     if (once.size() != twice.size() || std::memcmp(once.data(), twice.data(), once.size()) != 0)
       std::abort();
   }
@@ -30,9 +31,11 @@ void round_trip(std::span<const std::byte> input, const Limits& limits) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const std::byte> input(reinterpret_cast<const std::byte*>(data), size);
-  const Limits limits{.max_depth = 32, .max_elements = 4096};
-  round_trip<examples::Person>(input, limits);
-  round_trip<examples::Large>(input, limits);
-  round_trip<examples::Everything>(input, limits);
+  const Limits limits{.max_depth = 32, .max_elements = 4096, .max_decoded = 1u << 20};
+  for (json::Mapping mapping : {json::Mapping::nexo, json::Mapping::proto3}) {
+    round_trip<examples::Person>(input, limits, mapping);
+    round_trip<examples::Large>(input, limits, mapping);
+    round_trip<examples::Everything>(input, limits, mapping);
+  }
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/decode.hpp"
 #include "nexo/wire/describe.hpp"
+#include "nexo/wire/json_writer.hpp"
 
 namespace nexo::wire::json::detail {
 
@@ -30,11 +31,15 @@ struct NumberText {
 
 class Reader {
  public:
-  Reader(std::span<const std::byte> bytes, const Limits& limits) noexcept
+  // proto3: read protobuf's canonical JSON mapping (json.hpp) rather than nexo's.
+  Reader(std::span<const std::byte> bytes, const Limits& limits, bool proto3 = false) noexcept
       : begin_(reinterpret_cast<const unsigned char*>(bytes.data())),
         p_(begin_),
         end_(begin_ + bytes.size()),
-        st_(bytes, limits) {}
+        st_(bytes, limits),
+        proto3_(proto3) {}
+
+  bool proto3() const noexcept { return proto3_; }
 
   DecodeState& state() noexcept { return st_; }
   const Limits& limits() const noexcept { return st_.limits; }
@@ -104,8 +109,9 @@ class Reader {
     return bad_separator(closer, label);
   }
 
-  // A string at p_ (the opening quote) into out.
-  bool string(std::string& out, std::string_view label) {
+  // A string at p_ (the opening quote) into out; `charged`: its bytes count against
+  // max_decoded (a value's string, not a key or base64 text read into scratch).
+  bool string(std::string& out, std::string_view label, bool charged = true) {
     const unsigned char* s = p_ + 1;
     const unsigned char* q = s;
     std::uint64_t high = 0;
@@ -129,10 +135,12 @@ class Reader {
       }
     }
     if (q == end_ || *q != '"') [[unlikely]]
-      return string_slow(out, label, q);
+      return string_slow(out, label, q, charged);
     std::size_t n = static_cast<std::size_t>(q - s);
     if (n > st_.limits.max_string) [[unlikely]]
       return string_too_long(n, label);
+    if (charged && !st_.charge(n, 1, label, offset(p_))) [[unlikely]]
+      return false;
     if ((high & 0x8080808080808080ull) != 0) {
       std::size_t bad = utf8_invalid_at({reinterpret_cast<const char*>(s), n});
       if (bad != n) [[unlikely]]
@@ -185,8 +193,10 @@ class Reader {
   bool integer(I& v, std::string_view label) {
     unsigned char c = 0;
     if (!peek(c, label)) return false;
-    if (c != '-' && !digit(c)) [[unlikely]]
+    if (c != '-' && !digit(c)) [[unlikely]] {
+      if (c == '"') return quoted(v, label);
       return wrong_type(label, "an integer");
+    }
     NumberText n;
     if (!number(n, label)) return false;
     std::uint64_t magnitude = 0;
@@ -217,7 +227,7 @@ class Reader {
   bool real(F& v, std::string_view label) {
     unsigned char c = 0;
     if (!peek(c, label)) return false;
-    if (c == '"') return non_finite(v, label);
+    if (c == '"') return quoted(v, label);
     if (c != '-' && !digit(c)) [[unlikely]]
       return wrong_type(label, "a number");
     if (exact_short(v)) return true;
@@ -277,6 +287,36 @@ class Reader {
     return true;
   }
 
+  // A number written as a JSON string at p_ (its opening quote), as protobuf writes a
+  // 64-bit integer ("-12") and may write any number: the string's content is read as the
+  // number itself would be, and must be nothing else. For a float or double, the strings
+  // "NaN", "Infinity" and "-Infinity" too.
+  template <class N>
+  bool quoted(N& v, std::string_view label) {
+    const unsigned char* q = p_ + 1;
+    bool numeric = q != end_ && (digit(*q) || (*q == '-' && end_ - q > 1 && digit(q[1])));
+    if (!numeric) {
+      if constexpr (std::is_floating_point_v<N>) return non_finite(v, label);
+      return wrong_type(label, "an integer");
+    }
+    const unsigned char* close = q;
+    while (close != end_ && *close != '"')
+      ++close;
+    const unsigned char* outer = end_;
+    end_ = close;
+    p_ = q;
+    bool ok;
+    if constexpr (std::is_floating_point_v<N>)
+      ok = real(v, label);
+    else
+      ok = integer(v, label);
+    end_ = outer;
+    if (!ok) return false;
+    if (p_ != close || close == end_) return bad_quoted_number(q, label);
+    p_ = close + 1;
+    return true;
+  }
+
   bool boolean(bool& v, std::string_view label);
   bool null();  // consumes null if it is next
   bool blob(ByteBuffer& v, std::string_view label);
@@ -295,7 +335,7 @@ class Reader {
       p_ = q + 1;
       return true;
     }
-    if (!string(scratch_, label)) return false;
+    if (!string(scratch_, label, false)) return false;
     k = scratch_;
     return true;
   }
@@ -324,6 +364,11 @@ class Reader {
     return true;
   }
   const unsigned char* pos() const noexcept { return p_; }
+  // True when the string at p_ (its opening quote) starts like a number.
+  bool quoted_number_next() const noexcept {
+    const unsigned char* q = p_ + 1;
+    return q != end_ && (digit(*q) || *q == '-');
+  }
 
   bool wrong_type(std::string_view label, std::string_view expected);
   bool expected(std::string_view what, std::string_view label);
@@ -378,10 +423,12 @@ class Reader {
   std::string found() const;
   bool truncated(std::string_view label);
   bool bad_separator(char closer, std::string_view label);
-  bool string_slow(std::string& out, std::string_view label, const unsigned char* q);
+  bool string_slow(std::string& out, std::string_view label, const unsigned char* q,
+                   bool charged);
   bool string_too_long(std::size_t n, std::string_view label);
   bool bad_utf8(const unsigned char* at, std::string_view label);
   bool bad_number(const unsigned char* at, std::string_view label);
+  bool bad_quoted_number(const unsigned char* at, std::string_view label);
   bool exact_integer(const NumberText& n, std::uint64_t& magnitude, std::string_view label);
   bool out_of_range(const NumberText& n, std::string_view label, std::string_view type);
   bool out_of_range_real(const NumberText& n, double& v, std::string_view label);
@@ -396,6 +443,7 @@ class Reader {
   const unsigned char* end_;
   DecodeState st_;
   std::string scratch_;
+  bool proto3_ = false;
 };
 
 // The value of a field in a default-constructed T (what a missing key gives).
@@ -423,6 +471,8 @@ bool read_sequence(Reader& r, V& v, std::string_view label) {
     } else {
       if (n == max) [[unlikely]]
         return r.fail_limit(std::string(label) + " element count", "max_elements", max);
+      if (!r.state().charge(1, sizeof(E), label, r.offset())) [[unlikely]]
+        return false;
       if constexpr (std::is_same_v<E, bool>) {
         bool b;
         if (!read(r, b, label)) return false;
@@ -487,6 +537,11 @@ bool read_map(Reader& r, M& v, std::string_view label) {
     if (v.size() == r.limits().max_elements) [[unlikely]]
       return r.fail_limit(std::string(label) + " element count", "max_elements",
                           r.limits().max_elements);
+    std::size_t key_bytes = 0;
+    if constexpr (String<typename M::key_type>) key_bytes = key.size();
+    if (!r.state().charge(1, sizeof(typename M::value_type) + kMapNodeOverhead + key_bytes, label,
+                          r.offset(at)))
+      return false;
     auto [it, inserted] = v.try_emplace(std::move(key));
     if (!inserted) return r.duplicate_key(at, text, label);
     if (!r.colon(label) || !read(r, it->second, label) || !r.separator('}', more, label))
@@ -522,6 +577,24 @@ int match_field(Reader& r, std::size_t guess, std::string_view label) {
   return static_cast<int>(N);
 }
 
+// The proto3 JSON names of T's fields (json_writer.hpp): a reader of that mapping
+// accepts them and the fields' own names.
+template <class T>
+inline constexpr auto json_field_names = [] {
+  std::array<std::string_view, field_count<T>> a{};
+  for_each_field<T>([&](auto i) { a[decltype(i)::value] = JsonName<T, decltype(i)::value>::name; });
+  return a;
+}();
+
+template <class T>
+int match_field_proto3(Reader& r, std::string_view label) {
+  std::string_view text;
+  if (!r.key(text, label)) return -1;
+  for (std::size_t i = 0; i < field_count<T>; ++i)
+    if (json_field_names<T>[i] == text || field_names<T>[i] == text) return static_cast<int>(i);
+  return static_cast<int>(field_count<T>);
+}
+
 template <class T>
 bool read_object(Reader& r, T& v, std::string_view label) {
   constexpr std::size_t N = field_count<T>;
@@ -535,7 +608,7 @@ bool read_object(Reader& r, T& v, std::string_view label) {
     if (c != '"') [[unlikely]]
       return r.expected("a key string", label);
     const unsigned char* at = r.pos();
-    int index = match_field<T>(r, guess, label);
+    int index = r.proto3() ? match_field_proto3<T>(r, label) : match_field<T>(r, guess, label);
     if (index < 0 || !r.colon(label)) return false;
     if (static_cast<std::size_t>(index) == N) {
       if (!r.skip_value(label)) return false;
@@ -548,6 +621,10 @@ bool read_object(Reader& r, T& v, std::string_view label) {
       bool ok = all_fields<T>([&](auto f) {
         if (decltype(f)::value != i) return true;
         constexpr auto field = field_of<T, decltype(f)::value>;
+        if (r.proto3() && r.null()) {  // proto3: null is the field's default
+          field.get(v) = field.get(defaults<T>());
+          return true;
+        }
         return read(r, field.get(v), field.name);
       });
       if (!ok) return false;
@@ -564,12 +641,28 @@ bool read_object(Reader& r, T& v, std::string_view label) {
   return true;
 }
 
+// An enum value given by name (p_ at the opening quote).
+template <class E>
+bool read_enum_name(Reader& r, E& v, std::string_view label) {
+  const unsigned char* at = r.pos();
+  std::string_view text;
+  if (!r.key(text, label)) return false;
+  if (enum_value(text, v)) return true;
+  return r.fail_at(at, std::string(label) + ": \"" + std::string(text.substr(0, 40)) +
+                           "\" is not a name of the enum");
+}
+
 template <class T>
 bool read(Reader& r, T& v, std::string_view label) {
   static_assert(is_wire_type<T>(), "json: this type cannot be marshalled");
   if constexpr (std::is_same_v<T, bool>) {
     return r.boolean(v, label);
   } else if constexpr (Enum<T>) {
+    if constexpr (NamedEnum<T>) {
+      unsigned char c = 0;
+      if (!r.peek(c, label)) return false;
+      if (c == '"' && !r.quoted_number_next()) return read_enum_name(r, v, label);
+    }
     carried_t<T> n;
     if (!r.integer(n, label)) return false;
     v = static_cast<T>(n);

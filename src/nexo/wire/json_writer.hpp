@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 #include <type_traits>
@@ -16,8 +17,46 @@ namespace nexo::wire::json::detail {
 
 // Appends s as a JSON string (quotes included), escaping what RFC 8259 requires.
 void write_string(Buffer& out, std::string_view s);
+// The same, escaped as libprotobuf's JSON printer does (the proto3 mapping): also '<',
+// '>', DEL and the C1 controls, and the invisible formatting characters JavaScript
+// mishandles (U+00AD, U+200B..U+200F, U+2028..U+202E, U+FEFF, ...), as \uXXXX.
+void write_string_proto3(Buffer& out, std::string_view s);
+// The short escape of a byte ('"', '\\', \b \f \n \r \t), else 0.
+char short_escape(unsigned char c);
 // Appends bytes as a base64 JSON string (standard alphabet, padded).
 void write_base64(Buffer& out, const std::byte* data, std::size_t n);
+// Writes a finite v as libprotobuf's JSON printer does (printf "%.15g", or "%.17g" when
+// that does not read back; "%.6g" / "%.9g" for a float) at p (room for 32); returns the end.
+char* format_proto3(double v, char* p);
+char* format_proto3(float v, char* p);
+
+// The proto3 JSON name of a field (protoc's json_name): the name in lowerCamelCase, each
+// '_' dropped and the letter after it upper-cased ("maybe_wide" -> "maybeWide").
+constexpr std::size_t json_name_size(std::string_view name) {
+  std::size_t n = 0;
+  for (char c : name)
+    n += c != '_';
+  return n;
+}
+template <class T, std::size_t I>
+struct JsonName {
+  static constexpr std::string_view proto_name = field_of<T, I>.name;
+  static constexpr auto chars = [] {
+    std::array<char, json_name_size(proto_name)> a{};
+    std::size_t k = 0;
+    bool upper = false;
+    for (char c : proto_name) {
+      if (c == '_') {
+        upper = true;
+        continue;
+      }
+      a[k++] = upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+      upper = false;
+    }
+    return a;
+  }();
+  static constexpr std::string_view name{chars.data(), chars.size()};
+};
 
 // True when a field name can be matched byte for byte (no quote, backslash or control
 // character): the decoder compares keys in place.
@@ -27,10 +66,12 @@ constexpr bool plain_name(std::string_view name) {
   return true;
 }
 
-// ,"name":  as one constant per field, written with one copy.
-template <class T, std::size_t I>
+// ,"name":  as one constant per field, written with one copy (the proto3 JSON name
+// with Proto3).
+template <class T, std::size_t I, bool Proto3 = false>
 struct KeyText {
-  static constexpr std::string_view name = field_of<T, I>.name;
+  static constexpr std::string_view name =
+      Proto3 ? JsonName<T, I>::name : field_of<T, I>.name;
   static constexpr auto chars = [] {
     std::array<char, name.size() + 4> a{};
     a[0] = ',';
@@ -55,7 +96,25 @@ constexpr bool none_optional_before() {
   return none;
 }
 
-template <class Out, bool Pretty>
+// Whether a field without presence holds its default (the proto3 mapping leaves it out):
+// zero (all bits: -0.0 is written), false, empty.
+template <class M>
+bool is_proto3_default(const M& m) {
+  if constexpr (std::is_floating_point_v<M>) {
+    std::conditional_t<sizeof(M) == 8, std::uint64_t, std::uint32_t> bits;
+    std::memcpy(&bits, &m, sizeof bits);
+    return bits == 0;
+  } else if constexpr (Scalar<M>) {
+    return m == M{};
+  } else if constexpr (String<M> || Blob<M> || Vector<M> || Map<M>) {
+    return m.empty();
+  } else {
+    return false;  // std::array (written whole), nested messages (always present)
+  }
+}
+
+// Proto3: protobuf's canonical JSON mapping (see json.hpp).
+template <class Out, bool Pretty, bool Proto3 = false>
 class Encoder {
  public:
   explicit Encoder(Out& out) : out_(out) {}
@@ -72,14 +131,33 @@ class Encoder {
       }
       out_.note(begin, Part::value, label);
     } else if constexpr (Enum<T>) {
+      if constexpr (Proto3 && NamedEnum<T>) {
+        std::string_view name = enum_name(v);
+        if (!name.empty()) {
+          std::size_t begin = out_.size();
+          write_string(out_, name);
+          out_.note(begin, Part::value, label);
+          return;
+        }
+      }
       integer(static_cast<carried_t<T>>(v), label);
     } else if constexpr (Integer<T>) {
-      integer(v, label);
+      if constexpr (Proto3 && sizeof(T) == 8) {  // int64, uint64: a string (JavaScript)
+        std::size_t begin = out_.size();
+        char* p = reinterpret_cast<char*>(out_.room(24));
+        p[0] = '"';
+        char* e = std::to_chars(p + 1, p + 23, v).ptr;
+        *e++ = '"';
+        out_.commit(static_cast<std::size_t>(e - p));
+        out_.note(begin, Part::value, label);
+      } else {
+        integer(v, label);
+      }
     } else if constexpr (std::is_floating_point_v<T>) {
       real(v, label);
     } else if constexpr (String<T>) {
       std::size_t begin = out_.size();
-      write_string(out_, v);
+      text(v);
       out_.note(begin, Part::value, label);
     } else if constexpr (Blob<T>) {
       std::size_t begin = out_.size();
@@ -98,6 +176,13 @@ class Encoder {
   }
 
  private:
+  void text(std::string_view s) {
+    if constexpr (Proto3) {
+      write_string_proto3(out_, s);
+    } else {
+      write_string(out_, s);
+    }
+  }
   void punct(char c) {
     std::size_t begin = out_.size();
     out_.push_back(c);
@@ -137,7 +222,7 @@ class Encoder {
     std::size_t begin = out_.size();
     if (v == v && v - v == 0) [[likely]] {
       char* p = reinterpret_cast<char*>(out_.room(32));
-      char* e = format_shortest(v, p);
+      char* e = Proto3 ? format_proto3(v, p) : format_shortest(v, p);
       out_.commit(static_cast<std::size_t>(e - p));
     } else if (v != v) {
       out_.append("\"NaN\"", 5);
@@ -176,11 +261,11 @@ class Encoder {
       newline();
       std::size_t begin = out_.size();
       if constexpr (String<typename M::key_type>) {
-        write_string(out_, key);
+        text(key);
       } else {
-        char text[24];
-        char* e = std::to_chars(text, text + sizeof text, key).ptr;
-        write_string(out_, std::string_view(text, static_cast<std::size_t>(e - text)));
+        char digits[24];
+        char* e = std::to_chars(digits, digits + sizeof digits, key).ptr;
+        write_string(out_, std::string_view(digits, static_cast<std::size_t>(e - digits)));
       }
       out_.note(begin, Part::tag, label);
       colon();
@@ -202,7 +287,7 @@ class Encoder {
   // Writes the key of field I of T, preceded by a comma when `comma`.
   template <class T, std::size_t I>
   void key(bool comma) {
-    using K = KeyText<T, I>;
+    using K = KeyText<T, I, Proto3>;
     if constexpr (Pretty || Out::annotating) {
       if (comma) punct(',');
       newline();
@@ -228,8 +313,10 @@ class Encoder {
       const M& m = f.get(v);
       if constexpr (Optional<M>) {
         if (!m) return;
+      } else if constexpr (Proto3) {
+        if (is_proto3_default(m)) return;
       }
-      if constexpr (none_optional_before<T, I>()) {
+      if constexpr (!Proto3 && none_optional_before<T, I>()) {
         key<T, I>(I != 0);
       } else {
         key<T, I>(!first);

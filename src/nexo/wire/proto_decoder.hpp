@@ -128,6 +128,7 @@ class Decoder {
     if (n > st_.limits.max_string)
       return fail_limit(at, std::string(name) + " length " + std::to_string(n), "max_string",
                         st_.limits.max_string);
+    if (!charge(at, n, 1, name)) return false;
     if constexpr (String<S>) {
       if (!check_utf8(p_, n, name)) return false;
       if (x.size() != n) x.resize(n);  // cheaper than assign() into a used string
@@ -173,6 +174,11 @@ class Decoder {
     if (count <= st_.limits.max_elements) return true;
     return fail_limit(at, std::string(name) + " count " + std::to_string(count), "max_elements",
                       st_.limits.max_elements);
+  }
+  // Charges `count` elements of `size` bytes to max_decoded (the error at `at`).
+  bool charge(const unsigned char* at, std::size_t count, std::size_t size,
+              std::string_view name) {
+    return st_.charge(count, size, name, static_cast<std::size_t>(at - base_));
   }
 
   template <std::uint32_t N, FieldOption O, class V>
@@ -256,7 +262,9 @@ bool Decoder::on_field(T& v, unsigned wt, const unsigned char* at, Seen<field_co
             at, std::string(f.name) + " has more than " + std::to_string(x.size()) + " elements");
       return element<f.number, f.options>(x[used++], wt, at, true, f.name);
     } else {
-      if (!count_limit(at, used + 1, f.name)) return false;
+      if (!count_limit(at, used + 1, f.name) ||
+          !charge(at, 1, sizeof(typename M::value_type), f.name))
+        return false;
       if (used == x.size()) x.emplace_back();
       return element<f.number, f.options>(x[used++], wt, at, true, f.name);
     }
@@ -306,7 +314,8 @@ bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::s
                     std::string(name) + " has more than " + std::to_string(x.size()) + " elements");
       x[used++] = e;
     } else {
-      if (!count_limit(e_at, x.size() + 1, name)) return false;
+      if (!count_limit(e_at, x.size() + 1, name) || !charge(e_at, 1, sizeof(E), name))
+        return false;
       x.push_back(e);
     }
     return true;
@@ -325,7 +334,8 @@ bool Decoder::repeated_scalar(V& x, unsigned wt, const unsigned char* at, std::s
                           " is not a multiple of " + std::to_string(S::size));
     if constexpr (S::raw && Vector<V>) {  // copied as they are (little-endian host)
       std::size_t old = restart ? 0 : x.size();
-      if (!count_limit(at, old + n / S::size, name)) return false;
+      if (!count_limit(at, old + n / S::size, name) || !charge(at, n / S::size, sizeof(E), name))
+        return false;
       x.resize(old + n / S::size);
       if (n != 0) std::memcpy(x.data() + old, p_, n);
       p_ = stop;
@@ -350,7 +360,8 @@ bool Decoder::map_entry(M& x, unsigned wt, const unsigned char* at, std::string_
   using V = typename M::mapped_type;
   if (wt != len) return wrong_type(at, N, name, wt, len);
   std::size_t n = 0;
-  if (!read_length(n, name) || !enter(at)) return false;
+  constexpr std::size_t entry_size = sizeof(typename M::value_type) + kMapNodeOverhead;
+  if (!read_length(n, name) || !charge(at, 1, entry_size, name) || !enter(at)) return false;
   const unsigned char* outer = end_;
   end_ = p_ + n;
   K key{};

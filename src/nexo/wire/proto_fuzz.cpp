@@ -33,7 +33,7 @@ bool same(const Buffer& a, const Buffer& b) {
 
 template <class T>
 void round_trip(std::span<const std::byte> input) {
-  const Limits limits{.max_depth = 24, .max_elements = 4096};
+  const Limits limits{.max_depth = 24, .max_elements = 4096, .max_decoded = 1u << 20};
   T v{};
   if (!proto::decode(input, v, limits)) return;
   Buffer once;

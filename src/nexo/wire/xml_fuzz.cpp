@@ -14,7 +14,8 @@ using namespace nexo::wire;
 template <class T>
 void round_trip(std::span<const std::byte> input, const xml::ReadOptions& options) {
   T v{};
-  if (!xml::decode(input, v, options, Limits{.max_depth = 16, .max_elements = 4096})) return;
+  const Limits limits{.max_depth = 16, .max_elements = 4096, .max_decoded = 1u << 20};
+  if (!xml::decode(input, v, options, limits)) return;
   Buffer once;
   // A decoded string is valid XML text, so it can always be written again.
   if (!xml::encode(v, once, xml::WriteOptions{.namespace_uri = options.namespace_uri}))

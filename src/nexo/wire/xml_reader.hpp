@@ -42,6 +42,9 @@ class Reader {
 
   DecodeState& state() noexcept { return st_; }
   std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+  std::size_t offset(const unsigned char* at) const noexcept {
+    return static_cast<std::size_t>(at - begin_);
+  }
 
   bool fail_at(const unsigned char* at, std::string reason) {
     return st_.fail_at(static_cast<std::size_t>(at - begin_), std::move(reason));
@@ -237,6 +240,7 @@ bool parse_text(Reader& r, V& v, std::string_view text, std::string_view label,
           "string " + std::string(label) + " length " + std::to_string(text.size()), "max_string",
           st.limits.max_string);
     }
+    if (!st.charge(text.size(), 1, label, offset)) return false;
     if (text.data() != v.data()) v.assign(text);
     return true;
   } else if constexpr (Blob<V>) {
@@ -247,7 +251,8 @@ bool parse_text(Reader& r, V& v, std::string_view text, std::string_view label,
       return st.fail_limit("bytes " + std::string(label) + " length " + std::to_string(v.size()),
                            "max_string", st.limits.max_string);
     }
-    return true;
+    // Charged once decoded: fewer bytes than the text's, so no more than the input.
+    return st.charge(v.size(), 1, label, offset);
   } else if constexpr (Enum<V>) {
     carried_t<V> n{};
     if (!parse_text(r, n, text, label, offset)) return false;
@@ -427,6 +432,7 @@ class Decoder : public Reader {
           if (n >= st_.limits.max_elements)
             return fail_limit(std::string(label) + " count", "max_elements",
                               st_.limits.max_elements);
+          if (!st_.charge(1, sizeof(E), label, offset(at))) return false;
           v.emplace_back();
         }
         if constexpr (std::is_same_v<E, bool>) {
@@ -470,6 +476,8 @@ class Decoder : public Reader {
       }
       if (v.size() >= st_.limits.max_elements)
         return fail_limit(std::string(label) + " count", "max_elements", st_.limits.max_elements);
+      if (!st_.charge(1, sizeof(typename V::value_type) + kMapNodeOverhead, label, offset(at)))
+        return false;
       KeyHook hook;
       typename V::mapped_type mapped{};
       if (!element(mapped, child, label, hook)) return false;
