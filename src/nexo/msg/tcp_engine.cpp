@@ -13,6 +13,12 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint64_t kListenerKey = 0;
 constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the others
 
+// A message's source: "tcp://PEER", or "ipc://PATH" (a Unix-domain peer has no name).
+std::string source_text(const net::TcpStream& stream) {
+  if (stream.is_unix()) return "ipc://" + stream.unix_address().to_string();
+  return "tcp://" + stream.peer_endpoint().to_string();
+}
+
 }  // namespace
 
 struct TcpEngine::Connection {
@@ -101,8 +107,7 @@ void TcpEngine::accept_all() {
     if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) continue;
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
-    c->source =
-        make_source("tcp://" + c->stream.peer_endpoint().to_string(), weak_from_this(), c->key);
+    c->source = make_source(source_text(c->stream), weak_from_this(), c->key);
     if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) continue;
     c->interest = io::kReadable;
     connections_.emplace(c->key, std::move(c));
