@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -40,6 +43,25 @@ inline const Traits kTransports[] = {
     {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507, false},
     {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507, false},
 };
+
+// --- ipc:// and IPv6 (issue 12): their own instantiation in each suite ---
+// An ipc:// port's socket file: one per test, in the temporary directory.
+inline std::string ipc_uri(int n) {
+  return "ipc://" + (std::filesystem::temp_directory_path() /
+                     ("nexo-conformance-" + std::to_string(::getpid()) + "-" + std::to_string(n) +
+                      ".sock"))
+                        .string();
+}
+
+inline const Traits kLocalAndV6Transports[] = {
+    {"ipc", ipc_uri, true, true, true, 8u << 20, true},
+    {"tcp_v6", [](int) { return std::string("tcp://[::1]:0"); }, true, true, true, 8u << 20, true},
+    {"rudp_v6", [](int) { return std::string("rudp://[::1]:0"); }, true, true, true, 8u << 20,
+     true},
+    {"udp_v6", [](int) { return std::string("udp://[::1]:0"); }, false, false, false, 65'507,
+     false},
+};
+// --- end ipc:// and IPv6 ---
 
 inline std::string transport_name(const ::testing::TestParamInfo<Traits>& info) {
   return info.param.name;

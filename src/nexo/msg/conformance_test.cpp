@@ -23,6 +23,10 @@ using Conformance = testing::TransportTest;
 
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance, ::testing::ValuesIn(kTransports),
                          testing::transport_name);
+// ipc:// and IPv6 (issue 12)
+INSTANTIATE_TEST_SUITE_P(LocalAndV6, Conformance,
+                         ::testing::ValuesIn(testing::kLocalAndV6Transports),
+                         testing::transport_name);
 
 TEST_P(Conformance, SendThenReceive) {
   auto port = bind();

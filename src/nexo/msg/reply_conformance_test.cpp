@@ -23,6 +23,10 @@ using ReplyConformance = testing::TransportTest;
 
 INSTANTIATE_TEST_SUITE_P(Transports, ReplyConformance, ::testing::ValuesIn(kTransports),
                          testing::transport_name);
+// ipc:// and IPv6 (issue 12)
+INSTANTIATE_TEST_SUITE_P(LocalAndV6, ReplyConformance,
+                         ::testing::ValuesIn(testing::kLocalAndV6Transports),
+                         testing::transport_name);
 
 TEST_P(ReplyConformance, ATransportWithoutRepliesSaysSo) {
   if (GetParam().replies) GTEST_SKIP() << GetParam().name << " carries replies";

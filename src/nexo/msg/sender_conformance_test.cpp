@@ -79,6 +79,10 @@ class SenderConformance : public testing::TransportTest {
 
 INSTANTIATE_TEST_SUITE_P(Transports, SenderConformance, ::testing::ValuesIn(kTransports),
                          testing::transport_name);
+// ipc:// and IPv6 (issue 12)
+INSTANTIATE_TEST_SUITE_P(LocalAndV6, SenderConformance,
+                         ::testing::ValuesIn(testing::kLocalAndV6Transports),
+                         testing::transport_name);
 
 // enqueue, waiting for room when the local buffer is full.
 Result<void> enqueue_waiting(Sender& sender, std::string_view text) {
