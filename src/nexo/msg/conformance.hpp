@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -33,6 +36,15 @@ inline void PrintTo(const Traits& traits, std::ostream* out) {
   *out << traits.name;
 }
 
+// An ipc:// port's socket file: one per test, in the temporary directory.
+inline std::string ipc_uri(int n) {
+  return "ipc://" + (std::filesystem::temp_directory_path() /
+                     ("nexo-conformance-" + std::to_string(::getpid()) + "-" + std::to_string(n) +
+                      ".sock"))
+                        .string();
+}
+
+// Every transport, over IPv4, IPv6 and Unix-domain sockets.
 inline const Traits kTransports[] = {
     {"inproc", [](int n) { return "inproc://conformance-" + std::to_string(n); }, true, true, false,
      8u << 20, true},
@@ -41,6 +53,10 @@ inline const Traits kTransports[] = {
     {"rudp", [](int) { return std::string("rudp://127.0.0.1:0"); }, true, true, true, 8u << 20, true},
     {"udp", [](int) { return std::string("udp://127.0.0.1:0"); }, false, false, false, 65'507, false},
     {"udp_any", [](int) { return std::string("udp://*:0"); }, false, false, false, 65'507, false},
+    {"ipc", ipc_uri, true, true, true, 8u << 20, true},
+    {"tcp_v6", [](int) { return std::string("tcp://[::1]:0"); }, true, true, true, 8u << 20, true},
+    {"rudp_v6", [](int) { return std::string("rudp://[::1]:0"); }, true, true, true, 8u << 20, true},
+    {"udp_v6", [](int) { return std::string("udp://[::1]:0"); }, false, false, false, 65'507, false},
 };
 
 // The transports with (or, value false, without) a capability. A test that

@@ -33,6 +33,9 @@ Result<std::unique_ptr<Port>> Port::bind(Context& context, std::string_view text
     case Scheme::rudp:
       backend = bind_rudp(context, *uri, core);
       break;
+    case Scheme::ipc:
+      backend = bind_ipc(context, *uri, core);
+      break;
   }
   if (!backend) return std::move(backend).error();
   core->counters.describe("port", (*backend)->uri().to_string());  // for nexo stat

@@ -38,6 +38,9 @@ Result<std::unique_ptr<Sender>> Sender::connect(Context& context, std::string_vi
     case Scheme::rudp:
       backend = connect_rudp(context, *uri, options);
       break;
+    case Scheme::ipc:
+      backend = connect_ipc(context, *uri, options);
+      break;
   }
   if (!backend) return std::move(backend).error();
   (*backend)->counters().describe("sender", uri->to_string());  // for nexo stat

@@ -17,6 +17,12 @@ constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the 
 // the port's small messages.
 constexpr std::size_t kSmallShare = 4;
 
+// A message's source: "tcp://PEER", or "ipc://PATH" (a Unix-domain peer has no name).
+std::string source_text(const net::TcpStream& stream) {
+  if (stream.is_unix()) return "ipc://" + stream.unix_address().to_string();
+  return "tcp://" + stream.peer_endpoint().to_string();
+}
+
 }  // namespace
 
 struct TcpEngine::Connection {
@@ -130,8 +136,7 @@ void TcpEngine::accept_all() {
     }
     auto c = std::make_unique<Connection>(std::move(*stream));
     c->key = next_connection_++;
-    c->source =
-        make_source("tcp://" + c->stream.peer_endpoint().to_string(), weak_from_this(), c->key);
+    c->source = make_source(source_text(c->stream), weak_from_this(), c->key);
     if (!poller().add(c->stream.native_handle(), io::kReadable, c->key)) {
       core_->counters.add_rejected();
       continue;

@@ -1,4 +1,4 @@
-// tcp:// receiving side: the PortBackend around a TcpEngine (tcp_engine.hpp,
+// tcp:// (and ipc://) receiving side: the PortBackend around a TcpEngine (tcp_engine.hpp,
 // which does the I/O and says who does it). This file is the I/O thread's part:
 // an io::LoopFallback runs the engine while no receiving thread does, and two
 // timers serve it (stalled frames, accept back-off).
@@ -21,6 +21,7 @@ class TcpPort final : public PortBackend {
     const auto& local = listener.local_endpoint();
     uri_.host = local.address().is_any() ? "*" : local.address().to_string();
     uri_.port = local.port();
+    if (listener.is_unix()) uri_ = Uri{Scheme::ipc, {}, 0, listener.unix_address().to_string()};
     engine_ = std::make_shared<TcpEngine>(
         std::move(listener), std::move(poller), core_,
         [this, io = &context_.io(), alive = std::weak_ptr<bool>(alive_)] {
@@ -93,6 +94,22 @@ Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
   if (auto usable = TcpEngine::check(core->options); !usable)
     return std::move(usable).error().with_context("bind " + uri.to_string());
   auto local = bind_endpoint(uri);
+  if (!local) return std::move(local).error();
+  auto listener = net::TcpListener::bind(*local);
+  if (!listener) return std::move(listener).error();
+  if (auto nb = listener->set_non_blocking(true); !nb) return std::move(nb).error();
+  auto poller = io::Poller::create();
+  if (!poller) return std::move(poller).error();
+  auto port =
+      std::make_unique<TcpPort>(context, std::move(*listener), std::move(*poller), std::move(core));
+  if (auto started = port->start(); !started) return std::move(started).error();
+  return std::unique_ptr<PortBackend>(std::move(port));
+}
+
+// The same port over a Unix-domain stream socket; closing it removes the socket file.
+Result<std::unique_ptr<PortBackend>> bind_ipc(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core) {
+  auto local = net::UnixAddress::parse(uri.name);
   if (!local) return std::move(local).error();
   auto listener = net::TcpListener::bind(*local);
   if (!listener) return std::move(listener).error();

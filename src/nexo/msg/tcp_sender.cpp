@@ -670,4 +670,17 @@ Result<std::unique_ptr<SenderBackend>> connect_tcp(Context& context, const Uri& 
   return std::unique_ptr<SenderBackend>(std::move(sender));
 }
 
+// The same sender over a Unix-domain stream socket.
+Result<std::unique_ptr<SenderBackend>> connect_ipc(Context& context, const Uri& uri,
+                                                   const SenderOptions& options) {
+  auto peer = net::UnixAddress::parse(uri.name);
+  if (!peer) return std::move(peer).error();
+  auto stream = net::TcpStream::connect(*peer, options.connect_timeout);
+  if (!stream) return std::move(stream).error();
+  if (auto nb = stream->set_non_blocking(true); !nb) return std::move(nb).error();
+  auto sender = std::make_unique<TcpSender>(context, uri, std::move(*stream), options);
+  if (auto started = sender->start(); !started) return std::move(started).error();
+  return std::unique_ptr<SenderBackend>(std::move(sender));
+}
+
 }  // namespace nexo::msg

@@ -180,5 +180,11 @@ Result<std::unique_ptr<PortBackend>> bind_rudp(Context& context, const Uri& uri,
                                                std::shared_ptr<PortCore> core);
 Result<std::unique_ptr<SenderBackend>> connect_rudp(Context& context, const Uri& uri,
                                                     const SenderOptions& options);
+// ipc://: tcp://'s port and sender over a Unix-domain stream socket
+// (tcp_port.cpp, tcp_sender.cpp).
+Result<std::unique_ptr<PortBackend>> bind_ipc(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core);
+Result<std::unique_ptr<SenderBackend>> connect_ipc(Context& context, const Uri& uri,
+                                                   const SenderOptions& options);
 
 }  // namespace nexo::msg

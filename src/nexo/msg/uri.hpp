@@ -2,6 +2,11 @@
 //   tcp://HOST:PORT     length-prefixed frames over TCP
 //   udp://HOST:PORT     one datagram per message, unreliable (UDP's failure model)
 //   rudp://HOST:PORT    reliable datagrams over UDP (acknowledgements, retransmission)
+//   ipc://PATH          length-prefixed frames over a Unix-domain stream socket
+//                       (this host): ipc:///tmp/app.sock, ipc://run/app.sock
+//                       (relative to the working directory), ipc://@app (Linux's
+//                       abstract namespace: no file). tcp://'s framing, engine
+//                       and options (PortOptions' tcp:// ones apply to it too).
 //   inproc://NAME       within this process, no sockets
 // HOST is a name, an IPv4 literal, [IPv6], or * (bind: every interface;
 // connect: this host, so the uri() of a port bound to tcp://*:0 can be used as is).
@@ -16,7 +21,7 @@
 
 namespace nexo::msg {
 
-enum class Scheme : std::uint8_t { tcp, udp, inproc, rudp };
+enum class Scheme : std::uint8_t { tcp, udp, inproc, rudp, ipc };
 
 std::string_view to_string(Scheme scheme) noexcept;
 
@@ -24,7 +29,7 @@ struct Uri {
   Scheme scheme = Scheme::inproc;
   std::string host;        // tcp/udp: "*" for every interface
   std::uint16_t port = 0;  // tcp/udp
-  std::string name;        // inproc
+  std::string name;        // inproc: the name; ipc: the path, or @name
 
   // Errors: invalid_argument naming the text and what is wrong with it.
   static Result<Uri> parse(std::string_view text);

@@ -4,9 +4,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -51,6 +53,38 @@ Endpoint from_sockaddr(const sockaddr* address, socklen_t length) noexcept {
     return Endpoint(InetAddress::v6(bytes, sin6->sin6_scope_id).unmapped(), ntohs(sin6->sin6_port));
   }
   return Endpoint();
+}
+
+SockAddr to_sockaddr(const UnixAddress& address) noexcept {
+  SockAddr out;
+  auto* sun = reinterpret_cast<sockaddr_un*>(&out.storage);
+  sun->sun_family = AF_UNIX;
+  const std::string& name = address.name();  // at most UnixAddress::kMaxLength bytes
+  const std::size_t at = address.is_abstract() ? 1 : 0;  // abstract: sun_path[0] stays NUL
+  std::memcpy(sun->sun_path + at, name.data(), name.size());
+  out.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + at + name.size() +
+                                      (address.is_abstract() ? 0 : 1));
+  return out;
+}
+
+UnixAddress unix_from_sockaddr(const sockaddr* address, socklen_t length) {
+  const auto start = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+  if (address->sa_family != AF_UNIX || length <= start) return {};
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(address);
+  std::string_view path(sun->sun_path, static_cast<std::size_t>(length - start));
+  if (path.front() == '\0') {
+    auto abstract = UnixAddress::abstract(path.substr(1));
+    return abstract ? *abstract : UnixAddress();
+  }
+  path = path.substr(0, path.find('\0'));
+  auto named = UnixAddress::path(path);
+  return named ? *named : UnixAddress();
+}
+
+Result<FileDescriptor> open_unix_socket(int type, std::string_view operation) {
+  int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::from_errno(errno, operation);
+  return FileDescriptor(fd);
 }
 
 Result<FileDescriptor> open_socket(Family family, int type, std::string_view operation) {

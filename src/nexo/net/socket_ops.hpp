@@ -11,6 +11,7 @@
 #include "nexo/base/result.hpp"
 #include "nexo/net/endpoint.hpp"
 #include "nexo/net/file_descriptor.hpp"
+#include "nexo/net/unix_address.hpp"
 
 namespace nexo::net::detail {
 
@@ -28,9 +29,16 @@ SockAddr to_sockaddr(const Endpoint& endpoint, Family socket_family) noexcept;
 // sockaddr → Endpoint; IPv4-mapped IPv6 addresses come back as IPv4.
 Endpoint from_sockaddr(const sockaddr* address, socklen_t length) noexcept;
 
+// UnixAddress → sockaddr_un (an abstract name with its leading NUL, no trailing one).
+SockAddr to_sockaddr(const UnixAddress& address) noexcept;
+// sockaddr_un → UnixAddress; empty for an unnamed socket (a connecting end).
+UnixAddress unix_from_sockaddr(const sockaddr* address, socklen_t length);
+
 // socket(2) with SOCK_CLOEXEC.
 // The option helpers below report closed (not EBADF) for a closed socket (fd < 0).
 Result<FileDescriptor> open_socket(Family family, int type, std::string_view operation);
+// socket(2) of the Unix domain (AF_UNIX), with SOCK_CLOEXEC.
+Result<FileDescriptor> open_unix_socket(int type, std::string_view operation);
 Result<void> set_int_option(int fd, int level, int name, int value, std::string_view what);
 Result<int> get_int_option(int fd, int level, int name, std::string_view what);
 Result<void> set_timeout_option(int fd, int name, Timeout timeout, std::string_view what);

@@ -62,7 +62,60 @@ Result<TcpStream> TcpStream::connect(std::string_view host, std::uint16_t port, 
   return std::move(*last);
 }
 
+Result<TcpStream> TcpStream::connect(const UnixAddress& peer, Timeout timeout) {
+  const std::string what = "unix connect to " + peer.to_string();
+  if (peer.empty()) return Error(ErrorKind::invalid_argument, what + ": no address");
+  auto fd = detail::open_unix_socket(SOCK_STREAM, "unix socket");
+  if (!fd) return std::move(fd).error();
+  // A Unix-domain connect never is in progress: it succeeds or fails at once,
+  // and waits (up to SO_SNDTIMEO) only while the listener's backlog is full.
+  if (timeout) {
+    if (auto set = detail::set_timeout_option(fd->get(), SO_SNDTIMEO, timeout, what); !set)
+      return std::move(set).error();
+  }
+  const detail::SockAddr address = detail::to_sockaddr(peer);
+  while (::connect(fd->get(), address.get(), address.length) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN) {
+      return Error(ErrorKind::timed_out,
+                   what + ": the listener's backlog stayed full for " + detail::describe(timeout),
+                   err);
+    }
+    if (err == ENOENT) return Error(ErrorKind::refused, what + ": no socket there", err);
+    if (err == ECONNREFUSED) {
+      return Error(ErrorKind::refused, what + ": nobody listens on it (a stale socket file?)",
+                   err);
+    }
+    return Error::from_errno(err, what);
+  }
+  if (timeout) {
+    if (auto set = detail::set_timeout_option(fd->get(), SO_SNDTIMEO, std::nullopt, what); !set)
+      return std::move(set).error();
+  }
+  return adopt(std::move(*fd));
+}
+
 Result<TcpStream> TcpStream::adopt(FileDescriptor fd) {
+  detail::SockAddr name;
+  name.length = sizeof name.storage;
+  if (::getsockname(fd.get(), name.get(), &name.length) != 0)
+    return Error::from_errno(errno, "getsockname");
+  if (name.get()->sa_family == AF_UNIX) {
+    // The accepting end is named after the listener; the connecting end is
+    // unnamed, and its peer is the listener.
+    UnixAddress where = detail::unix_from_sockaddr(name.get(), name.length);
+    if (where.empty()) {
+      name.length = sizeof name.storage;
+      if (::getpeername(fd.get(), name.get(), &name.length) != 0)
+        return Error::from_errno(errno, "getpeername");
+      where = detail::unix_from_sockaddr(name.get(), name.length);
+    }
+    TcpStream stream(std::move(fd), Endpoint(), Endpoint());
+    stream.unix_ = true;
+    stream.unix_address_ = std::move(where);
+    return stream;
+  }
   auto local = detail::local_endpoint_of(fd.get());
   if (!local) return std::move(local).error();
   auto peer = detail::peer_endpoint_of(fd.get());
@@ -70,8 +123,13 @@ Result<TcpStream> TcpStream::adopt(FileDescriptor fd) {
   return TcpStream(std::move(fd), *local, *peer);
 }
 
+std::string TcpStream::label(std::string_view operation) const {
+  return (unix_ ? "unix " : "tcp ") + std::string(operation) + " " +
+         (unix_ ? unix_address_.to_string() : peer_.to_string());
+}
+
 Error TcpStream::io_error(int err, std::string_view operation, Timeout timeout) const {
-  std::string what = "tcp " + std::string(operation) + " " + peer_.to_string();
+  std::string what = label(operation);
   if (err == EAGAIN && !non_blocking_) {
     return Error(ErrorKind::timed_out, what + ": no progress within " + detail::describe(timeout),
                  err);
@@ -91,7 +149,7 @@ Result<std::size_t> TcpStream::read(std::span<std::byte> buffer) {
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
       return Error(ErrorKind::closed,
-                   "tcp read from " + peer_.to_string() + ": the peer closed the connection");
+                   label("read from") + ": the peer closed the connection");
     }
     if (errno != EINTR) return io_error(errno, "read from", read_timeout_);
   }
@@ -161,7 +219,7 @@ Result<void> TcpStream::write_all(std::span<const std::byte> data) {
 Result<void> TcpStream::shutdown_write() {
   if (!fd_) return Error(ErrorKind::closed, "tcp shutdown: the stream is closed");
   if (::shutdown(fd_.get(), SHUT_WR) != 0) {
-    return Error::from_errno(errno, "tcp shutdown (write) " + peer_.to_string());
+    return Error::from_errno(errno, label("shutdown (write)"));
   }
   return ok();
 }
@@ -169,7 +227,7 @@ Result<void> TcpStream::shutdown_write() {
 Result<void> TcpStream::shutdown_read() {
   if (!fd_) return Error(ErrorKind::closed, "tcp shutdown: the stream is closed");
   if (::shutdown(fd_.get(), SHUT_RD) != 0) {
-    return Error::from_errno(errno, "tcp shutdown (read) " + peer_.to_string());
+    return Error::from_errno(errno, label("shutdown (read)"));
   }
   return ok();
 }
@@ -194,10 +252,12 @@ Result<void> TcpStream::set_write_timeout(Timeout timeout) {
 }
 
 Result<void> TcpStream::set_no_delay(bool on) {
+  if (unix_ && fd_) return ok();  // a Unix-domain stream sends at once: no Nagle
   return detail::set_int_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "TCP_NODELAY");
 }
 
 Result<bool> TcpStream::no_delay() const {
+  if (unix_ && fd_) return true;
   auto value = detail::get_int_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
   if (!value) return std::move(value).error();
   return *value != 0;
@@ -205,6 +265,11 @@ Result<bool> TcpStream::no_delay() const {
 
 Result<void> TcpStream::set_keep_alive(std::optional<KeepAlive> keep_alive) {
   const int fd = fd_.get();
+  if (unix_ && fd_) {
+    if (!keep_alive) return ok();
+    return Error(ErrorKind::invalid_argument,
+                 label("keepalive on") + ": a Unix-domain stream has no keepalive probes");
+  }
   if (!keep_alive) return detail::set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 0, "SO_KEEPALIVE");
   if (keep_alive->idle.count() < 1 || keep_alive->interval.count() < 1 || keep_alive->probes < 1) {
     return Error(ErrorKind::invalid_argument,
@@ -223,6 +288,7 @@ Result<void> TcpStream::set_keep_alive(std::optional<KeepAlive> keep_alive) {
 }
 
 Result<bool> TcpStream::keep_alive() const {
+  if (unix_ && fd_) return false;
   auto value = detail::get_int_option(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE");
   if (!value) return std::move(value).error();
   return *value != 0;

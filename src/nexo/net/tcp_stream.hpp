@@ -10,6 +10,14 @@
 // write timeout, or keepalive). A process cannot tell a failed network from a
 // failed or slow peer, nor whether its last writes were read.
 //
+// The same class carries a Unix-domain stream connection (same host, a
+// UnixAddress instead of an Endpoint: connect(UnixAddress), or accepted by a
+// TcpListener bound to one): the same byte stream with the same failure model,
+// so everything built on a TcpStream (msg/'s framing, DataWriter) runs over
+// either. On a Unix-domain stream the endpoints are unspecified (unix_address()
+// says where it is), set_no_delay is a no-op (there is no Nagle to turn off),
+// and keepalive is refused (invalid_argument).
+//
 // Thread contract: one reader thread and one writer thread may use a stream at
 // once; configuration calls are not synchronised with I/O. Move-only.
 #pragma once
@@ -24,6 +32,7 @@
 #include "nexo/base/result.hpp"
 #include "nexo/net/endpoint.hpp"
 #include "nexo/net/file_descriptor.hpp"
+#include "nexo/net/unix_address.hpp"
 
 namespace nexo::net {
 
@@ -42,7 +51,12 @@ class TcpStream {
   // (`timeout` applies to each attempt). The error is the last attempt's.
   static Result<TcpStream> connect(std::string_view host, std::uint16_t port,
                                    Timeout timeout = std::nullopt);
-  // Takes ownership of a connected socket (used by TcpListener::accept).
+  // Connects to the Unix-domain stream socket at `peer`. Blocks until
+  // connected, or `timeout` passes while the listener's backlog is full.
+  // Errors: refused (no socket there, or nobody listens on it: a stale file),
+  // timed_out, permission_denied, invalid_argument.
+  static Result<TcpStream> connect(const UnixAddress& peer, Timeout timeout = std::nullopt);
+  // Takes ownership of a connected socket, TCP or Unix-domain (used by TcpListener::accept).
   static Result<TcpStream> adopt(FileDescriptor fd);
 
   TcpStream(TcpStream&&) noexcept = default;
@@ -90,6 +104,9 @@ class TcpStream {
 
   const Endpoint& local_endpoint() const noexcept { return local_; }
   const Endpoint& peer_endpoint() const noexcept { return peer_; }
+  // A Unix-domain stream: the listener's address (on either end); else empty.
+  bool is_unix() const noexcept { return unix_; }
+  const UnixAddress& unix_address() const noexcept { return unix_address_; }
 
   int native_handle() const noexcept { return fd_.get(); }
   // Closes the connection; later calls fail with closed. Idempotent.
@@ -103,10 +120,14 @@ class TcpStream {
   TcpStream(FileDescriptor fd, Endpoint local, Endpoint peer) noexcept
       : fd_(std::move(fd)), local_(local), peer_(peer) {}
   Error io_error(int err, std::string_view operation, Timeout timeout) const;
+  // "tcp read from 192.0.2.1:80", "unix read from /run/app.sock"
+  std::string label(std::string_view operation) const;
 
   FileDescriptor fd_;
   Endpoint local_;
   Endpoint peer_;
+  UnixAddress unix_address_;
+  bool unix_ = false;
   Timeout read_timeout_;
   Timeout write_timeout_;
   bool non_blocking_ = false;
