@@ -100,7 +100,7 @@ if start_server echo recv tcp://127.0.0.1:0 --count 6 --echo --stats; then
 fi
 expect_error "reply over udp" 1 "carries no replies" -- send udp://127.0.0.1:9 hi --reply --timeout 100
 expect_error "sync over udp" 1 "no synchronous send" -- send udp://127.0.0.1:9 hi --sync
-expect_error "bad uri" 1 "uri 'http://x:1': unknown scheme" -- recv http://x:1
+expect_error "bad uri" 2 "uri 'http://x:1': unknown scheme" -- recv http://x:1
 
 # --- errors: one line on stderr, non-zero exit -----------------------------
 start_server probe udp serve --port 0 --bind 127.0.0.1 --count 1
@@ -111,10 +111,10 @@ expect_error "udp send to a closed port" 1 "port unreachable" -- udp send hi 127
 expect_error "send to nobody" 1 "Connection refused" -- send tcp://127.0.0.1:"$closed_port" hi
 expect_error "tcp send refused" 1 "Connection refused" -- tcp send hi 127.0.0.1 --port "$closed_port"
 expect_error "unknown host" 1 "resolve 'no-such-host.invalid'" -- tcp send hi no-such-host.invalid
-expect_error "port out of range" 1 "port 70000 is outside 0..65535" -- udp send hi 127.0.0.1 --port 70000
-expect_error "port not a number" 1 "port 'http' is not a number" -- tcp serve --port http
-expect_error "negative timeout" 1 "--timeout -5" -- udp send hi 127.0.0.1 --timeout -5
-expect_error "multicast port 0" 1 "--port 0" -- mcast peer hi 239.1.2.3 --port 0
+expect_error "port out of range" 2 "--port: port 70000 is outside 0..65535" -- udp send hi 127.0.0.1 --port 70000
+expect_error "port not a number" 2 "port 'http' is not a number" -- tcp serve --port http
+expect_error "negative timeout" 2 "--timeout: '-5' is not a timeout" -- udp send hi 127.0.0.1 --timeout -5
+expect_error "multicast port 0" 2 "--port: port 0" -- mcast peer hi 239.1.2.3 --port 0
 expect_error "not a multicast group" 1 "not a multicast group address" -- mcast peer hi 10.1.2.3
 expect_error "unknown interface" 1 "no network interface named 'nosuch0'" -- mcast peer hi 239.1.2.3 --interface nosuch0
 expect_error "message too long for writeUTF" 1 "more than the 65535 allowed" -- tcp send "$(head -c 70000 /dev/zero | tr '\0' a)" 127.0.0.1
@@ -171,14 +171,15 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
       && pass "fault-proxy --loss 1 loses and counts" || fail "lossy counters: $(cat "$work/fp_lossy.out")"
   fi
   out=$(timeout 20 "$nexo" udp send "last" 127.0.0.1 --port "$target")  # the target's third request
+  [[ $out == "Reply: last" ]] || fail "udp send to the proxied server printed '$out'"
   wait "$target_pid" && pass "the proxied server got exactly what the proxy delivered" \
     || fail "udp serve behind the proxy: exit $?"
 fi
 if start_server fp_timed fault-proxy --listen 0 --to 127.0.0.1:9 --duration 100ms; then
   wait "$server_pid" && pass "fault-proxy --duration stops by itself" || fail "fault-proxy --duration exit $?"
 fi
-expect_error "fault-proxy bad --to" 1 "expected HOST:PORT" -- fault-proxy --listen 0 --to nowhere
-expect_error "fault-proxy bad --delay" 1 "--delay '5xs': not a duration" -- fault-proxy --listen 0 --to 127.0.0.1:9 --delay 5xs
+expect_error "fault-proxy bad --to" 2 "expected HOST:PORT" -- fault-proxy --listen 0 --to nowhere
+expect_error "fault-proxy bad --delay" 2 "--delay: '5xs' is not a duration" -- fault-proxy --listen 0 --to 127.0.0.1:9 --delay 5xs
 expect_error "fault-proxy --loss 2" 2 "--loss" -- fault-proxy --listen 0 --to 127.0.0.1:9 --loss 2
 
 # --- marshal / unmarshal -----------------------------------------------------
@@ -186,12 +187,21 @@ expect_error "fault-proxy --loss 2" 2 "--loss" -- fault-proxy --listen 0 --to 12
 # hex output reads back too; the annotated dump names what the bytes are.
 formats=$("$nexo" marshal --help | sed -n 's/.*--format TEXT:{\(.*\)}.*/\1/p' | tr ',' ' ')
 [[ -n $formats ]] && pass "marshal --help lists the formats: $formats" || fail "marshal --help lists no formats"
+# Java serialization has no maps and no optional primitives: `everything` has both.
+declare -A expected_refusals=(
+  ["java everything"]="java: type 'everything' has a field Java serialization does not carry"
+)
 for format in $formats; do
   for example in person large everything ref; do
     if ! "$nexo" marshal --format "$format" --example "$example" --output raw >"$work/m.bin" 2>"$work/m.err"; then
-      # a format may refuse a type it cannot carry (Java has no maps), with one clear line
-      [[ $(wc -l <"$work/m.err") -eq 1 ]] && pass "marshal $format $example refused: $(cat "$work/m.err")" \
-        || fail "marshal $format $example: $(cat "$work/m.err")"
+      # the refusals accepted, one by one: a format that cannot carry the type
+      refusal=${expected_refusals["$format $example"]:-}
+      if [[ -n $refusal && $(wc -l <"$work/m.err") -eq 1 && $(cat "$work/m.err") == *"$refusal"* ]]; then
+        pass "marshal $format $example refused: $(cat "$work/m.err")"
+        unset 'expected_refusals["$format $example"]'
+      else
+        fail "marshal $format $example: $(cat "$work/m.err")"
+      fi
       continue
     fi
     "$nexo" unmarshal --format "$format" --example "$example" "$work/m.bin" >"$work/u.txt" 2>"$work/u.err" \
@@ -202,6 +212,7 @@ for format in $formats; do
       || fail "unmarshal $format $example: $(cat "$work/u.err") $(diff "$work/u.txt" "$work/ref.txt" | head -5)"
   done
 done
+for left in "${!expected_refusals[@]}"; do fail "marshal $left was expected to be refused, and was not"; done
 out=$("$nexo" marshal --format cdr-be --example person)
 [[ $out == *"header  encapsulation: CDR big-endian"* && $out == *"padding"* && $out == *"name length (with NUL)"* && $out == *"year = 1984"* ]] \
   && pass "marshal prints an annotated dump" || fail "marshal dump: $out"
@@ -211,6 +222,120 @@ expect_error "unmarshal a hostile length" 1 "cdr: at byte 4: name length 4294967
 expect_error "unmarshal a missing file" 1 "cannot open" -- unmarshal --format cdr "$work/nope"
 expect_error "unmarshal bad hex" 1 "not hex" -- unmarshal --format cdr --hex <(echo "zz")
 expect_error "marshal unknown format" 2 "--format" -- marshal --format yaml
+
+# --- a peer's bytes on a terminal ---------------------------------------------
+# A peer sends a newline, a forged line and an ESC sequence: every place that
+# prints it shows them escaped, on the one line they belong to.
+forged=$'hi\nRequest: forged (from 1.2.3.4:5)\e[2J\r\xff\xc2\x9b'
+escaped='hi\nRequest: forged (from 1.2.3.4:5)\x1b[2J\r\xff\u{009b}'
+if start_server hostile udp serve --port 0 --bind 127.0.0.1 --count 1; then
+  out=$(timeout 20 "$nexo" udp send "$forged" 127.0.0.1 --port "$port")
+  [[ $out == "Reply: $escaped" ]] && pass "udp send escapes the reply" || fail "udp send printed '$out'"
+  wait "$server_pid"
+  [[ $(wc -l <"$work/hostile.out") -eq 1 && $(cat "$work/hostile.out") == "Request: $escaped (from 127.0.0.1:"* ]] \
+    && pass "udp serve escapes the request: no forged line" || fail "udp serve printed: $(cat "$work/hostile.out")"
+fi
+if start_server hostile_tcp tcp serve --port 0 --bind 127.0.0.1 --count 1; then
+  # writeUTF carries only UTF-8: the same without the stray byte
+  out=$(timeout 20 "$nexo" tcp send "${forged/$'\xff'/}" 127.0.0.1 --port "$port")
+  [[ $out == "Received: ${escaped/\\xff/}" ]] && pass "tcp send escapes the reply" || fail "tcp send printed '$out'"
+  wait "$server_pid"
+  [[ $(wc -l <"$work/hostile_tcp.out") -eq 1 ]] && pass "tcp serve escapes the request" \
+    || fail "tcp serve printed: $(cat "$work/hostile_tcp.out")"
+fi
+if start_server hostile_recv recv tcp://127.0.0.1:0 --count 1 --echo; then
+  out=$(timeout 20 "$nexo" send "tcp://127.0.0.1:$port" "$forged" --reply)
+  [[ $out == "Sent: $escaped"$'\n'"Reply: $escaped" ]] && pass "send --reply escapes what it prints" \
+    || fail "send --reply printed '$out'"
+  wait "$server_pid"
+  [[ $(cat "$work/hostile_recv.out") == "Received: $escaped" ]] && pass "recv escapes the message" \
+    || fail "recv printed: $(cat "$work/hostile_recv.out")"
+fi
+expect_error "an error quoting input stays on one line" 1 "resolve 'a\\nb'" -- send $'tcp://a\nb:1' hi
+
+# --- one set of option checks for every subcommand -----------------------------
+expect_error "ping --count 0 (was SIGSEGV)" 2 "--count: '0' is not a count here: at least 1" -- ping tcp://127.0.0.1:9 --count 0
+expect_error "recv --count 0 (did nothing)" 2 "--count: '0' is not a count here" -- recv tcp://127.0.0.1:0 --count 0
+expect_error "send --count 0" 2 "--count: '0'" -- send tcp://127.0.0.1:9 hi --count 0
+expect_error "a count past 2^64 (was clamped)" 2 "--count: '18446744073709551616' is more than 2^64-1" -- send tcp://127.0.0.1:9 hi --count 18446744073709551616
+expect_error "serve --count past 2^64" 2 "is more than 2^64-1" -- udp serve --count 99999999999999999999
+expect_error "timeout 10^13 ms (overflowed into an immediate timeout)" 2 "--timeout: '10000000000000' is too long a timeout" -- udp send hi 127.0.0.1 --timeout 10000000000000
+for cmd in "udp send hi 127.0.0.1" "tcp send hi 127.0.0.1" "send tcp://127.0.0.1:9 hi" "recv tcp://127.0.0.1:0" "ping tcp://127.0.0.1:9" "mcast peer hi 239.1.2.3"; do
+  # shellcheck disable=SC2086
+  expect_error "$cmd --timeout -1: the same rule everywhere" 2 "--timeout: '-1' is not a timeout" -- $cmd --timeout -1
+done
+expect_error "fault-proxy --to HOST:0" 2 "--to: '127.0.0.1:0': port 0 is not somewhere to send to" -- fault-proxy --listen 0 --to 127.0.0.1:0
+expect_error "fault-proxy --to an unbracketed IPv6" 2 "in brackets" -- fault-proxy --listen 0 --to ::1:53
+expect_error "send to port 0" 2 "port 0 is not somewhere to send to" -- send udp://127.0.0.1:0 hi
+expect_error "ping --size beyond a message" 2 "--size: '17M' is more than" -- ping tcp://127.0.0.1:9 --size 17M
+expect_error "send - with --count" 2 "--count: not with MESSAGE -" -- send tcp://127.0.0.1:9 - --count 2
+if start_server stalled udp serve --port 0 --bind 127.0.0.1 --count 1; then
+  kill -STOP "$server_pid"  # a server that never answers: the longest timeout waits
+  timeout 1 "$nexo" udp send hi 127.0.0.1 --port "$port" --timeout 2147483647 >"$work/long.out" 2>&1
+  rc=$?
+  [[ $rc -eq 124 ]] && pass "--timeout 2147483647 waits (killed after 1 s)" \
+    || fail "--timeout 2147483647 returned $rc: $(cat "$work/long.out")"
+  kill -CONT "$server_pid"
+  kill "$server_pid" 2>/dev/null
+fi
+
+# --- nexo send - : a message per line of standard input --------------------------
+if start_server lines recv tcp://127.0.0.1:0 --count 3; then
+  out=$(printf 'first\nsecond line\n\n' | timeout 20 "$nexo" send "tcp://127.0.0.1:$port" - --numbered)
+  [[ $out == $'Sent: first 0\nSent: second line 1\nSent:  2' ]] && pass "send - sends each line of stdin" \
+    || fail "send - printed '$out'"
+  wait "$server_pid" && pass "recv got the three lines" || fail "recv exit $?"
+  [[ $(cat "$work/lines.out") == $'Received: first 0\nReceived: second line 1\nReceived:  2' ]] \
+    && pass "the lines arrive as messages, without their newlines" || fail "recv printed: $(cat "$work/lines.out")"
+fi
+
+# --- unmarshal input that is not a file of bytes --------------------------------
+expect_error "unmarshal a directory (was an uncaught ios_failure)" 1 "cannot read $work" -- unmarshal --format json "$work"
+expect_error "unmarshal more than the input limit" 1 "more than 67108864 bytes of input" -- unmarshal --format cdr /dev/zero
+
+# --- the tour, to its end ----------------------------------------------------------
+timeout 300 "$nexo" tour >"$work/tour.out" 2>"$work/tour.err"
+rc=$?
+[[ $rc -eq 0 && ! -s $work/tour.err ]] && pass "the tour exits 0" || fail "tour exit $rc: $(cat "$work/tour.err")"
+tour_has() {  # tour_has "what" REGEX: a line of the tour's output matches
+  grep -Eq -- "$2" "$work/tour.out" && pass "tour: $1" || fail "tour: $1: no line matches '$2'"
+}
+for n in 1 2 3 4 5 6 7; do tour_has "stop $n" "^== $n\. "; done
+tour_has "no stop 8" '^Tour complete\.$'
+[[ $(grep -c '^== ' "$work/tour.out") -eq 7 ]] || fail "tour: not exactly 7 stops"
+tour_has "resolve localhost" '^   resolve\("localhost"\) +.*(127\.0\.0\.1|::1)'
+tour_has "an unknown host" '^   resolve\("no-such-host\.invalid"\) +\[resolve_failed\]'
+tour_has "udp echo" '^   udp send "Hello" → reply +Hello$'
+tour_has "udp echo in UTF-8" '^   udp send "¿Qué tal\?" → reply +¿Qué tal\?$'
+tour_has "a receive timeout" '^   receive\(\) +\[timed_out\]'
+tour_has "truncation reported" '^   receive_from\(1000-byte buffer\) +\[truncated\]'
+tour_has "too large a datagram" '^   send_to\(70,000 bytes\) +\[too_large\]'
+tour_has "connect filters" '^   connected receive\(\) got +from the peer$'
+tour_has "tcp echo" '^   tcp send "Asunción" → received +Asunción$'
+tour_has "writeInt" '^   writeInt\(1984\) +00 00 07 c0$'
+tour_has "writeUTF" '^   writeUTF\("Asunción"\) +00 09 41 73 75 6e 63 69 c3 b3 6e$'
+tour_has "refused" '^   connect to a port nobody listens on +\[refused\]'
+tour_has "silent peer" '^   read\(\) from a silent peer +\[timed_out\]'
+tour_has "closed" "^   read\(\) after the peer's shutdown_write\(\) +\[closed\]"
+tour_has "reset" '^   read\(\) after the peer aborted +\[reset\]'
+tour_has "multicast member 1" '^   member 1 received +hello, group$'
+tour_has "multicast member 2" '^   member 2 received +hello, group$'
+tour_has "not a group" '^   join\(10\.0\.0\.1\) +\[invalid_argument\]'
+tour_has "polled receive" '^   receive_async\(\) polled [0-9]+ times +sent asynchronously$'
+tour_has "callback" '^   then\(callback\) ran with +delivered to a callback$'
+tour_has "send_sync waited" '^   send_sync waited for the receive +[0-9]+ ms$'
+tour_has "request-reply" '^   sender->receive\(\) after send\(\) +it is [0-9]+ s since 1970$'
+tour_has "a full queue" '^   send_async\("three"\) +\[would_block\]'
+tour_has "udp loses" '^   udp:// messages that arrived +([0-9]|[1-9][0-9]|[1-9][0-9][0-9]) of 1000$'
+tour_has "rudp loses nothing" '^   rudp:// messages that arrived +1000 of 1000$'
+tour_has "rudp retransmitted" '^   rudp:// sender.s counters .*retransmitted [1-9]'
+tour_has "big-endian CDR reads back" '^   unmarshalled from big-endian CDR +the same Person$'
+tour_has "a hostile length" '^   a string length of 4294967295 +\['
+tour_has "a cut input" '^   the first 17 bytes only +\['
+tour_has "a remote object reference" '^   text form +.*127\.0\.0\.1.*1099'
+sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")
+[[ -n $sent_sync && $sent_sync -ge 50 ]] && pass "tour: send_sync waited for the receiver's 50 ms" \
+  || fail "tour: send_sync waited '$sent_sync' ms, less than the receiver took"
 
 # --- help ------------------------------------------------------------------
 for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour" "fault-proxy" "marshal" "unmarshal"; do

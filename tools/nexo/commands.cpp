@@ -6,23 +6,15 @@
 #include <mutex>
 
 #include "chapter_servers.hpp"
+#include "options.hpp"
+#include "terminal_text.hpp"
 #include "nexo/net/multicast_socket.hpp"
 
 namespace nexo::tool {
 namespace {
 
 int fail(std::string_view command, const Error& error) {
-  std::cerr << "nexo " << command << ": " << error.message() << '\n';
-  return 1;
-}
-
-Result<Timeout> timeout_from(long long ms) {
-  if (ms < 0) {
-    return Error(ErrorKind::invalid_argument,
-                 "--timeout " + std::to_string(ms) + " must be 0 (wait for ever) or positive");
-  }
-  if (ms == 0) return Timeout{};
-  return Timeout{std::chrono::milliseconds(ms)};
+  return report_failure(command, error.message());
 }
 
 // The address a server binds: the one asked for, or every interface (IPv6 and
@@ -58,7 +50,7 @@ std::mutex output_mutex;
 
 void log_request(std::string_view text, const net::Endpoint& client) {
   std::lock_guard lock(output_mutex);
-  std::cout << "Request: " << text << " (from " << client.to_string() << ")" << std::endl;
+  std::cout << "Request: " << printable(text) << " (from " << client.to_string() << ")" << std::endl;
 }
 
 template <class Server>
@@ -95,28 +87,26 @@ int tcp_serve(const ServerArgs& args) {
 }
 
 int udp_send(const ClientArgs& args) {
-  auto timeout = timeout_from(args.timeout_ms);
-  if (!timeout) return fail("udp send", timeout.error());
+  const Timeout timeout = options::to_timeout(args.timeout_ms);
   auto servers = client_endpoints(args);
   if (!servers) return fail("udp send", servers.error());
-  auto reply = udp_echo_request(servers->front(), args.message, *timeout);
+  auto reply = udp_echo_request(servers->front(), args.message, timeout);
   if (!reply) return fail("udp send", reply.error());
-  std::cout << "Reply: " << *reply << std::endl;
+  std::cout << "Reply: " << printable(*reply) << std::endl;
   return 0;
 }
 
 int tcp_send(const ClientArgs& args) {
-  auto timeout = timeout_from(args.timeout_ms);
-  if (!timeout) return fail("tcp send", timeout.error());
+  const Timeout timeout = options::to_timeout(args.timeout_ms);
   auto servers = client_endpoints(args);
   if (!servers) return fail("tcp send", servers.error());
   Result<std::string> reply = Error(ErrorKind::resolve_failed, "no address");
   for (const auto& server : *servers) {  // like Java's Socket: try each address in turn
-    reply = tcp_echo_request(server, args.message, *timeout);
+    reply = tcp_echo_request(server, args.message, timeout);
     if (reply || !reply.error().is(ErrorKind::refused)) break;
   }
   if (!reply) return fail("tcp send", reply.error());
-  std::cout << "Received: " << *reply << std::endl;
+  std::cout << "Received: " << printable(*reply) << std::endl;
   return 0;
 }
 
@@ -134,14 +124,9 @@ namespace nexo::tool {
 
 int mcast_peer(const MulticastArgs& args) {
   constexpr std::string_view command = "mcast peer";
-  auto timeout = timeout_from(args.timeout_ms);
-  if (!timeout) return fail(command, timeout.error());
-  auto port = net::parse_port(args.port);
+  const Timeout timeout = options::to_timeout(args.timeout_ms);
+  auto port = net::parse_port(args.port);  // checked by options::port(false): not 0
   if (!port) return fail(command, port.error().with_context("--port"));
-  if (*port == 0) {
-    return fail(command, Error(ErrorKind::invalid_argument,
-                               "--port 0: the members of a group must agree on a fixed port"));
-  }
   auto group = net::InetAddress::resolve(args.group);
   if (!group) return fail(command, group.error());
   if (auto valid = net::validate_group(group->front()); !valid) return fail(command, valid.error());
@@ -157,7 +142,7 @@ int mcast_peer(const MulticastArgs& args) {
   if (interface) step = socket->set_interface(*interface);
   if (step) step = socket->set_ttl(args.ttl);
   if (step) step = socket->set_loopback(args.loopback);
-  if (step) step = socket->set_receive_timeout(*timeout);
+  if (step) step = socket->set_receive_timeout(timeout);
   if (step) step = socket->join(group->front(), interface);
   if (step) step = socket->send_to(args.message, net::Endpoint(group->front(), *port));
   if (!step) return fail(command, step.error());
@@ -168,7 +153,7 @@ int mcast_peer(const MulticastArgs& args) {
                   datagram.error().with_context("received " + std::to_string(i) + " of " +
                                                 std::to_string(args.count) + " datagrams"));
     }
-    std::cout << "Received:" << datagram->text() << std::endl;
+    std::cout << "Received:" << printable(datagram->text()) << std::endl;
   }
   if (auto left = socket->leave(group->front(), interface); !left)
     return fail(command, left.error());

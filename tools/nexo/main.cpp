@@ -10,10 +10,11 @@
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <limits>
 #include <string>
 
 #include "commands.hpp"
+#include "options.hpp"
+#include "terminal_text.hpp"
 
 namespace {
 
@@ -43,29 +44,22 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
     for (const CLI::App* sub : subcommands)
       line += " " + sub->get_name();
   }
-  std::cerr << line << " (see --help)\n";
+  std::cerr << nexo::tool::printable(line) << " (see --help)\n";
   return 2;
 }
 
-// CLI11 would read "-1" into an unsigned count as 2^64-1: refuse the sign first.
-const CLI::Validator kCount(
-    [](const std::string& text) {
-      return text.find_first_not_of("0123456789") == std::string::npos && !text.empty()
-                 ? std::string()
-                 : "'" + text + "' is not a count (a whole number, 0 or more)";
-    },
-    "COUNT");
+namespace opt = nexo::tool::options;
 
 void add_server(CLI::App& parent, const std::string& description, const std::string& default_port,
                 ServerArgs& args, int (*run)(const ServerArgs&), int& status) {
   CLI::App* cmd = parent.add_subcommand("serve", description);
   args.port = default_port;
   cmd->add_option("--port", args.port, "port to listen on (0: any free port)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::port(true));
   cmd->add_option("--bind", args.bind, "address to listen on (default: every interface)");
   cmd->add_option("--count", args.count, "stop after N requests (default: serve for ever)")
-      ->check(kCount)
-      ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()));
+      ->check(opt::count(1));
   cmd->callback([&args, run, &status] { status = run(args); });
 }
 
@@ -76,9 +70,12 @@ void add_client(CLI::App& parent, const std::string& description, const std::str
   args.timeout_ms = 5000;
   cmd->add_option("MESSAGE", args.message, "text to send")->required();
   cmd->add_option("HOST", args.host, "server host name or address")->required();
-  cmd->add_option("--port", args.port, "server port")->capture_default_str();
+  cmd->add_option("--port", args.port, "server port")
+      ->capture_default_str()
+      ->check(opt::port(false));
   cmd->add_option("--timeout", args.timeout_ms, "milliseconds to wait for the reply (0: for ever)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::timeout());
   cmd->callback([&args, run, &status] { status = run(args); });
 }
 
@@ -91,10 +88,12 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
   args.timeout_ms = 10'000;
   peer->add_option("MESSAGE", args.message, "text to send to the group")->required();
   peer->add_option("GROUP", args.group, "group address: 224.0.0.0/4 or ff00::/8")->required();
-  peer->add_option("--port", args.port, "group port")->capture_default_str();
-  peer->add_option("--count", args.count, "datagrams to receive before leaving")
+  peer->add_option("--port", args.port, "group port (the members agree on it: not 0)")
       ->capture_default_str()
-      ->check(kCount);
+      ->check(opt::port(false));
+  peer->add_option("--count", args.count, "datagrams to receive before leaving (0: send only)")
+      ->capture_default_str()
+      ->check(opt::count(0));
   args.interface = "lo";
   peer->add_option("--interface", args.interface,
                    "interface to join and send on, by name or address; the loopback interface "
@@ -102,9 +101,11 @@ void add_multicast(CLI::App& app, MulticastArgs& args, int& status) {
       ->capture_default_str();
   peer->add_option("--timeout", args.timeout_ms,
                    "milliseconds to wait for each datagram (0: for ever)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::timeout());
   peer->add_option("--ttl", args.ttl, "hops the datagram may travel (0..255)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 255));
   peer->add_flag("!--no-loopback", args.loopback, "do not receive this host's own datagrams");
   peer->callback([&args, &status] { status = nexo::tool::mcast_peer(args); });
 }
@@ -114,27 +115,39 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   CLI::App* s = app.add_subcommand(
       "send", "send MESSAGE to the port at URI (tcp://, udp://, rudp://, inproc://)");
   s->add_option("URI", send.uri, "where: tcp://HOST:PORT, udp://HOST:PORT, rudp://HOST:PORT")
+      ->required()
+      ->check(opt::uri(opt::UriUse::connect));
+  s->add_option("MESSAGE", send.message,
+                "text to send; - : each line of standard input is one message (until its end)")
       ->required();
-  s->add_option("MESSAGE", send.message, "text to send")->required();
   s->add_flag("--sync", send.sync, "synchronous: return once the receiver has taken it");
   s->add_flag("--reply", send.reply,
               "wait for the port's reply to each message and print 'Reply: <text>' "
               "(tcp://; run nexo recv --echo there)");
-  s->add_option("--count", send.count, "send it N times")->capture_default_str()->check(kCount);
+  CLI::Option* send_count = s->add_option("--count", send.count, "send it N times (not with -)")
+                                ->capture_default_str()
+                                ->check(opt::count(1));
   s->add_flag("--numbered", send.numbered,
               "append ' 0', ' 1', ... to the message, one number per send");
   s->add_flag("--quiet", send.quiet, "print nothing per message");
   s->add_option("--timeout", send.timeout_ms, "milliseconds to connect and to send (0: for ever)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::timeout());
   s->add_flag("--stats", send.stats, "print the sender's counters at the end");
-  s->callback([&] { status = nexo::tool::msg_send(send); });
+  s->callback([&send, send_count, &status] {
+    if (send.message == "-" && send_count->count() > 0)
+      throw CLI::ValidationError("--count", "not with MESSAGE - (each line is sent once)");
+    status = nexo::tool::msg_send(send);
+  });
 
   CLI::App* r = app.add_subcommand("recv", "bind a port at URI and print each message received");
   r->add_option("URI", recv.uri, "where: tcp://*:PORT, udp://*:PORT (0: any free port)")
-      ->required();
-  r->add_option("--count", recv.count, "stop after N messages")->check(kCount);
-  r->add_option("--timeout", recv.timeout_ms,
-                "milliseconds to wait for each message (0: for ever)");
+      ->required()
+      ->check(opt::uri(opt::UriUse::bind));
+  r->add_option("--count", recv.count, "stop after N messages (default: for ever)")
+      ->check(opt::count(1));
+  r->add_option("--timeout", recv.timeout_ms, "milliseconds to wait for each message (0: for ever)")
+      ->check(opt::timeout());
   r->add_flag("--quiet", recv.quiet, "do not print the messages");
   r->add_flag("--echo", recv.echo, "reply to each message with its own bytes (Port::reply)");
   r->add_flag("--stats", recv.stats,
@@ -143,11 +156,16 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
 
   CLI::App* p =
       app.add_subcommand("ping", "time synchronous sends to the port at URI (run nexo recv there)");
-  p->add_option("URI", ping.uri, "where: tcp://HOST:PORT")->required();
-  p->add_option("--count", ping.count, "round trips")->capture_default_str()->check(kCount);
-  p->add_option("--size", ping.size, "message size in bytes")->capture_default_str()->check(kCount);
+  p->add_option("URI", ping.uri, "where: tcp://HOST:PORT")
+      ->required()
+      ->check(opt::uri(opt::UriUse::connect));
+  p->add_option("--count", ping.count, "round trips")->capture_default_str()->check(opt::count(1));
+  p->add_option("--size", ping.size, "message size in bytes (up to 16M)")
+      ->capture_default_str()
+      ->check(opt::size(0, 16u << 20));
   p->add_option("--timeout", ping.timeout_ms, "milliseconds to wait for each (0: for ever)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::timeout());
   p->add_flag("--reply", ping.reply,
               "time send + reply round trips instead (run nexo recv --echo there)");
   p->add_flag("--stats", ping.stats, "print the sender's counters at the end");
@@ -195,9 +213,11 @@ int main(int argc, char** argv) {
       "partition");
   fp->add_option("--listen", proxy.listen, "port to listen on (0: any free port)")
       ->required()
-      ->check(CLI::Range(0, 65535));
+      ->check(opt::port(true));
   fp->add_option("--bind", proxy.bind, "address to listen on")->capture_default_str();
-  fp->add_option("--to", proxy.to, "where to relay: HOST:PORT")->required();
+  fp->add_option("--to", proxy.to, "where to relay: HOST:PORT or [IPv6]:PORT")
+      ->required()
+      ->check(opt::host_port());
   fp->add_option("--loss", proxy.loss, "probability a datagram is lost")
       ->check(CLI::Range(0.0, 1.0));
   fp->add_option("--burst", proxy.burst, "mean length of a run of losses (1: independent)")
@@ -209,19 +229,27 @@ int main(int argc, char** argv) {
   fp->add_option("--reorder-window", proxy.reorder_window, "held back behind at most this many")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1'000'000u));
-  fp->add_option("--delay", proxy.delay, "added delay: 5ms, 500us, 1s")->capture_default_str();
-  fp->add_option("--jitter", proxy.jitter, "the delay varies within ± this")->capture_default_str();
+  fp->add_option("--delay", proxy.delay, "added delay: 5ms, 500us, 1s")
+      ->capture_default_str()
+      ->check(opt::duration());
+  fp->add_option("--jitter", proxy.jitter, "the delay varies within ± this")
+      ->capture_default_str()
+      ->check(opt::duration());
   fp->add_option("--corrupt", proxy.corrupt, "probability one bit is flipped")
       ->check(CLI::Range(0.0, 1.0));
   fp->add_option("--seed", proxy.seed, "seed of the fault generator (replayable)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(opt::count(0));
   fp->add_option("--direction", proxy.direction, "which way to apply the faults")
       ->capture_default_str()
       ->check(CLI::IsMember({"both", "to", "back"}));
-  fp->add_option("--max-sessions", proxy.max_sessions, "clients relayed at once")
+  fp->add_option("--max-sessions", proxy.max_sessions,
+                 "clients relayed at once; a new client beyond them takes the place of the one "
+                 "idle longest (counted as evicted)")
       ->capture_default_str()
-      ->check(kCount);
-  fp->add_option("--duration", proxy.duration, "stop after this long (default: at SIGINT/SIGTERM)");
+      ->check(opt::count(1));
+  fp->add_option("--duration", proxy.duration, "stop after this long (default: at SIGINT/SIGTERM)")
+      ->check(opt::duration());
   fp->callback([&] { status = nexo::tool::fault_proxy(proxy); });
 
   nexo::tool::MarshalArgs marshal;

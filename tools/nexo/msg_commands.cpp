@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "options.hpp"
+#include "terminal_text.hpp"
 #include "nexo/msg/port.hpp"
 #include "nexo/msg/sender.hpp"
 
@@ -13,12 +15,11 @@ namespace nexo::tool {
 namespace {
 
 int fail(std::string_view command, const Error& error) {
-  std::cerr << "nexo " << command << ": " << error.message() << '\n';
-  return 1;
+  return report_failure(command, error.message());
 }
 
 Timeout timeout_of(long long ms) {
-  return ms > 0 ? Timeout(std::chrono::milliseconds(ms)) : Timeout();
+  return options::to_timeout(ms);
 }
 
 void print_stats(std::string_view what, const msg::CounterSnapshot& stats) {
@@ -42,7 +43,7 @@ int msg_recv(const RecvArgs& args) {
           fail(command, message.error().with_context("after " + std::to_string(i) + " messages"));
       break;
     }
-    if (!args.quiet) std::cout << "Received: " << message->text() << std::endl;
+    if (!args.quiet) std::cout << "Received: " << printable(message->text()) << std::endl;
     if (args.echo) {
       if (auto replied = (*port)->reply(*message, message->data); !replied) {
         status = fail(command, replied.error());
@@ -53,36 +54,69 @@ int msg_recv(const RecvArgs& args) {
   if (args.stats) {
     print_stats((*port)->uri().to_string(), (*port)->stats());
     for (const auto& c : (*port)->connections()) {
-      std::cerr << "  connection " << c.peer << ": in " << c.messages_in << " msgs / " << c.bytes_in
+      std::cerr << "  connection " << printable(c.peer) << ": in " << c.messages_in << " msgs / " << c.bytes_in
                 << " B\n";
     }
   }
   return status;
 }
 
+namespace {
+
+// One message: sent (synchronously or not), printed, and its reply awaited with --reply.
+Result<void> send_one(msg::Sender& sender, const SendArgs& args, const std::string& text) {
+  auto sent = args.sync ? sender.send_sync(text, timeout_of(args.timeout_ms))
+                        : sender.send(text, timeout_of(args.timeout_ms));
+  if (!sent) return sent;
+  if (!args.quiet) std::cout << (args.sync ? "Taken: " : "Sent: ") << printable(text) << '\n';
+  if (args.reply) {
+    auto reply = sender.receive(timeout_of(args.timeout_ms));
+    if (!reply) return std::move(reply).error();
+    std::cout << "Reply: " << printable(reply->text()) << '\n';
+  }
+  return ok();
+}
+
+// The messages to send, one at a time: MESSAGE --count times, or with MESSAGE "-"
+// each line of standard input (without its newline) until the input ends.
+class MessageSource {
+ public:
+  explicit MessageSource(const SendArgs& args) : args_(args) {}
+  bool next(std::string& text) {
+    if (args_.message == "-") {
+      if (!std::getline(std::cin, text)) return false;
+    } else {
+      if (sent_ == args_.count) return false;
+      text = args_.message;
+    }
+    if (args_.numbered) text += " " + std::to_string(sent_);
+    ++sent_;
+    return true;
+  }
+
+ private:
+  const SendArgs& args_;
+  std::size_t sent_ = 0;
+};
+
+}  // namespace
+
 int msg_send(const SendArgs& args) {
   constexpr std::string_view command = "send";
   auto context = msg::Context::create();
   if (!context) return fail(command, context.error());
   msg::SenderOptions options;
-  if (args.timeout_ms > 0) options.connect_timeout = std::chrono::milliseconds(args.timeout_ms);
+  options.connect_timeout = timeout_of(args.timeout_ms);
   auto sender = msg::Sender::connect(**context, args.uri, options);
   if (!sender) return fail(command, sender.error());
   if (args.reply) {  // before sending anything: can replies come back at all?
     if (auto r = (*sender)->try_receive(); !r && r.error().is(ErrorKind::invalid_argument))
       return fail(command, r.error());
   }
-  for (std::size_t i = 0; i < args.count; ++i) {
-    const std::string text = args.numbered ? args.message + " " + std::to_string(i) : args.message;
-    auto sent = args.sync ? (*sender)->send_sync(text, timeout_of(args.timeout_ms))
-                          : (*sender)->send(text, timeout_of(args.timeout_ms));
-    if (!sent) return fail(command, sent.error());
-    if (!args.quiet) std::cout << (args.sync ? "Taken: " : "Sent: ") << text << '\n';
-    if (args.reply) {
-      auto reply = (*sender)->receive(timeout_of(args.timeout_ms));
-      if (!reply) return fail(command, reply.error());
-      std::cout << "Reply: " << reply->text() << '\n';
-    }
+  MessageSource source(args);
+  std::string text;
+  while (source.next(text)) {
+    if (auto sent = send_one(**sender, args, text); !sent) return fail(command, sent.error());
   }
   // What was handed over leaves before the process does (a buffered transport).
   if (auto flushed = (*sender)->flush(timeout_of(args.timeout_ms)); !flushed)
@@ -97,6 +131,9 @@ int msg_send(const SendArgs& args) {
 // --reply: send, then wait for the port's reply (request-reply).
 int msg_ping(const PingArgs& args) {
   constexpr std::string_view command = "ping";
+  if (args.count == 0) {  // options::count(1) refuses it; the percentiles need one sample
+    return fail(command, Error(ErrorKind::invalid_argument, "--count: at least 1 round trip"));
+  }
   auto context = msg::Context::create();
   if (!context) return fail(command, context.error());
   auto sender = msg::Sender::connect(**context, args.uri);
@@ -127,7 +164,7 @@ int msg_ping(const PingArgs& args) {
   auto at = [&](double q) {
     return micros[std::min(micros.size() - 1, static_cast<std::size_t>(q * micros.size()))];
   };
-  std::printf("ping %s: %zu %s of %zu B\n", args.uri.c_str(), args.count,
+  std::printf("ping %s: %zu %s of %zu B\n", printable(args.uri).c_str(), args.count,
               args.reply ? "requests and replies" : "synchronous sends", args.size);
   std::printf("latency us: min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", micros.front(),
               at(0.50), at(0.90), at(0.99), micros.back());

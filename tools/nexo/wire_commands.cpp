@@ -1,13 +1,16 @@
 // nexo marshal / nexo unmarshal: the example types of wire/ in every format, as an
 // annotated hex dump (which bytes are a tag, a length, padding, a handle, a value), as
 // raw bytes, or as hex; and back.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
 
 #include "commands.hpp"
+#include "terminal_text.hpp"
 #include "nexo/base/bytes.hpp"
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/remote_ref.hpp"
@@ -20,8 +23,37 @@ namespace {
 namespace ex = wire::examples;
 
 int fail(std::string_view command, const std::string& message) {
-  std::cerr << "nexo " << command << ": " << message << "\n";
-  return 1;
+  return report_failure(command, message);
+}
+
+// Reads all of `in` (named `name` in errors), at most `limit` bytes: a read error
+// (a directory, an I/O error) or a larger input is an error, never an exception.
+Result<std::string> read_all(std::istream& in, const std::string& name, std::size_t limit) {
+  std::string out;
+  char chunk[1 << 16];
+  while (in) {
+    in.read(chunk, sizeof chunk);
+    out.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (out.size() > limit) {
+      return Error(ErrorKind::too_large,
+                   name + ": more than " + std::to_string(limit) + " bytes of input");
+    }
+  }
+  if (in.bad()) {  // the stream caught the failure (EISDIR, EIO): errno still says which
+    const int err = errno;
+    return Error(ErrorKind::system,
+                 "cannot read " + name + (err != 0 ? std::string(": ") + std::strerror(err) : ""));
+  }
+  return out;
+}
+
+// The input of nexo unmarshal: FILE, or standard input for "-".
+Result<std::string> read_input(const std::string& path, std::size_t limit) {
+  if (path == "-") return read_all(std::cin, "standard input", limit);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Error(ErrorKind::system, "cannot open " + path + ": " + std::strerror(errno));
+  errno = 0;
+  return read_all(file, path, limit);
 }
 
 wire::RemoteObjectRef example_ref() {
@@ -145,14 +177,11 @@ int wire_marshal(const MarshalArgs& args) {
 }
 
 int wire_unmarshal(const UnmarshalArgs& args) {
-  std::string input;
-  if (args.input == "-") {
-    input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream file(args.input, std::ios::binary);
-    if (!file) return fail("unmarshal", "cannot open " + args.input);
-    input.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  }
+  // Hex text takes up to three characters per byte, and line breaks.
+  const std::size_t limit = wire::Limits{}.max_bytes * (args.hex ? 4 : 1);
+  auto read = read_input(args.input, limit);
+  if (!read) return fail("unmarshal", read.error().message());
+  const std::string& input = *read;
   Bytes bytes;
   if (args.hex) {
     std::size_t bad_at = 0;
@@ -167,13 +196,13 @@ int wire_unmarshal(const UnmarshalArgs& args) {
       status = fail("unmarshal", r.error().message());
       return;
     }
-    std::cout << wire::to_text(value);
+    std::cout << printable_lines(wire::to_text(value));
     if constexpr (std::is_same_v<decltype(value), wire::RemoteObjectRef>) {
       if (auto v = value.validate(); !v) {
         status = fail("unmarshal", v.error().message());
         return;
       }
-      std::cout << value.to_string() << "\n";
+      std::cout << printable(value.to_string()) << "\n";
     }
   });
   if (!found) return fail("unmarshal", "unknown example '" + args.example + "'");
