@@ -2,10 +2,14 @@
 // beside ZeroMQ 4.3 (the C API, zmq.h) and raw POSIX TCP, measured side by
 // side in one run, all over 127.0.0.1:
 //   1. ping-pong latency, 64 B and 1 KiB messages (msg_latency.cpp);
-//   2. one-way throughput of 64 B messages (msg_throughput.cpp);
+//   2. one-way throughput of 64 B messages (msg_throughput.cpp), beside a raw
+//      TCP baseline that batches (writev of many messages) as nexo does;
 //   3. memory per idle connection (msg_memory.cpp).
-// Each file's comment says what it measures and how. This file: the flags,
-// the helpers the sections share (msg_bench.hpp), and the run.
+// Sections 1 and 2 run over ipc:// too (Unix-domain stream sockets): raw
+// (socketpair), ZeroMQ ipc://, and nexo ipc:// once msg/ has it (until then
+// its rows say "skipped"). ZeroMQ buffers as nexo does (ZmqBuffers in
+// msg_bench.hpp names each setting). Each file's comment says what it
+// measures and how. This file: the flags, the ZeroMQ helpers, and the run.
 //
 // CPU placement. nexo and ZeroMQ both run an I/O thread per context beside the
 // application thread, so a message crosses threads that raw sockets do not
@@ -32,87 +36,26 @@
 #include "msg_bench.hpp"
 
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <zmq.h>
 
-#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <memory>
-#include <optional>
-#include <span>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
-#include <string_view>
-#include <thread>
 #include <utility>
-#include <vector>
 
-#include "bench_util.hpp"
+#include "nexo/msg/frame.hpp"
+#include "nexo/msg/transport.hpp"
 
 namespace nexo::bench {
 
-using net::FileDescriptor;
-
-namespace {
-
-void put_be32(std::byte* out, std::uint32_t value) {
-  for (int i = 3; i >= 0; --i) {
-    out[i] = static_cast<std::byte>(value & 0xff);
-    value >>= 8;
-  }
-}
-
-std::uint32_t get_be32(const std::byte* in) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i)
-    value = value << 8 | std::to_integer<std::uint32_t>(in[i]);
-  return value;
-}
-
-}  // namespace
-
-void make_frame(Bytes& frame, std::span<const std::byte> payload) {
-  frame.resize(4 + payload.size());
-  put_be32(frame.data(), static_cast<std::uint32_t>(payload.size()));
-  if (!payload.empty()) std::memcpy(frame.data() + 4, payload.data(), payload.size());
-}
-
-Result<std::span<const std::byte>> FrameReader::next(int fd) {
-  for (;;) {
-    const std::size_t have = end_ - begin_;
-    if (have >= 4) {
-      const std::size_t length = get_be32(buffer_.data() + begin_);
-      if (length > buffer_.size() - 4) {
-        return Error(ErrorKind::malformed, "frame of " + std::to_string(length) + " bytes");
-      }
-      if (have >= 4 + length) {
-        const auto payload = std::span<const std::byte>(buffer_).subspan(begin_ + 4, length);
-        begin_ += 4 + length;
-        return payload;
-      }
-    }
-    if (begin_ == end_) {
-      begin_ = end_ = 0;
-    } else if (begin_ > 0) {  // keep the partial frame at the front
-      std::memmove(buffer_.data(), buffer_.data() + begin_, have);
-      begin_ = 0;
-      end_ = have;
-    }
-    const ssize_t n = ::recv(fd, buffer_.data() + end_, buffer_.size() - end_, 0);
-    if (n == 0) return Error(ErrorKind::closed, "recv: closed by the peer");
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return Error(ErrorKind::timed_out, "recv: nothing within the deadline");
-      return Error::from_errno(errno, "recv");
-    }
-    end_ += static_cast<std::size_t>(n);
-  }
+ImplChoice impl_choice() {
+  return ImplChoice({"raw", "zmq", "nexo", "raw-batched", "raw-ipc", "zmq-ipc", "nexo-ipc"});
 }
 
 // --- ZeroMQ ----------------------------------------------------------------------------
@@ -148,147 +91,153 @@ Result<ZmqContext> zmq_context() {
   return context;
 }
 
-Result<std::string> zmq_bind_any(void* socket) {
-  if (::zmq_bind(socket, "tcp://127.0.0.1:*") != 0) return zmq_failure("zmq_bind");
-  std::array<char, 256> endpoint{};
-  std::size_t length = endpoint.size();
-  if (::zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, endpoint.data(), &length) != 0) {
+Result<std::string> zmq_bind_to(void* socket, const std::string& endpoint) {
+  if (::zmq_bind(socket, endpoint.c_str()) != 0) return zmq_failure("zmq_bind " + endpoint);
+  std::array<char, 256> bound{};
+  std::size_t length = bound.size();
+  if (::zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound.data(), &length) != 0) {
     return zmq_failure("ZMQ_LAST_ENDPOINT");
   }
-  return std::string(endpoint.data());
+  return std::string(bound.data());
 }
 
-Result<ZmqEnds> open_zmq_ends(const Placement& placement, int server_type, int client_type,
-                              std::chrono::milliseconds server_receive) {
-  constexpr int kTimeoutMs = static_cast<int>(kTimeout.count());
-  bind_thread(placement.server);  // the server context's threads start with its first socket
-  auto server_context = zmq_context();
-  if (!server_context) return server_context.error();
-  auto server = zmq_open(server_context->get(), server_type,
-                         static_cast<int>(server_receive.count()), kTimeoutMs);
-  if (!server) return server.error();
-  auto endpoint = zmq_bind_any(server->get());
-  if (!endpoint) return endpoint.error();
-  bind_thread(placement.client);
-  auto client_context = zmq_context();
-  if (!client_context) return client_context.error();
-  auto client = zmq_open(client_context->get(), client_type, kTimeoutMs, kTimeoutMs);
-  if (!client) return client.error();
-  if (::zmq_connect(client->get(), endpoint->c_str()) != 0) return zmq_failure("zmq_connect");
-  return ZmqEnds{std::move(*server_context), std::move(*client_context), std::move(*server),
-                 std::move(*client)};
+ZmqBuffers ZmqBuffers::like_nexo(std::size_t message_size) {
+  const msg::SenderOptions sender;
+  const msg::PortOptions port;
+  const std::size_t frame = msg::frame::header_size(msg::frame::kData) + message_size;
+  auto frames = [frame](std::size_t bytes) {
+    return static_cast<int>(std::min<std::size_t>(bytes / frame, 1'000'000'000));
+  };
+  return {frames(sender.max_queued_bytes), static_cast<int>(sender.replies.max_messages),
+          frames(port.max_reply_backlog), static_cast<int>(port.queue.max_messages)};
 }
 
-// --- nexo --------------------------------------------------------------------------------
-
-Result<NexoEnds> open_nexo_ends(const Placement& placement) {
-  bind_thread(placement.server);  // the Context's I/O thread inherits the binding
-  auto server_context = msg::Context::create();
-  if (!server_context) return server_context.error();
-  bind_thread(placement.client);
-  auto client_context = msg::Context::create();
-  if (!client_context) return client_context.error();
-  auto server_port = msg::Port::bind(**server_context, "tcp://127.0.0.1:0");
-  if (!server_port) return server_port.error();
-  auto to_server = msg::Sender::connect(**client_context, (*server_port)->uri().to_string());
-  if (!to_server) return to_server.error();
-  return NexoEnds{std::move(*server_context), std::move(*client_context), std::move(*server_port),
-                  std::move(*to_server)};
+std::string ZmqBuffers::describe() const {
+  return "client ZMQ_SNDHWM " + std::to_string(client_sndhwm) + " (nexo's 16 MiB send buffer in "
+         "frames), server ZMQ_RCVHWM " + std::to_string(server_rcvhwm) +
+         " (nexo's port queue), server ZMQ_SNDHWM " + std::to_string(server_sndhwm) +
+         ", client ZMQ_RCVHWM " + std::to_string(client_rcvhwm) +
+         " (replies), ZMQ_SNDBUF/RCVBUF -1 (kernel defaults, as nexo)";
 }
 
 namespace {
 
-std::optional<Placement> make_placement(Cpus mode) {
-  const auto& cpus = startup_cpus();
-  if (mode == Cpus::free) return Placement{};
-  if (cpus.empty()) return std::nullopt;
-  if (mode == Cpus::same) return Placement{mode, cpus[0], cpus[0]};
-  if (cpus.size() < 2) return std::nullopt;
-  return Placement{mode, cpus[0], cpus[1]};
+Result<void> zmq_buffer(void* socket, int sndhwm, int rcvhwm) {
+  for (auto [option, value, what] :
+       {std::tuple{ZMQ_SNDHWM, sndhwm, "ZMQ_SNDHWM"}, std::tuple{ZMQ_RCVHWM, rcvhwm, "ZMQ_RCVHWM"},
+        std::tuple{ZMQ_SNDBUF, -1, "ZMQ_SNDBUF"}, std::tuple{ZMQ_RCVBUF, -1, "ZMQ_RCVBUF"}}) {
+    if (auto set = zmq_set(socket, option, value, what); !set) return set;
+  }
+  return ok();
 }
+
+// A ZeroMQ socket of `type` in a new context made on `cpu`, buffered as asked.
+Result<std::pair<ZmqContext, ZmqSocket>> zmq_side(int cpu, int type, int receive_ms,
+                                                  int sndhwm, int rcvhwm) {
+  bind_thread(cpu);  // the context's threads start with its first socket
+  auto context = zmq_context();
+  if (!context) return context.error();
+  auto socket = zmq_open(context->get(), type, receive_ms, static_cast<int>(kTimeout.count()));
+  if (!socket) return socket.error();
+  if (auto set = zmq_buffer(socket->get(), sndhwm, rcvhwm); !set) return set.error();
+  return std::pair{std::move(*context), std::move(*socket)};
+}
+
+}  // namespace
+
+Result<ZmqEnds> open_zmq_ends(const Placement& placement, const std::string& endpoint,
+                              int server_type, int client_type,
+                              std::chrono::milliseconds server_receive, std::size_t message_size) {
+  const auto buffers = ZmqBuffers::like_nexo(message_size);
+  auto server = zmq_side(placement.server, server_type, static_cast<int>(server_receive.count()),
+                         buffers.server_sndhwm, buffers.server_rcvhwm);
+  if (!server) return server.error();
+  auto bound = zmq_bind_to(server->second.get(), endpoint);
+  if (!bound) return bound.error();
+  auto client = zmq_side(placement.client, client_type, static_cast<int>(kTimeout.count()),
+                         buffers.client_sndhwm, buffers.client_rcvhwm);
+  if (!client) return client.error();
+  if (::zmq_connect(client->second.get(), bound->c_str()) != 0) return zmq_failure("zmq_connect");
+  return ZmqEnds{std::move(server->first), std::move(client->first), std::move(server->second),
+                 std::move(client->second)};
+}
+
+// --- ipc:// --------------------------------------------------------------------------
+
+namespace {
+
+std::string& ipc_directory() {
+  static std::string directory;
+  return directory;
+}
+
+void remove_ipc_directory() {
+  if (ipc_directory().empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(ipc_directory(), ignored);
+}
+
+}  // namespace
+
+std::string ipc_path() {
+  static std::atomic<int> next{0};
+  if (ipc_directory().empty()) {
+    std::string pattern = "/tmp/nexo-bench-msg-XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) {
+      ipc_directory() = pattern;
+      std::atexit(remove_ipc_directory);
+    }
+  }
+  return ipc_directory() + "/s" + std::to_string(next++);
+}
+
+bool nexo_lacks_ipc(const Error& error) {
+  return error.is(ErrorKind::invalid_argument) &&
+         error.message().find("unknown scheme 'ipc'") != std::string::npos;
+}
+
+namespace {
 
 // --- main --------------------------------------------------------------------------------------
 
-std::optional<Options> parse_options(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    bool good = true;
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else if (arg == "--quick") {
-      options.quick = true;
-      options.rounds = 2;
-      options.iterations = 200;
-      options.warmup = 100;
-      options.messages = 20'000;
-      options.throughput_rounds = 2;
-      options.connections = 1'000;
-    } else if (arg == "--no-memory") {
-      options.memory = false;
-    } else if (arg == "--no-latency") {
-      options.latency = false;
-    } else if (arg == "--no-throughput") {
-      options.throughput = false;
-    } else if (arg.starts_with("--cpus=")) {
-      options.cpus.clear();
-      for (auto item : split_list(arg.substr(7))) {
-        if (item == "free") {
-          options.cpus.push_back(Cpus::free);
-        } else if (item == "split") {
-          options.cpus.push_back(Cpus::split);
-        } else if (item == "same") {
-          options.cpus.push_back(Cpus::same);
-        } else {
-          good = false;
-        }
-      }
-      good = good && !options.cpus.empty();
-    } else if (arg.starts_with("--impls=")) {
-      options.impls = {false, false, false};
-      for (auto item : split_list(arg.substr(8))) {
-        const auto found = std::find(kImplNames.begin(), kImplNames.end(), item);
-        if (found == kImplNames.end()) {
-          good = false;
-        } else {
-          options.impls[static_cast<std::size_t>(found - kImplNames.begin())] = true;
-        }
-      }
-    } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
-               !parse_count_flag(arg, "--iterations=", 10'000'000, options.iterations) &&
-               !parse_count_flag(arg, "--warmup=", 10'000'000, options.warmup) &&
-               !parse_count_flag(arg, "--messages=", 100'000'000, options.messages) &&
-               !parse_count_flag(arg, "--throughput-rounds=", 1000, options.throughput_rounds) &&
-               !parse_count_flag(arg, "--connections=", 1'000'000, options.connections)) {
-      good = false;
-    }
-    if (!good) return bad_flag("bench_msg", argv[i]);
-  }
-  return options;
+void set_quick(Options& o) {
+  o.quick = true;
+  o.latency_rounds = {100, 2, 200};
+  o.stream_rounds.messages = 20'000;
+  o.stream_rounds.rounds = 2;
+  o.connections = 1'000;
 }
 
-constexpr const char* kUsage =
-    "usage: bench_msg [--quick] [--rounds=N] [--iterations=N] [--no-memory] [more...]\n"
-    "  --quick                 a short smoke run (2 rounds x 200, 2 x 20000 messages, 1000 "
-    "connections)\n"
-    "  --rounds=N              latency rounds per case (default 10)\n"
-    "  --iterations=N          round trips per impl per round (default 2000)\n"
-    "  --warmup=N              round trips per impl before measuring (default 1000)\n"
-    "  --messages=N            throughput: messages per impl per round (default 200000)\n"
-    "  --throughput-rounds=N   throughput rounds (default 5)\n"
-    "  --connections=N         idle connections for the memory test (default 10000)\n"
-    "  --no-memory, --no-latency, --no-throughput   skip a section\n"
-    "  --cpus=LIST             placements among free,split,same (default free,split)\n"
-    "  --impls=LIST            implementations among raw,zmq,nexo (default all; for "
-    "profiling)\n";
+Flags flags(Options& o) {
+  Flags f("bench_msg");
+  f.action("--quick", [&o] { set_quick(o); },
+           "a short smoke run (2 rounds x 200, 2 x 20000 messages, 1000 connections)")
+      .count("--rounds", o.latency_rounds.rounds, 1000, "latency rounds per case (default 10)")
+      .count("--iterations", o.latency_rounds.iterations, 10'000'000,
+             "round trips per impl per round (default 2000)")
+      .count("--warmup", o.latency_rounds.warmup, 10'000'000,
+             "round trips per impl before measuring (default 1000)")
+      .count("--messages", o.stream_rounds.messages, 100'000'000,
+             "throughput: messages per impl per round (default 200000)")
+      .count("--throughput-rounds", o.stream_rounds.rounds, 1000, "throughput rounds (default 5)")
+      .count("--connections", o.connections, 1'000'000,
+             "idle connections for the memory test (default 10000)")
+      .flag("--no-memory", o.memory, false, "skip the memory section")
+      .flag("--no-latency", o.latency, false, "skip the latency section")
+      .flag("--no-throughput", o.throughput, false, "skip the throughput section")
+      .value("--cpus", [&o](std::string_view v) { return parse_cpus(v, o.cpus); },
+             "placements among free,split,same (default free,split)")
+      .value("--impls", [&o](std::string_view v) { return o.impls.parse(v); },
+             "implementations among " + o.impls.joined() + " (default all)");
+  return f;
+}
 
 // The whole run; main's exit status.
 int run(int argc, char** argv) {
-  const auto options = parse_options(argc, argv);
-  if (!options || options->help) {
-    std::fputs(kUsage, options ? stdout : stderr);
-    return options ? 0 : 2;
-  }
+  Options options;
+  const auto go = flags(options).parse(argc, argv);
+  if (!go) return 2;
+  if (!*go) return 0;
   ::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error value, not a signal
   raise_fd_limit();
   static_cast<void>(startup_cpus());  // the mask before anything is bound
@@ -298,37 +247,20 @@ int run(int argc, char** argv) {
   std::printf(
       "bench_msg: nexo msg/ over tcp:// beside ZeroMQ %d.%d.%d and raw POSIX TCP, all on "
       "127.0.0.1%s\n",
-      major, minor, patch, options->quick ? " (--quick: a smoke run, numbers are rough)" : "");
-  std::string cpu_list;
-  for (int cpu : startup_cpus())
-    cpu_list += (cpu_list.empty() ? "" : ",") + std::to_string(cpu);
-  std::printf(
-      "machine: %u cores (std::thread::hardware_concurrency), this process may use cpus "
-      "%s\n",
-      std::thread::hardware_concurrency(), cpu_list.c_str());
-  std::vector<Placement> placements;
-  for (Cpus mode : options->cpus) {
-    if (auto placement = make_placement(mode)) {
-      placements.push_back(*placement);
-      std::printf("placement %s\n", placement->describe().c_str());
-    } else {
-      std::printf("placement %s: skipped (not enough cpus)\n", cpus_name(mode));
-    }
-  }
+      major, minor, patch, options.quick ? " (--quick: a smoke run, numbers are rough)" : "");
+  print_machine();
+  const auto placements = make_placements(options.cpus);
   std::printf(
       "each side (client, server) has its own context: nexo one I/O thread, ZeroMQ one "
       "I/O thread (+ its reaper)\n");
-
-  std::printf("load average at start: %s\n", load_average().c_str());
+  std::printf("ZeroMQ buffering as nexo's (64 B messages): %s\n",
+              ZmqBuffers::like_nexo(64).describe().c_str());
   const auto start = Clock::now();
   bool all_ran = true;
-  if (options->latency) all_ran = run_latency(*options, placements) && all_ran;
-  if (options->throughput) all_ran = run_throughput(*options, placements) && all_ran;
-  if (options->memory) all_ran = run_memory(*options) && all_ran;
-  std::printf("\nload average at end: %s (other load on this machine disturbs the numbers)\n",
-              load_average().c_str());
-  std::printf("total %.1f s; benchmarks print, they never fail on a ratio\n",
-              std::chrono::duration<double>(Clock::now() - start).count());
+  if (options.latency) all_ran = run_latency(options, placements) && all_ran;
+  if (options.throughput) all_ran = run_throughput(options, placements) && all_ran;
+  if (options.memory) all_ran = run_memory(options) && all_ran;
+  print_end(start);
   return all_ran ? 0 : 1;
 }
 

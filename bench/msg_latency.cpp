@@ -12,7 +12,11 @@
 //   raw   blocking sockets, TCP_NODELAY, a 4-byte big-endian length prefix:
 //         one send() of prefix+payload, recv() into a 64 KiB buffer until the
 //         frame is whole — the floor.
-// Ratios printed: nexo/zmq p50 (target <= 0.8) and nexo/raw p50 (<= 1.15).
+//   ipc   the same three over Unix-domain stream sockets: raw-ipc a
+//         socketpair, zmq-ipc and nexo-ipc bound at ipc://PATH (nexo-ipc is
+//         skipped, saying so, while msg/ has no ipc://).
+// Ratios printed: nexo/zmq p50 (target <= 0.8) and nexo/raw p50 (<= 1.15),
+// and the same over ipc://.
 //
 // The section opens with a calibration: the cost of a futex wake-up between
 // two threads on one cpu and across cpus. Where a cross-cpu wake-up is dear
@@ -25,6 +29,7 @@
 #include <zmq.h>
 
 #include <array>
+#include <tuple>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -37,15 +42,15 @@
 #include <utility>
 #include <vector>
 
-#include "bench_util.hpp"
 #include "msg_bench.hpp"
 #include "nexo/msg/message.hpp"
+#include "nexo_ends.hpp"
+#include "pairs.hpp"
 
 namespace nexo::bench {
 namespace {
 
 using net::FileDescriptor;
-using Probe = Message;  // a ping-pong request and the buffer its reply lands in
 
 // Calibration: how much a wake-up costs on this machine, the unit in which
 // the latency results are best read. Two threads take turns through a futex
@@ -91,17 +96,13 @@ double futex_ping_pong_us(int cpu_a, int cpu_b) {
 // raw: the client is this thread; the echo reads a frame and sends it back.
 class RawPair final : public PingPong {
  public:
-  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
-    return make_with<PingPong, RawPair>(tcp_pair(kPoll), placement.server);
-  }
-
-  RawPair(TcpPair sockets, int server_cpu)
+  RawPair(SocketPair sockets, int server_cpu)
       : client_(std::move(sockets.first)),
         server_(std::move(sockets.second)),
         thread_(server_cpu, [this] { return echo(); }) {}
   ~RawPair() override { static_cast<void>(finish()); }
 
-  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
+  Result<void> run(std::size_t count, Message& probe, LatencySamples* samples) override {
     const int fd = client_.get();
     return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
       make_frame(frame_, probe.request());
@@ -122,7 +123,7 @@ class RawPair final : public PingPong {
 
  private:
   Result<void> echo() {
-    FrameReader reader;
+    RecordReader reader;
     Bytes frame;
     std::optional<Error> error;
     for (;;) {
@@ -139,7 +140,7 @@ class RawPair final : public PingPong {
   }
 
   FileDescriptor client_, server_;
-  FrameReader reader_;
+  RecordReader reader_;
   Bytes frame_;
   std::atomic<bool> stop_{false};
   EchoThread thread_;  // last: started when everything it uses exists
@@ -148,16 +149,11 @@ class RawPair final : public PingPong {
 // zmq: REQ (this thread) and REP (the echo thread), one context per side.
 class ZmqPair final : public PingPong {
  public:
-  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
-    return make_with<PingPong, ZmqPair>(open_zmq_ends(placement, ZMQ_REP, ZMQ_REQ, kPoll),
-                                        placement.server);
-  }
-
   ZmqPair(ZmqEnds ends, int server_cpu)
       : ends_(std::move(ends)), thread_(server_cpu, [this] { return echo(); }) {}
   ~ZmqPair() override { static_cast<void>(finish()); }
 
-  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
+  Result<void> run(std::size_t count, Message& probe, LatencySamples* samples) override {
     void* req = ends_.client.get();
     return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
       if (::zmq_send(req, probe.request().data(), probe.size(), 0) < 0) {
@@ -203,124 +199,32 @@ class ZmqPair final : public PingPong {
   EchoThread thread_;
 };
 
-// nexo: each side a Context, a Port and a Sender to the other side's Port.
-class NexoPair final : public PingPong {
- public:
-  static Result<std::unique_ptr<PingPong>> open(const Placement& placement) {
-    return make_with<PingPong, NexoPair>(open_nexo_ends(placement), placement.server);
-  }
-
-  NexoPair(NexoEnds ends, int server_cpu)
-      : ends_(std::move(ends)), thread_(server_cpu, [this] { return echo(); }) {}
-  ~NexoPair() override { static_cast<void>(finish()); }
-
-  Result<void> run(std::size_t count, Probe& probe, LatencySamples* samples) override {
-    return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
-      if (auto sent = ends_.to_server->send(probe.request(), kTimeout); !sent) {
-        return fail(error, std::move(sent).error());
-      }
-      auto reply = ends_.to_server->receive(kTimeout);
-      if (!reply) return fail(error, std::move(reply).error());
-      if (!reply_size_is(reply->size(), probe.size(), error)) return false;
-      std::memcpy(probe.reply().data(), reply->data.data(), reply->size());
-      return true;
-    });
-  }
-
-  Result<void> finish() override {
-    if (!stop_.exchange(true)) {  // an empty message ends the echo
-      static_cast<void>(ends_.to_server->send(std::span<const std::byte>{}, kTimeout));
+// Opens `impl`'s pair for `size`-byte messages at `placement`.
+Result<std::unique_ptr<PingPong>> open_pair(std::size_t impl, const Placement& placement,
+                                            std::size_t size, std::string& skipped) {
+  const int server = placement.server;
+  switch (impl) {
+    case kRaw:
+      return make_with<PingPong, RawPair>(tcp_pair(kPoll), server);
+    case kRawIpc:
+      return make_with<PingPong, RawPair>(unix_pair(kPoll), server);
+    case kZmq:
+    case kZmqIpc: {
+      const std::string endpoint = impl == kZmq ? "tcp://127.0.0.1:*" : "ipc://" + ipc_path();
+      return make_with<PingPong, ZmqPair>(
+          open_zmq_ends(placement, endpoint, ZMQ_REP, ZMQ_REQ, kPoll, size), server);
     }
-    return thread_.join();
-  }
-
- private:
-  Result<void> echo() {
-    for (;;) {
-      auto request = ends_.server_port->receive(kPoll);
-      if (!request) {
-        if (request.error().is(ErrorKind::timed_out) && !stop_.load()) continue;
-        if (request.error().is(ErrorKind::timed_out)) return ok();
-        return std::move(request).error().with_context("nexo echo");
+    case kNexo:
+      return make_with<PingPong, NexoPair>(open_nexo_ends(placement, "tcp://127.0.0.1:0"), server);
+    default: {
+      auto ends = open_nexo_ends(placement, "ipc://" + ipc_path());
+      if (!ends && nexo_lacks_ipc(ends.error())) {
+        skipped = ends.error().message();
+        return std::unique_ptr<PingPong>();
       }
-      if (request->size() == 0) return ok();  // the client's stop message
-      if (auto sent = ends_.server_port->reply(*request, request->data); !sent) {
-        return std::move(sent).error().with_context("nexo echo");
-      }
+      return make_with<PingPong, NexoPair>(std::move(ends), server);
     }
   }
-
-  // The contexts (in ends_) are destroyed after the port and sender; the
-  // thread last declared, so joined first.
-  NexoEnds ends_;
-  std::atomic<bool> stop_{false};
-  EchoThread thread_;
-};
-
-// --- one case --------------------------------------------------------------------------------
-
-struct LatencyResult {
-  LatencySamples samples;
-  Usage usage;  // over the measured rounds
-  bool ran = false;
-};
-
-// One size at one placement: the enabled pairs warmed up, then rounds in
-// which each runs `iterations` round trips, the first impl rotating.
-Result<void> run_latency_case(std::size_t size, const Placement& placement, const Options& options,
-                              std::array<LatencyResult, 3>& results) {
-  std::array<std::unique_ptr<PingPong>, 3> pairs;
-  auto impls = open_impls<RawPair, ZmqPair, NexoPair>(options, placement, pairs);
-  if (!impls) return impls.error();
-  for (std::size_t impl : *impls) {
-    results[impl].samples.reserve(static_cast<std::size_t>(options.rounds * options.iterations));
-  }
-  Probe probe(size);
-  for (std::size_t impl : *impls) {
-    auto warm = pairs[impl]->run(static_cast<std::size_t>(options.warmup), probe, nullptr);
-    if (!warm) return echo_failure(*pairs[impl], std::move(warm).error(), kImplNames[impl]);
-  }
-  auto rounds = rotate_rounds(options.rounds, *impls, [&](std::size_t impl) -> Result<void> {
-    const Usage before = Usage::now();
-    auto ran = pairs[impl]->run(static_cast<std::size_t>(options.iterations), probe,
-                                &results[impl].samples);
-    results[impl].usage += Usage::now() - before;
-    if (!ran) return echo_failure(*pairs[impl], std::move(ran).error(), kImplNames[impl]);
-    return ran;
-  });
-  if (!rounds) return rounds;
-  for (std::size_t impl : *impls) {
-    if (auto finished = pairs[impl]->finish(); !finished) {
-      return finished.error().with_context(kImplNames[impl]);
-    }
-    results[impl].ran = true;
-  }
-  return ok();
-}
-
-struct LatencySummary {
-  std::string label;
-  std::array<double, 3> p50{}, p99{};
-  std::array<bool, 3> ran{};
-};
-
-LatencySummary print_latency_case(std::string_view cpus, std::size_t size, int rounds_x_iters,
-                                  std::array<LatencyResult, 3>& results) {
-  LatencySummary summary{std::string(cpus) + " " + size_name(size), {}, {}, {}};
-  for (std::size_t impl = 0; impl < 3; ++impl) {
-    auto& r = results[impl];
-    if (!r.ran) continue;
-    summary.ran[impl] = true;
-    summary.p50[impl] = r.samples.percentile_us(50);
-    summary.p99[impl] = r.samples.percentile_us(99);
-    const double n = static_cast<double>(rounds_x_iters);
-    std::printf("%-6s %-5s %-5s %8.2f %8.2f %9.0f %8.2f %10.2f\n", std::string(cpus).c_str(),
-                size_name(size).c_str(), kImplNames[impl], summary.p50[impl], summary.p99[impl],
-                r.samples.rate_per_second(), static_cast<double>(r.usage.switches) / n,
-                r.usage.cpu_us / n);
-  }
-  std::fflush(stdout);
-  return summary;
 }
 
 void print_latency_ratios(const std::vector<LatencySummary>& summaries) {
@@ -328,16 +232,17 @@ void print_latency_ratios(const std::vector<LatencySummary>& summaries) {
       "\nlatency ratios (p50; p99 in brackets) — targets nexo/zmq <= 0.8, nexo/raw <= 1.15\n");
   for (const auto& s : summaries) {
     std::printf("  %-12s", s.label.c_str());
-    if (s.ran[kNexo] && s.ran[kZmq]) {
-      const double r = s.p50[kNexo] / s.p50[kZmq];
-      std::printf("  nexo/zmq %.3f [%.3f] %-6s", r, s.p99[kNexo] / s.p99[kZmq], verdict(r <= 0.8));
-    }
-    if (s.ran[kNexo] && s.ran[kRaw]) {
-      const double r = s.p50[kNexo] / s.p50[kRaw];
-      std::printf("  nexo/raw %.3f [%.3f] %-6s", r, s.p99[kNexo] / s.p99[kRaw], verdict(r <= 1.15));
-    }
-    if (s.ran[kZmq] && s.ran[kRaw]) {
-      std::printf("  (zmq/raw %.3f)", s.p50[kZmq] / s.p50[kRaw]);
+    for (const auto& [nexo, zmq, raw, tag] :
+         {std::tuple{kNexo, kZmq, kRaw, ""}, std::tuple{kNexoIpc, kZmqIpc, kRawIpc, "ipc "}}) {
+      if (double r = s.ratio50(nexo, zmq); r > 0) {
+        std::printf("  %snexo/zmq %.3f [%.3f] %-6s", tag, r, s.ratio99(nexo, zmq),
+                    verdict(r <= 0.8));
+      }
+      if (double r = s.ratio50(nexo, raw); r > 0) {
+        std::printf("  %snexo/raw %.3f [%.3f] %-6s", tag, r, s.ratio99(nexo, raw),
+                    verdict(r <= 1.15));
+      }
+      if (double r = s.ratio50(zmq, raw); r > 0) std::printf("  (%szmq/raw %.3f)", tag, r);
     }
     std::printf("\n");
   }
@@ -366,27 +271,43 @@ bool run_latency(const Options& options, const std::vector<Placement>& placement
   std::printf(
       "per case: warm-up %d, then %d rounds x %d round trips per impl, the first impl "
       "rotating\n",
-      options.warmup, options.rounds, options.iterations);
+      options.latency_rounds.warmup, options.latency_rounds.rounds,
+      options.latency_rounds.iterations);
   std::printf(
       "rt/s: round trips per second of measured time; csw/rt and cpu_us/rt: context "
       "switches and CPU time of the whole process (all threads, both sides) per round "
       "trip\n");
   print_calibration();
-  std::printf("\n%-6s %-5s %-5s %8s %8s %9s %8s %10s\n", "cpus", "size", "impl", "p50_us", "p99_us",
-              "rt/s", "csw/rt", "cpu_us/rt");
+  std::printf(("\n%-6s %-5s %-8s " + std::string(kLatencyColumns)).c_str(), "cpus", "size",
+              "impl", "p50_us", "p99_us", "rt/s", "csw/rt", "cpu_us/rt");
   bool all_ran = true;
   std::vector<LatencySummary> summaries;
+  std::vector<std::size_t> impls;
+  for (std::size_t impl = 0; impl < kImplCount; ++impl) {
+    if (options.impls.on(impl) && impl != kRawBatched) impls.push_back(impl);
+  }
   for (const Placement& placement : placements) {
     bind_thread(placement.client);
+    const char* cpus = cpus_name(placement.mode);
     for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
-      std::array<LatencyResult, 3> results;
-      if (auto ran = run_latency_case(size, placement, options, results); !ran) {
-        std::fprintf(stderr, "bench_msg: latency %s %s: %s\n", cpus_name(placement.mode),
-                     size_name(size).c_str(), ran.error().message().c_str());
+      std::vector<LatencyResult> results(kImplCount);
+      auto open = [&](std::size_t impl, std::string& skipped) {
+        return open_pair(impl, placement, size, skipped);
+      };
+      if (auto ran = run_latency_case(impls, open, placement.client, options.latency_rounds, size,
+                                      options.impls, results);
+          !ran) {
+        std::fprintf(stderr, "bench_msg: latency %s %s: %s\n", cpus, size_name(size).c_str(),
+                     ran.error().message().c_str());
         all_ran = false;
       }
-      summaries.push_back(print_latency_case(cpus_name(placement.mode), size,
-                                             options.rounds * options.iterations, results));
+      summaries.push_back(print_latency_case(
+          std::string(cpus) + " " + size_name(size), results, [&](std::size_t impl) {
+            std::array<char, 64> prefix{};
+            std::snprintf(prefix.data(), prefix.size(), "%-6s %-5s %-8s", cpus,
+                          size_name(size).c_str(), options.impls.name(impl));
+            return std::string(prefix.data());
+          }));
     }
   }
   bind_thread(-1);

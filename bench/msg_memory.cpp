@@ -40,8 +40,10 @@
 #include <utility>
 #include <vector>
 
-#include "bench_util.hpp"
 #include "msg_bench.hpp"
+#include "nexo/msg/context.hpp"
+#include "nexo/msg/port.hpp"
+#include "pairs.hpp"
 
 namespace nexo::bench {
 namespace {
@@ -294,7 +296,7 @@ class ZmqIdleServer final : public IdleServer {
     if (!pull) return pull.error();
     // nexo's listener backlog, so that neither drops SYNs the other would queue.
     if (auto set = zmq_set(pull->get(), ZMQ_BACKLOG, 511, "ZMQ_BACKLOG"); !set) return set.error();
-    auto endpoint = zmq_bind_any(pull->get());
+    auto endpoint = zmq_bind_to(pull->get(), "tcp://127.0.0.1:*");
     if (!endpoint) return endpoint.error();
     const auto colon = endpoint->rfind(':');
     const int port = std::atoi(endpoint->c_str() + colon + 1);
@@ -389,14 +391,6 @@ Result<MemoryResult> measure_memory(std::string name, std::size_t count, bool zm
 
 }  // namespace
 
-void raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    static_cast<void>(::setrlimit(RLIMIT_NOFILE, &limit));
-  }
-}
-
 bool run_memory(const Options& options) {
   const auto count = static_cast<std::size_t>(options.connections);
   rlimit limit{};
@@ -430,7 +424,7 @@ bool run_memory(const Options& options) {
   std::optional<double> nexo_per_connection, zmq_per_connection;
   for (const Case c : {Case{"nexo", kNexo, false}, Case{"zmq (handshaken)", kZmq, true},
                        Case{"zmq (no handshake)", kZmq, false}}) {
-    if (!options.impls[c.impl]) continue;
+    if (!options.impls.on(c.impl)) continue;
     auto result = c.impl == kNexo
                       ? measure_memory(c.name, count, false, [] { return NexoIdleServer::open(); })
                       : measure_memory(c.name, count, c.zmtp, [] { return ZmqIdleServer::open(); });

@@ -97,10 +97,13 @@ Result<std::unique_ptr<fault::Proxy>> start_proxy(const Placement& placement,
 
 namespace {
 
-Result<EnetHost> enet_host(const ENetAddress* address) {
+Result<EnetHost> enet_host(const ENetAddress* address, int mtu) {
   // One peer, one channel, no bandwidth limits (0: unlimited).
   EnetHost host(::enet_host_create(address, 1, 1, 0, 0));
   if (!host) return Error(ErrorKind::system, "enet_host_create failed");
+  // The datagram size (UDP payload) of every peer made afterwards, as
+  // enet_host_set_mtu (1.3.18) sets it; connecting peers take the smaller of both.
+  host->mtu = static_cast<enet_uint32>(mtu);
   return host;
 }
 
@@ -125,9 +128,9 @@ Result<void> await_connect(ENetHost* host, Clock::time_point deadline) {
 }  // namespace
 
 Result<EnetEnds> open_enet_ends(const Placement& placement,
-                                const std::optional<fault::Plan>& plan) {
+                                const std::optional<fault::Plan>& plan, int mtu) {
   const ENetAddress any_port = enet_loopback(0);
-  auto server = enet_host(&any_port);  // binds; host->address has the real port
+  auto server = enet_host(&any_port, mtu);  // binds; host->address has the real port
   if (!server) return server.error();
   std::unique_ptr<fault::Proxy> proxy;
   if (plan) {
@@ -135,7 +138,7 @@ Result<EnetEnds> open_enet_ends(const Placement& placement,
     if (!started) return started.error();
     proxy = std::move(*started);
   }
-  auto client = enet_host(nullptr);
+  auto client = enet_host(nullptr, mtu);
   if (!client) return client.error();
   const ENetAddress to =
       enet_loopback(proxy ? proxy->local_endpoint().port() : (*server)->address.port);
@@ -348,9 +351,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
                !parse_count_flag(arg, "--goodput-rounds=", 1000, options.goodput_rounds) &&
                !parse_count_flag(arg, "--limit=", 3600, options.limit_s) &&
                !parse_count_flag(arg, "--seed=", 2'000'000'000, options.seed) &&
-               !parse_count_flag(arg, "--enet-queue=", 1'000'000, options.enet_queue)) {
+               !parse_count_flag(arg, "--enet-queue=", 1'000'000, options.enet_queue) &&
+               !parse_count_flag(arg, "--datagram=", 4096, options.datagram)) {
       good = false;
     }
+    if (options.datagram < 576) good = false;  // ENet's range: 576..4096
     if (!good) return bad_flag("bench_rudp", argv[i]);
   }
   return options;
@@ -369,11 +374,12 @@ constexpr const char* kUsage =
     "60)\n"
     "  --seed=N              the fault plans' seed (default 20260214)\n"
     "  --enet-queue=N        ENet sender: packets queued, not yet acknowledged (default 512)\n"
+    "  --datagram=N          nexo's and ENet's largest datagram, 576..4096 (default 1400)\n"
     "  --no-latency, --no-goodput   skip a section\n"
     "  --cpus=LIST           placements among free,split,same (default free)\n"
     "  --impls=LIST          implementations among nexo,enet,tcp,raw,nexo-direct,enet-direct,\n"
-    "                        nexo-1232 (default all; the -direct ones skip the proxy, 0%% loss\n"
-    "                        only; nexo-1232 runs in the goodput section only)\n";
+    "                        nexo-16k (default all; the -direct ones skip the proxy, 0%% loss\n"
+    "                        only; nexo-16k runs in the goodput section only)\n";
 
 void print_header(const Options& options, const std::vector<Placement>& placements) {
   const ENetVersion v = ::enet_linked_version();
@@ -394,13 +400,14 @@ void print_header(const Options& options, const std::vector<Placement>& placemen
       "impls: nexo = rudp:// Port/Sender via the proxy; enet = ENet via the proxy; tcp = nexo "
       "tcp:// Port/Sender, direct; raw = blocking TCP sockets, TCP_NODELAY, direct; "
       "nexo-direct, enet-direct = nexo and enet without the proxy (0%% loss only: what the "
-      "proxy's hop costs); nexo-1232 = nexo via the proxy in datagrams of at most 1232 bytes, "
-      "one 1 KiB message each as ENet's default 1400-byte MTU gives it (goodput only)\n"
-      "datagrams: nexo up to what the path carries (loopback: 16 KiB), small messages sharing "
-      "one when they queue behind the window; ENet its default MTU, 1400 bytes, bundling "
-      "commands likewise\n"
+      "proxy's hop costs); nexo-16k = nexo via the proxy with its default datagrams, up to "
+      "16 KiB on loopback (goodput only; larger datagrams than ENet's: not like for like)\n"
+      "datagrams: nexo and enet at most %d bytes of UDP payload each (--datagram), small "
+      "messages sharing one when they queue behind the window, ENet bundling commands "
+      "likewise\n"
       "threads: nexo one I/O thread per side's Context beside the application thread; ENet "
-      "none (the application services its host); the proxy one\n");
+      "none (the application services its host); the proxy one\n",
+      options.datagram);
   std::printf("load average at start: %s\n", load_average().c_str());
 }
 

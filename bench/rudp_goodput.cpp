@@ -359,12 +359,13 @@ class RawStream final : public Stream {
 
 Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& placement,
                                             const Options& options, const fault::Plan& plan) {
+  const auto datagram = static_cast<std::size_t>(options.datagram);  // the same as ENet's
   switch (impl) {
     case kNexo:
-      return make_with<Stream, NexoStream>(open_nexo_rudp_ends(placement, std::optional{plan}),
+      return make_with<Stream, NexoStream>(open_nexo_rudp_ends(placement, std::optional{plan}, datagram),
                                            placement.server);
     case kEnet: {
-      auto ends = open_enet_ends(placement, std::optional{plan});
+      auto ends = open_enet_ends(placement, std::optional{plan}, options.datagram);
       if (!ends) return ends.error();
       std::unique_ptr<Stream> stream =
           std::make_unique<EnetStream>(std::move(*ends), placement.client, placement.server,
@@ -374,13 +375,13 @@ Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& p
     case kTcp:
       return make_with<Stream, NexoStream>(open_nexo_tcp_ends(placement), placement.server);
     case kNexoDirect:
-      return make_with<Stream, NexoStream>(open_nexo_rudp_ends(placement, std::nullopt),
+      return make_with<Stream, NexoStream>(open_nexo_rudp_ends(placement, std::nullopt, datagram),
                                            placement.server);
     case kNexoSmall:
       return make_with<Stream, NexoStream>(
-          open_nexo_rudp_ends(placement, std::optional{plan}, kSmallDatagram), placement.server);
+          open_nexo_rudp_ends(placement, std::optional{plan}, 0), placement.server);
     case kEnetDirect: {
-      auto ends = open_enet_ends(placement, std::nullopt);
+      auto ends = open_enet_ends(placement, std::nullopt, options.datagram);
       if (!ends) return ends.error();
       std::unique_ptr<Stream> stream =
           std::make_unique<EnetStream>(std::move(*ends), placement.client, placement.server,
@@ -548,11 +549,12 @@ std::array<double, kImplCount> print_goodput_case(const char* cpus, double loss,
 }
 
 void print_goodput_ratios(
-    const std::vector<std::pair<std::string, std::array<std::array<double, kImplCount>, 3>>>&
+    int datagram, const std::vector<std::pair<std::string, std::array<std::array<double, kImplCount>, 3>>>&
         medians) {
   std::printf(
-      "\ngoodput ratios (median MB/s) — targets nexo/enet >= 2 at each loss rate, nexo@5%% / "
-      "nexo@0%% >= 0.5\n");
+      "\ngoodput ratios (median MB/s), nexo and enet at the same datagram size (%d B) — targets "
+      "nexo/enet >= 2 at each loss rate, nexo@5%% / nexo@0%% >= 0.5\n",
+      datagram);
   for (const auto& [cpus, by_loss] : medians) {
     for (std::size_t l = 0; l < kLossRates.size(); ++l) {
       const auto& m = by_loss[l];
@@ -564,7 +566,8 @@ void print_goodput_ratios(
         std::printf("  nexo/enet n/a (did not finish, or not run)");
       }
       if (m[kNexoSmall] > 0 && m[kEnet] > 0) {
-        std::printf("  (nexo-1232/enet %.3f)", m[kNexoSmall] / m[kEnet]);
+        std::printf("  (nexo-16k/enet %.3f: larger datagrams, not like for like)",
+                    m[kNexoSmall] / m[kEnet]);
       }
       if (l == 0 && m[kNexo] > 0 && m[kTcp] > 0) {
         std::printf("  (nexo/tcp %.3f", m[kNexo] / m[kTcp]);
@@ -628,7 +631,7 @@ bool run_goodput(const Options& options, const std::vector<Placement>& placement
     }
   }
   bind_thread(-1);
-  print_goodput_ratios(medians);
+  print_goodput_ratios(options.datagram, medians);
   std::fflush(stdout);
   return all_ran;
 }

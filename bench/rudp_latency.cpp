@@ -252,19 +252,20 @@ Result<std::unique_ptr<PingPong>> open_pair(std::size_t impl, const Placement& p
                                             const Options& options, std::size_t size) {
   const auto no_faults =
       fault::Plan::both_ways(fault::Direction{}, static_cast<std::uint64_t>(options.seed));
+  const auto datagram = static_cast<std::size_t>(options.datagram);  // the same as ENet's
   switch (impl) {
     case kNexo:
-      return make_with<PingPong, NexoPair>(open_nexo_rudp_ends(placement, std::optional{no_faults}),
+      return make_with<PingPong, NexoPair>(open_nexo_rudp_ends(placement, std::optional{no_faults}, datagram),
                                            placement.server);
     case kEnet:
-      return enet_pair(open_enet_ends(placement, std::optional{no_faults}), placement);
+      return enet_pair(open_enet_ends(placement, std::optional{no_faults}, options.datagram), placement);
     case kTcp:
       return make_with<PingPong, NexoPair>(open_nexo_tcp_ends(placement), placement.server);
     case kNexoDirect:
-      return make_with<PingPong, NexoPair>(open_nexo_rudp_ends(placement, std::nullopt),
+      return make_with<PingPong, NexoPair>(open_nexo_rudp_ends(placement, std::nullopt, datagram),
                                            placement.server);
     case kEnetDirect:
-      return enet_pair(open_enet_ends(placement, std::nullopt), placement);
+      return enet_pair(open_enet_ends(placement, std::nullopt, options.datagram), placement);
     default: {
       auto sockets = tcp_pair(kPoll);
       if (!sockets) return sockets.error();
