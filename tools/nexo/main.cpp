@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
   st->add_option("--interval", stat.interval, "seconds between reports")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
-  st->add_option("--count", stat.count, "with --watch: stop after N reports")->check(kCount);
+  st->add_option("--count", stat.count, "with --watch: stop after N reports")->check(opt::count(1));
   st->add_flag("--prometheus", stat.prometheus, "print the Prometheus text format");
   st->callback([&] { status = nexo::tool::stat(stat); });
 

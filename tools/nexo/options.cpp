@@ -156,7 +156,8 @@ CLI::Validator uri(UriUse use) {
       [use](const std::string& text) -> Result<void> {
         auto parsed = msg::Uri::parse(text);
         if (!parsed) return std::move(parsed).error();
-        if (use == UriUse::connect && parsed->scheme != msg::Scheme::inproc && parsed->port == 0)
+        if (use == UriUse::connect && parsed->scheme != msg::Scheme::inproc &&
+            parsed->scheme != msg::Scheme::ipc && parsed->port == 0)
           return invalid("uri " + in_quotes(text) + ": port 0 is not somewhere to send to");
         return ok();
       },

@@ -58,7 +58,7 @@ struct HostPort {
 CLI::Validator host_port();
 Result<HostPort> parse_host_port(std::string_view text);
 
-// A message-passing URI (tcp://, udp://, rudp://, inproc://). To connect to,
+// A message-passing URI (tcp://, udp://, rudp://, inproc://, ipc://). To connect to,
 // the port must not be 0; to bind, port 0 means any free port.
 enum class UriUse { bind, connect };
 CLI::Validator uri(UriUse use);
