@@ -161,6 +161,7 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
     wait "$fp_pid" && pass "fault-proxy exits 0 on SIGINT" || fail "fault-proxy exit $?"
     grep -q "^fault-proxy to (client -> server): received 3, delivered 2, lost 0, partitioned 1" "$work/fp.out" \
       && grep -q "^fault-proxy back (server -> client): received 2, delivered 2" "$work/fp.out" \
+      && grep -q "^fault-proxy sessions 3, evicted 0, expired 0, send errors 0$" "$work/fp.out" \
       && pass "fault-proxy prints its counters on exit" || fail "fault-proxy counters: $(cat "$work/fp.out")"
   fi
   if start_server fp_lossy fault-proxy --listen 0 --to "127.0.0.1:$target" --loss 1 --direction to --duration 20s; then
@@ -175,12 +176,32 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
   wait "$target_pid" && pass "the proxied server got exactly what the proxy delivered" \
     || fail "udp serve behind the proxy: exit $?"
 fi
+# A full session table: the second client takes the first one's place, and is answered.
+if start_server fp_small_target udp serve --port 0 --bind 127.0.0.1 --count 2; then
+  target=$port target_pid=$server_pid
+  if start_server fp_small fault-proxy --listen 0 --to "127.0.0.1:$target" --max-sessions 1 --max-held 64k --delay 1ms; then
+    fp_pid=$server_pid
+    out1=$(timeout 20 "$nexo" udp send "first client" 127.0.0.1 --port "$port")
+    out2=$(timeout 20 "$nexo" udp send "second client" 127.0.0.1 --port "$port")
+    [[ $out1 == "Reply: first client" && $out2 == "Reply: second client" ]] \
+      && pass "fault-proxy --max-sessions 1 answers a second client" \
+      || fail "through --max-sessions 1: '$out1', '$out2'"
+    kill -INT "$fp_pid"
+    wait "$fp_pid" || fail "fault-proxy --max-sessions 1 exit $?"
+    grep -q "^fault-proxy sessions 2, evicted 1, expired 0, send errors 0$" "$work/fp_small.out" \
+      && grep -q "^fault-proxy to (client -> server): received 2, delivered 2, .* overflow 0, discarded 0$" "$work/fp_small.out" \
+      && pass "fault-proxy counts the eviction" || fail "--max-sessions 1 counters: $(cat "$work/fp_small.out")"
+  fi
+  wait "$target_pid" || fail "udp serve behind --max-sessions 1: exit $?"
+fi
 if start_server fp_timed fault-proxy --listen 0 --to 127.0.0.1:9 --duration 100ms; then
   wait "$server_pid" && pass "fault-proxy --duration stops by itself" || fail "fault-proxy --duration exit $?"
 fi
 expect_error "fault-proxy bad --to" 2 "expected HOST:PORT" -- fault-proxy --listen 0 --to nowhere
 expect_error "fault-proxy bad --delay" 2 "--delay: '5xs' is not a duration" -- fault-proxy --listen 0 --to 127.0.0.1:9 --delay 5xs
 expect_error "fault-proxy --loss 2" 2 "--loss" -- fault-proxy --listen 0 --to 127.0.0.1:9 --loss 2
+expect_error "fault-proxy --max-held too small" 2 "--max-held: '1k' is less than 65536..1099511627776 bytes" -- fault-proxy --listen 0 --to 127.0.0.1:9 --max-held 1k
+expect_error "fault-proxy --max-held not a size" 2 "--max-held: 'lots' is not a size" -- fault-proxy --listen 0 --to 127.0.0.1:9 --max-held lots
 
 # --- marshal / unmarshal -----------------------------------------------------
 # Every format, every example: the raw bytes read back to the same value, and the

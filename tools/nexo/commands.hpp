@@ -73,6 +73,7 @@ struct FaultProxyArgs {
   std::uint64_t seed = 1;
   std::string direction = "both";  // both, to (client -> server), back
   std::size_t max_sessions = 1024;
+  std::size_t max_held = std::size_t{64} << 20;  // bytes held for delay/reorder, per direction
   std::string duration;  // empty: until SIGINT or SIGTERM
 };
 

@@ -23,8 +23,8 @@ void print_counters(const fault::Proxy& proxy) {
   const auto c = proxy.counters();
   std::cout << "fault-proxy to (client -> server): " << c.to.to_string() << '\n'
             << "fault-proxy back (server -> client): " << c.back.to_string() << '\n'
-            << "fault-proxy sessions " << c.sessions << ", refused " << c.refused
-            << ", send errors " << c.send_errors << std::endl;
+            << "fault-proxy sessions " << c.sessions << ", evicted " << c.evicted << ", expired "
+            << c.expired << ", send errors " << c.send_errors << std::endl;
 }
 
 }  // namespace
@@ -48,6 +48,7 @@ int fault_proxy(const FaultProxyArgs& args) {
   if (args.direction != "back") config.plan.to = d;
   if (args.direction != "to") config.plan.back = d;
   config.max_sessions = args.max_sessions;
+  config.max_held_bytes = args.max_held;
   auto to = options::parse_host_port(args.to);
   if (!to) return fail(to.error().with_context("--to"));
   auto target = net::Endpoint::resolve(to->host, to->port);

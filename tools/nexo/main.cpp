@@ -248,6 +248,11 @@ int main(int argc, char** argv) {
                  "idle longest (counted as evicted)")
       ->capture_default_str()
       ->check(opt::count(1));
+  fp->add_option("--max-held", proxy.max_held,
+                 "bytes held for --delay and --reorder in each direction (64k..1024G, suffix k, M "
+                 "or G); a datagram that does not fit is dropped (counted as overflow)")
+      ->default_str("64M")
+      ->transform(opt::size(64u << 10, std::uint64_t{1} << 40));  // rewrites 64k as 65536
   fp->add_option("--duration", proxy.duration, "stop after this long (default: at SIGINT/SIGTERM)")
       ->check(opt::duration());
   fp->callback([&] { status = nexo::tool::fault_proxy(proxy); });

@@ -15,11 +15,15 @@ std::string Counters::to_string() const {
   return "received " + std::to_string(received) + ", delivered " + std::to_string(delivered) +
          ", lost " + std::to_string(lost) + ", partitioned " + std::to_string(partitioned) +
          ", duplicated " + std::to_string(duplicated) + ", reordered " + std::to_string(reordered) +
-         ", delayed " + std::to_string(delayed) + ", corrupted " + std::to_string(corrupted);
+         ", delayed " + std::to_string(delayed) + ", corrupted " + std::to_string(corrupted) +
+         ", overflow " + std::to_string(overflow) + ", discarded " + std::to_string(discarded);
 }
 
-Injector::Injector(const Direction& direction, std::uint64_t seed)
-    : direction_(direction), random_(seed), partitioned_(direction.partitioned) {
+Injector::Injector(const Direction& direction, std::uint64_t seed, std::size_t max_held_bytes)
+    : direction_(direction),
+      max_held_bytes_(max_held_bytes),
+      random_(seed),
+      partitioned_(direction.partitioned) {
   // Gilbert model: leave a burst with probability 1/burst per datagram (mean
   // run length `burst`), enter one with the probability that makes the
   // long-run share of lost datagrams `loss`.
@@ -37,6 +41,23 @@ bool Injector::lose() {
   return in_burst_;
 }
 
+// Takes room for a datagram of `size` bytes, or counts it as overflow.
+bool Injector::fits(std::size_t size) {
+  const std::size_t held = held_bytes_.load(std::memory_order_relaxed);
+  const std::size_t cost = held_cost(size);
+  if (cost > max_held_bytes_ - std::min(held, max_held_bytes_)) {
+    bump(overflow_);
+    return false;
+  }
+  held_bytes_.store(held + cost, std::memory_order_relaxed);
+  return true;
+}
+
+void Injector::release_cost(std::size_t size) noexcept {
+  held_bytes_.store(held_bytes_.load(std::memory_order_relaxed) - held_cost(size),
+                    std::memory_order_relaxed);
+}
+
 Clock::time_point Injector::delivery_time(Clock::time_point now) {
   auto delay = std::chrono::duration_cast<Clock::duration>(direction_.delay);
   if (direction_.jitter.count() > 0) {
@@ -50,19 +71,22 @@ Clock::time_point Injector::delivery_time(Clock::time_point now) {
 }
 
 void Injector::schedule(Bytes bytes, Tag tag, Clock::time_point due) {
-  scheduled_.push(Scheduled{due, next_order_++, std::move(tag), std::move(bytes)});
+  scheduled_.push_back(Scheduled{due, next_order_++, std::move(tag), std::move(bytes)});
+  std::push_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
 }
 
-void Injector::push(std::span<const std::byte> datagram, Clock::time_point now, Tag tag) {
+std::size_t Injector::push(std::span<const std::byte> datagram, Clock::time_point now, Tag tag) {
   bump(received_);
   if (partitioned()) {
     bump(partitioned_drops_);
-    return;
+    return 0;
   }
   if (lose()) {
     bump(lost_);
-    return;
+    return 0;
   }
+  if (!fits(datagram.size())) return 0;
+  std::size_t added = held_cost(datagram.size());
   Bytes bytes(datagram.begin(), datagram.end());
   if (!bytes.empty() && random_.chance(direction_.corrupt)) {
     const std::uint64_t bit = random_.below(bytes.size() * 8);
@@ -73,12 +97,16 @@ void Injector::push(std::span<const std::byte> datagram, Clock::time_point now, 
     const auto behind = static_cast<unsigned>(1 + random_.below(direction_.reorder_window));
     reorder_.push_back(Held{behind, now + direction_.max_hold, std::move(tag), std::move(bytes)});
     bump(reordered_);
-    return;
+    return added;
   }
   const auto due = delivery_time(now);
   if (random_.chance(direction_.duplicate)) {
-    schedule(bytes, tag, delivery_time(now));
-    bump(duplicated_);
+    const auto copy_due = delivery_time(now);  // drawn either way: the same seed, the same faults
+    if (fits(bytes.size())) {
+      schedule(bytes, tag, copy_due);
+      bump(duplicated_);
+      added += held_cost(bytes.size());
+    }
   }
   schedule(std::move(bytes), tag, due);
   // This one passes the held datagrams: those it was the last to pass follow it.
@@ -90,6 +118,7 @@ void Injector::push(std::span<const std::byte> datagram, Clock::time_point now, 
       ++it;
     }
   }
+  return added;
 }
 
 void Injector::release_held(Clock::time_point now) {
@@ -106,23 +135,41 @@ void Injector::release_held(Clock::time_point now) {
 std::size_t Injector::pop_due(Clock::time_point now, const Deliver& deliver) {
   release_held(now);
   std::size_t n = 0;
-  while (!scheduled_.empty() && scheduled_.top().due <= now) {
-    // top() is const, the element is not: move the bytes (not part of the
-    // ordering) out before popping it.
-    auto& top = const_cast<Scheduled&>(scheduled_.top());
-    Bytes bytes = std::move(top.bytes);
-    const Tag tag = std::move(top.tag);
-    scheduled_.pop();
+  while (!scheduled_.empty() && scheduled_.front().due <= now) {
+    std::pop_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
+    Scheduled out = std::move(scheduled_.back());
+    scheduled_.pop_back();
+    release_cost(out.bytes.size());
+    if (discard_ && discard_(out.bytes, out.tag)) {
+      bump(discarded_);
+      continue;
+    }
     bump(delivered_);
     ++n;
-    deliver(bytes, tag);
+    deliver(out.bytes, out.tag);
   }
+  return n;
+}
+
+std::size_t Injector::purge() {
+  if (!discard_) return 0;
+  std::size_t n = 0;
+  auto dead = [&](const auto& held) {
+    if (!discard_(held.bytes, held.tag)) return false;
+    release_cost(held.bytes.size());
+    bump(discarded_);
+    ++n;
+    return true;
+  };
+  std::erase_if(scheduled_, dead);
+  std::make_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
+  std::erase_if(reorder_, dead);
   return n;
 }
 
 std::optional<Clock::time_point> Injector::next_due() const {
   std::optional<Clock::time_point> next;
-  if (!scheduled_.empty()) next = scheduled_.top().due;
+  if (!scheduled_.empty()) next = scheduled_.front().due;
   for (const auto& h : reorder_) {
     if (!next || h.until < *next) next = h.until;
   }
@@ -131,8 +178,9 @@ std::optional<Clock::time_point> Injector::next_due() const {
 
 Counters Injector::counters() const {
   auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  return Counters{get(received_),   get(delivered_), get(lost_),    get(partitioned_drops_),
-                  get(duplicated_), get(reordered_), get(delayed_), get(corrupted_)};
+  return Counters{get(received_),  get(delivered_), get(lost_),      get(partitioned_drops_),
+                  get(duplicated_), get(reordered_), get(delayed_),   get(corrupted_),
+                  get(overflow_),   get(discarded_)};
 }
 
 }  // namespace nexo::fault

@@ -212,6 +212,100 @@ TEST(Injector, APartitionDropsEverythingUntilHealed) {
   EXPECT_EQ(injector.counters().partitioned, 10u);
 }
 
+// A flood under a long delay: the injector holds what fits in max_held_bytes,
+// drops and counts the rest, and has room again once the held ones leave.
+TEST(Injector, WhatIsHeldStaysWithinMaxHeldBytesAndTheRestIsOverflow) {
+  Direction d;
+  d.delay = 1s;
+  constexpr std::size_t kSize = 100, kFit = 10;
+  Injector injector(d, 1, kFit * Injector::held_cost(kSize));
+  std::size_t added = 0;
+  for (std::uint32_t i = 0; i < 25; ++i)
+    added += injector.push(numbered(i, kSize), t0);
+  EXPECT_EQ(injector.held(), kFit);
+  EXPECT_EQ(injector.held_bytes(), kFit * Injector::held_cost(kSize));
+  EXPECT_EQ(added, injector.held_bytes());
+  EXPECT_EQ(injector.counters().overflow, 25 - kFit);
+  std::vector<std::uint32_t> got;
+  injector.pop_due(t0 + 1s, [&](auto b, auto) { got.push_back(number_of(b)); });
+  EXPECT_EQ(got, (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(injector.held_bytes(), 0u);
+  EXPECT_EQ(injector.push(numbered(99, kSize), t0 + 1s), Injector::held_cost(kSize));
+  const auto c = injector.counters();
+  EXPECT_EQ(c.received, 26u);
+  EXPECT_EQ(c.delivered + c.overflow + injector.held(), c.received);
+}
+
+// Empty datagrams are not free to hold: each costs its bookkeeping.
+TEST(Injector, EmptyDatagramsCountAgainstTheBoundToo) {
+  Direction d;
+  d.delay = 1s;
+  Injector injector(d, 1, 3 * Injector::kHeldOverhead);
+  for (int i = 0; i < 10; ++i)
+    injector.push({}, t0);
+  EXPECT_EQ(injector.held(), 3u);
+  EXPECT_EQ(injector.counters().overflow, 7u);
+}
+
+// Copies and datagrams held back for reordering take room like the others.
+TEST(Injector, DuplicatesAndReorderedDatagramsAreBoundedToo) {
+  Direction dup;
+  dup.duplicate = 1;
+  dup.delay = 1s;
+  Injector copies(dup, 1, 3 * Injector::held_cost(16));
+  EXPECT_EQ(copies.push(numbered(0), t0), 2 * Injector::held_cost(16));
+  EXPECT_EQ(copies.push(numbered(1), t0), Injector::held_cost(16));  // its copy does not fit
+  EXPECT_EQ(copies.held(), 3u);
+  EXPECT_EQ(copies.counters().duplicated, 1u);
+  EXPECT_EQ(copies.counters().overflow, 1u);
+
+  Direction reorder;
+  reorder.reorder = 1;
+  reorder.reorder_window = 100;
+  reorder.max_hold = 1s;
+  Injector held_back(reorder, 1, 5 * Injector::held_cost(16));
+  for (std::uint32_t i = 0; i < 8; ++i)
+    held_back.push(numbered(i), t0);
+  EXPECT_EQ(held_back.held(), 5u);
+  EXPECT_EQ(held_back.held_bytes(), 5 * Injector::held_cost(16));
+  EXPECT_EQ(held_back.counters().overflow, 3u);
+}
+
+// The owner's discard rule drops dead datagrams as they leave, and purge()
+// drops them at once, freeing their room; both count them.
+TEST(Injector, TheDiscardRuleDropsDeadDatagramsAndPurgeFreesThemEarly) {
+  Direction d;
+  d.delay = 1s;
+  d.reorder = 0.5;
+  d.reorder_window = 1000;
+  d.max_hold = 1s;
+  Injector injector(d, 3);
+  auto alive = std::make_shared<const int>(1), dead = std::make_shared<const int>(2);
+  std::size_t dead_pushed = 0;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    const bool is_dead = i % 4 == 0;
+    dead_pushed += is_dead;
+    injector.push(numbered(i), t0, is_dead ? dead : alive);
+  }
+  ASSERT_GT(injector.counters().reordered, 0u);
+  injector.set_discard([&](auto, const Injector::Tag& tag) { return tag == dead; });
+  EXPECT_EQ(injector.purge(), dead_pushed);
+  EXPECT_EQ(injector.held(), 40 - dead_pushed);
+  EXPECT_EQ(injector.held_bytes(), (40 - dead_pushed) * Injector::held_cost(16));
+  injector.push(numbered(1000), t0, dead);  // dead on arrival: dropped as it leaves
+  std::vector<std::uint32_t> got;
+  while (auto due = injector.next_due())
+    injector.pop_due(*due, [&](auto b, const Injector::Tag& tag) {
+      EXPECT_EQ(tag, alive);
+      got.push_back(number_of(b));
+    });
+  EXPECT_EQ(got.size(), 40 - dead_pushed);
+  EXPECT_EQ(injector.held_bytes(), 0u);
+  const auto c = injector.counters();
+  EXPECT_EQ(c.discarded, dead_pushed + 1);
+  EXPECT_EQ(c.delivered, 40 - dead_pushed);
+}
+
 TEST(Plan, OutOfRangeValuesAreRefusedByName) {
   Plan plan;
   plan.to.loss = 1.5;

@@ -1,7 +1,7 @@
 #include "nexo/fault/proxy.hpp"
 
+#include <list>
 #include <map>
-#include <unordered_map>
 
 #include "nexo/io/io_watcher.hpp"
 #include "nexo/io/loop_thread.hpp"
@@ -16,24 +16,40 @@ constexpr int kBatch = 64;  // datagrams read from one socket per turn: fair to 
 }  // namespace
 
 struct Proxy::Impl {
+  struct Session;
+  // What each held datagram carries: its session, or null once that closed
+  // (the discard rule then drops the datagram).
+  struct Route {
+    Session* session = nullptr;
+  };
   struct Session {
     explicit Session(net::UdpSocket socket) : upstream(std::move(socket)) {}
-    std::uint64_t id = 0;
-    Injector::Tag tag;  // the id, as the injectors carry it
     net::Endpoint client;
     net::UdpSocket upstream;
-    std::unique_ptr<io::IoWatcher> watcher;
+    std::unique_ptr<io::IoWatcher> watcher;  // declared after upstream: stops watching first
+    std::shared_ptr<Route> route;
+    std::list<Session>::iterator self;  // its place in `sessions`
     Clock::time_point last_active{};
+    std::size_t held = 0;  // held bytes of its datagrams, both directions
   };
+  using Sessions = std::list<Session>;  // the most recently active first
 
   Impl(ProxyOptions o, net::UdpSocket socket)
       : options(std::move(o)),
         listen(std::move(socket)),
-        to(options.plan.to, options.plan.seed),
+        to(options.plan.to, options.plan.seed, options.max_held_bytes),
         // The other direction draws from a generator of its own, so that
         // traffic one way does not change the faults the other way.
-        back(options.plan.back, options.plan.seed ^ 0x5bd1e9955bd1e995ULL),
-        buffer(net::UdpSocket::kMaxPayloadV6 + 1) {}
+        back(options.plan.back, options.plan.seed ^ 0x5bd1e9955bd1e995ULL, options.max_held_bytes),
+        buffer(net::UdpSocket::kMaxPayloadV6 + 1) {
+    auto discard = [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
+      if (route_of(tag).session) return false;
+      dead_held -= Injector::held_cost(bytes.size());
+      return true;
+    };
+    to.set_discard(discard);
+    back.set_discard(discard);
+  }
 
   // Loop thread, from here down.
   Result<bool> open() {
@@ -54,8 +70,7 @@ struct Proxy::Impl {
     listen_watcher.reset();
     due.reset();
     sweeper.reset();
-    sessions.clear();
-    by_client.clear();
+    while (!sessions.empty()) close_session(sessions.begin());
     listen.close();
   }
 
@@ -67,15 +82,12 @@ struct Proxy::Impl {
       if (!n) break;  // would_block (or an error the next datagram may not have)
       Session* s = session_for(from, now);
       if (!s) continue;
-      to.push(std::span<const std::byte>(buffer).first(*n), now, s->tag);
+      s->held += to.push(std::span<const std::byte>(buffer).first(*n), now, s->route);
     }
     flush();
   }
 
-  void on_target(std::uint64_t id) {
-    auto it = sessions.find(id);
-    if (it == sessions.end()) return;
-    Session& s = *it->second;
+  void on_target(Session& s) {
     const auto now = Clock::now();
     for (int i = 0; i < kBatch; ++i) {
       auto n = s.upstream.receive_from(buffer, scratch_from);
@@ -83,21 +95,21 @@ struct Proxy::Impl {
         if (n.error().is(ErrorKind::would_block)) break;
         continue;  // the target refused an earlier datagram (ICMP): what UDP does
       }
-      s.last_active = now;
-      back.push(std::span<const std::byte>(buffer).first(*n), now, s.tag);
+      touch(s, now);
+      s.held += back.push(std::span<const std::byte>(buffer).first(*n), now, s.route);
     }
     flush();
   }
 
+  void touch(Session& s, Clock::time_point now) {
+    s.last_active = now;
+    sessions.splice(sessions.begin(), sessions, s.self);
+  }
+
   Session* session_for(const net::Endpoint& client, Clock::time_point now) {
     if (auto it = by_client.find(client); it != by_client.end()) {
-      Session* s = sessions.at(it->second).get();
-      s->last_active = now;
-      return s;
-    }
-    if (sessions.size() >= options.max_sessions) {
-      refused.fetch_add(1, std::memory_order_relaxed);
-      return nullptr;
+      touch(*it->second, now);
+      return &*it->second;
     }
     auto upstream = net::UdpSocket::bind_any(options.target.family());
     if (!upstream || !upstream->connect(options.target) || !upstream->set_non_blocking(true)) {
@@ -105,35 +117,58 @@ struct Proxy::Impl {
       return nullptr;
     }
     (void)upstream->set_receive_buffer_size(1 << 20);
-    auto s = std::make_unique<Session>(std::move(*upstream));
-    s->id = next_id++;
-    s->tag = std::make_shared<const std::uint64_t>(s->id);
-    s->client = client;
-    s->last_active = now;
-    const std::uint64_t id = s->id;
-    s->watcher = std::make_unique<io::IoWatcher>(io->loop(), s->upstream.native_handle(),
-                                                 [this, id](std::uint32_t) { on_target(id); });
-    if (!s->watcher->start(io::kReadable)) {
+    if (sessions.size() >= options.max_sessions) {
+      close_session(std::prev(sessions.end()));  // the least recently active
+      evicted.fetch_add(1, std::memory_order_relaxed);
+      purge_if_worth_it();
+    }
+    Session& s = sessions.emplace_front(std::move(*upstream));
+    s.self = sessions.begin();
+    s.client = client;
+    s.route = std::make_shared<Route>(Route{&s});
+    s.last_active = now;
+    s.watcher = std::make_unique<io::IoWatcher>(io->loop(), s.upstream.native_handle(),
+                                                [this, &s](std::uint32_t) { on_target(s); });
+    if (!s.watcher->start(io::kReadable)) {
+      s.route->session = nullptr;
+      sessions.erase(s.self);
       send_errors.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
     opened.fetch_add(1, std::memory_order_relaxed);
-    by_client.emplace(client, id);
-    return sessions.emplace(id, std::move(s)).first->second.get();
+    by_client.emplace(client, s.self);
+    return &s;
+  }
+
+  // Closes the upstream socket; the datagrams held for the session become
+  // dead (dropped as they leave, or by a purge).
+  void close_session(Sessions::iterator it) {
+    it->route->session = nullptr;
+    dead_held += it->held;
+    by_client.erase(it->client);
+    sessions.erase(it);
+  }
+
+  // Frees the dead datagrams once they are at least half of what is held, so
+  // that each purge (a pass over everything held) pays for itself.
+  void purge_if_worth_it() {
+    if (dead_held == 0 || 2 * dead_held < to.held_bytes() + back.held_bytes()) return;
+    to.purge();
+    back.purge();
   }
 
   // Sends what is due both ways; arms the timer for what is still held.
   void flush() {
     const auto now = Clock::now();
     to.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
-      auto it = sessions.find(id_of(tag));
-      if (it != sessions.end() && !it->second->upstream.send(bytes))
-        send_errors.fetch_add(1, std::memory_order_relaxed);
+      Session& s = *route_of(tag).session;  // live: the discard rule took the others
+      s.held -= Injector::held_cost(bytes.size());
+      if (!s.upstream.send(bytes)) send_errors.fetch_add(1, std::memory_order_relaxed);
     });
     back.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
-      auto it = sessions.find(id_of(tag));
-      if (it != sessions.end() && !listen.send_to(bytes, it->second->client))
-        send_errors.fetch_add(1, std::memory_order_relaxed);
+      Session& s = *route_of(tag).session;
+      s.held -= Injector::held_cost(bytes.size());
+      if (!listen.send_to(bytes, s.client)) send_errors.fetch_add(1, std::memory_order_relaxed);
     });
     auto next = to.next_due();
     if (auto b = back.next_due(); b && (!next || *b < *next)) next = b;
@@ -144,20 +179,18 @@ struct Proxy::Impl {
     }
   }
 
-  static std::uint64_t id_of(const Injector::Tag& tag) {
-    return *static_cast<const std::uint64_t*>(tag.get());
+  static const Route& route_of(const Injector::Tag& tag) {
+    return *static_cast<const Route*>(tag.get());
   }
 
+  // Closes the sessions idle for session_idle: the oldest are at the back.
   void sweep() {
     const auto now = Clock::now();
-    for (auto it = sessions.begin(); it != sessions.end();) {
-      if (now - it->second->last_active >= options.session_idle) {
-        by_client.erase(it->second->client);
-        it = sessions.erase(it);
-      } else {
-        ++it;
-      }
+    while (!sessions.empty() && now - sessions.back().last_active >= options.session_idle) {
+      close_session(std::prev(sessions.end()));
+      expired.fetch_add(1, std::memory_order_relaxed);
     }
+    purge_if_worth_it();
   }
 
   const ProxyOptions options;
@@ -165,15 +198,15 @@ struct Proxy::Impl {
   net::Endpoint local;
   Injector to, back;
   std::unique_ptr<io::LoopThread> io;
-  std::atomic<std::uint64_t> opened{0}, refused{0}, send_errors{0};
+  std::atomic<std::uint64_t> opened{0}, evicted{0}, expired{0}, send_errors{0};
   std::atomic<bool> stopped{false};
 
   // Loop thread only.
   Bytes buffer;
   net::Endpoint scratch_from;
-  std::map<net::Endpoint, std::uint64_t> by_client;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions;
-  std::uint64_t next_id = 1;
+  Sessions sessions;
+  std::map<net::Endpoint, Sessions::iterator> by_client;
+  std::size_t dead_held = 0;  // held bytes of datagrams whose session has closed
   std::unique_ptr<io::IoWatcher> listen_watcher;
   std::unique_ptr<io::Timer> due, sweeper;
 };
@@ -182,6 +215,8 @@ Result<std::unique_ptr<Proxy>> Proxy::start(const ProxyOptions& options) {
   if (auto valid = options.plan.validate(); !valid) return std::move(valid).error();
   if (options.max_sessions == 0)
     return Error(ErrorKind::invalid_argument, "fault proxy: max_sessions must be at least 1");
+  if (options.max_held_bytes == 0)
+    return Error(ErrorKind::invalid_argument, "fault proxy: max_held_bytes must be at least 1");
   auto socket = net::UdpSocket::bind(options.listen);
   if (!socket) return std::move(socket).error().with_context("fault proxy");
   if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
@@ -223,10 +258,13 @@ bool Proxy::partitioned() const {
 }
 
 ProxyCounters Proxy::counters() const {
-  return ProxyCounters{impl_->to.counters(), impl_->back.counters(),
-                       impl_->opened.load(std::memory_order_relaxed),
-                       impl_->refused.load(std::memory_order_relaxed),
-                       impl_->send_errors.load(std::memory_order_relaxed)};
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return ProxyCounters{impl_->to.counters(),  impl_->back.counters(), get(impl_->opened),
+                       get(impl_->evicted),   get(impl_->expired),    get(impl_->send_errors)};
+}
+
+std::size_t Proxy::held_bytes() const {
+  return impl_->to.held_bytes() + impl_->back.held_bytes();
 }
 
 void Proxy::stop() {

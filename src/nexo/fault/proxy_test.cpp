@@ -1,5 +1,6 @@
 // The fault proxy on loopback: a relay both ways, its plan applied and
-// counted, partitions that cut and heal, a session per client.
+// counted, partitions that cut and heal, a session per client, bounded
+// holding and session eviction.
 #include "nexo/fault/proxy.hpp"
 
 #include <gtest/gtest.h>
@@ -168,17 +169,117 @@ TEST(FaultProxy, EachClientGetsItsOwnReplies) {
   EXPECT_EQ(proxy->counters().sessions, 2u);
 }
 
-TEST(FaultProxy, ClientsBeyondMaxSessionsAreTurnedAwayAndCounted) {
+// A full session table makes room: the least recently active session goes
+// (its client, coming back, gets a fresh one), and nobody is turned away.
+TEST(FaultProxy, AFullSessionTableEvictsTheLeastRecentlyActiveSession) {
   Echo echo;
-  auto proxy = start_proxy(echo, Plan{}, 1);
-  auto a = client(), b = client(100ms);
-  ASSERT_TRUE(a.send_to("first", proxy->local_endpoint()));
-  ASSERT_TRUE(a.receive());
-  ASSERT_TRUE(b.send_to("second", proxy->local_endpoint()));
-  auto r = b.receive();
-  ASSERT_FALSE(r);
-  EXPECT_TRUE(r.error().is(ErrorKind::timed_out));
-  EXPECT_EQ(proxy->counters().refused, 1u);
+  auto proxy = start_proxy(echo, Plan{}, 2);
+  auto a = client(), b = client(), c = client();
+  auto round_trip = [&](UdpSocket& s, const std::string& text) {
+    if (!s.send_to(text, proxy->local_endpoint())) return std::string("(send failed)");
+    auto reply = s.receive();
+    return reply ? std::string(reply->text()) : reply.error().message();
+  };
+  EXPECT_EQ(round_trip(a, "a"), "a");
+  EXPECT_EQ(round_trip(b, "b"), "b");
+  EXPECT_EQ(round_trip(a, "a again"), "a again");  // a is now the more recent: b is the oldest
+  EXPECT_EQ(round_trip(c, "c"), "c");              // table full: b makes room
+  auto counters = proxy->counters();
+  EXPECT_EQ(counters.sessions, 3u);
+  EXPECT_EQ(counters.evicted, 1u);
+  EXPECT_EQ(round_trip(a, "a kept"), "a kept");  // a kept its session
+  EXPECT_EQ(proxy->counters().sessions, 3u);
+  EXPECT_EQ(round_trip(b, "b back"), "b back");  // b gets a fresh one; c (the oldest) goes
+  counters = proxy->counters();
+  EXPECT_EQ(counters.sessions, 4u);
+  EXPECT_EQ(counters.evicted, 2u);
+  EXPECT_EQ(counters.expired, 0u);
+}
+
+// The idle timeout still closes sessions (the sweep walks the oldest end of
+// the activity list); the client, coming back, gets a fresh one.
+TEST(FaultProxy, AnIdleSessionExpiresAndItsClientGetsAFreshOne) {
+  Echo echo;
+  ProxyOptions options;
+  options.listen = Endpoint(InetAddress::loopback(), 0);
+  options.target = echo.endpoint();
+  options.session_idle = 1ms;  // swept at the sweeper's period (1 s at least)
+  auto proxy = Proxy::start(options);
+  ASSERT_TRUE(proxy) << proxy.error().message();
+  auto a = client(500ms);
+  // A sweep may close the session while its reply is on the way: try again.
+  auto round_trip = [&](const std::string& text) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (!a.send_to(text, (*proxy)->local_endpoint())) return false;
+      auto reply = a.receive();
+      if (reply) return reply->text() == text;
+    }
+    return false;
+  };
+  ASSERT_TRUE(round_trip("before"));
+  ASSERT_TRUE(eventually([&] { return (*proxy)->counters().expired >= 1; }));
+  ASSERT_TRUE(round_trip("after"));
+  EXPECT_GE((*proxy)->counters().sessions, 2u);
+  EXPECT_EQ((*proxy)->counters().evicted, 0u);
+}
+
+// With a long delay and a flood, what the proxy holds stays within
+// max_held_bytes; the rest is dropped and counted, not queued.
+TEST(FaultProxy, HeldBytesStayWithinMaxHeldAndTheRestIsCountedAsOverflow) {
+  Echo echo;
+  constexpr std::size_t kSize = 1000, kFit = 16, kSent = 200;
+  ProxyOptions options;
+  options.listen = Endpoint(InetAddress::loopback(), 0);
+  options.target = echo.endpoint();
+  options.plan.to.delay = std::chrono::hours(1);
+  options.max_held_bytes = kFit * Injector::held_cost(kSize);
+  auto proxy = Proxy::start(options);
+  ASSERT_TRUE(proxy) << proxy.error().message();
+  auto c = client();
+  const std::string datagram(kSize, 'x');
+  for (std::size_t i = 1; i <= kSent; ++i) {
+    ASSERT_TRUE(c.send_to(datagram, (*proxy)->local_endpoint()));
+    // Ten at a time, each ten taken in before the next: the socket buffers never overflow.
+    if (i % 10 == 0) {
+      ASSERT_TRUE(eventually([&] { return (*proxy)->counters().to.received == i; }))
+          << "the proxy got " << (*proxy)->counters().to.received << " of " << i;
+    }
+  }
+  const auto counters = (*proxy)->counters();
+  EXPECT_EQ((*proxy)->held_bytes(), options.max_held_bytes);
+  EXPECT_EQ(counters.to.delayed, kFit);
+  EXPECT_EQ(counters.to.overflow, kSent - kFit);
+  EXPECT_EQ(counters.to.delivered, 0u);
+  EXPECT_EQ(echo.received(), 0u);
+}
+
+// An evicted session's held datagrams are dropped with it (counted), and the
+// bytes they held are freed.
+TEST(FaultProxy, EvictionDropsTheDatagramsHeldForTheEvictedSession) {
+  Echo echo;
+  Plan plan;
+  plan.back.delay = std::chrono::hours(1);  // every reply is held
+  auto proxy = start_proxy(echo, plan, 1);
+  auto a = client(), b = client();
+  ASSERT_TRUE(a.send_to("held for a", proxy->local_endpoint()));
+  ASSERT_TRUE(eventually([&] { return proxy->counters().back.received == 1; }));
+  EXPECT_EQ(proxy->held_bytes(), Injector::held_cost(std::string("held for a").size()));
+  ASSERT_TRUE(b.send_to("b!", proxy->local_endpoint()));  // evicts a
+  ASSERT_TRUE(eventually([&] { return proxy->counters().back.received == 2; }));
+  const auto counters = proxy->counters();
+  EXPECT_EQ(counters.evicted, 1u);
+  EXPECT_EQ(counters.back.discarded, 1u);
+  EXPECT_EQ(proxy->held_bytes(), Injector::held_cost(std::string("b!").size()));
+}
+
+TEST(FaultProxy, NoRoomToHoldIsRefusedAtStart) {
+  ProxyOptions options;
+  options.listen = Endpoint(InetAddress::loopback(), 0);
+  options.target = Endpoint(InetAddress::loopback(), 9);
+  options.max_held_bytes = 0;
+  auto proxy = Proxy::start(options);
+  ASSERT_FALSE(proxy);
+  EXPECT_TRUE(proxy.error().is(ErrorKind::invalid_argument)) << proxy.error().message();
 }
 
 TEST(FaultProxy, ABadPlanIsRefusedBeforeAnythingIsBound) {
