@@ -1,5 +1,6 @@
 #include "nexo/fault/proxy.hpp"
 
+#include <array>
 #include <map>
 #include <unordered_map>
 
@@ -11,7 +12,10 @@
 namespace nexo::fault {
 namespace {
 
-constexpr int kBatch = 64;  // datagrams read from one socket per turn: fair to the others
+// Datagrams read from one socket per turn (fair to the others), in one
+// system call, and sent per system call.
+constexpr std::size_t kBatch = net::UdpSocket::kMaxBatch;
+constexpr std::size_t kSlot = net::UdpSocket::kMaxPayloadV6 + 1;  // any datagram, whole
 
 }  // namespace
 
@@ -33,7 +37,12 @@ struct Proxy::Impl {
         // The other direction draws from a generator of its own, so that
         // traffic one way does not change the faults the other way.
         back(options.plan.back, options.plan.seed ^ 0x5bd1e9955bd1e995ULL),
-        buffer(net::UdpSocket::kMaxPayloadV6 + 1) {}
+        // Pages are touched only as datagrams fill them.
+        memory(std::make_unique_for_overwrite<std::byte[]>(kBatch * kSlot)),
+        slots(kBatch) {
+    for (std::size_t i = 0; i < kBatch; ++i)
+      slots[i].buffer = std::span(memory.get() + i * kSlot, kSlot);
+  }
 
   // Loop thread, from here down.
   Result<bool> open() {
@@ -61,13 +70,12 @@ struct Proxy::Impl {
 
   void on_client() {
     const auto now = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      net::Endpoint from;
-      auto n = listen.receive_from(buffer, from);
-      if (!n) break;  // would_block (or an error the next datagram may not have)
-      Session* s = session_for(from, now);
+    auto n = listen.receive_batch(slots);
+    for (std::size_t i = 0; n && i < *n; ++i) {
+      if (slots[i].truncated) continue;  // cannot happen: a slot holds any datagram
+      Session* s = session_for(slots[i].from, now);
       if (!s) continue;
-      to.push(std::span<const std::byte>(buffer).first(*n), now, s->tag);
+      to.push(slots[i].payload(), now, s->tag);
     }
     flush();
   }
@@ -77,14 +85,18 @@ struct Proxy::Impl {
     if (it == sessions.end()) return;
     Session& s = *it->second;
     const auto now = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      auto n = s.upstream.receive_from(buffer, scratch_from);
+    for (std::size_t read = 0; read < kBatch;) {
+      auto n = s.upstream.receive_batch(slots);
       if (!n) {
         if (n.error().is(ErrorKind::would_block)) break;
+        ++read;
         continue;  // the target refused an earlier datagram (ICMP): what UDP does
       }
       s.last_active = now;
-      back.push(std::span<const std::byte>(buffer).first(*n), now, s.tag);
+      for (std::size_t i = 0; i < *n; ++i) {
+        if (!slots[i].truncated) back.push(slots[i].payload(), now, s.tag);
+      }
+      read += kBatch;  // one batch per turn
     }
     flush();
   }
@@ -126,21 +138,59 @@ struct Proxy::Impl {
   void flush() {
     const auto now = Clock::now();
     to.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
-      auto it = sessions.find(id_of(tag));
-      if (it != sessions.end() && !it->second->upstream.send(bytes))
-        send_errors.fetch_add(1, std::memory_order_relaxed);
+      stage(bytes, id_of(tag));
     });
+    send_staged(true);
     back.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
-      auto it = sessions.find(id_of(tag));
-      if (it != sessions.end() && !listen.send_to(bytes, it->second->client))
-        send_errors.fetch_add(1, std::memory_order_relaxed);
+      stage(bytes, id_of(tag));
     });
+    send_staged(false);
     auto next = to.next_due();
     if (auto b = back.next_due(); b && (!next || *b < *next)) next = b;
     if (next) {
       due->start_at(*next);
     } else {
       due->stop();
+    }
+  }
+
+  // Keeps a copy of a datagram due now, to send with the others due.
+  void stage(std::span<const std::byte> bytes, std::uint64_t session) {
+    if (staged_count == staged.size()) staged.emplace_back();
+    staged[staged_count].session = session;
+    staged[staged_count].bytes.assign(bytes.begin(), bytes.end());
+    ++staged_count;
+  }
+
+  // Sends the staged datagrams, kBatch per system call: towards the target
+  // (`upstream`) a run of one session's on its socket, back to the clients
+  // all of them on the listening socket.
+  void send_staged(bool upstream) {
+    std::array<net::OutDatagram, kBatch> batch;
+    for (std::size_t i = 0; i < staged_count;) {
+      net::UdpSocket* socket = &listen;
+      std::size_t n = 0;
+      const std::uint64_t first = staged[i].session;
+      for (; i < staged_count && n < kBatch && (!upstream || staged[i].session == first); ++i) {
+        auto it = sessions.find(staged[i].session);
+        if (it == sessions.end()) continue;  // the session is gone: the datagram too
+        if (upstream) socket = &it->second->upstream;
+        batch[n++] = net::OutDatagram{staged[i].bytes, upstream ? nullptr : &it->second->client};
+      }
+      send_all(*socket, std::span(batch).first(n));
+    }
+    staged_count = 0;
+  }
+
+  void send_all(net::UdpSocket& socket, std::span<const net::OutDatagram> batch) {
+    while (!batch.empty()) {
+      auto sent = socket.send_batch(batch);
+      if (sent) {
+        batch = batch.subspan(*sent);
+        continue;
+      }
+      send_errors.fetch_add(1, std::memory_order_relaxed);  // that datagram is lost
+      batch = batch.subspan(1);
     }
   }
 
@@ -169,8 +219,14 @@ struct Proxy::Impl {
   std::atomic<bool> stopped{false};
 
   // Loop thread only.
-  Bytes buffer;
-  net::Endpoint scratch_from;
+  std::unique_ptr<std::byte[]> memory;  // the slots' buffers
+  std::vector<net::InSlot> slots;
+  struct Staged {
+    std::uint64_t session = 0;
+    Bytes bytes;  // its capacity is kept for the next datagram
+  };
+  std::vector<Staged> staged;  // datagrams due, staged_count of them current
+  std::size_t staged_count = 0;
   std::map<net::Endpoint, std::uint64_t> by_client;
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions;
   std::uint64_t next_id = 1;
