@@ -106,9 +106,11 @@ Result<std::size_t> UdpSocket::send_batch(std::span<const OutDatagram> datagrams
   std::size_t sent = 0;
   while (sent < datagrams.size()) {
     const auto chunk = datagrams.subspan(sent, std::min(kMaxBatch, datagrams.size() - sent));
-    std::array<mmsghdr, kMaxBatch> headers{};
-    std::array<iovec, kMaxBatch> iovs{};
-    std::array<SockAddr, kMaxBatch> addresses;
+    // Left uninitialised: only the entries used are written (zeroing all of
+    // them costs more than a one-datagram call's work).
+    std::array<mmsghdr, kMaxBatch> headers;
+    std::array<iovec, kMaxBatch> iovs;
+    std::array<sockaddr_storage, kMaxBatch> names;
     std::size_t ready = 0;  // datagrams of the chunk that pass the checks, in a row
     std::optional<Error> refused_here;
     for (; ready < chunk.size(); ++ready) {
@@ -122,13 +124,15 @@ Result<std::size_t> UdpSocket::send_batch(std::span<const OutDatagram> datagrams
         break;
       }
       iovs[ready] = iovec{const_cast<std::byte*>(d.payload.data()), d.payload.size()};
+      headers[ready] = mmsghdr{};
       msghdr& m = headers[ready].msg_hdr;
       m.msg_iov = &iovs[ready];
       m.msg_iovlen = 1;
       if (d.to != nullptr) {
-        addresses[ready] = detail::to_sockaddr(*d.to, family_);
-        m.msg_name = addresses[ready].get();
-        m.msg_namelen = addresses[ready].length;
+        const SockAddr address = detail::to_sockaddr(*d.to, family_);
+        std::memcpy(&names[ready], &address.storage, address.length);
+        m.msg_name = &names[ready];
+        m.msg_namelen = address.length;
       }
     }
     int n = 0;
@@ -216,18 +220,20 @@ ssize_t UdpSocket::receive_message(std::span<std::byte> buffer, SockAddr& addres
 
 int UdpSocket::receive_chunk(std::span<InSlot> slots, int flags) {
   const std::size_t count = std::min(slots.size(), kMaxBatch);
-  std::array<mmsghdr, kMaxBatch> headers{};
-  std::array<iovec, kMaxBatch> iovs{};
-  std::array<SockAddr, kMaxBatch> addresses;
+  // Left uninitialised: only the `count` entries used are written.
+  std::array<mmsghdr, kMaxBatch> headers;
+  std::array<iovec, kMaxBatch> iovs;
+  std::array<sockaddr_storage, kMaxBatch> names;
   struct alignas(cmsghdr) Control {
     DropsControl bytes;
   };
-  std::array<Control, kMaxBatch> controls{};
+  std::array<Control, kMaxBatch> controls;
   for (std::size_t i = 0; i < count; ++i) {
     iovs[i] = iovec{slots[i].buffer.data(), slots[i].buffer.size()};
+    headers[i] = mmsghdr{};
     msghdr& m = headers[i].msg_hdr;
-    m.msg_name = addresses[i].get();
-    m.msg_namelen = sizeof addresses[i].storage;
+    m.msg_name = &names[i];
+    m.msg_namelen = sizeof names[i];
     m.msg_iov = &iovs[i];
     m.msg_iovlen = 1;
     m.msg_control = controls[i].bytes.data();
@@ -244,7 +250,7 @@ int UdpSocket::receive_chunk(std::span<InSlot> slots, int flags) {
     InSlot& slot = slots[i];
     slot.size = headers[i].msg_len;
     slot.truncated = (m.msg_flags & MSG_TRUNC) != 0 || slot.size > slot.buffer.size();
-    slot.from = detail::from_sockaddr(addresses[i].get(), m.msg_namelen);
+    slot.from = detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&names[i]), m.msg_namelen);
     if (slot.truncated) stats_.add(kTruncatedValue);
     note_drops(&m);
   }
