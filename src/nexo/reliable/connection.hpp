@@ -138,6 +138,9 @@ class Connection {
   // wait for acknowledgements), closed (close() was called), and the broken
   // connection's error.
   Result<void> send(std::span<const std::byte> message, Time now);
+  // The same, taking the message's buffer instead of copying it (only when
+  // it succeeds: on an error `message` is left as it was).
+  Result<void> send(Bytes&& message, Time now);
   // The next message delivered, if any. Until taken, messages count against
   // the window this side advertises (back-pressure on the sender).
   std::optional<Bytes> receive();
@@ -191,6 +194,9 @@ class Connection {
     std::map<std::uint32_t, Bytes> early;  // by fragment index
   };
 
+  // The checks of send(); enqueue() queues a message that passed them.
+  Result<void> admit(std::span<const std::byte> message, Time now) const;
+  void enqueue(Bytes message);
   void establish(const Handshake& peer, Time now);
   void fail(Error error);
   void on_data(const Packet& packet, Time now);

@@ -287,6 +287,15 @@ Result<void> Host::send(std::uint32_t id, std::span<const std::byte> message, Ti
   return sent;
 }
 
+Result<void> Host::send(std::uint32_t id, Bytes&& message, Time now) {
+  auto it = connections_.find(id);
+  if (it == connections_.end())
+    return Error(ErrorKind::closed, "rudp send: no connection " + std::to_string(id));
+  auto sent = it->second.connection.send(std::move(message), now);
+  if (sent) activate(id, it->second);
+  return sent;
+}
+
 std::optional<Bytes> Host::receive(std::uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return std::nullopt;

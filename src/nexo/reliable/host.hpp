@@ -95,6 +95,8 @@ class Host {
   std::optional<std::uint32_t> accept();
   // Send and receive through the host (so it knows the connection has work).
   Result<void> send(std::uint32_t id, std::span<const std::byte> message, Time now);
+  // The same, taking the message's buffer when it succeeds (no copy).
+  Result<void> send(std::uint32_t id, Bytes&& message, Time now);
   std::optional<Bytes> receive(std::uint32_t id);
   void close(std::uint32_t id, Time now);
   // Forgets a connection (closed or broken, its messages taken).

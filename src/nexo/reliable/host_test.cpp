@@ -216,6 +216,27 @@ TEST(RudpHost, TheLargestDatagramFollowsTheAgreedPayload) {
   EXPECT_EQ(w.server.largest_datagram(), encoded_size(data));
 }
 
+// A message handed over by value is queued without a copy, and arrives whole;
+// a send that fails leaves it with the caller.
+TEST(RudpHost, AMessageHandedOverByValueIsTakenOnlyWhenTheSendSucceeds) {
+  World w;
+  const auto [c, s] = w.connect();
+  ASSERT_NE(s, 0u);
+  const Bytes original = message(97);  // several packets
+  Bytes handed = original;
+  ASSERT_TRUE(w.client.send(c, std::move(handed), w.now));
+  EXPECT_TRUE(handed.empty());  // taken
+  std::optional<Bytes> got;
+  ASSERT_TRUE(w.run_until([&] { return (got = w.server.receive(s)).has_value(); }));
+  EXPECT_EQ(*got, original);
+  w.client.close(c, w.now);
+  Bytes kept = original;
+  auto refused = w.client.send(c, std::move(kept), w.now);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::closed);
+  EXPECT_EQ(kept, original);  // not taken
+}
+
 TEST(RudpHost, DeliversInOrderWithoutLoss) {
   World w;
   transfer(w, 20'000);
