@@ -1,5 +1,6 @@
 #include "nexo/fault/proxy.hpp"
 
+#include <array>
 #include <list>
 #include <map>
 
@@ -11,7 +12,10 @@
 namespace nexo::fault {
 namespace {
 
-constexpr int kBatch = 64;  // datagrams read from one socket per turn: fair to the others
+// Datagrams read from one socket per turn (fair to the others), in one
+// system call, and sent per system call.
+constexpr std::size_t kBatch = net::UdpSocket::kMaxBatch;
+constexpr std::size_t kSlot = net::UdpSocket::kMaxPayloadV6 + 1;  // any datagram, whole
 
 }  // namespace
 
@@ -41,7 +45,11 @@ struct Proxy::Impl {
         // The other direction draws from a generator of its own, so that
         // traffic one way does not change the faults the other way.
         back(options.plan.back, options.plan.seed ^ 0x5bd1e9955bd1e995ULL, options.max_held_bytes),
-        buffer(net::UdpSocket::kMaxPayloadV6 + 1) {
+        // Pages are touched only as datagrams fill them.
+        memory(std::make_unique_for_overwrite<std::byte[]>(kBatch * kSlot)),
+        slots(kBatch) {
+    for (std::size_t i = 0; i < kBatch; ++i)
+      slots[i].buffer = std::span(memory.get() + i * kSlot, kSlot);
     auto discard = [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
       if (route_of(tag).session) return false;
       dead_held -= Injector::held_cost(bytes.size());
@@ -76,27 +84,30 @@ struct Proxy::Impl {
 
   void on_client() {
     const auto now = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      net::Endpoint from;
-      auto n = listen.receive_from(buffer, from);
-      if (!n) break;  // would_block (or an error the next datagram may not have)
-      Session* s = session_for(from, now);
+    auto n = listen.receive_batch(slots);
+    for (std::size_t i = 0; n && i < *n; ++i) {
+      if (slots[i].truncated) continue;  // cannot happen: a slot holds any datagram
+      Session* s = session_for(slots[i].from, now);
       if (!s) continue;
-      s->held += to.push(std::span<const std::byte>(buffer).first(*n), now, s->route);
+      s->held += to.push(slots[i].payload(), now, s->route);
     }
     flush();
   }
 
   void on_target(Session& s) {
     const auto now = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      auto n = s.upstream.receive_from(buffer, scratch_from);
+    for (std::size_t read = 0; read < kBatch;) {
+      auto n = s.upstream.receive_batch(slots);
       if (!n) {
         if (n.error().is(ErrorKind::would_block)) break;
+        ++read;
         continue;  // the target refused an earlier datagram (ICMP): what UDP does
       }
       touch(s, now);
-      s.held += back.push(std::span<const std::byte>(buffer).first(*n), now, s.route);
+      for (std::size_t i = 0; i < *n; ++i) {
+        if (!slots[i].truncated) s.held += back.push(slots[i].payload(), now, s.route);
+      }
+      read += kBatch;  // one batch per turn
     }
     flush();
   }
@@ -163,13 +174,15 @@ struct Proxy::Impl {
     to.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
       Session& s = *route_of(tag).session;  // live: the discard rule took the others
       s.held -= Injector::held_cost(bytes.size());
-      if (!s.upstream.send(bytes)) send_errors.fetch_add(1, std::memory_order_relaxed);
+      stage(bytes, s);
     });
+    send_staged(true);
     back.pop_due(now, [this](std::span<const std::byte> bytes, const Injector::Tag& tag) {
       Session& s = *route_of(tag).session;
       s.held -= Injector::held_cost(bytes.size());
-      if (!listen.send_to(bytes, s.client)) send_errors.fetch_add(1, std::memory_order_relaxed);
+      stage(bytes, s);
     });
+    send_staged(false);
     auto next = to.next_due();
     if (auto b = back.next_due(); b && (!next || *b < *next)) next = b;
     if (next) {
@@ -181,6 +194,45 @@ struct Proxy::Impl {
 
   static const Route& route_of(const Injector::Tag& tag) {
     return *static_cast<const Route*>(tag.get());
+  }
+
+  // Keeps a copy of a datagram due now, to send with the others due. No
+  // session closes between stage() and send_staged(): both run in one turn.
+  void stage(std::span<const std::byte> bytes, Session& session) {
+    if (staged_count == staged.size()) staged.emplace_back();
+    staged[staged_count].session = &session;
+    staged[staged_count].bytes.assign(bytes.begin(), bytes.end());
+    ++staged_count;
+  }
+
+  // Sends the staged datagrams, kBatch per system call: towards the target
+  // (`upstream`) a run of one session's on its socket, back to the clients
+  // all of them on the listening socket.
+  void send_staged(bool upstream) {
+    std::array<net::OutDatagram, kBatch> batch;
+    for (std::size_t i = 0; i < staged_count;) {
+      Session* first = staged[i].session;
+      net::UdpSocket& socket = upstream ? first->upstream : listen;
+      std::size_t n = 0;
+      for (; i < staged_count && n < kBatch && (!upstream || staged[i].session == first); ++i) {
+        batch[n++] =
+            net::OutDatagram{staged[i].bytes, upstream ? nullptr : &staged[i].session->client};
+      }
+      send_all(socket, std::span(batch).first(n));
+    }
+    staged_count = 0;
+  }
+
+  void send_all(net::UdpSocket& socket, std::span<const net::OutDatagram> batch) {
+    while (!batch.empty()) {
+      auto sent = socket.send_batch(batch);
+      if (sent) {
+        batch = batch.subspan(*sent);
+        continue;
+      }
+      send_errors.fetch_add(1, std::memory_order_relaxed);  // that datagram is lost
+      batch = batch.subspan(1);
+    }
   }
 
   // Closes the sessions idle for session_idle: the oldest are at the back.
@@ -202,8 +254,14 @@ struct Proxy::Impl {
   std::atomic<bool> stopped{false};
 
   // Loop thread only.
-  Bytes buffer;
-  net::Endpoint scratch_from;
+  std::unique_ptr<std::byte[]> memory;  // the slots' buffers
+  std::vector<net::InSlot> slots;
+  struct Staged {
+    Session* session = nullptr;
+    Bytes bytes;  // its capacity is kept for the next datagram
+  };
+  std::vector<Staged> staged;  // datagrams due, staged_count of them current
+  std::size_t staged_count = 0;
   Sessions sessions;
   std::map<net::Endpoint, Sessions::iterator> by_client;
   std::size_t dead_held = 0;  // held bytes of datagrams whose session has closed

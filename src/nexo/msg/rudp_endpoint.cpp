@@ -1,8 +1,7 @@
 #include "nexo/msg/rudp_endpoint.hpp"
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace nexo::msg::rudp {
@@ -116,6 +115,91 @@ Result<std::size_t> sender_datagram(const net::UdpSocket& socket, std::size_t wa
 // watcher and timer, and transmitting what the Host has to send.
 void Endpoint::on_ready(std::uint32_t readiness) {
   serve(readiness);
+}
+
+void Endpoint::flush_locked(Time now) {
+  if (!socket_.is_open()) return;
+  if (!unsent_.empty()) {
+    const std::size_t taken = transmit_locked(unsent_);
+    unsent_.erase(unsent_.begin(), unsent_.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (!unsent_.empty()) return;
+  }
+  if (batch_.size() < kSendBatch) batch_.resize(kSendBatch);
+  for (;;) {
+    std::size_t n = 0;  // poll_transmit reuses each entry's buffer
+    while (n < kSendBatch && host_.poll_transmit(batch_[n].second, batch_[n].first, now))
+      ++n;
+    if (n == 0) return;
+    const std::size_t taken = transmit_locked(std::span(batch_).first(n));
+    for (std::size_t i = taken; i < n; ++i)
+      unsent_.push_back(std::move(batch_[i]));
+    if (taken < n || n < kSendBatch) return;
+  }
+}
+
+std::size_t Endpoint::transmit_locked(std::span<std::pair<net::Endpoint, Bytes>> datagrams) {
+  if (out_faults_) {
+    for (const auto& [to, bytes] : datagrams)
+      out_faults_->push(bytes, connected_ ? nullptr : std::make_shared<const net::Endpoint>(to));
+    return datagrams.size();
+  }
+  std::array<net::OutDatagram, kSendBatch> out;
+  std::size_t taken = 0;
+  while (taken < datagrams.size()) {
+    const auto chunk = datagrams.subspan(taken, std::min(kSendBatch, datagrams.size() - taken));
+    for (std::size_t i = 0; i < chunk.size(); ++i)
+      out[i] = net::OutDatagram{chunk[i].second, connected_ ? nullptr : &chunk[i].first};
+    auto sent = socket_.send_batch(std::span(out).first(chunk.size()));
+    if (sent) {
+      taken += *sent;
+      continue;
+    }
+    if (sent.error().is(ErrorKind::would_block)) {
+      if (!writable_armed_) {
+        writable_armed_ = true;
+        (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
+      }
+      return taken;
+    }
+    pending_error_ = sent.error();
+    ++taken;  // the datagram is lost; the protocol sends it again
+  }
+  return taken;
+}
+
+void Endpoint::read_locked(Time now, std::vector<std::function<void()>>& later) {
+  // Slots as long as the longest datagram the Host takes: a longer one is
+  // truncated (counted by the socket) where the Host would drop it anyway.
+  const std::size_t slot = host_.largest_datagram();
+  const std::size_t count = std::clamp<std::size_t>(kReadMemory / slot, 1, kReadBatch);
+  if (slots_.size() != count || slots_.front().buffer.size() != slot) {
+    receive_memory_.assign(count * slot, std::byte{0});
+    slots_.assign(count, net::InSlot{});
+    for (std::size_t i = 0; i < count; ++i)
+      slots_[i].buffer = std::span(receive_memory_).subspan(i * slot, slot);
+  }
+  reader_.store(std::this_thread::get_id());
+  for (std::size_t read = 0; read < kReadBatch;) {
+    auto n = socket_.receive_batch(slots_);
+    if (!n) {
+      if (n.error().is(ErrorKind::would_block)) break;
+      if (n.error().is(ErrorKind::refused)) on_socket_error_locked(n.error(), later);
+      ++read;
+      continue;  // an error of one datagram: the next may be fine
+    }
+    for (std::size_t i = 0; i < *n; ++i) {
+      const net::InSlot& s = slots_[i];
+      if (s.truncated) continue;  // longer than any packet the Host takes
+      if (in_faults_) {
+        in_faults_->push(s.payload(), std::make_shared<const net::Endpoint>(s.from));
+      } else {
+        host_.on_datagram(s.payload(), s.from, now);
+      }
+    }
+    read += *n;
+    if (*n < slots_.size()) break;  // the socket is empty
+  }
+  reader_.store(std::thread::id());
 }
 
 void Driver::handle(std::span<const io::Poller::Event> events) {

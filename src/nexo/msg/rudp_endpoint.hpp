@@ -53,7 +53,10 @@ using reliable::Time;
 
 enum Kind : std::uint8_t { kData = 0, kDataToAck = 1, kTaken = 2 };
 inline constexpr std::size_t kKindSize = 1, kIdSize = 8;
-inline constexpr int kReadBatch = 64;
+// Datagrams read, and sent, per system call (and per turn, read).
+inline constexpr std::size_t kReadBatch = 64, kSendBatch = 64;
+// The receive slots' memory at most: fewer slots when datagrams are large.
+inline constexpr std::size_t kReadMemory = 256 * 1024;
 
 // A message on the wire: its kind, the id (kinds other than kData), the payload.
 Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload);
@@ -106,8 +109,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       : context_(context),
         socket_(std::move(socket)),
         host_(config),
-        host_stats_(host_counter_block(socket_.local_endpoint())),
-        buffer_(65'536) {}
+        host_stats_(host_counter_block(socket_.local_endpoint())) {}
   virtual ~Endpoint() = default;
 
   // Loop thread: watch the socket, arm the timer. With a fault plan, what is
@@ -188,22 +190,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // A send on the socket failed with `error` (ECONNREFUSED on a connected socket).
   virtual void on_socket_error_locked(const Error&, std::vector<std::function<void()>>&) {}
 
-  // Sends what the Host has to send; keeps what the socket will not take now.
-  void flush_locked(Time now) {
-    if (!socket_.is_open()) return;
-    while (!unsent_.empty()) {
-      if (!send_locked(unsent_.front().second, unsent_.front().first)) return;
-      unsent_.pop_front();
-    }
-    Bytes out;
-    net::Endpoint to;
-    while (host_.poll_transmit(out, to, now)) {
-      if (!send_locked(out, to)) {
-        unsent_.emplace_back(to, std::move(out));
-        return;
-      }
-    }
-  }
+  // Sends what the Host has to send, up to kSendBatch datagrams per system
+  // call; keeps what the socket will not take now.
+  void flush_locked(Time now);
   // Makes the loop's timer fire by the Host's next deadline.
   void rearm_locked() {
     const auto next = host_.next_timer();
@@ -265,48 +254,19 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::optional<net::Endpoint> connected_;  // the sender's socket is connected
 
  private:
-  bool send_locked(const Bytes& datagram, const net::Endpoint& to) {
-    if (out_faults_) {
-      out_faults_->push(datagram, connected_ ? nullptr : std::make_shared<const net::Endpoint>(to));
-      return true;
-    }
-    auto sent = connected_ ? socket_.send(datagram) : socket_.send_to(datagram, to);
-    if (sent) return true;
-    if (sent.error().is(ErrorKind::would_block)) {
-      if (!writable_armed_) {
-        writable_armed_ = true;
-        (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
-      }
-      return false;
-    }
-    pending_error_ = sent.error();
-    return true;  // the datagram is lost; the protocol sends it again
-  }
+  // Hands `datagrams` to the socket (or the fault plan); returns how many it
+  // took, fewer when its buffer is full (then it waits to be writable). A
+  // datagram the OS refuses counts as taken (lost; the protocol resends it).
+  std::size_t transmit_locked(std::span<std::pair<net::Endpoint, Bytes>> datagrams);
+  // Reads what the socket holds (up to kReadBatch datagrams) into the Host.
+  void read_locked(Time now, std::vector<std::function<void()>>& later);
 
   void serve(std::uint32_t readiness) {
     PortQueue::Handoffs handoffs;
     std::vector<std::function<void()>> later;
     std::unique_lock lock(mutex_);
     const Time now = reliable::Clock::now();
-    if (readiness & (io::kReadable | io::kHangup)) {
-      reader_.store(std::this_thread::get_id());
-      for (int i = 0; i < kReadBatch; ++i) {
-        net::Endpoint from;
-        auto n = socket_.receive_from(buffer_, from);
-        if (!n) {
-          if (n.error().is(ErrorKind::would_block)) break;
-          if (n.error().is(ErrorKind::refused)) on_socket_error_locked(n.error(), later);
-          continue;  // a truncated or otherwise bad datagram: the protocol counts nothing here
-        }
-        const auto datagram = std::span<const std::byte>(buffer_).first(*n);
-        if (in_faults_) {
-          in_faults_->push(datagram, std::make_shared<const net::Endpoint>(from));
-        } else {
-          host_.on_datagram(datagram, from, now);
-        }
-      }
-      reader_.store(std::thread::id());
-    }
+    if (readiness & (io::kReadable | io::kHangup)) read_locked(now, later);
     std::vector<std::pair<net::Endpoint, Bytes>> arrived;
     {
       std::lock_guard inbox_lock(inbox_mutex_);
@@ -342,14 +302,17 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // Loop thread only.
   std::unique_ptr<io::Timer> timer_;
   std::unique_ptr<fault::LoopInjector> in_faults_, out_faults_;  // set before start()
-  // With mutex_.
-  Bytes buffer_;
+  // With mutex_: where read_locked receives, slots of host_.largest_datagram().
+  Bytes receive_memory_;
+  std::vector<net::InSlot> slots_;
   // Datagrams that came through in_faults_, for host_.
   std::mutex inbox_mutex_;
   std::vector<std::pair<net::Endpoint, Bytes>> inbox_;
   std::atomic<std::thread::id> reader_{};  // the thread pushing into in_faults_
-  // With mutex_.
-  std::deque<std::pair<net::Endpoint, Bytes>> unsent_;
+  // With mutex_: datagrams the socket did not take yet, oldest first, and
+  // the batch flush_locked fills (kept to reuse the buffers).
+  std::vector<std::pair<net::Endpoint, Bytes>> unsent_;
+  std::vector<std::pair<net::Endpoint, Bytes>> batch_;
   std::optional<Time> armed_at_;
   bool writable_armed_ = false;
   std::optional<Error> pending_error_;

@@ -59,7 +59,7 @@ class PortEngine final : public Endpoint, public ReplyPath {
     std::uint64_t retransmits_seen = 0;
   };
 
-  Result<void> send_on(std::uint32_t id, const Bytes& message, bool is_reply) {
+  Result<void> send_on(std::uint32_t id, Bytes message, bool is_reply) {
     PortQueue::Handoffs handoffs;
     std::vector<std::function<void()>> later;
     std::unique_lock lock(mutex_);
@@ -68,9 +68,10 @@ class PortEngine final : public Endpoint, public ReplyPath {
                    std::string(is_reply ? "reply" : "acknowledge") + ": the connection is gone");
     }
     const Time now = reliable::Clock::now();
-    auto sent = host_.send(id, message, now);
+    const std::size_t size = message.size();
+    auto sent = host_.send(id, std::move(message), now);  // taken, not copied
     if (!sent) return sent;
-    if (is_reply) core_->counters.add_out(message.size() - kKindSize);
+    if (is_reply) core_->counters.add_out(size - kKindSize);
     flush_locked(now);
     rearm_locked();
     finish(lock, handoffs, later);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "nexo/net/socket_ops.hpp"
@@ -57,12 +58,11 @@ Result<void> UdpSocket::send(std::span<const std::byte> payload) {
   return send_impl(payload, nullptr);
 }
 
-Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endpoint* to) {
-  const Endpoint& dest = to != nullptr ? *to : *peer_;
+Result<void> UdpSocket::check_send(std::size_t size, const Endpoint& dest) const {
   auto what = [&] { return "udp send to " + dest.to_string(); };
   if (auto open = check_open("udp send"); !open) return open;
-  if (payload.size() > max_payload()) {
-    return Error(ErrorKind::too_large, what() + ": datagram of " + std::to_string(payload.size()) +
+  if (size > max_payload()) {
+    return Error(ErrorKind::too_large, what() + ": datagram of " + std::to_string(size) +
                                            " bytes exceeds the " + std::string(to_string(family_)) +
                                            " UDP limit of " + std::to_string(max_payload()) +
                                            " bytes");
@@ -73,6 +73,22 @@ Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endp
   if (dest.port() == 0) {
     return Error(ErrorKind::invalid_argument, what() + ": port 0 is not a destination");
   }
+  return ok();
+}
+
+Error UdpSocket::send_error(int err, const Endpoint& dest) const {
+  const std::string what = "udp send to " + dest.to_string();
+  if (err == ECONNREFUSED) {
+    return Error(ErrorKind::refused,
+                 what + ": port unreachable (an earlier datagram was refused by the peer host)",
+                 err);
+  }
+  return Error::from_errno(err, what);
+}
+
+Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endpoint* to) {
+  const Endpoint& dest = to != nullptr ? *to : *peer_;
+  if (auto checked = check_send(payload.size(), dest); !checked) return checked;
   SockAddr address;
   if (to != nullptr) address = detail::to_sockaddr(*to, family_);
   for (;;) {
@@ -81,13 +97,63 @@ Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endp
                               : ::send(fd_.get(), payload.data(), payload.size(), MSG_NOSIGNAL);
     if (n >= 0) return ok();
     if (errno == EINTR) continue;
-    if (errno == ECONNREFUSED) {
-      return Error(ErrorKind::refused,
-                   what() + ": port unreachable (an earlier datagram was refused by the peer host)",
-                   errno);
-    }
-    return Error::from_errno(errno, what());
+    return send_error(errno, dest);
   }
+}
+
+Result<std::size_t> UdpSocket::send_batch(std::span<const OutDatagram> datagrams) {
+  if (auto open = check_open("udp send"); !open) return std::move(open).error();
+  std::size_t sent = 0;
+  while (sent < datagrams.size()) {
+    const auto chunk = datagrams.subspan(sent, std::min(kMaxBatch, datagrams.size() - sent));
+    // Left uninitialised: only the entries used are written (zeroing all of
+    // them costs more than a one-datagram call's work).
+    std::array<mmsghdr, kMaxBatch> headers;
+    std::array<iovec, kMaxBatch> iovs;
+    std::array<sockaddr_storage, kMaxBatch> names;
+    std::size_t ready = 0;  // datagrams of the chunk that pass the checks, in a row
+    std::optional<Error> refused_here;
+    for (; ready < chunk.size(); ++ready) {
+      const OutDatagram& d = chunk[ready];
+      if (d.to == nullptr && !peer_) {
+        refused_here = Error(ErrorKind::not_connected, "udp send: the socket is not connected");
+        break;
+      }
+      if (auto checked = check_send(d.payload.size(), d.to ? *d.to : *peer_); !checked) {
+        refused_here = std::move(checked).error();
+        break;
+      }
+      iovs[ready] = iovec{const_cast<std::byte*>(d.payload.data()), d.payload.size()};
+      headers[ready] = mmsghdr{};
+      msghdr& m = headers[ready].msg_hdr;
+      m.msg_iov = &iovs[ready];
+      m.msg_iovlen = 1;
+      if (d.to != nullptr) {
+        const SockAddr address = detail::to_sockaddr(*d.to, family_);
+        std::memcpy(&names[ready], &address.storage, address.length);
+        m.msg_name = &names[ready];
+        m.msg_namelen = address.length;
+      }
+    }
+    int n = 0;
+    if (ready > 0) {
+      do {
+        n = ::sendmmsg(fd_.get(), headers.data(), static_cast<unsigned>(ready), MSG_NOSIGNAL);
+      } while (n < 0 && errno == EINTR);
+    }
+    if (n < 0) {
+      if (sent > 0) return sent;
+      const OutDatagram& first = chunk.front();
+      return send_error(errno, first.to ? *first.to : *peer_);
+    }
+    sent += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < chunk.size()) {
+      // A check refused the next datagram, or the kernel stopped early.
+      if (sent == 0 && refused_here) return std::move(*refused_here);
+      return sent;
+    }
+  }
+  return sent;
 }
 
 Error UdpSocket::receive_error(int err) const {
@@ -115,11 +181,28 @@ UdpSocket::UdpSocket(FileDescriptor fd, Family family, Endpoint local)
       bound_(local),
       stats_(allocate_counters("udp_socket", local.to_string(), kSocketSpecs)) {}
 
-// recvmsg with room for the SO_RXQ_OVFL control message: the kernel's drop
-// count for this socket when the datagram was queued (cumulative, 32 bits).
+namespace {
+// Room for the SO_RXQ_OVFL control message of one datagram.
+using DropsControl = std::array<char, CMSG_SPACE(sizeof(std::uint32_t))>;
+}  // namespace
+
+// The kernel's drop count for this socket when the datagram was queued
+// (cumulative, 32 bits), from the SO_RXQ_OVFL control message.
+void UdpSocket::note_drops(const void* message_header) noexcept {
+  auto* message = const_cast<msghdr*>(static_cast<const msghdr*>(message_header));
+  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr; c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    std::uint32_t drops = 0;
+    std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+    stats_.add(kDropsValue, static_cast<std::uint32_t>(drops - last_drops_));  // wraps at 2^32
+    last_drops_ = drops;
+  }
+}
+
+// recvmsg with room for the SO_RXQ_OVFL control message.
 ssize_t UdpSocket::receive_message(std::span<std::byte> buffer, SockAddr& address) {
   iovec io{buffer.data(), buffer.size()};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(std::uint32_t))> control{};
+  alignas(cmsghdr) DropsControl control{};
   msghdr message{};
   message.msg_name = address.get();
   message.msg_namelen = address.length;
@@ -131,14 +214,63 @@ ssize_t UdpSocket::receive_message(std::span<std::byte> buffer, SockAddr& addres
   const ssize_t n = ::recvmsg(fd_.get(), &message, MSG_TRUNC);
   if (n < 0) return n;
   address.length = message.msg_namelen;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-    std::uint32_t drops = 0;
-    std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-    stats_.add(kDropsValue, static_cast<std::uint32_t>(drops - last_drops_));  // wraps at 2^32
-    last_drops_ = drops;
+  note_drops(&message);
+  return n;
+}
+
+int UdpSocket::receive_chunk(std::span<InSlot> slots, int flags) {
+  const std::size_t count = std::min(slots.size(), kMaxBatch);
+  // Left uninitialised: only the `count` entries used are written.
+  std::array<mmsghdr, kMaxBatch> headers;
+  std::array<iovec, kMaxBatch> iovs;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  struct alignas(cmsghdr) Control {
+    DropsControl bytes;
+  };
+  std::array<Control, kMaxBatch> controls;
+  for (std::size_t i = 0; i < count; ++i) {
+    iovs[i] = iovec{slots[i].buffer.data(), slots[i].buffer.size()};
+    headers[i] = mmsghdr{};
+    msghdr& m = headers[i].msg_hdr;
+    m.msg_name = &names[i];
+    m.msg_namelen = sizeof names[i];
+    m.msg_iov = &iovs[i];
+    m.msg_iovlen = 1;
+    m.msg_control = controls[i].bytes.data();
+    m.msg_controllen = controls[i].bytes.size();
+  }
+  int n = 0;
+  do {
+    // MSG_TRUNC: each msg_len is the datagram's real length even when longer.
+    n = ::recvmmsg(fd_.get(), headers.data(), static_cast<unsigned>(count), MSG_TRUNC | flags,
+                   nullptr);
+  } while (n < 0 && errno == EINTR);
+  for (int i = 0; i < n; ++i) {
+    const msghdr& m = headers[i].msg_hdr;
+    InSlot& slot = slots[i];
+    slot.size = headers[i].msg_len;
+    slot.truncated = (m.msg_flags & MSG_TRUNC) != 0 || slot.size > slot.buffer.size();
+    slot.from = detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&names[i]), m.msg_namelen);
+    if (slot.truncated) stats_.add(kTruncatedValue);
+    note_drops(&m);
   }
   return n;
+}
+
+Result<std::size_t> UdpSocket::receive_batch(std::span<InSlot> slots) {
+  if (auto open = check_open("udp receive"); !open) return std::move(open).error();
+  if (slots.empty()) return std::size_t{0};
+  // The first chunk waits for one datagram (MSG_WAITFORONE); the later ones
+  // only take what is queued.
+  const int first = receive_chunk(slots, MSG_WAITFORONE);
+  if (first < 0) return receive_error(errno);
+  auto filled = static_cast<std::size_t>(first);
+  while (filled < slots.size() && filled % kMaxBatch == 0) {
+    const int more = receive_chunk(slots.subspan(filled), MSG_DONTWAIT);
+    if (more <= 0) break;  // nothing more queued (an error shows at the next call)
+    filled += static_cast<std::size_t>(more);
+  }
+  return filled;
 }
 
 Result<std::size_t> UdpSocket::receive_from(std::span<std::byte> buffer, Endpoint& from) {

@@ -12,12 +12,12 @@
 // peer (refused, on a later send or receive).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
-
-#include <sys/types.h>
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/counter_file.hpp"
@@ -31,6 +31,28 @@ namespace nexo::net {
 namespace detail {
 struct SockAddr;
 }  // namespace detail
+
+// One datagram of a batch to send: its bytes and where they go (nullptr: the
+// connected peer). Both must stay alive until send_batch returns.
+struct OutDatagram {
+  std::span<const std::byte> payload;
+  const Endpoint* to = nullptr;
+};
+
+// Room for one datagram of a batch received: `buffer` is the caller's memory,
+// receive_batch fills in the rest. A datagram longer than `buffer` is flagged
+// truncated: `size` is its real length, `buffer` holds its first bytes and the
+// rest is lost (as with receive_from, never silently cut).
+struct InSlot {
+  std::span<std::byte> buffer;
+  std::size_t size = 0;
+  Endpoint from;
+  bool truncated = false;
+  // The bytes received (all of them unless truncated).
+  std::span<std::byte> payload() const noexcept {
+    return buffer.first(size < buffer.size() ? size : buffer.size());
+  }
+};
 
 struct UdpOptions {
   bool reuse_address = false;              // SO_REUSEADDR
@@ -76,6 +98,30 @@ class UdpSocket {
   Result<std::size_t> receive_from(std::span<std::byte> buffer, Endpoint& from);
   // Receives one datagram of at most `max_size` bytes into a new Datagram.
   Result<Datagram> receive(std::size_t max_size = kMaxPayloadV6);
+
+  // Datagrams handed to the kernel per system call by the batch calls below.
+  static constexpr std::size_t kMaxBatch = 64;
+
+  // Sends `datagrams` in order, up to kMaxBatch per system call (sendmmsg).
+  // Blocks as send_to does. Returns how many were sent: all of them, or fewer
+  // when the socket buffer filled (non-blocking mode) or the kernel failed
+  // the datagram after the last one sent; call again from there, and that
+  // datagram's error is returned then. Errors (nothing was sent): those of
+  // send_to (too_large, invalid_argument, would_block, unreachable, refused)
+  // for datagrams[0], not_connected (its `to` is null on an unconnected
+  // socket), closed. A datagram that fails the checks send_to makes before
+  // sending ends the batch before it. An empty batch sends nothing and
+  // returns 0.
+  Result<std::size_t> send_batch(std::span<const OutDatagram> datagrams);
+
+  // Receives up to slots.size() datagrams, up to kMaxBatch per system call
+  // (recvmmsg): waits for the first as receive_from does (timed_out after the
+  // receive timeout; would_block in non-blocking mode), then takes only those
+  // already queued. Returns how many slots were filled, in arrival order (at
+  // least one). A truncated datagram is flagged in its slot and counted, not
+  // an error; kernel drops are counted as receive_from counts them. Errors
+  // (nothing was received): those of receive_from, bar truncated.
+  Result<std::size_t> receive_batch(std::span<InSlot> slots);
 
   // Fixes the peer: send() goes there, and only its datagrams are received.
   // Errors: invalid_argument (family), unreachable.
@@ -130,6 +176,13 @@ class UdpSocket {
  private:
   UdpSocket(FileDescriptor fd, Family family, Endpoint local);
   ssize_t receive_message(std::span<std::byte> buffer, detail::SockAddr& address);
+  // Counts the kernel's drops from a received datagram's control messages.
+  void note_drops(const void* message_header) noexcept;
+  // The checks send_to makes before sending `size` bytes to `dest`.
+  Result<void> check_send(std::size_t size, const Endpoint& dest) const;
+  Error send_error(int err, const Endpoint& dest) const;
+  // One recvmmsg of at most kMaxBatch slots, `flags` added; -1 and errno on error.
+  int receive_chunk(std::span<InSlot> slots, int flags);
   static constexpr std::size_t kDropsValue = 0, kTruncatedValue = 1;  // in stats_
   Result<void> send_impl(std::span<const std::byte> payload, const Endpoint* to);
   Error receive_error(int err) const;

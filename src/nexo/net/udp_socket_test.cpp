@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace nexo::net {
 namespace {
@@ -227,6 +228,163 @@ TEST_P(UdpSocketTest, PortZeroIsNotADestination) {
   EXPECT_EQ(s.connect(Endpoint(loopback(), 0)).error().kind(), ErrorKind::invalid_argument);
 }
 
+// ---- batches: send_batch (sendmmsg) and receive_batch (recvmmsg) ----
+
+std::vector<std::string> texts(std::span<const InSlot> slots) {
+  std::vector<std::string> out;
+  for (const auto& slot : slots)
+    out.emplace_back(as_text(slot.payload()));
+  return out;
+}
+
+struct Slots {
+  explicit Slots(std::size_t count, std::size_t size = 2048) : memory(count * size), slots(count) {
+    for (std::size_t i = 0; i < count; ++i)
+      slots[i].buffer = std::span(memory).subspan(i * size, size);
+  }
+  Bytes memory;
+  std::vector<InSlot> slots;
+};
+
+TEST_P(UdpSocketTest, BatchesGoOutAndComeInInOrderWithTheirSenders) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  const Endpoint to = server.local_endpoint();
+  std::vector<std::string> sent;
+  for (int i = 0; i < 10; ++i)
+    sent.push_back("datagram " + std::to_string(i) + std::string(static_cast<std::size_t>(i), '.'));
+  std::vector<OutDatagram> batch;
+  for (const auto& text : sent)
+    batch.push_back(OutDatagram{as_bytes(text), &to});
+  auto n = client.send_batch(batch);
+  ASSERT_TRUE(n) << n.error().to_string();
+  EXPECT_EQ(*n, sent.size());
+  ASSERT_TRUE(server.set_receive_timeout(5s));
+  Slots room(16);
+  auto got = server.receive_batch(room.slots);  // loopback queues synchronously: all are there
+  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_EQ(*got, sent.size());
+  EXPECT_EQ(texts(std::span(room.slots).first(*got)), sent);
+  for (std::size_t i = 0; i < *got; ++i) {
+    EXPECT_EQ(room.slots[i].from, client.local_endpoint());
+    EXPECT_FALSE(room.slots[i].truncated);
+  }
+}
+
+TEST_P(UdpSocketTest, BatchesLargerThanOneSystemCallAreSplit) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  ASSERT_TRUE(client.connect(server.local_endpoint()));  // to = nullptr: the peer
+  constexpr std::size_t kCount = UdpSocket::kMaxBatch * 2 + 7;
+  std::vector<std::string> sent;
+  std::vector<OutDatagram> batch;
+  for (std::size_t i = 0; i < kCount; ++i)
+    sent.push_back(std::to_string(i));
+  for (const auto& text : sent)
+    batch.push_back(OutDatagram{as_bytes(text), nullptr});
+  auto n = client.send_batch(batch);
+  ASSERT_TRUE(n) << n.error().to_string();
+  EXPECT_EQ(*n, kCount);
+  ASSERT_TRUE(server.set_non_blocking(true));
+  Slots room(kCount + 10, 64);
+  auto got = server.receive_batch(room.slots);
+  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_EQ(*got, kCount);
+  EXPECT_EQ(texts(std::span(room.slots).first(*got)), sent);
+  auto empty = server.receive_batch(room.slots);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().kind(), ErrorKind::would_block);
+}
+
+TEST_P(UdpSocketTest, ABatchStopsBeforeADatagramThatFailsItsChecksAndReportsItNext) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  const Endpoint to = server.local_endpoint();
+  const Endpoint nowhere(loopback(), 0);
+  const Bytes too_big(client.max_payload() + 1);
+  const std::vector<OutDatagram> batch{{as_bytes("one"), &to},
+                                       {as_bytes("two"), &to},
+                                       {too_big, &to},
+                                       {as_bytes("three"), &to},
+                                       {as_bytes("four"), &nowhere}};
+  auto n = client.send_batch(batch);  // a partial send: the first two
+  ASSERT_TRUE(n) << n.error().to_string();
+  EXPECT_EQ(*n, 2u);
+  auto again = client.send_batch(std::span(batch).subspan(*n));  // from where it stopped
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), ErrorKind::too_large);
+  auto rest = client.send_batch(std::span(batch).subspan(3));
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(*rest, 1u);
+  auto last = client.send_batch(std::span(batch).subspan(4));
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().kind(), ErrorKind::invalid_argument);
+  ASSERT_TRUE(server.set_non_blocking(true));
+  Slots room(8);
+  auto got = server.receive_batch(room.slots);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(texts(std::span(room.slots).first(*got)),
+            (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(client.send_batch({}).value_or(99), 0u);
+}
+
+TEST_P(UdpSocketTest, BatchErrorsAreThoseOfSingleDatagrams) {
+  UdpSocket a = bound();
+  const std::vector<OutDatagram> to_peer{{as_bytes("x"), nullptr}};
+  auto unconnected = a.send_batch(to_peer);
+  ASSERT_FALSE(unconnected);
+  EXPECT_EQ(unconnected.error().kind(), ErrorKind::not_connected);
+  // A connected socket learns from ICMP that nobody listens: refused.
+  Endpoint closed_port;
+  {
+    UdpSocket gone = bound();
+    closed_port = gone.local_endpoint();
+  }
+  ASSERT_TRUE(a.connect(closed_port));
+  ASSERT_TRUE(a.send_batch(to_peer));
+  ASSERT_TRUE(a.set_receive_timeout(5s));
+  Slots room(4);
+  auto refused = a.receive_batch(room.slots);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::refused) << refused.error().to_string();
+  // Timeouts and non-blocking mode, as receive_from.
+  UdpSocket b = bound();
+  ASSERT_TRUE(b.set_receive_timeout(20ms));
+  auto timed_out = b.receive_batch(room.slots);
+  ASSERT_FALSE(timed_out);
+  EXPECT_EQ(timed_out.error().kind(), ErrorKind::timed_out);
+  ASSERT_TRUE(b.set_non_blocking(true));
+  auto would_block = b.receive_batch(room.slots);
+  ASSERT_FALSE(would_block);
+  EXPECT_EQ(would_block.error().kind(), ErrorKind::would_block);
+  b.close();
+  auto closed = b.receive_batch(room.slots);
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().kind(), ErrorKind::closed);
+  auto closed_send = b.send_batch(to_peer);
+  ASSERT_FALSE(closed_send);
+  EXPECT_EQ(closed_send.error().kind(), ErrorKind::closed);
+}
+
+TEST_P(UdpSocketTest, ABatchFlagsATruncatedDatagramAndKeepsTheNext) {
+  UdpSocket a = bound();
+  UdpSocket b = bound();
+  const Bytes big(2000, std::byte{0x5a});
+  ASSERT_TRUE(a.send_to(big, b.local_endpoint()));
+  ASSERT_TRUE(a.send_to("next", b.local_endpoint()));
+  ASSERT_TRUE(b.set_receive_timeout(5s));
+  Slots room(4, 1000);
+  auto got = b.receive_batch(room.slots);
+  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_EQ(*got, 2u);
+  EXPECT_TRUE(room.slots[0].truncated);
+  EXPECT_EQ(room.slots[0].size, 2000u);
+  EXPECT_EQ(room.slots[0].payload().size(), 1000u);
+  EXPECT_EQ(room.slots[0].payload()[999], std::byte{0x5a});
+  EXPECT_FALSE(room.slots[1].truncated);
+  EXPECT_EQ(as_text(room.slots[1].payload()), "next");
+}
+
 TEST(UdpSocket, Ipv4SocketCannotSendToIpv6) {
   auto s = UdpSocket::bind_any(Family::v4);
   ASSERT_TRUE(s);
@@ -286,12 +444,40 @@ TEST(UdpSocketKernelDrops, AFullReceiveBufferIsCounted) {
   int queued = 0;
   std::array<std::byte, 2048> buffer{};
   Endpoint from;
-  while (receiver->receive_from(buffer, from)) ++queued;
+  while (receiver->receive_from(buffer, from))
+    ++queued;
   ASSERT_LT(queued, kSent) << "the small buffer held every datagram: nothing to count";
   EXPECT_EQ(receiver->kernel_drops(), 0u) << "the queued ones were queued before any drop";
   ASSERT_TRUE(sender->send_to(payload, receiver->local_endpoint()));
   ASSERT_TRUE(receiver->receive_from(buffer, from));
   EXPECT_EQ(receiver->kernel_drops(), static_cast<std::uint64_t>(kSent - queued));
+}
+
+// The same count through receive_batch: every datagram of a batch carries it.
+TEST(UdpSocketKernelDrops, ABatchReceiveCountsThemToo) {
+  UdpOptions small;
+  small.receive_buffer_size = 4096;
+  auto receiver = UdpSocket::bind(Endpoint(InetAddress::loopback(), 0), small);
+  ASSERT_TRUE(receiver) << receiver.error().to_string();
+  ASSERT_TRUE(receiver->set_non_blocking(true));
+  auto sender = UdpSocket::bind_any();
+  ASSERT_TRUE(sender);
+  const std::string payload(1000, 'x');
+  const Endpoint to = receiver->local_endpoint();
+  std::vector<OutDatagram> batch(200, OutDatagram{as_bytes(payload), &to});
+  auto sent = sender->send_batch(batch);
+  ASSERT_TRUE(sent) << sent.error().to_string();
+  ASSERT_EQ(*sent, batch.size());  // loopback drops at the receiver, never refuses to send
+  Slots room(256, 2048);
+  auto queued = receiver->receive_batch(room.slots);
+  ASSERT_TRUE(queued);
+  ASSERT_LT(*queued, batch.size()) << "the small buffer held every datagram: nothing to count";
+  EXPECT_EQ(receiver->kernel_drops(), 0u) << "the queued ones were queued before any drop";
+  ASSERT_TRUE(sender->send_batch(std::span(batch).first(2)));
+  auto after = receiver->receive_batch(room.slots);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, 2u);
+  EXPECT_EQ(receiver->kernel_drops(), batch.size() - *queued);
 }
 
 }  // namespace

@@ -143,7 +143,19 @@ void Connection::fail(Error error) {
 
 // --- sending -----------------------------------------------------------------------
 
-Result<void> Connection::send(std::span<const std::byte> message, Time) {
+Result<void> Connection::send(std::span<const std::byte> message, Time now) {
+  if (auto admitted = admit(message, now); !admitted) return admitted;
+  enqueue(Bytes(message.begin(), message.end()));
+  return ok();
+}
+
+Result<void> Connection::send(Bytes&& message, Time now) {
+  if (auto admitted = admit(message, now); !admitted) return admitted;
+  enqueue(std::move(message));
+  return ok();
+}
+
+Result<void> Connection::admit(std::span<const std::byte> message, Time) const {
   if (error_) return *error_;
   if (close_requested_ || state_ == State::closed) {
     return Error(ErrorKind::closed, "rudp send: the connection is closed");
@@ -168,12 +180,14 @@ Result<void> Connection::send(std::span<const std::byte> message, Time) {
                                              std::to_string(queued_bytes_) +
                                              " bytes not yet acknowledged)");
   }
-  pending_.emplace_back(Bytes(message.begin(), message.end()),
-                        config_.ordered ? std::uint16_t{0} : kUnordered);
+  return ok();
+}
+
+void Connection::enqueue(Bytes message) {
   queued_bytes_ += message.size();
   pending_framed_ += kBundleLengthSize + message.size();
   ++stats_.messages_sent;
-  return ok();
+  pending_.emplace_back(std::move(message), config_.ordered ? std::uint16_t{0} : kUnordered);
 }
 
 // Two or more small messages at the front of the queue: one packet.

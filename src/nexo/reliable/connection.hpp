@@ -124,6 +124,9 @@ class Connection {
 
   std::uint32_t id() const noexcept { return id_; }
   std::uint32_t peer_id() const noexcept { return peer_id_; }
+  // The DATA payload both sides agreed on (0 until then): the peer's DATA
+  // packets are at most this long, and a longer one is dropped as malformed.
+  std::uint16_t payload_size() const noexcept { return payload_size_; }
   State state() const noexcept { return state_; }
   // Why the connection is broken or was refused (set with State::broken).
   const std::optional<Error>& error() const noexcept { return error_; }
@@ -135,6 +138,9 @@ class Connection {
   // wait for acknowledgements), closed (close() was called), and the broken
   // connection's error.
   Result<void> send(std::span<const std::byte> message, Time now);
+  // The same, taking the message's buffer instead of copying it (only when
+  // it succeeds: on an error `message` is left as it was).
+  Result<void> send(Bytes&& message, Time now);
   // The next message delivered, if any. Until taken, messages count against
   // the window this side advertises (back-pressure on the sender).
   std::optional<Bytes> receive();
@@ -188,6 +194,9 @@ class Connection {
     std::map<std::uint32_t, Bytes> early;  // by fragment index
   };
 
+  // The checks of send(); enqueue() queues a message that passed them.
+  Result<void> admit(std::span<const std::byte> message, Time now) const;
+  void enqueue(Bytes message);
   void establish(const Handshake& peer, Time now);
   void fail(Error error);
   void on_data(const Packet& packet, Time now);
@@ -281,10 +290,10 @@ class Connection {
     std::uint32_t packets = 0;
     std::size_t bytes = 0;
   };
-  std::deque<Held> delivered_held_;  // what each delivered message holds until taken
-  bool ack_due_ = false;                         // an ACK must go now
-  std::optional<Time> ack_at_;                   // a delayed ACK goes then
-  std::uint32_t unacked_received_ = 0;           // in-order packets since the last ACK we sent
+  std::deque<Held> delivered_held_;     // what each delivered message holds until taken
+  bool ack_due_ = false;                // an ACK must go now
+  std::optional<Time> ack_at_;          // a delayed ACK goes then
+  std::uint32_t unacked_received_ = 0;  // in-order packets since the last ACK we sent
   std::uint32_t last_advertised_ = 0;
   bool ping_due_ = false;
   bool peer_closed_ = false;

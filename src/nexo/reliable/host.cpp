@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -25,9 +26,8 @@ void put32(std::byte*& at, std::uint32_t v) {
 }  // namespace
 
 std::uint64_t HostCounters::dropped() const noexcept {
-  std::uint64_t n =
-      unknown_connection + wrong_address + bad_cookie + stale_cookie + refused + unexpected +
-      refused_per_address + over_buffer;
+  std::uint64_t n = unknown_connection + wrong_address + bad_cookie + stale_cookie + refused +
+                    unexpected + refused_per_address + over_buffer;
   for (auto e : parse_errors)
     n += e;
   return n;
@@ -165,7 +165,14 @@ void Host::on_datagram(std::span<const std::byte> datagram, const net::Endpoint&
   }
   e.connection.on_packet(p, now);
   buffered_bytes_ = buffered_bytes_ - held + e.connection.buffered_bytes();
+  largest_payload_ = std::max(largest_payload_, e.connection.payload_size());
   activate(it->first, e);
+}
+
+std::size_t Host::largest_datagram() const noexcept {
+  // An ACK with every SACK block is the longest packet without a payload.
+  constexpr std::size_t kLongestAck = kHeaderSize + 4 + 4 + 1 + kMaxSack * 8 + kCrcSize;
+  return std::max({kInitSize, kLongestAck, kDataOverhead + largest_payload_});
 }
 
 void Host::on_init(const Packet& p, std::span<const std::byte> datagram, const net::Endpoint& from,
@@ -236,6 +243,7 @@ void Host::on_cookie_echo(const Packet& p, const net::Endpoint& from, Time now) 
                                    static_cast<std::uint32_t>(random_.next()), p.handshake, now),
                 from, p.handshake.id, false, false, std::nullopt, 0});
   by_client_.emplace(key, id);
+  largest_payload_ = std::max(largest_payload_, it->second.connection.payload_size());
   accepted_.push_back(id);
   ++counters_.accepted;
   activate(id, it->second);
@@ -279,6 +287,15 @@ Result<void> Host::send(std::uint32_t id, std::span<const std::byte> message, Ti
   return sent;
 }
 
+Result<void> Host::send(std::uint32_t id, Bytes&& message, Time now) {
+  auto it = connections_.find(id);
+  if (it == connections_.end())
+    return Error(ErrorKind::closed, "rudp send: no connection " + std::to_string(id));
+  auto sent = it->second.connection.send(std::move(message), now);
+  if (sent) activate(id, it->second);
+  return sent;
+}
+
 std::optional<Bytes> Host::receive(std::uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return std::nullopt;
@@ -307,8 +324,8 @@ void Host::remove(std::uint32_t id) {
   buffered_bytes_ -= it->second.connection.buffered_bytes();
   // A CLOSE answered here still owes its CLOSE_ACK: without it the peer
   // would linger, sending CLOSE to an id nobody has.
-  if (Bytes out; it->second.connection.state() == State::closed &&
-                 replies_.size() < kMaxReplies && it->second.connection.poll_transmit(out, now_)) {
+  if (Bytes out; it->second.connection.state() == State::closed && replies_.size() < kMaxReplies &&
+                 it->second.connection.poll_transmit(out, now_)) {
     replies_.emplace_back(it->second.peer, std::move(out));
   }
   connections_.erase(it);  // a stale id left in active_ is skipped

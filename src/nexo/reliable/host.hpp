@@ -95,6 +95,8 @@ class Host {
   std::optional<std::uint32_t> accept();
   // Send and receive through the host (so it knows the connection has work).
   Result<void> send(std::uint32_t id, std::span<const std::byte> message, Time now);
+  // The same, taking the message's buffer when it succeeds (no copy).
+  Result<void> send(std::uint32_t id, Bytes&& message, Time now);
   std::optional<Bytes> receive(std::uint32_t id);
   void close(std::uint32_t id, Time now);
   // Forgets a connection (closed or broken, its messages taken).
@@ -115,6 +117,11 @@ class Host {
   const HostCounters& counters() const noexcept { return counters_; }
   // Bytes all connections hold for their peers' messages (max_buffered_bytes).
   std::size_t buffered_bytes() const noexcept { return buffered_bytes_; }
+  // The longest datagram this host takes now: a DATA packet of the largest
+  // payload agreed with any connection so far (it never shrinks), or else the
+  // longest handshake or ACK. Anything longer would be dropped unread, so a
+  // receive buffer of this size loses nothing the protocol would keep.
+  std::size_t largest_datagram() const noexcept;
   std::size_t size() const noexcept { return connections_.size(); }
   std::vector<std::uint32_t> ids() const;
 
@@ -122,10 +129,10 @@ class Host {
   struct Entry {
     Connection connection;
     net::Endpoint peer;
-    std::uint32_t peer_id = 0;  // the client's id (server side), to find repeats
-    bool active = false;        // in active_
-    bool touched = false;       // in touched_
-    std::optional<Time> timer;  // the deadline in timers_ (nullopt: none)
+    std::uint32_t peer_id = 0;    // the client's id (server side), to find repeats
+    bool active = false;          // in active_
+    bool touched = false;         // in touched_
+    std::optional<Time> timer;    // the deadline in timers_ (nullopt: none)
     std::uint64_t timer_gen = 0;  // which entry of timers_ is current
   };
   struct Timer {
@@ -152,16 +159,17 @@ class Host {
   bool stale(const Timer& t) const;
 
   const HostConfig config_;
-  fault::Random random_;       // ids and initial sequence numbers only
-  Key key_, previous_key_;     // the cookies' SipHash keys
+  fault::Random random_;         // ids and initial sequence numbers only
+  Key key_, previous_key_;       // the cookies' SipHash keys
   std::uint64_t key_since_ = 0;  // clock_ms when key_ was drawn
   bool key_dated_ = false;
-  Time now_{};  // the latest time the host was given
+  Time now_{};                     // the latest time the host was given
   mutable HostCounters counters_;  // mutable: next_timer counts its work
   std::unordered_map<std::uint32_t, Entry> connections_;
   std::map<std::pair<net::Endpoint, std::uint32_t>, std::uint32_t> by_client_;  // server side
   std::map<net::InetAddress, std::size_t> per_address_;  // accepted connections by address
   std::size_t buffered_bytes_ = 0;
+  std::uint16_t largest_payload_ = 0;  // agreed with any connection so far
   std::deque<std::uint32_t> accepted_;
   std::deque<std::uint32_t> active_;  // connections that may have something to send
   std::vector<std::uint32_t> touched_;

@@ -192,6 +192,51 @@ TEST(RudpHost, ConnectsWithACookieExchange) {
   EXPECT_EQ(w.server.find(s)->peer_id(), c);
 }
 
+// What a receive buffer must hold: the longest packet before any connection,
+// then the largest DATA packet agreed (the smaller of both sides' payloads).
+TEST(RudpHost, TheLargestDatagramFollowsTheAgreedPayload) {
+  HostConfig client_config = config(1, false), server_config = config(101, true);
+  client_config.connection.max_payload = 3000;
+  server_config.connection.max_payload = 9000;
+  World w(World::link(), World::link(), 1, client_config, server_config);
+  Packet ack;
+  ack.type = Type::ack;
+  ack.sack_count = kMaxSack;
+  EXPECT_EQ(w.server.largest_datagram(), encoded_size(ack));
+  EXPECT_EQ(w.client.largest_datagram(), encoded_size(ack));
+  const auto [c, s] = w.connect();
+  ASSERT_NE(s, 0u);
+  Packet data;
+  data.type = Type::data;
+  const Bytes full(3000);
+  data.payload = full;
+  EXPECT_EQ(w.server.largest_datagram(), encoded_size(data));
+  EXPECT_EQ(w.client.largest_datagram(), encoded_size(data));
+  w.server.remove(s);  // it never shrinks: a late packet of that size is still read whole
+  EXPECT_EQ(w.server.largest_datagram(), encoded_size(data));
+}
+
+// A message handed over by value is queued without a copy, and arrives whole;
+// a send that fails leaves it with the caller.
+TEST(RudpHost, AMessageHandedOverByValueIsTakenOnlyWhenTheSendSucceeds) {
+  World w;
+  const auto [c, s] = w.connect();
+  ASSERT_NE(s, 0u);
+  const Bytes original = message(97);  // several packets
+  Bytes handed = original;
+  ASSERT_TRUE(w.client.send(c, std::move(handed), w.now));
+  EXPECT_TRUE(handed.empty());  // taken
+  std::optional<Bytes> got;
+  ASSERT_TRUE(w.run_until([&] { return (got = w.server.receive(s)).has_value(); }));
+  EXPECT_EQ(*got, original);
+  w.client.close(c, w.now);
+  Bytes kept = original;
+  auto refused = w.client.send(c, std::move(kept), w.now);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::closed);
+  EXPECT_EQ(kept, original);  // not taken
+}
+
 TEST(RudpHost, DeliversInOrderWithoutLoss) {
   World w;
   transfer(w, 20'000);
@@ -533,8 +578,8 @@ TEST(RudpHost, OutOfOrderLastFragmentsHoldOnlyTheirOwnBytes) {
     w.server.on_datagram(datagram, kClient, w.now);
   }
   const std::size_t held = w.server.find(s)->buffered_bytes();
-  std::cout << kPackets << " forged last fragments (" << packet_bytes << " bytes): the server holds "
-            << held << " bytes\n";
+  std::cout << kPackets << " forged last fragments (" << packet_bytes
+            << " bytes): the server holds " << held << " bytes\n";
   EXPECT_LE(held, kPackets * 64u);
 }
 
@@ -647,7 +692,7 @@ TEST(RudpHost, ACookieOutlivesOneKeyRotation) {
   w.server.on_datagram(out, kClient, w.now);
   while (w.server.poll_transmit(out, to, w.now) && to != kClient) {
   }
-  w.client.on_datagram(out, kServer, w.now);             // COOKIE (old key)
+  w.client.on_datagram(out, kServer, w.now);            // COOKIE (old key)
   ASSERT_TRUE(w.client.poll_transmit(out, to, w.now));  // COOKIE_ECHO
   const Bytes echo = out;
   w.now += 6s;  // another INIT now draws a new key
@@ -690,10 +735,9 @@ std::uint64_t work_of_one_event(int idle) {
   c.max_connections_per_address = 20'000;
   Clients clients(c);
   for (int i = 0; i < idle; ++i) {
-    EXPECT_TRUE(clients.connect(
-        Endpoint(InetAddress::v4({10, 1, static_cast<std::uint8_t>(i >> 8),
-                                  static_cast<std::uint8_t>(i)}),
-                 static_cast<std::uint16_t>(1 + i % 60000))));
+    EXPECT_TRUE(clients.connect(Endpoint(
+        InetAddress::v4({10, 1, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}),
+        static_cast<std::uint16_t>(1 + i % 60000))));
   }
   Host& server = clients.server;
   const std::uint32_t busy = server.ids().front();
