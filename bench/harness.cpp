@@ -300,6 +300,14 @@ double Spread::median() const {
   return sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
 }
 
+double Spread::percentile(double p) const {
+  if (values.empty()) return 0.0;
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
 std::string Spread::range(int digits) const {
   std::array<char, 64> text{};
   std::snprintf(text.data(), text.size(), "[%.*f..%.*f]", digits, min(), digits, max());

@@ -190,6 +190,8 @@ class LatencySamples {
 struct Spread {
   std::vector<double> values;
   double median() const;
+  // The p-th percentile (0 < p <= 100) by nearest rank; 0 when empty.
+  double percentile(double p) const;
   double min() const { return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end()); }
   double max() const { return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end()); }
   // "[min..max]" with `digits` decimals.
