@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -106,6 +107,15 @@ std::string Flags::usage() const {
   return out;
 }
 
+std::optional<int> begin_run(const Flags& flags, int argc, char** argv) {
+  const auto go = flags.parse(argc, argv);
+  if (!go) return 2;
+  if (!*go) return 0;
+  ::signal(SIGPIPE, SIG_IGN);
+  static_cast<void>(startup_cpus());
+  return std::nullopt;
+}
+
 std::optional<int> parse_count(std::string_view text, int max) {
   int value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -134,6 +144,16 @@ bool ImplChoice::parse(std::string_view list) {
     on_[static_cast<std::size_t>(found - names_.begin())] = true;
   }
   return std::find(on_.begin(), on_.end(), true) != on_.end();
+}
+
+std::vector<std::size_t> ImplChoice::chosen(std::initializer_list<std::size_t> except) const {
+  std::vector<std::size_t> out;
+  for (std::size_t impl = 0; impl < names_.size(); ++impl) {
+    if (on_[impl] && std::find(except.begin(), except.end(), impl) == except.end()) {
+      out.push_back(impl);
+    }
+  }
+  return out;
 }
 
 std::string ImplChoice::joined() const {
@@ -278,6 +298,14 @@ double Spread::median() const {
   std::vector<double> sorted = values;
   std::sort(sorted.begin(), sorted.end());
   return sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+}
+
+double Spread::percentile(double p) const {
+  if (values.empty()) return 0.0;
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
 std::string Spread::range(int digits) const {

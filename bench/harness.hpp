@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,6 +73,12 @@ class Flags {
   std::vector<Spec> specs_;
 };
 
+// main's first steps: parses `flags`, then ignores SIGPIPE (a peer gone
+// mid-write is an error value, not a signal) and records the start-up cpu mask
+// before anything is bound. nullopt: run; else main's exit status (2 after a
+// bad flag, 0 after --help).
+std::optional<int> begin_run(const Flags& flags, int argc, char** argv);
+
 // Parses a decimal integer in [1, max]; nullopt for anything else.
 std::optional<int> parse_count(std::string_view text, int max);
 // "a,b,c" -> its items.
@@ -90,6 +97,8 @@ class ImplChoice {
   bool parse(std::string_view list);
   // "a,b,c".
   std::string joined() const;
+  // The impls on, in order, but those of `except`.
+  std::vector<std::size_t> chosen(std::initializer_list<std::size_t> except = {}) const;
 
  private:
   std::vector<std::string> names_;
@@ -181,6 +190,8 @@ class LatencySamples {
 struct Spread {
   std::vector<double> values;
   double median() const;
+  // The p-th percentile (0 < p <= 100) by nearest rank; 0 when empty.
+  double percentile(double p) const;
   double min() const { return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end()); }
   double max() const { return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end()); }
   // "[min..max]" with `digits` decimals.

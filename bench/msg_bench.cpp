@@ -191,6 +191,10 @@ std::string ipc_path() {
   return ipc_directory() + "/s" + std::to_string(next++);
 }
 
+std::string zmq_endpoint(std::size_t impl) {
+  return is_ipc(impl) ? "ipc://" + ipc_path() : "tcp://127.0.0.1:*";
+}
+
 bool nexo_lacks_ipc(const Error& error) {
   return error.is(ErrorKind::invalid_argument) &&
          error.message().find("unknown scheme 'ipc'") != std::string::npos;
@@ -212,11 +216,6 @@ Flags flags(Options& o) {
   Flags f("bench_msg");
   f.action("--quick", [&o] { set_quick(o); },
            "a short smoke run (2 rounds x 200, 2 x 20000 messages, 1000 connections)")
-      .count("--rounds", o.latency_rounds.rounds, 1000, "latency rounds per case (default 10)")
-      .count("--iterations", o.latency_rounds.iterations, 10'000'000,
-             "round trips per impl per round (default 2000)")
-      .count("--warmup", o.latency_rounds.warmup, 10'000'000,
-             "round trips per impl before measuring (default 1000)")
       .count("--messages", o.stream_rounds.messages, 100'000'000,
              "throughput: messages per impl per round (default 200000)")
       .count("--throughput-rounds", o.stream_rounds.rounds, 1000, "throughput rounds (default 5)")
@@ -229,18 +228,15 @@ Flags flags(Options& o) {
              "placements among free,split,same (default free,split)")
       .value("--impls", [&o](std::string_view v) { return o.impls.parse(v); },
              "implementations among " + o.impls.joined() + " (default all)");
+  add_latency_flags(f, o.latency_rounds);
   return f;
 }
 
 // The whole run; main's exit status.
 int run(int argc, char** argv) {
   Options options;
-  const auto go = flags(options).parse(argc, argv);
-  if (!go) return 2;
-  if (!*go) return 0;
-  ::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error value, not a signal
+  if (auto status = begin_run(flags(options), argc, argv)) return *status;
   raise_fd_limit();
-  static_cast<void>(startup_cpus());  // the mask before anything is bound
 
   int major = 0, minor = 0, patch = 0;
   ::zmq_version(&major, &minor, &patch);

@@ -93,59 +93,6 @@ double futex_ping_pong_us(int cpu_a, int cpu_b) {
 
 // --- the ping-pong pairs -----------------------------------------------------------------
 
-// raw: the client is this thread; the echo reads a frame and sends it back.
-class RawPair final : public PingPong {
- public:
-  RawPair(SocketPair sockets, int server_cpu)
-      : client_(std::move(sockets.first)),
-        server_(std::move(sockets.second)),
-        thread_(server_cpu, [this] { return echo(); }) {}
-  ~RawPair() override { static_cast<void>(finish()); }
-
-  Result<void> run(std::size_t count, Message& probe, LatencySamples* samples) override {
-    const int fd = client_.get();
-    return time_round_trips(count, probe, samples, [&](std::optional<Error>& error) {
-      make_frame(frame_, probe.request());
-      if (!send_all(fd, frame_, error)) return false;
-      auto reply = reader_.next(fd);
-      if (!reply) return fail(error, std::move(reply).error());
-      if (!reply_size_is(reply->size(), probe.size(), error)) return false;
-      std::memcpy(probe.reply().data(), reply->data(), reply->size());
-      return true;
-    });
-  }
-
-  Result<void> finish() override {
-    stop_.store(true);
-    client_.reset();  // the echo reads the end of the stream
-    return thread_.join();
-  }
-
- private:
-  Result<void> echo() {
-    RecordReader reader;
-    Bytes frame;
-    std::optional<Error> error;
-    for (;;) {
-      auto request = reader.next(server_.get());
-      if (!request) {
-        if (request.error().is(ErrorKind::closed)) return ok();
-        if (request.error().is(ErrorKind::timed_out) && !stop_.load()) continue;
-        if (request.error().is(ErrorKind::timed_out)) return ok();
-        return std::move(request).error().with_context("raw echo");
-      }
-      make_frame(frame, *request);
-      if (!send_all(server_.get(), frame, error)) return std::move(*error).with_context("raw echo");
-    }
-  }
-
-  FileDescriptor client_, server_;
-  RecordReader reader_;
-  Bytes frame_;
-  std::atomic<bool> stop_{false};
-  EchoThread thread_;  // last: started when everything it uses exists
-};
-
 // zmq: REQ (this thread) and REP (the echo thread), one context per side.
 class ZmqPair final : public PingPong {
  public:
@@ -200,8 +147,8 @@ class ZmqPair final : public PingPong {
 };
 
 // Opens `impl`'s pair for `size`-byte messages at `placement`.
-Result<std::unique_ptr<PingPong>> open_pair(std::size_t impl, const Placement& placement,
-                                            std::size_t size, std::string& skipped) {
+Result<std::unique_ptr<PingPong>> open_pair(const Placement& placement, std::size_t size,
+                                            std::size_t impl, std::string& skipped) {
   const int server = placement.server;
   switch (impl) {
     case kRaw:
@@ -209,21 +156,13 @@ Result<std::unique_ptr<PingPong>> open_pair(std::size_t impl, const Placement& p
     case kRawIpc:
       return make_with<PingPong, RawPair>(unix_pair(kPoll), server);
     case kZmq:
-    case kZmqIpc: {
-      const std::string endpoint = impl == kZmq ? "tcp://127.0.0.1:*" : "ipc://" + ipc_path();
+    case kZmqIpc:
       return make_with<PingPong, ZmqPair>(
-          open_zmq_ends(placement, endpoint, ZMQ_REP, ZMQ_REQ, kPoll, size), server);
-    }
-    case kNexo:
-      return make_with<PingPong, NexoPair>(open_nexo_ends(placement, "tcp://127.0.0.1:0"), server);
-    default: {
-      auto ends = open_nexo_ends(placement, "ipc://" + ipc_path());
-      if (!ends && nexo_lacks_ipc(ends.error())) {
-        skipped = ends.error().message();
-        return std::unique_ptr<PingPong>();
-      }
-      return make_with<PingPong, NexoPair>(std::move(ends), server);
-    }
+          open_zmq_ends(placement, zmq_endpoint(impl), ZMQ_REP, ZMQ_REQ, kPoll, size), server);
+    default:
+      return with_nexo_ends<PingPong>(placement, impl, skipped, [server](NexoEnds ends) {
+        return std::make_unique<NexoPair>(std::move(ends), server);
+      });
   }
 }
 
@@ -268,49 +207,17 @@ bool run_latency(const Options& options, const std::vector<Placement>& placement
   std::printf(
       "\n== 1. ping-pong latency over tcp://127.0.0.1 (one round trip = client send -> "
       "server receive -> server send -> client receive)\n");
-  std::printf(
-      "per case: warm-up %d, then %d rounds x %d round trips per impl, the first impl "
-      "rotating\n",
-      options.latency_rounds.warmup, options.latency_rounds.rounds,
-      options.latency_rounds.iterations);
+  print_latency_plan(options.latency_rounds);
   std::printf(
       "rt/s: round trips per second of measured time; csw/rt and cpu_us/rt: context "
       "switches and CPU time of the whole process (all threads, both sides) per round "
       "trip\n");
   print_calibration();
-  std::printf(("\n%-6s %-5s %-8s " + std::string(kLatencyColumns)).c_str(), "cpus", "size",
-              "impl", "p50_us", "p99_us", "rt/s", "csw/rt", "cpu_us/rt");
-  bool all_ran = true;
+  const auto impls = options.impls.chosen({kRawBatched});  // a throughput anchor
   std::vector<LatencySummary> summaries;
-  std::vector<std::size_t> impls;
-  for (std::size_t impl = 0; impl < kImplCount; ++impl) {
-    if (options.impls.on(impl) && impl != kRawBatched) impls.push_back(impl);
-  }
-  for (const Placement& placement : placements) {
-    bind_thread(placement.client);
-    const char* cpus = cpus_name(placement.mode);
-    for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
-      std::vector<LatencyResult> results(kImplCount);
-      auto open = [&](std::size_t impl, std::string& skipped) {
-        return open_pair(impl, placement, size, skipped);
-      };
-      if (auto ran = run_latency_case(impls, open, placement.client, options.latency_rounds, size,
-                                      options.impls, results);
-          !ran) {
-        std::fprintf(stderr, "bench_msg: latency %s %s: %s\n", cpus, size_name(size).c_str(),
-                     ran.error().message().c_str());
-        all_ran = false;
-      }
-      summaries.push_back(print_latency_case(
-          std::string(cpus) + " " + size_name(size), results, [&](std::size_t impl) {
-            std::array<char, 64> prefix{};
-            std::snprintf(prefix.data(), prefix.size(), "%-6s %-5s %-8s", cpus,
-                          size_name(size).c_str(), options.impls.name(impl));
-            return std::string(prefix.data());
-          }));
-    }
-  }
-  bind_thread(-1);
+  const LatencyTable table{"bench_msg", 8, nullptr, {}};
+  const bool all_ran = run_latency_section(table, placements, impls, open_pair,
+                                           options.latency_rounds, options.impls, summaries);
   print_latency_ratios(summaries);
   std::fflush(stdout);
   return all_ran;

@@ -11,7 +11,6 @@
 //                as it is): batching as nexo does, without nexo's bookkeeping.
 //   *-ipc        the same over Unix-domain stream sockets.
 // Ratios: nexo/zmq (target >= 1.5) and nexo/raw-batched (target >= 0.5).
-#include <sys/uio.h>
 #include <zmq.h>
 
 #include <algorithm>
@@ -35,60 +34,6 @@ namespace {
 using net::FileDescriptor;
 
 constexpr std::size_t kStreamSize = 64;
-constexpr std::size_t kBatch = 64;  // frames per writev (nexo's gather limit, net/tcp_stream.cpp)
-
-// raw and raw-batched: framed messages on a stream socket, read 64 KiB at a time.
-class RawStream final : public Stream {
- public:
-  RawStream(SocketPair sockets, int server_cpu, bool batched)
-      : Stream(kStreamSize, server_cpu),
-        client_(std::move(sockets.first)),
-        server_(std::move(sockets.second)),
-        frames_(batched ? kBatch : 1) {}
-
-  Result<Outcome> round(std::size_t count, Clock::time_point deadline) override {
-    auto send_one = [&](const Bytes& payload, Clock::time_point,
-                        const std::atomic<bool>&) -> Result<void> {
-      make_frame(frames_[queued_++], payload);
-      return queued_ == frames_.size() ? flush() : ok();
-    };
-    auto drain = [&](Clock::time_point, const std::atomic<bool>&) { return flush(); };
-    auto receive_one = [&](std::size_t i, Clock::time_point) -> Result<void> {
-      auto data = reader_.next(server_.get());  // SO_RCVTIMEO: kPoll (a slice)
-      if (!data) return std::move(data).error();
-      return check(*data, i);
-    };
-    return timed(count, deadline, send_one, drain, receive_one);
-  }
-
- private:
-  // Writes the queued frames with one writev (more if the socket takes part).
-  Result<void> flush() {
-    std::array<iovec, kBatch> iov{};
-    for (std::size_t i = 0; i < queued_; ++i)
-      iov[i] = {frames_[i].data(), frames_[i].size()};
-    std::size_t first = 0;
-    while (first < queued_) {
-      const ssize_t n = ::writev(client_.get(), &iov[first], static_cast<int>(queued_ - first));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Error::from_errno(errno, "writev");
-      for (auto left = static_cast<std::size_t>(n); left > 0;) {
-        const std::size_t step = std::min(left, iov[first].iov_len);
-        iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + step;
-        iov[first].iov_len -= step;
-        left -= step;
-        if (iov[first].iov_len == 0) ++first;
-      }
-    }
-    queued_ = 0;
-    return ok();
-  }
-
-  FileDescriptor client_, server_;
-  std::vector<Bytes> frames_;
-  std::size_t queued_ = 0;
-  RecordReader reader_;  // kept across rounds (the receiver thread of one round at a time)
-};
 
 class ZmqStream final : public Stream {
  public:
@@ -121,11 +66,7 @@ Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& p
   const int server = placement.server;
   auto raw = [server](Result<SocketPair> sockets, bool batched) -> Result<std::unique_ptr<Stream>> {
     if (!sockets) return sockets.error();
-    return std::unique_ptr<Stream>(std::make_unique<RawStream>(std::move(*sockets), server, batched));
-  };
-  auto nexo = [server](Result<NexoEnds> ends) -> Result<std::unique_ptr<Stream>> {
-    if (!ends) return ends.error();
-    return std::unique_ptr<Stream>(std::make_unique<NexoStream>(std::move(*ends), kStreamSize, server));
+    return std::unique_ptr<Stream>(std::make_unique<RawStream>(std::move(*sockets), kStreamSize, server, batched));
   };
   switch (impl) {
     case kRaw:
@@ -134,21 +75,14 @@ Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& p
     case kRawIpc:
       return raw(unix_pair(kPoll), false);
     case kZmq:
-    case kZmqIpc: {
-      const std::string endpoint = impl == kZmq ? "tcp://127.0.0.1:*" : "ipc://" + ipc_path();
+    case kZmqIpc:
       return make_with<Stream, ZmqStream>(
-          open_zmq_ends(placement, endpoint, ZMQ_PULL, ZMQ_PUSH, kPoll, kStreamSize), server);
-    }
-    case kNexo:
-      return nexo(open_nexo_ends(placement, "tcp://127.0.0.1:0"));
-    default: {
-      auto ends = open_nexo_ends(placement, "ipc://" + ipc_path());
-      if (!ends && nexo_lacks_ipc(ends.error())) {
-        skipped = ends.error().message();
-        return std::unique_ptr<Stream>();
-      }
-      return nexo(std::move(ends));
-    }
+          open_zmq_ends(placement, zmq_endpoint(impl), ZMQ_PULL, ZMQ_PUSH, kPoll, kStreamSize),
+          server);
+    default:
+      return with_nexo_ends<Stream>(placement, impl, skipped, [server](NexoEnds ends) {
+        return std::make_unique<NexoStream>(std::move(ends), kStreamSize, server);
+      });
   }
 }
 
@@ -198,24 +132,18 @@ bool run_throughput(const Options& options, const std::vector<Placement>& placem
       "\n== 2. one-way throughput, %zu-byte messages over tcp://127.0.0.1 (one sender "
       "thread, one receiver thread)\n",
       kStreamSize);
-  std::printf(
-      "per impl: warm-up %d messages, then %d rounds x %d messages, the first impl "
-      "rotating; the clock stops when the receiver has the last one\n",
-      std::max(counts.messages / 10, 1), counts.rounds, counts.messages);
+  print_stream_plan(counts, "impl");
   std::printf(
       "nexo: enqueue (on would_block: wait_for_room) / Port::receive; zmq: "
       "PUSH/PULL; raw: one send() per message, a 64 KiB reader (reference); raw-batched: "
       "%zu frames per writev; *-ipc: over Unix-domain stream sockets\n",
-      kBatch);
+      kRawBatch);
   std::printf(
       "msgs/s: median round [min..max]; MB/s: payload (10^6 B/s) at the median; csw/msg, "
       "cpu_ns/msg: whole process\n\n");
   std::printf("%-6s %-11s %11s %25s %8s %8s %10s\n", "cpus", "impl", "msgs/s", "[min..max]",
               "MB/s", "csw/msg", "cpu_ns/msg");
-  std::vector<std::size_t> impls;
-  for (std::size_t impl = 0; impl < kImplCount; ++impl) {
-    if (options.impls.on(impl)) impls.push_back(impl);
-  }
+  const auto impls = options.impls.chosen();
   bool all_ran = true;
   std::vector<std::pair<std::string, std::vector<double>>> medians;
   for (const Placement& placement : placements) {

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 
@@ -84,6 +85,75 @@ Result<void> run_latency_case(std::span<const std::size_t> impls, const OpenPair
   return ok();
 }
 
+namespace {
+
+// "cpus size impl [extra]", padded as the header is.
+std::string row_head(const LatencyTable& table, const char* cpus, const char* size,
+                     const char* impl, const char* extra) {
+  std::array<char, 96> text{};
+  std::snprintf(text.data(), text.size(), "%-6s %-5s %-*s", cpus, size, table.impl_width, impl);
+  std::string head(text.data());
+  if (table.extra_head != nullptr) {
+    std::snprintf(text.data(), text.size(), " %-6s", extra);
+    head += text.data();
+  }
+  return head;
+}
+
+}  // namespace
+
+bool run_latency_section(const LatencyTable& table, std::span<const Placement> placements,
+                         std::span<const std::size_t> impls, const OpenSizedPair& open,
+                         const LatencyRounds& counts, const ImplChoice& names,
+                         std::vector<LatencySummary>& summaries) {
+  std::printf(("\n" + row_head(table, "cpus", "size", "impl", table.extra_head) + " " +
+               kLatencyColumns)
+                  .c_str(),
+              "p50_us", "p99_us", "rt/s", "csw/rt", "cpu_us/rt");
+  bool all_ran = true;
+  for (const Placement& placement : placements) {
+    bind_thread(placement.client);
+    const char* cpus = cpus_name(placement.mode);
+    for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
+      std::vector<LatencyResult> results(names.names().size());
+      auto open_sized = [&](std::size_t impl, std::string& skipped) {
+        return open(placement, size, impl, skipped);
+      };
+      const std::string size_text = size_name(size);
+      if (auto ran = run_latency_case(impls, open_sized, placement.client, counts, size, names,
+                                      results);
+          !ran) {
+        std::fprintf(stderr, "%s: latency %s %s: %s\n", table.program, cpus, size_text.c_str(),
+                     ran.error().message().c_str());
+        all_ran = false;
+      }
+      summaries.push_back(
+          print_latency_case(std::string(cpus) + " " + size_text, results, [&](std::size_t impl) {
+            const std::string extra = table.extra ? table.extra(impl) : std::string();
+            return row_head(table, cpus, size_text.c_str(), names.name(impl), extra.c_str());
+          }));
+    }
+  }
+  bind_thread(-1);
+  return all_ran;
+}
+
+void add_latency_flags(Flags& flags, LatencyRounds& counts) {
+  flags
+      .count("--rounds", counts.rounds, 1000,
+             "latency rounds per case (default " + std::to_string(counts.rounds) + ")")
+      .count("--iterations", counts.iterations, 10'000'000,
+             "round trips per impl per round (default " + std::to_string(counts.iterations) + ")")
+      .count("--warmup", counts.warmup, 10'000'000,
+             "round trips per impl before measuring (default " + std::to_string(counts.warmup) +
+                 ")");
+}
+
+void print_latency_plan(const LatencyRounds& counts, const char* order) {
+  std::printf("per case: warm-up %d, then %d rounds x %d round trips per impl, %s\n", counts.warmup,
+              counts.rounds, counts.iterations, order);
+}
+
 LatencySummary print_latency_case(std::string label, std::vector<LatencyResult>& results,
                                   const std::function<std::string(std::size_t)>& prefix) {
   LatencySummary summary{std::move(label), std::vector<double>(results.size()),
@@ -107,6 +177,47 @@ LatencySummary print_latency_case(std::string label, std::vector<LatencyResult>&
 }
 
 // --- raw POSIX sockets -------------------------------------------------------------------
+
+RawPair::RawPair(SocketPair sockets, int server_cpu)
+    : client_(std::move(sockets.first)),
+      server_(std::move(sockets.second)),
+      thread_(server_cpu, [this] { return echo(); }) {}
+
+Result<void> RawPair::run(std::size_t count, Message& message, LatencySamples* samples) {
+  const int fd = client_.get();
+  return time_round_trips(count, message, samples, [&](std::optional<Error>& error) {
+    make_frame(frame_, message.request());
+    if (!send_all(fd, frame_, error)) return false;
+    auto reply = reader_.next(fd);
+    if (!reply) return fail(error, std::move(reply).error());
+    if (!reply_size_is(reply->size(), message.size(), error)) return false;
+    std::memcpy(message.reply().data(), reply->data(), reply->size());
+    return true;
+  });
+}
+
+Result<void> RawPair::finish() {
+  stop_.store(true);
+  client_.reset();  // the echo reads the end of the stream
+  return thread_.join();
+}
+
+Result<void> RawPair::echo() {
+  RecordReader reader;
+  Bytes frame;
+  std::optional<Error> error;
+  for (;;) {
+    auto request = reader.next(server_.get());
+    if (!request) {
+      if (request.error().is(ErrorKind::closed)) return ok();
+      if (request.error().is(ErrorKind::timed_out) && !stop_.load()) continue;
+      if (request.error().is(ErrorKind::timed_out)) return ok();
+      return std::move(request).error().with_context("raw echo");
+    }
+    make_frame(frame, *request);
+    if (!send_all(server_.get(), frame, error)) return std::move(*error).with_context("raw echo");
+  }
+}
 
 sockaddr_in v4_address(std::uint32_t host, std::uint16_t port) {
   sockaddr_in address{};

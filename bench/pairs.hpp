@@ -175,6 +175,11 @@ Result<void> run_latency_case(std::span<const std::size_t> impls, const OpenPair
                               int client_cpu, const LatencyRounds& counts, std::size_t size,
                               const ImplChoice& names, std::vector<LatencyResult>& results);
 
+// Adds --rounds, --iterations and --warmup (their defaults from `counts`).
+void add_latency_flags(Flags& flags, LatencyRounds& counts);
+// "per case: warm-up W, then R rounds x I round trips per impl, <order>".
+void print_latency_plan(const LatencyRounds& counts, const char* order = "the first impl rotating");
+
 // The figures of one printed case, for the ratios.
 struct LatencySummary {
   std::string label;
@@ -189,6 +194,26 @@ LatencySummary print_latency_case(std::string label, std::vector<LatencyResult>&
                                   const std::function<std::string(std::size_t)>& prefix);
 // The column heads print_latency_case's figures line up under.
 inline constexpr const char* kLatencyColumns = "%8s %8s %9s %8s %10s\n";
+
+// The latency sections of bench_msg and bench_rudp: at each placement, for
+// 64 B and 1 KiB messages, one case (run_latency_case) whose rows
+// print_latency_case prints under a header it prints first:
+//   cpus size impl [extra] p50_us p99_us rt/s csw/rt cpu_us/rt
+// A failed case is printed on stderr ("<program>: latency <cpus> <size>:
+// <why>") and the others still run. Each case's summary (labelled "<cpus>
+// <size>") is appended to `summaries`; false if a case failed.
+struct LatencyTable {
+  const char* program;
+  int impl_width = 8;               // the impl column's width
+  const char* extra_head = nullptr;  // an extra column after impl, if any ("path")
+  std::function<std::string(std::size_t impl)> extra;  // its value per impl
+};
+using OpenSizedPair = std::function<Result<std::unique_ptr<PingPong>>(
+    const Placement& placement, std::size_t size, std::size_t impl, std::string& skipped)>;
+bool run_latency_section(const LatencyTable& table, std::span<const Placement> placements,
+                         std::span<const std::size_t> impls, const OpenSizedPair& open,
+                         const LatencyRounds& counts, const ImplChoice& names,
+                         std::vector<LatencySummary>& summaries);
 
 // --- raw POSIX sockets -------------------------------------------------------------------
 
@@ -236,6 +261,27 @@ class RecordReader {
 
 // Writes [u32 big-endian length][payload] into `frame` (resized) for one send().
 void make_frame(Bytes& frame, std::span<const std::byte> payload);
+
+// The raw anchor over a connected stream pair (loopback TCP or a Unix-domain
+// socketpair): the client is this thread, one send() of a framed request
+// ([u32 big-endian length][payload]), recv() into a 64 KiB buffer until the
+// framed reply is whole; the echo reads a frame and sends it back.
+class RawPair final : public PingPong {
+ public:
+  RawPair(SocketPair sockets, int server_cpu);
+  ~RawPair() override { static_cast<void>(finish()); }
+  Result<void> run(std::size_t count, Message& message, LatencySamples* samples) override;
+  Result<void> finish() override;
+
+ private:
+  Result<void> echo();
+
+  net::FileDescriptor client_, server_;
+  RecordReader reader_;
+  Bytes frame_;
+  std::atomic<bool> stop_{false};
+  EchoThread thread_;  // last: started when everything it uses exists
+};
 
 // RLIMIT_NOFILE up to its hard limit.
 void raise_fd_limit();

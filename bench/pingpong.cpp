@@ -24,7 +24,8 @@
 // warm-up, raw and nexo alternate in rounds (raw first in even rounds, nexo
 // first in odd ones) so that drift (frequency scaling, other load) falls on
 // both alike. Every round trip is timed with steady_clock; p50 and p99 are
-// over all rounds' samples.
+// over all rounds' samples. The flags, placement, rounds and rows are the
+// shared harness's (harness.hpp, pairs.hpp), as bench_msg and bench_rudp use them.
 //
 // Target: nexo/raw <= 1.05 — the wrappers add nothing measurable. The ratios
 // are printed, never enforced: the exit status is 0 unless an I/O error
@@ -47,7 +48,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.hpp"
+#include "harness.hpp"
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/error.hpp"
 #include "nexo/base/result.hpp"
@@ -58,6 +59,7 @@
 #include "nexo/net/tcp_listener.hpp"
 #include "nexo/net/tcp_stream.hpp"
 #include "nexo/net/udp_socket.hpp"
+#include "pairs.hpp"
 
 namespace {
 
@@ -73,7 +75,6 @@ using nexo::bench::LatencySamples;
 using nexo::bench::Message;
 using nexo::bench::PingPong;
 using nexo::bench::reply_size_is;
-using nexo::bench::rotate_rounds;
 using nexo::bench::time_round_trips;
 using nexo::bench::v4_address;
 using nexo::net::Endpoint;
@@ -218,26 +219,12 @@ class RawUdpPair final : public PingPong {
 class RawTcpPair final : public PingPong {
  public:
   static Result<std::unique_ptr<PingPong>> open(std::size_t size, int echo_cpu) {
-    auto listener = raw_socket(SOCK_STREAM);
-    if (!listener) return listener.error();
-    auto address = raw_bind(listener->get(), kLoopbackV4);
-    if (!address) return address.error();
-    if (::listen(listener->get(), 1) != 0) return Error::from_errno(errno, "listen");
-    auto client = raw_socket(SOCK_STREAM);
-    if (!client) return client.error();
-    if (::connect(client->get(), as_sockaddr(*address), sizeof *address) != 0) {
-      return Error::from_errno(errno, "connect");
-    }
-    FileDescriptor echo(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!echo) return Error::from_errno(errno, "accept");
-    for (const int fd : {echo.get(), client->get()}) {
-      if (auto no_delay = nexo::bench::set_no_delay(fd, "setsockopt"); !no_delay) {
-        return no_delay.error();
-      }
-    }
-    if (auto timeout = raw_set_receive_timeout(client->get()); !timeout) return timeout.error();
-    std::unique_ptr<PingPong> pair =
-        std::make_unique<RawTcpPair>(std::move(echo), std::move(*client), size, echo_cpu);
+    // (client, echo): TCP_NODELAY on both, the client's timeouts 5 s; the echo
+    // blocks until the client hangs up (0: no receive timeout).
+    auto sockets = nexo::bench::tcp_pair(std::chrono::milliseconds(0));
+    if (!sockets) return sockets.error();
+    std::unique_ptr<PingPong> pair = std::make_unique<RawTcpPair>(
+        std::move(sockets->second), std::move(sockets->first), size, echo_cpu);
     return pair;
   }
 
@@ -391,35 +378,16 @@ class NexoTcpPair final : public PingPong {
 
 // --- the cases -------------------------------------------------------------------
 
-// Where the client and the echo threads run: all on one CPU, the client on one
-// and the echoes on another, or wherever the scheduler puts them.
-enum class CpuPlacement { same, split, free };
+using nexo::bench::Cpus;
+using nexo::bench::ImplChoice;
+using nexo::bench::LatencyResult;
+using nexo::bench::LatencyRounds;
 
 struct Options {
-  int rounds = 10;
-  int iterations = 2000;  // round trips per pair per round
-  int warmup = 1000;      // round trips per pair before the first round
+  LatencyRounds rounds;  // warm-up 1000, 10 rounds x 2000 round trips per pair
+  std::vector<Cpus> cpus = {Cpus::same};
   bool quick = false;
-  CpuPlacement cpus = CpuPlacement::same;
-  bool help = false;
 };
-
-// The CPUs the threads are bound to (-1: left to the scheduler). Both pairs of a
-// case get the same placement, so that neither is favoured by where its threads run.
-struct Placement {
-  int client_cpu = -1;
-  int echo_cpu = -1;
-};
-
-// Binds this thread (the client) as `mode` asks and returns the placement; an
-// unbound one when binding is refused or `split` finds a single CPU.
-Placement place_threads(CpuPlacement mode) {
-  const std::vector<int> cpus = nexo::bench::allowed_cpus();
-  if (mode == CpuPlacement::free || cpus.empty()) return {};
-  if (mode == CpuPlacement::split && cpus.size() < 2) return {};
-  if (!nexo::bench::pin_this_thread(cpus[0])) return {};
-  return {cpus[0], mode == CpuPlacement::split ? cpus[1] : cpus[0]};
-}
 
 enum class Transport { udp, tcp };
 
@@ -434,160 +402,98 @@ struct Case {
 
 constexpr std::array kCases = {Case{Transport::udp, 64}, Case{Transport::udp, 1024},
                                Case{Transport::tcp, 64}, Case{Transport::tcp, 1024}};
-constexpr std::array<const char*, 2> kImpls = {"raw", "nexo"};
+enum Impl : std::size_t { kRaw = 0, kNexo = 1 };
+const ImplChoice kImpls({"raw", "nexo"});
 
 Result<std::unique_ptr<PingPong>> open_pair(const Case& c, std::size_t impl, int echo_cpu) {
   if (c.transport == Transport::udp) {
-    return impl == 0 ? RawUdpPair::open(c.size, echo_cpu) : NexoUdpPair::open(c.size, echo_cpu);
+    return impl == kRaw ? RawUdpPair::open(c.size, echo_cpu) : NexoUdpPair::open(c.size, echo_cpu);
   }
-  return impl == 0 ? RawTcpPair::open(c.size, echo_cpu) : NexoTcpPair::open(c.size, echo_cpu);
+  return impl == kRaw ? RawTcpPair::open(c.size, echo_cpu) : NexoTcpPair::open(c.size, echo_cpu);
 }
 
-// Runs one case: both pairs warmed up, then `rounds` rounds alternating which goes first.
-Result<void> run_case(const Case& c, const Options& options, const Placement& placement,
-                      std::array<LatencySamples, 2>& samples) {
-  std::array<std::unique_ptr<PingPong>, 2> pairs;
-  for (std::size_t impl = 0; impl < 2; ++impl) {
-    auto pair = open_pair(c, impl, placement.echo_cpu);
-    if (!pair) return pair.error().with_context(kImpls[impl]);
-    pairs[impl] = std::move(*pair);
-    samples[impl].reserve(static_cast<std::size_t>(options.rounds * options.iterations));
-  }
-  Message message(c.size);
-  for (std::size_t impl = 0; impl < 2; ++impl) {
-    auto warm = pairs[impl]->run(static_cast<std::size_t>(options.warmup), message, nullptr);
-    if (!warm) return echo_failure(*pairs[impl], std::move(warm).error(), kImpls[impl]);
-  }
-  // raw first in even rounds, nexo first in odd ones
-  constexpr std::array<std::size_t, 2> kOrder = {0, 1};
-  auto rounds = rotate_rounds(options.rounds, kOrder, [&](std::size_t impl) -> Result<void> {
-    auto ran =
-        pairs[impl]->run(static_cast<std::size_t>(options.iterations), message, &samples[impl]);
-    if (!ran) return echo_failure(*pairs[impl], std::move(ran).error(), kImpls[impl]);
-    return ran;
-  });
-  if (!rounds) return rounds;
-  for (std::size_t impl = 0; impl < 2; ++impl) {
-    if (auto finished = pairs[impl]->finish(); !finished) {
-      return finished.error().with_context(kImpls[impl]);
-    }
-  }
-  return nexo::ok();
-}
-
-struct Ratios {
-  double p50;
-  double p99;
-};
-
-Ratios print_case(const Case& c, std::array<LatencySamples, 2>& samples) {
-  std::array<double, 2> p50{}, p99{};
-  for (std::size_t impl = 0; impl < 2; ++impl) {
-    p50[impl] = samples[impl].percentile_us(50);
-    p99[impl] = samples[impl].percentile_us(99);
-    const double rate = samples[impl].rate_per_second();
-    std::printf("%-10s %-5s %6zu %8.2f %8.2f %9.0f %8.2f", c.name().c_str(), kImpls[impl], c.size,
-                p50[impl], p99[impl], rate, rate * static_cast<double>(c.size) / 1e6);
-    if (impl == 0) std::printf("\n");
-  }
-  const Ratios ratios{p50[1] / p50[0], p99[1] / p99[0]};
-  std::printf("   ratio nexo/raw p50 = %.3f, p99 = %.3f (target <= 1.05)\n", ratios.p50,
-              ratios.p99);
-  std::fflush(stdout);
-  return ratios;
-}
-
-// Runs the four cases and prints the table; false if any case failed (printed).
-bool run_pingpong(const Options& options) {
-  const Placement placement = place_threads(options.cpus);
-  std::printf("bench_pingpong: round trips over 127.0.0.1, nexo sockets beside raw POSIX calls\n");
-  std::printf("machine: %u cores (std::thread::hardware_concurrency)\n",
-              std::thread::hardware_concurrency());
-  if (placement.client_cpu >= 0) {
-    std::printf("threads: client bound to cpu %d, echo threads to cpu %d\n", placement.client_cpu,
-                placement.echo_cpu);
-  } else {
-    std::printf("threads: not bound to cpus\n");
-  }
-  std::printf(
-      "per case and impl: warm-up %d, then %d rounds x %d round trips, raw and nexo "
-      "alternating\n",
-      options.warmup, options.rounds, options.iterations);
-  std::printf(
-      "rt/s: round trips per second of measured time; MB/s: payload bytes per second "
-      "one way (10^6)\n\n");
-  std::printf("%-10s %-5s %6s %8s %8s %9s %8s\n", "case", "impl", "size", "p50_us", "p99_us",
-              "rt/s", "MB/s");
-  std::vector<std::pair<std::string, Ratios>> summary;
+// One placement: the four cases, each a row per impl and its ratio; false if
+// a case failed (printed).
+bool run_placement(const Options& options, const nexo::bench::Placement& placement,
+                   std::vector<nexo::bench::LatencySummary>& summaries) {
   bool all_ran = true;
+  const char* cpus = nexo::bench::cpus_name(placement.mode);
+  constexpr std::array<std::size_t, 2> kOrder = {kRaw, kNexo};  // raw first in even rounds
   for (const Case& c : kCases) {
-    std::array<LatencySamples, 2> samples;
-    if (auto ran = run_case(c, options, placement, samples); !ran) {
-      std::fprintf(stderr, "bench_pingpong: %s: %s\n", c.name().c_str(),
+    std::vector<LatencyResult> results(2);
+    auto open = [&](std::size_t impl, std::string&) {
+      return open_pair(c, impl, placement.server);
+    };
+    if (auto ran = nexo::bench::run_latency_case(kOrder, open, placement.client, options.rounds,
+                                                 c.size, kImpls, results);
+        !ran) {
+      std::fprintf(stderr, "bench_pingpong: %s %s: %s\n", cpus, c.name().c_str(),
                    ran.error().message().c_str());
       all_ran = false;
       continue;
     }
-    summary.emplace_back(c.name(), print_case(c, samples));
+    auto summary = nexo::bench::print_latency_case(
+        std::string(cpus) + " " + c.name(), results, [&](std::size_t impl) {
+          std::array<char, 64> prefix{};
+          std::snprintf(prefix.data(), prefix.size(), "%-6s %-10s %-5s %6zu", cpus,
+                        c.name().c_str(), kImpls.name(impl), c.size);
+          return std::string(prefix.data());
+        });
+    std::printf("   ratio nexo/raw p50 = %.3f, p99 = %.3f (target <= 1.05)\n",
+                summary.ratio50(kNexo, kRaw), summary.ratio99(kNexo, kRaw));
+    summaries.push_back(std::move(summary));
   }
+  return all_ran;
+}
+
+// Runs the four cases at each placement and prints the table; false if any case failed.
+bool run_pingpong(const Options& options) {
+  std::printf("bench_pingpong: round trips over 127.0.0.1, nexo sockets beside raw POSIX calls%s\n",
+              options.quick ? " (--quick: a smoke run, numbers are rough)" : "");
+  nexo::bench::print_machine();
+  const auto placements = nexo::bench::make_placements(options.cpus);
+  nexo::bench::print_latency_plan(options.rounds, "raw and nexo alternating");
+  std::printf(
+      "rt/s: round trips per second of measured time; csw/rt and cpu_us/rt: context switches "
+      "and CPU time of the whole process per round trip\n");
+  std::printf(("\n%-6s %-10s %-5s %6s " + std::string(nexo::bench::kLatencyColumns)).c_str(),
+              "cpus", "case", "impl", "size", "p50_us", "p99_us", "rt/s", "csw/rt", "cpu_us/rt");
+  const auto start = nexo::bench::Clock::now();
+  std::vector<nexo::bench::LatencySummary> summaries;
+  bool all_ran = true;
+  for (const auto& placement : placements) all_ran = run_placement(options, placement, summaries) && all_ran;
+  nexo::bench::bind_thread(-1);
   std::printf("\nsummary (target nexo/raw <= 1.05; printed, not enforced)\n");
-  for (const auto& [name, ratios] : summary) {
-    std::printf("%-10s p50 nexo/raw = %.3f   p99 nexo/raw = %.3f   %s\n", name.c_str(), ratios.p50,
-                ratios.p99, ratios.p50 <= 1.05 ? "p50 within target" : "p50 above target");
+  for (const auto& s : summaries) {
+    const double p50 = s.ratio50(kNexo, kRaw);
+    std::printf("%-16s p50 nexo/raw = %.3f   p99 nexo/raw = %.3f   %s\n", s.label.c_str(), p50,
+                s.ratio99(kNexo, kRaw), p50 <= 1.05 ? "p50 within target" : "p50 above target");
   }
-  std::printf("\n");
-  std::fflush(stdout);
+  nexo::bench::print_end(start);
   return all_ran;
 }
 
 // --- main ------------------------------------------------------------------------
 
-using nexo::bench::parse_count_flag;
-
-// Parses the flags; nullopt (after a message) for anything unknown.
-std::optional<Options> parse_options(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else if (arg == "--quick") {
-      options.rounds = 2;
-      options.iterations = 200;
-      options.warmup = 100;
-      options.quick = true;
-    } else if (arg == "--cpus=same" || arg == "--cpus=split" || arg == "--cpus=free") {
-      const std::string_view mode = arg.substr(7);
-      options.cpus = mode == "same"    ? CpuPlacement::same
-                     : mode == "split" ? CpuPlacement::split
-                                       : CpuPlacement::free;
-    } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
-               !parse_count_flag(arg, "--iterations=", 1'000'000, options.iterations) &&
-               !parse_count_flag(arg, "--warmup=", 1'000'000, options.warmup)) {
-      return nexo::bench::bad_flag("bench_pingpong", argv[i]);
-    }
-  }
-  return options;
+nexo::bench::Flags flags(Options& o) {
+  nexo::bench::Flags f("bench_pingpong");
+  f.action("--quick",
+           [&o] {
+             o.quick = true;
+             o.rounds = {100, 2, 200};
+           },
+           "a short smoke run (2 rounds x 200)")
+      .value("--cpus", [&o](std::string_view v) { return nexo::bench::parse_cpus(v, o.cpus); },
+             "placements among same (every thread on one cpu, the default), split (the echo "
+             "threads on another cpu), free (left to the scheduler)");
+  nexo::bench::add_latency_flags(f, o.rounds);
+  return f;
 }
-
-constexpr const char* kUsage =
-    "usage: bench_pingpong [--rounds=N] [--iterations=N] [--warmup=N] [--quick]\n"
-    "                      [--cpus=same|split|free]\n"
-    "  --rounds=N      alternating raw/nexo rounds per case (default 10)\n"
-    "  --iterations=N  round trips per impl per round (default 2000)\n"
-    "  --warmup=N      round trips per impl before measuring (default 1000)\n"
-    "  --quick         a short smoke run (2 rounds x 200)\n"
-    "  --cpus=same     client and echo threads bound to one cpu (the default)\n"
-    "  --cpus=split    the client bound to one cpu, the echo threads to another\n"
-    "  --cpus=free     threads left to the scheduler\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto options = parse_options(argc, argv);
-  if (!options || options->help) {
-    std::fputs(kUsage, options ? stdout : stderr);
-    return options ? 0 : 2;
-  }
-  return run_pingpong(*options) ? 0 : 1;
+  Options options;
+  if (auto status = nexo::bench::begin_run(flags(options), argc, argv)) return *status;
+  return run_pingpong(options) ? 0 : 1;
 }

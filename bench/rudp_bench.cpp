@@ -52,45 +52,23 @@
 
 #include <enet/enet.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
-#include <algorithm>
-#include <array>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "nexo/net/endpoint.hpp"
-#include "nexo/net/inet_address.hpp"
-
 namespace nexo::bench::rudp {
 
 using net::FileDescriptor;
 
-// --- the fault proxy ---------------------------------------------------------------------
-
-Result<std::unique_ptr<fault::Proxy>> start_proxy(const Placement& placement,
-                                                  std::uint16_t target_port,
-                                                  const fault::Plan& plan) {
-  fault::ProxyOptions options;
-  options.listen = net::Endpoint(net::InetAddress::loopback(), 0);
-  options.target = net::Endpoint(net::InetAddress::loopback(), target_port);
-  options.plan = plan;
-  bind_thread(placement.proxy);  // the proxy's thread inherits the binding
-  auto proxy = fault::Proxy::start(options);
-  bind_thread(placement.client);
-  if (!proxy) return std::move(proxy).error().with_context("fault proxy");
-  return proxy;
+ImplChoice impl_choice() {
+  return ImplChoice({"nexo", "enet", "tcp", "raw", "raw-batched", "nexo-direct", "enet-direct",
+                     "nexo-16k"});
 }
 
 // --- ENet --------------------------------------------------------------------------------
@@ -195,210 +173,59 @@ void IdleService::stop() {
   threads_.clear();
 }
 
-// --- raw TCP ---------------------------------------------------------------------------
-
-Result<std::span<const std::byte>> RecordReader::next(int fd) {
-  for (;;) {
-    if (end_ - begin_ >= record_) {
-      const auto record = std::span<const std::byte>(buffer_).subspan(begin_, record_);
-      begin_ += record_;
-      return record;
-    }
-    if (begin_ == end_) {
-      begin_ = end_ = 0;
-    } else if (begin_ > 0) {  // keep the partial record at the front
-      std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
-    }
-    const ssize_t n = ::recv(fd, buffer_.data() + end_, buffer_.size() - end_, 0);
-    if (n == 0) return Error(ErrorKind::closed, "recv: closed by the peer");
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return Error(ErrorKind::timed_out, "recv: nothing within the deadline");
-      return Error::from_errno(errno, "recv");
-    }
-    end_ += static_cast<std::size_t>(n);
-  }
-}
-
-// --- nexo --------------------------------------------------------------------------------
-
 namespace {
-
-// The two contexts, each created on its side's cpu; this thread left on the client's.
-Result<NexoEnds> nexo_contexts(const Placement& placement) {
-  bind_thread(placement.server);  // the Context's I/O thread inherits the binding
-  auto server_context = msg::Context::create();
-  if (!server_context) return server_context.error();
-  bind_thread(placement.client);
-  auto client_context = msg::Context::create();
-  if (!client_context) return client_context.error();
-  NexoEnds ends;
-  ends.server_context = std::move(*server_context);
-  ends.client_context = std::move(*client_context);
-  return ends;
-}
-
-}  // namespace
-
-Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
-                                     const std::optional<fault::Plan>& plan,
-                                     std::size_t max_datagram) {
-  auto ends = nexo_contexts(placement);
-  if (!ends) return ends;
-  auto port = msg::Port::bind(*ends->server_context, "rudp://127.0.0.1:0");
-  if (!port) return port.error();
-  ends->server_port = std::move(*port);
-  std::uint16_t to = ends->server_port->uri().port;
-  if (plan) {
-    auto proxy = start_proxy(placement, to, *plan);
-    if (!proxy) return proxy.error();
-    ends->proxy = std::move(*proxy);
-    to = ends->proxy->local_endpoint().port();
-  }
-  msg::SenderOptions options;
-  options.max_datagram = max_datagram;
-  auto sender = msg::Sender::connect(*ends->client_context,
-                                     "rudp://127.0.0.1:" + std::to_string(to), options);
-  if (!sender) return sender.error();
-  ends->to_server = std::move(*sender);
-  return ends;
-}
-
-Result<NexoEnds> open_nexo_tcp_ends(const Placement& placement) {
-  auto ends = nexo_contexts(placement);
-  if (!ends) return ends;
-  auto port = msg::Port::bind(*ends->server_context, "tcp://127.0.0.1:0");
-  if (!port) return port.error();
-  ends->server_port = std::move(*port);
-  auto sender = msg::Sender::connect(*ends->client_context, ends->server_port->uri().to_string());
-  if (!sender) return sender.error();
-  ends->to_server = std::move(*sender);
-  return ends;
-}
-
-namespace {
-
-std::optional<Placement> make_placement(Cpus mode) {
-  const auto& cpus = startup_cpus();
-  if (mode == Cpus::free) return Placement{};
-  if (cpus.empty()) return std::nullopt;
-  if (mode == Cpus::same) return Placement{mode, cpus[0], cpus[0], cpus[0]};
-  if (cpus.size() < 2) return std::nullopt;
-  return Placement{mode, cpus[0], cpus[1], -1};
-}
 
 // --- main --------------------------------------------------------------------------------------
 
-bool parse_cpus(std::string_view list, Options& options) {
-  options.cpus.clear();
-  for (auto item : split_list(list)) {
-    if (item == "free") {
-      options.cpus.push_back(Cpus::free);
-    } else if (item == "split") {
-      options.cpus.push_back(Cpus::split);
-    } else if (item == "same") {
-      options.cpus.push_back(Cpus::same);
-    } else {
-      return false;
-    }
-  }
-  return !options.cpus.empty();
+void set_quick(Options& o) {
+  o.quick = true;
+  o.latency_rounds = {100, 2, 200};
+  o.stream_rounds = {2'000, 1, 10};
 }
 
-bool parse_impls(std::string_view list, Options& options) {
-  options.impls = {};
-  for (auto item : split_list(list)) {
-    const auto found = std::find(kImplNames.begin(), kImplNames.end(), item);
-    if (found == kImplNames.end()) return false;
-    options.impls[static_cast<std::size_t>(found - kImplNames.begin())] = true;
-  }
-  return true;
+Flags flags(Options& o) {
+  Flags f("bench_rudp");
+  f.action("--quick", [&o] { set_quick(o); },
+           "a short smoke run (2 rounds x 200 round trips, 1 x 2000 messages, 10 s limit)");
+  add_latency_flags(f, o.latency_rounds);
+  f.count("--messages", o.stream_rounds.messages, 100'000'000,
+          "goodput: 1 KiB messages per impl per round (default 20000)")
+      .count("--goodput-rounds", o.stream_rounds.rounds, 1000,
+             "goodput rounds per loss rate (default 5)")
+      .count("--limit", o.stream_rounds.limit_s, 3600,
+             "goodput: a round not done in S seconds did not finish (default 60)")
+      .count("--seed", o.seed, 2'000'000'000, "the fault plans' seed (default 20260214)")
+      .count("--enet-queue", o.enet_queue, 1'000'000,
+             "ENet sender: packets queued, not yet acknowledged (default 512)")
+      .value("--datagram",
+             [&o](std::string_view v) {
+               const auto size = parse_count(v, 4096);  // ENet's range: 576..4096
+               if (size && *size >= 576) o.datagram = *size;
+               return size && *size >= 576;
+             },
+             "nexo's and ENet's largest datagram, 576..4096 (default 1400)")
+      .flag("--no-latency", o.latency, false, "skip the latency section")
+      .flag("--no-goodput", o.goodput, false, "skip the goodput section")
+      .value("--cpus", [&o](std::string_view v) { return parse_cpus(v, o.cpus); },
+             "placements among free,split,same (default free)")
+      .value("--impls", [&o](std::string_view v) { return o.impls.parse(v); },
+             "implementations among " + o.impls.joined() +
+                 " (default all; the -direct ones skip the proxy, 0% loss only; raw-batched "
+                 "and nexo-16k run in the goodput section only)");
+  return f;
 }
 
-void set_quick(Options& options) {
-  options.quick = true;
-  options.rounds = 2;
-  options.iterations = 200;
-  options.warmup = 100;
-  options.messages = 2'000;
-  options.goodput_rounds = 1;
-  options.limit_s = 10;
-}
-
-std::optional<Options> parse_options(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    bool good = true;
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else if (arg == "--quick") {
-      set_quick(options);
-    } else if (arg == "--no-latency") {
-      options.latency = false;
-    } else if (arg == "--no-goodput") {
-      options.goodput = false;
-    } else if (arg.starts_with("--cpus=")) {
-      good = parse_cpus(arg.substr(7), options);
-    } else if (arg.starts_with("--impls=")) {
-      good = parse_impls(arg.substr(8), options);
-    } else if (!parse_count_flag(arg, "--rounds=", 1000, options.rounds) &&
-               !parse_count_flag(arg, "--iterations=", 10'000'000, options.iterations) &&
-               !parse_count_flag(arg, "--warmup=", 10'000'000, options.warmup) &&
-               !parse_count_flag(arg, "--messages=", 100'000'000, options.messages) &&
-               !parse_count_flag(arg, "--goodput-rounds=", 1000, options.goodput_rounds) &&
-               !parse_count_flag(arg, "--limit=", 3600, options.limit_s) &&
-               !parse_count_flag(arg, "--seed=", 2'000'000'000, options.seed) &&
-               !parse_count_flag(arg, "--enet-queue=", 1'000'000, options.enet_queue) &&
-               !parse_count_flag(arg, "--datagram=", 4096, options.datagram)) {
-      good = false;
-    }
-    if (options.datagram < 576) good = false;  // ENet's range: 576..4096
-    if (!good) return bad_flag("bench_rudp", argv[i]);
-  }
-  return options;
-}
-
-constexpr const char* kUsage =
-    "usage: bench_rudp [--quick] [--rounds=N] [--iterations=N] [--messages=N] [more...]\n"
-    "  --quick               a short smoke run (2 rounds x 200 round trips, 1 x 2000 "
-    "messages, 10 s limit)\n"
-    "  --rounds=N            latency rounds per case (default 10)\n"
-    "  --iterations=N        round trips per impl per round (default 2000)\n"
-    "  --warmup=N            round trips per impl before measuring (default 1000)\n"
-    "  --messages=N          goodput: 1 KiB messages per impl per round (default 20000)\n"
-    "  --goodput-rounds=N    goodput rounds per loss rate (default 5)\n"
-    "  --limit=S             goodput: a round not done in S seconds did not finish (default "
-    "60)\n"
-    "  --seed=N              the fault plans' seed (default 20260214)\n"
-    "  --enet-queue=N        ENet sender: packets queued, not yet acknowledged (default 512)\n"
-    "  --datagram=N          nexo's and ENet's largest datagram, 576..4096 (default 1400)\n"
-    "  --no-latency, --no-goodput   skip a section\n"
-    "  --cpus=LIST           placements among free,split,same (default free)\n"
-    "  --impls=LIST          implementations among nexo,enet,tcp,raw,nexo-direct,enet-direct,\n"
-    "                        nexo-16k (default all; the -direct ones skip the proxy, 0%% loss\n"
-    "                        only; nexo-16k runs in the goodput section only)\n";
-
-void print_header(const Options& options, const std::vector<Placement>& placements) {
+void print_header(const Options& options) {
   const ENetVersion v = ::enet_linked_version();
   std::printf(
       "bench_rudp: nexo rudp:// beside ENet %u.%u.%u (reliable channel) through the same fault "
       "proxy, and TCP, all on 127.0.0.1%s\n",
       ENET_VERSION_GET_MAJOR(v), ENET_VERSION_GET_MINOR(v), ENET_VERSION_GET_PATCH(v),
       options.quick ? " (--quick: a smoke run, numbers are rough)" : "");
-  std::string cpu_list;
-  for (int cpu : startup_cpus())
-    cpu_list += (cpu_list.empty() ? "" : ",") + std::to_string(cpu);
-  std::printf(
-      "machine: %u cores (std::thread::hardware_concurrency), this process may use cpus %s\n",
-      std::thread::hardware_concurrency(), cpu_list.c_str());
-  for (const Placement& placement : placements)
-    std::printf("placement %s\n", placement.describe().c_str());
   std::printf(
       "impls: nexo = rudp:// Port/Sender via the proxy; enet = ENet via the proxy; tcp = nexo "
-      "tcp:// Port/Sender, direct; raw = blocking TCP sockets, TCP_NODELAY, direct; "
+      "tcp:// Port/Sender, direct; raw = blocking TCP sockets, TCP_NODELAY, framed, one send() "
+      "per message, direct; raw-batched = raw with 64 messages per writev() (goodput only); "
       "nexo-direct, enet-direct = nexo and enet without the proxy (0%% loss only: what the "
       "proxy's hop costs); nexo-16k = nexo via the proxy with its default datagrams, up to "
       "16 KiB on loopback (goodput only; larger datagrams than ENet's: not like for like)\n"
@@ -408,39 +235,24 @@ void print_header(const Options& options, const std::vector<Placement>& placemen
       "threads: nexo one I/O thread per side's Context beside the application thread; ENet "
       "none (the application services its host); the proxy one\n",
       options.datagram);
-  std::printf("load average at start: %s\n", load_average().c_str());
 }
 
 // The whole run; main's exit status.
 int run(int argc, char** argv) {
-  const auto options = parse_options(argc, argv);
-  if (!options || options->help) {
-    std::fputs(kUsage, options ? stdout : stderr);
-    return options ? 0 : 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);         // a peer gone mid-write is an error value, not a signal
-  static_cast<void>(startup_cpus());  // the mask before anything is bound
+  Options options;
+  if (auto status = begin_run(flags(options), argc, argv)) return *status;
   if (::enet_initialize() != 0) {
     std::fprintf(stderr, "bench_rudp: enet_initialize failed\n");
     return 1;
   }
-  std::vector<Placement> placements;
-  for (Cpus mode : options->cpus) {
-    if (auto placement = make_placement(mode)) {
-      placements.push_back(*placement);
-    } else {
-      std::printf("placement %s: skipped (not enough cpus)\n", cpus_name(mode));
-    }
-  }
-  print_header(*options, placements);
+  print_header(options);
+  print_machine();
+  const auto placements = make_placements(options.cpus);
   const auto start = Clock::now();
   bool all_ran = true;
-  if (options->latency) all_ran = run_latency(*options, placements) && all_ran;
-  if (options->goodput) all_ran = run_goodput(*options, placements) && all_ran;
-  std::printf("\nload average at end: %s (other load on this machine disturbs the numbers)\n",
-              load_average().c_str());
-  std::printf("total %.1f s; benchmarks print, they never fail on a ratio\n",
-              std::chrono::duration<double>(Clock::now() - start).count());
+  if (options.latency) all_ran = run_latency(options, placements) && all_ran;
+  if (options.goodput) all_ran = run_goodput(options, placements) && all_ran;
+  print_end(start);
   ::enet_deinitialize();
   return all_ran ? 0 : 1;
 }

@@ -1,38 +1,30 @@
 // What the two sections of bench_rudp (rudp_latency.cpp, rudp_goodput.cpp)
-// share with its main (rudp_bench.cpp): the options, the CPU placement,
-// process-wide resource usage, the fault proxy in front of every UDP server,
-// ENet's C API in RAII handles, a raw TCP pair, and the ends of a nexo
-// connection (rudp:// through the proxy, tcp:// direct), each side with its
-// own Context. The comment at the top of rudp_bench.cpp says what is measured
-// and why.
+// share with its main (rudp_bench.cpp): the options, the implementations, and
+// ENet's C API in RAII handles with the two ends of an ENet connection. The
+// harness (harness.hpp, pairs.hpp, streams.hpp) gives the flags, placement,
+// rounds, the raw TCP anchors and printing; nexo_ends.hpp gives nexo's ends
+// (rudp:// through the fault proxy, tcp:// direct), each side with its own
+// Context. The comment at the top of rudp_bench.cpp says what is measured and why.
 #pragma once
 
 #include <enet/enet.h>
 
-#include <array>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <span>
-#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "bench_common.hpp"
-#include "bench_util.hpp"
-#include "nexo/base/bytes.hpp"
+#include "harness.hpp"
 #include "nexo/base/result.hpp"
 #include "nexo/fault/plan.hpp"
 #include "nexo/fault/proxy.hpp"
-#include "nexo/msg/context.hpp"
-#include "nexo/msg/port.hpp"
-#include "nexo/msg/sender.hpp"
-#include "nexo/net/file_descriptor.hpp"
+#include "nexo_ends.hpp"
+#include "pairs.hpp"
+#include "streams.hpp"
 
 namespace nexo::bench::rudp {
 
@@ -40,54 +32,33 @@ namespace nexo::bench::rudp {
 
 // nexo: rudp:// through the proxy; enet: ENet through the proxy; tcp: nexo's
 // tcp:// (direct: the proxy relays UDP only); raw: blocking TCP sockets
-// (direct); nexo-direct, enet-direct: the first two without the proxy, at 0%
-// loss only (information: what the proxy's hop costs each). nexo and enet
-// send datagrams of the same size, --datagram (default 1400, ENet's default
-// MTU; ENet's limit is 4096). nexo-16k: nexo through the proxy with its own
-// default datagrams (up to 16 KiB on loopback; goodput only): larger
-// datagrams than ENet may use, so fewer loss events per message — an extra
-// row, not like for like.
-enum Impl : std::size_t {
-  kNexo = 0,
-  kEnet = 1,
-  kTcp = 2,
-  kRaw = 3,
-  kNexoDirect = 4,
-  kEnetDirect = 5,
-  kNexoSmall = 6
-};
-inline constexpr std::size_t kImplCount = 7;
-inline constexpr std::array<const char*, kImplCount> kImplNames = {
-    "nexo", "enet", "tcp", "raw", "nexo-direct", "enet-direct", "nexo-16k"};
+// (direct), one send() per message; raw-batched: the same, 64 messages per
+// writev() (goodput only: batching as nexo does); nexo-direct, enet-direct:
+// the first two without the proxy, at 0% loss only (information: what the
+// proxy's hop costs each). nexo and enet send datagrams of the same size,
+// --datagram (default 1400, ENet's default MTU; ENet's limit is 4096).
+// nexo-16k: nexo through the proxy with its own default datagrams (up to
+// 16 KiB on loopback; goodput only): larger datagrams than ENet may use, so
+// fewer loss events per message — an extra row, not like for like.
+enum Impl : std::size_t { kNexo, kEnet, kTcp, kRaw, kRawBatched, kNexoDirect, kEnetDirect, kNexoSmall };
+inline constexpr std::size_t kImplCount = kNexoSmall + 1;
+ImplChoice impl_choice();
 // Whether an impl's datagrams go through the fault proxy (the others are TCP).
 inline bool through_proxy(std::size_t impl) {
   return impl == kNexo || impl == kEnet || impl == kNexoSmall;
 }
 
 struct Options {
-  int rounds = 10;         // latency rounds per case
-  int iterations = 2000;   // round trips per impl per round
-  int warmup = 1000;       // round trips per impl before the first round
-  int messages = 20'000;   // goodput: messages per impl per round
-  int goodput_rounds = 5;  // goodput rounds per loss rate
-  int limit_s = 60;        // goodput: a round not done by then "did not finish"
+  LatencyRounds latency_rounds;                 // warm-up 1000, 10 rounds x 2000
+  StreamRounds stream_rounds{20'000, 5, 60};    // goodput: messages, rounds, limit (s)
   int seed = 20260214;     // the fault plans' seed (the same for every impl)
   int enet_queue = 512;    // ENet sender: packets queued and not yet acknowledged, at most
   int datagram = 1400;     // nexo and ENet: the largest datagram (UDP payload) each sends
   std::vector<Cpus> cpus = {Cpus::free};
-  std::array<bool, kImplCount> impls = {true, true, true, true, true, true, true};
+  ImplChoice impls = impl_choice();
   bool latency = true, goodput = true;
-  bool quick = false, help = false;
+  bool quick = false;
 };
-
-// --- the fault proxy --------------------------------------------------------------------
-
-// A fault::Proxy on 127.0.0.1 (a free port) relaying to 127.0.0.1:`target_port`
-// with `plan`; its thread bound to placement.proxy. Leaves this thread bound
-// to the client's cpu.
-Result<std::unique_ptr<fault::Proxy>> start_proxy(const Placement& placement,
-                                                  std::uint16_t target_port,
-                                                  const fault::Plan& plan);
 
 // --- ENet -------------------------------------------------------------------------------
 
@@ -138,47 +109,6 @@ class IdleService {
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };
-
-// --- raw TCP ----------------------------------------------------------------------------
-
-// Reads fixed-size records from a TCP stream in chunks of up to 64 KiB (both
-// ends know the size: no length prefix).
-class RecordReader {
- public:
-  explicit RecordReader(std::size_t record) : record_(record), buffer_(kReadBuffer) {}
-
-  // The next record, valid until the next call. Errors: closed at the end of
-  // the stream; timed_out when SO_RCVTIMEO passes (the bytes of a partial
-  // record are kept: calling again continues).
-  Result<std::span<const std::byte>> next(int fd);
-
- private:
-  std::size_t record_;
-  Bytes buffer_;
-  std::size_t begin_ = 0, end_ = 0;
-};
-
-// --- nexo -------------------------------------------------------------------------------
-
-// Each side its own Context (created on its cpu: the I/O thread inherits the
-// binding), a Port on the server side and the client's Sender to it (through
-// the proxy, if there is one). Contexts first: destroyed last; then the proxy,
-// so that the sender and the port close through it without lingering.
-struct NexoEnds {
-  std::unique_ptr<msg::Context> server_context, client_context;
-  std::unique_ptr<fault::Proxy> proxy;  // rudp:// only
-  std::unique_ptr<msg::Port> server_port;
-  std::unique_ptr<msg::Sender> to_server;
-};
-
-// rudp:// through a proxy with `plan` (none: direct), in datagrams of up to
-// `max_datagram` bytes (0: the sender's default). Leaves this thread bound to
-// the client's cpu.
-Result<NexoEnds> open_nexo_rudp_ends(const Placement& placement,
-                                     const std::optional<fault::Plan>& plan,
-                                     std::size_t max_datagram = 0);
-// tcp:// direct. Leaves this thread bound to the client's cpu.
-Result<NexoEnds> open_nexo_tcp_ends(const Placement& placement);
 
 // --- the sections: each prints its table and ratios; false if a case failed ------------
 

@@ -1,5 +1,9 @@
 #include "streams.hpp"
 
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
 #include <cstdio>
 
 namespace nexo::bench {
@@ -12,6 +16,48 @@ Result<void> Stream::check(std::span<const std::byte> data, std::size_t sequence
     return Error(ErrorKind::malformed, "message " + std::to_string(sequence) +
                                            " arrived as number " + std::to_string(value));
   }
+  return ok();
+}
+
+RawStream::RawStream(SocketPair sockets, std::size_t message_size, int server_cpu, bool batched)
+    : Stream(message_size, server_cpu),
+      client_(std::move(sockets.first)),
+      server_(std::move(sockets.second)),
+      frames_(batched ? kRawBatch : 1) {}
+
+Result<Outcome> RawStream::round(std::size_t count, Clock::time_point deadline) {
+  auto send_one = [&](const Bytes& payload, Clock::time_point,
+                      const std::atomic<bool>&) -> Result<void> {
+    make_frame(frames_[queued_++], payload);
+    return queued_ == frames_.size() ? flush() : ok();
+  };
+  auto drain = [&](Clock::time_point, const std::atomic<bool>&) { return flush(); };
+  auto receive_one = [&](std::size_t i, Clock::time_point) -> Result<void> {
+    auto data = reader_.next(server_.get());  // SO_RCVTIMEO: kPoll (a slice)
+    if (!data) return std::move(data).error();
+    return check(*data, i);
+  };
+  return timed(count, deadline, send_one, drain, receive_one);
+}
+
+Result<void> RawStream::flush() {
+  std::array<iovec, kRawBatch> iov{};
+  for (std::size_t i = 0; i < queued_; ++i)
+    iov[i] = {frames_[i].data(), frames_[i].size()};
+  std::size_t first = 0;
+  while (first < queued_) {
+    const ssize_t n = ::writev(client_.get(), &iov[first], static_cast<int>(queued_ - first));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno(errno, "writev");
+    for (auto left = static_cast<std::size_t>(n); left > 0;) {
+      const std::size_t step = std::min(left, iov[first].iov_len);
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + step;
+      iov[first].iov_len -= step;
+      left -= step;
+      if (iov[first].iov_len == 0) ++first;
+    }
+  }
+  queued_ = 0;
   return ok();
 }
 
@@ -84,6 +130,14 @@ Result<void> run_stream_case(std::span<const std::size_t> impls, const OpenStrea
     if (streams[impl]) results[impl].note = streams[impl]->note();
   }
   return rounds;
+}
+
+void print_stream_plan(const StreamRounds& counts, const char* what) {
+  std::printf(
+      "per %s: warm-up %d messages, then %d rounds x %d messages, the first impl rotating; the "
+      "clock stops when the receiving application has the last one; a round not done in %d s "
+      "did not finish\n",
+      what, std::max(counts.messages / 10, 1), counts.rounds, counts.messages, counts.limit_s);
 }
 
 bool print_unfinished(const StreamResult& r, std::size_t message_size) {

@@ -154,6 +154,27 @@ class Stream {
   int server_cpu_;
 };
 
+// The raw anchor of a one-way stream over a connected stream pair (loopback
+// TCP or a Unix-domain socketpair): framed messages ([u32 big-endian
+// length][payload]) read 64 KiB at a time. Unbatched: one send() per message
+// (the floor without batching); batched: kRawBatch frames per writev() (the
+// last batch of a round as it is), batching as nexo does without its bookkeeping.
+inline constexpr std::size_t kRawBatch = 64;  // nexo's gather limit (net/tcp_stream.cpp)
+class RawStream final : public Stream {
+ public:
+  RawStream(SocketPair sockets, std::size_t message_size, int server_cpu, bool batched);
+  Result<Outcome> round(std::size_t count, Clock::time_point deadline) override;
+
+ private:
+  // Writes the queued frames with one writev (more if the socket takes part).
+  Result<void> flush();
+
+  net::FileDescriptor client_, server_;
+  std::vector<Bytes> frames_;
+  std::size_t queued_ = 0;
+  RecordReader reader_;  // kept across rounds (the receiver thread of one round at a time)
+};
+
 struct StreamResult {
   Spread rates;  // messages per second, one per finished round
   Usage usage;
@@ -182,6 +203,10 @@ using OpenStream =
 Result<void> run_stream_case(std::span<const std::size_t> impls, const OpenStream& open,
                              int client_cpu, const StreamRounds& counts, const ImplChoice& names,
                              std::vector<StreamResult>& results);
+
+// "per <what>: warm-up W messages, then R rounds x M messages, the first impl
+// rotating; the clock ...; a round not done in L s did not finish".
+void print_stream_plan(const StreamRounds& counts, const char* what);
 
 // Prints "did not finish: ...", "no round measured" or nothing (false) for a
 // result that has figures.

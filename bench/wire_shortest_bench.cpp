@@ -13,16 +13,24 @@
 
 namespace {
 
-template <class F, class Fn>
-double per_value(const nexo::bench::wire::Options& options, const std::vector<F>& values, Fn fn) {
+// nexo's `ours` and the anchor's `theirs` over every value, interleaved; ns per value.
+template <class F, class Ours, class Theirs>
+std::vector<nexo::bench::wire::Timing> per_value(const nexo::bench::wire::Options& options,
+                                                 const std::vector<F>& values, Ours ours,
+                                                 Theirs theirs) {
   char buffer[64];
-  double ns = nexo::bench::wire::measure_ns(options, [&] {
-    for (F v : values) {
-      char* end = fn(v, buffer);
-      nexo::bench::wire::keep(end);
-    }
-  });
-  return ns / static_cast<double>(values.size());
+  auto all = [&](auto fn) {
+    return [&values, &buffer, fn] {
+      for (F v : values)
+        nexo::bench::wire::keep(fn(v, buffer));
+    };
+  };
+  auto t = nexo::bench::wire::measure(options, {all(ours), all(theirs)});
+  for (auto& timing : t) {
+    timing.median_ns /= static_cast<double>(values.size());
+    timing.p99_ns /= static_cast<double>(values.size());
+  }
+  return t;
 }
 
 }  // namespace
@@ -41,8 +49,10 @@ NEXO_WIRE_BENCH(shortest, 25) {
     double v = std::bit_cast<double>(x);
     if (std::isfinite(v)) random.push_back(v);
   }
-  report.add({"double text", "format", "samples", per_value(o, samples, ours), "std::to_chars",
-              per_value(o, samples, theirs), 0, "ns per value, the large message's 1,000 samples"});
-  report.add({"double text", "format", "random", per_value(o, random, ours), "std::to_chars",
-              per_value(o, random, theirs), 0, "ns per value, 10,000 random finite bit patterns"});
+  const auto s = per_value(o, samples, ours, theirs);
+  report.add({"double text", "format", "samples", s[0], "std::to_chars", s[1], 0,
+              "ns per value, the large message's 1,000 samples"});
+  const auto r = per_value(o, random, ours, theirs);
+  report.add({"double text", "format", "random", r[0], "std::to_chars", r[1], 0,
+              "ns per value, 10,000 random finite bit patterns"});
 }

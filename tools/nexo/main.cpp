@@ -162,7 +162,7 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   p->add_option("--count", ping.count, "round trips")->capture_default_str()->check(opt::count(1));
   p->add_option("--size", ping.size, "message size in bytes (up to 16M)")
       ->capture_default_str()
-      ->check(opt::size(0, 16u << 20));
+      ->transform(opt::size(0, 16u << 20));  // rewrites 1k as 1024
   p->add_option("--timeout", ping.timeout_ms, "milliseconds to wait for each (0: for ever)")
       ->capture_default_str()
       ->check(opt::timeout());
