@@ -4,10 +4,14 @@
 // stuck whichever thread happens to read it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -86,8 +90,9 @@ TEST_F(TcpEngineTest, ABlockedReceiverAndACallbackShareTheMessagesExactlyOnce) {
     if (++total < kCount) port_->receive_async().then(on_message);
   };
   port_->receive_async().then(on_message);
-  std::thread blocked([&] {
-    while (total.load() < kCount) {
+  // Stopped (and joined) when the test ends, whichever way it ends.
+  std::jthread blocked([&](std::stop_token stop) {
+    while (!stop.stop_requested() && total.load() < kCount) {
       auto m = port_->receive(50ms);
       if (!m) continue;
       {
@@ -101,6 +106,7 @@ TEST_F(TcpEngineTest, ABlockedReceiverAndACallbackShareTheMessagesExactlyOnce) {
   for (int i = 0; i < kCount; ++i)
     ASSERT_TRUE(sender->send(std::to_string(i)));
   ASSERT_TRUE(eventually([&] { return total.load() >= kCount; }, 10000ms)) << total.load();
+  blocked.request_stop();
   blocked.join();
   std::lock_guard lock(mutex);
   ASSERT_EQ(seen.size(), static_cast<std::size_t>(kCount));
@@ -108,15 +114,20 @@ TEST_F(TcpEngineTest, ABlockedReceiverAndACallbackShareTheMessagesExactlyOnce) {
     EXPECT_EQ(seen.count(std::to_string(i)), 1u) << i;
 }
 
+// The sending and receiving threads only record; the test thread asserts once
+// they are joined. Receivers stop when everything arrived, or when the test
+// thread gives up (a sender failed, or the deadline passed).
 TEST_F(TcpEngineTest, ReceivingThreadsTakeTurnsLeadingAndNoMessageIsLost) {
   constexpr int kThreads = 4, kSenders = 3, kEach = 3000;
+  constexpr int kTotal = kSenders * (kEach + 1);  // each sender: kEach, then one synchronous
   std::atomic<int> total{0};
   std::vector<std::vector<int>> order(kSenders);  // per sender, as received
+  std::vector<std::string> failures(kSenders);    // per sender, asserted below
   std::mutex mutex;
-  std::vector<std::thread> receivers;
+  std::vector<std::jthread> receivers;
   for (int t = 0; t < kThreads; ++t) {
-    receivers.emplace_back([&] {
-      while (total.load() < kSenders * (kEach + 1)) {  // each sender: kEach, then one synchronous
+    receivers.emplace_back([&](std::stop_token stop) {
+      while (!stop.stop_requested() && total.load() < kTotal) {
         auto m = port_->receive(20ms);
         if (!m) continue;
         const std::string text(m->text());
@@ -127,19 +138,38 @@ TEST_F(TcpEngineTest, ReceivingThreadsTakeTurnsLeadingAndNoMessageIsLost) {
       }
     });
   }
-  std::vector<std::thread> senders;
-  for (int s = 0; s < kSenders; ++s) {
-    senders.emplace_back([&, s] {
-      auto sender = connect();
-      for (int i = 0; i < kEach; ++i)
-        ASSERT_TRUE(sender->send(std::to_string(s) + ":" + std::to_string(i)));
-      ASSERT_TRUE(sender->send_sync(std::to_string(s) + ":" + std::to_string(kEach), 5000ms));
-    });
+  {
+    std::vector<std::jthread> senders;
+    for (int s = 0; s < kSenders; ++s) {
+      senders.emplace_back([&, s] {
+        const std::string uri = port_->uri().to_string();
+        auto sender = Sender::connect(*context_, uri);
+        if (!sender) {
+          failures[s] = "connect: " + sender.error().message();
+          return;
+        }
+        for (int i = 0; i <= kEach; ++i) {
+          const std::string text = std::to_string(s) + ":" + std::to_string(i);
+          auto sent = i < kEach ? (*sender)->send(text) : (*sender)->send_sync(text, 5000ms);
+          if (!sent) {
+            failures[s] = "send " + std::to_string(i) + ": " + sent.error().message();
+            return;
+          }
+        }
+      });
+    }
+  }  // senders joined
+  const bool all_failures_empty =
+      std::all_of(failures.begin(), failures.end(), [](const auto& f) { return f.empty(); });
+  const bool arrived = all_failures_empty && eventually([&] { return total.load() >= kTotal; },
+                                                        30000ms);
+  for (auto& t : receivers) {
+    t.request_stop();
+    t.join();
   }
-  for (auto& t : senders)
-    t.join();
-  for (auto& t : receivers)
-    t.join();
+  for (int s = 0; s < kSenders; ++s)
+    EXPECT_EQ(failures[s], "") << "sender " << s;
+  ASSERT_TRUE(arrived) << total.load() << " of " << kTotal << " arrived";
   for (int s = 0; s < kSenders; ++s) {
     std::vector<int> sorted = order[s];
     std::sort(sorted.begin(), sorted.end());
@@ -152,28 +182,33 @@ TEST_F(TcpEngineTest, ReceivingThreadsTakeTurnsLeadingAndNoMessageIsLost) {
 TEST_F(TcpEngineTest, ClosingThePortReleasesTheLeadingThread) {
   std::latch started(1);
   Result<Message> got = Error(ErrorKind::system, "not yet");
-  std::thread receiver([&] {
+  // Far longer than the test needs: only the close should end it; a timed_out
+  // below means the close did not, and the wait is still bounded.
+  std::jthread receiver([&] {
     started.count_down();
-    got = port_->receive();  // no timeout: only the close can end it
+    got = port_->receive(60s);
   });
   started.wait();
   auto sender = connect();  // give the leader something to watch
-  ASSERT_TRUE(eventually([&] { return port_->connection_count() == 1; }));
+  const bool connected = eventually([&] { return port_->connection_count() == 1; });
   port_->close();
   receiver.join();
+  ASSERT_TRUE(connected);
   ASSERT_FALSE(got);
   EXPECT_TRUE(got.error().is(ErrorKind::closed)) << got.error().message();
 }
 
 TEST_F(TcpEngineTest, CancelingAWaitedReceiveEndsTheWaitThatLeads) {
   auto request = port_->receive_async();
-  Result<Message> got = Error(ErrorKind::system, "not yet");
-  std::thread waiter([&] { got = request.wait(); });  // leads: drives the port's I/O
+  std::optional<Result<Message>> got;
+  // Leads: drives the port's I/O. Bounded: only the cancel should end it.
+  std::jthread waiter([&] { got = request.wait_for(60s); });
   std::this_thread::yield();
   request.cancel();
   waiter.join();
-  ASSERT_FALSE(got);
-  EXPECT_TRUE(got.error().is(ErrorKind::canceled)) << got.error().message();
+  ASSERT_TRUE(got.has_value()) << "the cancel did not end the wait";
+  ASSERT_FALSE(*got);
+  EXPECT_TRUE(got->error().is(ErrorKind::canceled)) << got->error().message();
   // The port still works, and nothing was swallowed.
   auto sender = connect();
   ASSERT_TRUE(sender->send("after"));
@@ -184,15 +219,19 @@ TEST_F(TcpEngineTest, CancelingAWaitedReceiveEndsTheWaitThatLeads) {
 
 TEST_F(TcpEngineTest, ASynchronousSendIsAcknowledgedByTheLeadingReceiver) {
   auto sender = connect();
-  std::thread receiver([&] {
+  std::string failure;  // recorded by the receiving thread, asserted after the join
+  std::jthread receiver([&] {
     for (int i = 0; i < 100; ++i) {
-      auto m = port_->receive(5000ms);
-      ASSERT_TRUE(m) << m.error().message();
+      if (auto m = port_->receive(5000ms); !m) {
+        failure = "receive " + std::to_string(i) + ": " + m.error().message();
+        return;
+      }
     }
   });
   for (int i = 0; i < 100; ++i)
-    ASSERT_TRUE(sender->send_sync("sync", 5000ms));
+    ASSERT_TRUE(sender->send_sync("sync", 5000ms)) << i;
   receiver.join();
+  EXPECT_EQ(failure, "");
 }
 
 TEST_F(TcpEngineTest, AFullQueuePausesTheSenderAndResumesAtHalf) {
@@ -203,9 +242,14 @@ TEST_F(TcpEngineTest, AFullQueuePausesTheSenderAndResumesAtHalf) {
   auto sender = Sender::connect(*context_, (*small)->uri().to_string());
   ASSERT_TRUE(sender);
   constexpr int kCount = 5000;
-  std::thread producer([&] {
-    for (int i = 0; i < kCount; ++i)
-      ASSERT_TRUE((*sender)->send(std::to_string(i), 5000ms));
+  std::string failure;  // recorded by the producing thread, asserted after the join
+  std::jthread producer([&](std::stop_token stop) {
+    for (int i = 0; i < kCount && !stop.stop_requested(); ++i) {
+      if (auto sent = (*sender)->send(std::to_string(i), 5000ms); !sent) {
+        failure = "send " + std::to_string(i) + ": " + sent.error().message();
+        return;
+      }
+    }
   });
   ASSERT_TRUE(eventually([&] { return (*small)->queued() == 8; }));  // full: the I/O thread paused
   for (int i = 0; i < kCount; ++i) {
@@ -214,6 +258,7 @@ TEST_F(TcpEngineTest, AFullQueuePausesTheSenderAndResumesAtHalf) {
     ASSERT_EQ(m->text(), std::to_string(i));
   }
   producer.join();
+  EXPECT_EQ(failure, "");
   EXPECT_LE((*small)->stats().queue_high_water, 8u);
 }
 
