@@ -4,6 +4,11 @@
 # line on stderr for every error. Loopback only; servers bind port 0.
 set -uo pipefail
 nexo=${1:?usage: cli_test.sh PATH/TO/nexo}
+# NEXO_TIMEOUT_SCALE (ctest sets it in sanitizer builds, where every process is
+# several times slower): multiplies the bounds on each command and on waits for
+# a server. They are failure bounds only: nothing passes by waiting them out.
+scale=${NEXO_TIMEOUT_SCALE:-1}
+[[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "NEXO_TIMEOUT_SCALE='$scale' is not a positive integer"; exit 2; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
@@ -19,7 +24,7 @@ expect_error() {
   local what=$1 code=$2 needle=$3
   shift 4
   local out err rc
-  out=$(timeout 20 "$nexo" "$@" 2>"$work/err"); rc=$?
+  out=$(timeout $((20 * scale)) "$nexo" "$@" 2>"$work/err"); rc=$?
   err=$(cat "$work/err")
   if [[ $rc -ne $code ]]; then fail "$what: exit $rc, expected $code (stderr: $err)"; return; fi
   if [[ -n $out ]]; then fail "$what: printed to stdout: $out"; return; fi
@@ -36,7 +41,7 @@ start_server() {
   pids+=($!)
   server_pid=$!
   port=""
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $((200 * scale))); do
     port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$work/$name.err")
     [[ -n $port ]] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
@@ -48,9 +53,9 @@ start_server() {
 
 # --- the chapter's programs ------------------------------------------------
 if start_server udp udp serve --port 0 --bind 127.0.0.1 --count 2; then
-  out=$(timeout 20 "$nexo" udp send "Hello, UDP" 127.0.0.1 --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" udp send "Hello, UDP" 127.0.0.1 --port "$port")
   [[ $out == "Reply: Hello, UDP" ]] && pass "udp send prints Reply:" || fail "udp send printed '$out'"
-  out=$(timeout 20 "$nexo" udp send "Asunción" localhost --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" udp send "Asunción" localhost --port "$port")
   [[ $out == "Reply: Asunción" ]] && pass "udp send to localhost" || fail "udp send printed '$out'"
   wait "$server_pid" && pass "udp serve --count 2 exits 0 after two requests" || fail "udp serve exit $?"
   grep -q "^Request: Hello, UDP (from 127.0.0.1:" "$work/udp.out" && pass "udp serve logs requests" \
@@ -58,29 +63,29 @@ if start_server udp udp serve --port 0 --bind 127.0.0.1 --count 2; then
 fi
 
 if start_server tcp tcp serve --port 0 --count 2; then
-  out=$(timeout 20 "$nexo" tcp send "Asunción" ::1 --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" tcp send "Asunción" ::1 --port "$port")
   [[ $out == "Received: Asunción" ]] && pass "tcp send over IPv6 prints Received:" || fail "tcp send printed '$out'"
-  out=$(timeout 20 "$nexo" tcp send "naïve 😀" 127.0.0.1 --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" tcp send "naïve 😀" 127.0.0.1 --port "$port")
   [[ $out == "Received: naïve 😀" ]] && pass "tcp send over IPv4" || fail "tcp send printed '$out'"
   wait "$server_pid" && pass "tcp serve --count 2 exits 0" || fail "tcp serve exit $?"
 fi
 
 mcast_port=$((20000 + RANDOM % 40000))
-out=$(timeout 20 "$nexo" mcast peer "hello group" 239.255.42.99 --port "$mcast_port" --count 1 --interface lo --timeout 5000)
+out=$(timeout $((20 * scale)) "$nexo" mcast peer "hello group" 239.255.42.99 --port "$mcast_port" --count 1 --interface lo --timeout 5000)
 [[ $out == "Received:hello group" ]] && pass "mcast peer on lo receives its own datagram" \
   || fail "mcast peer printed '$out'"
 
-out=$(timeout 20 "$nexo" resolve localhost)
+out=$(timeout $((20 * scale)) "$nexo" resolve localhost)
 [[ $out == *127.0.0.1* ]] && pass "resolve localhost" || fail "resolve printed '$out'"
 
 # --- message passing: nexo recv / send / ping --------------------------------
 if start_server recv recv tcp://127.0.0.1:0 --count 3 --stats; then
   uri="tcp://127.0.0.1:$port"
-  out=$(timeout 20 "$nexo" send "$uri" "plain send")
+  out=$(timeout $((20 * scale)) "$nexo" send "$uri" "plain send")
   [[ $out == "Sent: plain send" ]] && pass "send prints Sent:" || fail "send printed '$out'"
-  out=$(timeout 20 "$nexo" send "$uri" "synchronous" --sync)
+  out=$(timeout $((20 * scale)) "$nexo" send "$uri" "synchronous" --sync)
   [[ $out == "Taken: synchronous" ]] && pass "send --sync prints Taken:" || fail "send --sync printed '$out'"
-  out=$(timeout 20 "$nexo" ping "$uri" --count 1)
+  out=$(timeout $((20 * scale)) "$nexo" ping "$uri" --count 1)
   [[ $out == *"latency us: min"*"p50"*"p99"* ]] && pass "ping prints percentiles" || fail "ping printed '$out'"
   wait "$server_pid" && pass "recv --count 3 exits 0" || fail "recv exit $?"
   [[ $(grep -c '^Received: ' "$work/recv.out") -eq 3 ]] && pass "recv prints Received: lines" \
@@ -90,10 +95,10 @@ if start_server recv recv tcp://127.0.0.1:0 --count 3 --stats; then
 fi
 if start_server echo recv tcp://127.0.0.1:0 --count 6 --echo --stats; then
   uri="tcp://127.0.0.1:$port"
-  out=$(timeout 20 "$nexo" send "$uri" "¿qué tal?" --reply)
+  out=$(timeout $((20 * scale)) "$nexo" send "$uri" "¿qué tal?" --reply)
   [[ $out == $'Sent: ¿qué tal?\nReply: ¿qué tal?' ]] && pass "send --reply prints the echo" \
     || fail "send --reply printed '$out'"
-  out=$(timeout 20 "$nexo" ping "$uri" --reply --count 5 2>&1)
+  out=$(timeout $((20 * scale)) "$nexo" ping "$uri" --reply --count 5 2>&1)
   [[ $out == *"5 requests and replies"*"latency us: min"* ]] && pass "ping --reply" \
     || fail "ping --reply printed '$out'; the server said: $(cat "$work/echo.err" "$work/echo.out")"
   wait "$server_pid" && pass "recv --echo exits 0" || fail "recv --echo exit $?"
@@ -103,13 +108,21 @@ expect_error "sync over udp" 1 "no synchronous send" -- send udp://127.0.0.1:9 h
 expect_error "bad uri" 2 "uri 'http://x:1': unknown scheme" -- recv http://x:1
 
 # --- errors: one line on stderr, non-zero exit -----------------------------
-start_server probe udp serve --port 0 --bind 127.0.0.1 --count 1
-closed_port=$port
-kill "$server_pid" 2>/dev/null
-wait "$server_pid" 2>/dev/null
-expect_error "udp send to a closed port" 1 "port unreachable" -- udp send hi 127.0.0.1 --port "$closed_port"
-expect_error "send to nobody" 1 "Connection refused" -- send tcp://127.0.0.1:"$closed_port" hi
-expect_error "tcp send refused" 1 "Connection refused" -- tcp send hi 127.0.0.1 --port "$closed_port"
+# A port nobody listens on, without probing one and hoping it stays free:
+# servers hold 127.0.0.1:PORT (one udp, one tcp) for as long as the sends run,
+# and the sends go to 127.0.0.2:PORT, where nobody binds (an ephemeral bind
+# elsewhere cannot take PORT while 127.0.0.1:PORT is held).
+if start_server held_udp udp serve --port 0 --bind 127.0.0.1; then
+  held_udp_pid=$server_pid
+  expect_error "udp send to a closed port" 1 "port unreachable" -- udp send hi 127.0.0.2 --port "$port"
+  kill "$held_udp_pid" 2>/dev/null
+fi
+if start_server held_tcp tcp serve --port 0 --bind 127.0.0.1; then
+  held_tcp_pid=$server_pid
+  expect_error "send to nobody" 1 "Connection refused" -- send tcp://127.0.0.2:"$port" hi
+  expect_error "tcp send refused" 1 "Connection refused" -- tcp send hi 127.0.0.2 --port "$port"
+  kill "$held_tcp_pid" 2>/dev/null
+fi
 expect_error "unknown host" 1 "resolve 'no-such-host.invalid'" -- tcp send hi no-such-host.invalid
 expect_error "port out of range" 2 "--port: port 70000 is outside 0..65535" -- udp send hi 127.0.0.1 --port 70000
 expect_error "port not a number" 2 "port 'http' is not a number" -- tcp serve --port http
@@ -136,7 +149,7 @@ fi
 # --- nexo fault-proxy ------------------------------------------------------
 # wait_for_line FILE TEXT: until FILE holds TEXT (5 s at most).
 wait_for_line() {
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((100 * scale))); do
     grep -q "$2" "$1" && return 0
     read -rt 0.05 <> <(:) || true
   done
@@ -146,7 +159,7 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
   target=$port target_pid=$server_pid
   if start_server fp fault-proxy --listen 0 --to "127.0.0.1:$target" --seed 3; then
     fp_pid=$server_pid
-    out=$(timeout 20 "$nexo" udp send "through the proxy" 127.0.0.1 --port "$port")
+    out=$(timeout $((20 * scale)) "$nexo" udp send "through the proxy" 127.0.0.1 --port "$port")
     [[ $out == "Reply: through the proxy" ]] && pass "udp send through fault-proxy" \
       || fail "udp send through fault-proxy printed '$out'"
     kill -USR1 "$fp_pid"  # a partition: nothing gets through
@@ -155,7 +168,7 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
     expect_error "fault-proxy partition" 1 "no reply" -- udp send cut 127.0.0.1 --port "$port" --timeout 300
     kill -USR1 "$fp_pid"  # healed
     wait_for_line "$work/fp.err" "partition off" || fail "no 'partition off': $(cat "$work/fp.err")"
-    out=$(timeout 20 "$nexo" udp send "healed" 127.0.0.1 --port "$port")
+    out=$(timeout $((20 * scale)) "$nexo" udp send "healed" 127.0.0.1 --port "$port")
     [[ $out == "Reply: healed" ]] && pass "fault-proxy partition heals" || fail "after healing: '$out'"
     kill -INT "$fp_pid"
     wait "$fp_pid" && pass "fault-proxy exits 0 on SIGINT" || fail "fault-proxy exit $?"
@@ -171,7 +184,7 @@ if start_server fp_target udp serve --port 0 --bind 127.0.0.1 --count 3; then
     grep -q "^fault-proxy to (client -> server): received 1, delivered 0, lost 1" "$work/fp_lossy.out" \
       && pass "fault-proxy --loss 1 loses and counts" || fail "lossy counters: $(cat "$work/fp_lossy.out")"
   fi
-  out=$(timeout 20 "$nexo" udp send "last" 127.0.0.1 --port "$target")  # the target's third request
+  out=$(timeout $((20 * scale)) "$nexo" udp send "last" 127.0.0.1 --port "$target")  # the target's third request
   [[ $out == "Reply: last" ]] || fail "udp send to the proxied server printed '$out'"
   wait "$target_pid" && pass "the proxied server got exactly what the proxy delivered" \
     || fail "udp serve behind the proxy: exit $?"
@@ -181,8 +194,8 @@ if start_server fp_small_target udp serve --port 0 --bind 127.0.0.1 --count 2; t
   target=$port target_pid=$server_pid
   if start_server fp_small fault-proxy --listen 0 --to "127.0.0.1:$target" --max-sessions 1 --max-held 64k --delay 1ms; then
     fp_pid=$server_pid
-    out1=$(timeout 20 "$nexo" udp send "first client" 127.0.0.1 --port "$port")
-    out2=$(timeout 20 "$nexo" udp send "second client" 127.0.0.1 --port "$port")
+    out1=$(timeout $((20 * scale)) "$nexo" udp send "first client" 127.0.0.1 --port "$port")
+    out2=$(timeout $((20 * scale)) "$nexo" udp send "second client" 127.0.0.1 --port "$port")
     [[ $out1 == "Reply: first client" && $out2 == "Reply: second client" ]] \
       && pass "fault-proxy --max-sessions 1 answers a second client" \
       || fail "through --max-sessions 1: '$out1', '$out2'"
@@ -250,7 +263,7 @@ expect_error "marshal unknown format" 2 "--format" -- marshal --format yaml
 forged=$'hi\nRequest: forged (from 1.2.3.4:5)\e[2J\r\xff\xc2\x9b'
 escaped='hi\nRequest: forged (from 1.2.3.4:5)\x1b[2J\r\xff\u{009b}'
 if start_server hostile udp serve --port 0 --bind 127.0.0.1 --count 1; then
-  out=$(timeout 20 "$nexo" udp send "$forged" 127.0.0.1 --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" udp send "$forged" 127.0.0.1 --port "$port")
   [[ $out == "Reply: $escaped" ]] && pass "udp send escapes the reply" || fail "udp send printed '$out'"
   wait "$server_pid"
   [[ $(wc -l <"$work/hostile.out") -eq 1 && $(cat "$work/hostile.out") == "Request: $escaped (from 127.0.0.1:"* ]] \
@@ -258,14 +271,14 @@ if start_server hostile udp serve --port 0 --bind 127.0.0.1 --count 1; then
 fi
 if start_server hostile_tcp tcp serve --port 0 --bind 127.0.0.1 --count 1; then
   # writeUTF carries only UTF-8: the same without the stray byte
-  out=$(timeout 20 "$nexo" tcp send "${forged/$'\xff'/}" 127.0.0.1 --port "$port")
+  out=$(timeout $((20 * scale)) "$nexo" tcp send "${forged/$'\xff'/}" 127.0.0.1 --port "$port")
   [[ $out == "Received: ${escaped/\\xff/}" ]] && pass "tcp send escapes the reply" || fail "tcp send printed '$out'"
   wait "$server_pid"
   [[ $(wc -l <"$work/hostile_tcp.out") -eq 1 ]] && pass "tcp serve escapes the request" \
     || fail "tcp serve printed: $(cat "$work/hostile_tcp.out")"
 fi
 if start_server hostile_recv recv tcp://127.0.0.1:0 --count 1 --echo; then
-  out=$(timeout 20 "$nexo" send "tcp://127.0.0.1:$port" "$forged" --reply)
+  out=$(timeout $((20 * scale)) "$nexo" send "tcp://127.0.0.1:$port" "$forged" --reply)
   [[ $out == "Sent: $escaped"$'\n'"Reply: $escaped" ]] && pass "send --reply escapes what it prints" \
     || fail "send --reply printed '$out'"
   wait "$server_pid"
@@ -302,7 +315,7 @@ fi
 
 # --- nexo send - : a message per line of standard input --------------------------
 if start_server lines recv tcp://127.0.0.1:0 --count 3; then
-  out=$(printf 'first\nsecond line\n\n' | timeout 20 "$nexo" send "tcp://127.0.0.1:$port" - --numbered)
+  out=$(printf 'first\nsecond line\n\n' | timeout $((20 * scale)) "$nexo" send "tcp://127.0.0.1:$port" - --numbered)
   [[ $out == $'Sent: first 0\nSent: second line 1\nSent:  2' ]] && pass "send - sends each line of stdin" \
     || fail "send - printed '$out'"
   wait "$server_pid" && pass "recv got the three lines" || fail "recv exit $?"
