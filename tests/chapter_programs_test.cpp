@@ -119,12 +119,14 @@ TEST(UdpEchoServer, EchoesUntilTheCountThenStops) {
 }
 
 TEST(UdpEchoRequest, NoServerIsRefusedNotAHang) {
-  Endpoint nobody;
-  {
-    auto gone = net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0));
-    ASSERT_TRUE(gone);
-    nobody = gone->local_endpoint();
-  }
+  // A port nobody listens on, without probing one and hoping it stays free:
+  // `held` keeps 127.0.0.1:PORT for the whole test, and the request goes to
+  // 127.0.0.2:PORT, where nobody binds.
+  auto held = net::UdpSocket::bind(Endpoint(InetAddress::loopback(), 0));
+  ASSERT_TRUE(held) << held.error().message();
+  auto elsewhere = InetAddress::parse("127.0.0.2");
+  ASSERT_TRUE(elsewhere) << elsewhere.error().message();
+  const Endpoint nobody(*elsewhere, held->local_endpoint().port());
   auto reply = udp_echo_request(nobody, "anyone?", 5s);
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error().kind(), ErrorKind::refused) << reply.error().message();
