@@ -77,15 +77,18 @@ TEST_P(TcpStreamTest, GatherWriteSendsBuffersInOrder) {
 }
 
 TEST_P(TcpStreamTest, ConnectToClosedPortIsRefused) {
-  Endpoint nobody;
-  {
-    TcpListener gone = listen();
-    nobody = gone.local_endpoint();
-  }
-  auto r = TcpStream::connect(nobody, 5s);
+  // A port nobody listens on, held for the whole test (never probed, closed
+  // and hoped free): a socket bound to it that does not listen, so a connect
+  // is answered with a reset.
+  auto held = detail::open_socket(GetParam(), SOCK_STREAM, "socket");
+  ASSERT_TRUE(held) << held.error().message();
+  ASSERT_TRUE(detail::bind_to(held->get(), Endpoint(loopback(), 0), GetParam(), "bind"));
+  auto nobody = detail::local_endpoint_of(held->get());
+  ASSERT_TRUE(nobody) << nobody.error().message();
+  auto r = TcpStream::connect(*nobody, 5s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), ErrorKind::refused);
-  EXPECT_NE(r.error().message().find(nobody.to_string()), std::string::npos);
+  EXPECT_NE(r.error().message().find(nobody->to_string()), std::string::npos);
 }
 
 TEST_P(TcpStreamTest, ConnectTimesOutWhenTheBacklogIsFull) {

@@ -19,6 +19,15 @@ class UdpSocketTest : public ::testing::TestWithParam<Family> {
     EXPECT_TRUE(s) << s.error().message();
     return std::move(s).value();
   }
+  // A port nobody listens on, held for as long as the socket lives (never
+  // probed, closed and hoped free): a socket bound to it and connected to
+  // itself takes datagrams from itself only, so the kernel answers anyone
+  // else's with ICMP port unreachable.
+  UdpSocket deaf() {
+    UdpSocket s = bound();
+    EXPECT_TRUE(s.connect(s.local_endpoint()));
+    return s;
+  }
 };
 
 INSTANTIATE_TEST_SUITE_P(BothFamilies, UdpSocketTest, ::testing::Values(Family::v4, Family::v6),
@@ -135,11 +144,8 @@ TEST_P(UdpSocketTest, ConnectedSendGoesToPeer) {
 }
 
 TEST_P(UdpSocketTest, ClosedPortIsRefusedOnAConnectedSocket) {
-  Endpoint nobody;
-  {
-    UdpSocket gone = bound();
-    nobody = gone.local_endpoint();
-  }
+  const UdpSocket held = deaf();
+  const Endpoint nobody = held.local_endpoint();
   UdpSocket s = bound();
   ASSERT_TRUE(s.connect(nobody));
   ASSERT_TRUE(s.send(as_bytes("anyone?")));
@@ -335,11 +341,8 @@ TEST_P(UdpSocketTest, BatchErrorsAreThoseOfSingleDatagrams) {
   ASSERT_FALSE(unconnected);
   EXPECT_EQ(unconnected.error().kind(), ErrorKind::not_connected);
   // A connected socket learns from ICMP that nobody listens: refused.
-  Endpoint closed_port;
-  {
-    UdpSocket gone = bound();
-    closed_port = gone.local_endpoint();
-  }
+  const UdpSocket held = deaf();
+  const Endpoint closed_port = held.local_endpoint();
   ASSERT_TRUE(a.connect(closed_port));
   ASSERT_TRUE(a.send_batch(to_peer));
   ASSERT_TRUE(a.set_receive_timeout(5s));
