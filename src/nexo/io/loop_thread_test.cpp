@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <latch>
+#include <thread>
 
 #include "nexo/io/timer.hpp"
 
@@ -37,11 +39,17 @@ TEST(LoopThread, TimersRunOnTheLoopThread) {
     timer->start(5ms);
     return true;
   }));
-  fired.wait();
+  // Waits for the timer with a deadline (a failure bound only), then destroys
+  // it on the loop thread whether it fired or not, before asserting.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!fired.try_wait() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  const bool did_fire = fired.try_wait();
   ASSERT_TRUE(lt.call<bool>([&]() -> Result<bool> {
                   timer.reset();  // destroyed on the loop thread, before the loop
                   return lt.loop().registered_count() == 0;
                 }).value());
+  EXPECT_TRUE(did_fire) << "the timer did not fire within 10 s";
 }
 
 TEST(LoopThread, TasksPostedFromManyThreadsAllRun) {

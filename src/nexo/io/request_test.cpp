@@ -53,8 +53,10 @@ TEST(Request, ThenAfterCompletionRunsAtOnceOnTheCaller) {
 TEST(Request, PollingSeesCompletionFromAnotherThread) {
   auto [request, completer] = Request<int>::make();
   std::jthread worker([c = std::move(completer)]() mutable { c.complete(5); });
-  while (!request.test())
+  const auto deadline = std::chrono::steady_clock::now() + 10s;  // a failure bound only
+  while (!request.test() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();  // the chapter's "polling"
+  ASSERT_TRUE(request.test()) << "no completion within 10 s";
   auto r = request.result();
   ASSERT_TRUE(r && *r);
   EXPECT_EQ(**r, 5);
