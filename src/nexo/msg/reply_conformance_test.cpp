@@ -94,23 +94,34 @@ TEST_P(ReplyConformance, RepliesToSeveralSendersGoEachToItsOwn) {
     senders.push_back(connect(*port));
   std::string failure;
   auto server = serve(*port, kSenders * kEach, failure);
-  std::vector<std::thread> clients;
+  std::vector<std::string> client_failures(kSenders);  // per client thread, asserted below
   std::atomic<int> good{0};
-  for (int s = 0; s < kSenders; ++s) {
-    clients.emplace_back([&, s] {
-      for (int i = 0; i < kEach; ++i) {
-        const std::string request = std::to_string(s) + "/" + std::to_string(i);
-        if (!senders[s]->send(request, 10s)) return;
-        auto reply = senders[s]->receive(10s);
-        if (!reply || reply->text() != request) return;
-        ++good;
-      }
-    });
-  }
-  for (auto& c : clients)
-    c.join();
+  {
+    std::vector<std::jthread> clients;
+    for (int s = 0; s < kSenders; ++s) {
+      clients.emplace_back([&, s] {
+        for (int i = 0; i < kEach; ++i) {
+          const std::string request = std::to_string(s) + "/" + std::to_string(i);
+          if (auto sent = senders[s]->send(request, 10s); !sent) {
+            client_failures[s] = "send " + request + ": " + sent.error().message();
+            return;
+          }
+          auto reply = senders[s]->receive(10s);
+          if (!reply || reply->text() != request) {
+            client_failures[s] = "reply to " + request + ": " +
+                                 (reply ? "'" + std::string(reply->text()) + "'"
+                                        : reply.error().message());
+            return;
+          }
+          ++good;
+        }
+      });
+    }
+  }  // clients joined
   server.join();
   EXPECT_EQ(failure, "");
+  for (int s = 0; s < kSenders; ++s)
+    EXPECT_EQ(client_failures[s], "") << "client " << s;
   EXPECT_EQ(good.load(), kSenders * kEach);
 }
 
