@@ -5,6 +5,10 @@
 # counter files go to a private directory (NEXO_STAT_DIR).
 set -uo pipefail
 nexo=${1:?usage: stat_cli_test.sh PATH/TO/nexo}
+# NEXO_TIMEOUT_SCALE (set by ctest in sanitizer builds): multiplies the failure
+# bounds on each command and on the polls, as in cli_test.sh.
+scale=${NEXO_TIMEOUT_SCALE:-1}
+[[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "NEXO_TIMEOUT_SCALE='$scale' is not a positive integer"; exit 2; }
 work=$(mktemp -d)
 export NEXO_STAT_DIR=$work/stat
 mkdir -p "$NEXO_STAT_DIR"
@@ -20,17 +24,17 @@ pause() { read -rt 0.05 <> <(:) || true; }  # 50 ms between polls (never decides
 recv=$!
 pids+=($recv)
 port=""
-for _ in $(seq 1 200); do
+for _ in $(seq 1 $((200 * scale))); do
   port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$work/recv.err")
   [[ -n $port ]] && break
   pause
 done
 [[ -n $port ]] || { echo "FAIL: nexo recv did not report its port: $(cat "$work/recv.err")"; exit 1; }
 
-timeout 20 "$nexo" send "udp://127.0.0.1:$port" hello --count 3 --quiet || fail "send exit $?"
+timeout $((20 * scale)) "$nexo" send "udp://127.0.0.1:$port" hello --count 3 --quiet || fail "send exit $?"
 # The datagrams arrive on their own time: read until the port has counted them.
-for _ in $(seq 1 200); do
-  timeout 20 "$nexo" stat "$recv" >"$work/stat.out" 2>"$work/stat.err"
+for _ in $(seq 1 $((200 * scale))); do
+  timeout $((20 * scale)) "$nexo" stat "$recv" >"$work/stat.out" 2>"$work/stat.err"
   grep -q "messages_in 3 bytes_in 15" "$work/stat.out" && break
   pause
 done
@@ -41,10 +45,10 @@ grep -q "messages_in 3 bytes_in 15" "$work/stat.out" && pass "stat PID shows the
 grep -q "^pid $recv (nexo)" "$work/stat.out" && pass "stat PID heads with pid and program" \
   || fail "stat header: $(head -1 "$work/stat.out")"
 
-out=$(timeout 20 "$nexo" stat)
+out=$(timeout $((20 * scale)) "$nexo" stat)
 [[ $out == *"$recv  nexo  "* ]] && pass "stat lists the process" || fail "stat list: $out"
 
-timeout 20 "$nexo" stat "$recv" --prometheus >"$work/prom.txt" || fail "stat --prometheus exit $?"
+timeout $((20 * scale)) "$nexo" stat "$recv" --prometheus >"$work/prom.txt" || fail "stat --prometheus exit $?"
 grep -qx "nexo_port_messages_in_total{pid=\"$recv\",id=\"[0-9]*\",label=\"udp://127.0.0.1:$port\"} 3" \
   "$work/prom.txt" && pass "prometheus sample with labels" || fail "prometheus: $(cat "$work/prom.txt")"
 grep -qx "# TYPE nexo_port_queue_high_water gauge" "$work/prom.txt" && pass "prometheus gauge" \
@@ -67,15 +71,15 @@ bash -c 'exit 0' &
 dead=$!
 wait $dead
 printf 'garbage' >"$NEXO_STAT_DIR/nexo-$dead.stat"
-timeout 20 "$nexo" stat "$dead" >/dev/null 2>"$work/bad.err"; rc=$?
+timeout $((20 * scale)) "$nexo" stat "$dead" >/dev/null 2>"$work/bad.err"; rc=$?
 [[ $rc -eq 1 ]] && grep -q "shorter than its 256-byte header" "$work/bad.err" \
   && pass "a short file is refused: $(cat "$work/bad.err")" || fail "bad file: exit $rc, $(cat "$work/bad.err")"
 head -c 300 /dev/zero >"$NEXO_STAT_DIR/nexo-$dead.stat"
-timeout 20 "$nexo" stat "$dead" >/dev/null 2>"$work/bad.err"; rc=$?
+timeout $((20 * scale)) "$nexo" stat "$dead" >/dev/null 2>"$work/bad.err"; rc=$?
 [[ $rc -eq 1 ]] && grep -q "not a nexo counter file" "$work/bad.err" \
   && pass "a file of zeros is refused" || fail "zero file: exit $rc, $(cat "$work/bad.err")"
 # Listing removes the files of dead processes.
-timeout 20 "$nexo" stat >/dev/null 2>"$work/list.err"
+timeout $((20 * scale)) "$nexo" stat >/dev/null 2>"$work/list.err"
 [[ ! -e $NEXO_STAT_DIR/nexo-$dead.stat ]] && grep -q "pid $dead is gone" "$work/list.err" \
   && pass "a dead process's file is removed" || fail "dead file kept: $(cat "$work/list.err")"
 
