@@ -30,8 +30,11 @@ class DataStreamTcp : public ::testing::Test {
     ASSERT_TRUE(server) << server.error().to_string();
     client_.emplace(std::move(client).value());
     server_.emplace(std::move(server).value());
-    // A reader that waited for bytes that never come fails instead of hanging.
+    // A reader that waited for bytes that never come fails instead of hanging;
+    // so does a writing thread whose reader stopped (a failed assertion), so
+    // that joining it is bounded.
     ASSERT_TRUE(server_->set_read_timeout(10s));
+    ASSERT_TRUE(client_->set_write_timeout(10s));
   }
 
   void send(std::string_view hex_bytes) { ASSERT_TRUE(client_->write_all(hex(hex_bytes))); }
@@ -48,7 +51,7 @@ TEST_F(DataStreamTcp, RoundTripsEveryType) {
   // The writing thread records what each step returned; the test thread asserts.
   std::vector<bool> steps;
   std::size_t left_after_flush = 1;
-  std::thread sender([&] {
+  std::jthread sender([&] {  // joined on every way out of the test
     DataWriter w(*client_);
     w.write_boolean(true);
     w.write_byte(-5);
@@ -101,7 +104,7 @@ TEST_F(DataStreamTcp, ReassemblesItemsSplitAcrossSegments) {
   Bytes wire(w.bytes().begin(), w.bytes().end());
   ASSERT_TRUE(client_->set_no_delay(true));
   std::string write_failure;  // recorded by the writing thread, asserted below
-  std::thread sender([&] {
+  std::jthread sender([&] {  // joined on every way out of the test
     for (std::byte b : wire) {
       if (auto written = client_->write_all(std::span(&b, 1)); !written) {
         write_failure = written.error().message();
