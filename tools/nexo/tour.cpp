@@ -143,13 +143,12 @@ void tcp() {
   show("writeUTF(\"Asunción\")", hex(writer.bytes()));
 
   say("TCP's failure model: the kinds of error say what happened.");
-  Endpoint closed_port = at;
-  {
-    auto gone = check(net::TcpListener::bind(Endpoint(InetAddress::loopback(), 0)), "listen");
-    closed_port = gone.local_endpoint();
-  }  // the listener is closed here: nobody listens on that port now
-  show_error("connect to a port nobody listens on", net::TcpStream::connect(closed_port, 1000ms));
   auto listener = check(net::TcpListener::bind(Endpoint(InetAddress::loopback(), 0)), "listen");
+  // The same port on 127.0.0.2: the listener holds it on 127.0.0.1, so no
+  // wildcard bind can take it, and nobody binds 127.0.0.2 (never a port closed
+  // and hoped to stay free).
+  const Endpoint closed_port(InetAddress::v4({127, 0, 0, 2}), listener.local_endpoint().port());
+  show_error("connect to a port nobody listens on", net::TcpStream::connect(closed_port, 1000ms));
   auto client = check(net::TcpStream::connect(listener.local_endpoint(), 1000ms), "connect");
   auto accepted = check(listener.accept(1000ms), "accept");
   check(client.set_read_timeout(50ms), "timeout");
