@@ -6,6 +6,7 @@
 // drives its I/O (DrivenPoller::drive) and its sweeps, so no outcome depends on
 // how fast the machine is.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -273,11 +274,15 @@ TEST(TcpBudgetOptions, ABudgetThatCannotHoldTheLargestFrameIsRefusedAtBind) {
   ASSERT_TRUE(context);
   PortOptions options;
   options.max_partial_bytes = 1u << 20;  // max_message_size stays 16 MiB
-  auto port = Port::bind(**context, "tcp://127.0.0.1:0", options);
-  ASSERT_FALSE(port);
-  EXPECT_EQ(port.error().kind(), ErrorKind::invalid_argument);
-  EXPECT_NE(port.error().message().find("max_partial_bytes"), std::string::npos)
-      << port.error().message();
+  // ipc:// runs the same engine, so it checks the same options.
+  for (const std::string& uri :
+       {std::string("tcp://127.0.0.1:0"), "ipc://@nexo-budget-" + std::to_string(::getpid())}) {
+    auto port = Port::bind(**context, uri, options);
+    ASSERT_FALSE(port) << uri;
+    EXPECT_EQ(port.error().kind(), ErrorKind::invalid_argument) << uri;
+    EXPECT_NE(port.error().message().find("max_partial_bytes"), std::string::npos)
+        << port.error().message();
+  }
 }
 
 }  // namespace

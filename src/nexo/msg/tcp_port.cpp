@@ -89,11 +89,16 @@ Result<net::Endpoint> bind_endpoint(const Uri& uri) {
 
 }  // namespace
 
-Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
-                                              std::shared_ptr<PortCore> core) {
+namespace {
+
+// A port on a listener bound to `local` (an Endpoint or a UnixAddress): the
+// options checked, the listener non-blocking, the I/O started.
+template <class Address>
+Result<std::unique_ptr<PortBackend>> start_port(Context& context, const Uri& uri,
+                                                Result<Address> local,
+                                                std::shared_ptr<PortCore> core) {
   if (auto usable = TcpEngine::check(core->options); !usable)
     return std::move(usable).error().with_context("bind " + uri.to_string());
-  auto local = bind_endpoint(uri);
   if (!local) return std::move(local).error();
   auto listener = net::TcpListener::bind(*local);
   if (!listener) return std::move(listener).error();
@@ -106,20 +111,17 @@ Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
   return std::unique_ptr<PortBackend>(std::move(port));
 }
 
+}  // namespace
+
+Result<std::unique_ptr<PortBackend>> bind_tcp(Context& context, const Uri& uri,
+                                              std::shared_ptr<PortCore> core) {
+  return start_port(context, uri, bind_endpoint(uri), std::move(core));
+}
+
 // The same port over a Unix-domain stream socket; closing it removes the socket file.
 Result<std::unique_ptr<PortBackend>> bind_ipc(Context& context, const Uri& uri,
                                               std::shared_ptr<PortCore> core) {
-  auto local = net::UnixAddress::parse(uri.name);
-  if (!local) return std::move(local).error();
-  auto listener = net::TcpListener::bind(*local);
-  if (!listener) return std::move(listener).error();
-  if (auto nb = listener->set_non_blocking(true); !nb) return std::move(nb).error();
-  auto poller = io::Poller::create();
-  if (!poller) return std::move(poller).error();
-  auto port =
-      std::make_unique<TcpPort>(context, std::move(*listener), std::move(*poller), std::move(core));
-  if (auto started = port->start(); !started) return std::move(started).error();
-  return std::unique_ptr<PortBackend>(std::move(port));
+  return start_port(context, uri, net::UnixAddress::parse(uri.name), std::move(core));
 }
 
 }  // namespace nexo::msg
