@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "nexo/msg/frame.hpp"
@@ -124,6 +125,48 @@ TEST_F(EngineWithFakeClock, AFrameThatArrivesInTimeIsDeliveredAndTheNextOneGetsI
   advance(100ms);
   EXPECT_EQ(engine_->connection_count(), 0u);
   EXPECT_EQ(core_->counters.snapshot().timed_out, 1u);
+}
+
+// Many frames in one read reach the queue in batches; where the queue fills
+// mid-batch, the refused frames stay unread and arrive, in order, as it drains.
+TEST_F(EngineWithFakeClock, FramesOfOneReadBeyondAFullQueueArriveInOrderAsItDrains) {
+  PortOptions options;
+  options.queue.max_messages = 10;
+  start(options);
+  auto peer = connect();
+  constexpr int kCount = 300;
+  Bytes all;
+  for (int i = 0; i < kCount; ++i)
+    frame::append(all, frame::kData, 0, as_bytes(std::string_view(std::to_string(i))));
+  ASSERT_TRUE(peer.write_all(all));
+  ASSERT_TRUE(drive_until([&] { return core_->queue.depth() == 10; }));
+  for (int i = 0; i < kCount; ++i) {
+    std::optional<Message> m;
+    auto taken = [&] {  // asked more than once: takes one message only
+      if (!m) m = core_->queue.take_now();
+      return m.has_value();
+    };
+    ASSERT_TRUE(drive_until(taken)) << i;
+    ASSERT_EQ(m->text(), std::to_string(i));
+  }
+  EXPECT_EQ(core_->counters.snapshot().messages_in, static_cast<std::uint64_t>(kCount));
+  EXPECT_LE(core_->counters.snapshot().queue_high_water, 10u);
+  EXPECT_EQ(engine_->connection_count(), 1u);
+}
+
+// A malformed frame after whole ones: those before it are delivered, then the
+// connection is closed and counted.
+TEST_F(EngineWithFakeClock, FramesBeforeAMalformedOneAreDeliveredThenTheConnectionCloses) {
+  start(PortOptions{});
+  auto peer = connect();
+  Bytes all;
+  for (int i = 0; i < 100; ++i)
+    frame::append(all, frame::kData, 0, as_bytes(std::string_view("ok")));
+  frame::append(all, frame::kAck, 7, {});  // a port never asked for an acknowledgement
+  ASSERT_TRUE(peer.write_all(all));
+  ASSERT_TRUE(drive_until([&] { return core_->counters.snapshot().malformed == 1; }));
+  EXPECT_EQ(core_->queue.depth(), 100u);
+  EXPECT_EQ(engine_->connection_count(), 0u);
 }
 
 // The same through a Port and the real clock (its sweeper on the I/O thread): a
