@@ -172,11 +172,31 @@ bool TcpEngine::read_some(Connection& c, PortQueue::Handoffs& out) {
 }
 
 // Delivers the frames `input` completes and keeps the rest in c.partial.
+// A frame begun in an earlier read is completed by copying only the bytes it
+// lacks (its header first, if that is not whole yet); the frames after it are
+// cut from `input` where they are, not copied into c.partial first.
 bool TcpEngine::take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out) {
-  if (!c.partial.empty()) {
-    c.partial.insert(c.partial.end(), input.begin(), input.end());
-    return deliver_partial(c, out);
+  while (!c.partial.empty() && !input.empty() && !c.paused) {
+    const std::size_t size = front_frame_size(c);  // 0: its header is not whole yet
+    std::size_t want = input.size();
+    if (size > c.partial.size()) {
+      want = size - c.partial.size();
+    } else if (c.partial.size() < frame::kMaxHeaderSize) {
+      want = frame::kMaxHeaderSize - c.partial.size();
+    }
+    const std::size_t n = std::min(want, input.size());
+    c.partial.insert(c.partial.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n));
+    input = input.subspan(n);
+    if (!deliver_partial(c, out)) return false;
   }
+  if (!c.partial.empty() || c.paused) {  // the queue is full: what is read waits with the rest
+    if (!input.empty()) {
+      c.partial.insert(c.partial.end(), input.begin(), input.end());
+      settle(c, false);
+    }
+    return true;
+  }
+  if (input.empty()) return true;
   auto used = deliver(c, input, out);
   if (!used) return false;
   if (*used < input.size())  // the start of a frame, or what waits for room in the queue
@@ -251,12 +271,15 @@ void TcpEngine::recharge(Connection& c) {
   c.charged = charge;
 }
 
-// How much c may read now: the rest of its admitted frame, or what the budget
-// has left (nothing while earlier connections wait for it).
+// How much c may read now: the rest of its admitted frame (whatever the
+// budget), or what the budget has left if that is more (nothing while earlier
+// connections wait for it). Only the front frame's bytes and the start of the
+// last frame read are kept (take()), so the frames in between cost nothing:
+// one read, not two, when a chunk ends inside a small frame.
 std::size_t TcpEngine::read_room(const Connection& c) const {
-  if (c.claim > c.partial.size()) return std::min(kReadChunk, c.claim - c.partial.size());
-  if (small_waiting_ > 0) return 0;
-  return std::min(kReadChunk, budget_free());
+  const std::size_t rest = c.claim > c.partial.size() ? c.claim - c.partial.size() : 0;
+  const std::size_t free = small_waiting_ > 0 ? 0 : budget_free();
+  return std::min(kReadChunk, std::max(rest, free));
 }
 
 std::size_t TcpEngine::budget_free() const {

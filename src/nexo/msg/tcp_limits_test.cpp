@@ -12,6 +12,7 @@
 #include <numeric>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "nexo/msg/frame.hpp"
 #include "nexo/msg/port.hpp"
@@ -152,6 +153,46 @@ TEST_F(EngineWithFakeClock, FramesOfOneReadBeyondAFullQueueArriveInOrderAsItDrai
   EXPECT_EQ(core_->counters.snapshot().messages_in, static_cast<std::uint64_t>(kCount));
   EXPECT_LE(core_->counters.snapshot().queue_high_water, 10u);
   EXPECT_EQ(engine_->connection_count(), 1u);
+}
+
+// Frames split anywhere across reads (inside headers too) arrive whole and in
+// order: a frame begun in one read is completed from the next.
+TEST_F(EngineWithFakeClock, FramesSplitAcrossReadsAnywhereArriveWholeAndInOrder) {
+  start(PortOptions{});
+  auto peer = connect();
+  constexpr int kCount = 60;
+  auto payload = [](int i) {
+    return std::string(static_cast<std::size_t>(i % 7), 'x') + std::to_string(i);
+  };
+  Bytes all;
+  std::vector<std::size_t> ends;  // where each frame ends in `all`
+  for (int i = 0; i < kCount; ++i) {
+    frame::append(all, i % 3 == 0 ? frame::kDataToAck : frame::kData,
+                  static_cast<std::uint64_t>(i), as_bytes(std::string_view(payload(i))));
+    ends.push_back(all.size());
+  }
+  // What the engine has taken in: the frames delivered and the partial one.
+  auto consumed = [&] {
+    std::uint64_t delivered = 0;
+    for (const auto& c : engine_->connections())
+      delivered += c.messages_in;
+    return (delivered == 0 ? 0 : ends[delivered - 1]) + partial_bytes();
+  };
+  std::size_t sent = 0;
+  for (std::size_t piece = 1; sent < all.size(); piece = piece % 11 + 2) {  // 1, 3, 5, ... 12, 2, ...
+    const std::size_t n = std::min(piece, all.size() - sent);
+    ASSERT_TRUE(peer.write_all(std::span<const std::byte>(all).subspan(sent, n)));
+    sent += n;
+    ASSERT_TRUE(drive_until([&] { return consumed() == sent; })) << sent;
+  }
+  ASSERT_EQ(core_->queue.depth(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    auto m = core_->queue.take_now();
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(m->text(), payload(i));
+  }
+  EXPECT_EQ(engine_->connection_count(), 1u);
+  EXPECT_EQ(core_->counters.snapshot().malformed, 0u);
 }
 
 // A malformed frame after whole ones: those before it are delivered, then the
