@@ -6,8 +6,7 @@
 //      TCP baseline that batches (writev of many messages) as nexo does;
 //   3. memory per idle connection (msg_memory.cpp).
 // Sections 1 and 2 run over ipc:// too (Unix-domain stream sockets): raw
-// (socketpair), ZeroMQ ipc://, and nexo ipc:// once msg/ has it (until then
-// its rows say "skipped"). ZeroMQ buffers as nexo does (ZmqBuffers in
+// (socketpair), ZeroMQ ipc:// and nexo ipc://. ZeroMQ buffers as nexo does (ZmqBuffers in
 // msg_bench.hpp names each setting). Each file's comment says what it
 // measures and how. This file: the flags, the ZeroMQ helpers, and the run.
 //
@@ -193,11 +192,6 @@ std::string ipc_path() {
 
 std::string zmq_endpoint(std::size_t impl) {
   return is_ipc(impl) ? "ipc://" + ipc_path() : "tcp://127.0.0.1:*";
-}
-
-bool nexo_lacks_ipc(const Error& error) {
-  return error.is(ErrorKind::invalid_argument) &&
-         error.message().find("unknown scheme 'ipc'") != std::string::npos;
 }
 
 namespace {

@@ -107,25 +107,17 @@ Result<ZmqEnds> open_zmq_ends(const Placement& placement, const std::string& end
 // A fresh path for an ipc:// endpoint in this run's directory under /tmp
 // (removed at exit).
 std::string ipc_path();
-// What the bind of a nexo-ipc port said, when nexo has no ipc:// yet; a
-// transport error that is not "unknown scheme" stays a failure.
-bool nexo_lacks_ipc(const Error& error);
 // ZeroMQ's endpoint for a server socket: tcp://127.0.0.1:* or, for the ipc
 // impls, ipc:// at a fresh path.
 std::string zmq_endpoint(std::size_t impl);
 
 // nexo's ends for `impl` (kNexo: tcp://, kNexoIpc: ipc://) made into a pair or
-// a stream by `make(NexoEnds)`; a null result with `skipped` set while msg/ has
-// no ipc://.
+// a stream by `make(NexoEnds)`. Errors: those of binding and connecting.
 template <class Base, class Make>
 Result<std::unique_ptr<Base>> with_nexo_ends(const Placement& placement, std::size_t impl,
-                                             std::string& skipped, Make make) {
+                                             Make make) {
   auto ends = open_nexo_ends(placement,
                              impl == kNexoIpc ? "ipc://" + ipc_path() : "tcp://127.0.0.1:0");
-  if (!ends && nexo_lacks_ipc(ends.error())) {
-    skipped = ends.error().message();
-    return std::unique_ptr<Base>();
-  }
   if (!ends) return ends.error();
   return std::unique_ptr<Base>(make(std::move(*ends)));
 }

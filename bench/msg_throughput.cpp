@@ -61,8 +61,7 @@ class ZmqStream final : public Stream {
   ZmqEnds ends_;  // server: PULL (receive timeout kPoll), client: PUSH
 };
 
-Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& placement,
-                                            std::string& skipped) {
+Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& placement) {
   const int server = placement.server;
   auto raw = [server](Result<SocketPair> sockets, bool batched) -> Result<std::unique_ptr<Stream>> {
     if (!sockets) return sockets.error();
@@ -80,7 +79,7 @@ Result<std::unique_ptr<Stream>> open_stream(std::size_t impl, const Placement& p
           open_zmq_ends(placement, zmq_endpoint(impl), ZMQ_PULL, ZMQ_PUSH, kPoll, kStreamSize),
           server);
     default:
-      return with_nexo_ends<Stream>(placement, impl, skipped, [server](NexoEnds ends) {
+      return with_nexo_ends<Stream>(placement, impl, [server](NexoEnds ends) {
         return std::make_unique<NexoStream>(std::move(ends), kStreamSize, server);
       });
   }
@@ -92,7 +91,7 @@ std::vector<double> print_throughput_case(const char* cpus, const Options& optio
   std::vector<double> median(kImplCount);
   for (std::size_t impl = 0; impl < kImplCount; ++impl) {
     const auto& r = results[impl];
-    if (!r.ran && r.skipped.empty()) continue;
+    if (!r.ran) continue;
     std::printf("%-6s %-11s ", cpus, options.impls.name(impl));
     if (print_unfinished(r, kStreamSize)) continue;
     median[impl] = r.rates.median();
@@ -150,9 +149,7 @@ bool run_throughput(const Options& options, const std::vector<Placement>& placem
     bind_thread(placement.client);
     const char* cpus = cpus_name(placement.mode);
     std::vector<StreamResult> results(kImplCount);
-    auto open = [&](std::size_t impl, std::string& skipped) {
-      return open_stream(impl, placement, skipped);
-    };
+    auto open = [&](std::size_t impl, std::string&) { return open_stream(impl, placement); };
     if (auto ran = run_stream_case(impls, open, placement.client, counts, options.impls, results);
         !ran) {
       std::fprintf(stderr, "bench_msg: throughput %s: %s\n", cpus, ran.error().message().c_str());

@@ -45,6 +45,10 @@ class Counters {
     block_.add(kMessagesIn);
     block_.add(kBytesIn, bytes);
   }
+  void add_in_many(std::uint64_t messages, std::uint64_t bytes) noexcept {
+    block_.add(kMessagesIn, messages);
+    block_.add(kBytesIn, bytes);
+  }
   void add_out(std::size_t bytes) noexcept {
     block_.add(kMessagesOut);
     block_.add(kBytesOut, bytes);

@@ -50,6 +50,32 @@ PortQueue::Offer PortQueue::offer(Message& message, OnTaken on_taken, Handoffs* 
   return Offer::accepted;
 }
 
+PortQueue::Offered PortQueue::offer_all(std::span<Arrival> arrivals, Handoffs& later) {
+  std::lock_guard lock(mutex_);
+  if (closed_) return {0, Offer::closed};
+  Offered offered;
+  std::uint64_t bytes = 0;
+  for (Arrival& arrival : arrivals) {
+    const std::size_t size = arrival.message.size();
+    if (!waiters_.empty()) {  // a receive is waiting: hand the message straight over
+      later.items_.push_back({std::move(waiters_.front().completer), std::move(arrival.message),
+                              std::move(arrival.on_taken)});
+      waiters_.pop_front();
+    } else if (full_locked(size)) {
+      offered.stop = Offer::full;
+      break;
+    } else {
+      bytes_ += size;
+      entries_.push_back(std::move(arrival));
+    }
+    ++offered.accepted;
+    bytes += size;
+  }
+  counters_.add_in_many(offered.accepted, bytes);
+  counters_.note_queue_depth(entries_.size());
+  return offered;
+}
+
 void PortQueue::when_space(std::function<void()> listener) {
   std::unique_lock lock(mutex_);
   if (closed_ || half_empty_locked()) {

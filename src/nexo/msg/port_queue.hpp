@@ -16,6 +16,7 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +39,18 @@ class PortQueue {
   using OnTaken = std::function<void()>;
 
   enum class Offer { accepted, full, closed };
+
+  // A message offered with what runs when a receive takes it.
+  struct Arrival {
+    Message message;
+    OnTaken on_taken;
+  };
+  // What offer_all() did: the arrivals accepted (from the front), and why it
+  // stopped (accepted: it took them all).
+  struct Offered {
+    std::size_t accepted = 0;
+    Offer stop = Offer::accepted;
+  };
 
   // Messages handed to waiting receives, whose completion (and on_taken) the
   // offering transport runs later, outside its own locks.
@@ -66,6 +79,11 @@ class PortQueue {
   // message is left untouched (still the caller's). With `later`, a handed-over
   // message completes its receive when later->run() runs (or `later` dies).
   Offer offer(Message& message, OnTaken on_taken = {}, Handoffs* later = nullptr);
+  // offer() of each of `arrivals` in order, under one lock (a transport that
+  // cut many messages from one read): the accepted ones are moved from (to
+  // waiting receives through `later`, else into the queue); at the first one
+  // refused (full, closed) it stops and leaves that one and the rest untouched.
+  Offered offer_all(std::span<Arrival> arrivals, Handoffs& later);
 
   // Calls `listener` once, when receives have drained the queue to half its
   // limits (or it closes): at once, on this thread, if it already has. The
@@ -98,10 +116,7 @@ class PortQueue {
   const QueueLimits& limits() const noexcept { return limits_; }
 
  private:
-  struct Entry {
-    Message message;
-    OnTaken on_taken;
-  };
+  using Entry = Arrival;
   struct Waiter {
     std::uint64_t id;
     io::Completer<Message> completer;

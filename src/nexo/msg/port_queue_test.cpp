@@ -40,6 +40,40 @@ TEST(PortQueue, FullQueueRefusesAndLeavesTheMessageToTheCaller) {
   EXPECT_EQ(q.offer(c), PortQueue::Offer::accepted);
 }
 
+TEST(PortQueue, OfferAllHandsToWaitingReceivesThenQueuesAndStopsWhereFull) {
+  Counters counters;
+  PortQueue q({.max_messages = 2, .max_bytes = 1 << 20}, counters);
+  auto waiting = q.take_async();
+  int taken = 0;
+  std::vector<PortQueue::Arrival> arrivals;
+  for (const char* t : {"a", "b", "c", "d"})
+    arrivals.push_back({text(t), [&taken] { ++taken; }});
+  PortQueue::Offered offered;
+  {
+    PortQueue::Handoffs later;
+    offered = q.offer_all(arrivals, later);
+    EXPECT_FALSE(waiting.test());  // handed over, completed when `later` runs
+  }
+  EXPECT_EQ(offered.accepted, 3u);  // "a" to the receive, "b" and "c" queued
+  EXPECT_EQ(offered.stop, PortQueue::Offer::full);
+  EXPECT_EQ(arrivals[3].message.text(), "d");  // refused: untouched
+  ASSERT_TRUE(waiting.test());
+  EXPECT_EQ(waiting.wait()->text(), "a");
+  EXPECT_EQ(taken, 1);
+  EXPECT_EQ(q.try_take()->text(), "b");
+  EXPECT_EQ(q.try_take()->text(), "c");
+  EXPECT_EQ(taken, 3);
+  EXPECT_EQ(counters.snapshot().messages_in, 3u);
+  EXPECT_EQ(counters.snapshot().bytes_in, 3u);
+
+  q.close();
+  PortQueue::Handoffs later;
+  const auto after = q.offer_all(std::span(arrivals).subspan(3), later);
+  EXPECT_EQ(after.accepted, 0u);
+  EXPECT_EQ(after.stop, PortQueue::Offer::closed);
+  EXPECT_EQ(arrivals[3].message.text(), "d");
+}
+
 TEST(PortQueue, ByteLimitButOneMessageAlwaysFits) {
   Counters counters;
   PortQueue q({.max_messages = 100, .max_bytes = 4}, counters);

@@ -12,6 +12,7 @@ using namespace std::chrono_literals;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint64_t kListenerKey = 0;
 constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the others
+constexpr std::size_t kOfferBatch = 64;  // frames offered to the queue under one lock
 // Large frames (more than a chunk) may claim the budget but for 1/kSmallShare of
 // it, which stays for small ones: a few peers holding huge frames cannot stop
 // the port's small messages.
@@ -171,11 +172,31 @@ bool TcpEngine::read_some(Connection& c, PortQueue::Handoffs& out) {
 }
 
 // Delivers the frames `input` completes and keeps the rest in c.partial.
+// A frame begun in an earlier read is completed by copying only the bytes it
+// lacks (its header first, if that is not whole yet); the frames after it are
+// cut from `input` where they are, not copied into c.partial first.
 bool TcpEngine::take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out) {
-  if (!c.partial.empty()) {
-    c.partial.insert(c.partial.end(), input.begin(), input.end());
-    return deliver_partial(c, out);
+  while (!c.partial.empty() && !input.empty() && !c.paused) {
+    const std::size_t size = front_frame_size(c);  // 0: its header is not whole yet
+    std::size_t want = input.size();
+    if (size > c.partial.size()) {
+      want = size - c.partial.size();
+    } else if (c.partial.size() < frame::kMaxHeaderSize) {
+      want = frame::kMaxHeaderSize - c.partial.size();
+    }
+    const std::size_t n = std::min(want, input.size());
+    c.partial.insert(c.partial.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n));
+    input = input.subspan(n);
+    if (!deliver_partial(c, out)) return false;
   }
+  if (!c.partial.empty() || c.paused) {  // the queue is full: what is read waits with the rest
+    if (!input.empty()) {
+      c.partial.insert(c.partial.end(), input.begin(), input.end());
+      settle(c, false);
+    }
+    return true;
+  }
+  if (input.empty()) return true;
   auto used = deliver(c, input, out);
   if (!used) return false;
   if (*used < input.size())  // the start of a frame, or what waits for room in the queue
@@ -250,12 +271,15 @@ void TcpEngine::recharge(Connection& c) {
   c.charged = charge;
 }
 
-// How much c may read now: the rest of its admitted frame, or what the budget
-// has left (nothing while earlier connections wait for it).
+// How much c may read now: the rest of its admitted frame (whatever the
+// budget), or what the budget has left if that is more (nothing while earlier
+// connections wait for it). Only the front frame's bytes and the start of the
+// last frame read are kept (take()), so the frames in between cost nothing:
+// one read, not two, when a chunk ends inside a small frame.
 std::size_t TcpEngine::read_room(const Connection& c) const {
-  if (c.claim > c.partial.size()) return std::min(kReadChunk, c.claim - c.partial.size());
-  if (small_waiting_ > 0) return 0;
-  return std::min(kReadChunk, budget_free());
+  const std::size_t rest = c.claim > c.partial.size() ? c.claim - c.partial.size() : 0;
+  const std::size_t free = small_waiting_ > 0 ? 0 : budget_free();
+  return std::min(kReadChunk, std::max(rest, free));
 }
 
 std::size_t TcpEngine::budget_free() const {
@@ -307,31 +331,61 @@ void TcpEngine::serve_waiters() {
 }
 
 // Delivers the whole frames at the front of `input`; returns the bytes used.
-// Stops early when the queue is full (the connection pauses). Error: malformed.
+// The frames go to the queue kOfferBatch at a time, under one lock of it.
+// Stops early when the queue is full (the connection pauses; the frames it
+// refused stay unread, for the next turn). Error: malformed (after the whole
+// frames before it are delivered).
 Result<std::size_t> TcpEngine::deliver(Connection& c, std::span<const std::byte> input,
                                        PortQueue::Handoffs& out) {
   std::size_t used = 0;
-  while (!c.paused) {
+  std::optional<Error> bad;
+  while (!c.paused && !bad) {
+    const std::size_t cut = cut_frames(c, input.subspan(used), bad);
+    if (arrivals_.empty()) break;
+    const auto offered = core_->queue.offer_all(arrivals_, out);
+    for (std::size_t i = 0; i < offered.accepted; ++i) {
+      ++c.messages_in;
+      c.bytes_in += cut_[i].payload;
+      used += cut_[i].frame;
+    }
+    const bool refused = offered.accepted < arrivals_.size();
+    arrivals_.clear();  // refused ones are cut again from the same bytes next time
+    if (refused) {
+      pause(c);  // TCP flow control holds the sender meanwhile
+      return used;
+    }
+    if (cut < kOfferBatch) break;  // the input holds no more whole frames
+  }
+  if (bad) return *std::move(bad);
+  return used;
+}
+
+// Cuts up to kOfferBatch whole frames from the front of `input` into
+// arrivals_ (their sizes in cut_); returns how many. A malformed frame (or an
+// acknowledgement, which a port never asked for) ends the cutting and sets
+// `bad`.
+std::size_t TcpEngine::cut_frames(Connection& c, std::span<const std::byte> input,
+                                  std::optional<Error>& bad) {
+  cut_.clear();
+  std::size_t at = 0;
+  while (arrivals_.size() < kOfferBatch) {
     frame::Parsed f;
     std::string why;
-    auto status = frame::parse(input.subspan(used), core_->options.max_message_size, f, why);
+    const auto status = frame::parse(input.subspan(at), core_->options.max_message_size, f, why);
     if (status == frame::Status::need_more) break;
     if (status == frame::Status::malformed || f.kind == frame::kAck) {
       core_->counters.add_malformed();
-      return Error(ErrorKind::malformed, why);
-    }
-    Message message{Bytes(f.payload.begin(), f.payload.end()), c.source};
-    PortQueue::OnTaken on_taken;
-    if (f.kind == frame::kDataToAck) on_taken = ack_on_taken(c.key, f.id);
-    if (core_->queue.offer(message, std::move(on_taken), &out) != PortQueue::Offer::accepted) {
-      pause(c);  // the frame stays unread by the port; TCP flow control holds the sender
+      bad = Error(ErrorKind::malformed, why);
       break;
     }
-    ++c.messages_in;
-    c.bytes_in += f.payload.size();
-    used += f.size;
+    PortQueue::OnTaken on_taken;
+    if (f.kind == frame::kDataToAck) on_taken = ack_on_taken(c.key, f.id);
+    arrivals_.push_back({Message{Bytes(f.payload.begin(), f.payload.end()), c.source},
+                         std::move(on_taken)});
+    cut_.push_back({f.size, f.payload.size()});
+    at += f.size;
   }
-  return used;
+  return arrivals_.size();
 }
 
 void TcpEngine::pause(Connection& c) {

@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -97,6 +98,8 @@ class TcpEngine final : public io::DrivenPoller,
   bool take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out);
   Result<std::size_t> deliver(Connection& c, std::span<const std::byte> input,
                               PortQueue::Handoffs& out);
+  std::size_t cut_frames(Connection& c, std::span<const std::byte> input,
+                         std::optional<Error>& bad);
   bool deliver_partial(Connection& c, PortQueue::Handoffs& out);
   void settle(Connection& c, bool new_front);
   std::size_t front_frame_size(const Connection& c) const;
@@ -135,6 +138,12 @@ class TcpEngine final : public io::DrivenPoller,
   bool budget_freed_ = false;      // serve the waiting connections before the turn ends
   std::uint64_t next_connection_ = 1;  // key 0 is the listener
   Bytes scratch_;                      // the shared read buffer
+  struct Cut {
+    std::size_t frame, payload;
+  };
+  // deliver()'s frames on their way to the queue (kept for their capacity).
+  std::vector<PortQueue::Arrival> arrivals_;
+  std::vector<Cut> cut_;
 };
 
 }  // namespace nexo::msg

@@ -262,5 +262,55 @@ TEST_F(TcpEngineTest, AFullQueuePausesTheSenderAndResumesAtHalf) {
   EXPECT_LE((*small)->stats().queue_high_water, 8u);
 }
 
+// The sender's output is kept in 64 KiB chunks (a larger frame gets one of its
+// own) and written up to 64 chunks at a time: frames of every size around
+// those bounds, queued far ahead of the reader, arrive whole and in order.
+TEST_F(TcpEngineTest, MessagesOfEverySizeAroundTheSendersChunksArriveWholeAndInOrder) {
+  auto sender = connect();
+  const std::vector<std::size_t> sizes = {0,     1,     100,   65'531, 65'535, 65'536, 65'537,
+                                          70'000, 5 << 20, 3,   131'072, 40'000, 64, 200'000};
+  constexpr int kRounds = 12;
+  auto body = [](std::size_t n, std::size_t seed) {
+    Bytes b(n);
+    for (std::size_t j = 0; j < n; ++j)
+      b[j] = static_cast<std::byte>((seed * 131 + j) & 0xff);
+    return b;
+  };
+  std::optional<Error> send_error;
+  std::thread producer([&] {
+    std::size_t seed = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      for (std::size_t n : sizes) {
+        const Bytes b = body(n, seed++);
+        for (;;) {
+          auto queued = sender->enqueue(b);
+          if (queued) break;
+          if (!queued.error().is(ErrorKind::would_block)) {
+            send_error = queued.error();
+            return;
+          }
+          if (auto room = sender->wait_for_room(5000ms); !room) {
+            send_error = room.error();
+            return;
+          }
+        }
+      }
+    }
+  });
+  std::size_t seed = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (std::size_t n : sizes) {
+      auto m = port_->receive(5000ms);
+      ASSERT_TRUE(m) << round << "/" << n << ": " << m.error().message();
+      ASSERT_EQ(m->size(), n);
+      ASSERT_TRUE(m->data == body(n, seed)) << "message " << seed << " of " << n << " bytes";
+      ++seed;
+    }
+  }
+  producer.join();
+  EXPECT_FALSE(send_error) << send_error->message();
+  ASSERT_TRUE(sender->flush(5000ms));
+}
+
 }  // namespace
 }  // namespace nexo::msg

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <atomic>
 #include <numeric>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "nexo/msg/frame.hpp"
 #include "nexo/msg/port.hpp"
@@ -125,6 +127,88 @@ TEST_F(EngineWithFakeClock, AFrameThatArrivesInTimeIsDeliveredAndTheNextOneGetsI
   advance(100ms);
   EXPECT_EQ(engine_->connection_count(), 0u);
   EXPECT_EQ(core_->counters.snapshot().timed_out, 1u);
+}
+
+// Many frames in one read reach the queue in batches; where the queue fills
+// mid-batch, the refused frames stay unread and arrive, in order, as it drains.
+TEST_F(EngineWithFakeClock, FramesOfOneReadBeyondAFullQueueArriveInOrderAsItDrains) {
+  PortOptions options;
+  options.queue.max_messages = 10;
+  start(options);
+  auto peer = connect();
+  constexpr int kCount = 300;
+  Bytes all;
+  for (int i = 0; i < kCount; ++i)
+    frame::append(all, frame::kData, 0, as_bytes(std::string_view(std::to_string(i))));
+  ASSERT_TRUE(peer.write_all(all));
+  ASSERT_TRUE(drive_until([&] { return core_->queue.depth() == 10; }));
+  for (int i = 0; i < kCount; ++i) {
+    std::optional<Message> m;
+    auto taken = [&] {  // asked more than once: takes one message only
+      if (!m) m = core_->queue.take_now();
+      return m.has_value();
+    };
+    ASSERT_TRUE(drive_until(taken)) << i;
+    ASSERT_EQ(m->text(), std::to_string(i));
+  }
+  EXPECT_EQ(core_->counters.snapshot().messages_in, static_cast<std::uint64_t>(kCount));
+  EXPECT_LE(core_->counters.snapshot().queue_high_water, 10u);
+  EXPECT_EQ(engine_->connection_count(), 1u);
+}
+
+// Frames split anywhere across reads (inside headers too) arrive whole and in
+// order: a frame begun in one read is completed from the next.
+TEST_F(EngineWithFakeClock, FramesSplitAcrossReadsAnywhereArriveWholeAndInOrder) {
+  start(PortOptions{});
+  auto peer = connect();
+  constexpr int kCount = 60;
+  auto payload = [](int i) {
+    return std::string(static_cast<std::size_t>(i % 7), 'x') + std::to_string(i);
+  };
+  Bytes all;
+  std::vector<std::size_t> ends;  // where each frame ends in `all`
+  for (int i = 0; i < kCount; ++i) {
+    frame::append(all, i % 3 == 0 ? frame::kDataToAck : frame::kData,
+                  static_cast<std::uint64_t>(i), as_bytes(std::string_view(payload(i))));
+    ends.push_back(all.size());
+  }
+  // What the engine has taken in: the frames delivered and the partial one.
+  auto consumed = [&] {
+    std::uint64_t delivered = 0;
+    for (const auto& c : engine_->connections())
+      delivered += c.messages_in;
+    return (delivered == 0 ? 0 : ends[delivered - 1]) + partial_bytes();
+  };
+  std::size_t sent = 0;
+  for (std::size_t piece = 1; sent < all.size(); piece = piece % 11 + 2) {  // 1, 3, 5, ... 12, 2, ...
+    const std::size_t n = std::min(piece, all.size() - sent);
+    ASSERT_TRUE(peer.write_all(std::span<const std::byte>(all).subspan(sent, n)));
+    sent += n;
+    ASSERT_TRUE(drive_until([&] { return consumed() == sent; })) << sent;
+  }
+  ASSERT_EQ(core_->queue.depth(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    auto m = core_->queue.take_now();
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(m->text(), payload(i));
+  }
+  EXPECT_EQ(engine_->connection_count(), 1u);
+  EXPECT_EQ(core_->counters.snapshot().malformed, 0u);
+}
+
+// A malformed frame after whole ones: those before it are delivered, then the
+// connection is closed and counted.
+TEST_F(EngineWithFakeClock, FramesBeforeAMalformedOneAreDeliveredThenTheConnectionCloses) {
+  start(PortOptions{});
+  auto peer = connect();
+  Bytes all;
+  for (int i = 0; i < 100; ++i)
+    frame::append(all, frame::kData, 0, as_bytes(std::string_view("ok")));
+  frame::append(all, frame::kAck, 7, {});  // a port never asked for an acknowledgement
+  ASSERT_TRUE(peer.write_all(all));
+  ASSERT_TRUE(drive_until([&] { return core_->counters.snapshot().malformed == 1; }));
+  EXPECT_EQ(core_->queue.depth(), 100u);
+  EXPECT_EQ(engine_->connection_count(), 0u);
 }
 
 // The same through a Port and the real clock (its sweeper on the I/O thread): a

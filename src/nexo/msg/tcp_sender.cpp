@@ -1,11 +1,11 @@
 // tcp:// sending side.
 //
-// Every send appends its frame to one contiguous output buffer (the header
-// written in place, the payload copied after it). The I/O thread swaps that
-// buffer for its empty twin under the mutex and writes the batch with the
-// mutex released, so senders go on appending while a batch is on its way: one
-// post() and one write() per batch, not per message, and no allocation once
-// both buffers have grown. A blocking send that finds nothing queued and
+// Every send appends its frame to the output buffer (the header written in
+// place, the payload copied after it; chunks of 64 KiB, reused). The I/O
+// thread swaps that buffer for its empty twin under the mutex and writes the
+// batch with the mutex released, up to 64 chunks per gather-write, so senders
+// go on appending while a batch is on its way: one post() and one write() per
+// batch, not per message, and no allocation in a steady stream. A blocking send that finds nothing queued and
 // nobody writing writes header and payload itself, from its own thread, in one
 // gather-write (no copy); the I/O thread finishes what the socket did not take.
 //
@@ -46,20 +46,57 @@
 namespace nexo::msg {
 namespace {
 
-// Frames appended back to back; keeps its capacity when cleared. Counts the
-// messages and payload bytes in it, for the counters once it is written.
+constexpr std::size_t kGatherPieces = 64;  // chunks per write (write_gather's bound)
+
+// Frames appended back to back in chunks of kChunk bytes (a larger frame gets
+// a chunk of its own); a frame never straddles two chunks. Emptied chunks go
+// to a spare list that a sender's two buffers share (under its mutex), so a
+// steady stream allocates nothing and touches no fresh memory however far it
+// runs ahead of the socket, and a growing buffer never copies what it holds.
+// Counts the messages and payload bytes in it, for the counters once written.
 class OutBuffer {
  public:
+  struct Chunk {
+    std::unique_ptr<std::byte[]> data;
+    std::size_t capacity = 0, size = 0;
+  };
+  using Spares = std::vector<Chunk>;
+  static constexpr std::size_t kChunk = 64 * 1024;
+
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
 
-  // Makes `n` more bytes at the end and returns where they start.
-  std::byte* extend(std::size_t n) {
-    if (capacity_ - size_ < n) grow(size_ + n);
-    std::byte* at = data_.get() + size_;
+  // Makes `n` more contiguous bytes at the end and returns where they start.
+  std::byte* extend(std::size_t n, Spares& spares) {
+    if (chunks_.empty() || chunks_.back().capacity - chunks_.back().size < n) {
+      if (n <= kChunk && !spares.empty()) {
+        chunks_.push_back(std::move(spares.back()));
+        spares.pop_back();
+      } else {
+        const std::size_t capacity = std::max(n, kChunk);
+        chunks_.push_back({std::make_unique_for_overwrite<std::byte[]>(capacity), capacity, 0});
+      }
+    }
+    Chunk& last = chunks_.back();
+    std::byte* at = last.data.get() + last.size;
+    last.size += n;
     size_ += n;
     return at;
+  }
+  // The bytes from `offset` on, as up to out.size() pieces for a gather-write;
+  // returns how many.
+  std::size_t pieces(std::size_t offset, std::span<std::span<const std::byte>> out) const {
+    std::size_t count = 0;
+    for (const Chunk& chunk : chunks_) {
+      if (count == out.size()) break;
+      if (offset >= chunk.size) {
+        offset -= chunk.size;
+        continue;
+      }
+      out[count++] = std::span<const std::byte>(chunk.data.get() + offset, chunk.size - offset);
+      offset = 0;
+    }
+    return count;
   }
   void count(std::size_t payload) noexcept {
     ++messages_;
@@ -67,27 +104,26 @@ class OutBuffer {
   }
   std::uint64_t messages() const noexcept { return messages_; }
   std::uint64_t payload() const noexcept { return payload_; }
-  void clear() noexcept { size_ = messages_ = payload_ = 0; }
+  // Empties it; its standard chunks go to `spares` (up to `max_spares` of them).
+  void clear(Spares& spares, std::size_t max_spares) noexcept {
+    for (Chunk& chunk : chunks_) {
+      if (chunk.capacity != kChunk || spares.size() >= max_spares) continue;  // freed below
+      chunk.size = 0;
+      spares.push_back(std::move(chunk));
+    }
+    chunks_.clear();
+    size_ = messages_ = payload_ = 0;
+  }
   void swap(OutBuffer& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(capacity_, other.capacity_);
+    std::swap(chunks_, other.chunks_);
     std::swap(size_, other.size_);
     std::swap(messages_, other.messages_);
     std::swap(payload_, other.payload_);
   }
 
  private:
-  static constexpr std::size_t kMinCapacity = 64 * 1024;
-  void grow(std::size_t needed) {
-    const std::size_t capacity = std::max({needed, capacity_ * 2, kMinCapacity});
-    auto data = std::make_unique_for_overwrite<std::byte[]>(capacity);
-    if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
-    data_ = std::move(data);
-    capacity_ = capacity;
-  }
-
-  std::unique_ptr<std::byte[]> data_;
-  std::size_t capacity_ = 0, size_ = 0;
+  std::vector<Chunk> chunks_;
+  std::size_t size_ = 0;
   std::uint64_t messages_ = 0, payload_ = 0;
 };
 
@@ -194,6 +230,11 @@ class TcpSender final : public SenderBackend {
   std::mutex mutex_;                  // guards everything down to the writer's part
   std::condition_variable progress_;  // bytes written, writer role given up, failure
   OutBuffer pending_;                 // frames not yet handed to the writer
+  // Chunks for pending_ (and batch_'s rest), kept for reuse: as many as a full
+  // local buffer holds (what the two buffers' capacity used to keep), so a
+  // stream that keeps it full frees and faults in no memory.
+  OutBuffer::Spares spares_;
+  const std::size_t max_spares_ = options_.max_queued_bytes / OutBuffer::kChunk + 2;
   std::uint64_t appended_ = 0;        // stream offset: every frame byte handed over
   std::uint64_t written_ = 0;         // stream offset: every byte the socket took
   std::deque<Mark> marks_;            // send_async requests, by end offset
@@ -285,7 +326,7 @@ std::optional<Error> TcpSender::refuse_locked(std::size_t frame_size) const {
 
 void TcpSender::append_locked(frame::Kind kind, std::uint64_t id, std::span<const std::byte> data) {
   const std::size_t header = frame::header_size(kind);
-  std::byte* at = pending_.extend(header + data.size());
+  std::byte* at = pending_.extend(header + data.size(), spares_);
   frame::write_header(at, kind, id, data.size());
   if (!data.empty()) std::memcpy(at + header, data.data(), data.size());
   pending_.count(data.size());
@@ -374,7 +415,7 @@ bool TcpSender::write_inline(std::unique_lock<std::mutex>& lock, frame::Kind kin
   if (taken == size) shared_->counters.add_out(data.size());
   if (failed_) fail_marks_locked(done);  // the reading side failed meanwhile
   if (taken == size || closed_ || failed_) return false;
-  std::byte* rest = batch_.extend(size - taken);  // batch_ is empty: nobody was writing
+  std::byte* rest = batch_.extend(size - taken, spares_);  // batch_ is empty: nobody was writing
   const std::size_t from_header = taken < header_size ? header_size - taken : 0;
   std::memcpy(rest, header.data() + (header_size - from_header), from_header);
   std::memcpy(rest + from_header, data.data() + (data.size() - (size - taken - from_header)),
@@ -406,7 +447,9 @@ void TcpSender::drain_from_loop() {
     writing_ = true;
     lock.unlock();
     finish(done);
-    auto n = stream_.write(batch_.bytes().subspan(batch_written_));
+    std::array<std::span<const std::byte>, kGatherPieces> pieces;
+    auto n = stream_.write_gather(
+        std::span(pieces).first(batch_.pieces(batch_written_, pieces)));
     lock.lock();
     writing_ = false;
     if (n) batch_written_locked(*n, done);
@@ -436,7 +479,7 @@ bool TcpSender::next_batch_locked() {
     return false;
   }
   if (batch_written_ == batch_.size()) {
-    batch_.clear();
+    batch_.clear(spares_, max_spares_);
     batch_written_ = 0;
     if (pending_.empty()) {
       writer_ = Writer::none;
@@ -478,7 +521,7 @@ void TcpSender::fail_locked(Error error, Completions& done) {
   for (auto& [id, completer] : awaiting_ack_)
     done.requests.emplace_back(std::move(completer), error);
   awaiting_ack_.clear();
-  pending_.clear();
+  pending_.clear(spares_, max_spares_);
   progress_.notify_all();
 }
 
