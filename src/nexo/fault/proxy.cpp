@@ -86,10 +86,12 @@ struct Proxy::Impl {
     const auto now = Clock::now();
     auto n = listen.receive_batch(slots);
     for (std::size_t i = 0; n && i < *n; ++i) {
-      if (slots[i].truncated) continue;  // cannot happen: a slot holds any datagram
+      if (slots[i].count() == 0) continue;  // cannot happen: a slot holds any run
       Session* s = session_for(slots[i].from, now);
       if (!s) continue;
-      s->held += to.push(slots[i].payload(), now, s->route);
+      // A coalesced run is split here: the plan acts on each datagram.
+      for (std::size_t k = 0; k < slots[i].count(); ++k)
+        s->held += to.push(slots[i].datagram(k), now, s->route);
     }
     flush();
   }
@@ -105,7 +107,8 @@ struct Proxy::Impl {
       }
       touch(s, now);
       for (std::size_t i = 0; i < *n; ++i) {
-        if (!slots[i].truncated) s.held += back.push(slots[i].payload(), now, s.route);
+        for (std::size_t k = 0; k < slots[i].count(); ++k)
+          s.held += back.push(slots[i].datagram(k), now, s.route);
       }
       read += kBatch;  // one batch per turn
     }
@@ -128,6 +131,7 @@ struct Proxy::Impl {
       return nullptr;
     }
     (void)upstream->set_receive_buffer_size(1 << 20);
+    (void)upstream->set_receive_coalescing(true);  // runs split per datagram as they arrive
     if (sessions.size() >= options.max_sessions) {
       close_session(std::prev(sessions.end()));  // the least recently active
       evicted.fetch_add(1, std::memory_order_relaxed);
@@ -205,7 +209,8 @@ struct Proxy::Impl {
     ++staged_count;
   }
 
-  // Sends the staged datagrams, kBatch per system call: towards the target
+  // Sends the staged datagrams, kBatch per system call (runs of one size as
+  // one segmented send, UDP GSO, where the kernel has it): towards the target
   // (`upstream`) a run of one session's on its socket, back to the clients
   // all of them on the listening socket.
   void send_staged(bool upstream) {
@@ -279,6 +284,7 @@ Result<std::unique_ptr<Proxy>> Proxy::start(const ProxyOptions& options) {
   if (!socket) return std::move(socket).error().with_context("fault proxy");
   if (auto nb = socket->set_non_blocking(true); !nb) return std::move(nb).error();
   (void)socket->set_receive_buffer_size(4 << 20);  // best effort: fewer drops of our own
+  (void)socket->set_receive_coalescing(true);       // best effort: runs, split per datagram
   auto impl = std::make_unique<Impl>(options, std::move(*socket));
   impl->local = impl->listen.local_endpoint();
   auto io = io::LoopThread::start();

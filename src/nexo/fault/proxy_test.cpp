@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "nexo/net/udp_socket.hpp"
 
@@ -16,6 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using net::Endpoint;
 using net::InetAddress;
+using net::OutDatagram;
 using net::UdpSocket;
 
 // A UDP echo server on loopback, on a thread, counting what it got.
@@ -126,6 +128,57 @@ TEST(FaultProxy, LossIsAppliedAndEveryDropCounted) {
       << "the echo server got " << echo.received() << ", the proxy delivered "
       << counters.to.delivered;
   EXPECT_NEAR(static_cast<double>(counters.to.lost) / kSent, 0.3, 0.05) << "seed " << plan.seed;
+}
+
+// A client that sends runs of equal datagrams as one segmented send (UDP
+// GSO): the proxy, which takes them coalesced (GRO), applies its plan to each
+// datagram, and what reaches the target and comes back is whole datagrams.
+TEST(FaultProxy, SegmentedRunsAreFaultedPerDatagram) {
+  Echo echo;
+  Plan plan;
+  plan.to.loss = 0.3;
+  plan.seed = 11;
+  auto proxy = start_proxy(echo, plan);
+  auto c = client(5000ms);
+  ASSERT_TRUE(c.set_receive_buffer_size(4 << 20));  // every echo fits
+  if (!c.send_coalescing()) GTEST_SKIP() << "this kernel has no UDP GSO";
+  constexpr std::size_t kRuns = 10, kPerRun = 20, kSize = 1000;
+  std::vector<Bytes> sent;
+  for (std::size_t r = 0; r < kRuns; ++r) {
+    std::vector<OutDatagram> batch;
+    const std::size_t first = sent.size();
+    for (std::size_t i = 0; i < kPerRun; ++i)
+      sent.emplace_back(kSize, static_cast<std::byte>(first + i));
+    for (std::size_t i = first; i < sent.size(); ++i)
+      batch.push_back(net::OutDatagram{sent[i], &proxy->local_endpoint()});
+    ASSERT_EQ(c.send_batch(batch).value_or(0), kPerRun);
+  }
+  // Every datagram taken apart, dropped or passed on (counted in one turn).
+  ASSERT_TRUE(eventually([&] {
+    const auto to = proxy->counters().to;
+    return to.received == sent.size() && to.lost + to.delivered == sent.size();
+  })) << "the proxy: "
+      << proxy->counters().to.to_string() << ", of " << sent.size() << " sent";
+  const auto counters = proxy->counters();
+  EXPECT_GT(counters.to.lost, 0u);
+  ASSERT_TRUE(eventually([&] { return echo.received() == counters.to.delivered; }))
+      << "the echo server got " << echo.received() << ", the proxy delivered "
+      << counters.to.delivered;
+  // The echoes: whole datagrams, each one sent, in the order sent.
+  std::size_t next = 0, echoed = 0;
+  Bytes buffer(65536);
+  while (echoed < counters.to.delivered) {
+    Endpoint from;
+    auto n = c.receive_from(buffer, from);
+    ASSERT_TRUE(n) << n.error().message() << " after " << echoed << " echoes";
+    ASSERT_EQ(*n, kSize);
+    const auto index = static_cast<std::size_t>(buffer[0]);
+    while (next < sent.size() && static_cast<std::size_t>(sent[next][0]) != index) ++next;
+    ASSERT_LT(next, sent.size()) << "an echo out of order or unknown: " << index;
+    EXPECT_EQ(Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n)), sent[next]);
+    ++echoed;
+  }
+  EXPECT_TRUE(eventually([&] { return proxy->counters().back.delivered == echoed; }));
 }
 
 TEST(FaultProxy, DelayHoldsDatagramsBack) {

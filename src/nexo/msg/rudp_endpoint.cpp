@@ -170,13 +170,17 @@ std::size_t Endpoint::transmit_locked(std::span<std::pair<net::Endpoint, Bytes>>
 void Endpoint::read_locked(Time now, std::vector<std::function<void()>>& later) {
   // Slots as long as the longest datagram the Host takes: a longer one is
   // truncated (counted by the socket) where the Host would drop it anyway.
-  const std::size_t slot = host_.largest_datagram();
-  const std::size_t count = std::clamp<std::size_t>(kReadMemory / slot, 1, kReadBatch);
+  // With coalescing, a slot takes a whole run of them (up to the UDP limit).
+  const bool runs = socket_.receive_coalescing();
+  const std::size_t slot = runs ? socket_.max_payload() : host_.largest_datagram();
+  const std::size_t count =
+      runs ? kRunSlots : std::clamp<std::size_t>(kReadMemory / slot, 1, kReadBatch);
   if (slots_.size() != count || slots_.front().buffer.size() != slot) {
-    receive_memory_.assign(count * slot, std::byte{0});
+    // Uninitialised: pages are touched only as datagrams fill them.
+    receive_memory_ = std::make_unique_for_overwrite<std::byte[]>(count * slot);
     slots_.assign(count, net::InSlot{});
     for (std::size_t i = 0; i < count; ++i)
-      slots_[i].buffer = std::span(receive_memory_).subspan(i * slot, slot);
+      slots_[i].buffer = std::span(receive_memory_.get() + i * slot, slot);
   }
   reader_.store(std::this_thread::get_id());
   for (std::size_t read = 0; read < kReadBatch;) {
@@ -189,14 +193,16 @@ void Endpoint::read_locked(Time now, std::vector<std::function<void()>>& later) 
     }
     for (std::size_t i = 0; i < *n; ++i) {
       const net::InSlot& s = slots_[i];
-      if (s.truncated) continue;  // longer than any packet the Host takes
-      if (in_faults_) {
-        in_faults_->push(s.payload(), std::make_shared<const net::Endpoint>(s.from));
-      } else {
-        host_.on_datagram(s.payload(), s.from, now);
+      // A truncated datagram is longer than any packet the Host takes.
+      for (std::size_t k = 0; k < s.count(); ++k) {
+        if (in_faults_) {
+          in_faults_->push(s.datagram(k), std::make_shared<const net::Endpoint>(s.from));
+        } else {
+          host_.on_datagram(s.datagram(k), s.from, now);
+        }
       }
+      read += std::max<std::size_t>(s.count(), 1);
     }
-    read += *n;
     if (*n < slots_.size()) break;  // the socket is empty
   }
   reader_.store(std::thread::id());

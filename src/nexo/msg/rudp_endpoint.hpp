@@ -57,6 +57,9 @@ inline constexpr std::size_t kKindSize = 1, kIdSize = 8;
 inline constexpr std::size_t kReadBatch = 64, kSendBatch = 64;
 // The receive slots' memory at most: fewer slots when datagrams are large.
 inline constexpr std::size_t kReadMemory = 256 * 1024;
+// Receive slots when the socket coalesces runs (UDP GRO): each as long as the
+// UDP limit, as a run may be.
+inline constexpr std::size_t kRunSlots = 16;
 
 // A message on the wire: its kind, the id (kinds other than kData), the payload.
 Bytes frame(Kind kind, std::uint64_t id, std::span<const std::byte> payload);
@@ -142,6 +145,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
             }
           });
     }
+    // Runs of datagrams in one slot where the kernel coalesces them (GRO):
+    // best effort, separate datagrams otherwise.
+    (void)socket_.set_receive_coalescing(true);
     auto poller = io::Poller::create();
     if (!poller) return std::move(poller).error();
     if (auto added = poller->add(socket_.native_handle(), io::kReadable, 1); !added)
@@ -303,7 +309,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::unique_ptr<io::Timer> timer_;
   std::unique_ptr<fault::LoopInjector> in_faults_, out_faults_;  // set before start()
   // With mutex_: where read_locked receives, slots of host_.largest_datagram().
-  Bytes receive_memory_;
+  std::unique_ptr<std::byte[]> receive_memory_;
   std::vector<net::InSlot> slots_;
   // Datagrams that came through in_faults_, for host_.
   std::mutex inbox_mutex_;

@@ -57,11 +57,13 @@ class SenderEngine final : public Endpoint {
 
   Result<void> enqueue(std::span<const std::byte> data) { return hand_over(data, false, nullptr); }
 
+  // Waits on room_, which is notified only once there is room (not on every
+  // turn of the loop, as changed_ is): one wake per wait.
   Result<void> wait_for_space(io::Clock::time_point deadline) {
     std::unique_lock lock(mutex_);
-    const bool room = changed_.wait_until(lock, deadline, [&] {
-      return failed_ || closed_ || queued_locked() <= options_.max_queued_bytes / 2;
-    });
+    ++room_waiters_;
+    const bool room = room_.wait_until(lock, deadline, [&] { return room_locked(); });
+    --room_waiters_;
     if (closed_) return closed_error();
     if (failed_) return *failed_;
     if (!room) return Error(ErrorKind::timed_out, where() + ": the local buffer stayed full");
@@ -91,6 +93,7 @@ class SenderEngine final : public Endpoint {
       std::unique_lock lock(mutex_);
       if (closed_) return;
       closed_ = true;
+      notify_room_locked();
       const Time now = reliable::Clock::now();
       host_.close(id_, now);
       flush_locked(now);
@@ -120,6 +123,13 @@ class SenderEngine final : public Endpoint {
   std::size_t queued_locked() {
     auto* c = host_.find(id_);
     return c ? c->queued_bytes() : 0;
+  }
+  // What wait_for_space waits for: room for more, or an end.
+  bool room_locked() {
+    return failed_ || closed_ || queued_locked() <= options_.max_queued_bytes / 2;
+  }
+  void notify_room_locked() {
+    if (room_waiters_ > 0 && room_locked()) room_.notify_all();
   }
 
   Result<void> hand_over(std::span<const std::byte> data, bool until_taken,
@@ -166,6 +176,7 @@ class SenderEngine final : public Endpoint {
                            std::move(marks_.front().second))] { done->complete(ok()); });
       marks_.pop_front();
     }
+    notify_room_locked();
     changed_.notify_all();
   }
 
@@ -182,6 +193,7 @@ class SenderEngine final : public Endpoint {
     marks_.clear();
     awaiting_.clear();
     later.push_back([this, error] { replies_.close(error); });
+    notify_room_locked();
     changed_.notify_all();
   }
 
@@ -197,7 +209,10 @@ class SenderEngine final : public Endpoint {
   void process_locked(Time, PortQueue::Handoffs& handoffs,
                       std::vector<std::function<void()>>& later) override {
     auto* c = host_.find(id_);
-    if (c == nullptr) return;
+    if (c == nullptr) {
+      notify_room_locked();  // the connection is gone: nothing queued
+      return;
+    }
     const auto retransmits = c->stats().retransmits;
     counters_.add_retransmitted(retransmits - retransmits_seen_);
     retransmits_seen_ = retransmits;
@@ -270,6 +285,8 @@ class SenderEngine final : public Endpoint {
   std::uint64_t retransmits_seen_ = 0;
   std::optional<Error> failed_;
   bool closed_ = false;
+  std::condition_variable room_;  // wait_for_space's: notified once there is room
+  int room_waiters_ = 0;          // threads in wait_for_space
   std::atomic<bool> space_asked_{false};
 };
 

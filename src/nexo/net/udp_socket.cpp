@@ -1,6 +1,7 @@
 #include "nexo/net/udp_socket.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -37,7 +38,15 @@ Result<UdpSocket> UdpSocket::bind(const Endpoint& local, const UdpOptions& optio
   // drops (a full receive buffer), published as kernel_drops. Best effort.
   const int on = 1;
   (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
-  return UdpSocket(std::move(*fd), family, *bound);
+  // Segmented sends (UDP_SEGMENT, per message): a kernel that knows the
+  // option answers for it; an older one ignores the control message, which
+  // would send a run as one datagram, so it must answer first.
+  int segment = 0;
+  socklen_t length = sizeof segment;
+  const bool gso = ::getsockopt(fd->get(), SOL_UDP, UDP_SEGMENT, &segment, &length) == 0;
+  UdpSocket socket(std::move(*fd), family, *bound);
+  socket.gso_supported_ = socket.gso_ = gso;
+  return socket;
 }
 
 Result<UdpSocket> UdpSocket::bind_any(Family family, const UdpOptions& options) {
@@ -101,53 +110,120 @@ Result<void> UdpSocket::send_impl(std::span<const std::byte> payload, const Endp
   }
 }
 
+namespace {
+// Room for the UDP_SEGMENT control message of one segmented send.
+using SegmentControl = std::array<char, CMSG_SPACE(sizeof(std::uint16_t))>;
+
+bool same_destination(const OutDatagram& a, const OutDatagram& b) {
+  if (a.to == nullptr || b.to == nullptr) return a.to == b.to;
+  return a.to == b.to || *a.to == *b.to;
+}
+}  // namespace
+
+// One sendmmsg: the headers, each for one datagram or one segmented run.
+struct UdpSocket::SendChunk {
+  std::array<mmsghdr, kMaxBatch> headers;
+  std::array<iovec, kMaxBatch> iovs;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  struct alignas(cmsghdr) Control {
+    SegmentControl bytes;
+  };
+  std::array<Control, kMaxBatch> controls;
+  std::array<std::size_t, kMaxBatch> ends;  // datagrams sent once header i is
+};
+
+long UdpSocket::send_chunk(std::span<const OutDatagram> datagrams, std::optional<Error>& refused) {
+  // Left uninitialised: only the entries used are written (zeroing all of
+  // them costs more than a one-datagram call's work).
+  SendChunk c;
+  const std::size_t limit = std::min(kMaxBatch, datagrams.size());
+  std::size_t ready = 0;  // datagrams that pass the checks, in a row
+  std::size_t messages = 0;
+  while (ready < limit) {
+    const OutDatagram& d = datagrams[ready];
+    if (d.to == nullptr && !peer_) {
+      refused = Error(ErrorKind::not_connected, "udp send: the socket is not connected");
+      break;
+    }
+    if (auto checked = check_send(d.payload.size(), d.to ? *d.to : *peer_); !checked) {
+      refused = std::move(checked).error();
+      break;
+    }
+    // A run: the datagrams after this one to the same place, of its size
+    // (the last one may be shorter, not empty), within the kernel's bounds.
+    const std::size_t first = ready;
+    const std::size_t segment = d.payload.size();
+    std::size_t total = segment;
+    iovec* iov = &c.iovs[first];
+    iov[0] = iovec{const_cast<std::byte*>(d.payload.data()), segment};
+    ++ready;
+    while (gso_ && segment > 0 && ready < limit && ready - first < kMaxSegments) {
+      const OutDatagram& next = datagrams[ready];
+      const std::size_t size = next.payload.size();
+      if (size == 0 || size > segment || total + size > max_payload() ||
+          !same_destination(d, next))
+        break;
+      c.iovs[ready] = iovec{const_cast<std::byte*>(next.payload.data()), size};
+      total += size;
+      ++ready;
+      if (size < segment) break;  // a shorter one ends the run
+    }
+    c.headers[messages] = mmsghdr{};
+    msghdr& m = c.headers[messages].msg_hdr;
+    m.msg_iov = iov;
+    m.msg_iovlen = ready - first;
+    if (d.to != nullptr) {
+      const SockAddr address = detail::to_sockaddr(*d.to, family_);
+      std::memcpy(&c.names[messages], &address.storage, address.length);
+      m.msg_name = &c.names[messages];
+      m.msg_namelen = address.length;
+    }
+    if (ready - first > 1) {
+      SegmentControl& control = c.controls[messages].bytes;
+      m.msg_control = control.data();
+      m.msg_controllen = control.size();
+      cmsghdr* cm = CMSG_FIRSTHDR(&m);
+      cm->cmsg_level = SOL_UDP;
+      cm->cmsg_type = UDP_SEGMENT;
+      cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto size = static_cast<std::uint16_t>(segment);
+      std::memcpy(CMSG_DATA(cm), &size, sizeof size);
+    }
+    c.ends[messages++] = ready;
+  }
+  if (messages == 0) return 0;
+  int n = 0;
+  do {
+    n = ::sendmmsg(fd_.get(), c.headers.data(), static_cast<unsigned>(messages), MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int err = errno;
+    if (c.headers[0].msg_hdr.msg_controllen != 0 &&
+        (err == EINVAL || err == EIO || err == ENOPROTOOPT)) {
+      gso_ = false;  // the kernel will not segment here: separate datagrams from now on
+      refused.reset();
+      return send_chunk(datagrams, refused);
+    }
+    errno = err;
+    return -1;
+  }
+  return n == 0 ? 0 : static_cast<long>(c.ends[static_cast<std::size_t>(n) - 1]);
+}
+
 Result<std::size_t> UdpSocket::send_batch(std::span<const OutDatagram> datagrams) {
   if (auto open = check_open("udp send"); !open) return std::move(open).error();
   std::size_t sent = 0;
   while (sent < datagrams.size()) {
-    const auto chunk = datagrams.subspan(sent, std::min(kMaxBatch, datagrams.size() - sent));
-    // Left uninitialised: only the entries used are written (zeroing all of
-    // them costs more than a one-datagram call's work).
-    std::array<mmsghdr, kMaxBatch> headers;
-    std::array<iovec, kMaxBatch> iovs;
-    std::array<sockaddr_storage, kMaxBatch> names;
-    std::size_t ready = 0;  // datagrams of the chunk that pass the checks, in a row
+    const auto rest = datagrams.subspan(sent);
     std::optional<Error> refused_here;
-    for (; ready < chunk.size(); ++ready) {
-      const OutDatagram& d = chunk[ready];
-      if (d.to == nullptr && !peer_) {
-        refused_here = Error(ErrorKind::not_connected, "udp send: the socket is not connected");
-        break;
-      }
-      if (auto checked = check_send(d.payload.size(), d.to ? *d.to : *peer_); !checked) {
-        refused_here = std::move(checked).error();
-        break;
-      }
-      iovs[ready] = iovec{const_cast<std::byte*>(d.payload.data()), d.payload.size()};
-      headers[ready] = mmsghdr{};
-      msghdr& m = headers[ready].msg_hdr;
-      m.msg_iov = &iovs[ready];
-      m.msg_iovlen = 1;
-      if (d.to != nullptr) {
-        const SockAddr address = detail::to_sockaddr(*d.to, family_);
-        std::memcpy(&names[ready], &address.storage, address.length);
-        m.msg_name = &names[ready];
-        m.msg_namelen = address.length;
-      }
-    }
-    int n = 0;
-    if (ready > 0) {
-      do {
-        n = ::sendmmsg(fd_.get(), headers.data(), static_cast<unsigned>(ready), MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-    }
+    const long n = send_chunk(rest, refused_here);
     if (n < 0) {
       if (sent > 0) return sent;
-      const OutDatagram& first = chunk.front();
+      const OutDatagram& first = rest.front();
       return send_error(errno, first.to ? *first.to : *peer_);
     }
     sent += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < chunk.size()) {
+    if (static_cast<std::size_t>(n) < std::min(kMaxBatch, rest.size())) {
       // A check refused the next datagram, or the kernel stopped early.
       if (sent == 0 && refused_here) return std::move(*refused_here);
       return sent;
@@ -182,21 +258,39 @@ UdpSocket::UdpSocket(FileDescriptor fd, Family family, Endpoint local)
       stats_(allocate_counters("udp_socket", local.to_string(), kSocketSpecs)) {}
 
 namespace {
-// Room for the SO_RXQ_OVFL control message of one datagram.
-using DropsControl = std::array<char, CMSG_SPACE(sizeof(std::uint32_t))>;
+// Room for the control messages of one datagram received: SO_RXQ_OVFL, and
+// UDP_GRO for a coalesced run.
+using DropsControl =
+    std::array<char, CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int))>;
 }  // namespace
 
 // The kernel's drop count for this socket when the datagram was queued
-// (cumulative, 32 bits), from the SO_RXQ_OVFL control message.
-void UdpSocket::note_drops(const void* message_header) noexcept {
+// (cumulative, 32 bits), from the SO_RXQ_OVFL control message; the segment
+// size of a coalesced run from UDP_GRO's.
+std::size_t UdpSocket::note_control(const void* message_header) noexcept {
   auto* message = const_cast<msghdr*>(static_cast<const msghdr*>(message_header));
+  std::size_t segment = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr; c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof size);
+      if (size > 0) segment = static_cast<std::size_t>(size);
+      continue;
+    }
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
     std::uint32_t drops = 0;
     std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
     stats_.add(kDropsValue, static_cast<std::uint32_t>(drops - last_drops_));  // wraps at 2^32
     last_drops_ = drops;
   }
+  return segment;
+}
+
+Result<void> UdpSocket::set_receive_coalescing(bool on) {
+  if (auto open = check_open("udp set_receive_coalescing"); !open) return open;
+  auto set = detail::set_int_option(fd_.get(), SOL_UDP, UDP_GRO, on ? 1 : 0, "udp UDP_GRO");
+  if (set) gro_ = on;
+  return set;
 }
 
 // recvmsg with room for the SO_RXQ_OVFL control message.
@@ -214,7 +308,7 @@ ssize_t UdpSocket::receive_message(std::span<std::byte> buffer, SockAddr& addres
   const ssize_t n = ::recvmsg(fd_.get(), &message, MSG_TRUNC);
   if (n < 0) return n;
   address.length = message.msg_namelen;
-  note_drops(&message);
+  (void)note_control(&message);
   return n;
 }
 
@@ -252,7 +346,8 @@ int UdpSocket::receive_chunk(std::span<InSlot> slots, int flags) {
     slot.truncated = (m.msg_flags & MSG_TRUNC) != 0 || slot.size > slot.buffer.size();
     slot.from = detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&names[i]), m.msg_namelen);
     if (slot.truncated) stats_.add(kTruncatedValue);
-    note_drops(&m);
+    const std::size_t segment = note_control(&m);
+    slot.segment_size = segment != 0 && segment < slot.size ? segment : 0;
   }
   return n;
 }
@@ -275,6 +370,11 @@ Result<std::size_t> UdpSocket::receive_batch(std::span<InSlot> slots) {
 
 Result<std::size_t> UdpSocket::receive_from(std::span<std::byte> buffer, Endpoint& from) {
   if (auto open = check_open("udp receive"); !open) return std::move(open).error();
+  if (gro_) {
+    return Error(ErrorKind::invalid_argument,
+                 "udp receive on " + local_.to_string() +
+                     ": receive coalescing is on (a run of datagrams needs receive_batch)");
+  }
   SockAddr address;
   for (;;) {
     address.length = sizeof address.storage;

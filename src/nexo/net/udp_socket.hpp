@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -43,14 +44,35 @@ struct OutDatagram {
 // receive_batch fills in the rest. A datagram longer than `buffer` is flagged
 // truncated: `size` is its real length, `buffer` holds its first bytes and the
 // rest is lost (as with receive_from, never silently cut).
+//
+// With receive coalescing on (UdpSocket::set_receive_coalescing), one slot may
+// carry a run of datagrams from one sender that the kernel coalesced (UDP
+// GRO): `segment_size` is then the length of each but the last, which may be
+// shorter, and `size` their total. Read them with count() and datagram(i),
+// which also serve a slot of one datagram. A truncated run keeps the
+// datagrams wholly inside `buffer`; the rest is lost (and flagged).
 struct InSlot {
   std::span<std::byte> buffer;
   std::size_t size = 0;
+  std::size_t segment_size = 0;  // a coalesced run: each datagram's length; 0: one datagram
   Endpoint from;
   bool truncated = false;
   // The bytes received (all of them unless truncated).
   std::span<std::byte> payload() const noexcept {
     return buffer.first(size < buffer.size() ? size : buffer.size());
+  }
+  // The whole datagrams the slot holds: 0 (one datagram, truncated), 1, or
+  // those of a coalesced run.
+  std::size_t count() const noexcept {
+    if (segment_size == 0) return truncated ? 0 : 1;
+    if (truncated) return buffer.size() / segment_size;
+    return (size + segment_size - 1) / segment_size;
+  }
+  // Datagram `i` < count(), in the order sent.
+  std::span<std::byte> datagram(std::size_t i) const noexcept {
+    if (segment_size == 0) return payload();
+    const std::size_t at = i * segment_size;
+    return buffer.subspan(at, std::min(segment_size, size - at));
   }
 };
 
@@ -103,6 +125,14 @@ class UdpSocket {
   static constexpr std::size_t kMaxBatch = 64;
 
   // Sends `datagrams` in order, up to kMaxBatch per system call (sendmmsg).
+  // A run of them to one destination, all of one size but the last (which
+  // may be shorter), goes as one segmented send where the kernel offers it
+  // (UDP GSO, Linux 4.18+: up to kMaxSegments datagrams and max_payload()
+  // bytes a run): the receiver still gets each datagram on its own, unless
+  // its socket coalesces them again (set_receive_coalescing). Should the kernel
+  // refuse a segmented send (EINVAL, EIO: no checksum offload on the route,
+  // ENOPROTOOPT), the socket stops segmenting for good and sends the run as
+  // separate datagrams; send_coalescing() then says false.
   // Blocks as send_to does. Returns how many were sent: all of them, or fewer
   // when the socket buffer filled (non-blocking mode) or the kernel failed
   // the datagram after the last one sent; call again from there, and that
@@ -113,6 +143,22 @@ class UdpSocket {
   // sending ends the batch before it. An empty batch sends nothing and
   // returns 0.
   Result<std::size_t> send_batch(std::span<const OutDatagram> datagrams);
+
+  // Datagrams per segmented send at most (the kernel's UDP_MAX_SEGMENTS of 4.18).
+  static constexpr std::size_t kMaxSegments = 64;
+  // Whether send_batch segments runs (see above).
+  bool send_coalescing() const noexcept { return gso_; }
+  // Turns segmented sends off (or on again, where the kernel has them).
+  void set_send_coalescing(bool on) noexcept { gso_ = on && gso_supported_; }
+
+  // Receive coalescing (UDP GRO, Linux 5.0+): the kernel may hand a run of
+  // datagrams from one sender to receive_batch as one slot (InSlot says how
+  // to split it). While it is on, every slot should hold max_payload() bytes:
+  // a shorter one may truncate a run. receive_from and receive refuse to
+  // work (invalid_argument), as they have no room to say where a run splits.
+  // Errors: system (the kernel lacks it, ENOPROTOOPT; nothing changes), closed.
+  Result<void> set_receive_coalescing(bool on);
+  bool receive_coalescing() const noexcept { return gro_; }
 
   // Receives up to slots.size() datagrams, up to kMaxBatch per system call
   // (recvmmsg): waits for the first as receive_from does (timed_out after the
@@ -176,8 +222,14 @@ class UdpSocket {
  private:
   UdpSocket(FileDescriptor fd, Family family, Endpoint local);
   ssize_t receive_message(std::span<std::byte> buffer, detail::SockAddr& address);
-  // Counts the kernel's drops from a received datagram's control messages.
-  void note_drops(const void* message_header) noexcept;
+  // Counts the kernel's drops from a received datagram's control messages;
+  // returns the segment size of a coalesced run (UDP_GRO), else 0.
+  std::size_t note_control(const void* message_header) noexcept;
+  // Builds and makes one sendmmsg of datagrams' first ones (at most
+  // kMaxBatch); the datagrams sent, or -1 and errno, `refused` set when a
+  // check stopped the chunk.
+  struct SendChunk;
+  long send_chunk(std::span<const OutDatagram> datagrams, std::optional<Error>& refused);
   // The checks send_to makes before sending `size` bytes to `dest`.
   Result<void> check_send(std::size_t size, const Endpoint& dest) const;
   Error send_error(int err, const Endpoint& dest) const;
@@ -195,6 +247,9 @@ class UdpSocket {
   std::optional<Endpoint> peer_;
   Timeout receive_timeout_;
   bool non_blocking_ = false;
+  bool gso_supported_ = false;  // the kernel takes UDP_SEGMENT (probed at bind)
+  bool gso_ = false;            // send_batch segments runs (off after a refusal)
+  bool gro_ = false;            // UDP_GRO is on: slots may carry runs
   CounterBlock stats_;            // kernel_drops, truncated
   std::uint32_t last_drops_ = 0;  // the kernel's cumulative count, last seen
 };

@@ -1,6 +1,9 @@
 #include "nexo/net/udp_socket.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <array>
 
 #include <chrono>
 #include <string>
@@ -386,6 +389,120 @@ TEST_P(UdpSocketTest, ABatchFlagsATruncatedDatagramAndKeepsTheNext) {
   EXPECT_EQ(room.slots[0].payload()[999], std::byte{0x5a});
   EXPECT_FALSE(room.slots[1].truncated);
   EXPECT_EQ(as_text(room.slots[1].payload()), "next");
+}
+
+// Segmented sends and coalesced receives (UDP GSO and GRO) --------------------
+
+// Datagram i of a run: `size` bytes, each byte i * 31 + its offset (mod 256).
+Bytes patterned(std::size_t i, std::size_t size) {
+  Bytes out(size);
+  for (std::size_t k = 0; k < size; ++k)
+    out[k] = static_cast<std::byte>((i * 31 + k) & 0xff);
+  return out;
+}
+
+// Receives until `count` datagrams have come (or a receive fails), splitting
+// coalesced runs; `runs` counts the slots that carried more than one.
+std::vector<Bytes> receive_datagrams(UdpSocket& socket, std::size_t count, std::size_t slot,
+                                     std::size_t* runs = nullptr) {
+  std::vector<Bytes> got;
+  Slots room(8, slot);
+  while (got.size() < count) {
+    auto n = socket.receive_batch(room.slots);
+    if (!n) break;
+    for (std::size_t i = 0; i < *n; ++i) {
+      const InSlot& s = room.slots[i];
+      if (runs != nullptr && s.segment_size != 0) ++*runs;
+      for (std::size_t k = 0; k < s.count(); ++k)
+        got.emplace_back(s.datagram(k).begin(), s.datagram(k).end());
+    }
+  }
+  return got;
+}
+
+// Runs of one size ending in a shorter one, a longer one starting a new run,
+// and single datagrams between them.
+const std::vector<std::size_t> kRunSizes = {1000, 1000, 1000, 500, 1000, 1200, 1200, 7, 1200};
+
+std::vector<Bytes> send_runs(UdpSocket& client, const Endpoint& to) {
+  std::vector<Bytes> sent;
+  for (std::size_t i = 0; i < kRunSizes.size(); ++i)
+    sent.push_back(patterned(i, kRunSizes[i]));
+  std::vector<OutDatagram> batch;
+  for (const auto& b : sent)
+    batch.push_back(OutDatagram{b, &to});
+  auto n = client.send_batch(batch);
+  EXPECT_TRUE(n) << n.error().to_string();
+  EXPECT_EQ(n.value_or(0), sent.size());
+  return sent;
+}
+
+TEST_P(UdpSocketTest, RunsOfEqualDatagramsArriveWholeAndInOrder) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  const auto sent = send_runs(client, server.local_endpoint());
+  ASSERT_TRUE(server.set_receive_timeout(5s));
+  EXPECT_EQ(receive_datagrams(server, sent.size(), 2048), sent);  // no coalescing: one a slot
+}
+
+TEST_P(UdpSocketTest, ACoalescedRunIsSplitIntoItsDatagramsInOrder) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  if (!server.set_receive_coalescing(true) || !client.send_coalescing())
+    GTEST_SKIP() << "this kernel has no UDP GSO or GRO";
+  const auto sent = send_runs(client, server.local_endpoint());
+  ASSERT_TRUE(server.set_receive_timeout(5s));
+  std::size_t runs = 0;
+  EXPECT_EQ(receive_datagrams(server, sent.size(), server.max_payload(), &runs), sent);
+  EXPECT_GE(runs, 2u);  // loopback hands segmented sends over whole
+  Endpoint from;
+  std::array<std::byte, 16> one{};
+  auto refused = server.receive_from(one, from);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::invalid_argument);
+}
+
+TEST_P(UdpSocketTest, ATruncatedRunKeepsTheDatagramsWhollyInside) {
+  UdpSocket server = bound();
+  UdpSocket client = bound();
+  if (!server.set_receive_coalescing(true) || !client.send_coalescing())
+    GTEST_SKIP() << "this kernel has no UDP GSO or GRO";
+  std::vector<Bytes> sent;
+  std::vector<OutDatagram> batch;
+  for (std::size_t i = 0; i < 4; ++i)
+    sent.push_back(patterned(i, i < 3 ? 1000 : 500));
+  for (const auto& b : sent)
+    batch.push_back(OutDatagram{b, &server.local_endpoint()});
+  ASSERT_EQ(client.send_batch(batch).value_or(0), 4u);
+  ASSERT_TRUE(server.set_receive_timeout(5s));
+  Slots room(1, 2500);
+  auto n = server.receive_batch(room.slots);
+  ASSERT_TRUE(n) << n.error().to_string();
+  const InSlot& s = room.slots[0];
+  EXPECT_TRUE(s.truncated);
+  EXPECT_EQ(s.size, 3500u);
+  EXPECT_EQ(s.segment_size, 1000u);
+  ASSERT_EQ(s.count(), 2u);
+  EXPECT_EQ(Bytes(s.datagram(0).begin(), s.datagram(0).end()), sent[0]);
+  EXPECT_EQ(Bytes(s.datagram(1).begin(), s.datagram(1).end()), sent[1]);
+}
+
+TEST(UdpSocketSegmenting, AKernelRefusalFallsBackToSeparateDatagramsForGood) {
+  auto server = UdpSocket::bind(Endpoint(InetAddress::loopback(Family::v4), 0));
+  auto client = UdpSocket::bind(Endpoint(InetAddress::loopback(Family::v4), 0));
+  ASSERT_TRUE(server && client);
+  if (!client->send_coalescing()) GTEST_SKIP() << "this kernel has no UDP GSO";
+  // Without UDP checksums the kernel refuses to segment (EINVAL).
+  const int on = 1;
+  ASSERT_EQ(::setsockopt(client->native_handle(), SOL_SOCKET, SO_NO_CHECK, &on, sizeof on), 0);
+  const auto sent = send_runs(*client, server->local_endpoint());
+  EXPECT_FALSE(client->send_coalescing());
+  const auto again = send_runs(*client, server->local_endpoint());
+  ASSERT_TRUE(server->set_receive_timeout(5s));
+  auto got = receive_datagrams(*server, 2 * sent.size(), 2048);
+  std::vector<Bytes> both = sent;
+  both.insert(both.end(), again.begin(), again.end());
+  EXPECT_EQ(got, both);
 }
 
 TEST(UdpSocket, Ipv4SocketCannotSendToIpv6) {
