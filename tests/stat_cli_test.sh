@@ -83,6 +83,15 @@ timeout $((20 * scale)) "$nexo" stat >/dev/null 2>"$work/list.err"
 [[ ! -e $NEXO_STAT_DIR/nexo-$dead.stat ]] && grep -q "pid $dead is gone" "$work/list.err" \
   && pass "a dead process's file is removed" || fail "dead file kept: $(cat "$work/list.err")"
 
+# --watch redraws the report --count times, each from the top of the screen.
+timeout $((20 * scale)) "$nexo" stat "$recv" --watch --interval 0.05 --count 3 >"$work/watch.out"; rc=$?
+frames=$(grep -o $'\033\[H\033\[2J' "$work/watch.out" | wc -l)
+counts=$(grep -c "messages_in 3 bytes_in 15" "$work/watch.out")
+[[ $rc -eq 0 && $frames -eq 3 && $counts -eq 3 ]] && pass "stat --watch --count 3 draws 3 reports" \
+  || fail "stat --watch: exit $rc, $frames frames, $counts reports: $(cat -v "$work/watch.out")"
+timeout $((20 * scale)) "$nexo" stat "$dead" --watch --interval 0.05 --count 5 >/dev/null 2>&1; rc=$?
+[[ $rc -eq 1 ]] && pass "stat --watch of a gone process exits 1" || fail "stat --watch of a gone pid: exit $rc"
+
 kill "$recv" 2>/dev/null  # (a background job ignores SIGINT)
 wait "$recv" 2>/dev/null
 echo "$failures failure(s)"
