@@ -145,10 +145,9 @@ class ZmqPair final : public PingPong {
   EchoThread thread_;
 };
 
-// Opens `impl`'s pair for `size`-byte messages at `placement` (every impl runs
-// here: nothing is skipped, a failure to open is a failure).
+// Opens `impl`'s pair for `size`-byte messages at `placement`.
 Result<std::unique_ptr<PingPong>> open_pair(const Placement& placement, std::size_t size,
-                                            std::size_t impl, std::string&) {
+                                            std::size_t impl) {
   const int server = placement.server;
   switch (impl) {
     case kRaw:

@@ -149,7 +149,7 @@ bool run_throughput(const Options& options, const std::vector<Placement>& placem
     bind_thread(placement.client);
     const char* cpus = cpus_name(placement.mode);
     std::vector<StreamResult> results(kImplCount);
-    auto open = [&](std::size_t impl, std::string&) { return open_stream(impl, placement); };
+    auto open = [&](std::size_t impl) { return open_stream(impl, placement); };
     if (auto ran = run_stream_case(impls, open, placement.client, counts, options.impls, results);
         !ran) {
       std::fprintf(stderr, "bench_msg: throughput %s: %s\n", cpus, ran.error().message().c_str());

@@ -35,22 +35,16 @@ Error echo_failure(PingPong& pair, Error client, std::string_view impl) {
 
 namespace {
 
-// Opens the pairs of `impls` into `pairs`; returns those that run.
-Result<std::vector<std::size_t>> open_pairs(std::span<const std::size_t> impls,
-                                            const OpenPair& open, int client_cpu,
-                                            const ImplChoice& names,
-                                            std::vector<std::unique_ptr<PingPong>>& pairs,
-                                            std::vector<LatencyResult>& results) {
-  std::vector<std::size_t> opened;
+// Opens the pair of each of `impls` into `pairs`; the first that fails is the error.
+Result<void> open_pairs(std::span<const std::size_t> impls, const OpenPair& open, int client_cpu,
+                        const ImplChoice& names, std::vector<std::unique_ptr<PingPong>>& pairs) {
   for (std::size_t impl : impls) {
-    auto pair = open(impl, results[impl].skipped);
+    auto pair = open(impl);
     bind_thread(client_cpu);  // opening may have bound this thread to the server's cpu
     if (!pair) return pair.error().with_context(names.name(impl));
-    if (!*pair) continue;  // skipped: the reason is in results[impl]
     pairs[impl] = std::move(*pair);
-    opened.push_back(impl);
   }
-  return opened;
+  return ok();
 }
 
 }  // namespace
@@ -59,15 +53,14 @@ Result<void> run_latency_case(std::span<const std::size_t> impls, const OpenPair
                               int client_cpu, const LatencyRounds& counts, std::size_t size,
                               const ImplChoice& names, std::vector<LatencyResult>& results) {
   std::vector<std::unique_ptr<PingPong>> pairs(results.size());
-  auto opened = open_pairs(impls, open, client_cpu, names, pairs, results);
-  if (!opened) return opened.error();
+  if (auto opened = open_pairs(impls, open, client_cpu, names, pairs); !opened) return opened;
   Message message(size);
-  for (std::size_t impl : *opened) {
+  for (std::size_t impl : impls) {
     results[impl].samples.reserve(static_cast<std::size_t>(counts.rounds * counts.iterations));
     auto warm = pairs[impl]->run(static_cast<std::size_t>(counts.warmup), message, nullptr);
     if (!warm) return echo_failure(*pairs[impl], std::move(warm).error(), names.name(impl));
   }
-  auto rounds = rotate_rounds(counts.rounds, *opened, [&](std::size_t impl) -> Result<void> {
+  auto rounds = rotate_rounds(counts.rounds, impls, [&](std::size_t impl) -> Result<void> {
     const Usage before = Usage::now();
     auto ran = pairs[impl]->run(static_cast<std::size_t>(counts.iterations), message,
                                 &results[impl].samples);
@@ -76,7 +69,7 @@ Result<void> run_latency_case(std::span<const std::size_t> impls, const OpenPair
     return ran;
   });
   if (!rounds) return rounds;
-  for (std::size_t impl : *opened) {
+  for (std::size_t impl : impls) {
     if (auto finished = pairs[impl]->finish(); !finished) {
       return finished.error().with_context(names.name(impl));
     }
@@ -116,9 +109,7 @@ bool run_latency_section(const LatencyTable& table, std::span<const Placement> p
     const char* cpus = cpus_name(placement.mode);
     for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
       std::vector<LatencyResult> results(names.names().size());
-      auto open_sized = [&](std::size_t impl, std::string& skipped) {
-        return open(placement, size, impl, skipped);
-      };
+      auto open_sized = [&](std::size_t impl) { return open(placement, size, impl); };
       const std::string size_text = size_name(size);
       if (auto ran = run_latency_case(impls, open_sized, placement.client, counts, size, names,
                                       results);
@@ -160,10 +151,6 @@ LatencySummary print_latency_case(std::string label, std::vector<LatencyResult>&
                          std::vector<double>(results.size())};
   for (std::size_t impl = 0; impl < results.size(); ++impl) {
     auto& r = results[impl];
-    if (!r.skipped.empty()) {
-      std::printf("%s skipped: %s\n", prefix(impl).c_str(), r.skipped.c_str());
-      continue;
-    }
     if (!r.ran) continue;
     summary.p50[impl] = r.samples.percentile_us(50);
     summary.p99[impl] = r.samples.percentile_us(99);

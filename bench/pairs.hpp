@@ -154,7 +154,6 @@ struct LatencyResult {
   LatencySamples samples;
   Usage usage;          // over the measured rounds
   bool ran = false;
-  std::string skipped;  // why the impl did not run (it cannot here), if it did not
 };
 
 struct LatencyRounds {
@@ -163,10 +162,9 @@ struct LatencyRounds {
   int iterations = 2000;  // round trips per impl per round
 };
 
-// Opens `impl`'s pair for messages of `size` at a placement; a null pair with
-// a reason means the impl cannot run here (skipped, not failed).
-using OpenPair = std::function<Result<std::unique_ptr<PingPong>>(std::size_t impl,
-                                                                 std::string& skipped)>;
+// Opens `impl`'s pair for messages of `size` at a placement: the pair (never
+// null) or the error that kept it from opening.
+using OpenPair = std::function<Result<std::unique_ptr<PingPong>>(std::size_t impl)>;
 
 // One case: the pairs of `impls` opened (this thread bound to the client's
 // cpu after each), warmed up, then rounds in which each runs `iterations`
@@ -188,8 +186,8 @@ struct LatencySummary {
   double ratio99(std::size_t a, std::size_t b) const { return ratio(p99[a], p99[b]); }
 };
 
-// Prints a case's rows, each `prefix(impl)` then p50_us p99_us rt/s csw/rt
-// cpu_us/rt (or the reason it was skipped); returns its summary.
+// Prints a case's rows, one per impl that ran, each `prefix(impl)` then p50_us
+// p99_us rt/s csw/rt cpu_us/rt; returns its summary.
 LatencySummary print_latency_case(std::string label, std::vector<LatencyResult>& results,
                                   const std::function<std::string(std::size_t)>& prefix);
 // The column heads print_latency_case's figures line up under.
@@ -208,8 +206,9 @@ struct LatencyTable {
   const char* extra_head = nullptr;  // an extra column after impl, if any ("path")
   std::function<std::string(std::size_t impl)> extra;  // its value per impl
 };
+// Opens `impl`'s pair for `size`-byte messages at `placement`, as OpenPair.
 using OpenSizedPair = std::function<Result<std::unique_ptr<PingPong>>(
-    const Placement& placement, std::size_t size, std::size_t impl, std::string& skipped)>;
+    const Placement& placement, std::size_t size, std::size_t impl)>;
 bool run_latency_section(const LatencyTable& table, std::span<const Placement> placements,
                          std::span<const std::size_t> impls, const OpenSizedPair& open,
                          const LatencyRounds& counts, const ImplChoice& names,

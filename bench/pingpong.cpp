@@ -421,9 +421,7 @@ bool run_placement(const Options& options, const nexo::bench::Placement& placeme
   constexpr std::array<std::size_t, 2> kOrder = {kRaw, kNexo};  // raw first in even rounds
   for (const Case& c : kCases) {
     std::vector<LatencyResult> results(2);
-    auto open = [&](std::size_t impl, std::string&) {
-      return open_pair(c, impl, placement.server);
-    };
+    auto open = [&](std::size_t impl) { return open_pair(c, impl, placement.server); };
     if (auto ran = nexo::bench::run_latency_case(kOrder, open, placement.client, options.rounds,
                                                  c.size, kImpls, results);
         !ran) {

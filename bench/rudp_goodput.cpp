@@ -232,9 +232,7 @@ Result<void> run_goodput_case(double loss, const Placement& placement, const Opt
   for (std::size_t impl = 0; impl < kImplCount; ++impl) {
     if (options.impls.on(impl) && (through_proxy(impl) || loss == 0)) impls.push_back(impl);
   }
-  auto open = [&](std::size_t impl, std::string&) {
-    return open_stream(impl, placement, options, plan);
-  };
+  auto open = [&](std::size_t impl) { return open_stream(impl, placement, options, plan); };
   return run_stream_case(impls, open, placement.client, options.stream_rounds, options.impls,
                          results);
 }

@@ -205,8 +205,9 @@ bool run_latency(const Options& options, const std::vector<Placement>& placement
       "round trip\n");
   // nexo-16k: one message a datagram anyway; raw-batched: a throughput anchor.
   const auto impls = options.impls.chosen({kNexoSmall, kRawBatched});
-  auto open = [&options](const Placement& placement, std::size_t, std::size_t impl,
-                         std::string&) { return open_pair(impl, placement, options); };
+  auto open = [&options](const Placement& placement, std::size_t, std::size_t impl) {
+    return open_pair(impl, placement, options);
+  };
   const LatencyTable table{"bench_rudp", 11, "path", [](std::size_t impl) {
                              return std::string(through_proxy(impl) ? "proxy" : "direct");
                            }};

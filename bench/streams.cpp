@@ -92,14 +92,11 @@ Result<void> run_stream_case(std::span<const std::size_t> impls, const OpenStrea
                              int client_cpu, const StreamRounds& counts, const ImplChoice& names,
                              std::vector<StreamResult>& results) {
   std::vector<std::unique_ptr<Stream>> streams(results.size());
-  std::vector<std::size_t> opened;
   for (std::size_t impl : impls) {
-    auto stream = open(impl, results[impl].skipped);
+    auto stream = open(impl);
     bind_thread(client_cpu);  // opening may have bound this thread to the server's cpu
     if (!stream) return stream.error().with_context(names.name(impl));
-    if (!*stream) continue;
     streams[impl] = std::move(*stream);
-    opened.push_back(impl);
     results[impl].ran = true;
   }
   // A stream that did not finish is closed at once: it would go on sending in
@@ -111,7 +108,7 @@ Result<void> run_stream_case(std::span<const std::size_t> impls, const OpenStrea
   };
   const auto limit = std::chrono::seconds(counts.limit_s);
   const auto warmup = static_cast<std::size_t>(std::max(counts.messages / 10, 1));
-  for (std::size_t impl : opened) {
+  for (std::size_t impl : impls) {
     auto warm = streams[impl]->round(warmup, Clock::now() + limit);
     if (!warm) return warm.error().with_context(names.name(impl));
     if (!warm->finished) {
@@ -119,14 +116,14 @@ Result<void> run_stream_case(std::span<const std::size_t> impls, const OpenStrea
       give_up(impl, *warm);
     }
   }
-  auto rounds = rotate_rounds(counts.rounds, opened, [&](std::size_t impl) -> Result<void> {
+  auto rounds = rotate_rounds(counts.rounds, impls, [&](std::size_t impl) -> Result<void> {
     if (!streams[impl]) return ok();
     auto measured = measure_round(*streams[impl], counts, results[impl]);
     if (!measured) return measured.error().with_context(names.name(impl));
     if (!*measured) give_up(impl, *results[impl].unfinished);
     return ok();
   });
-  for (std::size_t impl : opened) {
+  for (std::size_t impl : impls) {
     if (streams[impl]) results[impl].note = streams[impl]->note();
   }
   return rounds;
@@ -141,10 +138,6 @@ void print_stream_plan(const StreamRounds& counts, const char* what) {
 }
 
 bool print_unfinished(const StreamResult& r, std::size_t message_size) {
-  if (!r.skipped.empty()) {
-    std::printf("skipped: %s\n", r.skipped.c_str());
-    return true;
-  }
   if (r.unfinished) {
     const auto& u = *r.unfinished;
     const double seconds = std::chrono::duration<double>(u.elapsed).count();

@@ -183,7 +183,6 @@ struct StreamResult {
   std::optional<Outcome> unfinished;  // the round that did not finish
   bool unfinished_warmup = false;     // ... and it was the warm-up
   std::string note;                   // the stream's, after the rounds
-  std::string skipped;                // why the impl did not run (it cannot here)
   bool ran = false;
 };
 
@@ -193,9 +192,8 @@ struct StreamRounds {
   int limit_s = 60;  // a round not done by then did not finish
 };
 
-// Opens `impl`'s stream; a null stream with a reason: cannot run here (skipped).
-using OpenStream =
-    std::function<Result<std::unique_ptr<Stream>>(std::size_t impl, std::string& skipped)>;
+// Opens `impl`'s stream: the stream (never null) or the error that kept it from opening.
+using OpenStream = std::function<Result<std::unique_ptr<Stream>>(std::size_t impl)>;
 
 // One case: the streams of `impls` opened, each warmed up (a tenth of a
 // round), then rounds of `messages` each, the first impl rotating. A stream
