@@ -24,7 +24,8 @@ done
 if find "$work/prefix/include" -name '*_test*' | grep -q .; then
   fail "test sources were installed"
 fi
-for f in include/nexo/msg/conformance.hpp include/nexo/wire/shortest_table_gen.hpp; do
+for f in include/nexo/msg/conformance.hpp include/nexo/wire/shortest_table_gen.hpp \
+         include/nexo/reliable/host_test_world.hpp; do
   [[ ! -e $work/prefix/$f ]] || fail "$f is for tests only, but was installed"
 done
 "$work/prefix/bin/nexo" resolve 127.0.0.1 | grep -qx 127.0.0.1 || fail "installed nexo does not run"

@@ -1,11 +1,11 @@
 // The rudp protocol core against hostile peers, with no sockets (the world of
-// host_world.hpp): spoofed and forged handshakes, garbage, packets that break
+// host_test_world.hpp): spoofed and forged handshakes, garbage, packets that break
 // the protocol or claim more than they carry, and the bounds that hold
 // whatever a peer sends: connections per address, bytes held, work per event.
 #include <gtest/gtest.h>
 
 #include "nexo/reliable/host.hpp"
-#include "nexo/reliable/host_world.hpp"
+#include "nexo/reliable/host_test_world.hpp"
 
 namespace nexo::reliable {
 namespace {

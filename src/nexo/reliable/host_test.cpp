@@ -3,7 +3,7 @@
 // clock. Deterministic: a failure prints the seed that replays it. This file:
 // connecting, delivery through loss, duplication, reordering and corruption,
 // flow and congestion control, failure, keepalives and close; hostile peers
-// are in host_hostile_test.cpp, the world they share in host_world.hpp.
+// are in host_hostile_test.cpp, the world they share in host_test_world.hpp.
 #include "nexo/reliable/host.hpp"
 
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <set>
 
 #include "nexo/fault/injector.hpp"
-#include "nexo/reliable/host_world.hpp"
+#include "nexo/reliable/host_test_world.hpp"
 
 namespace nexo::reliable {
 namespace {
