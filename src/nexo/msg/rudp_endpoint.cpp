@@ -118,53 +118,87 @@ void Endpoint::on_ready(std::uint32_t readiness) {
 }
 
 void Endpoint::flush_locked(Time now) {
-  if (!socket_.is_open()) return;
-  if (!unsent_.empty()) {
-    const std::size_t taken = transmit_locked(unsent_);
-    unsent_.erase(unsent_.begin(), unsent_.begin() + static_cast<std::ptrdiff_t>(taken));
-    if (!unsent_.empty()) return;
-  }
-  if (batch_.size() < kSendBatch) batch_.resize(kSendBatch);
-  for (;;) {
-    std::size_t n = 0;  // poll_transmit reuses each entry's buffer
-    while (n < kSendBatch && host_.poll_transmit(batch_[n].second, batch_[n].first, now))
-      ++n;
-    if (n == 0) return;
-    const std::size_t taken = transmit_locked(std::span(batch_).first(n));
-    for (std::size_t i = taken; i < n; ++i)
-      unsent_.push_back(std::move(batch_[i]));
-    if (taken < n || n < kSendBatch) return;
+  // A full socket takes nothing until it is writable: the Host keeps its
+  // packets (and their timers) meanwhile.
+  if (stopped_ || !socket_.is_open() || writable_armed_) return;
+  while (outbox_count_ < kOutboxLimit) {
+    if (outbox_.size() == outbox_count_) outbox_.emplace_back();
+    auto& [to, bytes] = outbox_[outbox_count_];  // poll_transmit reuses the buffer
+    if (!host_.poll_transmit(bytes, to, now)) return;
+    ++outbox_count_;
   }
 }
 
-std::size_t Endpoint::transmit_locked(std::span<std::pair<net::Endpoint, Bytes>> datagrams) {
+void Endpoint::transmit(std::unique_lock<std::mutex>& lock,
+                        std::vector<std::function<void()>>& later) {
+  if (transmitting_ || stopped_ || outbox_count_ == 0) {  // nothing, or another thread's turn
+    lock.unlock();
+    return;
+  }
+  transmitting_ = true;
+  std::optional<Error> error;
+  while (outbox_count_ > 0 && !writable_armed_ && socket_.is_open()) {
+    const std::size_t n = outbox_count_;
+    sending_.swap(outbox_);  // outbox_ takes new datagrams meanwhile
+    outbox_count_ = 0;
+    lock.unlock();
+    Handed handed = hand_over(std::span(sending_).first(n));
+    lock.lock();
+    if (handed.error) error = std::move(handed.error);
+    if (handed.taken < n) requeue_locked(std::span(sending_).subspan(handed.taken, n - handed.taken));
+    if (handed.full && !writable_armed_) {  // go on when the socket is writable
+      writable_armed_ = true;
+      (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
+    }
+  }
+  transmitting_ = false;
+  if (error) on_socket_error_locked(*error, later);
+  if (stopped_) changed_.notify_all();  // stop() waits for the hand-over to end
+  lock.unlock();
+}
+
+void Endpoint::requeue_locked(std::span<std::pair<net::Endpoint, Bytes>> rest) {
+  // rest lies in sending_; outbox_ holds what was staged since: rest first.
+  std::vector<std::pair<net::Endpoint, Bytes>> merged;
+  merged.reserve(rest.size() + outbox_.size());
+  for (auto& d : rest)
+    merged.push_back(std::move(d));
+  for (auto& d : outbox_)
+    merged.push_back(std::move(d));  // the staged ones, then spare buffers
+  outbox_count_ += rest.size();
+  outbox_.swap(merged);
+  // Spare buffers beyond a full outbox are let go: requeues do not pile them up.
+  if (outbox_.size() > std::max(outbox_count_, kOutboxLimit))
+    outbox_.resize(std::max(outbox_count_, kOutboxLimit));
+}
+
+Endpoint::Handed Endpoint::hand_over(std::span<const std::pair<net::Endpoint, Bytes>> datagrams) {
+  Handed handed;
   if (out_faults_) {
     for (const auto& [to, bytes] : datagrams)
       out_faults_->push(bytes, connected_ ? nullptr : std::make_shared<const net::Endpoint>(to));
-    return datagrams.size();
+    handed.taken = datagrams.size();
+    return handed;
   }
   std::array<net::OutDatagram, kSendBatch> out;
-  std::size_t taken = 0;
-  while (taken < datagrams.size()) {
-    const auto chunk = datagrams.subspan(taken, std::min(kSendBatch, datagrams.size() - taken));
+  while (handed.taken < datagrams.size()) {
+    const auto chunk =
+        datagrams.subspan(handed.taken, std::min(kSendBatch, datagrams.size() - handed.taken));
     for (std::size_t i = 0; i < chunk.size(); ++i)
       out[i] = net::OutDatagram{chunk[i].second, connected_ ? nullptr : &chunk[i].first};
     auto sent = socket_.send_batch(std::span(out).first(chunk.size()));
     if (sent) {
-      taken += *sent;
+      handed.taken += *sent;
       continue;
     }
     if (sent.error().is(ErrorKind::would_block)) {
-      if (!writable_armed_) {
-        writable_armed_ = true;
-        (void)driver_->poller().modify(socket_.native_handle(), io::kReadable | io::kWritable, 1);
-      }
-      return taken;
+      handed.full = true;
+      return handed;
     }
-    pending_error_ = sent.error();
-    ++taken;  // the datagram is lost; the protocol sends it again
+    handed.error = std::move(sent).error();
+    ++handed.taken;  // the datagram is lost; the protocol sends it again
   }
-  return taken;
+  return handed;
 }
 
 void Endpoint::read_locked(Time now, std::vector<std::function<void()>>& later) {

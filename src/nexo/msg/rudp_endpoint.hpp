@@ -20,8 +20,11 @@
 // itself (leader/follower, io::DrivenPoller), so a message needs no hop from
 // the I/O thread; while nobody does, the Context's I/O loop reads it
 // (io::LoopFallback). The loop runs the timers. A sending thread hands its
-// message to the Host and transmits what the Host then has to send, itself,
-// under the mutex. Receives complete outside the mutex.
+// message to the Host under the mutex, which stages what the Host then has to
+// send; one thread at a time (the first to find datagrams staged) hands them
+// to the socket outside the mutex, so that a thread in a system call, or
+// preempted in one, never holds up the threads that read. Receives complete
+// outside the mutex.
 //
 // Back-pressure: a full port queue leaves messages in their connection, whose
 // advertised window shrinks, so the sender slows down; nothing is dropped.
@@ -55,6 +58,9 @@ enum Kind : std::uint8_t { kData = 0, kDataToAck = 1, kTaken = 2 };
 inline constexpr std::size_t kKindSize = 1, kIdSize = 8;
 // Datagrams read, and sent, per system call (and per turn, read).
 inline constexpr std::size_t kReadBatch = 64, kSendBatch = 64;
+// Datagrams staged for the socket at most: the Host keeps the rest until
+// these are out (what is staged counts as sent, its timers running).
+inline constexpr std::size_t kOutboxLimit = 4 * kSendBatch;
 // The receive slots' memory at most: fewer slots when datagrams are large.
 inline constexpr std::size_t kReadMemory = 256 * 1024;
 // Receive slots when the socket coalesces runs (UDP GRO): each as long as the
@@ -165,6 +171,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   }
   // Stops the loop's part; the socket closes. Idempotent.
   void stop() {
+    {
+      std::unique_lock lock(mutex_);
+      stopped_ = true;  // nothing more is staged or handed to the socket
+      changed_.wait(lock, [&] { return !transmitting_; });
+    }
     fallback_.reset();
     (void)context_.io().call<bool>([this]() -> Result<bool> {
       timer_.reset();
@@ -196,9 +207,23 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // A send on the socket failed with `error` (ECONNREFUSED on a connected socket).
   virtual void on_socket_error_locked(const Error&, std::vector<std::function<void()>>&) {}
 
-  // Sends what the Host has to send, up to kSendBatch datagrams per system
-  // call; keeps what the socket will not take now.
+  // Stages what the Host has to send (up to kOutboxLimit datagrams), for
+  // transmit() to hand to the socket.
   void flush_locked(Time now);
+  // With `lock` (on mutex_) held; returns with it released. Hands the staged
+  // datagrams to the socket outside the mutex, kSendBatch per system call,
+  // unless another thread is doing so (it takes these too); keeps what the
+  // socket will not take now. Completions of a socket error go to `later`.
+  void transmit(std::unique_lock<std::mutex>& lock, std::vector<std::function<void()>>& later);
+  // Stages and transmits now, then takes `lock` again (before a wait).
+  void flush_now(std::unique_lock<std::mutex>& lock, Time now) {
+    flush_locked(now);
+    std::vector<std::function<void()>> later;
+    transmit(lock, later);
+    for (auto& f : later)
+      f();
+    lock.lock();
+  }
   // Makes the loop's timer fire by the Host's next deadline.
   void rearm_locked() {
     const auto next = host_.next_timer();
@@ -232,11 +257,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     take_turn([](Time) {});
   }
 
-  // The end of every operation: transmit, rearm, then complete outside the lock.
+  // The end of every operation: transmit, then complete outside the lock.
   void finish(std::unique_lock<std::mutex>& lock, PortQueue::Handoffs& handoffs,
               std::vector<std::function<void()>>& later) {
     changed_.notify_all();
-    lock.unlock();
+    transmit(lock, later);
     handoffs.run();
     for (auto& f : later)
       f();
@@ -260,10 +285,20 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::optional<net::Endpoint> connected_;  // the sender's socket is connected
 
  private:
-  // Hands `datagrams` to the socket (or the fault plan); returns how many it
-  // took, fewer when its buffer is full (then it waits to be writable). A
-  // datagram the OS refuses counts as taken (lost; the protocol resends it).
-  std::size_t transmit_locked(std::span<std::pair<net::Endpoint, Bytes>> datagrams);
+  // What hand_over did: datagrams taken (a datagram the OS refuses counts as
+  // taken: lost, the protocol resends it), whether the socket was full, and
+  // the last error.
+  struct Handed {
+    std::size_t taken = 0;
+    bool full = false;
+    std::optional<Error> error;
+  };
+  // Without mutex_, by the transmitting thread: hands `datagrams` to the
+  // socket (or the fault plan) until it takes no more.
+  Handed hand_over(std::span<const std::pair<net::Endpoint, Bytes>> datagrams);
+  // With mutex_: puts `rest` (taken from outbox_ earlier) back before what
+  // was staged since.
+  void requeue_locked(std::span<std::pair<net::Endpoint, Bytes>> rest);
   // Reads what the socket holds (up to kReadBatch datagrams) into the Host.
   void read_locked(Time now, std::vector<std::function<void()>>& later);
 
@@ -288,10 +323,6 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     process_locked(now, handoffs, later);
     flush_locked(now);
     after_flush_locked(later);
-    if (pending_error_) {
-      on_socket_error_locked(*pending_error_, later);
-      pending_error_.reset();
-    }
     rearm_locked();
     finish(lock, handoffs, later);
   }
@@ -315,13 +346,17 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::mutex inbox_mutex_;
   std::vector<std::pair<net::Endpoint, Bytes>> inbox_;
   std::atomic<std::thread::id> reader_{};  // the thread pushing into in_faults_
-  // With mutex_: datagrams the socket did not take yet, oldest first, and
-  // the batch flush_locked fills (kept to reuse the buffers).
-  std::vector<std::pair<net::Endpoint, Bytes>> unsent_;
-  std::vector<std::pair<net::Endpoint, Bytes>> batch_;
+  // With mutex_: the datagrams staged for the socket, oldest first, are
+  // outbox_[0, outbox_count_) (the entries past them keep their buffers, for
+  // poll_transmit to reuse). sending_ is what the transmitting thread hands
+  // over; it swaps with outbox_. transmitting_: a thread is handing over;
+  // stopped_: stop() began, nothing more is staged.
+  std::vector<std::pair<net::Endpoint, Bytes>> outbox_, sending_;
+  std::size_t outbox_count_ = 0;
+  bool transmitting_ = false;
+  bool stopped_ = false;
   std::optional<Time> armed_at_;
   bool writable_armed_ = false;
-  std::optional<Error> pending_error_;
 };
 
 }  // namespace nexo::msg::rudp

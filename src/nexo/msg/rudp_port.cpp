@@ -30,7 +30,7 @@ class PortEngine final : public Endpoint, public ReplyPath {
       const Time now = reliable::Clock::now();
       for (auto id : host_.ids())
         host_.close(id, now);
-      flush_locked(now);
+      flush_now(lock, now);
       rearm_locked();
       linger(lock, [&] {
         for (auto id : host_.ids()) {

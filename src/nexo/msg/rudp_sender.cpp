@@ -12,6 +12,10 @@ namespace {
 
 using namespace rudp;
 
+// Packets in flight from which a message handed over waits for the next
+// acknowledgement's turn to leave (see hand_over).
+constexpr std::size_t kAutocorkInFlight = 16;
+
 class SenderEngine final : public Endpoint {
  public:
   SenderEngine(Context& context, net::UdpSocket socket, const reliable::HostConfig& config, Uri uri,
@@ -27,7 +31,7 @@ class SenderEngine final : public Endpoint {
     connected_ = peer;
     const Time now = reliable::Clock::now();
     id_ = host_.connect(peer, now);
-    flush_locked(now);
+    flush_now(lock, now);
     rearm_locked();
     const auto deadline = options_.connect_timeout ? io::Clock::now() + *options_.connect_timeout
                                                    : io::Clock::time_point::max();
@@ -96,7 +100,7 @@ class SenderEngine final : public Endpoint {
       notify_room_locked();
       const Time now = reliable::Clock::now();
       host_.close(id_, now);
-      flush_locked(now);
+      flush_now(lock, now);
       rearm_locked();
       // What was sent still arrives, then the port learns of the close.
       linger(lock, [&] {
@@ -161,7 +165,12 @@ class SenderEngine final : public Endpoint {
         marks_.emplace_back(c->messages_queued(), std::move(*completer));
       }
     }
-    flush_locked(now);
+    // Autocorking, as Linux TCP does it: with many packets in flight,
+    // acknowledgements keep coming, and the turn each one takes sends what
+    // queued meanwhile in one batch. Sending each message at once would cost
+    // a system call, and a wake of the peer, per message. A synchronous send
+    // goes at once: someone waits for it.
+    if (until_taken || c->packets_in_flight() < kAutocorkInFlight) flush_locked(now);
     complete_marks_locked(later);
     rearm_locked();
     finish(lock, handoffs, later);

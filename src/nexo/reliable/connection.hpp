@@ -161,6 +161,8 @@ class Connection {
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   // Whether everything sent has been acknowledged.
   bool idle() const noexcept { return segments_.empty(); }
+  // Packets sent and not yet acknowledged, selectively acknowledged or found lost.
+  std::size_t packets_in_flight() const noexcept { return in_flight_; }
   // Bytes this side holds for the peer's messages: fragments of messages not
   // yet whole, whole messages waiting for their turn or to be taken. At most
   // Config::receive_buffer.
