@@ -36,14 +36,22 @@ void DrivenPoller::drive(Clock::time_point deadline, const std::function<bool()>
     leader_ = true;
   }
   // Lead: handle what is ready; sleep in the Poller until more is, the
-  // deadline, or an interrupt. The first round only looks.
+  // deadline, or an interrupt. The first round only looks. While direct waits
+  // bring input, and no interrupt is pending, they replace the Poller's.
   std::array<Poller::Event, Poller::kMaxEvents> events;
   std::size_t ready = 0;
+  bool direct = true;
+  const std::uint64_t interrupts_at_start = interrupts_seen();
   for (;;) {
     handle(std::span<const Poller::Event>(events).first(ready));
     if (done()) break;
     const Timeout wait = until(deadline);
     if (wait && wait->count() == 0) break;
+    ready = 0;
+    if (direct && (!wait || *wait > kDirectWaitLimit) && interrupts_seen() == interrupts_at_start) {
+      direct = wait_directly();
+      continue;  // done() again, then another direct wait or the Poller
+    }
     ready = poller_.wait(events, wait);
   }
   {
@@ -52,6 +60,11 @@ void DrivenPoller::drive(Clock::time_point deadline, const std::function<bool()>
     left_at_ = Clock::now();
   }
   left_.notify_all();
+}
+
+std::uint64_t DrivenPoller::interrupts_seen() const {
+  std::lock_guard lock(mutex_);
+  return interrupts_;
 }
 
 void DrivenPoller::interrupt() noexcept {

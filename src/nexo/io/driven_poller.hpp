@@ -10,10 +10,18 @@
 // once the leader has been gone for a millisecond, or at once when
 // want_background() says a Request has nobody to drive it.
 //
+// A subclass with one descriptor may lead more cheaply: wait_directly() blocks
+// in its read (one system call where waiting in the Poller and then reading
+// takes two). An interrupt does not end that wait, so it is bounded
+// (kDirectWaitLimit), tried only with more than that left before the
+// deadline, and given up for the Poller once it comes back empty: an
+// interrupt waits at most that long.
+//
 // Users: the tcp:// port (its listener and connections) and the tcp:// sender
-// (replies and acknowledgements on its connection).
+// (replies and acknowledgements on its connection; it waits directly).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,6 +42,9 @@ class DrivenPoller : public Progress {
 
   Poller& poller() noexcept { return poller_; }
 
+  // How long wait_directly() may block at most.
+  static constexpr std::chrono::milliseconds kDirectWaitLimit{2};
+
   // Progress: lead (wait on the Poller, handle what is ready) or follow.
   void drive(Clock::time_point deadline, const std::function<bool()>& done) final;
   void interrupt() noexcept final;
@@ -49,8 +60,15 @@ class DrivenPoller : public Progress {
   // flagged by another thread may be pending). The leader and the I/O thread
   // may call it at the same time: it does its own locking. Never throws.
   virtual void handle(std::span<const Poller::Event> events) = 0;
+  // The leader's cheaper wait, where there is one: blocks in a read of the one
+  // descriptor for up to kDirectWaitLimit and does what handle() would with
+  // what came. false: nothing came, or it cannot wait so now (the Poller
+  // waits instead). Never throws.
+  virtual bool wait_directly() { return false; }
 
  private:
+  std::uint64_t interrupts_seen() const;
+
   Poller poller_;
   mutable std::mutex mutex_;
   std::condition_variable left_;  // the leader left, or interrupt()

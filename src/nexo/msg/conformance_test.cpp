@@ -34,6 +34,13 @@ INSTANTIATE_TEST_SUITE_P(Transports, SynchronousConformance,
                          ::testing::ValuesIn(testing::transports_where(&Traits::synchronous)),
                          testing::transport_name);
 
+// The transports that lose nothing (udp:// may drop a datagram when its port
+// falls behind).
+using ReliableConformance = testing::TransportTest;
+INSTANTIATE_TEST_SUITE_P(Transports, ReliableConformance,
+                         ::testing::ValuesIn(testing::transports_where(&Traits::reliable)),
+                         testing::transport_name);
+
 TEST_P(Conformance, SendThenReceive) {
   auto port = bind();
   auto sender = connect(*port);
@@ -383,6 +390,60 @@ TEST_P(Conformance, ClosingThePortReleasesItsReceivers) {
   auto waiting = port->receive_async();
   port->close();
   EXPECT_EQ(waiting.wait().error().kind(), ErrorKind::closed);
+}
+
+// With one connection, a receiving thread waits in that connection's read
+// (tcp://): closing the port must still end its wait, and a second sender must
+// still get in while the first keeps the connection busy.
+TEST_P(Conformance, ClosingThePortEndsAReceiveWaitingOnItsOnlyConnection) {
+  auto port = bind();
+  auto sender = connect(*port);
+  ASSERT_TRUE(sender->send("first", 5s));
+  auto first = port->receive(5s);
+  ASSERT_TRUE(first) << first.error().message();
+  std::atomic<bool> receiving{false};
+  std::jthread closer([&] {
+    while (!receiving)
+      std::this_thread::yield();
+    std::this_thread::sleep_for(20ms);  // into the wait, most likely; it must end either way
+    port->close();
+  });
+  receiving = true;
+  auto r = port->receive(10s);
+  closer.join();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(ErrorKind::closed)) << r.error().message();
+}
+
+TEST_P(ReliableConformance, ANewSenderGetsInWhileAnotherKeepsTheOnlyConnectionBusy) {
+  auto port = bind();
+  auto busy = connect(*port);
+  std::atomic<bool> stop{false};
+  std::string failure;
+  std::jthread stream([&] {
+    for (int i = 0; !stop; ++i) {
+      if (auto r = busy->send("busy", 10s); !r && !stop) {
+        failure = "busy send " + std::to_string(i) + ": " + r.error().message();
+        return;
+      }
+    }
+  });
+  std::unique_ptr<Sender> second;
+  bool got_second = false;
+  for (int i = 0; i < 100'000 && !got_second; ++i) {
+    auto m = port->receive(10s);
+    ASSERT_TRUE(m) << m.error().message();
+    got_second = m->text() == "second";
+    if (i == 100) {  // the busy sender's connection is the only one, and busy
+      second = connect(*port);
+      ASSERT_TRUE(second->send("second", 10s));
+    }
+  }
+  stop = true;
+  busy->close();  // a send blocked on the full port returns
+  stream.join();
+  ASSERT_EQ(failure, "");
+  EXPECT_TRUE(got_second) << "the second sender's message never arrived";
 }
 
 // --- tcp:// bad input: each ends in a closed connection; the port serves on ---

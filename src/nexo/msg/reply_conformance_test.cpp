@@ -207,6 +207,49 @@ TEST_P(ReplyConformance, ClosingTheSenderEndsAWaitingReceive) {
   EXPECT_TRUE(r.error().is(ErrorKind::closed)) << r.error().message();
 }
 
+// A thread that waits for a reply drives the connection itself (on tcp:// and
+// ipc:// it waits in the socket's read). Whatever ends its wait from another
+// thread must reach it there: a cancel, and a send that the I/O thread
+// finishes writing while it waits.
+TEST_P(ReplyConformance, CancellingAWaitedReceiveFromAnotherThreadEndsTheWait) {
+  auto port = bind();
+  auto sender = connect(*port);
+  auto request = sender->receive_async();
+  std::atomic<bool> waiting{false};
+  std::jthread canceller([&] {
+    while (!waiting)
+      std::this_thread::yield();
+    std::this_thread::sleep_for(20ms);  // into the wait, most likely; it must end either way
+    request.cancel();
+  });
+  waiting = true;
+  auto r = request.wait_until(io::Clock::now() + 10s);
+  canceller.join();
+  ASSERT_TRUE(r.has_value()) << "the wait did not end";
+  ASSERT_FALSE(*r);
+  EXPECT_TRUE(r->error().is(ErrorKind::canceled)) << r->error().message();
+}
+
+TEST_P(ReplyConformance, ALargeSendCompletesWhileAnotherThreadWaitsForAReply) {
+  auto port = bind();
+  auto sender = connect(*port);
+  Result<Message> reply = Error(ErrorKind::timed_out, "not received");
+  std::jthread receiver([&] { reply = sender->receive(10s); });
+  const Bytes big(4 << 20, std::byte{7});  // more than the socket takes at once
+  auto sent = sender->send_async(big);
+  ASSERT_TRUE(sent) << sent.error().message();
+  auto request = port->receive(10s);
+  ASSERT_TRUE(request) << request.error().message();
+  EXPECT_EQ(request->data.size(), big.size());
+  auto done = sent->wait_until(io::Clock::now() + 10s);
+  ASSERT_TRUE(done.has_value()) << "the send did not complete";
+  EXPECT_TRUE(*done) << done->error().message();
+  ASSERT_TRUE(port->reply(*request, "pong"));
+  receiver.join();
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "pong");
+}
+
 TEST_P(ReplyConformance, AReplyToASenderThatIsGoneIsClosed) {
   auto port = bind();
   auto sender = connect(*port);

@@ -12,6 +12,7 @@ using namespace std::chrono_literals;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::uint64_t kListenerKey = 0;
 constexpr int kReadRounds = 16;  // chunks per connection per turn: fair to the others
+constexpr std::uint32_t kPollerEvery = 16;  // wait_directly(): every 16th wait is the Poller's
 constexpr std::size_t kOfferBatch = 64;  // frames offered to the queue under one lock
 // Large frames (more than a chunk) may claim the budget but for 1/kSmallShare of
 // it, which stays for small ones: a few peers holding huge frames cannot stop
@@ -42,6 +43,7 @@ struct TcpEngine::Connection {
   std::uint64_t messages_in = 0, bytes_in = 0;
   std::uint32_t interest = 0;  // what the poller watches it for (0: not in the poller)
   bool paused = false;         // the queue was full: not reading
+  bool reading_directly = false;  // the leader reads it without the lock (wait_directly)
 };
 
 TcpEngine::TcpEngine(net::TcpListener listener, io::Poller poller, std::shared_ptr<PortCore> core,
@@ -87,10 +89,55 @@ void TcpEngine::handle(Events events) {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     process(events, out);
-    if (resume_pending_.exchange(false)) resume_paused(out);
-    serve_waiters();
+    end_of_turn(out);
   }
   out.run();
+}
+
+void TcpEngine::end_of_turn(PortQueue::Handoffs& out) {
+  if (resume_pending_.exchange(false)) resume_paused(out);
+  serve_waiters();
+}
+
+// The one connection's read, waited in without the lock (replies and
+// acknowledgements go on meanwhile); a drop or close meanwhile shuts the socket
+// down, which ends the read, and leaves the connection in lingering_.
+bool TcpEngine::wait_directly() {
+  Connection* c = nullptr;
+  std::uint64_t key = 0;
+  std::size_t room = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || connections_.size() != 1 || ++direct_turns_ % kPollerEvery == 0) return false;
+    c = connections_.begin()->second.get();
+    if (c->paused || c->waiting || c->interest != io::kReadable ||
+        !c->stream.non_blocking_calls())
+      return false;
+    room = std::min(read_room(*c), kReadChunk);
+    if (room == 0) return false;
+    c->reading_directly = true;
+    key = c->key;
+  }
+  if (direct_in_.size() < kReadChunk) direct_in_.resize(kReadChunk);
+  auto n = c->stream.read_waiting(std::span(direct_in_).first(room));
+  PortQueue::Handoffs out;
+  bool came = true;
+  {
+    std::lock_guard lock(mutex_);
+    c->reading_directly = false;
+    if (!connections_.contains(key)) {
+      lingering_.reset();  // dropped, or the port closed, meanwhile
+    } else if (!n) {
+      came = !n.error().is(ErrorKind::would_block);  // nothing within the limit
+      if (came) drop(*c);                             // the peer closed, or the connection broke
+    } else if (!take(*c, std::span<const std::byte>(direct_in_).first(*n), out) ||
+               !update_interest(*c)) {
+      drop(*c);
+    }
+    if (!closed_) end_of_turn(out);
+  }
+  out.run();
+  return came;
 }
 
 // --- the I/O -------------------------------------------------------------------
@@ -131,7 +178,10 @@ void TcpEngine::accept_all() {
       continue;  // the stream closes here
     }
     // A connection that cannot be set up is closed here, and counted with the rejected.
-    if (!stream->set_non_blocking(true) || !stream->set_no_delay(true)) {
+    // Direct waits on TCP only: see connect_ipc (tcp_sender.cpp).
+    const auto non_blocking = stream->is_unix() ? stream->set_non_blocking(true)
+                                                : stream->set_non_blocking_calls(kDirectWaitLimit);
+    if (!non_blocking || !stream->set_no_delay(true)) {
       core_->counters.add_rejected();
       continue;
     }
@@ -513,7 +563,12 @@ void TcpEngine::drop(Connection& c) {
   budget_used_ -= c.charged;
   if (c.charged > 0) budget_freed_ = true;
   open_.fetch_sub(1, std::memory_order_relaxed);
-  connections_.erase(c.key);
+  auto it = connections_.find(c.key);
+  if (c.reading_directly) {  // the leader is in its read: end that, free it after
+    (void)c.stream.shutdown_read();
+    lingering_ = std::move(it->second);
+  }
+  connections_.erase(it);
 }
 
 void TcpEngine::close() {
@@ -522,6 +577,10 @@ void TcpEngine::close() {
     if (std::exchange(closed_, true)) return;
     for (auto& [key, c] : connections_) {
       if (c->interest != 0) poller().remove(c->stream.native_handle());
+      if (c->reading_directly) {  // as drop() does
+        (void)c->stream.shutdown_read();
+        lingering_ = std::move(c);
+      }
     }
     connections_.clear();
     paused_.clear();

@@ -5,7 +5,11 @@
 // Who does the I/O (leader/follower, io/driven_poller.hpp): a thread blocked in
 // a receive drives the engine itself, so a message needs no hop from the I/O
 // thread to the receiving thread; while nobody does, the Context's I/O loop
-// does (tcp_port.cpp). The engine's lock makes them take turns.
+// does (tcp_port.cpp). The engine's lock makes them take turns. With a single
+// connection, the leader waits in that socket's read rather than in the
+// Poller (wait_directly: one system call instead of two), without the lock;
+// every kPollerEvery-th wait goes through the Poller, which also watches the
+// listener, so a new connection is not left waiting for long.
 //
 // Replies (Port::reply): a data frame written back on the connection the
 // message came from, as acknowledgements are, from the replying thread.
@@ -92,7 +96,9 @@ class TcpEngine final : public io::DrivenPoller,
   using Events = std::span<const io::Poller::Event>;
 
   void handle(Events events) override;
+  bool wait_directly() override;
   void process(Events events, PortQueue::Handoffs& out);
+  void end_of_turn(PortQueue::Handoffs& out);
   void accept_all();
   bool read_some(Connection& c, PortQueue::Handoffs& out);
   bool take(Connection& c, std::span<const std::byte> input, PortQueue::Handoffs& out);
@@ -144,6 +150,13 @@ class TcpEngine final : public io::DrivenPoller,
   // deliver()'s frames on their way to the queue (kept for their capacity).
   std::vector<PortQueue::Arrival> arrivals_;
   std::vector<Cut> cut_;
+  // A connection dropped while the leader reads it without the lock: kept
+  // (its socket shut down, which ends the read) until the leader is done.
+  std::unique_ptr<Connection> lingering_;
+  std::uint32_t direct_turns_ = 0;  // wait_directly() calls, to go to the Poller now and then
+
+  // The leader's only (one at a time), without the lock: wait_directly's buffer.
+  Bytes direct_in_;
 };
 
 }  // namespace nexo::msg

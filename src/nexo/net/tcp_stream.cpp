@@ -142,10 +142,21 @@ Error TcpStream::io_error(int err, std::string_view operation, Timeout timeout) 
 }
 
 Result<std::size_t> TcpStream::read(std::span<std::byte> buffer) {
+  return receive(buffer, call_flags_);
+}
+
+Result<std::size_t> TcpStream::read_waiting(std::span<std::byte> buffer) {
+  if (call_flags_ == 0)
+    return Error(ErrorKind::invalid_argument,
+                 label("read_waiting from") + ": the stream's calls are not non-blocking");
+  return receive(buffer, 0);
+}
+
+Result<std::size_t> TcpStream::receive(std::span<std::byte> buffer, int flags) {
   if (!fd_) return Error(ErrorKind::closed, "tcp read: the stream is closed");
   if (buffer.empty()) return std::size_t{0};
   for (;;) {
-    ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
+    ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), flags);
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
       return Error(ErrorKind::closed,
@@ -173,7 +184,7 @@ Result<std::size_t> TcpStream::write(std::span<const std::byte> data) {
   if (!fd_) return Error(ErrorKind::closed, "tcp write: the stream is closed");
   if (data.empty()) return std::size_t{0};
   for (;;) {
-    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL | call_flags_);
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno != EINTR) return io_error(errno, "write to", write_timeout_);
   }
@@ -196,7 +207,7 @@ Result<std::size_t> TcpStream::write_gather(std::span<const std::span<const std:
   message.msg_iov = iov.data();
   message.msg_iovlen = count;
   for (;;) {
-    ssize_t n = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL | call_flags_);
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno != EINTR) return io_error(errno, "write to", write_timeout_);
   }
@@ -296,8 +307,23 @@ Result<bool> TcpStream::keep_alive() const {
 
 Result<void> TcpStream::set_non_blocking(bool on) {
   auto set = detail::set_non_blocking(fd_.get(), on, "tcp non-blocking mode");
-  if (set) non_blocking_ = on;
+  if (set) {
+    non_blocking_ = on;
+    call_flags_ = 0;
+  }
   return set;
+}
+
+Result<void> TcpStream::set_non_blocking_calls(std::chrono::milliseconds wait_limit) {
+  if (wait_limit <= std::chrono::milliseconds::zero())
+    return Error(ErrorKind::invalid_argument, label("set_non_blocking_calls on") +
+                                                  ": the wait limit must be positive");
+  auto set = detail::set_non_blocking(fd_.get(), false, "tcp non-blocking calls");
+  if (set) set = set_read_timeout(wait_limit);
+  if (!set) return set;
+  non_blocking_ = true;  // EAGAIN reads as would_block, not as a timeout
+  call_flags_ = MSG_DONTWAIT;
+  return ok();
 }
 
 Result<void> TcpStream::set_send_buffer_size(int bytes) {

@@ -99,6 +99,16 @@ class TcpStream {
 
   Result<void> set_non_blocking(bool on);
   bool non_blocking() const noexcept { return non_blocking_; }
+  // Calls do not wait, as after set_non_blocking(true), but by a flag on each
+  // call (MSG_DONTWAIT) while the descriptor itself blocks, so that
+  // read_waiting() can still wait in the kernel: one system call where
+  // waiting for readiness and then reading takes two. read_waiting() waits at
+  // most `wait_limit` (SO_RCVTIMEO: the read timeout).
+  Result<void> set_non_blocking_calls(std::chrono::milliseconds wait_limit);
+  // On a stream with non-blocking calls: reads some bytes, waiting up to the
+  // limit set there. Errors as read(); would_block when nothing came within it.
+  Result<std::size_t> read_waiting(std::span<std::byte> buffer);
+  bool non_blocking_calls() const noexcept { return call_flags_ != 0; }
   Result<void> set_send_buffer_size(int bytes);
   Result<void> set_receive_buffer_size(int bytes);
 
@@ -120,6 +130,7 @@ class TcpStream {
   TcpStream(FileDescriptor fd, Endpoint local, Endpoint peer) noexcept
       : fd_(std::move(fd)), local_(local), peer_(peer) {}
   Error io_error(int err, std::string_view operation, Timeout timeout) const;
+  Result<std::size_t> receive(std::span<std::byte> buffer, int flags);
   // "tcp read from 192.0.2.1:80", "unix read from /run/app.sock"
   std::string label(std::string_view operation) const;
 
@@ -131,6 +142,7 @@ class TcpStream {
   Timeout read_timeout_;
   Timeout write_timeout_;
   bool non_blocking_ = false;
+  int call_flags_ = 0;  // MSG_DONTWAIT with set_non_blocking_calls
 };
 
 }  // namespace nexo::net

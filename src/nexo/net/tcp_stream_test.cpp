@@ -220,6 +220,41 @@ TEST_P(TcpStreamTest, NonBlockingReadWouldBlock) {
   EXPECT_EQ(p.client.read(buffer).error().kind(), ErrorKind::would_block);
 }
 
+// Non-blocking calls on a blocking descriptor: read and write never wait (a
+// full send buffer is would_block, not a hang), read_waiting waits in the
+// kernel, up to the limit.
+TEST_P(TcpStreamTest, NonBlockingCallsNeverWaitAndReadWaitingDoes) {
+  Pair p = connected();
+  std::array<std::byte, 8> buffer{};
+  EXPECT_EQ(p.client.read_waiting(buffer).error().kind(), ErrorKind::invalid_argument)
+      << "read_waiting needs non-blocking calls";
+  EXPECT_EQ(p.client.set_non_blocking_calls(0ms).error().kind(), ErrorKind::invalid_argument);
+  ASSERT_TRUE(p.client.set_non_blocking_calls(20ms));
+  EXPECT_TRUE(p.client.non_blocking());
+  EXPECT_EQ(p.client.read(buffer).error().kind(), ErrorKind::would_block);
+  // Nothing comes: read_waiting returns would_block once the limit passes.
+  EXPECT_EQ(p.client.read_waiting(buffer).error().kind(), ErrorKind::would_block);
+  // Bytes that come are read, by read_waiting as by read.
+  ASSERT_TRUE(p.server.write_all(as_bytes("pong")));
+  auto n = p.client.read_waiting(buffer);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(as_text(std::span(buffer).first(*n)), std::string("pong").substr(0, *n));
+  // The peer does not read: writes fill the buffers, then would_block.
+  ASSERT_TRUE(p.client.set_send_buffer_size(4096));
+  Bytes chunk(64 * 1024);
+  std::size_t written = 0;
+  Result<std::size_t> w = std::size_t{0};
+  while ((w = p.client.write(chunk)))
+    written += *w;
+  EXPECT_EQ(w.error().kind(), ErrorKind::would_block) << w.error().message();
+  EXPECT_GT(written, 0u);
+  const std::array<std::span<const std::byte>, 2> parts{chunk, chunk};
+  EXPECT_EQ(p.client.write_gather(parts).error().kind(), ErrorKind::would_block);
+  // set_non_blocking(false) gives blocking calls back.
+  ASSERT_TRUE(p.client.set_non_blocking(false));
+  EXPECT_EQ(p.client.read_waiting(buffer).error().kind(), ErrorKind::invalid_argument);
+}
+
 TEST_P(TcpStreamTest, SecondListenerOnAPortIsAddressInUse) {
   TcpListener first = listen();
   auto second = TcpListener::bind(first.local_endpoint());
