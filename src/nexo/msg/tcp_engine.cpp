@@ -504,9 +504,10 @@ Result<void> TcpEngine::reply(std::uint64_t connection, std::span<const std::byt
   frame::append(c.output, frame::kData, 0, data);
   core_->counters.add_out(data.size());
   if (!flush_output(c) || !update_interest(c)) {
-    drop(c);
+    Error failed(ErrorKind::reset, where() + "the connection failed while writing");
+    drop(c);  // frees c: where() cannot run after this
     serve_waiters();
-    return Error(ErrorKind::reset, where() + "the connection failed while writing");
+    return failed;
   }
   return ok();
 }
