@@ -1,0 +1,123 @@
+// Member: construction, intake and dispatch of packets, timers, output. The
+// sending side (history, NAKs answered, heartbeats, stability) is in
+// member_send.cpp, the receiving side (delivery, gaps, NAKs) in
+// member_receive.cpp.
+#include <algorithm>
+#include <cmath>
+
+#include "nexo/group/member.hpp"
+
+namespace nexo::group {
+
+Result<Member> Member::create(MemberConfig config, Time now) {
+  if (config.self == 0) return Error(ErrorKind::invalid_argument, "group member: id 0");
+  if (std::find(config.members.begin(), config.members.end(), config.self) ==
+      config.members.end()) {
+    return Error(ErrorKind::invalid_argument, "group member: this member is not in its view");
+  }
+  if (std::find(config.members.begin(), config.members.end(), MemberId{0}) !=
+      config.members.end()) {
+    return Error(ErrorKind::invalid_argument, "group member: a member id of 0 in the view");
+  }
+  if (config.window == 0 || config.max_message == 0 || config.history_bytes < config.max_message)
+    return Error(ErrorKind::invalid_argument,
+                 "group member: window, max_message and history_bytes must allow one message");
+  std::sort(config.members.begin(), config.members.end());
+  if (std::adjacent_find(config.members.begin(), config.members.end()) != config.members.end())
+    return Error(ErrorKind::invalid_argument, "group member: a member twice in the view");
+  return Member(std::move(config), now);
+}
+
+Member::Member(MemberConfig config, Time now)
+    : config_(std::move(config)),
+      next_heartbeat_(now + config_.heartbeat_interval),
+      random_(config_.seed ^ config_.self),
+      nak_shape_(std::log(static_cast<double>(std::max<std::size_t>(config_.members.size(), 2))) +
+                 1.0) {
+  for (MemberId m : config_.members) {
+    if (m == config_.self) continue;
+    Peer& p = peers_[m];
+    p.tokens = config_.nak_burst;
+    p.tokens_at = now;
+  }
+}
+
+// --- intake ------------------------------------------------------------------------
+
+bool Member::accept_header(const Header& h) {
+  if (h.group != config_.group) {
+    ++counters_.other_group;
+    return false;
+  }
+  if (h.sender == config_.self) {  // our own multicast, looped back
+    ++counters_.own_packet;
+    return false;
+  }
+  if (!peers_.contains(h.sender)) {
+    ++counters_.non_member;
+    return false;
+  }
+  if (h.view != config_.view) {
+    ++counters_.stale_view;
+    return false;
+  }
+  return true;
+}
+
+void Member::on_packet(std::span<const std::byte> datagram, Time now) {
+  Packet packet;
+  if (const ParseError e = decode(datagram, packet); e != ParseError::none) {
+    ++counters_.parse_errors[static_cast<std::size_t>(e)];
+    return;
+  }
+  if (!accept_header(packet.header)) return;
+  const MemberId sender = packet.header.sender;
+  Peer& peer = peers_.find(sender)->second;
+  if (const auto* data = std::get_if<Data>(&packet.body)) {
+    on_data(peer, sender, *data, now);
+  } else if (const auto* nak = std::get_if<Nak>(&packet.body)) {
+    on_nak(peer, *nak, now);
+  } else if (const auto* hb = std::get_if<Heartbeat>(&packet.body)) {
+    on_heartbeat(peer, sender, *hb, now);
+  }
+}
+
+// --- timers --------------------------------------------------------------------------
+
+void Member::on_timer(Time now) {
+  for (auto& [id, peer] : peers_) {
+    if (peer.nak_at && *peer.nak_at <= now) send_nak(peer, id, now);
+  }
+  if (next_heartbeat_ <= now) send_heartbeat(now);
+}
+
+std::optional<Time> Member::next_timer() const noexcept {
+  Time next = next_heartbeat_;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.nak_at && *peer.nak_at < next) next = *peer.nak_at;
+  }
+  return next;
+}
+
+// --- output --------------------------------------------------------------------------
+
+void Member::push(Bytes bytes, Destination to) {
+  out_.push_back(Outgoing{std::move(bytes), to});
+}
+
+bool Member::poll_transmit(Bytes& out, Destination& to) {
+  if (out_.empty()) return false;
+  out.swap(out_.front().bytes);
+  to = out_.front().to;
+  out_.pop_front();
+  return true;
+}
+
+std::optional<Delivery> Member::poll_delivery() {
+  if (deliveries_.empty()) return std::nullopt;
+  Delivery d = std::move(deliveries_.front());
+  deliveries_.pop_front();
+  return d;
+}
+
+}  // namespace nexo::group

@@ -1,0 +1,204 @@
+// group::Member — one member's reliable multicast, as a sans-I/O state
+// machine: packets and `now` in, packets and deliveries out, no sockets, no
+// clock, no threads (the driver owns those: real UDP multicast or unicast
+// fan-out, or the simulator in sim_network.hpp). Thread contract: none; the
+// driver serialises every call.
+//
+// What it does (the layout of the packets is in packet.hpp):
+// - Every message a member sends gets the next sequence number of that
+//   sender (1, 2, ...) and goes to the whole group (Destination::group).
+//   Receivers deliver each sender's messages in sequence order, each once
+//   (FIFO order); a member delivers its own messages at once.
+// - Loss. A receiver that sees a gap (a later sequence number, in DATA or in
+//   a HEARTBEAT's highest_sent) waits a random time, then multicasts a NAK of
+//   the missing ranges. The wait is drawn from a truncated exponential
+//   distribution over [0, nak_delay] whose shape grows with the group's size
+//   (Nonnenmacher and Biersack's timers): most receivers draw late, so the
+//   first NAK, overheard by the others, cancels theirs (suppression) and one
+//   loss seen by many receivers costs few NAKs. After its NAK (or one it
+//   overheard) a receiver waits repair_timeout for the retransmission, then
+//   NAKs again, the wait doubling up to 8x.
+// - The sender keeps its messages in a bounded history and multicasts a
+//   retransmission for each NAKed one, at most once per retransmit_holdoff
+//   per message (the other NAKs of the same loss are redundant). NAKs are
+//   rate-limited per requesting member (a token bucket): a flood costs the
+//   sender little, and is counted.
+// - Heartbeats. Every member multicasts a HEARTBEAT every heartbeat_interval,
+//   and tail_heartbeat after the last message it sent: it carries the
+//   highest sequence number sent, so the loss of a sender's last message is
+//   found too, and a digest: how far this member has delivered each sender.
+//   A receiver also sends one when it has delivered a quarter of the window
+//   of one sender since its last, so that a busy sender's window keeps moving.
+// - Stability and flow control. A message is stable once every member of the
+//   view has delivered it (by their digests); the sender frees its history up
+//   to there. A sender has at most `window` unstable messages and
+//   `history_bytes` of history: beyond that send() says would_block (back-
+//   pressure: a fast sender cannot overrun the slowest member).
+//
+// Bad input is dropped and counted, never trusted: packets that do not parse
+// (by cause), of another group, from a non-member, of another view, beyond
+// the receive window, over the per-sender buffer, NAKs beyond the rate, and
+// NAKs for messages that were never sent.
+//
+// This step's view is fixed at construction; membership (joins, leaves,
+// crash detection, view changes) builds on it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/error.hpp"
+#include "nexo/group/packet.hpp"
+#include "nexo/group/time.hpp"
+
+namespace nexo::group {
+
+using MemberId = std::uint64_t;
+
+struct MemberConfig {
+  std::uint64_t group = 0;           // the group's tag (group_tag() of its name)
+  MemberId self = 0;                 // this member's id, nonzero
+  std::uint64_t view = 1;            // the view's id
+  std::vector<MemberId> members;     // the view: every member, this one included
+  std::uint64_t seed = 1;            // the random NAK back-offs' seed
+
+  std::chrono::milliseconds heartbeat_interval{100};
+  std::chrono::milliseconds tail_heartbeat{5};   // after the last message sent
+  std::chrono::microseconds nak_delay{10'000};   // NAK back-off: drawn in [0, nak_delay]
+  std::chrono::milliseconds repair_timeout{20};  // a NAK's answer is awaited this long
+  std::chrono::microseconds retransmit_holdoff{2'000};
+  std::size_t max_message = 60'000;          // payload bytes per message
+  std::size_t window = 4096;                 // unstable messages a sender may have
+  std::size_t history_bytes = 16 << 20;      // the sender's history at most
+  std::size_t buffer_bytes = 8 << 20;        // out-of-order bytes held per sender
+  std::uint32_t nak_rate = 1000;             // NAK packets accepted per member per second
+  std::uint32_t nak_burst = 100;             // ... and in a burst
+};
+
+// Where a packet goes: the whole group, or one member (unicast).
+struct Destination {
+  bool group = true;
+  MemberId member = 0;
+};
+
+struct Delivery {
+  MemberId sender = 0;
+  std::uint64_t view = 0;
+  std::uint64_t seq = 0;
+  Bytes payload;
+};
+
+struct MemberCounters {
+  std::uint64_t sent = 0, delivered = 0;
+  std::uint64_t naks_sent = 0, naks_received = 0, naks_suppressed = 0;
+  std::uint64_t retransmissions = 0, heartbeats_sent = 0;
+  std::uint64_t duplicates = 0;  // DATA already delivered or held (retransmissions others asked for)
+  // Drops, by cause.
+  std::array<std::uint64_t, kParseErrorCount> parse_errors{};
+  std::uint64_t other_group = 0, non_member = 0, stale_view = 0, own_packet = 0;
+  std::uint64_t beyond_window = 0, buffer_full = 0;
+  std::uint64_t nak_rate_limited = 0, nak_unknown = 0, nak_unrecoverable = 0;
+  std::size_t history_bytes = 0;  // now
+};
+
+class Member {
+ public:
+  // Errors: invalid_argument (self 0 or not in members, a zero id, window 0).
+  static Result<Member> create(MemberConfig config, Time now);
+
+  // Multicasts `payload` as this member's next message and delivers it here.
+  // Errors: too_large (over max_message), would_block (window or history
+  // full: wait until stability frees it; writable() says when).
+  Result<void> send(std::span<const std::byte> payload, Time now);
+  bool writable(std::size_t size) const noexcept;
+
+  // A datagram from the network (any source: everything is checked).
+  void on_packet(std::span<const std::byte> datagram, Time now);
+  // Timers due by `now` run (heartbeats, NAKs).
+  void on_timer(Time now);
+  std::optional<Time> next_timer() const noexcept;
+
+  // Packets to send, one per call, until false; `out` is overwritten.
+  bool poll_transmit(Bytes& out, Destination& to);
+  // The next delivery in order, if any.
+  std::optional<Delivery> poll_delivery();
+
+  const MemberCounters& counters() const noexcept { return counters_; }
+  MemberId self() const noexcept { return config_.self; }
+  std::uint64_t view() const noexcept { return config_.view; }
+  const std::vector<MemberId>& members() const noexcept { return config_.members; }
+  // This member's messages that every member has delivered (1..stable()).
+  std::uint64_t stable() const noexcept { return stable_; }
+  // The highest sequence number this member has sent.
+  std::uint64_t highest_sent() const noexcept { return next_seq_ - 1; }
+
+ private:
+  // What this member knows of another's messages.
+  struct Peer {
+    std::uint64_t next = 1;           // the next sequence number to deliver
+    std::uint64_t highest_known = 0;  // announced by DATA or HEARTBEAT
+    std::map<std::uint64_t, Bytes> held;  // arrived out of order
+    std::size_t held_bytes = 0;
+    std::optional<Time> nak_at;       // our NAK goes then (gaps exist)
+    int nak_backoff = 1;              // repair_timeout multiplier, up to 8
+    std::uint64_t delivered_since_heartbeat = 0;
+    // As a NAK's requester toward us: the token bucket.
+    double tokens = 0;
+    Time tokens_at{};
+    // Their digest's entry for our messages: how far they delivered them.
+    std::uint64_t has_ours = 0;
+  };
+  struct Sent {
+    std::uint64_t seq;
+    Bytes payload;
+    Time retransmitted_at{};
+    bool retransmitted = false;
+  };
+  struct Outgoing {
+    Bytes bytes;
+    Destination to;
+  };
+
+  explicit Member(MemberConfig config, Time now);
+
+  bool accept_header(const Header& h);
+  void on_data(Peer& peer, MemberId sender, const Data& data, Time now);
+  void on_nak(Peer& requester, const Nak& nak, Time now);
+  void on_heartbeat(Peer& peer, MemberId sender, const Heartbeat& hb, Time now);
+  void learn_highest(Peer& peer, std::uint64_t highest, Time now);
+  void deliver_ready(Peer& peer, MemberId sender);
+  void schedule_nak(Peer& peer, Time now);
+  void send_nak(Peer& peer, MemberId target, Time now);
+  bool missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const;
+  void retransmit(const Sent& sent);
+  void send_heartbeat(Time now);
+  void update_stable();
+  Duration nak_backoff_draw();
+  bool take_nak_token(Peer& requester, Time now);
+  void push(Bytes bytes, Destination to = {});
+
+  MemberConfig config_;
+  std::unordered_map<MemberId, Peer> peers_;  // every other member of the view
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t stable_ = 0;
+  std::deque<Sent> history_;  // seq stable_+1 .. next_seq_-1, oldest first
+  std::size_t history_bytes_ = 0;
+  Time next_heartbeat_;
+  std::deque<Outgoing> out_;
+  std::deque<Delivery> deliveries_;
+  std::mt19937_64 random_;
+  double nak_shape_;  // the truncated exponential's lambda: ln(group size) + 1
+  MemberCounters counters_;
+  std::vector<SeqRange> ranges_;       // scratch for NAKs
+  std::vector<DigestEntry> digest_;    // scratch for heartbeats
+};
+
+}  // namespace nexo::group

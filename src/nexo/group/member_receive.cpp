@@ -1,0 +1,131 @@
+// Member, the receiving side: each sender's messages delivered in order, gaps
+// found (from DATA and HEARTBEAT), NAKs scheduled with random back-off and
+// suppression, digests taken in for stability.
+#include <algorithm>
+#include <cmath>
+
+#include "nexo/group/member.hpp"
+
+namespace nexo::group {
+
+void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
+  const std::uint64_t limit = peer.next + 2 * config_.window;  // the receive window's end
+  if (data.seq >= limit) {
+    ++counters_.beyond_window;
+    return;
+  }
+  if (data.seq < peer.next || peer.held.contains(data.seq)) {
+    ++counters_.duplicates;
+    return;
+  }
+  if (data.payload.size() > config_.max_message) {
+    ++counters_.beyond_window;  // no member of this group sends that: treat as out of bounds
+    return;
+  }
+  learn_highest(peer, data.seq, now);
+  if (data.seq == peer.next) {
+    deliveries_.push_back(
+        Delivery{sender, config_.view, data.seq, Bytes(data.payload.begin(), data.payload.end())});
+    ++peer.next;
+    ++peer.delivered_since_heartbeat;
+    ++counters_.delivered;
+    deliver_ready(peer, sender);
+  } else if (peer.held_bytes + data.payload.size() > config_.buffer_bytes) {
+    ++counters_.buffer_full;  // dropped: a NAK fetches it once the buffer drains
+  } else {
+    peer.held_bytes += data.payload.size();
+    peer.held.emplace(data.seq, Bytes(data.payload.begin(), data.payload.end()));
+  }
+  if (peer.next > peer.highest_known) {  // nothing missing
+    peer.nak_at.reset();
+    peer.nak_backoff = 1;
+  } else {
+    schedule_nak(peer, now);
+  }
+  // A busy sender's window moves on our digests: send one when a quarter of
+  // it has been delivered since the last.
+  if (peer.delivered_since_heartbeat >= std::max<std::size_t>(config_.window / 4, 1))
+    send_heartbeat(now);
+}
+
+void Member::deliver_ready(Peer& peer, MemberId sender) {
+  for (auto it = peer.held.begin(); it != peer.held.end() && it->first == peer.next;) {
+    peer.held_bytes -= it->second.size();
+    deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(it->second)});
+    ++peer.next;
+    ++peer.delivered_since_heartbeat;
+    ++counters_.delivered;
+    it = peer.held.erase(it);
+  }
+}
+
+// A sender's highest sequence number, as DATA or a HEARTBEAT tells it: what
+// lies between what we delivered and it is missing.
+void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now) {
+  const std::uint64_t limit = peer.next + 2 * config_.window - 1;
+  if (highest > limit) {
+    ++counters_.beyond_window;
+    highest = limit;
+  }
+  if (highest <= peer.highest_known) return;
+  peer.highest_known = highest;
+  if (peer.next <= peer.highest_known) schedule_nak(peer, now);
+}
+
+void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
+  learn_highest(peer, hb.highest_sent, now);
+  for (std::size_t i = 0; i < hb.count; ++i) {
+    const DigestEntry e = hb.entry(i);
+    if (e.member != config_.self) continue;
+    // Never more than we sent: a lying digest cannot free what others lack.
+    peer.has_ours = std::max(peer.has_ours, std::min(e.delivered_through, next_seq_ - 1));
+    update_stable();
+    break;
+  }
+}
+
+void Member::schedule_nak(Peer& peer, Time now) {
+  if (!peer.nak_at) peer.nak_at = now + nak_backoff_draw();
+}
+
+// A draw from the truncated exponential density over [0, nak_delay], rising
+// toward the end: F(x) = (e^(lambda x / T) - 1) / (e^lambda - 1), lambda =
+// ln(group size) + 1. With many receivers few draw early, and the earliest
+// NAK has time to reach (and suppress) the rest.
+Duration Member::nak_backoff_draw() {
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+  const double fraction = std::log1p(u * std::expm1(nak_shape_)) / nak_shape_;
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double, std::micro>(fraction * config_.nak_delay.count()));
+}
+
+bool Member::missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const {
+  out.clear();
+  std::uint64_t cursor = peer.next;
+  for (auto it = peer.held.begin(); it != peer.held.end() && out.size() < kMaxNakRanges; ++it) {
+    if (it->first > cursor) out.push_back(SeqRange{cursor, it->first - 1});
+    cursor = it->first + 1;
+  }
+  if (out.size() < kMaxNakRanges && cursor <= peer.highest_known)
+    out.push_back(SeqRange{cursor, peer.highest_known});
+  return !out.empty();
+}
+
+void Member::send_nak(Peer& peer, MemberId target, Time now) {
+  if (!missing_ranges(peer, ranges_)) {
+    peer.nak_at.reset();
+    peer.nak_backoff = 1;
+    return;
+  }
+  Bytes packet;
+  const Header header{Type::nak, config_.group, config_.self, config_.view};
+  if (encode_nak(packet, header, target, ranges_)) {
+    push(std::move(packet));
+    ++counters_.naks_sent;
+  }
+  // The repair is awaited; without it, ask again, less and less often.
+  peer.nak_at = now + peer.nak_backoff * Duration(config_.repair_timeout);
+  peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
+}
+
+}  // namespace nexo::group

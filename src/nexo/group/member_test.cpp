@@ -1,0 +1,328 @@
+// Member, driven by hand with a fake clock: each test moves packets between
+// members itself, dropping the ones the case needs lost.
+#include "nexo/group/member.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nexo::group {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kGroup = 0x6e65786f;
+
+Time t0() { return Time{} + 1h; }
+
+MemberConfig config_for(MemberId self, std::vector<MemberId> members) {
+  MemberConfig c;
+  c.group = kGroup;
+  c.self = self;
+  c.members = std::move(members);
+  c.seed = 7;
+  return c;
+}
+
+Member make(MemberId self, std::vector<MemberId> members, Time now = t0()) {
+  auto m = Member::create(config_for(self, std::move(members)), now);
+  EXPECT_TRUE(m) << m.error().message();
+  return std::move(m).value();
+}
+
+// Everything a member has to send, in order.
+std::vector<Bytes> drain(Member& m) {
+  std::vector<Bytes> out;
+  Bytes b;
+  Destination to;
+  while (m.poll_transmit(b, to)) {
+    EXPECT_TRUE(to.group);
+    out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<std::string> delivered(Member& m, MemberId from) {
+  std::vector<std::string> out;
+  while (auto d = m.poll_delivery()) {
+    if (d->sender == from) out.emplace_back(as_text(d->payload));
+  }
+  return out;
+}
+
+Type type_of(const Bytes& b) {
+  Packet p;
+  EXPECT_EQ(decode(b, p), ParseError::none);
+  return p.header.type;
+}
+
+std::vector<Bytes> only(const std::vector<Bytes>& packets, Type type) {
+  std::vector<Bytes> out;
+  for (const auto& b : packets)
+    if (type_of(b) == type) out.push_back(b);
+  return out;
+}
+
+void feed(Member& m, const std::vector<Bytes>& packets, Time now) {
+  for (const auto& b : packets)
+    m.on_packet(b, now);
+}
+
+// Runs `m`'s timers up to `until` in steps, collecting what they send.
+std::vector<Bytes> run_timers(Member& m, Time until) {
+  std::vector<Bytes> out;
+  for (auto next = m.next_timer(); next && *next <= until; next = m.next_timer()) {
+    m.on_timer(*next);
+    for (auto& b : drain(m))
+      out.push_back(std::move(b));
+  }
+  return out;
+}
+
+TEST(GroupMember, MessagesArriveInOrderAndTheSenderDeliversItsOwnAtOnce) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  EXPECT_EQ(delivered(a, 1), (std::vector<std::string>{"one", "two", "three"}));
+  feed(b, drain(a), t0());
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(b.counters().delivered, 3u);
+  EXPECT_EQ(a.counters().sent, 3u);
+}
+
+TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a), Type::data);
+  ASSERT_EQ(data.size(), 3u);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0());  // "two" is lost
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one"}));
+  ASSERT_TRUE(b.next_timer());
+  EXPECT_LE(*b.next_timer(), t0() + 10ms) << "the NAK waits at most nak_delay";
+  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  Packet p;
+  ASSERT_EQ(decode(naks[0], p), ParseError::none);
+  const auto& nak = std::get<Nak>(p.body);
+  EXPECT_EQ(nak.target, 1u);
+  ASSERT_EQ(nak.count, 1u);
+  EXPECT_EQ(nak.ranges()[0].first, 2u);
+  EXPECT_EQ(nak.ranges()[0].last, 2u);
+  a.on_packet(naks[0], t0() + 10ms);
+  auto repair = only(drain(a), Type::data);
+  ASSERT_EQ(repair.size(), 1u);
+  EXPECT_EQ(a.counters().retransmissions, 1u);
+  b.on_packet(repair[0], t0() + 11ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"two", "three"}));
+  EXPECT_EQ(b.counters().naks_sent, 1u);
+}
+
+TEST(GroupMember, TheLossOfTheLastMessageIsFoundByTheTailHeartbeat) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
+  ASSERT_TRUE(a.send(as_bytes(std::string("last")), t0()));
+  auto data = only(drain(a), Type::data);
+  b.on_packet(data[0], t0());  // "last" is lost, and nothing follows it
+  EXPECT_FALSE(b.next_timer() && *b.next_timer() <= t0() + 20ms) << "b knows of no gap yet";
+  auto beats = only(run_timers(a, t0() + 5ms), Type::heartbeat);
+  ASSERT_EQ(beats.size(), 1u) << "a heartbeat tail_heartbeat after the last message";
+  feed(b, beats, t0() + 5ms);
+  auto naks = only(run_timers(b, t0() + 15ms), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  feed(a, naks, t0() + 15ms);
+  feed(b, only(drain(a), Type::data), t0() + 16ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "last"}));
+}
+
+TEST(GroupMember, ANakOverheardSuppressesOursAndOneRepairServesBoth) {
+  Member a = make(1, {1, 2, 3});
+  Member b = make(2, {1, 2, 3});
+  Member c = make(3, {1, 2, 3});
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a), Type::data);
+  for (Member* m : {&b, &c}) {
+    m->on_packet(data[0], t0());
+    m->on_packet(data[2], t0());
+  }
+  // Whoever's timer fires first NAKs; the other hears it before its own fires.
+  Member& first = *b.next_timer() <= *c.next_timer() ? b : c;
+  Member& second = &first == &b ? c : b;
+  const Time fire = *first.next_timer();
+  first.on_timer(fire);
+  auto naks = only(drain(first), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  feed(second, naks, fire);
+  EXPECT_EQ(second.counters().naks_suppressed, 1u);
+  EXPECT_TRUE(only(run_timers(second, fire + 15ms), Type::nak).empty())
+      << "the suppressed member waits for the repair instead of asking";
+  feed(a, naks, fire);
+  auto repair = only(drain(a), Type::data);
+  ASSERT_EQ(repair.size(), 1u);
+  feed(b, repair, fire + 1ms);
+  feed(c, repair, fire + 1ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(delivered(c, 1), (std::vector<std::string>{"one", "two", "three"}));
+}
+
+TEST(GroupMember, AnUnansweredNakIsRepeatedLessAndLessOften) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a), Type::data);
+  b.on_packet(data[1], t0());  // "one" lost, and its repairs too
+  std::vector<Time> sent_at;
+  for (auto next = b.next_timer(); next && *next <= t0() + 400ms; next = b.next_timer()) {
+    b.on_timer(*next);
+    if (!only(drain(b), Type::nak).empty()) sent_at.push_back(*next);
+  }
+  ASSERT_GE(sent_at.size(), 4u);
+  EXPECT_EQ(sent_at[2] - sent_at[1], 2 * (sent_at[1] - sent_at[0]));
+  EXPECT_EQ(sent_at[1] - sent_at[0], Duration(20ms));
+}
+
+TEST(GroupMember, StabilityFreesTheHistoryAndAFullWindowIsBackPressure) {
+  MemberConfig ca = config_for(1, {1, 2, 3});
+  ca.window = 4;
+  auto made = Member::create(ca, t0());
+  ASSERT_TRUE(made);
+  Member a = std::move(*made);
+  Member b = make(2, {1, 2, 3});
+  Member c = make(3, {1, 2, 3});
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
+  auto full = a.send(as_bytes(std::string("5th")), t0());
+  ASSERT_FALSE(full);
+  EXPECT_TRUE(full.error().is(ErrorKind::would_block)) << full.error().message();
+  EXPECT_FALSE(a.writable(3));
+  EXPECT_GT(a.counters().history_bytes, 0u);
+  auto data = only(drain(a), Type::data);
+  feed(b, data, t0());
+  feed(c, data, t0());
+  // b's digest alone does not make them stable: c has not said so yet.
+  feed(a, only(run_timers(b, t0() + 100ms), Type::heartbeat), t0() + 100ms);
+  EXPECT_EQ(a.stable(), 0u);
+  EXPECT_FALSE(a.writable(3));
+  feed(a, only(run_timers(c, t0() + 100ms), Type::heartbeat), t0() + 100ms);
+  EXPECT_EQ(a.stable(), 4u);
+  EXPECT_EQ(a.counters().history_bytes, 0u);
+  EXPECT_TRUE(a.send(as_bytes(std::string("5th")), t0() + 100ms));
+}
+
+TEST(GroupMember, ABusyReceiverSendsItsDigestBeforeTheHeartbeatIsDue) {
+  MemberConfig ca = config_for(1, {1, 2});
+  ca.window = 8;
+  Member a = std::move(Member::create(ca, t0()).value());
+  MemberConfig cb = config_for(2, {1, 2});
+  cb.window = 8;
+  Member b = std::move(Member::create(cb, t0()).value());
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
+  feed(b, only(drain(a), Type::data), t0());
+  auto beats = only(drain(b), Type::heartbeat);
+  ASSERT_EQ(beats.size(), 1u) << "a quarter of the window delivered: a digest at once";
+  feed(a, beats, t0());
+  EXPECT_EQ(a.stable(), 2u);
+}
+
+TEST(GroupMember, NaksBeyondTheRateAreDroppedAndCounted) {
+  Member a = make(1, {1, 2});
+  ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
+  drain(a);
+  Bytes nak;
+  const SeqRange range{1, 1};
+  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, 1}, 1, std::span(&range, 1)));
+  for (int i = 0; i < 1000; ++i)
+    a.on_packet(nak, t0());  // all at one instant: the burst, then nothing
+  EXPECT_EQ(a.counters().naks_received, 1000u);
+  EXPECT_EQ(a.counters().nak_rate_limited, 1000u - 100u);
+  EXPECT_EQ(a.counters().retransmissions, 1u) << "one retransmission per holdoff";
+}
+
+TEST(GroupMember, BadPacketsAreDroppedAndCountedByCause) {
+  Member b = make(2, {1, 2});
+  const auto payload = as_bytes(std::string("x"));
+  Bytes p;
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup + 1, 1, 1}, 1, false, {}, payload));
+  b.on_packet(p, t0());
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 9, 1}, 1, false, {}, payload));
+  b.on_packet(p, t0());
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, 2}, 1, false, {}, payload));
+  b.on_packet(p, t0());
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 2, 1}, 1, false, {}, payload));
+  b.on_packet(p, t0());
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, 1}, 1'000'000, false, {}, payload));
+  b.on_packet(p, t0());
+  const Bytes garbage(40, std::byte{0x4e});
+  b.on_packet(garbage, t0());
+  b.on_packet({}, t0());
+  const auto& k = b.counters();
+  EXPECT_EQ(k.other_group, 1u);
+  EXPECT_EQ(k.non_member, 1u);
+  EXPECT_EQ(k.stale_view, 1u);
+  EXPECT_EQ(k.own_packet, 1u);
+  EXPECT_EQ(k.beyond_window, 1u);
+  std::uint64_t parse = 0;
+  for (auto n : k.parse_errors)
+    parse += n;
+  EXPECT_EQ(parse, 2u);
+  EXPECT_FALSE(b.poll_delivery());
+  EXPECT_EQ(b.counters().naks_sent, 0u);
+  EXPECT_TRUE(only(run_timers(b, t0() + 50ms), Type::nak).empty()) << "no NAK for forged gaps";
+}
+
+TEST(GroupMember, ANakForMessagesNeverSentIsCountedNotAnswered) {
+  Member a = make(1, {1, 2});
+  ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
+  drain(a);
+  Bytes nak;
+  const SeqRange range{1, 5};
+  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, 1}, 1, std::span(&range, 1)));
+  a.on_packet(nak, t0());
+  EXPECT_EQ(a.counters().nak_unknown, 1u);
+  EXPECT_EQ(a.counters().retransmissions, 0u);
+}
+
+TEST(GroupMember, OutOfOrderMessagesBeyondTheBufferAreDroppedThenFetched) {
+  Member a = make(1, {1, 2});
+  MemberConfig cb = config_for(2, {1, 2});
+  cb.buffer_bytes = 10;
+  Member b = std::move(Member::create(cb, t0()).value());
+  const std::string six(6, 'x');
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(a.send(as_bytes(six), t0()));
+  auto data = only(drain(a), Type::data);
+  for (std::size_t i = 1; i < data.size(); ++i)
+    b.on_packet(data[i], t0());  // 1 is lost; 2 is held, 3 and 4 do not fit
+  EXPECT_EQ(b.counters().buffer_full, 2u);
+  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  feed(a, naks, t0() + 10ms);
+  feed(b, only(drain(a), Type::data), t0() + 10ms);
+  EXPECT_EQ(delivered(b, 1).size(), 4u) << "every message, in order, once";
+}
+
+TEST(GroupMember, ABadConfigurationIsRefused) {
+  EXPECT_FALSE(Member::create(config_for(0, {0, 1}), t0()));
+  EXPECT_FALSE(Member::create(config_for(3, {1, 2}), t0()));
+  EXPECT_FALSE(Member::create(config_for(1, {1, 1}), t0()));
+  auto c = config_for(1, {1, 2});
+  c.window = 0;
+  auto r = Member::create(c, t0());
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(ErrorKind::invalid_argument));
+  auto big = make(1, {1, 2});
+  const Bytes huge(60'001);
+  EXPECT_TRUE(big.send(huge, t0()).error().is(ErrorKind::too_large));
+}
+
+}  // namespace
+}  // namespace nexo::group
