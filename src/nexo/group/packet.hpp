@@ -1,0 +1,197 @@
+// The wire format of group/'s protocol packets (version 1): one UDP datagram
+// per packet, over IP multicast or unicast fan-out alike.
+//
+// Every integer is big-endian. Every packet:
+//
+//   offset  size  field
+//   0       2     magic: 0x4E 0x47 ("NG")
+//   2       1     version: 1
+//   3       1     type (Type below; DATA 1, NAK 2, HEARTBEAT 3)
+//   4       8     group: the group's tag, group_tag(name) (packets of another
+//                 group on the same address are told apart by it)
+//   12      8     sender: the member id of the packet's sender (nonzero)
+//   20      8     view: the id of the view the sender is in
+//   28      ...   body, by type (below)
+//   end-4   4     CRC32C (Castagnoli) of every byte before it
+//
+// Bodies:
+//   DATA       seq u64 (>= 1: the sender's number for the message),
+//              flags u8 (bit 0: a retransmission; the other bits are 0),
+//              meta_len u16, meta[meta_len] (ordering metadata, opaque here),
+//              payload_len u32, payload[payload_len]; the lengths fill the
+//              packet exactly
+//   NAK        target u64 (nonzero: the member whose messages are missing),
+//              count u16 (1..kMaxNakRanges), then count ranges of
+//              (first u64, last u64): the missing sequence numbers
+//              first..last, 1 <= first <= last, in increasing order, neither
+//              overlapping nor touching (each first > the previous last + 1)
+//   HEARTBEAT  highest_sent u64 (the highest seq the packet's sender has sent;
+//              0: none yet), count u16 (0..kMaxDigest), then count entries of
+//              (member u64 nonzero, delivered_through u64): the packet's
+//              sender has delivered every message of `member` with seq up to
+//              and including delivered_through; members strictly increasing
+//
+// A datagram is refused, with its own ParseError, when it is shorter than a
+// header and checksum or longer than kMaxPacket, has another magic, version
+// or type, fails its checksum, or breaks any rule above (a byte after the last
+// field included). Other types (JOIN, VIEW, LEAVE, ...) come in later steps:
+// until then they are unknown_type.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <variant>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+
+namespace nexo::group {
+
+inline constexpr std::byte kMagic[2] = {std::byte{0x4E}, std::byte{0x47}};  // "NG"
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kHeaderSize = 28;
+inline constexpr std::size_t kCrcSize = 4;
+inline constexpr std::size_t kMaxPacket = 65507;  // the largest UDP payload over IPv4
+inline constexpr std::size_t kMaxNakRanges = 32;
+inline constexpr std::size_t kMaxDigest = 1024;
+inline constexpr std::uint8_t kRetransmission = 1;  // DATA flag bit 0
+// Bytes of a DATA packet besides its meta and payload: header, seq, flags,
+// meta_len, payload_len, CRC. meta.size() + payload.size() <= kMaxPacket - this.
+inline constexpr std::size_t kDataOverhead = kHeaderSize + 8 + 1 + 2 + 4 + kCrcSize;
+
+// The packet types. An enum rather than a closed set: later steps add more,
+// and a datagram of a type this build does not know is unknown_type.
+enum class Type : std::uint8_t {
+  data = 1,
+  nak = 2,
+  heartbeat = 3,
+};
+// "data", "nak", "heartbeat" ("unknown" for a value outside the enum).
+std::string_view to_string(Type type) noexcept;
+
+// The tag of a group named `name`: the 64-bit FNV-1a hash of its bytes
+// (offset basis 0xcbf29ce484222325, prime 0x100000001b3). Two groups whose names
+// collide share a tag; the view and member ids still keep their traffic apart.
+constexpr std::uint64_t group_tag(std::string_view name) noexcept {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// The fields every packet starts with (offsets 3..27).
+struct Header {
+  Type type = Type::data;
+  std::uint64_t group = 0;   // group_tag() of the group's name
+  std::uint64_t sender = 0;  // the sending member's id, nonzero
+  std::uint64_t view = 0;    // the view the sender is in
+};
+
+// The sequence numbers first..last, both included.
+struct SeqRange {
+  std::uint64_t first = 0, last = 0;
+};
+
+// `member`'s messages up to and including `delivered_through` are delivered.
+struct DigestEntry {
+  std::uint64_t member = 0, delivered_through = 0;
+};
+
+// A DATA body. The spans point into the datagram it was decoded from.
+struct Data {
+  std::uint64_t seq = 0;
+  bool retransmission = false;
+  std::span<const std::byte> meta;
+  std::span<const std::byte> payload;
+};
+
+// A NAK body: `target`'s messages of these ranges are missing.
+struct Nak {
+  std::uint64_t target = 0;
+  std::size_t count = 0;  // 1..kMaxNakRanges
+  std::array<SeqRange, kMaxNakRanges> range_array{};
+
+  std::span<const SeqRange> ranges() const noexcept { return {range_array.data(), count}; }
+};
+
+// A HEARTBEAT body. The digest entries stay in the datagram, read by entry(i).
+struct Heartbeat {
+  std::uint64_t highest_sent = 0;          // 0: the sender has sent nothing yet
+  std::size_t count = 0;                   // 0..kMaxDigest
+  std::span<const std::byte> raw_entries;  // count * 16 bytes, validated by decode()
+
+  // The i-th digest entry, i < count (checked by an assert only).
+  DigestEntry entry(std::size_t i) const noexcept;
+};
+
+// A decoded packet: its header and the body of header.type.
+struct Packet {
+  Header header;
+  std::variant<Data, Nak, Heartbeat> body;
+};
+
+// Why a datagram was refused: one counter each. Stable names via to_string().
+enum class ParseError : std::uint8_t {
+  none,
+  too_short,         // shorter than a header and checksum
+  too_large,         // longer than kMaxPacket
+  bad_magic,         // not "NG"
+  bad_version,       // not 1
+  bad_checksum,      // CRC32C mismatch: corrupted on the way (treat as lost)
+  unknown_type,      // a type this build does not know
+  zero_sender,       // sender member id 0
+  truncated_body,    // the body ends before a field its type needs
+  trailing_bytes,    // bytes after the body's last field
+  zero_seq,          // DATA seq 0
+  bad_flags,         // DATA flags with a reserved bit set
+  zero_target,       // NAK target 0
+  bad_range_count,   // NAK count 0 or above kMaxNakRanges
+  bad_range,         // NAK range with first 0 or first > last
+  unordered_ranges,  // NAK ranges out of order, overlapping or touching
+  bad_digest_count,  // HEARTBEAT count above kMaxDigest
+  zero_member,       // HEARTBEAT entry with member 0
+  unordered_digest,  // HEARTBEAT members not strictly increasing
+};
+inline constexpr std::size_t kParseErrorCount =
+    static_cast<std::size_t>(ParseError::unordered_digest) + 1;
+
+// The stable name of `error` ("bad_checksum"): counter and CLI labels.
+std::string_view to_string(ParseError error) noexcept;
+// A sentence naming the field and the rule it broke
+// ("NAK range: first is 0 or after last").
+std::string_view describe(ParseError error) noexcept;
+
+// Decodes one datagram. On none, `out` holds the packet, its spans pointing
+// into `datagram` (which must outlive them); on an error `out` is unspecified.
+// Never reads outside `datagram`, never allocates, never throws.
+ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept;
+
+// The encoders replace the contents of `out` with one whole packet (header,
+// body, CRC), reusing its capacity: a warm `out` is not reallocated. `header.type`
+// must be the encoder's own type. They fail, leaving `out` unchanged, with
+//   invalid_argument  a rule of the format is broken (sender 0, seq 0, target 0,
+//                     0 or unordered ranges, member 0, unordered digest, the
+//                     wrong header.type, ...); the message names the field;
+//   too_large         the packet would exceed kMaxPacket.
+// What decode() accepts, these re-encode to the same bytes.
+
+// A DATA packet: message `seq` (>= 1) of header.sender, with `meta` and `payload`.
+Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, bool retransmission,
+                         std::span<const std::byte> meta, std::span<const std::byte> payload);
+
+// A NAK packet asking `target` (nonzero) for the messages of `ranges`
+// (1..kMaxNakRanges ranges, each 1 <= first <= last, increasing, not touching).
+Result<void> encode_nak(Bytes& out, const Header& header, std::uint64_t target,
+                        std::span<const SeqRange> ranges);
+
+// A HEARTBEAT packet: `highest_sent` and a digest of 0..kMaxDigest entries,
+// members nonzero and strictly increasing.
+Result<void> encode_heartbeat(Bytes& out, const Header& header, std::uint64_t highest_sent,
+                              std::span<const DigestEntry> digest);
+
+}  // namespace nexo::group
