@@ -114,6 +114,7 @@ void Network::crash(NodeId id) {
   Slot& target = slot(id, "crash");
   target.crashed = true;
   target.armed.reset();
+  target.queued.reset();
   ++target.timer_generation;  // its pending timer event goes stale
 }
 
@@ -123,6 +124,7 @@ void Network::restart(NodeId id, std::unique_ptr<Node> node) {
   target.node = std::move(node);
   target.crashed = false;
   target.armed.reset();
+  target.queued.reset();
   ++target.timer_generation;
   target.fires_at_last = 0;
   kick(id);
@@ -220,7 +222,14 @@ void Network::arrive(const Event& event) {
 
 void Network::fire_timer(const Event& event) {
   Slot& owner = nodes_[event.to];
-  if (owner.crashed || event.handle != owner.timer_generation) return;  // stale
+  if (event.handle != owner.timer_generation) return;  // superseded by an earlier one
+  owner.queued.reset();
+  if (owner.crashed || !owner.armed) return;
+  if (*owner.armed > now_) {  // the node moved its timer later: wait on
+    owner.queued = owner.armed;
+    push(*owner.armed, owner.timer_generation, event.to, event.to, EventKind::timer);
+    return;
+  }
   owner.armed.reset();
   if (owner.fires_at_last > 0 && owner.last_fire == now_) {
     if (++owner.fires_at_last > kMaxBurst) {
@@ -256,14 +265,19 @@ void Network::drain(NodeId id) {
   }
 }
 
+// A timer moved later keeps its queued event, which re-queues itself when it
+// comes (so a node that pushes its timer back on every datagram does not
+// fill the queue with stale events); one moved earlier gets a new event.
 void Network::rearm(NodeId id) {
   Slot& owner = nodes_[id];
   if (owner.crashed) return;
-  const std::optional<Time> wanted = owner.node->next_timer();
-  if (wanted == owner.armed) return;
-  owner.armed = wanted;
+  owner.armed = owner.node->next_timer();
+  if (!owner.armed) return;
+  const Time at = std::max(*owner.armed, now_);
+  if (owner.queued && *owner.queued <= at) return;
   ++owner.timer_generation;
-  if (wanted) push(std::max(*wanted, now_), owner.timer_generation, id, id, EventKind::timer);
+  owner.queued = at;
+  push(at, owner.timer_generation, id, id, EventKind::timer);
 }
 
 void Network::send(NodeId from, const Destination& to, std::uint32_t buffer) {

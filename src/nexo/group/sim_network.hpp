@@ -213,7 +213,8 @@ class Network {
   struct Slot {
     std::unique_ptr<Node> node;
     NodeCounters counters;
-    std::optional<Time> armed;         // the pending timer, if any
+    std::optional<Time> armed;         // what next_timer() last said
+    std::optional<Time> queued;        // when its live timer event runs (<= armed, or now)
     std::uint32_t timer_generation = 0;
     std::uint32_t partition_part = 0;
     bool crashed = false;

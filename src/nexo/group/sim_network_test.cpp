@@ -375,6 +375,48 @@ TEST(SimNetwork, AMovedTimerFiresAtItsNewTimeOnly) {
   EXPECT_EQ(net.counters().timers, 1u);
 }
 
+TEST(SimNetwork, ATimerMovedLaterFiresAtItsNewTimeOnly) {
+  Network net(1, kStart);
+  Ticker& node = add_ticker(net, kStart + 50ms, 1s, to_group(), 1);
+  node.move_timer(kStart + 100ms);
+  net.kick(0);
+  net.run_for(500ms);
+  ASSERT_EQ(node.fired.size(), 1u);
+  EXPECT_EQ(node.fired[0], kStart + 100ms);
+}
+
+// Pushes its timer back to 100 ms after every datagram: a silence detector.
+class Silence : public Node {
+ public:
+  void on_datagram(std::span<const std::byte>, NodeId, Time now) override { deadline_ = now + 100ms; }
+  void on_timer(Time now) override {
+    fired.push_back(now);
+    deadline_.reset();
+  }
+  std::optional<Time> next_timer() const override { return deadline_; }
+  bool poll_transmit(Bytes&, Destination&, Time) override { return false; }
+  std::vector<Time> fired;
+
+ private:
+  std::optional<Time> deadline_;
+};
+
+TEST(SimNetwork, ATimerPushedBackOnEveryDatagramDoesNotFillTheQueue) {
+  Network net(1, kStart);
+  add_ticker(net, kStart, 10us, to_group(), 10000);  // 100 ms of datagrams
+  auto owned = std::make_unique<Silence>();
+  Silence& silence = *owned;
+  net.add(std::move(owned));
+  std::size_t most_pending = 0;
+  while (net.now() < kStart + 1s) {
+    net.run_for(1ms);
+    most_pending = std::max(most_pending, net.pending());
+  }
+  ASSERT_EQ(silence.fired.size(), 1u);
+  EXPECT_EQ(silence.fired[0], kStart + 9999 * 10us + 100ms);  // 100 ms after the last one
+  EXPECT_LT(most_pending, 10u);  // not one stale event per datagram
+}
+
 TEST(SimNetwork, RunUntilAPredicateStopsAtTheEventThatMadeItTrue) {
   Network net(1, kStart);
   net.set_link({.delay = 3ms});
