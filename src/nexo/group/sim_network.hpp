@@ -16,7 +16,8 @@
 //
 // Datagrams. A Destination is one node (unicast) or the group: every other
 // node that is a group member (all nodes are, unless set_group_member says
-// otherwise), never looped back to the sender, as with IP multicast. Each
+// otherwise), never looped back to the sender, as with IP multicast (a
+// unicast to the sender itself is delivered, as on loopback). Each
 // copy of a datagram crosses its own directed link (from -> to), which
 // decides independently for that copy: lost (probability `loss`), duplicated
 // (probability `duplicate`: one extra copy with its own delay), and its delay

@@ -132,6 +132,14 @@ TEST(SimNetwork, GroupReachesEveryOtherMemberNeverTheSender) {
   EXPECT_EQ(net.counters().delivered, 3u);
 }
 
+TEST(SimNetwork, AUnicastToItselfIsDelivered) {
+  Network net(1, kStart);
+  Ticker& node = add_ticker(net, kStart + 1ms, 1s, to_node(0), 1);
+  net.run_for(10ms);
+  ASSERT_EQ(node.received.size(), 1u);
+  EXPECT_EQ(node.received[0].from, 0u);
+}
+
 TEST(SimNetwork, AUnicastToAnUnknownNodeIsCountedNotDelivered) {
   Network net(1, kStart);
   add_ticker(net, kStart + 1ms, 1s, to_node(7), 1);
