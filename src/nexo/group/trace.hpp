@@ -167,6 +167,7 @@ struct SvgOptions {
 //                      (a mark when it caused none)
 //   nak                a triangle on the asking member, a dashed arrow to the sender asked
 //   sequencer-hop      a diamond with the order number on the sequencer's timeline
+//   sequencer-link     a dotted line from the message's send to the sequencer's stamp
 //   view-change        a vertical band across all timelines at the first install of a
 //                      view, labelled "view N: a, b, c"; a tick where each member installs it
 //   crash, leave       an X (a bar for leave) that ends the member's timeline

@@ -161,7 +161,7 @@ void Painter::layout() {
   std::size_t longest = 4;
   for (const auto& label : trace_.members()) longest = std::max(longest, label.size());
   left_ = std::clamp(16.0 + 7.0 * static_cast<double>(longest), 80.0, 260.0);
-  right_ = options_.width - 24;
+  right_ = options_.width - 90;  // room for a note's text at the last event
   row_ = options_.row_height;
   const double notices_h = 16.0 * static_cast<double>(notices_.size());
   rows_top_ = 40 + notices_h + (views_.empty() ? 0.0 : 3 * 14.0 + 6);
@@ -275,6 +275,11 @@ void Painter::draw() {
     notices_.push_back(std::to_string(trace_.dropped()) + " events dropped: the trace keeps at most " +
                        std::to_string(trace_.limits().max_events));
   const std::vector<const MessageInfo*> picked = sampled_messages();
+  std::size_t installs = 0;
+  for (const auto& [id, list] : views_) installs += list.size();
+  if (installs > options_.max_marks)
+    notices_.push_back("showing the views of at most " + std::to_string(options_.max_marks) + " of " +
+                       std::to_string(installs) + " view installs");
   if (marks_total_ > options_.max_marks)
     notices_.push_back("showing " + std::to_string(options_.max_marks) + " of " +
                        std::to_string(marks_total_) + " NAK, sequencer and note marks");
@@ -371,9 +376,15 @@ void Painter::draw_mark(const TraceEvent& e) {
       svg::draw_nak(svg_, {members[e.member], members[e.peer], e.first, e.last, ns(e.at), px, py,
                            y(e.peer)});
       break;
-    case TraceKind::sequencer_hop:
+    case TraceKind::sequencer_hop: {
+      // A dotted line from the send, when it is in the trace, to the stamp.
+      auto found = messages_.find(e.message);
+      const TraceEvent* send = found == messages_.end() ? nullptr : found->second.send;
+      if (send != nullptr && send->member != e.member)
+        svg::draw_hop_link(svg_, x(send->at), y(send->member), px, py);
       svg::draw_hop(svg_, members[e.member], e.message, e.first, ns(e.at), px, py);
       break;
+    }
     default:
       svg::draw_note(svg_, members[e.member], e.text, ns(e.at), px, py);
       break;

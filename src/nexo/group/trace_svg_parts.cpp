@@ -241,6 +241,11 @@ void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message
   svg.raw("</text></g>\n");
 }
 
+void draw_hop_link(Writer& svg, double x1, double y1, double x2, double y2) {
+  line(svg, x1, y1, x2, y2);
+  svg.raw(" class=\"sequencer-link\" stroke=\"#b08000\" stroke-dasharray=\"1 3\"/>\n");
+}
+
 void draw_note(Writer& svg, std::string_view member, std::string_view text, std::int64_t at_ns,
                double x, double y) {
   svg.raw("<g class=\"note\"");

@@ -66,6 +66,8 @@ struct NakShape {
 void draw_nak(Writer& svg, const NakShape& nak);
 void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message, std::uint64_t order,
               std::int64_t at_ns, double x, double y);
+// The sequencer's part in a message's path: a dotted line from its send to the stamp.
+void draw_hop_link(Writer& svg, double x1, double y1, double x2, double y2);
 void draw_note(Writer& svg, std::string_view member, std::string_view text, std::int64_t at_ns,
                double x, double y);
 void draw_end(Writer& svg, bool crash, std::string_view member, std::int64_t at_ns, double x, double y,

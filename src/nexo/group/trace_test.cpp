@@ -192,6 +192,10 @@ TEST(TraceSvgTest, MarksNakRetransmissionSequencerViewAndCrash) {
   const auto hops = picture.all("sequencer-hop");
   ASSERT_EQ(hops.size(), 1u);
   EXPECT_EQ(hops[0].attribute("data-order").as_uint(), 42u);
+  ASSERT_EQ(picture.all("sequencer-link").size(), 1u);
+  const pugi::xml_node link = picture.all("sequencer-link")[0];
+  EXPECT_DOUBLE_EQ(attr(link, "y2"), picture.rows().at("seq"));
+  EXPECT_LT(attr(link, "x1"), attr(link, "x2"));
 
   const auto views = picture.all("view-change");
   ASSERT_EQ(views.size(), 1u);
@@ -287,6 +291,24 @@ TEST(TraceSvgTest, DrawsASampleOfALargeTraceAndSaysSo) {
   Picture whole(trace, options);
   EXPECT_EQ(whole.all("message").size(), 200u);
   EXPECT_TRUE(whole.all("notice").empty());
+}
+
+TEST(TraceSvgTest, CapsMarksAndViewsAndSaysSo) {
+  Trace trace;
+  for (int i = 0; i < 10; ++i) {
+    trace.nak_sent(ms(i), "m2", "m1", static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i));
+    const std::vector<std::string> view{"m1", "m2"};
+    trace.view_installed(ms(i), "m1", static_cast<std::uint64_t>(i), view);
+  }
+  SvgOptions options;
+  options.max_marks = 4;
+  Picture picture(trace, options);
+  EXPECT_EQ(picture.all("nak").size(), 4u);
+  EXPECT_EQ(picture.all("view-change").size(), 4u);
+  std::string notices;
+  for (pugi::xml_node notice : picture.all("notice")) notices += notice.text().get();
+  EXPECT_NE(notices.find("4 of 10 NAK"), std::string::npos) << notices;
+  EXPECT_NE(notices.find("of 10 view installs"), std::string::npos) << notices;
 }
 
 TEST(TraceSvgTest, DrawsATimeAxisWithIncreasingTicks) {
