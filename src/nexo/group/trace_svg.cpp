@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <new>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 #include <unordered_map>
 
 #include "nexo/group/trace.hpp"
@@ -50,7 +52,8 @@ class Painter {
   // Geometry.
   double x(Time at) const;
   double y(std::uint32_t member) const { return rows_top_ + row_ * (member + 0.5); }
-  std::int64_t ns(Time at) const { return std::chrono::nanoseconds(at - t0_).count(); }
+  std::int64_t ns(Time at) const;
+  double x_ns(std::int64_t at_ns) const;
 
   void index_events();
   void find_ends();
@@ -97,10 +100,24 @@ Painter::Painter(const Trace& trace, const SvgOptions& options, std::ostream& ou
   ending_.assign(members.size(), nullptr);
 }
 
-double Painter::x(Time at) const {
-  const double span = std::chrono::duration<double, std::nano>(t1_ - t0_).count();
+// Nanoseconds since the first event, saturated: times at the clock's ends (a
+// hostile or broken recorder) must not overflow.
+std::int64_t Painter::ns(Time at) const {
+  static_assert(std::is_same_v<Clock::period, std::nano>);
+  std::int64_t out = 0;
+  if (__builtin_sub_overflow(at.time_since_epoch().count(), t0_.time_since_epoch().count(), &out))
+    return at > t0_ ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  return out;
+}
+
+double Painter::x_ns(std::int64_t at_ns) const {
+  const double span = static_cast<double>(ns(t1_));
   if (span <= 0) return (left_ + right_) / 2;
-  return left_ + (right_ - left_) * (static_cast<double>(ns(at)) / span);
+  return left_ + (right_ - left_) * (static_cast<double>(at_ns) / span);
+}
+
+double Painter::x(Time at) const {
+  return x_ns(ns(at));
 }
 
 void Painter::index_events() {
@@ -412,7 +429,7 @@ void Painter::draw_axis() {
   svg_.raw("\" stroke=\"#333\"/>\n");
   const std::int64_t step = svg::tick_step(span);
   for (std::int64_t at = 0;; at += step) {
-    svg::draw_tick(svg_, at, step, x(t0_ + std::chrono::nanoseconds(at)), axis_y_);
+    svg::draw_tick(svg_, at, step, x_ns(at), axis_y_);
     if (at > span - step) break;
   }
   svg_.raw("<text x=\"");

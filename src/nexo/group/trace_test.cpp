@@ -325,6 +325,18 @@ TEST(TraceSvgTest, DrawsATimeAxisWithIncreasingTicks) {
   EXPECT_STREQ(ticks.children("g").begin()->child("text").text().get(), "0 ms");
 }
 
+TEST(TraceSvgTest, TimesAtTheClocksEndsDoNotOverflow) {
+  Trace trace;
+  trace.sent(Time::min(), "m1", 1);
+  trace.delivered(Time::max(), "m2", {"m1", 1});
+  trace.note(Time{}, "m2", "middle");
+  Picture picture(trace);
+  const auto arrows = picture.all("message");
+  ASSERT_EQ(arrows.size(), 1u);
+  EXPECT_LT(attr(arrows[0].child("line"), "x1"), attr(arrows[0].child("line"), "x2"));
+  EXPECT_FALSE(picture.root().find_child_by_attribute("g", "class", "axis").children("g").empty());
+}
+
 TEST(TraceSvgTest, AnEmptyTraceIsAPictureToo) {
   Trace trace;
   Picture picture(trace);
