@@ -196,8 +196,9 @@ void draw_dot(Writer& svg, std::string_view cls, std::string_view member, const 
   svg.raw("</circle>\n");
 }
 
-void draw_nak(Writer& svg, const NakShape& n) {
-  svg.raw("<g class=\"nak\"");
+void draw_nak(Writer& svg, const NakShape& n, std::string_view cls) {
+  svg.raw("<g");
+  svg.attr("class", cls);
   svg.attr("data-member", n.member);
   svg.attr("data-sender", n.sender);
   svg.attr("data-first", n.first);
@@ -218,8 +219,9 @@ void draw_nak(Writer& svg, const NakShape& n) {
 }
 
 void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message, std::uint64_t order,
-              std::int64_t at_ns, double x, double y) {
-  svg.raw("<g class=\"sequencer-hop\"");
+              std::int64_t at_ns, double x, double y, std::string_view cls) {
+  svg.raw("<g");
+  svg.attr("class", cls);
   svg.attr("data-member", sequencer);
   svg.attr("data-sender", message.sender);
   svg.attr("data-seq", message.seq);
@@ -247,8 +249,9 @@ void draw_hop_link(Writer& svg, double x1, double y1, double x2, double y2) {
 }
 
 void draw_note(Writer& svg, std::string_view member, std::string_view text, std::int64_t at_ns,
-               double x, double y) {
-  svg.raw("<g class=\"note\"");
+               double x, double y, std::string_view cls) {
+  svg.raw("<g");
+  svg.attr("class", cls);
   svg.attr("data-member", member);
   svg.attr("data-at-ns", at_ns);
   svg.raw(">");
@@ -366,8 +369,8 @@ void legend_item(Writer& svg, int index, double x, double y) {
       svg.raw(" stroke=\"#1f77b4\" stroke-opacity=\"0.7\"/>");
       cross(svg, x + 24, y, 4, "#c00");
       break;
-    case 3: draw_nak(svg, {"", "", 0, 0, 0, x + 6, y + 5, y + 5}); break;
-    case 4: draw_hop(svg, "", MessageKey{}, 0, 0, x + 8, y); break;
+    case 3: draw_nak(svg, {"", "", 0, 0, 0, x + 6, y + 5, y + 5}, "legend-sample"); break;
+    case 4: draw_hop(svg, "", MessageKey{}, 0, 0, x + 8, y, "legend-sample"); break;
     case 5:
       svg.raw("<rect");
       svg.attr("x", x + 8);
@@ -375,7 +378,7 @@ void legend_item(Writer& svg, int index, double x, double y) {
       svg.raw(" width=\"10\" height=\"16\" fill=\"#6a5acd\" fill-opacity=\"0.2\" stroke=\"#6a5acd\"/>");
       break;
     case 6: cross(svg, x + 10, y, 6, "#000"); break;
-    default: draw_note(svg, "", "", 0, x + 10, y); break;
+    default: draw_note(svg, "", "", 0, x + 10, y, "legend-sample"); break;
   }
 }
 

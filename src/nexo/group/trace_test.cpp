@@ -99,6 +99,24 @@ TEST(TraceSvgTest, DrawsOneTimelinePerMemberInOrder) {
   EXPECT_LT(attr(timelines[1].child("line"), "y1"), attr(timelines[2].child("line"), "y1"));
 }
 
+TEST(TraceSvgTest, ShortensALongLabelOnScreenButKeepsItWhole) {
+  Trace trace(TraceLimits{.max_events = 10, .max_text = 200});
+  const std::string label(100, 'x');
+  trace.sent(ms(0), label, 1);
+  trace.delivered(ms(1), "[::1]:5000", {label, 1});
+  Picture picture(trace);
+  const auto timelines = picture.all("timeline");
+  ASSERT_EQ(timelines.size(), 2u);
+  EXPECT_EQ(timelines[0].attribute("data-member").value(), label);
+  EXPECT_EQ(timelines[0].child("title").text().get(), label);
+  const std::string shown = timelines[0].child("text").text().get();
+  EXPECT_LT(shown.size(), label.size());
+  EXPECT_EQ(shown.substr(shown.size() - 3), "\u2026");
+  EXPECT_STREQ(timelines[1].child("text").text().get(), "[::1]:5000");
+  const double left = attr(timelines[0].child("line"), "x1");
+  EXPECT_LE(static_cast<double>(shown.size() - 3) * 7 + 8, left) << "the label ends before the timeline";
+}
+
 TEST(TraceSvgTest, DrawsAnArrowFromEachSendToEachDelivery) {
   Trace trace;
   trace.sent(ms(0), "m1", 1, "a");
@@ -214,6 +232,11 @@ TEST(TraceSvgTest, MarksNakRetransmissionSequencerViewAndCrash) {
   }
   EXPECT_LT(m3_end, m1_end) << "the crash ends m3's timeline";
   EXPECT_TRUE(picture.root().find_child_by_attribute("g", "class", "legend"));
+  // Anywhere in the document (the legend's samples included), the run's marks are the only ones.
+  EXPECT_EQ(picture.doc.select_nodes("//*[@class='nak']").size(), 1u);
+  EXPECT_EQ(picture.doc.select_nodes("//*[@class='sequencer-hop']").size(), 1u);
+  EXPECT_EQ(picture.doc.select_nodes("//*[@class='note']").size(), 1u);
+  EXPECT_EQ(picture.doc.select_nodes("//*[@class='message']").size(), 1u);
 }
 
 TEST(TraceSvgTest, ACrashedMemberIsNotExpectedToDeliverLaterMessages) {
