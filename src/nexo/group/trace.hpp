@@ -159,6 +159,8 @@ struct SvgOptions {
 // the first event, so that tools and tests can read the picture back):
 //   timeline           a horizontal line per member, its label at the left
 //   message            an arrow send → delivery, in the sender's colour
+//   send               a hollow dot where a message is sent (seen even if nobody
+//                      is seen to deliver it)
 //   self-delivery      a dot where the sender delivers its own message
 //   delivery-unsent    a dot where a message is delivered whose send is not in the trace
 //   lost               an arrow that ends in a cross, toward a member that delivered

@@ -356,6 +356,9 @@ void Painter::draw_timelines() {
 
 void Painter::draw_message(const MessageInfo& info, std::vector<Arrow> arrows) {
   for (const Arrow& arrow : arrows) draw_arrow(info, arrow);
+  if (info.send != nullptr)  // visible even when nobody is seen to deliver it
+    svg::draw_dot(svg_, "send", trace_.members()[info.sender], info.send->message, ns(info.send->at),
+                  x(info.send->at), y(info.sender), svg::sender_colour(info.sender), true);
   for (const TraceEvent* d : info.deliveries) {
     if (info.send != nullptr && d->member != info.sender) continue;
     const char* cls = info.send == nullptr ? "delivery-unsent" : "self-delivery";

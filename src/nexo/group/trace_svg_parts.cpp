@@ -180,7 +180,7 @@ void draw_timeline(Writer& svg, std::string_view member, double left, double end
 }
 
 void draw_dot(Writer& svg, std::string_view cls, std::string_view member, const MessageKey& message,
-              std::int64_t at_ns, double x, double y, std::string_view colour) {
+              std::int64_t at_ns, double x, double y, std::string_view colour, bool hollow) {
   svg.raw("<circle");
   svg.attr("class", cls);
   svg.attr("data-member", member);
@@ -190,7 +190,8 @@ void draw_dot(Writer& svg, std::string_view cls, std::string_view member, const 
   svg.attr("cx", x);
   svg.attr("cy", y);
   svg.raw(" r=\"3\"");
-  svg.attr("fill", colour);
+  svg.attr("fill", hollow ? std::string_view("white") : colour);
+  svg.attr("stroke", colour);
   svg.raw(">");
   title(svg, std::string(cls) + " " + key_text(message) + " at " + std::string(member));
   svg.raw("</circle>\n");
@@ -378,6 +379,10 @@ void legend_item(Writer& svg, int index, double x, double y) {
       svg.raw(" width=\"10\" height=\"16\" fill=\"#6a5acd\" fill-opacity=\"0.2\" stroke=\"#6a5acd\"/>");
       break;
     case 6: cross(svg, x + 10, y, 6, "#000"); break;
+    case 7:
+      draw_dot(svg, "legend-sample", "", MessageKey{}, 0, x + 6, y, "#1f77b4");
+      draw_dot(svg, "legend-sample", "", MessageKey{}, 0, x + 18, y, "#1f77b4", true);
+      break;
     default: draw_note(svg, "", "", 0, x + 10, y, "legend-sample"); break;
   }
 }
@@ -387,7 +392,7 @@ void legend_item(Writer& svg, int index, double x, double y) {
 void draw_legend(Writer& svg, double width, double top) {
   static constexpr std::array<std::string_view, static_cast<std::size_t>(kLegendItems)> kMeaning = {
       "message (colour: its sender)", "retransmission", "lost", "NAK \u2192 sender asked",
-      "sequencer stamp #order", "view change", "crash", "note"};
+      "sequencer stamp #order", "view change", "crash", "self-delivery, send", "note"};
   const int per_row = std::max(1, static_cast<int>((width - 20) / 150));
   svg.raw("<g class=\"legend\">\n");
   for (int i = 0; i < static_cast<int>(kMeaning.size()); ++i) {

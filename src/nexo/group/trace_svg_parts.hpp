@@ -39,7 +39,7 @@ class Writer {
 // The colour of a sender's arrows (a palette of 10, repeating).
 std::string_view sender_colour(std::uint32_t sender);
 
-inline constexpr double kLegendItems = 8;
+inline constexpr double kLegendItems = 9;
 
 struct ArrowShape {
   std::string_view style;  // "message", "lost", "retransmission"
@@ -54,8 +54,9 @@ void draw_arrow(Writer& svg, const ArrowShape& arrow);
 
 void draw_timeline(Writer& svg, std::string_view member, double left, double end, double y,
                    std::size_t label_chars);
+// A dot on a timeline, filled or hollow (a send).
 void draw_dot(Writer& svg, std::string_view cls, std::string_view member, const MessageKey& message,
-              std::int64_t at_ns, double x, double y, std::string_view colour);
+              std::int64_t at_ns, double x, double y, std::string_view colour, bool hollow = false);
 
 struct NakShape {
   std::string_view member, sender;

@@ -151,6 +151,21 @@ TEST(TraceSvgTest, DrawsAnArrowFromEachSendToEachDelivery) {
   EXPECT_LT(end.at("m1>m2"), end.at("m1>m3"));
   EXPECT_LT(end.at("m1>m3"), end.at("m2>m1"));
   EXPECT_EQ(picture.all("self-delivery").size(), 1u);
+  EXPECT_EQ(picture.all("send").size(), 2u);
+  EXPECT_EQ(picture.doc.select_nodes("//*[@class='send']").size(), 2u) << "none in the legend";
+  EXPECT_TRUE(picture.all("lost").empty());
+}
+
+TEST(TraceSvgTest, AMessageNobodyIsSeenToDeliverIsStillVisible) {
+  Trace trace;
+  trace.sent(ms(0), "m1", 1, "alone");
+  trace.add_member("m2");  // named, but never seen to deliver anything: not expected to
+  Picture picture(trace);
+  const auto sends = picture.all("send");
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_STREQ(sends[0].attribute("data-member").value(), "m1");
+  EXPECT_DOUBLE_EQ(attr(sends[0], "cy"), picture.rows().at("m1"));
+  EXPECT_TRUE(picture.all("message").empty());
   EXPECT_TRUE(picture.all("lost").empty());
 }
 
