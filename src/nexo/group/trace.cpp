@@ -7,15 +7,24 @@ namespace nexo::group {
 
 std::string_view to_string(TraceKind kind) noexcept {
   switch (kind) {
-    case TraceKind::sent: return "sent";
-    case TraceKind::delivered: return "delivered";
-    case TraceKind::nak_sent: return "nak_sent";
-    case TraceKind::retransmitted: return "retransmitted";
-    case TraceKind::sequencer_hop: return "sequencer_hop";
-    case TraceKind::view_installed: return "view_installed";
-    case TraceKind::crashed: return "crashed";
-    case TraceKind::left: return "left";
-    case TraceKind::note: return "note";
+    case TraceKind::sent:
+      return "sent";
+    case TraceKind::delivered:
+      return "delivered";
+    case TraceKind::nak_sent:
+      return "nak_sent";
+    case TraceKind::retransmitted:
+      return "retransmitted";
+    case TraceKind::sequencer_hop:
+      return "sequencer_hop";
+    case TraceKind::view_installed:
+      return "view_installed";
+    case TraceKind::crashed:
+      return "crashed";
+    case TraceKind::left:
+      return "left";
+    case TraceKind::note:
+      return "note";
   }
   return "unknown";
 }
@@ -28,14 +37,14 @@ std::string Trace::cut(std::string_view text) const {
   if (text.size() <= limits_.max_text) return std::string(text);
   std::size_t end = limits_.max_text;
   // Back off over continuation bytes (10xxxxxx) so that no character is split.
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+    --end;
   return std::string(text.substr(0, end));
 }
 
 std::uint32_t Trace::intern(std::string_view label) {
   std::string name = cut(label);
-  auto [slot, added] =
-      member_index_.try_emplace(name, static_cast<std::uint32_t>(members_.size()));
+  auto [slot, added] = member_index_.try_emplace(name, static_cast<std::uint32_t>(members_.size()));
   if (added) members_.push_back(std::move(name));
   return slot->second;
 }
@@ -71,8 +80,8 @@ void Trace::delivered(Time at, std::string_view member, const MessageKey& messag
   event.message = MessageKey{members_[intern(message.sender)], message.seq};
 }
 
-void Trace::nak_sent(Time at, std::string_view member, std::string_view sender,
-                     std::uint64_t first, std::uint64_t last) {
+void Trace::nak_sent(Time at, std::string_view member, std::string_view sender, std::uint64_t first,
+                     std::uint64_t last) {
   if (!has_room()) return;
   TraceEvent& event = push(at, TraceKind::nak_sent, member);
   event.peer = intern(sender);
@@ -106,7 +115,8 @@ void Trace::view_installed(Time at, std::string_view member, std::uint64_t view_
   TraceEvent& event = push(at, TraceKind::view_installed, member);
   event.first = view_id;
   event.view.reserve(members.size());
-  for (const std::string& label : members) event.view.push_back(intern(label));
+  for (const std::string& label : members)
+    event.view.push_back(intern(label));
 }
 
 void Trace::crashed(Time at, std::string_view member) {

@@ -52,15 +52,15 @@ struct MessageKey {
 
 // What an event says happened.
 enum class TraceKind : std::uint8_t {
-  sent,           // member multicast `message` (its text: a short label)
-  delivered,      // member delivered `message` to its application
-  nak_sent,       // member asked `peer` for its sequence numbers [first, last]
-  retransmitted,  // member sent `message` again, to `peer` (empty: to all)
-  sequencer_hop,  // member, the sequencer, stamped `message` with order `first`
-  view_installed, // member installed view `first` whose members are `view`
-  crashed,        // member crashed: its timeline ends here
-  left,           // member left the group: its timeline ends here
-  note,           // free-form `text` at member
+  sent,            // member multicast `message` (its text: a short label)
+  delivered,       // member delivered `message` to its application
+  nak_sent,        // member asked `peer` for its sequence numbers [first, last]
+  retransmitted,   // member sent `message` again, to `peer` (empty: to all)
+  sequencer_hop,   // member, the sequencer, stamped `message` with order `first`
+  view_installed,  // member installed view `first` whose members are `view`
+  crashed,         // member crashed: its timeline ends here
+  left,            // member left the group: its timeline ends here
+  note,            // free-form `text` at member
 };
 
 // "sent", "delivered", ...: the stable name of a kind (used in the SVG's classes).
@@ -72,14 +72,14 @@ struct TraceEvent {
   Time at{};
   TraceKind kind = TraceKind::note;
   std::uint32_t member = 0;
-  MessageKey message;              // sent, delivered, retransmitted, sequencer_hop
-  std::uint32_t peer = 0;          // nak_sent: the sender asked; retransmitted: target
-  bool has_peer = false;           // retransmitted: false when sent to all
-  std::uint64_t first = 0;         // nak_sent: range start; view_installed: view id;
-                                   // sequencer_hop: the order stamped
-  std::uint64_t last = 0;          // nak_sent: range end (inclusive)
-  std::string text;                // sent: the message's label; note: the note
-  std::vector<std::uint32_t> view; // view_installed: the members, in the view's order
+  MessageKey message;               // sent, delivered, retransmitted, sequencer_hop
+  std::uint32_t peer = 0;           // nak_sent: the sender asked; retransmitted: target
+  bool has_peer = false;            // retransmitted: false when sent to all
+  std::uint64_t first = 0;          // nak_sent: range start; view_installed: view id;
+                                    // sequencer_hop: the order stamped
+  std::uint64_t last = 0;           // nak_sent: range end (inclusive)
+  std::string text;                 // sent: the message's label; note: the note
+  std::vector<std::uint32_t> view;  // view_installed: the members, in the view's order
 };
 
 // Bounds of a Trace.
@@ -142,8 +142,8 @@ class Trace {
 // How the picture is drawn.
 struct SvgOptions {
   std::string title = "nexo group run";
-  double width = 1200;          // of the whole picture, px (at least 300)
-  double row_height = 70;       // between two timelines, px (at least 20)
+  double width = 1200;     // of the whole picture, px (at least 300)
+  double row_height = 70;  // between two timelines, px (at least 20)
   // Message arrows drawn at most (send to delivery, lost and retransmission
   // arrows together). Beyond it every k-th message is drawn, k chosen so that
   // the sample fits, and the picture says so.

@@ -81,10 +81,10 @@ class Painter {
   double left_ = 0, right_ = 0, rows_top_ = 0, row_ = 0, axis_y_ = 0, height_ = 0;
   std::map<MessageKey, MessageInfo> messages_;
   std::unordered_map<std::string, std::uint32_t> member_of_;
-  std::vector<bool> observed_;              // the member delivered others' messages
-  std::vector<Time> start_;                 // the member's first event
-  std::vector<std::optional<Time>> end_;    // its crash or leave, if nothing follows
-  std::vector<const TraceEvent*> ending_;   // the event that ended it
+  std::vector<bool> observed_;             // the member delivered others' messages
+  std::vector<Time> start_;                // the member's first event
+  std::vector<std::optional<Time>> end_;   // its crash or leave, if nothing follows
+  std::vector<const TraceEvent*> ending_;  // the event that ended it
   std::map<std::uint64_t, std::vector<const TraceEvent*>> views_;
   std::vector<std::string> notices_;
   std::size_t marks_total_ = 0;
@@ -93,7 +93,8 @@ class Painter {
 Painter::Painter(const Trace& trace, const SvgOptions& options, std::ostream& out)
     : trace_(trace), options_(options), svg_(out) {
   const auto& members = trace_.members();
-  for (std::uint32_t i = 0; i < members.size(); ++i) member_of_.emplace(members[i], i);
+  for (std::uint32_t i = 0; i < members.size(); ++i)
+    member_of_.emplace(members[i], i);
   observed_.assign(members.size(), false);
   start_.assign(members.size(), Time::max());
   end_.assign(members.size(), std::nullopt);
@@ -106,7 +107,8 @@ std::int64_t Painter::ns(Time at) const {
   static_assert(std::is_same_v<Clock::period, std::nano>);
   std::int64_t out = 0;
   if (__builtin_sub_overflow(at.time_since_epoch().count(), t0_.time_since_epoch().count(), &out))
-    return at > t0_ ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+    return at > t0_ ? std::numeric_limits<std::int64_t>::max()
+                    : std::numeric_limits<std::int64_t>::min();
   return out;
 }
 
@@ -144,12 +146,17 @@ void Painter::index_events() {
           observed_[event.member] = true;
         break;
       }
-      case TraceKind::view_installed: views_[event.first].push_back(&event); break;
+      case TraceKind::view_installed:
+        views_[event.first].push_back(&event);
+        break;
       case TraceKind::nak_sent:
       case TraceKind::sequencer_hop:
-      case TraceKind::note: ++marks_total_; break;
+      case TraceKind::note:
+        ++marks_total_;
+        break;
       case TraceKind::crashed:
-      case TraceKind::left: break;
+      case TraceKind::left:
+        break;
     }
   }
   find_ends();
@@ -176,13 +183,15 @@ void Painter::find_ends() {
 
 void Painter::layout() {
   std::size_t longest = 4;
-  for (const auto& label : trace_.members()) longest = std::max(longest, label.size());
+  for (const auto& label : trace_.members())
+    longest = std::max(longest, label.size());
   left_ = std::clamp(16.0 + 7.0 * static_cast<double>(longest), 80.0, 260.0);
   right_ = options_.width - 90;  // room for a note's text at the last event
   row_ = options_.row_height;
   const double notices_h = 16.0 * static_cast<double>(notices_.size());
   rows_top_ = 40 + notices_h + (views_.empty() ? 0.0 : 3 * 14.0 + 6);
-  const double rows_h = row_ * static_cast<double>(std::max<std::size_t>(trace_.members().size(), 1));
+  const double rows_h =
+      row_ * static_cast<double>(std::max<std::size_t>(trace_.members().size(), 1));
   axis_y_ = rows_top_ + rows_h + 8;
   const double legend_rows = std::ceil(svg::kLegendItems / std::floor((options_.width - 20) / 150));
   height_ = axis_y_ + 44 + 20 * legend_rows + 10;
@@ -193,7 +202,8 @@ void Painter::layout() {
 const TraceEvent* Painter::cause(const MessageInfo& info, const TraceEvent& delivery) const {
   const TraceEvent* best = nullptr;
   for (const TraceEvent* retx : info.retransmissions) {
-    const bool aimed = retx->has_peer ? retx->peer == delivery.member : retx->member != delivery.member;
+    const bool aimed =
+        retx->has_peer ? retx->peer == delivery.member : retx->member != delivery.member;
     if (!aimed || retx->at > delivery.at || retx->at < info.send->at) continue;
     if (best == nullptr || retx->at >= best->at) best = retx;
   }
@@ -212,8 +222,15 @@ std::optional<Arrow> Painter::lost_arrow(const MessageInfo& info, std::uint32_t 
   }
   dx = count > 0 ? std::max(dx / count, 12.0) : 30.0;
   const double part = 0.6;
-  return Arrow{"lost", info.sender, to, info.send->at, info.send->at,
-               x1, y1, x1 + dx * part, y1 + (y(to) - y1) * part};
+  return Arrow{"lost",
+               info.sender,
+               to,
+               info.send->at,
+               info.send->at,
+               x1,
+               y1,
+               x1 + dx * part,
+               y1 + (y(to) - y1) * part};
 }
 
 // The arrows of one message: send → each delivery (from the retransmission that
@@ -235,9 +252,8 @@ std::vector<Arrow> Painter::plan(const MessageInfo& info) const {
       arrows.push_back(*lost_arrow(info, d->member));
       used.push_back(retx);
     }
-    arrows.push_back(Arrow{retx != nullptr ? "retransmission" : "message", from->member,
-                           d->member, from->at, d->at, x(from->at), y(from->member), x(d->at),
-                           y(d->member)});
+    arrows.push_back(Arrow{retx != nullptr ? "retransmission" : "message", from->member, d->member,
+                           from->at, d->at, x(from->at), y(from->member), x(d->at), y(d->member)});
   }
   for (std::uint32_t m = 0; m < got.size(); ++m) {
     if (got[m] || m == info.sender || !observed_[m]) continue;
@@ -249,8 +265,8 @@ std::vector<Arrow> Painter::plan(const MessageInfo& info) const {
     const std::uint32_t to = retx->has_peer ? retx->peer : retx->member;
     const double x1 = x(retx->at), y1 = y(retx->member);
     const double y2 = to == retx->member ? y1 - row_ * 0.3 : y1 + (y(to) - y1) * 0.4;
-    arrows.push_back(Arrow{"retransmission", retx->member, to, retx->at, retx->at, x1, y1,
-                           x1 + 14, y2});
+    arrows.push_back(
+        Arrow{"retransmission", retx->member, to, retx->at, retx->at, x1, y1, x1 + 14, y2});
   }
   return arrows;
 }
@@ -261,7 +277,8 @@ std::vector<const MessageInfo*> Painter::sampled_messages() {
   std::vector<const MessageInfo*> order;
   std::vector<std::size_t> sizes;
   std::size_t total = 0;
-  for (const auto& [key, info] : messages_) order.push_back(&info);
+  for (const auto& [key, info] : messages_)
+    order.push_back(&info);
   std::stable_sort(order.begin(), order.end(),
                    [](const auto* a, const auto* b) { return a->first_seen < b->first_seen; });
   for (const MessageInfo* info : order) {
@@ -289,14 +306,16 @@ std::vector<const MessageInfo*> Painter::sampled_messages() {
 void Painter::draw() {
   index_events();
   if (trace_.dropped() > 0)
-    notices_.push_back(std::to_string(trace_.dropped()) + " events dropped: the trace keeps at most " +
+    notices_.push_back(std::to_string(trace_.dropped()) +
+                       " events dropped: the trace keeps at most " +
                        std::to_string(trace_.limits().max_events));
   const std::vector<const MessageInfo*> picked = sampled_messages();
   std::size_t installs = 0;
-  for (const auto& [id, list] : views_) installs += list.size();
+  for (const auto& [id, list] : views_)
+    installs += list.size();
   if (installs > options_.max_marks)
-    notices_.push_back("showing the views of at most " + std::to_string(options_.max_marks) + " of " +
-                       std::to_string(installs) + " view installs");
+    notices_.push_back("showing the views of at most " + std::to_string(options_.max_marks) +
+                       " of " + std::to_string(installs) + " view installs");
   if (marks_total_ > options_.max_marks)
     notices_.push_back("showing " + std::to_string(options_.max_marks) + " of " +
                        std::to_string(marks_total_) + " NAK, sequencer and note marks");
@@ -305,7 +324,8 @@ void Painter::draw() {
   draw_notices();
   draw_views();
   draw_timelines();
-  for (const MessageInfo* info : picked) draw_message(*info, plan(*info));
+  for (const MessageInfo* info : picked)
+    draw_message(*info, plan(*info));
   draw_marks();
   draw_ends();
   draw_axis();
@@ -332,17 +352,18 @@ void Painter::draw_views() {
     if (drawn + installs.size() > options_.max_marks) break;
     drawn += installs.size();
     Time lo = installs.front()->at, hi = lo;
-    for (const TraceEvent* e : installs) lo = std::min(lo, e->at), hi = std::max(hi, e->at);
+    for (const TraceEvent* e : installs)
+      lo = std::min(lo, e->at), hi = std::max(hi, e->at);
     std::string label = "view " + std::to_string(id) + ":";
-    const TraceEvent& first = **std::min_element(
-        installs.begin(), installs.end(), [](auto* a, auto* b) { return a->at < b->at; });
+    const TraceEvent& first = **std::min_element(installs.begin(), installs.end(),
+                                                 [](auto* a, auto* b) { return a->at < b->at; });
     for (std::size_t i = 0; i < first.view.size(); ++i)
       label += (i == 0 ? " " : ", ") + trace_.members()[first.view[i]];
     svg::draw_view_band(svg_, {id, label, x(lo), std::max(x(hi) - x(lo), 3.0), top, bottom,
                                top + 11 + 14.0 * static_cast<double>(level++ % 3)});
     for (const TraceEvent* e : installs)
-      svg::draw_view_install(svg_, trace_.members()[e->member], id, ns(e->at), x(e->at), y(e->member),
-                             row_);
+      svg::draw_view_install(svg_, trace_.members()[e->member], id, ns(e->at), x(e->at),
+                             y(e->member), row_);
   }
 }
 
@@ -350,15 +371,18 @@ void Painter::draw_timelines() {
   const auto& members = trace_.members();
   for (std::uint32_t m = 0; m < members.size(); ++m) {
     const double end = end_[m] ? x(*end_[m]) : right_;
-    svg::draw_timeline(svg_, members[m], left_, end, y(m), static_cast<std::size_t>(left_ - 16) / 7);
+    svg::draw_timeline(svg_, members[m], left_, end, y(m),
+                       static_cast<std::size_t>(left_ - 16) / 7);
   }
 }
 
 void Painter::draw_message(const MessageInfo& info, std::vector<Arrow> arrows) {
-  for (const Arrow& arrow : arrows) draw_arrow(info, arrow);
+  for (const Arrow& arrow : arrows)
+    draw_arrow(info, arrow);
   if (info.send != nullptr)  // visible even when nobody is seen to deliver it
-    svg::draw_dot(svg_, "send", trace_.members()[info.sender], info.send->message, ns(info.send->at),
-                  x(info.send->at), y(info.sender), svg::sender_colour(info.sender), true);
+    svg::draw_dot(svg_, "send", trace_.members()[info.sender], info.send->message,
+                  ns(info.send->at), x(info.send->at), y(info.sender),
+                  svg::sender_colour(info.sender), true);
   for (const TraceEvent* d : info.deliveries) {
     if (info.send != nullptr && d->member != info.sender) continue;
     const char* cls = info.send == nullptr ? "delivery-unsent" : "self-delivery";
@@ -393,8 +417,8 @@ void Painter::draw_mark(const TraceEvent& e) {
   const double px = x(e.at), py = y(e.member);
   switch (e.kind) {
     case TraceKind::nak_sent:
-      svg::draw_nak(svg_, {members[e.member], members[e.peer], e.first, e.last, ns(e.at), px, py,
-                           y(e.peer)});
+      svg::draw_nak(
+          svg_, {members[e.member], members[e.peer], e.first, e.last, ns(e.at), px, py, y(e.peer)});
       break;
     case TraceKind::sequencer_hop: {
       // A dotted line from the send, when it is in the trace, to the stamp.
@@ -439,7 +463,8 @@ void Painter::draw_axis() {
   svg_.num(right_);
   svg_.raw("\" y=\"");
   svg_.num(axis_y_ + 32);
-  svg_.raw("\" text-anchor=\"end\" font-size=\"11\">time since the first event \u2192</text>\n</g>\n");
+  svg_.raw(
+      "\" text-anchor=\"end\" font-size=\"11\">time since the first event \u2192</text>\n</g>\n");
 }
 
 Result<void> check(const SvgOptions& options) {
@@ -484,7 +509,8 @@ Result<void> write_svg_file(const Trace& trace, const std::filesystem::path& pat
   if (!file) return Error::from_errno(errno, "open").with_context(where);
   if (std::fwrite(text.data(), 1, text.size(), file.get()) != text.size())
     return Error::from_errno(errno, "write").with_context(where);
-  if (std::fclose(file.release()) != 0) return Error::from_errno(errno, "close").with_context(where);
+  if (std::fclose(file.release()) != 0)
+    return Error::from_errno(errno, "close").with_context(where);
   return ok();
 }
 

@@ -9,18 +9,21 @@
 namespace nexo::group::svg {
 namespace {
 
-constexpr std::array<std::string_view, 10> kPalette = {
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#ff7f0e"};
+constexpr std::array<std::string_view, 10> kPalette = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                                       "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+                                                       "#7f7f7f", "#ff7f0e"};
 
 // Length of the valid UTF-8 sequence at text[i], or 0 if it is not one.
 std::size_t utf8_length(std::string_view text, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char lead = byte(i);
   std::size_t n = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) n = 2;
-  else if (lead >= 0xE0 && lead <= 0xEF) n = 3;
-  else if (lead >= 0xF0 && lead <= 0xF4) n = 4;
+  if (lead >= 0xC2 && lead <= 0xDF)
+    n = 2;
+  else if (lead >= 0xE0 && lead <= 0xEF)
+    n = 3;
+  else if (lead >= 0xF0 && lead <= 0xF4)
+    n = 4;
   if (n == 0 || i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k)
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -67,8 +70,12 @@ void Writer::num(double value) {
   std::snprintf(buffer, sizeof buffer, "%.2f", value);
   out_ << buffer;
 }
-void Writer::num(std::uint64_t value) { out_ << std::to_string(value); }
-void Writer::num(std::int64_t value) { out_ << std::to_string(value); }
+void Writer::num(std::uint64_t value) {
+  out_ << std::to_string(value);
+}
+void Writer::num(std::int64_t value) {
+  out_ << std::to_string(value);
+}
 
 void Writer::text(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
@@ -80,12 +87,23 @@ void Writer::text(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '&': out_ << "&amp;"; break;
-      case '<': out_ << "&lt;"; break;
-      case '>': out_ << "&gt;"; break;
-      case '"': out_ << "&quot;"; break;
-      case '\'': out_ << "&apos;"; break;
-      default: out_ << ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F ? '?' : static_cast<char>(c));
+      case '&':
+        out_ << "&amp;";
+        break;
+      case '<':
+        out_ << "&lt;";
+        break;
+      case '>':
+        out_ << "&gt;";
+        break;
+      case '"':
+        out_ << "&quot;";
+        break;
+      case '\'':
+        out_ << "&apos;";
+        break;
+      default:
+        out_ << ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F ? '?' : static_cast<char>(c));
     }
     ++i;
   }
@@ -131,9 +149,13 @@ void Writer::open(double width, double height, std::string_view title_text) {
   raw("</text>\n");
 }
 
-void Writer::close() { raw("</svg>\n"); }
+void Writer::close() {
+  raw("</svg>\n");
+}
 
-std::string_view sender_colour(std::uint32_t sender) { return kPalette[sender % kPalette.size()]; }
+std::string_view sender_colour(std::uint32_t sender) {
+  return kPalette[sender % kPalette.size()];
+}
 
 void draw_arrow(Writer& svg, const ArrowShape& a) {
   svg.raw("<g");
@@ -148,10 +170,14 @@ void draw_arrow(Writer& svg, const ArrowShape& a) {
   title(svg, a.title);
   line(svg, a.x1, a.y1, a.x2, a.y2);
   svg.attr("stroke", sender_colour(a.sender));
-  if (a.style == "retransmission") svg.raw(" stroke-width=\"2\" stroke-dasharray=\"7 3\"");
-  else if (a.style == "lost") svg.raw(" stroke-width=\"1.2\" stroke-opacity=\"0.7\"");
-  else svg.raw(" stroke-width=\"1.2\"");
-  if (a.style != "lost") svg.attr("marker-end", "url(#arrow-" + std::to_string(a.sender % kPalette.size()) + ")");
+  if (a.style == "retransmission")
+    svg.raw(" stroke-width=\"2\" stroke-dasharray=\"7 3\"");
+  else if (a.style == "lost")
+    svg.raw(" stroke-width=\"1.2\" stroke-opacity=\"0.7\"");
+  else
+    svg.raw(" stroke-width=\"1.2\"");
+  if (a.style != "lost")
+    svg.attr("marker-end", "url(#arrow-" + std::to_string(a.sender % kPalette.size()) + ")");
   svg.raw("/>");
   if (a.style == "lost") cross(svg, a.x2, a.y2, 4, "#c00");
   svg.raw("</g>\n");
@@ -168,7 +194,8 @@ void draw_timeline(Writer& svg, std::string_view member, double left, double end
   svg.raw(" font-size=\"12\">");
   if (member.size() > label_chars && label_chars > 1) {
     std::size_t cut = label_chars - 1;
-    while (cut > 0 && (static_cast<unsigned char>(member[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && (static_cast<unsigned char>(member[cut]) & 0xC0) == 0x80)
+      --cut;
     svg.text(member.substr(0, cut));
     svg.raw("\u2026");
   } else {
@@ -209,8 +236,8 @@ void draw_nak(Writer& svg, const NakShape& n, std::string_view cls) {
   title(svg, "NAK from " + std::string(n.member) + " to " + std::string(n.sender) + " for " +
                  std::to_string(n.first) + ".." + std::to_string(n.last));
   char d[128];
-  std::snprintf(d, sizeof d, "M%.2f,%.2f L%.2f,%.2f L%.2f,%.2f z", n.x - 5, n.y - 9, n.x + 5, n.y - 9,
-                n.x, n.y - 1);
+  std::snprintf(d, sizeof d, "M%.2f,%.2f L%.2f,%.2f L%.2f,%.2f z", n.x - 5, n.y - 9, n.x + 5,
+                n.y - 9, n.x, n.y - 1);
   svg.raw("<path");
   svg.attr("d", d);
   svg.raw(" fill=\"#c00\"/>");
@@ -219,8 +246,8 @@ void draw_nak(Writer& svg, const NakShape& n, std::string_view cls) {
   svg.raw("</g>\n");
 }
 
-void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message, std::uint64_t order,
-              std::int64_t at_ns, double x, double y, std::string_view cls) {
+void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message,
+              std::uint64_t order, std::int64_t at_ns, double x, double y, std::string_view cls) {
   svg.raw("<g");
   svg.attr("class", cls);
   svg.attr("data-member", sequencer);
@@ -265,14 +292,15 @@ void draw_note(Writer& svg, std::string_view member, std::string_view text, std:
   svg.attr("y", y - 6);
   svg.raw(" font-size=\"10\" fill=\"#555\">");
   std::size_t cut = std::min<std::size_t>(text.size(), 24);
-  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
   svg.text(text.substr(0, cut));
   if (cut < text.size()) svg.raw("\u2026");
   svg.raw("</text></g>\n");
 }
 
-void draw_end(Writer& svg, bool crash, std::string_view member, std::int64_t at_ns, double x, double y,
-              double row) {
+void draw_end(Writer& svg, bool crash, std::string_view member, std::int64_t at_ns, double x,
+              double y, double row) {
   svg.raw(crash ? "<g class=\"crash\"" : "<g class=\"leave\"");
   svg.attr("data-member", member);
   svg.attr("data-at-ns", at_ns);
@@ -297,12 +325,14 @@ void draw_view_band(Writer& svg, const ViewBand& b) {
   svg.attr("y", b.top);
   svg.attr("width", b.width);
   svg.attr("height", b.bottom - b.top);
-  svg.raw(" fill=\"#6a5acd\" fill-opacity=\"0.12\" stroke=\"#6a5acd\" stroke-opacity=\"0.5\"/><text");
+  svg.raw(
+      " fill=\"#6a5acd\" fill-opacity=\"0.12\" stroke=\"#6a5acd\" stroke-opacity=\"0.5\"/><text");
   svg.attr("x", b.x + 2);
   svg.attr("y", b.label_y);
   svg.raw(" font-size=\"11\" fill=\"#483d8b\">");
   std::size_t cut = std::min<std::size_t>(b.label.size(), 60);
-  while (cut > 0 && cut < b.label.size() && (static_cast<unsigned char>(b.label[cut]) & 0xC0) == 0x80)
+  while (cut > 0 && cut < b.label.size() &&
+         (static_cast<unsigned char>(b.label[cut]) & 0xC0) == 0x80)
     --cut;
   svg.text(b.label.substr(0, cut));
   if (cut < b.label.size()) svg.raw("\u2026");
@@ -334,9 +364,12 @@ std::int64_t tick_step(std::int64_t span_ns) {
 void draw_tick(Writer& svg, std::int64_t at_ns, std::int64_t step_ns, double x, double axis_y) {
   const char* unit = "ns";
   double scale = 1;
-  if (step_ns >= 1'000'000'000) unit = "s", scale = 1e9;
-  else if (step_ns >= 1'000'000) unit = "ms", scale = 1e6;
-  else if (step_ns >= 1'000) unit = "\u00b5s", scale = 1e3;
+  if (step_ns >= 1'000'000'000)
+    unit = "s", scale = 1e9;
+  else if (step_ns >= 1'000'000)
+    unit = "ms", scale = 1e6;
+  else if (step_ns >= 1'000)
+    unit = "\u00b5s", scale = 1e3;
   char label[64];
   std::snprintf(label, sizeof label, "%g %s", static_cast<double>(at_ns) / scale, unit);
   svg.raw("<g class=\"tick\"");
@@ -362,28 +395,38 @@ void legend_item(Writer& svg, int index, double x, double y) {
       break;
     case 1:
       line(svg, x, y, x + 28, y);
-      svg.raw(" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"7 3\" "
-              "marker-end=\"url(#arrow-0)\"/>");
+      svg.raw(
+          " stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"7 3\" "
+          "marker-end=\"url(#arrow-0)\"/>");
       break;
     case 2:
       line(svg, x, y, x + 24, y);
       svg.raw(" stroke=\"#1f77b4\" stroke-opacity=\"0.7\"/>");
       cross(svg, x + 24, y, 4, "#c00");
       break;
-    case 3: draw_nak(svg, {"", "", 0, 0, 0, x + 6, y + 5, y + 5}, "legend-sample"); break;
-    case 4: draw_hop(svg, "", MessageKey{}, 0, 0, x + 8, y, "legend-sample"); break;
+    case 3:
+      draw_nak(svg, {"", "", 0, 0, 0, x + 6, y + 5, y + 5}, "legend-sample");
+      break;
+    case 4:
+      draw_hop(svg, "", MessageKey{}, 0, 0, x + 8, y, "legend-sample");
+      break;
     case 5:
       svg.raw("<rect");
       svg.attr("x", x + 8);
       svg.attr("y", y - 8);
-      svg.raw(" width=\"10\" height=\"16\" fill=\"#6a5acd\" fill-opacity=\"0.2\" stroke=\"#6a5acd\"/>");
+      svg.raw(
+          " width=\"10\" height=\"16\" fill=\"#6a5acd\" fill-opacity=\"0.2\" stroke=\"#6a5acd\"/>");
       break;
-    case 6: cross(svg, x + 10, y, 6, "#000"); break;
+    case 6:
+      cross(svg, x + 10, y, 6, "#000");
+      break;
     case 7:
       draw_dot(svg, "legend-sample", "", MessageKey{}, 0, x + 6, y, "#1f77b4");
       draw_dot(svg, "legend-sample", "", MessageKey{}, 0, x + 18, y, "#1f77b4", true);
       break;
-    default: draw_note(svg, "", "", 0, x + 10, y, "legend-sample"); break;
+    default:
+      draw_note(svg, "", "", 0, x + 10, y, "legend-sample");
+      break;
   }
 }
 
@@ -391,8 +434,15 @@ void legend_item(Writer& svg, int index, double x, double y) {
 
 void draw_legend(Writer& svg, double width, double top) {
   static constexpr std::array<std::string_view, static_cast<std::size_t>(kLegendItems)> kMeaning = {
-      "message (colour: its sender)", "retransmission", "lost", "NAK \u2192 sender asked",
-      "sequencer stamp #order", "view change", "crash", "self-delivery, send", "note"};
+      "message (colour: its sender)",
+      "retransmission",
+      "lost",
+      "NAK \u2192 sender asked",
+      "sequencer stamp #order",
+      "view change",
+      "crash",
+      "self-delivery, send",
+      "note"};
   const int per_row = std::max(1, static_cast<int>((width - 20) / 150));
   svg.raw("<g class=\"legend\">\n");
   for (int i = 0; i < static_cast<int>(kMeaning.size()); ++i) {

@@ -67,14 +67,15 @@ struct NakShape {
 // `cls` is the group's class: the run's marks keep the default, the legend's samples
 // say "legend-sample" so that nobody counts them as part of the run.
 void draw_nak(Writer& svg, const NakShape& nak, std::string_view cls = "nak");
-void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message, std::uint64_t order,
-              std::int64_t at_ns, double x, double y, std::string_view cls = "sequencer-hop");
+void draw_hop(Writer& svg, std::string_view sequencer, const MessageKey& message,
+              std::uint64_t order, std::int64_t at_ns, double x, double y,
+              std::string_view cls = "sequencer-hop");
 // The sequencer's part in a message's path: a dotted line from its send to the stamp.
 void draw_hop_link(Writer& svg, double x1, double y1, double x2, double y2);
 void draw_note(Writer& svg, std::string_view member, std::string_view text, std::int64_t at_ns,
                double x, double y, std::string_view cls = "note");
-void draw_end(Writer& svg, bool crash, std::string_view member, std::int64_t at_ns, double x, double y,
-              double row);
+void draw_end(Writer& svg, bool crash, std::string_view member, std::int64_t at_ns, double x,
+              double y, double row);
 
 struct ViewBand {
   std::uint64_t id;

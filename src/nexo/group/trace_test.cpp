@@ -20,7 +20,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Time ms(int n) { return Time{} + milliseconds(n); }
+Time ms(int n) {
+  return Time{} + milliseconds(n);
+}
 
 // The picture of `trace`, parsed; fails the test if it is not well-formed XML.
 struct Picture {
@@ -55,7 +57,9 @@ struct Picture {
   }
 };
 
-double attr(pugi::xml_node node, const char* name) { return node.attribute(name).as_double(); }
+double attr(pugi::xml_node node, const char* name) {
+  return node.attribute(name).as_double();
+}
 
 TEST(TraceTest, RecordsEventsAndNamesMembersInOrderOfFirstMention) {
   Trace trace;
@@ -78,7 +82,8 @@ TEST(TraceTest, RecordsEventsAndNamesMembersInOrderOfFirstMention) {
 
 TEST(TraceTest, CutsLongTextAtACharacterBoundary) {
   Trace trace(TraceLimits{.max_events = 10, .max_text = 4});
-  trace.note(ms(0), "abc\xc3\xa9", "xy\xe2\x82\xac");  // "abcé", "xy€": cutting at 4 splits a character
+  trace.note(ms(0), "abc\xc3\xa9",
+             "xy\xe2\x82\xac");  // "abcé", "xy€": cutting at 4 splits a character
   EXPECT_EQ(trace.members().front(), "abc");
   EXPECT_EQ(trace.events().front().text, "xy");
 }
@@ -114,7 +119,8 @@ TEST(TraceSvgTest, ShortensALongLabelOnScreenButKeepsItWhole) {
   EXPECT_EQ(shown.substr(shown.size() - 3), "\u2026");
   EXPECT_STREQ(timelines[1].child("text").text().get(), "[::1]:5000");
   const double left = attr(timelines[0].child("line"), "x1");
-  EXPECT_LE(static_cast<double>(shown.size() - 3) * 7 + 8, left) << "the label ends before the timeline";
+  EXPECT_LE(static_cast<double>(shown.size() - 3) * 7 + 8, left)
+      << "the label ends before the timeline";
 }
 
 TEST(TraceSvgTest, DrawsAnArrowFromEachSendToEachDelivery) {
@@ -344,7 +350,8 @@ TEST(TraceSvgTest, CapsMarksAndViewsAndSaysSo) {
   EXPECT_EQ(picture.all("nak").size(), 4u);
   EXPECT_EQ(picture.all("view-change").size(), 4u);
   std::string notices;
-  for (pugi::xml_node notice : picture.all("notice")) notices += notice.text().get();
+  for (pugi::xml_node notice : picture.all("notice"))
+    notices += notice.text().get();
   EXPECT_NE(notices.find("4 of 10 NAK"), std::string::npos) << notices;
   EXPECT_NE(notices.find("of 10 view installs"), std::string::npos) << notices;
 }
@@ -357,7 +364,8 @@ TEST(TraceSvgTest, DrawsATimeAxisWithIncreasingTicks) {
   const auto ticks = picture.root().find_child_by_attribute("g", "class", "axis");
   ASSERT_TRUE(ticks);
   std::vector<double> xs;
-  for (pugi::xml_node tick : ticks.children("g")) xs.push_back(attr(tick.child("line"), "x1"));
+  for (pugi::xml_node tick : ticks.children("g"))
+    xs.push_back(attr(tick.child("line"), "x1"));
   ASSERT_GE(xs.size(), 3u);
   EXPECT_TRUE(std::is_sorted(xs.begin(), xs.end()));
   EXPECT_STREQ(ticks.children("g").begin()->child("text").text().get(), "0 ms");
@@ -396,8 +404,8 @@ TEST(TraceSvgTest, WritesAFileAndReportsAnUnwritablePath) {
   Trace trace;
   trace.sent(ms(0), "m1", 1);
   trace.delivered(ms(1), "m2", {"m1", 1});
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("nexo_trace_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("nexo_trace_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / "run.svg";
   auto written = write_svg_file(trace, path);
