@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -258,6 +259,35 @@ TEST(TraceSvgTest, MarksNakRetransmissionSequencerViewAndCrash) {
   EXPECT_EQ(picture.doc.select_nodes("//*[@class='sequencer-hop']").size(), 1u);
   EXPECT_EQ(picture.doc.select_nodes("//*[@class='note']").size(), 1u);
   EXPECT_EQ(picture.doc.select_nodes("//*[@class='message']").size(), 1u);
+}
+
+TEST(TraceSvgTest, ARetransmissionToAllFeedsTheLaterDeliveriesAndOneInVainIsAStub) {
+  Trace trace;
+  trace.sent(ms(0), "m1", 1);
+  trace.delivered(ms(2), "m2", {"m1", 1});
+  trace.retransmitted(ms(5), "m2", {"m1", 1});  // m2 relays m1#1 to all
+  trace.delivered(ms(7), "m3", {"m1", 1});
+  trace.sent(ms(10), "m1", 2);
+  trace.delivered(ms(11), "m3", {"m1", 2});
+  trace.retransmitted(ms(14), "m1", {"m1", 2}, "m2");  // m2 never delivers m1#2
+  Picture picture(trace);
+  std::map<std::string, pugi::xml_node> retx;
+  for (pugi::xml_node g : picture.all("retransmission"))
+    retx[std::string(g.attribute("data-seq").value()) + ">" + g.attribute("data-to").value()] = g;
+  ASSERT_EQ(retx.size(), 2u);
+  const pugi::xml_node relay = retx.at("1>m3");
+  EXPECT_STREQ(relay.attribute("data-from").value(), "m2");
+  EXPECT_DOUBLE_EQ(attr(relay.child("line"), "y2"), picture.rows().at("m3"));
+  const pugi::xml_node stub = retx.at("2>m2");
+  EXPECT_EQ(stub.attribute("data-from-ns").as_llong(), stub.attribute("data-to-ns").as_llong())
+      << "a retransmission that caused no delivery ends nowhere in time";
+  EXPECT_LT(attr(stub.child("line"), "y2"), picture.rows().at("m2"));
+  std::vector<std::string> lost;
+  for (pugi::xml_node g : picture.all("lost"))
+    lost.push_back(std::string(g.attribute("data-seq").value()) + ">" +
+                   g.attribute("data-to").value());
+  std::sort(lost.begin(), lost.end());
+  EXPECT_EQ(lost, (std::vector<std::string>{"1>m3", "2>m2"}));
 }
 
 TEST(TraceSvgTest, ACrashedMemberIsNotExpectedToDeliverLaterMessages) {
