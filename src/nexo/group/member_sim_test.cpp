@@ -5,12 +5,15 @@
 
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "nexo/group/member.hpp"
+#include "nexo/group/sim_member.hpp"
 #include "nexo/group/sim_network.hpp"
+#include "nexo/group/trace.hpp"
 
 namespace nexo::group {
 namespace {
@@ -21,42 +24,17 @@ constexpr std::uint64_t kGroup = group_tag("sim-group");
 
 Time t0() { return Time{} + 1h; }
 
-// A Member as a simulated process: member id = node id + 1.
-class MemberNode final : public sim::Node {
- public:
-  explicit MemberNode(Member member) : member_(std::move(member)) {}
+using MemberNode = SimMember;
 
-  void on_datagram(std::span<const std::byte> datagram, sim::NodeId, Time now) override {
-    member_.on_packet(datagram, now);
-    take_deliveries();
+// The texts `node` delivered from `sender`, in order.
+std::vector<std::string> texts(const SimMember& node, MemberId sender) {
+  std::vector<std::string> out;
+  if (auto it = node.delivered().find(sender); it != node.delivered().end()) {
+    for (const Bytes& b : it->second)
+      out.emplace_back(as_text(b));
   }
-  void on_timer(Time now) override { member_.on_timer(now); }
-  std::optional<Time> next_timer() const override { return member_.next_timer(); }
-  bool poll_transmit(Bytes& out, sim::Destination& to, Time) override {
-    Destination d;
-    if (!member_.poll_transmit(out, d)) return false;
-    to = d.group ? sim::to_group() : sim::to_node(static_cast<sim::NodeId>(d.member - 1));
-    return true;
-  }
-
-  // Sends now if the window allows; false: would_block.
-  bool send(const std::string& text, Time now) {
-    auto sent = member_.send(as_bytes(text), now);
-    take_deliveries();
-    return static_cast<bool>(sent);
-  }
-  Member& member() { return member_; }
-  // What was delivered, per sender: the texts in delivery order.
-  const std::map<MemberId, std::vector<std::string>>& delivered() const { return delivered_; }
-
- private:
-  void take_deliveries() {
-    while (auto d = member_.poll_delivery())
-      delivered_[d->sender].emplace_back(as_text(d->payload));
-  }
-  Member member_;
-  std::map<MemberId, std::vector<std::string>> delivered_;
-};
+  return out;
+}
 
 std::vector<MemberId> ids(std::size_t n) {
   std::vector<MemberId> v;
@@ -66,7 +44,7 @@ std::vector<MemberId> ids(std::size_t n) {
 }
 
 MemberNode* add_member(sim::Network& net, MemberId self, const std::vector<MemberId>& members,
-                       std::uint64_t seed) {
+                       std::uint64_t seed, Trace* trace = nullptr) {
   MemberConfig c;
   c.group = kGroup;
   c.self = self;
@@ -74,7 +52,7 @@ MemberNode* add_member(sim::Network& net, MemberId self, const std::vector<Membe
   c.seed = seed;
   auto m = Member::create(c, net.now());
   EXPECT_TRUE(m) << m.error().message();
-  auto node = std::make_unique<MemberNode>(std::move(*m));
+  auto node = std::make_unique<MemberNode>(std::move(*m), trace);
   MemberNode* raw = node.get();
   EXPECT_EQ(net.add(std::move(node)), self - 1);
   return raw;
@@ -86,7 +64,7 @@ std::string message(MemberId sender, int i) {
 
 // Sends message i of `self` now, or retries in 1 ms while its window is full.
 void try_send(sim::Network& net, std::vector<MemberNode*>* nodes, MemberId self, int i) {
-  if ((*nodes)[self - 1]->send(message(self, i), net.now())) {
+  if ((*nodes)[self - 1]->send(as_bytes(message(self, i)), net.now())) {
     net.kick(static_cast<sim::NodeId>(self - 1));
     return;
   }
@@ -129,7 +107,8 @@ TEST_P(GroupOverSimulatedNetwork, AHundredMembersDeliverEverythingOnceInFifoOrde
     for (auto* n : nodes) {
       for (MemberId s : members) {
         auto it = n->delivered().find(s);
-        if (it == n->delivered().end() || it->second.size() < kEach) return false;
+        if (it == n->delivered().end() || it->second.size() < static_cast<std::size_t>(kEach))
+          return false;
       }
     }
     return true;
@@ -139,7 +118,7 @@ TEST_P(GroupOverSimulatedNetwork, AHundredMembersDeliverEverythingOnceInFifoOrde
   std::uint64_t naks = 0, retransmissions = 0;
   for (auto* n : nodes) {
     for (MemberId s : members) {
-      const auto& got = n->delivered().at(s);
+      const auto got = texts(*n, s);
       ASSERT_EQ(got.size(), static_cast<std::size_t>(kEach)) << "seed " << seed;
       for (int i = 0; i < kEach; ++i)
         ASSERT_EQ(got[i], message(s, i)) << "seed " << seed << ", member " << n->member().self();
@@ -168,7 +147,7 @@ TEST_P(GroupOverSimulatedNetwork, OneLossSeenByAThousandReceiversCostsAtMostTenN
   for (MemberId m : members)
     nodes.push_back(add_member(net, m, members, seed));
   MemberNode& sender = *nodes[0];
-  ASSERT_TRUE(sender.send("one", net.now()));
+  ASSERT_TRUE(sender.send(as_bytes(std::string("one")), net.now()));
   net.kick(0);
   net.run_for(5ms);
   // "two" reaches nobody: the sender is cut off while it leaves.
@@ -176,10 +155,10 @@ TEST_P(GroupOverSimulatedNetwork, OneLossSeenByAThousandReceiversCostsAtMostTenN
   for (sim::NodeId i = 1; i < kMembers; ++i)
     rest.push_back(i);
   net.partition({{0}, rest});
-  ASSERT_TRUE(sender.send("two", net.now()));
+  ASSERT_TRUE(sender.send(as_bytes(std::string("two")), net.now()));
   net.kick(0);
   net.heal();
-  ASSERT_TRUE(sender.send("three", net.now()));
+  ASSERT_TRUE(sender.send(as_bytes(std::string("three")), net.now()));
   net.kick(0);
   const auto all_three = [&] {
     for (std::size_t i = 1; i < kMembers; ++i) {
@@ -204,7 +183,43 @@ TEST_P(GroupOverSimulatedNetwork, OneLossSeenByAThousandReceiversCostsAtMostTenN
   EXPECT_GE(k.naks_received, 1u);
   EXPECT_LE(k.naks_received, 10u) << "seed " << seed;
   for (std::size_t i = 1; i < kMembers; ++i)
-    ASSERT_EQ(nodes[i]->delivered().at(1), (std::vector<std::string>{"one", "two", "three"}));
+    ASSERT_EQ(texts(*nodes[i], 1), (std::vector<std::string>{"one", "two", "three"}));
+}
+
+// The simulator draws its run: three members through 20% loss, recorded by
+// SimMember into a Trace and written as the space-time diagram.
+TEST(GroupOverSimulatedNetworkTrace, ARunWithLossIsDrawnWithItsNaksAndRetransmissions) {
+  sim::Network net(11, t0());
+  net.set_link({.loss = 0.2, .delay = 2ms, .jitter = 1ms});
+  Trace trace;
+  std::vector<MemberNode*> nodes;
+  const auto members = ids(3);
+  for (MemberId m : members)
+    nodes.push_back(add_member(net, m, members, 11, &trace));
+  schedule_sends(net, nodes, 3, 6, 5ms);
+  ASSERT_TRUE(net.run_until(
+      [&] {
+        for (auto* n : nodes)
+          for (MemberId s : members)
+            if (texts(*n, s).size() < 6) return false;
+        return true;
+      },
+      t0() + 30s));
+  std::size_t sent = 0, delivered = 0, naks = 0, retransmitted = 0;
+  for (const auto& e : trace.events()) {
+    sent += e.kind == TraceKind::sent;
+    delivered += e.kind == TraceKind::delivered;
+    naks += e.kind == TraceKind::nak_sent;
+    retransmitted += e.kind == TraceKind::retransmitted;
+  }
+  EXPECT_EQ(sent, 18u);
+  EXPECT_EQ(delivered, 36u) << "each message, at each of the two other members, once";
+  EXPECT_GT(naks, 0u);
+  EXPECT_GT(retransmitted, 0u);
+  std::ostringstream svg;
+  ASSERT_TRUE(write_svg(trace, svg, SvgOptions{}));
+  EXPECT_NE(svg.str().find("<svg"), std::string::npos);
+  EXPECT_NE(svg.str().find("m3"), std::string::npos);
 }
 
 }  // namespace

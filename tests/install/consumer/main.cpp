@@ -12,6 +12,7 @@
 #include <nexo/msg/sender.hpp>
 #include <nexo/net/udp_socket.hpp>
 #include <nexo/reliable/checksum.hpp>
+#include <nexo/group/member.hpp>
 #include <nexo/wire/cdr.hpp>
 
 #include <chrono>
@@ -109,10 +110,28 @@ bool use_msg() {
   return true;
 }
 
+bool use_group() {
+  nexo::group::MemberConfig config;
+  config.group = nexo::group::group_tag("consumer");
+  config.self = 1;
+  config.members = {1};
+  auto member = nexo::group::Member::create(config, nexo::group::Time{});
+  if (!member) return fail("group: " + member.error().message());
+  if (auto sent = member->send(nexo::as_bytes(std::string_view("alone")), nexo::group::Time{});
+      !sent)
+    return fail("group: " + sent.error().message());
+  auto delivered = member->poll_delivery();
+  if (!delivered || nexo::as_text(delivered->payload) != "alone")
+    return fail("group: the member did not deliver its own message");
+  std::cout << "group: delivered " << nexo::as_text(delivered->payload) << '\n';
+  return true;
+}
+
 }  // namespace
 
 int main() {
-  return use_base() && use_net_and_wire() && use_io() && use_fault() && use_reliable() && use_msg()
+  return use_base() && use_net_and_wire() && use_io() && use_fault() && use_reliable() &&
+                 use_msg() && use_group()
              ? 0
              : 1;
 }
