@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "nexo/base/big_endian.hpp"
 #include "nexo/reliable/checksum.hpp"
 
 namespace nexo::reliable {
@@ -19,65 +20,8 @@ constexpr std::size_t kInitBodySize = kInitSize - kHeaderSize - kCrcSize;
 static_assert(kDataOverhead == kHeaderSize + kDataBodySize + kCrcSize);
 static_assert(kInitBodySize >= kHandshakeSize);
 
-// Big-endian reads from a span whose length the caller has already checked.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> data) noexcept : data_(data) {}
-
-  std::size_t remaining() const noexcept { return data_.size() - pos_; }
-
-  std::uint8_t u8() noexcept { return std::to_integer<std::uint8_t>(data_[pos_++]); }
-  std::uint16_t u16() noexcept {
-    const unsigned high = u8();  // a separate statement: operands of | are unsequenced
-    return static_cast<std::uint16_t>(high << 8 | u8());
-  }
-  std::uint32_t u32() noexcept {
-    const std::uint32_t high = u16();
-    return high << 16 | u16();
-  }
-  std::uint64_t u64() noexcept {
-    const std::uint64_t high = u32();
-    return high << 32 | u32();
-  }
-  std::span<const std::byte> rest() noexcept {
-    auto rest = data_.subspan(pos_);
-    pos_ = data_.size();
-    return rest;
-  }
-
- private:
-  std::span<const std::byte> data_;
-  std::size_t pos_ = 0;
-};
-
-// Big-endian writes into memory the caller has already sized.
-class Writer {
- public:
-  explicit Writer(std::byte* at) noexcept : at_(at) {}
-
-  std::byte* position() const noexcept { return at_; }
-
-  void u8(std::uint8_t v) noexcept { *at_++ = std::byte{v}; }
-  void u16(std::uint16_t v) noexcept {
-    u8(static_cast<std::uint8_t>(v >> 8));
-    u8(static_cast<std::uint8_t>(v));
-  }
-  void u32(std::uint32_t v) noexcept {
-    u16(static_cast<std::uint16_t>(v >> 16));
-    u16(static_cast<std::uint16_t>(v));
-  }
-  void u64(std::uint64_t v) noexcept {
-    u32(static_cast<std::uint32_t>(v >> 32));
-    u32(static_cast<std::uint32_t>(v));
-  }
-  void bytes(std::span<const std::byte> data) noexcept {
-    if (!data.empty()) std::memcpy(at_, data.data(), data.size());
-    at_ += data.size();
-  }
-
- private:
-  std::byte* at_;
-};
+using Reader = BigEndianReader;
+using Writer = BigEndianWriter;
 
 bool known_type(std::uint8_t type) noexcept {
   return type >= static_cast<std::uint8_t>(Type::init) &&
