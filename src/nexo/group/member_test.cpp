@@ -249,7 +249,8 @@ TEST(GroupMember, NaksBeyondTheRateAreDroppedAndCounted) {
 
 TEST(GroupMember, BadPacketsAreDroppedAndCountedByCause) {
   Member b = make(2, {1, 2});
-  const auto payload = as_bytes(std::string("x"));
+  const std::string x = "x";
+  const auto payload = as_bytes(x);  // a span: the string must outlive it
   Bytes p;
   ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup + 1, 1, 1}, 1, false, {}, payload));
   b.on_packet(p, t0());
