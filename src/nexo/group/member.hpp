@@ -94,6 +94,8 @@ struct Delivery {
   std::uint64_t view = 0;
   std::uint64_t seq = 0;
   Bytes payload;
+  Bytes meta;            // the ordering layer's metadata (empty under FIFO)
+  bool control = false;  // a control message of the ordering layer, not the application's
 };
 
 struct MemberCounters {
@@ -117,7 +119,14 @@ class Member {
   // Multicasts `payload` as this member's next message and delivers it here.
   // Errors: too_large (over max_message), would_block (window or history
   // full: wait until stability frees it; writable() says when).
-  Result<void> send(std::span<const std::byte> payload, Time now);
+  Result<void> send(std::span<const std::byte> payload, Time now) {
+    return send(payload, {}, false, now);
+  }
+  // The same with the ordering layer's `meta` (meta.size() + payload.size()
+  // at most kMaxPacket - kDataOverhead: too_large), and `control` set for its
+  // own messages (delivered with Delivery::control, counted as sent).
+  Result<void> send(std::span<const std::byte> payload, std::span<const std::byte> meta,
+                    bool control, Time now);
   bool writable(std::size_t size) const noexcept;
 
   // A datagram from the network (any source: everything is checked).
@@ -141,11 +150,16 @@ class Member {
   std::uint64_t highest_sent() const noexcept { return next_seq_ - 1; }
 
  private:
+  struct Held {
+    Bytes payload, meta;
+    bool control = false;
+    std::size_t size() const noexcept { return payload.size() + meta.size(); }
+  };
   // What this member knows of another's messages.
   struct Peer {
     std::uint64_t next = 1;           // the next sequence number to deliver
     std::uint64_t highest_known = 0;  // announced by DATA or HEARTBEAT
-    std::map<std::uint64_t, Bytes> held;  // arrived out of order
+    std::map<std::uint64_t, Held> held;  // arrived out of order
     std::size_t held_bytes = 0;
     std::optional<Time> nak_at;       // our NAK goes then (gaps exist)
     int nak_backoff = 1;              // repair_timeout multiplier, up to 8
@@ -159,6 +173,8 @@ class Member {
   struct Sent {
     std::uint64_t seq;
     Bytes payload;
+    Bytes meta;
+    bool control = false;
     Time retransmitted_at{};
     bool retransmitted = false;
   };

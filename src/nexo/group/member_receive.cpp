@@ -24,17 +24,20 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   }
   learn_highest(peer, data.seq, now);
   if (data.seq == peer.next) {
-    deliveries_.push_back(
-        Delivery{sender, config_.view, data.seq, Bytes(data.payload.begin(), data.payload.end())});
+    deliveries_.push_back(Delivery{sender, config_.view, data.seq,
+                                   Bytes(data.payload.begin(), data.payload.end()),
+                                   Bytes(data.meta.begin(), data.meta.end()), data.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;
     deliver_ready(peer, sender);
-  } else if (peer.held_bytes + data.payload.size() > config_.buffer_bytes) {
+  } else if (peer.held_bytes + data.payload.size() + data.meta.size() > config_.buffer_bytes) {
     ++counters_.buffer_full;  // dropped: a NAK fetches it once the buffer drains
   } else {
-    peer.held_bytes += data.payload.size();
-    peer.held.emplace(data.seq, Bytes(data.payload.begin(), data.payload.end()));
+    Held held{Bytes(data.payload.begin(), data.payload.end()),
+              Bytes(data.meta.begin(), data.meta.end()), data.control};
+    peer.held_bytes += held.size();
+    peer.held.emplace(data.seq, std::move(held));
   }
   if (peer.next > peer.highest_known) {  // nothing missing
     peer.nak_at.reset();
@@ -51,7 +54,9 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
 void Member::deliver_ready(Peer& peer, MemberId sender) {
   for (auto it = peer.held.begin(); it != peer.held.end() && it->first == peer.next;) {
     peer.held_bytes -= it->second.size();
-    deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(it->second)});
+    Held& held = it->second;
+    deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(held.payload),
+                                   std::move(held.meta), held.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;

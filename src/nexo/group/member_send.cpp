@@ -11,14 +11,15 @@ bool Member::writable(std::size_t size) const noexcept {
   return unstable < config_.window && history_bytes_ + size <= config_.history_bytes;
 }
 
-Result<void> Member::send(std::span<const std::byte> payload, Time now) {
+Result<void> Member::send(std::span<const std::byte> payload, std::span<const std::byte> meta,
+                          bool control, Time now) {
   if (payload.size() > config_.max_message) {
     return Error(ErrorKind::too_large, "group send: a message of " +
                                            std::to_string(payload.size()) +
                                            " bytes exceeds the limit of " +
                                            std::to_string(config_.max_message));
   }
-  if (!writable(payload.size())) {
+  if (!writable(payload.size() + meta.size())) {
     return Error(ErrorKind::would_block,
                  "group send: " + std::to_string(next_seq_ - 1 - stable_) +
                      " messages not yet stable (every member has not delivered them)");
@@ -26,18 +27,20 @@ Result<void> Member::send(std::span<const std::byte> payload, Time now) {
   const std::uint64_t seq = next_seq_;
   Bytes packet;
   const Header header{Type::data, config_.group, config_.self, config_.view};
-  if (auto encoded = encode_data(packet, header, seq, false, {}, payload); !encoded)
+  if (auto encoded = encode_data(packet, header, seq, control ? kControl : 0, meta, payload);
+      !encoded)
     return encoded;
   ++next_seq_;
   push(std::move(packet));
   ++counters_.sent;
   Bytes copy(payload.begin(), payload.end());
-  history_bytes_ += copy.size();
+  Bytes meta_copy(meta.begin(), meta.end());
+  history_bytes_ += copy.size() + meta_copy.size();
   counters_.history_bytes = history_bytes_;
   // Delivered here at once: our own messages are in order by construction.
-  deliveries_.push_back(Delivery{config_.self, config_.view, seq, copy});
+  deliveries_.push_back(Delivery{config_.self, config_.view, seq, copy, meta_copy, control});
   ++counters_.delivered;
-  history_.push_back(Sent{seq, std::move(copy)});
+  history_.push_back(Sent{seq, std::move(copy), std::move(meta_copy), control});
   // The heartbeat that tells late receivers our highest sequence number.
   next_heartbeat_ = std::min(next_heartbeat_, now + config_.tail_heartbeat);
   if (peers_.empty()) update_stable();  // alone in the view: stable at once
@@ -102,7 +105,8 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
 void Member::retransmit(const Sent& sent) {
   Bytes packet;
   const Header header{Type::data, config_.group, config_.self, config_.view};
-  if (encode_data(packet, header, sent.seq, true, {}, sent.payload)) {
+  const std::uint8_t flags = kRetransmission | (sent.control ? kControl : 0);
+  if (encode_data(packet, header, sent.seq, flags, sent.meta, sent.payload)) {
     push(std::move(packet));
     ++counters_.retransmissions;
   }
@@ -132,7 +136,7 @@ void Member::update_stable() {
   for (const auto& [id, peer] : peers_)
     stable = std::min(stable, peer.has_ours);
   while (stable_ < stable && !history_.empty()) {
-    history_bytes_ -= history_.front().payload.size();
+    history_bytes_ -= history_.front().payload.size() + history_.front().meta.size();
     history_.pop_front();
     ++stable_;
   }

@@ -123,6 +123,35 @@ TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
   EXPECT_EQ(b.counters().naks_sent, 1u);
 }
 
+// The ordering layer's meta and control flag travel with the message, through
+// the out-of-order buffer and a retransmission too.
+TEST(GroupMember, MetaAndTheControlFlagSurviveBufferingAndRetransmission) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  ASSERT_TRUE(a.send(as_bytes(std::string("p1")), as_bytes(std::string("m1")), false, t0()));
+  ASSERT_TRUE(a.send(as_bytes(std::string("p2")), as_bytes(std::string("m2")), true, t0()));
+  ASSERT_TRUE(a.send(as_bytes(std::string("p3")), as_bytes(std::string("m3")), true, t0()));
+  const auto own = a.poll_delivery();
+  ASSERT_TRUE(own);
+  EXPECT_EQ(as_text(own->meta), "m1");
+  EXPECT_FALSE(own->control);
+  auto data = only(drain(a), Type::data);
+  ASSERT_EQ(data.size(), 3u);
+  b.on_packet(data[2], t0());  // held out of order
+  b.on_packet(data[1], t0());  // held
+  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  a.on_packet(naks[0], t0() + 10ms);
+  auto repair = only(drain(a), Type::data);
+  ASSERT_EQ(repair.size(), 1u);
+  b.on_packet(repair[0], t0() + 10ms);
+  std::vector<std::string> got;
+  while (auto d = b.poll_delivery())
+    got.push_back(std::string(as_text(d->payload)) + "/" + std::string(as_text(d->meta)) +
+                  (d->control ? "/c" : ""));
+  EXPECT_EQ(got, (std::vector<std::string>{"p1/m1", "p2/m2/c", "p3/m3/c"}));
+}
+
 TEST(GroupMember, TheLossOfTheLastMessageIsFoundByTheTailHeartbeat) {
   Member a = make(1, {1, 2});
   Member b = make(2, {1, 2});

@@ -51,8 +51,9 @@ ParseError decode_data(Reader in, Data& out) noexcept {
   const std::uint8_t flags = in.u8();
   const std::size_t meta_len = in.u16();
   if (out.seq == 0) return ParseError::zero_seq;
-  if ((flags & ~kRetransmission) != 0) return ParseError::bad_flags;
+  if ((flags & ~(kRetransmission | kControl)) != 0) return ParseError::bad_flags;
   out.retransmission = (flags & kRetransmission) != 0;
+  out.control = (flags & kControl) != 0;
   if (in.remaining() < meta_len + kPayloadLengthSize) return ParseError::truncated_body;
   out.meta = in.take(meta_len);
   const std::size_t payload_len = in.u32();
@@ -260,7 +261,7 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::zero_seq:
       return "DATA seq: 0 (sequence numbers start at 1)";
     case ParseError::bad_flags:
-      return "DATA flags: a reserved bit (1..7) is set";
+      return "DATA flags: a reserved bit (2..7) is set";
     case ParseError::zero_target:
       return "NAK target: member id 0";
     case ParseError::bad_range_count:
@@ -310,10 +311,12 @@ ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept {
   return ParseError::unknown_type;
 }
 
-Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, bool retransmission,
+Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, std::uint8_t flags,
                          std::span<const std::byte> meta, std::span<const std::byte> payload) {
   if (auto checked = check_header(header, Type::data); !checked) return checked;
   if (seq == 0) return invalid("data", "seq 0 (sequence numbers start at 1)");
+  if ((flags & ~(kRetransmission | kControl)) != 0)
+    return invalid("data", "flags with a reserved bit (2..7) set");
   constexpr std::size_t kRoom = kMaxPacket - kDataOverhead;  // for meta and payload together
   if (meta.size() > kRoom || payload.size() > kRoom - meta.size())
     return Error(ErrorKind::too_large, "group data packet: meta of " + std::to_string(meta.size()) +
@@ -322,7 +325,7 @@ Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, bo
                                            " together)");
   Writer writer = start(out, header, kDataOverhead + meta.size() + payload.size());
   writer.u64(seq);
-  writer.u8(retransmission ? kRetransmission : 0);
+  writer.u8(flags);
   writer.u16(static_cast<std::uint16_t>(meta.size()));
   writer.bytes(meta);
   writer.u32(static_cast<std::uint32_t>(payload.size()));

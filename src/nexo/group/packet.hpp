@@ -16,7 +16,9 @@
 //
 // Bodies:
 //   DATA       seq u64 (>= 1: the sender's number for the message),
-//              flags u8 (bit 0: a retransmission; the other bits are 0),
+//              flags u8 (bit 0: a retransmission; bit 1: a control message,
+//              which the ordering layer consumes and the application never
+//              sees; the other bits are 0),
 //              meta_len u16, meta[meta_len] (ordering metadata, opaque here),
 //              payload_len u32, payload[payload_len]; the lengths fill the
 //              packet exactly
@@ -58,6 +60,7 @@ inline constexpr std::size_t kMaxPacket = 65507;  // the largest UDP payload ove
 inline constexpr std::size_t kMaxNakRanges = 32;
 inline constexpr std::size_t kMaxDigest = 1024;
 inline constexpr std::uint8_t kRetransmission = 1;  // DATA flag bit 0
+inline constexpr std::uint8_t kControl = 2;         // DATA flag bit 1
 // Bytes of a DATA packet besides its meta and payload: header, seq, flags,
 // meta_len, payload_len, CRC. meta.size() + payload.size() <= kMaxPacket - this.
 inline constexpr std::size_t kDataOverhead = kHeaderSize + 8 + 1 + 2 + 4 + kCrcSize;
@@ -106,6 +109,7 @@ struct DigestEntry {
 struct Data {
   std::uint64_t seq = 0;
   bool retransmission = false;
+  bool control = false;
   std::span<const std::byte> meta;
   std::span<const std::byte> payload;
 };
@@ -148,7 +152,7 @@ enum class ParseError : std::uint8_t {
   truncated_body,    // the body ends before a field its type needs
   trailing_bytes,    // bytes after the body's last field
   zero_seq,          // DATA seq 0
-  bad_flags,         // DATA flags with a reserved bit set
+  bad_flags,         // DATA flags with a reserved bit (2..7) set
   zero_target,       // NAK target 0
   bad_range_count,   // NAK count 0 or above kMaxNakRanges
   bad_range,         // NAK range with first 0 or first > last
@@ -180,8 +184,9 @@ ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept;
 //   too_large         the packet would exceed kMaxPacket.
 // What decode() accepts, these re-encode to the same bytes.
 
-// A DATA packet: message `seq` (>= 1) of header.sender, with `meta` and `payload`.
-Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, bool retransmission,
+// A DATA packet: message `seq` (>= 1) of header.sender, with `meta` and `payload`;
+// `flags` is a combination of kRetransmission and kControl (others: invalid_argument).
+Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, std::uint8_t flags,
                          std::span<const std::byte> meta, std::span<const std::byte> payload);
 
 // A NAK packet asking `target` (nonzero) for the messages of `ranges`

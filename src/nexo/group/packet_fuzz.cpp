@@ -23,7 +23,9 @@ void check(bool condition) {
 
 nexo::Result<void> reencode(const Packet& packet, nexo::Bytes& out) {
   if (const auto* data = std::get_if<Data>(&packet.body))
-    return encode_data(out, packet.header, data->seq, data->retransmission, data->meta,
+    return encode_data(out, packet.header, data->seq,
+                       static_cast<std::uint8_t>((data->retransmission ? kRetransmission : 0) |
+                                                 (data->control ? kControl : 0)), data->meta,
                        data->payload);
   if (const auto* nak = std::get_if<Nak>(&packet.body))
     return encode_nak(out, packet.header, nak->target, nak->ranges());

@@ -116,6 +116,24 @@ TEST(GroupPacket, DataByteLayout) {
   EXPECT_EQ(d.size(), kDataOverhead + 3);
 }
 
+TEST(GroupPacket, DataControlFlagRoundTrips) {
+  for (const std::uint8_t flags : {kControl, static_cast<std::uint8_t>(kControl | kRetransmission)}) {
+    Bytes out;
+    ASSERT_TRUE(encode_data(out, header(Type::data), 3, flags, {}, as_bytes("x")));
+    const Packet packet = decoded(out);
+    const auto& data = std::get<Data>(packet.body);
+    EXPECT_TRUE(data.control);
+    EXPECT_EQ(data.retransmission, (flags & kRetransmission) != 0);
+  }
+  Bytes out;
+  ASSERT_TRUE(encode_data(out, header(Type::data), 3, 0, {}, as_bytes("x")));
+  const Packet plain = decoded(out);
+  EXPECT_FALSE(std::get<Data>(plain.body).control);
+  const Result<void> reserved = encode_data(out, header(Type::data), 3, 4, {}, as_bytes("x"));
+  ASSERT_FALSE(reserved);
+  EXPECT_EQ(reserved.error().kind(), ErrorKind::invalid_argument);
+}
+
 TEST(GroupPacket, DataRoundTrip) {
   for (const bool retransmission : {false, true}) {
     const Bytes d = data_packet(kMax64, retransmission, "meta", "payload");
@@ -291,7 +309,7 @@ std::vector<Case> refusal_cases() {
       {"HEARTBEAT member decreasing", edited(hb, kPairsAt + 32, 3, 8),
        ParseError::unordered_digest},
   };
-  for (int bit = 1; bit < 8; ++bit)
+  for (int bit = 2; bit < 8; ++bit)
     cases.push_back({"DATA flags bit " + std::to_string(bit), edited(data, kFlagsAt, 1u << bit, 1),
                      ParseError::bad_flags});
   Bytes bad_crc = data;
