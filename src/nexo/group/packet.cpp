@@ -331,7 +331,7 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::zero_holder:
       return "CUT entry: holder member id 0";
     case ParseError::bad_roster_count:
-      return "VIEW/MERGE roster: 0 or more than 1024 members";
+      return "VIEW/MERGE roster count or ANNOUNCE size: 0 or more than 1024 members";
     case ParseError::bad_chunk:
       return "STATE chunk: offset + chunk_len beyond total";
   }

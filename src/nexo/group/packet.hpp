@@ -61,7 +61,8 @@
 //   VIEW_ACK   new_view u64 (the view is installed)
 //   MERGE      new_view u64 (the flushed view's next id), roster (its members,
 //              who move into the receiver's view)
-//   ANNOUNCE   contact (a coordinator's, so that other views find it: merge)
+//   ANNOUNCE   size u16 (1..kMaxViewMembers: its view's members), contact (a
+//              coordinator's, so that other views find it and merge)
 //   STATE      new_view u64, total u32, offset u32, chunk_len u16, chunk
 //              [chunk_len]; offset + chunk_len <= total (a piece of the group's
 //              state for the joiners of new_view)
@@ -180,9 +181,10 @@ struct Heartbeat {
   DigestEntry entry(std::size_t i) const noexcept;
 };
 
-// JOIN and ANNOUNCE: a contact (pointing into the datagram).
+// JOIN and ANNOUNCE: a contact (pointing into the datagram); ANNOUNCE's size.
 struct Hello {
   std::span<const std::byte> contact;
+  std::size_t size = 0;  // ANNOUNCE: the announcing coordinator's view size; JOIN: 0
 };
 // LEAVE: no fields.
 struct Leave {};
@@ -270,7 +272,7 @@ enum class ParseError : std::uint8_t {
   zero_view,         // a membership body's new_view 0
   bad_entry_count,   // FLUSH_OK or CUT count above kMaxViewMembers
   zero_holder,       // CUT entry with holder 0
-  bad_roster_count,  // VIEW or MERGE roster count 0 or above kMaxViewMembers
+  bad_roster_count,  // VIEW or MERGE roster count, ANNOUNCE size: 0 or above kMaxViewMembers
   bad_chunk,         // STATE offset + chunk_len beyond total
 };
 inline constexpr std::size_t kParseErrorCount =
@@ -318,8 +320,10 @@ struct RosterMember {
   std::uint64_t member = 0;
   std::span<const std::byte> contact;
 };
-// JOIN or ANNOUNCE (header.type says which).
-Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std::byte> contact);
+// JOIN or ANNOUNCE (header.type says which); `size` is ANNOUNCE's (1..kMaxViewMembers),
+// ignored for JOIN.
+Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std::byte> contact,
+                          std::size_t size = 0);
 Result<void> encode_leave(Bytes& out, const Header& header);
 // PROBE or PROBE_ACK (header.type says which).
 Result<void> encode_probe(Bytes& out, const Header& header, std::uint64_t nonce);

@@ -24,7 +24,7 @@ void check(bool condition) {
 // The membership bodies (JOIN .. STATE), from their decoded fields.
 nexo::Result<void> reencode_membership(const Packet& packet, nexo::Bytes& out) {
   const Header& h = packet.header;
-  if (const auto* hello = std::get_if<Hello>(&packet.body)) return encode_hello(out, h, hello->contact);
+  if (const auto* hello = std::get_if<Hello>(&packet.body)) return encode_hello(out, h, hello->contact, hello->size);
   if (std::holds_alternative<Leave>(packet.body)) return encode_leave(out, h);
   if (const auto* probe = std::get_if<Probe>(&packet.body)) return encode_probe(out, h, probe->nonce);
   if (const auto* f = std::get_if<Flush>(&packet.body))

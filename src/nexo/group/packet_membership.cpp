@@ -37,7 +37,13 @@ ParseError read_contact(Reader& in, std::span<const std::byte>& out) noexcept {
   return ParseError::none;
 }
 
-ParseError decode_hello(Reader in, Hello& out) noexcept {
+ParseError decode_hello(Reader in, Hello& out, bool announce) noexcept {
+  out.size = 0;
+  if (announce) {
+    if (in.remaining() < kCountSize) return ParseError::truncated_body;
+    out.size = in.u16();
+    if (out.size == 0 || out.size > kMaxViewMembers) return ParseError::bad_roster_count;
+  }
   if (const ParseError e = read_contact(in, out.contact); e != ParseError::none) return e;
   return rest_is_empty(in);
 }
@@ -204,7 +210,7 @@ ParseError decode_membership(Type type, Reader body, Packet& out) noexcept {
   switch (type) {
     case Type::join:
     case Type::announce:
-      return decode_hello(body, out.body.emplace<Hello>());
+      return decode_hello(body, out.body.emplace<Hello>(), type == Type::announce);
     case Type::leave:
       out.body.emplace<Leave>();
       return rest_is_empty(body);
@@ -235,10 +241,17 @@ ParseError decode_membership(Type type, Reader body, Packet& out) noexcept {
 
 }  // namespace codec
 
-Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std::byte> contact) {
+Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std::byte> contact,
+                          std::size_t size) {
   if (auto c = check_type(header, Type::join, Type::announce); !c) return c;
   if (auto c = check_contact(to_string(header.type), contact); !c) return c;
-  Writer w = codec::start(out, header, kHeaderSize + 1 + contact.size() + kCrcSize);
+  const bool announce = header.type == Type::announce;
+  if (announce && (size == 0 || size > kMaxViewMembers))
+    return codec::invalid("announce", "size " + std::to_string(size) + " (1.." +
+                                          std::to_string(kMaxViewMembers) + ")");
+  Writer w = codec::start(out, header,
+                          kHeaderSize + (announce ? kCountSize : 0) + 1 + contact.size() + kCrcSize);
+  if (announce) w.u16(static_cast<std::uint16_t>(size));
   write_contact(w, contact);
   codec::seal(out, w);
   return ok();

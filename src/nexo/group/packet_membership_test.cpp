@@ -64,7 +64,7 @@ ParseError decode_copy(std::span<const std::byte> datagram) {
 
 Bytes hello(Type type = Type::join, std::string_view contact = "10.0.0.1:5000") {
   Bytes out;
-  EXPECT_TRUE(encode_hello(out, header(type), as_bytes(contact)));
+  EXPECT_TRUE(encode_hello(out, header(type), as_bytes(contact), type == Type::announce ? 3 : 0));
   return out;
 }
 Bytes leave_packet() {
@@ -130,7 +130,11 @@ void append_membership_refusals(std::vector<Case>& cases) {
        ParseError::bad_contact},
       {"JOIN contact_len past the end", edited(hello(), kBodyAt, 14, 1),
        ParseError::truncated_body},
-      {"ANNOUNCE a byte after", with_body_size(hello(Type::announce), body_size(hello()) + 1),
+      {"ANNOUNCE size 0", edited(hello(Type::announce), kBodyAt, 0, 2),
+       ParseError::bad_roster_count},
+      {"ANNOUNCE size 1025", edited(hello(Type::announce), kBodyAt, 1025, 2),
+       ParseError::bad_roster_count},
+      {"ANNOUNCE a byte after", with_body_size(hello(Type::announce), body_size(hello(Type::announce)) + 1),
        ParseError::trailing_bytes},
       {"LEAVE a byte after", with_body_size(leave_packet(), 1), ParseError::trailing_bytes},
       {"PROBE empty", with_body_size(probe(), 7), ParseError::truncated_body},
@@ -172,6 +176,7 @@ TEST(GroupMembershipPacket, HelloAndProbeRoundTrip) {
     const Packet p = decoded(hello(t, "h:1"));
     EXPECT_EQ(p.header.type, t);
     EXPECT_EQ(as_text(std::get<Hello>(p.body).contact), "h:1");
+    EXPECT_EQ(std::get<Hello>(p.body).size, t == Type::announce ? 3u : 0u);
   }
   EXPECT_TRUE(std::get<Hello>(decoded(hello(Type::join, "")).body).contact.empty());
   const std::string max(kMaxContactBytes, 'c');
@@ -276,6 +281,7 @@ TEST(GroupMembershipPacketEncode, RefusesBrokenRulesAndLeavesOutUnchanged) {
   expect_refused(encode_hello(out, header(Type::join), long_contact), ia, "contact of 65");
   expect_refused(encode_hello(out, header(Type::leave), {}), ia, "header.type");
   expect_refused(encode_leave(out, header(Type::join)), ia, "header.type");
+  expect_refused(encode_hello(out, header(Type::announce), {}, 0), ia, "size 0");
   expect_refused(encode_probe(out, header(Type::flush), 1), ia, "header.type");
   expect_refused(encode_flush(out, header(Type::flush), 0, 0), ia, "new_view 0");
   expect_refused(encode_flush_ok(out, header(Type::flush_ok), 3,
