@@ -6,6 +6,7 @@
 // does) and flushed. Each run prints its seed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -33,7 +34,7 @@ Time t0() {
 // Test-only: a Member and an Orderer as one simulated process, wired as the
 // Endpoint wires them (order.hpp): stamp before sending, every FIFO delivery
 // to on_fifo, control messages sent as polled, the orderer's deliveries to
-// the application. Member id = NodeId + 1.
+// the application. NodeId = the member's place in the view.
 class OrderedNode final : public sim::Node {
  public:
   // What the application does on a delivery: maybe answer (the reply's text).
@@ -54,7 +55,10 @@ class OrderedNode final : public sim::Node {
   bool poll_transmit(Bytes& out, sim::Destination& to, Time) override {
     Destination d;
     if (!member_.poll_transmit(out, d)) return false;
-    to = d.group ? sim::to_group() : sim::to_node(static_cast<sim::NodeId>(d.member - 1));
+    const auto& ms = member_.members();
+    to = d.group ? sim::to_group()
+                 : sim::to_node(static_cast<sim::NodeId>(std::find(ms.begin(), ms.end(), d.member) -
+                                                         ms.begin()));
     return true;
   }
 
@@ -161,25 +165,34 @@ class OrderedNode final : public sim::Node {
   std::map<std::string, std::map<MemberId, std::size_t>>* histories_ = nullptr;
 };
 
+std::vector<MemberId> ids(std::size_t n) {
+  std::vector<MemberId> out;
+  for (std::size_t i = 1; i <= n; ++i)
+    out.push_back(i);
+  return out;
+}
+
 struct Group {
   sim::Network net;
   std::vector<OrderedNode*> nodes;
   std::vector<MemberId> members;
 
-  Group(Order order, std::size_t n, std::uint64_t seed) : net(seed, t0()) {
+  Group(Order order, std::size_t n, std::uint64_t seed) : Group(order, ids(n), 1, seed) {}
+  // A view `view` of `view_members`, the nodes in the view's order.
+  Group(Order order, std::vector<MemberId> view_members, std::uint64_t view, std::uint64_t seed)
+      : net(seed, t0()), members(std::move(view_members)) {
     net.set_link({.loss = 0.10, .duplicate = 0.05, .delay = 1ms, .jitter = 1ms});
-    for (std::size_t i = 1; i <= n; ++i)
-      members.push_back(i);
     for (const MemberId m : members) {
       MemberConfig c;
       c.group = kGroup;
       c.self = m;
       c.members = members;
+      c.view = view;
       c.seed = seed * 1000 + m;
       auto member = Member::create(c, net.now());
       EXPECT_TRUE(member) << member.error().message();
       auto node =
-          std::make_unique<OrderedNode>(std::move(*member), make_orderer(order, m, 1, members));
+          std::make_unique<OrderedNode>(std::move(*member), make_orderer(order, m, view, members));
       nodes.push_back(node.get());
       net.add(std::move(node));
     }
@@ -369,6 +382,23 @@ void equalize(Group& g, const std::vector<bool>& alive) {
   }
 }
 
+// The next view, without member 1: under total order member 2 is the new
+// sequencer, and the group orders again.
+void expect_next_view_orders(Order order, std::uint64_t seed) {
+  Group g(order, {2, 3, 4, 5}, 2, seed);
+  for (std::size_t i = 0; i < 4; ++i)
+    for (int k = 0; k < 20; ++k)
+      g.send_at(t0() + k * 1ms + i * 100us, i, std::to_string(i + 2) + ".v2." + std::to_string(k));
+  const std::vector<bool> alive(4, true);
+  ASSERT_TRUE(g.net.run_until([&] { return g.all_delivered(80, alive); }, t0() + 30s))
+      << "seed " << seed << ": the next view does not order";
+  for (OrderedNode* node : g.nodes)
+    EXPECT_EQ(texts(node->delivered()), texts(g.nodes[0]->delivered())) << "seed " << seed;
+  if (order == Order::total) {
+    EXPECT_GT(g.nodes[0]->orderer().counters().control_sent, 0u) << "member 2 announces";
+  }
+}
+
 TEST_P(CrashOverSimulatedNetwork, SurvivorsFlushOneSequenceWithNoLossNorDuplicate) {
   const auto [order, seed] = GetParam();
   std::printf("%s, seed %llu\n", std::string(to_string(order)).c_str(),
@@ -412,6 +442,7 @@ TEST_P(CrashOverSimulatedNetwork, SurvivorsFlushOneSequenceWithNoLossNorDuplicat
   std::printf("seed %llu: %zu messages, %llu delivered by flush() over 4 survivors\n",
               static_cast<unsigned long long>(seed), any.size(),
               static_cast<unsigned long long>(flushed));
+  expect_next_view_orders(order, seed);
 }
 
 }  // namespace
