@@ -58,7 +58,7 @@ struct Endpoint::Impl {
     std::uint64_t id = 0;
     MemberId merge_into = 0;
     std::vector<MemberId> participants;  // the old view's members expected to answer
-    View proposal;                        // the new view (id, members, contacts)
+    View proposal;                       // the new view (id, members, contacts)
     std::map<MemberId, std::vector<DigestEntry>> oks;
     std::set<MemberId> done;
     std::vector<CutEntry> cut;
@@ -133,8 +133,8 @@ struct Endpoint::Impl {
   std::vector<std::pair<MemberId, Bytes>> joiners;
   std::set<MemberId> leavers;
   std::vector<std::pair<MemberId, Bytes>> mergers;  // members of a MERGE, in order
-  MemberId merging_from = 0;      // the coordinator whose MERGE `mergers` came in
-  MemberId merge_target = 0;      // the coordinator we decided to merge into
+  MemberId merging_from = 0;                        // the coordinator whose MERGE `mergers` came in
+  MemberId merge_target = 0;                        // the coordinator we decided to merge into
   std::uint64_t merge_min_view = 0;
 
   // State transfer.

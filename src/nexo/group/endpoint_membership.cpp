@@ -16,7 +16,8 @@ void Endpoint::Impl::on_tick(Time now) {
       r.next = now + resend();
       for (MemberId m : r.unacked) {
         send_to(m, r.packet);
-        for (const Bytes& chunk : state_packets) send_to(m, chunk);
+        for (const Bytes& chunk : state_packets)
+          send_to(m, chunk);
       }
     }
   }
@@ -103,7 +104,8 @@ void Endpoint::Impl::send_announce() {
 void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
   if (state != State::member || coordinator() != config.self) return;
   if (in_view(h.sender)) return;  // its VIEW was lost: the VIEW's resends reach it
-  if (std::any_of(joiners.begin(), joiners.end(), [&](const auto& j) { return j.first == h.sender; }))
+  if (std::any_of(joiners.begin(), joiners.end(),
+                  [&](const auto& j) { return j.first == h.sender; }))
     return;
   if (view.members.size() + joiners.size() >= kMaxViewMembers) {
     drop();
@@ -172,13 +174,15 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
       drop();  // a member twice: forged or broken
       return;
     }
-    if (!in_view(e.member)) members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
+    if (!in_view(e.member))
+      members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
   }
   if (view.members.size() + members.size() > kMaxViewMembers) {
     drop();
     return;
   }
-  for (const auto& [m, c] : members) contacts[m] = c;
+  for (const auto& [m, c] : members)
+    contacts[m] = c;
   mergers = std::move(members);
   merging_from = h.sender;
   merge_min_view = std::max({merge_min_view, roster.new_view, h.view});

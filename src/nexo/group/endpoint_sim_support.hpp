@@ -29,7 +29,8 @@ class SimGroup {
            bool traced = false)
       : net(seed, kStart), seed_(seed), tweak_(std::move(tweak)), traced_(traced) {
     net.set_link(link);
-    for (std::size_t i = 0; i < n; ++i) add();
+    for (std::size_t i = 0; i < n; ++i)
+      add();
   }
 
   SimEndpoint& add() {
@@ -66,7 +67,8 @@ class SimGroup {
   // Whether every member of `idx` is a member with exactly the members `idx`.
   bool in_one_view(const std::vector<std::size_t>& idx) const {
     std::set<MemberId> want;
-    for (std::size_t i : idx) want.insert(i + 1);
+    for (std::size_t i : idx)
+      want.insert(i + 1);
     for (std::size_t i : idx) {
       const Endpoint& e = eps[i]->endpoint();
       if (e.state() != Endpoint::State::member) return false;
@@ -77,7 +79,8 @@ class SimGroup {
   }
   static std::vector<std::size_t> range(std::size_t from, std::size_t to) {
     std::vector<std::size_t> v;
-    for (std::size_t i = from; i < to; ++i) v.push_back(i);
+    for (std::size_t i = from; i < to; ++i)
+      v.push_back(i);
     return v;
   }
   std::vector<std::size_t> alive() const {
@@ -91,14 +94,16 @@ class SimGroup {
   bool form(Duration limit = 20s) {
     join(0);
     net.run_for(eps[0]->endpoint().next_timer() ? 400ms : 0ms);
-    for (std::size_t i = 1; i < eps.size(); ++i) join(i);
+    for (std::size_t i = 1; i < eps.size(); ++i)
+      join(i);
     return net.run_until([&] { return in_one_view(range(0, eps.size())); }, net.now() + limit);
   }
 
   // Every member in `senders` tries to send a message every `period` until
   // `until`; each message sent is recorded with its send time.
   void traffic(const std::vector<std::size_t>& senders, Duration period, Time until) {
-    for (std::size_t i : senders) schedule_send(i, net.now() + period * (i % 7 + 1) / 7, period, until);
+    for (std::size_t i : senders)
+      schedule_send(i, net.now() + period * (i % 7 + 1) / 7, period, until);
   }
 
   struct Sent {
@@ -141,7 +146,8 @@ inline void expect_virtual_synchrony(const SimGroup& g, const std::string& conte
   // (view, next view) -> the messages delivered in view, from the first member seen.
   // Views are told apart by id and members: two sides of a partition may
   // each install a view of the same id.
-  using Key = std::tuple<std::uint64_t, std::vector<MemberId>, std::uint64_t, std::vector<MemberId>>;
+  using Key =
+      std::tuple<std::uint64_t, std::vector<MemberId>, std::uint64_t, std::vector<MemberId>>;
   std::map<Key, std::pair<std::size_t, std::set<std::pair<MemberId, std::uint64_t>>>> seen;
   for (std::size_t i = 0; i < g.eps.size(); ++i) {
     const SimEndpoint& e = *g.eps[i];
@@ -195,7 +201,8 @@ inline void expect_all_delivered_once(const SimGroup& g, const std::string& cont
     if (g.eps[r]->views().empty()) continue;
     const Time joined = g.eps[r]->views().front().at;
     std::map<std::string, int> count;
-    for (const auto& d : g.eps[r]->delivered()) ++count[std::string(as_text(d.payload))];
+    for (const auto& d : g.eps[r]->delivered())
+      ++count[std::string(as_text(d.payload))];
     std::size_t missing = 0, twice = 0;
     std::string example;
     for (const auto& s : g.sent) {

@@ -59,7 +59,8 @@ TEST(GroupEndpointSim, CrashIn100MemberGroupIsOutWithinTheDetectionTime) {
   ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(rest); }, crash_at + 5s))
       << "seed " << seed;
   Duration worst{0};
-  for (std::size_t i : rest) worst = std::max(worst, g.at(i).views().back().at - crash_at);
+  for (std::size_t i : rest)
+    worst = std::max(worst, g.at(i).views().back().at - crash_at);
   const double ms = std::chrono::duration<double, std::milli>(worst).count();
   std::printf("100 members, one crash: every survivor had the new view %.1f ms after the crash\n",
               ms);
@@ -77,8 +78,8 @@ TEST(GroupEndpointSim, CoordinatorCrashIsReplacedByTheNext) {
   g.net.run_for(300ms);
   const MemberId second = g.at(0).endpoint().view().members[1];  // in join order
   g.crash(0);
-  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(1, 6)); },
-                              g.net.now() + 3s));
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(SimGroup::range(1, 6)); }, g.net.now() + 3s));
   EXPECT_EQ(g.at(1).endpoint().view().members.front(), second);
   g.net.run_for(2s);
   expect_virtual_synchrony(g, "seed 21");
@@ -93,12 +94,14 @@ TEST(GroupEndpointSim, PartitionHealsIntoOneView) {
     g.net.run_for(200ms);
     g.net.partition({{0, 1, 2}, {3, 4, 5}});
     ASSERT_TRUE(g.net.run_until(
-        [&] { return g.in_one_view({0, 1, 2}) && g.in_one_view({3, 4, 5}); },
+        [&] {
+          return g.in_one_view({0, 1, 2}) && g.in_one_view({3, 4, 5});
+        },
         g.net.now() + 5s))
         << "seed " << seed << ": the halves did not form views of their own";
     g.net.heal();
-    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); },
-                                g.net.now() + 10s))
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); }, g.net.now() + 10s))
         << "seed " << seed << ": no merged view";
     g.net.run_for(1s);
     expect_virtual_synchrony(g, "seed " + std::to_string(seed));
@@ -111,7 +114,8 @@ TEST(GroupEndpointSim, LeaveInstallsTheNextViewWithoutATimeout) {
   SimGroup g(seed, 5, wire());
   ASSERT_TRUE(g.form());
   const std::uint64_t before = g.at(0).endpoint().view().id;
-  for (int k = 0; k < 5; ++k) ASSERT_TRUE(g.at(2).send(to_bytes("bye " + std::to_string(k)), g.net.now()));
+  for (int k = 0; k < 5; ++k)
+    ASSERT_TRUE(g.at(2).send(to_bytes("bye " + std::to_string(k)), g.net.now()));
   g.net.kick(2);
   const Time leave_at = g.net.now();
   g.leave(2);
@@ -145,20 +149,29 @@ TEST(GroupEndpointSim, JoinsDuringLossyTrafficMissNothing) {
     std::vector<std::size_t> first = SimGroup::range(0, 6);
     g.join(0);
     g.net.run_for(400ms);
-    for (std::size_t i = 1; i < 6; ++i) g.join(i);
+    for (std::size_t i = 1; i < 6; ++i)
+      g.join(i);
     ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(first); }, g.net.now() + 10s))
         << "seed " << seed;
     g.net.set_link(lossy());
     g.traffic(SimGroup::range(0, 10), 15ms, g.net.now() + 3s);
     for (std::size_t i = 6; i < 10; ++i)
       g.net.schedule(g.net.now() + 200ms * (i - 5), [&g, i](sim::Network&) { g.join(i); });
-    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 10)); },
-                                g.net.now() + 15s))
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 10)); }, g.net.now() + 15s))
         << "seed " << seed;
     g.net.run_for(4s);
     g.net.set_link(wire());
     g.net.run_for(2s);
     const std::string context = "seed " + std::to_string(seed);
+    const EndpointCounters c = g.at(9).endpoint().counters();
+    std::printf(
+        "seed %llu: %zu messages sent; m10: %zu delivered, %llu views, %llu NAKs, "
+        "network %s\n",
+        static_cast<unsigned long long>(seed), g.sent.size(), g.at(9).delivered().size(),
+        static_cast<unsigned long long>(c.views_installed),
+        static_cast<unsigned long long>(c.reliability.naks_sent),
+        g.net.counters().to_string().c_str());
     expect_all_delivered_once(g, context);
     expect_virtual_synchrony(g, context);
     if (::testing::Test::HasFailure()) return;
@@ -173,7 +186,8 @@ TEST(GroupEndpointSim, RandomCrashesUnderLossKeepVirtualSynchrony) {
     g.traffic(SimGroup::range(0, 10), 10ms, g.net.now() + 4s);
     fault::Random pick(seed);
     std::set<std::size_t> victims;
-    while (victims.size() < 3) victims.insert(pick.next() % 10);
+    while (victims.size() < 3)
+      victims.insert(pick.next() % 10);
     Time at = g.net.now();
     for (std::size_t v : victims) {
       at += std::chrono::milliseconds(200 + pick.next() % 600);
