@@ -406,6 +406,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   gated = false;
   fifo_through.clear();
   suspected.clear();
+  slow_since.clear();
   probing.clear();
   last_heard.clear();
   for (MemberId m : view.members)

@@ -116,6 +116,8 @@ struct Endpoint::Impl {
   std::unordered_map<MemberId, Time> last_heard;
   std::unordered_map<MemberId, Probing> probing;
   std::set<MemberId> suspected;
+  std::unordered_map<MemberId, Time> slow_since;  // lagging since (SlowPolicy::remove)
+  std::unordered_map<MemberId, Time> banned;      // removed as slow: no merge back until then
 
   // Deliveries: what went to the orderer this view, per sender; after FLUSH_OK
   // the Member's deliveries wait in `held` for the cut.
@@ -173,6 +175,7 @@ struct Endpoint::Impl {
   // --- endpoint_membership.cpp --------------------------------------------------------
   void on_tick(Time now);
   void check_liveness(Time now);
+  void check_slow(Time now);
   void send_join();
   void send_leave();
   void send_announce();

@@ -205,5 +205,44 @@ TEST(GroupEndpointSim, RandomCrashesUnderLossKeepVirtualSynchrony) {
   }
 }
 
+TEST(GroupEndpointSim, SlowMemberBlocksTheSenderOrIsRemoved) {
+  std::size_t sent_blocked = 0;
+  for (const SlowPolicy policy : {SlowPolicy::block, SlowPolicy::remove}) {
+    const char* name = policy == SlowPolicy::block ? "block" : "remove";
+    const std::uint64_t seed = 51;
+    SimGroup g(
+        seed, 4, wire(),
+        [&](EndpointConfig& c) {
+          c.slow_policy = policy;
+          c.slow_timeout = 1s;
+          c.reliability.window = 64;
+        },
+        false, {{3, 2ms}});  // m4 takes in one datagram per 2 ms
+    ASSERT_TRUE(g.form()) << name;
+    const Time start = g.net.now();
+    g.traffic({0}, 1ms, start + 4s);  // m1 tries 1000 messages a second
+    g.net.run_for(4s);
+    const std::size_t sent = g.sent.size();
+    std::printf("slow member, policy %s: m1 sent %zu of ~4000 messages in 4 s\n", name, sent);
+    if (policy == SlowPolicy::block) {
+      EXPECT_LT(sent, 2500u) << "the sender was not held back";
+      sent_blocked = sent;
+      EXPECT_TRUE(g.in_one_view(SimGroup::range(0, 4)));
+      g.net.run_for(10s);  // m4 drains its backlog
+      expect_all_delivered_once(g, name);
+    } else {
+      EXPECT_EQ(g.at(0).endpoint().counters().slow_removals, 1u);
+      EXPECT_GT(sent, sent_blocked + 1000) << "the sender was held back after the removal";
+      bool removed = false;
+      for (const auto& v : g.at(1).views())
+        removed = removed || (v.at > start && v.view.members.size() == 3 &&
+                              std::find(v.view.members.begin(), v.view.members.end(), 4u) ==
+                                  v.view.members.end());
+      EXPECT_TRUE(removed) << "m2 never installed a view without m4";
+    }
+    expect_virtual_synchrony(g, name);
+  }
+}
+
 }  // namespace
 }  // namespace nexo::group
