@@ -29,6 +29,7 @@
 //   lower coordinator id), flushes its own view with merge_into set.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <optional>
@@ -152,8 +153,12 @@ struct Endpoint::Impl {
   // --- timing, from config ---------------------------------------------------------
   Duration detection() const { return config.detection_time; }
   Duration tick() const;
-  Duration silence() const { return detection() * 2 / 5; }
-  Duration probe_interval() const { return detection() / 20; }
+  // Silence, the probes and the flush share detection_time: about 35%, 12%
+  // and the rest (the flush under loss needs resends).
+  Duration silence() const {
+    return std::max<Duration>(detection() * 7 / 20, config.reliability.heartbeat_interval * 5 / 2);
+  }
+  Duration probe_interval() const { return detection() / 25; }
   Duration resend() const { return detection() / 25; }
   Duration announce_interval() const { return detection() / 4; }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <sstream>
 
 #include "nexo/group/endpoint_sim_support.hpp"
 
@@ -87,26 +88,51 @@ TEST(GroupEndpointSim, CoordinatorCrashIsReplacedByTheNext) {
 }
 
 TEST(GroupEndpointSim, PartitionHealsIntoOneView) {
+  // 100 seeded runs: 8 members through 10% loss split into interleaved halves,
+  // each half installs a view of its own, then the healed network merges them.
   for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    SimGroup g(seed, 6, wire());
+    SimGroup g(seed, 8, wire());
     ASSERT_TRUE(g.form()) << "seed " << seed;
-    g.traffic(SimGroup::range(0, 6), 30ms, g.net.now() + 6s);
+    g.net.set_link(lossy());
+    g.traffic(SimGroup::range(0, 8), 20ms, g.net.now() + 8s);
     g.net.run_for(200ms);
-    g.net.partition({{0, 1, 2}, {3, 4, 5}});
-    ASSERT_TRUE(g.net.run_until(
-        [&] {
-          return g.in_one_view({0, 1, 2}) && g.in_one_view({3, 4, 5});
-        },
-        g.net.now() + 5s))
+    const std::vector<std::size_t> a = {0, 1, 2, 5}, b = {3, 4, 6, 7};
+    g.net.partition({{0, 1, 2, 5}, {3, 4, 6, 7}});
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(a) && g.in_one_view(b); }, g.net.now() + 6s))
         << "seed " << seed << ": the halves did not form views of their own";
     g.net.heal();
     ASSERT_TRUE(
-        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); }, g.net.now() + 10s))
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 8)); }, g.net.now() + 15s))
         << "seed " << seed << ": no merged view";
-    g.net.run_for(1s);
+    g.net.set_link(wire());
+    g.net.run_for(2s);
     expect_virtual_synchrony(g, "seed " + std::to_string(seed));
     if (::testing::Test::HasFailure()) return;
   }
+}
+
+TEST(GroupEndpointSim, TraceShowsViewsCrashAndLeave) {
+  SimGroup g(61, 4, wire(), {}, true);
+  ASSERT_TRUE(g.form());
+  g.traffic(SimGroup::range(0, 4), 30ms, g.net.now() + 1s);
+  g.net.run_for(300ms);
+  g.crash(3);
+  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1, 2}); }, g.net.now() + 3s));
+  g.leave(2);
+  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1}); }, g.net.now() + 3s));
+  g.net.run_for(200ms);
+  std::map<TraceKind, int> kinds;
+  for (const auto& e : g.trace.events())
+    ++kinds[e.kind];
+  EXPECT_GE(kinds[TraceKind::view_installed], 4 + 3 + 2);
+  EXPECT_EQ(kinds[TraceKind::crashed], 1);
+  EXPECT_EQ(kinds[TraceKind::left], 1);
+  EXPECT_GT(kinds[TraceKind::sent], 20);
+  EXPECT_GT(kinds[TraceKind::delivered], 40);
+  std::ostringstream svg;
+  ASSERT_TRUE(write_svg(g.trace, svg));
+  EXPECT_NE(svg.str().find("view-change"), std::string::npos);
 }
 
 TEST(GroupEndpointSim, LeaveInstallsTheNextViewWithoutATimeout) {
@@ -210,14 +236,13 @@ TEST(GroupEndpointSim, SlowMemberBlocksTheSenderOrIsRemoved) {
   for (const SlowPolicy policy : {SlowPolicy::block, SlowPolicy::remove}) {
     const char* name = policy == SlowPolicy::block ? "block" : "remove";
     const std::uint64_t seed = 51;
-    SimGroup g(
-        seed, 4, wire(),
-        [&](EndpointConfig& c) {
-          c.slow_policy = policy;
-          c.slow_timeout = 1s;
-          c.reliability.window = 64;
-        },
-        false, {{3, 2ms}});  // m4 takes in one datagram per 2 ms
+    SimGroup g(seed, 4, wire(),
+               [&](EndpointConfig& c) {
+                 c.slow_policy = policy;
+                 c.slow_timeout = 1s;
+                 c.reliability.window = 64;
+               },
+               false, {{3, 2ms}});  // m4 takes in one datagram per 2 ms
     ASSERT_TRUE(g.form()) << name;
     const Time start = g.net.now();
     g.traffic({0}, 1ms, start + 4s);  // m1 tries 1000 messages a second

@@ -2,10 +2,10 @@
 // sending side (history, NAKs answered, heartbeats, stability) is in
 // member_send.cpp, the receiving side (delivery, gaps, NAKs) in
 // member_receive.cpp.
+#include "nexo/group/member.hpp"
+
 #include <algorithm>
 #include <cmath>
-
-#include "nexo/group/member.hpp"
 
 namespace nexo::group {
 
@@ -81,7 +81,8 @@ void Member::lagging(std::uint64_t threshold, std::vector<MemberId>& out) const 
 
 std::size_t Member::kept_messages() const noexcept {
   std::size_t n = 0;
-  for (const auto& [id, peer] : peers_) n += peer.kept.size();
+  for (const auto& [id, peer] : peers_)
+    n += peer.kept.size();
   return n;
 }
 
