@@ -377,6 +377,13 @@ void Endpoint::Impl::end_view() {
 void Endpoint::Impl::install(View next, Time now, bool state_request) {
   const bool joining = state == State::joining;
   end_view();
+  if (incoming) {  // the state never came (its coordinator failed): stop waiting for it
+    incoming.reset();
+    while (!before_state.empty()) {
+      events.push_back(std::move(before_state.front()));
+      before_state.pop_front();
+    }
+  }
   if (state_request) emit(StateRequest{next.id});
   ViewChange change;
   for (MemberId m : next.members)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 #include "nexo/group/endpoint_sim_support.hpp"
@@ -227,6 +228,56 @@ TEST(GroupEndpointSim, RandomCrashesUnderLossKeepVirtualSynchrony) {
     const std::string context = "seed " + std::to_string(seed);
     expect_virtual_synchrony(g, context);
     expect_all_delivered_once(g, context);
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+TEST(GroupEndpointSim, JoinersGetTheStateAsOfTheirViewThroughLoss) {
+  // The state is what the coordinator delivered before the view that brings
+  // the joiner (its count, and 200 kB of padding: four chunks): the joiner's
+  // deliveries are then exactly the coordinator's after that point.
+  for (std::uint64_t seed : {71, 72}) {
+    SimGroup g(seed, 6, wire(), [](EndpointConfig& c) { c.state_transfer = true; });
+    for (std::size_t i = 0; i < 6; ++i)
+      g.at(i).set_state_provider([&g, i](std::uint64_t) {
+        Bytes state = to_bytes(std::to_string(g.at(i).delivered().size()) + ";");
+        state.resize(200'000, std::byte{'.'});
+        return state;
+      });
+    g.join(0);
+    g.net.run_for(400ms);
+    for (std::size_t i = 1; i < 4; ++i)
+      g.join(i);
+    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1, 2, 3}); }, g.net.now() + 5s));
+    g.net.set_link(lossy());
+    g.traffic(SimGroup::range(0, 6), 20ms, g.net.now() + 3s);
+    g.net.schedule(g.net.now() + 500ms, [&g](sim::Network&) { g.join(4); });
+    g.net.schedule(g.net.now() + 900ms, [&g](sim::Network&) { g.join(5); });
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); }, g.net.now() + 10s))
+        << "seed " << seed;
+    g.net.run_for(3s);
+    g.net.set_link(wire());
+    g.net.run_for(2s);
+    const auto& coordinator = g.at(0);
+    for (std::size_t j : {4, 5}) {
+      const SimEndpoint& joiner = g.at(j);
+      ASSERT_EQ(joiner.states().size(), 1u) << "seed " << seed << " m" << j + 1;
+      const StateTransfer& st = joiner.states().front();
+      EXPECT_EQ(st.state.size(), 200'000u);
+      const std::string text(as_text(st.state).substr(0, 12));
+      const std::size_t count = std::stoul(text.substr(0, text.find(';')));
+      // Its log: the view, the state, then deliveries.
+      ASSERT_GE(joiner.log().size(), 2u);
+      EXPECT_EQ(joiner.log()[1], "state " + std::to_string(st.view));
+      std::multiset<std::string> after, got;
+      for (std::size_t k = count; k < coordinator.delivered().size(); ++k)
+        after.insert(std::string(as_text(coordinator.delivered()[k].payload)));
+      for (const auto& d : joiner.delivered())
+        got.insert(std::string(as_text(d.payload)));
+      EXPECT_EQ(got, after) << "seed " << seed << " m" << j + 1 << ": state of " << count;
+    }
+    expect_virtual_synchrony(g, "seed " + std::to_string(seed));
     if (::testing::Test::HasFailure()) return;
   }
 }
