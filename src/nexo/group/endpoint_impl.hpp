@@ -147,7 +147,7 @@ struct Endpoint::Impl {
   std::deque<Event> before_state;        // a joiner's events until its StateTransfer
   std::vector<Bytes> state_packets;      // the STATE chunks, resent with the VIEW
 
-  Time next_tick{}, next_join{}, join_deadline{}, next_leave{}, leave_deadline{};
+  Time next_tick{}, join_started{}, next_join{}, join_deadline{}, next_leave{}, leave_deadline{};
   Time next_announce{};
 
   // --- timing, from config ---------------------------------------------------------
