@@ -159,7 +159,7 @@ struct Endpoint::Impl {
     return std::max<Duration>(detection() * 7 / 20, config.reliability.heartbeat_interval * 5 / 2);
   }
   Duration probe_interval() const { return detection() / 25; }
-  Duration resend() const { return detection() / 25; }
+  Duration resend() const { return std::max(detection() / 50, tick()); }
   Duration announce_interval() const { return detection() / 4; }
 
   // --- endpoint.cpp: plumbing ----------------------------------------------------------
