@@ -96,6 +96,7 @@ void Endpoint::join(Time now) {
   Impl& s = *impl_;
   if (s.state != State::idle) return;
   s.state = State::joining;
+  s.join_started = now;
   s.join_deadline = now + s.config.discovery_time;
   s.next_join = now;
   s.on_tick(now);
@@ -233,6 +234,12 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     else if (h.group != config.group)
       drop();
     return;
+  }
+  if (state == State::joining) {
+    // A group is there: wait for its coordinator's view a little longer
+    // (a flush of a large view through loss takes a while), within bounds.
+    join_deadline = std::min(std::max(join_deadline, now + config.discovery_time),
+                             join_started + config.discovery_time + 3 * detection());
   }
   if (view.id != 0 && h.view == view.id && in_view(h.sender)) {
     last_heard[h.sender] = now;
@@ -377,6 +384,13 @@ void Endpoint::Impl::end_view() {
 void Endpoint::Impl::install(View next, Time now, bool state_request) {
   const bool joining = state == State::joining;
   end_view();
+  if (incoming) {  // the state never came (its coordinator failed): stop waiting for it
+    incoming.reset();
+    while (!before_state.empty()) {
+      events.push_back(std::move(before_state.front()));
+      before_state.pop_front();
+    }
+  }
   if (state_request) emit(StateRequest{next.id});
   ViewChange change;
   for (MemberId m : next.members)
@@ -406,6 +420,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   gated = false;
   fifo_through.clear();
   suspected.clear();
+  slow_since.clear();
   probing.clear();
   last_heard.clear();
   for (MemberId m : view.members)
@@ -417,8 +432,11 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   merge_target = 0;
   if (joining) state = State::member;
   emit(std::move(change));
-  if (joining && config.state_transfer && view.members.size() > 1)
-    incoming.emplace().view = view.id;
+  if (joining && config.state_transfer && view.members.size() > 1) {
+    Incoming in;        // not emplace(): clang 14 finds a nested struct with member initializers
+    in.view = view.id;  // not default-constructible inside its enclosing class
+    incoming = std::move(in);
+  }
   next_announce = now;
 }
 

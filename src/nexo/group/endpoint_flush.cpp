@@ -113,7 +113,7 @@ void Endpoint::Impl::on_flush(const Header& h, const Flush& flush, Time now) {
     return;
   }
   if (!part || part->id != flush.new_view) {
-    part.emplace();
+    part = Participation{};
     part->id = flush.new_view;
     part->coordinator = h.sender;
     part->merge_into = flush.merge_into;

@@ -38,6 +38,7 @@ void Endpoint::Impl::on_tick(Time now) {
       break;
   }
   check_liveness(now);
+  check_slow(now);
   resend_flush(now);
   maybe_start_flush(now);
   if (state == State::leaving) {
@@ -79,6 +80,27 @@ void Endpoint::Impl::check_liveness(Time now) {
     ++counters.probes_sent;
     ++pr->second.tries;
     pr->second.next = now + probe_interval();
+  }
+}
+
+// Under SlowPolicy::remove, the coordinator suspects a member that has lagged
+// for slow_timeout: the next flush removes it.
+void Endpoint::Impl::check_slow(Time now) {
+  if (config.slow_policy != SlowPolicy::remove || !member || coordinator() != config.self) {
+    slow_since.clear();
+    return;
+  }
+  std::vector<MemberId> slow;
+  member->lagging(std::max<std::uint64_t>(config.reliability.window / 2, 1), slow);
+  std::erase_if(slow_since, [&](const auto& s) {
+    return std::find(slow.begin(), slow.end(), s.first) == slow.end();
+  });
+  for (MemberId m : slow) {
+    const auto [it, fresh] = slow_since.emplace(m, now);
+    if (fresh || now - it->second < config.slow_timeout || suspected.contains(m)) continue;
+    suspected.insert(m);
+    banned[m] = now + 5 * config.slow_timeout;
+    ++counters.slow_removals;
   }
 }
 
@@ -167,11 +189,16 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
   std::vector<std::pair<MemberId, Bytes>> members;
   std::set<MemberId> seen;
   std::size_t at = 0;
+  std::erase_if(banned, [&](const auto& b) { return b.second <= now; });
   for (std::size_t i = 0; i < roster.count; ++i) {
     RosterEntry e;
     at = roster.next(at, e);
     if (!seen.insert(e.member).second) {
       drop();  // a member twice: forged or broken
+      return;
+    }
+    if (banned.contains(e.member)) {
+      drop();  // removed as too slow a moment ago: not back yet
       return;
     }
     if (!in_view(e.member))

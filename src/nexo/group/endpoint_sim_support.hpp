@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,13 +22,50 @@ using namespace std::chrono_literals;
 
 inline const Time kStart{std::chrono::seconds(1000)};
 
+// A member that takes in one datagram per `pace` at most (the rest wait in
+// its socket buffer): a slow process.
+class SlowNode final : public sim::Node {
+ public:
+  SlowNode(std::unique_ptr<SimEndpoint> inner, Duration pace)
+      : inner_(std::move(inner)), pace_(pace) {}
+  void on_datagram(std::span<const std::byte> datagram, sim::NodeId from, Time) override {
+    queue_.emplace_back(Bytes(datagram.begin(), datagram.end()), from);
+  }
+  void on_timer(Time now) override {
+    if (const auto t = inner_->next_timer(); t && *t <= now) inner_->on_timer(now);
+    if (!queue_.empty() && now >= next_take_) {
+      inner_->on_datagram(queue_.front().first, queue_.front().second, now);
+      queue_.pop_front();
+      next_take_ = now + pace_;
+    }
+  }
+  std::optional<Time> next_timer() const override {
+    std::optional<Time> t = inner_->next_timer();
+    if (!queue_.empty()) t = t ? std::min(*t, next_take_) : next_take_;
+    return t;
+  }
+  bool poll_transmit(Bytes& out, sim::Destination& to, Time now) override {
+    return inner_->poll_transmit(out, to, now);
+  }
+
+ private:
+  std::unique_ptr<SimEndpoint> inner_;
+  Duration pace_;
+  Time next_take_{};
+  std::deque<std::pair<Bytes, sim::NodeId>> queue_;
+};
+
 class SimGroup {
  public:
   using Tweak = std::function<void(EndpointConfig&)>;
 
   SimGroup(std::uint64_t seed, std::size_t n, const sim::LinkModel& link, Tweak tweak = {},
-           bool traced = false)
-      : net(seed, kStart), seed_(seed), tweak_(std::move(tweak)), traced_(traced) {
+           bool traced = false, std::map<std::size_t, Duration> slow_members = {})
+      : slow(std::move(slow_members)),
+        net(seed, kStart),
+        seed_(seed),
+        tweak_(std::move(tweak)),
+        traced_(traced) {
     net.set_link(link);
     for (std::size_t i = 0; i < n; ++i)
       add();
@@ -43,7 +81,10 @@ class SimGroup {
     auto node = std::make_unique<SimEndpoint>(Endpoint::create(c, net.now()).value(),
                                               traced_ ? &trace : nullptr);
     eps.push_back(node.get());
-    net.add(std::move(node));
+    if (const auto it = slow.find(eps.size() - 1); it != slow.end())
+      net.add(std::make_unique<SlowNode>(std::move(node), it->second));
+    else
+      net.add(std::move(node));
     return *eps.back();
   }
   SimEndpoint& at(std::size_t i) { return *eps[i]; }
@@ -111,6 +152,7 @@ class SimGroup {
     std::string payload;
     Time at;
   };
+  std::map<std::size_t, Duration> slow;  // members that are slow: their pace
   std::vector<Sent> sent;
   std::map<std::size_t, Time> joined_at;
   std::set<std::size_t> crashed;
