@@ -104,7 +104,8 @@ Bytes roster(Type type = Type::view) {
   EXPECT_TRUE(encode_roster(out, header(type), 8, members));
   return out;
 }
-Bytes state(std::uint32_t total = 100, std::uint32_t offset = 90, std::string_view chunk = "0123456789") {
+Bytes state(std::uint32_t total = 100, std::uint32_t offset = 90,
+            std::string_view chunk = "0123456789") {
   Bytes out;
   EXPECT_TRUE(encode_state(out, header(Type::state), 8, total, offset, as_bytes(chunk)));
   return out;
@@ -134,7 +135,8 @@ void append_membership_refusals(std::vector<Case>& cases) {
        ParseError::bad_roster_count},
       {"ANNOUNCE size 1025", edited(hello(Type::announce), kBodyAt, 1025, 2),
        ParseError::bad_roster_count},
-      {"ANNOUNCE a byte after", with_body_size(hello(Type::announce), body_size(hello(Type::announce)) + 1),
+      {"ANNOUNCE a byte after",
+       with_body_size(hello(Type::announce), body_size(hello(Type::announce)) + 1),
        ParseError::trailing_bytes},
       {"LEAVE a byte after", with_body_size(leave_packet(), 1), ParseError::trailing_bytes},
       {"PROBE empty", with_body_size(probe(), 7), ParseError::truncated_body},
@@ -173,14 +175,16 @@ namespace {
 
 TEST(GroupMembershipPacket, HelloAndProbeRoundTrip) {
   for (Type t : {Type::join, Type::announce}) {
-    const Packet p = decoded(hello(t, "h:1"));
+    const Bytes bytes = hello(t, "h:1");  // the spans point into it
+    const Packet p = decoded(bytes);
     EXPECT_EQ(p.header.type, t);
     EXPECT_EQ(as_text(std::get<Hello>(p.body).contact), "h:1");
     EXPECT_EQ(std::get<Hello>(p.body).size, t == Type::announce ? 3u : 0u);
   }
   EXPECT_TRUE(std::get<Hello>(decoded(hello(Type::join, "")).body).contact.empty());
   const std::string max(kMaxContactBytes, 'c');
-  EXPECT_EQ(std::get<Hello>(decoded(hello(Type::join, max)).body).contact.size(), max.size());
+  const Bytes longest = hello(Type::join, max);
+  EXPECT_EQ(std::get<Hello>(decoded(longest).body).contact.size(), max.size());
   for (Type t : {Type::probe, Type::probe_ack})
     EXPECT_EQ(std::get<Probe>(decoded(probe(t, ~0ULL)).body).nonce, ~0ULL);
   Bytes leave;
@@ -202,12 +206,13 @@ TEST(GroupMembershipPacket, FlushByteLayout) {
 }
 
 TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
-  const auto ok_body = std::get<FlushOk>(decoded(flush_ok()).body);
+  const Bytes ok_bytes = flush_ok(), cut_bytes = cut();  // the entries stay in them
+  const auto ok_body = std::get<FlushOk>(decoded(ok_bytes).body);
   ASSERT_EQ(ok_body.count, 3u);
   EXPECT_EQ(ok_body.entry(2).member, 9u);
   EXPECT_EQ(ok_body.entry(0).delivered_through, 10u);
   EXPECT_EQ(std::get<FlushOk>(decoded(flush_ok({})).body).count, 0u);
-  const auto c = std::get<Cut>(decoded(cut()).body);
+  const auto c = std::get<Cut>(decoded(cut_bytes).body);
   ASSERT_EQ(c.count, 3u);
   EXPECT_EQ(c.entry(1).member, 5u);
   EXPECT_EQ(c.entry(1).through, 1u);
@@ -215,7 +220,8 @@ TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
   std::vector<CutEntry> big;
   for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i)
     big.push_back({i, i * 7, i});
-  const auto full = std::get<Cut>(decoded(cut(big)).body);
+  const Bytes big_bytes = cut(big);
+  const auto full = std::get<Cut>(decoded(big_bytes).body);
   ASSERT_EQ(full.count, kMaxViewMembers);
   EXPECT_EQ(full.entry(kMaxViewMembers - 1).through, kMaxViewMembers * 7);
   for (Type t : {Type::flush_done, Type::view_ack})
@@ -224,7 +230,8 @@ TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
 
 TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
   for (Type t : {Type::view, Type::merge}) {
-    const Packet p = decoded(roster(t));
+    const Bytes bytes = roster(t);
+    const Packet p = decoded(bytes);
     EXPECT_EQ(p.header.type, t);
     const auto& r = std::get<Roster>(p.body);
     EXPECT_EQ(r.new_view, 8u);
@@ -239,18 +246,21 @@ TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
   // 1024 members with 40-byte contacts fit; with 64-byte ones they do not.
   const std::string c40(40, 'x'), c64(64, 'x');
   std::vector<RosterMember> many;
-  for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i) many.push_back({i, as_bytes(c40)});
+  for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i)
+    many.push_back({i, as_bytes(c40)});
   Bytes out;
   ASSERT_TRUE(encode_roster(out, header(Type::view), 3, many));
   EXPECT_EQ(roster_members(std::get<Roster>(decoded(out).body)).size(), kMaxViewMembers);
-  for (auto& m : many) m.contact = as_bytes(c64);
+  for (auto& m : many)
+    m.contact = as_bytes(c64);
   const auto refused = encode_roster(out, header(Type::view), 3, many);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind(), ErrorKind::too_large);
 }
 
 TEST(GroupMembershipPacket, StateRoundTrip) {
-  const auto s = std::get<StateChunk>(decoded(state()).body);
+  const Bytes bytes = state();
+  const auto s = std::get<StateChunk>(decoded(bytes).body);
   EXPECT_EQ(s.total, 100u);
   EXPECT_EQ(s.offset, 90u);
   EXPECT_EQ(as_text(s.chunk), "0123456789");
@@ -259,8 +269,8 @@ TEST(GroupMembershipPacket, StateRoundTrip) {
 }
 
 TEST(GroupMembershipPacket, TruncationAtEveryLengthIsRefused) {
-  for (const Bytes& valid : {hello(), probe(), flush(), flush_ok(), cut(), view_number(),
-                             roster(), roster(Type::merge), state()}) {
+  for (const Bytes& valid : {hello(), probe(), flush(), flush_ok(), cut(), view_number(), roster(),
+                             roster(Type::merge), state()}) {
     for (std::size_t n = 0; n < body_size(valid); ++n)
       EXPECT_EQ(decode_copy(with_body_size(valid, n)), ParseError::truncated_body)
           << to_string(decoded(valid).header.type) << " body cut to " << n;
@@ -284,9 +294,9 @@ TEST(GroupMembershipPacketEncode, RefusesBrokenRulesAndLeavesOutUnchanged) {
   expect_refused(encode_hello(out, header(Type::announce), {}, 0), ia, "size 0");
   expect_refused(encode_probe(out, header(Type::flush), 1), ia, "header.type");
   expect_refused(encode_flush(out, header(Type::flush), 0, 0), ia, "new_view 0");
-  expect_refused(encode_flush_ok(out, header(Type::flush_ok), 3,
-                                 std::vector<DigestEntry>{{3, 1}, {3, 1}}),
-                 ia, "strictly increasing");
+  expect_refused(
+      encode_flush_ok(out, header(Type::flush_ok), 3, std::vector<DigestEntry>{{3, 1}, {3, 1}}), ia,
+      "strictly increasing");
   expect_refused(encode_flush_ok(out, header(Type::flush_ok), 3,
                                  std::vector<DigestEntry>(kMaxViewMembers + 1)),
                  ia, "1025 entries");
