@@ -212,8 +212,19 @@ Header Endpoint::Impl::header(Type type) const {
   return Header{type, config.group, config.self, view.id};
 }
 
-void Endpoint::Impl::drop() {
+void Endpoint::Impl::drop(Drop cause) {
   ++counters.membership_drops;
+  switch (cause) {
+    case Drop::stranger:
+      ++counters.membership_strangers;
+      return;
+    case Drop::stale:
+      ++counters.membership_stale;
+      return;
+    case Drop::invalid:
+      ++counters.membership_invalid;
+      return;
+  }
 }
 
 bool Endpoint::Impl::in_view(MemberId m) const {
@@ -232,7 +243,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     if (member && (h.type == Type::data || h.type == Type::nak || h.type == Type::heartbeat))
       member->on_decoded(p, now);  // counted there (other_group, own_packet)
     else if (h.group != config.group)
-      drop();
+      drop(Drop::stranger);
     return;
   }
   if (state == State::joining) {
@@ -258,7 +269,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::probe:
       return on_probe(h, std::get<Probe>(p.body));
     case Type::probe_ack:
-      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop();
+      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop(Drop::stranger);
       return;
     case Type::flush:
       return on_flush(h, std::get<Flush>(p.body), now);

@@ -175,7 +175,11 @@ struct Endpoint::Impl {
   void install(View next, Time now, bool state_request);
   void end_view();
   void finish_left();
-  void drop();  // a membership packet refused
+  // Why a membership packet is refused: from a non-member or another group;
+  // of an older view or flush, or not expected now; or breaking a rule (a
+  // member twice, a view over its bound, a member banned for slowness).
+  enum class Drop : std::uint8_t { stranger, stale, invalid };
+  void drop(Drop cause);
 
   // --- endpoint_membership.cpp --------------------------------------------------------
   void on_tick(Time now);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <set>
 
 #include "nexo/group/order.hpp"
@@ -279,11 +280,36 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
     return encode_flush(b, Header{Type::flush, kGroup + 1, 2, v.id}, v.id + 1, 0);
   });
   Endpoint& target = w.at(2);  // member 1 coordinates
+  // The cause each is counted under.
+  const std::map<std::string, char> cause = {{"stale VIEW", 't'},
+                                             {"VIEW with a member twice", 'i'},
+                                             {"VIEW not after a flush", 't'},
+                                             {"FLUSH from a stranger", 's'},
+                                             {"FLUSH of another view", 't'},
+                                             {"FLUSH_OK nobody asked for", 't'},
+                                             {"CUT without a flush", 't'},
+                                             {"FLUSH_DONE without a flush", 't'},
+                                             {"VIEW_ACK from a stranger", 's'},
+                                             {"PROBE from a stranger", 's'},
+                                             {"PROBE of an old view", 't'},
+                                             {"PROBE_ACK from a stranger", 's'},
+                                             {"LEAVE from a stranger", 's'},
+                                             {"MERGE with a member twice", 'i'},
+                                             {"STATE nobody waits for", 't'},
+                                             {"another group's FLUSH", 's'}};
+  const auto by_cause = [&](char c) {
+    const EndpointCounters k = target.counters();
+    return c == 's' ? k.membership_strangers : c == 't' ? k.membership_stale : k.membership_invalid;
+  };
   for (const auto& [name, bytes] : bad) {
     const std::uint64_t before = target.counters().membership_drops;
+    const std::uint64_t before_cause = by_cause(cause.at(name));
     target.on_packet(bytes, w.now);
     EXPECT_EQ(target.counters().membership_drops, before + 1) << name;
+    EXPECT_EQ(by_cause(cause.at(name)), before_cause + 1) << name;
   }
+  const EndpointCounters k = target.counters();
+  EXPECT_EQ(k.membership_strangers + k.membership_stale + k.membership_invalid, k.membership_drops);
   // Corrupted and truncated bytes are parse errors, counted by cause.
   Bytes corrupt = bad.front().second;
   corrupt[corrupt.size() / 2] ^= std::byte{1};
