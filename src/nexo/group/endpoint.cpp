@@ -340,7 +340,12 @@ void Endpoint::Impl::feed(Delivery d) {
       return;
     }
     const auto it = part->cut.find(d.sender);
-    if (it == part->cut.end() || d.seq > it->second) return;  // beyond the cut: nobody has it
+    if (it == part->cut.end() || d.seq > it->second) {
+      // Beyond the cut: not delivered in this view unless a later flush (a
+      // coordinator replaced, whose participants delivered more) raises it.
+      held.push_back(std::move(d));
+      return;
+    }
   }
   fifo_through[d.sender] = d.seq;
   orderer->on_fifo(std::move(d));

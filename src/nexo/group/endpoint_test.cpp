@@ -228,6 +228,57 @@ TEST(GroupEndpoint, CoordinatorCrashMidFlushIsReplaced) {
   EXPECT_EQ(w.at(4).state(), Endpoint::State::left);
 }
 
+// A message that arrived after FLUSH_OK and lay beyond the first flush's cut
+// is kept: the replacing coordinator's flush, whose participants delivered
+// more (members the first coordinator had suspected), raises the cut to it.
+TEST(GroupEndpoint, MessageBeyondAnAbandonedCutIsDeliveredWhenTheNextCutRaisesIt) {
+  Wire w(4);
+  w.form();
+  ASSERT_EQ(w.at(1).view().members, (std::vector<MemberId>{1, 2, 3, 4}));
+  // 1 hears nothing from 3 and 4 (it will suspect both); 2 gets 4's message
+  // only when the test hands it over, after 2's FLUSH_OK.
+  bool hold = true, flush_ok_from_2 = false;
+  w.observe = [&](const Packet& p) {
+    flush_ok_from_2 = flush_ok_from_2 || (p.header.type == Type::flush_ok && p.header.sender == 2);
+  };
+  w.drop = [&](const Packet& p, MemberId to) {
+    const MemberId from = p.header.sender;
+    if (to == 1 && (from == 3 || from == 4)) return true;
+    if (p.header.type == Type::view && from == 1) {  // 1 crashes as it sends its view
+      w.crashed.insert(1);
+      return true;
+    }
+    return hold && from == 4 && to == 2 &&
+           (p.header.type == Type::data || p.header.type == Type::heartbeat);
+  };
+  ASSERT_TRUE(w.at(4).send(to_bytes("a"), w.now));
+  Bytes saved;
+  Destination dest;
+  ASSERT_TRUE(w.at(4).poll_transmit(saved, dest));
+  w.at(3).on_packet(saved, w.now);  // 1 and 2 do not get it
+  ASSERT_TRUE(w.run_until([&] { return flush_ok_from_2; }, 2s));
+  hold = false;
+  w.at(2).on_packet(saved, w.now);  // after its FLUSH_OK: beyond the first cut
+  w.settle();
+  ASSERT_TRUE(w.run_until(
+      [&] {
+        for (MemberId m : {2u, 3u, 4u})
+          if (w.members(m) != std::set<MemberId>{2, 3, 4}) return false;
+        return true;
+      },
+      3s))
+      << "the flush after the coordinator's crash never completed";
+  // 2, 3 and 4 moved together: each delivered "a" in the old view.
+  for (MemberId m : {2u, 3u, 4u}) {
+    int found = 0;
+    for (const Event& e : w.events[m - 1])
+      if (const auto* d = std::get_if<Delivery>(&e);
+          d && d->sender == 4 && as_text(d->payload) == "a")
+        ++found;
+    EXPECT_EQ(found, 1) << "m" << m;
+  }
+}
+
 TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
   Wire w(3);
   w.form();
