@@ -54,7 +54,7 @@ void Endpoint::Impl::start_flush(Time now) {
     c.proposal.contacts.push_back(it == contacts.end() ? Bytes{} : it->second);
   }
   c.next_resend = now + resend();
-  c.deadline = now + 2 * detection();
+  c.deadline = now + detection();
   coord = std::move(c);
   ++counters.flushes;
   Bytes packet;
@@ -68,6 +68,23 @@ void Endpoint::Impl::resend_flush(Time now) {
   if (!coord || now < coord->next_resend) return;
   Coordination& c = *coord;
   c.next_resend = now + resend();
+  if (c.phase != Coordination::Phase::merging && now >= c.deadline) {
+    // A participant that answers nothing for a detection time (it may still
+    // send heartbeats) is suspected: the flush starts again without it.
+    bool any = false;
+    for (MemberId m : c.participants) {
+      const bool answered =
+          c.phase == Coordination::Phase::collecting ? c.oks.contains(m) : c.done.contains(m);
+      if (m == config.self || answered || !suspected.insert(m).second) continue;
+      ++counters.crashes_detected;
+      any = true;
+    }
+    if (any) {
+      maybe_start_flush(now);
+      return;
+    }
+    c.deadline = now + detection();  // only this member is missing: it waits for repairs
+  }
   Bytes packet;
   switch (c.phase) {
     case Coordination::Phase::collecting:

@@ -64,7 +64,8 @@ struct Endpoint::Impl {
     std::set<MemberId> done;
     std::vector<CutEntry> cut;
     Time next_resend{};
-    Time deadline{};  // merging: give up on the other view then
+    Time deadline{};  // collecting and cutting: suspect who has not answered then;
+                      // merging: give up on the other view then
   };
   // The flush of our view this member takes part in.
   struct Participation {

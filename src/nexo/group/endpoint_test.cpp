@@ -208,6 +208,21 @@ TEST(GroupEndpoint, LostFlushIsResent) {
   EXPECT_GT(flushes_seen, 4);
 }
 
+TEST(GroupEndpoint, ParticipantThatNeverAnswersTheFlushIsRemovedAfterADetectionTime) {
+  Wire w(3);
+  w.form();
+  // Member 3 is alive (heartbeats, probe answers) but its FLUSH_OKs are lost.
+  w.drop = [](const Packet& p, MemberId) {
+    return p.header.sender == 3 && p.header.type == Type::flush_ok;
+  };
+  const Time leave_at = w.now;
+  w.at(2).leave(w.now);
+  ASSERT_TRUE(w.run_until([&] { return w.members(1) == std::set<MemberId>{1}; }, 3s));
+  EXPECT_LE(w.now - leave_at, Duration(1100ms));
+  EXPECT_EQ(w.at(1).counters().crashes_detected, 1u);
+  EXPECT_EQ(w.at(2).state(), Endpoint::State::left);
+}
+
 TEST(GroupEndpoint, CoordinatorCrashMidFlushIsReplaced) {
   Wire w(4);
   w.form();
