@@ -10,11 +10,12 @@ install(TARGETS ${nexo_targets} EXPORT nexoTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # Headers of tests only stay out: tests' sources and data, the conformance
 # suite's fixture (msg/conformance.hpp) and the generator the shortest-float
-# test recomputes its table with (wire/shortest_table_gen.hpp).
+# test recomputes its table with (wire/shortest_table_gen.hpp), the group
+# Endpoint simulation tests' support (group/endpoint_sim_support.hpp).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/nexo DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp" PATTERN "*_test*" EXCLUDE PATTERN "testdata" EXCLUDE
         PATTERN "socket_ops.hpp" EXCLUDE PATTERN "conformance.hpp" EXCLUDE
-        PATTERN "shortest_table_gen.hpp" EXCLUDE)
+        PATTERN "shortest_table_gen.hpp" EXCLUDE PATTERN "endpoint_sim_support.hpp" EXCLUDE)
 install(TARGETS nexo_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(nexo_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/nexo)

@@ -187,8 +187,9 @@ bool Endpoint::poll_transmit(Bytes& out, Destination& to) {
 
 std::optional<Event> Endpoint::poll_event() {
   Impl& s = *impl_;
-  if (s.events.empty()) return std::nullopt;
-  Event e = std::move(s.events.front());
+  std::optional<Event> e;
+  if (s.events.empty()) return e;
+  e.emplace(std::move(s.events.front()));
   s.events.pop_front();
   return e;
 }
@@ -212,8 +213,19 @@ Header Endpoint::Impl::header(Type type) const {
   return Header{type, config.group, config.self, view.id};
 }
 
-void Endpoint::Impl::drop() {
+void Endpoint::Impl::drop(Drop cause) {
   ++counters.membership_drops;
+  switch (cause) {
+    case Drop::stranger:
+      ++counters.membership_strangers;
+      return;
+    case Drop::stale:
+      ++counters.membership_stale;
+      return;
+    case Drop::invalid:
+      ++counters.membership_invalid;
+      return;
+  }
 }
 
 bool Endpoint::Impl::in_view(MemberId m) const {
@@ -232,7 +244,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     if (member && (h.type == Type::data || h.type == Type::nak || h.type == Type::heartbeat))
       member->on_decoded(p, now);  // counted there (other_group, own_packet)
     else if (h.group != config.group)
-      drop();
+      drop(Drop::stranger);
     return;
   }
   if (state == State::joining) {
@@ -258,7 +270,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::probe:
       return on_probe(h, std::get<Probe>(p.body));
     case Type::probe_ack:
-      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop();
+      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop(Drop::stranger);
       return;
     case Type::flush:
       return on_flush(h, std::get<Flush>(p.body), now);
@@ -329,7 +341,12 @@ void Endpoint::Impl::feed(Delivery d) {
       return;
     }
     const auto it = part->cut.find(d.sender);
-    if (it == part->cut.end() || d.seq > it->second) return;  // beyond the cut: nobody has it
+    if (it == part->cut.end() || d.seq > it->second) {
+      // Beyond the cut: not delivered in this view unless a later flush (a
+      // coordinator replaced, whose participants delivered more) raises it.
+      held.push_back(std::move(d));
+      return;
+    }
   }
   fifo_through[d.sender] = d.seq;
   orderer->on_fifo(std::move(d));
@@ -401,6 +418,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   if (!joining) counters.joins += change.joined.size();
   for (std::size_t i = 0; i < next.members.size() && i < next.contacts.size(); ++i)
     contacts[next.members[i]] = next.contacts[i];
+  const std::vector<MemberId> previous = view.members;
   view = std::move(next);
   change.view = view;
   ++counters.views_installed;
@@ -430,6 +448,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   if (mergers.empty()) merging_from = 0;
   std::erase_if(leavers, [&](MemberId m) { return !in_view(m); });
   merge_target = 0;
+  prune_contacts(previous);
   if (joining) state = State::member;
   emit(std::move(change));
   if (joining && config.state_transfer && view.members.size() > 1) {

@@ -122,6 +122,9 @@ struct EndpointCounters {
   std::uint64_t views_installed = 0, joins = 0, leaves = 0, crashes_detected = 0, merges = 0;
   std::uint64_t probes_sent = 0, flushes = 0;
   std::uint64_t membership_drops = 0;  // membership packets refused (forged, stale, from strangers)
+  // ... by cause: from a non-member or another group; of an older view or
+  // flush, or not expected now; breaking a rule (a member twice, over a bound).
+  std::uint64_t membership_strangers = 0, membership_stale = 0, membership_invalid = 0;
   std::uint64_t slow_removals = 0;     // members removed as too slow (SlowPolicy::remove)
 };
 

@@ -64,7 +64,8 @@ struct Endpoint::Impl {
     std::set<MemberId> done;
     std::vector<CutEntry> cut;
     Time next_resend{};
-    Time deadline{};  // merging: give up on the other view then
+    Time deadline{};  // collecting and cutting: suspect who has not answered then;
+                      // merging: give up on the other view then
   };
   // The flush of our view this member takes part in.
   struct Participation {
@@ -175,12 +176,17 @@ struct Endpoint::Impl {
   void install(View next, Time now, bool state_request);
   void end_view();
   void finish_left();
-  void drop();  // a membership packet refused
+  // Why a membership packet is refused: from a non-member or another group;
+  // of an older view or flush, or not expected now; or breaking a rule (a
+  // member twice, a view over its bound, a member banned for slowness).
+  enum class Drop : std::uint8_t { stranger, stale, invalid };
+  void drop(Drop cause);
 
   // --- endpoint_membership.cpp --------------------------------------------------------
   void on_tick(Time now);
   void check_liveness(Time now);
   void check_slow(Time now);
+  void prune_contacts(const std::vector<MemberId>& previous);
   void send_join();
   void send_leave();
   void send_announce();

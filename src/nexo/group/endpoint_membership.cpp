@@ -104,6 +104,19 @@ void Endpoint::Impl::check_slow(Time now) {
   }
 }
 
+// Contacts of members gone (or of forged joiners) are not kept forever;
+// those of the view just left are (a leaver's LEAVE retries are answered).
+void Endpoint::Impl::prune_contacts(const std::vector<MemberId>& previous) {
+  std::erase_if(contacts, [&](const auto& c) {
+    const MemberId m = c.first;
+    const auto waiting = [m](const auto& j) { return j.first == m; };
+    const bool before = std::find(previous.begin(), previous.end(), m) != previous.end();
+    return m != config.self && !in_view(m) && !before &&
+           std::none_of(joiners.begin(), joiners.end(), waiting) &&
+           std::none_of(mergers.begin(), mergers.end(), waiting);
+  });
+}
+
 void Endpoint::Impl::send_join() {
   Bytes packet;
   if (encode_hello(packet, header(Type::join), config.contact))
@@ -130,7 +143,7 @@ void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
                   [&](const auto& j) { return j.first == h.sender; }))
     return;
   if (view.members.size() + joiners.size() >= kMaxViewMembers) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   const Bytes contact(hello.contact.begin(), hello.contact.end());
@@ -150,12 +163,13 @@ void Endpoint::Impl::on_leave(const Header& h, Time now) {
     send_to(h.sender, view_resend->packet);  // its VIEW was lost: here it is again
     return;
   }
-  if (view_resend == std::nullopt && !in_view(h.sender)) drop();
+  if (view_resend == std::nullopt && !in_view(h.sender)) drop(Drop::stranger);
 }
 
 void Endpoint::Impl::on_probe(const Header& h, const Probe& probe) {
   if (view.id == 0 || h.view != view.id || !in_view(h.sender)) {
-    drop();  // not of our view: no answer, so that it suspects us and moves on
+    // Not of our view: no answer, so that it suspects us and moves on.
+    drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
   }
   Bytes packet;
@@ -181,7 +195,7 @@ void Endpoint::Impl::on_announce(const Header& h, const Hello& hello, Time now) 
 void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
   if (state != State::member || coordinator() != config.self || in_view(h.sender) ||
       merge_target != 0) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   if (coord || (merging_from != 0 && merging_from != h.sender)) return;  // it resends
@@ -194,18 +208,18 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
     RosterEntry e;
     at = roster.next(at, e);
     if (!seen.insert(e.member).second) {
-      drop();  // a member twice: forged or broken
+      drop(Drop::invalid);  // a member twice: forged or broken
       return;
     }
     if (banned.contains(e.member)) {
-      drop();  // removed as too slow a moment ago: not back yet
+      drop(Drop::invalid);  // removed as too slow a moment ago: not back yet
       return;
     }
     if (!in_view(e.member))
       members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
   }
   if (view.members.size() + members.size() > kMaxViewMembers) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   for (const auto& [m, c] : members)
