@@ -24,13 +24,13 @@ Result<TransportConfig> transport_config(const GroupOptions& o) {
   t.interface = std::move(*interface);
   t.ttl = o.ttl;
   t.faults = o.faults;
-  if (!o.members.empty()) {
+  if (o.unicast || !o.members.empty()) {
     if (o.address) {
       return Error(ErrorKind::invalid_argument,
                    "group " + o.name + ": an address and seed members (choose multicast or "
                    "unicast fan-out)");
     }
-    t.family = o.members.front().family();
+    if (!o.members.empty()) t.family = o.members.front().family();
     t.unicast_port = o.port;
     return t;
   }
@@ -74,6 +74,7 @@ Result<std::unique_ptr<Group>> Group::join(GroupOptions options) {
                                                            : impl->transport->contact();
   impl->label = options.name + " " + where.to_string();
   impl->names[impl->self] = impl->transport->contact().to_string();
+  impl->view_callback = options.on_view;
 
   EndpointConfig e;
   e.group = group_tag(options.name);

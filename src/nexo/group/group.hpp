@@ -19,7 +19,8 @@
 //
 // Views: view() is the current one; on_view() registers a callback run on the
 // loop thread at each view change (after every delivery of the old view is
-// queued: virtual synchrony); next_view() waits for the next one.
+// queued: virtual synchrony), GroupOptions::on_view from the first view on;
+// next_view() waits for the next one.
 //
 // Member ids are drawn at random (nonzero). A member's printable name is its
 // contact, "127.0.0.1:40001" (name_of).
@@ -69,6 +70,9 @@ struct GroupOptions {
   // Non-empty: unicast fan-out mode, with these members to start from
   // (HOST:PORT of their contacts; a member may list itself).
   std::vector<net::Endpoint> members;
+  // Unicast fan-out even with no seed members (the first member of a group
+  // the others find through it).
+  bool unicast = false;
   int ttl = 1;
 
   Order order = Order::fifo;
@@ -85,6 +89,10 @@ struct GroupOptions {
   // delivery of its first view. Both run on the loop thread. Set both or none.
   std::function<Bytes()> provide_state;
   std::function<void(const Bytes&)> apply_state;
+
+  // Runs on the loop thread at each view change, the first one (which join()
+  // returns in) included; as on_view() below.
+  std::function<void(const ViewChange&)> on_view;
 
   // Faults on this member's datagrams: Plan::to on what it sends, Plan::back
   // on what it receives (seeded: rerun with the seed printed).
