@@ -357,6 +357,78 @@ TEST(GroupProcesses, FiveMembersFifoThroughLossDuplicationReordering) {
   run_five("fifo", on_loopback(), "fifo");
 }
 
+TEST(GroupProcesses, FiveMembersTotalOrderThroughLossDuplicationReordering) {
+  run_five("total", on_loopback(), "total");
+}
+
+TEST(GroupProcesses, FiveMembersAgreedOrderThroughLossDuplicationReordering) {
+  run_five("agreed", on_loopback(), "agreed");
+}
+
+// Causal order: a chain c0 -> c1 -> ... where member j % 5 sends c<j> only
+// after it delivered c<j-1> (the test writes c<j> to its input then), with
+// other traffic around it through the faults: every member delivers the
+// chain in order, and everything once, each sender's in order.
+TEST(GroupProcesses, FiveMembersCausalOrderKeepsAReplyChain) {
+  std::cout << "seed " << run_seed() << " (NEXO_GROUP_SEED reruns it), order causal" << std::endl;
+  Members members;
+  const std::string name = "gproc-causal-" + std::to_string(::getpid());
+  ASSERT_EQ(start_members(members, name, "causal", on_loopback(),
+                          {"--loss", "0.1", "--dup", "0.05", "--reorder", "0.05"}),
+            "");
+  constexpr int kChain = 30;
+  for (int i = 0; i < kMembers; ++i) {
+    std::string lines;
+    for (int k = 0; k < kMessages; ++k)
+      lines += message(i, k) + "\n";
+    members[static_cast<std::size_t>(i)]->write(lines);
+  }
+  members[0]->write("c0\n");
+  for (int j = 1; j < kChain; ++j) {
+    Member& next = *members[static_cast<std::size_t>(j % kMembers)];
+    const std::string previous = ": c" + std::to_string(j - 1);
+    ASSERT_TRUE(wait_for(members, [&] {
+      for (const auto& line : next.out())
+        if (line.size() >= previous.size() &&
+            line.compare(line.size() - previous.size(), previous.size(), previous) == 0)
+          return true;
+      return false;
+    })) << "c" << j - 1 << " never delivered at member " << j % kMembers;
+    next.write("c" + std::to_string(j) + "\n");
+  }
+  const std::size_t total = kMembers * kMessages + kChain;
+  ASSERT_TRUE(wait_for(members, [&] {
+    for (auto& m : members)
+      if (m->out().size() < total) return false;
+    return true;
+  }));
+  for (auto& m : members)
+    m->close_stdin();
+  ASSERT_TRUE(wait_for(members, [&] {
+    for (auto& m : members)
+      if (m->poll_exit() < 0) return false;
+    return true;
+  }));
+  for (auto& m : members) {
+    SCOPED_TRACE(name_of(*m));
+    EXPECT_EQ(m->poll_exit(), 0) << m->err_text();
+    ASSERT_EQ(m->out().size(), total);
+    int next_link = 0;
+    std::map<std::string, int> next_k;
+    for (const auto& line : m->out()) {
+      const std::string text = line.substr(line.find(": ") + 2);
+      if (text[0] == 'c') {
+        EXPECT_EQ(text, "c" + std::to_string(next_link)) << "the chain out of causal order";
+        ++next_link;
+      } else {
+        const std::string sender = text.substr(0, text.find('-'));
+        EXPECT_EQ(text, sender + "-" + std::to_string(next_k[sender]++)) << "FIFO broken";
+      }
+    }
+    EXPECT_EQ(next_link, kChain);
+  }
+}
+
 TEST(GroupProcesses, SigkilledMemberLeavesTheViewAndVirtualSynchronyHolds) {
   std::cout << "seed " << run_seed() << " (NEXO_GROUP_SEED reruns it)" << std::endl;
   Members members;
