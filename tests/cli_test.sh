@@ -372,7 +372,7 @@ tour_has "big-endian CDR reads back" '^   unmarshalled from big-endian CDR +the 
 tour_has "a hostile length" '^   a string length of 4294967295 +\['
 tour_has "a cut input" '^   the first 17 bytes only +\['
 tour_has "a remote object reference" '^   text form +.*127\.0\.0\.1.*1099'
-tour_has "group: everything delivered" '^   member 3 delivered 15 of 15, first +127\.0\.0\.1:[0-9]+: hello #1 from member'
+tour_has "group: everything delivered" '^   member 3 delivered 30 of 30, first +127\.0\.0\.1:[0-9]+: hello #1 from member'
 tour_has "group: a view without the crashed member" '^   member 1 after [0-9]+ ms +view [0-9]+: 127\.0\.0\.1:[0-9]+, 127\.0\.0\.1:[0-9]+$'
 tour_has "group: the diagram" '^   SVG written to +/.*\.svg$'
 sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")

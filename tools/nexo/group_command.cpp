@@ -102,7 +102,7 @@ void print_delivery(const group::Group& g, const group::Delivery& d) {
   std::cout << g.name_of(d.sender) << ": " << printable(text) << std::endl;
 }
 
-void print_stats(const group::Group& g) {
+void print_stats(const group::Group& g, const GroupArgs& args) {
   const auto c = g.counters();
   const auto& r = c.endpoint.reliability;
   std::uint64_t malformed = 0;
@@ -119,8 +119,13 @@ void print_stats(const group::Group& g) {
             << ", stale view " << r.stale_view << ", beyond window " << r.beyond_window
             << ", buffer full " << r.buffer_full << ", nak rate " << r.nak_rate_limited
             << ", membership " << c.endpoint.membership_drops << ", truncated "
-            << c.transport.truncated << "\nstats faults: sent " << c.transport.faults_sent.to_string()
-            << "; received " << c.transport.faults_received.to_string() << std::endl;
+            << c.transport.truncated << std::endl;
+  const bool faults = args.loss > 0 || args.dup > 0 || args.reorder > 0;
+  if (faults && args.direction != "back")
+    std::cerr << "stats faults on sent datagrams: " << c.transport.faults_sent.to_string() << '\n';
+  if (faults && args.direction != "to")
+    std::cerr << "stats faults on received datagrams: " << c.transport.faults_received.to_string()
+              << '\n';
 }
 
 }  // namespace
@@ -178,7 +183,7 @@ int group_join(const GroupArgs& args) {
   auto left = g.leave(std::chrono::milliseconds(args.timeout_ms));
   while (auto d = g.try_receive())
     print_delivery(g, *d);
-  if (args.stats) print_stats(g);
+  if (args.stats) print_stats(g, args);
   if (!args.trace.empty()) {
     if (auto written = group::write_svg_file(trace, args.trace); !written)
       return fail(written.error().with_context("--trace"));

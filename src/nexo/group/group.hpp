@@ -113,7 +113,7 @@ struct GroupCounters {
   TransportCounters transport;
   std::uint64_t bad_datagrams = 0;  // refused by the protocol (every cause) or truncated
   std::uint64_t delivered = 0;      // application messages queued for receive
-  std::uint64_t view = 0;           // the current view's id
+  std::uint64_t view = 0;           // the current view's id (after leave: the last one)
   std::size_t view_size = 0;
 };
 

@@ -266,9 +266,10 @@ GroupCounters Group::Impl::read_counters() const {
   c.bad_datagrams = malformed + r.other_group + r.non_member + c.endpoint.membership_drops +
                     c.transport.truncated;
   c.delivered = delivered.load(std::memory_order_relaxed);
-  const View& v = endpoint->view();
-  c.view = v.id;
-  c.view_size = v.members.size();
+  // The last view installed here (after a leave, the one it left).
+  std::lock_guard lock(mutex);
+  c.view = view.id;
+  c.view_size = view.members.size();
   return c;
 }
 
