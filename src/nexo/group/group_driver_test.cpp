@@ -13,6 +13,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "../../../tests/skip_or_fail.hpp"
@@ -251,6 +252,42 @@ TEST(GroupDriver, BadDatagramsAreDroppedAndCounted) {
     std::this_thread::sleep_for(5ms);
   EXPECT_EQ(m[1]->counters().bad_datagrams, before + garbage.size());
   exchange(m, 5);  // still works
+}
+
+// State transfer: the coordinator's provide_state() answers for a joiner,
+// whose apply_state() gets it before its first delivery in the group.
+TEST(GroupDriver, StateTransferReachesAJoinerBeforeItsFirstDelivery) {
+  struct Log {
+    std::mutex mutex;
+    std::vector<std::string> events;
+    void add(std::string e) {
+      std::lock_guard lock(mutex);
+      events.push_back(std::move(e));
+    }
+  };
+  auto first_log = std::make_shared<Log>();
+  auto second_log = std::make_shared<Log>();
+  GroupOptions o = multicast_options("state");
+  o.provide_state = [] { return Bytes{std::byte{'4'}, std::byte{'2'}}; };
+  o.apply_state = [first_log](const Bytes& b) {
+    first_log->add("state " + std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+  };
+  auto first = Group::join(o);
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_TRUE((*first)->send("before the joiner", kWait));
+  o.port = (*first)->port();
+  o.apply_state = [second_log](const Bytes& b) {
+    second_log->add("state " + std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+  };
+  auto second = Group::join(o);
+  ASSERT_TRUE(second) << second.error().message();
+  ASSERT_TRUE((*first)->send("after the join", kWait));
+  auto d = (*second)->receive(kWait);
+  ASSERT_TRUE(d) << d.error().message();
+  second_log->add("delivery " + text_of(*d));
+  EXPECT_EQ(second_log->events,
+            (std::vector<std::string>{"state 42", "delivery after the join"}));
+  EXPECT_TRUE(first_log->events.empty());  // the first member formed the group: no state came
 }
 
 // IPv6 multicast on lo: Linux has no ff00::/8 route on lo, and adding one does
