@@ -76,7 +76,8 @@ EndpointCounters Endpoint::counters() const {
     r.retransmissions += m.retransmissions;
     r.heartbeats_sent += m.heartbeats_sent;
     r.duplicates += m.duplicates;
-    for (std::size_t i = 0; i < kParseErrorCount; ++i) r.parse_errors[i] += m.parse_errors[i];
+    for (std::size_t i = 0; i < kParseErrorCount; ++i)
+      r.parse_errors[i] += m.parse_errors[i];
     r.other_group += m.other_group;
     r.non_member += m.non_member;
     r.stale_view += m.stale_view;
@@ -257,13 +258,15 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::flush_ok: {
       const auto& ok = std::get<FlushOk>(p.body);
       std::vector<DigestEntry> digest;
-      for (std::size_t i = 0; i < ok.count; ++i) digest.push_back(ok.entry(i));
+      for (std::size_t i = 0; i < ok.count; ++i)
+        digest.push_back(ok.entry(i));
       return on_flush_ok(h, ok.new_view, std::move(digest), now);
     }
     case Type::cut: {
       const auto& c = std::get<Cut>(p.body);
       std::vector<CutEntry> cut;
-      for (std::size_t i = 0; i < c.count; ++i) cut.push_back(c.entry(i));
+      for (std::size_t i = 0; i < c.count; ++i)
+        cut.push_back(c.entry(i));
       return on_cut(h, c.new_view, cut, now);
     }
     case Type::flush_done:
@@ -306,7 +309,8 @@ void Endpoint::Impl::pump(Time now) {
       controls.pop_front();
       moved = true;
     }
-    while (auto d = orderer->poll_delivery()) emit(std::move(*d));
+    while (auto d = orderer->poll_delivery())
+      emit(std::move(*d));
   }
   if (part && part->have_cut && !part->done) check_flush_done(now);
 }
@@ -338,7 +342,8 @@ void Endpoint::Impl::end_view() {
   if (!member) return;
   held.clear();
   orderer->flush();
-  while (auto d = orderer->poll_delivery()) emit(std::move(*d));
+  while (auto d = orderer->poll_delivery())
+    emit(std::move(*d));
   const MemberCounters& m = member->counters();
   past.sent += m.sent;
   past.delivered += m.delivered;
@@ -348,7 +353,8 @@ void Endpoint::Impl::end_view() {
   past.retransmissions += m.retransmissions;
   past.heartbeats_sent += m.heartbeats_sent;
   past.duplicates += m.duplicates;
-  for (std::size_t i = 0; i < kParseErrorCount; ++i) past.parse_errors[i] += m.parse_errors[i];
+  for (std::size_t i = 0; i < kParseErrorCount; ++i)
+    past.parse_errors[i] += m.parse_errors[i];
   past.other_group += m.other_group;
   past.non_member += m.non_member;
   past.stale_view += m.stale_view;
@@ -361,7 +367,8 @@ void Endpoint::Impl::end_view() {
   // What the old Member still has to send (retransmissions) goes first.
   Bytes bytes;
   Destination to;
-  while (member->poll_transmit(bytes, to)) push(std::move(bytes), to);
+  while (member->poll_transmit(bytes, to))
+    push(std::move(bytes), to);
   member.reset();
   orderer.reset();
   controls.clear();
@@ -370,6 +377,13 @@ void Endpoint::Impl::end_view() {
 void Endpoint::Impl::install(View next, Time now, bool state_request) {
   const bool joining = state == State::joining;
   end_view();
+  if (incoming) {  // the state never came (its coordinator failed): stop waiting for it
+    incoming.reset();
+    while (!before_state.empty()) {
+      events.push_back(std::move(before_state.front()));
+      before_state.pop_front();
+    }
+  }
   if (state_request) emit(StateRequest{next.id});
   ViewChange change;
   for (MemberId m : next.members)
@@ -399,9 +413,11 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   gated = false;
   fifo_through.clear();
   suspected.clear();
+  slow_since.clear();
   probing.clear();
   last_heard.clear();
-  for (MemberId m : view.members) last_heard[m] = now;
+  for (MemberId m : view.members)
+    last_heard[m] = now;
   std::erase_if(joiners, [&](const auto& j) { return in_view(j.first); });
   std::erase_if(mergers, [&](const auto& j) { return in_view(j.first); });
   if (mergers.empty()) merging_from = 0;
@@ -409,7 +425,8 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   merge_target = 0;
   if (joining) state = State::member;
   emit(std::move(change));
-  if (joining && config.state_transfer && view.members.size() > 1) incoming.emplace().view = view.id;
+  if (joining && config.state_transfer && view.members.size() > 1)
+    incoming.emplace().view = view.id;
   next_announce = now;
 }
 

@@ -31,7 +31,12 @@
 //   every joiner polls a StateTransfer before its first delivery in the view.
 // - slow members: a member that holds stability back (its digest lags) makes
 //   send() say would_block (SlowPolicy::block); under SlowPolicy::remove a
-//   member that has lagged for slow_timeout is removed from the view.
+//   member that has lagged for slow_timeout is removed from the view. A
+//   member lags when the coordinator sees by its digest that it is half a
+//   window (MemberConfig::window / 2 messages) or more behind the
+//   coordinator's own delivery of some sender. A removed member finds itself
+//   alone (as any member left out of a view) and may merge back, but not
+//   before 5 * slow_timeout.
 //
 // Thread contract: none; the driver serialises every call.
 #pragma once
@@ -115,6 +120,7 @@ struct EndpointCounters {
   std::uint64_t views_installed = 0, joins = 0, leaves = 0, crashes_detected = 0, merges = 0;
   std::uint64_t probes_sent = 0, flushes = 0;
   std::uint64_t membership_drops = 0;  // membership packets refused (forged, stale, from strangers)
+  std::uint64_t slow_removals = 0;     // members removed as too slow (SlowPolicy::remove)
 };
 
 class Endpoint {

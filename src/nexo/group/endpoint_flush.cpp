@@ -26,7 +26,8 @@ void Endpoint::Impl::maybe_start_flush(Time now) {
   }
   bool reason = !joiners.empty() || !leavers.empty() || !mergers.empty() || merge_target != 0 ||
                 (part && part->coordinator != config.self);
-  for (MemberId m : view.members) reason = reason || suspected.contains(m);
+  for (MemberId m : view.members)
+    reason = reason || suspected.contains(m);
   if (reason) start_flush(now);
 }
 
@@ -160,7 +161,8 @@ void Endpoint::Impl::on_flush_ok(const Header& h, std::uint64_t id, std::vector<
       CutEntry& ce = cut[e.member];
       if (e.delivered_through > ce.through) ce = {e.member, e.delivered_through, p};
     }
-  for (const auto& [m, e] : cut) c.cut.push_back(e);
+  for (const auto& [m, e] : cut)
+    c.cut.push_back(e);
   c.phase = Coordination::Phase::cutting;
   c.next_resend = now + resend();
   send_cut();
@@ -195,7 +197,8 @@ void Endpoint::Impl::on_cut(const Header& h, std::uint64_t id, const std::vector
   }
   std::deque<Delivery> waiting;
   waiting.swap(held);
-  for (Delivery& d : waiting) feed(std::move(d));
+  for (Delivery& d : waiting)
+    feed(std::move(d));
   pump(now);
   check_flush_done(now);
 }
@@ -271,8 +274,8 @@ void Endpoint::Impl::send_view(const View& next, Time now) {
   awaiting_state.clear();
   for (const auto& [m, contact] : joiners)
     if (contains(next.members, m)) awaiting_state.push_back(m);
-  const bool request = config.state_transfer && !awaiting_state.empty() &&
-                       contains(next.members, config.self);
+  const bool request =
+      config.state_transfer && !awaiting_state.empty() && contains(next.members, config.self);
   if (request) state_view = next.id;
   if (contains(next.members, config.self)) {
     install(next, now, request);
@@ -337,7 +340,10 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
 }
 
 void Endpoint::Impl::on_view_ack(const Header& h, std::uint64_t id) {
-  if (!view_resend || id != view_resend->id) return;  // late: nothing waits for it
+  if (!view_resend || id != view_resend->id) {
+    if (!in_view(h.sender)) drop();  // a member's late ack is harmless; a stranger's is not
+    return;
+  }
   view_resend->unacked.erase(h.sender);
   if (view_resend->unacked.empty()) view_resend.reset();
 }

@@ -29,6 +29,7 @@
 //   lower coordinator id), flushes its own view with merge_into set.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <optional>
@@ -58,7 +59,7 @@ struct Endpoint::Impl {
     std::uint64_t id = 0;
     MemberId merge_into = 0;
     std::vector<MemberId> participants;  // the old view's members expected to answer
-    View proposal;                        // the new view (id, members, contacts)
+    View proposal;                       // the new view (id, members, contacts)
     std::map<MemberId, std::vector<DigestEntry>> oks;
     std::set<MemberId> done;
     std::vector<CutEntry> cut;
@@ -116,6 +117,8 @@ struct Endpoint::Impl {
   std::unordered_map<MemberId, Time> last_heard;
   std::unordered_map<MemberId, Probing> probing;
   std::set<MemberId> suspected;
+  std::unordered_map<MemberId, Time> slow_since;  // lagging since (SlowPolicy::remove)
+  std::unordered_map<MemberId, Time> banned;      // removed as slow: no merge back until then
 
   // Deliveries: what went to the orderer this view, per sender; after FLUSH_OK
   // the Member's deliveries wait in `held` for the cut.
@@ -133,8 +136,8 @@ struct Endpoint::Impl {
   std::vector<std::pair<MemberId, Bytes>> joiners;
   std::set<MemberId> leavers;
   std::vector<std::pair<MemberId, Bytes>> mergers;  // members of a MERGE, in order
-  MemberId merging_from = 0;      // the coordinator whose MERGE `mergers` came in
-  MemberId merge_target = 0;      // the coordinator we decided to merge into
+  MemberId merging_from = 0;                        // the coordinator whose MERGE `mergers` came in
+  MemberId merge_target = 0;                        // the coordinator we decided to merge into
   std::uint64_t merge_min_view = 0;
 
   // State transfer.
@@ -150,8 +153,12 @@ struct Endpoint::Impl {
   // --- timing, from config ---------------------------------------------------------
   Duration detection() const { return config.detection_time; }
   Duration tick() const;
-  Duration silence() const { return detection() * 2 / 5; }
-  Duration probe_interval() const { return detection() / 20; }
+  // Silence, the probes and the flush share detection_time: about 35%, 12%
+  // and the rest (the flush under loss needs resends).
+  Duration silence() const {
+    return std::max<Duration>(detection() * 7 / 20, config.reliability.heartbeat_interval * 5 / 2);
+  }
+  Duration probe_interval() const { return detection() / 25; }
   Duration resend() const { return detection() / 25; }
   Duration announce_interval() const { return detection() / 4; }
 
@@ -173,6 +180,7 @@ struct Endpoint::Impl {
   // --- endpoint_membership.cpp --------------------------------------------------------
   void on_tick(Time now);
   void check_liveness(Time now);
+  void check_slow(Time now);
   void send_join();
   void send_leave();
   void send_announce();

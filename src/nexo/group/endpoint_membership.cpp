@@ -16,7 +16,8 @@ void Endpoint::Impl::on_tick(Time now) {
       r.next = now + resend();
       for (MemberId m : r.unacked) {
         send_to(m, r.packet);
-        for (const Bytes& chunk : state_packets) send_to(m, chunk);
+        for (const Bytes& chunk : state_packets)
+          send_to(m, chunk);
       }
     }
   }
@@ -37,6 +38,7 @@ void Endpoint::Impl::on_tick(Time now) {
       break;
   }
   check_liveness(now);
+  check_slow(now);
   resend_flush(now);
   maybe_start_flush(now);
   if (state == State::leaving) {
@@ -81,6 +83,27 @@ void Endpoint::Impl::check_liveness(Time now) {
   }
 }
 
+// Under SlowPolicy::remove, the coordinator suspects a member that has lagged
+// for slow_timeout: the next flush removes it.
+void Endpoint::Impl::check_slow(Time now) {
+  if (config.slow_policy != SlowPolicy::remove || !member || coordinator() != config.self) {
+    slow_since.clear();
+    return;
+  }
+  std::vector<MemberId> slow;
+  member->lagging(std::max<std::uint64_t>(config.reliability.window / 2, 1), slow);
+  std::erase_if(slow_since, [&](const auto& s) {
+    return std::find(slow.begin(), slow.end(), s.first) == slow.end();
+  });
+  for (MemberId m : slow) {
+    const auto [it, fresh] = slow_since.emplace(m, now);
+    if (fresh || now - it->second < config.slow_timeout || suspected.contains(m)) continue;
+    suspected.insert(m);
+    banned[m] = now + 5 * config.slow_timeout;
+    ++counters.slow_removals;
+  }
+}
+
 void Endpoint::Impl::send_join() {
   Bytes packet;
   if (encode_hello(packet, header(Type::join), config.contact))
@@ -103,7 +126,8 @@ void Endpoint::Impl::send_announce() {
 void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
   if (state != State::member || coordinator() != config.self) return;
   if (in_view(h.sender)) return;  // its VIEW was lost: the VIEW's resends reach it
-  if (std::any_of(joiners.begin(), joiners.end(), [&](const auto& j) { return j.first == h.sender; }))
+  if (std::any_of(joiners.begin(), joiners.end(),
+                  [&](const auto& j) { return j.first == h.sender; }))
     return;
   if (view.members.size() + joiners.size() >= kMaxViewMembers) {
     drop();
@@ -165,6 +189,7 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
   std::vector<std::pair<MemberId, Bytes>> members;
   std::set<MemberId> seen;
   std::size_t at = 0;
+  std::erase_if(banned, [&](const auto& b) { return b.second <= now; });
   for (std::size_t i = 0; i < roster.count; ++i) {
     RosterEntry e;
     at = roster.next(at, e);
@@ -172,13 +197,19 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
       drop();  // a member twice: forged or broken
       return;
     }
-    if (!in_view(e.member)) members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
+    if (banned.contains(e.member)) {
+      drop();  // removed as too slow a moment ago: not back yet
+      return;
+    }
+    if (!in_view(e.member))
+      members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
   }
   if (view.members.size() + members.size() > kMaxViewMembers) {
     drop();
     return;
   }
-  for (const auto& [m, c] : members) contacts[m] = c;
+  for (const auto& [m, c] : members)
+    contacts[m] = c;
   mergers = std::move(members);
   merging_from = h.sender;
   merge_min_view = std::max({merge_min_view, roster.new_view, h.view});

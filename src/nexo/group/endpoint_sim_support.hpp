@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,15 +22,53 @@ using namespace std::chrono_literals;
 
 inline const Time kStart{std::chrono::seconds(1000)};
 
+// A member that takes in one datagram per `pace` at most (the rest wait in
+// its socket buffer): a slow process.
+class SlowNode final : public sim::Node {
+ public:
+  SlowNode(std::unique_ptr<SimEndpoint> inner, Duration pace)
+      : inner_(std::move(inner)), pace_(pace) {}
+  void on_datagram(std::span<const std::byte> datagram, sim::NodeId from, Time) override {
+    queue_.emplace_back(Bytes(datagram.begin(), datagram.end()), from);
+  }
+  void on_timer(Time now) override {
+    if (const auto t = inner_->next_timer(); t && *t <= now) inner_->on_timer(now);
+    if (!queue_.empty() && now >= next_take_) {
+      inner_->on_datagram(queue_.front().first, queue_.front().second, now);
+      queue_.pop_front();
+      next_take_ = now + pace_;
+    }
+  }
+  std::optional<Time> next_timer() const override {
+    std::optional<Time> t = inner_->next_timer();
+    if (!queue_.empty()) t = t ? std::min(*t, next_take_) : next_take_;
+    return t;
+  }
+  bool poll_transmit(Bytes& out, sim::Destination& to, Time now) override {
+    return inner_->poll_transmit(out, to, now);
+  }
+
+ private:
+  std::unique_ptr<SimEndpoint> inner_;
+  Duration pace_;
+  Time next_take_{};
+  std::deque<std::pair<Bytes, sim::NodeId>> queue_;
+};
+
 class SimGroup {
  public:
   using Tweak = std::function<void(EndpointConfig&)>;
 
   SimGroup(std::uint64_t seed, std::size_t n, const sim::LinkModel& link, Tweak tweak = {},
-           bool traced = false)
-      : net(seed, kStart), seed_(seed), tweak_(std::move(tweak)), traced_(traced) {
+           bool traced = false, std::map<std::size_t, Duration> slow_members = {})
+      : slow(std::move(slow_members)),
+        net(seed, kStart),
+        seed_(seed),
+        tweak_(std::move(tweak)),
+        traced_(traced) {
     net.set_link(link);
-    for (std::size_t i = 0; i < n; ++i) add();
+    for (std::size_t i = 0; i < n; ++i)
+      add();
   }
 
   SimEndpoint& add() {
@@ -42,7 +81,10 @@ class SimGroup {
     auto node = std::make_unique<SimEndpoint>(Endpoint::create(c, net.now()).value(),
                                               traced_ ? &trace : nullptr);
     eps.push_back(node.get());
-    net.add(std::move(node));
+    if (const auto it = slow.find(eps.size() - 1); it != slow.end())
+      net.add(std::make_unique<SlowNode>(std::move(node), it->second));
+    else
+      net.add(std::move(node));
     return *eps.back();
   }
   SimEndpoint& at(std::size_t i) { return *eps[i]; }
@@ -66,7 +108,8 @@ class SimGroup {
   // Whether every member of `idx` is a member with exactly the members `idx`.
   bool in_one_view(const std::vector<std::size_t>& idx) const {
     std::set<MemberId> want;
-    for (std::size_t i : idx) want.insert(i + 1);
+    for (std::size_t i : idx)
+      want.insert(i + 1);
     for (std::size_t i : idx) {
       const Endpoint& e = eps[i]->endpoint();
       if (e.state() != Endpoint::State::member) return false;
@@ -77,7 +120,8 @@ class SimGroup {
   }
   static std::vector<std::size_t> range(std::size_t from, std::size_t to) {
     std::vector<std::size_t> v;
-    for (std::size_t i = from; i < to; ++i) v.push_back(i);
+    for (std::size_t i = from; i < to; ++i)
+      v.push_back(i);
     return v;
   }
   std::vector<std::size_t> alive() const {
@@ -91,14 +135,16 @@ class SimGroup {
   bool form(Duration limit = 20s) {
     join(0);
     net.run_for(eps[0]->endpoint().next_timer() ? 400ms : 0ms);
-    for (std::size_t i = 1; i < eps.size(); ++i) join(i);
+    for (std::size_t i = 1; i < eps.size(); ++i)
+      join(i);
     return net.run_until([&] { return in_one_view(range(0, eps.size())); }, net.now() + limit);
   }
 
   // Every member in `senders` tries to send a message every `period` until
   // `until`; each message sent is recorded with its send time.
   void traffic(const std::vector<std::size_t>& senders, Duration period, Time until) {
-    for (std::size_t i : senders) schedule_send(i, net.now() + period * (i % 7 + 1) / 7, period, until);
+    for (std::size_t i : senders)
+      schedule_send(i, net.now() + period * (i % 7 + 1) / 7, period, until);
   }
 
   struct Sent {
@@ -106,6 +152,7 @@ class SimGroup {
     std::string payload;
     Time at;
   };
+  std::map<std::size_t, Duration> slow;  // members that are slow: their pace
   std::vector<Sent> sent;
   std::map<std::size_t, Time> joined_at;
   std::set<std::size_t> crashed;
@@ -141,7 +188,8 @@ inline void expect_virtual_synchrony(const SimGroup& g, const std::string& conte
   // (view, next view) -> the messages delivered in view, from the first member seen.
   // Views are told apart by id and members: two sides of a partition may
   // each install a view of the same id.
-  using Key = std::tuple<std::uint64_t, std::vector<MemberId>, std::uint64_t, std::vector<MemberId>>;
+  using Key =
+      std::tuple<std::uint64_t, std::vector<MemberId>, std::uint64_t, std::vector<MemberId>>;
   std::map<Key, std::pair<std::size_t, std::set<std::pair<MemberId, std::uint64_t>>>> seen;
   for (std::size_t i = 0; i < g.eps.size(); ++i) {
     const SimEndpoint& e = *g.eps[i];
@@ -195,7 +243,8 @@ inline void expect_all_delivered_once(const SimGroup& g, const std::string& cont
     if (g.eps[r]->views().empty()) continue;
     const Time joined = g.eps[r]->views().front().at;
     std::map<std::string, int> count;
-    for (const auto& d : g.eps[r]->delivered()) ++count[std::string(as_text(d.payload))];
+    for (const auto& d : g.eps[r]->delivered())
+      ++count[std::string(as_text(d.payload))];
     std::size_t missing = 0, twice = 0;
     std::string example;
     for (const auto& s : g.sent) {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
+#include <sstream>
 
 #include "nexo/group/endpoint_sim_support.hpp"
 
@@ -59,7 +61,8 @@ TEST(GroupEndpointSim, CrashIn100MemberGroupIsOutWithinTheDetectionTime) {
   ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(rest); }, crash_at + 5s))
       << "seed " << seed;
   Duration worst{0};
-  for (std::size_t i : rest) worst = std::max(worst, g.at(i).views().back().at - crash_at);
+  for (std::size_t i : rest)
+    worst = std::max(worst, g.at(i).views().back().at - crash_at);
   const double ms = std::chrono::duration<double, std::milli>(worst).count();
   std::printf("100 members, one crash: every survivor had the new view %.1f ms after the crash\n",
               ms);
@@ -77,8 +80,8 @@ TEST(GroupEndpointSim, CoordinatorCrashIsReplacedByTheNext) {
   g.net.run_for(300ms);
   const MemberId second = g.at(0).endpoint().view().members[1];  // in join order
   g.crash(0);
-  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(1, 6)); },
-                              g.net.now() + 3s));
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(SimGroup::range(1, 6)); }, g.net.now() + 3s));
   EXPECT_EQ(g.at(1).endpoint().view().members.front(), second);
   g.net.run_for(2s);
   expect_virtual_synchrony(g, "seed 21");
@@ -86,24 +89,51 @@ TEST(GroupEndpointSim, CoordinatorCrashIsReplacedByTheNext) {
 }
 
 TEST(GroupEndpointSim, PartitionHealsIntoOneView) {
+  // 100 seeded runs: 8 members through 10% loss split into interleaved halves,
+  // each half installs a view of its own, then the healed network merges them.
   for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    SimGroup g(seed, 6, wire());
+    SimGroup g(seed, 8, wire());
     ASSERT_TRUE(g.form()) << "seed " << seed;
-    g.traffic(SimGroup::range(0, 6), 30ms, g.net.now() + 6s);
+    g.net.set_link(lossy());
+    g.traffic(SimGroup::range(0, 8), 20ms, g.net.now() + 8s);
     g.net.run_for(200ms);
-    g.net.partition({{0, 1, 2}, {3, 4, 5}});
-    ASSERT_TRUE(g.net.run_until(
-        [&] { return g.in_one_view({0, 1, 2}) && g.in_one_view({3, 4, 5}); },
-        g.net.now() + 5s))
+    const std::vector<std::size_t> a = {0, 1, 2, 5}, b = {3, 4, 6, 7};
+    g.net.partition({{0, 1, 2, 5}, {3, 4, 6, 7}});
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(a) && g.in_one_view(b); }, g.net.now() + 6s))
         << "seed " << seed << ": the halves did not form views of their own";
     g.net.heal();
-    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); },
-                                g.net.now() + 10s))
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 8)); }, g.net.now() + 15s))
         << "seed " << seed << ": no merged view";
-    g.net.run_for(1s);
+    g.net.set_link(wire());
+    g.net.run_for(2s);
     expect_virtual_synchrony(g, "seed " + std::to_string(seed));
     if (::testing::Test::HasFailure()) return;
   }
+}
+
+TEST(GroupEndpointSim, TraceShowsViewsCrashAndLeave) {
+  SimGroup g(61, 4, wire(), {}, true);
+  ASSERT_TRUE(g.form());
+  g.traffic(SimGroup::range(0, 4), 30ms, g.net.now() + 1s);
+  g.net.run_for(300ms);
+  g.crash(3);
+  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1, 2}); }, g.net.now() + 3s));
+  g.leave(2);
+  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1}); }, g.net.now() + 3s));
+  g.net.run_for(200ms);
+  std::map<TraceKind, int> kinds;
+  for (const auto& e : g.trace.events())
+    ++kinds[e.kind];
+  EXPECT_GE(kinds[TraceKind::view_installed], 4 + 3 + 2);
+  EXPECT_EQ(kinds[TraceKind::crashed], 1);
+  EXPECT_EQ(kinds[TraceKind::left], 1);
+  EXPECT_GT(kinds[TraceKind::sent], 20);
+  EXPECT_GT(kinds[TraceKind::delivered], 40);
+  std::ostringstream svg;
+  ASSERT_TRUE(write_svg(g.trace, svg));
+  EXPECT_NE(svg.str().find("view-change"), std::string::npos);
 }
 
 TEST(GroupEndpointSim, LeaveInstallsTheNextViewWithoutATimeout) {
@@ -111,7 +141,8 @@ TEST(GroupEndpointSim, LeaveInstallsTheNextViewWithoutATimeout) {
   SimGroup g(seed, 5, wire());
   ASSERT_TRUE(g.form());
   const std::uint64_t before = g.at(0).endpoint().view().id;
-  for (int k = 0; k < 5; ++k) ASSERT_TRUE(g.at(2).send(to_bytes("bye " + std::to_string(k)), g.net.now()));
+  for (int k = 0; k < 5; ++k)
+    ASSERT_TRUE(g.at(2).send(to_bytes("bye " + std::to_string(k)), g.net.now()));
   g.net.kick(2);
   const Time leave_at = g.net.now();
   g.leave(2);
@@ -145,20 +176,29 @@ TEST(GroupEndpointSim, JoinsDuringLossyTrafficMissNothing) {
     std::vector<std::size_t> first = SimGroup::range(0, 6);
     g.join(0);
     g.net.run_for(400ms);
-    for (std::size_t i = 1; i < 6; ++i) g.join(i);
+    for (std::size_t i = 1; i < 6; ++i)
+      g.join(i);
     ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(first); }, g.net.now() + 10s))
         << "seed " << seed;
     g.net.set_link(lossy());
     g.traffic(SimGroup::range(0, 10), 15ms, g.net.now() + 3s);
     for (std::size_t i = 6; i < 10; ++i)
       g.net.schedule(g.net.now() + 200ms * (i - 5), [&g, i](sim::Network&) { g.join(i); });
-    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 10)); },
-                                g.net.now() + 15s))
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 10)); }, g.net.now() + 15s))
         << "seed " << seed;
     g.net.run_for(4s);
     g.net.set_link(wire());
     g.net.run_for(2s);
     const std::string context = "seed " + std::to_string(seed);
+    const EndpointCounters c = g.at(9).endpoint().counters();
+    std::printf(
+        "seed %llu: %zu messages sent; m10: %zu delivered, %llu views, %llu NAKs, "
+        "network %s\n",
+        static_cast<unsigned long long>(seed), g.sent.size(), g.at(9).delivered().size(),
+        static_cast<unsigned long long>(c.views_installed),
+        static_cast<unsigned long long>(c.reliability.naks_sent),
+        g.net.counters().to_string().c_str());
     expect_all_delivered_once(g, context);
     expect_virtual_synchrony(g, context);
     if (::testing::Test::HasFailure()) return;
@@ -173,7 +213,8 @@ TEST(GroupEndpointSim, RandomCrashesUnderLossKeepVirtualSynchrony) {
     g.traffic(SimGroup::range(0, 10), 10ms, g.net.now() + 4s);
     fault::Random pick(seed);
     std::set<std::size_t> victims;
-    while (victims.size() < 3) victims.insert(pick.next() % 10);
+    while (victims.size() < 3)
+      victims.insert(pick.next() % 10);
     Time at = g.net.now();
     for (std::size_t v : victims) {
       at += std::chrono::milliseconds(200 + pick.next() % 600);
@@ -188,6 +229,94 @@ TEST(GroupEndpointSim, RandomCrashesUnderLossKeepVirtualSynchrony) {
     expect_virtual_synchrony(g, context);
     expect_all_delivered_once(g, context);
     if (::testing::Test::HasFailure()) return;
+  }
+}
+
+TEST(GroupEndpointSim, JoinersGetTheStateAsOfTheirViewThroughLoss) {
+  // The state is what the coordinator delivered before the view that brings
+  // the joiner (its count, and 200 kB of padding: four chunks): the joiner's
+  // deliveries are then exactly the coordinator's after that point.
+  for (std::uint64_t seed : {71, 72}) {
+    SimGroup g(seed, 6, wire(), [](EndpointConfig& c) { c.state_transfer = true; });
+    for (std::size_t i = 0; i < 6; ++i)
+      g.at(i).set_state_provider([&g, i](std::uint64_t) {
+        Bytes state = to_bytes(std::to_string(g.at(i).delivered().size()) + ";");
+        state.resize(200'000, std::byte{'.'});
+        return state;
+      });
+    g.join(0);
+    g.net.run_for(400ms);
+    for (std::size_t i = 1; i < 4; ++i)
+      g.join(i);
+    ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({0, 1, 2, 3}); }, g.net.now() + 5s));
+    g.net.set_link(lossy());
+    g.traffic(SimGroup::range(0, 6), 20ms, g.net.now() + 3s);
+    g.net.schedule(g.net.now() + 500ms, [&g](sim::Network&) { g.join(4); });
+    g.net.schedule(g.net.now() + 900ms, [&g](sim::Network&) { g.join(5); });
+    ASSERT_TRUE(
+        g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); }, g.net.now() + 10s))
+        << "seed " << seed;
+    g.net.run_for(3s);
+    g.net.set_link(wire());
+    g.net.run_for(2s);
+    const auto& coordinator = g.at(0);
+    for (std::size_t j : {4, 5}) {
+      const SimEndpoint& joiner = g.at(j);
+      ASSERT_EQ(joiner.states().size(), 1u) << "seed " << seed << " m" << j + 1;
+      const StateTransfer& st = joiner.states().front();
+      EXPECT_EQ(st.state.size(), 200'000u);
+      const std::string text(as_text(st.state).substr(0, 12));
+      const std::size_t count = std::stoul(text.substr(0, text.find(';')));
+      // Its log: the view, the state, then deliveries.
+      ASSERT_GE(joiner.log().size(), 2u);
+      EXPECT_EQ(joiner.log()[1], "state " + std::to_string(st.view));
+      std::multiset<std::string> after, got;
+      for (std::size_t k = count; k < coordinator.delivered().size(); ++k)
+        after.insert(std::string(as_text(coordinator.delivered()[k].payload)));
+      for (const auto& d : joiner.delivered())
+        got.insert(std::string(as_text(d.payload)));
+      EXPECT_EQ(got, after) << "seed " << seed << " m" << j + 1 << ": state of " << count;
+    }
+    expect_virtual_synchrony(g, "seed " + std::to_string(seed));
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+TEST(GroupEndpointSim, SlowMemberBlocksTheSenderOrIsRemoved) {
+  std::size_t sent_blocked = 0;
+  for (const SlowPolicy policy : {SlowPolicy::block, SlowPolicy::remove}) {
+    const char* name = policy == SlowPolicy::block ? "block" : "remove";
+    const std::uint64_t seed = 51;
+    SimGroup g(seed, 4, wire(),
+               [&](EndpointConfig& c) {
+                 c.slow_policy = policy;
+                 c.slow_timeout = 1s;
+                 c.reliability.window = 64;
+               },
+               false, {{3, 2ms}});  // m4 takes in one datagram per 2 ms
+    ASSERT_TRUE(g.form()) << name;
+    const Time start = g.net.now();
+    g.traffic({0}, 1ms, start + 4s);  // m1 tries 1000 messages a second
+    g.net.run_for(4s);
+    const std::size_t sent = g.sent.size();
+    std::printf("slow member, policy %s: m1 sent %zu of ~4000 messages in 4 s\n", name, sent);
+    if (policy == SlowPolicy::block) {
+      EXPECT_LT(sent, 2500u) << "the sender was not held back";
+      sent_blocked = sent;
+      EXPECT_TRUE(g.in_one_view(SimGroup::range(0, 4)));
+      g.net.run_for(10s);  // m4 drains its backlog
+      expect_all_delivered_once(g, name);
+    } else {
+      EXPECT_EQ(g.at(0).endpoint().counters().slow_removals, 1u);
+      EXPECT_GT(sent, sent_blocked + 1000) << "the sender was held back after the removal";
+      bool removed = false;
+      for (const auto& v : g.at(1).views())
+        removed = removed || (v.at > start && v.view.members.size() == 3 &&
+                              std::find(v.view.members.begin(), v.view.members.end(), 4u) ==
+                                  v.view.members.end());
+      EXPECT_TRUE(removed) << "m2 never installed a view without m4";
+    }
+    expect_virtual_synchrony(g, name);
   }
 }
 

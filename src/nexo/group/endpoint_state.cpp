@@ -26,7 +26,8 @@ void Endpoint::Impl::provide_state(std::uint64_t view_id, Bytes state_bytes) {
     offset += len;
   } while (offset < state_bytes.size());
   for (MemberId m : awaiting_state)
-    for (const Bytes& packet : state_packets) send_to(m, packet);
+    for (const Bytes& packet : state_packets)
+      send_to(m, packet);
 }
 
 void Endpoint::Impl::on_state(const Header& h, const StateChunk& chunk) {

@@ -2,10 +2,10 @@
 // sending side (history, NAKs answered, heartbeats, stability) is in
 // member_send.cpp, the receiving side (delivery, gaps, NAKs) in
 // member_receive.cpp.
+#include "nexo/group/member.hpp"
+
 #include <algorithm>
 #include <cmath>
-
-#include "nexo/group/member.hpp"
 
 namespace nexo::group {
 
@@ -65,9 +65,24 @@ void Member::set_repairer(MemberId sender) {
   if (it != peers_.end()) it->second.repairer = true;
 }
 
+void Member::lagging(std::uint64_t threshold, std::vector<MemberId>& out) const {
+  out.clear();
+  const std::uint64_t sent = next_seq_ - 1;
+  for (const auto& [id, peer] : peers_) {
+    bool behind = sent >= peer.has_ours + threshold;
+    for (std::size_t r = 0; !behind && r < peer.reported.size(); ++r) {
+      const MemberId sender = config_.members[r];
+      if (sender == id || sender == config_.self) continue;
+      behind = delivered_through(sender) >= peer.reported[r] + threshold;
+    }
+    if (behind) out.push_back(id);
+  }
+}
+
 std::size_t Member::kept_messages() const noexcept {
   std::size_t n = 0;
-  for (const auto& [id, peer] : peers_) n += peer.kept.size();
+  for (const auto& [id, peer] : peers_)
+    n += peer.kept.size();
   return n;
 }
 

@@ -149,8 +149,12 @@ class Member {
   // Answer NAKs for `sender`'s messages from the kept ones (the flush names
   // this member the holder of a sender's messages); `sender` a peer.
   void set_repairer(MemberId sender);
-  // Messages of others kept for a flush, and their bytes (now).
+  // Messages of others kept for a flush (now).
   std::size_t kept_messages() const noexcept;
+  // The members whose digests say they are `threshold` or more messages
+  // behind this member's delivery of some sender (this one included): the
+  // slow ones, that hold stability back. Replaces `out`'s contents.
+  void lagging(std::uint64_t threshold, std::vector<MemberId>& out) const;
   // Timers due by `now` run (heartbeats, NAKs).
   void on_timer(Time now);
   std::optional<Time> next_timer() const noexcept;

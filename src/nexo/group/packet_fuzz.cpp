@@ -1,8 +1,8 @@
 // libFuzzer target for group/'s packet codec: decode() never reads outside the
 // datagram, and whatever decodes re-encodes (encode_data/_nak/_heartbeat from
-// the decoded fields, membership bodies included) to the very same bytes: every valid packet has one encoding.
-// Each input is tried as it came (mostly stopped by the checksum) and with the
-// magic, version and CRC fixed up, so that the fuzzer reaches the body checks.
+// the decoded fields, membership bodies included) to the very same bytes: every valid packet has
+// one encoding. Each input is tried as it came (mostly stopped by the checksum) and with the magic,
+// version and CRC fixed up, so that the fuzzer reaches the body checks.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -24,19 +24,23 @@ void check(bool condition) {
 // The membership bodies (JOIN .. STATE), from their decoded fields.
 nexo::Result<void> reencode_membership(const Packet& packet, nexo::Bytes& out) {
   const Header& h = packet.header;
-  if (const auto* hello = std::get_if<Hello>(&packet.body)) return encode_hello(out, h, hello->contact, hello->size);
+  if (const auto* hello = std::get_if<Hello>(&packet.body))
+    return encode_hello(out, h, hello->contact, hello->size);
   if (std::holds_alternative<Leave>(packet.body)) return encode_leave(out, h);
-  if (const auto* probe = std::get_if<Probe>(&packet.body)) return encode_probe(out, h, probe->nonce);
+  if (const auto* probe = std::get_if<Probe>(&packet.body))
+    return encode_probe(out, h, probe->nonce);
   if (const auto* f = std::get_if<Flush>(&packet.body))
     return encode_flush(out, h, f->new_view, f->merge_into);
   if (const auto* ok = std::get_if<FlushOk>(&packet.body)) {
     std::vector<DigestEntry> entries;
-    for (std::size_t i = 0; i < ok->count; ++i) entries.push_back(ok->entry(i));
+    for (std::size_t i = 0; i < ok->count; ++i)
+      entries.push_back(ok->entry(i));
     return encode_flush_ok(out, h, ok->new_view, entries);
   }
   if (const auto* cut = std::get_if<Cut>(&packet.body)) {
     std::vector<CutEntry> entries;
-    for (std::size_t i = 0; i < cut->count; ++i) entries.push_back(cut->entry(i));
+    for (std::size_t i = 0; i < cut->count; ++i)
+      entries.push_back(cut->entry(i));
     return encode_cut(out, h, cut->new_view, entries);
   }
   if (const auto* n = std::get_if<ViewNumber>(&packet.body))
@@ -59,8 +63,8 @@ nexo::Result<void> reencode(const Packet& packet, nexo::Bytes& out) {
   if (const auto* data = std::get_if<Data>(&packet.body))
     return encode_data(out, packet.header, data->seq,
                        static_cast<std::uint8_t>((data->retransmission ? kRetransmission : 0) |
-                                                 (data->control ? kControl : 0)), data->meta,
-                       data->payload);
+                                                 (data->control ? kControl : 0)),
+                       data->meta, data->payload);
   if (const auto* nak = std::get_if<Nak>(&packet.body))
     return encode_nak(out, packet.header, nak->target, nak->ranges());
   if (const auto* heartbeat = std::get_if<Heartbeat>(&packet.body)) {

@@ -249,8 +249,8 @@ Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std:
   if (announce && (size == 0 || size > kMaxViewMembers))
     return codec::invalid("announce", "size " + std::to_string(size) + " (1.." +
                                           std::to_string(kMaxViewMembers) + ")");
-  Writer w = codec::start(out, header,
-                          kHeaderSize + (announce ? kCountSize : 0) + 1 + contact.size() + kCrcSize);
+  Writer w = codec::start(
+      out, header, kHeaderSize + (announce ? kCountSize : 0) + 1 + contact.size() + kCrcSize);
   if (announce) w.u16(static_cast<std::uint16_t>(size));
   write_contact(w, contact);
   codec::seal(out, w);
@@ -288,7 +288,8 @@ Result<void> encode_flush_ok(Bytes& out, const Header& header, std::uint64_t new
   if (auto c = check_new_view("flush_ok", new_view); !c) return c;
   if (auto c = check_entries("flush_ok", delivered); !c) return c;
   Writer w = codec::start(
-      out, header, kHeaderSize + kU64 + kCountSize + kDigestEntrySize * delivered.size() + kCrcSize);
+      out, header,
+      kHeaderSize + kU64 + kCountSize + kDigestEntrySize * delivered.size() + kCrcSize);
   w.u64(new_view);
   w.u16(static_cast<std::uint16_t>(delivered.size()));
   for (const DigestEntry& e : delivered) {
@@ -345,10 +346,10 @@ Result<void> encode_roster(Bytes& out, const Header& header, std::uint64_t new_v
     size += kU64 + 1 + members[i].contact.size();
   }
   if (size > kMaxPacket)
-    return Error(ErrorKind::too_large, "group " + std::string(type) + " packet: " +
-                                           std::to_string(members.size()) + " members take " +
-                                           std::to_string(size) + " bytes (at most " +
-                                           std::to_string(kMaxPacket) + ")");
+    return Error(ErrorKind::too_large, "group " + std::string(type) +
+                                           " packet: " + std::to_string(members.size()) +
+                                           " members take " + std::to_string(size) +
+                                           " bytes (at most " + std::to_string(kMaxPacket) + ")");
   Writer w = codec::start(out, header, size);
   w.u64(new_view);
   w.u16(static_cast<std::uint16_t>(members.size()));

@@ -104,7 +104,8 @@ Bytes roster(Type type = Type::view) {
   EXPECT_TRUE(encode_roster(out, header(type), 8, members));
   return out;
 }
-Bytes state(std::uint32_t total = 100, std::uint32_t offset = 90, std::string_view chunk = "0123456789") {
+Bytes state(std::uint32_t total = 100, std::uint32_t offset = 90,
+            std::string_view chunk = "0123456789") {
   Bytes out;
   EXPECT_TRUE(encode_state(out, header(Type::state), 8, total, offset, as_bytes(chunk)));
   return out;
@@ -134,7 +135,8 @@ void append_membership_refusals(std::vector<Case>& cases) {
        ParseError::bad_roster_count},
       {"ANNOUNCE size 1025", edited(hello(Type::announce), kBodyAt, 1025, 2),
        ParseError::bad_roster_count},
-      {"ANNOUNCE a byte after", with_body_size(hello(Type::announce), body_size(hello(Type::announce)) + 1),
+      {"ANNOUNCE a byte after",
+       with_body_size(hello(Type::announce), body_size(hello(Type::announce)) + 1),
        ParseError::trailing_bytes},
       {"LEAVE a byte after", with_body_size(leave_packet(), 1), ParseError::trailing_bytes},
       {"PROBE empty", with_body_size(probe(), 7), ParseError::truncated_body},
@@ -239,11 +241,13 @@ TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
   // 1024 members with 40-byte contacts fit; with 64-byte ones they do not.
   const std::string c40(40, 'x'), c64(64, 'x');
   std::vector<RosterMember> many;
-  for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i) many.push_back({i, as_bytes(c40)});
+  for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i)
+    many.push_back({i, as_bytes(c40)});
   Bytes out;
   ASSERT_TRUE(encode_roster(out, header(Type::view), 3, many));
   EXPECT_EQ(roster_members(std::get<Roster>(decoded(out).body)).size(), kMaxViewMembers);
-  for (auto& m : many) m.contact = as_bytes(c64);
+  for (auto& m : many)
+    m.contact = as_bytes(c64);
   const auto refused = encode_roster(out, header(Type::view), 3, many);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind(), ErrorKind::too_large);
@@ -259,8 +263,8 @@ TEST(GroupMembershipPacket, StateRoundTrip) {
 }
 
 TEST(GroupMembershipPacket, TruncationAtEveryLengthIsRefused) {
-  for (const Bytes& valid : {hello(), probe(), flush(), flush_ok(), cut(), view_number(),
-                             roster(), roster(Type::merge), state()}) {
+  for (const Bytes& valid : {hello(), probe(), flush(), flush_ok(), cut(), view_number(), roster(),
+                             roster(Type::merge), state()}) {
     for (std::size_t n = 0; n < body_size(valid); ++n)
       EXPECT_EQ(decode_copy(with_body_size(valid, n)), ParseError::truncated_body)
           << to_string(decoded(valid).header.type) << " body cut to " << n;
@@ -284,9 +288,9 @@ TEST(GroupMembershipPacketEncode, RefusesBrokenRulesAndLeavesOutUnchanged) {
   expect_refused(encode_hello(out, header(Type::announce), {}, 0), ia, "size 0");
   expect_refused(encode_probe(out, header(Type::flush), 1), ia, "header.type");
   expect_refused(encode_flush(out, header(Type::flush), 0, 0), ia, "new_view 0");
-  expect_refused(encode_flush_ok(out, header(Type::flush_ok), 3,
-                                 std::vector<DigestEntry>{{3, 1}, {3, 1}}),
-                 ia, "strictly increasing");
+  expect_refused(
+      encode_flush_ok(out, header(Type::flush_ok), 3, std::vector<DigestEntry>{{3, 1}, {3, 1}}), ia,
+      "strictly increasing");
   expect_refused(encode_flush_ok(out, header(Type::flush_ok), 3,
                                  std::vector<DigestEntry>(kMaxViewMembers + 1)),
                  ia, "1025 entries");

@@ -47,7 +47,8 @@ void SimEndpoint::take_events(Time now) {
   while (auto event = endpoint_.poll_event()) {
     if (auto* d = std::get_if<Delivery>(&*event)) {
       if (trace_ && d->sender != endpoint_.self())
-        trace_->delivered(now, self_label_, MessageKey{label(d->sender), trace_seq(d->view, d->seq)});
+        trace_->delivered(now, self_label_,
+                          MessageKey{label(d->sender), trace_seq(d->view, d->seq)});
       log_.push_back(label(d->sender) + ":" + std::to_string(d->seq) + "@" +
                      std::to_string(d->view));
       delivered_.push_back(Delivered{d->sender, d->view, d->seq, std::move(d->payload), now});
@@ -55,7 +56,8 @@ void SimEndpoint::take_events(Time now) {
       log_.push_back("view " + std::to_string(v->view.id));
       if (trace_) {
         std::vector<std::string> labels;
-        for (MemberId m : v->view.members) labels.push_back(label(m));
+        for (MemberId m : v->view.members)
+          labels.push_back(label(m));
         trace_->view_installed(now, self_label_, v->view.id, labels);
       }
       views_.push_back(Installed{std::move(v->view), now});
