@@ -45,7 +45,7 @@ class Bridged {
         failure_ = "could not make member namespace " + ns;
         return;
       }
-      Setup s;
+      Placement s;
       s.prefix = {"ip", "netns", "exec", ns};
       s.interface = "eth0";
       setups_.push_back(s);
@@ -56,7 +56,7 @@ class Bridged {
       sh("ip netns del " + ns);
   }
   const std::string& failure() const { return failure_; }
-  const std::vector<Setup>& setups() const { return setups_; }
+  const std::vector<Placement>& setups() const { return setups_; }
 
  private:
   bool make(const std::string& ns) {
@@ -70,7 +70,7 @@ class Bridged {
 
   std::string bridge_;
   std::vector<std::string> made_;
-  std::vector<Setup> setups_;
+  std::vector<Placement> setups_;
   std::string failure_;
 };
 

@@ -180,14 +180,19 @@ bool wait_for(Members& members, Pred done, std::chrono::seconds limit = kDeadlin
   }
 }
 
-const std::regex kBanner(R"(^nexo group join: \S+ at (\S+):(\d+) .*as (\S+), order)");
+// "... at GROUP:PORT on IF as MEMBER, order" (multicast) or "... at MEMBER (unicast
+// fan-out...), order": match 1 and 2 the address and port given to the others,
+// match 3 the member's name when it differs.
+const std::regex kBanner(
+    R"(^nexo group join: \S+ at (\S+):(\d+) (?:on \S+ as (\S+)|\(unicast[^)]*\)), order)");
 const std::regex kView(R"(^view (\d+): (.*)$)");
 
 // The member's own name (its contact), from its banner; "" before it.
 std::string name_of(const Member& m) {
   for (const auto& line : m.err()) {
     std::smatch match;
-    if (std::regex_search(line, match, kBanner)) return match[3];
+    if (std::regex_search(line, match, kBanner))
+      return match[3].matched ? match[3].str() : match[1].str() + ":" + match[2].str();
   }
   return "";
 }
@@ -217,26 +222,38 @@ std::vector<std::string> last_view(const Member& m) {
   return members;
 }
 
-struct Setup {
+struct Placement {
   std::vector<std::string> prefix;  // e.g. ip netns exec NS
   std::string interface = "lo";
+  bool unicast = false;             // unicast fan-out: the others start from the first
 };
 
 // Starts kMembers members of group `name` (the first on port 0, the others on
-// its port); waits until each has printed a view of all of them.
+// its port, or with --unicast: the others with --members FIRST); waits until
+// each has printed a view of all of them.
 std::string start_members(Members& members, const std::string& name, const std::string& order,
-                          const std::vector<Setup>& where, const std::vector<std::string>& extra) {
+                          const std::vector<Placement>& where, const std::vector<std::string>& extra) {
   std::string port = "0";
   for (int i = 0; i < kMembers; ++i) {
     std::vector<std::string> args = where[static_cast<std::size_t>(i)].prefix;
+    // Unicast: --port is the member's own, any free one.
+    const std::string port_arg = where[static_cast<std::size_t>(i)].unicast ? "0" : port;
     for (const std::string& a :
          {tool(), std::string("group"), std::string("join"), name, std::string("--order"), order,
           std::string("--interface"), where[static_cast<std::size_t>(i)].interface,
-          std::string("--port"), port, std::string("--seed"),
+          std::string("--port"), port_arg, std::string("--seed"),
           std::to_string(run_seed() + static_cast<std::uint64_t>(i)), std::string("--timeout"),
           std::string("30000")})
       args.push_back(a);
     args.insert(args.end(), extra.begin(), extra.end());
+    if (where[static_cast<std::size_t>(i)].unicast) {
+      if (i == 0) {
+        args.push_back("--unicast");
+      } else {
+        args.push_back("--members");
+        args.push_back(name_of(*members.front()));
+      }
+    }
     members.push_back(std::make_unique<Member>(args));
     if (!members.back()->failure().empty()) return members.back()->failure();
     Member& m = *members.back();
@@ -310,7 +327,7 @@ void check_deliveries(Members& members, const std::string& order) {
 
 // The whole run: start, send kMessages from each, wait until all are
 // delivered everywhere, end the input, every member exits 0.
-void run_five(const std::string& order, const std::vector<Setup>& where, const std::string& tag) {
+void run_five(const std::string& order, const std::vector<Placement>& where, const std::string& tag) {
   std::cout << "seed " << run_seed() << " (members use seed.." << run_seed() + kMembers - 1
             << "; NEXO_GROUP_SEED reruns it), order " << order << std::endl;
   Members members;

@@ -10,12 +10,19 @@
 
 namespace {
 
-std::vector<Setup> on_loopback() {
-  return std::vector<Setup>(kMembers);
+std::vector<Placement> on_loopback() {
+  return std::vector<Placement>(kMembers);
 }
 
 TEST(GroupProcesses, FiveMembersFifoThroughLossDuplicationReordering) {
   run_five("fifo", on_loopback(), "fifo");
+}
+
+TEST(GroupProcesses, FiveMembersUnicastFanOutThroughLossDuplicationReordering) {
+  std::vector<Placement> unicast(kMembers);
+  for (auto& s : unicast)
+    s.unicast = true;
+  run_five("fifo", unicast, "unicast");
 }
 
 TEST(GroupProcesses, FiveMembersTotalOrderThroughLossDuplicationReordering) {
