@@ -128,32 +128,10 @@ void print_stats(const group::Group& g, const GroupArgs& args) {
               << '\n';
 }
 
-}  // namespace
-
-int group_join(const GroupArgs& args) {
-  group::Trace trace;
-  auto options = make_options(args, args.trace.empty() ? nullptr : &trace);
-  if (!options) return fail(options.error());
-  const bool unicast = options->unicast || !options->members.empty();
-  std::string faults;
-  if (options->faults) {
-    const auto& plan = *options->faults;
-    faults = ", faults " + (plan.back.active() ? plan.back.to_string() : plan.to.to_string()) +
-             " (" + args.direction + "), seed " + std::to_string(plan.seed);
-  }
-  auto joined = group::Group::join(std::move(*options));
-  if (!joined) return fail(joined.error());
-  group::Group& g = **joined;
-  {
-    std::lock_guard lock(output_mutex);
-    std::cerr << "nexo group join: " << args.name << " at "
-              << (unicast ? g.name() + " (unicast fan-out" +
-                                (args.members.empty() ? "" : " from " + args.members) + ")"
-                          : g.address().to_string() + " on " + args.interface + " as " + g.name())
-              << ", order " << args.order << faults << std::endl;
-  }
-
-  // Standard input is read on a thread of its own; this one prints deliveries.
+// Sends each line of standard input (on a thread of its own) and prints each
+// delivery, until the input has ended and this member's own messages are all
+// delivered here. Returns why sending stopped early, or "".
+std::string chat(group::Group& g) {
   std::atomic<bool> input_done{false};
   std::atomic<std::uint64_t> sent{0};
   std::string send_error;
@@ -180,6 +158,35 @@ int group_join(const GroupArgs& args) {
     if (input_done.load() && own_delivered >= sent.load()) break;
   }
   reader.join();
+  return send_error;
+}
+
+}  // namespace
+
+int group_join(const GroupArgs& args) {
+  group::Trace trace;
+  auto options = make_options(args, args.trace.empty() ? nullptr : &trace);
+  if (!options) return fail(options.error());
+  const bool unicast = options->unicast || !options->members.empty();
+  std::string faults;
+  if (options->faults) {
+    const auto& plan = *options->faults;
+    faults = ", faults " + (plan.back.active() ? plan.back.to_string() : plan.to.to_string()) +
+             " (" + args.direction + "), seed " + std::to_string(plan.seed);
+  }
+  auto joined = group::Group::join(std::move(*options));
+  if (!joined) return fail(joined.error());
+  group::Group& g = **joined;
+  {
+    std::lock_guard lock(output_mutex);
+    std::cerr << "nexo group join: " << args.name << " at "
+              << (unicast ? g.name() + " (unicast fan-out" +
+                                (args.members.empty() ? "" : " from " + args.members) + ")"
+                          : g.address().to_string() + " on " + args.interface + " as " + g.name())
+              << ", order " << args.order << faults << std::endl;
+  }
+
+  const std::string send_error = chat(g);
   auto left = g.leave(std::chrono::milliseconds(args.timeout_ms));
   while (auto d = g.try_receive())
     print_delivery(g, *d);

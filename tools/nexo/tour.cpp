@@ -319,12 +319,12 @@ std::string view_line(const group::Group& g, const group::View& v) {
   return line;
 }
 
-void group_communication() {
-  stop("Group communication: reliable, ordered multicast with views");
+using GroupMembers = std::vector<std::unique_ptr<group::Group>>;
+
+// Three members join through 10% loss and chat; every message reaches everyone.
+void group_chat(GroupMembers& members, std::array<group::Trace, 3>& traces) {
   say("Three members join one group on loopback multicast; each loses 10% of the datagrams it");
   say("receives (a seeded fault plan). Sequence numbers, NAKs and retransmissions repair that:");
-  std::array<group::Trace, 3> traces;
-  std::vector<std::unique_ptr<group::Group>> members;
   fault::Direction lossy;
   lossy.loss = 0.1;
   for (std::size_t i = 0; i < 3; ++i) {
@@ -369,6 +369,10 @@ void group_communication() {
   show("datagrams lost, NAKs, retransmissions",
        std::to_string(lost) + ", " + std::to_string(naks) + ", " + std::to_string(retransmissions) +
            " (every loss repaired)");
+}
+
+// Member 3 crashes; the others install a view without it; the run is drawn.
+void group_crash(GroupMembers& members, std::array<group::Trace, 3>& traces) {
   say("");
   say("Now member 3 crashes: it stops, without a word. The others hear no heartbeat from it,");
   say("probe it, and after the detection time (1 s) install a view without it:");
@@ -398,6 +402,14 @@ void group_communication() {
   say("The run as a space-time diagram (one timeline per member, an arrow per message, NAKs,");
   say("retransmissions, the views and the crash marked): open it in a browser:");
   show("SVG written to", path.string());
+}
+
+void group_communication() {
+  stop("Group communication: reliable, ordered multicast with views");
+  std::array<group::Trace, 3> traces;
+  GroupMembers members;
+  group_chat(members, traces);
+  group_crash(members, traces);
 }
 
 }  // namespace

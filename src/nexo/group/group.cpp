@@ -41,6 +41,22 @@ Result<TransportConfig> transport_config(const GroupOptions& o) {
   return t;
 }
 
+EndpointConfig endpoint_config(const GroupOptions& options, MemberId self, const Bytes& contact) {
+  EndpointConfig e;
+  e.group = group_tag(options.name);
+  e.self = self;
+  e.contact = contact;
+  e.seed = options.seed != 0 ? options.seed : random_nonzero();
+  e.order = options.order;
+  e.slow_policy = options.slow_policy;
+  e.state_transfer =
+      static_cast<bool>(options.provide_state) || static_cast<bool>(options.apply_state);
+  e.detection_time = options.detection_time;
+  e.discovery_time = options.discovery_time;
+  e.reliability = options.reliability;
+  return e;
+}
+
 Error left_error(std::string_view what) {
   return Error(ErrorKind::not_connected,
                std::string(what) + ": this member is not in the group (it left)");
@@ -76,17 +92,7 @@ Result<std::unique_ptr<Group>> Group::join(GroupOptions options) {
   impl->names[impl->self] = impl->transport->contact().to_string();
   impl->view_callback = options.on_view;
 
-  EndpointConfig e;
-  e.group = group_tag(options.name);
-  e.self = impl->self;
-  e.contact = impl->transport->encoded_contact();
-  e.seed = options.seed != 0 ? options.seed : random_nonzero();
-  e.order = options.order;
-  e.slow_policy = options.slow_policy;
-  e.state_transfer = static_cast<bool>(options.provide_state) || static_cast<bool>(options.apply_state);
-  e.detection_time = options.detection_time;
-  e.discovery_time = options.discovery_time;
-  e.reliability = options.reliability;
+  EndpointConfig e = endpoint_config(options, impl->self, impl->transport->encoded_contact());
   auto endpoint = Endpoint::create(std::move(e), Clock::now());
   if (!endpoint) return std::move(endpoint).error().with_context("group " + options.name);
   impl->endpoint.emplace(std::move(*endpoint));
