@@ -96,6 +96,7 @@ void Endpoint::join(Time now) {
   Impl& s = *impl_;
   if (s.state != State::idle) return;
   s.state = State::joining;
+  s.join_started = now;
   s.join_deadline = now + s.config.discovery_time;
   s.next_join = now;
   s.on_tick(now);
@@ -211,8 +212,19 @@ Header Endpoint::Impl::header(Type type) const {
   return Header{type, config.group, config.self, view.id};
 }
 
-void Endpoint::Impl::drop() {
+void Endpoint::Impl::drop(Drop cause) {
   ++counters.membership_drops;
+  switch (cause) {
+    case Drop::stranger:
+      ++counters.membership_strangers;
+      return;
+    case Drop::stale:
+      ++counters.membership_stale;
+      return;
+    case Drop::invalid:
+      ++counters.membership_invalid;
+      return;
+  }
 }
 
 bool Endpoint::Impl::in_view(MemberId m) const {
@@ -231,8 +243,14 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     if (member && (h.type == Type::data || h.type == Type::nak || h.type == Type::heartbeat))
       member->on_decoded(p, now);  // counted there (other_group, own_packet)
     else if (h.group != config.group)
-      drop();
+      drop(Drop::stranger);
     return;
+  }
+  if (state == State::joining) {
+    // A group is there: wait for its coordinator's view a little longer
+    // (a flush of a large view through loss takes a while), within bounds.
+    join_deadline = std::min(std::max(join_deadline, now + config.discovery_time),
+                             join_started + config.discovery_time + 3 * detection());
   }
   if (view.id != 0 && h.view == view.id && in_view(h.sender)) {
     last_heard[h.sender] = now;
@@ -251,7 +269,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::probe:
       return on_probe(h, std::get<Probe>(p.body));
     case Type::probe_ack:
-      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop();
+      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop(Drop::stranger);
       return;
     case Type::flush:
       return on_flush(h, std::get<Flush>(p.body), now);
@@ -322,7 +340,12 @@ void Endpoint::Impl::feed(Delivery d) {
       return;
     }
     const auto it = part->cut.find(d.sender);
-    if (it == part->cut.end() || d.seq > it->second) return;  // beyond the cut: nobody has it
+    if (it == part->cut.end() || d.seq > it->second) {
+      // Beyond the cut: not delivered in this view unless a later flush (a
+      // coordinator replaced, whose participants delivered more) raises it.
+      held.push_back(std::move(d));
+      return;
+    }
   }
   fifo_through[d.sender] = d.seq;
   orderer->on_fifo(std::move(d));
@@ -425,8 +448,11 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   merge_target = 0;
   if (joining) state = State::member;
   emit(std::move(change));
-  if (joining && config.state_transfer && view.members.size() > 1)
-    incoming.emplace().view = view.id;
+  if (joining && config.state_transfer && view.members.size() > 1) {
+    Incoming in;        // not emplace(): clang 14 finds a nested struct with member initializers
+    in.view = view.id;  // not default-constructible inside its enclosing class
+    incoming = std::move(in);
+  }
   next_announce = now;
 }
 

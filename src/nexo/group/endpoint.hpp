@@ -8,8 +8,10 @@
 // agreed priorities), and adds membership:
 // - join: the member announces itself (JOIN to the group) until the
 //   coordinator of a view (its first member) takes it into the next view; if
-//   nobody answers within discovery_time it forms a view of its own. join is
-//   done when state() is member and a ViewChange containing self was polled.
+//   nobody answers within discovery_time it forms a view of its own (a
+//   packet of the group heard meanwhile extends the wait by discovery_time,
+//   up to discovery_time + 3 * detection_time in all). join is done when
+//   state() is member and a ViewChange containing self was polled.
 // - leave: the member asks the coordinator to install a view without it; the
 //   others install that view at once (no failure timeout), and its own
 //   messages sent before leave() are delivered in the old view first.
@@ -120,6 +122,9 @@ struct EndpointCounters {
   std::uint64_t views_installed = 0, joins = 0, leaves = 0, crashes_detected = 0, merges = 0;
   std::uint64_t probes_sent = 0, flushes = 0;
   std::uint64_t membership_drops = 0;  // membership packets refused (forged, stale, from strangers)
+  // ... by cause: from a non-member or another group; of an older view or
+  // flush, or not expected now; breaking a rule (a member twice, over a bound).
+  std::uint64_t membership_strangers = 0, membership_stale = 0, membership_invalid = 0;
   std::uint64_t slow_removals = 0;     // members removed as too slow (SlowPolicy::remove)
 };
 

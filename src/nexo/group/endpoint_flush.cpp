@@ -54,7 +54,7 @@ void Endpoint::Impl::start_flush(Time now) {
     c.proposal.contacts.push_back(it == contacts.end() ? Bytes{} : it->second);
   }
   c.next_resend = now + resend();
-  c.deadline = now + 2 * detection();
+  c.deadline = now + detection();
   coord = std::move(c);
   ++counters.flushes;
   Bytes packet;
@@ -68,6 +68,23 @@ void Endpoint::Impl::resend_flush(Time now) {
   if (!coord || now < coord->next_resend) return;
   Coordination& c = *coord;
   c.next_resend = now + resend();
+  if (c.phase != Coordination::Phase::merging && now >= c.deadline) {
+    // A participant that answers nothing for a detection time (it may still
+    // send heartbeats) is suspected: the flush starts again without it.
+    bool any = false;
+    for (MemberId m : c.participants) {
+      const bool answered =
+          c.phase == Coordination::Phase::collecting ? c.oks.contains(m) : c.done.contains(m);
+      if (m == config.self || answered || !suspected.insert(m).second) continue;
+      ++counters.crashes_detected;
+      any = true;
+    }
+    if (any) {
+      maybe_start_flush(now);
+      return;
+    }
+    c.deadline = now + detection();  // only this member is missing: it waits for repairs
+  }
   Bytes packet;
   switch (c.phase) {
     case Coordination::Phase::collecting:
@@ -104,16 +121,16 @@ void Endpoint::Impl::resend_flush(Time now) {
 void Endpoint::Impl::on_flush(const Header& h, const Flush& flush, Time now) {
   if ((state != State::member && state != State::leaving) || h.view != view.id ||
       !in_view(h.sender)) {
-    drop();
+    drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
   }
   if (part && (flush.new_view < part->id ||
                (flush.new_view == part->id && h.sender != part->coordinator))) {
-    drop();  // an older flush, or a rival's of the same id
+    drop(Drop::stale);  // an older flush, or a rival's of the same id
     return;
   }
   if (!part || part->id != flush.new_view) {
-    part.emplace();
+    part = Participation{};
     part->id = flush.new_view;
     part->coordinator = h.sender;
     part->merge_into = flush.merge_into;
@@ -146,7 +163,7 @@ std::vector<DigestEntry> Endpoint::Impl::delivered_digest() const {
 void Endpoint::Impl::on_flush_ok(const Header& h, std::uint64_t id, std::vector<DigestEntry> digest,
                                  Time now) {
   if (!coord || id != coord->id || h.view != view.id || !contains(coord->participants, h.sender)) {
-    if (!(coord && id == coord->id)) drop();
+    if (!(coord && id == coord->id)) drop(Drop::stale);
     return;
   }
   Coordination& c = *coord;
@@ -178,7 +195,7 @@ void Endpoint::Impl::send_cut() {
 void Endpoint::Impl::on_cut(const Header& h, std::uint64_t id, const std::vector<CutEntry>& cut,
                             Time now) {
   if (!part || id != part->id || h.sender != part->coordinator || h.view != view.id) {
-    drop();
+    drop(Drop::stale);
     return;
   }
   if (part->done) {  // our FLUSH_DONE was lost
@@ -220,7 +237,7 @@ void Endpoint::Impl::check_flush_done(Time now) {
 
 void Endpoint::Impl::on_flush_done(const Header& h, std::uint64_t id, Time now) {
   if (!coord || id != coord->id || h.view != view.id || !contains(coord->participants, h.sender)) {
-    if (!(coord && id == coord->id)) drop();
+    if (!(coord && id == coord->id)) drop(Drop::stale);
     return;
   }
   if (coord->phase != Coordination::Phase::cutting) return;
@@ -296,7 +313,7 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
     RosterEntry e;
     at = roster.next(at, e);
     if (!seen.insert(e.member).second) {
-      drop();  // a member twice
+      drop(Drop::invalid);  // a member twice
       return;
     }
     next.members.push_back(e.member);
@@ -312,7 +329,7 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
     if (has_self && next.id == view.id && next.members == view.members) {
       if (!incoming) ack();  // our VIEW_ACK was lost
     } else {
-      drop();  // stale
+      drop(Drop::stale);  // stale
     }
     return;
   }
@@ -324,7 +341,7 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
              (part->merge_into != 0 && h.sender == part->merge_into && has_self);
   }
   if (!accept) {
-    drop();
+    drop(Drop::stale);
     return;
   }
   if (part && part->merge_into != 0 && h.sender == part->merge_into) ++counters.merges;
@@ -341,7 +358,8 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
 
 void Endpoint::Impl::on_view_ack(const Header& h, std::uint64_t id) {
   if (!view_resend || id != view_resend->id) {
-    if (!in_view(h.sender)) drop();  // a member's late ack is harmless; a stranger's is not
+    if (!in_view(h.sender))
+      drop(Drop::stranger);  // a member's late ack is harmless; a stranger's is not
     return;
   }
   view_resend->unacked.erase(h.sender);

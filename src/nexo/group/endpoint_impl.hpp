@@ -64,7 +64,8 @@ struct Endpoint::Impl {
     std::set<MemberId> done;
     std::vector<CutEntry> cut;
     Time next_resend{};
-    Time deadline{};  // merging: give up on the other view then
+    Time deadline{};  // collecting and cutting: suspect who has not answered then;
+                      // merging: give up on the other view then
   };
   // The flush of our view this member takes part in.
   struct Participation {
@@ -147,7 +148,7 @@ struct Endpoint::Impl {
   std::deque<Event> before_state;        // a joiner's events until its StateTransfer
   std::vector<Bytes> state_packets;      // the STATE chunks, resent with the VIEW
 
-  Time next_tick{}, next_join{}, join_deadline{}, next_leave{}, leave_deadline{};
+  Time next_tick{}, join_started{}, next_join{}, join_deadline{}, next_leave{}, leave_deadline{};
   Time next_announce{};
 
   // --- timing, from config ---------------------------------------------------------
@@ -159,7 +160,7 @@ struct Endpoint::Impl {
     return std::max<Duration>(detection() * 7 / 20, config.reliability.heartbeat_interval * 5 / 2);
   }
   Duration probe_interval() const { return detection() / 25; }
-  Duration resend() const { return detection() / 25; }
+  Duration resend() const { return std::max(detection() / 50, tick()); }
   Duration announce_interval() const { return detection() / 4; }
 
   // --- endpoint.cpp: plumbing ----------------------------------------------------------
@@ -175,7 +176,11 @@ struct Endpoint::Impl {
   void install(View next, Time now, bool state_request);
   void end_view();
   void finish_left();
-  void drop();  // a membership packet refused
+  // Why a membership packet is refused: from a non-member or another group;
+  // of an older view or flush, or not expected now; or breaking a rule (a
+  // member twice, a view over its bound, a member banned for slowness).
+  enum class Drop : std::uint8_t { stranger, stale, invalid };
+  void drop(Drop cause);
 
   // --- endpoint_membership.cpp --------------------------------------------------------
   void on_tick(Time now);

@@ -130,7 +130,7 @@ void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
                   [&](const auto& j) { return j.first == h.sender; }))
     return;
   if (view.members.size() + joiners.size() >= kMaxViewMembers) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   const Bytes contact(hello.contact.begin(), hello.contact.end());
@@ -150,12 +150,13 @@ void Endpoint::Impl::on_leave(const Header& h, Time now) {
     send_to(h.sender, view_resend->packet);  // its VIEW was lost: here it is again
     return;
   }
-  if (view_resend == std::nullopt && !in_view(h.sender)) drop();
+  if (view_resend == std::nullopt && !in_view(h.sender)) drop(Drop::stranger);
 }
 
 void Endpoint::Impl::on_probe(const Header& h, const Probe& probe) {
   if (view.id == 0 || h.view != view.id || !in_view(h.sender)) {
-    drop();  // not of our view: no answer, so that it suspects us and moves on
+    // Not of our view: no answer, so that it suspects us and moves on.
+    drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
   }
   Bytes packet;
@@ -181,7 +182,7 @@ void Endpoint::Impl::on_announce(const Header& h, const Hello& hello, Time now) 
 void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
   if (state != State::member || coordinator() != config.self || in_view(h.sender) ||
       merge_target != 0) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   if (coord || (merging_from != 0 && merging_from != h.sender)) return;  // it resends
@@ -194,18 +195,18 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
     RosterEntry e;
     at = roster.next(at, e);
     if (!seen.insert(e.member).second) {
-      drop();  // a member twice: forged or broken
+      drop(Drop::invalid);  // a member twice: forged or broken
       return;
     }
     if (banned.contains(e.member)) {
-      drop();  // removed as too slow a moment ago: not back yet
+      drop(Drop::invalid);  // removed as too slow a moment ago: not back yet
       return;
     }
     if (!in_view(e.member))
       members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
   }
   if (view.members.size() + members.size() > kMaxViewMembers) {
-    drop();
+    drop(Drop::invalid);
     return;
   }
   for (const auto& [m, c] : members)

@@ -33,7 +33,7 @@ void Endpoint::Impl::provide_state(std::uint64_t view_id, Bytes state_bytes) {
 void Endpoint::Impl::on_state(const Header& h, const StateChunk& chunk) {
   if (!incoming || chunk.new_view != incoming->view || h.view != incoming->view ||
       chunk.total > kMaxState || (incoming->started && chunk.total != incoming->total)) {
-    drop();
+    drop(Drop::stale);
     return;
   }
   Incoming& in = *incoming;

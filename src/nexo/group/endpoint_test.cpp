@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <set>
 
 #include "nexo/group/order.hpp"
@@ -207,6 +208,21 @@ TEST(GroupEndpoint, LostFlushIsResent) {
   EXPECT_GT(flushes_seen, 4);
 }
 
+TEST(GroupEndpoint, ParticipantThatNeverAnswersTheFlushIsRemovedAfterADetectionTime) {
+  Wire w(3);
+  w.form();
+  // Member 3 is alive (heartbeats, probe answers) but its FLUSH_OKs are lost.
+  w.drop = [](const Packet& p, MemberId) {
+    return p.header.sender == 3 && p.header.type == Type::flush_ok;
+  };
+  const Time leave_at = w.now;
+  w.at(2).leave(w.now);
+  ASSERT_TRUE(w.run_until([&] { return w.members(1) == std::set<MemberId>{1}; }, 3s));
+  EXPECT_LE(w.now - leave_at, Duration(1100ms));
+  EXPECT_EQ(w.at(1).counters().crashes_detected, 1u);
+  EXPECT_EQ(w.at(2).state(), Endpoint::State::left);
+}
+
 TEST(GroupEndpoint, CoordinatorCrashMidFlushIsReplaced) {
   Wire w(4);
   w.form();
@@ -225,6 +241,57 @@ TEST(GroupEndpoint, CoordinatorCrashMidFlushIsReplaced) {
       3s));
   EXPECT_EQ(w.at(2).view().members[0], next);
   EXPECT_EQ(w.at(4).state(), Endpoint::State::left);
+}
+
+// A message that arrived after FLUSH_OK and lay beyond the first flush's cut
+// is kept: the replacing coordinator's flush, whose participants delivered
+// more (members the first coordinator had suspected), raises the cut to it.
+TEST(GroupEndpoint, MessageBeyondAnAbandonedCutIsDeliveredWhenTheNextCutRaisesIt) {
+  Wire w(4);
+  w.form();
+  ASSERT_EQ(w.at(1).view().members, (std::vector<MemberId>{1, 2, 3, 4}));
+  // 1 hears nothing from 3 and 4 (it will suspect both); 2 gets 4's message
+  // only when the test hands it over, after 2's FLUSH_OK.
+  bool hold = true, flush_ok_from_2 = false;
+  w.observe = [&](const Packet& p) {
+    flush_ok_from_2 = flush_ok_from_2 || (p.header.type == Type::flush_ok && p.header.sender == 2);
+  };
+  w.drop = [&](const Packet& p, MemberId to) {
+    const MemberId from = p.header.sender;
+    if (to == 1 && (from == 3 || from == 4)) return true;
+    if (p.header.type == Type::view && from == 1) {  // 1 crashes as it sends its view
+      w.crashed.insert(1);
+      return true;
+    }
+    return hold && from == 4 && to == 2 &&
+           (p.header.type == Type::data || p.header.type == Type::heartbeat);
+  };
+  ASSERT_TRUE(w.at(4).send(to_bytes("a"), w.now));
+  Bytes saved;
+  Destination dest;
+  ASSERT_TRUE(w.at(4).poll_transmit(saved, dest));
+  w.at(3).on_packet(saved, w.now);  // 1 and 2 do not get it
+  ASSERT_TRUE(w.run_until([&] { return flush_ok_from_2; }, 2s));
+  hold = false;
+  w.at(2).on_packet(saved, w.now);  // after its FLUSH_OK: beyond the first cut
+  w.settle();
+  ASSERT_TRUE(w.run_until(
+      [&] {
+        for (MemberId m : {2u, 3u, 4u})
+          if (w.members(m) != std::set<MemberId>{2, 3, 4}) return false;
+        return true;
+      },
+      3s))
+      << "the flush after the coordinator's crash never completed";
+  // 2, 3 and 4 moved together: each delivered "a" in the old view.
+  for (MemberId m : {2u, 3u, 4u}) {
+    int found = 0;
+    for (const Event& e : w.events[m - 1])
+      if (const auto* d = std::get_if<Delivery>(&e);
+          d && d->sender == 4 && as_text(d->payload) == "a")
+        ++found;
+    EXPECT_EQ(found, 1) << "m" << m;
+  }
 }
 
 TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
@@ -279,11 +346,36 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
     return encode_flush(b, Header{Type::flush, kGroup + 1, 2, v.id}, v.id + 1, 0);
   });
   Endpoint& target = w.at(2);  // member 1 coordinates
+  // The cause each is counted under.
+  const std::map<std::string, char> cause = {{"stale VIEW", 't'},
+                                             {"VIEW with a member twice", 'i'},
+                                             {"VIEW not after a flush", 't'},
+                                             {"FLUSH from a stranger", 's'},
+                                             {"FLUSH of another view", 't'},
+                                             {"FLUSH_OK nobody asked for", 't'},
+                                             {"CUT without a flush", 't'},
+                                             {"FLUSH_DONE without a flush", 't'},
+                                             {"VIEW_ACK from a stranger", 's'},
+                                             {"PROBE from a stranger", 's'},
+                                             {"PROBE of an old view", 't'},
+                                             {"PROBE_ACK from a stranger", 's'},
+                                             {"LEAVE from a stranger", 's'},
+                                             {"MERGE with a member twice", 'i'},
+                                             {"STATE nobody waits for", 't'},
+                                             {"another group's FLUSH", 's'}};
+  const auto by_cause = [&](char c) {
+    const EndpointCounters k = target.counters();
+    return c == 's' ? k.membership_strangers : c == 't' ? k.membership_stale : k.membership_invalid;
+  };
   for (const auto& [name, bytes] : bad) {
     const std::uint64_t before = target.counters().membership_drops;
+    const std::uint64_t before_cause = by_cause(cause.at(name));
     target.on_packet(bytes, w.now);
     EXPECT_EQ(target.counters().membership_drops, before + 1) << name;
+    EXPECT_EQ(by_cause(cause.at(name)), before_cause + 1) << name;
   }
+  const EndpointCounters k = target.counters();
+  EXPECT_EQ(k.membership_strangers + k.membership_stale + k.membership_invalid, k.membership_drops);
   // Corrupted and truncated bytes are parse errors, counted by cause.
   Bytes corrupt = bad.front().second;
   corrupt[corrupt.size() / 2] ^= std::byte{1};

@@ -175,14 +175,16 @@ namespace {
 
 TEST(GroupMembershipPacket, HelloAndProbeRoundTrip) {
   for (Type t : {Type::join, Type::announce}) {
-    const Packet p = decoded(hello(t, "h:1"));
+    const Bytes bytes = hello(t, "h:1");  // the spans point into it
+    const Packet p = decoded(bytes);
     EXPECT_EQ(p.header.type, t);
     EXPECT_EQ(as_text(std::get<Hello>(p.body).contact), "h:1");
     EXPECT_EQ(std::get<Hello>(p.body).size, t == Type::announce ? 3u : 0u);
   }
   EXPECT_TRUE(std::get<Hello>(decoded(hello(Type::join, "")).body).contact.empty());
   const std::string max(kMaxContactBytes, 'c');
-  EXPECT_EQ(std::get<Hello>(decoded(hello(Type::join, max)).body).contact.size(), max.size());
+  const Bytes longest = hello(Type::join, max);
+  EXPECT_EQ(std::get<Hello>(decoded(longest).body).contact.size(), max.size());
   for (Type t : {Type::probe, Type::probe_ack})
     EXPECT_EQ(std::get<Probe>(decoded(probe(t, ~0ULL)).body).nonce, ~0ULL);
   Bytes leave;
@@ -204,12 +206,13 @@ TEST(GroupMembershipPacket, FlushByteLayout) {
 }
 
 TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
-  const auto ok_body = std::get<FlushOk>(decoded(flush_ok()).body);
+  const Bytes ok_bytes = flush_ok(), cut_bytes = cut();  // the entries stay in them
+  const auto ok_body = std::get<FlushOk>(decoded(ok_bytes).body);
   ASSERT_EQ(ok_body.count, 3u);
   EXPECT_EQ(ok_body.entry(2).member, 9u);
   EXPECT_EQ(ok_body.entry(0).delivered_through, 10u);
   EXPECT_EQ(std::get<FlushOk>(decoded(flush_ok({})).body).count, 0u);
-  const auto c = std::get<Cut>(decoded(cut()).body);
+  const auto c = std::get<Cut>(decoded(cut_bytes).body);
   ASSERT_EQ(c.count, 3u);
   EXPECT_EQ(c.entry(1).member, 5u);
   EXPECT_EQ(c.entry(1).through, 1u);
@@ -217,7 +220,8 @@ TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
   std::vector<CutEntry> big;
   for (std::uint64_t i = 1; i <= kMaxViewMembers; ++i)
     big.push_back({i, i * 7, i});
-  const auto full = std::get<Cut>(decoded(cut(big)).body);
+  const Bytes big_bytes = cut(big);
+  const auto full = std::get<Cut>(decoded(big_bytes).body);
   ASSERT_EQ(full.count, kMaxViewMembers);
   EXPECT_EQ(full.entry(kMaxViewMembers - 1).through, kMaxViewMembers * 7);
   for (Type t : {Type::flush_done, Type::view_ack})
@@ -226,7 +230,8 @@ TEST(GroupMembershipPacket, FlushOkCutAndViewNumberRoundTrip) {
 
 TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
   for (Type t : {Type::view, Type::merge}) {
-    const Packet p = decoded(roster(t));
+    const Bytes bytes = roster(t);
+    const Packet p = decoded(bytes);
     EXPECT_EQ(p.header.type, t);
     const auto& r = std::get<Roster>(p.body);
     EXPECT_EQ(r.new_view, 8u);
@@ -254,7 +259,8 @@ TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
 }
 
 TEST(GroupMembershipPacket, StateRoundTrip) {
-  const auto s = std::get<StateChunk>(decoded(state()).body);
+  const Bytes bytes = state();
+  const auto s = std::get<StateChunk>(decoded(bytes).body);
   EXPECT_EQ(s.total, 100u);
   EXPECT_EQ(s.offset, 90u);
   EXPECT_EQ(as_text(s.chunk), "0123456789");
