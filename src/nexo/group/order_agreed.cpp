@@ -121,6 +121,7 @@ class AgreedOrderer final : public Orderer {
   bool poll_control(Bytes& payload, Bytes& meta) override {
     if (to_propose_.empty()) return false;
     payload.clear();
+    payload.reserve(kMaxControlPayload + 32);  // one allocation: the last entry may pass the cut
     std::size_t taken = 0;
     while (taken < to_propose_.size() && payload.size() < kMaxControlPayload) {
       const Proposal& p = to_propose_[taken++];

@@ -88,6 +88,7 @@ class TotalOrderer final : public Orderer {
   bool poll_control(Bytes& payload, Bytes& meta) override {
     if (to_announce_.empty()) return false;
     payload.clear();
+    payload.reserve(kMaxControlPayload + 32);  // one allocation: the last entry may pass the cut
     std::size_t runs = 0;
     while (runs < to_announce_.size() && payload.size() < kMaxControlPayload) {
       const Run& r = to_announce_[runs++];
