@@ -31,8 +31,9 @@
 //
 // Thread contract: every member function may be called from any thread but
 // the loop's (callbacks run there: they must not block on the Group). The
-// destructor leaves without waiting (the others detect the silence) unless
-// leave() was called, and stops the loop.
+// destructor stops the loop without leaving: unless leave() was called, the
+// others see a crash (silence) and remove this member within their detection
+// time.
 #pragma once
 
 #include <chrono>
