@@ -375,6 +375,9 @@ tour_has "a remote object reference" '^   text form +.*127\.0\.0\.1.*1099'
 tour_has "group: everything delivered" '^   member 3 delivered 30 of 30, first +127\.0\.0\.1:[0-9]+: hello #1 from member'
 tour_has "group: a view without the crashed member" '^   member 1 after [0-9]+ ms +view [0-9]+: 127\.0\.0\.1:[0-9]+, 127\.0\.0\.1:[0-9]+$'
 tour_has "group: the diagram" '^   SVG written to +/.*\.svg$'
+tour_svg=$(sed -n 's/^   SVG written to *\(\/.*\.svg\)$/\1/p' "$work/tour.out")
+[[ -n $tour_svg ]] && grep -q '<svg' "$tour_svg" && pass "tour: the diagram is an SVG" || fail "tour: no SVG at '$tour_svg'"
+[[ -n $tour_svg ]] && rm -f "$tour_svg"
 sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")
 [[ -n $sent_sync && $sent_sync -ge 50 ]] && pass "tour: send_sync waited for the receiver's 50 ms" \
   || fail "tour: send_sync waited '$sent_sync' ms, less than the receiver took"
