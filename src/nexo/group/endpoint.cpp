@@ -187,8 +187,9 @@ bool Endpoint::poll_transmit(Bytes& out, Destination& to) {
 
 std::optional<Event> Endpoint::poll_event() {
   Impl& s = *impl_;
-  if (s.events.empty()) return std::nullopt;
-  Event e = std::move(s.events.front());
+  std::optional<Event> e;
+  if (s.events.empty()) return e;
+  e.emplace(std::move(s.events.front()));
   s.events.pop_front();
   return e;
 }
@@ -417,6 +418,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   if (!joining) counters.joins += change.joined.size();
   for (std::size_t i = 0; i < next.members.size() && i < next.contacts.size(); ++i)
     contacts[next.members[i]] = next.contacts[i];
+  const std::vector<MemberId> previous = view.members;
   view = std::move(next);
   change.view = view;
   ++counters.views_installed;
@@ -446,6 +448,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   if (mergers.empty()) merging_from = 0;
   std::erase_if(leavers, [&](MemberId m) { return !in_view(m); });
   merge_target = 0;
+  prune_contacts(previous);
   if (joining) state = State::member;
   emit(std::move(change));
   if (joining && config.state_transfer && view.members.size() > 1) {

@@ -186,6 +186,7 @@ struct Endpoint::Impl {
   void on_tick(Time now);
   void check_liveness(Time now);
   void check_slow(Time now);
+  void prune_contacts(const std::vector<MemberId>& previous);
   void send_join();
   void send_leave();
   void send_announce();

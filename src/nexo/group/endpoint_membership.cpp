@@ -104,6 +104,19 @@ void Endpoint::Impl::check_slow(Time now) {
   }
 }
 
+// Contacts of members gone (or of forged joiners) are not kept forever;
+// those of the view just left are (a leaver's LEAVE retries are answered).
+void Endpoint::Impl::prune_contacts(const std::vector<MemberId>& previous) {
+  std::erase_if(contacts, [&](const auto& c) {
+    const MemberId m = c.first;
+    const auto waiting = [m](const auto& j) { return j.first == m; };
+    const bool before = std::find(previous.begin(), previous.end(), m) != previous.end();
+    return m != config.self && !in_view(m) && !before &&
+           std::none_of(joiners.begin(), joiners.end(), waiting) &&
+           std::none_of(mergers.begin(), mergers.end(), waiting);
+  });
+}
+
 void Endpoint::Impl::send_join() {
   Bytes packet;
   if (encode_hello(packet, header(Type::join), config.contact))

@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "nexo/group/endpoint_sim_support.hpp"
+#include "nexo/group/endpoint_sim_test_support.hpp"
 
 namespace nexo::group {
 namespace {
