@@ -2,9 +2,9 @@
 // that do the same job, measured in one run:
 //   1. reliable FIFO multicast over real sockets, 1 sender to 4 receiver
 //      processes, 1 KiB messages, at 0% and 5% loss (group_real.cpp), with
-//      NORM (NRL's libnorm, group_norm.cpp says how it is set up) as the
-//      anchor: messages/s per receiver, share delivered, FIFO checked, delivery
-//      latency p50/p99, and the ratios;
+//      NORM (NRL's libnorm; group_norm.cpp says how it is set up) and OpenPGM
+//      (group_pgm.cpp; 0% loss only) as the anchors: messages/s per receiver,
+//      share delivered, FIFO checked, delivery latency p50/p99, and the ratios;
 //   2. simulated rows (group_sim.cpp; no anchor, labelled so): one loss seen
 //      by 1,000 simulated receivers (NAKs that reach the sender), and the
 //      crash of one member of a 100-member group (time to the new view, when
@@ -53,6 +53,7 @@ int run_receiver(int argc, char** argv) {
     return 2;
   }
   if (spec.impl == "norm" || spec.impl == "norm-fixed") return run_norm_receiver(spec);
+  if (spec.impl == "pgm") return run_pgm_receiver(spec);
   std::fprintf(stderr, "bench_group receiver: unknown impl %s\n", spec.impl.c_str());
   return 2;
 }
@@ -79,6 +80,7 @@ Flags flags(Options& o) {
       .count("--sim-runs", o.sim_runs, 1000, "seeded runs per simulated row (default 20)")
       .number("--norm-rate", o.norm_mbps, 1, 100'000,
               "norm-fixed: its fixed rate in Mbit/s (default 500)")
+      .number("--pgm-rate", o.pgm_mbps, 1, 100'000, "pgm: its fixed rate in Mbit/s (default 200)")
       .flag("--no-real", o.real, false, "skip the real-socket section")
       .flag("--no-sim", o.simulated, false, "skip the simulated rows")
       .value("--impls", [&o](std::string_view v) { return o.impls.parse(v); },
@@ -93,8 +95,10 @@ int run(int argc, char** argv) {
   int major = 0, minor = 0, patch = 0;
   norm_version(major, minor, patch);
   std::printf(
-      "bench_group: group/ reliable multicast beside NORM %d.%d.%d (libnorm), on lo%s\n", major,
-      minor, patch, options.quick ? " (--quick: a smoke run, numbers are rough)" : "");
+      "bench_group: group/ reliable multicast beside NORM %d.%d.%d (libnorm) and OpenPGM %s, on "
+      "lo%s\n",
+      major, minor, patch, pgm_version().c_str(),
+      options.quick ? " (--quick: a smoke run, numbers are rough)" : "");
   print_machine();
   const auto start = Clock::now();
   if (options.real) run_real(options);

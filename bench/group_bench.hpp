@@ -30,9 +30,10 @@ struct Options {
   int sim_runs = 20;            // seeded runs of each simulated row
   std::size_t message_size = 1024;
   double norm_mbps = 500;       // norm-fixed: its fixed rate in Mbit/s
+  double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
   bool quick = false;
-  ImplChoice impls = ImplChoice({"norm", "norm-fixed"});
+  ImplChoice impls = ImplChoice({"norm", "norm-fixed", "pgm"});
 };
 
 inline constexpr double kLossRate = 0.05;
@@ -59,7 +60,7 @@ struct RxSpec {
   int limit_s = 20;
   int index = 0;        // this receiver's number, 0..receivers-1
   int receivers = 4;    // how many there are
-  double norm_rate = 0; // NORM sender: fixed rate (bit/s), 0 for congestion control
+  double rate_bps = 0; // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
 };
 
 // Checks and times each delivery of one receiver: FIFO (sequence numbers
@@ -85,6 +86,9 @@ class RxRecorder {
 // The receiver role's main: prints "ready" once it listens, then its report.
 // Implemented per impl (group_norm.cpp, ...).
 int run_norm_receiver(const RxSpec& spec);
+int run_pgm_receiver(const RxSpec& spec);
+// libpgm's version, "5.3.128".
+std::string pgm_version();
 // libnorm's version, as it reports it.
 void norm_version(int& major, int& minor, int& patch);
 
@@ -155,6 +159,9 @@ struct TxResult {
 };
 Result<TxResult> run_norm_sender(const RxSpec& spec, Receivers& receivers,
                                  Clock::time_point deadline);
+
+Result<TxResult> run_pgm_sender(const RxSpec& spec, Receivers& receivers,
+                                Clock::time_point deadline);
 
 void run_real(const Options& options);
 void run_simulated(const Options& options);

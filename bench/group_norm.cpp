@@ -173,8 +173,8 @@ Result<TxResult> run_norm_sender(const RxSpec& spec, Receivers& receivers,
                                  Clock::time_point deadline) {
   NormHandles h;
   if (auto opened = open_session(h, spec, 1); !opened) return opened.error();
-  if (spec.norm_rate > 0) {
-    NormSetTxRate(h.session, spec.norm_rate);
+  if (spec.rate_bps > 0) {
+    NormSetTxRate(h.session, spec.rate_bps);
   } else {
     NormSetCongestionControl(h.session, true);
     NormSetTxRateBounds(h.session, 1e6, 10e9);
