@@ -33,7 +33,7 @@ struct Options {
   double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
   bool quick = false;
-  ImplChoice impls = ImplChoice({"norm", "norm-fixed", "pgm"});
+  ImplChoice impls = ImplChoice({"nexo-member", "norm", "norm-fixed", "pgm"});
 };
 
 inline constexpr double kLossRate = 0.05;
@@ -87,6 +87,7 @@ class RxRecorder {
 // Implemented per impl (group_norm.cpp, ...).
 int run_norm_receiver(const RxSpec& spec);
 int run_pgm_receiver(const RxSpec& spec);
+int run_member_receiver(const RxSpec& spec);
 // libpgm's version, "5.3.128".
 std::string pgm_version();
 // libnorm's version, as it reports it.
@@ -162,6 +163,9 @@ Result<TxResult> run_norm_sender(const RxSpec& spec, Receivers& receivers,
 
 Result<TxResult> run_pgm_sender(const RxSpec& spec, Receivers& receivers,
                                 Clock::time_point deadline);
+
+Result<TxResult> run_member_sender(const RxSpec& spec, Receivers& receivers,
+                                   Clock::time_point deadline);
 
 void run_real(const Options& options);
 void run_simulated(const Options& options);

@@ -24,7 +24,7 @@
 namespace nexo::bench::group {
 namespace {
 
-enum Impl : std::size_t { kNorm, kNormFixed, kPgm };
+enum Impl : std::size_t { kMember, kNorm, kNormFixed, kPgm };
 
 struct RoundResult {
   bool ran = false, finished = false;
@@ -48,6 +48,8 @@ SenderFn sender_of(std::size_t impl) {
   switch (impl) {
     case kPgm:
       return run_pgm_sender;
+    case kMember:
+      return run_member_sender;
     default:
       return run_norm_sender;
   }
