@@ -34,12 +34,41 @@ Member::Member(MemberConfig config, Time now)
       random_(config_.seed ^ config_.self),
       nak_shape_(std::log(static_cast<double>(std::max<std::size_t>(config_.members.size(), 2))) +
                  1.0) {
+  keep_ = config_.members.size() >= 3;
   for (MemberId m : config_.members) {
     if (m == config_.self) continue;
     Peer& p = peers_[m];
     p.tokens = config_.nak_burst;
     p.tokens_at = now;
+    if (keep_) p.reported.assign(config_.members.size(), 0);
   }
+}
+
+std::size_t Member::rank(MemberId member) const noexcept {
+  const auto it = std::lower_bound(config_.members.begin(), config_.members.end(), member);
+  return static_cast<std::size_t>(it - config_.members.begin());
+}
+
+std::uint64_t Member::delivered_through(MemberId sender) const noexcept {
+  if (sender == config_.self) return next_seq_ - 1;
+  const auto it = peers_.find(sender);
+  return it == peers_.end() ? 0 : it->second.next - 1;
+}
+
+void Member::expect(MemberId sender, std::uint64_t through, Time now) {
+  const auto it = peers_.find(sender);
+  if (it != peers_.end()) learn_highest(it->second, through, now);
+}
+
+void Member::set_repairer(MemberId sender) {
+  const auto it = peers_.find(sender);
+  if (it != peers_.end()) it->second.repairer = true;
+}
+
+std::size_t Member::kept_messages() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, peer] : peers_) n += peer.kept.size();
+  return n;
 }
 
 // --- intake ------------------------------------------------------------------------
@@ -70,6 +99,13 @@ void Member::on_packet(std::span<const std::byte> datagram, Time now) {
     ++counters_.parse_errors[static_cast<std::size_t>(e)];
     return;
   }
+  on_decoded(packet, now);
+}
+
+void Member::on_decoded(const Packet& packet, Time now) {
+  if (packet.header.type != Type::data && packet.header.type != Type::nak &&
+      packet.header.type != Type::heartbeat)
+    return;
   if (!accept_header(packet.header)) return;
   const MemberId sender = packet.header.sender;
   Peer& peer = peers_.find(sender)->second;

@@ -40,8 +40,13 @@
 // the receive window, over the per-sender buffer, NAKs beyond the rate, and
 // NAKs for messages that were never sent.
 //
-// This step's view is fixed at construction; membership (joins, leaves,
-// crash detection, view changes) builds on it.
+// The view is fixed at construction; group::Endpoint (endpoint.hpp) makes one
+// Member per view and adds membership. For its virtual-synchrony flush a
+// Member also keeps the messages of others it delivered until they are stable
+// (every member's digest has them; only in views of 3 or more), and answers
+// NAKs for another sender's messages from them when made that sender's
+// repairer (set_repairer): a crashed sender's messages still reach the
+// survivors that lack them.
 #pragma once
 
 #include <cstddef>
@@ -131,6 +136,21 @@ class Member {
 
   // A datagram from the network (any source: everything is checked).
   void on_packet(std::span<const std::byte> datagram, Time now);
+  // A packet already decoded (by the Endpoint, which decodes every datagram
+  // once); membership types are ignored. Checked like on_packet's.
+  void on_decoded(const Packet& packet, Time now);
+
+  // How far this member has delivered `sender`'s messages (its own: sent);
+  // 0 for a non-member.
+  std::uint64_t delivered_through(MemberId sender) const noexcept;
+  // `sender` has sent at least `through`: what lies beyond our delivery is
+  // missing, and NAKed (the flush's cut).
+  void expect(MemberId sender, std::uint64_t through, Time now);
+  // Answer NAKs for `sender`'s messages from the kept ones (the flush names
+  // this member the holder of a sender's messages); `sender` a peer.
+  void set_repairer(MemberId sender);
+  // Messages of others kept for a flush, and their bytes (now).
+  std::size_t kept_messages() const noexcept;
   // Timers due by `now` run (heartbeats, NAKs).
   void on_timer(Time now);
   std::optional<Time> next_timer() const noexcept;
@@ -169,6 +189,14 @@ class Member {
     Time tokens_at{};
     // Their digest's entry for our messages: how far they delivered them.
     std::uint64_t has_ours = 0;
+    // Their digest, by rank in config_.members (views of 3 or more).
+    std::vector<std::uint64_t> reported;
+    // This sender's messages we delivered and not every member has: seq
+    // kept_from, kept_from + 1, ... (views of 3 or more).
+    std::deque<Held> kept;
+    std::uint64_t kept_from = 1;
+    bool repairer = false;  // we answer NAKs for this sender's messages
+    Time kept_retransmitted_at{};  // the last repair of its messages (hold-off)
   };
   struct Sent {
     std::uint64_t seq;
@@ -195,6 +223,10 @@ class Member {
   void send_nak(Peer& peer, MemberId target, Time now);
   bool missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const;
   void retransmit(const Sent& sent);
+  void keep(Peer& peer, const Held& held);
+  void repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now);
+  void prune_kept();
+  std::size_t rank(MemberId member) const noexcept;
   void send_heartbeat(Time now);
   void update_stable();
   Duration nak_backoff_draw();
@@ -215,6 +247,7 @@ class Member {
   MemberCounters counters_;
   std::vector<SeqRange> ranges_;       // scratch for NAKs
   std::vector<DigestEntry> digest_;    // scratch for heartbeats
+  bool keep_ = false;                  // keep others' messages (views of 3 or more)
 };
 
 }  // namespace nexo::group

@@ -24,6 +24,8 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   }
   learn_highest(peer, data.seq, now);
   if (data.seq == peer.next) {
+    if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
+                               Bytes(data.meta.begin(), data.meta.end()), data.control});
     deliveries_.push_back(Delivery{sender, config_.view, data.seq,
                                    Bytes(data.payload.begin(), data.payload.end()),
                                    Bytes(data.meta.begin(), data.meta.end()), data.control});
@@ -55,6 +57,7 @@ void Member::deliver_ready(Peer& peer, MemberId sender) {
   for (auto it = peer.held.begin(); it != peer.held.end() && it->first == peer.next;) {
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
+    if (keep_) keep(peer, held);
     deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(held.payload),
                                    std::move(held.meta), held.control});
     ++peer.next;
@@ -81,11 +84,62 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
   learn_highest(peer, hb.highest_sent, now);
   for (std::size_t i = 0; i < hb.count; ++i) {
     const DigestEntry e = hb.entry(i);
+    if (keep_) {
+      const std::size_t r = rank(e.member);
+      if (r < peer.reported.size() && config_.members[r] == e.member)
+        peer.reported[r] = std::max(peer.reported[r], e.delivered_through);
+    }
     if (e.member != config_.self) continue;
     // Never more than we sent: a lying digest cannot free what others lack.
     peer.has_ours = std::max(peer.has_ours, std::min(e.delivered_through, next_seq_ - 1));
     update_stable();
-    break;
+    if (!keep_) break;
+  }
+}
+
+// A message of `peer` just delivered, kept until every member has it.
+void Member::keep(Peer& peer, const Held& held) {
+  if (peer.kept.empty()) peer.kept_from = peer.next;
+  peer.kept.push_back(held);
+}
+
+// Frees the kept messages every other member has delivered (their digests).
+void Member::prune_kept() {
+  for (auto& [id, peer] : peers_) {
+    if (peer.kept.empty()) continue;
+    std::uint64_t stable = peer.next - 1;
+    for (const auto& [other_id, other] : peers_)
+      if (other_id != id) stable = std::min(stable, other.reported[rank(id)]);
+    while (!peer.kept.empty() && peer.kept_from <= stable) {
+      peer.kept.pop_front();
+      ++peer.kept_from;
+    }
+  }
+}
+
+// A NAK for `target`'s messages, which this member repairs (the target may
+// have crashed): the kept messages go out as the target's DATA, marked as
+// retransmissions, at most once per retransmit_holdoff for that target.
+void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now) {
+  if (of.kept_retransmitted_at != Time{} && now - of.kept_retransmitted_at < config_.retransmit_holdoff)
+    return;
+  if (!take_nak_token(requester, now)) {
+    ++counters_.nak_rate_limited;
+    return;
+  }
+  of.kept_retransmitted_at = now;
+  const Header header{Type::data, config_.group, target, config_.view};
+  for (const SeqRange& r : nak.ranges()) {
+    for (std::uint64_t seq = std::max(r.first, of.kept_from);
+         seq <= r.last && seq < of.kept_from + of.kept.size(); ++seq) {
+      const Held& held = of.kept[seq - of.kept_from];
+      Bytes packet;
+      const std::uint8_t flags = kRetransmission | (held.control ? kControl : 0);
+      if (encode_data(packet, header, seq, flags, held.meta, held.payload)) {
+        push(std::move(packet));
+        ++counters_.retransmissions;
+      }
+    }
   }
 }
 

@@ -65,6 +65,7 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
     auto it = peers_.find(nak.target);
     if (it == peers_.end()) return;
     Peer& of = it->second;
+    if (of.repairer) repair(requester, nak.target, of, nak, now);
     if (!of.nak_at || of.next > of.highest_known) return;
     const std::uint64_t first_missing = of.next;
     for (const SeqRange& r : nak.ranges()) {
@@ -127,6 +128,7 @@ void Member::send_heartbeat(Time now) {
   }
   for (auto& [id, peer] : peers_)
     peer.delivered_since_heartbeat = 0;
+  if (keep_) prune_kept();
   next_heartbeat_ = now + config_.heartbeat_interval;
 }
 

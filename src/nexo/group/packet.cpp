@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nexo/base/big_endian.hpp"
+#include "nexo/group/packet_codec.hpp"
 #include "nexo/reliable/checksum.hpp"
 
 namespace nexo::group {
@@ -21,12 +22,15 @@ static_assert(kDataOverhead == kHeaderSize + kDataFixedSize + kPayloadLengthSize
 static_assert(kMaxPacket - kDataOverhead <= std::numeric_limits<std::uint16_t>::max());
 static_assert(kHeaderSize + kListFixedSize + kPairSize * kMaxDigest + kCrcSize <= kMaxPacket);
 
-using Reader = BigEndianReader;
-using Writer = BigEndianWriter;
+using codec::Reader;
+using codec::Writer;
+using codec::check_header;
+using codec::invalid;
+using codec::seal;
+using codec::start;
 
 bool known_type(std::uint8_t type) noexcept {
-  return type >= static_cast<std::uint8_t>(Type::data) &&
-         type <= static_cast<std::uint8_t>(Type::heartbeat);
+  return type >= static_cast<std::uint8_t>(Type::data) && type <= kLastType;
 }
 
 // A range may follow `previous` only from previous.last + 2 on (no overlap, no
@@ -102,6 +106,42 @@ ParseError decode_heartbeat(Reader in, Heartbeat& out) noexcept {
 
 // ---- encoding -------------------------------------------------------------------
 
+Result<void> check_ranges(std::span<const SeqRange> ranges) {
+  if (ranges.empty() || ranges.size() > kMaxNakRanges)
+    return invalid("nak", std::to_string(ranges.size()) + " ranges (1.." +
+                              std::to_string(kMaxNakRanges) + ")");
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    const SeqRange& range = ranges[i];
+    if (range.first == 0 || range.first > range.last)
+      return invalid("nak", "range " + std::to_string(i) + " is " + std::to_string(range.first) +
+                                ".." + std::to_string(range.last) + " (1 <= first <= last)");
+    if (i > 0 && !follows(ranges[i - 1], range.first))
+      return invalid(
+          "nak", "range " + std::to_string(i) + " overlaps, touches or precedes the one before it");
+  }
+  return ok();
+}
+
+Result<void> check_digest(std::span<const DigestEntry> digest) {
+  if (digest.size() > kMaxDigest)
+    return invalid("heartbeat", std::to_string(digest.size()) + " digest entries (at most " +
+                                    std::to_string(kMaxDigest) + ")");
+  std::uint64_t previous = 0;
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    if (digest[i].member == 0)
+      return invalid("heartbeat", "digest entry " + std::to_string(i) + " has member id 0");
+    if (digest[i].member <= previous)
+      return invalid("heartbeat",
+                     "digest entry " + std::to_string(i) + ": members not strictly increasing");
+    previous = digest[i].member;
+  }
+  return ok();
+}
+
+}  // namespace
+
+namespace codec {
+
 Error invalid(std::string_view type, std::string what) {
   return Error(ErrorKind::invalid_argument,
                "group " + std::string(type) + " packet: " + std::move(what));
@@ -137,39 +177,7 @@ void seal(Bytes& out, const Writer& writer) {
       .u32(reliable::crc32c(std::span<const std::byte>(out).first(checked)));
 }
 
-Result<void> check_ranges(std::span<const SeqRange> ranges) {
-  if (ranges.empty() || ranges.size() > kMaxNakRanges)
-    return invalid("nak", std::to_string(ranges.size()) + " ranges (1.." +
-                              std::to_string(kMaxNakRanges) + ")");
-  for (std::size_t i = 0; i < ranges.size(); ++i) {
-    const SeqRange& range = ranges[i];
-    if (range.first == 0 || range.first > range.last)
-      return invalid("nak", "range " + std::to_string(i) + " is " + std::to_string(range.first) +
-                                ".." + std::to_string(range.last) + " (1 <= first <= last)");
-    if (i > 0 && !follows(ranges[i - 1], range.first))
-      return invalid(
-          "nak", "range " + std::to_string(i) + " overlaps, touches or precedes the one before it");
-  }
-  return ok();
-}
-
-Result<void> check_digest(std::span<const DigestEntry> digest) {
-  if (digest.size() > kMaxDigest)
-    return invalid("heartbeat", std::to_string(digest.size()) + " digest entries (at most " +
-                                    std::to_string(kMaxDigest) + ")");
-  std::uint64_t previous = 0;
-  for (std::size_t i = 0; i < digest.size(); ++i) {
-    if (digest[i].member == 0)
-      return invalid("heartbeat", "digest entry " + std::to_string(i) + " has member id 0");
-    if (digest[i].member <= previous)
-      return invalid("heartbeat",
-                     "digest entry " + std::to_string(i) + ": members not strictly increasing");
-    previous = digest[i].member;
-  }
-  return ok();
-}
-
-}  // namespace
+}  // namespace codec
 
 std::string_view to_string(Type type) noexcept {
   switch (type) {
@@ -179,6 +187,32 @@ std::string_view to_string(Type type) noexcept {
       return "nak";
     case Type::heartbeat:
       return "heartbeat";
+    case Type::join:
+      return "join";
+    case Type::leave:
+      return "leave";
+    case Type::probe:
+      return "probe";
+    case Type::probe_ack:
+      return "probe_ack";
+    case Type::flush:
+      return "flush";
+    case Type::flush_ok:
+      return "flush_ok";
+    case Type::cut:
+      return "cut";
+    case Type::flush_done:
+      return "flush_done";
+    case Type::view:
+      return "view";
+    case Type::view_ack:
+      return "view_ack";
+    case Type::merge:
+      return "merge";
+    case Type::announce:
+      return "announce";
+    case Type::state:
+      return "state";
   }
   return "unknown";
 }
@@ -232,6 +266,18 @@ std::string_view to_string(ParseError error) noexcept {
       return "zero_member";
     case ParseError::unordered_digest:
       return "unordered_digest";
+    case ParseError::bad_contact:
+      return "bad_contact";
+    case ParseError::zero_view:
+      return "zero_view";
+    case ParseError::bad_entry_count:
+      return "bad_entry_count";
+    case ParseError::zero_holder:
+      return "zero_holder";
+    case ParseError::bad_roster_count:
+      return "bad_roster_count";
+    case ParseError::bad_chunk:
+      return "bad_chunk";
   }
   return "unknown";
 }
@@ -251,7 +297,7 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::bad_checksum:
       return "CRC32C: does not match the bytes before it";
     case ParseError::unknown_type:
-      return "type: not DATA, NAK or HEARTBEAT";
+      return "type: not one of DATA (1) .. STATE (16)";
     case ParseError::zero_sender:
       return "sender: member id 0";
     case ParseError::truncated_body:
@@ -273,9 +319,21 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::bad_digest_count:
       return "HEARTBEAT count: more than 1024 digest entries";
     case ParseError::zero_member:
-      return "HEARTBEAT digest: an entry with member id 0";
+      return "HEARTBEAT/FLUSH_OK/CUT entry or roster entry: member id 0";
     case ParseError::unordered_digest:
-      return "HEARTBEAT digest: members not strictly increasing";
+      return "HEARTBEAT/FLUSH_OK/CUT entries: members not strictly increasing";
+    case ParseError::bad_contact:
+      return "contact: longer than 64 bytes";
+    case ParseError::zero_view:
+      return "membership body: new_view 0";
+    case ParseError::bad_entry_count:
+      return "FLUSH_OK/CUT count: more than 1024 entries";
+    case ParseError::zero_holder:
+      return "CUT entry: holder member id 0";
+    case ParseError::bad_roster_count:
+      return "VIEW/MERGE roster count or ANNOUNCE size: 0 or more than 1024 members";
+    case ParseError::bad_chunk:
+      return "STATE chunk: offset + chunk_len beyond total";
   }
   return "unknown parse error";
 }
@@ -307,8 +365,9 @@ ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept {
       return decode_nak(body, out.body.emplace<Nak>());
     case Type::heartbeat:
       return decode_heartbeat(body, out.body.emplace<Heartbeat>());
+    default:
+      return codec::decode_membership(out.header.type, body, out);
   }
-  return ParseError::unknown_type;
 }
 
 Result<void> encode_data(Bytes& out, const Header& header, std::uint64_t seq, std::uint8_t flags,

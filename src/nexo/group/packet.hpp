@@ -36,8 +36,39 @@
 // A datagram is refused, with its own ParseError, when it is shorter than a
 // header and checksum or longer than kMaxPacket, has another magic, version
 // or type, fails its checksum, or breaks any rule above (a byte after the last
-// field included). Other types (JOIN, VIEW, LEAVE, ...) come in later steps:
-// until then they are unknown_type.
+// field included).
+//
+// Membership bodies (group::Endpoint's protocol; a "contact" is contact_len u8
+// (0..kMaxContactBytes) then contact[contact_len]; a "roster" is count u16
+// (1..kMaxViewMembers) then count entries of (member u64 nonzero, contact), in
+// view order; new_view is nonzero wherever it appears):
+//   JOIN       contact (the joiner's, multicast until a view takes it in)
+//   LEAVE      empty (to the coordinator, until a FLUSH answers it)
+//   PROBE      nonce u64 (any value: "are you alive, in my view?")
+//   PROBE_ACK  nonce u64 (the probe's, echoed)
+//   FLUSH      new_view u64, merge_into u64 (0, or the coordinator of the
+//              view this one merges into once flushed)
+//   FLUSH_OK   new_view u64, count u16 (0..kMaxViewMembers), then count entries
+//              of (member u64 nonzero, delivered_through u64), members strictly
+//              increasing: what the sender delivered of each sender of the view
+//   CUT        new_view u64, count u16 (0..kMaxViewMembers), then count entries
+//              of (member u64 nonzero, through u64, holder u64 nonzero), members
+//              strictly increasing: deliver `member`'s messages through
+//              `through`; `holder` has them all
+//   FLUSH_DONE new_view u64 (every message of the cut delivered)
+//   VIEW       new_view u64, roster (the new view's members, members[0] its
+//              coordinator)
+//   VIEW_ACK   new_view u64 (the view is installed)
+//   MERGE      new_view u64 (the flushed view's next id), roster (its members,
+//              who move into the receiver's view)
+//   ANNOUNCE   size u16 (1..kMaxViewMembers: its view's members), contact (a
+//              coordinator's, so that other views find it and merge)
+//   STATE      new_view u64, total u32, offset u32, chunk_len u16, chunk
+//              [chunk_len]; offset + chunk_len <= total (a piece of the group's
+//              state for the joiners of new_view)
+// Rosters are bounded by kMaxPacket too: 1024 members with 64-byte contacts do
+// not fit (the encoder says too_large); duplicates in a roster are the
+// receiver's to refuse (decode() does no O(n^2) work).
 #pragma once
 
 #include <array>
@@ -59,6 +90,8 @@ inline constexpr std::size_t kCrcSize = 4;
 inline constexpr std::size_t kMaxPacket = 65507;  // the largest UDP payload over IPv4
 inline constexpr std::size_t kMaxNakRanges = 32;
 inline constexpr std::size_t kMaxDigest = 1024;
+inline constexpr std::size_t kMaxViewMembers = 1024;  // roster, FLUSH_OK and CUT entries
+inline constexpr std::size_t kMaxContactBytes = 64;   // == kMaxContact (endpoint.hpp)
 inline constexpr std::uint8_t kRetransmission = 1;  // DATA flag bit 0
 inline constexpr std::uint8_t kControl = 2;         // DATA flag bit 1
 // Bytes of a DATA packet besides its meta and payload: header, seq, flags,
@@ -71,8 +104,23 @@ enum class Type : std::uint8_t {
   data = 1,
   nak = 2,
   heartbeat = 3,
+  join = 4,
+  leave = 5,
+  probe = 6,
+  probe_ack = 7,
+  flush = 8,
+  flush_ok = 9,
+  cut = 10,
+  flush_done = 11,
+  view = 12,
+  view_ack = 13,
+  merge = 14,
+  announce = 15,
+  state = 16,
 };
-// "data", "nak", "heartbeat" ("unknown" for a value outside the enum).
+inline constexpr std::uint8_t kLastType = 16;
+// "data", "nak", "heartbeat", "join", ..., "flush_ok", ... ("unknown" for a
+// value outside the enum).
 std::string_view to_string(Type type) noexcept;
 
 // The tag of a group named `name`: the 64-bit FNV-1a hash of its bytes
@@ -133,10 +181,70 @@ struct Heartbeat {
   DigestEntry entry(std::size_t i) const noexcept;
 };
 
+// JOIN and ANNOUNCE: a contact (pointing into the datagram); ANNOUNCE's size.
+struct Hello {
+  std::span<const std::byte> contact;
+  std::size_t size = 0;  // ANNOUNCE: the announcing coordinator's view size; JOIN: 0
+};
+// LEAVE: no fields.
+struct Leave {};
+// PROBE and PROBE_ACK.
+struct Probe {
+  std::uint64_t nonce = 0;
+};
+// FLUSH.
+struct Flush {
+  std::uint64_t new_view = 0;
+  std::uint64_t merge_into = 0;  // 0: none
+};
+// FLUSH_OK: what the sender delivered of each sender, read by entry(i).
+struct FlushOk {
+  std::uint64_t new_view = 0;
+  std::size_t count = 0;                   // 0..kMaxViewMembers
+  std::span<const std::byte> raw_entries;  // count * 16 bytes, validated by decode()
+  DigestEntry entry(std::size_t i) const noexcept;  // i < count
+};
+struct CutEntry {
+  std::uint64_t member = 0, through = 0, holder = 0;
+};
+// CUT: the flush's cut, read by entry(i).
+struct Cut {
+  std::uint64_t new_view = 0;
+  std::size_t count = 0;                   // 0..kMaxViewMembers
+  std::span<const std::byte> raw_entries;  // count * 24 bytes, validated by decode()
+  CutEntry entry(std::size_t i) const noexcept;  // i < count
+};
+// FLUSH_DONE and VIEW_ACK.
+struct ViewNumber {
+  std::uint64_t new_view = 0;
+};
+struct RosterEntry {
+  std::uint64_t member = 0;
+  std::span<const std::byte> contact;
+};
+// VIEW and MERGE: a view id and a roster. The entries stay in the datagram:
+// walk them with next().
+struct Roster {
+  std::uint64_t new_view = 0;
+  std::size_t count = 0;                   // 1..kMaxViewMembers
+  std::span<const std::byte> raw_entries;  // validated by decode()
+  // Reads the entry at byte `offset` of raw_entries (0 for the first) into
+  // `out` and returns the offset of the next one.
+  std::size_t next(std::size_t offset, RosterEntry& out) const noexcept;
+};
+// STATE: one chunk of the group's state.
+struct StateChunk {
+  std::uint64_t new_view = 0;
+  std::uint32_t total = 0, offset = 0;
+  std::span<const std::byte> chunk;
+};
+
 // A decoded packet: its header and the body of header.type.
 struct Packet {
   Header header;
-  std::variant<Data, Nak, Heartbeat> body;
+  std::variant<Data, Nak, Heartbeat, Hello, Leave, Probe, Flush, FlushOk, Cut, ViewNumber, Roster,
+               StateChunk>
+      body;
 };
 
 // Why a datagram was refused: one counter each. Stable names via to_string().
@@ -159,10 +267,16 @@ enum class ParseError : std::uint8_t {
   unordered_ranges,  // NAK ranges out of order, overlapping or touching
   bad_digest_count,  // HEARTBEAT count above kMaxDigest
   zero_member,       // HEARTBEAT entry with member 0
-  unordered_digest,  // HEARTBEAT members not strictly increasing
+  unordered_digest,  // HEARTBEAT, FLUSH_OK or CUT members not strictly increasing
+  bad_contact,       // a contact longer than kMaxContactBytes
+  zero_view,         // a membership body's new_view 0
+  bad_entry_count,   // FLUSH_OK or CUT count above kMaxViewMembers
+  zero_holder,       // CUT entry with holder 0
+  bad_roster_count,  // VIEW or MERGE roster count, ANNOUNCE size: 0 or above kMaxViewMembers
+  bad_chunk,         // STATE offset + chunk_len beyond total
 };
 inline constexpr std::size_t kParseErrorCount =
-    static_cast<std::size_t>(ParseError::unordered_digest) + 1;
+    static_cast<std::size_t>(ParseError::bad_chunk) + 1;
 
 // The stable name of `error` ("bad_checksum"): counter and CLI labels.
 std::string_view to_string(ParseError error) noexcept;
@@ -198,5 +312,34 @@ Result<void> encode_nak(Bytes& out, const Header& header, std::uint64_t target,
 // members nonzero and strictly increasing.
 Result<void> encode_heartbeat(Bytes& out, const Header& header, std::uint64_t highest_sent,
                               std::span<const DigestEntry> digest);
+
+// Membership packets (layouts above). The same contract as the encoders above;
+// contacts over kMaxContactBytes, new_view 0, member or holder 0, unordered
+// entries and lists over their bounds are invalid_argument.
+struct RosterMember {
+  std::uint64_t member = 0;
+  std::span<const std::byte> contact;
+};
+// JOIN or ANNOUNCE (header.type says which); `size` is ANNOUNCE's (1..kMaxViewMembers),
+// ignored for JOIN.
+Result<void> encode_hello(Bytes& out, const Header& header, std::span<const std::byte> contact,
+                          std::size_t size = 0);
+Result<void> encode_leave(Bytes& out, const Header& header);
+// PROBE or PROBE_ACK (header.type says which).
+Result<void> encode_probe(Bytes& out, const Header& header, std::uint64_t nonce);
+Result<void> encode_flush(Bytes& out, const Header& header, std::uint64_t new_view,
+                          std::uint64_t merge_into);
+Result<void> encode_flush_ok(Bytes& out, const Header& header, std::uint64_t new_view,
+                             std::span<const DigestEntry> delivered);
+Result<void> encode_cut(Bytes& out, const Header& header, std::uint64_t new_view,
+                        std::span<const CutEntry> cut);
+// FLUSH_DONE or VIEW_ACK (header.type says which).
+Result<void> encode_view_number(Bytes& out, const Header& header, std::uint64_t new_view);
+// VIEW or MERGE (header.type says which): 1..kMaxViewMembers members.
+Result<void> encode_roster(Bytes& out, const Header& header, std::uint64_t new_view,
+                           std::span<const RosterMember> members);
+Result<void> encode_state(Bytes& out, const Header& header, std::uint64_t new_view,
+                          std::uint32_t total, std::uint32_t offset,
+                          std::span<const std::byte> chunk);
 
 }  // namespace nexo::group

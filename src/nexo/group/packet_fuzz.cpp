@@ -1,6 +1,6 @@
 // libFuzzer target for group/'s packet codec: decode() never reads outside the
 // datagram, and whatever decodes re-encodes (encode_data/_nak/_heartbeat from
-// the decoded fields) to the very same bytes: every valid packet has one encoding.
+// the decoded fields, membership bodies included) to the very same bytes: every valid packet has one encoding.
 // Each input is tried as it came (mostly stopped by the checksum) and with the
 // magic, version and CRC fixed up, so that the fuzzer reaches the body checks.
 #include <algorithm>
@@ -21,6 +21,40 @@ void check(bool condition) {
   if (!condition) __builtin_trap();
 }
 
+// The membership bodies (JOIN .. STATE), from their decoded fields.
+nexo::Result<void> reencode_membership(const Packet& packet, nexo::Bytes& out) {
+  const Header& h = packet.header;
+  if (const auto* hello = std::get_if<Hello>(&packet.body)) return encode_hello(out, h, hello->contact, hello->size);
+  if (std::holds_alternative<Leave>(packet.body)) return encode_leave(out, h);
+  if (const auto* probe = std::get_if<Probe>(&packet.body)) return encode_probe(out, h, probe->nonce);
+  if (const auto* f = std::get_if<Flush>(&packet.body))
+    return encode_flush(out, h, f->new_view, f->merge_into);
+  if (const auto* ok = std::get_if<FlushOk>(&packet.body)) {
+    std::vector<DigestEntry> entries;
+    for (std::size_t i = 0; i < ok->count; ++i) entries.push_back(ok->entry(i));
+    return encode_flush_ok(out, h, ok->new_view, entries);
+  }
+  if (const auto* cut = std::get_if<Cut>(&packet.body)) {
+    std::vector<CutEntry> entries;
+    for (std::size_t i = 0; i < cut->count; ++i) entries.push_back(cut->entry(i));
+    return encode_cut(out, h, cut->new_view, entries);
+  }
+  if (const auto* n = std::get_if<ViewNumber>(&packet.body))
+    return encode_view_number(out, h, n->new_view);
+  if (const auto* r = std::get_if<Roster>(&packet.body)) {
+    std::vector<RosterMember> members;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < r->count; ++i) {
+      RosterEntry e;
+      at = r->next(at, e);
+      members.push_back({e.member, e.contact});
+    }
+    return encode_roster(out, h, r->new_view, members);
+  }
+  const auto& s = std::get<StateChunk>(packet.body);
+  return encode_state(out, h, s.new_view, s.total, s.offset, s.chunk);
+}
+
 nexo::Result<void> reencode(const Packet& packet, nexo::Bytes& out) {
   if (const auto* data = std::get_if<Data>(&packet.body))
     return encode_data(out, packet.header, data->seq,
@@ -29,11 +63,13 @@ nexo::Result<void> reencode(const Packet& packet, nexo::Bytes& out) {
                        data->payload);
   if (const auto* nak = std::get_if<Nak>(&packet.body))
     return encode_nak(out, packet.header, nak->target, nak->ranges());
-  const auto& heartbeat = std::get<Heartbeat>(packet.body);
-  std::vector<DigestEntry> digest;
-  for (std::size_t i = 0; i < heartbeat.count; ++i)
-    digest.push_back(heartbeat.entry(i));
-  return encode_heartbeat(out, packet.header, heartbeat.highest_sent, digest);
+  if (const auto* heartbeat = std::get_if<Heartbeat>(&packet.body)) {
+    std::vector<DigestEntry> digest;
+    for (std::size_t i = 0; i < heartbeat->count; ++i)
+      digest.push_back(heartbeat->entry(i));
+    return encode_heartbeat(out, packet.header, heartbeat->highest_sent, digest);
+  }
+  return reencode_membership(packet, out);
 }
 
 void round_trip(std::span<const std::byte> datagram) {

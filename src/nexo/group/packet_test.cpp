@@ -242,11 +242,17 @@ TEST(GroupPacket, HeartbeatEmptyAndMaxDigest) {
 
 // ---- refusals -----------------------------------------------------------------
 
+}  // namespace
+
 struct Case {
   std::string name;
   Bytes datagram;
   ParseError want;
 };
+// The refusals of the membership bodies (JOIN .. STATE).
+void append_membership_refusals(std::vector<Case>& cases);
+
+namespace {
 
 // NAK / HEARTBEAT body offsets: target or highest_sent, count, then pairs.
 constexpr std::size_t kCountAt = kBodyAt + 8;
@@ -270,7 +276,7 @@ std::vector<Case> refusal_cases() {
       {"version 0", edited(data, 2, 0, 1), ParseError::bad_version},
       {"a valid DATA", data, ParseError::none},
       {"type 0", edited(data, 3, 0, 1), ParseError::unknown_type},
-      {"type 4", edited(data, 3, 4, 1), ParseError::unknown_type},
+      {"type 17", edited(data, 3, 17, 1), ParseError::unknown_type},
       {"type 255", edited(data, 3, 255, 1), ParseError::unknown_type},
       {"sender 0", edited(hb, 12, 0, 8), ParseError::zero_sender},
       {"DATA body empty", with_body_size(data, 0), ParseError::truncated_body},
@@ -309,6 +315,7 @@ std::vector<Case> refusal_cases() {
       {"HEARTBEAT member decreasing", edited(hb, kPairsAt + 32, 3, 8),
        ParseError::unordered_digest},
   };
+  append_membership_refusals(cases);  // packet_membership_test.cpp
   for (int bit = 2; bit < 8; ++bit)
     cases.push_back({"DATA flags bit " + std::to_string(bit), edited(data, kFlagsAt, 1u << bit, 1),
                      ParseError::bad_flags});
