@@ -7,8 +7,8 @@
 //      share delivered, FIFO checked, delivery latency p50/p99, and the ratios;
 //   2. simulated rows (group_sim.cpp; no anchor, labelled so): one loss seen
 //      by 1,000 simulated receivers (NAKs that reach the sender), and the
-//      crash of one member of a 100-member group (time to the new view, when
-//      the membership layer is in this build).
+//      crash of one member of a 100-member group (time until every survivor
+//      has the new view).
 // The receivers are this binary run again with --role=receiver (fork/exec):
 // separate processes, as the issue asks. Multicast stays on lo.
 //
@@ -78,7 +78,7 @@ Flags flags(Options& o) {
       .count("--receivers", o.receivers, 16, "receiver processes (default 4)")
       .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 10)")
       .count("--seed", o.seed, 2'000'000'000, "loss and simulation seed (default 20261206)")
-      .count("--sim-runs", o.sim_runs, 1000, "seeded runs per simulated row (default 20)")
+      .count("--sim-runs", o.sim_runs, 1000, "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
       .number("--norm-rate", o.norm_mbps, 1, 100'000,
               "norm-fixed: its fixed rate in Mbit/s (default 500)")
       .number("--pgm-rate", o.pgm_mbps, 1, 100'000, "pgm: its fixed rate in Mbit/s (default 200)")
