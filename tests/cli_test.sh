@@ -136,6 +136,11 @@ expect_error "missing argument" 2 "nexo udp send: HOST is required" -- udp send 
 expect_error "missing subcommand" 2 "one of: serve send" -- tcp
 expect_error "unknown option" 2 "nexo udp serve:" -- udp serve --colour
 expect_error "negative count" 2 "'-1' is not a count" -- tcp serve --count -1
+expect_error "group: not a multicast group" 1 "not a multicast group address" -- group join g --address 10.1.2.3
+expect_error "group: unknown interface" 1 "no network interface named 'nosuch0'" -- group join g --interface nosuch0
+expect_error "group: bad member" 1 "--members 'nohost'" -- group join g --members nohost
+expect_error "group: unknown order" 2 "--order" -- group join g --order random
+expect_error "group: loss out of range" 2 "--loss" -- group join g --loss 1.5
 if start_server busy tcp serve --port 0 --bind 127.0.0.1; then
   expect_error "address in use" 1 "Address already in use" -- tcp serve --port "$port" --bind 127.0.0.1
   kill "$server_pid"
@@ -334,9 +339,9 @@ rc=$?
 tour_has() {  # tour_has "what" REGEX: a line of the tour's output matches
   grep -Eq -- "$2" "$work/tour.out" && pass "tour: $1" || fail "tour: $1: no line matches '$2'"
 }
-for n in 1 2 3 4 5 6 7; do tour_has "stop $n" "^== $n\. "; done
-tour_has "no stop 8" '^Tour complete\.$'
-[[ $(grep -c '^== ' "$work/tour.out") -eq 7 ]] || fail "tour: not exactly 7 stops"
+for n in 1 2 3 4 5 6 7 8; do tour_has "stop $n" "^== $n\. "; done
+tour_has "no stop 9" '^Tour complete\.$'
+[[ $(grep -c '^== ' "$work/tour.out") -eq 8 ]] || fail "tour: not exactly 8 stops"
 tour_has "resolve localhost" '^   resolve\("localhost"\) +.*(127\.0\.0\.1|::1)'
 tour_has "an unknown host" '^   resolve\("no-such-host\.invalid"\) +\[resolve_failed\]'
 tour_has "udp echo" '^   udp send "Hello" → reply +Hello$'
@@ -367,12 +372,30 @@ tour_has "big-endian CDR reads back" '^   unmarshalled from big-endian CDR +the 
 tour_has "a hostile length" '^   a string length of 4294967295 +\['
 tour_has "a cut input" '^   the first 17 bytes only +\['
 tour_has "a remote object reference" '^   text form +.*127\.0\.0\.1.*1099'
+tour_has "group: everything delivered" '^   member 3 delivered 15 of 15, first +127\.0\.0\.1:[0-9]+: hello #1 from member'
+tour_has "group: a view without the crashed member" '^   member 1 after [0-9]+ ms +view [0-9]+: 127\.0\.0\.1:[0-9]+, 127\.0\.0\.1:[0-9]+$'
+tour_has "group: the diagram" '^   SVG written to +/.*\.svg$'
 sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")
 [[ -n $sent_sync && $sent_sync -ge 50 ]] && pass "tour: send_sync waited for the receiver's 50 ms" \
   || fail "tour: send_sync waited '$sent_sync' ms, less than the receiver took"
 
+# --- nexo group join --------------------------------------------------------
+# Alone in its group: it forms a view of its own, sends each line, delivers
+# them to itself, leaves at the end of input and exits 0.
+gname="cli-$$-$RANDOM"
+out=$(printf 'one\ntwo words\n' | timeout $((20 * scale)) "$nexo" group join "$gname" --port 0 --stats 2>"$work/group.err"); rc=$?
+me=$(sed -n 's/^nexo group join: .* as \([0-9.]*:[0-9]*\), order fifo$/\1/p' "$work/group.err")
+if [[ $rc -eq 0 && -n $me && $out == "$me: one"$'\n'"$me: two words" ]]; then pass "group join alone: '<member>: <text>'"
+else fail "group join alone: exit $rc, stdout '$out', stderr $(cat "$work/group.err")"; fi
+grep -qE "^view [0-9]+: $me\$" "$work/group.err" && pass "group join prints 'view <id>: <member>'" \
+  || fail "group join view line: $(cat "$work/group.err")"
+grep -q "^stats group $me: sent 2, delivered 2" "$work/group.err" && pass "group join --stats" \
+  || fail "group join --stats: $(cat "$work/group.err")"
+printf 'x\n' | timeout $((20 * scale)) "$nexo" group join "$gname" --port 0 --trace "$work/group.svg" 2>/dev/null >/dev/null \
+  && grep -q "<svg" "$work/group.svg" && pass "group join --trace writes an SVG" || fail "group join --trace"
+
 # --- help ------------------------------------------------------------------
-for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour" "fault-proxy" "marshal" "unmarshal"; do
+for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour" "fault-proxy" "marshal" "unmarshal" "group join"; do
   # shellcheck disable=SC2086
   if "$nexo" $cmd --help | grep -q "Usage: nexo $cmd"; then pass "$cmd --help"; else fail "$cmd --help"; fi
 done

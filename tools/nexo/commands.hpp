@@ -104,6 +104,24 @@ struct StatArgs {
   bool prometheus = false;  // the Prometheus text format (every process when no pid)
 };
 
+// nexo group join NAME: a member of a process group, lines of stdin sent, deliveries printed.
+struct GroupArgs {
+  std::string name;
+  std::string order = "fifo";
+  std::string interface = "lo";
+  std::string address;       // empty: the name's (239.a.b.c)
+  long long port = 7447;     // group::kDefaultPort; 0: any free port (printed)
+  std::string members;       // HOST:PORT,...: unicast fan-out mode
+  bool unicast = false;      // unicast fan-out with no --members (the first member)
+  bool stats = false;
+  std::string trace;         // an SVG file to write the run into
+  double loss = 0, dup = 0, reorder = 0;
+  std::uint64_t seed = 0;    // of the fault plan; 0: drawn at random (printed)
+  std::string direction = "back";  // the faults act on: back (received), to (sent), both
+  std::string detection_time = "1s";
+  long long timeout_ms = 10'000;   // join and leave
+};
+
 const std::vector<std::string>& wire_format_names();
 const std::vector<std::string>& wire_example_names();
 
@@ -121,5 +139,6 @@ int wire_marshal(const MarshalArgs& args);
 int wire_unmarshal(const UnmarshalArgs& args);
 int tour();
 int stat(const StatArgs& args);
+int group_join(const GroupArgs& args);
 
 }  // namespace nexo::tool

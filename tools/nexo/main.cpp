@@ -7,6 +7,7 @@
 //   nexo fault-proxy               a UDP relay with a failure model to order
 //   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization
 //   nexo stat [PID]                live counters of running nexo programs
+//   nexo group join NAME           a member of a process group: stdin sent, deliveries printed
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -172,6 +173,63 @@ void add_message_passing(CLI::App& app, nexo::tool::SendArgs& send, nexo::tool::
   p->callback([&] { status = nexo::tool::msg_ping(ping); });
 }
 
+void add_group(CLI::App& app, nexo::tool::GroupArgs& args, int& status) {
+  CLI::App* group = app.add_subcommand(
+      "group", "process groups: reliable, ordered multicast with views (group::Group)");
+  group->require_subcommand(1);
+  CLI::App* join = group->add_subcommand(
+      "join",
+      "join group NAME (returns once in a view), send each line of standard input, print "
+      "each delivery as '<member>: <text>' and each view on stderr as 'view <id>: <member>, "
+      "...'; at the end of input leave cleanly and exit 0");
+  join->add_option("NAME", args.name, "the group's name (its address: 239.a.b.c by its hash)")
+      ->required();
+  join->add_option("--order", args.order, "delivery order")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fifo", "causal", "total", "agreed"}));
+  join->add_option("--interface", args.interface,
+                   "interface to join and send on, by name or address; the loopback interface "
+                   "unless told otherwise, so nothing leaves this host by accident")
+      ->capture_default_str();
+  join->add_option("--address", args.address,
+                   "the group's address instead of the name's: 224.0.0.0/4 or ff00::/8");
+  join->add_option("--port", args.port,
+                   "the group's port (multicast; 0: any free port, printed), or this member's own "
+                   "port with --members")
+      ->capture_default_str()
+      ->check(opt::port(true));
+  join->add_option("--members", args.members,
+                   "unicast fan-out instead of multicast, starting from these members: "
+                   "HOST:PORT,...");
+  join->add_flag("--unicast", args.unicast,
+                 "unicast fan-out with no --members yet: the first member, whose HOST:PORT the "
+                 "others give as --members");
+  join->add_flag("--stats", args.stats, "print the member's counters on stderr at the end");
+  join->add_option("--trace", args.trace, "write the run as an SVG space-time diagram to FILE");
+  join->add_option("--loss", args.loss, "probability a datagram is lost")
+      ->check(CLI::Range(0.0, 1.0));
+  join->add_option("--dup", args.dup, "probability of a duplicate")->check(CLI::Range(0.0, 1.0));
+  join->add_option("--reorder", args.reorder,
+                   "probability a datagram is held back behind later ones")
+      ->check(CLI::Range(0.0, 1.0));
+  join->add_option("--seed", args.seed,
+                   "seed of the fault generator (replayable; default: drawn, and printed)")
+      ->check(opt::count(0));
+  join->add_option("--direction", args.direction,
+                   "the datagrams the faults act on: back (received), to (sent), both")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"both", "to", "back"}));
+  join->add_option("--detection-time", args.detection_time,
+                   "a crashed member leaves the view within this: 1s, 500ms")
+      ->capture_default_str()
+      ->check(opt::duration());
+  join->add_option("--timeout", args.timeout_ms,
+                   "milliseconds to wait for a view when joining, and for the leave")
+      ->capture_default_str()
+      ->check(CLI::Range(1LL, opt::kMaxTimeoutMs));
+  join->callback([&args, &status] { status = nexo::tool::group_join(args); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -289,6 +347,9 @@ int main(int argc, char** argv) {
   CLI::App* resolve = app.add_subcommand("resolve", "print every address of a host name");
   resolve->add_option("NAME", name, "host name or address")->required();
   resolve->callback([&] { status = nexo::tool::resolve(name); });
+
+  nexo::tool::GroupArgs group;
+  add_group(app, group, status);
 
   nexo::tool::StatArgs stat;
   CLI::App* st = app.add_subcommand(

@@ -2,6 +2,7 @@
 // Each stop shows one idea of the chapter with real sockets, and says what happened.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <future>
 #include <iomanip>
@@ -9,9 +10,12 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "chapter_servers.hpp"
 #include "commands.hpp"
 #include "nexo/fault/plan.hpp"
+#include "nexo/group/group.hpp"
 #include "nexo/msg/port.hpp"
 #include "nexo/msg/sender.hpp"
 #include "nexo/net/data_stream.hpp"
@@ -278,6 +282,117 @@ void reliable_delivery() {
   say("it reports the connection broken, and cannot say whether the peer or the network failed.");
 }
 
+// Copies `from`'s events into `into` (each member's Group records on its own
+// loop thread, into a Trace of its own: one picture needs them together).
+void merge_trace(group::Trace& into, const group::Trace& from) {
+  const auto& names = from.members();
+  for (const auto& e : from.events()) {
+    const std::string& who = names[e.member];
+    switch (e.kind) {
+      case group::TraceKind::sent: into.sent(e.at, who, e.message.seq, e.text); break;
+      case group::TraceKind::delivered: into.delivered(e.at, who, e.message); break;
+      case group::TraceKind::nak_sent:
+        into.nak_sent(e.at, who, names[e.peer], e.first, e.last);
+        break;
+      case group::TraceKind::retransmitted:
+        into.retransmitted(e.at, who, e.message, e.has_peer ? names[e.peer] : std::string());
+        break;
+      case group::TraceKind::sequencer_hop: into.sequencer_hop(e.at, who, e.message, e.first); break;
+      case group::TraceKind::view_installed: {
+        std::vector<std::string> view;
+        for (auto m : e.view)
+          view.push_back(names[m]);
+        into.view_installed(e.at, who, e.first, view);
+        break;
+      }
+      case group::TraceKind::crashed: into.crashed(e.at, who); break;
+      case group::TraceKind::left: into.left(e.at, who); break;
+      case group::TraceKind::note: into.note(e.at, who, e.text); break;
+    }
+  }
+}
+
+std::string view_line(const group::Group& g, const group::View& v) {
+  std::string line = "view " + std::to_string(v.id) + ":";
+  for (std::size_t i = 0; i < v.members.size(); ++i)
+    line += (i == 0 ? " " : ", ") + g.name_of(v.members[i]);
+  return line;
+}
+
+void group_communication() {
+  stop("Group communication: reliable, ordered multicast with views");
+  say("Three members join one group on loopback multicast; each loses 10% of the datagrams it");
+  say("receives (a seeded fault plan). Sequence numbers, NAKs and retransmissions repair that:");
+  std::array<group::Trace, 3> traces;
+  std::vector<std::unique_ptr<group::Group>> members;
+  fault::Direction lossy;
+  lossy.loss = 0.1;
+  for (std::size_t i = 0; i < 3; ++i) {
+    group::GroupOptions o;
+    o.name = "tour-" + std::to_string(::getpid());
+    o.port = members.empty() ? 0 : members.front()->port();
+    o.faults = fault::Plan{{}, lossy, 2026 + i};
+    o.trace = &traces[i];
+    members.push_back(check(group::Group::join(o), "join the group"));
+  }
+  show("the group (its name's address)", members[0]->address().to_string());
+  for (auto& g : members) {  // each waits until it sees all three
+    group::View v = g->view();
+    while (v.members.size() < 3)
+      v = check(g->next_view(v.id, 10'000ms), "a view of three");
+  }
+  show("every member's view", view_line(*members[0], members[0]->view()));
+  for (int k = 1; k <= 5; ++k)
+    for (std::size_t i = 0; i < 3; ++i)
+      check(members[i]->send("hello #" + std::to_string(k) + " from member " +
+                                 std::to_string(i + 1),
+                             5000ms),
+            "send");
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string first;
+    for (int n = 0; n < 15; ++n) {
+      auto d = check(members[i]->receive(10'000ms), "receive");
+      if (n == 0)
+        first = members[i]->name_of(d.sender) + ": " +
+                std::string(reinterpret_cast<const char*>(d.payload.data()), d.payload.size());
+    }
+    const auto c = members[i]->counters();
+    show("member " + std::to_string(i + 1) + " delivered 15 of 15, first",
+         first + " (NAKs sent " + std::to_string(c.endpoint.reliability.naks_sent) +
+             ", datagrams lost " + std::to_string(c.transport.faults_received.lost) + ")");
+  }
+
+  say("");
+  say("Now member 3 crashes: it stops, without a word. The others hear no heartbeat from it,");
+  say("probe it, and after the detection time (1 s) install a view without it:");
+  const std::string crashed = members[2]->name();
+  const auto crashed_at = group::Clock::now();
+  members[2].reset();
+  traces[2].crashed(crashed_at, crashed);  // its loop has stopped: the trace is ours again
+  for (std::size_t i = 0; i < 2; ++i) {
+    group::View v = members[i]->view();
+    while (v.members.size() != 2)
+      v = check(members[i]->next_view(v.id, 10'000ms), "a view without the crashed member");
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(group::Clock::now() -
+                                                                          crashed_at);
+    show("member " + std::to_string(i + 1) + " after " + std::to_string(ms.count()) + " ms",
+         view_line(*members[i], v));
+  }
+  for (std::size_t i = 0; i < 2; ++i)
+    check(members[i]->leave(5000ms), "leave");
+  members.clear();
+  group::Trace all;
+  for (const auto& t : traces)
+    merge_trace(all, t);
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("nexo-tour-group-" + std::to_string(::getpid()) + ".svg");
+  check(group::write_svg_file(all, path), "write the space-time diagram");
+  say("");
+  say("The run as a space-time diagram (one timeline per member, an arrow per message, NAKs,");
+  say("retransmissions, the views and the crash marked): open it in a browser:");
+  show("SVG written to", path.string());
+}
+
 }  // namespace
 
 void indent_block(std::string_view text) {
@@ -374,6 +489,7 @@ int tour() {
     message_passing();
     reliable_delivery();
     marshalling();
+    group_communication();
   } catch (const TourFailure& failure) {
     std::cerr << "nexo tour: " << failure.error.message() << '\n';
     return 1;

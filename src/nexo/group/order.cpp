@@ -1,7 +1,10 @@
 // The orderers' names, the factory, and FIFO: the Member's own order, passed on.
 #include "nexo/group/order.hpp"
 
+#include <algorithm>
 #include <deque>
+
+#include "nexo/group/order_internal.hpp"
 
 namespace nexo::group {
 
@@ -57,15 +60,22 @@ class FifoOrderer final : public Orderer {
 
 }  // namespace
 
-std::unique_ptr<Orderer> make_orderer(Order order, MemberId /*self*/, std::uint64_t /*view*/,
-                                      const std::vector<MemberId>& /*members*/) {
+std::unique_ptr<Orderer> make_orderer(Order order, MemberId self, std::uint64_t /*view*/,
+                                      const std::vector<MemberId>& members) {
+  if (order == Order::fifo) return std::make_unique<FifoOrderer>();
+  // The others index the view: self in it, no id twice.
+  if (std::find(members.begin(), members.end(), self) == members.end() ||
+      order_detail::index_members(members).size() != members.size())
+    return nullptr;
   switch (order) {
     case Order::fifo:
-      return std::make_unique<FifoOrderer>();
+      break;
     case Order::causal:
+      return order_detail::make_causal_orderer(self, members);
     case Order::total:
+      return order_detail::make_total_orderer(self, members);
     case Order::agreed:
-      break;  // the next step: order_causal.cpp, order_total.cpp, order_agreed.cpp
+      return order_detail::make_agreed_orderer(self, members);
   }
   return nullptr;
 }

@@ -53,6 +53,9 @@ class Orderer {
 
 // The orderer of `order` for member `self` in view `view` whose members are
 // `members` (View::members order; members[0] is the sequencer of Order::total).
+// nullptr (for every order but fifo) when self is not in members or an id
+// is there twice. The orders: order.cpp (fifo), order_causal.cpp,
+// order_total.cpp, order_agreed.cpp, each described at the top of its file.
 std::unique_ptr<Orderer> make_orderer(Order order, MemberId self, std::uint64_t view,
                                       const std::vector<MemberId>& members);
 

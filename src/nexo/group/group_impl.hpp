@@ -1,0 +1,81 @@
+// The inside of group::Group (group.hpp), shared by group.cpp (the caller's
+// side: join, send, receive, leave) and group_loop.cpp (the loop thread's
+// side: sockets, timers, the Endpoint). Internal to group/.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "nexo/base/counter_file.hpp"
+#include "nexo/group/delivery_queue.hpp"
+#include "nexo/group/group.hpp"
+#include "nexo/io/io_watcher.hpp"
+#include "nexo/io/loop_thread.hpp"
+#include "nexo/io/timer.hpp"
+
+namespace nexo::group {
+
+struct Group::Impl {
+  // --- set before the loop starts, constant after -------------------------
+  GroupOptions options;
+  std::unique_ptr<Transport> transport;
+  std::vector<net::Endpoint> seeds;  // unicast mode, without this member's contact
+  MemberId self = 0;
+  std::string label;  // counter record label: "NAME ADDRESS"
+
+  // --- the loop thread's ---------------------------------------------------
+  std::unique_ptr<io::LoopThread> io;
+  std::optional<Endpoint> endpoint;
+  std::unique_ptr<io::IoWatcher> unicast_watcher, group_watcher;
+  std::unique_ptr<io::Timer> timer;
+  struct PendingSend {
+    Bytes payload;
+    io::Completer<void> done;
+  };
+  std::deque<PendingSend> pending;
+  std::vector<net::Endpoint> fan_out;  // unicast mode: seeds and the view's contacts
+  std::optional<io::Completer<void>> joined, left;
+  bool stopped = false;  // the I/O is torn down: nothing more happens
+  Bytes packet;          // scratch for poll_transmit
+  Time counters_at{};
+  CounterBlock published;
+
+  // --- shared: under mutex ---------------------------------------------------
+  mutable std::mutex mutex;
+  std::condition_variable changed;  // a view, room for sends, leaving
+  View view;
+  std::map<MemberId, std::string> names;
+  std::function<void(const ViewChange&)> view_callback;
+  std::size_t pending_count = 0;  // sends handed over, not yet taken by the protocol
+  bool leaving = false;           // leave() called: no more sends
+  bool closed = false;            // the loop stopped
+
+  DeliveryQueue deliveries;
+  std::atomic<std::uint64_t> delivered{0};
+
+  // Loop thread (group_loop.cpp).
+  Result<void> start(Time now);   // watchers, timer, join
+  void pump(Time now);            // everything that can move now
+  void stop_io();                 // watchers and timer gone; closed
+  void start_leave(Time now, io::Completer<void> done);
+  void enqueue_send(Bytes payload, io::Completer<void> done, Time now);
+  GroupCounters read_counters() const;
+
+ private:
+  void on_readable(std::uint32_t readiness);
+  void on_timer();
+  void on_datagram(std::span<const std::byte> datagram, Time now);
+  bool take_sends(Time now);
+  bool transmit(Time now);
+  bool take_events(Time now);
+  void on_view_change(ViewChange change, Time now);
+  void record_sent(std::span<const std::byte> packet, Time now);
+  void arm(Time now);
+  void publish(Time now, bool force);
+  std::string label_of(MemberId member);
+};
+
+}  // namespace nexo::group

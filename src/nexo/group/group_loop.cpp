@@ -1,0 +1,329 @@
+// group::Group's loop thread: the Endpoint fed with datagrams and timers, its
+// packets sent through the Transport, its events handed to the application.
+#include <algorithm>
+#include <array>
+
+#include "nexo/group/group_impl.hpp"
+#include "nexo/group/packet.hpp"
+
+namespace nexo::group {
+namespace {
+
+// The published counters, in this order (GroupCounters: read_counters()).
+constexpr std::array<CounterSpec, 24> kSpecs{{
+    {"sent"},
+    {"delivered"},
+    {"naks_sent"},
+    {"naks_received"},
+    {"naks_suppressed"},
+    {"retransmissions"},
+    {"duplicates"},
+    {"heartbeats_sent"},
+    {"drop_malformed"},
+    {"drop_other_group"},
+    {"drop_non_member"},
+    {"drop_stale_view"},
+    {"drop_beyond_window"},
+    {"drop_buffer_full"},
+    {"drop_nak_rate"},
+    {"drop_nak_invalid"},
+    {"drop_membership"},
+    {"drop_truncated"},
+    {"fault_lost"},
+    {"history_bytes", CounterKind::gauge},
+    {"view", CounterKind::gauge},
+    {"view_size", CounterKind::gauge},
+    {"views_installed"},
+    {"crashes_detected"},
+}};
+
+constexpr auto kPublishEvery = std::chrono::milliseconds(100);
+// The key of a message in a trace: member sequence numbers start again at 1
+// in every view, so the view goes in the high bits.
+std::uint64_t trace_seq(std::uint64_t view, std::uint64_t seq) {
+  return view << 40 | (seq & ((std::uint64_t{1} << 40) - 1));
+}
+
+}  // namespace
+
+Result<void> Group::Impl::start(Time now) {
+  published = allocate_counters("group", label, kSpecs);
+  unicast_watcher = std::make_unique<io::IoWatcher>(
+      io->loop(), transport->unicast_fd(), [this](std::uint32_t r) { on_readable(r); });
+  if (auto s = unicast_watcher->start(io::kReadable); !s) return s;
+  if (transport->group_fd() >= 0) {
+    group_watcher = std::make_unique<io::IoWatcher>(
+        io->loop(), transport->group_fd(), [this](std::uint32_t r) { on_readable(r); });
+    if (auto s = group_watcher->start(io::kReadable); !s) return s;
+  }
+  timer = std::make_unique<io::Timer>(io->loop(), [this] { on_timer(); });
+  fan_out = seeds;
+  if (options.trace != nullptr) options.trace->add_member(label_of(self));
+  endpoint->join(now);
+  pump(now);
+  return ok();
+}
+
+void Group::Impl::on_readable(std::uint32_t readiness) {
+  if (stopped) return;
+  const Time now = Clock::now();
+  if ((readiness & io::kWritable) != 0) transport->flush();
+  transport->receive(now, [&](std::span<const std::byte> d) { on_datagram(d, now); });
+  pump(now);
+}
+
+void Group::Impl::on_timer() {
+  if (stopped) return;
+  const Time now = Clock::now();
+  transport->on_timer(now, [&](std::span<const std::byte> d) { on_datagram(d, now); });
+  if (auto due = endpoint->next_timer(); due && *due <= now) endpoint->on_timer(now);
+  pump(now);
+}
+
+void Group::Impl::on_datagram(std::span<const std::byte> datagram, Time now) {
+  endpoint->on_packet(datagram, now);
+}
+
+void Group::Impl::pump(Time now) {
+  if (stopped) return;
+  // Sends may free room for more, events may bring packets: until quiet (bounded).
+  for (int round = 0; round < 16; ++round) {
+    const bool sent = take_sends(now);
+    const bool moved = transmit(now);
+    const bool events = take_events(now);
+    if (stopped) return;
+    if (!sent && !moved && !events) break;
+  }
+  if (transport->has_queued() && !transport->flush()) {
+    (void)unicast_watcher->start(io::kReadable | io::kWritable);
+  } else if ((unicast_watcher->interest() & io::kWritable) != 0) {
+    (void)unicast_watcher->start(io::kReadable);
+  }
+  if (left && endpoint->state() == Endpoint::State::left) {
+    left->complete(ok());
+    left.reset();
+  }
+  publish(now, false);
+  arm(now);
+}
+
+bool Group::Impl::take_sends(Time now) {
+  bool any = false;
+  while (!pending.empty()) {
+    PendingSend& front = pending.front();
+    auto sent = endpoint->send(front.payload, now);
+    if (!sent && sent.error().is(ErrorKind::would_block)) break;  // flow control: later
+    io::Completer<void> done = std::move(front.done);
+    pending.pop_front();
+    {
+      std::lock_guard lock(mutex);
+      --pending_count;
+    }
+    changed.notify_all();
+    done.complete(std::move(sent));
+    any = true;
+  }
+  return any;
+}
+
+bool Group::Impl::transmit(Time now) {
+  bool any = false;
+  Destination to;
+  while (endpoint->poll_transmit(packet, to)) {
+    any = true;
+    if (options.trace != nullptr) record_sent(packet, now);
+    if (!to.group) {
+      const Bytes* contact = endpoint->contact(to.member);
+      if (contact == nullptr) continue;  // a member no longer known: nowhere to send
+      if (auto at = decode_contact(*contact); at) transport->send(packet, *at, now);
+      continue;
+    }
+    if (transport->multicast()) {
+      transport->send(packet, *transport->group_endpoint(), now);
+      continue;
+    }
+    for (const auto& at : fan_out)
+      transport->send(packet, at, now);
+  }
+  if (any) transport->flush();
+  return any;
+}
+
+bool Group::Impl::take_events(Time now) {
+  bool any = false;
+  while (auto event = endpoint->poll_event()) {
+    any = true;
+    if (auto* d = std::get_if<Delivery>(&*event)) {
+      if (d->control) continue;  // the ordering layer's own
+      if (options.trace != nullptr) {
+        options.trace->delivered(now, label_of(self),
+                                 MessageKey{label_of(d->sender), trace_seq(d->view, d->seq)});
+      }
+      delivered.fetch_add(1, std::memory_order_relaxed);
+      deliveries.push(std::move(*d));
+    } else if (auto* change = std::get_if<ViewChange>(&*event)) {
+      on_view_change(std::move(*change), now);
+    } else if (auto* request = std::get_if<StateRequest>(&*event)) {
+      endpoint->provide_state(request->view, options.provide_state ? options.provide_state() : Bytes{});
+    } else if (auto* state = std::get_if<StateTransfer>(&*event)) {
+      if (options.apply_state) options.apply_state(state->state);
+    }
+  }
+  return any;
+}
+
+void Group::Impl::on_view_change(ViewChange change, Time now) {
+  std::function<void(const ViewChange&)> callback;
+  {
+    std::lock_guard lock(mutex);
+    for (std::size_t i = 0; i < change.view.members.size() && i < change.view.contacts.size(); ++i) {
+      auto at = decode_contact(change.view.contacts[i]);
+      if (at) names[change.view.members[i]] = at->to_string();
+    }
+    view = change.view;
+    callback = view_callback;
+  }
+  changed.notify_all();
+  if (!transport->multicast()) {  // fan out to the seeds and everyone in the view
+    fan_out = seeds;
+    for (const auto& contact : change.view.contacts) {
+      auto at = decode_contact(contact);
+      if (!at || *at == transport->contact()) continue;
+      if (std::find(fan_out.begin(), fan_out.end(), *at) == fan_out.end()) fan_out.push_back(*at);
+    }
+  }
+  if (options.trace != nullptr) {
+    std::vector<std::string> members;
+    for (MemberId m : change.view.members)
+      members.push_back(label_of(m));
+    options.trace->view_installed(now, label_of(self), change.view.id, members);
+  }
+  const bool in_view = std::find(change.view.members.begin(), change.view.members.end(), self) !=
+                       change.view.members.end();
+  if (joined && in_view) {
+    joined->complete(ok());
+    joined.reset();
+  }
+  if (callback) callback(change);
+}
+
+void Group::Impl::record_sent(std::span<const std::byte> bytes, Time now) {
+  Packet p;
+  if (decode(bytes, p) != ParseError::none) return;  // membership packets: not drawn
+  const std::string me = label_of(self);
+  if (const auto* data = std::get_if<Data>(&p.body)) {
+    if (data->control) return;
+    const std::uint64_t key = trace_seq(p.header.view, data->seq);
+    if (data->retransmission) {
+      options.trace->retransmitted(now, me, MessageKey{me, key});
+    } else {
+      const std::string_view text(reinterpret_cast<const char*>(data->payload.data()),
+                                  std::min<std::size_t>(data->payload.size(), 16));
+      options.trace->sent(now, me, key, text);
+    }
+  } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
+    for (const SeqRange& r : nak->ranges())
+      options.trace->nak_sent(now, me, label_of(nak->target), trace_seq(p.header.view, r.first),
+                              trace_seq(p.header.view, r.last));
+  }
+}
+
+void Group::Impl::arm(Time now) {
+  std::optional<Time> due = endpoint->next_timer();
+  if (auto faults = transport->next_due(); faults && (!due || *faults < *due)) due = faults;
+  const Time publish_at = counters_at + kPublishEvery;
+  if (!due || publish_at < *due) due = publish_at;
+  timer->start_at(std::max(*due, now));
+}
+
+void Group::Impl::publish(Time now, bool force) {
+  if (!force && now < counters_at + kPublishEvery) return;
+  counters_at = now;
+  const GroupCounters c = read_counters();
+  const MemberCounters& r = c.endpoint.reliability;
+  std::uint64_t malformed = 0;
+  for (std::uint64_t n : r.parse_errors)
+    malformed += n;
+  const std::array<std::uint64_t, kSpecs.size()> values{
+      r.sent, c.delivered, r.naks_sent, r.naks_received, r.naks_suppressed, r.retransmissions,
+      r.duplicates, r.heartbeats_sent, malformed, r.other_group, r.non_member, r.stale_view,
+      r.beyond_window, r.buffer_full, r.nak_rate_limited, r.nak_unknown + r.nak_unrecoverable,
+      c.endpoint.membership_drops, c.transport.truncated,
+      c.transport.faults_sent.lost + c.transport.faults_received.lost, r.history_bytes, c.view,
+      c.view_size, c.endpoint.views_installed, c.endpoint.crashes_detected};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    published.set(i, values[i]);
+}
+
+GroupCounters Group::Impl::read_counters() const {
+  GroupCounters c;
+  c.endpoint = endpoint->counters();
+  c.transport = transport->counters();
+  const MemberCounters& r = c.endpoint.reliability;
+  std::uint64_t malformed = 0;
+  for (std::uint64_t n : r.parse_errors)
+    malformed += n;
+  c.bad_datagrams = malformed + r.other_group + r.non_member + c.endpoint.membership_drops +
+                    c.transport.truncated;
+  c.delivered = delivered.load(std::memory_order_relaxed);
+  const View& v = endpoint->view();
+  c.view = v.id;
+  c.view_size = v.members.size();
+  return c;
+}
+
+void Group::Impl::enqueue_send(Bytes payload, io::Completer<void> done, Time now) {
+  if (stopped) {
+    done.complete(Error(ErrorKind::not_connected, "group send: this member has left the group"));
+    return;
+  }
+  pending.push_back(PendingSend{std::move(payload), std::move(done)});
+  pump(now);
+}
+
+void Group::Impl::start_leave(Time now, io::Completer<void> done) {
+  if (stopped || endpoint->state() == Endpoint::State::left) {
+    done.complete(ok());
+    return;
+  }
+  left = std::move(done);
+  if (endpoint->state() == Endpoint::State::member) endpoint->leave(now);
+  pump(now);
+}
+
+void Group::Impl::stop_io() {
+  if (stopped) return;
+  if (endpoint) publish(Clock::now(), true);
+  stopped = true;
+  unicast_watcher.reset();
+  group_watcher.reset();
+  timer.reset();
+  for (auto& p : pending)
+    p.done.complete(Error(ErrorKind::closed, "group send: the group was closed"));
+  pending.clear();
+  if (joined) joined->complete(Error(ErrorKind::closed, "group join: the group was closed"));
+  joined.reset();
+  if (left) left->complete(ok());
+  left.reset();
+  if (options.trace != nullptr && endpoint &&
+      endpoint->state() == Endpoint::State::left) {
+    options.trace->left(Clock::now(), label_of(self));
+  }
+  {
+    std::lock_guard lock(mutex);
+    closed = true;
+    pending_count = 0;
+  }
+  changed.notify_all();
+  deliveries.close();
+}
+
+std::string Group::Impl::label_of(MemberId member) {
+  std::lock_guard lock(mutex);
+  if (auto it = names.find(member); it != names.end()) return it->second;
+  char text[24];
+  std::snprintf(text, sizeof text, "#%llx", static_cast<unsigned long long>(member));
+  return text;
+}
+
+}  // namespace nexo::group
