@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,7 +34,7 @@ struct Options {
   double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
   bool quick = false;
-  ImplChoice impls = ImplChoice({"nexo-member", "norm", "norm-fixed", "pgm"});
+  ImplChoice impls = ImplChoice({"nexo", "nexo-total", "nexo-member", "norm", "norm-fixed", "pgm"});
 };
 
 inline constexpr double kLossRate = 0.05;
@@ -88,6 +89,7 @@ class RxRecorder {
 int run_norm_receiver(const RxSpec& spec);
 int run_pgm_receiver(const RxSpec& spec);
 int run_member_receiver(const RxSpec& spec);
+int run_nexo_receiver(const RxSpec& spec);
 // libpgm's version, "5.3.128".
 std::string pgm_version();
 // libnorm's version, as it reports it.
@@ -166,6 +168,13 @@ Result<TxResult> run_pgm_sender(const RxSpec& spec, Receivers& receivers,
 
 Result<TxResult> run_member_sender(const RxSpec& spec, Receivers& receivers,
                                    Clock::time_point deadline);
+
+// A sender that must exist before its receivers start (group::Group: its
+// port is the first member's): prepare sets spec.port, then run.
+struct PreparedSender {
+  std::function<Result<TxResult>(const RxSpec&, Receivers&, Clock::time_point)> run;
+};
+Result<PreparedSender> prepare_nexo_sender(RxSpec& spec);
 
 void run_real(const Options& options);
 void run_simulated(const Options& options);
