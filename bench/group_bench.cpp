@@ -1,7 +1,10 @@
 // bench_group — group/'s multicast beside the reliable-multicast libraries
 // that do the same job, measured in one run:
 //   1. reliable FIFO multicast over real sockets, 1 sender to 4 receiver
-//      processes, 1 KiB messages, at 0% and 5% loss (group_real.cpp), with
+//      processes, 1 KiB messages, at 0% and 5% loss (group_real.cpp): nexo's
+//      group::Group (group_nexo.cpp; also total order through the sequencer,
+//      5 members, 64 B) and its core group::Member on a loop of the
+//      benchmark's own (group_member_loop.cpp), with
 //      NORM (NRL's libnorm; group_norm.cpp says how it is set up) and OpenPGM
 //      (group_pgm.cpp; 0% loss only) as the anchors: messages/s per receiver,
 //      share delivered, FIFO checked, delivery latency p50/p99, and the ratios;
@@ -74,10 +77,10 @@ Flags flags(Options& o) {
   Flags f("bench_group");
   f.action("--quick", [&o] { set_quick(o); },
            "a short smoke run (5000 messages, 1 round, 3 simulated runs)")
-      .count("--messages", o.messages, 10'000'000, "messages per round (default 30000)")
+      .count("--messages", o.messages, 10'000'000, "messages per round (default 20000; nexo-total twice as many)")
       .count("--rounds", o.rounds, 100, "rounds per loss rate (default 3)")
       .count("--receivers", o.receivers, 16, "receiver processes (default 4)")
-      .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 10)")
+      .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 8)")
       .count("--seed", o.seed, 2'000'000'000, "loss and simulation seed (default 20261206)")
       .count("--sim-runs", o.sim_runs, 1000, "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
       .number("--norm-rate", o.norm_mbps, 1, 100'000,

@@ -24,9 +24,9 @@ namespace nexo::bench::group {
 
 struct Options {
   int receivers = 4;            // receiver processes
-  int messages = 30'000;        // per round, 1 KiB each
+  int messages = 20'000;        // per round, 1 KiB each (nexo-total: twice as many, 64 B)
   int rounds = 3;               // per loss rate, each impl once per round (rotating)
-  int limit_s = 10;             // a round not done by then did not finish
+  int limit_s = 8;              // a round not done by then did not finish
   int seed = 20261206;          // loss and simulation seeds
   int sim_runs = 10;            // seeded runs of the NAK row (the crash row: a quarter)
   std::size_t message_size = 1024;

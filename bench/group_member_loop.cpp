@@ -5,9 +5,9 @@
 // non-blocking, recvmmsg batches), the Member's packets sent to the group as
 // it hands them out, its timers run when due. The view is fixed (the sender
 // is member 1, receiver i is member i + 2): no membership, no ordering layer.
-// This is not group::Group (the socket driver), which the row "nexo" will
-// measure once it is in this build; it is the same protocol core, so the
-// figures say what the core costs on these sockets.
+// This is not group::Group (the socket driver: the row "nexo"); it is the
+// same protocol core without membership, ordering or the io/ loop thread, so
+// beside "nexo" it says what the driver adds.
 //
 // Loss is injected as NORM's NormSetRxLoss injects it: each receiver drops
 // that share of the datagrams it reads, independently (seeded), before the

@@ -12,7 +12,7 @@
 //   nexo        reliable FIFO, 1 KiB messages, 0% and 5% loss;
 //   nexo-total  total order through the sequencer, 5 members (the sender and
 //               4 receivers; one member sends), 64 B messages, 0% loss,
-//               3x --messages per round.
+//               2x --messages per round.
 #include <cstdio>
 #include <deque>
 #include <memory>

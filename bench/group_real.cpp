@@ -66,7 +66,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   spec.impl = o.impls.name(impl);
   spec.address = group_address(round);
   spec.port = *port;
-  spec.count = impl == kNexoTotal ? 3 * o.messages : o.messages;
+  spec.count = impl == kNexoTotal ? 2 * o.messages : o.messages;
   spec.size = static_cast<int>(impl == kNexoTotal ? kTotalSize : o.message_size);
   spec.loss = loss;
   spec.seed = o.seed + round;
