@@ -1,0 +1,182 @@
+// What the sections of bench_group share with its main (group_bench.cpp): the
+// options, the message layout, the receiver processes (this binary run again
+// in a receiver role) and what they report. The comment at the top of
+// group_bench.cpp says what is measured and why.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "nexo/base/result.hpp"
+
+namespace nexo::bench::group {
+
+// --- options -----------------------------------------------------------------------------
+
+struct Options {
+  int receivers = 4;            // receiver processes
+  int messages = 20'000;        // per round, 1 KiB each (nexo-total: twice as many, 64 B)
+  int rounds = 3;               // per loss rate, each impl once per round (rotating)
+  int limit_s = 8;              // a round not done by then did not finish
+  int seed = 20261206;          // loss and simulation seeds
+  int sim_runs = 10;            // seeded runs of the NAK row (the crash row: a quarter)
+  std::size_t message_size = 1024;
+  double norm_mbps = 500;       // norm-fixed: its fixed rate in Mbit/s
+  double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
+  bool real = true, simulated = true;
+  bool quick = false;
+  ImplChoice impls = ImplChoice({"nexo", "nexo-total", "nexo-member", "norm", "norm-fixed", "pgm"});
+};
+
+inline constexpr double kLossRate = 0.05;
+
+// --- the message layout ----------------------------------------------------------------------
+
+// Every message: its sequence number (1, 2, ...) and the steady-clock time
+// (ns) of its first send, both native-endian (one host), then a fill.
+inline constexpr std::size_t kStampSize = 16;
+void stamp(std::span<std::byte> message, std::uint64_t seq, std::int64_t sent_ns);
+std::int64_t now_ns();
+
+// --- a receiver process's side ---------------------------------------------------------------
+
+// What a receiver role is told: everything on its command line.
+struct RxSpec {
+  std::string impl;     // "norm", ...
+  std::string address;  // the multicast group
+  int port = 0;         // the session's port (held by the parent's reservation socket)
+  int count = 0;        // messages to expect
+  int size = 1024;      // bytes each
+  double loss = 0;      // receive loss to inject, [0, 1)
+  int seed = 1;
+  int limit_s = 20;
+  int index = 0;        // this receiver's number, 0..receivers-1
+  int receivers = 4;    // how many there are
+  double rate_bps = 0; // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
+};
+
+// Checks and times each delivery of one receiver: FIFO (sequence numbers
+// 1, 2, ... each once), and first-send-to-delivery latency per message.
+class RxRecorder {
+ public:
+  explicit RxRecorder(int count) : count_(count) { latency_ns_.reserve(static_cast<std::size_t>(count)); }
+  // One delivered message (at least kStampSize bytes; shorter ones count as bad).
+  void on_message(std::span<const std::byte> message);
+  bool done() const noexcept { return delivered_ >= count_; }
+  int delivered() const noexcept { return delivered_; }
+  // "result delivered=... in_order=... bad=... first_ns=... last_ns=... p50_us=... p99_us=... max_us=..."
+  std::string report();
+
+ private:
+  int count_;
+  int delivered_ = 0, out_of_order = 0, bad_ = 0;
+  std::uint64_t next_ = 1;
+  std::int64_t first_sent_ns_ = 0, last_ns_ = 0;
+  std::vector<std::int64_t> latency_ns_;
+};
+
+// The receiver role's main: prints "ready" once it listens, then its report.
+// Implemented per impl (group_norm.cpp, ...).
+int run_norm_receiver(const RxSpec& spec);
+int run_pgm_receiver(const RxSpec& spec);
+int run_member_receiver(const RxSpec& spec);
+int run_nexo_receiver(const RxSpec& spec);
+// libpgm's version, "5.3.128".
+std::string pgm_version();
+// libnorm's version, as it reports it.
+void norm_version(int& major, int& minor, int& patch);
+
+// --- the parent's side -------------------------------------------------------------------------
+
+// A receiver's report, parsed.
+struct RxReport {
+  bool reported = false;
+  int delivered = 0, out_of_order = 0, bad = 0;
+  std::int64_t first_sent_ns = 0, last_ns = 0;
+  double p50_us = 0, p99_us = 0, max_us = 0;
+  // Messages per second delivered: count / (last delivery - first message's send).
+  double rate(int count) const;
+};
+
+// The receiver processes of one round: this binary in its receiver role.
+class Receivers {
+ public:
+  Receivers() = default;
+  Receivers(const Receivers&) = delete;
+  Receivers& operator=(const Receivers&) = delete;
+  ~Receivers();  // kills (SIGKILL) and reaps what is still running
+
+  // Starts `n` receivers of `spec` (index 0..n-1) and waits until each says
+  // "ready" (by `deadline`).
+  Result<void> start(int n, RxSpec spec, Clock::time_point deadline);
+  // Whether every receiver has reported (non-blocking read of what arrived).
+  bool all_reported();
+  // Waits for every report until `deadline`; those missing stay reported=false.
+  std::vector<RxReport> collect(Clock::time_point deadline);
+
+ private:
+  struct Child {
+    pid_t pid = -1;
+    int out = -1;  // its stdout
+    std::string text;
+    bool ready = false, reported = false;
+  };
+  void read_some(Child& child);
+  void stop_all();
+  std::vector<Child> children_;
+};
+
+// A port for the multicast session: a UDP socket bound to 127.0.0.1:0 with
+// SO_REUSEADDR/SO_REUSEPORT, held open for the run (the sessions bind the same
+// port on the group address, with reuse; nothing probes and rebinds).
+class PortReservation {
+ public:
+  PortReservation() = default;
+  PortReservation(const PortReservation&) = delete;
+  PortReservation& operator=(const PortReservation&) = delete;
+  ~PortReservation();
+  Result<int> open();
+
+ private:
+  int fd_ = -1;
+};
+
+// A group address in 239.255.0.0/16 of its own for this process and round.
+std::string group_address(int round);
+
+// --- the sections ------------------------------------------------------------------------------
+
+// One impl's sender for one round: the receivers are up; sends spec.count
+// messages and returns when every receiver reported, or the deadline passed.
+struct TxResult {
+  std::string note;  // what the sender saw (rates, retransmissions), printed
+};
+Result<TxResult> run_norm_sender(const RxSpec& spec, Receivers& receivers,
+                                 Clock::time_point deadline);
+
+Result<TxResult> run_pgm_sender(const RxSpec& spec, Receivers& receivers,
+                                Clock::time_point deadline);
+
+Result<TxResult> run_member_sender(const RxSpec& spec, Receivers& receivers,
+                                   Clock::time_point deadline);
+
+// A sender that must exist before its receivers start (group::Group: its
+// port is the first member's): prepare sets spec.port, then run.
+struct PreparedSender {
+  std::function<Result<TxResult>(const RxSpec&, Receivers&, Clock::time_point)> run;
+};
+Result<PreparedSender> prepare_nexo_sender(RxSpec& spec);
+
+void run_real(const Options& options);
+void run_simulated(const Options& options);
+
+}  // namespace nexo::bench::group
