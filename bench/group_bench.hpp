@@ -103,6 +103,9 @@ struct RxReport {
   int delivered = 0, out_of_order = 0, bad = 0;
   std::int64_t first_sent_ns = 0, last_ns = 0;
   double p50_us = 0, p99_us = 0, max_us = 0;
+  // Datagrams its kernel dropped (receive buffer full), when it says:
+  // a line "kernel_drops=N" after its result (nexo rows); -1 otherwise.
+  long long kernel_drops = -1;
   // Messages per second delivered: count / (last delivery - first message's send).
   double rate(int count) const;
 };

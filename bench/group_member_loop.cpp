@@ -66,6 +66,7 @@ class MemberLoop {
   }
 
   Member& member() noexcept { return member_; }
+  std::uint64_t kernel_drops() noexcept { return sock_.udp().kernel_drops(); }
 
   // Sends what the Member has, waits up to `wait` for datagrams (less if a
   // timer is due sooner), feeds them, runs due timers, and hands each
@@ -199,6 +200,7 @@ int run_member_receiver(const RxSpec& spec) {
     }
   }
   std::printf("%s", recorder.report().c_str());
+  std::printf("kernel_drops=%llu\n", static_cast<unsigned long long>(loop->kernel_drops()));
   std::fflush(stdout);
   // Linger so that this receiver's last digest (stability) and NAKs still go out.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

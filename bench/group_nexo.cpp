@@ -120,6 +120,8 @@ int run_nexo_receiver(const RxSpec& spec) {
     if (d && d->sender != (*group)->self()) recorder.on_message(d->payload);
   }
   std::printf("%s", recorder.report().c_str());
+  std::printf("kernel_drops=%llu\n",
+              static_cast<unsigned long long>((*group)->counters().transport.kernel_drops));
   std::fflush(stdout);
   // Linger so that this receiver's last digests and NAKs still go out, then leave.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);
