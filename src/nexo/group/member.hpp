@@ -182,7 +182,10 @@ class Member {
     std::map<std::uint64_t, Held> held;  // arrived out of order
     std::size_t held_bytes = 0;
     std::optional<Time> nak_at;       // our NAK goes then (gaps exist)
-    int nak_backoff = 1;              // repair_timeout multiplier, up to 8
+    int nak_backoff = 1;              // repair_timeout multiplier, up to 8 (1 again on a repair)
+    std::uint64_t naked_through = 0;  // the highest sequence number a NAK (ours or overheard) asked for
+    Time repair_due{};                // until then the last full NAK's repair is awaited: a new
+                                      // gap meanwhile gets a NAK of its own (only the new ranges)
     std::uint64_t delivered_since_heartbeat = 0;
     // As a NAK's requester toward us: the token bucket.
     double tokens = 0;
@@ -219,9 +222,9 @@ class Member {
   void on_heartbeat(Peer& peer, MemberId sender, const Heartbeat& hb, Time now);
   void learn_highest(Peer& peer, std::uint64_t highest, Time now);
   void deliver_ready(Peer& peer, MemberId sender);
-  void schedule_nak(Peer& peer, Time now);
+  void schedule_nak(Peer& peer, Time now, bool new_gap = false);
   void send_nak(Peer& peer, MemberId target, Time now);
-  bool missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const;
+  bool missing_ranges(const Peer& peer, std::uint64_t from, std::vector<SeqRange>& out) const;
   void retransmit(const Sent& sent);
   void keep(Peer& peer, const Held& held);
   void repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now);

@@ -22,8 +22,10 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     ++counters_.beyond_window;  // no member of this group sends that: treat as out of bounds
     return;
   }
+  const bool new_gap = data.seq > peer.highest_known + 1 && data.seq > peer.next;
   learn_highest(peer, data.seq, now);
   if (data.seq == peer.next) {
+    if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
                                Bytes(data.meta.begin(), data.meta.end()), data.control});
     deliveries_.push_back(Delivery{sender, config_.view, data.seq,
@@ -45,7 +47,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     peer.nak_at.reset();
     peer.nak_backoff = 1;
   } else {
-    schedule_nak(peer, now);
+    schedule_nak(peer, now, new_gap);
   }
   // A busy sender's window moves on our digests: send one when a quarter of
   // it has been delivered since the last.
@@ -81,7 +83,9 @@ void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now) {
 }
 
 void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
+  const bool new_gap = hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
   learn_highest(peer, hb.highest_sent, now);
+  if (new_gap && peer.next <= peer.highest_known) schedule_nak(peer, now, true);
   for (std::size_t i = 0; i < hb.count; ++i) {
     const DigestEntry e = hb.entry(i);
     if (keep_) {
@@ -143,8 +147,12 @@ void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, 
   }
 }
 
-void Member::schedule_nak(Peer& peer, Time now) {
-  if (!peer.nak_at) peer.nak_at = now + nak_backoff_draw();
+// A NAK is drawn for a gap; a new gap is not left waiting behind an older
+// one's repair (its NAK, early, asks only for what no NAK asked for yet).
+void Member::schedule_nak(Peer& peer, Time now, bool new_gap) {
+  if (peer.nak_at && !new_gap) return;
+  const Time at = now + nak_backoff_draw();
+  if (!peer.nak_at || at < *peer.nak_at) peer.nak_at = at;
 }
 
 // A draw from the truncated exponential density over [0, nak_delay], rising
@@ -158,10 +166,12 @@ Duration Member::nak_backoff_draw() {
       std::chrono::duration<double, std::micro>(fraction * config_.nak_delay.count()));
 }
 
-bool Member::missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const {
+bool Member::missing_ranges(const Peer& peer, std::uint64_t from,
+                            std::vector<SeqRange>& out) const {
   out.clear();
-  std::uint64_t cursor = peer.next;
-  for (auto it = peer.held.begin(); it != peer.held.end() && out.size() < kMaxNakRanges; ++it) {
+  std::uint64_t cursor = std::max(from, peer.next);
+  for (auto it = peer.held.lower_bound(cursor); it != peer.held.end() && out.size() < kMaxNakRanges;
+       ++it) {
     if (it->first > cursor) out.push_back(SeqRange{cursor, it->first - 1});
     cursor = it->first + 1;
   }
@@ -171,7 +181,13 @@ bool Member::missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const 
 }
 
 void Member::send_nak(Peer& peer, MemberId target, Time now) {
-  if (!missing_ranges(peer, ranges_)) {
+  // Early (an older NAK's repair is still awaited): only the new gaps.
+  const bool early = now < peer.repair_due;
+  if (!missing_ranges(peer, early ? peer.naked_through + 1 : peer.next, ranges_)) {
+    if (early && peer.next <= peer.highest_known) {
+      peer.nak_at = peer.repair_due;  // nothing new: the older gaps' wait goes on
+      return;
+    }
     peer.nak_at.reset();
     peer.nak_backoff = 1;
     return;
@@ -182,9 +198,13 @@ void Member::send_nak(Peer& peer, MemberId target, Time now) {
     push(std::move(packet));
     ++counters_.naks_sent;
   }
+  peer.naked_through = std::max(peer.naked_through, ranges_.back().last);
   // The repair is awaited; without it, ask again, less and less often.
-  peer.nak_at = now + peer.nak_backoff * Duration(config_.repair_timeout);
-  peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
+  if (!early) {
+    peer.repair_due = now + peer.nak_backoff * Duration(config_.repair_timeout);
+    peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
+  }
+  peer.nak_at = peer.repair_due;
 }
 
 }  // namespace nexo::group
