@@ -86,6 +86,7 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
   const bool new_gap = hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
   learn_highest(peer, hb.highest_sent, now);
   if (new_gap && peer.next <= peer.highest_known) schedule_nak(peer, now, true);
+  if (keep_ && hb.count > 0 && peer.reported.empty()) peer.reported.assign(config_.members.size(), 0);
   for (std::size_t i = 0; i < hb.count; ++i) {
     const DigestEntry e = hb.entry(i);
     if (keep_) {
@@ -102,21 +103,32 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
 }
 
 // A message of `peer` just delivered, kept until every member has it.
-void Member::keep(Peer& peer, const Held& held) {
-  if (peer.kept.empty()) peer.kept_from = peer.next;
-  peer.kept.push_back(held);
+void Member::keep(Peer& peer, Held held) {
+  if (peer.kept_count() == 0) {
+    peer.kept.clear();
+    peer.kept_head = 0;
+    peer.kept_from = peer.next;
+  }
+  peer.kept.push_back(std::move(held));
 }
 
 // Frees the kept messages every other member has delivered (their digests).
 void Member::prune_kept() {
   for (auto& [id, peer] : peers_) {
-    if (peer.kept.empty()) continue;
+    if (peer.kept_count() == 0) continue;
     std::uint64_t stable = peer.next - 1;
-    for (const auto& [other_id, other] : peers_)
-      if (other_id != id) stable = std::min(stable, other.reported[rank(id)]);
-    while (!peer.kept.empty() && peer.kept_from <= stable) {
-      peer.kept.pop_front();
+    for (const auto& [other_id, other] : peers_) {
+      if (other_id == id) continue;
+      stable = other.reported.empty() ? 0 : std::min(stable, other.reported[rank(id)]);
+      if (stable < peer.kept_from) break;  // nothing to free
+    }
+    while (peer.kept_count() > 0 && peer.kept_from <= stable) {
+      peer.kept[peer.kept_head++] = Held{};
       ++peer.kept_from;
+    }
+    if (peer.kept_head >= 256 && peer.kept_head * 2 >= peer.kept.size()) {  // amortised O(1)
+      peer.kept.erase(peer.kept.begin(), peer.kept.begin() + static_cast<std::ptrdiff_t>(peer.kept_head));
+      peer.kept_head = 0;
     }
   }
 }
@@ -135,8 +147,8 @@ void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, 
   const Header header{Type::data, config_.group, target, config_.view};
   for (const SeqRange& r : nak.ranges()) {
     for (std::uint64_t seq = std::max(r.first, of.kept_from);
-         seq <= r.last && seq < of.kept_from + of.kept.size(); ++seq) {
-      const Held& held = of.kept[seq - of.kept_from];
+         seq <= r.last && seq < of.kept_from + of.kept_count(); ++seq) {
+      const Held& held = of.kept[of.kept_head + (seq - of.kept_from)];
       Bytes packet;
       const std::uint8_t flags = kRetransmission | (held.control ? kControl : 0);
       if (encode_data(packet, header, seq, flags, held.meta, held.payload)) {
