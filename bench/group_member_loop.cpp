@@ -11,8 +11,9 @@
 //
 // Loss is injected as NORM's NormSetRxLoss injects it: each receiver drops
 // that share of the datagrams it reads, independently (seeded), before the
-// Member sees them. Defaults of MemberConfig throughout (window 4096 unstable
-// messages, NAK back-off at most 10 ms, repair wait 20 ms, heartbeats 100 ms).
+// Member sees them. Defaults of MemberConfig (window 4096 unstable messages,
+// heartbeats 100 ms) but the NAK timers, fitted to loopback (loopback_timers:
+// NAK back-off at most 1 ms, repair wait 4 ms).
 #include <poll.h>
 
 #include <array>
@@ -58,6 +59,7 @@ class MemberLoop {
     for (MemberId m = 1; m <= static_cast<MemberId>(spec.receivers) + 1; ++m)
       c.members.push_back(m);
     c.seed = static_cast<std::uint64_t>(spec.seed);
+    loopback_timers(c);
     auto member = Member::create(c, nexo::group::Clock::now());
     if (!member) return member.error();
     return MemberLoop(std::move(*member), std::move(*sock),

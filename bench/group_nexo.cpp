@@ -8,7 +8,9 @@
 // that reaches it), and takes deliveries with receive(). Loss is injected at
 // each receiver on what it receives (GroupOptions::faults, Plan::back, seeded
 // per receiver), as NORM's NormSetRxLoss does. Default options otherwise
-// (detection time 1 s, MemberConfig's window of 4096 unstable messages).
+// (detection time 1 s, MemberConfig's window of 4096 unstable messages),
+// except the NAK timers, fitted to loopback's round trip (loopback_timers in
+// group_bench.hpp), as NORM fits its own to the round trip it measures.
 //   nexo        reliable FIFO, 1 KiB messages, 0% and 5% loss;
 //   nexo-total  total order through the sequencer, 5 members (the sender and
 //               4 receivers; one member sends), 64 B messages, 0% loss,
@@ -36,6 +38,7 @@ GroupOptions options_for(const RxSpec& spec, int port) {
   o.port = static_cast<std::uint16_t>(port);
   o.interface = "lo";
   o.order = spec.impl == "nexo-total" ? Order::total : Order::fifo;
+  loopback_timers(o.reliability);
   return o;
 }
 
