@@ -22,7 +22,9 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     ++counters_.beyond_window;  // no member of this group sends that: treat as out of bounds
     return;
   }
-  const bool new_gap = data.seq > peer.highest_known + 1 && data.seq > peer.next;
+  // A new gap while a NAK is already scheduled (if none is, learn_highest
+  // draws one: a second draw would bias the back-off early, against suppression).
+  const bool new_gap = peer.nak_at && data.seq > peer.highest_known + 1 && data.seq > peer.next;
   learn_highest(peer, data.seq, now);
   if (data.seq == peer.next) {
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
@@ -83,7 +85,7 @@ void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now) {
 }
 
 void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
-  const bool new_gap = hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
+  const bool new_gap = peer.nak_at && hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
   learn_highest(peer, hb.highest_sent, now);
   if (new_gap && peer.next <= peer.highest_known) schedule_nak(peer, now, true);
   if (keep_ && hb.count > 0 && peer.reported.empty()) peer.reported.assign(config_.members.size(), 0);
