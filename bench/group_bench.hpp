@@ -47,6 +47,16 @@ inline constexpr std::size_t kStampSize = 16;
 void stamp(std::span<std::byte> message, std::uint64_t seq, std::int64_t sent_ns);
 std::int64_t now_ns();
 
+// The nexo rows' NAK timers, fitted to loopback (round trip ~0.1 ms), as NORM
+// fits its timers to the group round trip it measures (GRTT): the NAK
+// back-off drawn within 1 ms (default 10 ms, for LAN round trips), a repair
+// awaited 4 ms (default 20 ms). MemberConfig's defaults otherwise.
+template <class Config>
+void loopback_timers(Config& c) {
+  c.nak_delay = std::chrono::microseconds(1'000);
+  c.repair_timeout = std::chrono::milliseconds(4);
+}
+
 // --- a receiver process's side ---------------------------------------------------------------
 
 // What a receiver role is told: everything on its command line.
@@ -103,6 +113,9 @@ struct RxReport {
   int delivered = 0, out_of_order = 0, bad = 0;
   std::int64_t first_sent_ns = 0, last_ns = 0;
   double p50_us = 0, p99_us = 0, max_us = 0;
+  // Datagrams its kernel dropped (receive buffer full), when it says:
+  // a line "kernel_drops=N" after its result (nexo rows); -1 otherwise.
+  long long kernel_drops = -1;
   // Messages per second delivered: count / (last delivery - first message's send).
   double rate(int count) const;
 };

@@ -11,8 +11,9 @@
 //
 // Loss is injected as NORM's NormSetRxLoss injects it: each receiver drops
 // that share of the datagrams it reads, independently (seeded), before the
-// Member sees them. Defaults of MemberConfig throughout (window 4096 unstable
-// messages, NAK back-off at most 10 ms, repair wait 20 ms, heartbeats 100 ms).
+// Member sees them. Defaults of MemberConfig (window 4096 unstable messages,
+// heartbeats 100 ms) but the NAK timers, fitted to loopback (loopback_timers:
+// NAK back-off at most 1 ms, repair wait 4 ms).
 #include <poll.h>
 
 #include <array>
@@ -58,6 +59,7 @@ class MemberLoop {
     for (MemberId m = 1; m <= static_cast<MemberId>(spec.receivers) + 1; ++m)
       c.members.push_back(m);
     c.seed = static_cast<std::uint64_t>(spec.seed);
+    loopback_timers(c);
     auto member = Member::create(c, nexo::group::Clock::now());
     if (!member) return member.error();
     return MemberLoop(std::move(*member), std::move(*sock),
@@ -66,6 +68,7 @@ class MemberLoop {
   }
 
   Member& member() noexcept { return member_; }
+  std::uint64_t kernel_drops() noexcept { return sock_.udp().kernel_drops(); }
 
   // Sends what the Member has, waits up to `wait` for datagrams (less if a
   // timer is due sooner), feeds them, runs due timers, and hands each
@@ -199,6 +202,7 @@ int run_member_receiver(const RxSpec& spec) {
     }
   }
   std::printf("%s", recorder.report().c_str());
+  std::printf("kernel_drops=%llu\n", static_cast<unsigned long long>(loop->kernel_drops()));
   std::fflush(stdout);
   // Linger so that this receiver's last digest (stability) and NAKs still go out.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

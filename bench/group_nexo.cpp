@@ -8,7 +8,9 @@
 // that reaches it), and takes deliveries with receive(). Loss is injected at
 // each receiver on what it receives (GroupOptions::faults, Plan::back, seeded
 // per receiver), as NORM's NormSetRxLoss does. Default options otherwise
-// (detection time 1 s, MemberConfig's window of 4096 unstable messages).
+// (detection time 1 s, MemberConfig's window of 4096 unstable messages),
+// except the NAK timers, fitted to loopback's round trip (loopback_timers in
+// group_bench.hpp), as NORM fits its own to the round trip it measures.
 //   nexo        reliable FIFO, 1 KiB messages, 0% and 5% loss;
 //   nexo-total  total order through the sequencer, 5 members (the sender and
 //               4 receivers; one member sends), 64 B messages, 0% loss,
@@ -36,6 +38,7 @@ GroupOptions options_for(const RxSpec& spec, int port) {
   o.port = static_cast<std::uint16_t>(port);
   o.interface = "lo";
   o.order = spec.impl == "nexo-total" ? Order::total : Order::fifo;
+  loopback_timers(o.reliability);
   return o;
 }
 
@@ -120,6 +123,8 @@ int run_nexo_receiver(const RxSpec& spec) {
     if (d && d->sender != (*group)->self()) recorder.on_message(d->payload);
   }
   std::printf("%s", recorder.report().c_str());
+  std::printf("kernel_drops=%llu\n",
+              static_cast<unsigned long long>((*group)->counters().transport.kernel_drops));
   std::fflush(stdout);
   // Linger so that this receiver's last digests and NAKs still go out, then leave.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -91,6 +92,8 @@ RxReport parse_report(const std::string& text) {
                               &r.delivered, &r.out_of_order, &r.bad, &first, &last, &r.p50_us,
                               &r.p99_us, &r.max_us);
   r.reported = got == 8;
+  if (const auto k = text.find("kernel_drops=", at); k != std::string::npos)
+    r.kernel_drops = std::atoll(text.c_str() + k + 13);
   r.first_sent_ns = first;
   r.last_ns = last;
   return r;

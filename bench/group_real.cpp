@@ -92,8 +92,9 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   r.finished = true;
   r.note = sent ? sent->note : sent.error().message();
   Spread rates;
-  long long delivered = 0;
+  long long delivered = 0, kernel_drops = -1;
   for (const RxReport& rep : reports) {
+    if (rep.kernel_drops >= 0) kernel_drops = std::max(kernel_drops, 0LL) + rep.kernel_drops;
     const double rate = rep.rate(spec.count);
     r.finished = r.finished && rate > 0;
     rates.values.push_back(rate);
@@ -102,6 +103,8 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
     r.p99_us = std::max(r.p99_us, rep.p99_us);
     r.p50_us = std::max(r.p50_us, rep.p50_us);
   }
+  if (kernel_drops >= 0)
+    r.note += "; receivers' kernel drops (receive buffer full): " + std::to_string(kernel_drops);
   double sum = 0;
   for (double v : rates.values)
     sum += v;

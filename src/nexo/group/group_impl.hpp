@@ -39,6 +39,7 @@ struct Group::Impl {
   std::vector<net::Endpoint> fan_out;  // unicast mode: seeds and the view's contacts
   std::optional<io::Completer<void>> joined, left;
   bool stopped = false;  // the I/O is torn down: nothing more happens
+  bool pump_posted = false;  // a pump is posted after the sends posted so far
   Bytes packet;          // scratch for poll_transmit
   Time counters_at{};
   CounterBlock published;

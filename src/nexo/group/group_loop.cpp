@@ -279,7 +279,15 @@ void Group::Impl::enqueue_send(Bytes payload, io::Completer<void> done, Time now
     return;
   }
   pending.push_back(PendingSend{std::move(payload), std::move(done)});
-  pump(now);
+  // One pump after the sends posted so far, not one per send: their packets
+  // leave in one sendmmsg, the timer is re-armed once.
+  static_cast<void>(now);
+  if (pump_posted) return;
+  pump_posted = true;
+  io->post([this] {
+    pump_posted = false;
+    pump(Clock::now());
+  });
 }
 
 void Group::Impl::start_leave(Time now, io::Completer<void> done) {

@@ -40,7 +40,6 @@ Member::Member(MemberConfig config, Time now)
     Peer& p = peers_[m];
     p.tokens = config_.nak_burst;
     p.tokens_at = now;
-    if (keep_) p.reported.assign(config_.members.size(), 0);
   }
 }
 
@@ -81,8 +80,7 @@ void Member::lagging(std::uint64_t threshold, std::vector<MemberId>& out) const 
 
 std::size_t Member::kept_messages() const noexcept {
   std::size_t n = 0;
-  for (const auto& [id, peer] : peers_)
-    n += peer.kept.size();
+  for (const auto& [id, peer] : peers_) n += peer.kept_count();
   return n;
 }
 

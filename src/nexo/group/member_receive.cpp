@@ -22,8 +22,12 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     ++counters_.beyond_window;  // no member of this group sends that: treat as out of bounds
     return;
   }
+  // A new gap while a NAK is already scheduled (if none is, learn_highest
+  // draws one: a second draw would bias the back-off early, against suppression).
+  const bool new_gap = peer.nak_at && data.seq > peer.highest_known + 1 && data.seq > peer.next;
   learn_highest(peer, data.seq, now);
   if (data.seq == peer.next) {
+    if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
                                Bytes(data.meta.begin(), data.meta.end()), data.control});
     deliveries_.push_back(Delivery{sender, config_.view, data.seq,
@@ -45,7 +49,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     peer.nak_at.reset();
     peer.nak_backoff = 1;
   } else {
-    schedule_nak(peer, now);
+    schedule_nak(peer, now, new_gap);
   }
   // A busy sender's window moves on our digests: send one when a quarter of
   // it has been delivered since the last.
@@ -81,7 +85,10 @@ void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now) {
 }
 
 void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
+  const bool new_gap = peer.nak_at && hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
   learn_highest(peer, hb.highest_sent, now);
+  if (new_gap && peer.next <= peer.highest_known) schedule_nak(peer, now, true);
+  if (keep_ && hb.count > 0 && peer.reported.empty()) peer.reported.assign(config_.members.size(), 0);
   for (std::size_t i = 0; i < hb.count; ++i) {
     const DigestEntry e = hb.entry(i);
     if (keep_) {
@@ -98,21 +105,32 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
 }
 
 // A message of `peer` just delivered, kept until every member has it.
-void Member::keep(Peer& peer, const Held& held) {
-  if (peer.kept.empty()) peer.kept_from = peer.next;
-  peer.kept.push_back(held);
+void Member::keep(Peer& peer, Held held) {
+  if (peer.kept_count() == 0) {
+    peer.kept.clear();
+    peer.kept_head = 0;
+    peer.kept_from = peer.next;
+  }
+  peer.kept.push_back(std::move(held));
 }
 
 // Frees the kept messages every other member has delivered (their digests).
 void Member::prune_kept() {
   for (auto& [id, peer] : peers_) {
-    if (peer.kept.empty()) continue;
+    if (peer.kept_count() == 0) continue;
     std::uint64_t stable = peer.next - 1;
-    for (const auto& [other_id, other] : peers_)
-      if (other_id != id) stable = std::min(stable, other.reported[rank(id)]);
-    while (!peer.kept.empty() && peer.kept_from <= stable) {
-      peer.kept.pop_front();
+    for (const auto& [other_id, other] : peers_) {
+      if (other_id == id) continue;
+      stable = other.reported.empty() ? 0 : std::min(stable, other.reported[rank(id)]);
+      if (stable < peer.kept_from) break;  // nothing to free
+    }
+    while (peer.kept_count() > 0 && peer.kept_from <= stable) {
+      peer.kept[peer.kept_head++] = Held{};
       ++peer.kept_from;
+    }
+    if (peer.kept_head >= 256 && peer.kept_head * 2 >= peer.kept.size()) {  // amortised O(1)
+      peer.kept.erase(peer.kept.begin(), peer.kept.begin() + static_cast<std::ptrdiff_t>(peer.kept_head));
+      peer.kept_head = 0;
     }
   }
 }
@@ -131,8 +149,8 @@ void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, 
   const Header header{Type::data, config_.group, target, config_.view};
   for (const SeqRange& r : nak.ranges()) {
     for (std::uint64_t seq = std::max(r.first, of.kept_from);
-         seq <= r.last && seq < of.kept_from + of.kept.size(); ++seq) {
-      const Held& held = of.kept[seq - of.kept_from];
+         seq <= r.last && seq < of.kept_from + of.kept_count(); ++seq) {
+      const Held& held = of.kept[of.kept_head + (seq - of.kept_from)];
       Bytes packet;
       const std::uint8_t flags = kRetransmission | (held.control ? kControl : 0);
       if (encode_data(packet, header, seq, flags, held.meta, held.payload)) {
@@ -143,8 +161,12 @@ void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, 
   }
 }
 
-void Member::schedule_nak(Peer& peer, Time now) {
-  if (!peer.nak_at) peer.nak_at = now + nak_backoff_draw();
+// A NAK is drawn for a gap; a new gap is not left waiting behind an older
+// one's repair (its NAK, early, asks only for what no NAK asked for yet).
+void Member::schedule_nak(Peer& peer, Time now, bool new_gap) {
+  if (peer.nak_at && !new_gap) return;
+  const Time at = now + nak_backoff_draw();
+  if (!peer.nak_at || at < *peer.nak_at) peer.nak_at = at;
 }
 
 // A draw from the truncated exponential density over [0, nak_delay], rising
@@ -158,10 +180,12 @@ Duration Member::nak_backoff_draw() {
       std::chrono::duration<double, std::micro>(fraction * config_.nak_delay.count()));
 }
 
-bool Member::missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const {
+bool Member::missing_ranges(const Peer& peer, std::uint64_t from,
+                            std::vector<SeqRange>& out) const {
   out.clear();
-  std::uint64_t cursor = peer.next;
-  for (auto it = peer.held.begin(); it != peer.held.end() && out.size() < kMaxNakRanges; ++it) {
+  std::uint64_t cursor = std::max(from, peer.next);
+  for (auto it = peer.held.lower_bound(cursor); it != peer.held.end() && out.size() < kMaxNakRanges;
+       ++it) {
     if (it->first > cursor) out.push_back(SeqRange{cursor, it->first - 1});
     cursor = it->first + 1;
   }
@@ -171,7 +195,13 @@ bool Member::missing_ranges(const Peer& peer, std::vector<SeqRange>& out) const 
 }
 
 void Member::send_nak(Peer& peer, MemberId target, Time now) {
-  if (!missing_ranges(peer, ranges_)) {
+  // Early (an older NAK's repair is still awaited): only the new gaps.
+  const bool early = now < peer.repair_due;
+  if (!missing_ranges(peer, early ? peer.naked_through + 1 : peer.next, ranges_)) {
+    if (early && peer.next <= peer.highest_known) {
+      peer.nak_at = peer.repair_due;  // nothing new: the older gaps' wait goes on
+      return;
+    }
     peer.nak_at.reset();
     peer.nak_backoff = 1;
     return;
@@ -182,9 +212,13 @@ void Member::send_nak(Peer& peer, MemberId target, Time now) {
     push(std::move(packet));
     ++counters_.naks_sent;
   }
+  peer.naked_through = std::max(peer.naked_through, ranges_.back().last);
   // The repair is awaited; without it, ask again, less and less often.
-  peer.nak_at = now + peer.nak_backoff * Duration(config_.repair_timeout);
-  peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
+  if (!early) {
+    peer.repair_due = now + peer.nak_backoff * Duration(config_.repair_timeout);
+    peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
+  }
+  peer.nak_at = peer.repair_due;
 }
 
 }  // namespace nexo::group

@@ -70,7 +70,11 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
     const std::uint64_t first_missing = of.next;
     for (const SeqRange& r : nak.ranges()) {
       if (r.first <= first_missing && first_missing <= r.last) {
-        of.nak_at = now + of.nak_backoff * Duration(config_.repair_timeout);
+        of.repair_due = now + of.nak_backoff * Duration(config_.repair_timeout);
+        of.naked_through = std::max(of.naked_through, r.last);
+        // Our NAK waits for the repair, unless a gap beyond this NAK's is due sooner.
+        if (of.highest_known <= of.naked_through || *of.nak_at > of.repair_due)
+          of.nak_at = of.repair_due;
         ++counters_.naks_suppressed;
         return;
       }

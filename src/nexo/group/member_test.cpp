@@ -218,6 +218,60 @@ TEST(GroupMember, AnUnansweredNakIsRepeatedLessAndLessOften) {
   EXPECT_EQ(sent_at[1] - sent_at[0], Duration(20ms));
 }
 
+// The ranges of a NAK packet.
+using Ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+Ranges ranges_of(const Bytes& nak_packet) {
+  Packet p;
+  EXPECT_EQ(decode(nak_packet, p), ParseError::none);
+  Ranges out;
+  for (const SeqRange& r : std::get<Nak>(p.body).ranges())
+    out.emplace_back(r.first, r.last);
+  return out;
+}
+
+// Under a steady stream with loss, a new gap must not wait behind the repair
+// timer of an older one (it did: up to 8 x repair_timeout, so recovery took
+// hundreds of ms), and a repair that arrives resets the back-off.
+TEST(GroupMember, ANewGapIsNakedAtOnceAndARepairResetsTheBackOff) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (int i = 1; i <= 7; ++i)
+    ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
+  auto data = only(drain(a), Type::data);
+  ASSERT_EQ(data.size(), 7u);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0());  // 2 lost
+  const Time first = *b.next_timer();
+  auto naks = only(run_timers(b, first), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  EXPECT_EQ(ranges_of(naks[0]), (Ranges{{2, 2}}));
+  // 5 is lost while 2's repair is awaited: 5 gets a NAK of its own, within
+  // nak_delay, not at first + repair_timeout; 2 is not asked for again yet.
+  b.on_packet(data[3], first + 1ms);
+  b.on_packet(data[5], first + 1ms);
+  ASSERT_TRUE(b.next_timer());
+  EXPECT_LE(*b.next_timer(), first + 11ms);
+  naks = only(run_timers(b, first + 11ms), Type::nak);
+  ASSERT_EQ(naks.size(), 1u);
+  EXPECT_EQ(ranges_of(naks[0]), (Ranges{{5, 5}}));
+  // 2's repair arrives (5's is lost): progress, so the back-off starts over:
+  // 5 is asked for again repair_timeout after the first NAK, then after
+  // another repair_timeout (not twice it).
+  b.on_packet(data[1], first + 12ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"1", "2", "3", "4"}));
+  std::vector<Time> again;
+  for (auto next = b.next_timer(); next && *next <= first + 60ms; next = b.next_timer()) {
+    b.on_timer(*next);
+    for (const auto& n : only(drain(b), Type::nak)) {
+      EXPECT_EQ(ranges_of(n), (Ranges{{5, 5}}));
+      again.push_back(*next);
+    }
+  }
+  ASSERT_GE(again.size(), 2u);
+  EXPECT_EQ(again[0], first + 20ms);
+  EXPECT_EQ(again[1], first + 40ms);
+}
+
 TEST(GroupMember, StabilityFreesTheHistoryAndAFullWindowIsBackPressure) {
   MemberConfig ca = config_for(1, {1, 2, 3});
   ca.window = 4;

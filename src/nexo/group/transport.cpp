@@ -1,5 +1,7 @@
 #include "nexo/group/transport.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 
 #include "nexo/group/packet.hpp"
@@ -29,6 +31,15 @@ std::optional<net::InetAddress> address_on(const net::NetworkInterface& interfac
     }
   }
   return link_local;
+}
+
+// Asks for `bytes` of kernel buffer: the forcing option first (root, past
+// the sysctl's maximum), then the plain one (capped by the sysctl). Neither
+// is an error: a smaller buffer only costs drops, which are counted.
+void ask_buffer(int fd, int force, int plain, int bytes) {
+  if (bytes <= 0) return;
+  if (::setsockopt(fd, SOL_SOCKET, force, &bytes, sizeof bytes) == 0) return;
+  (void)::setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof bytes);
 }
 
 void put_u16(Bytes& out, std::uint16_t v) {
@@ -115,6 +126,7 @@ Result<void> Transport::open_sockets(const TransportConfig& config) {
     return opened;
   }
   if (auto nb = unicast_->set_non_blocking(true); !nb) return std::move(nb).error();
+  size_buffers(config);
   contact_ = net::Endpoint(*address, unicast_->local_endpoint().port());
   encoded_contact_ = encode_contact(contact_);
   return ok();
@@ -131,7 +143,8 @@ Result<void> Transport::open_multicast(const TransportConfig& config,
   if (auto nb = socket->udp().set_non_blocking(true); !nb) return std::move(nb).error();
   group_ = net::Endpoint(config.group->address(), socket->local_endpoint().port());
   group_socket_ = std::move(*socket);
-  group_fd_ = group_socket_->udp().native_handle();
+  group_udp_ = &group_socket_->udp();
+  group_fd_ = group_udp_->native_handle();
   // Everything this member sends leaves from its own socket (the source is
   // its contact), multicast through the chosen interface, never the routing
   // table's, looped back to this host's other members. It joins no group.
@@ -145,6 +158,16 @@ Result<void> Transport::open_multicast(const TransportConfig& config,
   unicast_ = &sender_->udp();
   (void)address;
   return ok();
+}
+
+void Transport::size_buffers(const TransportConfig& config) {
+  for (net::UdpSocket* socket : {unicast_, group_udp_}) {
+    if (socket == nullptr) continue;
+    ask_buffer(socket->native_handle(), SO_RCVBUFFORCE, SO_RCVBUF, config.receive_buffer);
+    ask_buffer(socket->native_handle(), SO_SNDBUFFORCE, SO_SNDBUF, config.send_buffer);
+  }
+  net::UdpSocket& receiving = group_udp_ != nullptr ? *group_udp_ : *unicast_;
+  if (auto granted = receiving.receive_buffer_size()) counters_.receive_buffer = *granted;
 }
 
 Transport::~Transport() = default;
@@ -261,6 +284,7 @@ std::optional<Time> Transport::next_due() const {
 
 TransportCounters Transport::counters() const {
   TransportCounters c = counters_;
+  c.kernel_drops = unicast_->kernel_drops() + (group_udp_ != nullptr ? group_udp_->kernel_drops() : 0);
   if (send_faults_) c.faults_sent = send_faults_->counters();
   if (receive_faults_) c.faults_received = receive_faults_->counters();
   return c;

@@ -74,6 +74,13 @@ struct TransportConfig {
   int ttl = 1;                          // multicast hops
   std::optional<fault::Plan> faults;    // to: sent datagrams; back: received ones
   std::size_t max_queued = 8192;        // datagrams waiting for room in the socket at most
+  // Kernel buffer of each socket, asked for (SO_RCVBUF/SO_SNDBUF; as root
+  // SO_RCVBUFFORCE/SO_SNDBUFFORCE, past net.core.rmem_max/wmem_max; else what
+  // the sysctl allows). A sender may have MemberConfig::window unstable
+  // messages in flight: the receive buffer must hold them, or the kernel drops
+  // them (counted: kernel_drops) and they come back as retransmissions.
+  int receive_buffer = 16 << 20;
+  int send_buffer = 4 << 20;
 };
 
 struct TransportCounters {
@@ -81,6 +88,8 @@ struct TransportCounters {
   std::uint64_t send_errors = 0;         // refused by the kernel (unreachable, ...)
   std::uint64_t send_overflow = 0;       // dropped: max_queued were waiting already
   std::uint64_t truncated = 0;           // larger than any packet of the protocol
+  std::uint64_t kernel_drops = 0;        // dropped by the kernel: a receive buffer was full
+  int receive_buffer = 0;                // the group socket's (multicast) or unicast one's, as granted
   fault::Counters faults_sent, faults_received;
 };
 
@@ -133,6 +142,7 @@ class Transport {
   Transport() = default;
   Result<void> open_sockets(const TransportConfig& config);
   Result<void> open_multicast(const TransportConfig& config, const net::InetAddress& address);
+  void size_buffers(const TransportConfig& config);
   std::size_t drain(net::UdpSocket& socket, Time now, const OnDatagram& on_datagram);
   void take(std::span<const std::byte> datagram, Time now, const OnDatagram& on_datagram);
   void enqueue(std::span<const std::byte> datagram, const net::Endpoint& to);
@@ -141,6 +151,7 @@ class Transport {
   std::optional<net::MulticastSocket> sender_;    // multicast mode
   net::UdpSocket* unicast_ = nullptr;             // the one of the two
   std::optional<net::MulticastSocket> group_socket_;
+  net::UdpSocket* group_udp_ = nullptr;           // group_socket_'s
   std::optional<net::Endpoint> group_;
   int group_fd_ = -1;
   net::Endpoint contact_;

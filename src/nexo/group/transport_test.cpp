@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,6 +134,54 @@ TEST(Transport, UnicastModeAndAFaultPlanThatLosesEverything) {
   }
   EXPECT_EQ((*b)->counters().faults_received.lost, 10u);
   EXPECT_EQ((*b)->counters().received, 0u);
+}
+
+// The sysctl's cap on a plain SO_RCVBUF request (bytes).
+int rmem_max() {
+  int value = 0;
+  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r")) {
+    if (std::fscanf(f, "%d", &value) != 1) value = 0;
+    std::fclose(f);
+  }
+  return value;
+}
+
+// A burst of a sender's window must fit in the receiver's kernel buffer: the
+// default asks for 16 MiB (as root past rmem_max), at least what the sysctl
+// allows (the kernel's default, ~208 KiB, overflowed at ~100 KiB datagrams in
+// flight and turned into retransmission storms).
+TEST(Transport, AsksForLargeSocketBuffers) {
+  TransportConfig config;
+  config.group = net::Endpoint(*net::InetAddress::parse("239.255.71.2"), 0);
+  config.interface = lo();
+  auto t = Transport::open(config);
+  ASSERT_TRUE(t) << t.error().message();
+  const int expected = std::min(config.receive_buffer, rmem_max());
+  EXPECT_GE((*t)->counters().receive_buffer, expected);
+}
+
+// Datagrams the kernel dropped because the receive buffer was full are counted.
+TEST(Transport, CountsKernelDrops) {
+  TransportConfig config;
+  config.interface = lo();
+  auto a = Transport::open(config);
+  ASSERT_TRUE(a) << a.error().message();
+  config.receive_buffer = 1;  // the kernel's minimum: a few datagrams
+  auto b = Transport::open(config);
+  ASSERT_TRUE(b) << b.error().message();
+  const Bytes datagram(1000, std::byte{7});
+  for (int i = 0; i < 200; ++i)
+    (*a)->send(datagram, (*b)->contact(), Clock::now());
+  EXPECT_TRUE((*a)->flush());
+  std::size_t got = 0;
+  (*b)->receive(Clock::now(), [&](std::span<const std::byte>) { ++got; });
+  EXPECT_GT(got, 0u);
+  EXPECT_LT(got, 200u);
+  // A drop shows with the next datagram queued after it (SO_RXQ_OVFL).
+  (*a)->send(datagram, (*b)->contact(), Clock::now());
+  EXPECT_TRUE((*a)->flush());
+  (*b)->receive(Clock::now(), [&](std::span<const std::byte>) { ++got; });
+  EXPECT_EQ((*b)->counters().kernel_drops, 201u - got);
 }
 
 TEST(Transport, RefusesWhatCannotWork) {
