@@ -67,27 +67,8 @@ EndpointCounters Endpoint::counters() const {
   c.reliability = impl_->past;
   if (impl_->member) {
     const MemberCounters& m = impl_->member->counters();
-    MemberCounters& r = c.reliability;
-    r.sent += m.sent;
-    r.delivered += m.delivered;
-    r.naks_sent += m.naks_sent;
-    r.naks_received += m.naks_received;
-    r.naks_suppressed += m.naks_suppressed;
-    r.retransmissions += m.retransmissions;
-    r.heartbeats_sent += m.heartbeats_sent;
-    r.duplicates += m.duplicates;
-    for (std::size_t i = 0; i < kParseErrorCount; ++i)
-      r.parse_errors[i] += m.parse_errors[i];
-    r.other_group += m.other_group;
-    r.non_member += m.non_member;
-    r.stale_view += m.stale_view;
-    r.own_packet += m.own_packet;
-    r.beyond_window += m.beyond_window;
-    r.buffer_full += m.buffer_full;
-    r.nak_rate_limited += m.nak_rate_limited;
-    r.nak_unknown += m.nak_unknown;
-    r.nak_unrecoverable += m.nak_unrecoverable;
-    r.history_bytes = m.history_bytes;
+    c.reliability += m;
+    c.reliability.history_bytes = m.history_bytes;
   }
   return c;
 }
@@ -368,26 +349,7 @@ void Endpoint::Impl::end_view() {
   orderer->flush();
   while (auto d = orderer->poll_delivery())
     emit(std::move(*d));
-  const MemberCounters& m = member->counters();
-  past.sent += m.sent;
-  past.delivered += m.delivered;
-  past.naks_sent += m.naks_sent;
-  past.naks_received += m.naks_received;
-  past.naks_suppressed += m.naks_suppressed;
-  past.retransmissions += m.retransmissions;
-  past.heartbeats_sent += m.heartbeats_sent;
-  past.duplicates += m.duplicates;
-  for (std::size_t i = 0; i < kParseErrorCount; ++i)
-    past.parse_errors[i] += m.parse_errors[i];
-  past.other_group += m.other_group;
-  past.non_member += m.non_member;
-  past.stale_view += m.stale_view;
-  past.own_packet += m.own_packet;
-  past.beyond_window += m.beyond_window;
-  past.buffer_full += m.buffer_full;
-  past.nak_rate_limited += m.nak_rate_limited;
-  past.nak_unknown += m.nak_unknown;
-  past.nak_unrecoverable += m.nak_unrecoverable;
+  past += member->counters();
   // What the old Member still has to send (retransmissions) goes first.
   Bytes bytes;
   Destination to;

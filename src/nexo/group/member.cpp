@@ -64,6 +64,29 @@ void Member::set_repairer(MemberId sender) {
   if (it != peers_.end()) it->second.repairer = true;
 }
 
+MemberCounters& MemberCounters::operator+=(const MemberCounters& m) noexcept {
+  sent += m.sent;
+  delivered += m.delivered;
+  naks_sent += m.naks_sent;
+  naks_received += m.naks_received;
+  naks_suppressed += m.naks_suppressed;
+  retransmissions += m.retransmissions;
+  heartbeats_sent += m.heartbeats_sent;
+  duplicates += m.duplicates;
+  for (std::size_t i = 0; i < kParseErrorCount; ++i)
+    parse_errors[i] += m.parse_errors[i];
+  other_group += m.other_group;
+  non_member += m.non_member;
+  stale_view += m.stale_view;
+  own_packet += m.own_packet;
+  beyond_window += m.beyond_window;
+  buffer_full += m.buffer_full;
+  nak_rate_limited += m.nak_rate_limited;
+  nak_unknown += m.nak_unknown;
+  nak_unrecoverable += m.nak_unrecoverable;
+  return *this;
+}
+
 void Member::lagging(std::uint64_t threshold, std::vector<MemberId>& out) const {
   out.clear();
   const std::uint64_t sent = next_seq_ - 1;

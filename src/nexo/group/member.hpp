@@ -114,6 +114,10 @@ struct MemberCounters {
   std::uint64_t beyond_window = 0, buffer_full = 0;
   std::uint64_t nak_rate_limited = 0, nak_unknown = 0, nak_unrecoverable = 0;
   std::size_t history_bytes = 0;  // now
+
+  // Adds `other`'s counts to these (history_bytes, a level, is left alone):
+  // the totals of several views' Members.
+  MemberCounters& operator+=(const MemberCounters& other) noexcept;
 };
 
 class Member {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -392,6 +393,33 @@ TEST(GroupMember, OutOfOrderMessagesBeyondTheBufferAreDroppedThenFetched) {
   feed(a, naks, t0() + 10ms);
   feed(b, only(drain(a), Type::data), t0() + 10ms);
   EXPECT_EQ(delivered(b, 1).size(), 4u) << "every message, in order, once";
+}
+
+// The Endpoint sums its views' Members' counters with +=: every count adds,
+// the history level does not.
+TEST(GroupMember, CountersAddEveryCountButNotTheHistoryLevel) {
+  MemberCounters a;
+  std::uint64_t v = 1;
+  for (std::uint64_t* f : {&a.sent, &a.delivered, &a.naks_sent, &a.naks_received,
+                           &a.naks_suppressed, &a.retransmissions, &a.heartbeats_sent,
+                           &a.duplicates, &a.other_group, &a.non_member, &a.stale_view,
+                           &a.own_packet, &a.beyond_window, &a.buffer_full, &a.nak_rate_limited,
+                           &a.nak_unknown, &a.nak_unrecoverable})
+    *f = v++;
+  for (auto& e : a.parse_errors) e = v++;
+  a.history_bytes = 1000;
+  MemberCounters sum = a;
+  sum += a;
+  EXPECT_EQ(sum.sent, 2u);
+  EXPECT_EQ(sum.nak_unrecoverable, 34u);
+  for (std::size_t i = 0; i < kParseErrorCount; ++i)
+    EXPECT_EQ(sum.parse_errors[i], 2 * a.parse_errors[i]);
+  EXPECT_EQ(sum.history_bytes, 1000u);
+  // Every field: the doubled struct is a's fields times two, field by field.
+  const auto* x = reinterpret_cast<const std::uint64_t*>(&a);
+  const auto* y = reinterpret_cast<const std::uint64_t*>(&sum);
+  const std::size_t words = offsetof(MemberCounters, history_bytes) / sizeof(std::uint64_t);
+  for (std::size_t i = 0; i < words; ++i) EXPECT_EQ(y[i], 2 * x[i]) << "word " << i;
 }
 
 TEST(GroupMember, ABadConfigurationIsRefused) {
