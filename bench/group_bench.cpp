@@ -31,7 +31,7 @@ namespace {
 // --- the receiver role ---------------------------------------------------------------------
 
 // argv of a receiver: --role=receiver --impl=I --address=A --port=P --count=N
-// --size=S --loss=X --seed=S --limit=L --index=I --receivers=R.
+// --size=S --loss=X --seed=S --limit=L --index=I --receivers=R --datagram=D.
 int run_receiver(int argc, char** argv) {
   RxSpec spec;
   for (int i = 2; i < argc; ++i) {
@@ -50,6 +50,7 @@ int run_receiver(int argc, char** argv) {
     if (name == "limit") spec.limit_s = std::atoi(value.c_str());
     if (name == "index") spec.index = std::atoi(value.c_str());
     if (name == "receivers") spec.receivers = std::atoi(value.c_str());
+    if (name == "datagram") spec.datagram = std::atoi(value.c_str());
   }
   if (spec.size < static_cast<int>(kStampSize) || spec.count < 1) {
     std::fprintf(stderr, "bench_group receiver: bad size or count\n");
@@ -83,6 +84,9 @@ Flags flags(Options& o) {
       .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 8)")
       .count("--seed", o.seed, 2'000'000'000, "loss and simulation seed (default 20261206)")
       .count("--sim-runs", o.sim_runs, 1000, "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
+      .count("--datagram", o.datagram, 65'507,
+             "the largest datagram, bytes: nexo's bundles and NORM's segments (default 8192; "
+             "1024: one 1 KiB message a datagram for both)")
       .number("--norm-rate", o.norm_mbps, 1, 100'000,
               "norm-fixed: its fixed rate in Mbit/s (default 500)")
       .number("--pgm-rate", o.pgm_mbps, 1, 100'000, "pgm: its fixed rate in Mbit/s (default 200)")

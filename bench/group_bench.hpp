@@ -30,6 +30,7 @@ struct Options {
   int seed = 20261206;          // loss and simulation seeds
   int sim_runs = 10;            // seeded runs of the NAK row (the crash row: a quarter)
   std::size_t message_size = 1024;
+  int datagram = 8192;          // nexo's bundles and NORM's segments, bytes at most
   double norm_mbps = 500;       // norm-fixed: its fixed rate in Mbit/s
   double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
@@ -72,6 +73,7 @@ struct RxSpec {
   int index = 0;        // this receiver's number, 0..receivers-1
   int receivers = 4;    // how many there are
   double rate_bps = 0; // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
+  int datagram = 8192;  // the largest datagram: nexo's bundle_bytes, NORM's segment size
 };
 
 // Checks and times each delivery of one receiver: FIFO (sequence numbers

@@ -3,7 +3,8 @@
 // benchmark's own: one net::MulticastSocket per process (bound to the
 // session's port, joined on lo, multicast loopback on, 8 MiB buffers,
 // non-blocking, recvmmsg batches), the Member's packets sent to the group as
-// it hands them out, its timers run when due. The view is fixed (the sender
+// it hands them out (bundled as group::Group bundles them, bundle.hpp), its
+// timers run when due. The view is fixed (the sender
 // is member 1, receiver i is member i + 2): no membership, no ordering layer.
 // This is not group::Group (the socket driver: the row "nexo"); it is the
 // same protocol core without membership, ordering or the io/ loop thread, so
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "group_bench.hpp"
+#include "nexo/group/bundle.hpp"
 #include "nexo/group/member.hpp"
 #include "nexo/group/packet.hpp"
 #include "nexo/net/multicast_socket.hpp"
@@ -64,7 +66,8 @@ class MemberLoop {
     if (!member) return member.error();
     return MemberLoop(std::move(*member), std::move(*sock),
                       net::Endpoint(*group, static_cast<std::uint16_t>(spec.port)), spec.loss,
-                      static_cast<std::uint64_t>(spec.seed) * 31 + self);
+                      static_cast<std::uint64_t>(spec.seed) * 31 + self,
+                      static_cast<std::size_t>(spec.datagram));
   }
 
   Member& member() noexcept { return member_; }
@@ -94,22 +97,35 @@ class MemberLoop {
 
  private:
   MemberLoop(Member member, net::MulticastSocket sock, net::Endpoint group, double loss,
-             std::uint64_t seed)
-      : member_(std::move(member)), sock_(std::move(sock)), group_(group), loss_(loss),
-        random_(seed), buffers_(kSlots, std::vector<std::byte>(2048)) {}
+             std::uint64_t seed, std::size_t datagram)
+      : member_(std::move(member)), bundle_(datagram), sock_(std::move(sock)), group_(group), loss_(loss),
+        random_(seed), buffers_(kSlots, std::vector<std::byte>(nexo::group::kMaxPacket)) {}
 
+  // Every packet goes to the group (Member addresses no one alone), bundled
+  // as group::Group bundles them: what is queued now, up to
+  // --datagram bytes a datagram.
   Result<void> transmit() {
     Bytes out;
     nexo::group::Destination to;
     while (member_.poll_transmit(out, to)) {
-      for (;;) {  // every packet goes to the group (Member addresses no one alone)
-        auto sent = sock_.send_to(out, group_);
-        if (sent) break;
-        if (sent.error().kind() != ErrorKind::would_block) return sent.error();
-        pollfd p{sock_.udp().native_handle(), POLLOUT, 0};
-        ::poll(&p, 1, 1);
+      if (!bundle_.fits(out.size())) {
+        if (auto sent = send_bundle(); !sent) return sent;
       }
+      bundle_.add(out);
     }
+    return send_bundle();
+  }
+
+  Result<void> send_bundle() {
+    if (bundle_.empty()) return ok();
+    for (;;) {
+      auto sent = sock_.send_to(bundle_.datagram(), group_);
+      if (sent) break;
+      if (sent.error().kind() != ErrorKind::would_block) return sent.error();
+      pollfd p{sock_.udp().native_handle(), POLLOUT, 0};
+      ::poll(&p, 1, 1);
+    }
+    bundle_.clear();
     return ok();
   }
 
@@ -136,6 +152,7 @@ class MemberLoop {
   }
 
   Member member_;
+  nexo::group::BundleWriter bundle_;
   net::MulticastSocket sock_;
   net::Endpoint group_;
   double loss_;

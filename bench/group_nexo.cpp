@@ -38,6 +38,7 @@ GroupOptions options_for(const RxSpec& spec, int port) {
   o.port = static_cast<std::uint16_t>(port);
   o.interface = "lo";
   o.order = spec.impl == "nexo-total" ? Order::total : Order::fifo;
+  o.bundle_bytes = static_cast<std::size_t>(spec.datagram);
   loopback_timers(o.reliability);
   return o;
 }

@@ -2,9 +2,11 @@
 // this process, one receiver session in each receiver process, all on one
 // multicast group on lo. Used as its developer's guide and examples do for a
 // reliable message stream:
-//   - a NORM_OBJECT_STREAM (in-order, reliable), each 1 KiB message one
-//     segment (segment size = message size, so one message per NORM_DATA
-//     packet, as nexo sends them), NormStreamMarkEom after each;
+//   - a NORM_OBJECT_STREAM (in-order, reliable), NormStreamMarkEom after
+//     each message; segment size --datagram (default 8 KiB), the size of
+//     nexo's bundles: the stream packs consecutive messages into a segment,
+//     as nexo packs them into a bundle, so both send datagrams of up to the
+//     same size (--datagram=1024: one 1 KiB message a datagram, for both);
 //   - no FEC parity (numParity 0: repair by NACK only, as nexo), blocks of 64;
 //   - two rate modes, two rows: "norm", TCP-friendly congestion control on
 //     (NormSetCongestionControl) within rate bounds of 1 Mbit/s .. 10 Gbit/s
@@ -189,7 +191,7 @@ Result<TxResult> run_norm_sender(const RxSpec& spec, Receivers& receivers,
     NormAddAckingNode(h.session, static_cast<NormNodeId>(i + 2));
   std::srand(static_cast<unsigned>(spec.seed));
   if (!NormStartSender(h.session, static_cast<NormSessionId>(std::rand()), kSenderBuffer,
-                       static_cast<UINT16>(spec.size), 64, 0)) {
+                       static_cast<UINT16>(spec.datagram), 64, 0)) {
     return Error(ErrorKind::system, "NormStartSender failed");
   }
   NormObjectHandle stream = NormStreamOpen(h.session, kStreamBuffer);

@@ -1,7 +1,10 @@
 // bench_group, section 1: reliable FIFO multicast over real sockets, 1 sender
 // (this process) to --receivers receiver processes, all on one multicast
 // group on lo, 1 KiB messages, at 0% and at 5% loss injected independently
-// at each receiver. Each round starts fresh receiver processes and a fresh
+// at each receiver. Datagrams of up to --datagram bytes on both sides: nexo
+// bundles the packets it has queued (bundle.hpp), NORM packs its stream into
+// segments of that size; OpenPGM sends one message a packet (it has no such
+// option). Each round starts fresh receiver processes and a fresh
 // session on a group address of its own; the impls take turns, the first one
 // rotating from round to round. A round not done within --limit seconds did
 // not finish (what it delivered is printed); that impl is not run again at
@@ -72,6 +75,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   spec.seed = o.seed + round;
   spec.limit_s = o.limit_s;
   spec.receivers = o.receivers;
+  spec.datagram = o.datagram;
   spec.rate_bps = impl == kNorm ? 0 : (impl == kPgm ? o.pgm_mbps : o.norm_mbps) * 1e6;
   SenderFn send = sender_of(impl);
   if (impl == kNexo || impl == kNexoTotal) {
@@ -139,13 +143,15 @@ void print_ratios(const Options& o, Results& results) {
     return it == results.end() || it->second.unfinished > 0 ? 0.0 : it->second.mean_rate.median();
   };
   std::printf(
-      "\nheadline (median msgs/s per receiver, 1 -> %d processes, 1 KiB). nexo is group::Group "
+      "\nheadline (median msgs/s per receiver, 1 -> %d processes, 1 KiB messages, datagrams of "
+      "up to %d bytes for nexo (bundles) and NORM (segments), one message each for pgm). nexo "
+      "is group::Group "
       "as a user runs it (membership, FIFO order, io/ loop thread); nexo-member is its core, "
       "group::Member, on a loop of this benchmark's own (no membership, no ordering layer): "
       "less than Group does. Both do less than NORM: no congestion control, and stability "
       "digests instead of NORM's end-to-end acknowledged watermarks; where they win, that is "
       "part of why\n",
-      o.receivers);
+      o.receivers, o.datagram);
   for (std::size_t nexo : {kNexo, kMember}) {
     for (double loss : {0.0, kLossRate}) {
       const double mine = median(nexo, loss);

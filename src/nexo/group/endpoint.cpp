@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "nexo/group/bundle.hpp"
 #include "nexo/group/endpoint_impl.hpp"
 
 namespace nexo::group {
@@ -130,13 +131,19 @@ bool Endpoint::writable(std::size_t size) const noexcept {
 
 void Endpoint::on_packet(std::span<const std::byte> datagram, Time now) {
   Impl& s = *impl_;
-  Packet packet;
-  if (const ParseError e = decode(datagram, packet); e != ParseError::none) {
-    ++s.past.parse_errors[static_cast<std::size_t>(e)];
+  const ParseError framing = for_each_packet(datagram, [&](std::span<const std::byte> bytes) {
+    Packet packet;
+    if (const ParseError e = decode(bytes, packet); e != ParseError::none) {
+      ++s.past.parse_errors[static_cast<std::size_t>(e)];
+      return;
+    }
+    s.handle(packet, now);
+  });
+  if (framing != ParseError::none) {
+    ++s.past.parse_errors[static_cast<std::size_t>(framing)];
     return;
   }
-  s.handle(packet, now);
-  s.pump(now);
+  s.pump(now);  // once per datagram: a bundle's packets are taken in first
 }
 
 void Endpoint::on_timer(Time now) {

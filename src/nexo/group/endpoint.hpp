@@ -148,6 +148,8 @@ class Endpoint {
   Result<void> send(std::span<const std::byte> payload, Time now);
   bool writable(std::size_t size) const noexcept;
 
+  // A datagram: one packet, or a bundle of them (bundle.hpp), all taken in
+  // before the Endpoint moves on.
   void on_packet(std::span<const std::byte> datagram, Time now);
   void on_timer(Time now);
   std::optional<Time> next_timer() const noexcept;

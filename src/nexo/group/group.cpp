@@ -77,7 +77,13 @@ Group::~Group() {
 
 Result<std::unique_ptr<Group>> Group::join(GroupOptions options) {
   if (options.name.empty()) return Error(ErrorKind::invalid_argument, "group: the name is empty");
+  if (options.bundle_bytes > kMaxPacket) {
+    return Error(ErrorKind::invalid_argument,
+                 "group " + options.name + ": bundle_bytes " + std::to_string(options.bundle_bytes) +
+                     " is over the largest datagram, " + std::to_string(kMaxPacket));
+  }
   auto impl = std::make_unique<Impl>();
+  impl->bundle = BundleWriter(options.bundle_bytes);
   auto config = transport_config(options);
   if (!config) return std::move(config).error();
   auto transport = Transport::open(*config);

@@ -49,6 +49,7 @@
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
 #include "nexo/fault/plan.hpp"
+#include "nexo/group/bundle.hpp"
 #include "nexo/group/endpoint.hpp"
 #include "nexo/group/trace.hpp"
 #include "nexo/group/transport.hpp"
@@ -75,6 +76,11 @@ struct GroupOptions {
   // the others find through it).
   bool unicast = false;
   int ttl = 1;
+  // The largest datagram: packets leaving together for one destination share
+  // datagrams of up to this many bytes (bundles, bundle.hpp), at most
+  // kMaxPacket; 0: one packet per datagram. Keep it within the path's MTU
+  // where a lost IP fragment is costly; loopback's is 64 KiB.
+  std::size_t bundle_bytes = kDefaultBundleBytes;
 
   Order order = Order::fifo;
   SlowPolicy slow_policy = SlowPolicy::block;

@@ -244,6 +244,8 @@ TEST(GroupDriver, BadDatagramsAreDroppedAndCounted) {
       Bytes(3, std::byte{0x4E}),            // too short
       Bytes(100, std::byte{0xff}),          // bad magic
       Bytes(65'000, std::byte{0x4E}),       // large, bad version
+      Bytes{kBundleMagic[0], kBundleMagic[1], std::byte{1}, std::byte{0}, std::byte{0},
+            std::byte{40}},                 // a bundle whose entry is missing
   };
   for (const auto& g : garbage)
     ASSERT_TRUE(attacker->send_to(g, target));
@@ -252,6 +254,21 @@ TEST(GroupDriver, BadDatagramsAreDroppedAndCounted) {
     std::this_thread::sleep_for(5ms);
   EXPECT_EQ(m[1]->counters().bad_datagrams, before + garbage.size());
   exchange(m, 5);  // still works
+}
+
+// Bundling off (one packet per datagram) works as well; a bundle limit over
+// the largest datagram is refused.
+TEST(GroupDriver, BundlingOffAndBadBundleLimits) {
+  GroupOptions o = multicast_options("nobundle");
+  o.bundle_bytes = 0;
+  Members m;
+  ASSERT_EQ(join_all(o, 2, m), "");
+  exchange(m, 50);
+  GroupOptions too_large = multicast_options("bundle-limit");
+  too_large.bundle_bytes = kMaxPacket + 1;
+  auto refused = Group::join(too_large);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(ErrorKind::invalid_argument)) << refused.error().message();
 }
 
 // State transfer: the coordinator's provide_state() answers for a joiner,

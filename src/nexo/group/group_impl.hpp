@@ -41,6 +41,8 @@ struct Group::Impl {
   bool stopped = false;  // the I/O is torn down: nothing more happens
   bool pump_posted = false;  // a pump is posted after the sends posted so far
   Bytes packet;          // scratch for poll_transmit
+  BundleWriter bundle;   // the packets of one transmit() for one destination
+  Destination bundle_to;
   Time counters_at{};
   CounterBlock published;
 
@@ -71,6 +73,7 @@ struct Group::Impl {
   void on_datagram(std::span<const std::byte> datagram, Time now);
   bool take_sends(Time now);
   bool transmit(Time now);
+  void send_bundle(Time now);
   bool take_events(Time now);
   void on_view_change(ViewChange change, Time now);
   void record_sent(std::span<const std::byte> packet, Time now);

@@ -126,27 +126,40 @@ bool Group::Impl::take_sends(Time now) {
   return any;
 }
 
+// The Endpoint's packets, bundled: consecutive packets for one destination
+// share datagrams of up to options.bundle_bytes (bundle.hpp); whatever is
+// queued now leaves now, nothing waits for a bundle to fill.
 bool Group::Impl::transmit(Time now) {
   bool any = false;
   Destination to;
   while (endpoint->poll_transmit(packet, to)) {
     any = true;
     if (options.trace != nullptr) record_sent(packet, now);
-    if (!to.group) {
-      const Bytes* contact = endpoint->contact(to.member);
-      if (contact == nullptr) continue;  // a member no longer known: nowhere to send
-      if (auto at = decode_contact(*contact); at) transport->send(packet, *at, now);
-      continue;
-    }
-    if (transport->multicast()) {
-      transport->send(packet, *transport->group_endpoint(), now);
-      continue;
-    }
-    for (const auto& at : fan_out)
-      transport->send(packet, at, now);
+    const bool same = bundle_to.group == to.group && (to.group || bundle_to.member == to.member);
+    if (!bundle.empty() && (!same || !bundle.fits(packet.size()))) send_bundle(now);
+    bundle_to = to;
+    bundle.add(packet);
   }
+  send_bundle(now);
   if (any) transport->flush();
   return any;
+}
+
+void Group::Impl::send_bundle(Time now) {
+  if (bundle.empty()) return;
+  const std::span<const std::byte> datagram = bundle.datagram();
+  if (!bundle_to.group) {
+    // A member no longer known has nowhere to be sent to.
+    if (const Bytes* contact = endpoint->contact(bundle_to.member); contact != nullptr) {
+      if (auto at = decode_contact(*contact); at) transport->send(datagram, *at, now);
+    }
+  } else if (transport->multicast()) {
+    transport->send(datagram, *transport->group_endpoint(), now);
+  } else {
+    for (const auto& at : fan_out)
+      transport->send(datagram, at, now);
+  }
+  bundle.clear();
 }
 
 bool Group::Impl::take_events(Time now) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nexo/group/bundle.hpp"
+
 namespace nexo::group {
 
 Result<Member> Member::create(MemberConfig config, Time now) {
@@ -130,12 +132,15 @@ bool Member::accept_header(const Header& h) {
 }
 
 void Member::on_packet(std::span<const std::byte> datagram, Time now) {
-  Packet packet;
-  if (const ParseError e = decode(datagram, packet); e != ParseError::none) {
-    ++counters_.parse_errors[static_cast<std::size_t>(e)];
-    return;
-  }
-  on_decoded(packet, now);
+  const ParseError framing = for_each_packet(datagram, [&](std::span<const std::byte> bytes) {
+    Packet packet;
+    if (const ParseError e = decode(bytes, packet); e != ParseError::none) {
+      ++counters_.parse_errors[static_cast<std::size_t>(e)];
+      return;
+    }
+    on_decoded(packet, now);
+  });
+  if (framing != ParseError::none) ++counters_.parse_errors[static_cast<std::size_t>(framing)];
 }
 
 void Member::on_decoded(const Packet& packet, Time now) {

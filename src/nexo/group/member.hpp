@@ -138,7 +138,8 @@ class Member {
                     bool control, Time now);
   bool writable(std::size_t size) const noexcept;
 
-  // A datagram from the network (any source: everything is checked).
+  // A datagram from the network (any source: everything is checked): one
+  // packet, or a bundle of them (bundle.hpp).
   void on_packet(std::span<const std::byte> datagram, Time now);
   // A packet already decoded (by the Endpoint, which decodes every datagram
   // once); membership types are ignored. Checked like on_packet's.

@@ -278,6 +278,8 @@ std::string_view to_string(ParseError error) noexcept {
       return "bad_roster_count";
     case ParseError::bad_chunk:
       return "bad_chunk";
+    case ParseError::bad_bundle:
+      return "bad_bundle";
   }
   return "unknown";
 }
@@ -334,6 +336,9 @@ std::string_view describe(ParseError error) noexcept {
       return "VIEW/MERGE roster count or ANNOUNCE size: 0 or more than 1024 members";
     case ParseError::bad_chunk:
       return "STATE chunk: offset + chunk_len beyond total";
+    case ParseError::bad_bundle:
+      return "bundle: a nonzero reserved byte, an entry shorter than a packet, or lengths that "
+             "do not fill the datagram exactly";
   }
   return "unknown parse error";
 }

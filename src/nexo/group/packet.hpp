@@ -1,5 +1,6 @@
 // The wire format of group/'s protocol packets (version 1): one UDP datagram
-// per packet, over IP multicast or unicast fan-out alike.
+// per packet, or several packets in one datagram (a bundle, bundle.hpp), over
+// IP multicast or unicast fan-out alike.
 //
 // Every integer is big-endian. Every packet:
 //
@@ -274,9 +275,10 @@ enum class ParseError : std::uint8_t {
   zero_holder,       // CUT entry with holder 0
   bad_roster_count,  // VIEW or MERGE roster count, ANNOUNCE size: 0 or above kMaxViewMembers
   bad_chunk,         // STATE offset + chunk_len beyond total
+  bad_bundle,        // a bundle (bundle.hpp) whose entries do not fill it exactly
 };
 inline constexpr std::size_t kParseErrorCount =
-    static_cast<std::size_t>(ParseError::bad_chunk) + 1;
+    static_cast<std::size_t>(ParseError::bad_bundle) + 1;
 
 // The stable name of `error` ("bad_checksum"): counter and CLI labels.
 std::string_view to_string(ParseError error) noexcept;

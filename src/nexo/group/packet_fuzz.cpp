@@ -2,7 +2,8 @@
 // datagram, and whatever decodes re-encodes (encode_data/_nak/_heartbeat from
 // the decoded fields, membership bodies included) to the very same bytes: every valid packet has
 // one encoding. Each input is tried as it came (mostly stopped by the checksum) and with the magic,
-// version and CRC fixed up, so that the fuzzer reaches the body checks.
+// version and CRC fixed up, so that the fuzzer reaches the body checks. Bundles (bundle.hpp) too:
+// the input as it came and with a bundle's magic and version, their entries each tried as above.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "nexo/group/bundle.hpp"
 #include "nexo/group/packet.hpp"
 #include "nexo/reliable/checksum.hpp"
 
@@ -84,11 +86,37 @@ void round_trip(std::span<const std::byte> datagram) {
   check(std::ranges::equal(again, datagram));
 }
 
+// A bundle: every packet for_each_packet hands out lies inside the datagram;
+// a valid bundle of two or more packets is what BundleWriter makes of them.
+void bundle_round_trip(std::span<const std::byte> datagram) {
+  BundleWriter writer(kMaxPacket);
+  std::size_t count = 0;
+  const ParseError e = for_each_packet(datagram, [&](std::span<const std::byte> packet) {
+    check(packet.data() >= datagram.data() &&
+          packet.data() + packet.size() <= datagram.data() + datagram.size());
+    round_trip(packet);
+    check(writer.fits(packet.size()));
+    writer.add(packet);
+    ++count;
+  });
+  if (e != ParseError::none || !is_bundle(datagram)) return;
+  check(count >= 1);
+  if (count >= 2) check(std::ranges::equal(writer.datagram(), datagram));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> input(reinterpret_cast<const std::byte*>(data), size);
   round_trip(input);
+  bundle_round_trip(input);
+  if (size >= kBundleHeader) {  // the same bytes framed as a bundle's
+    nexo::Bytes framed(input.begin(), input.end());
+    framed[0] = kBundleMagic[0];
+    framed[1] = kBundleMagic[1];
+    framed[2] = std::byte{kVersion};
+    bundle_round_trip(framed);
+  }
   if (size < kHeaderSize + kCrcSize || size > kMaxPacket) return 0;
   nexo::Bytes sealed(input.begin(), input.end());
   sealed[0] = kMagic[0];
