@@ -12,7 +12,7 @@
 //
 // Loss is injected as NORM's NormSetRxLoss injects it: each receiver drops
 // that share of the datagrams it reads, independently (seeded), before the
-// Member sees them. Defaults of MemberConfig (window 4096 unstable messages,
+// Member sees them. Defaults of MemberConfig (window 1024 unstable messages,
 // heartbeats 100 ms) but the NAK timers, fitted to loopback (loopback_timers:
 // NAK back-off at most 1 ms, repair wait 4 ms).
 #include <poll.h>

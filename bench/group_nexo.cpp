@@ -8,7 +8,7 @@
 // that reaches it), and takes deliveries with receive(). Loss is injected at
 // each receiver on what it receives (GroupOptions::faults, Plan::back, seeded
 // per receiver), as NORM's NormSetRxLoss does. Default options otherwise
-// (detection time 1 s, MemberConfig's window of 4096 unstable messages),
+// (detection time 1 s, MemberConfig's window of 1024 unstable messages),
 // except the NAK timers, fitted to loopback's round trip (loopback_timers in
 // group_bench.hpp), as NORM fits its own to the round trip it measures.
 //   nexo        reliable FIFO, 1 KiB messages, 0% and 5% loss;
