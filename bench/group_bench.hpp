@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "nexo/base/histogram.hpp"
 #include "nexo/base/result.hpp"
 
 namespace nexo::bench::group {
@@ -109,6 +110,9 @@ void norm_version(int& major, int& minor, int& patch);
 
 // --- the parent's side -------------------------------------------------------------------------
 
+// A nexo receiver's line "recovery=COUNT p99_us=X" (RxReport below).
+void print_recovery(const LatencyHistogram& recovery);
+
 // A receiver's report, parsed.
 struct RxReport {
   bool reported = false;
@@ -118,6 +122,11 @@ struct RxReport {
   // Datagrams its kernel dropped (receive buffer full), when it says:
   // a line "kernel_drops=N" after its result (nexo rows); -1 otherwise.
   long long kernel_drops = -1;
+  // Loss recovery as group::Member measures it (MemberCounters::recovery: a
+  // message found missing until its delivery), when it says: a line
+  // "recovery=COUNT p99_us=X" (nexo rows); count -1 otherwise.
+  long long recovery_count = -1;
+  double recovery_p99_us = 0;
   // Messages per second delivered: count / (last delivery - first message's send).
   double rate(int count) const;
 };

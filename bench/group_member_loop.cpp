@@ -220,6 +220,7 @@ int run_member_receiver(const RxSpec& spec) {
   }
   std::printf("%s", recorder.report().c_str());
   std::printf("kernel_drops=%llu\n", static_cast<unsigned long long>(loop->kernel_drops()));
+  print_recovery(loop->member().counters().recovery);
   std::fflush(stdout);
   // Linger so that this receiver's last digest (stability) and NAKs still go out.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

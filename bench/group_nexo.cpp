@@ -126,6 +126,7 @@ int run_nexo_receiver(const RxSpec& spec) {
   std::printf("%s", recorder.report().c_str());
   std::printf("kernel_drops=%llu\n",
               static_cast<unsigned long long>((*group)->counters().transport.kernel_drops));
+  print_recovery((*group)->counters().endpoint.reliability.recovery);
   std::fflush(stdout);
   // Linger so that this receiver's last digests and NAKs still go out, then leave.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

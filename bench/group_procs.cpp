@@ -68,6 +68,11 @@ std::string RxRecorder::report() {
   return text.data();
 }
 
+void print_recovery(const LatencyHistogram& recovery) {
+  std::printf("recovery=%llu p99_us=%lld\n", static_cast<unsigned long long>(recovery.count()),
+              static_cast<long long>(recovery.percentile(99).count()));
+}
+
 double RxReport::rate(int count) const {
   if (!reported || delivered < count || last_ns <= first_sent_ns) return 0.0;
   return static_cast<double>(count) * 1e9 / static_cast<double>(last_ns - first_sent_ns);
@@ -94,6 +99,14 @@ RxReport parse_report(const std::string& text) {
   r.reported = got == 8;
   if (const auto k = text.find("kernel_drops=", at); k != std::string::npos)
     r.kernel_drops = std::atoll(text.c_str() + k + 13);
+  if (const auto k = text.find("recovery=", at); k != std::string::npos) {
+    long long count = 0;
+    double p99 = 0;
+    if (std::sscanf(text.c_str() + k, "recovery=%lld p99_us=%lf", &count, &p99) == 2) {
+      r.recovery_count = count;
+      r.recovery_p99_us = p99;
+    }
+  }
   r.first_sent_ns = first;
   r.last_ns = last;
   return r;

@@ -86,6 +86,7 @@ MemberCounters& MemberCounters::operator+=(const MemberCounters& m) noexcept {
   nak_rate_limited += m.nak_rate_limited;
   nak_unknown += m.nak_unknown;
   nak_unrecoverable += m.nak_unrecoverable;
+  recovery += m.recovery;
   return *this;
 }
 

@@ -61,6 +61,7 @@
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/error.hpp"
+#include "nexo/base/histogram.hpp"
 #include "nexo/group/packet.hpp"
 #include "nexo/group/time.hpp"
 
@@ -120,6 +121,10 @@ struct MemberCounters {
   std::uint64_t beyond_window = 0, buffer_full = 0;
   std::uint64_t nak_rate_limited = 0, nak_unknown = 0, nak_unrecoverable = 0;
   std::size_t history_bytes = 0;  // now
+  // Loss recovery: for each message this member found missing (a later one,
+  // a heartbeat or a flush's cut said it was sent), the time from then until
+  // its delivery here.
+  LatencyHistogram recovery;
 
   // Adds `other`'s counts to these (history_bytes, a level, is left alone):
   // the totals of several views' Members.
@@ -190,6 +195,10 @@ class Member {
     bool control = false;
     std::size_t size() const noexcept { return payload.size() + meta.size(); }
   };
+  struct Missing {
+    std::uint64_t first = 0, last = 0;
+    Time since{};
+  };
   // What this member knows of another's messages.
   struct Peer {
     std::uint64_t next = 1;           // the next sequence number to deliver
@@ -219,6 +228,10 @@ class Member {
     std::size_t kept_head = 0;  // kept[kept_head] is seq kept_from
     std::uint64_t kept_from = 1;
     std::size_t kept_count() const noexcept { return kept.size() - kept_head; }
+    // Runs of missing sequence numbers, oldest first, and when each was
+    // found missing (counters_.recovery). A vector and its head, as kept.
+    std::vector<Missing> missing;
+    std::size_t missing_head = 0;
     bool repairer = false;  // we answer NAKs for this sender's messages
     Time kept_retransmitted_at{};  // the last repair of its messages (hold-off)
   };
@@ -241,8 +254,10 @@ class Member {
   void on_data(Peer& peer, MemberId sender, const Data& data, Time now);
   void on_nak(Peer& requester, const Nak& nak, Time now);
   void on_heartbeat(Peer& peer, MemberId sender, const Heartbeat& hb, Time now);
-  void learn_highest(Peer& peer, std::uint64_t highest, Time now);
-  void deliver_ready(Peer& peer, MemberId sender);
+  // `arrived`: `highest` itself is here (a DATA), not missing.
+  void learn_highest(Peer& peer, std::uint64_t highest, Time now, bool arrived = false);
+  void deliver_ready(Peer& peer, MemberId sender, Time now);
+  void recovered(Peer& peer, std::uint64_t seq, Time now);
   void schedule_nak(Peer& peer, Time now, bool new_gap = false);
   void send_nak(Peer& peer, MemberId target, Time now);
   bool missing_ranges(const Peer& peer, std::uint64_t from, std::vector<SeqRange>& out) const;

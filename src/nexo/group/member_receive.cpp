@@ -25,8 +25,9 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   // A new gap while a NAK is already scheduled (if none is, learn_highest
   // draws one: a second draw would bias the back-off early, against suppression).
   const bool new_gap = peer.nak_at && data.seq > peer.highest_known + 1 && data.seq > peer.next;
-  learn_highest(peer, data.seq, now);
+  learn_highest(peer, data.seq, now, true);
   if (data.seq == peer.next) {
+    if (peer.missing_head < peer.missing.size()) recovered(peer, data.seq, now);
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
                                Bytes(data.meta.begin(), data.meta.end()), data.control});
@@ -36,7 +37,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;
-    deliver_ready(peer, sender);
+    deliver_ready(peer, sender, now);
   } else if (peer.held_bytes + data.payload.size() + data.meta.size() > config_.buffer_bytes) {
     ++counters_.buffer_full;  // dropped: a NAK fetches it once the buffer drains
   } else {
@@ -57,8 +58,9 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     send_heartbeat(now);
 }
 
-void Member::deliver_ready(Peer& peer, MemberId sender) {
+void Member::deliver_ready(Peer& peer, MemberId sender, Time now) {
   for (auto it = peer.held.begin(); it != peer.held.end() && it->first == peer.next;) {
+    if (peer.missing_head < peer.missing.size()) recovered(peer, it->first, now);
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
     if (keep_) keep(peer, held);
@@ -73,13 +75,19 @@ void Member::deliver_ready(Peer& peer, MemberId sender) {
 
 // A sender's highest sequence number, as DATA or a HEARTBEAT tells it: what
 // lies between what we delivered and it is missing.
-void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now) {
+void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now, bool arrived) {
   const std::uint64_t limit = peer.next + 2 * config_.window - 1;
   if (highest > limit) {
     ++counters_.beyond_window;
     highest = limit;
+    arrived = false;
   }
   if (highest <= peer.highest_known) return;
+  // Nothing beyond highest_known has arrived: what lies between it and
+  // `highest` is missing from now on.
+  const std::uint64_t first = std::max(peer.highest_known + 1, peer.next);
+  const std::uint64_t last = arrived ? highest - 1 : highest;
+  if (first <= last) peer.missing.push_back(Missing{first, last, now});
   peer.highest_known = highest;
   if (peer.next <= peer.highest_known) schedule_nak(peer, now);
 }
@@ -101,6 +109,28 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
     peer.has_ours = std::max(peer.has_ours, std::min(e.delivered_through, next_seq_ - 1));
     update_stable();
     if (!keep_) break;
+  }
+}
+
+// `seq`, the next of `peer`'s messages, is being delivered: if it was
+// missing, the time since it was found missing is its recovery time.
+void Member::recovered(Peer& peer, std::uint64_t seq, Time now) {
+  while (peer.missing_head < peer.missing.size() && peer.missing[peer.missing_head].last < seq)
+    ++peer.missing_head;  // (delivered already: not expected, deliveries come in order)
+  if (peer.missing_head < peer.missing.size()) {
+    Missing& run = peer.missing[peer.missing_head];
+    if (run.first <= seq) {
+      counters_.recovery.record(now - run.since);
+      if (seq == run.last) {
+        ++peer.missing_head;
+      } else {
+        run.first = seq + 1;
+      }
+    }
+  }
+  if (peer.missing_head == peer.missing.size()) {
+    peer.missing.clear();
+    peer.missing_head = 0;
   }
 }
 

@@ -122,6 +122,36 @@ TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
   b.on_packet(repair[0], t0() + 11ms);
   EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"two", "three"}));
   EXPECT_EQ(b.counters().naks_sent, 1u);
+  // Loss recovery: "two" was missing from t0 ("three" came) to t0 + 11 ms;
+  // "three" was never missing, only held behind it.
+  EXPECT_EQ(b.counters().recovery.count(), 1u);
+  EXPECT_GE(b.counters().recovery.percentile(100), 11ms);
+  EXPECT_LE(b.counters().recovery.percentile(100), 13ms);
+}
+
+// Recovery is timed from when a message is known to be missing: the tail
+// heartbeat's highest_sent makes a lost last message missing.
+TEST(GroupMember, RecoveryIsTimedFromTheMomentAMessageIsKnownMissing) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a), Type::data);
+  b.on_packet(data[0], t0());  // "two" and "three" lost
+  a.on_timer(t0() + 5ms);      // the tail heartbeat: highest_sent 3
+  auto heartbeats = only(drain(a), Type::heartbeat);
+  ASSERT_EQ(heartbeats.size(), 1u);
+  b.on_packet(heartbeats[0], t0() + 6ms);
+  b.on_packet(data[2], t0() + 20ms);  // late, out of order
+  b.on_packet(data[1], t0() + 26ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(b.counters().recovery.count(), 2u);
+  EXPECT_GE(b.counters().recovery.percentile(50), 20ms);  // 6 ms -> 26 ms, both
+  EXPECT_LE(b.counters().recovery.percentile(100), 23ms);
+  MemberCounters sum;
+  sum += b.counters();
+  sum += b.counters();
+  EXPECT_EQ(sum.recovery.count(), 4u);
 }
 
 // The ordering layer's meta and control flag travel with the message, through
