@@ -154,4 +154,9 @@ std::size_t DeliveryQueue::size() const {
   return count_;
 }
 
+std::size_t DeliveryQueue::sleeping() const {
+  std::lock_guard lock(mutex_);
+  return sleepers_;
+}
+
 }  // namespace nexo::group

@@ -43,6 +43,8 @@ class DeliveryQueue {
   // (queued deliveries are still taken first). Idempotent.
   void close();
   std::size_t size() const;
+  // take() calls blocked now, waiting for a delivery (tests wait for it).
+  std::size_t sleeping() const;
 
  private:
   struct Waiting {
