@@ -119,10 +119,13 @@ Result<std::unique_ptr<Group>> Group::join(GroupOptions options) {
 }
 
 Result<io::Request<void>> Group::send_async(std::span<const std::byte> payload) {
-  // Made and copied before the lock (an error wastes them: rare, and the
-  // Completer, dropped unused, completes a Request nobody holds).
+  // Made before the lock (an error wastes it: rare, and the Completer,
+  // dropped unused, completes a Request nobody holds). A small payload is
+  // copied under the lock into a spare buffer, a large one before it.
   auto [request, completer] = io::Request<void>::make();
-  Impl::PendingSend send{Bytes(payload.begin(), payload.end()), std::move(completer)};
+  Impl::PendingSend send{Bytes(), std::move(completer)};
+  const bool small = payload.size() <= Impl::kSpareBytes;
+  if (!small) send.payload.assign(payload.begin(), payload.end());
   Impl* impl = impl_.get();
   bool post = false;
   {
@@ -133,6 +136,13 @@ Result<io::Request<void>> Group::send_async(std::span<const std::byte> payload) 
                                                " messages wait for room in the group's window");
     }
     ++impl->pending_count;
+    if (small) {
+      if (!impl->spare.empty()) {
+        send.payload = std::move(impl->spare.back());
+        impl->spare.pop_back();
+      }
+      send.payload.assign(payload.begin(), payload.end());
+    }
     impl->submitted.push_back(std::move(send));
     // One pump takes every send submitted until it runs: one task and one
     // loop wake-up per burst, and their packets leave in one sendmmsg.

@@ -63,6 +63,12 @@ struct Group::Impl {
   std::function<void(const ViewChange&)> view_callback;
   std::size_t pending_count = 0;  // sends handed over, not yet taken by the protocol
   std::vector<PendingSend> submitted;  // send_async's, not yet moved to `pending`
+  // Payload buffers the protocol is done with, back for send_async to copy
+  // into: no malloc on the caller's thread and no free on the loop's (a
+  // cross-thread free, slow in glibc) per message. Small ones only, at most
+  // kSpareBuffers.
+  std::vector<Bytes> spare;
+  static constexpr std::size_t kSpareBytes = 4096, kSpareBuffers = 1024;
   bool pump_posted = false;            // a pump is posted that will take `submitted`
   bool leaving = false;           // leave() called: no more sends
   bool closed = false;            // the loop stopped

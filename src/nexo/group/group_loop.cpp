@@ -138,11 +138,18 @@ bool Group::Impl::take_sends(Time now) {
   {
     std::lock_guard lock(mutex);
     pending_count -= outcomes.size();
+    for (std::size_t i = first; i < pending_head; ++i) {  // the protocol has its copy
+      Bytes& payload = pending[i].payload;
+      if (spare.size() < kSpareBuffers && payload.capacity() > 0 &&
+          payload.capacity() <= kSpareBytes) {
+        spare.push_back(std::move(payload));
+      }
+    }
   }
   changed.notify_all();  // room for send() waiting at would_block
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     PendingSend& taken = pending[first + i];
-    Bytes().swap(taken.payload);  // the protocol has its copy
+    Bytes().swap(taken.payload);  // a large one, not kept
     taken.done.complete(std::move(outcomes[i]));
   }
   if (pending_head == pending.size()) {
