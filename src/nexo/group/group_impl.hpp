@@ -87,6 +87,7 @@ struct Group::Impl {
   void on_readable(std::uint32_t readiness);
   void on_timer();
   void on_datagram(std::span<const std::byte> datagram, Time now);
+  void take_submitted();  // `submitted` (one lock) behind the sends still pending
   bool take_sends(Time now);
   void flush_deliveries();
   bool transmit(Time now);

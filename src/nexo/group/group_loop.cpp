@@ -108,24 +108,27 @@ void Group::Impl::pump(Time now) {
   arm(now);
 }
 
-bool Group::Impl::take_sends(Time now) {
+void Group::Impl::take_submitted() {
   {
     std::lock_guard lock(mutex);
     pump_posted = false;  // sends submitted from now on post another pump
     intake.swap(submitted);
   }
-  if (!intake.empty()) {
-    if (pending_head == pending.size()) {  // all taken before: the batch becomes `pending`
-      pending.clear();
-      pending_head = 0;
-      pending.swap(intake);
-    } else {
-      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(pending_head));
-      pending_head = 0;
-      std::move(intake.begin(), intake.end(), std::back_inserter(pending));
-      intake.clear();
-    }
+  if (intake.empty()) return;
+  if (pending_head == pending.size()) {  // all taken before: the batch becomes `pending`
+    pending.clear();
+    pending_head = 0;
+    pending.swap(intake);
+    return;
   }
+  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(pending_head));
+  pending_head = 0;
+  std::move(intake.begin(), intake.end(), std::back_inserter(pending));
+  intake.clear();
+}
+
+bool Group::Impl::take_sends(Time now) {
+  take_submitted();
   const std::size_t first = pending_head;
   outcomes.clear();
   while (pending_head < pending.size()) {
