@@ -7,6 +7,8 @@ namespace nexo::group {
 namespace {
 
 constexpr std::size_t kFirstCapacity = 64;
+// A ring grown past this by a burst is given back once emptied.
+constexpr std::size_t kKeptCapacity = 4096;
 
 Error closed_error() {
   return Error(ErrorKind::closed, "group receive: this member has left the group");
@@ -29,7 +31,10 @@ void DeliveryQueue::append(Delivery&& delivery) {
 Delivery DeliveryQueue::pop_front() {
   Delivery d = std::move(ring_[head_]);
   head_ = (head_ + 1) & (ring_.size() - 1);
-  --count_;
+  if (--count_ == 0 && ring_.size() > kKeptCapacity) {
+    std::vector<Delivery>().swap(ring_);
+    head_ = 0;
+  }
   return d;
 }
 

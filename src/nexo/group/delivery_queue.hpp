@@ -4,10 +4,10 @@
 //
 // The loop thread hands over all the deliveries of one pump at once
 // (push_all): one lock, and one wake-up only if a receive() sleeps, instead
-// of a lock and a futex call per message. The queue is a ring that grows and
-// never shrinks, so a steady stream allocates nothing here (a std::deque
-// allocates a block every few messages on the loop thread and frees it on the
-// application's).
+// of a lock and a futex call per message. The queue is a ring that grows as
+// needed (and is given back, emptied, after a burst of thousands), so a
+// steady stream allocates nothing here (a std::deque allocates a block every
+// few messages on the loop thread and frees it on the application's).
 //
 // Thread contract: any thread. push() and push_all() complete waiting
 // receive_async Requests on the pushing thread (their then() callbacks run

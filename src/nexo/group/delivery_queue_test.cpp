@@ -70,6 +70,24 @@ TEST(DeliveryQueue, BatchesAndSinglePushesStayInOrderAsTheRingWrapsAndGrows) {
   EXPECT_EQ(none.error().kind(), ErrorKind::would_block);
 }
 
+TEST(DeliveryQueue, ARingGrownByABurstStillKeepsOrderAfterItIsGivenBack) {
+  DeliveryQueue q;
+  std::uint64_t next = 1;
+  for (int burst = 0; burst < 3; ++burst) {
+    auto batch = batch_of(next, 10'000);
+    const std::uint64_t end = next + batch.size();
+    q.push_all(batch);
+    while (next < end) {
+      auto d = q.try_take();
+      ASSERT_TRUE(d) << d.error().message();
+      ASSERT_EQ(d->seq, next++);
+    }
+    EXPECT_EQ(q.size(), 0u);
+    q.push(numbered(next));  // into a fresh ring
+    EXPECT_EQ(q.try_take()->seq, next++);
+  }
+}
+
 TEST(DeliveryQueue, ABatchServesWaitingReceiveAsyncFirstOldestFirst) {
   DeliveryQueue q;
   std::vector<io::Request<Delivery>> waiting;
