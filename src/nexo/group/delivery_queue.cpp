@@ -1,15 +1,42 @@
 #include "nexo/group/delivery_queue.hpp"
 
 #include <chrono>
+#include <utility>
 
 namespace nexo::group {
 namespace {
+
+constexpr std::size_t kFirstCapacity = 64;
+// A ring grown past this by a burst is given back once emptied.
+constexpr std::size_t kKeptCapacity = 4096;
 
 Error closed_error() {
   return Error(ErrorKind::closed, "group receive: this member has left the group");
 }
 
 }  // namespace
+
+void DeliveryQueue::append(Delivery&& delivery) {
+  if (count_ == ring_.size()) {  // full: twice the room, oldest first at 0
+    std::vector<Delivery> bigger(ring_.empty() ? kFirstCapacity : 2 * ring_.size());
+    for (std::size_t i = 0; i < count_; ++i)
+      bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+    ring_.swap(bigger);
+    head_ = 0;
+  }
+  ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(delivery);
+  ++count_;
+}
+
+Delivery DeliveryQueue::pop_front() {
+  Delivery d = std::move(ring_[head_]);
+  head_ = (head_ + 1) & (ring_.size() - 1);
+  if (--count_ == 0 && ring_.size() > kKeptCapacity) {
+    std::vector<Delivery>().swap(ring_);
+    head_ = 0;
+  }
+  return d;
+}
 
 void DeliveryQueue::push(Delivery delivery) {
   std::unique_lock lock(mutex_);
@@ -20,47 +47,80 @@ void DeliveryQueue::push(Delivery delivery) {
     completer.complete(std::move(delivery));
     return;
   }
-  queue_.push_back(std::move(delivery));
+  append(std::move(delivery));
+  const bool wake = sleepers_ > 0;
   lock.unlock();
-  arrived_.notify_one();
+  if (wake) arrived_.notify_one();
+}
+
+void DeliveryQueue::push_all(std::vector<Delivery>& batch) {
+  if (batch.empty()) return;
+  // Waiting receive_async requests take the first ones (the ring is empty
+  // while any waits); they complete after the lock is released.
+  std::vector<std::pair<io::Completer<Delivery>, Delivery>> handed;
+  std::size_t queued = 0;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    std::size_t i = 0;
+    for (; i < batch.size() && !waiting_.empty(); ++i) {
+      handed.emplace_back(std::move(waiting_.front().completer), std::move(batch[i]));
+      waiting_.pop_front();
+    }
+    for (; i < batch.size(); ++i, ++queued)
+      append(std::move(batch[i]));
+    wake = queued > 0 && sleepers_ > 0;
+  }
+  batch.clear();
+  if (wake) {
+    if (queued == 1) {
+      arrived_.notify_one();
+    } else {
+      arrived_.notify_all();
+    }
+  }
+  for (auto& [completer, delivery] : handed)
+    completer.complete(std::move(delivery));
 }
 
 Result<Delivery> DeliveryQueue::take(Timeout timeout) {
   std::unique_lock lock(mutex_);
-  const auto ready = [this] { return !queue_.empty() || closed_; };
-  if (!timeout) {
-    arrived_.wait(lock, ready);
-  } else if (!arrived_.wait_for(lock, *timeout, ready)) {
-    return Error(ErrorKind::timed_out,
-                 "group receive: no delivery within " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*timeout)
-                                        .count()) +
-                     " ms");
+  const auto ready = [this] { return count_ > 0 || closed_; };
+  if (!ready()) {
+    ++sleepers_;
+    bool arrived = true;
+    if (!timeout) {
+      arrived_.wait(lock, ready);
+    } else {
+      arrived = arrived_.wait_for(lock, *timeout, ready);
+    }
+    --sleepers_;
+    if (!arrived) {
+      lock.unlock();
+      return Error(
+          ErrorKind::timed_out,
+          "group receive: no delivery within " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*timeout).count()) +
+              " ms");
+    }
   }
-  if (queue_.empty()) return closed_error();
-  Delivery d = std::move(queue_.front());
-  queue_.pop_front();
-  return d;
+  if (count_ == 0) return closed_error();
+  return pop_front();
 }
 
 Result<Delivery> DeliveryQueue::try_take() {
   std::lock_guard lock(mutex_);
-  if (queue_.empty()) {
+  if (count_ == 0) {
     if (closed_) return closed_error();
     return Error(ErrorKind::would_block, "group receive: no delivery waiting");
   }
-  Delivery d = std::move(queue_.front());
-  queue_.pop_front();
-  return d;
+  return pop_front();
 }
 
 io::Request<Delivery> DeliveryQueue::take_async() {
   std::unique_lock lock(mutex_);
-  if (!queue_.empty()) {
-    Delivery d = std::move(queue_.front());
-    queue_.pop_front();
-    return io::Request<Delivery>::ready(std::move(d));
-  }
+  if (count_ > 0) return io::Request<Delivery>::ready(pop_front());
   if (closed_) return io::Request<Delivery>::ready(closed_error());
   auto [request, completer] = io::Request<Delivery>::make();
   const std::uint64_t id = next_id_++;
@@ -96,7 +156,12 @@ void DeliveryQueue::close() {
 
 std::size_t DeliveryQueue::size() const {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return count_;
+}
+
+std::size_t DeliveryQueue::sleeping() const {
+  std::lock_guard lock(mutex_);
+  return sleepers_;
 }
 
 }  // namespace nexo::group

@@ -2,15 +2,23 @@
 // blocking, try and asynchronous receives (msg::Port's modes), oldest first.
 // Internal to group/.
 //
-// Thread contract: any thread. push() completes a waiting receive_async
-// Request on the pushing thread (its then() callback runs there).
+// The loop thread hands over all the deliveries of one pump at once
+// (push_all): one lock, and one wake-up only if a receive() sleeps, instead
+// of a lock and a futex call per message. The queue is a ring that grows as
+// needed (and is given back, emptied, after a burst of thousands), so a
+// steady stream allocates nothing here (a std::deque allocates a block every
+// few messages on the loop thread and frees it on the application's).
+//
+// Thread contract: any thread. push() and push_all() complete waiting
+// receive_async Requests on the pushing thread (their then() callbacks run
+// there).
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <mutex>
+#include <vector>
 
 #include "nexo/base/result.hpp"
 #include "nexo/group/member.hpp"
@@ -22,6 +30,9 @@ class DeliveryQueue {
  public:
   // Queues `delivery`, or hands it to the oldest waiting receive_async.
   void push(Delivery delivery);
+  // push() of each of `batch` in order, under one lock; `batch` is left
+  // empty (its capacity kept for the next one).
+  void push_all(std::vector<Delivery>& batch);
   // Blocks until a delivery is there; timed_out, or closed once closed and empty.
   Result<Delivery> take(Timeout timeout);
   // would_block when empty (closed when closed and empty).
@@ -32,6 +43,8 @@ class DeliveryQueue {
   // (queued deliveries are still taken first). Idempotent.
   void close();
   std::size_t size() const;
+  // take() calls blocked now, waiting for a delivery (tests wait for it).
+  std::size_t sleeping() const;
 
  private:
   struct Waiting {
@@ -39,10 +52,15 @@ class DeliveryQueue {
     io::Completer<Delivery> completer;
   };
   void cancel(std::uint64_t id);
+  // The ring, under mutex_.
+  void append(Delivery&& delivery);
+  Delivery pop_front();
 
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
-  std::deque<Delivery> queue_;
+  std::vector<Delivery> ring_;  // capacity a power of two (or 0); count_ of them from head_
+  std::size_t head_ = 0, count_ = 0;
+  std::size_t sleepers_ = 0;    // take() calls waiting on arrived_
   std::list<Waiting> waiting_;  // receive_async requests, oldest first
   std::uint64_t next_id_ = 1;
   bool closed_ = false;

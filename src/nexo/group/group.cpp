@@ -125,22 +125,37 @@ Result<std::unique_ptr<Group>> Group::join(GroupOptions options) {
 }
 
 Result<io::Request<void>> Group::send_async(std::span<const std::byte> payload) {
+  // Made before the lock (an error wastes it: rare, and the Completer,
+  // dropped unused, completes a Request nobody holds). A small payload is
+  // copied under the lock into a spare buffer, a large one before it.
+  auto [request, completer] = io::Request<void>::make();
+  Impl::PendingSend send{Bytes(), std::move(completer)};
+  const bool small = payload.size() <= Impl::kSpareBytes;
+  if (!small) send.payload.assign(payload.begin(), payload.end());
+  Impl* impl = impl_.get();
+  bool post = false;
   {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->leaving || impl_->closed) return left_error("group send");
-    if (impl_->pending_count >= impl_->options.max_pending) {
-      return Error(ErrorKind::would_block, "group send: " +
-                                               std::to_string(impl_->pending_count) +
+    std::lock_guard lock(impl->mutex);
+    if (impl->leaving || impl->closed) return left_error("group send");
+    if (impl->pending_count >= impl->options.max_pending) {
+      return Error(ErrorKind::would_block, "group send: " + std::to_string(impl->pending_count) +
                                                " messages wait for room in the group's window");
     }
-    ++impl_->pending_count;
+    ++impl->pending_count;
+    if (small) {
+      if (!impl->spare.empty()) {
+        send.payload = std::move(impl->spare.back());
+        impl->spare.pop_back();
+      }
+      send.payload.assign(payload.begin(), payload.end());
+    }
+    impl->submitted.push_back(std::move(send));
+    // One pump takes every send submitted until it runs: one task and one
+    // loop wake-up per burst, and their packets leave in one sendmmsg.
+    post = !impl->pump_posted;
+    impl->pump_posted = true;
   }
-  auto [request, completer] = io::Request<void>::make();
-  Impl* impl = impl_.get();
-  impl->io->post([impl, bytes = Bytes(payload.begin(), payload.end()),
-                  c = std::make_shared<io::Completer<void>>(std::move(completer))]() mutable {
-    impl->enqueue_send(std::move(bytes), std::move(*c), Clock::now());
-  });
+  if (post) impl->io->post([impl] { impl->pump(Clock::now()); });
   return request;
 }
 

@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <future>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -197,6 +199,130 @@ TEST(GroupDriver, ReceiveModes) {
   auto third = m[1]->receive(kWait);
   ASSERT_TRUE(third) << third.error().message();
   EXPECT_EQ(text_of(*third), "third");
+}
+
+// send_async's sends cross to the loop in batches (group_impl.hpp): many of
+// them, against a small max_pending, still go out in order, each Request
+// completing once, with ok.
+TEST(GroupDriver, ManySendAsyncKeepTheirOrderAcrossBatches) {
+  GroupOptions o = multicast_options("burst");
+  o.max_pending = 64;
+  Members m;
+  ASSERT_EQ(join_all(o, 2, m), "");
+  constexpr int kCount = 3000;
+  std::deque<io::Request<void>> requests;
+  std::uint64_t waits = 0;
+  for (int k = 0; k < kCount;) {
+    auto sent = m[0]->send_async(std::to_string(k));
+    if (sent) {
+      requests.push_back(std::move(*sent));
+      ++k;
+      continue;
+    }
+    ASSERT_EQ(sent.error().kind(), ErrorKind::would_block) << sent.error().message();
+    ASSERT_FALSE(requests.empty());
+    ++waits;
+    auto done = requests.front().wait_for(kWait);
+    ASSERT_TRUE(done && *done);
+    requests.pop_front();
+  }
+  for (auto& r : requests) {
+    auto done = r.wait_for(kWait);
+    ASSERT_TRUE(done);
+    ASSERT_TRUE(*done) << (*done).error().message();
+  }
+  std::cout << waits << " waits for room (max_pending 64)\n";
+  for (auto& g : m) {
+    SCOPED_TRACE(g->name());
+    for (int k = 0; k < kCount; ++k) {
+      auto d = g->receive(kWait);
+      ASSERT_TRUE(d) << "after " << k << ": " << d.error().message();
+      ASSERT_EQ(text_of(*d), std::to_string(k));
+    }
+    EXPECT_FALSE(g->try_receive());
+  }
+}
+
+// Sends still waiting for the protocol when the member leaves, or when the
+// Group is destroyed, complete: ok (taken before), then not_connected (the
+// member left) or closed (the loop stopped); the ok ones are a prefix, and
+// the others deliver only those, in order.
+TEST(GroupDriver, SendsPendingAtLeaveOrCloseCompleteWithTheDocumentedErrors) {
+  GroupOptions o = multicast_options("pending");
+  o.max_pending = 100'000;
+  Members m;
+  ASSERT_EQ(join_all(o, 3, m), "");
+  const std::string kilobyte(1024, 'x');
+  auto burst = [&](Group& g) {
+    std::vector<io::Request<void>> requests;
+    for (int k = 0; k < 20'000; ++k) {
+      auto sent = g.send_async(std::to_string(k) + " " + kilobyte);
+      EXPECT_TRUE(sent) << sent.error().message();
+      if (!sent) break;
+      requests.push_back(std::move(*sent));
+    }
+    return requests;
+  };
+  // Counts the ok prefix; every other result is one of `allowed`.
+  auto check = [](std::vector<io::Request<void>>& requests, std::vector<ErrorKind> allowed) {
+    std::size_t ok_count = 0;
+    bool failed = false;
+    for (auto& r : requests) {
+      auto done = r.wait_for(kWait);
+      EXPECT_TRUE(done) << "a send never completed";
+      if (!done) return ok_count;
+      if (*done) {
+        EXPECT_FALSE(failed) << "an ok after a failure: not in order";
+        ++ok_count;
+        continue;
+      }
+      failed = true;
+      const ErrorKind kind = (*done).error().kind();
+      EXPECT_NE(std::find(allowed.begin(), allowed.end(), kind), allowed.end())
+          << (*done).error().message();
+    }
+    return ok_count;
+  };
+
+  auto leaving = burst(*m[2]);
+  const MemberId leaver = m[2]->self();
+  ASSERT_TRUE(m[2]->leave(kWait));
+  auto after = m[2]->send_async("late");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().kind(), ErrorKind::not_connected);
+  const std::size_t left_ok = check(leaving, {ErrorKind::not_connected, ErrorKind::closed});
+  std::cout << left_ok << " of " << leaving.size() << " taken before the leave\n";
+  // Once a view without the leaver is installed here, every delivery of the
+  // old view is queued: the leaver's come in its order, each once, and only
+  // ones its protocol took. (Not checked: that they have no gap. Under TSan's
+  // slowness the survivors were seen to skip a run of a leaver's messages,
+  // before the batching too: the protocol's, not this driver's.)
+  for (std::size_t i = 0; i < 2; ++i) {
+    SCOPED_TRACE(m[i]->name());
+    View v = m[i]->view();
+    while (std::find(v.members.begin(), v.members.end(), leaver) != v.members.end()) {
+      auto next = m[i]->next_view(v.id, kWait);
+      ASSERT_TRUE(next) << next.error().message();
+      v = *next;
+    }
+    std::size_t got = 0, next_k = 0;
+    while (auto d = m[i]->try_receive()) {
+      ASSERT_EQ(d->sender, leaver);
+      const std::string text = text_of(*d);
+      const std::size_t k = std::stoul(text.substr(0, text.find(' ')));
+      ASSERT_GE(k, next_k) << "out of order or duplicated";
+      ASSERT_LT(k, left_ok) << "a send that completed with an error was delivered";
+      ASSERT_EQ(text, std::to_string(k) + " " + kilobyte);
+      next_k = k + 1;
+      ++got;
+    }
+    std::cout << got << " of them delivered at " << m[i]->name() << "\n";
+  }
+
+  auto closing = burst(*m[1]);
+  m[1].reset();  // the destructor stops the loop without leaving
+  const std::size_t closed_ok = check(closing, {ErrorKind::closed});
+  std::cout << closed_ok << " of " << closing.size() << " taken before the close\n";
 }
 
 TEST(GroupDriver, UnicastFanOut) {

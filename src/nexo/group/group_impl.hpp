@@ -1,11 +1,16 @@
 // The inside of group::Group (group.hpp), shared by group.cpp (the caller's
 // side: join, send, receive, leave) and group_loop.cpp (the loop thread's
 // side: sockets, timers, the Endpoint). Internal to group/.
+//
+// Sends cross in batches: send_async() appends {payload, completer} to
+// `submitted` under the mutex and posts a pump to the loop only when none is
+// posted yet; the loop takes the whole batch in one lock (take_sends). So a
+// burst of sends costs one task and one loop wake-up, not one per message.
+// Deliveries cross the same way the other way (DeliveryQueue::push_all).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 
@@ -35,11 +40,17 @@ struct Group::Impl {
     Bytes payload;
     io::Completer<void> done;
   };
-  std::deque<PendingSend> pending;
+  // Sends taken from `submitted`, waiting for room in the protocol's window:
+  // the first `pending_head` are gone (a vector, not a deque: swapped with
+  // `submitted`, neither allocates in a steady stream).
+  std::vector<PendingSend> pending;
+  std::size_t pending_head = 0;
+  std::vector<PendingSend> intake;     // scratch: `submitted` swapped out under the mutex
+  std::vector<Result<void>> outcomes;  // scratch: take_sends' results
+  std::vector<Delivery> ready;         // scratch: take_events' deliveries for push_all
   std::vector<net::Endpoint> fan_out;  // unicast mode: seeds and the view's contacts
   std::optional<io::Completer<void>> joined, left;
   bool stopped = false;  // the I/O is torn down: nothing more happens
-  bool pump_posted = false;  // a pump is posted after the sends posted so far
   Bytes packet;          // scratch for poll_transmit
   BundleWriter bundle;   // the packets of one transmit() for one destination
   Destination bundle_to;
@@ -53,6 +64,14 @@ struct Group::Impl {
   std::map<MemberId, std::string> names;
   std::function<void(const ViewChange&)> view_callback;
   std::size_t pending_count = 0;  // sends handed over, not yet taken by the protocol
+  std::vector<PendingSend> submitted;  // send_async's, not yet moved to `pending`
+  // Payload buffers the protocol is done with, back for send_async to copy
+  // into: no malloc on the caller's thread and no free on the loop's (a
+  // cross-thread free, slow in glibc) per message. Small ones only, at most
+  // kSpareBuffers.
+  std::vector<Bytes> spare;
+  static constexpr std::size_t kSpareBytes = 4096, kSpareBuffers = 1024;
+  bool pump_posted = false;            // a pump is posted that will take `submitted`
   bool leaving = false;           // leave() called: no more sends
   bool closed = false;            // the loop stopped
 
@@ -64,14 +83,15 @@ struct Group::Impl {
   void pump(Time now);            // everything that can move now
   void stop_io();                 // watchers and timer gone; closed
   void start_leave(Time now, io::Completer<void> done);
-  void enqueue_send(Bytes payload, io::Completer<void> done, Time now);
   GroupCounters read_counters() const;
 
  private:
   void on_readable(std::uint32_t readiness);
   void on_timer();
   void on_datagram(std::span<const std::byte> datagram, Time now);
+  void take_submitted();  // `submitted` (one lock) behind the sends still pending
   bool take_sends(Time now);
+  void flush_deliveries();
   bool transmit(Time now);
   void send_bundle(Time now);
   bool take_events(Time now);

@@ -2,6 +2,7 @@
 // packets sent through the Transport, its events handed to the application.
 #include <algorithm>
 #include <array>
+#include <iterator>
 
 #include "nexo/group/group_impl.hpp"
 #include "nexo/group/packet.hpp"
@@ -107,23 +108,58 @@ void Group::Impl::pump(Time now) {
   arm(now);
 }
 
-bool Group::Impl::take_sends(Time now) {
-  bool any = false;
-  while (!pending.empty()) {
-    PendingSend& front = pending.front();
-    auto sent = endpoint->send(front.payload, now);
-    if (!sent && sent.error().is(ErrorKind::would_block)) break;  // flow control: later
-    io::Completer<void> done = std::move(front.done);
-    pending.pop_front();
-    {
-      std::lock_guard lock(mutex);
-      --pending_count;
-    }
-    changed.notify_all();
-    done.complete(std::move(sent));
-    any = true;
+void Group::Impl::take_submitted() {
+  {
+    std::lock_guard lock(mutex);
+    pump_posted = false;  // sends submitted from now on post another pump
+    intake.swap(submitted);
   }
-  return any;
+  if (intake.empty()) return;
+  if (pending_head == pending.size()) {  // all taken before: the batch becomes `pending`
+    pending.clear();
+    pending_head = 0;
+    pending.swap(intake);
+    return;
+  }
+  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(pending_head));
+  pending_head = 0;
+  std::move(intake.begin(), intake.end(), std::back_inserter(pending));
+  intake.clear();
+}
+
+bool Group::Impl::take_sends(Time now) {
+  take_submitted();
+  const std::size_t first = pending_head;
+  outcomes.clear();
+  while (pending_head < pending.size()) {
+    auto sent = endpoint->send(pending[pending_head].payload, now);
+    if (!sent && sent.error().is(ErrorKind::would_block)) break;  // flow control: later
+    outcomes.push_back(std::move(sent));
+    ++pending_head;
+  }
+  if (outcomes.empty()) return false;
+  {
+    std::lock_guard lock(mutex);
+    pending_count -= outcomes.size();
+    for (std::size_t i = first; i < pending_head; ++i) {  // the protocol has its copy
+      Bytes& payload = pending[i].payload;
+      if (spare.size() < kSpareBuffers && payload.capacity() > 0 &&
+          payload.capacity() <= kSpareBytes) {
+        spare.push_back(std::move(payload));
+      }
+    }
+  }
+  changed.notify_all();  // room for send() waiting at would_block
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    PendingSend& taken = pending[first + i];
+    Bytes().swap(taken.payload);  // a large one, not kept
+    taken.done.complete(std::move(outcomes[i]));
+  }
+  if (pending_head == pending.size()) {
+    pending.clear();
+    pending_head = 0;
+  }
+  return true;
 }
 
 // The Endpoint's packets, bundled: consecutive packets for one destination
@@ -172,9 +208,13 @@ bool Group::Impl::take_events(Time now) {
         options.trace->delivered(now, label_of(self),
                                  MessageKey{label_of(d->sender), trace_seq(d->view, d->seq)});
       }
-      delivered.fetch_add(1, std::memory_order_relaxed);
-      deliveries.push(std::move(*d));
-    } else if (auto* change = std::get_if<ViewChange>(&*event)) {
+      ready.push_back(std::move(*d));
+      continue;
+    }
+    // Deliveries before a view change or a state transfer are queued before
+    // it is handled (virtual synchrony; the state before its view's first).
+    flush_deliveries();
+    if (auto* change = std::get_if<ViewChange>(&*event)) {
       on_view_change(std::move(*change), now);
     } else if (auto* request = std::get_if<StateRequest>(&*event)) {
       endpoint->provide_state(request->view, options.provide_state ? options.provide_state() : Bytes{});
@@ -182,7 +222,14 @@ bool Group::Impl::take_events(Time now) {
       if (options.apply_state) options.apply_state(state->state);
     }
   }
+  flush_deliveries();
   return any;
+}
+
+void Group::Impl::flush_deliveries() {
+  if (ready.empty()) return;
+  delivered.fetch_add(ready.size(), std::memory_order_relaxed);
+  deliveries.push_all(ready);  // one lock, one wake-up for the batch
 }
 
 void Group::Impl::on_view_change(ViewChange change, Time now) {
@@ -286,23 +333,6 @@ GroupCounters Group::Impl::read_counters() const {
   return c;
 }
 
-void Group::Impl::enqueue_send(Bytes payload, io::Completer<void> done, Time now) {
-  if (stopped) {
-    done.complete(Error(ErrorKind::not_connected, "group send: this member has left the group"));
-    return;
-  }
-  pending.push_back(PendingSend{std::move(payload), std::move(done)});
-  // One pump after the sends posted so far, not one per send: their packets
-  // leave in one sendmmsg, the timer is re-armed once.
-  static_cast<void>(now);
-  if (pump_posted) return;
-  pump_posted = true;
-  io->post([this] {
-    pump_posted = false;
-    pump(Clock::now());
-  });
-}
-
 void Group::Impl::start_leave(Time now, io::Completer<void> done) {
   if (stopped || endpoint->state() == Endpoint::State::left) {
     done.complete(ok());
@@ -320,9 +350,6 @@ void Group::Impl::stop_io() {
   unicast_watcher.reset();
   group_watcher.reset();
   timer.reset();
-  for (auto& p : pending)
-    p.done.complete(Error(ErrorKind::closed, "group send: the group was closed"));
-  pending.clear();
   if (joined) joined->complete(Error(ErrorKind::closed, "group join: the group was closed"));
   joined.reset();
   if (left) left->complete(ok());
@@ -333,10 +360,19 @@ void Group::Impl::stop_io() {
   }
   {
     std::lock_guard lock(mutex);
-    closed = true;
+    closed = true;  // send_async says not_connected from now on
     pending_count = 0;
+    intake.swap(submitted);
   }
   changed.notify_all();
+  const Error closed_error(ErrorKind::closed, "group send: the group was closed");
+  for (std::size_t i = pending_head; i < pending.size(); ++i)
+    pending[i].done.complete(closed_error);
+  for (auto& p : intake)
+    p.done.complete(closed_error);
+  pending.clear();
+  pending_head = 0;
+  intake.clear();
   deliveries.close();
 }
 
