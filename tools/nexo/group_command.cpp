@@ -120,6 +120,12 @@ void print_stats(const group::Group& g, const GroupArgs& args) {
             << ", buffer full " << r.buffer_full << ", nak rate " << r.nak_rate_limited
             << ", membership " << c.endpoint.membership_drops << ", truncated "
             << c.transport.truncated << std::endl;
+  if (r.recovery.count() > 0) {
+    std::cerr << "stats loss recovery: " << r.recovery.count()
+              << " messages found missing, recovered in p50 " << r.recovery.percentile(50).count()
+              << " us, p99 " << r.recovery.percentile(99).count() << " us, max "
+              << r.recovery.percentile(100).count() << " us" << std::endl;
+  }
   const bool faults = args.loss > 0 || args.dup > 0 || args.reorder > 0;
   if (faults && args.direction != "back")
     std::cerr << "stats faults on sent datagrams: " << c.transport.faults_sent.to_string() << '\n';
