@@ -10,7 +10,8 @@ SimEndpoint::SimEndpoint(Endpoint endpoint, Trace* trace)
   trace_->add_member(self_label_);
   // Captures no `this`: the observer lives in endpoint_, which moves with the node.
   endpoint_.observe_sequencing([trace = trace_, me = self_label_](const Sequenced& s, Time now) {
-    trace->sequencer_hop(now, me, MessageKey{label(s.sender), trace_seq(s.view, s.seq)}, s.position);
+    trace->sequencer_hop(now, me, MessageKey{label(s.sender), trace_seq(s.view, s.seq)},
+                         s.position);
   });
 }
 
