@@ -377,6 +377,8 @@ tour_has "group: a view without the crashed member" '^   member 1 after [0-9]+ m
 tour_has "group: the diagram" '^   SVG written to +/.*\.svg$'
 tour_svg=$(sed -n 's/^   SVG written to *\(\/.*\.svg\)$/\1/p' "$work/tour.out")
 [[ -n $tour_svg ]] && grep -q '<svg' "$tour_svg" && pass "tour: the diagram is an SVG" || fail "tour: no SVG at '$tour_svg'"
+[[ -n $tour_svg ]] && grep -q 'class="sequencer-hop"' "$tour_svg" && pass "tour: the diagram marks the sequencer's hops" \
+  || fail "tour: no sequencer hop in '$tour_svg'"
 [[ -n $tour_svg ]] && rm -f "$tour_svg"
 sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")
 [[ -n $sent_sync && $sent_sync -ge 50 ]] && pass "tour: send_sync waited for the receiver's 50 ms" \
@@ -396,6 +398,10 @@ grep -q "^stats group $me: sent 2, delivered 2" "$work/group.err" && pass "group
   || fail "group join --stats: $(cat "$work/group.err")"
 printf 'x\n' | timeout $((20 * scale)) "$nexo" group join "$gname" --port 0 --trace "$work/group.svg" 2>/dev/null >/dev/null \
   && grep -q "<svg" "$work/group.svg" && pass "group join --trace writes an SVG" || fail "group join --trace"
+# Alone under total order it is its own sequencer: its one message has a sequencer hop.
+printf 'x\n' | timeout $((20 * scale)) "$nexo" group join "$gname" --port 0 --order total --trace "$work/hop.svg" 2>/dev/null >/dev/null \
+  && [[ $(grep -c 'class="sequencer-hop"' "$work/hop.svg") -eq 1 ]] && pass "group join --order total --trace marks the sequencer hop" \
+  || fail "group join --order total --trace: $(grep -c 'class="sequencer-hop"' "$work/hop.svg" 2>&1) sequencer hops"
 
 # --- help ------------------------------------------------------------------
 for cmd in "udp serve" "udp send" "tcp serve" "tcp send" "mcast peer" "resolve" "tour" "fault-proxy" "marshal" "unmarshal" "group join"; do

@@ -324,7 +324,9 @@ using GroupMembers = std::vector<std::unique_ptr<group::Group>>;
 // Three members join through 10% loss and chat; every message reaches everyone.
 void group_chat(GroupMembers& members, std::array<group::Trace, 3>& traces) {
   say("Three members join one group on loopback multicast; each loses 10% of the datagrams it");
-  say("receives (a seeded fault plan). Sequence numbers, NAKs and retransmissions repair that:");
+  say("receives (a seeded fault plan). Sequence numbers, NAKs and retransmissions repair that.");
+  say("The order is total: member 1, the view's first, is the sequencer that places each message");
+  say("(its stamps are the diamonds in the diagram), and every member delivers in its order:");
   fault::Direction lossy;
   lossy.loss = 0.1;
   for (std::size_t i = 0; i < 3; ++i) {
@@ -332,6 +334,7 @@ void group_chat(GroupMembers& members, std::array<group::Trace, 3>& traces) {
     o.name = "tour-" + std::to_string(::getpid());
     o.port = members.empty() ? 0 : members.front()->port();
     o.faults = fault::Plan{{}, lossy, 2026 + i};
+    o.order = group::Order::total;
     o.trace = &traces[i];
     members.push_back(check(group::Group::join(o), "join the group"));
   }
@@ -400,7 +403,8 @@ void group_crash(GroupMembers& members, std::array<group::Trace, 3>& traces) {
   check(group::write_svg_file(all, path), "write the space-time diagram");
   say("");
   say("The run as a space-time diagram (one timeline per member, an arrow per message, NAKs,");
-  say("retransmissions, the views and the crash marked): open it in a browser:");
+  say("retransmissions, the sequencer's stamps, the views and the crash marked): open it in a");
+  say("browser:");
   show("SVG written to", path.string());
 }
 

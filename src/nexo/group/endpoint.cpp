@@ -186,6 +186,12 @@ void Endpoint::provide_state(std::uint64_t view, Bytes state) {
   impl_->provide_state(view, std::move(state));
 }
 
+void Endpoint::observe_sequencing(SequencedObserver observer) {
+  Impl& s = *impl_;
+  s.sequencing = std::move(observer);
+  if (s.orderer) s.orderer->report_placements(static_cast<bool>(s.sequencing));
+}
+
 // --- plumbing ------------------------------------------------------------------------------
 
 Duration Endpoint::Impl::tick() const {
@@ -311,6 +317,7 @@ void Endpoint::Impl::pump(Time now) {
     Bytes payload, meta;
     while (!gated && orderer->poll_control(payload, meta))
       controls.emplace_back(std::move(payload), std::move(meta));
+    if (sequencing) report_sequenced(now);
     while (!gated && !controls.empty() &&
            member->send(controls.front().first, controls.front().second, true, now)) {
       controls.pop_front();
@@ -338,6 +345,13 @@ void Endpoint::Impl::feed(Delivery d) {
   }
   fifo_through[d.sender] = d.seq;
   orderer->on_fifo(std::move(d));
+}
+
+// The orderer's placements (those just announced) to the observer.
+void Endpoint::Impl::report_sequenced(Time now) {
+  Placement p;
+  while (orderer->poll_placement(p))
+    sequencing(Sequenced{p.sender, view.id, p.seq, p.position}, now);
 }
 
 void Endpoint::Impl::emit(Event event) {
@@ -401,6 +415,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   mc.seed = config.seed ^ (view.id * 0x9E3779B97F4A7C15ULL);
   member.emplace(std::move(Member::create(mc, now).value()));
   orderer = make_orderer(config.order, config.self, view.id, view.members);
+  if (sequencing) orderer->report_placements(true);
 
   part.reset();
   coord.reset();

@@ -45,6 +45,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -100,6 +101,18 @@ struct StateTransfer {
 };
 
 using Event = std::variant<Delivery, ViewChange, StateRequest, StateTransfer>;
+
+// Order::total, at the sequencer (the view's first member): a message whose
+// place in the view's total order it announced (order.hpp's Placement, with
+// the view). Keyed as the message's Delivery (sender, view, seq).
+struct Sequenced {
+  MemberId sender = 0;
+  std::uint64_t view = 0;
+  std::uint64_t seq = 0;       // Delivery::seq
+  std::uint64_t position = 0;  // in the view's total order: 1, 2, ...
+};
+// Hears each Sequenced, with the `now` of the Endpoint call that announced it.
+using SequencedObserver = std::function<void(const Sequenced&, Time now)>;
 
 struct EndpointConfig {
   std::uint64_t group = 0;  // group_tag() of the group's name
@@ -158,6 +171,13 @@ class Endpoint {
   bool poll_transmit(Bytes& out, Destination& to);
   std::optional<Event> poll_event();
   void provide_state(std::uint64_t view, Bytes state);
+  // For traces (sequencer hops): `observer` is called synchronously, from
+  // inside the call that announces the place (send, on_packet, on_timer), for
+  // each message this member, as the sequencer of Order::total, places; it
+  // must not call this Endpoint. Never called under the other orders nor at
+  // other members. Replaces any earlier observer; an empty one (the default)
+  // turns it off, and then nothing is kept.
+  void observe_sequencing(SequencedObserver observer);
 
   const View& view() const noexcept;
   // The contact of a member of the view or of a member known to be joining;

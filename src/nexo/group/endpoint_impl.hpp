@@ -127,6 +127,7 @@ struct Endpoint::Impl {
   bool gated = false;
   std::deque<Delivery> held;
   std::deque<std::pair<Bytes, Bytes>> controls;  // the orderer's, waiting for room
+  SequencedObserver sequencing;                  // observe_sequencing (empty: off)
 
   std::optional<Coordination> coord;
   std::optional<Participation> part;
@@ -170,6 +171,7 @@ struct Endpoint::Impl {
   void handle(const Packet& packet, Time now);
   void pump(Time now);
   void feed(Delivery d);
+  void report_sequenced(Time now);
   void emit(Event event);
   bool in_view(MemberId m) const;
   MemberId coordinator() const;

@@ -104,9 +104,9 @@ struct GroupOptions {
   // Faults on this member's datagrams: Plan::to on what it sends, Plan::back
   // on what it receives (seeded: rerun with the seed printed).
   std::optional<fault::Plan> faults;
-  // Records the run (sends, deliveries, NAKs, views) when set; must outlive
-  // the Group. Written on the loop thread: read it after leave() or the
-  // destructor.
+  // Records the run (sends, deliveries, NAKs, retransmissions, views and, at
+  // the sequencer of Order::total, its hops) when set; must outlive the
+  // Group. Written on the loop thread: read it after leave() or the destructor.
   Trace* trace = nullptr;
   // Randomness of the protocol (NAK back-offs); 0: drawn at random.
   std::uint64_t seed = 0;

@@ -1,6 +1,7 @@
 // group::Group over real sockets, several members in this process: loopback
 // multicast (IPv4, IPv6) and unicast fan-out; join, send, the receive modes,
-// views, leave; a fault plan of 10% loss; bad datagrams dropped and counted.
+// views, leave; a fault plan of 10% loss; bad datagrams dropped and counted;
+// a total-order run's trace with the sequencer's hops.
 // Every wait has a deadline that fails the test; nothing asserts on speed.
 #include "nexo/group/group.hpp"
 
@@ -16,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "../../../tests/skip_or_fail.hpp"
@@ -37,9 +39,12 @@ using Members = std::vector<std::unique_ptr<Group>>;
 // Joins `count` members made from `base` (the first one picks the port, the
 // others use it) into `out`, and waits until each sees a view of all of them.
 // Returns what went wrong, or "". No assertions: it may run on a helper thread.
-std::string join_all(GroupOptions base, int count, Members& out) {
+// With `traces` (at least `count` of them), member i records into (*traces)[i].
+std::string join_all(GroupOptions base, int count, Members& out,
+                     std::vector<Trace>* traces = nullptr) {
   for (int i = 0; i < count; ++i) {
     GroupOptions o = base;
+    if (traces != nullptr) o.trace = &(*traces)[static_cast<std::size_t>(i)];
     o.seed = 1000 + static_cast<std::uint64_t>(i);
     if (o.faults) o.faults->seed += static_cast<std::uint64_t>(i);
     if (i > 0) {
@@ -354,6 +359,44 @@ TEST(GroupDriver, TenPercentLossStillDeliversEverythingOnceInOrder) {
   }
   EXPECT_GT(lost, 0u);
   EXPECT_GT(naks, 0u);  // the losses were repaired, not absent
+}
+
+// Total order, traced: the sequencer (the first member, the view's first)
+// records one sequencer hop per application message, keyed as the send in
+// the sender's own trace, numbered 1, 2, ... in the view; the others none.
+TEST(GroupDriver, TotalOrderTraceMarksEachMessagesSequencerHop) {
+  GroupOptions o = multicast_options("hops");
+  o.order = Order::total;
+  std::vector<Trace> traces(3);
+  Members m;
+  ASSERT_EQ(join_all(o, 3, m, &traces), "");
+  const std::string sequencer = m[0]->name();
+  exchange(m, 40);
+  m.clear();  // the loops are gone: the traces can be read
+  std::map<MessageKey, int> sent, hops;
+  for (const Trace& t : traces)
+    for (const TraceEvent& e : t.events())
+      if (e.kind == TraceKind::sent) ++sent[e.message];
+  EXPECT_EQ(sent.size(), 120u);
+  std::uint64_t position = 0;
+  for (std::size_t i = 0; i < traces.size(); ++i) {
+    for (const TraceEvent& e : traces[i].events()) {
+      if (e.kind != TraceKind::sequencer_hop) continue;
+      ASSERT_EQ(i, 0u) << "a hop recorded at a member that is not the sequencer";
+      EXPECT_EQ(traces[i].members()[e.member], sequencer);
+      EXPECT_EQ(e.first, ++position);
+      EXPECT_TRUE(sent.contains(e.message)) << e.message.sender << "#" << e.message.seq;
+      EXPECT_EQ(++hops[e.message], 1) << e.message.sender << "#" << e.message.seq;
+    }
+  }
+  EXPECT_EQ(hops.size(), sent.size()) << "every message placed, once";
+  std::ostringstream svg;
+  ASSERT_TRUE(write_svg(traces[0], svg));
+  std::size_t marks = 0;
+  for (auto at = svg.str().find("class=\"sequencer-hop\""); at != std::string::npos;
+       at = svg.str().find("class=\"sequencer-hop\"", at + 1))
+    ++marks;
+  EXPECT_EQ(marks, hops.size());
 }
 
 TEST(GroupDriver, BadDatagramsAreDroppedAndCounted) {

@@ -59,7 +59,15 @@ Result<void> Group::Impl::start(Time now) {
   }
   timer = std::make_unique<io::Timer>(io->loop(), [this] { on_timer(); });
   fan_out = seeds;
-  if (options.trace != nullptr) options.trace->add_member(label_of(self));
+  if (options.trace != nullptr) {
+    options.trace->add_member(label_of(self));
+    // As the sequencer of Order::total: each place announced, keyed as the message's send.
+    endpoint->observe_sequencing([this](const Sequenced& s, Time at) {
+      options.trace->sequencer_hop(at, label_of(self),
+                                   MessageKey{label_of(s.sender), trace_seq(s.view, s.seq)},
+                                   s.position);
+    });
+  }
   endpoint->join(now);
   pump(now);
   return ok();

@@ -10,6 +10,8 @@
 //     order announcements, agreed-priority proposals) are sent as Member
 //     messages with control set, in the order polled;
 //   - what poll_delivery() gives goes to the application;
+//   - for traces, if asked (report_placements), what poll_placement() gives:
+//     the messages whose place in the total order the sequencer announced;
 //   - when the view ends, after the virtual-synchrony flush (every member
 //     that moves on to the next view has had the same on_fifo calls), flush()
 //     delivers whatever is still pending, in an order that depends only on
@@ -38,6 +40,16 @@ struct OrderCounters {
   std::uint64_t bad_meta = 0;         // dropped: meta or control payload that does not parse
 };
 
+// At the sequencer of Order::total: a message whose place in the view's
+// total order it announced. Keyed as deliveries are (sender, Delivery::seq:
+// the Member's number, control messages counted), so a driver's trace can
+// name the message as its send and deliveries name it.
+struct Placement {
+  MemberId sender = 0;
+  std::uint64_t seq = 0;       // Delivery::seq
+  std::uint64_t position = 0;  // in the view's total order: 1, 2, ...
+};
+
 class Orderer {
  public:
   virtual ~Orderer() = default;
@@ -49,6 +61,17 @@ class Orderer {
   virtual std::optional<Delivery> poll_delivery() = 0;
   virtual void flush() = 0;
   virtual const OrderCounters& counters() const noexcept = 0;
+  // For traces. Off by default, and then nothing is kept. On, the sequencer
+  // of Order::total queues a Placement for each message as poll_control puts
+  // its place into an announcement (not when it first places it: places a
+  // view's end discards unannounced were never the order), and
+  // poll_placement gives them one per call, in order, until false. Every
+  // other orderer and member gives none.
+  virtual void report_placements(bool on) { static_cast<void>(on); }
+  virtual bool poll_placement(Placement& out) {
+    static_cast<void>(out);
+    return false;
+  }
 };
 
 // The orderer of `order` for member `self` in view `view` whose members are

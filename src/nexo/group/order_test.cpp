@@ -277,6 +277,68 @@ TEST(TotalOrder, TheSequencersAnnouncementsBatchRuns) {
   EXPECT_FALSE(bus.orderer(0).poll_control(payload, meta));
 }
 
+// Placements, for traces: the sequencer reports each application message
+// once, as it announces its place, keyed as its delivery (sender and Member
+// seq: control messages count in the seqs) and numbered 1, 2, ... in the
+// order every member then delivers; nobody else reports anything.
+TEST(TotalOrder, TheSequencerReportsEachPlaceItAnnouncesOnce) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    constexpr std::size_t kMembers = 4;
+    OrderBus bus(Order::total, kMembers);
+    for (std::size_t r = 0; r < kMembers; ++r)
+      bus.orderer(r).report_placements(true);
+    std::mt19937_64 random(seed);
+    int sent = 0;
+    std::vector<std::string> placed;
+    std::uint64_t position = 0;
+    Placement p;
+    for (int round = 0; round < 400; ++round) {
+      const std::size_t r = random() % kMembers;
+      if (random() % 3 == 0) {
+        bus.send(r, std::to_string(sent++));
+      } else {
+        bus.step_random(r, random);
+      }
+      while (bus.orderer(0).poll_placement(p)) {
+        EXPECT_EQ(p.position, ++position) << "seed " << seed;
+        placed.push_back(std::to_string(p.sender) + ":" + std::to_string(p.seq));
+      }
+    }
+    bus.settle(random, std::vector<bool>(kMembers, true));
+    while (bus.orderer(0).poll_placement(p)) {
+      EXPECT_EQ(p.position, ++position) << "seed " << seed;
+      placed.push_back(std::to_string(p.sender) + ":" + std::to_string(p.seq));
+    }
+    EXPECT_EQ(placed.size(), static_cast<std::size_t>(sent)) << "seed " << seed;
+    EXPECT_EQ(placed, keys(bus.delivered(0))) << "seed " << seed;
+    for (std::size_t r = 1; r < kMembers; ++r) {
+      EXPECT_EQ(keys(bus.delivered(r)), placed) << "seed " << seed;
+      EXPECT_FALSE(bus.orderer(r).poll_placement(p)) << "seed " << seed << ": member " << r;
+    }
+  }
+}
+
+TEST(TotalOrder, NothingIsReportedUnlessAskedNorByOtherOrders) {
+  OrderBus quiet(Order::total, 2);
+  quiet.send(0, "a");
+  quiet.send(1, "b");
+  quiet.step(0, 1);
+  Placement p;
+  EXPECT_FALSE(quiet.orderer(0).poll_placement(p)) << "report_placements was never asked for";
+  ASSERT_EQ(quiet.delivered(0).size(), 2u) << "the announcement went out all the same";
+  for (const Order order : {Order::fifo, Order::causal, Order::agreed}) {
+    OrderBus bus(order, 2);
+    for (std::size_t r = 0; r < 2; ++r)
+      bus.orderer(r).report_placements(true);
+    bus.send(0, "a");
+    bus.send(1, "b");
+    bus.step(0, 1);
+    bus.step(1, 0);
+    for (std::size_t r = 0; r < 2; ++r)
+      EXPECT_FALSE(bus.orderer(r).poll_placement(p)) << to_string(order) << ", member " << r;
+  }
+}
+
 // The sequencer (1) placed member 3's message, lost with it, then member 2's;
 // member 1's last message was never placed. flush() keeps the placed order
 // where it can, then takes the rest by sender id.

@@ -22,6 +22,12 @@
 // member than the sequencer, of another kind or that does not parse is
 // dropped whole and counted (bad_meta); all members drop the same bytes.
 //
+// Placements (report_placements, for traces): as poll_control encodes a run
+// the sequencer reports each of its messages with its Member sequence number
+// and its position in the view's order. A run's messages are still in
+// arrived_ then (deliver_placed takes only announced places, flush() clears
+// what was not announced), so the numbers are read there.
+//
 // flush(): at the end of the view every surviving member has had the same
 // on_fifo calls, so the same messages and announcements. It delivers first
 // what the announcements placed, in their order (skipping a message nobody
@@ -95,6 +101,8 @@ class TotalOrderer final : public Orderer {
       put_varint(payload, r.sender);
       put_varint(payload, r.first);
       put_varint(payload, r.last - r.first + 1);
+      if (report_) report(r);
+      position_ += r.last - r.first + 1;
     }
     to_announce_.erase(to_announce_.begin(), to_announce_.begin() + static_cast<long>(runs));
     meta.assign(1, kAnnouncement);
@@ -129,7 +137,30 @@ class TotalOrderer final : public Orderer {
 
   const OrderCounters& counters() const noexcept override { return counters_; }
 
+  void report_placements(bool on) override {
+    report_ = on;
+    if (!on) placements_.clear();
+  }
+
+  bool poll_placement(Placement& out) override {
+    if (placements_.empty()) return false;
+    out = placements_.front();
+    placements_.pop_front();
+    return true;
+  }
+
  private:
+  // Queues a Placement for each message of run `r`, about to be announced.
+  void report(const Run& r) {
+    const std::deque<Delivery>& here = arrived_[r.sender];
+    for (std::uint64_t n = r.first; n <= r.last; ++n) {
+      const std::uint64_t at = n - next_[r.sender];
+      if (n < next_[r.sender] || at >= here.size()) continue;  // not expected (see the top)
+      placements_.push_back(
+          Placement{members_[r.sender], here[at].seq, position_ + 1 + (n - r.first)});
+    }
+  }
+
   // The sequencer places message received_[s] of member s next.
   void place(std::uint32_t s) {
     const std::uint64_t n = received_[s];
@@ -200,6 +231,9 @@ class TotalOrderer final : public Orderer {
   std::vector<Run> runs_;                      // scratch of apply_announcement
   std::vector<std::uint64_t> placed_;          // ... and announced_ as it would become
   std::deque<Delivery> ready_;
+  std::uint64_t position_ = 0;        // the sequencer's places announced so far
+  bool report_ = false;               // report_placements
+  std::deque<Placement> placements_;  // reported, not yet polled
   OrderCounters counters_;
 };
 

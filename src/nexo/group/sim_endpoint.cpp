@@ -6,7 +6,13 @@ namespace nexo::group {
 
 SimEndpoint::SimEndpoint(Endpoint endpoint, Trace* trace)
     : endpoint_(std::move(endpoint)), trace_(trace), self_label_(label(endpoint_.self())) {
-  if (trace_) trace_->add_member(self_label_);
+  if (!trace_) return;
+  trace_->add_member(self_label_);
+  // Captures no `this`: the observer lives in endpoint_, which moves with the node.
+  endpoint_.observe_sequencing([trace = trace_, me = self_label_](const Sequenced& s, Time now) {
+    trace->sequencer_hop(now, me, MessageKey{label(s.sender), trace_seq(s.view, s.seq)},
+                         s.position);
+  });
 }
 
 void SimEndpoint::on_datagram(std::span<const std::byte> datagram, sim::NodeId, Time now) {

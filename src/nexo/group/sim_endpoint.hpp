@@ -2,7 +2,8 @@
 // (sim::Node), recording what it does: every event it polls (deliveries with
 // their view, view changes, state transfers), and, into a Trace if given
 // one, its sends, retransmissions and NAKs (read back from its packets),
-// deliveries, views installed and its leave. Member id = NodeId + 1; labels
+// deliveries, views installed, its leave, and, as the sequencer of
+// Order::total, the places it announces (Endpoint::observe_sequencing). Member id = NodeId + 1; labels
 // "m<id>". In the trace a message's number is view * 1'000'000 + seq (the
 // Member's numbers start again in every view). A StateRequest is answered at
 // once from the state provider, if set. Thread contract: the simulation's.

@@ -1,20 +1,26 @@
 // Trace and its SVG picture: the picture is read back with pugixml and its
 // structure checked (timelines, arrows and their geometry, marks, escaping,
-// bounds), never compared byte for byte with a stored file.
+// bounds), never compared byte for byte with a stored file. And a simulated
+// total-order run, traced by its SimEndpoints: its sequencer hops, in the
+// record and in the picture.
 #include "nexo/group/trace.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <pugixml.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "nexo/group/endpoint_sim_support.hpp"
 
 namespace nexo::group {
 namespace {
@@ -451,6 +457,74 @@ TEST(TraceSvgTest, WritesAFileAndReportsAnUnwritablePath) {
   auto directory = write_svg_file(trace, dir);
   EXPECT_FALSE(directory);
   std::filesystem::remove_all(dir);
+}
+
+// A total-order run of 4 simulated members through 5% loss, its sequencer
+// (m1) crashing halfway: the trace has one sequencer_hop per message whose
+// place was announced, keyed like its send, at the sequencer of the view it
+// was sent in, numbered 1, 2, ... in each view; every message of the view
+// after the crash has one (its sequencer, m2, outlives the run); and the
+// picture draws each hop, with a link from the send when someone else sent it.
+TEST(TraceSimTest, ATotalOrderRunMarksOneSequencerHopPerMessage) {
+  using namespace std::chrono_literals;
+  testing::SimGroup g(
+      7, 4, {.loss = 0.05, .delay = 1ms, .jitter = 500us},
+      [](EndpointConfig& c) { c.order = Order::total; }, true);
+  ASSERT_TRUE(g.form());
+  const std::uint64_t first_view = g.at(0).endpoint().view().id;
+  ASSERT_EQ(g.at(0).endpoint().view().members.front(), 1u) << "m1 is the first sequencer";
+  g.traffic(testing::SimGroup::range(0, 4), 25ms, g.net.now() + 2s);
+  g.net.run_for(400ms);
+  g.crash(0);
+  ASSERT_TRUE(g.net.run_until([&] { return g.in_one_view({1, 2, 3}); }, g.net.now() + 5s));
+  const std::uint64_t last_view = g.at(1).endpoint().view().id;
+  ASSERT_EQ(g.at(1).endpoint().view().members.front(), 2u) << "m2 is the next sequencer";
+  g.net.run_for(2s);  // the traffic ends, everything is delivered
+
+  const auto& members = g.trace.members();
+  std::map<MessageKey, int> sends, hops;
+  std::map<std::uint64_t, std::uint64_t> position;  // per view: the last order number seen
+  std::size_t links = 0, last_view_sends = 0;
+  for (const TraceEvent& e : g.trace.events())
+    if (e.kind == TraceKind::sent) ++sends[e.message];
+  for (const TraceEvent& e : g.trace.events()) {
+    if (e.kind != TraceKind::sequencer_hop) continue;
+    const std::uint64_t view = e.message.seq / 1'000'000;  // SimEndpoint::trace_seq
+    EXPECT_EQ(members[e.member], view == last_view ? "m2" : "m1")
+        << e.message.sender << "#" << e.message.seq << " is placed by its view's sequencer";
+    EXPECT_EQ(sends.count(e.message), 1u) << e.message.sender << "#" << e.message.seq;
+    EXPECT_EQ(++hops[e.message], 1) << e.message.sender << "#" << e.message.seq << " twice";
+    EXPECT_EQ(e.first, ++position[view]) << "view " << view << ": order numbers 1, 2, ...";
+    links += e.message.sender != members[e.member];
+  }
+  for (const auto& [key, count] : sends) {
+    if (key.seq / 1'000'000 != last_view) continue;
+    ++last_view_sends;
+    EXPECT_EQ(hops.count(key), 1u) << key.sender << "#" << key.seq << " was never placed";
+  }
+  std::printf(
+      "%zu messages sent, %zu sequencer hops (%llu by m1 in view %llu, %llu by m2 in view %llu)\n",
+      sends.size(), hops.size(), static_cast<unsigned long long>(position[first_view]),
+      static_cast<unsigned long long>(first_view),
+      static_cast<unsigned long long>(position[last_view]),
+      static_cast<unsigned long long>(last_view));
+  EXPECT_GT(last_view_sends, 20u) << "traffic after the crash";
+  EXPECT_GT(position[first_view], 20u) << "m1 placed messages before it crashed";
+  EXPECT_LE(hops.size(), sends.size());
+  ASSERT_LE(hops.size(), SvgOptions{}.max_marks) << "every hop fits in the picture";
+
+  Picture picture(g.trace);
+  const auto drawn = picture.all("sequencer-hop");
+  EXPECT_EQ(drawn.size(), hops.size());
+  EXPECT_EQ(picture.all("sequencer-link").size(), links);
+  std::set<std::string> seen;
+  for (pugi::xml_node hop : drawn) {
+    const MessageKey key{hop.attribute("data-sender").value(),
+                         hop.attribute("data-seq").as_ullong()};
+    EXPECT_TRUE(hops.contains(key)) << key.sender << "#" << key.seq;
+    EXPECT_TRUE(seen.insert(key.sender + "#" + std::to_string(key.seq)).second);
+    EXPECT_GT(hop.attribute("data-order").as_ullong(), 0u);
+  }
 }
 
 }  // namespace
