@@ -75,6 +75,12 @@ function(nexo_add_gtest name)
     target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${ARG_LIBS})
   endif()
   nexo_target_defaults(${name})
+  if(NEXO_SANITIZE)
+    # A sanitizer slows a run several times over and checks memory and threads,
+    # not the protocol: the long seeded simulations run fewer seeds under it (the
+    # release build runs them all). Tests read it through NEXO_SANITIZED.
+    target_compile_definitions(${name} PRIVATE NEXO_SANITIZED=1)
+  endif()
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})

@@ -1,7 +1,9 @@
 // format_shortest against its oracle, the plain std::to_chars: byte-equal text.
 //
 // Environment:
-//   NEXO_SHORTEST_RANDOM=<n>        random bit patterns per type (default 20,000,000)
+//   NEXO_SHORTEST_RANDOM=<n>        random bit patterns per type (default 20,000,000;
+//                                   4,000,000 under a sanitizer, NEXO_SANITIZED, which
+//                                   checks memory here, not the digits)
 //   NEXO_SHORTEST_EXHAUSTIVE=1      also every float bit pattern (about 4 minutes)
 //   NEXO_SHORTEST_BENCH=1           print ns per value, std::to_chars vs format_shortest
 //   NEXO_SHORTEST_WRITE_TABLE=<f>   write shortest_table.hpp's text to <f>
@@ -94,10 +96,16 @@ struct Checker {
   }
 };
 
+#ifdef NEXO_SANITIZED
+constexpr std::uint64_t kRandomPatterns = 4'000'000;
+#else
+constexpr std::uint64_t kRandomPatterns = 20'000'000;
+#endif
+
 TEST(WireShortest, RandomDoubles) {
   Checker check;
   SplitMix rng{1};
-  std::uint64_t n = env_count("NEXO_SHORTEST_RANDOM", 20'000'000);
+  std::uint64_t n = env_count("NEXO_SHORTEST_RANDOM", kRandomPatterns);
   for (std::uint64_t i = 0; i < n; ++i) {
     auto v = std::bit_cast<double>(rng.next());
     if (std::isfinite(v)) check(v);
@@ -108,7 +116,7 @@ TEST(WireShortest, RandomDoubles) {
 TEST(WireShortest, RandomFloats) {
   Checker check;
   SplitMix rng{2};
-  std::uint64_t n = env_count("NEXO_SHORTEST_RANDOM", 20'000'000);
+  std::uint64_t n = env_count("NEXO_SHORTEST_RANDOM", kRandomPatterns);
   for (std::uint64_t i = 0; i < n; i += 2) {
     std::uint64_t r = rng.next();
     for (auto bits : {static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(r >> 32)}) {
