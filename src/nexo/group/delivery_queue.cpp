@@ -6,9 +6,8 @@
 namespace nexo::group {
 namespace {
 
-constexpr std::size_t kFirstCapacity = 64;
 // A ring grown past this by a burst is given back once emptied.
-constexpr std::size_t kKeptCapacity = 4096;
+constexpr std::size_t kKeptCapacity = std::size_t{4} << 20;
 
 Error closed_error() {
   return Error(ErrorKind::closed, "group receive: this member has left the group");
@@ -16,25 +15,21 @@ Error closed_error() {
 
 }  // namespace
 
-void DeliveryQueue::append(Delivery&& delivery) {
-  if (count_ == ring_.size()) {  // full: twice the room, oldest first at 0
-    std::vector<Delivery> bigger(ring_.empty() ? kFirstCapacity : 2 * ring_.size());
-    for (std::size_t i = 0; i < count_; ++i)
-      bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
-    ring_.swap(bigger);
-    head_ = 0;
-  }
-  ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(delivery);
-  ++count_;
+void DeliveryQueue::append(const Delivery& delivery) {
+  log_.push_back(delivery.payload, delivery.meta,
+                 Info{delivery.sender, delivery.view, delivery.seq, delivery.control});
 }
 
 Delivery DeliveryQueue::pop_front() {
-  Delivery d = std::move(ring_[head_]);
-  head_ = (head_ + 1) & (ring_.size() - 1);
-  if (--count_ == 0 && ring_.size() > kKeptCapacity) {
-    std::vector<Delivery>().swap(ring_);
-    head_ = 0;
-  }
+  const auto e = log_.front();
+  Delivery d{e.info.sender,
+             e.info.view,
+             e.info.seq,
+             Bytes(e.payload.begin(), e.payload.end()),
+             Bytes(e.meta.begin(), e.meta.end()),
+             e.info.control};
+  log_.pop_front();
+  if (log_.empty() && log_.capacity() > kKeptCapacity) log_.release();
   return d;
 }
 
@@ -47,7 +42,7 @@ void DeliveryQueue::push(Delivery delivery) {
     completer.complete(std::move(delivery));
     return;
   }
-  append(std::move(delivery));
+  append(delivery);
   const bool wake = sleepers_ > 0;
   lock.unlock();
   if (wake) arrived_.notify_one();
@@ -68,10 +63,9 @@ void DeliveryQueue::push_all(std::vector<Delivery>& batch) {
       waiting_.pop_front();
     }
     for (; i < batch.size(); ++i, ++queued)
-      append(std::move(batch[i]));
+      append(batch[i]);
     wake = queued > 0 && sleepers_ > 0;
   }
-  batch.clear();
   if (wake) {
     if (queued == 1) {
       arrived_.notify_one();
@@ -85,7 +79,7 @@ void DeliveryQueue::push_all(std::vector<Delivery>& batch) {
 
 Result<Delivery> DeliveryQueue::take(Timeout timeout) {
   std::unique_lock lock(mutex_);
-  const auto ready = [this] { return count_ > 0 || closed_; };
+  const auto ready = [this] { return !log_.empty() || closed_; };
   if (!ready()) {
     ++sleepers_;
     bool arrived = true;
@@ -105,13 +99,13 @@ Result<Delivery> DeliveryQueue::take(Timeout timeout) {
               " ms");
     }
   }
-  if (count_ == 0) return closed_error();
+  if (log_.empty()) return closed_error();
   return pop_front();
 }
 
 Result<Delivery> DeliveryQueue::try_take() {
   std::lock_guard lock(mutex_);
-  if (count_ == 0) {
+  if (log_.empty()) {
     if (closed_) return closed_error();
     return Error(ErrorKind::would_block, "group receive: no delivery waiting");
   }
@@ -120,7 +114,7 @@ Result<Delivery> DeliveryQueue::try_take() {
 
 io::Request<Delivery> DeliveryQueue::take_async() {
   std::unique_lock lock(mutex_);
-  if (count_ > 0) return io::Request<Delivery>::ready(pop_front());
+  if (!log_.empty()) return io::Request<Delivery>::ready(pop_front());
   if (closed_) return io::Request<Delivery>::ready(closed_error());
   auto [request, completer] = io::Request<Delivery>::make();
   const std::uint64_t id = next_id_++;
@@ -156,7 +150,7 @@ void DeliveryQueue::close() {
 
 std::size_t DeliveryQueue::size() const {
   std::lock_guard lock(mutex_);
-  return count_;
+  return log_.size();
 }
 
 std::size_t DeliveryQueue::sleeping() const {

@@ -132,6 +132,15 @@ bool Endpoint::writable(std::size_t size) const noexcept {
 void Endpoint::on_packet(std::span<const std::byte> datagram, Time now) {
   Impl& s = *impl_;
   const ParseError framing = for_each_packet(datagram, [&](std::span<const std::byte> bytes) {
+    // Our own multicast, looped back (every packet a member sends to the
+    // group): set aside before its checksum is computed. A forgery in our
+    // name would be dropped as well, checked or not.
+    std::uint64_t group = 0;
+    MemberId sender = 0;
+    if (peek_origin(bytes, group, sender) && sender == s.config.self && group == s.config.group) {
+      if (s.member) s.member->count_own_packet();
+      return;
+    }
     Packet packet;
     if (const ParseError e = decode(bytes, packet); e != ParseError::none) {
       ++s.past.parse_errors[static_cast<std::size_t>(e)];
@@ -162,6 +171,10 @@ std::optional<Time> Endpoint::next_timer() const noexcept {
   return next;
 }
 
+void Endpoint::recycle(Bytes&& buffer) {
+  impl_->pool.give(std::move(buffer));
+}
+
 bool Endpoint::poll_transmit(Bytes& out, Destination& to) {
   Impl& s = *impl_;
   if (!s.out.empty()) {
@@ -177,8 +190,7 @@ std::optional<Event> Endpoint::poll_event() {
   Impl& s = *impl_;
   std::optional<Event> e;
   if (s.events.empty()) return e;
-  e.emplace(std::move(s.events.front()));
-  s.events.pop_front();
+  e.emplace(s.events.take_front());
   return e;
 }
 
@@ -414,6 +426,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   mc.members = view.members;
   mc.seed = config.seed ^ (view.id * 0x9E3779B97F4A7C15ULL);
   member.emplace(std::move(Member::create(mc, now).value()));
+  member->set_pool(&pool);
   orderer = make_orderer(config.order, config.self, view.id, view.members);
   if (sequencing) orderer->report_placements(true);
 

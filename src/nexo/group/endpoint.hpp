@@ -170,6 +170,10 @@ class Endpoint {
   // member id whose contact() the driver sends to.
   bool poll_transmit(Bytes& out, Destination& to);
   std::optional<Event> poll_event();
+  // A Delivery's buffer (payload or meta) the driver is done with, for the
+  // deliveries to come (buffer_pool.hpp): optional, it saves an allocation
+  // per message.
+  void recycle(Bytes&& buffer);
   void provide_state(std::uint64_t view, Bytes state);
   // For traces (sequencer hops): `observer` is called synchronously, from
   // inside the call that announces the place (send, on_packet, on_timer), for

@@ -106,8 +106,9 @@ struct Endpoint::Impl {
   State state = State::idle;
   View view;  // id 0: none yet
   std::optional<Member> member;
+  BufferPool pool;  // the member's deliveries' buffers, given back by the driver (recycle)
   std::unique_ptr<Orderer> orderer;
-  std::deque<Event> events;
+  Ring<Event> events;
   std::deque<Outgoing> out;
   std::unordered_map<MemberId, Bytes> contacts;  // known contacts
   std::mt19937_64 random;

@@ -106,7 +106,8 @@ void Member::lagging(std::uint64_t threshold, std::vector<MemberId>& out) const 
 
 std::size_t Member::kept_messages() const noexcept {
   std::size_t n = 0;
-  for (const auto& [id, peer] : peers_) n += peer.kept_count();
+  for (const auto& [id, peer] : peers_)
+    n += peer.kept_count();
   return n;
 }
 
@@ -179,23 +180,22 @@ std::optional<Time> Member::next_timer() const noexcept {
 
 // --- output --------------------------------------------------------------------------
 
-void Member::push(Bytes bytes, Destination to) {
-  out_.push_back(Outgoing{std::move(bytes), to});
+void Member::push(std::span<const std::byte> packet, Destination to) {
+  out_.push_back(packet, to);
 }
 
 bool Member::poll_transmit(Bytes& out, Destination& to) {
   if (out_.empty()) return false;
-  out.swap(out_.front().bytes);
-  to = out_.front().to;
+  const auto packet = out_.front();
+  out.assign(packet.payload.begin(), packet.payload.end());
+  to = packet.info;
   out_.pop_front();
   return true;
 }
 
 std::optional<Delivery> Member::poll_delivery() {
   if (deliveries_.empty()) return std::nullopt;
-  Delivery d = std::move(deliveries_.front());
-  deliveries_.pop_front();
-  return d;
+  return deliveries_.take_front();
 }
 
 }  // namespace nexo::group

@@ -62,6 +62,9 @@
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/error.hpp"
 #include "nexo/base/histogram.hpp"
+#include "nexo/base/ring.hpp"
+#include "nexo/group/buffer_pool.hpp"
+#include "nexo/group/message_log.hpp"
 #include "nexo/group/packet.hpp"
 #include "nexo/group/time.hpp"
 
@@ -70,18 +73,18 @@ namespace nexo::group {
 using MemberId = std::uint64_t;
 
 struct MemberConfig {
-  std::uint64_t group = 0;           // the group's tag (group_tag() of its name)
-  MemberId self = 0;                 // this member's id, nonzero
-  std::uint64_t view = 1;            // the view's id
-  std::vector<MemberId> members;     // the view: every member, this one included
-  std::uint64_t seed = 1;            // the random NAK back-offs' seed
+  std::uint64_t group = 0;        // the group's tag (group_tag() of its name)
+  MemberId self = 0;              // this member's id, nonzero
+  std::uint64_t view = 1;         // the view's id
+  std::vector<MemberId> members;  // the view: every member, this one included
+  std::uint64_t seed = 1;         // the random NAK back-offs' seed
 
   std::chrono::milliseconds heartbeat_interval{100};
   std::chrono::milliseconds tail_heartbeat{5};   // after the last message sent
   std::chrono::microseconds nak_delay{10'000};   // NAK back-off: drawn in [0, nak_delay]
   std::chrono::milliseconds repair_timeout{20};  // a NAK's answer is awaited this long
   std::chrono::microseconds retransmit_holdoff{2'000};
-  std::size_t max_message = 60'000;          // payload bytes per message
+  std::size_t max_message = 60'000;  // payload bytes per message
   // Unstable messages a sender may have. The window is also a queue: where
   // the receivers are the bottleneck it fills, and a message waits behind up
   // to `window` others (1,024 1 KiB messages at 100,000 a second: 10 ms).
@@ -89,10 +92,10 @@ struct MemberConfig {
   // quarter of it): 1,024 carries 1 million messages/s on a 0.5 ms LAN; raise
   // it for long round trips.
   std::size_t window = 1024;
-  std::size_t history_bytes = 16 << 20;      // the sender's history at most
-  std::size_t buffer_bytes = 8 << 20;        // out-of-order bytes held per sender
-  std::uint32_t nak_rate = 1000;             // NAK packets accepted per member per second
-  std::uint32_t nak_burst = 100;             // ... and in a burst
+  std::size_t history_bytes = 16 << 20;  // the sender's history at most
+  std::size_t buffer_bytes = 8 << 20;    // out-of-order bytes held per sender
+  std::uint32_t nak_rate = 1000;         // NAK packets accepted per member per second
+  std::uint32_t nak_burst = 100;         // ... and in a burst
 };
 
 // Where a packet goes: the whole group, or one member (unicast).
@@ -114,7 +117,8 @@ struct MemberCounters {
   std::uint64_t sent = 0, delivered = 0;
   std::uint64_t naks_sent = 0, naks_received = 0, naks_suppressed = 0;
   std::uint64_t retransmissions = 0, heartbeats_sent = 0;
-  std::uint64_t duplicates = 0;  // DATA already delivered or held (retransmissions others asked for)
+  std::uint64_t duplicates =
+      0;  // DATA already delivered or held (retransmissions others asked for)
   // Drops, by cause.
   std::array<std::uint64_t, kParseErrorCount> parse_errors{};
   std::uint64_t other_group = 0, non_member = 0, stale_view = 0, own_packet = 0;
@@ -180,6 +184,12 @@ class Member {
   // The next delivery in order, if any.
   std::optional<Delivery> poll_delivery();
 
+  // Deliveries' buffers come from `pool` (the driver gives them back there),
+  // or are allocated when it is null (the default). `pool` outlives this.
+  void set_pool(BufferPool* pool) noexcept { pool_ = pool; }
+  // A packet of our own, looped back, that the caller set aside unread.
+  void count_own_packet() noexcept { ++counters_.own_packet; }
+
   const MemberCounters& counters() const noexcept { return counters_; }
   MemberId self() const noexcept { return config_.self; }
   std::uint64_t view() const noexcept { return config_.view; }
@@ -201,15 +211,16 @@ class Member {
   };
   // What this member knows of another's messages.
   struct Peer {
-    std::uint64_t next = 1;           // the next sequence number to deliver
-    std::uint64_t highest_known = 0;  // announced by DATA or HEARTBEAT
+    std::uint64_t next = 1;              // the next sequence number to deliver
+    std::uint64_t highest_known = 0;     // announced by DATA or HEARTBEAT
     std::map<std::uint64_t, Held> held;  // arrived out of order
     std::size_t held_bytes = 0;
-    std::optional<Time> nak_at;       // our NAK goes then (gaps exist)
-    int nak_backoff = 1;              // repair_timeout multiplier, up to 8 (1 again on a repair)
-    std::uint64_t naked_through = 0;  // the highest sequence number a NAK (ours or overheard) asked for
-    Time repair_due{};                // until then the last full NAK's repair is awaited: a new
-                                      // gap meanwhile gets a NAK of its own (only the new ranges)
+    std::optional<Time> nak_at;  // our NAK goes then (gaps exist)
+    int nak_backoff = 1;         // repair_timeout multiplier, up to 8 (1 again on a repair)
+    std::uint64_t naked_through =
+        0;              // the highest sequence number a NAK (ours or overheard) asked for
+    Time repair_due{};  // until then the last full NAK's repair is awaited: a new
+                        // gap meanwhile gets a NAK of its own (only the new ranges)
     std::uint64_t delivered_since_heartbeat = 0;
     // As a NAK's requester toward us: the token bucket.
     double tokens = 0;
@@ -224,28 +235,22 @@ class Member {
     // kept_from, kept_from + 1, ... (views of 3 or more).
     // A vector and its head (a std::deque allocates ~600 bytes even empty:
     // 600 MB for a simulated 1,001-member view).
-    std::vector<Held> kept;
-    std::size_t kept_head = 0;  // kept[kept_head] is seq kept_from
+    // In one ring (message_log.hpp): no malloc per message. Info: control.
+    MessageLog<bool> kept;  // kept[0] is seq kept_from
     std::uint64_t kept_from = 1;
-    std::size_t kept_count() const noexcept { return kept.size() - kept_head; }
+    std::size_t kept_count() const noexcept { return kept.size(); }
     // Runs of missing sequence numbers, oldest first, and when each was
     // found missing (counters_.recovery). A vector and its head, as kept.
     std::vector<Missing> missing;
     std::size_t missing_head = 0;
-    bool repairer = false;  // we answer NAKs for this sender's messages
+    bool repairer = false;         // we answer NAKs for this sender's messages
     Time kept_retransmitted_at{};  // the last repair of its messages (hold-off)
   };
+  // A message in the history (its bytes are the log's).
   struct Sent {
-    std::uint64_t seq;
-    Bytes payload;
-    Bytes meta;
-    bool control = false;
     Time retransmitted_at{};
     bool retransmitted = false;
-  };
-  struct Outgoing {
-    Bytes bytes;
-    Destination to;
+    bool control = false;
   };
 
   explicit Member(MemberConfig config, Time now);
@@ -261,8 +266,9 @@ class Member {
   void schedule_nak(Peer& peer, Time now, bool new_gap = false);
   void send_nak(Peer& peer, MemberId target, Time now);
   bool missing_ranges(const Peer& peer, std::uint64_t from, std::vector<SeqRange>& out) const;
-  void retransmit(const Sent& sent);
-  void keep(Peer& peer, Held held);
+  void retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent);
+  void keep(Peer& peer, std::span<const std::byte> payload, std::span<const std::byte> meta,
+            bool control);
   void repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now);
   void prune_kept();
   std::size_t rank(MemberId member) const noexcept;
@@ -270,23 +276,27 @@ class Member {
   void update_stable();
   Duration nak_backoff_draw();
   bool take_nak_token(Peer& requester, Time now);
-  void push(Bytes bytes, Destination to = {});
+  void push(std::span<const std::byte> packet, Destination to = {});
+  Bytes copy_of(std::span<const std::byte> bytes) {
+    return pool_ != nullptr ? pool_->copy(bytes) : Bytes(bytes.begin(), bytes.end());
+  }
 
   MemberConfig config_;
   std::unordered_map<MemberId, Peer> peers_;  // every other member of the view
   std::uint64_t next_seq_ = 1;
   std::uint64_t stable_ = 0;
-  std::deque<Sent> history_;  // seq stable_+1 .. next_seq_-1, oldest first
-  std::size_t history_bytes_ = 0;
+  MessageLog<Sent> history_;  // seq stable_+1 .. next_seq_-1, oldest first
   Time next_heartbeat_;
-  std::deque<Outgoing> out_;
-  std::deque<Delivery> deliveries_;
+  MessageLog<Destination> out_;  // packets to send
+  Bytes packet_;                 // scratch: a packet being encoded
+  Ring<Delivery> deliveries_;
   std::mt19937_64 random_;
   double nak_shape_;  // the truncated exponential's lambda: ln(group size) + 1
   MemberCounters counters_;
-  std::vector<SeqRange> ranges_;       // scratch for NAKs
-  std::vector<DigestEntry> digest_;    // scratch for heartbeats
-  bool keep_ = false;                  // keep others' messages (views of 3 or more)
+  std::vector<SeqRange> ranges_;     // scratch for NAKs
+  std::vector<DigestEntry> digest_;  // scratch for heartbeats
+  bool keep_ = false;                // keep others' messages (views of 3 or more)
+  BufferPool* pool_ = nullptr;
 };
 
 }  // namespace nexo::group

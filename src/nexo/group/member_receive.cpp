@@ -29,11 +29,9 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   if (data.seq == peer.next) {
     if (peer.missing_head < peer.missing.size()) recovered(peer, data.seq, now);
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
-    if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
-                               Bytes(data.meta.begin(), data.meta.end()), data.control});
-    deliveries_.push_back(Delivery{sender, config_.view, data.seq,
-                                   Bytes(data.payload.begin(), data.payload.end()),
-                                   Bytes(data.meta.begin(), data.meta.end()), data.control});
+    if (keep_) keep(peer, data.payload, data.meta, data.control);
+    deliveries_.push_back(Delivery{sender, config_.view, data.seq, copy_of(data.payload),
+                                   copy_of(data.meta), data.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;
@@ -41,8 +39,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   } else if (peer.held_bytes + data.payload.size() + data.meta.size() > config_.buffer_bytes) {
     ++counters_.buffer_full;  // dropped: a NAK fetches it once the buffer drains
   } else {
-    Held held{Bytes(data.payload.begin(), data.payload.end()),
-              Bytes(data.meta.begin(), data.meta.end()), data.control};
+    Held held{copy_of(data.payload), copy_of(data.meta), data.control};
     peer.held_bytes += held.size();
     peer.held.emplace(data.seq, std::move(held));
   }
@@ -63,7 +60,7 @@ void Member::deliver_ready(Peer& peer, MemberId sender, Time now) {
     if (peer.missing_head < peer.missing.size()) recovered(peer, it->first, now);
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
-    if (keep_) keep(peer, held);
+    if (keep_) keep(peer, held.payload, held.meta, held.control);
     deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(held.payload),
                                    std::move(held.meta), held.control});
     ++peer.next;
@@ -93,10 +90,12 @@ void Member::learn_highest(Peer& peer, std::uint64_t highest, Time now, bool arr
 }
 
 void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
-  const bool new_gap = peer.nak_at && hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
+  const bool new_gap =
+      peer.nak_at && hb.highest_sent > peer.highest_known && hb.highest_sent >= peer.next;
   learn_highest(peer, hb.highest_sent, now);
   if (new_gap && peer.next <= peer.highest_known) schedule_nak(peer, now, true);
-  if (keep_ && hb.count > 0 && peer.reported.empty()) peer.reported.assign(config_.members.size(), 0);
+  if (keep_ && hb.count > 0 && peer.reported.empty())
+    peer.reported.assign(config_.members.size(), 0);
   for (std::size_t i = 0; i < hb.count; ++i) {
     const DigestEntry e = hb.entry(i);
     if (keep_) {
@@ -135,13 +134,10 @@ void Member::recovered(Peer& peer, std::uint64_t seq, Time now) {
 }
 
 // A message of `peer` just delivered, kept until every member has it.
-void Member::keep(Peer& peer, Held held) {
-  if (peer.kept_count() == 0) {
-    peer.kept.clear();
-    peer.kept_head = 0;
-    peer.kept_from = peer.next;
-  }
-  peer.kept.push_back(std::move(held));
+void Member::keep(Peer& peer, std::span<const std::byte> payload, std::span<const std::byte> meta,
+                  bool control) {
+  if (peer.kept_count() == 0) peer.kept_from = peer.next;
+  peer.kept.push_back(payload, meta, control);
 }
 
 // Frees the kept messages every other member has delivered (their digests).
@@ -155,12 +151,8 @@ void Member::prune_kept() {
       if (stable < peer.kept_from) break;  // nothing to free
     }
     while (peer.kept_count() > 0 && peer.kept_from <= stable) {
-      peer.kept[peer.kept_head++] = Held{};
+      peer.kept.pop_front();
       ++peer.kept_from;
-    }
-    if (peer.kept_head >= 256 && peer.kept_head * 2 >= peer.kept.size()) {  // amortised O(1)
-      peer.kept.erase(peer.kept.begin(), peer.kept.begin() + static_cast<std::ptrdiff_t>(peer.kept_head));
-      peer.kept_head = 0;
     }
   }
 }
@@ -169,7 +161,8 @@ void Member::prune_kept() {
 // have crashed): the kept messages go out as the target's DATA, marked as
 // retransmissions, at most once per retransmit_holdoff for that target.
 void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now) {
-  if (of.kept_retransmitted_at != Time{} && now - of.kept_retransmitted_at < config_.retransmit_holdoff)
+  if (of.kept_retransmitted_at != Time{} &&
+      now - of.kept_retransmitted_at < config_.retransmit_holdoff)
     return;
   if (!take_nak_token(requester, now)) {
     ++counters_.nak_rate_limited;
@@ -180,11 +173,10 @@ void Member::repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, 
   for (const SeqRange& r : nak.ranges()) {
     for (std::uint64_t seq = std::max(r.first, of.kept_from);
          seq <= r.last && seq < of.kept_from + of.kept_count(); ++seq) {
-      const Held& held = of.kept[of.kept_head + (seq - of.kept_from)];
-      Bytes packet;
-      const std::uint8_t flags = kRetransmission | (held.control ? kControl : 0);
-      if (encode_data(packet, header, seq, flags, held.meta, held.payload)) {
-        push(std::move(packet));
+      const auto held = of.kept[seq - of.kept_from];
+      const std::uint8_t flags = kRetransmission | (held.info ? kControl : 0);
+      if (encode_data(packet_, header, seq, flags, held.meta, held.payload)) {
+        push(packet_);
         ++counters_.retransmissions;
       }
     }
@@ -236,10 +228,9 @@ void Member::send_nak(Peer& peer, MemberId target, Time now) {
     peer.nak_backoff = 1;
     return;
   }
-  Bytes packet;
   const Header header{Type::nak, config_.group, config_.self, config_.view};
-  if (encode_nak(packet, header, target, ranges_)) {
-    push(std::move(packet));
+  if (encode_nak(packet_, header, target, ranges_)) {
+    push(packet_);
     ++counters_.naks_sent;
   }
   peer.naked_through = std::max(peer.naked_through, ranges_.back().last);

@@ -8,16 +8,15 @@ namespace nexo::group {
 
 bool Member::writable(std::size_t size) const noexcept {
   const std::uint64_t unstable = next_seq_ - 1 - stable_;
-  return unstable < config_.window && history_bytes_ + size <= config_.history_bytes;
+  return unstable < config_.window && history_.bytes() + size <= config_.history_bytes;
 }
 
 Result<void> Member::send(std::span<const std::byte> payload, std::span<const std::byte> meta,
                           bool control, Time now) {
   if (payload.size() > config_.max_message) {
-    return Error(ErrorKind::too_large, "group send: a message of " +
-                                           std::to_string(payload.size()) +
-                                           " bytes exceeds the limit of " +
-                                           std::to_string(config_.max_message));
+    return Error(ErrorKind::too_large,
+                 "group send: a message of " + std::to_string(payload.size()) +
+                     " bytes exceeds the limit of " + std::to_string(config_.max_message));
   }
   if (!writable(payload.size() + meta.size())) {
     return Error(ErrorKind::would_block,
@@ -25,22 +24,19 @@ Result<void> Member::send(std::span<const std::byte> payload, std::span<const st
                      " messages not yet stable (every member has not delivered them)");
   }
   const std::uint64_t seq = next_seq_;
-  Bytes packet;
   const Header header{Type::data, config_.group, config_.self, config_.view};
-  if (auto encoded = encode_data(packet, header, seq, control ? kControl : 0, meta, payload);
+  if (auto encoded = encode_data(packet_, header, seq, control ? kControl : 0, meta, payload);
       !encoded)
     return encoded;
   ++next_seq_;
-  push(std::move(packet));
+  push(packet_);
   ++counters_.sent;
-  Bytes copy(payload.begin(), payload.end());
-  Bytes meta_copy(meta.begin(), meta.end());
-  history_bytes_ += copy.size() + meta_copy.size();
-  counters_.history_bytes = history_bytes_;
+  history_.push_back(payload, meta, Sent{Time{}, false, control});
+  counters_.history_bytes = history_.bytes();
   // Delivered here at once: our own messages are in order by construction.
-  deliveries_.push_back(Delivery{config_.self, config_.view, seq, copy, meta_copy, control});
+  deliveries_.push_back(
+      Delivery{config_.self, config_.view, seq, copy_of(payload), copy_of(meta), control});
   ++counters_.delivered;
-  history_.push_back(Sent{seq, std::move(copy), std::move(meta_copy), control});
   // The heartbeat that tells late receivers our highest sequence number.
   next_heartbeat_ = std::min(next_heartbeat_, now + config_.tail_heartbeat);
   if (peers_.empty()) update_stable();  // alone in the view: stable at once
@@ -51,8 +47,8 @@ Result<void> Member::send(std::span<const std::byte> payload, std::span<const st
 bool Member::take_nak_token(Peer& requester, Time now) {
   const double elapsed = std::chrono::duration<double>(now - requester.tokens_at).count();
   requester.tokens_at = now;
-  requester.tokens = std::min<double>(config_.nak_burst,
-                                      requester.tokens + elapsed * config_.nak_rate);
+  requester.tokens =
+      std::min<double>(config_.nak_burst, requester.tokens + elapsed * config_.nak_rate);
   if (requester.tokens < 1.0) return false;
   requester.tokens -= 1.0;
   return true;
@@ -97,22 +93,22 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
       first = stable_ + 1;
     }
     for (std::uint64_t seq = first; seq <= r.last; ++seq) {
-      Sent& sent = history_[seq - stable_ - 1];
+      auto entry = history_[seq - stable_ - 1];
+      Sent& sent = entry.info;
       if (sent.retransmitted && now - sent.retransmitted_at < config_.retransmit_holdoff)
         continue;  // already on its way: this NAK crossed it
       sent.retransmitted = true;
       sent.retransmitted_at = now;
-      retransmit(sent);
+      retransmit(seq, entry);
     }
   }
 }
 
-void Member::retransmit(const Sent& sent) {
-  Bytes packet;
+void Member::retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent) {
   const Header header{Type::data, config_.group, config_.self, config_.view};
-  const std::uint8_t flags = kRetransmission | (sent.control ? kControl : 0);
-  if (encode_data(packet, header, sent.seq, flags, sent.meta, sent.payload)) {
-    push(std::move(packet));
+  const std::uint8_t flags = kRetransmission | (sent.info.control ? kControl : 0);
+  if (encode_data(packet_, header, seq, flags, sent.meta, sent.payload)) {
+    push(packet_);
     ++counters_.retransmissions;
   }
 }
@@ -124,10 +120,9 @@ void Member::send_heartbeat(Time now) {
   std::sort(digest_.begin(), digest_.end(),
             [](const DigestEntry& a, const DigestEntry& b) { return a.member < b.member; });
   if (digest_.size() > kMaxDigest) digest_.resize(kMaxDigest);
-  Bytes packet;
   const Header header{Type::heartbeat, config_.group, config_.self, config_.view};
-  if (encode_heartbeat(packet, header, next_seq_ - 1, digest_)) {
-    push(std::move(packet));
+  if (encode_heartbeat(packet_, header, next_seq_ - 1, digest_)) {
+    push(packet_);
     ++counters_.heartbeats_sent;
   }
   for (auto& [id, peer] : peers_)
@@ -142,11 +137,10 @@ void Member::update_stable() {
   for (const auto& [id, peer] : peers_)
     stable = std::min(stable, peer.has_ours);
   while (stable_ < stable && !history_.empty()) {
-    history_bytes_ -= history_.front().payload.size() + history_.front().meta.size();
     history_.pop_front();
     ++stable_;
   }
-  counters_.history_bytes = history_bytes_;
+  counters_.history_bytes = history_.bytes();
 }
 
 }  // namespace nexo::group

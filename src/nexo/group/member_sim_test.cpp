@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <map>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,7 +22,9 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kGroup = group_tag("sim-group");
 
-Time t0() { return Time{} + 1h; }
+Time t0() {
+  return Time{} + 1h;
+}
 
 using MemberNode = SimMember;
 
@@ -68,8 +70,7 @@ void try_send(sim::Network& net, std::vector<MemberNode*>* nodes, MemberId self,
     net.kick(static_cast<sim::NodeId>(self - 1));
     return;
   }
-  net.schedule(net.now() + 1ms,
-               [nodes, self, i](sim::Network& n) { try_send(n, nodes, self, i); });
+  net.schedule(net.now() + 1ms, [nodes, self, i](sim::Network& n) { try_send(n, nodes, self, i); });
 }
 
 // Each of the first `senders` members sends `count` messages, one every `every`.
@@ -175,17 +176,17 @@ TEST_P(GroupOverSimulatedNetwork, OneLossSeenByAThousandReceiversCostsAtMostTenN
   };
   ASSERT_TRUE(net.run_until(all_three, net.now() + 10s)) << "seed " << seed;
   const auto& k = sender.member().counters();
-  std::printf("seed %llu: NAKs at the sender %llu, suppressed at receivers %llu, "
-              "retransmissions %llu\n",
-              static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(k.naks_received),
-              [&] {
-                unsigned long long s = 0;
-                for (auto* n : nodes)
-                  s += n->member().counters().naks_suppressed;
-                return s;
-              }(),
-              static_cast<unsigned long long>(k.retransmissions));
+  std::printf(
+      "seed %llu: NAKs at the sender %llu, suppressed at receivers %llu, "
+      "retransmissions %llu\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(k.naks_received),
+      [&] {
+        unsigned long long s = 0;
+        for (auto* n : nodes)
+          s += n->member().counters().naks_suppressed;
+        return s;
+      }(),
+      static_cast<unsigned long long>(k.retransmissions));
   EXPECT_GE(k.naks_received, 1u);
   EXPECT_LE(k.naks_received, 10u) << "seed " << seed;
   for (std::size_t i = 1; i < kMembers; ++i)

@@ -16,7 +16,9 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kGroup = 0x6e65786f;
 
-Time t0() { return Time{} + 1h; }
+Time t0() {
+  return Time{} + 1h;
+}
 
 MemberConfig config_for(MemberId self, std::vector<MemberId> members) {
   MemberConfig c;
@@ -430,13 +432,14 @@ TEST(GroupMember, OutOfOrderMessagesBeyondTheBufferAreDroppedThenFetched) {
 TEST(GroupMember, CountersAddEveryCountButNotTheHistoryLevel) {
   MemberCounters a;
   std::uint64_t v = 1;
-  for (std::uint64_t* f : {&a.sent, &a.delivered, &a.naks_sent, &a.naks_received,
-                           &a.naks_suppressed, &a.retransmissions, &a.heartbeats_sent,
-                           &a.duplicates, &a.other_group, &a.non_member, &a.stale_view,
-                           &a.own_packet, &a.beyond_window, &a.buffer_full, &a.nak_rate_limited,
-                           &a.nak_unknown, &a.nak_unrecoverable})
+  for (std::uint64_t* f :
+       {&a.sent, &a.delivered, &a.naks_sent, &a.naks_received, &a.naks_suppressed,
+        &a.retransmissions, &a.heartbeats_sent, &a.duplicates, &a.other_group, &a.non_member,
+        &a.stale_view, &a.own_packet, &a.beyond_window, &a.buffer_full, &a.nak_rate_limited,
+        &a.nak_unknown, &a.nak_unrecoverable})
     *f = v++;
-  for (auto& e : a.parse_errors) e = v++;
+  for (auto& e : a.parse_errors)
+    e = v++;
   a.history_bytes = 1000;
   MemberCounters sum = a;
   sum += a;
@@ -449,7 +452,8 @@ TEST(GroupMember, CountersAddEveryCountButNotTheHistoryLevel) {
   const auto* x = reinterpret_cast<const std::uint64_t*>(&a);
   const auto* y = reinterpret_cast<const std::uint64_t*>(&sum);
   const std::size_t words = offsetof(MemberCounters, history_bytes) / sizeof(std::uint64_t);
-  for (std::size_t i = 0; i < words; ++i) EXPECT_EQ(y[i], 2 * x[i]) << "word " << i;
+  for (std::size_t i = 0; i < words; ++i)
+    EXPECT_EQ(y[i], 2 * x[i]) << "word " << i;
 }
 
 TEST(GroupMember, ABadConfigurationIsRefused) {

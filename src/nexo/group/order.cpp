@@ -46,15 +46,13 @@ class FifoOrderer final : public Orderer {
   bool poll_control(Bytes&, Bytes&) override { return false; }
   std::optional<Delivery> poll_delivery() override {
     if (ready_.empty()) return std::nullopt;
-    Delivery d = std::move(ready_.front());
-    ready_.pop_front();
-    return d;
+    return ready_.take_front();
   }
   void flush() override {}
   const OrderCounters& counters() const noexcept override { return counters_; }
 
  private:
-  std::deque<Delivery> ready_;
+  Ring<Delivery> ready_;  // a steady stream allocates nothing here
   OrderCounters counters_;
 };
 

@@ -343,6 +343,18 @@ std::string_view describe(ParseError error) noexcept {
   return "unknown parse error";
 }
 
+bool peek_origin(std::span<const std::byte> datagram, std::uint64_t& group,
+                 std::uint64_t& sender) noexcept {
+  if (datagram.size() < kHeaderSize + kCrcSize) return false;
+  if (datagram[0] != kMagic[0] || datagram[1] != kMagic[1]) return false;
+  if (std::to_integer<std::uint8_t>(datagram[2]) != kVersion) return false;
+  Reader header(datagram.first(kHeaderSize));
+  header.take(4);  // magic, version, type
+  group = header.u64();
+  sender = header.u64();
+  return true;
+}
+
 ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept {
   if (datagram.size() < kHeaderSize + kCrcSize) return ParseError::too_short;
   if (datagram.size() > kMaxPacket) return ParseError::too_large;

@@ -290,6 +290,12 @@ std::string_view describe(ParseError error) noexcept;
 // into `datagram` (which must outlive them); on an error `out` is unspecified.
 // Never reads outside `datagram`, never allocates, never throws.
 ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept;
+// The group and sender of a packet, read without checking anything but its
+// length, magic and version (not its checksum): for a receiver to set aside
+// its own multicast, looped back, before paying for the checksum. False if
+// the packet is too short or not ours in magic or version.
+bool peek_origin(std::span<const std::byte> datagram, std::uint64_t& group,
+                 std::uint64_t& sender) noexcept;
 
 // The encoders replace the contents of `out` with one whole packet (header,
 // body, CRC), reusing its capacity: a warm `out` is not reallocated. `header.type`
