@@ -181,16 +181,33 @@ std::optional<Time> Member::next_timer() const noexcept {
 // --- output --------------------------------------------------------------------------
 
 void Member::push(std::span<const std::byte> packet, Destination to) {
-  out_.push_back(packet, to);
+  out_.push_back(packet, Outgoing{to, 0});
 }
 
 bool Member::poll_transmit(Bytes& out, Destination& to) {
-  if (out_.empty()) return false;
-  const auto packet = out_.front();
-  out.assign(packet.payload.begin(), packet.payload.end());
-  to = packet.info;
-  out_.pop_front();
-  return true;
+  while (!out_.empty()) {
+    const auto packet = out_.front();
+    const Outgoing o = packet.info;
+    if (o.data_seq == 0) {
+      out.assign(packet.payload.begin(), packet.payload.end());
+      to = o.to;
+      out_.pop_front();
+      return true;
+    }
+    out_.pop_front();
+    // A message of ours, first sent now. Stable before it left (alone in
+    // the view, every member has it): nobody needs it.
+    if (o.data_seq <= stable_) continue;
+    const auto sent = history_[o.data_seq - stable_ - 1];
+    const Header header{Type::data, config_.group, config_.self, config_.view};
+    if (!encode_data(out, header, o.data_seq, sent.info.control ? kControl : 0, sent.meta,
+                     sent.payload)) {
+      continue;  // not expected: send() checked what encoding checks
+    }
+    to = o.to;
+    return true;
+  }
+  return false;
 }
 
 std::optional<Delivery> Member::poll_delivery() {

@@ -287,8 +287,14 @@ class Member {
   std::uint64_t stable_ = 0;
   MessageLog<Sent> history_;  // seq stable_+1 .. next_seq_-1, oldest first
   Time next_heartbeat_;
-  MessageLog<Destination> out_;  // packets to send
-  Bytes packet_;                 // scratch: a packet being encoded
+  // A packet to send: its bytes are the log's, or (data_seq > 0) it is that
+  // message of ours, encoded from the history when polled.
+  struct Outgoing {
+    Destination to;
+    std::uint64_t data_seq = 0;
+  };
+  MessageLog<Outgoing> out_;  // packets to send
+  Bytes packet_;              // scratch: a packet being encoded
   Ring<Delivery> deliveries_;
   std::mt19937_64 random_;
   double nak_shape_;  // the truncated exponential's lambda: ln(group size) + 1

@@ -23,13 +23,16 @@ Result<void> Member::send(std::span<const std::byte> payload, std::span<const st
                  "group send: " + std::to_string(next_seq_ - 1 - stable_) +
                      " messages not yet stable (every member has not delivered them)");
   }
-  const std::uint64_t seq = next_seq_;
-  const Header header{Type::data, config_.group, config_.self, config_.view};
-  if (auto encoded = encode_data(packet_, header, seq, control ? kControl : 0, meta, payload);
-      !encoded)
-    return encoded;
-  ++next_seq_;
-  push(packet_);
+  constexpr std::size_t kRoom = kMaxPacket - kDataOverhead;  // for meta and payload together
+  if (meta.size() > kRoom || payload.size() > kRoom - meta.size()) {
+    return Error(ErrorKind::too_large, "group send: meta of " + std::to_string(meta.size()) +
+                                           " and payload of " + std::to_string(payload.size()) +
+                                           " bytes (at most " + std::to_string(kRoom) +
+                                           " together in a packet)");
+  }
+  const std::uint64_t seq = next_seq_++;
+  // Encoded when polled, from the history (poll_transmit): one copy fewer.
+  out_.push_back({}, {}, Outgoing{Destination{}, seq});
   ++counters_.sent;
   history_.push_back(payload, meta, Sent{Time{}, false, control});
   counters_.history_bytes = history_.bytes();
