@@ -204,7 +204,7 @@ void Endpoint::Impl::push(Bytes bytes, Destination to) {
 }
 
 Header Endpoint::Impl::header(Type type) const {
-  return Header{type, config.group, config.self, view.id};
+  return Header{type, config.group, config.self, view.identity()};
 }
 
 void Endpoint::Impl::drop(Drop cause) {
@@ -247,7 +247,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     join_deadline = std::min(std::max(join_deadline, now + config.discovery_time),
                              join_started + config.discovery_time + 3 * detection());
   }
-  if (view.id != 0 && h.view == view.id && in_view(h.sender)) {
+  if (view.id != 0 && h.view == view.identity() && in_view(h.sender)) {
     last_heard[h.sender] = now;
     probing.erase(h.sender);
   }
@@ -264,7 +264,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::probe:
       return on_probe(h, std::get<Probe>(p.body));
     case Type::probe_ack:
-      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop(Drop::stranger);
+      if (!(view.id != 0 && h.view == view.identity() && in_view(h.sender))) drop(Drop::stranger);
       return;
     case Type::flush:
       return on_flush(h, std::get<Flush>(p.body), now);
@@ -410,7 +410,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   MemberConfig mc = config.reliability;
   mc.group = config.group;
   mc.self = config.self;
-  mc.view = view.id;
+  mc.view = view.identity();
   mc.members = view.members;
   mc.seed = config.seed ^ (view.id * 0x9E3779B97F4A7C15ULL);
   member.emplace(std::move(Member::create(mc, now).value()));

@@ -81,6 +81,10 @@ struct View {
   std::uint64_t id = 0;            // increases with every view this member installs
   std::vector<MemberId> members;   // in join order, the oldest first: members[0] coordinates
   std::vector<Bytes> contacts;     // contacts[i]: members[i]'s EndpointConfig::contact
+
+  // The view's identity, (id, coordinator): unique where the id alone is not
+  // (two sides of a partition may each install a view of the same id).
+  ViewId identity() const noexcept { return {id, members.empty() ? 0 : members.front()}; }
 };
 
 struct ViewChange {

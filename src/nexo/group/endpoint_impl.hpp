@@ -82,8 +82,8 @@ struct Endpoint::Impl {
     Bytes packet;
     std::set<MemberId> unacked;
     std::unordered_map<MemberId, Bytes> contacts;
-    std::uint64_t id = 0;             // the new view's
-    std::uint64_t previous_view = 0;  // the view it replaced (LEAVE retries name it)
+    std::uint64_t id = 0;  // the new view's
+    ViewId previous_view;  // the view it replaced (LEAVE retries name it)
     Time next{};
     Time until{};
   };

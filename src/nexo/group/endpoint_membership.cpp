@@ -154,7 +154,7 @@ void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
 
 void Endpoint::Impl::on_leave(const Header& h, Time now) {
   if ((state == State::member || state == State::leaving) && coordinator() == config.self &&
-      in_view(h.sender) && h.view == view.id) {
+      in_view(h.sender) && h.view == view.identity()) {
     if (leavers.insert(h.sender).second) ++counters.leaves;
     maybe_start_flush(now);
     return;
@@ -167,7 +167,7 @@ void Endpoint::Impl::on_leave(const Header& h, Time now) {
 }
 
 void Endpoint::Impl::on_probe(const Header& h, const Probe& probe) {
-  if (view.id == 0 || h.view != view.id || !in_view(h.sender)) {
+  if (view.id == 0 || h.view != view.identity() || !in_view(h.sender)) {
     // Not of our view: no answer, so that it suspects us and moves on.
     drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
@@ -187,7 +187,7 @@ void Endpoint::Impl::on_announce(const Header& h, const Hello& hello, Time now) 
   if (hello.size < mine || (hello.size == mine && h.sender > config.self)) return;
   contacts[h.sender] = Bytes(hello.contact.begin(), hello.contact.end());
   merge_target = h.sender;
-  merge_min_view = std::max(merge_min_view, h.view);
+  merge_min_view = std::max(merge_min_view, h.view.id);
   maybe_start_flush(now);
 }
 
@@ -226,7 +226,7 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
     contacts[m] = c;
   mergers = std::move(members);
   merging_from = h.sender;
-  merge_min_view = std::max({merge_min_view, roster.new_view, h.view});
+  merge_min_view = std::max({merge_min_view, roster.new_view, h.view.id});
   ++counters.merges;
   maybe_start_flush(now);
 }

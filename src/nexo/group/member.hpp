@@ -72,7 +72,7 @@ using MemberId = std::uint64_t;
 struct MemberConfig {
   std::uint64_t group = 0;           // the group's tag (group_tag() of its name)
   MemberId self = 0;                 // this member's id, nonzero
-  std::uint64_t view = 1;            // the view's id
+  ViewId view{1, 0};                 // the view's identity (packets of another are stale)
   std::vector<MemberId> members;     // the view: every member, this one included
   std::uint64_t seed = 1;            // the random NAK back-offs' seed
 
@@ -182,7 +182,7 @@ class Member {
 
   const MemberCounters& counters() const noexcept { return counters_; }
   MemberId self() const noexcept { return config_.self; }
-  std::uint64_t view() const noexcept { return config_.view; }
+  std::uint64_t view() const noexcept { return config_.view.id; }
   const std::vector<MemberId>& members() const noexcept { return config_.members; }
   // This member's messages that every member has delivered (1..stable()).
   std::uint64_t stable() const noexcept { return stable_; }

@@ -31,7 +31,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, Held{Bytes(data.payload.begin(), data.payload.end()),
                                Bytes(data.meta.begin(), data.meta.end()), data.control});
-    deliveries_.push_back(Delivery{sender, config_.view, data.seq,
+    deliveries_.push_back(Delivery{sender, config_.view.id, data.seq,
                                    Bytes(data.payload.begin(), data.payload.end()),
                                    Bytes(data.meta.begin(), data.meta.end()), data.control});
     ++peer.next;
@@ -64,7 +64,7 @@ void Member::deliver_ready(Peer& peer, MemberId sender, Time now) {
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
     if (keep_) keep(peer, held);
-    deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(held.payload),
+    deliveries_.push_back(Delivery{sender, config_.view.id, it->first, std::move(held.payload),
                                    std::move(held.meta), held.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;

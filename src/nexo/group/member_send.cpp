@@ -38,7 +38,7 @@ Result<void> Member::send(std::span<const std::byte> payload, std::span<const st
   history_bytes_ += copy.size() + meta_copy.size();
   counters_.history_bytes = history_bytes_;
   // Delivered here at once: our own messages are in order by construction.
-  deliveries_.push_back(Delivery{config_.self, config_.view, seq, copy, meta_copy, control});
+  deliveries_.push_back(Delivery{config_.self, config_.view.id, seq, copy, meta_copy, control});
   ++counters_.delivered;
   history_.push_back(Sent{seq, std::move(copy), std::move(meta_copy), control});
   // The heartbeat that tells late receivers our highest sequence number.

@@ -164,7 +164,8 @@ Writer start(Bytes& out, const Header& header, std::size_t size) {
   writer.u8(static_cast<std::uint8_t>(header.type));
   writer.u64(header.group);
   writer.u64(header.sender);
-  writer.u64(header.view);
+  writer.u64(header.view.id);
+  writer.u64(header.view.creator);
   return writer;
 }
 
@@ -359,7 +360,8 @@ ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept {
   out.header.type = static_cast<Type>(type);
   out.header.group = header.u64();
   out.header.sender = header.u64();
-  out.header.view = header.u64();
+  out.header.view.id = header.u64();
+  out.header.view.creator = header.u64();
   if (out.header.sender == 0) return ParseError::zero_sender;
 
   const Reader body(datagram.subspan(kHeaderSize, checked - kHeaderSize));

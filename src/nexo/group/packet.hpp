@@ -1,4 +1,4 @@
-// The wire format of group/'s protocol packets (version 1): one UDP datagram
+// The wire format of group/'s protocol packets (version 2): one UDP datagram
 // per packet, or several packets in one datagram (a bundle, bundle.hpp), over
 // IP multicast or unicast fan-out alike.
 //
@@ -6,13 +6,15 @@
 //
 //   offset  size  field
 //   0       2     magic: 0x4E 0x47 ("NG")
-//   2       1     version: 1
+//   2       1     version: 2
 //   3       1     type (Type below; DATA 1, NAK 2, HEARTBEAT 3)
 //   4       8     group: the group's tag, group_tag(name) (packets of another
 //                 group on the same address are told apart by it)
 //   12      8     sender: the member id of the packet's sender (nonzero)
 //   20      8     view: the id of the view the sender is in
-//   28      ...   body, by type (below)
+//   28      8     view creator: that view's creator, its coordinator
+//                 (members[0]); with the id, the view's identity (ViewId)
+//   36      ...   body, by type (below)
 //   end-4   4     CRC32C (Castagnoli) of every byte before it
 //
 // Bodies:
@@ -85,8 +87,8 @@
 namespace nexo::group {
 
 inline constexpr std::byte kMagic[2] = {std::byte{0x4E}, std::byte{0x47}};  // "NG"
-inline constexpr std::uint8_t kVersion = 1;
-inline constexpr std::size_t kHeaderSize = 28;
+inline constexpr std::uint8_t kVersion = 2;  // 1: headers without the view's creator
+inline constexpr std::size_t kHeaderSize = 36;
 inline constexpr std::size_t kCrcSize = 4;
 inline constexpr std::size_t kMaxPacket = 65507;  // the largest UDP payload over IPv4
 inline constexpr std::size_t kMaxNakRanges = 32;
@@ -136,12 +138,25 @@ constexpr std::uint64_t group_tag(std::string_view name) noexcept {
   return hash;
 }
 
-// The fields every packet starts with (offsets 3..27).
+// A view's identity: its id and its creator, the coordinator that installed
+// it (the view's members[0]). Ids alone are not unique: the two sides of a
+// partition each install their own next view, and both may take the same id;
+// their coordinators differ (each side's is one of its own members), so
+// their identities do. A packet belongs to a view when its identity matches,
+// never its id alone (JGroups' ViewId is the same pair). Ids still order
+// views: a merged view's id exceeds those of the views it merges.
+struct ViewId {
+  std::uint64_t id = 0;       // 0: no view yet (a joiner)
+  std::uint64_t creator = 0;  // 0 with id 0
+  friend bool operator==(const ViewId&, const ViewId&) = default;
+};
+
+// The fields every packet starts with (offsets 3..35).
 struct Header {
   Type type = Type::data;
   std::uint64_t group = 0;   // group_tag() of the group's name
   std::uint64_t sender = 0;  // the sending member's id, nonzero
-  std::uint64_t view = 0;    // the view the sender is in
+  ViewId view;               // the view the sender is in
 };
 
 // The sequence numbers first..last, both included.
