@@ -21,6 +21,13 @@ Result<Endpoint> Endpoint::create(EndpointConfig config, Time now) {
     return Error(ErrorKind::invalid_argument,
                  "group endpoint: contact of " + std::to_string(config.contact.size()) +
                      " bytes (at most " + std::to_string(kMaxContact) + ")");
+  if (config.max_view_packet > kMaxPacket ||
+      config.max_view_packet < roster_packet_size(1, config.contact.size()))
+    return Error(ErrorKind::invalid_argument,
+                 "group endpoint: max_view_packet of " + std::to_string(config.max_view_packet) +
+                     " bytes (from a view of this member alone, " +
+                     std::to_string(roster_packet_size(1, config.contact.size())) + ", to " +
+                     std::to_string(kMaxPacket) + ")");
   if (config.detection_time < std::chrono::milliseconds(50) ||
       config.discovery_time <= std::chrono::milliseconds(0))
     return Error(ErrorKind::invalid_argument,
@@ -50,6 +57,9 @@ Endpoint::~Endpoint() = default;
 
 Endpoint::State Endpoint::state() const noexcept {
   return impl_->state;
+}
+const std::optional<Error>& Endpoint::join_refusal() const noexcept {
+  return impl_->refusal;
 }
 const View& Endpoint::view() const noexcept {
   return impl_->view;
@@ -294,6 +304,8 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
       return on_announce(h, std::get<Hello>(p.body), now);
     case Type::state:
       return on_state(h, std::get<StateChunk>(p.body));
+    case Type::refuse:
+      return on_refuse(h, std::get<Refuse>(p.body));
   }
 }
 

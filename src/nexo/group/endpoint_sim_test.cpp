@@ -193,6 +193,45 @@ TEST(GroupEndpointSim, PartitionSidesHaveViewsOfTheirOwnIdentity) {
   expect_virtual_synchrony(g, "seed " + std::to_string(seed));
 }
 
+// A view may not outgrow one VIEW packet. With max_view_packet room for a
+// roster of four, the fifth member's JOIN is refused: its join fails at once
+// with a reason naming the limit, and the four keep their view and go on (no
+// flush spins on a VIEW that cannot be encoded).
+TEST(GroupEndpointSim, JoinThatWouldOutgrowTheViewPacketIsRefused) {
+  const std::uint64_t seed = 41;
+  // Contacts "m1".."m5": 2 bytes each.
+  SimGroup g(seed, 5, wire(),
+             [](EndpointConfig& c) { c.max_view_packet = roster_packet_size(4, 4 * 2); });
+  g.join(0);
+  g.net.run_for(400ms);
+  for (std::size_t i = 1; i < 4; ++i)
+    g.join(i);
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 4)); }, g.net.now() + 20s));
+  const View before = g.at(0).endpoint().view();
+  const std::uint64_t flushes = g.at(0).endpoint().counters().flushes;
+  g.join(4);
+  ASSERT_TRUE(g.net.run_until([&] { return g.at(4).endpoint().state() == Endpoint::State::left; },
+                              g.net.now() + 5s))
+      << "the fifth member was neither refused nor taken";
+  const auto& why = g.at(4).endpoint().join_refusal();
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->kind(), ErrorKind::too_large);
+  EXPECT_NE(why->message().find("view of 4 members"), std::string::npos) << why->message();
+  EXPECT_NE(why->message().find("VIEW packet"), std::string::npos) << why->message();
+  EXPECT_NE(why->message().find(std::to_string(kMaxPacket)), std::string::npos) << why->message();
+  EXPECT_TRUE(g.at(4).views().empty());
+  EXPECT_GE(g.at(0).endpoint().counters().joins_refused, 1u);
+
+  g.traffic(SimGroup::range(0, 4), 20ms, g.net.now() + 500ms);
+  g.net.run_for(1s);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(g.at(i).endpoint().view().identity(), before.identity()) << "m" << i + 1;
+  EXPECT_EQ(g.at(0).endpoint().counters().flushes, flushes);
+  expect_all_delivered_once(g, "seed 41");
+  expect_virtual_synchrony(g, "seed 41");
+}
+
 TEST(GroupEndpointSim, TraceShowsViewsCrashAndLeave) {
   SimGroup g(61, 4, wire(), {}, true);
   ASSERT_TRUE(g.form());

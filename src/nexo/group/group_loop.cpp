@@ -112,6 +112,10 @@ void Group::Impl::pump(Time now) {
     left->complete(ok());
     left.reset();
   }
+  if (joined && endpoint->join_refusal()) {  // join() fails with the coordinator's reason
+    joined->complete(*endpoint->join_refusal());
+    joined.reset();
+  }
   publish(now, false);
   arm(now);
 }

@@ -279,7 +279,7 @@ std::vector<Case> refusal_cases() {
       {"version 0", edited(data, 2, 0, 1), ParseError::bad_version},
       {"a valid DATA", data, ParseError::none},
       {"type 0", edited(data, 3, 0, 1), ParseError::unknown_type},
-      {"type 17", edited(data, 3, 17, 1), ParseError::unknown_type},
+      {"type 18", edited(data, 3, 18, 1), ParseError::unknown_type},
       {"type 255", edited(data, 3, 255, 1), ParseError::unknown_type},
       {"sender 0", edited(hb, 12, 0, 8), ParseError::zero_sender},
       {"DATA body empty", with_body_size(data, 0), ParseError::truncated_body},
