@@ -33,8 +33,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMembers = 5;
-constexpr int kMessages = 100;        // per member
-constexpr auto kDeadline = 60s;       // a failure bound for each wait
+constexpr int kMessages = 100;   // per member
+constexpr auto kDeadline = 60s;  // a failure bound for each wait
 
 std::string tool() {
   const char* path = std::getenv("NEXO_TOOL");
@@ -110,6 +110,7 @@ class Member {
     stdin_ = -1;
   }
   void kill9() { ::kill(pid_, SIGKILL); }
+  void signal(int signo) { ::kill(pid_, signo); }
   // Reads what is there (never blocks).
   void read_available() {
     read_from(stdout_, out_partial_, out_);
@@ -225,16 +226,18 @@ std::vector<std::string> last_view(const Member& m) {
 struct Placement {
   std::vector<std::string> prefix;  // e.g. ip netns exec NS
   std::string interface = "lo";
-  bool unicast = false;             // unicast fan-out: the others start from the first
+  bool unicast = false;  // unicast fan-out: the others start from the first
 };
 
-// Starts kMembers members of group `name` (the first on port 0, the others on
-// its port, or with --unicast: the others with --members FIRST); waits until
-// each has printed a view of all of them.
+// Starts `count` (where.size()) members of group `name` (the first on port 0,
+// the others on its port, or with --unicast: the others with --members
+// FIRST); waits until each has printed a view of all of them.
 std::string start_members(Members& members, const std::string& name, const std::string& order,
-                          const std::vector<Placement>& where, const std::vector<std::string>& extra) {
+                          const std::vector<Placement>& where,
+                          const std::vector<std::string>& extra) {
+  const int count = static_cast<int>(where.size());
   std::string port = "0";
-  for (int i = 0; i < kMembers; ++i) {
+  for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = where[static_cast<std::size_t>(i)].prefix;
     // Unicast: --port is the member's own, any free one.
     const std::string port_arg = where[static_cast<std::size_t>(i)].unicast ? "0" : port;
@@ -264,11 +267,11 @@ std::string start_members(Members& members, const std::string& name, const std::
   }
   const bool all = wait_for(members, [&] {
     for (auto& m : members)
-      if (last_view(*m).size() != static_cast<std::size_t>(kMembers)) return false;
+      if (last_view(*m).size() != static_cast<std::size_t>(count)) return false;
     return true;
   });
   if (!all) {
-    std::string why = "not every member saw a view of " + std::to_string(kMembers) + ":";
+    std::string why = "not every member saw a view of " + std::to_string(count) + ":";
     for (auto& m : members)
       why += "\n--- " + name_of(*m) + "\n" + m->err_text();
     return why;
@@ -327,7 +330,8 @@ void check_deliveries(Members& members, const std::string& order) {
 
 // The whole run: start, send kMessages from each, wait until all are
 // delivered everywhere, end the input, every member exits 0.
-void run_five(const std::string& order, const std::vector<Placement>& where, const std::string& tag) {
+void run_five(const std::string& order, const std::vector<Placement>& where,
+              const std::string& tag) {
   std::cout << "seed " << run_seed() << " (members use seed.." << run_seed() + kMembers - 1
             << "; NEXO_GROUP_SEED reruns it), order " << order << std::endl;
   Members members;
@@ -354,8 +358,8 @@ void run_five(const std::string& order, const std::vector<Placement>& where, con
   });
   std::string report;
   for (auto& m : members)
-    report += "\n--- " + name_of(*m) + " delivered " + std::to_string(m->out().size()) +
-              ", exit " + std::to_string(m->poll_exit()) + "\n" + m->err_text();
+    report += "\n--- " + name_of(*m) + " delivered " + std::to_string(m->out().size()) + ", exit " +
+              std::to_string(m->poll_exit()) + "\n" + m->err_text();
   ASSERT_TRUE(delivered) << "not every message delivered everywhere" << report;
   ASSERT_TRUE(exited) << report;
   for (auto& m : members)

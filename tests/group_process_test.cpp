@@ -2,7 +2,8 @@
 // through a fault plan of 10% loss plus duplication and reordering deliver
 // every message exactly once in the promised order; a member killed with
 // SIGKILL leaves the survivors' view and virtual synchrony holds across the
-// change (the same five in network namespaces: group_netns_test.cpp).
+// change (the same five in network namespaces: group_netns_test.cpp); a
+// member sent SIGINT or SIGTERM leaves cleanly and exits 130 or 143.
 //
 // Every run prints its seed (NEXO_GROUP_SEED=N reruns one). Waits have
 // generous deadlines that fail the test; nothing asserts on speed.
@@ -55,13 +56,16 @@ TEST(GroupProcesses, FiveMembersCausalOrderKeepsAReplyChain) {
   for (int j = 1; j < kChain; ++j) {
     Member& next = *members[static_cast<std::size_t>(j % kMembers)];
     const std::string previous = ": c" + std::to_string(j - 1);
-    ASSERT_TRUE(wait_for(members, [&] {
-      for (const auto& line : next.out())
-        if (line.size() >= previous.size() &&
-            line.compare(line.size() - previous.size(), previous.size(), previous) == 0)
-          return true;
-      return false;
-    })) << "c" << j - 1 << " never delivered at member " << j % kMembers;
+    ASSERT_TRUE(wait_for(members,
+                         [&] {
+                           for (const auto& line : next.out())
+                             if (line.size() >= previous.size() &&
+                                 line.compare(line.size() - previous.size(), previous.size(),
+                                              previous) == 0)
+                               return true;
+                           return false;
+                         }))
+        << "c" << j - 1 << " never delivered at member " << j % kMembers;
     next.write("c" + std::to_string(j) + "\n");
   }
   const std::size_t total = kMembers * kMessages + kChain;
@@ -119,14 +123,12 @@ TEST(GroupProcesses, SigkilledMemberLeavesTheViewAndVirtualSynchronyHolds) {
     for (std::size_t i = 0; i < members.size(); ++i) {
       if (i == victim) continue;
       const auto v = last_view(*members[i]);
-      if (v.size() != kMembers - 1 ||
-          std::find(v.begin(), v.end(), victim_name) != v.end())
+      if (v.size() != kMembers - 1 || std::find(v.begin(), v.end(), victim_name) != v.end())
         return false;
     }
     return true;
   });
-  const auto took =
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
   std::cout << "every survivor had a view without the killed member " << took.count()
             << " ms after SIGKILL (detection time 1 s)" << std::endl;
   std::string report;
@@ -160,6 +162,71 @@ TEST(GroupProcesses, SigkilledMemberLeavesTheViewAndVirtualSynchronyHolds) {
     }
     EXPECT_EQ(got.size(), common->size()) << name_of(*members[i]) << report;
   }
+}
+
+// SIGINT (Ctrl-C) or SIGTERM at one of three members: it leaves cleanly, so
+// the other two install a view without it through the leave path, not crash
+// detection. The detection time is longer than the test's deadline for that
+// view (the view can only come from the leave), and each survivor's --stats
+// says it detected no crash. The signalled member exits 128 + the signal.
+void signalled_member_leaves_cleanly(int signo) {
+  std::cout << "seed " << run_seed() << " (NEXO_GROUP_SEED reruns it)" << std::endl;
+  Members members;
+  const std::string name = "gproc-sig" + std::to_string(signo) + "-" + std::to_string(::getpid());
+  ASSERT_EQ(start_members(members, name, "fifo", std::vector<Placement>(3),
+                          {"--detection-time", "300s", "--stats"}),
+            "");
+  const std::size_t leaver = 1;
+  const std::string leaver_name = name_of(*members[leaver]);
+  for (std::size_t i = 0; i < members.size(); ++i)
+    members[i]->write(message(static_cast<int>(i), 0) + "\n");
+  ASSERT_TRUE(wait_for(members, [&] {
+    for (auto& m : members)
+      if (m->out().size() < members.size()) return false;
+    return true;
+  }));
+  members[leaver]->signal(signo);
+  std::string report;
+  const bool gone = wait_for(members, [&] {
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (i == leaver) continue;
+      const auto v = last_view(*members[i]);
+      if (v.size() != 2 || std::find(v.begin(), v.end(), leaver_name) != v.end()) return false;
+    }
+    return members[leaver]->poll_exit() >= 0;
+  });
+  for (auto& m : members)
+    report += "\n--- " + name_of(*m) + "\n" + m->err_text();
+  ASSERT_TRUE(gone) << "no view without the signalled member, or it did not exit" << report;
+  EXPECT_EQ(members[leaver]->poll_exit(), 128 + signo) << report;
+  for (std::size_t i = 0; i < members.size(); ++i)
+    if (i != leaver) members[i]->close_stdin();
+  ASSERT_TRUE(wait_for(members, [&] {
+    for (auto& m : members)
+      if (m->poll_exit() < 0) return false;
+    return true;
+  })) << report;
+  report.clear();
+  for (auto& m : members)
+    report += "\n--- " + name_of(*m) + "\n" + m->err_text();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i == leaver) continue;
+    SCOPED_TRACE(name_of(*members[i]));
+    EXPECT_EQ(members[i]->poll_exit(), 0) << report;
+    EXPECT_NE(members[i]->err_text().find(", crashes detected 0\n"), std::string::npos)
+        << "the view without the leaver came from crash detection" << report;
+  }
+  // The leaver printed its own stats and the leave: it was in the view it left.
+  EXPECT_NE(members[leaver]->err_text().find(": leaving"), std::string::npos) << report;
+  EXPECT_NE(members[leaver]->err_text().find("stats group "), std::string::npos) << report;
+}
+
+TEST(GroupProcesses, SigintLeavesCleanlyAndExits130) {
+  signalled_member_leaves_cleanly(SIGINT);
+}
+
+TEST(GroupProcesses, SigtermLeavesCleanlyAndExits143) {
+  signalled_member_leaves_cleanly(SIGTERM);
 }
 
 }  // namespace

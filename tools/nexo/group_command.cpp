@@ -9,7 +9,17 @@
 //   - each view is printed on stderr as exactly `view <id>: <member>, <member>, ...`;
 //   - at the end of input it waits until its own messages are delivered here,
 //     leaves cleanly, prints the rest, and exits 0 (--stats: counters on
-//     stderr; --trace FILE: the run as an SVG space-time diagram).
+//     stderr; --trace FILE: the run as an SVG space-time diagram);
+//   - SIGINT or SIGTERM leaves cleanly at once (the others install a view
+//     without it, no failure timeout; lines not yet sent are not), prints the
+//     rest as above and exits 128 + the signal (130, 143); a second one, or
+//     one before it is in a view, exits at once.
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -17,9 +27,9 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "nexo/group/group.hpp"
 #include "options.hpp"
 #include "terminal_text.hpp"
-#include "nexo/group/group.hpp"
 
 namespace nexo::tool {
 namespace {
@@ -112,10 +122,10 @@ void print_stats(const group::Group& g, const GroupArgs& args) {
   std::cerr << "stats group " << g.name() << ": sent " << r.sent << ", delivered " << c.delivered
             << ", naks sent " << r.naks_sent << ", naks received " << r.naks_received
             << ", retransmissions " << r.retransmissions << ", duplicates " << r.duplicates
-            << ", history bytes " << r.history_bytes << ", view " << c.view << " ("
-            << c.view_size << " members), views installed " << c.endpoint.views_installed
-            << ", crashes detected " << c.endpoint.crashes_detected << "\nstats drops: malformed "
-            << malformed << ", other group " << r.other_group << ", non-member " << r.non_member
+            << ", history bytes " << r.history_bytes << ", view " << c.view << " (" << c.view_size
+            << " members), views installed " << c.endpoint.views_installed << ", crashes detected "
+            << c.endpoint.crashes_detected << "\nstats drops: malformed " << malformed
+            << ", other group " << r.other_group << ", non-member " << r.non_member
             << ", stale view " << r.stale_view << ", beyond window " << r.beyond_window
             << ", buffer full " << r.buffer_full << ", nak rate " << r.nak_rate_limited
             << ", membership " << c.endpoint.membership_drops << ", truncated "
@@ -134,21 +144,101 @@ void print_stats(const group::Group& g, const GroupArgs& args) {
               << '\n';
 }
 
+// SIGINT and SIGTERM, taken by a thread of their own (sigtimedwait) rather
+// than by a handler: blocked here before any other thread starts, so every
+// thread (the Group's loop thread too) inherits the mask and none is
+// interrupted. The first one asks for a clean leave (`signal` is set, chat()
+// sees it); one before the member is in a view, or a second one, exits at once
+// with 128 + its number: there is nothing to leave, or the user will not wait.
+class Interrupts {
+ public:
+  Interrupts() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    watcher_ = std::jthread([this](std::stop_token stop) { watch(stop); });
+  }
+  Interrupts(const Interrupts&) = delete;
+  Interrupts& operator=(const Interrupts&) = delete;
+
+  // From now on the first signal asks for a leave instead of exiting.
+  void joined() { joined_.store(true); }
+  // The first signal's number, or 0.
+  int signal() const { return signal_.load(); }
+
+ private:
+  void watch(const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+      const timespec tick{0, 100'000'000};  // to see `stop` when no signal comes
+      const int signo = sigtimedwait(&signals_, nullptr, &tick);
+      if (signo <= 0) continue;
+      if (!joined_.load() || signal_.exchange(signo) != 0) {
+        std::lock_guard lock(output_mutex);
+        std::cerr << "nexo group join: " << (signo == SIGINT ? "SIGINT" : "SIGTERM")
+                  << (joined_.load() ? " again: exiting without waiting for the leave"
+                                     : ": exiting")
+                  << std::endl;
+        std::_Exit(128 + signo);
+      }
+      std::lock_guard lock(output_mutex);
+      std::cerr << "nexo group join: " << (signo == SIGINT ? "SIGINT" : "SIGTERM")
+                << ": leaving (again to exit at once)" << std::endl;
+    }
+  }
+
+  sigset_t signals_;
+  std::atomic<bool> joined_{false};
+  std::atomic<int> signal_{0};
+  std::jthread watcher_;  // last: stopped and joined first
+};
+
 // Sends each line of standard input (on a thread of its own) and prints each
-// delivery, until the input has ended and this member's own messages are all
-// delivered here. Returns why sending stopped early, or "".
-std::string chat(group::Group& g) {
-  std::atomic<bool> input_done{false};
+// delivery until the input has ended and this member's own messages are all
+// delivered here, or a signal asks to leave; then leaves. The reader waits
+// for input in poll() with a short tick, so it stops without a line coming;
+// a send it waits in (the window full) ends with the leave, which never waits
+// for it.
+struct ChatEnd {
+  std::string send_error;  // why sending stopped early, or ""
+  Result<void> left;       // the leave's outcome
+};
+ChatEnd chat(group::Group& g, const Interrupts& interrupts, std::chrono::milliseconds timeout) {
+  std::atomic<bool> input_done{false}, stop{false};
   std::atomic<std::uint64_t> sent{0};
   std::string send_error;
   std::jthread reader([&] {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (auto s = g.send(line); !s) {
-        send_error = s.error().message();
-        break;
+    std::string buffer;
+    char chunk[65536];
+    bool eof = false;
+    while (!eof && !stop.load() && interrupts.signal() == 0) {
+      pollfd in{STDIN_FILENO, POLLIN, 0};
+      const int ready = ::poll(&in, 1, 100);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+      ssize_t n = 0;
+      if (ready > 0 && (in.revents & POLLNVAL) == 0) n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        eof = true;  // end of input (or unreadable: the same for this tool)
+      } else {
+        buffer.append(chunk, static_cast<std::size_t>(n));
       }
-      sent.fetch_add(1);
+      // Every complete line, and at the end an unterminated last one (as getline).
+      std::size_t from = 0;
+      for (;;) {
+        std::size_t nl = buffer.find('\n', from);
+        if (nl == std::string::npos && !(eof && from < buffer.size())) break;
+        if (nl == std::string::npos) nl = buffer.size();
+        if (stop.load() || interrupts.signal() != 0) break;
+        if (auto s = g.send(std::string_view(buffer).substr(from, nl - from)); !s) {
+          if (!stop.load() && interrupts.signal() == 0) send_error = s.error().message();
+          eof = true;
+          break;
+        }
+        sent.fetch_add(1);
+        from = std::min(nl + 1, buffer.size());
+      }
+      buffer.erase(0, from);
     }
     input_done.store(true);
   });
@@ -161,10 +251,13 @@ std::string chat(group::Group& g) {
       continue;
     }
     if (d.error().is(ErrorKind::closed)) break;
+    if (interrupts.signal() != 0) break;
     if (input_done.load() && own_delivered >= sent.load()) break;
   }
+  auto left = g.leave(timeout);
+  stop.store(true);
   reader.join();
-  return send_error;
+  return ChatEnd{send_error, std::move(left)};
 }
 
 }  // namespace
@@ -180,6 +273,7 @@ int group_join(const GroupArgs& args) {
     faults = ", faults " + (plan.back.active() ? plan.back.to_string() : plan.to.to_string()) +
              " (" + args.direction + "), seed " + std::to_string(plan.seed);
   }
+  Interrupts interrupts;  // before the Group's thread starts: it inherits the mask
   auto joined = group::Group::join(std::move(*options));
   if (!joined) return fail(joined.error());
   group::Group& g = **joined;
@@ -192,14 +286,20 @@ int group_join(const GroupArgs& args) {
               << ", order " << args.order << faults << std::endl;
   }
 
-  const std::string send_error = chat(g);
-  auto left = g.leave(std::chrono::milliseconds(args.timeout_ms));
+  interrupts.joined();
+
+  auto [send_error, left] = chat(g, interrupts, std::chrono::milliseconds(args.timeout_ms));
   while (auto d = g.try_receive())
     print_delivery(g, *d);
   if (args.stats) print_stats(g, args);
   if (!args.trace.empty()) {
     if (auto written = group::write_svg_file(trace, args.trace); !written)
       return fail(written.error().with_context("--trace"));
+  }
+  if (const int signo = interrupts.signal(); signo != 0) {
+    // The conventional status of a command ended by a signal, after a clean leave.
+    if (!left) fail(left.error());
+    return 128 + signo;
   }
   if (!send_error.empty()) return report_failure(kCommand, send_error);
   if (!left) return fail(left.error());

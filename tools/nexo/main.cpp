@@ -181,7 +181,8 @@ void add_group(CLI::App& app, nexo::tool::GroupArgs& args, int& status) {
       "join",
       "join group NAME (returns once in a view), send each line of standard input, print "
       "each delivery as '<member>: <text>' and each view on stderr as 'view <id>: <member>, "
-      "...'; at the end of input leave cleanly and exit 0");
+      "...'; at the end of input leave cleanly and exit 0; at SIGINT (Ctrl-C) or SIGTERM "
+      "leave cleanly at once and exit 130 or 143 (a second one exits without waiting)");
   join->add_option("NAME", args.name, "the group's name (its address: 239.a.b.c by its hash)")
       ->required();
   join->add_option("--order", args.order, "delivery order")

@@ -11,7 +11,7 @@
 //
 //   offset  size  field
 //   0       2     magic: 0x4E 0x42 ("NB"; a packet's is "NG")
-//   2       1     version: 1
+//   2       1     version: 2 (kVersion, as packets)
 //   3       1     reserved: 0
 //   4       ...   entries to the datagram's end, at least one, each
 //                 length u16 (kHeaderSize + kCrcSize .. kMaxPacket - 6) and
@@ -22,7 +22,7 @@
 // length either breaks the framing (the lengths no longer fill the datagram
 // exactly: the whole datagram is refused, bad_bundle) or moves the boundary
 // between two packets, whose checksums then fail. A decoder that knows no
-// bundles (there is none: version 1 has them) would refuse one as bad_magic.
+// bundles (there is none: every version has them) would refuse one as bad_magic.
 //
 // The bundle is the unit of loss: a dropped datagram drops every packet in
 // it, and each is repaired as any lost packet is.

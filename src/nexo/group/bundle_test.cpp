@@ -43,7 +43,7 @@ TEST(GroupBundle, OnePacketGoesBareSeveralGoFramed) {
   ASSERT_EQ(d.size(), kBundleHeader + 2 + a.size() + 2 + b.size());
   EXPECT_EQ(d[0], std::byte{'N'});
   EXPECT_EQ(d[1], std::byte{'B'});
-  EXPECT_EQ(d[2], std::byte{1});
+  EXPECT_EQ(d[2], std::byte{kVersion});
   EXPECT_EQ(d[3], std::byte{0});
   EXPECT_EQ(std::to_integer<std::size_t>(d[4]) << 8 | std::to_integer<std::size_t>(d[5]), a.size());
   ParseError e{};
@@ -102,12 +102,13 @@ TEST(GroupBundle, BrokenFramingIsRefusedWholeBeforeAnyPacket) {
   longer.push_back(std::byte{0});
   Bytes shorter = good;
   shorter.pop_back();
-  Bytes tiny_entry = {kBundleMagic[0], kBundleMagic[1], std::byte{1}, std::byte{0}, std::byte{0},
-                      std::byte{3}, std::byte{1}, std::byte{2}, std::byte{3}};
+  Bytes tiny_entry = {kBundleMagic[0], kBundleMagic[1], std::byte{kVersion},
+                      std::byte{0},    std::byte{0},    std::byte{3},
+                      std::byte{1},    std::byte{2},    std::byte{3}};
   Bytes huge(kMaxPacket + 1, std::byte{0});
   huge[0] = kBundleMagic[0];
   huge[1] = kBundleMagic[1];
-  huge[2] = std::byte{1};
+  huge[2] = std::byte{kVersion};
   const struct {
     const char* what;
     Bytes datagram;
@@ -115,7 +116,7 @@ TEST(GroupBundle, BrokenFramingIsRefusedWholeBeforeAnyPacket) {
   } cases[] = {
       {"header only", Bytes(good.begin(), good.begin() + 4), ParseError::too_short},
       {"over the largest datagram", huge, ParseError::too_large},
-      {"version 2", edited(2, 2), ParseError::bad_version},
+      {"version 1", edited(2, 1), ParseError::bad_version},
       {"reserved byte set", edited(3, 1), ParseError::bad_bundle},
       {"a trailing byte", longer, ParseError::bad_bundle},
       {"the last entry cut short", shorter, ParseError::bad_bundle},
@@ -133,8 +134,8 @@ TEST(GroupBundle, BrokenFramingIsRefusedWholeBeforeAnyPacket) {
 }
 
 TEST(GroupBundle, AMemberTakesABundlesPacketsInOrderAndCountsBadOnes) {
-  auto sender = Member::create(MemberConfig{group_tag("b"), 1, 1, {1, 2}}, Time{});
-  auto receiver = Member::create(MemberConfig{group_tag("b"), 2, 1, {1, 2}}, Time{});
+  auto sender = Member::create(MemberConfig{group_tag("b"), 1, {1, 0}, {1, 2}}, Time{});
+  auto receiver = Member::create(MemberConfig{group_tag("b"), 2, {1, 0}, {1, 2}}, Time{});
   ASSERT_TRUE(sender && receiver);
   BundleWriter w;
   for (int i = 1; i <= 5; ++i)

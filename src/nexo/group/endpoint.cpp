@@ -21,6 +21,13 @@ Result<Endpoint> Endpoint::create(EndpointConfig config, Time now) {
     return Error(ErrorKind::invalid_argument,
                  "group endpoint: contact of " + std::to_string(config.contact.size()) +
                      " bytes (at most " + std::to_string(kMaxContact) + ")");
+  if (config.max_view_packet > kMaxPacket ||
+      config.max_view_packet < roster_packet_size(1, config.contact.size()))
+    return Error(ErrorKind::invalid_argument,
+                 "group endpoint: max_view_packet of " + std::to_string(config.max_view_packet) +
+                     " bytes (from a view of this member alone, " +
+                     std::to_string(roster_packet_size(1, config.contact.size())) + ", to " +
+                     std::to_string(kMaxPacket) + ")");
   if (config.detection_time < std::chrono::milliseconds(50) ||
       config.discovery_time <= std::chrono::milliseconds(0))
     return Error(ErrorKind::invalid_argument,
@@ -50,6 +57,9 @@ Endpoint::~Endpoint() = default;
 
 Endpoint::State Endpoint::state() const noexcept {
   return impl_->state;
+}
+const std::optional<Error>& Endpoint::join_refusal() const noexcept {
+  return impl_->refusal;
 }
 const View& Endpoint::view() const noexcept {
   return impl_->view;
@@ -216,7 +226,7 @@ void Endpoint::Impl::push(Bytes bytes, Destination to) {
 }
 
 Header Endpoint::Impl::header(Type type) const {
-  return Header{type, config.group, config.self, view.id};
+  return Header{type, config.group, config.self, view.identity()};
 }
 
 void Endpoint::Impl::drop(Drop cause) {
@@ -259,7 +269,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     join_deadline = std::min(std::max(join_deadline, now + config.discovery_time),
                              join_started + config.discovery_time + 3 * detection());
   }
-  if (view.id != 0 && h.view == view.id && in_view(h.sender)) {
+  if (view.id != 0 && h.view == view.identity() && in_view(h.sender)) {
     last_heard[h.sender] = now;
     probing.erase(h.sender);
   }
@@ -276,7 +286,7 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
     case Type::probe:
       return on_probe(h, std::get<Probe>(p.body));
     case Type::probe_ack:
-      if (!(view.id != 0 && h.view == view.id && in_view(h.sender))) drop(Drop::stranger);
+      if (!(view.id != 0 && h.view == view.identity() && in_view(h.sender))) drop(Drop::stranger);
       return;
     case Type::flush:
       return on_flush(h, std::get<Flush>(p.body), now);
@@ -306,6 +316,8 @@ void Endpoint::Impl::handle(const Packet& p, Time now) {
       return on_announce(h, std::get<Hello>(p.body), now);
     case Type::state:
       return on_state(h, std::get<StateChunk>(p.body));
+    case Type::refuse:
+      return on_refuse(h, std::get<Refuse>(p.body));
   }
 }
 
@@ -422,7 +434,7 @@ void Endpoint::Impl::install(View next, Time now, bool state_request) {
   MemberConfig mc = config.reliability;
   mc.group = config.group;
   mc.self = config.self;
-  mc.view = view.id;
+  mc.view = view.identity();
   mc.members = view.members;
   mc.seed = config.seed ^ (view.id * 0x9E3779B97F4A7C15ULL);
   member.emplace(std::move(Member::create(mc, now).value()));

@@ -81,6 +81,10 @@ struct View {
   std::uint64_t id = 0;            // increases with every view this member installs
   std::vector<MemberId> members;   // in join order, the oldest first: members[0] coordinates
   std::vector<Bytes> contacts;     // contacts[i]: members[i]'s EndpointConfig::contact
+
+  // The view's identity, (id, coordinator): unique where the id alone is not
+  // (two sides of a partition may each install a view of the same id).
+  ViewId identity() const noexcept { return {id, members.empty() ? 0 : members.front()}; }
 };
 
 struct ViewChange {
@@ -126,6 +130,12 @@ struct EndpointConfig {
   std::chrono::milliseconds detection_time{1000};  // a crashed member is out of the view within this
   std::chrono::milliseconds discovery_time{300};   // join: alone after this long without an answer
   std::chrono::milliseconds slow_timeout{5000};    // SlowPolicy::remove: lagging this long removes
+  // The largest VIEW (and MERGE) packet, at most kMaxPacket: the roster of
+  // every view must fit one, so a coordinator refuses a JOIN (REFUSE: the
+  // joiner's join fails, Endpoint::join_refusal) or a MERGE that would make it
+  // larger (roster_packet_size(): 896 members of 64-byte contacts fit
+  // kMaxPacket, 1024 of up to 54 bytes). Smaller keeps VIEW within a path's MTU.
+  std::size_t max_view_packet = kMaxPacket;
   MemberConfig reliability;  // each view's Member: timers and limits (its group, self, view,
                              // members and seed fields are set by the Endpoint)
 };
@@ -139,6 +149,7 @@ struct EndpointCounters {
   // flush, or not expected now; breaking a rule (a member twice, over a bound).
   std::uint64_t membership_strangers = 0, membership_stale = 0, membership_invalid = 0;
   std::uint64_t slow_removals = 0;     // members removed as too slow (SlowPolicy::remove)
+  std::uint64_t joins_refused = 0;     // JOINs answered REFUSE: the view would be too large
 };
 
 class Endpoint {
@@ -154,6 +165,10 @@ class Endpoint {
   void join(Time now);   // idle -> joining -> member
   void leave(Time now);  // member -> leaving -> left (the leave is complete at left)
   State state() const noexcept;
+  // Why this member's join failed, once a coordinator refused it (its view
+  // with this member would not fit one VIEW packet; the state is then left):
+  // too_large, naming the limit. Empty otherwise.
+  const std::optional<Error>& join_refusal() const noexcept;
 
   // Sends to the group in the current view (delivered here too, through the
   // order). Errors: not_connected (not a member, or leaving), too_large,

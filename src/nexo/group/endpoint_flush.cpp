@@ -119,7 +119,7 @@ void Endpoint::Impl::resend_flush(Time now) {
 // A FLUSH of our view: stop sending, say what we delivered, hold further
 // deliveries back until the cut.
 void Endpoint::Impl::on_flush(const Header& h, const Flush& flush, Time now) {
-  if ((state != State::member && state != State::leaving) || h.view != view.id ||
+  if ((state != State::member && state != State::leaving) || h.view != view.identity() ||
       !in_view(h.sender)) {
     drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
@@ -162,7 +162,8 @@ std::vector<DigestEntry> Endpoint::Impl::delivered_digest() const {
 
 void Endpoint::Impl::on_flush_ok(const Header& h, std::uint64_t id, std::vector<DigestEntry> digest,
                                  Time now) {
-  if (!coord || id != coord->id || h.view != view.id || !contains(coord->participants, h.sender)) {
+  if (!coord || id != coord->id || h.view != view.identity() ||
+      !contains(coord->participants, h.sender)) {
     if (!(coord && id == coord->id)) drop(Drop::stale);
     return;
   }
@@ -194,7 +195,7 @@ void Endpoint::Impl::send_cut() {
 
 void Endpoint::Impl::on_cut(const Header& h, std::uint64_t id, const std::vector<CutEntry>& cut,
                             Time now) {
-  if (!part || id != part->id || h.sender != part->coordinator || h.view != view.id) {
+  if (!part || id != part->id || h.sender != part->coordinator || h.view != view.identity()) {
     drop(Drop::stale);
     return;
   }
@@ -236,7 +237,8 @@ void Endpoint::Impl::check_flush_done(Time now) {
 }
 
 void Endpoint::Impl::on_flush_done(const Header& h, std::uint64_t id, Time now) {
-  if (!coord || id != coord->id || h.view != view.id || !contains(coord->participants, h.sender)) {
+  if (!coord || id != coord->id || h.view != view.identity() ||
+      !contains(coord->participants, h.sender)) {
     if (!(coord && id == coord->id)) drop(Drop::stale);
     return;
   }
@@ -277,7 +279,7 @@ void Endpoint::Impl::send_view(const View& next, Time now) {
   }
   ViewResend r;
   r.packet = packet;
-  r.previous_view = view.id;
+  r.previous_view = view.identity();
   r.id = next.id;
   r.next = now + resend();
   r.until = now + 2 * detection();
@@ -337,7 +339,7 @@ void Endpoint::Impl::on_view(const Header& h, const Roster& roster, Time now) {
   if (state == State::joining) {
     accept = has_self;
   } else if ((state == State::member || state == State::leaving) && part && part->done) {
-    accept = (h.sender == part->coordinator && next.id == part->id && h.view == view.id) ||
+    accept = (h.sender == part->coordinator && next.id == part->id && h.view == view.identity()) ||
              (part->merge_into != 0 && h.sender == part->merge_into && has_self);
   }
   if (!accept) {

@@ -82,8 +82,8 @@ struct Endpoint::Impl {
     Bytes packet;
     std::set<MemberId> unacked;
     std::unordered_map<MemberId, Bytes> contacts;
-    std::uint64_t id = 0;             // the new view's
-    std::uint64_t previous_view = 0;  // the view it replaced (LEAVE retries name it)
+    std::uint64_t id = 0;  // the new view's
+    ViewId previous_view;  // the view it replaced (LEAVE retries name it)
     Time next{};
     Time until{};
   };
@@ -139,6 +139,7 @@ struct Endpoint::Impl {
   std::vector<std::pair<MemberId, Bytes>> joiners;
   std::set<MemberId> leavers;
   std::vector<std::pair<MemberId, Bytes>> mergers;  // members of a MERGE, in order
+  std::optional<Error> refusal;                     // Endpoint::join_refusal
   MemberId merging_from = 0;                        // the coordinator whose MERGE `mergers` came in
   MemberId merge_target = 0;                        // the coordinator we decided to merge into
   std::uint64_t merge_min_view = 0;
@@ -198,6 +199,11 @@ struct Endpoint::Impl {
   void on_probe(const Header& h, const Probe& probe);
   void on_announce(const Header& h, const Hello& hello, Time now);
   void on_merge(const Header& h, const Roster& roster, Time now);
+  // The VIEW packet of the view, the joiners and mergers waiting, and
+  // `extra` more members with `extra_contact` bytes of contacts.
+  std::size_t next_view_packet(std::size_t extra, std::size_t extra_contact) const;
+  void refuse(MemberId joiner, std::span<const std::byte> contact);
+  void on_refuse(const Header& h, const Refuse& refuse);
   void become_alone(std::uint64_t id, Time now);
 
   // --- endpoint_flush.cpp -------------------------------------------------------------

@@ -1,6 +1,8 @@
 // Endpoint, membership: the periodic tick (join and leave retries, liveness
 // and probes, announcements), JOIN, LEAVE, PROBE, ANNOUNCE and MERGE.
 #include <algorithm>
+#include <cstdio>
+#include <string>
 
 #include "nexo/group/endpoint_impl.hpp"
 
@@ -142,8 +144,9 @@ void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
   if (std::any_of(joiners.begin(), joiners.end(),
                   [&](const auto& j) { return j.first == h.sender; }))
     return;
-  if (view.members.size() + joiners.size() >= kMaxViewMembers) {
-    drop(Drop::invalid);
+  if (view.members.size() + joiners.size() + mergers.size() >= kMaxViewMembers ||
+      next_view_packet(1, hello.contact.size()) > config.max_view_packet) {
+    refuse(h.sender, hello.contact);
     return;
   }
   const Bytes contact(hello.contact.begin(), hello.contact.end());
@@ -154,7 +157,7 @@ void Endpoint::Impl::on_join(const Header& h, const Hello& hello, Time now) {
 
 void Endpoint::Impl::on_leave(const Header& h, Time now) {
   if ((state == State::member || state == State::leaving) && coordinator() == config.self &&
-      in_view(h.sender) && h.view == view.id) {
+      in_view(h.sender) && h.view == view.identity()) {
     if (leavers.insert(h.sender).second) ++counters.leaves;
     maybe_start_flush(now);
     return;
@@ -167,7 +170,7 @@ void Endpoint::Impl::on_leave(const Header& h, Time now) {
 }
 
 void Endpoint::Impl::on_probe(const Header& h, const Probe& probe) {
-  if (view.id == 0 || h.view != view.id || !in_view(h.sender)) {
+  if (view.id == 0 || h.view != view.identity() || !in_view(h.sender)) {
     // Not of our view: no answer, so that it suspects us and moves on.
     drop(in_view(h.sender) ? Drop::stale : Drop::stranger);
     return;
@@ -187,7 +190,7 @@ void Endpoint::Impl::on_announce(const Header& h, const Hello& hello, Time now) 
   if (hello.size < mine || (hello.size == mine && h.sender > config.self)) return;
   contacts[h.sender] = Bytes(hello.contact.begin(), hello.contact.end());
   merge_target = h.sender;
-  merge_min_view = std::max(merge_min_view, h.view);
+  merge_min_view = std::max(merge_min_view, h.view.id);
   maybe_start_flush(now);
 }
 
@@ -218,17 +221,65 @@ void Endpoint::Impl::on_merge(const Header& h, const Roster& roster, Time now) {
     if (!in_view(e.member))
       members.emplace_back(e.member, Bytes(e.contact.begin(), e.contact.end()));
   }
-  if (view.members.size() + members.size() > kMaxViewMembers) {
-    drop(Drop::invalid);
+  std::size_t merged_contacts = 0;
+  for (const auto& m : members)
+    merged_contacts += m.second.size();
+  if (view.members.size() + joiners.size() + members.size() > kMaxViewMembers ||
+      next_view_packet(members.size(), merged_contacts) > config.max_view_packet) {
+    drop(Drop::invalid);  // too large a view: the other stays a view of its own
     return;
   }
   for (const auto& [m, c] : members)
     contacts[m] = c;
   mergers = std::move(members);
   merging_from = h.sender;
-  merge_min_view = std::max({merge_min_view, roster.new_view, h.view});
+  merge_min_view = std::max({merge_min_view, roster.new_view, h.view.id});
   ++counters.merges;
   maybe_start_flush(now);
+}
+
+std::size_t Endpoint::Impl::next_view_packet(std::size_t extra, std::size_t extra_contact) const {
+  std::size_t members = view.members.size() + joiners.size() + mergers.size() + extra;
+  std::size_t bytes = extra_contact;
+  for (const Bytes& c : view.contacts)
+    bytes += c.size();
+  for (const auto& j : joiners)
+    bytes += j.second.size();
+  for (const auto& m : mergers)
+    bytes += m.second.size();
+  return roster_packet_size(members, bytes);
+}
+
+// A JOIN that would make the view's roster too large for one VIEW packet (or
+// too many members): REFUSE, so that the joiner's join fails at once with a
+// reason instead of timing out or, worse, every flush failing on a VIEW that
+// cannot be encoded. Its contact is kept (bounded) for the answer, until the
+// next view prunes it.
+void Endpoint::Impl::refuse(MemberId joiner, std::span<const std::byte> contact) {
+  ++counters.joins_refused;
+  Bytes packet;
+  if (!encode_refuse(packet, header(Type::refuse), joiner, view.members.size())) return;
+  if (!contacts.contains(joiner) && contacts.size() >= 2 * kMaxViewMembers) return;
+  contacts[joiner] = Bytes(contact.begin(), contact.end());
+  send_to(joiner, std::move(packet));
+}
+
+void Endpoint::Impl::on_refuse(const Header& h, const Refuse& r) {
+  if (state != State::joining || r.joiner != config.self) {
+    drop(Drop::stale);  // late (a view took us meanwhile) or not ours
+    return;
+  }
+  char coordinator_id[24];
+  std::snprintf(coordinator_id, sizeof coordinator_id, "%llx",
+                static_cast<unsigned long long>(h.sender));
+  refusal = Error(ErrorKind::too_large,
+                  "group join: refused by the coordinator #" + std::string(coordinator_id) +
+                      ": its view of " + std::to_string(r.size) +
+                      " members cannot take this one, whose roster would not fit one VIEW "
+                      "packet (at most " +
+                      std::to_string(kMaxPacket) + " bytes, or the group's max_view_packet: " +
+                      std::to_string(kMaxViewMembers) + " members, fewer with long contacts)");
+  state = State::left;
 }
 
 // A view of our own: a joiner nobody answered, or a member left out of the

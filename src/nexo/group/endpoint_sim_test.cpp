@@ -144,6 +144,94 @@ TEST(GroupEndpointSim, PartitionHealsIntoOneView) {
   }
 }
 
+// Six members split 3 + 3: each side installs a view of its own, and the two
+// may well share an id (each takes the old one plus one); their identities
+// (id, coordinator) differ. A packet of one side's view, even from a member
+// the other side's view has, is stale there. After the heal the sides merge
+// into one view whose id exceeds both.
+TEST(GroupEndpointSim, PartitionSidesHaveViewsOfTheirOwnIdentity) {
+  const std::uint64_t seed = 31;
+  SimGroup g(seed, 6, wire());
+  ASSERT_TRUE(g.form());
+  const std::vector<std::size_t> a = {0, 1, 2}, b = {3, 4, 5};
+  g.net.partition({{0, 1, 2}, {3, 4, 5}});
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(a) && g.in_one_view(b); }, g.net.now() + 6s));
+  const View va = g.at(0).endpoint().view(), vb = g.at(3).endpoint().view();
+  std::printf("side a: view %llu by m%llu, side b: view %llu by m%llu\n",
+              static_cast<unsigned long long>(va.id),
+              static_cast<unsigned long long>(va.identity().creator),
+              static_cast<unsigned long long>(vb.id),
+              static_cast<unsigned long long>(vb.identity().creator));
+  EXPECT_NE(va.identity(), vb.identity());
+  EXPECT_EQ(va.identity().creator, va.members.front());
+  EXPECT_EQ(vb.identity().creator, vb.members.front());
+
+  // m5 (side b) as if in side a's view: m4, whose view has m5, refuses it as
+  // stale and delivers nothing.
+  const MemberId m4 = 4, m5 = 5;
+  ASSERT_EQ(g.at(3).endpoint().view().members.size(), 3u);
+  const auto before = g.at(3).endpoint().counters();
+  const std::size_t delivered_before = g.at(3).delivered().size();
+  Bytes forged;
+  ASSERT_TRUE(encode_data(forged, Header{Type::data, group_tag("sim"), m5, va.identity()}, 1, 0, {},
+                          as_bytes(std::string_view("foreign"))));
+  g.at(3).on_datagram(forged, static_cast<sim::NodeId>(m5 - 1), g.net.now());
+  const auto after = g.at(3).endpoint().counters();
+  EXPECT_EQ(after.reliability.stale_view, before.reliability.stale_view + 1);
+  EXPECT_EQ(g.at(3).delivered().size(), delivered_before);
+  EXPECT_EQ(g.at(3).endpoint().view().identity(), vb.identity()) << "m" << m4;
+
+  g.net.heal();
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 6)); }, g.net.now() + 15s))
+      << "seed " << seed << ": no merged view";
+  const View merged = g.at(0).endpoint().view();
+  EXPECT_GT(merged.id, std::max(va.id, vb.id));
+  for (std::size_t i = 1; i < 6; ++i)
+    EXPECT_EQ(g.at(i).endpoint().view().identity(), merged.identity());
+  expect_virtual_synchrony(g, "seed " + std::to_string(seed));
+}
+
+// A view may not outgrow one VIEW packet. With max_view_packet room for a
+// roster of four, the fifth member's JOIN is refused: its join fails at once
+// with a reason naming the limit, and the four keep their view and go on (no
+// flush spins on a VIEW that cannot be encoded).
+TEST(GroupEndpointSim, JoinThatWouldOutgrowTheViewPacketIsRefused) {
+  const std::uint64_t seed = 41;
+  // Contacts "m1".."m5": 2 bytes each.
+  SimGroup g(seed, 5, wire(),
+             [](EndpointConfig& c) { c.max_view_packet = roster_packet_size(4, 4 * 2); });
+  g.join(0);
+  g.net.run_for(400ms);
+  for (std::size_t i = 1; i < 4; ++i)
+    g.join(i);
+  ASSERT_TRUE(
+      g.net.run_until([&] { return g.in_one_view(SimGroup::range(0, 4)); }, g.net.now() + 20s));
+  const View before = g.at(0).endpoint().view();
+  const std::uint64_t flushes = g.at(0).endpoint().counters().flushes;
+  g.join(4);
+  ASSERT_TRUE(g.net.run_until([&] { return g.at(4).endpoint().state() == Endpoint::State::left; },
+                              g.net.now() + 5s))
+      << "the fifth member was neither refused nor taken";
+  const auto& why = g.at(4).endpoint().join_refusal();
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->kind(), ErrorKind::too_large);
+  EXPECT_NE(why->message().find("view of 4 members"), std::string::npos) << why->message();
+  EXPECT_NE(why->message().find("VIEW packet"), std::string::npos) << why->message();
+  EXPECT_NE(why->message().find(std::to_string(kMaxPacket)), std::string::npos) << why->message();
+  EXPECT_TRUE(g.at(4).views().empty());
+  EXPECT_GE(g.at(0).endpoint().counters().joins_refused, 1u);
+
+  g.traffic(SimGroup::range(0, 4), 20ms, g.net.now() + 500ms);
+  g.net.run_for(1s);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(g.at(i).endpoint().view().identity(), before.identity()) << "m" << i + 1;
+  EXPECT_EQ(g.at(0).endpoint().counters().flushes, flushes);
+  expect_all_delivered_once(g, "seed 41");
+  expect_virtual_synchrony(g, "seed 41");
+}
+
 TEST(GroupEndpointSim, TraceShowsViewsCrashAndLeave) {
   SimGroup g(61, 4, wire(), {}, true);
   ASSERT_TRUE(g.form());

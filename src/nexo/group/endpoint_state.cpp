@@ -31,7 +31,7 @@ void Endpoint::Impl::provide_state(std::uint64_t view_id, Bytes state_bytes) {
 }
 
 void Endpoint::Impl::on_state(const Header& h, const StateChunk& chunk) {
-  if (!incoming || chunk.new_view != incoming->view || h.view != incoming->view ||
+  if (!incoming || chunk.new_view != incoming->view || h.view.id != incoming->view ||
       chunk.total > kMaxState || (incoming->started && chunk.total != incoming->total)) {
     drop(Drop::stale);
     return;

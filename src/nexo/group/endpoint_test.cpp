@@ -299,8 +299,9 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
   w.form();
   // A VIEW of an older view id, captured by re-encoding one.
   const View v = w.at(1).view();
+  // Of view `view` as this view's coordinator would have made it.
   auto header = [&](Type t, MemberId sender, std::uint64_t view) {
-    return Header{t, kGroup, sender, view};
+    return Header{t, kGroup, sender, ViewId{view, v.members.front()}};
   };
   const std::vector<RosterMember> roster = {{1, {}}, {2, {}}};
   const std::vector<RosterMember> twice = {{2, {}}, {2, {}}};
@@ -321,6 +322,12 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
       [&](Bytes& b) { return encode_flush(b, header(Type::flush, 99, v.id), v.id + 1, 0); });
   add("FLUSH of another view",
       [&](Bytes& b) { return encode_flush(b, header(Type::flush, 1, v.id + 5), v.id + 9, 0); });
+  add("FLUSH of a view of the same id by another coordinator", [&](Bytes& b) {
+    return encode_flush(b, Header{Type::flush, kGroup, 1, ViewId{v.id, 99}}, v.id + 1, 0);
+  });
+  add("PROBE of a view of the same id by another coordinator", [&](Bytes& b) {
+    return encode_probe(b, Header{Type::probe, kGroup, 3, ViewId{v.id, 3}}, 1);
+  });
   add("FLUSH_OK nobody asked for",
       [&](Bytes& b) { return encode_flush_ok(b, header(Type::flush_ok, 3, v.id), 77, {}); });
   add("CUT without a flush",
@@ -343,7 +350,7 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
     return encode_state(b, header(Type::state, 1, v.id), v.id, 3, 0, to_bytes("abc"));
   });
   add("another group's FLUSH", [&](Bytes& b) {
-    return encode_flush(b, Header{Type::flush, kGroup + 1, 2, v.id}, v.id + 1, 0);
+    return encode_flush(b, Header{Type::flush, kGroup + 1, 2, v.identity()}, v.id + 1, 0);
   });
   Endpoint& target = w.at(2);  // member 1 coordinates
   // The cause each is counted under.
@@ -352,6 +359,12 @@ TEST(GroupEndpoint, StaleAndForgedMembershipPacketsAreDroppedAndCounted) {
                                              {"VIEW not after a flush", 't'},
                                              {"FLUSH from a stranger", 's'},
                                              {"FLUSH of another view", 't'},
+                                             {"FLUSH of a view of the same id by another "
+                                              "coordinator",
+                                              't'},
+                                             {"PROBE of a view of the same id by another "
+                                              "coordinator",
+                                              't'},
                                              {"FLUSH_OK nobody asked for", 't'},
                                              {"CUT without a flush", 't'},
                                              {"FLUSH_DONE without a flush", 't'},

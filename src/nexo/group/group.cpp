@@ -53,6 +53,7 @@ EndpointConfig endpoint_config(const GroupOptions& options, MemberId self, const
       static_cast<bool>(options.provide_state) || static_cast<bool>(options.apply_state);
   e.detection_time = options.detection_time;
   e.discovery_time = options.discovery_time;
+  e.max_view_packet = options.max_view_packet;
   e.reliability = options.reliability;
   return e;
 }

@@ -88,6 +88,9 @@ struct GroupOptions {
   std::chrono::milliseconds discovery_time{300};
   // Protocol timers and limits (group, self, view, members, seed are set here).
   MemberConfig reliability;
+  // The largest VIEW packet this member, as coordinator, sends (the size
+  // limit below join()); at most kMaxPacket.
+  std::size_t max_view_packet = kMaxPacket;
   // join() gives up after this long without a view.
   std::chrono::milliseconds join_timeout{10'000};
 
@@ -130,7 +133,17 @@ class Group {
   // in a view. Errors: invalid_argument (options: an empty name, a non-group
   // address, an unknown interface, a bad fault plan), address_in_use,
   // unreachable (no multicast on the interface), timed_out (no view within
-  // join_timeout), system.
+  // join_timeout), too_large (the group's coordinator refused the join: the
+  // view with this member would not fit one VIEW packet, see below), system.
+  //
+  // The size limit: a view's roster (every member's id and contact) travels
+  // in one VIEW packet of at most kMaxPacket (65,507) bytes, 9 bytes a member
+  // plus its contact, and has at most kMaxViewMembers (1,024) members. A
+  // Group's contacts are 6 bytes (IPv4) or 18-22 (IPv6), so its views hold
+  // 1,024 members (the core's own contacts, up to 64 bytes, fit fewer:
+  // roster_packet_size()). The coordinator refuses a JOIN beyond either
+  // bound (REFUSE: join() fails with too_large at once) rather than install a
+  // view it cannot send; a merge beyond it is refused too (the views stay apart).
   static Result<std::unique_ptr<Group>> join(GroupOptions options);
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;

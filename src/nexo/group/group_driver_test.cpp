@@ -152,6 +152,27 @@ TEST(GroupDriver, Ipv4MulticastJoinSendReceiveLeave) {
   EXPECT_EQ(closed.error().kind(), ErrorKind::closed);
 }
 
+// A join the coordinator refuses (its view is as large as max_view_packet
+// allows: one IPv4 member here) fails at once with too_large, naming the
+// limit, instead of timing out; the group goes on without it.
+TEST(GroupDriver, JoinBeyondTheViewPacketIsRefusedWithTheReason) {
+  GroupOptions o = multicast_options("refuse");
+  o.max_view_packet = roster_packet_size(1, 6);  // one member of a 6-byte (IPv4) contact
+  Members m;
+  ASSERT_EQ(join_all(o, 1, m), "");
+  GroupOptions second = o;
+  second.port = m.front()->port();
+  second.seed = 2000;
+  auto refused = Group::join(second);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::too_large) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("VIEW packet"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(m.front()->view().members.size(), 1u);
+  EXPECT_GE(m.front()->counters().endpoint.joins_refused, 1u);
+  EXPECT_TRUE(m.front()->leave(5s));
+}
+
 TEST(GroupDriver, NamesAreContactsAndViewsCarryThem) {
   Members m;
   ASSERT_EQ(join_all(multicast_options("names"), 2, m), "");

@@ -112,6 +112,10 @@ void Group::Impl::pump(Time now) {
     left->complete(ok());
     left.reset();
   }
+  if (joined && endpoint->join_refusal()) {  // join() fails with the coordinator's reason
+    joined->complete(*endpoint->join_refusal());
+    joined.reset();
+  }
   publish(now, false);
   arm(now);
 }
@@ -286,7 +290,7 @@ void Group::Impl::record_sent(std::span<const std::byte> bytes, Time now) {
   const std::string me = label_of(self);
   if (const auto* data = std::get_if<Data>(&p.body)) {
     if (data->control) return;
-    const std::uint64_t key = trace_seq(p.header.view, data->seq);
+    const std::uint64_t key = trace_seq(p.header.view.id, data->seq);
     if (data->retransmission) {
       options.trace->retransmitted(now, me, MessageKey{me, key});
     } else {
@@ -296,8 +300,8 @@ void Group::Impl::record_sent(std::span<const std::byte> bytes, Time now) {
     }
   } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
     for (const SeqRange& r : nak->ranges())
-      options.trace->nak_sent(now, me, label_of(nak->target), trace_seq(p.header.view, r.first),
-                              trace_seq(p.header.view, r.last));
+      options.trace->nak_sent(now, me, label_of(nak->target), trace_seq(p.header.view.id, r.first),
+                              trace_seq(p.header.view.id, r.last));
   }
 }
 

@@ -73,11 +73,11 @@ namespace nexo::group {
 using MemberId = std::uint64_t;
 
 struct MemberConfig {
-  std::uint64_t group = 0;        // the group's tag (group_tag() of its name)
-  MemberId self = 0;              // this member's id, nonzero
-  std::uint64_t view = 1;         // the view's id
-  std::vector<MemberId> members;  // the view: every member, this one included
-  std::uint64_t seed = 1;         // the random NAK back-offs' seed
+  std::uint64_t group = 0;           // the group's tag (group_tag() of its name)
+  MemberId self = 0;                 // this member's id, nonzero
+  ViewId view{1, 0};                 // the view's identity (packets of another are stale)
+  std::vector<MemberId> members;     // the view: every member, this one included
+  std::uint64_t seed = 1;            // the random NAK back-offs' seed
 
   std::chrono::milliseconds heartbeat_interval{100};
   std::chrono::milliseconds tail_heartbeat{5};   // after the last message sent
@@ -192,7 +192,7 @@ class Member {
 
   const MemberCounters& counters() const noexcept { return counters_; }
   MemberId self() const noexcept { return config_.self; }
-  std::uint64_t view() const noexcept { return config_.view; }
+  std::uint64_t view() const noexcept { return config_.view.id; }
   const std::vector<MemberId>& members() const noexcept { return config_.members; }
   // This member's messages that every member has delivered (1..stable()).
   std::uint64_t stable() const noexcept { return stable_; }

@@ -30,7 +30,7 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     if (peer.missing_head < peer.missing.size()) recovered(peer, data.seq, now);
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, data.payload, data.meta, data.control);
-    deliveries_.push_back(Delivery{sender, config_.view, data.seq, copy_of(data.payload),
+    deliveries_.push_back(Delivery{sender, config_.view.id, data.seq, copy_of(data.payload),
                                    copy_of(data.meta), data.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
@@ -61,7 +61,7 @@ void Member::deliver_ready(Peer& peer, MemberId sender, Time now) {
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
     if (keep_) keep(peer, held.payload, held.meta, held.control);
-    deliveries_.push_back(Delivery{sender, config_.view, it->first, std::move(held.payload),
+    deliveries_.push_back(Delivery{sender, config_.view.id, it->first, std::move(held.payload),
                                    std::move(held.meta), held.control});
     ++peer.next;
     ++peer.delivered_since_heartbeat;

@@ -38,7 +38,7 @@ Result<void> Member::send(std::span<const std::byte> payload, std::span<const st
   counters_.history_bytes = history_.bytes();
   // Delivered here at once: our own messages are in order by construction.
   deliveries_.push_back(
-      Delivery{config_.self, config_.view, seq, copy_of(payload), copy_of(meta), control});
+      Delivery{config_.self, config_.view.id, seq, copy_of(payload), copy_of(meta), control});
   ++counters_.delivered;
   // The heartbeat that tells late receivers our highest sequence number.
   next_heartbeat_ = std::min(next_heartbeat_, now + config_.tail_heartbeat);

@@ -187,7 +187,7 @@ struct Group {
       c.group = kGroup;
       c.self = m;
       c.members = members;
-      c.view = view;
+      c.view = ViewId{view, members.front()};
       c.seed = seed * 1000 + m;
       auto member = Member::create(c, net.now());
       EXPECT_TRUE(member) << member.error().message();

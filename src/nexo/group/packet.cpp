@@ -164,7 +164,8 @@ Writer start(Bytes& out, const Header& header, std::size_t size) {
   writer.u8(static_cast<std::uint8_t>(header.type));
   writer.u64(header.group);
   writer.u64(header.sender);
-  writer.u64(header.view);
+  writer.u64(header.view.id);
+  writer.u64(header.view.creator);
   return writer;
 }
 
@@ -213,6 +214,8 @@ std::string_view to_string(Type type) noexcept {
       return "announce";
     case Type::state:
       return "state";
+    case Type::refuse:
+      return "refuse";
   }
   return "unknown";
 }
@@ -321,7 +324,7 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::bad_digest_count:
       return "HEARTBEAT count: more than 1024 digest entries";
     case ParseError::zero_member:
-      return "HEARTBEAT/FLUSH_OK/CUT entry or roster entry: member id 0";
+      return "HEARTBEAT/FLUSH_OK/CUT entry, roster entry or REFUSE joiner: member id 0";
     case ParseError::unordered_digest:
       return "HEARTBEAT/FLUSH_OK/CUT entries: members not strictly increasing";
     case ParseError::bad_contact:
@@ -333,7 +336,7 @@ std::string_view describe(ParseError error) noexcept {
     case ParseError::zero_holder:
       return "CUT entry: holder member id 0";
     case ParseError::bad_roster_count:
-      return "VIEW/MERGE roster count or ANNOUNCE size: 0 or more than 1024 members";
+      return "VIEW/MERGE roster count or ANNOUNCE/REFUSE size: 0 or more than 1024 members";
     case ParseError::bad_chunk:
       return "STATE chunk: offset + chunk_len beyond total";
     case ParseError::bad_bundle:
@@ -371,7 +374,8 @@ ParseError decode(std::span<const std::byte> datagram, Packet& out) noexcept {
   out.header.type = static_cast<Type>(type);
   out.header.group = header.u64();
   out.header.sender = header.u64();
-  out.header.view = header.u64();
+  out.header.view.id = header.u64();
+  out.header.view.creator = header.u64();
   if (out.header.sender == 0) return ParseError::zero_sender;
 
   const Reader body(datagram.subspan(kHeaderSize, checked - kHeaderSize));

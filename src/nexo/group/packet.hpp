@@ -1,4 +1,4 @@
-// The wire format of group/'s protocol packets (version 1): one UDP datagram
+// The wire format of group/'s protocol packets (version 2): one UDP datagram
 // per packet, or several packets in one datagram (a bundle, bundle.hpp), over
 // IP multicast or unicast fan-out alike.
 //
@@ -6,13 +6,15 @@
 //
 //   offset  size  field
 //   0       2     magic: 0x4E 0x47 ("NG")
-//   2       1     version: 1
+//   2       1     version: 2
 //   3       1     type (Type below; DATA 1, NAK 2, HEARTBEAT 3)
 //   4       8     group: the group's tag, group_tag(name) (packets of another
 //                 group on the same address are told apart by it)
 //   12      8     sender: the member id of the packet's sender (nonzero)
 //   20      8     view: the id of the view the sender is in
-//   28      ...   body, by type (below)
+//   28      8     view creator: that view's creator, its coordinator
+//                 (members[0]); with the id, the view's identity (ViewId)
+//   36      ...   body, by type (below)
 //   end-4   4     CRC32C (Castagnoli) of every byte before it
 //
 // Bodies:
@@ -67,9 +69,14 @@
 //   STATE      new_view u64, total u32, offset u32, chunk_len u16, chunk
 //              [chunk_len]; offset + chunk_len <= total (a piece of the group's
 //              state for the joiners of new_view)
+//   REFUSE     joiner u64 (nonzero: the member whose JOIN is refused), size
+//              u16 (1..kMaxViewMembers: the refusing view's members): a view
+//              with the joiner would not fit one VIEW packet
 // Rosters are bounded by kMaxPacket too: 1024 members with 64-byte contacts do
-// not fit (the encoder says too_large); duplicates in a roster are the
-// receiver's to refuse (decode() does no O(n^2) work).
+// not fit (the encoder says too_large; roster_packet_size() says how large
+// one is, and a coordinator refuses the JOIN that would make its view's
+// roster too large); duplicates in a roster are the receiver's to refuse
+// (decode() does no O(n^2) work).
 #pragma once
 
 #include <array>
@@ -85,8 +92,8 @@
 namespace nexo::group {
 
 inline constexpr std::byte kMagic[2] = {std::byte{0x4E}, std::byte{0x47}};  // "NG"
-inline constexpr std::uint8_t kVersion = 1;
-inline constexpr std::size_t kHeaderSize = 28;
+inline constexpr std::uint8_t kVersion = 2;  // 1: headers without the view's creator
+inline constexpr std::size_t kHeaderSize = 36;
 inline constexpr std::size_t kCrcSize = 4;
 inline constexpr std::size_t kMaxPacket = 65507;  // the largest UDP payload over IPv4
 inline constexpr std::size_t kMaxNakRanges = 32;
@@ -118,8 +125,9 @@ enum class Type : std::uint8_t {
   merge = 14,
   announce = 15,
   state = 16,
+  refuse = 17,
 };
-inline constexpr std::uint8_t kLastType = 16;
+inline constexpr std::uint8_t kLastType = 17;
 // "data", "nak", "heartbeat", "join", ..., "flush_ok", ... ("unknown" for a
 // value outside the enum).
 std::string_view to_string(Type type) noexcept;
@@ -136,12 +144,25 @@ constexpr std::uint64_t group_tag(std::string_view name) noexcept {
   return hash;
 }
 
-// The fields every packet starts with (offsets 3..27).
+// A view's identity: its id and its creator, the coordinator that installed
+// it (the view's members[0]). Ids alone are not unique: the two sides of a
+// partition each install their own next view, and both may take the same id;
+// their coordinators differ (each side's is one of its own members), so
+// their identities do. A packet belongs to a view when its identity matches,
+// never its id alone (JGroups' ViewId is the same pair). Ids still order
+// views: a merged view's id exceeds those of the views it merges.
+struct ViewId {
+  std::uint64_t id = 0;       // 0: no view yet (a joiner)
+  std::uint64_t creator = 0;  // 0 with id 0
+  friend bool operator==(const ViewId&, const ViewId&) = default;
+};
+
+// The fields every packet starts with (offsets 3..35).
 struct Header {
   Type type = Type::data;
   std::uint64_t group = 0;   // group_tag() of the group's name
   std::uint64_t sender = 0;  // the sending member's id, nonzero
-  std::uint64_t view = 0;    // the view the sender is in
+  ViewId view;               // the view the sender is in
 };
 
 // The sequence numbers first..last, both included.
@@ -233,6 +254,11 @@ struct Roster {
   // `out` and returns the offset of the next one.
   std::size_t next(std::size_t offset, RosterEntry& out) const noexcept;
 };
+// REFUSE: `joiner` may not join (its view would not fit one VIEW packet).
+struct Refuse {
+  std::uint64_t joiner = 0;
+  std::size_t size = 0;  // the refusing view's members, 1..kMaxViewMembers
+};
 // STATE: one chunk of the group's state.
 struct StateChunk {
   std::uint64_t new_view = 0;
@@ -244,7 +270,7 @@ struct StateChunk {
 struct Packet {
   Header header;
   std::variant<Data, Nak, Heartbeat, Hello, Leave, Probe, Flush, FlushOk, Cut, ViewNumber, Roster,
-               StateChunk>
+               StateChunk, Refuse>
       body;
 };
 
@@ -267,13 +293,14 @@ enum class ParseError : std::uint8_t {
   bad_range,         // NAK range with first 0 or first > last
   unordered_ranges,  // NAK ranges out of order, overlapping or touching
   bad_digest_count,  // HEARTBEAT count above kMaxDigest
-  zero_member,       // HEARTBEAT entry with member 0
+  zero_member,       // HEARTBEAT entry, roster entry or REFUSE joiner with member 0
   unordered_digest,  // HEARTBEAT, FLUSH_OK or CUT members not strictly increasing
   bad_contact,       // a contact longer than kMaxContactBytes
   zero_view,         // a membership body's new_view 0
   bad_entry_count,   // FLUSH_OK or CUT count above kMaxViewMembers
   zero_holder,       // CUT entry with holder 0
-  bad_roster_count,  // VIEW or MERGE roster count, ANNOUNCE size: 0 or above kMaxViewMembers
+  bad_roster_count,  // VIEW or MERGE roster count, ANNOUNCE or REFUSE size: 0 or above
+                     // kMaxViewMembers
   bad_chunk,         // STATE offset + chunk_len beyond total
   bad_bundle,        // a bundle (bundle.hpp) whose entries do not fill it exactly
 };
@@ -343,9 +370,20 @@ Result<void> encode_cut(Bytes& out, const Header& header, std::uint64_t new_view
                         std::span<const CutEntry> cut);
 // FLUSH_DONE or VIEW_ACK (header.type says which).
 Result<void> encode_view_number(Bytes& out, const Header& header, std::uint64_t new_view);
+// The bytes of a VIEW or MERGE packet of members whose contacts are
+// `contact_bytes` long in all: a view's roster must fit one packet
+// (kMaxPacket), which bounds a view to fewer than kMaxViewMembers members
+// when their contacts are long (1024 members of 64-byte contacts do not fit;
+// of 19-byte ones, an IPv6 address and port, they do).
+constexpr std::size_t roster_packet_size(std::size_t members, std::size_t contact_bytes) noexcept {
+  return kHeaderSize + 8 + 2 + members * (8 + 1) + contact_bytes + kCrcSize;
+}
 // VIEW or MERGE (header.type says which): 1..kMaxViewMembers members.
 Result<void> encode_roster(Bytes& out, const Header& header, std::uint64_t new_view,
                            std::span<const RosterMember> members);
+// REFUSE of `joiner` (nonzero) by a view of `size` (1..kMaxViewMembers) members.
+Result<void> encode_refuse(Bytes& out, const Header& header, std::uint64_t joiner,
+                           std::size_t size);
 Result<void> encode_state(Bytes& out, const Header& header, std::uint64_t new_view,
                           std::uint32_t total, std::uint32_t offset,
                           std::span<const std::byte> chunk);

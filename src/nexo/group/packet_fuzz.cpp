@@ -57,6 +57,8 @@ nexo::Result<void> reencode_membership(const Packet& packet, nexo::Bytes& out) {
     }
     return encode_roster(out, h, r->new_view, members);
   }
+  if (const auto* r = std::get_if<Refuse>(&packet.body))
+    return encode_refuse(out, h, r->joiner, r->size);
   const auto& s = std::get<StateChunk>(packet.body);
   return encode_state(out, h, s.new_view, s.total, s.offset, s.chunk);
 }

@@ -1,4 +1,4 @@
-// The membership packets' codec (JOIN .. STATE; layouts in packet.hpp): one
+// The membership packets' codec (JOIN .. REFUSE; layouts in packet.hpp): one
 // decoder and one encoder per body, with the same rules as DATA, NAK and
 // HEARTBEAT: every violation its own ParseError, no read outside the
 // datagram, no allocation while decoding.
@@ -45,6 +45,15 @@ ParseError decode_hello(Reader in, Hello& out, bool announce) noexcept {
     if (out.size == 0 || out.size > kMaxViewMembers) return ParseError::bad_roster_count;
   }
   if (const ParseError e = read_contact(in, out.contact); e != ParseError::none) return e;
+  return rest_is_empty(in);
+}
+
+ParseError decode_refuse(Reader in, Refuse& out) noexcept {
+  if (in.remaining() < kU64 + kCountSize) return ParseError::truncated_body;
+  out.joiner = in.u64();
+  if (out.joiner == 0) return ParseError::zero_member;
+  out.size = in.u16();
+  if (out.size == 0 || out.size > kMaxViewMembers) return ParseError::bad_roster_count;
   return rest_is_empty(in);
 }
 
@@ -231,6 +240,8 @@ ParseError decode_membership(Type type, Reader body, Packet& out) noexcept {
       return decode_roster(body, out.body.emplace<Roster>());
     case Type::state:
       return decode_state(body, out.body.emplace<StateChunk>());
+    case Type::refuse:
+      return decode_refuse(body, out.body.emplace<Refuse>());
     case Type::data:
     case Type::nak:
     case Type::heartbeat:
@@ -317,6 +328,20 @@ Result<void> encode_cut(Bytes& out, const Header& header, std::uint64_t new_view
     w.u64(e.through);
     w.u64(e.holder);
   }
+  codec::seal(out, w);
+  return ok();
+}
+
+Result<void> encode_refuse(Bytes& out, const Header& header, std::uint64_t joiner,
+                           std::size_t size) {
+  if (auto c = codec::check_header(header, Type::refuse); !c) return c;
+  if (joiner == 0) return codec::invalid("refuse", "joiner 0");
+  if (size == 0 || size > kMaxViewMembers)
+    return codec::invalid(
+        "refuse", "size " + std::to_string(size) + " (1.." + std::to_string(kMaxViewMembers) + ")");
+  Writer w = codec::start(out, header, kHeaderSize + kU64 + kCountSize + kCrcSize);
+  w.u64(joiner);
+  w.u16(static_cast<std::uint16_t>(size));
   codec::seal(out, w);
   return ok();
 }

@@ -258,6 +258,46 @@ TEST(GroupMembershipPacket, RosterRoundTripsInViewOrder) {
   EXPECT_EQ(refused.error().kind(), ErrorKind::too_large);
 }
 
+TEST(GroupMembershipPacket, RosterPacketSizeIsTheEncodedSizeAndBoundsTheView) {
+  const std::string a = "a:1", c = "ccc:3";
+  const std::vector<RosterMember> members = {{5, as_bytes(a)}, {2, {}}, {9, as_bytes(c)}};
+  Bytes out;
+  ASSERT_TRUE(encode_roster(out, header(Type::view), 8, members));
+  EXPECT_EQ(out.size(), roster_packet_size(3, a.size() + c.size()));
+  // The largest view of 64-byte contacts: 896 members fit one packet, 897 do not.
+  const std::string c64(64, 'x');
+  std::vector<RosterMember> many;
+  while (roster_packet_size(many.size() + 1, 64 * (many.size() + 1)) <= kMaxPacket)
+    many.push_back({many.size() + 1, as_bytes(c64)});
+  EXPECT_EQ(many.size(), 896u);
+  ASSERT_TRUE(encode_roster(out, header(Type::view), 8, many));
+  EXPECT_LE(out.size(), kMaxPacket);
+  many.push_back({many.size() + 1, as_bytes(c64)});
+  const auto refused = encode_roster(out, header(Type::view), 8, many);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::too_large);
+}
+
+TEST(GroupMembershipPacket, RefuseRoundTripsAndItsRulesHold) {
+  Bytes out;
+  ASSERT_TRUE(encode_refuse(out, header(Type::refuse), 0xABCDEF, 896));
+  const auto r = std::get<Refuse>(decoded(out).body);
+  EXPECT_EQ(r.joiner, 0xABCDEFu);
+  EXPECT_EQ(r.size, 896u);
+  EXPECT_EQ(to_string(Type::refuse), "refuse");
+  EXPECT_EQ(decode_copy(edited(out, kBodyAt, 0, 8)), ParseError::zero_member);
+  EXPECT_EQ(decode_copy(edited(out, kBodyAt + 8, 0, 2)), ParseError::bad_roster_count);
+  EXPECT_EQ(decode_copy(edited(out, kBodyAt + 8, kMaxViewMembers + 1, 2)),
+            ParseError::bad_roster_count);
+  for (std::size_t n = 0; n < body_size(out); ++n)
+    EXPECT_EQ(decode_copy(with_body_size(out, n)), ParseError::truncated_body) << n;
+  const Bytes before = out;
+  EXPECT_FALSE(encode_refuse(out, header(Type::refuse), 0, 3));
+  EXPECT_FALSE(encode_refuse(out, header(Type::refuse), 4, 0));
+  EXPECT_FALSE(encode_refuse(out, header(Type::join), 4, 3));
+  EXPECT_EQ(out, before);
+}
+
 TEST(GroupMembershipPacket, StateRoundTrip) {
   const Bytes bytes = state();
   const auto s = std::get<StateChunk>(decoded(bytes).body);

@@ -18,10 +18,11 @@ namespace {
 
 constexpr std::uint64_t kMax64 = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t kSender = 0x1122334455667788;
+constexpr std::uint64_t kCreator = 0x99AABBCCDDEEFF00;
 constexpr std::size_t kBodyAt = kHeaderSize;  // the body's offset
 
 Header header(Type type) {
-  return {type, group_tag("chat"), kSender, 0x0000000100000002};
+  return {type, group_tag("chat"), kSender, {0x0000000100000002, kCreator}};
 }
 
 Bytes data_packet(std::uint64_t seq = 5, bool retransmission = false, std::string_view meta = "mm",
@@ -96,14 +97,15 @@ TEST(GroupTag, IsFnv1a64OfTheName) {
 
 TEST(GroupPacket, DataByteLayout) {
   const Bytes d = data_packet(0x0102030405060708, true, "M", "xy");
-  Bytes want = {std::byte{'N'}, std::byte{'G'}, std::byte{1}, std::byte{1}};
+  Bytes want = {std::byte{'N'}, std::byte{'G'}, std::byte{2}, std::byte{1}};
   auto append = [&](std::uint64_t v, std::size_t size) {
     want.resize(want.size() + size);
     put(want, want.size() - size, v, size);
   };
   append(group_tag("chat"), 8);
   append(kSender, 8);
-  append(0x0000000100000002, 8);
+  append(0x0000000100000002, 8);  // the view: its id,
+  append(kCreator, 8);            // its creator
   append(0x0102030405060708, 8);
   append(1, 1);  // retransmission
   append(1, 2);
@@ -141,7 +143,7 @@ TEST(GroupPacket, DataRoundTrip) {
     EXPECT_EQ(p.header.type, Type::data);
     EXPECT_EQ(p.header.group, group_tag("chat"));
     EXPECT_EQ(p.header.sender, kSender);
-    EXPECT_EQ(p.header.view, 0x0000000100000002u);
+    EXPECT_EQ(p.header.view, (ViewId{0x0000000100000002u, kCreator}));
     const auto& data = std::get<Data>(p.body);
     EXPECT_EQ(data.seq, kMax64);
     EXPECT_EQ(data.retransmission, retransmission);
@@ -267,16 +269,17 @@ Bytes edited(Bytes d, std::size_t at, std::uint64_t v, std::size_t size) {
 std::vector<Case> refusal_cases() {
   const Bytes data = data_packet(), nak = nak_packet(), hb = heartbeat_packet();
   std::vector<Case> cases = {
-      {"31 bytes", Bytes(kHeaderSize + kCrcSize - 1), ParseError::too_short},
+      {"39 bytes", Bytes(kHeaderSize + kCrcSize - 1), ParseError::too_short},
       {"empty", Bytes(), ParseError::too_short},
       {"65508 bytes", Bytes(kMaxPacket + 1), ParseError::too_large},
       {"magic NH", edited(data, 1, 'H', 1), ParseError::bad_magic},
       {"magic 0G", edited(data, 0, 0, 1), ParseError::bad_magic},
-      {"version 2", edited(data, 2, 2, 1), ParseError::bad_version},
+      {"version 1 (no view creator)", edited(data, 2, 1, 1), ParseError::bad_version},
+      {"version 3", edited(data, 2, 3, 1), ParseError::bad_version},
       {"version 0", edited(data, 2, 0, 1), ParseError::bad_version},
       {"a valid DATA", data, ParseError::none},
       {"type 0", edited(data, 3, 0, 1), ParseError::unknown_type},
-      {"type 17", edited(data, 3, 17, 1), ParseError::unknown_type},
+      {"type 18", edited(data, 3, 18, 1), ParseError::unknown_type},
       {"type 255", edited(data, 3, 255, 1), ParseError::unknown_type},
       {"sender 0", edited(hb, 12, 0, 8), ParseError::zero_sender},
       {"DATA body empty", with_body_size(data, 0), ParseError::truncated_body},
@@ -433,15 +436,16 @@ TEST(GroupPacketEncode, RefusesBrokenRulesAndLeavesOutUnchanged) {
 }
 
 TEST(GroupPacketEncode, RefusesPacketsOverTheLimit) {
+  // 65,452 bytes: kMaxPacket less the 36-byte header and the rest of DATA's 19.
   const std::size_t room = kMaxPacket - kDataOverhead;
   const Bytes big(room + 1), meta(room);
   Bytes out;
   const Header h = header(Type::data);
   const std::span<const std::byte> none;
-  expect_refused(encode_data(out, h, 1, false, none, big), ErrorKind::too_large, "65461");
-  expect_refused(encode_data(out, h, 1, false, big, none), ErrorKind::too_large, "65461");
+  expect_refused(encode_data(out, h, 1, false, none, big), ErrorKind::too_large, "65453");
+  expect_refused(encode_data(out, h, 1, false, big, none), ErrorKind::too_large, "65453");
   expect_refused(encode_data(out, h, 1, false, meta, std::span(big).first(1)), ErrorKind::too_large,
-                 "at most 65460");
+                 "at most 65452");
   const Bytes huge_meta(70000);  // more than meta_len can say
   expect_refused(encode_data(out, h, 1, false, huge_meta, none), ErrorKind::too_large, "70000");
   EXPECT_TRUE(out.empty());
@@ -456,6 +460,32 @@ TEST(GroupPacketEncode, OverwritesOutReusingItsCapacity) {
   ASSERT_TRUE(encode_nak(out, header(Type::nak), 3, std::vector<SeqRange>{{1, 1}}));
   EXPECT_EQ(out.data(), storage);
   EXPECT_EQ(out, nak_packet({{1, 1}}, 3));  // the whole of out, nothing left of the DATA
+}
+
+}  // namespace
+}  // namespace nexo::group
+
+namespace nexo::group {
+namespace {
+
+// peek_origin reads group and sender without the checksum (a member sets its
+// own looped-back packets aside with it), and refuses what is not a packet.
+TEST(GroupPacket, PeekOriginReadsGroupAndSenderOnly) {
+  Bytes out;
+  ASSERT_TRUE(encode_data(out, header(Type::data), 5, 0, {}, as_bytes("x")));
+  std::uint64_t group = 0, sender = 0;
+  ASSERT_TRUE(peek_origin(out, group, sender));
+  EXPECT_EQ(group, header(Type::data).group);
+  EXPECT_EQ(sender, header(Type::data).sender);
+  out[out.size() - 1] ^= std::byte{1};  // a broken checksum: peeking does not look
+  EXPECT_TRUE(peek_origin(out, group, sender));
+  EXPECT_FALSE(peek_origin(std::span<const std::byte>(out).first(kHeaderSize), group, sender));
+  Bytes wrong = out;
+  wrong[0] = std::byte{'X'};
+  EXPECT_FALSE(peek_origin(wrong, group, sender));
+  wrong = out;
+  wrong[2] = std::byte{99};
+  EXPECT_FALSE(peek_origin(wrong, group, sender));
 }
 
 }  // namespace

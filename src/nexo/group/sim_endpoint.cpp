@@ -86,7 +86,7 @@ void SimEndpoint::record(std::span<const std::byte> packet, Time now) {
   Packet p;
   if (decode(packet, p) != ParseError::none) return;
   if (const auto* data = std::get_if<Data>(&p.body)) {
-    const MessageKey key{label(p.header.sender), trace_seq(p.header.view, data->seq)};
+    const MessageKey key{label(p.header.sender), trace_seq(p.header.view.id, data->seq)};
     if (data->retransmission) {
       trace_->retransmitted(now, self_label_, key);
     } else if (!data->control) {
@@ -95,8 +95,8 @@ void SimEndpoint::record(std::span<const std::byte> packet, Time now) {
     }
   } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
     for (const SeqRange& r : nak->ranges())
-      trace_->nak_sent(now, self_label_, label(nak->target), trace_seq(p.header.view, r.first),
-                       trace_seq(p.header.view, r.last));
+      trace_->nak_sent(now, self_label_, label(nak->target), trace_seq(p.header.view.id, r.first),
+                       trace_seq(p.header.view.id, r.last));
   }
 }
 
