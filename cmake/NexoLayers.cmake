@@ -86,21 +86,43 @@ function(nexo_add_gtest name)
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
 endfunction()
 
-# nexo_add_fuzzer(<name> SOURCES ...)
-# A libFuzzer target (clang, NEXO_FUZZ=ON; nothing otherwise), built by the target
-# `nexo_fuzzers`. The sources it tests are compiled into it, so that libFuzzer sees
-# their coverage. Its kept, crash-free corpus is fuzz/corpus/<name>/ (scripts/fuzz).
-function(nexo_add_fuzzer name)
+# The flags of every libFuzzer target's objects and link. -fsanitize=fuzzer at compile
+# time only instruments (as fuzzer-no-link does); the link adds libFuzzer's main().
+set(NEXO_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+                    -fno-omit-frame-pointer)
+
+# nexo_add_fuzz_objects(<name> SOURCES ...)
+# Sources that several fuzz targets compile in (wire/'s buffer, decoder and examples,
+# base's Error), compiled once with the fuzzers' flags as an object library that
+# nexo_add_fuzzer(... OBJECTS <name>) links, rather than once per target: the fuzz
+# stage of CI builds them from scratch. Nothing without NEXO_FUZZ and clang.
+function(nexo_add_fuzz_objects name)
   cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
   if(NOT NEXO_FUZZ OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     return()
   endif()
-  set(fuzz_flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-                 -fno-omit-frame-pointer)
+  add_library(${name} OBJECT EXCLUDE_FROM_ALL ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  nexo_target_defaults(${name})
+  target_compile_options(${name} PRIVATE ${NEXO_FUZZ_FLAGS})
+endfunction()
+
+# nexo_add_fuzzer(<name> SOURCES ... [OBJECTS <nexo_add_fuzz_objects names>...])
+# A libFuzzer target (clang, NEXO_FUZZ=ON; nothing otherwise), built by the target
+# `nexo_fuzzers`. The sources it tests are compiled into it (or come from OBJECTS,
+# compiled with the same flags), so that libFuzzer sees their coverage. Its kept,
+# crash-free corpus is fuzz/corpus/<name>/ (scripts/fuzz).
+function(nexo_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;OBJECTS" ${ARGN})
+  if(NOT NEXO_FUZZ OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   nexo_target_defaults(${name})
-  target_compile_options(${name} PRIVATE ${fuzz_flags})
-  target_link_options(${name} PRIVATE ${fuzz_flags})
+  target_compile_options(${name} PRIVATE ${NEXO_FUZZ_FLAGS})
+  target_link_options(${name} PRIVATE ${NEXO_FUZZ_FLAGS})
+  # An object library linked directly puts its objects into the executable.
+  target_link_libraries(${name} PRIVATE ${ARG_OBJECTS})
   add_dependencies(nexo_fuzzers ${name})
 endfunction()

@@ -17,10 +17,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "skip_or_fail.hpp"
@@ -181,26 +182,54 @@ bool wait_for(Members& members, Pred done, std::chrono::seconds limit = kDeadlin
   }
 }
 
-// "... at GROUP:PORT on IF as MEMBER, order" (multicast) or "... at MEMBER (unicast
-// fan-out...), order": match 1 and 2 the address and port given to the others,
-// match 3 the member's name when it differs.
-const std::regex kBanner(
-    R"(^nexo group join: \S+ at (\S+):(\d+) (?:on \S+ as (\S+)|\(unicast[^)]*\)), order)");
-const std::regex kView(R"(^view (\d+): (.*)$)");
+// The banner, "nexo group join: NAME at GROUP:PORT on IF as MEMBER, order O..."
+// (multicast) or "nexo group join: NAME at MEMBER (unicast fan-out...), order O...":
+// the address and port given to the others, and the member's name when it differs.
+// Read by hand rather than with <regex>, which costs ~7 s of compiler CPU (g++) and
+// ~10 s under ASan in each of the two files that include this header.
+struct Banner {
+  std::string host, port, name;  // name: "" in unicast mode (it is host:port)
+};
+std::string_view next_word(std::string_view& rest) {  // up to the next space, and that space
+  const std::size_t space = rest.find(' ');
+  std::string_view word = rest.substr(0, space);
+  rest.remove_prefix(space == std::string_view::npos ? rest.size() : space + 1);
+  return word;
+}
+std::optional<Banner> parse_banner(std::string_view line) {
+  if (!line.starts_with("nexo group join: ")) return std::nullopt;
+  line.remove_prefix(std::strlen("nexo group join: "));
+  if (next_word(line).empty() || next_word(line) != "at") return std::nullopt;
+  const std::string_view at = next_word(line);  // GROUP:PORT or MEMBER, the port last
+  const std::size_t colon = at.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == at.size() ||
+      at.find_first_not_of("0123456789", colon + 1) != std::string_view::npos)
+    return std::nullopt;
+  Banner b{std::string(at.substr(0, colon)), std::string(at.substr(colon + 1)), ""};
+  if (line.starts_with("(unicast")) {
+    const std::size_t close = line.find(')');
+    if (close == std::string_view::npos || line.substr(close + 1).substr(0, 7) != ", order")
+      return std::nullopt;
+    return b;
+  }
+  if (next_word(line) != "on" || next_word(line).empty() || next_word(line) != "as")
+    return std::nullopt;
+  const std::string_view name = next_word(line);  // MEMBER, and the comma before "order"
+  if (name.size() < 2 || name.back() != ',' || !line.starts_with("order")) return std::nullopt;
+  b.name = name.substr(0, name.size() - 1);
+  return b;
+}
 
 // The member's own name (its contact), from its banner; "" before it.
 std::string name_of(const Member& m) {
   for (const auto& line : m.err()) {
-    std::smatch match;
-    if (std::regex_search(line, match, kBanner))
-      return match[3].matched ? match[3].str() : match[1].str() + ":" + match[2].str();
+    if (auto b = parse_banner(line)) return b->name.empty() ? b->host + ":" + b->port : b->name;
   }
   return "";
 }
 std::string group_port(const Member& m) {
   for (const auto& line : m.err()) {
-    std::smatch match;
-    if (std::regex_search(line, match, kBanner)) return match[2];
+    if (auto b = parse_banner(line)) return b->port;
   }
   return "";
 }
@@ -208,10 +237,14 @@ std::string group_port(const Member& m) {
 std::vector<std::string> last_view(const Member& m) {
   std::vector<std::string> members;
   for (const auto& line : m.err()) {
-    std::smatch match;
-    if (!std::regex_match(line, match, kView)) continue;
+    // "view ID: MEMBER, MEMBER, ..."
+    std::string_view rest = line;
+    if (!rest.starts_with("view ")) continue;
+    rest.remove_prefix(5);
+    const std::size_t digits = rest.find_first_not_of("0123456789");
+    if (digits == 0 || digits == std::string_view::npos || rest.substr(digits, 2) != ": ") continue;
     members.clear();
-    const std::string list = match[2];
+    const std::string list(rest.substr(digits + 2));
     std::size_t at = 0;
     while (at <= list.size()) {
       std::size_t comma = list.find(", ", at);

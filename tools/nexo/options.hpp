@@ -16,7 +16,6 @@
 // Thread contract: pure functions, any thread.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -24,6 +23,13 @@
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
+
+// Declared, not included: CLI11 is header-only and costs ~11 s of compiler CPU in
+// every file that includes it, and the commands that include this header only call
+// the parse_* functions. main.cpp and options.cpp include <CLI/CLI.hpp> themselves.
+namespace CLI {
+class Validator;
+}  // namespace CLI
 
 namespace nexo::tool::options {
 
