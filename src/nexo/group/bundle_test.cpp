@@ -16,7 +16,7 @@ namespace {
 
 Bytes data(std::uint64_t seq, std::string_view payload, std::uint64_t sender = 1) {
   Bytes out;
-  EXPECT_TRUE(encode_data(out, Header{Type::data, group_tag("b"), sender, 1}, seq, 0, {},
+  EXPECT_TRUE(encode_data(out, Header{Type::data, group_tag("b"), sender, {1, 0}}, seq, 0, {},
                           as_bytes(payload)));
   return out;
 }

@@ -355,7 +355,7 @@ TEST(GroupMember, NaksBeyondTheRateAreDroppedAndCounted) {
   drain(a);
   Bytes nak;
   const SeqRange range{1, 1};
-  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, 1}, 1, std::span(&range, 1)));
+  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, {1, 0}}, 1, std::span(&range, 1)));
   for (int i = 0; i < 1000; ++i)
     a.on_packet(nak, t0());  // all at one instant: the burst, then nothing
   EXPECT_EQ(a.counters().naks_received, 1000u);
@@ -368,15 +368,15 @@ TEST(GroupMember, BadPacketsAreDroppedAndCountedByCause) {
   const std::string x = "x";
   const auto payload = as_bytes(x);  // a span: the string must outlive it
   Bytes p;
-  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup + 1, 1, 1}, 1, false, {}, payload));
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup + 1, 1, {1, 0}}, 1, false, {}, payload));
   b.on_packet(p, t0());
-  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 9, 1}, 1, false, {}, payload));
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 9, {1, 0}}, 1, false, {}, payload));
   b.on_packet(p, t0());
-  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, 2}, 1, false, {}, payload));
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, {2, 0}}, 1, false, {}, payload));
   b.on_packet(p, t0());
-  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 2, 1}, 1, false, {}, payload));
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 2, {1, 0}}, 1, false, {}, payload));
   b.on_packet(p, t0());
-  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, 1}, 1'000'000, false, {}, payload));
+  ASSERT_TRUE(encode_data(p, Header{Type::data, kGroup, 1, {1, 0}}, 1'000'000, false, {}, payload));
   b.on_packet(p, t0());
   const Bytes garbage(40, std::byte{0x4e});
   b.on_packet(garbage, t0());
@@ -402,7 +402,7 @@ TEST(GroupMember, ANakForMessagesNeverSentIsCountedNotAnswered) {
   drain(a);
   Bytes nak;
   const SeqRange range{1, 5};
-  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, 1}, 1, std::span(&range, 1)));
+  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, {1, 0}}, 1, std::span(&range, 1)));
   a.on_packet(nak, t0());
   EXPECT_EQ(a.counters().nak_unknown, 1u);
   EXPECT_EQ(a.counters().retransmissions, 0u);

@@ -53,11 +53,11 @@ bool encode_and_decode_each(Bytes& out, const std::vector<SeqRange>& ranges,
                             const std::vector<DigestEntry>& digest, const Bytes& payload) {
   Packet packet;
   const std::uint64_t group = group_tag("alloc");
-  if (!encode_data(out, {Type::data, group, 3, 1}, 9, true, payload, payload)) return false;
+  if (!encode_data(out, {Type::data, group, 3, {1, 0}}, 9, true, payload, payload)) return false;
   if (decode(out, packet) != ParseError::none) return false;
-  if (!encode_nak(out, {Type::nak, group, 3, 1}, 4, ranges)) return false;
+  if (!encode_nak(out, {Type::nak, group, 3, {1, 0}}, 4, ranges)) return false;
   if (decode(out, packet) != ParseError::none) return false;
-  if (!encode_heartbeat(out, {Type::heartbeat, group, 3, 1}, 9, digest)) return false;
+  if (!encode_heartbeat(out, {Type::heartbeat, group, 3, {1, 0}}, 9, digest)) return false;
   return decode(out, packet) == ParseError::none && packet.header.sender == 3;
 }
 
@@ -81,14 +81,14 @@ TEST(NoAllocation, GroupPacketWarmEncodeAndDecode) {
   EXPECT_EQ(made, 0);
   // The counter counts: a fresh Bytes allocates.
   Bytes fresh;
-  ASSERT_TRUE(encode_nak(fresh, {Type::nak, 1, 2, 3}, 4, ranges));
+  ASSERT_TRUE(encode_nak(fresh, {Type::nak, 1, 2, {3, 0}}, 4, ranges));
   EXPECT_GT(g_allocations.load() - before, made);
 }
 
 TEST(NoAllocation, GroupPacketDecodeOfBadInput) {
   SKIP_IF_SANITIZED();
   Bytes out;
-  ASSERT_TRUE(encode_data(out, {Type::data, 1, 2, 3}, 1, false, {}, {}));
+  ASSERT_TRUE(encode_data(out, {Type::data, 1, 2, {3, 0}}, 1, false, {}, {}));
   Packet packet;
   const long before = g_allocations.load();
   for (std::size_t n = 0; n <= out.size(); ++n)

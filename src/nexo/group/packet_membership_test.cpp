@@ -22,7 +22,7 @@ namespace {
 constexpr std::size_t kBodyAt = kHeaderSize;
 
 Header header(Type type) {
-  return {type, group_tag("chat"), 0x1122334455667788, 7};
+  return {type, group_tag("chat"), 0x1122334455667788, {7, 0}};
 }
 
 void put(Bytes& d, std::size_t at, std::uint64_t v, std::size_t size) {
