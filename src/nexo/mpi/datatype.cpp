@@ -273,20 +273,28 @@ std::size_t unpack(std::span<const std::byte> in, void* buf, std::size_t count,
 using nexo::mpi::is_datatype;
 using nexo::mpi::raise_error;
 
+namespace {
+
+// Reports a type constructor's failure with what was wrong.
+int constructor_error(int rc, const char* function, const MPI_Datatype* newtype) {
+  const char* why = rc == MPI_ERR_COUNT  ? "negative count or block length"
+                    : rc == MPI_ERR_TYPE ? "oldtype is not a datatype (null or freed)"
+                    : newtype == nullptr ? "newtype is NULL"
+                                         : "the type's extent or size overflows 64 bits";
+  return raise_error(rc, function, why);
+}
+
+}  // namespace
+
 int MPI_Type_contiguous(int count, MPI_Datatype oldtype, MPI_Datatype* newtype) {
   int rc = nexo::mpi::make_vector(1, count, count, oldtype, newtype);
-  return rc == MPI_SUCCESS ? rc : raise_error(rc, "MPI_Type_contiguous", "invalid argument");
+  return rc == MPI_SUCCESS ? rc : constructor_error(rc, "MPI_Type_contiguous", newtype);
 }
 
 int MPI_Type_vector(int count, int blocklength, int stride, MPI_Datatype oldtype,
                     MPI_Datatype* newtype) {
   int rc = nexo::mpi::make_vector(count, blocklength, stride, oldtype, newtype);
-  if (rc == MPI_SUCCESS) return rc;
-  const char* why = rc == MPI_ERR_COUNT                       ? "negative count or block length"
-                    : rc == MPI_ERR_TYPE                      ? "oldtype is not a datatype"
-                    : rc == MPI_ERR_ARG && newtype == nullptr ? "newtype is NULL"
-                                                              : "the type's span overflows 64 bits";
-  return raise_error(rc, "MPI_Type_vector", why);
+  return rc == MPI_SUCCESS ? rc : constructor_error(rc, "MPI_Type_vector", newtype);
 }
 
 int MPI_Type_commit(MPI_Datatype* datatype) {

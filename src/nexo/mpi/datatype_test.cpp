@@ -5,7 +5,10 @@
 #include <climits>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
+
+#include "nexo/mpi/errors.hpp"
 
 namespace nexo::mpi {
 namespace {
@@ -293,6 +296,19 @@ TEST(MpiDatatype, BadArguments) {
   EXPECT_EQ(MPI_Type_vector(1, 1, 1, MPI_DATATYPE_NULL, &t), MPI_ERR_TYPE);
   EXPECT_EQ(MPI_Type_vector(1, 1, 1, MPI_INT, nullptr), MPI_ERR_ARG);
   EXPECT_EQ(t, MPI_DATATYPE_NULL);  // nothing created on an error
+  // The hook (the runtime's error handler) hears what was wrong.
+  static std::string why;
+  set_error_hook([](int code, const char*, const char* reason) {
+    why = reason;
+    return code;
+  });
+  EXPECT_EQ(MPI_Type_contiguous(-3, MPI_INT, &t), MPI_ERR_COUNT);
+  EXPECT_EQ(why, "negative count or block length");
+  EXPECT_EQ(MPI_Type_contiguous(3, MPI_DATATYPE_NULL, &t), MPI_ERR_TYPE);
+  EXPECT_EQ(why, "oldtype is not a datatype (null or freed)");
+  EXPECT_EQ(MPI_Type_contiguous(3, MPI_INT, nullptr), MPI_ERR_ARG);
+  EXPECT_EQ(why, "newtype is NULL");
+  set_error_hook(nullptr);
   EXPECT_EQ(MPI_Type_commit(nullptr), MPI_ERR_ARG);
   EXPECT_EQ(MPI_Type_commit(&t), MPI_ERR_TYPE);
   EXPECT_EQ(MPI_Type_free(&t), MPI_ERR_TYPE);

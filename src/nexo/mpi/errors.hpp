@@ -35,3 +35,12 @@ struct nexo_mpi_errhandler {
   std::uint32_t magic = nexo::mpi::kErrhandlerMagic;
   bool fatal = true;  // MPI_ERRORS_ARE_FATAL aborts the job; MPI_ERRORS_RETURN returns the code
 };
+
+namespace nexo::mpi {
+
+// True when `handler` is MPI_ERRORS_ARE_FATAL or MPI_ERRORS_RETURN.
+inline bool is_errhandler(MPI_Errhandler handler) {
+  return handler != MPI_ERRHANDLER_NULL && handler->magic == kErrhandlerMagic;
+}
+
+}  // namespace nexo::mpi

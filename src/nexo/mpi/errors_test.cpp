@@ -96,7 +96,9 @@ TEST(MpiErrors, Errhandlers) {
   EXPECT_NE(MPI_ERRORS_ARE_FATAL, MPI_ERRORS_RETURN);
   EXPECT_TRUE(MPI_ERRORS_ARE_FATAL->fatal);
   EXPECT_FALSE(MPI_ERRORS_RETURN->fatal);
-  EXPECT_EQ(MPI_ERRORS_RETURN->magic, kErrhandlerMagic);
+  EXPECT_TRUE(is_errhandler(MPI_ERRORS_RETURN));
+  EXPECT_TRUE(is_errhandler(MPI_ERRORS_ARE_FATAL));
+  EXPECT_FALSE(is_errhandler(MPI_ERRHANDLER_NULL));
 }
 
 }  // namespace
