@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <list>
 #include <random>
+
+#include "nexo/mpi/match_reference.hpp"
 
 namespace nexo::mpi {
 namespace {
@@ -63,52 +63,6 @@ TEST(MpiMatch, ProbeLeavesTheMessageAndCancelRemovesTheReceive) {
   EXPECT_FALSE(m.cancel(99));
   EXPECT_EQ(m.arrive({1, 4, 1}, 101), std::optional<Matcher::Handle>(2));
 }
-
-// The reference: MPI's rule read literally, with two lists in order and a scan.
-class ReferenceMatcher {
- public:
-  std::optional<Matcher::Handle> arrive(const Envelope& e, Matcher::Handle h) {
-    for (auto it = posted_.begin(); it != posted_.end(); ++it) {
-      if (matches(it->first, e)) {
-        const auto receive = it->second;
-        posted_.erase(it);
-        return receive;
-      }
-    }
-    unexpected_.emplace_back(e, h);
-    return std::nullopt;
-  }
-  std::optional<Matcher::Handle> post(const Envelope& pattern, Matcher::Handle h) {
-    auto found = find(pattern);
-    if (found == unexpected_.end()) {
-      posted_.emplace_back(pattern, h);
-      return std::nullopt;
-    }
-    const auto message = found->second;
-    unexpected_.erase(found);
-    return message;
-  }
-  std::optional<Matcher::Probed> probe(const Envelope& pattern) {
-    auto found = find(pattern);
-    if (found == unexpected_.end()) return std::nullopt;
-    return Matcher::Probed{found->second, found->first};
-  }
-  bool cancel(Matcher::Handle h) {
-    auto it = std::find_if(posted_.begin(), posted_.end(), [&](auto& p) { return p.second == h; });
-    if (it == posted_.end()) return false;
-    posted_.erase(it);
-    return true;
-  }
-
- private:
-  using List = std::list<std::pair<Envelope, Matcher::Handle>>;
-  List::iterator find(const Envelope& pattern) {
-    return std::find_if(unexpected_.begin(), unexpected_.end(),
-                        [&](auto& u) { return matches(pattern, u.first); });
-  }
-  List posted_;
-  List unexpected_;
-};
 
 TEST(MpiMatch, RandomizedAgainstReferenceModel) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
