@@ -29,6 +29,7 @@ std::size_t Engine::frame_capacity() const noexcept {
 
 Engine::RequestId Engine::add_request(Request request) {
   const RequestId id = next_id_++;
+  request.id = id;
   requests_.emplace(id, std::move(request));
   return id;
 }
@@ -72,6 +73,7 @@ Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t conte
     const Incoming incoming = std::move(it->second);
     unexpected_.erase(it);
     deliver(id, incoming, incoming.data);
+    reap();
   }
   return id;
 }
@@ -79,6 +81,27 @@ Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t conte
 void Engine::complete(Request& request) {
   request.done = true;
   if (!request.is_send) request.status.count = request.progress;
+  if (request.detached) reaped_.push_back(request.id);
+}
+
+// Erases detached requests that completed; run at the end of each public call
+// that may complete one, when no reference into requests_ is held any more.
+void Engine::reap() {
+  for (RequestId id : reaped_)
+    requests_.erase(id);
+  reaped_.clear();
+}
+
+Result<void> Engine::detach(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end())
+    return invalid("detach: request " + std::to_string(id) + " is not live");
+  if (it->second.done) {
+    requests_.erase(it);
+  } else {
+    it->second.detached = true;
+  }
+  return ok();
 }
 
 void Engine::complete_send_if_done(Request& send) {
@@ -133,19 +156,25 @@ Result<void> Engine::on_frame(std::int32_t from, std::span<const std::byte> byte
   if (!frame) return std::move(frame).error().with_context("from rank " + std::to_string(from));
   if (frame->source != from)
     return unexpected_frame(*frame, from, "source field names another rank");
-  switch (frame->kind) {
+  auto result = dispatch(from, *frame);
+  reap();
+  return result;
+}
+
+Result<void> Engine::dispatch(std::int32_t from, const Frame& frame) {
+  switch (frame.kind) {
     case FrameKind::eager:
     case FrameKind::rts:
-      return on_message(from, *frame);
+      return on_message(from, frame);
     case FrameKind::cts:
-      return on_cts(from, *frame);
+      return on_cts(from, frame);
     case FrameKind::data:
-      return on_data(from, *frame);
+      return on_data(from, frame);
     case FrameKind::sync_ack:
     case FrameKind::fin:
-      return on_send_done(from, *frame);
+      return on_send_done(from, frame);
   }
-  return unexpected_frame(*frame, from, "unknown kind");
+  return unexpected_frame(frame, from, "unknown kind");
 }
 
 Result<void> Engine::on_message(std::int32_t from, const Frame& f) {
@@ -293,6 +322,7 @@ Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> 
   frames.pop_front();
   if (!finished) frames.push_back(front);
   if (frames.empty()) output_.erase(queue);
+  reap();
   return written;
 }
 
@@ -320,6 +350,7 @@ bool Engine::cancel(RequestId id) {
   if (!matcher_.cancel(id)) return false;
   it->second.status.cancelled = true;
   complete(it->second);
+  reap();
   return true;
 }
 

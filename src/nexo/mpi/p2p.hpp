@@ -122,6 +122,12 @@ class Engine {
   // nullopt while it is not. invalid_argument for an id that is not live.
   Result<std::optional<Status>> test(RequestId id);
 
+  // Releases a request without waiting for it (MPI_Request_free, and a
+  // buffered send's own request): it goes on as before and is released when it
+  // completes, its status unseen. Its buffer must live until then, as before.
+  // invalid_argument for an id that is not live.
+  Result<void> detach(RequestId id);
+
   // Cancels a receive that has not matched: it completes with `cancelled`.
   // False (no effect) for a receive that matched, a send, or an unknown id.
   bool cancel(RequestId receive);
@@ -138,7 +144,9 @@ class Engine {
   // A send or a receive, until test() releases it.
   struct Request {
     bool is_send = false;
+    RequestId id = 0;
     bool done = false;
+    bool detached = false;  // released by detach(): erase once done
     Status status;
     Envelope envelope;                // send: (context, dest, tag); receive: the pattern
     std::span<const std::byte> data;  // send
@@ -177,6 +185,8 @@ class Engine {
   void push(std::int32_t to, Outgoing out);
   void deliver(RequestId receive, const Incoming& message, std::span<const std::byte> eager);
   void complete(Request& request);
+  void reap();
+  Result<void> dispatch(std::int32_t from, const Frame& frame);
   void complete_send_if_done(Request& send);
   Result<std::size_t> transmit(Outgoing& out, std::span<std::byte> into, bool& finished);
 
@@ -190,6 +200,7 @@ class Engine {
   RequestId next_id_ = 1;
   std::uint64_t next_message_ = 1;
   std::unordered_map<RequestId, Request> requests_;
+  std::vector<RequestId> reaped_;  // detached requests that completed
   std::unordered_map<std::uint64_t, Incoming> unexpected_;
   std::unordered_map<std::int32_t, std::deque<Outgoing>> output_;
 };

@@ -235,5 +235,41 @@ TEST(MpiEngine, BadArgumentsAreRefused) {
   EXPECT_EQ(e.live_requests(), 0u);
 }
 
+// MPI_Request_free: a detached request goes on and is released once complete.
+TEST(MpiEngine, DetachedRequestsFinishAndAreReleased) {
+  World w(2);
+  const auto small = pattern_bytes(10, 1);
+  const auto large = pattern_bytes(1000, 2);
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 0, small)));
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 1, small, SendMode::synchronous)));
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 2, large)));
+  EXPECT_EQ(w[0].live_requests(), 3u);
+  w.pump();
+  EXPECT_EQ(w[0].live_requests(), 2u);  // the standard eager send went out
+  std::vector<std::byte> a(10), b(10), c(1000);
+  auto ra = *w[1].irecv(0, 1, 0, a);
+  auto rb = *w[1].irecv(0, 1, 1, b);
+  auto rc = *w[1].irecv(0, 1, 2, c);
+  ASSERT_TRUE(w[1].detach(rc));
+  w.pump();
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  EXPECT_TRUE(w.test(1, ra));
+  EXPECT_TRUE(w.test(1, rb));
+  EXPECT_EQ(w[1].live_requests(), 0u);  // rc released
+  EXPECT_TRUE(c == large);
+  EXPECT_TRUE(w[1].detach(999).error().is(ErrorKind::invalid_argument));
+  // A request that is already complete is released at once.
+  auto s = *w[0].isend(1, 1, 0, small);
+  w.pump();
+  ASSERT_TRUE(w[0].detach(s));
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  // A detached receive can still be cancelled (and is then released).
+  auto r = *w[1].irecv(0, 1, 5, a);
+  ASSERT_TRUE(w[1].detach(r));
+  EXPECT_TRUE(w[1].cancel(r));
+  EXPECT_EQ(w[1].live_requests(), 0u);
+  EXPECT_EQ(w[1].unexpected_messages(), 1u);  // the last small send, never received
+}
+
 }  // namespace
 }  // namespace nexo::mpi
