@@ -142,7 +142,8 @@ TEST(MpiEngine, SynchronousSendCompletesOnlyOnceTheReceiveMatched) {
   }
   // A standard eager send completes without any receive.
   World w(2);
-  auto s = *w[0].isend(1, 1, 0, pattern_bytes(8, 0));
+  const auto data = pattern_bytes(8, 0);  // lives until the send completes, as MPI asks
+  auto s = *w[0].isend(1, 1, 0, data);
   w.pump();
   EXPECT_TRUE(w.test(0, s));
 }
