@@ -60,8 +60,14 @@ const std::deque<Matcher::Entry>* Matcher::earliest_unexpected(const Envelope& p
       key = candidate;
     }
   };
+  if (pattern.source != kAnySource) {  // one source, any tag: that source's tags only
+    auto source = context->second.find(pattern.source);
+    if (source == context->second.end()) return nullptr;
+    for (std::int32_t tag : source->second)
+      consider(pattern.source, tag);
+    return best;
+  }
   for (const auto& [source, tags] : context->second) {
-    if (pattern.source != kAnySource && source != pattern.source) continue;
     if (pattern.tag != kAnyTag) {
       consider(source, pattern.tag);
     } else {
