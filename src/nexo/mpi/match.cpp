@@ -11,6 +11,12 @@ std::size_t Matcher::KeyHash::operator()(const Envelope& e) const noexcept {
   return static_cast<std::size_t>(h ^ (h >> 29));
 }
 
+bool Matcher::has_posted_for(const Envelope& message) const {
+  return posted_.count(message) || posted_.count({message.context, message.source, kAnyTag}) ||
+         posted_.count({message.context, kAnySource, message.tag}) ||
+         posted_.count({message.context, kAnySource, kAnyTag});
+}
+
 std::optional<Matcher::Handle> Matcher::arrive(const Envelope& message, Handle handle) {
   const Envelope candidates[4] = {
       message,

@@ -71,6 +71,9 @@ class Matcher {
   // `receive` must not be posted already.
   std::optional<Handle> post(const Envelope& pattern, Handle receive);
 
+  // Whether arrive(message, ...) would match a posted receive now (no change).
+  bool has_posted_for(const Envelope& message) const;
+
   struct Probed {
     Handle message;
     Envelope envelope;

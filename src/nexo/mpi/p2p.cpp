@@ -49,6 +49,7 @@ Result<Engine::RequestId> Engine::isend(std::int32_t dest, std::uint32_t context
   send.mode = mode;
   send.peer = dest;
   send.rendezvous = data.size() > config_.eager_limit;
+  ++(send.rendezvous ? counters_.rendezvous_sends : counters_.eager_sends);
   send.status = {dest, tag, data.size(), false, false};
   const RequestId id = add_request(send);
   push(dest, {send.rendezvous ? FrameKind::rts : FrameKind::eager,
@@ -72,6 +73,7 @@ Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t conte
     auto it = unexpected_.find(*message);
     const Incoming incoming = std::move(it->second);
     unexpected_.erase(it);
+    unexpected_bytes_ -= incoming.data.size();
     deliver(id, incoming, incoming.data);
     reap();
   }
@@ -140,10 +142,12 @@ void Engine::deliver(RequestId id, const Incoming& message, std::span<const std:
       Outgoing fin = reply;
       fin.kind = FrameKind::fin;
       push(message.from, fin);
+      ++counters_.pulls;
       complete(receive);
       return;
     }
     // The pull failed (permissions, a vanished process...): CTS/DATA still works.
+    ++counters_.pull_fallbacks;
   }
   Outgoing cts = reply;
   cts.kind = FrameKind::cts;
@@ -153,11 +157,17 @@ void Engine::deliver(RequestId id, const Incoming& message, std::span<const std:
 
 Result<void> Engine::on_frame(std::int32_t from, std::span<const std::byte> bytes) {
   auto frame = decode_frame(bytes);
-  if (!frame) return std::move(frame).error().with_context("from rank " + std::to_string(from));
-  if (frame->source != from)
+  if (!frame) {
+    ++counters_.frames_refused;
+    return std::move(frame).error().with_context("from rank " + std::to_string(from));
+  }
+  if (frame->source != from) {
+    ++counters_.frames_refused;
     return unexpected_frame(*frame, from, "source field names another rank");
+  }
   auto result = dispatch(from, *frame);
   reap();
+  ++(result ? counters_.frames_received : counters_.frames_refused);
   return result;
 }
 
@@ -186,12 +196,23 @@ Result<void> Engine::on_message(std::int32_t from, const Frame& f) {
   message.size = f.size;
   message.sender_request = f.sender_request;
   message.pull = f.pull;
+  if (f.payload.size() > config_.max_unexpected_bytes -
+                             std::min(unexpected_bytes_, config_.max_unexpected_bytes) &&
+      !matcher_.has_posted_for(message.envelope)) {
+    return Error(ErrorKind::overloaded,
+                 "mpi frame EAGER from rank " + std::to_string(from) + ": " +
+                     std::to_string(unexpected_bytes_) + " bytes of unexpected messages already, " +
+                     "the limit is " + std::to_string(config_.max_unexpected_bytes) +
+                     " (EngineConfig::max_unexpected_bytes)");
+  }
   const std::uint64_t handle = next_message_++;
   if (const auto receive = matcher_.arrive(message.envelope, handle)) {
     deliver(*receive, message, f.payload);
     return ok();
   }
   message.data.assign(f.payload.begin(), f.payload.end());
+  unexpected_bytes_ += message.data.size();
+  ++counters_.unexpected_arrivals;
   unexpected_.emplace(handle, std::move(message));
   return ok();
 }
@@ -322,6 +343,7 @@ Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> 
   frames.pop_front();
   if (!finished) frames.push_back(front);
   if (frames.empty()) output_.erase(queue);
+  ++counters_.frames_sent;
   reap();
   return written;
 }

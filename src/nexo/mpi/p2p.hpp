@@ -36,7 +36,10 @@
 // Errors: bad arguments are invalid_argument, returned at once with no request
 // made. A frame that breaks frame.hpp's rules, or that the protocol state does
 // not expect (a CTS for an unknown send, DATA past the end...), is refused by
-// on_frame with malformed and leaves every request as it was.
+// on_frame with malformed and leaves every request as it was; so is an EAGER
+// frame that would take the unexpected messages past max_unexpected_bytes,
+// with overloaded (the stream from that peer is then broken: the job should
+// end, as MPI implementations do when out of memory).
 //
 // Not thread-safe: one engine per rank, driven by one thread at a time.
 #pragma once
@@ -69,6 +72,21 @@ struct EngineConfig {
   std::size_t max_frame = 64 * 1024;      // the largest DATA chunk (at least 1)
   std::optional<std::uint64_t> pull_pid;  // set: RTS offers (pid, address) for a pull
   PullFn pull;                            // set: pull offered RTS instead of CTS/DATA
+  // The most bytes of eager messages kept while no receive matches them; an
+  // EAGER frame beyond it is refused (overloaded) rather than exhaust memory.
+  std::size_t max_unexpected_bytes = std::size_t{1} << 30;
+};
+
+// What an engine did, for tracing and diagnosis (never reset).
+struct EngineCounters {
+  std::uint64_t frames_received = 0;  // accepted by on_frame
+  std::uint64_t frames_refused = 0;   // refused by on_frame (malformed, unexpected, overloaded)
+  std::uint64_t frames_sent = 0;      // written by poll_transmit
+  std::uint64_t eager_sends = 0;
+  std::uint64_t rendezvous_sends = 0;
+  std::uint64_t unexpected_arrivals = 0;  // EAGER/RTS that no posted receive matched
+  std::uint64_t pulls = 0;                // single-copy pulls that succeeded
+  std::uint64_t pull_fallbacks = 0;       // failed pulls answered with CTS/DATA
 };
 
 // What a completed request reports (MPI_Status). For a receive: the matched
@@ -139,6 +157,8 @@ class Engine {
   // Requests not yet released by test(), and messages no receive matched yet.
   std::size_t live_requests() const noexcept { return requests_.size(); }
   std::size_t unexpected_messages() const noexcept { return matcher_.unexpected_count(); }
+  std::size_t unexpected_bytes() const noexcept { return unexpected_bytes_; }
+  const EngineCounters& counters() const noexcept { return counters_; }
 
  private:
   // A send or a receive, until test() releases it.
@@ -199,6 +219,8 @@ class Engine {
   Matcher matcher_;
   RequestId next_id_ = 1;
   std::uint64_t next_message_ = 1;
+  std::size_t unexpected_bytes_ = 0;
+  EngineCounters counters_;
   std::unordered_map<RequestId, Request> requests_;
   std::vector<RequestId> reaped_;  // detached requests that completed
   std::unordered_map<std::uint64_t, Incoming> unexpected_;

@@ -98,12 +98,44 @@ TEST(MpiEngineProtocol, MalformedAndUnexpectedFramesAreRefusedWithoutStateChange
   ack.sender_request = s;
   expect_refused(w[0], 1, encode(ack), "waits for it");  // no pull offered
 
+  EXPECT_EQ(w[0].counters().frames_refused + w[1].counters().frames_refused, 12u);
   // The transfers in progress still finish, intact.
   w.pump();
   EXPECT_EQ(w.test(1, r), (Status{0, 0, 200, false, false}));
   EXPECT_TRUE(into == data);
   EXPECT_EQ(small_into, 7);
   EXPECT_TRUE(w.test(0, s));
+}
+
+// Unexpected eager bytes are bounded: past the limit an EAGER is refused
+// (overloaded, nothing changed), unless a posted receive takes it at once.
+TEST(MpiEngineProtocol, UnexpectedEagerBytesAreBounded) {
+  EngineConfig c = World::small_config();
+  c.max_unexpected_bytes = 100;
+  World w(2, c);
+  const auto data = pattern_bytes(40, 1);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(w[0].isend(1, 1, i, data));
+  EXPECT_TRUE(w.step(0, 1));
+  EXPECT_TRUE(w.step(0, 1));
+  EXPECT_EQ(w[1].unexpected_bytes(), 80u);
+  auto n = w[0].poll_transmit(1, w.buffer);
+  ASSERT_TRUE(n);
+  const std::vector<std::byte> third(w.buffer.begin(), w.buffer.begin() + *n);
+  const auto before = snapshot(w[1]);
+  auto refused = w[1].on_frame(0, third);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(ErrorKind::overloaded));
+  EXPECT_NE(refused.error().message().find("max_unexpected_bytes"), std::string::npos);
+  EXPECT_EQ(snapshot(w[1]), before);
+  std::vector<std::byte> into(40);
+  auto r = *w[1].irecv(0, 1, 2, into);  // now the same frame has a receive waiting
+  ASSERT_TRUE(w[1].on_frame(0, third));
+  EXPECT_EQ(w.test(1, r), (Status{0, 2, 40, false, false}));
+  EXPECT_EQ(w[1].unexpected_bytes(), 80u);
+  r = *w[1].irecv(0, 1, 0, into);
+  EXPECT_TRUE(w.test(1, r));
+  EXPECT_EQ(w[1].unexpected_bytes(), 40u);
 }
 
 struct PullCounter {
@@ -134,6 +166,7 @@ TEST(MpiEngineProtocol, SingleCopyPullReplacesCtsAndData) {
   auto r = *w[1].irecv(0, 1, 2, into);
   w.pump();
   EXPECT_EQ(counter.calls, 1);
+  EXPECT_EQ(w[1].counters().pulls, 1u);
   EXPECT_EQ(w.frames, 2);  // RTS, FIN
   EXPECT_EQ(w.test(1, r), (Status{0, 2, 3000, true, false}));
   EXPECT_TRUE(std::equal(into.begin(), into.end(), data.begin()));
@@ -150,6 +183,7 @@ TEST(MpiEngineProtocol, FailedPullFallsBackToCtsAndData) {
   auto r = *w[1].irecv(0, 1, 2, into);
   w.pump();
   EXPECT_EQ(counter.calls, 1);
+  EXPECT_EQ(w[1].counters().pull_fallbacks, 1u);
   EXPECT_EQ(w.frames, 2 + 10);  // RTS, CTS, 10 DATA of 100
   EXPECT_TRUE(w.test(1, r));
   EXPECT_TRUE(into == data);
