@@ -1,0 +1,387 @@
+#include "nexo/mpi/p2p.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace nexo::mpi {
+namespace {
+
+Error invalid(std::string what) {
+  return Error(ErrorKind::invalid_argument, "mpi: " + std::move(what));
+}
+
+Error unexpected_frame(const Frame& f, std::int32_t from, std::string_view why) {
+  return Error(ErrorKind::malformed, "mpi frame " + std::string(to_string(f.kind)) + " from rank " +
+                                         std::to_string(from) + ": " + std::string(why));
+}
+
+}  // namespace
+
+Engine::Engine(EngineConfig config) : config_(std::move(config)) {
+  config_.max_frame = std::max<std::size_t>(config_.max_frame, 1);
+}
+
+std::size_t Engine::frame_capacity() const noexcept {
+  return kFrameHeaderSize +
+         std::max({config_.eager_limit, kDataOffsetSize + config_.max_frame, kPullSize});
+}
+
+Engine::RequestId Engine::add_request(Request request) {
+  const RequestId id = next_id_++;
+  request.id = id;
+  requests_.emplace(id, std::move(request));
+  return id;
+}
+
+void Engine::push(std::int32_t to, Outgoing out) {
+  output_[to].push_back(out);
+}
+
+Result<Engine::RequestId> Engine::isend(std::int32_t dest, std::uint32_t context, std::int32_t tag,
+                                        std::span<const std::byte> data, SendMode mode) {
+  if (dest < 0) return invalid("isend: destination rank " + std::to_string(dest) + " is negative");
+  if (tag < 0) return invalid("isend: tag " + std::to_string(tag) + " is negative");
+  Request send;
+  send.is_send = true;
+  send.envelope = {context, dest, tag};
+  send.data = data;
+  send.mode = mode;
+  send.peer = dest;
+  send.rendezvous = data.size() > config_.eager_limit;
+  ++(send.rendezvous ? counters_.rendezvous_sends : counters_.eager_sends);
+  send.status = {dest, tag, data.size(), false, false};
+  const RequestId id = add_request(send);
+  push(dest, {send.rendezvous ? FrameKind::rts : FrameKind::eager,
+              id,
+              0,
+              0,
+              {context, config_.rank, tag}});
+  return id;
+}
+
+Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t context,
+                                        std::int32_t tag, std::span<std::byte> buffer) {
+  if (source < kAnySource)
+    return invalid("irecv: source rank " + std::to_string(source) + " is negative");
+  if (tag < kAnyTag) return invalid("irecv: tag " + std::to_string(tag) + " is negative");
+  Request receive;
+  receive.envelope = {context, source, tag};
+  receive.buffer = buffer;
+  const RequestId id = add_request(receive);
+  if (const auto message = matcher_.post(receive.envelope, id)) {
+    auto it = unexpected_.find(*message);
+    const Incoming incoming = std::move(it->second);
+    unexpected_.erase(it);
+    unexpected_bytes_ -= incoming.data.size();
+    deliver(id, incoming, incoming.data);
+    reap();
+  }
+  return id;
+}
+
+void Engine::complete(Request& request) {
+  request.done = true;
+  if (!request.is_send) request.status.count = request.progress;
+  if (request.detached) reaped_.push_back(request.id);
+}
+
+// Erases detached requests that completed; run at the end of each public call
+// that may complete one, when no reference into requests_ is held any more.
+void Engine::reap() {
+  for (RequestId id : reaped_)
+    requests_.erase(id);
+  reaped_.clear();
+}
+
+Result<void> Engine::detach(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end())
+    return invalid("detach: request " + std::to_string(id) + " is not live");
+  if (it->second.done) {
+    requests_.erase(it);
+  } else {
+    it->second.detached = true;
+  }
+  return ok();
+}
+
+void Engine::complete_send_if_done(Request& send) {
+  const bool done = send.rendezvous
+                        ? send.matched && send.transmitted
+                        : send.transmitted && (send.mode != SendMode::synchronous || send.matched);
+  if (done) complete(send);
+}
+
+// A message matched receive `id`: copy it (EAGER), pull it, or ask for it (CTS).
+void Engine::deliver(RequestId id, const Incoming& message, std::span<const std::byte> eager) {
+  Request& receive = requests_.at(id);
+  receive.matched = true;
+  receive.rendezvous = message.kind == FrameKind::rts;
+  receive.peer = message.from;
+  receive.remote_request = message.sender_request;
+  receive.status.source = message.envelope.source;
+  receive.status.tag = message.envelope.tag;
+  receive.expected = std::min<std::uint64_t>(message.size, receive.buffer.size());
+  receive.status.truncated = message.size > receive.buffer.size();
+  const Outgoing reply{FrameKind::sync_ack,
+                       id,
+                       message.sender_request,
+                       receive.expected,
+                       {message.envelope.context, config_.rank, message.envelope.tag}};
+  if (!receive.rendezvous) {
+    if (receive.expected > 0) std::memcpy(receive.buffer.data(), eager.data(), receive.expected);
+    receive.progress = receive.expected;
+    if (message.synchronous) push(message.from, reply);
+    complete(receive);
+    return;
+  }
+  if (message.pull && config_.pull && receive.expected > 0) {
+    if (config_.pull(*message.pull, receive.buffer.first(receive.expected))) {
+      receive.progress = receive.expected;
+      Outgoing fin = reply;
+      fin.kind = FrameKind::fin;
+      push(message.from, fin);
+      ++counters_.pulls;
+      complete(receive);
+      return;
+    }
+    // The pull failed (permissions, a vanished process...): CTS/DATA still works.
+    ++counters_.pull_fallbacks;
+  }
+  Outgoing cts = reply;
+  cts.kind = FrameKind::cts;
+  push(message.from, cts);
+  if (receive.expected == 0) complete(receive);
+}
+
+Result<void> Engine::on_frame(std::int32_t from, std::span<const std::byte> bytes) {
+  auto frame = decode_frame(bytes);
+  if (!frame) {
+    ++counters_.frames_refused;
+    return std::move(frame).error().with_context("from rank " + std::to_string(from));
+  }
+  if (frame->source != from) {
+    ++counters_.frames_refused;
+    return unexpected_frame(*frame, from, "source field names another rank");
+  }
+  auto result = dispatch(from, *frame);
+  reap();
+  ++(result ? counters_.frames_received : counters_.frames_refused);
+  return result;
+}
+
+Result<void> Engine::dispatch(std::int32_t from, const Frame& frame) {
+  switch (frame.kind) {
+    case FrameKind::eager:
+    case FrameKind::rts:
+      return on_message(from, frame);
+    case FrameKind::cts:
+      return on_cts(from, frame);
+    case FrameKind::data:
+      return on_data(from, frame);
+    case FrameKind::sync_ack:
+    case FrameKind::fin:
+      return on_send_done(from, frame);
+  }
+  return unexpected_frame(frame, from, "unknown kind");
+}
+
+Result<void> Engine::on_message(std::int32_t from, const Frame& f) {
+  Incoming message;
+  message.from = from;
+  message.envelope = {f.context, f.source, f.tag};
+  message.kind = f.kind;
+  message.synchronous = f.synchronous();
+  message.size = f.size;
+  message.sender_request = f.sender_request;
+  message.pull = f.pull;
+  if (f.payload.size() > config_.max_unexpected_bytes -
+                             std::min(unexpected_bytes_, config_.max_unexpected_bytes) &&
+      !matcher_.has_posted_for(message.envelope)) {
+    return Error(ErrorKind::overloaded,
+                 "mpi frame EAGER from rank " + std::to_string(from) + ": " +
+                     std::to_string(unexpected_bytes_) + " bytes of unexpected messages already, " +
+                     "the limit is " + std::to_string(config_.max_unexpected_bytes) +
+                     " (EngineConfig::max_unexpected_bytes)");
+  }
+  const std::uint64_t handle = next_message_++;
+  if (const auto receive = matcher_.arrive(message.envelope, handle)) {
+    deliver(*receive, message, f.payload);
+    return ok();
+  }
+  message.data.assign(f.payload.begin(), f.payload.end());
+  unexpected_bytes_ += message.data.size();
+  ++counters_.unexpected_arrivals;
+  unexpected_.emplace(handle, std::move(message));
+  return ok();
+}
+
+Result<void> Engine::on_cts(std::int32_t from, const Frame& f) {
+  auto it = requests_.find(f.sender_request);
+  if (it == requests_.end() || !it->second.is_send || it->second.done || !it->second.rendezvous ||
+      !it->second.announced || it->second.matched || it->second.peer != from ||
+      it->second.envelope.context != f.context) {
+    return unexpected_frame(
+        f, from,
+        "no rendezvous send " + std::to_string(f.sender_request) + " to this rank waits for a CTS");
+  }
+  Request& send = it->second;
+  if (f.size > send.data.size())
+    return unexpected_frame(f, from, "asks for more bytes than the message has");
+  send.matched = true;
+  send.remote_request = f.receiver_request;
+  send.expected = f.size;
+  if (send.expected == 0) {
+    send.transmitted = true;
+    complete_send_if_done(send);
+  } else {
+    push(from, {FrameKind::data, it->first, 0, 0, {f.context, config_.rank, send.envelope.tag}});
+  }
+  return ok();
+}
+
+Result<void> Engine::on_data(std::int32_t from, const Frame& f) {
+  auto it = requests_.find(f.receiver_request);
+  if (it == requests_.end() || it->second.is_send || it->second.done || !it->second.rendezvous ||
+      it->second.peer != from || it->second.remote_request != f.sender_request) {
+    return unexpected_frame(
+        f, from,
+        "no receive " + std::to_string(f.receiver_request) + " waits for DATA of this send");
+  }
+  Request& receive = it->second;
+  if (f.size != receive.expected || f.offset != receive.progress) {
+    return unexpected_frame(f, from,
+                            "chunk at " + std::to_string(f.offset) + " of " +
+                                std::to_string(f.size) + ", expected at " +
+                                std::to_string(receive.progress) + " of " +
+                                std::to_string(receive.expected));
+  }
+  std::memcpy(receive.buffer.data() + f.offset, f.payload.data(), f.payload.size());
+  receive.progress += f.payload.size();
+  if (receive.progress == receive.expected) complete(receive);
+  return ok();
+}
+
+Result<void> Engine::on_send_done(std::int32_t from, const Frame& f) {
+  auto it = requests_.find(f.sender_request);
+  const bool fin = f.kind == FrameKind::fin;
+  if (it == requests_.end() || !it->second.is_send || it->second.done || !it->second.announced ||
+      it->second.matched || it->second.peer != from || it->second.rendezvous != fin ||
+      (fin ? !config_.pull_pid.has_value() : it->second.mode != SendMode::synchronous)) {
+    return unexpected_frame(
+        f, from, "no send " + std::to_string(f.sender_request) + " to this rank waits for it");
+  }
+  Request& send = it->second;
+  send.matched = true;
+  if (fin) {
+    send.expected = send.data.size();
+    send.transmitted = true;
+  }
+  complete_send_if_done(send);
+  return ok();
+}
+
+Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, bool& finished) {
+  Frame f;
+  f.kind = out.kind;
+  f.context = out.envelope.context;
+  f.source = out.envelope.source;
+  f.tag = out.envelope.tag;
+  finished = true;
+  if (out.kind == FrameKind::cts || out.kind == FrameKind::sync_ack || out.kind == FrameKind::fin) {
+    f.sender_request = out.remote;
+    if (out.kind == FrameKind::cts) {
+      f.size = out.size;
+      f.receiver_request = out.local;
+    }
+    return encode_frame(f, into);
+  }
+  Request& send = requests_.at(out.local);
+  f.sender_request = out.local;
+  if (out.kind == FrameKind::data) {
+    const std::uint64_t chunk =
+        std::min<std::uint64_t>(config_.max_frame, send.expected - send.progress);
+    f.size = send.expected;
+    f.receiver_request = send.remote_request;
+    f.offset = send.progress;
+    f.payload = send.data.subspan(send.progress, chunk);
+    auto written = encode_frame(f, into);
+    if (!written) return written;
+    send.progress += chunk;
+    finished = send.progress == send.expected;
+    send.transmitted = finished;
+    complete_send_if_done(send);
+    return written;
+  }
+  f.size = send.data.size();
+  if (send.mode == SendMode::synchronous) f.flags |= kSynchronous;
+  if (out.kind == FrameKind::eager) {
+    f.payload = send.data;
+  } else if (config_.pull_pid) {
+    f.flags |= kHasPull;
+    f.pull = PullAddress{*config_.pull_pid, reinterpret_cast<std::uintptr_t>(send.data.data())};
+  }
+  auto written = encode_frame(f, into);
+  if (!written) return written;
+  send.announced = true;
+  if (out.kind == FrameKind::eager) send.transmitted = true;
+  complete_send_if_done(send);
+  return written;
+}
+
+Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> out) {
+  auto queue = output_.find(to);
+  if (queue == output_.end()) return std::size_t{0};
+  auto& frames = queue->second;
+  bool finished = false;
+  auto written = transmit(frames.front(), out, finished);
+  if (!written) return std::move(written).error().with_context("to rank " + std::to_string(to));
+  // An unfinished DATA stream goes to the back, so that a large message does not hold
+  // up the small ones behind it (the order of EAGER and RTS frames is kept).
+  Outgoing front = frames.front();
+  frames.pop_front();
+  if (!finished) frames.push_back(front);
+  if (frames.empty()) output_.erase(queue);
+  ++counters_.frames_sent;
+  reap();
+  return written;
+}
+
+std::vector<std::int32_t> Engine::peers_with_output() const {
+  std::vector<std::int32_t> peers;
+  peers.reserve(output_.size());
+  for (const auto& [peer, frames] : output_)
+    peers.push_back(peer);
+  return peers;
+}
+
+Result<std::optional<Status>> Engine::test(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return invalid("test: request " + std::to_string(id) + " is not live");
+  if (!it->second.done) return std::optional<Status>{};
+  const Status status = it->second.status;
+  requests_.erase(it);
+  return std::optional<Status>{status};
+}
+
+bool Engine::cancel(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.is_send || it->second.done || it->second.matched)
+    return false;
+  if (!matcher_.cancel(id)) return false;
+  it->second.status.cancelled = true;
+  complete(it->second);
+  reap();
+  return true;
+}
+
+std::optional<Status> Engine::iprobe(std::int32_t source, std::uint32_t context,
+                                     std::int32_t tag) const {
+  const auto probed = matcher_.probe({context, source, tag});
+  if (!probed) return std::nullopt;
+  const Incoming& message = unexpected_.at(probed->message);
+  return Status{message.envelope.source, message.envelope.tag, message.size, false, false};
+}
+
+}  // namespace nexo::mpi

@@ -1,0 +1,276 @@
+// The engine, sans I/O: engines wired by hand, frames moved by the test.
+#include "nexo/mpi/p2p.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "nexo/mpi/p2p_test_world.hpp"
+
+namespace nexo::mpi {
+namespace {
+
+TEST(MpiEngine, EagerSendReceiveInOrderWithWildcards) {
+  World w(2);
+  const int values[3] = {10, 20, 30};
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(w[0].isend(1, 7, i % 2, bytes_of(values[i])));
+  w.pump();
+  EXPECT_EQ(w[1].unexpected_messages(), 3u);
+  int got[3] = {};
+  auto a = *w[1].irecv(kAnySource, 7, kAnyTag, bytes_of(got[0]));
+  auto b = *w[1].irecv(0, 7, 0, bytes_of(got[1]));
+  auto c = *w[1].irecv(kAnySource, 7, kAnyTag, bytes_of(got[2]));
+  EXPECT_EQ(w.test(1, a), (Status{0, 0, 4, false, false}));
+  EXPECT_EQ(w.test(1, b), (Status{0, 0, 4, false, false}));
+  EXPECT_EQ(w.test(1, c), (Status{0, 1, 4, false, false}));
+  EXPECT_EQ(got[0], 10);
+  EXPECT_EQ(got[1], 30);
+  EXPECT_EQ(got[2], 20);
+  EXPECT_EQ(w[0].live_requests(), 3u);  // sends complete, not yet tested
+  for (Engine::RequestId id = 1; id <= 3; ++id)
+    EXPECT_TRUE(w.test(0, id));
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  EXPECT_EQ(w[1].live_requests(), 0u);
+}
+
+// Two senders, messages of one sender in order whatever the interleaving of
+// arrivals, receives by ANY_SOURCE and ANY_TAG, posted before and after.
+TEST(MpiEngine, NonOvertakingAcrossAnySourceInterleavings) {
+  for (unsigned seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    World w(3);
+    const int kPerSender = 20;
+    std::vector<int> sent[3];
+    for (int s = 1; s <= 2; ++s)
+      for (int i = 0; i < kPerSender; ++i)
+        sent[s].push_back(s * 1000 + i);
+    for (int s = 1; s <= 2; ++s)
+      for (int i = 0; i < kPerSender; ++i)
+        ASSERT_TRUE(w[s].isend(0, 1, static_cast<int>(rng() % 2), bytes_of(sent[s][i])));
+    std::vector<int> got(2 * kPerSender, -1);
+    std::vector<Engine::RequestId> receives;
+    for (int i = 0; i < 2 * kPerSender; ++i) {
+      if (rng() % 2) receives.push_back(*w[0].irecv(kAnySource, 1, kAnyTag, bytes_of(got[i])));
+      // Deliver a random sender's next frame (each sender's own order is kept).
+      w.step(1 + static_cast<int>(rng() % 2), 0);
+      if (receives.size() <= static_cast<std::size_t>(i))
+        receives.push_back(*w[0].irecv(kAnySource, 1, kAnyTag, bytes_of(got[i])));
+    }
+    w.pump();
+    int last[3] = {-1, -1, -1};
+    for (std::size_t i = 0; i < receives.size(); ++i) {
+      auto status = w.test(0, receives[i]);
+      ASSERT_TRUE(status);
+      const int s = status->source;
+      ASSERT_EQ(got[i] / 1000, s);
+      EXPECT_GT(got[i], last[s]) << "overtaken at receive " << i;
+      last[s] = got[i];
+    }
+  }
+}
+
+TEST(MpiEngine, ZeroLengthMessagesEagerAndRendezvous) {
+  for (std::size_t eager_limit : {std::size_t{64}, std::size_t{0}}) {
+    EngineConfig c = World::small_config();
+    c.eager_limit = eager_limit;  // 0: only empty messages go eager
+    World w(2, c);
+    auto s = *w[0].isend(1, 1, 3, {});
+    int untouched = 42;
+    auto r = *w[1].irecv(0, 1, 3, bytes_of(untouched));
+    w.pump();
+    EXPECT_EQ(w.test(1, r), (Status{0, 3, 0, false, false}));
+    EXPECT_TRUE(w.test(0, s));
+    EXPECT_EQ(untouched, 42);
+  }
+  // A message into a zero-length buffer through rendezvous: truncated, nothing moves.
+  World w(2);
+  const auto data = pattern_bytes(1000, 1);
+  auto s = *w[0].isend(1, 1, 3, data);
+  auto r = *w[1].irecv(0, 1, 3, {});
+  w.pump();
+  EXPECT_EQ(w.test(1, r), (Status{0, 3, 0, true, false}));
+  EXPECT_TRUE(w.test(0, s));
+}
+
+TEST(MpiEngine, TwentyMebibytesThroughRendezvousInFrames) {
+  EngineConfig c;
+  c.eager_limit = 64 * 1024;
+  c.max_frame = 256 * 1024;
+  World w(2, c);
+  const auto data = pattern_bytes(20u << 20, 3);
+  std::vector<std::byte> into(data.size());
+  auto s = *w[0].isend(1, 1, 0, data);
+  auto r = *w[1].irecv(0, 1, 0, into);
+  w.pump();
+  EXPECT_EQ(w.test(1, r), (Status{0, 0, data.size(), false, false}));
+  EXPECT_TRUE(w.test(0, s));
+  EXPECT_TRUE(into == data);
+  EXPECT_EQ(w.frames, 2 + 80);  // RTS, CTS, 80 DATA of 256 KiB
+}
+
+TEST(MpiEngine, TruncationDeliversWhatFitsEagerAndRendezvous) {
+  World w(2);
+  for (std::size_t size : {std::size_t{40}, std::size_t{1000}}) {
+    const auto data = pattern_bytes(size, 5);
+    std::vector<std::byte> into(30, std::byte{0});
+    auto s = *w[0].isend(1, 1, 0, data);
+    auto r = *w[1].irecv(0, 1, 0, into);
+    w.pump();
+    EXPECT_EQ(w.test(1, r), (Status{0, 0, 30, true, false}));
+    EXPECT_TRUE(w.test(0, s));
+    EXPECT_TRUE(std::equal(into.begin(), into.end(), data.begin()));
+  }
+}
+
+TEST(MpiEngine, SynchronousSendCompletesOnlyOnceTheReceiveMatched) {
+  for (std::size_t size : {std::size_t{8}, std::size_t{500}}) {  // eager, rendezvous
+    SCOPED_TRACE(size);
+    World w(2);
+    const auto data = pattern_bytes(size, 2);
+    auto s = *w[0].isend(1, 1, 0, data, SendMode::synchronous);
+    w.pump();
+    EXPECT_EQ(w.test(0, s), std::nullopt);  // the message waits at rank 1, unmatched
+    EXPECT_EQ(w[1].unexpected_messages(), 1u);
+    std::vector<std::byte> into(size);
+    auto r = *w[1].irecv(0, 1, 0, into);
+    w.pump();
+    EXPECT_TRUE(w.test(1, r));
+    EXPECT_EQ(w.test(0, s), (Status{1, 0, size, false, false}));
+  }
+  // A standard eager send completes without any receive.
+  World w(2);
+  const auto data = pattern_bytes(8, 0);  // lives until the send completes, as MPI asks
+  auto s = *w[0].isend(1, 1, 0, data);
+  w.pump();
+  EXPECT_TRUE(w.test(0, s));
+}
+
+TEST(MpiEngine, ManyIrecvCompleteOutOfOrder) {
+  World w(2);
+  const int kCount = 200;
+  std::vector<std::vector<std::byte>> into(kCount, std::vector<std::byte>(150));
+  std::vector<Engine::RequestId> receives;
+  for (int i = 0; i < kCount; ++i)
+    receives.push_back(*w[1].irecv(0, 1, i, into[i]));
+  std::vector<std::vector<std::byte>> data;
+  for (int i = 0; i < kCount; ++i)
+    data.push_back(pattern_bytes(i % 3 == 0 ? 150 : 20, i));
+  for (int i = kCount - 1; i >= 0; --i)
+    ASSERT_TRUE(w[0].isend(1, 1, i, data[i]));
+  w.step(0, 1);  // the last tag first
+  EXPECT_TRUE(w.test(1, receives[kCount - 1]));
+  EXPECT_EQ(w.test(1, receives[0]), std::nullopt);
+  w.pump();
+  for (int i = 0; i < kCount; ++i) {
+    if (i == kCount - 1) continue;
+    auto status = w.test(1, receives[i]);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->tag, i);
+    EXPECT_TRUE(std::equal(data[i].begin(), data[i].end(), into[i].begin()));
+  }
+}
+
+TEST(MpiEngine, ProbeThenReceive) {
+  World w(3);
+  const auto data = pattern_bytes(300, 9);
+  EXPECT_FALSE(w[0].iprobe(kAnySource, 1, kAnyTag));
+  ASSERT_TRUE(w[2].isend(0, 1, 5, data));
+  w.pump();
+  auto probed = w[0].iprobe(kAnySource, 1, kAnyTag);
+  ASSERT_TRUE(probed);
+  EXPECT_EQ(*probed, (Status{2, 5, 300, false, false}));
+  EXPECT_TRUE(w[0].iprobe(kAnySource, 1, kAnyTag));  // still there
+  std::vector<std::byte> into(probed->count);
+  auto r = *w[0].irecv(probed->source, 1, probed->tag, into);
+  w.pump();
+  EXPECT_EQ(w.test(0, r), (Status{2, 5, 300, false, false}));
+  EXPECT_TRUE(into == data);
+  EXPECT_FALSE(w[0].iprobe(kAnySource, 1, kAnyTag));
+}
+
+TEST(MpiEngine, CancelOfAPostedReceive) {
+  World w(2);
+  int a = 0, b = 0;
+  auto r1 = *w[1].irecv(0, 1, 0, bytes_of(a));
+  auto r2 = *w[1].irecv(0, 1, 0, bytes_of(b));
+  EXPECT_TRUE(w[1].cancel(r1));
+  EXPECT_FALSE(w[1].cancel(r1));
+  EXPECT_EQ(w.test(1, r1), (Status{0, 0, 0, false, true}));
+  const int v = 5;
+  auto s = *w[0].isend(1, 1, 0, bytes_of(v));
+  w.pump();
+  EXPECT_FALSE(w[1].cancel(r2));  // matched: too late
+  EXPECT_EQ(w.test(1, r2), (Status{0, 0, 4, false, false}));
+  EXPECT_EQ(b, 5);
+  EXPECT_FALSE(w[0].cancel(s));  // sends are not cancelled
+  EXPECT_FALSE(w[1].cancel(12345));
+  EXPECT_FALSE(w[1].test(12345));  // unknown id: an error
+}
+
+TEST(MpiEngine, ContextsIsolateTraffic) {
+  World w(2);
+  const int x = 1, y = 2;
+  ASSERT_TRUE(w[0].isend(1, 10, 0, bytes_of(x)));
+  ASSERT_TRUE(w[0].isend(1, 11, 0, bytes_of(y)));
+  w.pump();
+  int got = 0;
+  EXPECT_FALSE(w[1].iprobe(kAnySource, 12, kAnyTag));
+  auto r = *w[1].irecv(kAnySource, 11, kAnyTag, bytes_of(got));
+  EXPECT_TRUE(w.test(1, r));
+  EXPECT_EQ(got, 2);
+  r = *w[1].irecv(kAnySource, 10, kAnyTag, bytes_of(got));
+  EXPECT_TRUE(w.test(1, r));
+  EXPECT_EQ(got, 1);
+}
+
+TEST(MpiEngine, BadArgumentsAreRefused) {
+  Engine e(World::small_config());
+  int v = 0;
+  EXPECT_TRUE(e.isend(-1, 0, 0, bytes_of(v)).error().is(ErrorKind::invalid_argument));
+  EXPECT_TRUE(e.isend(1, 0, kAnyTag, bytes_of(v)).error().is(ErrorKind::invalid_argument));
+  EXPECT_TRUE(e.irecv(-2, 0, 0, bytes_of(v)).error().is(ErrorKind::invalid_argument));
+  EXPECT_TRUE(e.irecv(0, 0, -2, bytes_of(v)).error().is(ErrorKind::invalid_argument));
+  EXPECT_EQ(e.live_requests(), 0u);
+}
+
+// MPI_Request_free: a detached request goes on and is released once complete.
+TEST(MpiEngine, DetachedRequestsFinishAndAreReleased) {
+  World w(2);
+  const auto small = pattern_bytes(10, 1);
+  const auto large = pattern_bytes(1000, 2);
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 0, small)));
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 1, small, SendMode::synchronous)));
+  ASSERT_TRUE(w[0].detach(*w[0].isend(1, 1, 2, large)));
+  EXPECT_EQ(w[0].live_requests(), 3u);
+  w.pump();
+  EXPECT_EQ(w[0].live_requests(), 2u);  // the standard eager send went out
+  std::vector<std::byte> a(10), b(10), c(1000);
+  auto ra = *w[1].irecv(0, 1, 0, a);
+  auto rb = *w[1].irecv(0, 1, 1, b);
+  auto rc = *w[1].irecv(0, 1, 2, c);
+  ASSERT_TRUE(w[1].detach(rc));
+  w.pump();
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  EXPECT_TRUE(w.test(1, ra));
+  EXPECT_TRUE(w.test(1, rb));
+  EXPECT_EQ(w[1].live_requests(), 0u);  // rc released
+  EXPECT_TRUE(c == large);
+  EXPECT_TRUE(w[1].detach(999).error().is(ErrorKind::invalid_argument));
+  // A request that is already complete is released at once.
+  auto s = *w[0].isend(1, 1, 0, small);
+  w.pump();
+  ASSERT_TRUE(w[0].detach(s));
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  // A detached receive can still be cancelled (and is then released).
+  auto r = *w[1].irecv(0, 1, 5, a);
+  ASSERT_TRUE(w[1].detach(r));
+  EXPECT_TRUE(w[1].cancel(r));
+  EXPECT_EQ(w[1].live_requests(), 0u);
+  EXPECT_EQ(w[1].unexpected_messages(), 1u);  // the last small send, never received
+}
+
+}  // namespace
+}  // namespace nexo::mpi
