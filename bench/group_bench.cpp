@@ -51,6 +51,7 @@ int run_receiver(int argc, char** argv) {
     if (name == "index") spec.index = std::atoi(value.c_str());
     if (name == "receivers") spec.receivers = std::atoi(value.c_str());
     if (name == "datagram") spec.datagram = std::atoi(value.c_str());
+    if (name == "window") spec.window = std::atoi(value.c_str());
   }
   if (spec.size < static_cast<int>(kStampSize) || spec.count < 1) {
     std::fprintf(stderr, "bench_group receiver: bad size or count\n");
@@ -84,6 +85,8 @@ Flags flags(Options& o) {
       .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 8)")
       .count("--seed", o.seed, 2'000'000'000, "loss and simulation seed (default 20261206)")
       .count("--sim-runs", o.sim_runs, 1000, "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
+      .count("--window", o.window, 1'000'000,
+             "nexo rows: the window of unstable messages (default 0: MemberConfig's, 1024)")
       .count("--datagram", o.datagram, 65'507,
              "the largest datagram, bytes: nexo's bundles and NORM's segments (default 8192; "
              "1024: one 1 KiB message a datagram for both)")

@@ -32,6 +32,7 @@ struct Options {
   int sim_runs = 10;            // seeded runs of the NAK row (the crash row: a quarter)
   std::size_t message_size = 1024;
   int datagram = 8192;          // nexo's bundles and NORM's segments, bytes at most
+  int window = 0;               // nexo rows: MemberConfig::window (0: its default)
   double norm_mbps = 500;       // norm-fixed: its fixed rate in Mbit/s
   double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
@@ -75,6 +76,7 @@ struct RxSpec {
   int receivers = 4;    // how many there are
   double rate_bps = 0; // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
   int datagram = 8192;  // the largest datagram: nexo's bundle_bytes, NORM's segment size
+  int window = 0;       // nexo rows: MemberConfig::window (0: its default)
 };
 
 // Checks and times each delivery of one receiver: FIFO (sequence numbers

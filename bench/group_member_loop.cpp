@@ -62,6 +62,7 @@ class MemberLoop {
       c.members.push_back(m);
     c.seed = static_cast<std::uint64_t>(spec.seed);
     loopback_timers(c);
+    if (spec.window > 0) c.window = static_cast<std::size_t>(spec.window);
     auto member = Member::create(c, nexo::group::Clock::now());
     if (!member) return member.error();
     return MemberLoop(std::move(*member), std::move(*sock),

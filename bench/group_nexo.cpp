@@ -40,6 +40,7 @@ GroupOptions options_for(const RxSpec& spec, int port) {
   o.order = spec.impl == "nexo-total" ? Order::total : Order::fifo;
   o.bundle_bytes = static_cast<std::size_t>(spec.datagram);
   loopback_timers(o.reliability);
+  if (spec.window > 0) o.reliability.window = static_cast<std::size_t>(spec.window);
   return o;
 }
 

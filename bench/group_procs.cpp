@@ -167,7 +167,7 @@ Result<void> Receivers::start(int n, RxSpec spec, Clock::time_point deadline) {
         arg("limit", std::to_string(spec.limit_s)),
         arg("index", std::to_string(spec.index)),
         arg("receivers", std::to_string(spec.receivers)),
-        arg("datagram", std::to_string(spec.datagram)),
+        arg("datagram", std::to_string(spec.datagram)), arg("window", std::to_string(spec.window)),
     };
     const pid_t pid = ::fork();
     if (pid < 0) return Error(ErrorKind::system, std::string("fork: ") + std::strerror(errno));

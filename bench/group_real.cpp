@@ -78,6 +78,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   spec.limit_s = o.limit_s;
   spec.receivers = o.receivers;
   spec.datagram = o.datagram;
+  spec.window = o.window;
   spec.rate_bps = impl == kNorm ? 0 : (impl == kPgm ? o.pgm_mbps : o.norm_mbps) * 1e6;
   SenderFn send = sender_of(impl);
   if (impl == kNexo || impl == kNexoTotal) {
