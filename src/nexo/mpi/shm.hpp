@@ -1,0 +1,138 @@
+// ShmWorld — the shared-memory transport of the ranks of one host (Linux only).
+//
+// Each rank joins a ShmSegment (shm_segment.hpp) as its rank and then moves whole frames,
+// opaque bytes, to any other rank through the lock-free ring of that ordered pair
+// (shm_ring.hpp). Frames of any size work: larger than half a ring they travel in pieces and
+// the receiver joins them. Large messages should not travel through the rings at all: the
+// receiver pulls them straight from the sender's memory with pull() (shm_pull.hpp), one copy.
+//
+// Idle waiting, and why no wake-up is lost. Each rank has a doorbell (a futex word) and a
+// `sleeping` flag in the segment. A rank with nothing to do spins for ShmOptions::spin, then:
+//
+//   consumer (wait)                          producer (send to that rank)
+//   d = doorbell.load()                      write the record, tail.store(release)
+//   sleeping.store(1)                        fence(seq_cst)
+//   fence(seq_cst)                           if sleeping.load() and sleeping.exchange(0):
+//   if any ring readable: return                 doorbell.fetch_add(1); FUTEX_WAKE(doorbell)
+//   FUTEX_WAIT(doorbell, d, timeout)
+//   sleeping.store(0)
+//
+// The two fences order "store mine, then load theirs" on both sides, so either the consumer's
+// re-check sees the new tail, or the producer sees sleeping = 1 and bumps the doorbell; a bump
+// after the consumer read d makes FUTEX_WAIT return at once (the word is no longer d), and a
+// bump during the wait wakes it. The exchange lets only one producer pay for the system call.
+// A producer that sends many frames may defer the check (Wake::deferred) and ring once with
+// flush_doorbells().
+//
+// Thread contract: a ShmWorld is used by one thread at a time (the rank's progress engine).
+// Move-only (the rings live in the segment's mapping, which does not move).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/mpi/shm_ring.hpp"
+#include "nexo/mpi/shm_segment.hpp"
+
+namespace nexo::mpi {
+
+struct ShmOptions {
+  // How long wait() polls the rings before it sleeps on the futex. Short: with more ranks than
+  // cores a spinning rank steals the core of the rank it waits for.
+  std::chrono::nanoseconds spin{std::chrono::microseconds(4)};
+  // The largest frame a receiver joins from pieces (a bound on what a bad peer can make it
+  // allocate).
+  std::size_t max_frame = std::size_t{1} << 32;
+};
+
+// When a send checks whether the receiver sleeps.
+enum class Wake : std::uint8_t {
+  now,       // after this frame (one fence and one load; a system call only if it sleeps)
+  deferred,  // later, in flush_doorbells()
+};
+
+class ShmWorld {
+ public:
+  // Joins `segment` as `rank`: publishes this process's pid and probe word (for pull()), and on
+  // a kernel with Yama ptrace_scope 1 lets the segment's creator and its descendants (the
+  // other ranks a launcher started) read this process with process_vm_readv.
+  // invalid_argument when rank is out of range.
+  static Result<ShmWorld> join(ShmSegment segment, int rank, ShmOptions options = {});
+
+  ShmWorld(ShmWorld&&) noexcept = default;
+  ShmWorld& operator=(ShmWorld&&) noexcept = default;
+  ShmWorld(const ShmWorld&) = delete;
+  ShmWorld& operator=(const ShmWorld&) = delete;
+  ~ShmWorld() = default;
+
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return nranks_; }
+  const ShmSegment& segment() const noexcept { return segment_; }
+
+  // Sends one frame to rank `to` (not this rank). Never blocks. Returns true once the whole
+  // frame is in the ring, false when the ring is full now: poll() and retry. A frame of at most
+  // max_whole_frame() bytes goes all or nothing; a larger one goes in pieces and, while send
+  // returns false, must be retried with the same frame (same size and bytes) before any other
+  // frame to `to`. Errors: invalid_argument (bad rank; another frame while one is half sent).
+  Result<bool> send(int to, std::span<const std::byte> frame, Wake wake = Wake::now);
+  // The same for a frame made of parts (a header and a payload, say), copied once into the ring.
+  Result<bool> send(int to, FrameParts parts, Wake wake = Wake::now);
+  // Rings, for each rank sent to with Wake::deferred since the last flush, its doorbell if it
+  // sleeps.
+  void flush_doorbells() noexcept;
+  // Wakes rank `to` unconditionally (an out-of-band event: abort, a pull finished, ...).
+  void ring_doorbell(int to) noexcept;
+
+  // The largest frame that travels as one record (all or nothing).
+  std::size_t max_whole_frame() const noexcept { return max_piece(segment_.ring_bytes()); }
+
+  // Delivers the frames that have arrived, from any rank, calling deliver(from, frame) for each
+  // (frame valid only during the call; deliver may send). Takes up to `max_frames` (fairly: a
+  // batch per rank in turn). Returns how many were delivered. Errors: malformed / too_large when a
+  // peer broke the ring's format (that ring is then unusable). Never blocks.
+  using Deliver = std::function<void(int from, std::span<const std::byte> frame)>;
+  Result<std::size_t> poll(const Deliver& deliver, std::size_t max_frames = SIZE_MAX);
+  // True when some ring toward this rank holds a frame (or a piece of one).
+  bool readable() noexcept;
+
+  // Blocks until a frame is readable, the doorbell rings, or `timeout` passes (nullopt: no
+  // limit). Spins for ShmOptions::spin first, then sleeps on the futex. Returns true if woken
+  // by data or a doorbell, false on timeout. Spurious true is possible (a late doorbell).
+  Result<bool> wait(Timeout timeout);
+
+  // The pid of rank `rank` (0 until it joined) and the address of its probe word.
+  pid_t pid_of(int rank) const noexcept;
+  // Whether this rank can pull() from `rank`: test-reads its probe word once with
+  // process_vm_readv and remembers the answer. false (with the reason in the Error of the first
+  // try) means: send data through the rings instead.
+  Result<bool> can_pull_from(int rank);
+
+ private:
+  struct Peer {
+    RingWriter writer;  // this rank -> peer
+    RingReader reader;  // peer -> this rank
+    bool wake_pending = false;
+    std::int8_t pull_ok = -1;  // -1 unknown, 0 no, 1 yes
+  };
+
+  ShmWorld(ShmSegment segment, int rank, ShmOptions options);
+  void wake_if_sleeping(int to) noexcept;
+  Result<bool> sleep_once(std::chrono::steady_clock::time_point deadline, bool forever);
+
+  ShmSegment segment_;
+  int rank_ = 0;
+  int nranks_ = 0;
+  ShmOptions options_;
+  std::vector<Peer> peers_;  // indexed by rank; peers_[rank_] unused
+  int next_poll_ = 0;        // where the next poll starts (round robin)
+};
+
+}  // namespace nexo::mpi
