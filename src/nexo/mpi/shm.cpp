@@ -54,6 +54,7 @@ ShmWorld::ShmWorld(ShmSegment segment, int rank, ShmOptions options)
                           options_.max_frame);
   }
   next_poll_ = (rank_ + 1) % nranks_;
+  doorbell_seen_ = segment_.control(rank_)->doorbell.load(std::memory_order_acquire);
 }
 
 Result<ShmWorld> ShmWorld::join(ShmSegment segment, int rank, ShmOptions options) {
@@ -77,6 +78,7 @@ void ShmWorld::wake_if_sleeping(int to) noexcept {
       control->sleeping.exchange(0, std::memory_order_acq_rel) != 0) {
     control->doorbell.fetch_add(1, std::memory_order_release);
     futex_wake(&control->doorbell);
+    ++stats_.wakes_sent;
   }
 }
 
@@ -116,6 +118,16 @@ Result<bool> ShmWorld::send(int to, FrameParts parts, Wake wake) {
   std::uint64_t tail_before =
       segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed);
   bool done = peer.writer.write(parts, size);
+  if (done) ++stats_.frames_sent;
+  if (!done) {
+    ++stats_.sends_full;
+    // Tell the consumer to ring us when it frees room (the handshake in shm.hpp).
+    peer.blocked = true;
+    peer.writer.indices()->writer_waiting.store(1, std::memory_order_relaxed);
+  } else if (peer.blocked) {
+    peer.blocked = false;  // and stop the consumer checking
+    peer.writer.indices()->writer_waiting.store(0, std::memory_order_relaxed);
+  }
   // Pieces of a large frame also wake the receiver: it must drain them for the rest to fit.
   if (segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed) != tail_before) {
     if (wake == Wake::now)
@@ -124,6 +136,24 @@ Result<bool> ShmWorld::send(int to, FrameParts parts, Wake wake) {
       peer.wake_pending = true;
   }
   return done;
+}
+
+bool ShmWorld::has_work() noexcept {
+  for (int peer = 0; peer < nranks_; ++peer) {
+    if (peer == rank_) continue;
+    auto& p = peers_[static_cast<std::size_t>(peer)];
+    if (p.reader.readable() || (p.blocked && p.writer.has_room())) return true;
+  }
+  return false;
+}
+
+void ShmWorld::after_release(int from) noexcept {
+  RingIndices* indices = peers_[static_cast<std::size_t>(from)].reader.indices();
+  // Orders our head store before the load of writer_waiting (see shm.hpp).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Not cleared here: the producer may not be asleep yet, and must still be woken by a later
+  // release if this one did not make room enough. The producer clears it when a send succeeds.
+  if (indices->writer_waiting.load(std::memory_order_relaxed) != 0) wake_if_sleeping(from);
 }
 
 bool ShmWorld::readable() noexcept {
@@ -144,11 +174,15 @@ Result<std::size_t> ShmWorld::poll(const Deliver& deliver, std::size_t max_frame
       next_poll_ = (next_poll_ + 1) % nranks_;
       if (from == rank_) continue;
       std::size_t limit = std::min(kBatch, max_frames - total);
-      auto got = peers_[static_cast<std::size_t>(from)].reader.read(
-          limit, [&](std::span<const std::byte> frame) { deliver(from, frame); });
+      auto& reader = peers_[static_cast<std::size_t>(from)].reader;
+      std::uint64_t before = reader.position();
+      auto got =
+          reader.read(limit, [&](std::span<const std::byte> frame) { deliver(from, frame); });
       if (!got)
         return std::move(got).error().with_context("shm ring from rank " + std::to_string(from));
+      if (reader.position() != before) after_release(from);
       total += *got;
+      stats_.frames_received += *got;
       if (*got == limit) again = true;
     }
   }
@@ -158,9 +192,13 @@ Result<std::size_t> ShmWorld::poll(const Deliver& deliver, std::size_t max_frame
 Result<bool> ShmWorld::sleep_once(std::chrono::steady_clock::time_point deadline, bool forever) {
   RankControl* control = segment_.control(rank_);
   std::uint32_t seen = control->doorbell.load(std::memory_order_acquire);
+  if (seen != doorbell_seen_) {
+    doorbell_seen_ = seen;
+    return true;
+  }
   control->sleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (readable()) {
+  if (has_work()) {
     control->sleeping.store(0, std::memory_order_relaxed);
     return true;
   }
@@ -175,11 +213,14 @@ Result<bool> ShmWorld::sleep_once(std::chrono::steady_clock::time_point deadline
     relative.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     relative.tv_nsec = static_cast<long>(ns % 1'000'000'000);
   }
+  ++stats_.sleeps;
   long rc = futex_wait(&control->doorbell, seen, forever ? nullptr : &relative);
   int err = rc == 0 ? 0 : errno;
   control->sleeping.store(0, std::memory_order_relaxed);
+  doorbell_seen_ = control->doorbell.load(std::memory_order_acquire);
   if (rc == 0 || err == EAGAIN) return true;  // woken, or the doorbell rang before we slept
-  if (err == ETIMEDOUT || err == EINTR) return readable();
+  if (err == ETIMEDOUT) ++stats_.sleep_timeouts;
+  if (err == ETIMEDOUT || err == EINTR) return has_work();
   return Error::from_errno(err, "futex wait on the shm doorbell of rank " + std::to_string(rank_));
 }
 
@@ -191,7 +232,7 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
       start + std::min<std::chrono::nanoseconds>(options_.spin, forever ? options_.spin : *timeout);
   do {
     for (int i = 0; i < 64; ++i) {
-      if (readable()) return true;
+      if (has_work()) return true;
       cpu_relax();
     }
   } while (std::chrono::steady_clock::now() < spin_until);

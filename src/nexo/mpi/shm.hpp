@@ -21,8 +21,15 @@
 // re-check sees the new tail, or the producer sees sleeping = 1 and bumps the doorbell; a bump
 // after the consumer read d makes FUTEX_WAIT return at once (the word is no longer d), and a
 // bump during the wait wakes it. The exchange lets only one producer pay for the system call.
-// A producer that sends many frames may defer the check (Wake::deferred) and ring once with
-// flush_doorbells().
+//
+// The same handshake runs the other way when a ring is full: the producer sets the ring's
+// `writer_waiting` before it sleeps (and its re-check looks for room in the rings it is blocked
+// on); a consumer that released bytes fences, reads `writer_waiting`, and if set rings the
+// producer's doorbell as above. Only the producer clears `writer_waiting` (when a send goes
+// through): a consumer that cleared it on a release too small for the frame, before the producer
+// slept, would leave the producer asleep with nobody to wake it. So a rank blocked on a full ring
+// sleeps too, and wakes when there is room. A producer that sends many frames may defer the check
+// (Wake::deferred) and ring once with flush_doorbells().
 //
 // Thread contract: a ShmWorld is used by one thread at a time (the rank's progress engine).
 // Move-only (the rings live in the segment's mapping, which does not move).
@@ -57,6 +64,16 @@ struct ShmOptions {
 enum class Wake : std::uint8_t {
   now,       // after this frame (one fence and one load; a system call only if it sleeps)
   deferred,  // later, in flush_doorbells()
+};
+
+// What a rank's transport did, for the CLI, tests and tuning.
+struct ShmStats {
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t sends_full = 0;      // send() found the ring full
+  std::uint64_t wakes_sent = 0;      // FUTEX_WAKE calls made for a peer (data or room)
+  std::uint64_t sleeps = 0;          // FUTEX_WAIT calls
+  std::uint64_t sleep_timeouts = 0;  // of which ended by the timeout
 };
 
 class ShmWorld {
@@ -103,9 +120,10 @@ class ShmWorld {
   // True when some ring toward this rank holds a frame (or a piece of one).
   bool readable() noexcept;
 
-  // Blocks until a frame is readable, the doorbell rings, or `timeout` passes (nullopt: no
-  // limit). Spins for ShmOptions::spin first, then sleeps on the futex. Returns true if woken
-  // by data or a doorbell, false on timeout. Spurious true is possible (a late doorbell).
+  // Blocks until a frame is readable, a ring that a send found full has room, the doorbell
+  // rang (since the last wait), or `timeout` passes (nullopt: no limit). Spins for
+  // ShmOptions::spin first, then sleeps on the futex. Returns true if woken, false on timeout.
+  // A spurious true is possible (a doorbell rung for data already polled).
   Result<bool> wait(Timeout timeout);
 
   // The pid of rank `rank` (0 until it joined) and the address of its probe word.
@@ -115,16 +133,22 @@ class ShmWorld {
   // try) means: send data through the rings instead.
   Result<bool> can_pull_from(int rank);
 
+  const ShmStats& stats() const noexcept { return stats_; }
+
  private:
   struct Peer {
     RingWriter writer;  // this rank -> peer
     RingReader reader;  // peer -> this rank
     bool wake_pending = false;
+    bool blocked = false;      // the last send to this peer found the ring full
     std::int8_t pull_ok = -1;  // -1 unknown, 0 no, 1 yes
   };
 
   ShmWorld(ShmSegment segment, int rank, ShmOptions options);
   void wake_if_sleeping(int to) noexcept;
+  // Something for wait() to return for: a frame, a piece, or room in a ring a send found full.
+  bool has_work() noexcept;
+  void after_release(int from) noexcept;
   Result<bool> sleep_once(std::chrono::steady_clock::time_point deadline, bool forever);
 
   ShmSegment segment_;
@@ -133,6 +157,8 @@ class ShmWorld {
   ShmOptions options_;
   std::vector<Peer> peers_;  // indexed by rank; peers_[rank_] unused
   int next_poll_ = 0;        // where the next poll starts (round robin)
+  std::uint32_t doorbell_seen_ = 0;
+  ShmStats stats_;  // the doorbell's value when the last wait ended
 };
 
 }  // namespace nexo::mpi

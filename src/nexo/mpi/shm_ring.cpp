@@ -68,7 +68,10 @@ void RingWriter::put_record(RecordKind kind, FrameParts parts, std::size_t offse
 bool RingWriter::write(FrameParts parts, std::size_t size) noexcept {
   const std::size_t piece = max_piece(capacity());
   if (!in_progress() && size <= piece) {
-    if (free_bytes(kRecordHeader + round8(size)) < kRecordHeader + round8(size)) return false;
+    if (free_bytes(kRecordHeader + round8(size)) < kRecordHeader + round8(size)) {
+      blocked_need_ = kRecordHeader + round8(size);
+      return false;
+    }
     put_record(RecordKind::whole, parts, 0, size);
     indices_->tail.store(tail_, std::memory_order_release);
     return true;
@@ -89,7 +92,10 @@ bool RingWriter::write(FrameParts parts, std::size_t size) noexcept {
     if (progress_ == size) break;
   }
   if (published) indices_->tail.store(tail_, std::memory_order_release);
-  if (progress_ != size) return false;
+  if (progress_ != size) {
+    blocked_need_ = kRecordHeader + std::min(size - progress_, kMinPiece);
+    return false;
+  }
   progress_ = 0;
   started_ = false;
   partial_size_ = 0;

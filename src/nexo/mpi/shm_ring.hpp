@@ -4,6 +4,7 @@
 // Shared layout of one ring (RingIndices, then `capacity` bytes of data, a power of two):
 //
 //   offset 0    head  u64   bytes the consumer has released (written by the consumer only)
+//   offset 8    writer_waiting u32   1: the producer found the ring full and may sleep (shm.hpp)
 //   offset 64   tail  u64   bytes the producer has published (written by the producer only)
 //   offset 128  data  [capacity]
 //
@@ -38,6 +39,8 @@ inline constexpr std::size_t kCacheLine = 64;
 // The shared indices of one ring, each on its own cache line.
 struct RingIndices {
   alignas(kCacheLine) std::atomic<std::uint64_t> head{0};
+  std::atomic<std::uint32_t> writer_waiting{
+      0};  // beside head: the consumer reads it after storing head
   alignas(kCacheLine) std::atomic<std::uint64_t> tail{0};
 };
 static_assert(sizeof(RingIndices) == 2 * kCacheLine);
@@ -79,6 +82,9 @@ class RingWriter {
   bool in_progress() const noexcept { return started_; }
   std::size_t partial_size() const noexcept { return partial_size_; }
   std::size_t capacity() const noexcept { return mask_ + 1; }
+  // True when the consumer has freed room since the writer last found the ring full (reloads head).
+  bool has_room() noexcept { return free_bytes(capacity()) >= blocked_need_; }
+  RingIndices* indices() const noexcept { return indices_; }
 
  private:
   std::size_t free_bytes(std::size_t wanted) noexcept;
@@ -93,6 +99,7 @@ class RingWriter {
   std::size_t progress_ = 0;       // bytes of the current large frame already written
   bool started_ = false;           // the `first` record of a large frame is out
   std::size_t partial_size_ = 0;   // the size of that frame (checked on the next call)
+  std::size_t blocked_need_ = 0;   // bytes the last failed write() needed
 };
 
 // The consumer's end of one ring. Not thread-safe: one consumer thread per ring.
@@ -106,6 +113,9 @@ class RingReader {
 
   // True when at least one record is published (cheap: one load when the cache says empty).
   bool readable() noexcept;
+  // How far the reader has released (grows when a record is consumed, piece or frame).
+  std::uint64_t position() const noexcept { return head_; }
+  RingIndices* indices() const noexcept { return indices_; }
 
   // Reads up to `max_frames` whole frames, calling `deliver(frame)` for each; the span is valid
   // only during the call (it points into the ring when the frame is contiguous there). Returns the
