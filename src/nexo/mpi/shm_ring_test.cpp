@@ -80,7 +80,8 @@ TEST_P(RingModel, RandomFramesWrapAndMatchTheModel) {
         auto got = ring.reader.read(1 + random() % 4, [&](std::span<const std::byte> frame) {
           ASSERT_FALSE(model.empty()) << "a frame nobody sent";
           ASSERT_EQ(frame.size(), model.front().size());
-          ASSERT_EQ(0, std::memcmp(frame.data(), model.front().data(), frame.size()));
+          ASSERT_TRUE(frame.empty() ||
+                      std::memcmp(frame.data(), model.front().data(), frame.size()) == 0);
           model.pop_front();
           ++received;
         });

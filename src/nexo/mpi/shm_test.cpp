@@ -307,15 +307,15 @@ void stress(int nranks, std::uint32_t count, bool two_cores) {
 }
 
 TEST(ShmWorld, TwoProcessesStress) {
-  stress(2, 3000, false);
+  stress(2, 1500, false);
 }
 
 TEST(ShmWorld, FourProcessesStress) {
-  stress(4, 1500, false);
+  stress(4, 600, false);
 }
 
 TEST(ShmWorld, FourProcessesOnTwoCores) {
-  stress(4, 1500, true);
+  stress(4, 600, true);
 }
 
 // "S" and, where the kernel shows it, the futex system call: the rank sleeps, it does not spin.
