@@ -169,15 +169,24 @@ Result<void> Receivers::start(int n, RxSpec spec, Clock::time_point deadline) {
         arg("receivers", std::to_string(spec.receivers)),
         arg("datagram", std::to_string(spec.datagram)), arg("window", std::to_string(spec.window)),
     };
+    // The receivers publish no counter file (NEXO_STAT=0): they end killed,
+    // and a killed process leaves its file in /dev/shm. Built before fork():
+    // the child of a threaded parent may only call async-signal-safe functions.
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    static char no_stat[] = "NEXO_STAT=0";
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e)
+      if (std::strncmp(*e, "NEXO_STAT=", 10) != 0) envp.push_back(*e);
+    envp.push_back(no_stat);
+    envp.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) return Error(ErrorKind::system, std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
       ::dup2(pipe_fds[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the copy
-      std::vector<char*> argv;
-      for (auto& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(self.c_str(), argv.data());
+      ::execve(self.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(pipe_fds[1]);
