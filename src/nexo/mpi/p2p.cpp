@@ -137,7 +137,7 @@ void Engine::deliver(RequestId id, const Incoming& message, std::span<const std:
     return;
   }
   if (message.pull && config_.pull && receive.expected > 0) {
-    if (config_.pull(*message.pull, receive.buffer.first(receive.expected))) {
+    if (config_.pull(message.from, *message.pull, receive.buffer.first(receive.expected))) {
       receive.progress = receive.expected;
       Outgoing fin = reply;
       fin.kind = FrameKind::fin;
@@ -350,10 +350,14 @@ Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> 
 
 std::vector<std::int32_t> Engine::peers_with_output() const {
   std::vector<std::int32_t> peers;
-  peers.reserve(output_.size());
-  for (const auto& [peer, frames] : output_)
-    peers.push_back(peer);
+  peers_with_output(peers);
   return peers;
+}
+
+void Engine::peers_with_output(std::vector<std::int32_t>& out) const {
+  out.clear();
+  for (const auto& [peer, frames] : output_)
+    out.push_back(peer);
 }
 
 Result<std::optional<Status>> Engine::test(RequestId id) {

@@ -62,9 +62,12 @@ namespace nexo::mpi {
 
 enum class SendMode : std::uint8_t { standard, synchronous, ready };
 
-// Copies the sender's bytes at `from` into `into` (all of it), e.g. with
-// process_vm_readv. An error makes the receiver fall back to CTS/DATA.
-using PullFn = std::function<Result<void>(const PullAddress& from, std::span<std::byte> into)>;
+// Copies the bytes of rank `sender` at `at` into `into` (all of it), e.g. with
+// process_vm_readv. An error makes the receiver fall back to CTS/DATA, and so
+// should a sender the transport cannot pull from (another host: its pid means
+// nothing here).
+using PullFn = std::function<Result<void>(std::int32_t sender, const PullAddress& at,
+                                          std::span<std::byte> into)>;
 
 struct EngineConfig {
   std::int32_t rank = 0;                  // this rank: the source of its frames
@@ -135,10 +138,20 @@ class Engine {
 
   // The ranks that have frames waiting for poll_transmit.
   std::vector<std::int32_t> peers_with_output() const;
+  // The same into `out` (cleared first): no allocation once `out` has grown.
+  void peers_with_output(std::vector<std::int32_t>& out) const;
+  bool has_output() const noexcept { return !output_.empty(); }
 
   // The request's status once it is complete (the id is then released), or
   // nullopt while it is not. invalid_argument for an id that is not live.
   Result<std::optional<Status>> test(RequestId id);
+
+  // True when the request is live and complete (test() would report it): a peek that does
+  // not release it, for MPI_Testall (which releases all or none).
+  bool done(RequestId id) const noexcept {
+    auto it = requests_.find(id);
+    return it != requests_.end() && it->second.done;
+  }
 
   // Releases a request without waiting for it (MPI_Request_free, and a
   // buffered send's own request): it goes on as before and is released when it

@@ -1,0 +1,150 @@
+// The MPI runtime of one rank: what MPI_Init builds and every other call uses.
+//
+// A Runtime owns the rank's point-to-point Engine (p2p.hpp) and the transports that move its
+// frames: the shared-memory rings of the host's ranks (shm.hpp) and, later, TCP to the ranks of
+// other hosts. It drives them all in progress(): frames the engine has for a peer go to that
+// peer's transport, frames that arrived go to the engine. A rank that waits (MPI_Wait, a
+// blocking call, a collective) calls wait_until(), which makes progress and, when nothing moves,
+// sleeps in the transport (a futex for shared memory) instead of spinning: with more ranks than
+// cores a spinning rank would steal the core of the rank it waits for.
+//
+// Communicators and requests are the C structs behind MPI_Comm and MPI_Request, defined here.
+// A communicator maps its ranks to world ranks; on the wire it is its context id (even): user
+// point-to-point traffic travels on `context`, the communicator's collectives on `context + 1`,
+// so that a collective never matches a user receive (MPI 3.1 §5.2.3).
+//
+// Threads: MPI_THREAD_FUNNELED (MPI_Init_thread reports it): every MPI call of a process comes
+// from one thread at a time, the one that called MPI_Init.
+#pragma once
+
+#include <mpi.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nexo/base/bytes.hpp"
+#include "nexo/base/result.hpp"
+#include "nexo/mpi/p2p.hpp"
+
+namespace nexo::mpi {
+
+inline constexpr std::uint32_t kCommMagic = 0x4e58'434d;     // "NXCM"
+inline constexpr std::uint32_t kRequestMagic = 0x4e58'5251;  // "NXRQ"
+inline constexpr std::uint32_t kWorldContext = 0;
+inline constexpr std::uint32_t kSelfContext = 2;
+inline constexpr std::uint32_t kFirstFreeContext = 4;
+// The largest tag a program may use (MPI_TAG_UB is at least 32767; nexo allows any int >= 0).
+inline constexpr int kTagUpperBound = 0x7fff'ffff;
+
+}  // namespace nexo::mpi
+
+// The object an MPI_Comm points to.
+struct nexo_mpi_comm {
+  std::uint32_t magic = nexo::mpi::kCommMagic;
+  bool predefined = false;
+  std::uint32_t context = 0;      // user traffic; collectives use context + 1
+  int rank = 0;                   // this process's rank in the communicator
+  std::vector<int> world;         // communicator rank -> world rank
+  std::vector<int> from_world;    // world rank -> communicator rank, or -1
+  MPI_Errhandler errhandler = MPI_ERRORS_ARE_FATAL;
+  int refs = 1;        // the handle, and each request on it (freed when the last goes)
+  bool freed = false;  // MPI_Comm_free was called (the handle is gone)
+
+  int size() const noexcept { return static_cast<int>(world.size()); }
+};
+
+// The object an MPI_Request points to.
+struct nexo_mpi_request {
+  enum class Kind : std::uint8_t {
+    send,      // an engine send (standard, synchronous, ready)
+    receive,   // an engine receive
+    done,      // complete when made: PROC_NULL, MPI_Ibsend (the copy is made at once)
+  };
+  std::uint32_t magic = nexo::mpi::kRequestMagic;
+  Kind kind = Kind::done;
+  nexo::mpi::Engine::RequestId id = 0;
+  MPI_Comm comm = MPI_COMM_NULL;
+  // A derived (not dense) datatype: a send's packed copy, or a receive's packed bytes that
+  // completion unpacks into (buffer, count, type).
+  nexo::Bytes staging;
+  void* buffer = nullptr;
+  std::size_t count = 0;
+  MPI_Datatype type = MPI_DATATYPE_NULL;
+  MPI_Status status{};  // Kind::done: the status to report
+};
+
+namespace nexo::mpi {
+
+// The environment a launched rank gets (nexorun sets it; see the runtime plan).
+struct LaunchInfo {
+  int rank = 0;
+  int size = 1;
+  std::string shm_spec;  // NEXO_MPI_SHM; empty: no shared memory
+  int local_rank = 0;
+  int local_size = 1;
+};
+
+class ShmWorld;
+
+class Runtime {
+ public:
+  // Starts the rank from its environment (a singleton without NEXO_MPI_RANK): joins the
+  // transports. Errors name the variable or the transport that failed.
+  static Result<std::unique_ptr<Runtime>> start();
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+  Engine& engine() noexcept { return *engine_; }
+
+  // One pass: frames out to every transport, frames in to the engine. True if anything moved.
+  Result<bool> progress();
+  // Progress until done() is true; sleeps in the transports when nothing moves.
+  Result<void> wait_until(const std::function<bool()>& done);
+
+  // A fresh context id for a communicator made collectively (the caller agrees on it with the
+  // other members: the largest proposal wins, and every member then moves past it).
+  std::uint32_t next_context() const noexcept { return next_context_; }
+  void use_context(std::uint32_t context) noexcept {
+    if (context + 2 > next_context_) next_context_ = context + 2;
+  }
+
+  // Ends the job at once with `code`: the launcher (if any) is told, then this process exits.
+  [[noreturn]] void abort_job(int code, const std::string& why);
+
+  // Progress until every frame the engine made is handed to a transport (MPI_Finalize).
+  Result<void> flush();
+
+ private:
+  Runtime() = default;
+  Result<void> transmit();
+  Result<bool> receive();
+  Result<bool> send_frame(int to, std::span<const std::byte> frame);
+
+  int rank_ = 0;
+  int size_ = 1;
+  std::uint32_t next_context_ = kFirstFreeContext;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ShmWorld> shm_;
+  std::vector<int> local_of_;  // world rank -> shm rank, or -1
+  std::vector<int> world_of_local_;
+  Bytes frame_;                       // poll_transmit's buffer
+  std::vector<Bytes> pending_;        // per world rank: a frame the transport had no room for
+  std::vector<bool> has_pending_;
+  std::vector<std::int32_t> peers_;   // scratch for peers_with_output
+  std::optional<Error> receive_error_;
+};
+
+// The rank's runtime between MPI_Init and MPI_Finalize; nullptr outside.
+Runtime* runtime() noexcept;
+
+}  // namespace nexo::mpi
