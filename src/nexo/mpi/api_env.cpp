@@ -12,6 +12,7 @@
 #include "nexo/mpi/api_internal.hpp"
 #include "nexo/mpi/datatype.hpp"
 #include "nexo/mpi/errors.hpp"
+#include "nexo/mpi/trace.hpp"
 
 // The predefined communicators (mpi.h names their addresses). Filled by MPI_Init.
 nexo_mpi_comm nexo_mpi_comm_world;
@@ -160,6 +161,20 @@ void release_comm(MPI_Comm comm) {
 
 using namespace nexo::mpi;
 
+namespace {
+// MPI_Finalize's work, traced as its call (the trace is written after it).
+void finalize_work() {
+  TraceCall trace("MPI_Finalize");
+  // Released requests (MPI_Request_free, buffered sends) complete first; then every frame goes
+  // out, and a barrier makes sure no rank still needs this one (a pull of its memory, a reply).
+  wait_until("MPI_Finalize", [] { return adopted_empty(); });
+  std::byte none{};
+  std::vector<std::byte> all(static_cast<std::size_t>(MPI_COMM_WORLD->size()));
+  exchange_all(MPI_COMM_WORLD, std::span<const std::byte>(&none, 1), all, "MPI_Finalize");
+  if (auto flushed = g_owned->flush(); !flushed) runtime_failure("MPI_Finalize", flushed.error());
+}
+}  // namespace
+
 extern "C" {
 
 int MPI_Init_thread(int* argc, char*** argv, int required, int* provided) {
@@ -184,6 +199,7 @@ int MPI_Init_thread(int* argc, char*** argv, int required, int* provided) {
   init_comm(nexo_mpi_comm_self, kSelfContext, {g_owned->rank()}, size);
   set_error_hook(&world_hook);
   g_initialized = true;
+  trace_start(g_owned->rank());
   // Calls may come from any thread, one at a time (nothing is thread-local); not concurrently.
   if (provided != nullptr)
     *provided = std::min(required < MPI_THREAD_SINGLE ? MPI_THREAD_SINGLE : required,
@@ -210,20 +226,17 @@ int MPI_Finalized(int* flag) {
 
 int MPI_Finalize(void) {
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
-  // Released requests (MPI_Request_free, buffered sends) complete first; then every frame goes
-  // out, and a barrier makes sure no rank still needs this one (a pull of its memory, a reply).
-  wait_until(__func__, [] { return adopted_empty(); });
-  std::byte none{};
-  std::vector<std::byte> all(static_cast<std::size_t>(MPI_COMM_WORLD->size()));
-  exchange_all(MPI_COMM_WORLD, std::span<const std::byte>(&none, 1), all, __func__);
-  if (auto flushed = g_owned->flush(); !flushed) runtime_failure(__func__, flushed.error());
+  finalize_work();
+  trace_finish();
   set_error_hook(nullptr);
   g_finalized = true;
   g_owned.reset();
   return MPI_SUCCESS;
 }
 
+
 int MPI_Abort(MPI_Comm comm, int errorcode) {
+  TraceCall trace(__func__);
   (void)comm;  // the whole job ends, whatever the communicator (MPI 3.1 §8.7 allows it)
   const std::string why = "MPI_Abort(" + std::to_string(errorcode) + ") called";
   if (runtime() == nullptr) {
@@ -235,6 +248,7 @@ int MPI_Abort(MPI_Comm comm, int errorcode) {
 }
 
 int MPI_Get_processor_name(char* name, int* resultlen) {
+  TraceCall trace(__func__);
   if (name == nullptr || resultlen == nullptr)
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "name or resultlen is null");
   char host[MPI_MAX_PROCESSOR_NAME] = {};
@@ -246,6 +260,7 @@ int MPI_Get_processor_name(char* name, int* resultlen) {
 }
 
 int MPI_Comm_set_errhandler(MPI_Comm comm, MPI_Errhandler errhandler) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (!is_errhandler(errhandler))
@@ -256,6 +271,7 @@ int MPI_Comm_set_errhandler(MPI_Comm comm, MPI_Errhandler errhandler) {
 }
 
 int MPI_Comm_get_errhandler(MPI_Comm comm, MPI_Errhandler* errhandler) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (errhandler == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "errhandler is null");
@@ -264,6 +280,7 @@ int MPI_Comm_get_errhandler(MPI_Comm comm, MPI_Errhandler* errhandler) {
 }
 
 int MPI_Comm_rank(MPI_Comm comm, int* rank) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (rank == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "rank is null");
@@ -272,6 +289,7 @@ int MPI_Comm_rank(MPI_Comm comm, int* rank) {
 }
 
 int MPI_Comm_size(MPI_Comm comm, int* size) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (size == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "size is null");
@@ -308,6 +326,7 @@ MPI_Comm make_comm(MPI_Comm parent, std::uint32_t context, std::vector<int> memb
 }  // namespace
 
 int MPI_Comm_dup(MPI_Comm comm, MPI_Comm* newcomm) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (newcomm == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "newcomm is null");
@@ -317,6 +336,7 @@ int MPI_Comm_dup(MPI_Comm comm, MPI_Comm* newcomm) {
 }
 
 int MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm* newcomm) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (!is_comm(comm)) return comm_error(comm, MPI_ERR_COMM, __func__, "invalid communicator");
   if (newcomm == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "newcomm is null");
@@ -359,6 +379,7 @@ int MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm* newcomm) {
 }
 
 int MPI_Comm_free(MPI_Comm* comm) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (comm == nullptr || !is_comm(*comm))
     return comm_error(MPI_COMM_NULL, MPI_ERR_COMM, __func__, "invalid communicator");

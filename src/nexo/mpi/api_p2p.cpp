@@ -9,6 +9,7 @@
 #include "nexo/mpi/api_internal.hpp"
 #include "nexo/mpi/datatype.hpp"
 #include "nexo/mpi/errors.hpp"
+#include "nexo/mpi/trace.hpp"
 
 namespace nexo::mpi {
 namespace {
@@ -102,6 +103,7 @@ int finish(MPI_Request request, MPI_Status* status) {
              request->count, *request->type, 0);
     }
     if (s.truncated) code = MPI_ERR_TRUNCATE;
+    if (!s.cancelled) trace_received(s.source, s.tag, count, s.message);
     const int source = s.cancelled ? MPI_ANY_SOURCE
                                    : request->comm->from_world[static_cast<std::size_t>(s.source)];
     fill_status(status, source, s.cancelled ? MPI_ANY_TAG : s.tag,
@@ -160,6 +162,7 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
     pack(buf, n, *type, 0, copy);
     auto id = engine.isend(peer, comm->context, tag, copy, SendMode::standard);
     if (!id) runtime_failure(function, id.error());
+    trace_sent(peer, tag, bytes, *id);
     MPI_Request inner = new_request(nexo_mpi_request::Kind::send, comm);
     inner->id = *id;
     adopt_request(inner, offset);
@@ -179,6 +182,7 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
   }
   auto id = engine.isend(peer, comm->context, tag, data, engine_mode(mode));
   if (!id) runtime_failure(function, id.error());
+  trace_sent(peer, tag, data.size(), *id);
   request->id = *id;
   *out = request;
   return MPI_SUCCESS;
@@ -288,30 +292,35 @@ extern "C" {
 
 int MPI_Isend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
               MPI_Request* request) {
+  TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::standard, request, __func__);
 }
 
 int MPI_Issend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
                MPI_Comm comm, MPI_Request* request) {
+  TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::synchronous, request, __func__);
 }
 
 int MPI_Ibsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
                MPI_Comm comm, MPI_Request* request) {
+  TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::buffered, request, __func__);
 }
 
 int MPI_Irsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
                MPI_Comm comm, MPI_Request* request) {
+  TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::ready, request, __func__);
 }
 
 int MPI_Irecv(void* buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
               MPI_Request* request) {
+  TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_recv(buf, count, datatype, source, tag, comm, request, __func__);
 }
@@ -328,26 +337,31 @@ int blocking_send(const void* buf, int count, MPI_Datatype datatype, int dest, i
 }  // namespace
 
 int MPI_Send(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::standard, __func__);
 }
 
 int MPI_Ssend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
               MPI_Comm comm) {
+  TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::synchronous, __func__);
 }
 
 int MPI_Bsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
               MPI_Comm comm) {
+  TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::buffered, __func__);
 }
 
 int MPI_Rsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
               MPI_Comm comm) {
+  TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::ready, __func__);
 }
 
 int MPI_Recv(void* buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
              MPI_Status* status) {
+  TraceCall trace(__func__);
   MPI_Request request = MPI_REQUEST_NULL;
   if (int rc = start_recv(buf, count, datatype, source, tag, comm, &request, __func__);
       rc != MPI_SUCCESS)
@@ -358,6 +372,7 @@ int MPI_Recv(void* buf, int count, MPI_Datatype datatype, int source, int tag, M
 int MPI_Sendrecv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
                  void* recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
                  MPI_Comm comm, MPI_Status* status) {
+  TraceCall trace(__func__);
   MPI_Request receive = MPI_REQUEST_NULL;
   MPI_Request send = MPI_REQUEST_NULL;
   if (int rc = start_recv(recvbuf, recvcount, recvtype, source, recvtag, comm, &receive, __func__);
@@ -377,6 +392,7 @@ int MPI_Sendrecv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, int 
 }
 
 int MPI_Buffer_attach(void* buffer, int size) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (size < 0)
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "size " + std::to_string(size) + " < 0");
@@ -392,6 +408,7 @@ int MPI_Buffer_attach(void* buffer, int size) {
 }
 
 int MPI_Buffer_detach(void* buffer_addr, int* size) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (buffer_addr == nullptr || size == nullptr)
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "buffer_addr or size is null");
@@ -408,6 +425,7 @@ int MPI_Buffer_detach(void* buffer_addr, int* size) {
 }
 
 int MPI_Wait(MPI_Request* request, MPI_Status* status) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (request == nullptr)
     return comm_error(MPI_COMM_NULL, MPI_ERR_REQUEST, __func__, "request is null");
@@ -421,6 +439,7 @@ int MPI_Wait(MPI_Request* request, MPI_Status* status) {
 }
 
 int MPI_Test(MPI_Request* request, int* flag, MPI_Status* status) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (request == nullptr || flag == nullptr)
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "request or flag is null");
@@ -439,6 +458,7 @@ int MPI_Test(MPI_Request* request, int* flag, MPI_Status* status) {
 }
 
 int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[]) {
+  TraceCall trace(__func__);
   if (int rc = check_request_array(count, requests, __func__); rc != MPI_SUCCESS) return rc;
   int error = MPI_SUCCESS;
   wait_until(__func__, [&] {
@@ -470,6 +490,7 @@ int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[]) {
 }
 
 int MPI_Testall(int count, MPI_Request requests[], int* flag, MPI_Status statuses[]) {
+  TraceCall trace(__func__);
   if (int rc = check_request_array(count, requests, __func__); rc != MPI_SUCCESS) return rc;
   if (flag == nullptr) return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "flag is null");
   if (auto moved = runtime()->progress(); !moved) runtime_failure(__func__, moved.error());
@@ -498,6 +519,7 @@ int first_complete(int count, MPI_Request requests[], bool& active) {
 }  // namespace
 
 int MPI_Waitany(int count, MPI_Request requests[], int* index, MPI_Status* status) {
+  TraceCall trace(__func__);
   if (int rc = check_request_array(count, requests, __func__); rc != MPI_SUCCESS) return rc;
   if (index == nullptr) return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "index is null");
   bool active = false;
@@ -519,6 +541,7 @@ int MPI_Waitany(int count, MPI_Request requests[], int* index, MPI_Status* statu
 }
 
 int MPI_Testany(int count, MPI_Request requests[], int* index, int* flag, MPI_Status* status) {
+  TraceCall trace(__func__);
   if (int rc = check_request_array(count, requests, __func__); rc != MPI_SUCCESS) return rc;
   if (index == nullptr || flag == nullptr)
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "index or flag is null");
@@ -544,6 +567,7 @@ int MPI_Testany(int count, MPI_Request requests[], int* index, int* flag, MPI_St
 
 int MPI_Waitsome(int incount, MPI_Request requests[], int* outcount, int indices[],
                  MPI_Status statuses[]) {
+  TraceCall trace(__func__);
   if (int rc = check_request_array(incount, requests, __func__); rc != MPI_SUCCESS) return rc;
   if (outcount == nullptr || (incount > 0 && indices == nullptr))
     return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "outcount or indices is null");
@@ -583,6 +607,7 @@ int MPI_Waitsome(int incount, MPI_Request requests[], int* outcount, int indices
 }
 
 int MPI_Request_free(MPI_Request* request) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (request == nullptr || !is_request(*request))
     return comm_error(MPI_COMM_NULL, MPI_ERR_REQUEST, __func__, "not a valid request");
@@ -593,6 +618,7 @@ int MPI_Request_free(MPI_Request* request) {
 }
 
 int MPI_Cancel(MPI_Request* request) {
+  TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (request == nullptr || !is_request(*request))
     return comm_error(MPI_COMM_NULL, MPI_ERR_REQUEST, __func__, "not a valid request");
@@ -645,10 +671,12 @@ int probe(int source, int tag, MPI_Comm comm, int* flag, MPI_Status* status, boo
 }  // namespace
 
 int MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status* status) {
+  TraceCall trace(__func__);
   return probe(source, tag, comm, nullptr, status, true, __func__);
 }
 
 int MPI_Iprobe(int source, int tag, MPI_Comm comm, int* flag, MPI_Status* status) {
+  TraceCall trace(__func__);
   if (flag == nullptr) return comm_error(comm, MPI_ERR_ARG, __func__, "flag is null");
   return probe(source, tag, comm, flag, status, false, __func__);
 }

@@ -82,7 +82,10 @@ Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t conte
 
 void Engine::complete(Request& request) {
   request.done = true;
-  if (!request.is_send) request.status.count = request.progress;
+  if (!request.is_send) {
+    request.status.count = request.progress;
+    request.status.message = request.remote_request;
+  }
   if (request.detached) reaped_.push_back(request.id);
 }
 

@@ -103,7 +103,13 @@ struct Status {
   std::size_t count = 0;
   bool truncated = false;
   bool cancelled = false;
-  friend bool operator==(const Status&, const Status&) = default;
+  // A receive: the sender's request id of the matched message (with `source`, a name for the
+  // message across ranks: tracing draws an arrow from the send to this receive). Not compared.
+  std::uint64_t message = 0;
+  friend bool operator==(const Status& a, const Status& b) {
+    return a.source == b.source && a.tag == b.tag && a.count == b.count &&
+           a.truncated == b.truncated && a.cancelled == b.cancelled;
+  }
 };
 
 class Engine {

@@ -1,5 +1,6 @@
 #include "nexo/mpi/runtime.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "nexo/mpi/shm.hpp"
 #include "nexo/mpi/shm_pull.hpp"
+#include "nexo/mpi/trace.hpp"
 
 namespace nexo::mpi {
 namespace {
@@ -70,6 +72,22 @@ Result<std::optional<LaunchInfo>> read_launch_info() {
   return std::optional<LaunchInfo>{info};
 }
 
+// How long a waiting rank polls before it sleeps. While the host's ranks fit its CPUs, a rank
+// spins for long (as Open MPI and MPICH do: a futex wake-up costs tens of microseconds here,
+// the message itself well under one); with more ranks than CPUs a spinning rank steals the CPU
+// of the rank it waits for, so it sleeps almost at once. NEXO_MPI_SPIN_US overrides.
+ShmOptions shm_options(int local_size) {
+  ShmOptions options;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int ncpu = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  options.spin = local_size <= ncpu ? std::chrono::nanoseconds(std::chrono::milliseconds(2))
+                                    : std::chrono::nanoseconds(std::chrono::microseconds(4));
+  if (auto us = env_int("NEXO_MPI_SPIN_US", 0, 10'000'000, -1); us && *us >= 0)
+    options.spin = std::chrono::microseconds(*us);
+  return options;
+}
+
 }  // namespace
 
 Runtime* runtime() noexcept {
@@ -95,7 +113,7 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
                        std::to_string(segment->nranks()) + " ranks, NEXO_MPI_LOCAL_SIZE says " +
                        std::to_string(info.local_size));
     }
-    auto world = ShmWorld::join(std::move(*segment), info.local_rank);
+    auto world = ShmWorld::join(std::move(*segment), info.local_rank, shm_options(info.local_size));
     if (!world) return std::move(world).error().with_context("MPI_Init: shared memory");
     rt->shm_ = std::make_unique<ShmWorld>(std::move(*world));
     // One host: shared-memory rank = world rank.
@@ -227,6 +245,7 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
 }
 
 void Runtime::abort_job(int code, const std::string& why) {
+  trace_finish();  // what led here is the interesting part of a trace
   std::fprintf(stderr, "nexo MPI: rank %d: %s\n", rank_, why.c_str());
   std::fflush(stderr);
   std::fflush(stdout);
