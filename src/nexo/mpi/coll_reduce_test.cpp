@@ -91,20 +91,24 @@ Buffer values(MPI_Datatype type, int rank, std::size_t count, unsigned salt) {
   return buf;
 }
 
-// What the collective must produce at rank r, from every rank's input, combined in rank order.
-Buffer expected(Kind kind, const Reduction& op, const std::vector<Buffer>& inputs, int r) {
-  int last = kind == Kind::scan ? r : static_cast<int>(inputs.size()) - 1;
-  Buffer acc = inputs[0];
-  std::size_t count = acc.size() / op.element_size;
-  for (int i = 1; i <= last; ++i) {
-    Buffer next = inputs[static_cast<std::size_t>(i)];
-    if (count > 0) op.combine(acc.data(), next.data(), count);  // next = acc op next
-    acc = next;
+// What the collective must produce at each rank, from every rank's input combined in rank
+// order: prefix[r] = x0 op ... op xr.
+std::vector<Buffer> expected(Kind kind, const Reduction& op, const std::vector<Buffer>& inputs) {
+  std::vector<Buffer> prefix{inputs[0]};
+  std::size_t count = inputs[0].size() / op.element_size;
+  for (std::size_t i = 1; i < inputs.size(); ++i) {
+    Buffer next = inputs[i];
+    if (count > 0) op.combine(prefix.back().data(), next.data(), count);  // next = acc op next
+    prefix.push_back(std::move(next));
   }
-  if (kind != Kind::reduce_scatter_block) return acc;
-  std::size_t block = acc.size() / inputs.size();
-  return Buffer(acc.begin() + static_cast<long>(r * block),
-                acc.begin() + static_cast<long>((r + 1) * block));
+  if (kind == Kind::scan) return prefix;
+  std::vector<Buffer> result(inputs.size(), prefix.back());
+  if (kind != Kind::reduce_scatter_block) return result;
+  std::size_t block = prefix.back().size() / inputs.size();
+  for (std::size_t r = 0; r < inputs.size(); ++r)
+    result[r] = Buffer(prefix.back().begin() + static_cast<long>(r * block),
+                       prefix.back().begin() + static_cast<long>((r + 1) * block));
+  return result;
 }
 
 // Runs one reduction collective on n ranks and checks every rank's result. `count` is the
@@ -139,10 +143,11 @@ void check(Kind kind, int n, int root, const Reduction& op, std::size_t count,
     }
     return ok();
   });
+  std::vector<Buffer> want_all = expected(kind, op, inputs);
   for (int r = 0; r < n; ++r) {
     if (kind == Kind::reduce && r != root) continue;
     Buffer got = outputs[static_cast<std::size_t>(r)];
-    Buffer want = expected(kind, op, inputs, r);
+    const Buffer& want = want_all[static_cast<std::size_t>(r)];
     if (kind == Kind::reduce_scatter_block && in_place) got.resize(want.size());
     EXPECT_TRUE(got == want) << name_of(kind) << " differs at rank " << r;
   }
@@ -180,11 +185,18 @@ std::string label(Kind kind, int n, const char* op, std::size_t count, const cha
          (root >= 0 ? ", root " + std::to_string(root) : "");
 }
 
+// Only allreduce has thresholds to move (reduce, scan and reduce_scatter_block choose by the
+// op and the rank count alone).
+std::vector<test::NamedTuning> tunings_of(Kind kind) {
+  if (kind == Kind::allreduce) return tunings();
+  return {{"default", CollTuning{}}};
+}
+
 void predefined_ops(Kind kind) {
   for (const auto& [op, type] : op_cases()) {
     Reduction red = reduction_of(op, type);
     auto input = [type = type](int r, std::size_t c) { return values(type, r, c, 11); };
-    for (const auto& [tname, tuning] : tunings()) {
+    for (const auto& [tname, tuning] : tunings_of(kind)) {
       for (int n = 1; n <= kMaxRanks; ++n) {
         for (std::size_t count :
              {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{37}}) {
@@ -276,10 +288,12 @@ void non_commutative(Kind kind) {
                             {"MPI_Op_create matmul", reduction_of(user_op, mat_type)}};
   for (const auto& [oname, red] : ops) {
     ASSERT_FALSE(red.commutative);
-    for (const auto& [tname, tuning] : tunings()) {
+    for (const auto& [tname, tuning] : tunings_of(kind)) {
       for (int n = 1; n <= kMaxRanks; ++n) {
-        for (std::size_t count :
-             {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{4099}}) {
+        // 4099 matrices are 128 KiB: allreduce's ring threshold, which a non-commutative op
+        // must not take. reduce_scatter_block's count is per block (n of them).
+        std::size_t large = kind == Kind::reduce_scatter_block ? 130 : 4099;
+        for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{3}, large}) {
           for (bool in_place : {false, true}) {
             std::vector<int> roots = kind == Kind::reduce ? roots_of(n) : std::vector<int>{0};
             for (int root : roots) {
