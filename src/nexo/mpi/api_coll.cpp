@@ -38,7 +38,8 @@ class CommChannel final : public CollChannel {
   Result<void> wait_all(std::span<const RequestId> ids) override {
     std::size_t next = 0;
     auto waited = runtime()->wait_until([&] {
-      while (next < ids.size() && engine_.done(ids[next])) ++next;
+      while (next < ids.size() && engine_.done(ids[next]))
+        ++next;
       return next == ids.size();
     });
     if (!waited) return waited;
@@ -47,8 +48,9 @@ class CommChannel final : public CollChannel {
       auto status = engine_.test(id);
       if (!status) return std::move(status).error();
       if (result && (*status)->truncated)
-        result = Error(ErrorKind::truncated, "a collective's message was longer than expected: "
-                                             "the ranks' counts or datatypes do not match");
+        result = Error(ErrorKind::truncated,
+                       "a collective's message was longer than expected: "
+                       "the ranks' counts or datatypes do not match");
     }
     return result;
   }
@@ -92,7 +94,7 @@ class Packed {
   void* buf_;
   std::size_t count_;
   MPI_Datatype type_;
-  Bytes tmp_;
+  nexo::Bytes tmp_;
   std::span<std::byte> bytes_;
 };
 
@@ -111,7 +113,7 @@ class Laid {
     if (load) {
       for_each_leaf_run(*type, count, 0, [&](std::int64_t disp, std::size_t n) {
         std::memcpy(tmp_.data() + (disp - type_->lb), buf_ + disp,
-                    n * static_cast<std::size_t>(type_->leaf->extent));
+                    n * static_cast<std::size_t>(leaf_of(*type_).extent));
       });
     }
     bytes_ = tmp_;
@@ -121,7 +123,7 @@ class Laid {
     if (tmp_.empty()) return;
     for_each_leaf_run(*type_, count_, 0, [&](std::int64_t disp, std::size_t n) {
       std::memcpy(buf_ + disp, tmp_.data() + (disp - type_->lb),
-                  n * static_cast<std::size_t>(type_->leaf->extent));
+                  n * static_cast<std::size_t>(leaf_of(*type_).extent));
     });
   }
 
@@ -129,7 +131,7 @@ class Laid {
   std::byte* buf_;
   std::size_t count_;
   MPI_Datatype type_;
-  Bytes tmp_;
+  nexo::Bytes tmp_;
   std::span<std::byte> bytes_;
 };
 
@@ -145,9 +147,9 @@ Reduction reduction_of(MPI_Op op, MPI_Datatype type) {
 
 int check_root(MPI_Comm comm, int root, const char* function) {
   if (root < 0 || root >= comm->size())
-    return comm_error(comm, MPI_ERR_ROOT, function,
-                      "root " + std::to_string(root) + " is not in 0.." +
-                          std::to_string(comm->size() - 1));
+    return comm_error(
+        comm, MPI_ERR_ROOT, function,
+        "root " + std::to_string(root) + " is not in 0.." + std::to_string(comm->size() - 1));
   return MPI_SUCCESS;
 }
 
@@ -207,7 +209,8 @@ VLayout packed_layout(int n, const int* counts, MPI_Datatype type) {
 
 // The packed bytes of block i of a v-buffer (displs in extents) into/out of `tmp`.
 void pack_block(const void* buf, int count, int displ, MPI_Datatype type, std::byte* out) {
-  const auto* at = static_cast<const std::byte*>(buf) + static_cast<std::int64_t>(displ) * type->extent;
+  const auto* at =
+      static_cast<const std::byte*>(buf) + static_cast<std::int64_t>(displ) * type->extent;
   const std::size_t bytes = static_cast<std::size_t>(count) * element_bytes(type);
   pack(at, static_cast<std::size_t>(count), *type, 0, std::span<std::byte>(out, bytes));
 }
@@ -320,9 +323,9 @@ int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
   // In place: the input is recvbuf's n * size elements, the result its first n.
   Laid send(in_place ? nullptr : sendbuf, in_place ? 0 : all, datatype, true);
   Laid recv(recvbuf, in_place ? all : n, datatype, in_place);
-  auto done = reduce_scatter_block(
-      channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()), recv.bytes(),
-      reduction_of(op, datatype));
+  auto done =
+      reduce_scatter_block(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),
+                           recv.bytes(), reduction_of(op, datatype));
   if (!done) return coll_failure(comm, __func__, done.error());
   if (in_place) {
     // Only the first block is the result; the rest of the buffer is the caller's input.
@@ -380,7 +383,7 @@ int MPI_Gatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void*
       return rc;
   }
   VLayout layout;
-  Bytes tmp;
+  nexo::Bytes tmp;
   if (is_root) {
     if (int rc = check_counts(comm, recvcounts, displs, __func__); rc != MPI_SUCCESS) return rc;
     if (int rc = check_buffer(comm, recvbuf, 1, recvtype, __func__); rc != MPI_SUCCESS) return rc;
@@ -393,14 +396,14 @@ int MPI_Gatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void*
   CommChannel channel(comm);
   Packed send(in_place ? nullptr : sendbuf, in_place ? 0 : static_cast<std::size_t>(sendcount),
               in_place ? recvtype : sendtype, true);
-  auto done = gatherv(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),
-                      tmp, layout.counts, layout.offsets, root);
+  auto done = gatherv(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()), tmp,
+                      layout.counts, layout.offsets, root);
   if (!done) return coll_failure(comm, __func__, done.error());
   if (is_root) {
     for (int i = 0; i < comm->size(); ++i) {
       if (i == root && in_place) continue;
-      unpack_block(tmp.data() + layout.offsets[static_cast<std::size_t>(i)], recvbuf,
-                   recvcounts[i], displs[i], recvtype);
+      unpack_block(tmp.data() + layout.offsets[static_cast<std::size_t>(i)], recvbuf, recvcounts[i],
+                   displs[i], recvtype);
     }
   }
   return MPI_SUCCESS;
@@ -428,7 +431,8 @@ int MPI_Scatter(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void*
   Packed send(is_root ? sendbuf : nullptr, all, is_root ? sendtype : recvtype, true);
   Packed recv(in_place ? nullptr : recvbuf, in_place ? 0 : static_cast<std::size_t>(recvcount),
               in_place ? sendtype : recvtype, false);
-  auto done = scatter(channel, send.bytes(), in_place ? std::span<std::byte>() : recv.bytes(), root);
+  auto done =
+      scatter(channel, send.bytes(), in_place ? std::span<std::byte>() : recv.bytes(), root);
   if (!done) return coll_failure(comm, __func__, done.error());
   if (!in_place) recv.store();
   return MPI_SUCCESS;
@@ -445,7 +449,7 @@ int MPI_Scatterv(const void* sendbuf, const int sendcounts[], const int displs[]
   if (in_place && !is_root)
     return comm_error(comm, MPI_ERR_BUFFER, __func__, "MPI_IN_PLACE is for the root only");
   VLayout layout;
-  Bytes tmp;
+  nexo::Bytes tmp;
   if (is_root) {
     if (int rc = check_counts(comm, sendcounts, displs, __func__); rc != MPI_SUCCESS) return rc;
     if (int rc = check_buffer(comm, sendbuf, 1, sendtype, __func__); rc != MPI_SUCCESS) return rc;
@@ -505,7 +509,7 @@ int MPI_Allgatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, vo
   if (int rc = check_counts(comm, recvcounts, displs, __func__); rc != MPI_SUCCESS) return rc;
   if (int rc = check_buffer(comm, recvbuf, 1, recvtype, __func__); rc != MPI_SUCCESS) return rc;
   const VLayout layout = packed_layout(comm->size(), recvcounts, recvtype);
-  Bytes tmp(layout.total);
+  nexo::Bytes tmp(layout.total);
   const int me = comm->rank;
   if (in_place)
     pack_block(recvbuf, recvcounts[me], displs[me], recvtype,
@@ -537,8 +541,7 @@ int MPI_Alltoall(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void
     return rc;
   const std::size_t n = comm->world.size();
   CommChannel channel(comm);
-  Packed send(in_place ? nullptr : sendbuf,
-              in_place ? 0 : static_cast<std::size_t>(sendcount) * n,
+  Packed send(in_place ? nullptr : sendbuf, in_place ? 0 : static_cast<std::size_t>(sendcount) * n,
               in_place ? recvtype : sendtype, true);
   Packed recv(recvbuf, static_cast<std::size_t>(recvcount) * n, recvtype, in_place);
   auto done = alltoall(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),

@@ -66,9 +66,9 @@ int comm_error(MPI_Comm comm, int code, const char* function, const std::string&
 
 int check_initialized(const char* function) {
   if (g_initialized && !g_finalized) return MPI_SUCCESS;
-  return comm_error(MPI_COMM_NULL, MPI_ERR_OTHER, function,
-                    g_finalized ? "called after MPI_Finalize"
-                                : "called before MPI_Init (call MPI_Init first)");
+  return comm_error(
+      MPI_COMM_NULL, MPI_ERR_OTHER, function,
+      g_finalized ? "called after MPI_Finalize" : "called before MPI_Init (call MPI_Init first)");
 }
 
 int check_buffer(MPI_Comm comm, const void* buf, int count, MPI_Datatype type,
@@ -233,7 +233,6 @@ int MPI_Finalize(void) {
   g_owned.reset();
   return MPI_SUCCESS;
 }
-
 
 int MPI_Abort(MPI_Comm comm, int errorcode) {
   TraceCall trace(__func__);

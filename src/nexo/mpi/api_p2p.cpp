@@ -93,7 +93,9 @@ int finish(MPI_Request request, MPI_Status* status) {
     return code;
   }
   auto tested = runtime()->engine().test(request->id);
-  if (!tested || !tested->has_value()) runtime_failure("MPI_Wait", tested ? Error(ErrorKind::malformed, "request not complete") : tested.error());
+  if (!tested || !tested->has_value())
+    runtime_failure("MPI_Wait",
+                    tested ? Error(ErrorKind::malformed, "request not complete") : tested.error());
   const Status s = **tested;
   if (request->kind == nexo_mpi_request::Kind::receive) {
     std::size_t count = s.count;
@@ -106,8 +108,8 @@ int finish(MPI_Request request, MPI_Status* status) {
     if (!s.cancelled) trace_received(s.source, s.tag, count, s.message);
     const int source = s.cancelled ? MPI_ANY_SOURCE
                                    : request->comm->from_world[static_cast<std::size_t>(s.source)];
-    fill_status(status, source, s.cancelled ? MPI_ANY_TAG : s.tag,
-                static_cast<std::int64_t>(count), s.cancelled, code);
+    fill_status(status, source, s.cancelled ? MPI_ANY_TAG : s.tag, static_cast<std::int64_t>(count),
+                s.cancelled, code);
   } else {
     fill_status(status, request->comm->rank, s.tag, static_cast<std::int64_t>(s.count), false,
                 MPI_SUCCESS);
@@ -144,8 +146,8 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
   if (mode == Mode::buffered) {
     // Copy into the attached buffer, send from there, let the runtime finish the send.
     const std::size_t bytes = packed_size(n, *type);
-    std::size_t offset = g_bsend.base != nullptr ? bsend_allocate(bytes + MPI_BSEND_OVERHEAD)
-                                                 : SIZE_MAX;
+    std::size_t offset =
+        g_bsend.base != nullptr ? bsend_allocate(bytes + MPI_BSEND_OVERHEAD) : SIZE_MAX;
     if (offset == SIZE_MAX) {
       reap_adopted();  // buffered sends that completed since give their room back
       if (g_bsend.base != nullptr) offset = bsend_allocate(bytes + MPI_BSEND_OVERHEAD);
@@ -212,8 +214,10 @@ int start_recv(void* buf, int count, MPI_Datatype type, int source, int tag, MPI
     request->type = type;
     retain(type);
   }
-  const int peer = source == MPI_ANY_SOURCE ? kAnySource : comm->world[static_cast<std::size_t>(source)];
-  auto id = runtime()->engine().irecv(peer, comm->context, tag == MPI_ANY_TAG ? kAnyTag : tag, into);
+  const int peer =
+      source == MPI_ANY_SOURCE ? kAnySource : comm->world[static_cast<std::size_t>(source)];
+  auto id =
+      runtime()->engine().irecv(peer, comm->context, tag == MPI_ANY_TAG ? kAnyTag : tag, into);
   if (!id) runtime_failure(function, id.error());
   request->id = *id;
   *out = request;
@@ -297,22 +301,22 @@ int MPI_Isend(const void* buf, int count, MPI_Datatype datatype, int dest, int t
   return start_send(buf, count, datatype, dest, tag, comm, Mode::standard, request, __func__);
 }
 
-int MPI_Issend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-               MPI_Comm comm, MPI_Request* request) {
+int MPI_Issend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request* request) {
   TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::synchronous, request, __func__);
 }
 
-int MPI_Ibsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-               MPI_Comm comm, MPI_Request* request) {
+int MPI_Ibsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request* request) {
   TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::buffered, request, __func__);
 }
 
-int MPI_Irsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-               MPI_Comm comm, MPI_Request* request) {
+int MPI_Irsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request* request) {
   TraceCall trace(__func__);
   if (request == nullptr) return comm_error(comm, MPI_ERR_REQUEST, __func__, "request is null");
   return start_send(buf, count, datatype, dest, tag, comm, Mode::ready, request, __func__);
@@ -341,20 +345,17 @@ int MPI_Send(const void* buf, int count, MPI_Datatype datatype, int dest, int ta
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::standard, __func__);
 }
 
-int MPI_Ssend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-              MPI_Comm comm) {
+int MPI_Ssend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::synchronous, __func__);
 }
 
-int MPI_Bsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-              MPI_Comm comm) {
+int MPI_Bsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::buffered, __func__);
 }
 
-int MPI_Rsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
-              MPI_Comm comm) {
+int MPI_Rsend(const void* buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   TraceCall trace(__func__);
   return blocking_send(buf, count, datatype, dest, tag, comm, Mode::ready, __func__);
 }
@@ -378,8 +379,8 @@ int MPI_Sendrecv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, int 
   if (int rc = start_recv(recvbuf, recvcount, recvtype, source, recvtag, comm, &receive, __func__);
       rc != MPI_SUCCESS)
     return rc;
-  if (int rc = start_send(sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::standard,
-                          &send, __func__);
+  if (int rc = start_send(sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::standard, &send,
+                          __func__);
       rc != MPI_SUCCESS) {
     // The receive stays posted in the engine; cancel it so nothing writes recvbuf later.
     if (receive->kind == nexo_mpi_request::Kind::receive) runtime()->engine().cancel(receive->id);
@@ -395,7 +396,8 @@ int MPI_Buffer_attach(void* buffer, int size) {
   TraceCall trace(__func__);
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   if (size < 0)
-    return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__, "size " + std::to_string(size) + " < 0");
+    return comm_error(MPI_COMM_NULL, MPI_ERR_ARG, __func__,
+                      "size " + std::to_string(size) + " < 0");
   if (buffer == nullptr && size > 0)
     return comm_error(MPI_COMM_NULL, MPI_ERR_BUFFER, __func__, "null buffer");
   if (g_bsend.base != nullptr)
@@ -648,7 +650,8 @@ int probe(int source, int tag, MPI_Comm comm, int* flag, MPI_Status* status, boo
     if (status != MPI_STATUS_IGNORE) *status = proc_null_status();
     return MPI_SUCCESS;
   }
-  const int peer = source == MPI_ANY_SOURCE ? kAnySource : comm->world[static_cast<std::size_t>(source)];
+  const int peer =
+      source == MPI_ANY_SOURCE ? kAnySource : comm->world[static_cast<std::size_t>(source)];
   const int pattern_tag = tag == MPI_ANY_TAG ? kAnyTag : tag;
   Engine& engine = runtime()->engine();
   std::optional<Status> found;

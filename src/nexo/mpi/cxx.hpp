@@ -66,23 +66,40 @@ inline void check(int code, const char* function) {
 template <class T>
 MPI_Datatype datatype_of() {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, char>) return MPI_CHAR;
-  else if constexpr (std::is_same_v<U, signed char>) return MPI_SIGNED_CHAR;
-  else if constexpr (std::is_same_v<U, unsigned char>) return MPI_UNSIGNED_CHAR;
-  else if constexpr (std::is_same_v<U, std::byte>) return MPI_BYTE;
-  else if constexpr (std::is_same_v<U, short>) return MPI_SHORT;
-  else if constexpr (std::is_same_v<U, unsigned short>) return MPI_UNSIGNED_SHORT;
-  else if constexpr (std::is_same_v<U, int>) return MPI_INT;
-  else if constexpr (std::is_same_v<U, unsigned>) return MPI_UNSIGNED;
-  else if constexpr (std::is_same_v<U, long>) return MPI_LONG;
-  else if constexpr (std::is_same_v<U, unsigned long>) return MPI_UNSIGNED_LONG;
-  else if constexpr (std::is_same_v<U, long long>) return MPI_LONG_LONG;
-  else if constexpr (std::is_same_v<U, unsigned long long>) return MPI_UNSIGNED_LONG_LONG;
-  else if constexpr (std::is_same_v<U, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<U, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<U, long double>) return MPI_LONG_DOUBLE;
-  else if constexpr (std::is_same_v<U, bool>) return MPI_C_BOOL;
-  else static_assert(sizeof(U) == 0, "no MPI datatype for this type");
+  if constexpr (std::is_same_v<U, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_same_v<U, signed char>)
+    return MPI_SIGNED_CHAR;
+  else if constexpr (std::is_same_v<U, unsigned char>)
+    return MPI_UNSIGNED_CHAR;
+  else if constexpr (std::is_same_v<U, std::byte>)
+    return MPI_BYTE;
+  else if constexpr (std::is_same_v<U, short>)
+    return MPI_SHORT;
+  else if constexpr (std::is_same_v<U, unsigned short>)
+    return MPI_UNSIGNED_SHORT;
+  else if constexpr (std::is_same_v<U, int>)
+    return MPI_INT;
+  else if constexpr (std::is_same_v<U, unsigned>)
+    return MPI_UNSIGNED;
+  else if constexpr (std::is_same_v<U, long>)
+    return MPI_LONG;
+  else if constexpr (std::is_same_v<U, unsigned long>)
+    return MPI_UNSIGNED_LONG;
+  else if constexpr (std::is_same_v<U, long long>)
+    return MPI_LONG_LONG;
+  else if constexpr (std::is_same_v<U, unsigned long long>)
+    return MPI_UNSIGNED_LONG_LONG;
+  else if constexpr (std::is_same_v<U, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<U, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<U, long double>)
+    return MPI_LONG_DOUBLE;
+  else if constexpr (std::is_same_v<U, bool>)
+    return MPI_C_BOOL;
+  else
+    static_assert(sizeof(U) == 0, "no MPI datatype for this type");
 }
 
 template <class T>
@@ -99,11 +116,12 @@ concept Marshalled = !std::is_trivially_copyable_v<T> && wire::Described<T>;
 // A contiguous container of trivially copyable elements (vector, string).
 template <class C>
 concept TrivialContainer = requires(C c) {
-  { c.data() };
+  {c.data()};
   { c.size() } -> std::convertible_to<std::size_t>;
   c.resize(std::size_t{});
   requires Trivial<typename C::value_type>;
-} && !wire::Described<C>;
+}
+&&!wire::Described<C>;
 
 struct Status {
   int source = MPI_ANY_SOURCE;
@@ -139,7 +157,8 @@ class Request {
   explicit Request(MPI_Request request, wire::Buffer owned = {})
       : request_(request), owned_(std::move(owned)) {}
   Request(Request&& other) noexcept
-      : request_(std::exchange(other.request_, MPI_REQUEST_NULL)), owned_(std::move(other.owned_)) {}
+      : request_(std::exchange(other.request_, MPI_REQUEST_NULL)),
+        owned_(std::move(other.owned_)) {}
   Request& operator=(Request&& other) noexcept {
     if (this != &other) {
       finish();
@@ -171,7 +190,8 @@ class Request {
 
   // Waits for every request of `requests`.
   static void wait_all(std::span<Request> requests) {
-    for (Request& r : requests) r.wait();
+    for (Request& r : requests)
+      r.wait();
   }
 
  private:
@@ -235,16 +255,15 @@ class Communicator {
   }
   template <TrivialContainer C>
   void send(const C& values, int dest, int tag) const {
-    check(MPI_Send(values.data(), byte_count(values.size() * sizeof(*values.data())), MPI_BYTE, dest,
-                   tag, comm_),
+    check(MPI_Send(values.data(), byte_count(values.size() * sizeof(*values.data())), MPI_BYTE,
+                   dest, tag, comm_),
           "MPI_Send");
   }
   template <Marshalled T>
   void send(const T& value, int dest, int tag) const {
     wire::Buffer bytes;
     wire::cdr::encode(value, bytes);
-    check(MPI_Send(bytes.data(), byte_count(bytes.size()), MPI_BYTE, dest, tag, comm_),
-          "MPI_Send");
+    check(MPI_Send(bytes.data(), byte_count(bytes.size()), MPI_BYTE, dest, tag, comm_), "MPI_Send");
   }
   // Synchronous: returns once the receive has matched (MPI_Ssend).
   template <Trivial T>
@@ -263,8 +282,9 @@ class Communicator {
   }
   // A container or a marshalled type: sized by probing the message first.
   template <class T>
-    requires TrivialContainer<T> || Marshalled<T>
-  T recv(int source, int tag, Status* status = nullptr) const {
+  requires TrivialContainer<T> || Marshalled<T> T recv(int source, int tag,
+                                                       Status* status = nullptr)
+  const {
     MPI_Status probed{};
     check(MPI_Probe(source, tag, comm_, &probed), "MPI_Probe");
     int bytes = 0;
@@ -313,9 +333,9 @@ class Communicator {
   template <Trivial T>
   Request irecv(std::span<T> values, int source, int tag) const {
     MPI_Request r = MPI_REQUEST_NULL;
-    check(MPI_Irecv(values.data(), byte_count(values.size_bytes()), MPI_BYTE, source, tag, comm_,
-                    &r),
-          "MPI_Irecv");
+    check(
+        MPI_Irecv(values.data(), byte_count(values.size_bytes()), MPI_BYTE, source, tag, comm_, &r),
+        "MPI_Irecv");
     return Request(r);
   }
 
@@ -400,8 +420,8 @@ class Communicator {
   // An MPI count: the C API takes int.
   static int byte_count(std::size_t n) {
     if (n > static_cast<std::size_t>(INT32_MAX))
-      throw Error(MPI_ERR_COUNT, "a message of " + std::to_string(n) +
-                                     " elements is beyond MPI's int count");
+      throw Error(MPI_ERR_COUNT,
+                  "a message of " + std::to_string(n) + " elements is beyond MPI's int count");
     return static_cast<int>(n);
   }
 

@@ -78,7 +78,8 @@ TEST(MpiCxx, CollectivesOnValuesAndSplitCommunicators) {
     const auto sum = world.reduce(2.0, MPI_SUM, 0);
     RANK_CHECK(rank == 0 ? sum.has_value() && *sum == 2.0 * size : !sum.has_value());
     const auto all = world.allgather(rank * 10);
-    for (int r = 0; r < size; ++r) RANK_CHECK(all[static_cast<std::size_t>(r)] == r * 10);
+    for (int r = 0; r < size; ++r)
+      RANK_CHECK(all[static_cast<std::size_t>(r)] == r * 10);
     std::vector<int> data;
     if (rank == 1) data = {7, 8, 9};
     world.bcast(data, 1);
@@ -110,7 +111,8 @@ TEST(MpiCxx, ErrorsThrowAndRequestsCompleteOnDestruction) {
       auto r = world.irecv(std::span<int>(in), 1 - rank, 0);
       auto s = world.isend(std::span<const int>(out), 1 - rank, 0);
     }  // both waited for by their destructors
-    for (int i = 0; i < 1000; ++i) RANK_CHECK(in[static_cast<std::size_t>(i)] == (1 - rank) * 1000 + i);
+    for (int i = 0; i < 1000; ++i)
+      RANK_CHECK(in[static_cast<std::size_t>(i)] == (1 - rank) * 1000 + i);
   }));
 }
 

@@ -108,10 +108,10 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
     auto segment = ShmSegment::open_spec(info.shm_spec);
     if (!segment) return std::move(segment).error().with_context("MPI_Init: shared memory");
     if (segment->nranks() != info.local_size) {
-      return Error(ErrorKind::invalid_argument,
-                   "MPI_Init: the shared segment " + info.shm_spec + " is for " +
-                       std::to_string(segment->nranks()) + " ranks, NEXO_MPI_LOCAL_SIZE says " +
-                       std::to_string(info.local_size));
+      return Error(ErrorKind::invalid_argument, "MPI_Init: the shared segment " + info.shm_spec +
+                                                    " is for " + std::to_string(segment->nranks()) +
+                                                    " ranks, NEXO_MPI_LOCAL_SIZE says " +
+                                                    std::to_string(info.local_size));
     }
     auto world = ShmWorld::join(std::move(*segment), info.local_rank, shm_options(info.local_size));
     if (!world) return std::move(world).error().with_context("MPI_Init: shared memory");
@@ -131,10 +131,11 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
                               std::span<std::byte> into) -> Result<void> {
       const int local = self->local_of_[static_cast<std::size_t>(sender)];
       if (local < 0)
-        return Error(ErrorKind::invalid_argument, "rank " + std::to_string(sender) + " is on another host");
+        return Error(ErrorKind::invalid_argument,
+                     "rank " + std::to_string(sender) + " is on another host");
       if (static_cast<std::uint64_t>(shm->pid_of(local)) != at.pid)
-        return Error(ErrorKind::malformed, "RTS names a pid that is not rank " +
-                                               std::to_string(sender) + "'s");
+        return Error(ErrorKind::malformed,
+                     "RTS names a pid that is not rank " + std::to_string(sender) + "'s");
       auto can = shm->can_pull_from(local);
       if (!can) return std::move(can).error();
       if (!*can) return Error(ErrorKind::permission_denied, "pull refused");
@@ -227,7 +228,8 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
     if (done()) return ok();
     if (*moved) continue;
     bool pending = false;
-    for (bool p : has_pending_) pending = pending || p;
+    for (bool p : has_pending_)
+      pending = pending || p;
     if (shm_) {
       // Sleeps until a frame arrives, a full ring has room, or a peer rings the doorbell; the
       // bound only limits how long a lost wake-up (there should be none) could cost.

@@ -24,8 +24,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,10 +49,10 @@ inline constexpr int kTagUpperBound = 0x7fff'ffff;
 struct nexo_mpi_comm {
   std::uint32_t magic = nexo::mpi::kCommMagic;
   bool predefined = false;
-  std::uint32_t context = 0;      // user traffic; collectives use context + 1
-  int rank = 0;                   // this process's rank in the communicator
-  std::vector<int> world;         // communicator rank -> world rank
-  std::vector<int> from_world;    // world rank -> communicator rank, or -1
+  std::uint32_t context = 0;    // user traffic; collectives use context + 1
+  int rank = 0;                 // this process's rank in the communicator
+  std::vector<int> world;       // communicator rank -> world rank
+  std::vector<int> from_world;  // world rank -> communicator rank, or -1
   MPI_Errhandler errhandler = MPI_ERRORS_ARE_FATAL;
   int refs = 1;        // the handle, and each request on it (freed when the last goes)
   bool freed = false;  // MPI_Comm_free was called (the handle is gone)
@@ -63,9 +63,9 @@ struct nexo_mpi_comm {
 // The object an MPI_Request points to.
 struct nexo_mpi_request {
   enum class Kind : std::uint8_t {
-    send,      // an engine send (standard, synchronous, ready)
-    receive,   // an engine receive
-    done,      // complete when made: PROC_NULL, MPI_Ibsend (the copy is made at once)
+    send,     // an engine send (standard, synchronous, ready)
+    receive,  // an engine receive
+    done,     // complete when made: PROC_NULL, MPI_Ibsend (the copy is made at once)
   };
   std::uint32_t magic = nexo::mpi::kRequestMagic;
   Kind kind = Kind::done;
@@ -137,10 +137,10 @@ class Runtime {
   std::unique_ptr<ShmWorld> shm_;
   std::vector<int> local_of_;  // world rank -> shm rank, or -1
   std::vector<int> world_of_local_;
-  Bytes frame_;                       // poll_transmit's buffer
-  std::vector<Bytes> pending_;        // per world rank: a frame the transport had no room for
+  Bytes frame_;                 // poll_transmit's buffer
+  std::vector<Bytes> pending_;  // per world rank: a frame the transport had no room for
   std::vector<bool> has_pending_;
-  std::vector<std::int32_t> peers_;   // scratch for peers_with_output
+  std::vector<std::int32_t> peers_;  // scratch for peers_with_output
   std::optional<Error> receive_error_;
 };
 

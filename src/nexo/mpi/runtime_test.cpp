@@ -24,7 +24,6 @@ namespace {
 using testing::expect_all_zero;
 using testing::run_ranks;
 
-
 unsigned char pattern(std::size_t i, int seed) {
   return static_cast<unsigned char>((i * 131 + static_cast<std::size_t>(seed) * 7) & 0xff);
 }
@@ -37,7 +36,8 @@ TEST(MpiRuntime, MessagesOfEverySizeArriveWhole) {
       const auto n = static_cast<std::size_t>(sizes[static_cast<std::size_t>(k)]);
       std::vector<unsigned char> data(n);
       if (rank == 0) {
-        for (std::size_t i = 0; i < n; ++i) data[i] = pattern(i, k);
+        for (std::size_t i = 0; i < n; ++i)
+          data[i] = pattern(i, k);
         RANK_CHECK(MPI_Send(data.data(), static_cast<int>(n), MPI_BYTE, 1, k, MPI_COMM_WORLD) ==
                    MPI_SUCCESS);
       } else {
@@ -47,7 +47,8 @@ TEST(MpiRuntime, MessagesOfEverySizeArriveWhole) {
         int count = -1;
         MPI_Get_count(&status, MPI_BYTE, &count);
         RANK_CHECK(count == static_cast<int>(n) && status.MPI_SOURCE == 0 && status.MPI_TAG == k);
-        for (std::size_t i = 0; i < n; ++i) RANK_CHECK(data[i] == pattern(i, k));
+        for (std::size_t i = 0; i < n; ++i)
+          RANK_CHECK(data[i] == pattern(i, k));
       }
     }
   }));
@@ -77,7 +78,8 @@ TEST(MpiRuntime, NonblockingExchangeWithEveryRankAndSelf) {
   expect_all_zero(run_ranks(3, [](int rank, int size) {
     std::vector<int> in(static_cast<std::size_t>(size) * 1000, -1);
     std::vector<int> out(1000);
-    for (int i = 0; i < 1000; ++i) out[static_cast<std::size_t>(i)] = rank * 100000 + i;
+    for (int i = 0; i < 1000; ++i)
+      out[static_cast<std::size_t>(i)] = rank * 100000 + i;
     std::vector<MPI_Request> requests;
     for (int r = 0; r < size; ++r) {
       MPI_Request q;
@@ -149,7 +151,8 @@ TEST(MpiRuntime, SynchronousBufferedAndDerivedTypeSends) {
       int s = 9;
       RANK_CHECK(MPI_Issend(&s, 1, MPI_INT, 1, 3, MPI_COMM_WORLD, &q) == MPI_SUCCESS);
       int done = 1;
-      for (int i = 0; i < 50; ++i) MPI_Test(&q, &done, MPI_STATUS_IGNORE);
+      for (int i = 0; i < 50; ++i)
+        MPI_Test(&q, &done, MPI_STATUS_IGNORE);
       RANK_CHECK(done == 0);
       RANK_CHECK(MPI_Send(&token, 1, MPI_INT, 1, 4, MPI_COMM_WORLD) == MPI_SUCCESS);
       RANK_CHECK(MPI_Wait(&q, MPI_STATUS_IGNORE) == MPI_SUCCESS);
@@ -158,7 +161,8 @@ TEST(MpiRuntime, SynchronousBufferedAndDerivedTypeSends) {
       MPI_Type_vector(5, 1, 2, MPI_INT, &every_other);
       MPI_Type_commit(&every_other);
       int ten[10];
-      for (int i = 0; i < 10; ++i) ten[i] = i;
+      for (int i = 0; i < 10; ++i)
+        ten[i] = i;
       RANK_CHECK(MPI_Send(ten, 1, every_other, 1, 5, MPI_COMM_WORLD) == MPI_SUCCESS);
       MPI_Type_free(&every_other);
     } else {
@@ -176,10 +180,12 @@ TEST(MpiRuntime, SynchronousBufferedAndDerivedTypeSends) {
       MPI_Type_vector(5, 1, 3, MPI_INT, &pairs);
       MPI_Type_commit(&pairs);
       int fifteen[15];
-      for (int& x : fifteen) x = -1;
+      for (int& x : fifteen)
+        x = -1;
       MPI_Status status;
       RANK_CHECK(MPI_Recv(fifteen, 1, pairs, 0, 5, MPI_COMM_WORLD, &status) == MPI_SUCCESS);
-      for (int i = 0; i < 15; ++i) RANK_CHECK(fifteen[i] == (i % 3 == 0 ? 2 * (i / 3) : -1));
+      for (int i = 0; i < 15; ++i)
+        RANK_CHECK(fifteen[i] == (i % 3 == 0 ? 2 * (i / 3) : -1));
       int count = 0;
       MPI_Get_count(&status, MPI_INT, &count);
       RANK_CHECK(count == 5);
@@ -260,6 +266,42 @@ TEST(MpiRuntime, FourRanksRingAroundManyTimes) {
         MPI_Send(&token, 1, MPI_INT, (rank + 1) % size, 0, MPI_COMM_WORLD);
       }
     }
+  }));
+}
+
+}  // namespace
+}  // namespace nexo::mpi
+
+namespace nexo::mpi {
+namespace {
+
+TEST(MpiRuntime, ReductionsOnDerivedTypesLeaveTheHolesAlone) {
+  testing::expect_all_zero(testing::run_ranks(3, [](int rank, int size) {
+    // Every other int of 8: the reduction writes slots 0, 2, 4, 6 and never the others.
+    MPI_Datatype every_other;
+    MPI_Type_vector(4, 1, 2, MPI_INT, &every_other);
+    MPI_Type_commit(&every_other);
+    int in[8];
+    int out[8];
+    for (int i = 0; i < 8; ++i) {
+      in[i] = (rank + 1) * (i + 1);
+      out[i] = -100 - i;
+    }
+    RANK_CHECK(MPI_Allreduce(in, out, 1, every_other, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS);
+    const int ranks_sum = size * (size + 1) / 2;
+    for (int i = 0; i < 8; ++i)
+      RANK_CHECK(out[i] == (i % 2 == 0 ? ranks_sum * (i + 1) : -100 - i));
+    // In place, at the root of a reduce, with a user op (max) through the same layout.
+    int mine[8];
+    for (int i = 0; i < 8; ++i)
+      mine[i] = rank == 0 ? -1 : rank * 10 + i;
+    RANK_CHECK(MPI_Reduce(rank == 0 ? static_cast<const void*>(MPI_IN_PLACE) : mine, mine, 1,
+                          every_other, MPI_MAX, 0, MPI_COMM_WORLD) == MPI_SUCCESS);
+    if (rank == 0) {
+      for (int i = 0; i < 8; ++i)
+        RANK_CHECK(mine[i] == (i % 2 == 0 ? (size > 1 ? (size - 1) * 10 + i : -1) : -1));
+    }
+    MPI_Type_free(&every_other);
   }));
 }
 

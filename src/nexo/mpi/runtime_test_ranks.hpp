@@ -22,19 +22,19 @@
 namespace nexo::mpi::testing {
 
 // A failed check in a rank: say where, exit non-zero.
-#define RANK_CHECK(cond)                                                                   \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
+#define RANK_CHECK(cond)                                                                \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
       std::fprintf(stderr, "rank check failed %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::fflush(stderr);                                                                 \
-      ::_exit(2);                                                                          \
-    }                                                                                      \
+      std::fflush(stderr);                                                              \
+      ::_exit(2);                                                                       \
+    }                                                                                   \
   } while (0)
 
 // Runs `body(rank, size)` in `n` processes joined by one segment; returns their exit statuses
 // (-signal for a signal, 255 when the hang guard had to kill it).
 inline std::vector<int> run_ranks(int n, const std::function<void(int, int)>& body,
-                           std::size_t ring_bytes = 64 * 1024) {
+                                  std::size_t ring_bytes = 64 * 1024) {
   auto segment = ShmSegment::create(n, ring_bytes);
   EXPECT_TRUE(segment) << (segment ? "" : segment.error().to_string());
   if (!segment) return {};

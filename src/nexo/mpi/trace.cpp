@@ -48,7 +48,8 @@ double now_us() {
 }
 
 std::uint64_t flow_id(int sender, std::uint64_t request) {
-  return (static_cast<std::uint64_t>(sender) + 1) << 40 | (request & ((std::uint64_t{1} << 40) - 1));
+  return (static_cast<std::uint64_t>(sender) + 1) << 40 |
+         (request & ((std::uint64_t{1} << 40) - 1));
 }
 
 }  // namespace
