@@ -122,6 +122,11 @@ struct GroupArgs {
   long long timeout_ms = 10'000;   // join and leave
 };
 
+// nexo mpi demo: N ranks on this host walk through message passing; rank 0 narrates.
+struct MpiDemoArgs {
+  int ranks = 4;
+};
+
 const std::vector<std::string>& wire_format_names();
 const std::vector<std::string>& wire_example_names();
 
@@ -140,5 +145,7 @@ int wire_unmarshal(const UnmarshalArgs& args);
 int tour();
 int stat(const StatArgs& args);
 int group_join(const GroupArgs& args);
+int mpi_demo(const MpiDemoArgs& args);
+int mpi_demo_rank();  // one rank of the demo (nexo mpi demo-rank, started by mpi_demo)
 
 }  // namespace nexo::tool

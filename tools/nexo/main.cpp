@@ -8,6 +8,7 @@
 //   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization
 //   nexo stat [PID]                live counters of running nexo programs
 //   nexo group join NAME           a member of a process group: stdin sent, deliveries printed
+//   nexo mpi demo [-n N]           MPI ranks on this host walk through message passing
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -351,6 +352,22 @@ int main(int argc, char** argv) {
 
   nexo::tool::GroupArgs group;
   add_group(app, group, status);
+
+  nexo::tool::MpiDemoArgs mpi_demo;
+  CLI::App* mpi = app.add_subcommand(
+      "mpi", "MPI message passing (compile programs with nexocc, run them with nexorun)");
+  mpi->require_subcommand(1);
+  CLI::App* demo = mpi->add_subcommand(
+      "demo",
+      "N ranks on this host (processes on one shared-memory segment) show eager and rendezvous "
+      "sends, standard and synchronous mode, wildcards, collectives and split communicators");
+  demo->add_option("-n,--ranks", mpi_demo.ranks, "how many ranks")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  demo->callback([&] { status = nexo::tool::mpi_demo(mpi_demo); });
+  CLI::App* demo_rank = mpi->add_subcommand("demo-rank", "one rank of the demo (started by it)");
+  demo_rank->group("");  // hidden: the demo starts it
+  demo_rank->callback([&] { status = nexo::tool::mpi_demo_rank(); });
 
   nexo::tool::StatArgs stat;
   CLI::App* st = app.add_subcommand(

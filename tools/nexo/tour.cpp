@@ -501,6 +501,19 @@ void marshalling() {
   show("CDR, big-endian (" + std::to_string(ref_cdr.size()) + " bytes)", hex(ref_cdr.bytes()));
 }
 
+void message_passing_interface() {
+  stop("MPI: message passing between the processes of a parallel program");
+  say("nexo's MPI runs standard MPI programs (nexocc to compile, nexorun to launch). Here four");
+  say("ranks on this host exchange messages through rings in shared memory:");
+  std::cout.flush();
+  if (mpi_demo(MpiDemoArgs{4}) != 0)
+    throw TourFailure{Error(ErrorKind::system, "the MPI demo's ranks failed")};
+  say("");
+  say("Small messages go eagerly (the receiver keeps them until a receive matches); large ones");
+  say("wait for the receive (rendezvous) and are copied once. MPI_Ssend returns only once the");
+  say("receive has started. `nexo mpi demo -n 3` runs it with other rank counts.");
+}
+
 int tour() {
   std::cout << "nexo tour: the middleware layers of interprocess communication, run for real.\n"
                "Everything happens on this machine's loopback interface.\n";
@@ -513,6 +526,7 @@ int tour() {
     reliable_delivery();
     marshalling();
     group_communication();
+    message_passing_interface();
   } catch (const TourFailure& failure) {
     std::cerr << "nexo tour: " << failure.error.message() << '\n';
     return 1;
