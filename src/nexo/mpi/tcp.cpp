@@ -24,6 +24,12 @@ constexpr std::size_t kKeepLarge = std::size_t{64} << 20;
 constexpr std::size_t kBatch = 32;
 // Buffers one writev takes (the net layer's limit).
 constexpr std::size_t kMaxGather = 64;
+// The smallest output chunk: later small frames are appended to it.
+constexpr std::size_t kMinChunk = std::size_t{64} << 10;
+// Written chunks kept for reuse (freshly allocated memory costs a page fault per 4 KiB, as much
+// as the copy itself), and the largest kept.
+constexpr std::size_t kSpareChunks = 8;
+constexpr std::size_t kKeepChunk = std::size_t{8} << 20;
 
 void put_u64(std::byte* out, std::uint64_t value) {
   for (std::size_t i = 0; i < 8; ++i)
@@ -39,10 +45,12 @@ std::uint64_t get_u64(const std::byte* in) {
 
 }  // namespace
 
-// Bytes copied into an output queue: the rest of a frame the socket did not take.
-struct Chunk {
+// Bytes copied into an output queue: the rest of frames the socket did not take. Small frames
+// queued one after another share a chunk.
+struct TcpWorld::Chunk {
   std::unique_ptr<std::byte[]> bytes;
-  std::size_t size = 0;
+  std::size_t size = 0;      // bytes queued in it
+  std::size_t capacity = 0;  // bytes allocated
 };
 
 struct TcpWorld::Peer {
@@ -178,7 +186,9 @@ Result<bool> TcpWorld::send(int to, FrameParts parts) {
   if (!p.out.empty()) {
     if (auto flushed = flush_peer(to); !flushed) return std::move(flushed).error();
     if (!p.out.empty()) {
-      if (p.out_bytes >= options_.max_queued) {
+      // A large frame waits for the socket (written later straight from the caller's bytes)
+      // rather than being copied behind the queue.
+      if (p.out_bytes >= options_.max_queued || size > options_.max_copied) {
         ++stats_.sends_full;
         return false;
       }
@@ -215,28 +225,59 @@ Result<void> TcpWorld::queue_rest(int rank, std::span<const std::span<const std:
   const std::size_t extra_from = gathered.size() - 1;  // parts[extra_from..] were not gathered
   for (std::size_t i = extra_from; i < parts.size(); ++i)
     total += parts[i].size();
-  Chunk chunk{std::make_unique_for_overwrite<std::byte[]>(total - skip), total - skip};
-  std::size_t at = 0;
+  const std::size_t need = total - skip;
+  const bool was_empty = p.out.empty();
+  if (was_empty || p.out.back().capacity - p.out.back().size < need)
+    p.out.push_back(take_chunk(need));
+  Chunk& chunk = p.out.back();
+  std::byte* at = chunk.bytes.get() + chunk.size;
   auto copy = [&](std::span<const std::byte> part) {
     std::size_t drop = std::min(skip, part.size());
     skip -= drop;
-    if (part.size() > drop)
-      std::memcpy(chunk.bytes.get() + at, part.data() + drop, part.size() - drop);
+    if (part.size() > drop) std::memcpy(at, part.data() + drop, part.size() - drop);
     at += part.size() - drop;
   };
   for (auto part : gathered)
     copy(part);
   for (std::size_t i = extra_from; i < parts.size(); ++i)
     copy(parts[i]);
-  stats_.bytes_queued += chunk.size;
-  p.out_bytes += chunk.size;
-  bool was_empty = p.out.empty();
-  p.out.push_back(std::move(chunk));
+  chunk.size += need;
+  stats_.bytes_queued += need;
+  p.out_bytes += need;
   if (was_empty) {
     ++pending_peers_;
     return set_write_interest(rank, true);
   }
   return ok();
+}
+
+TcpWorld::Chunk TcpWorld::take_chunk(std::size_t need) {
+  auto best = spare_chunks_.end();
+  for (auto it = spare_chunks_.begin(); it != spare_chunks_.end(); ++it)
+    if (it->capacity >= need && (best == spare_chunks_.end() || it->capacity < best->capacity))
+      best = it;
+  if (best != spare_chunks_.end()) {
+    Chunk chunk = std::move(*best);
+    spare_chunks_.erase(best);
+    chunk.size = 0;
+    return chunk;
+  }
+  std::size_t capacity = std::max(need, kMinChunk);
+  return Chunk{std::make_unique_for_overwrite<std::byte[]>(capacity), 0, capacity};
+}
+
+void TcpWorld::recycle(Chunk chunk) {
+  if (chunk.capacity > kKeepChunk) return;
+  if (spare_chunks_.size() == kSpareChunks) {
+    // Keep the larger ones: they are the ones a page fault per 4 KiB would cost most.
+    auto smallest =
+        std::min_element(spare_chunks_.begin(), spare_chunks_.end(),
+                         [](const Chunk& a, const Chunk& b) { return a.capacity < b.capacity; });
+    if (smallest->capacity >= chunk.capacity) return;
+    *smallest = std::move(chunk);
+    return;
+  }
+  spare_chunks_.push_back(std::move(chunk));
 }
 
 Result<void> TcpWorld::flush_peer(int rank) {
@@ -267,6 +308,7 @@ Result<void> TcpWorld::flush_peer(int rank) {
         break;
       }
       left -= in_front;
+      recycle(std::move(p.out.front()));
       p.out.pop_front();
       p.out_offset = 0;
     }

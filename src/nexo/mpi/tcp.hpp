@@ -32,6 +32,9 @@
 // the peer (no copy when the socket takes it all); what the socket does not take is copied into
 // the peer's output queue, written by later send(), poll() and flush() calls. While the queue
 // holds max_queued bytes or more, send() takes nothing and returns false: poll() and retry.
+// While it holds anything, a frame over max_copied is refused the same way (not copied: once the
+// queue is written, the retry goes straight from the caller's bytes), so only the tail of a
+// large frame the socket did not take is ever copied.
 //
 // Receiving. poll() reads each readable connection in reads of up to 64 KiB and delivers every
 // whole frame in them, straight from that buffer; a frame too large for it is read straight into
@@ -72,6 +75,9 @@ struct TcpOptions {
   std::size_t max_frame = std::size_t{1} << 32;
   // send() takes no new frame for a peer while this many bytes wait in its output queue.
   std::size_t max_queued = std::size_t{4} << 20;
+  // Nor a frame larger than this while anything waits there: it is written later straight from
+  // the caller's bytes instead of being copied (a copy costs as much CPU as the send itself).
+  std::size_t max_copied = std::size_t{256} << 10;
   // SO_SNDBUF and SO_RCVBUF of every connection; 0 leaves the kernel's autotuning (faster on
   // Linux: a fixed size turns autotuning off and is capped by net.core.[rw]mem_max).
   int socket_buffer = 0;
@@ -83,7 +89,7 @@ struct TcpStats {
   std::uint64_t frames_received = 0;  // delivered by poll()
   std::uint64_t bytes_sent = 0;       // written to sockets (length prefixes included)
   std::uint64_t bytes_received = 0;   // read from sockets
-  std::uint64_t sends_full = 0;       // send() returned false (queue over max_queued)
+  std::uint64_t sends_full = 0;       // send() returned false (a full queue)
   std::uint64_t bytes_queued = 0;     // copied into output queues (the socket took less)
   std::uint64_t large_frames = 0;     // frames read into a buffer of their own
   std::uint64_t waits = 0;            // wait() calls that blocked in epoll
@@ -124,9 +130,10 @@ class TcpWorld {
 
   // Sends one frame, the concatenation of `parts`, to `to`. Never blocks. Returns true once the
   // frame is taken (written, or partly written and the rest copied: the parts may be reused at
-  // once); false when the peer's output queue is over max_queued (nothing taken: poll() and
-  // retry). Errors: invalid_argument (self, a rank out of range or not reached over TCP),
-  // too_large (over max_frame), not_connected (the connection broke; names the rank).
+  // once); false when the peer's output queue is over max_queued, or not empty and the frame
+  // over max_copied (nothing taken: poll() or wait(), and retry the same or another frame). Errors:
+  // invalid_argument (self, a rank out of range or not reached over TCP), too_large (over
+  // max_frame), not_connected (the connection broke; names the rank).
   Result<bool> send(int to, FrameParts parts);
   Result<bool> send(int to, std::span<const std::byte> frame);
 
@@ -167,6 +174,7 @@ class TcpWorld {
 
  private:
   struct Peer;
+  struct Chunk;
   TcpWorld(int rank, TcpOptions options, io::Poller poller, std::vector<Peer> peers);
 
   Error peer_error(int rank, Error error);
@@ -175,6 +183,8 @@ class TcpWorld {
   Result<void> queue_rest(int rank, std::span<const std::span<const std::byte>> gathered,
                           FrameParts parts, std::size_t skip);
   void set_buffered(Peer& peer, bool on) noexcept;
+  Chunk take_chunk(std::size_t need);
+  void recycle(Chunk chunk);
   Result<std::size_t> read_peer(int rank, const Deliver& deliver, std::size_t budget);
   Result<std::size_t> deliver_buffered(int rank, const Deliver& deliver, std::size_t budget);
   Result<bool> read_large(int rank, const Deliver& deliver);
@@ -186,6 +196,7 @@ class TcpWorld {
   std::unique_ptr<io::Poller> poller_;    // heap: wake() may run on another thread during a move
   std::vector<Peer> peers_;               // indexed by world rank
   std::vector<io::Poller::Event> ready_;  // what the last wait() saw, for the next poll()
+  std::vector<Chunk> spare_chunks_;       // written output chunks kept for reuse
   int next_poll_ = 0;
   int pending_peers_ = 0;   // peers with queued output
   int buffered_peers_ = 0;  // peers with whole frames in their input buffer
