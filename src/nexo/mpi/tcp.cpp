@@ -124,6 +124,10 @@ bool TcpWorld::connected_to(int rank) const noexcept {
   return rank >= 0 && rank < size() && peers_[static_cast<std::size_t>(rank)].stream.has_value();
 }
 
+std::size_t TcpWorld::queued_bytes(int rank) const noexcept {
+  return connected_to(rank) ? peers_[static_cast<std::size_t>(rank)].out_bytes : 0;
+}
+
 std::vector<int> TcpWorld::fds() const {
   std::vector<int> out(peers_.size(), -1);
   for (std::size_t r = 0; r < peers_.size(); ++r)

@@ -142,6 +142,8 @@ class TcpWorld {
   Result<bool> flush();
   // True while some output queue holds bytes.
   bool has_pending_output() const noexcept { return pending_peers_ > 0; }
+  // Bytes waiting in the output queue of `rank` (0 for a rank not over TCP).
+  std::size_t queued_bytes(int rank) const noexcept;
 
   // Flushes, then delivers the frames that have arrived, from any rank, calling
   // deliver(from, frame) for each (frame valid only during the call; deliver may send(), not

@@ -182,12 +182,12 @@ TEST(TcpWorld, FramesOfSeveralPartsArriveAsOne) {
   }
 }
 
-TEST(TcpWorld, SendSaysFalseWhenTheQueueIsFullAndEverythingArrivesLater) {
-  TcpOptions small;
-  small.max_queued = 256 << 10;
-  auto worlds = make_worlds(2, "127.0.0.1", {small, small});
+// Frames of `frame_size` to a rank that does not poll, until send() says false; then it polls
+// and every frame taken arrives.
+void fill_then_drain(TcpOptions options, std::size_t frame_size, std::size_t max_queued_bytes) {
+  auto worlds = make_worlds(2, "127.0.0.1", {options, options});
   ASSERT_EQ(worlds.size(), 2u);
-  const std::size_t kFrame = 64 << 10;
+  const std::size_t kFrame = frame_size;
   std::size_t sent_frames = 0;
   bool refused = false;
   // The receiver does not poll: socket buffers and then the queue fill up.
@@ -201,6 +201,8 @@ TEST(TcpWorld, SendSaysFalseWhenTheQueueIsFullAndEverythingArrivesLater) {
   }
   EXPECT_GT(worlds[0].stats().sends_full, 0u);
   EXPECT_TRUE(worlds[0].has_pending_output());
+  EXPECT_GT(worlds[0].queued_bytes(1), 0u);
+  EXPECT_LE(worlds[0].queued_bytes(1), max_queued_bytes);
   // Now the receiver polls: every frame taken arrives, in order, and the queue drains.
   std::vector<std::vector<Received>> inbox(2);
   std::size_t arrived = 0;
@@ -216,7 +218,23 @@ TEST(TcpWorld, SendSaysFalseWhenTheQueueIsFullAndEverythingArrivesLater) {
   ASSERT_TRUE(flushed);
   EXPECT_TRUE(*flushed);
   EXPECT_FALSE(worlds[0].has_pending_output());
+  EXPECT_EQ(worlds[0].queued_bytes(1), 0u);
   EXPECT_GT(worlds[0].stats().bytes_queued, 0u);
+}
+
+TEST(TcpWorld, SendSaysFalseWhenTheQueueIsFullAndEverythingArrivesLater) {
+  TcpOptions small;
+  small.max_queued = 256 << 10;
+  fill_then_drain(small, 64 << 10, (256 << 10) + (64 << 10) + 8);
+}
+
+// Frames over max_copied are not copied behind a queue: send() says false as soon as anything
+// is queued, far below max_queued, and the queue holds at most the tail of one frame.
+TEST(TcpWorld, LargeFramesWaitForTheSocketInsteadOfBeingCopied) {
+  TcpOptions options;
+  options.max_queued = std::size_t{1} << 30;
+  options.max_copied = 64 << 10;
+  fill_then_drain(options, 1 << 20, (1 << 20) + 8);
 }
 
 TEST(TcpWorld, WaitWakesOnDataAndTimesOutWhenIdle) {
@@ -467,6 +485,32 @@ TEST(TcpWorld, PeersReachedOtherwiseAreLeftOut) {
     });
     ASSERT_TRUE(polled);
   }
+}
+
+// Worlds that worked, and every failed wire-up, leave no descriptor open.
+TEST(TcpWorld, EveryDescriptorIsClosed) {
+  const int before = count_open_fds();
+  {
+    auto worlds = make_worlds(3);
+    ASSERT_EQ(worlds.size(), 3u);
+    exchange_frames(worlds, {1, 100000});
+  }
+  {
+    auto l0 = TcpWorld::listen("127.0.0.1");
+    auto l1 = TcpWorld::listen("127.0.0.1");
+    ASSERT_TRUE(l0 && l1);
+    std::vector<std::optional<std::string>> table = {l0->local_endpoint().to_string(),
+                                                     l1->local_endpoint().to_string()};
+    std::optional<Result<TcpWorld>> r0, r1;
+    std::thread t0(
+        [&] { r0.emplace(TcpWorld::connect(std::move(*l0), 0, table, kCookie, 200ms)); });
+    std::thread t1([&] { r1.emplace(TcpWorld::connect(std::move(*l1), 1, table, "other", 5s)); });
+    t0.join();
+    t1.join();
+    ASSERT_FALSE(*r0);
+    ASSERT_FALSE(*r1);
+  }
+  EXPECT_EQ(count_open_fds(), before);
 }
 
 TEST(TcpMesh, HelloRoundTripsAndRejectsGarbage) {
