@@ -37,8 +37,13 @@
 // large frame the socket did not take is ever copied.
 //
 // Receiving. poll() reads each readable connection in reads of up to 64 KiB and delivers every
-// whole frame in them, straight from that buffer; a frame too large for it is read straight into
-// a buffer of its own size (kept for the next large frame), with no copy in between.
+// whole frame in them, straight from that buffer. A frame over 32 KiB is read into a buffer of
+// its own size (kept for the next large frame, up to 64 MiB): only the bytes that came in the
+// same read as its length are copied there, the rest is read straight into it.
+//
+// Readiness. wait() blocks in epoll on every connection (readable; writable too while output is
+// queued) and hands what it saw to the next poll(), which reads only those connections (and,
+// without a wait() before, asks epoll without blocking: one system call, not one per peer).
 //
 // Failure. A peer that closed or reset its connection, or broke the stream format, makes
 // poll()/send()/flush() fail naming the rank (not_connected for a closed or reset connection:
@@ -106,12 +111,15 @@ class TcpWorld {
   // Builds this rank's part of the mesh and returns the world. `addresses` has one entry per
   // world rank: its listener's "ip:port", or nullopt for a rank not reached over TCP (this rank
   // itself, a rank on the same host reached through shared memory). The tables of all ranks
-  // must agree on which pairs use TCP. Connects to every lower rank with an address (retrying
-  // while refused) and accepts every higher one, checking each hello against `job_cookie`
-  // (at most 64 bytes) and the table. Blocks until all are up or `timeout` passes.
-  // Errors: invalid_argument (rank, table, cookie), timed_out (names every rank missing, and
-  // the address tried or awaited, and the connections refused meanwhile), refused (a peer
-  // rejected this rank's hello, or answered with a wrong one), as TcpStream::connect.
+  // must agree on which pairs use TCP; this rank's own entry is ignored. Connects to every
+  // lower rank with an address (a failed attempt, refused say, is retried every 20 ms; one
+  // attempt waits at most 1 s) and accepts every higher one, checking each hello against
+  // `job_cookie` (at most 64 bytes) and the table. Blocks until all are up or `timeout` passes.
+  // The listener is closed on return (a late stranger finds nobody).
+  // Errors: invalid_argument (rank, table, an address that is not "ip:port", cookie),
+  // timed_out (names every rank missing with the address tried or awaited and the last connect
+  // error, and the connections refused meanwhile), refused (a peer closed the connection on
+  // this rank's hello, or answered with a wrong one), system (epoll).
   static Result<TcpWorld> connect(net::TcpListener listener, int rank,
                                   std::span<const std::optional<std::string>> addresses,
                                   std::string_view job_cookie, Timeout timeout,
@@ -159,8 +167,9 @@ class TcpWorld {
 
   // Blocks until a connection is readable (or closed), a connection with queued output is
   // writable, wake() was called, or `timeout` passes (nullopt: no limit). Returns at once when
-  // has_buffered(). True if there is something to do (a spurious true is possible), false on
-  // timeout.
+  // has_buffered(), or while what an earlier wait() saw has not been poll()ed yet. True if there
+  // is something to do (a spurious true is possible), false on timeout. Errors: none today (the
+  // Result leaves room, as ShmWorld's).
   Result<bool> wait(Timeout timeout);
   // Makes a wait() in progress, or the next one, return true. Any thread.
   void wake() noexcept { poller_->interrupt(); }
