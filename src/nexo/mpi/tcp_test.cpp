@@ -144,10 +144,11 @@ void exchange_frames(std::vector<TcpWorld>& worlds, const std::vector<std::size_
 TEST(TcpWorld, FramesOfEverySizeArriveWholeAndInOrder) {
   auto worlds = make_worlds(3);
   ASSERT_EQ(worlds.size(), 3u);
-  exchange_frames(worlds, {0, 1, 40, 1 << 20, 20 << 20, 0, 7, 70000, 1 << 20, 3});
+  exchange_frames(worlds, {0, 1, 40, 1 << 20, 20 << 20, 0, 7, 70000, 1 << 20, 3, 32760, 32761,
+                           65528, 65536, 5, 32761});
   for (auto& world : worlds) {
-    EXPECT_EQ(world.stats().frames_sent, 20u);
-    EXPECT_EQ(world.stats().frames_received, 20u);
+    EXPECT_EQ(world.stats().frames_sent, 32u);
+    EXPECT_EQ(world.stats().frames_received, 32u);
     EXPECT_FALSE(world.has_pending_output());
   }
 }
