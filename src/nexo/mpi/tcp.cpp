@@ -344,9 +344,17 @@ void TcpWorld::set_buffered(Peer& p, bool on) noexcept {
 // Reads into `into`; 0 when nothing is there now. A closed or reset connection fails.
 Result<std::size_t> TcpWorld::receive(int rank, std::span<std::byte> into) {
   auto& p = peers_[static_cast<std::size_t>(rank)];
+  if (!p.stream) return std::size_t{0};  // dropped after a clean close (accept_closes)
   auto n = p.stream->read(into);
   if (!n) {
     if (n.error().is(ErrorKind::would_block)) return std::size_t{0};
+    if (n.error().is(ErrorKind::closed) && accept_closes_ && p.in_begin == p.in_end &&
+        !p.reading_large) {
+      poller_->remove(p.stream->native_handle());
+      p.stream.reset();
+      p.readable = false;
+      return std::size_t{0};
+    }
     return peer_error(rank, std::move(n).error());
   }
   stats_.bytes_received += *n;

@@ -165,6 +165,11 @@ class TcpWorld {
   // deliver without reading a socket, so waiting on native_handle() would be wrong.
   bool has_buffered() const noexcept { return buffered_peers_ > 0; }
 
+  // From now on a peer that closes its connection cleanly, between frames, is a rank that
+  // finished (MPI_Finalize): its connection is dropped without an error. A close in the middle
+  // of a frame, or a reset, is still an error.
+  void accept_closes() noexcept { accept_closes_ = true; }
+
   // Blocks until a connection is readable (or closed), a connection with queued output is
   // writable, wake() was called, or `timeout` passes (nullopt: no limit). Returns at once when
   // has_buffered(), or while what an earlier wait() saw has not been poll()ed yet. True if there
@@ -212,6 +217,7 @@ class TcpWorld {
   int pending_peers_ = 0;   // peers with queued output
   int buffered_peers_ = 0;  // peers with whole frames in their input buffer
   TcpStats stats_;
+  bool accept_closes_ = false;
 };
 
 }  // namespace nexo::mpi
