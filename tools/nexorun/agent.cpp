@@ -49,6 +49,8 @@ class AgentJob {
     ranks_.reset();
     channel_->close();
     signals_.reset();
+    // Between jobs an agent waits in accept(): SIGTERM / SIGINT end it there at once.
+    SignalWatch::unblock();
     return !stop_agent_;
   }
 
@@ -82,7 +84,7 @@ class AgentJob {
     char self[256] = {};
     ::gethostname(self, sizeof self - 1);
     if (auto r = ranks_->start(*spec); !r) {
-      (void)channel_->send(encode_failed(r.error().message() + " (on " + self + ")"));
+      (void)channel_->send(encode_failed(std::string("on ") + self + ": " + r.error().message()));
       // Whatever started is ending; its exits are reported as they come.
       if (ranks_->all_exited()) done_ = true;
       return;

@@ -494,9 +494,10 @@ void Launcher::on_exit(int rank, ExitStatus status) {
   }
   if (status.value != 0) return fail(status.value, where(rank) + " " + describe(status));
   if (s.hello && !s.finalized) {
-    return fail(1, "rank " + std::to_string(rank) + " exited without MPI_Finalize (" +
-                       where(rank).substr(where(rank).find('(') + 1) +
-                       " exited with status 0 after MPI_Init)");
+    std::string detail = where(rank).substr(where(rank).find('(') + 1);
+    detail.pop_back();  // the ')'
+    return fail(1, "rank " + std::to_string(rank) + " exited without MPI_Finalize (" + detail +
+                       "; it exited with status 0 after MPI_Init)");
   }
   check_startup();
 }

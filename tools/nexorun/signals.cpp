@@ -11,6 +11,11 @@ namespace nexo::run {
 Result<std::unique_ptr<SignalWatch>> SignalWatch::create(io::EventLoop& loop,
                                                          std::function<void(int)> on_signal) {
   ::signal(SIGPIPE, SIG_IGN);
+  // A shell starts background commands with SIGINT ignored, and an ignored signal never reaches
+  // a signalfd; an inherited SIG_IGN for SIGCHLD would make the kernel reap the ranks for us.
+  // SIGHUP keeps what it inherited (nohup).
+  for (int sig : {SIGINT, SIGTERM, SIGCHLD})
+    ::signal(sig, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP})
@@ -21,6 +26,14 @@ Result<std::unique_ptr<SignalWatch>> SignalWatch::create(io::EventLoop& loop,
   auto watch = std::make_unique<SignalWatch>(loop, std::move(fd), std::move(on_signal));
   if (auto r = watch->watcher_.start(io::kReadable); !r) return r.error();
   return watch;
+}
+
+void SignalWatch::unblock() noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP})
+    sigaddset(&set, sig);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 SignalWatch::SignalWatch(io::EventLoop& loop, net::FileDescriptor fd,

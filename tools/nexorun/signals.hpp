@@ -19,6 +19,8 @@ class SignalWatch {
   static Result<std::unique_ptr<SignalWatch>> create(io::EventLoop& loop,
                                                      std::function<void(int signal)> on_signal);
   SignalWatch(io::EventLoop& loop, net::FileDescriptor fd, std::function<void(int)> on_signal);
+  // Unblocks the signals again: a pending SIGTERM then ends the process (an idle agent).
+  static void unblock() noexcept;
 
  private:
   void on_readable();

@@ -11,6 +11,9 @@
 //   child      fork a child that waits (prints its pid), then wait for ever
 //   noisy      a line on stderr, a line without a newline on stdout, then ok
 // Lines: "rank R/N host=H local=L/LS shm=S pid=P" (S: the segment's rank count, 0 without one).
+// With NEXORUN_TEST_PIDS=DIR each rank writes its pid to DIR/rank-R (a child's to DIR/child-R)
+// before anything else, so a test can check that none is left. Under NEXO_MPI_TRACE=PREFIX,
+// mode ok writes PREFIX.rank-R.json with one event.
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +30,16 @@ namespace {
 [[noreturn]] void wait_forever() {
   for (;;)
     ::pause();
+}
+
+void write_pid(const char* kind, int rank, pid_t pid) {
+  const char* dir = std::getenv("NEXORUN_TEST_PIDS");
+  if (dir == nullptr) return;
+  const std::string path = std::string(dir) + "/" + kind + "-" + std::to_string(rank);
+  if (FILE* f = std::fopen(path.c_str(), "w")) {
+    std::fprintf(f, "%d\n", static_cast<int>(pid));
+    std::fclose(f);
+  }
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -50,6 +63,7 @@ int main(int argc, char** argv) {
     if (eq != std::string::npos && a.substr(0, eq) == std::to_string(e.rank))
       mode = a.substr(eq + 1);
   }
+  write_pid("rank", e.rank, ::getpid());
   if (mode == "nohello") wait_forever();
 
   int shm_ranks = 0;
@@ -75,6 +89,14 @@ int main(int argc, char** argv) {
       std::printf("rank %d unterminated", e.rank);
       std::fflush(stdout);
     }
+    if (e.trace) {
+      const std::string path = *e.trace + ".rank-" + std::to_string(e.rank) + ".json";
+      if (FILE* f = std::fopen(path.c_str(), "w")) {
+        std::fprintf(f, "[{\"name\":\"test\",\"ph\":\"i\",\"ts\":0,\"pid\":%d,\"tid\":0}]\n",
+                     e.rank);
+        std::fclose(f);
+      }
+    }
     if (auto f = client->finalized(); !f) die(f.error().message());
     return 0;
   }
@@ -91,6 +113,7 @@ int main(int argc, char** argv) {
   if (mode == "child") {
     const pid_t child = ::fork();
     if (child == 0) wait_forever();
+    write_pid("child", e.rank, child);
     std::printf("child pid=%d\n", static_cast<int>(child));
     wait_forever();
   }
