@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <sstream>
 
 #include "agent_protocol.hpp"
 #include "channel.hpp"
@@ -140,9 +142,16 @@ int serve_stdio() {
     ::dup2(null_fd, 1);
     ::close(null_fd);
   }
+  // Under ssh the ranks listen on the address the launcher's host reached this one at.
+  std::string bind = "127.0.0.1";
+  if (const char* ssh = std::getenv("SSH_CONNECTION"); ssh != nullptr) {
+    std::istringstream words(ssh);
+    std::string client, client_port, server;
+    if (words >> client >> client_port >> server && net::InetAddress::parse(server)) bind = server;
+  }
   AgentJob job(**loop,
                std::make_unique<Channel>(**loop, std::move(in), std::move(out), "the launcher"),
-               "127.0.0.1");
+               bind);
   job.run();
   return 0;
 }

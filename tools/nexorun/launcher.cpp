@@ -1,8 +1,10 @@
 #include "launcher.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +18,7 @@
 #include "nexo/net/tcp_stream.hpp"
 #include "rank_processes.hpp"
 #include "signals.hpp"
+#include "ssh_agent.hpp"
 #include "trace_merge.hpp"
 
 namespace nexo::run {
@@ -71,6 +74,13 @@ struct AgentLink {
   std::unique_ptr<Channel> channel;
   std::string control;  // NEXO_MPI_CONTROL for the ranks there
   bool closed = false;
+  bool started = false;  // the agent said STARTED (or FAILED): it was reached
+  // Through ssh: the ssh process and its stderr (its lines are passed on; the last one names
+  // the cause when ssh could not reach the host).
+  pid_t ssh_pid = -1;
+  net::FileDescriptor ssh_err;
+  std::unique_ptr<io::IoWatcher> err_watcher;
+  std::string err_partial, last_err_line;
 };
 
 class Launcher {
@@ -90,6 +100,10 @@ class Launcher {
   void on_hello(RankConnection& c, std::span<const std::byte> body);
   void on_agent_message(AgentLink& a, mpi::ControlMessage m);
   void on_agent_closed(AgentLink& a, const Error& why);
+  Result<void> add_agent(int host, std::unique_ptr<AgentLink> link);
+  Result<void> start_ssh_agent(int host);
+  void read_ssh_stderr(AgentLink& a, bool final);
+  void reap_ssh(bool wait);
   void on_output(int rank, int stream, std::string_view line);
   void on_exit(int rank, ExitStatus status);
   void check_startup();
@@ -160,6 +174,7 @@ int Launcher::run() {
   for (auto& a : agents_)
     a->channel->close();
   local_.reset();  // kills and reaps whatever is left (nothing, unless we gave up)
+  reap_ssh(true);
   signals_.reset();
   merge_trace();
   return code_;
@@ -175,12 +190,6 @@ Result<void> Launcher::prepare() {
   hosts_ = options_.hosts;
   if (hosts_.empty()) hosts_.push_back(HostSpec{this_host_name(), HostKind::local, "", 1});
   for (std::size_t h = 0; h < hosts_.size(); ++h) {
-    if (hosts_[h].kind == HostKind::ssh) {
-      return Error(ErrorKind::invalid_argument,
-                   "host '" + hosts_[h].name +
-                       "': starting ranks through ssh is not implemented yet; start `nexorun "
-                       "--agent --listen IP:PORT` there and name it agent://IP:PORT");
-    }
     if (hosts_[h].kind == HostKind::local) {
       if (local_host_ >= 0)
         return Error(ErrorKind::invalid_argument, "this machine is named twice in the host list");
@@ -237,9 +246,13 @@ Result<void> Launcher::listen() {
 
 Result<void> Launcher::connect_agents() {
   for (std::size_t h = 0; h < hosts_.size(); ++h) {
-    if (hosts_[h].kind != HostKind::agent) continue;
+    if (hosts_[h].kind == HostKind::local) continue;
     if (std::find(placement_.begin(), placement_.end(), static_cast<int>(h)) == placement_.end())
       continue;  // no rank there
+    if (hosts_[h].kind == HostKind::ssh) {
+      if (auto r = start_ssh_agent(static_cast<int>(h)); !r) return r;
+      continue;
+    }
     const std::string& at = hosts_[h].address;
     auto hp = mpi::split_host_port(at);
     if (!hp) return hp.error();
@@ -262,14 +275,80 @@ Result<void> Launcher::connect_agents() {
     if (!fd) return Error::from_errno(errno, "dup");
     link->channel = std::make_unique<Channel>(*loop_, std::move(fd), net::FileDescriptor(),
                                               "the agent at " + at);
-    AgentLink& ref = *link;
-    agents_.push_back(std::move(link));
-    auto started = ref.channel->start(
-        [this, &ref](mpi::ControlMessage m) { on_agent_message(ref, std::move(m)); },
-        [this, &ref](const Error& why) { on_agent_closed(ref, why); });
-    if (!started) return started;
+    if (auto r = add_agent(static_cast<int>(h), std::move(link)); !r) return r;
   }
   return ok();
+}
+
+Result<void> Launcher::add_agent(int host, std::unique_ptr<AgentLink> link) {
+  link->host = host;
+  AgentLink& ref = *link;
+  agents_.push_back(std::move(link));
+  return ref.channel->start(
+      [this, &ref](mpi::ControlMessage m) { on_agent_message(ref, std::move(m)); },
+      [this, &ref](const Error& why) { on_agent_closed(ref, why); });
+}
+
+Result<void> Launcher::start_ssh_agent(int host) {
+  const std::string& name = hosts_[static_cast<std::size_t>(host)].address;
+  auto source = source_address_toward(name);
+  if (!source) {
+    return Error(source.error().kind(), "host '" + name + "': " + source.error().message() +
+                                            " (check the name in --host or the hostfile)");
+  }
+  if (local_bind_ == "127.0.0.1") local_bind_ = source->to_string();
+  auto ssh = start_ssh(name);
+  if (!ssh) return std::move(ssh).error().with_context("host '" + name + "'");
+  auto link = std::make_unique<AgentLink>();
+  link->control = net::Endpoint(*source, listener_->local_endpoint().port()).to_string();
+  link->ssh_pid = ssh->pid;
+  link->ssh_err = std::move(ssh->err);
+  ::fcntl(link->ssh_err.get(), F_SETFL, O_NONBLOCK);
+  link->channel = std::make_unique<Channel>(*loop_, std::move(ssh->from), std::move(ssh->to),
+                                            "the agent on " + name + " (through ssh)");
+  AgentLink& ref = *link;
+  ref.err_watcher = std::make_unique<io::IoWatcher>(
+      *loop_, ref.ssh_err.get(), [this, &ref](std::uint32_t) { read_ssh_stderr(ref, false); });
+  if (auto r = ref.err_watcher->start(io::kReadable); !r) return r;
+  return add_agent(host, std::move(link));
+}
+
+void Launcher::read_ssh_stderr(AgentLink& a, bool final) {
+  if (!a.ssh_err) return;
+  const std::string& name = hosts_[static_cast<std::size_t>(a.host)].name;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(a.ssh_err.get(), buf, sizeof buf);
+    if (n > 0) {
+      a.err_partial.append(buf, static_cast<std::size_t>(n));
+      for (auto nl = a.err_partial.find('\n'); nl != std::string::npos;
+           nl = a.err_partial.find('\n')) {
+        std::string line = a.err_partial.substr(0, nl);
+        a.err_partial.erase(0, nl + 1);
+        if (line.empty()) continue;
+        if (a.started) say("ssh " + name + ": " + line);
+        a.last_err_line = std::move(line);
+      }
+      if (a.err_partial.size() > 4096) a.err_partial.clear();
+      if (!final) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+      a.err_watcher.reset();
+      a.ssh_err.reset();
+    }
+    return;
+  }
+}
+
+void Launcher::reap_ssh(bool wait) {
+  for (auto& a : agents_) {
+    if (a->ssh_pid <= 0) continue;
+    if (wait) ::kill(-a->ssh_pid, SIGTERM);
+    int status = 0;
+    if (::waitpid(a->ssh_pid, &status, wait ? 0 : WNOHANG) == a->ssh_pid) a->ssh_pid = -1;
+  }
 }
 
 LaunchSpec Launcher::spec_for(int host, std::string control, std::string bind) const {
@@ -413,6 +492,7 @@ void Launcher::on_agent_message(AgentLink& a, mpi::ControlMessage m) {
     case AgentType::started: {
       auto pids = decode_started(m.body);
       if (!pids) break;
+      a.started = true;
       for (auto [rank, pid] : *pids) {
         if (rank >= 0 && rank < options_.nranks &&
             placement_[static_cast<std::size_t>(rank)] == a.host)
@@ -435,6 +515,7 @@ void Launcher::on_agent_message(AgentLink& a, mpi::ControlMessage m) {
     case AgentType::failed: {
       auto why = decode_failed(m.body);
       if (!why) break;
+      a.started = true;
       return fail(1, "the agent at " + at + " could not start its ranks: " + *why);
     }
     default:
@@ -448,6 +529,25 @@ void Launcher::on_agent_message(AgentLink& a, mpi::ControlMessage m) {
 void Launcher::on_agent_closed(AgentLink& a, const Error& why) {
   if (a.closed) return;
   a.closed = true;
+  const std::string& name = hosts_[static_cast<std::size_t>(a.host)].name;
+  if (a.ssh_pid > 0 || a.err_watcher) {
+    read_ssh_stderr(a, true);
+    if (!a.started) {
+      for (int r = 0; r < options_.nranks; ++r) {
+        if (ranks_[static_cast<std::size_t>(r)].host == a.host)
+          ranks_[static_cast<std::size_t>(r)].exited = true;
+      }
+      return fail(1, "cannot reach host " + name + " through ssh: " +
+                         (a.last_err_line.empty() ? why.message() : a.last_err_line) +
+                         " (nexorun starts the ranks there with `ssh -o BatchMode=yes " + name +
+                         " nexorun --agent-stdio`: it needs a login without password, e.g. "
+                         "ssh-copy-id " +
+                         name +
+                         ", and nexorun at the same path there, or "
+                         "NEXORUN_REMOTE; or start `nexorun --agent --listen IP:PORT` there and "
+                         "name it agent://IP:PORT)");
+    }
+  }
   std::vector<int> lost;
   for (int r = 0; r < options_.nranks; ++r) {
     RankState& s = ranks_[static_cast<std::size_t>(r)];
@@ -541,6 +641,7 @@ void Launcher::on_init_timeout() {
 void Launcher::on_signal(int signal) {
   if (signal == SIGCHLD) {
     if (local_) local_->reap();
+    reap_ssh(false);
     return;
   }
   if (failed_ && (signal == SIGINT || signal == SIGTERM)) {

@@ -3,7 +3,8 @@
 # without the MPI runtime): exit statuses and the messages naming the rank, teardown leaving no
 # process (every rank, and a rank's child, writes its pid; none may be left), --timeout, the
 # init timeout naming the ranks, errors before the start, --tag-output, 4 ranks on 2 cores,
-# --trace, and agents on 127.0.0.2 and 127.0.0.3. Loopback only; every port is chosen by the
+# --trace, agents on 127.0.0.2 and 127.0.0.3, and hosts reached through ssh (a stand-in for
+# ssh that runs the command here, and the real ssh failing to reach 127.0.0.9). Loopback only; every port is chosen by the
 # kernel. Bounds (timeout N) only guard against hangs: nothing passes by waiting them out.
 set -uo pipefail
 nexorun=${1:?usage: nexorun_test.sh PATH/TO/nexorun PATH/TO/nexorun_test_rank}
@@ -217,6 +218,39 @@ if start_agent 127.0.0.2 && a2=$agent_port && start_agent 127.0.0.3 && a3=$agent
 else
   fail "agents did not start"
 fi
+
+# --- hosts reached through ssh -----------------------------------------------------------------
+# A stand-in for ssh (no sshd here): takes ssh's options and the host, runs the command on this
+# machine; 127.0.0.7 fails as an unreachable host does.
+cat >"$work/fake-ssh" <<'EOF_SSH'
+#!/usr/bin/env bash
+while [[ $1 == -o ]]; do shift 2; done
+host=$1
+shift
+if [[ $host == 127.0.0.7 ]]; then echo "ssh: connect to host $host port 22: Connection refused" >&2; exit 255; fi
+exec "$@"
+EOF_SSH
+chmod +x "$work/fake-ssh"
+export NEXORUN_SSH=$work/fake-ssh
+run ssh -n 4 --host 127.0.0.5:2,127.0.0.6:2 --tag-output "$rank" ok
+if [[ $rc -eq 0 && $(grep -c '^\[[01]\] rank [01]/4 host=127.0.0.5 local=[01]/2 shm=2' <<<"$out") -eq 2 &&
+      $(grep -c '^\[[23]\] rank [23]/4 host=127.0.0.6 local=[01]/2 shm=2' <<<"$out") -eq 2 ]]; then
+  pass "ssh: 2 ranks on each of two hosts through nexorun --agent-stdio"
+else
+  fail "ssh: exit $rc, out: $out, err: $err"
+fi
+no_orphans ssh
+run ssh_fail -n 4 --host 127.0.0.5:2,127.0.0.6:2 "$rank" hang 2=exit:4
+expect "ssh: a rank exits 4" 4 "rank 2 (pid"
+no_orphans ssh_fail
+run ssh_down -n 2 --host 127.0.0.7 "$rank" ok
+expect "ssh: a host ssh cannot reach" 1 "cannot reach host 127.0.0.7 through ssh: ssh: connect to host"
+run ssh_name -n 2 --host nohost.invalid "$rank" ok
+expect "a host name that does not resolve" 1 "host 'nohost.invalid': resolve"
+unset NEXORUN_SSH
+# The real ssh, to an address where no sshd answers (or one that refuses us: BatchMode).
+run ssh_real -n 2 --host 127.0.0.9 "$rank" ok
+expect "real ssh to 127.0.0.9" 1 "cannot reach host 127.0.0.9 through ssh"
 
 run unreachable -n 2 --host "agent://127.0.0.2:1" "$rank" ok
 expect "an agent that is not there" 1 "cannot reach the agent at 127.0.0.2:1"

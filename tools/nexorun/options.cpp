@@ -248,7 +248,8 @@ Starts N ranks of an MPI program (nexo's mpi.h) and wires them up.
                        listen only on a trusted network.
   --agent-stdio        the same for one job over stdin/stdout (what ssh starts)
 Hosts other than this machine and agent:// ones are reached with
-`ssh -o BatchMode=yes HOST nexorun --agent-stdio`.
+`ssh -o BatchMode=yes HOST nexorun --agent-stdio` (NEXORUN_SSH: another ssh command,
+e.g. "ssh -p 2222"; NEXORUN_REMOTE: nexorun's path there, default this one's).
 Options end at PROGRAM: its own options follow it.
 Exit status: the first non-zero exit status of a rank (128+N: killed by signal N),
 the errorcode of MPI_Abort, 124 on --timeout, 130/143 on SIGINT/SIGTERM, 1 for a
