@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "agent_protocol.hpp"
@@ -15,6 +17,7 @@
 #include "nexo/net/tcp_listener.hpp"
 #include "rank_processes.hpp"
 #include "signals.hpp"
+#include "trace_merge.hpp"
 
 namespace nexo::run {
 namespace {
@@ -75,23 +78,65 @@ class AgentJob {
       return;
     }
     if (spec->bind.empty()) spec->bind = default_bind_;
+    prepare_trace(*spec);
     ranks_ = std::make_unique<RankProcesses>(
         loop_, RankProcesses::Events{[this](int rank, int stream, std::string_view line) {
                                        (void)channel_->send(encode_output(rank, stream, line));
                                      },
                                      [this](int rank, ExitStatus status) {
                                        (void)channel_->send(encode_exited(rank, status));
-                                       if (ranks_->all_exited()) done_ = true;
+                                       if (ranks_->all_exited()) finish();
                                      }});
     char self[256] = {};
     ::gethostname(self, sizeof self - 1);
     if (auto r = ranks_->start(*spec); !r) {
       (void)channel_->send(encode_failed(std::string("on ") + self + ": " + r.error().message()));
       // Whatever started is ending; its exits are reported as they come.
-      if (ranks_->all_exited()) done_ = true;
+      if (ranks_->all_exited()) finish();
       return;
     }
     (void)channel_->send(encode_started(ranks_->pids()));
+  }
+
+  // The launcher's trace directory is on its machine: where it is not here, the ranks write
+  // into one made here, and their files travel back in TRACE messages at the end.
+  void prepare_trace(const LaunchSpec& spec) {
+    if (spec.trace.empty()) return;
+    const std::filesystem::path dir = std::filesystem::path(spec.trace).parent_path();
+    std::error_code ec;
+    if (dir.empty() || std::filesystem::exists(dir, ec)) return;
+    if (!std::filesystem::create_directories(dir, ec)) {
+      say("--trace: cannot make " + dir.string() + ": " + ec.message());
+      return;
+    }
+    trace_dir_ = dir.string();
+    trace_prefix_ = spec.trace;
+    trace_ranks_ = spec.ranks;
+  }
+
+  void send_traces() {
+    if (trace_dir_.empty()) return;
+    for (int rank : trace_ranks_) {
+      std::ifstream in(trace_file(trace_prefix_, rank), std::ios::binary);
+      std::uint64_t offset = 0;
+      std::vector<char> buf(kTraceChunk);
+      while (in && offset < kMaxTraceFile) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n == 0) break;
+        auto sent = channel_->send(
+            encode_trace(rank, offset, std::as_bytes(std::span<const char>(buf.data(), n))));
+        if (!sent) return;
+        offset += n;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(trace_dir_, ec);
+  }
+
+  void finish() {
+    send_traces();
+    done_ = true;
   }
 
   void end_ranks() {
@@ -123,6 +168,8 @@ class AgentJob {
   std::unique_ptr<RankProcesses> ranks_;
   bool done_ = false;
   bool stop_agent_ = false;
+  std::string trace_dir_, trace_prefix_;
+  std::vector<int> trace_ranks_;
 };
 
 int serve_stdio() {

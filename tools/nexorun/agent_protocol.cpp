@@ -153,6 +153,27 @@ Result<std::pair<int, ExitStatus>> decode_exited(std::span<const std::byte> body
                                     ExitStatus{signaled == 1, static_cast<int>(value)});
 }
 
+Result<Bytes> encode_trace(int rank, std::uint64_t offset, std::span<const std::byte> chunk) {
+  auto w = writer(AgentType::trace);
+  w.u32(static_cast<std::uint32_t>(rank)).u64(offset).bytes(chunk);
+  return w.finish();
+}
+
+Result<TraceChunk> decode_trace(std::span<const std::byte> body) {
+  mpi::ControlReader r(body, "TRACE");
+  TraceChunk t;
+  std::uint32_t rank = 0;
+  NEXO_TRY_ASSIGN(rank, r.u32("rank"));
+  if (rank >= mpi::kMaxWorldSize) return r.malformed("rank", "over 4096");
+  t.rank = static_cast<int>(rank);
+  NEXO_TRY_ASSIGN(t.offset, r.u64("offset"));
+  NEXO_TRY_ASSIGN(t.chunk, r.bytes("chunk", kTraceChunk));
+  if (t.offset > kMaxTraceFile || t.chunk.size() > kMaxTraceFile - t.offset)
+    return r.malformed("offset", "past the 4 GiB limit of a trace file");
+  if (auto e = r.end(); !e) return e.error();
+  return t;
+}
+
 Result<Bytes> encode_failed(std::string_view why) {
   auto w = writer(AgentType::failed);
   w.str(why.substr(0, 4000), 4000);

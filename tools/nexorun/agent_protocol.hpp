@@ -9,6 +9,9 @@
 //   EXITED   agent -> launcher   rank u32, signaled u8, value u32
 //   FAILED   agent -> launcher   why (string): the agent could not start the ranks
 //   KILL     launcher -> agent   empty: end every rank now (SIGTERM, then SIGKILL)
+//   TRACE    agent -> launcher   rank u32, offset u64, chunk (u32 + bytes, at most kTraceChunk):
+//                                a piece of the rank's trace file, when the launcher's trace
+//                                directory is not on the agent's file system
 //
 // The agent ends its ranks when the launcher says KILL or its connection drops; it closes the
 // connection once every rank has ended and been reported.
@@ -31,6 +34,7 @@ enum class AgentType : std::uint8_t {
   exited = 35,
   failed = 36,
   kill = 37,
+  trace = 38,
 };
 
 // Limits on what a LAUNCH carries.
@@ -50,6 +54,15 @@ struct OutputLine {
 Result<OutputLine> decode_output(std::span<const std::byte> body);
 Result<Bytes> encode_exited(int rank, ExitStatus status);
 Result<std::pair<int, ExitStatus>> decode_exited(std::span<const std::byte> body);
+inline constexpr std::size_t kTraceChunk = 1u << 20;
+inline constexpr std::uint64_t kMaxTraceFile = std::uint64_t{1} << 32;
+struct TraceChunk {
+  int rank = 0;
+  std::uint64_t offset = 0;
+  Bytes chunk;
+};
+Result<Bytes> encode_trace(int rank, std::uint64_t offset, std::span<const std::byte> chunk);
+Result<TraceChunk> decode_trace(std::span<const std::byte> body);
 Result<Bytes> encode_failed(std::string_view why);
 Result<std::string> decode_failed(std::span<const std::byte> body);
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "agent_protocol.hpp"
@@ -111,7 +112,10 @@ class Launcher {
   void on_signal(int signal);
   void fail(int code, const std::string& message);
   bool everything_ended() const;
+  bool ranks_ended() const;
+  void arm_give_up();
   void merge_trace();
+  void write_trace_chunk(const TraceChunk& t);
   std::string where(int rank) const;
 
   const Options& options_;
@@ -154,8 +158,6 @@ int Launcher::run() {
       }
     }
   }
-  init_timer_ = std::make_unique<io::Timer>(*loop_, [this] { on_init_timeout(); });
-  init_timer_->start(options_.init_timeout);
   if (options_.timeout) {
     job_timer_ = std::make_unique<io::Timer>(*loop_, [this] {
       fail(124, "job timed out after " + std::to_string(options_.timeout->count()) +
@@ -163,8 +165,10 @@ int Launcher::run() {
     });
     job_timer_->start(*options_.timeout);
   }
-  while (!everything_ended() && !gave_up_)
+  while (!everything_ended() && !gave_up_) {
     loop_->run_once();
+    if (!give_up_timer_ && ranks_ended()) arm_give_up();
+  }
   init_timer_.reset();
   job_timer_.reset();
   give_up_timer_.reset();
@@ -471,6 +475,12 @@ void Launcher::on_hello(RankConnection& c, std::span<const std::byte> body) {
     return fail(1, "refused a HELLO: " + added.error().message());
   }
   c.rank = hello->rank;
+  // The init timeout counts from the first HELLO: a program that never calls MPI_Init is no MPI
+  // job, and a slow start (a loaded machine, a sanitizer) delays every rank alike.
+  if (!init_timer_) {
+    init_timer_ = std::make_unique<io::Timer>(*loop_, [this] { on_init_timeout(); });
+    init_timer_->start(options_.init_timeout);
+  }
   RankState& state = ranks_[static_cast<std::size_t>(c.rank)];
   state.hello = true;
   state.pid = hello->pid;
@@ -480,7 +490,7 @@ void Launcher::on_hello(RankConnection& c, std::span<const std::byte> body) {
       if (conn->rank >= 0 && conn->channel->is_open()) (void)conn->channel->send(table);
     }
     table_sent_ = true;
-    init_timer_->stop();
+    if (init_timer_) init_timer_->stop();
   }
   check_startup();
 }
@@ -511,6 +521,13 @@ void Launcher::on_agent_message(AgentLink& a, mpi::ControlMessage m) {
           placement_[static_cast<std::size_t>(e->first)] != a.host)
         break;
       return on_exit(e->first, e->second);
+    }
+    case AgentType::trace: {
+      auto t = decode_trace(m.body);
+      if (!t || t->rank >= options_.nranks ||
+          placement_[static_cast<std::size_t>(t->rank)] != a.host || trace_prefix_.empty())
+        break;
+      return write_trace_chunk(*t);
     }
     case AgentType::failed: {
       auto why = decode_failed(m.body);
@@ -628,8 +645,8 @@ void Launcher::on_init_timeout() {
   // No rank began MPI: a program that does not use it (nexorun -n 2 hostname) runs on.
   if (!any || missing.empty()) return;
   fail(1, ranks_phrase(missing) + " did not start MPI within " +
-              std::to_string(options_.init_timeout.count()) + " s (no MPI_Init; ranks " +
-              mpi::rank_list([&] {
+              std::to_string(options_.init_timeout.count()) +
+              " s (no MPI_Init since the first rank's; ranks " + mpi::rank_list([&] {
                 std::vector<int> in;
                 for (int r = 0; r < options_.nranks; ++r)
                   if (ranks_[static_cast<std::size_t>(r)].hello) in.push_back(r);
@@ -673,18 +690,42 @@ void Launcher::fail(int code, const std::string& message) {
   // Connections to ranks close, so ranks blocked on them (in MPI_Init) wake up.
   for (auto& c : connections_)
     c->channel->close();
-  // A backstop: an agent that never reports its ranks' end does not hold the launcher forever.
+  arm_give_up();
+}
+
+bool Launcher::ranks_ended() const {
+  for (const auto& s : ranks_)
+    if (!s.exited) return false;
+  return true;
+}
+
+// A backstop: an agent that never reports its ranks' end, or never closes, does not hold the
+// launcher for ever.
+void Launcher::arm_give_up() {
+  if (give_up_timer_) return;
   give_up_timer_ = std::make_unique<io::Timer>(*loop_, [this] {
-    say("gave up waiting for the ranks of the agents to end");
+    say("gave up waiting for the agents to end their ranks and close");
     gave_up_ = true;
   });
   give_up_timer_->start(kGrace + std::chrono::seconds(10));
 }
 
+// Every rank ended, and every agent closed its connection (after its last messages: traces).
 bool Launcher::everything_ended() const {
   for (const auto& s : ranks_)
     if (!s.exited) return false;
+  for (const auto& a : agents_)
+    if (!a->closed) return false;
   return true;
+}
+
+void Launcher::write_trace_chunk(const TraceChunk& t) {
+  const std::string path = trace_file(trace_prefix_, t.rank);
+  net::FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd || ::pwrite(fd.get(), t.chunk.data(), t.chunk.size(), static_cast<off_t>(t.offset)) !=
+                 static_cast<ssize_t>(t.chunk.size())) {
+    say("--trace: writing " + path + ": " + std::strerror(errno));
+  }
 }
 
 void Launcher::merge_trace() {

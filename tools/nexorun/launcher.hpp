@@ -7,8 +7,8 @@
 //   - a rank that started MPI (said HELLO) exits 0 without MPI_Finalize: 1;
 //   - a rank calls MPI_Abort(code): code (1 when its low byte is 0);
 //   - --timeout: 124; SIGINT / SIGTERM / SIGHUP: 130 / 143 / 129;
-//   - some ranks said HELLO and others did not within --init-timeout, or a rank ended before
-//     MPI_Init while the others waited for it: 1, naming the ranks;
+//   - ranks that did not say HELLO within --init-timeout of the first HELLO, or a rank that
+//     ended before MPI_Init while others waited for it in MPI_Init: 1, naming the ranks;
 //   - an agent failed or its connection dropped: 1.
 // Otherwise the job ends when every rank exited 0: 0. A program that never calls MPI_Init
 // (`nexorun -n 2 hostname`) runs as plain processes, as under Open MPI.

@@ -65,6 +65,10 @@ else
 fi
 no_orphans ok
 
+run plain -n 2 --init-timeout 1 sh -c 'sleep 2; echo plain'
+[[ $rc -eq 0 && $out == $'plain\nplain' ]] && pass "a program without MPI_Init runs as plain processes" ||
+  fail "plain: exit $rc, out: $out, err: $err"
+
 if command -v taskset >/dev/null; then
   NEXORUN_TEST_PIDS=$work taskset -c 0,1 timeout $((60 * scale)) "$nexorun" -np 4 "$rank" ok >"$work/cores.out" 2>&1
   rc=$?
@@ -248,6 +252,28 @@ expect "ssh: a host ssh cannot reach" 1 "cannot reach host 127.0.0.7 through ssh
 run ssh_name -n 2 --host nohost.invalid "$rank" ok
 expect "a host name that does not resolve" 1 "host 'nohost.invalid': resolve"
 unset NEXORUN_SSH
+
+# --trace with ranks whose /tmp is not the launcher's (a private mount namespace with its own
+# /tmp, made by the stand-in ssh): their agent ships the files back. Needs root (unshare -m).
+if unshare -m --propagation private true 2>/dev/null; then
+  cat >"$work/ns-ssh" <<'EOF_SSH'
+#!/usr/bin/env bash
+while [[ $1 == -o ]]; do shift 2; done
+shift
+exec unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
+EOF_SSH
+  chmod +x "$work/ns-ssh"
+  NEXORUN_SSH=$work/ns-ssh run trace_ssh -n 4 --host 127.0.0.5:2,127.0.0.6:2 --trace "$work/trace/ssh.json" "$rank" ok
+  if [[ $rc -eq 0 && $(grep -o '"name":"test"' "$work/trace/ssh.json" | wc -l) -eq 4 && -z $err ]]; then
+    pass "--trace: the traces of ranks on another file system travel back through their agents"
+  else
+    fail "--trace through agents: exit $rc, err: $err, file: $(cat "$work/trace/ssh.json" 2>&1)"
+  fi
+elif [[ ${CI:-} == true ]]; then
+  fail "--trace through agents needs root (unshare -m), and CI=true"
+else
+  echo "skip: --trace through agents on another file system needs root (unshare -m)"
+fi
 # The real ssh, to an address where no sshd answers (or one that refuses us: BatchMode).
 run ssh_real -n 2 --host 127.0.0.9 "$rank" ok
 expect "real ssh to 127.0.0.9" 1 "cannot reach host 127.0.0.9 through ssh"

@@ -235,7 +235,8 @@ Starts N ranks of an MPI program (nexo's mpi.h) and wires them up.
   --tag-output, -l     prefix every output line with "[rank] "
   --timeout SEC        end the whole job after SEC seconds (exit 124)
   --init-timeout SEC   once a rank reached MPI_Init, end the job if the others have
-                       not within SEC seconds (default 30)
+                       not within SEC seconds (default 30); a program that never
+                       calls MPI_Init runs as plain processes
   --trace FILE         every rank's trace, merged into FILE (Chrome trace JSON)
   --transport auto|tcp shared memory within a host (auto), or TCP for every pair
   --ring-bytes N       ring size per ordered pair of ranks on a host (power of two;

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
     wait_forever();
   }
   if (mode == "segv") {
+    ::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would turn it into an abort
     ::raise(SIGSEGV);
     wait_forever();
   }
