@@ -1,5 +1,6 @@
-// Launcher — one nexorun job: places the ranks, starts them (here, and through agents), answers
-// their control connections, forwards their output, and decides how the job ends.
+// nexorun's two modes. The launcher runs one job (job.hpp): it places the ranks, starts them
+// (here, and through agents), answers their control connections, forwards their output, and
+// decides how the job ends.
 //
 // How a job ends (the first cause wins; its message is printed at once and the rest of the job
 // is torn down: SIGTERM to every rank's process group, SIGKILL 3 s later, KILL to the agents):

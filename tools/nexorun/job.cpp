@@ -1,4 +1,4 @@
-#include "launcher.hpp"
+#include "job.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 
 #include "agent_protocol.hpp"
 #include "channel.hpp"
+#include "launcher.hpp"
 #include "nexo/io/timer.hpp"
 #include "nexo/net/tcp_listener.hpp"
 #include "nexo/net/tcp_stream.hpp"
@@ -23,15 +24,13 @@
 #include "trace_merge.hpp"
 
 namespace nexo::run {
-namespace {
-
-constexpr std::chrono::milliseconds kGrace{3000};
-constexpr std::chrono::seconds kAgentConnectTimeout{10};
 
 void say(const std::string& line) {
   const std::string text = "nexorun: " + line + "\n";
   (void)!::write(2, text.data(), text.size());
 }
+
+namespace {
 
 Result<std::string> new_job_id() {
   unsigned char raw[16];
@@ -52,96 +51,13 @@ std::string this_host_name() {
   return name;
 }
 
+}  // namespace
+
 std::string ranks_phrase(const std::vector<int>& ranks) {
   return (ranks.size() == 1 ? "rank " : "ranks ") + mpi::rank_list(ranks);
 }
 
-struct RankState {
-  int host = 0;
-  pid_t pid = 0;
-  bool hello = false;
-  bool finalized = false;
-  bool exited = false;
-};
-
-struct RankConnection {
-  std::unique_ptr<Channel> channel;
-  int rank = -1;  // after its HELLO
-};
-
-// A host whose ranks an agent starts.
-struct AgentLink {
-  int host = 0;
-  std::unique_ptr<Channel> channel;
-  std::string control;  // NEXO_MPI_CONTROL for the ranks there
-  bool closed = false;
-  bool started = false;  // the agent said STARTED (or FAILED): it was reached
-  // Through ssh: the ssh process and its stderr (its lines are passed on; the last one names
-  // the cause when ssh could not reach the host).
-  pid_t ssh_pid = -1;
-  net::FileDescriptor ssh_err;
-  std::unique_ptr<io::IoWatcher> err_watcher;
-  std::string err_partial, last_err_line;
-};
-
-class Launcher {
- public:
-  Launcher(const Options& options, std::unique_ptr<io::EventLoop> loop)
-      : options_(options), loop_(std::move(loop)) {}
-  int run();
-
- private:
-  Result<void> prepare();
-  Result<void> listen();
-  Result<void> connect_agents();
-  Result<void> start_local();
-  LaunchSpec spec_for(int host, std::string control, std::string bind) const;
-  void accept_ranks();
-  void on_rank_message(RankConnection& c, mpi::ControlMessage m);
-  void on_hello(RankConnection& c, std::span<const std::byte> body);
-  void on_agent_message(AgentLink& a, mpi::ControlMessage m);
-  void on_agent_closed(AgentLink& a, const Error& why);
-  Result<void> add_agent(int host, std::unique_ptr<AgentLink> link);
-  Result<void> start_ssh_agent(int host);
-  void read_ssh_stderr(AgentLink& a, bool final);
-  void reap_ssh(bool wait);
-  void on_output(int rank, int stream, std::string_view line);
-  void on_exit(int rank, ExitStatus status);
-  void check_startup();
-  void on_init_timeout();
-  void on_signal(int signal);
-  void fail(int code, const std::string& message);
-  bool everything_ended() const;
-  bool ranks_ended() const;
-  void arm_give_up();
-  void merge_trace();
-  void write_trace_chunk(const TraceChunk& t);
-  std::string where(int rank) const;
-
-  const Options& options_;
-  std::unique_ptr<io::EventLoop> loop_;
-  std::unique_ptr<SignalWatch> signals_;
-  std::string job_;
-  std::vector<HostSpec> hosts_;
-  std::vector<int> placement_;  // world rank -> host
-  std::vector<RankState> ranks_;
-  std::optional<mpi::HelloCollector> hellos_;
-  bool table_sent_ = false;
-  std::optional<net::TcpListener> listener_;
-  std::unique_ptr<io::IoWatcher> accept_watcher_;
-  std::vector<std::unique_ptr<RankConnection>> connections_;
-  std::vector<std::unique_ptr<AgentLink>> agents_;
-  std::unique_ptr<RankProcesses> local_;
-  int local_host_ = -1;
-  std::string local_bind_ = "127.0.0.1";
-  std::string trace_dir_, trace_prefix_;
-  std::unique_ptr<io::Timer> init_timer_, job_timer_, give_up_timer_;
-  bool failed_ = false;
-  bool gave_up_ = false;
-  int code_ = 0;
-};
-
-int Launcher::run() {
+int Job::run() {
   if (auto r = prepare(); !r) {
     say(r.error().message());
     return 1;
@@ -184,7 +100,7 @@ int Launcher::run() {
   return code_;
 }
 
-Result<void> Launcher::prepare() {
+Result<void> Job::prepare() {
   auto loop_signals = SignalWatch::create(*loop_, [this](int s) { on_signal(s); });
   if (!loop_signals) return loop_signals.error();
   signals_ = std::move(*loop_signals);
@@ -226,7 +142,7 @@ Result<void> Launcher::prepare() {
   return connect_agents();
 }
 
-Result<void> Launcher::listen() {
+Result<void> Job::listen() {
   const bool all_local =
       agents_.empty() && std::all_of(hosts_.begin(), hosts_.end(),
                                      [](const HostSpec& h) { return h.kind == HostKind::local; });
@@ -248,114 +164,7 @@ Result<void> Launcher::listen() {
   return accept_watcher_->start(io::kReadable);
 }
 
-Result<void> Launcher::connect_agents() {
-  for (std::size_t h = 0; h < hosts_.size(); ++h) {
-    if (hosts_[h].kind == HostKind::local) continue;
-    if (std::find(placement_.begin(), placement_.end(), static_cast<int>(h)) == placement_.end())
-      continue;  // no rank there
-    if (hosts_[h].kind == HostKind::ssh) {
-      if (auto r = start_ssh_agent(static_cast<int>(h)); !r) return r;
-      continue;
-    }
-    const std::string& at = hosts_[h].address;
-    auto hp = mpi::split_host_port(at);
-    if (!hp) return hp.error();
-    auto stream = net::TcpStream::connect(hp->host, hp->port, kAgentConnectTimeout);
-    if (!stream) {
-      return Error(stream.error().kind(), "cannot reach the agent at " + at + ": " +
-                                              stream.error().message() +
-                                              " (is `nexorun --agent --listen " + at +
-                                              "` running there, and the "
-                                              "address reachable from here?)");
-    }
-    // Ranks there reach the launcher at the address this connection leaves from.
-    if (local_bind_ == "127.0.0.1") local_bind_ = stream->local_endpoint().address().to_string();
-    auto link = std::make_unique<AgentLink>();
-    link->host = static_cast<int>(h);
-    link->control =
-        net::Endpoint(stream->local_endpoint().address(), listener_->local_endpoint().port())
-            .to_string();
-    net::FileDescriptor fd(::dup(stream->native_handle()));
-    if (!fd) return Error::from_errno(errno, "dup");
-    link->channel = std::make_unique<Channel>(*loop_, std::move(fd), net::FileDescriptor(),
-                                              "the agent at " + at);
-    if (auto r = add_agent(static_cast<int>(h), std::move(link)); !r) return r;
-  }
-  return ok();
-}
-
-Result<void> Launcher::add_agent(int host, std::unique_ptr<AgentLink> link) {
-  link->host = host;
-  AgentLink& ref = *link;
-  agents_.push_back(std::move(link));
-  return ref.channel->start(
-      [this, &ref](mpi::ControlMessage m) { on_agent_message(ref, std::move(m)); },
-      [this, &ref](const Error& why) { on_agent_closed(ref, why); });
-}
-
-Result<void> Launcher::start_ssh_agent(int host) {
-  const std::string& name = hosts_[static_cast<std::size_t>(host)].address;
-  auto source = source_address_toward(name);
-  if (!source) {
-    return Error(source.error().kind(), "host '" + name + "': " + source.error().message() +
-                                            " (check the name in --host or the hostfile)");
-  }
-  if (local_bind_ == "127.0.0.1") local_bind_ = source->to_string();
-  auto ssh = start_ssh(name);
-  if (!ssh) return std::move(ssh).error().with_context("host '" + name + "'");
-  auto link = std::make_unique<AgentLink>();
-  link->control = net::Endpoint(*source, listener_->local_endpoint().port()).to_string();
-  link->ssh_pid = ssh->pid;
-  link->ssh_err = std::move(ssh->err);
-  ::fcntl(link->ssh_err.get(), F_SETFL, O_NONBLOCK);
-  link->channel = std::make_unique<Channel>(*loop_, std::move(ssh->from), std::move(ssh->to),
-                                            "the agent on " + name + " (through ssh)");
-  AgentLink& ref = *link;
-  ref.err_watcher = std::make_unique<io::IoWatcher>(
-      *loop_, ref.ssh_err.get(), [this, &ref](std::uint32_t) { read_ssh_stderr(ref, false); });
-  if (auto r = ref.err_watcher->start(io::kReadable); !r) return r;
-  return add_agent(host, std::move(link));
-}
-
-void Launcher::read_ssh_stderr(AgentLink& a, bool final) {
-  if (!a.ssh_err) return;
-  const std::string& name = hosts_[static_cast<std::size_t>(a.host)].name;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(a.ssh_err.get(), buf, sizeof buf);
-    if (n > 0) {
-      a.err_partial.append(buf, static_cast<std::size_t>(n));
-      for (auto nl = a.err_partial.find('\n'); nl != std::string::npos;
-           nl = a.err_partial.find('\n')) {
-        std::string line = a.err_partial.substr(0, nl);
-        a.err_partial.erase(0, nl + 1);
-        if (line.empty()) continue;
-        if (a.started) say("ssh " + name + ": " + line);
-        a.last_err_line = std::move(line);
-      }
-      if (a.err_partial.size() > 4096) a.err_partial.clear();
-      if (!final) return;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0 || (n < 0 && errno != EAGAIN)) {
-      a.err_watcher.reset();
-      a.ssh_err.reset();
-    }
-    return;
-  }
-}
-
-void Launcher::reap_ssh(bool wait) {
-  for (auto& a : agents_) {
-    if (a->ssh_pid <= 0) continue;
-    if (wait) ::kill(-a->ssh_pid, SIGTERM);
-    int status = 0;
-    if (::waitpid(a->ssh_pid, &status, wait ? 0 : WNOHANG) == a->ssh_pid) a->ssh_pid = -1;
-  }
-}
-
-LaunchSpec Launcher::spec_for(int host, std::string control, std::string bind) const {
+LaunchSpec Job::spec_for(int host, std::string control, std::string bind) const {
   LaunchSpec s;
   s.job = job_;
   s.world_size = options_.nranks;
@@ -372,7 +181,7 @@ LaunchSpec Launcher::spec_for(int host, std::string control, std::string bind) c
   return s;
 }
 
-Result<void> Launcher::start_local() {
+Result<void> Job::start_local() {
   if (local_host_ < 0) return ok();
   auto spec = spec_for(local_host_, listener_->local_endpoint().to_string(), local_bind_);
   if (spec.ranks.empty()) return ok();
@@ -397,7 +206,7 @@ Result<void> Launcher::start_local() {
   return ok();
 }
 
-void Launcher::accept_ranks() {
+void Job::accept_ranks() {
   for (;;) {
     auto stream = listener_->accept();
     if (!stream) return;  // would_block, or out of descriptors (the loop calls again)
@@ -427,7 +236,7 @@ void Launcher::accept_ranks() {
   }
 }
 
-void Launcher::on_rank_message(RankConnection& c, mpi::ControlMessage m) {
+void Job::on_rank_message(RankConnection& c, mpi::ControlMessage m) {
   const auto type = static_cast<mpi::ControlType>(m.type);
   if (type == mpi::ControlType::hello && c.rank < 0) return on_hello(c, m.body);
   const std::string who = c.rank >= 0 ? "rank " + std::to_string(c.rank) : c.channel->peer();
@@ -461,7 +270,7 @@ void Launcher::on_rank_message(RankConnection& c, mpi::ControlMessage m) {
   fail(1, who + " sent a bad control message (" + mpi::to_string(type) + ")");
 }
 
-void Launcher::on_hello(RankConnection& c, std::span<const std::byte> body) {
+void Job::on_hello(RankConnection& c, std::span<const std::byte> body) {
   auto hello = mpi::decode_hello(body);
   Result<void> added = hello ? hellos_->add(*hello) : Result<void>(hello.error());
   if (!added) {
@@ -495,91 +304,7 @@ void Launcher::on_hello(RankConnection& c, std::span<const std::byte> body) {
   check_startup();
 }
 
-void Launcher::on_agent_message(AgentLink& a, mpi::ControlMessage m) {
-  const auto type = static_cast<AgentType>(m.type);
-  const std::string& at = hosts_[static_cast<std::size_t>(a.host)].address;
-  switch (type) {
-    case AgentType::started: {
-      auto pids = decode_started(m.body);
-      if (!pids) break;
-      a.started = true;
-      for (auto [rank, pid] : *pids) {
-        if (rank >= 0 && rank < options_.nranks &&
-            placement_[static_cast<std::size_t>(rank)] == a.host)
-          ranks_[static_cast<std::size_t>(rank)].pid = pid;
-      }
-      return;
-    }
-    case AgentType::output: {
-      auto o = decode_output(m.body);
-      if (!o || o->rank < 0 || o->rank >= options_.nranks) break;
-      return on_output(o->rank, o->stream, o->line);
-    }
-    case AgentType::exited: {
-      auto e = decode_exited(m.body);
-      if (!e || e->first < 0 || e->first >= options_.nranks ||
-          placement_[static_cast<std::size_t>(e->first)] != a.host)
-        break;
-      return on_exit(e->first, e->second);
-    }
-    case AgentType::trace: {
-      auto t = decode_trace(m.body);
-      if (!t || t->rank >= options_.nranks ||
-          placement_[static_cast<std::size_t>(t->rank)] != a.host || trace_prefix_.empty())
-        break;
-      return write_trace_chunk(*t);
-    }
-    case AgentType::failed: {
-      auto why = decode_failed(m.body);
-      if (!why) break;
-      a.started = true;
-      return fail(1, "the agent at " + at + " could not start its ranks: " + *why);
-    }
-    default:
-      break;
-  }
-  a.channel->close();
-  on_agent_closed(
-      a, Error(ErrorKind::malformed, "a bad message (type " + std::to_string(m.type) + ")"));
-}
-
-void Launcher::on_agent_closed(AgentLink& a, const Error& why) {
-  if (a.closed) return;
-  a.closed = true;
-  const std::string& name = hosts_[static_cast<std::size_t>(a.host)].name;
-  if (a.ssh_pid > 0 || a.err_watcher) {
-    read_ssh_stderr(a, true);
-    if (!a.started) {
-      for (int r = 0; r < options_.nranks; ++r) {
-        if (ranks_[static_cast<std::size_t>(r)].host == a.host)
-          ranks_[static_cast<std::size_t>(r)].exited = true;
-      }
-      return fail(1, "cannot reach host " + name + " through ssh: " +
-                         (a.last_err_line.empty() ? why.message() : a.last_err_line) +
-                         " (nexorun starts the ranks there with `ssh -o BatchMode=yes " + name +
-                         " nexorun --agent-stdio`: it needs a login without password, e.g. "
-                         "ssh-copy-id " +
-                         name +
-                         ", and nexorun at the same path there, or "
-                         "NEXORUN_REMOTE; or start `nexorun --agent --listen IP:PORT` there and "
-                         "name it agent://IP:PORT)");
-    }
-  }
-  std::vector<int> lost;
-  for (int r = 0; r < options_.nranks; ++r) {
-    RankState& s = ranks_[static_cast<std::size_t>(r)];
-    if (s.host == a.host && !s.exited) {
-      s.exited = true;
-      lost.push_back(r);
-    }
-  }
-  if (!lost.empty()) {
-    fail(1, "lost the agent at " + hosts_[static_cast<std::size_t>(a.host)].address + " (" +
-                why.message() + "); its " + ranks_phrase(lost) + " are ended");
-  }
-}
-
-void Launcher::on_output(int rank, int stream, std::string_view line) {
+void Job::on_output(int rank, int stream, std::string_view line) {
   std::string text;
   if (options_.tag_output) text = "[" + std::to_string(rank) + "] ";
   text.append(line);
@@ -594,14 +319,14 @@ void Launcher::on_output(int rank, int stream, std::string_view line) {
   }
 }
 
-std::string Launcher::where(int rank) const {
+std::string Job::where(int rank) const {
   const RankState& s = ranks_[static_cast<std::size_t>(rank)];
   std::string out = "rank " + std::to_string(rank) + " (";
   if (s.pid > 0) out += "pid " + std::to_string(s.pid) + " ";
   return out + "on " + hosts_[static_cast<std::size_t>(s.host)].name + ")";
 }
 
-void Launcher::on_exit(int rank, ExitStatus status) {
+void Job::on_exit(int rank, ExitStatus status) {
   RankState& s = ranks_[static_cast<std::size_t>(rank)];
   if (s.exited) return;
   s.exited = true;
@@ -620,7 +345,7 @@ void Launcher::on_exit(int rank, ExitStatus status) {
 }
 
 // A job whose ranks have begun MPI_Init cannot start once a rank ended without it.
-void Launcher::check_startup() {
+void Job::check_startup() {
   if (failed_ || table_sent_) return;
   std::vector<int> gone, waiting;
   for (int r = 0; r < options_.nranks; ++r) {
@@ -633,7 +358,7 @@ void Launcher::check_startup() {
               " waited for " + (gone.size() == 1 ? "it" : "them") + " in MPI_Init");
 }
 
-void Launcher::on_init_timeout() {
+void Job::on_init_timeout() {
   if (failed_ || table_sent_) return;
   std::vector<int> missing;
   bool any = false;
@@ -655,7 +380,7 @@ void Launcher::on_init_timeout() {
               " did): ending the job (raise --init-timeout if startup is slow)");
 }
 
-void Launcher::on_signal(int signal) {
+void Job::on_signal(int signal) {
   if (signal == SIGCHLD) {
     if (local_) local_->reap();
     reap_ssh(false);
@@ -675,7 +400,7 @@ void Launcher::on_signal(int signal) {
   fail(128 + signal, std::string("interrupted (") + name + "): ending every rank");
 }
 
-void Launcher::fail(int code, const std::string& message) {
+void Job::fail(int code, const std::string& message) {
   if (failed_) return;
   failed_ = true;
   code_ = code;
@@ -693,7 +418,7 @@ void Launcher::fail(int code, const std::string& message) {
   arm_give_up();
 }
 
-bool Launcher::ranks_ended() const {
+bool Job::ranks_ended() const {
   for (const auto& s : ranks_)
     if (!s.exited) return false;
   return true;
@@ -701,7 +426,7 @@ bool Launcher::ranks_ended() const {
 
 // A backstop: an agent that never reports its ranks' end, or never closes, does not hold the
 // launcher for ever.
-void Launcher::arm_give_up() {
+void Job::arm_give_up() {
   if (give_up_timer_) return;
   give_up_timer_ = std::make_unique<io::Timer>(*loop_, [this] {
     say("gave up waiting for the agents to end their ranks and close");
@@ -711,7 +436,7 @@ void Launcher::arm_give_up() {
 }
 
 // Every rank ended, and every agent closed its connection (after its last messages: traces).
-bool Launcher::everything_ended() const {
+bool Job::everything_ended() const {
   for (const auto& s : ranks_)
     if (!s.exited) return false;
   for (const auto& a : agents_)
@@ -719,16 +444,7 @@ bool Launcher::everything_ended() const {
   return true;
 }
 
-void Launcher::write_trace_chunk(const TraceChunk& t) {
-  const std::string path = trace_file(trace_prefix_, t.rank);
-  net::FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd || ::pwrite(fd.get(), t.chunk.data(), t.chunk.size(), static_cast<off_t>(t.offset)) !=
-                 static_cast<ssize_t>(t.chunk.size())) {
-    say("--trace: writing " + path + ": " + std::strerror(errno));
-  }
-}
-
-void Launcher::merge_trace() {
+void Job::merge_trace() {
   if (!options_.trace) return;
   auto merged = merge_traces(trace_prefix_, options_.nranks, *options_.trace);
   if (!merged) {
@@ -741,16 +457,14 @@ void Launcher::merge_trace() {
   std::filesystem::remove_all(trace_dir_, ignored);
 }
 
-}  // namespace
-
 int run_launcher(const Options& options) {
   auto loop = io::EventLoop::create();
   if (!loop) {
     say(loop.error().message());
     return 1;
   }
-  Launcher launcher(options, std::move(*loop));
-  return launcher.run();
+  Job job(options, std::move(*loop));
+  return job.run();
 }
 
 }  // namespace nexo::run
