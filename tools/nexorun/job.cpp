@@ -60,6 +60,10 @@ std::string ranks_phrase(const std::vector<int>& ranks) {
 int Job::run() {
   if (auto r = prepare(); !r) {
     say(r.error().message());
+    if (!trace_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(trace_dir_, ignored);
+    }
     return 1;
   }
   if (auto r = start_local(); !r) {
