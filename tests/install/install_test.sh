@@ -13,7 +13,7 @@ readonly layers=(base net io fault reliable msg wire)
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
-for f in bin/nexo include/nexo/net/udp_socket.hpp include/nexo/base/result.hpp \
+for f in bin/nexo bin/nexorun include/nexo/net/udp_socket.hpp include/nexo/base/result.hpp \
          "$libdir/cmake/nexo/nexoConfig.cmake" "$libdir/cmake/nexo/nexoTargets.cmake"; do
   [[ -e $work/prefix/$f ]] || fail "$f was not installed"
 done
@@ -29,6 +29,7 @@ for f in include/nexo/msg/conformance.hpp include/nexo/wire/shortest_table_gen.h
   [[ ! -e $work/prefix/$f ]] || fail "$f is for tests only, but was installed"
 done
 "$work/prefix/bin/nexo" resolve 127.0.0.1 | grep -qx 127.0.0.1 || fail "installed nexo does not run"
+[[ $("$work/prefix/bin/nexorun" --help) == "usage: nexorun"* ]] || fail "installed nexorun does not run"
 
 cmake -S "$source/tests/install/consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_CXX_COMPILER="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")" >/dev/null
