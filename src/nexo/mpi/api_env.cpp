@@ -168,6 +168,7 @@ void finalize_work() {
   // Released requests (MPI_Request_free, buffered sends) complete first; then every frame goes
   // out, and a barrier makes sure no rank still needs this one (a pull of its memory, a reply).
   wait_until("MPI_Finalize", [] { return adopted_empty(); });
+  g_owned->finishing();
   std::byte none{};
   std::vector<std::byte> all(static_cast<std::size_t>(MPI_COMM_WORLD->size()));
   exchange_all(MPI_COMM_WORLD, std::span<const std::byte>(&none, 1), all, "MPI_Finalize");
@@ -227,6 +228,7 @@ int MPI_Finalized(int* flag) {
 int MPI_Finalize(void) {
   if (int rc = check_initialized(__func__); rc != MPI_SUCCESS) return rc;
   finalize_work();
+  if (auto told = g_owned->finalized(); !told) runtime_failure(__func__, told.error());
   trace_finish();
   set_error_hook(nullptr);
   g_finalized = true;

@@ -11,7 +11,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "nexo/mpi/control.hpp"
 #include "nexo/mpi/shm.hpp"
+#include "nexo/mpi/tcp.hpp"
 #include "nexo/mpi/shm_pull.hpp"
 #include "nexo/mpi/trace.hpp"
 
@@ -22,6 +24,9 @@ Runtime* g_runtime = nullptr;
 
 // Messages up to this size travel through the rings; larger ones are pulled (one copy).
 constexpr std::size_t kShmEagerLimit = 32 * 1024;
+// Over TCP: eager up to 64 KiB, rendezvous DATA in chunks of 1 MiB.
+constexpr std::size_t kTcpEagerLimit = 64 * 1024;
+constexpr std::size_t kTcpMaxFrame = 1024 * 1024;
 
 Error env_error(std::string_view name, std::string_view value, std::string_view why) {
   return Error(ErrorKind::invalid_argument, "environment variable " + std::string(name) + "=\"" +
@@ -48,30 +53,6 @@ Result<int> env_int(const char* name, int low, int high, std::optional<int> fall
   return n;
 }
 
-Result<std::optional<LaunchInfo>> read_launch_info() {
-  if (std::getenv("NEXO_MPI_RANK") == nullptr) return std::optional<LaunchInfo>{};
-  LaunchInfo info;
-  auto size = env_int("NEXO_MPI_SIZE", 1, 1 << 20, std::nullopt);
-  if (!size) return std::move(size).error();
-  info.size = *size;
-  auto rank = env_int("NEXO_MPI_RANK", 0, info.size - 1, std::nullopt);
-  if (!rank) return std::move(rank).error();
-  info.rank = *rank;
-  if (const char* shm = std::getenv(kShmEnvVar); shm != nullptr) info.shm_spec = shm;
-  auto local_size = env_int("NEXO_MPI_LOCAL_SIZE", 1, info.size, info.size);
-  if (!local_size) return std::move(local_size).error();
-  info.local_size = *local_size;
-  auto local_rank = env_int("NEXO_MPI_LOCAL_RANK", 0, info.local_size - 1, info.rank);
-  if (!local_rank) return std::move(local_rank).error();
-  info.local_rank = *local_rank;
-  if (info.local_size != info.size || info.shm_spec.empty()) {
-    return Error(ErrorKind::invalid_argument,
-                 "this nexo MPI runtime runs the ranks of one host over shared memory "
-                 "(NEXO_MPI_SHM, NEXO_MPI_LOCAL_SIZE = NEXO_MPI_SIZE); TCP comes next");
-  }
-  return std::optional<LaunchInfo>{info};
-}
-
 // How long a waiting rank polls before it sleeps. While the host's ranks fit its CPUs, a rank
 // spins for long (as Open MPI and MPICH do: a futex wake-up costs tens of microseconds here,
 // the message itself well under one); with more ranks than CPUs a spinning rank steals the CPU
@@ -94,33 +75,106 @@ Runtime* runtime() noexcept {
   return g_runtime;
 }
 
+// Ranks started without a launcher to talk to (no NEXO_MPI_CONTROL): the ranks of one
+// shared segment, world rank = local rank, as the runtime's tests and `nexo mpi demo` start
+// them. Reads NEXO_MPI_RANK, NEXO_MPI_SIZE and NEXO_MPI_SHM only.
+Result<std::optional<RankEnv>> standalone_env() {
+  if (std::getenv("NEXO_MPI_RANK") == nullptr || std::getenv(kEnvControl) != nullptr)
+    return std::optional<RankEnv>{};
+  RankEnv env;
+  auto size = env_int(kEnvSize, 1, kMaxWorldSize, std::nullopt);
+  if (!size) return std::move(size).error();
+  auto rank = env_int(kEnvRank, 0, *size - 1, std::nullopt);
+  if (!rank) return std::move(rank).error();
+  const char* shm = std::getenv(kEnvShm);
+  if (shm == nullptr)
+    return Error(ErrorKind::invalid_argument,
+                 "NEXO_MPI_RANK is set but neither NEXO_MPI_CONTROL (a launcher) nor NEXO_MPI_SHM "
+                 "(a shared segment): start the program with nexorun");
+  env.size = *size;
+  env.rank = *rank;
+  env.shm = shm;
+  env.local_size = env.size;
+  env.local_rank = env.rank;
+  return std::optional<RankEnv>{env};
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::start() {
-  auto launch = read_launch_info();
-  if (!launch) return std::move(launch).error();
+  auto standalone = standalone_env();
+  if (!standalone) return std::move(standalone).error().with_context("MPI_Init");
+  auto env = standalone->has_value() ? std::move(standalone) : read_rank_env();
+  if (!env) return std::move(env).error().with_context("MPI_Init");
   std::unique_ptr<Runtime> rt(new Runtime());
-  const LaunchInfo info = launch->value_or(LaunchInfo{});
+  EngineConfig config;
+  if (!env->has_value()) {
+    // A singleton (not started by nexorun): one rank, nothing to connect.
+    rt->engine_ = std::make_unique<Engine>(config);
+    rt->frame_.resize(rt->engine_->frame_capacity());
+    rt->pending_.resize(1);
+    rt->has_pending_.assign(1, false);
+    rt->local_of_.assign(1, -1);
+    g_runtime = rt.get();
+    return rt;
+  }
+  const RankEnv& info = **env;
   rt->rank_ = info.rank;
   rt->size_ = info.size;
-  EngineConfig config;
   config.rank = info.rank;
-  rt->local_of_.assign(static_cast<std::size_t>(info.size), -1);
-  if (!info.shm_spec.empty()) {
-    auto segment = ShmSegment::open_spec(info.shm_spec);
+  const auto n = static_cast<std::size_t>(info.size);
+  rt->local_of_.assign(n, -1);
+  const bool use_shm = info.shm.has_value() && info.transport == RankTransport::automatic;
+  // TCP when a rank is elsewhere, or every pair when asked to.
+  const bool use_tcp = info.transport == RankTransport::tcp || info.local_size < info.size;
+
+  // Wire-up: the TCP listener first (its address goes into the HELLO), then the TABLE.
+  std::optional<net::TcpListener> listener;
+  std::string tcp_address;
+  if (use_tcp) {
+    auto l = TcpWorld::listen(info.bind);
+    if (!l) return std::move(l).error().with_context("MPI_Init: TCP listener on " + info.bind);
+    tcp_address = l->local_endpoint().to_string();
+    listener.emplace(std::move(*l));
+  }
+  Result<WorldTable> table = WorldTable(n);
+  if (standalone->has_value()) {
+    for (std::size_t r = 0; r < n; ++r) (*table)[r].local_rank = static_cast<int>(r);
+  } else {
+    auto control = ControlClient::connect(info.control, std::chrono::milliseconds(30'000));
+    if (!control)
+      return std::move(control).error().with_context("MPI_Init: the launcher's control socket");
+    rt->control_ = std::make_unique<ControlClient>(std::move(*control));
+    Hello hello{info.job, info.rank, info.size, ::getpid(), info.host, tcp_address};
+    // No limit of ours: the launcher ends a job whose ranks do not all arrive (--init-timeout).
+    table = rt->control_->exchange(hello, std::nullopt);
+    if (!table)
+      return std::move(table).error().with_context("MPI_Init: wire-up with the launcher");
+  }
+  if (table->size() != n)
+    return Error(ErrorKind::malformed, "MPI_Init: the launcher's table has " +
+                                           std::to_string(table->size()) + " ranks, not " +
+                                           std::to_string(n));
+
+  if (use_shm) {
+    auto segment = ShmSegment::open_spec(*info.shm);
     if (!segment) return std::move(segment).error().with_context("MPI_Init: shared memory");
     if (segment->nranks() != info.local_size) {
-      return Error(ErrorKind::invalid_argument, "MPI_Init: the shared segment " + info.shm_spec +
-                                                    " is for " + std::to_string(segment->nranks()) +
-                                                    " ranks, NEXO_MPI_LOCAL_SIZE says " +
-                                                    std::to_string(info.local_size));
+      return Error(ErrorKind::invalid_argument,
+                   "MPI_Init: the shared segment " + *info.shm + " is for " +
+                       std::to_string(segment->nranks()) + " ranks, NEXO_MPI_LOCAL_SIZE says " +
+                       std::to_string(info.local_size));
     }
     auto world = ShmWorld::join(std::move(*segment), info.local_rank, shm_options(info.local_size));
     if (!world) return std::move(world).error().with_context("MPI_Init: shared memory");
     rt->shm_ = std::make_unique<ShmWorld>(std::move(*world));
-    // One host: shared-memory rank = world rank.
-    rt->world_of_local_.resize(static_cast<std::size_t>(info.local_size));
-    for (int r = 0; r < info.local_size; ++r) {
-      rt->local_of_[static_cast<std::size_t>(r)] = r;
-      rt->world_of_local_[static_cast<std::size_t>(r)] = r;
+    rt->world_of_local_.assign(static_cast<std::size_t>(info.local_size), -1);
+    for (std::size_t r = 0; r < n; ++r) {
+      const RankInfo& peer = (*table)[r];
+      if (peer.host != info.host) continue;
+      if (peer.local_rank < 0 || peer.local_rank >= info.local_size)
+        return Error(ErrorKind::malformed, "MPI_Init: the table gives rank " + std::to_string(r) +
+                                               " local rank " + std::to_string(peer.local_rank));
+      rt->local_of_[r] = peer.local_rank;
+      rt->world_of_local_[static_cast<std::size_t>(peer.local_rank)] = static_cast<int>(r);
     }
     config.eager_limit = std::min(kShmEagerLimit, rt->shm_->max_whole_frame() - kFrameHeaderSize);
     config.max_frame = rt->shm_->max_whole_frame() - kFrameHeaderSize - kDataOffsetSize;
@@ -142,10 +196,30 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
       return pull(static_cast<pid_t>(at.pid), static_cast<std::uintptr_t>(at.address), into);
     };
   }
+  if (use_tcp) {
+    std::vector<std::optional<std::string>> addresses(n);
+    bool any = false;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (static_cast<int>(r) == info.rank || rt->local_of_[r] >= 0) continue;
+      addresses[r] = (*table)[r].tcp;
+      any = true;
+    }
+    if (any) {
+      auto world = TcpWorld::connect(std::move(*listener), info.rank, addresses, info.job,
+                                     std::chrono::milliseconds(60'000));
+      if (!world) return std::move(world).error().with_context("MPI_Init: TCP mesh");
+      rt->tcp_ = std::make_unique<TcpWorld>(std::move(*world));
+      if (!rt->shm_) {
+        // TCP alone: larger eager messages (a round trip costs more than the copy).
+        config.eager_limit = kTcpEagerLimit;
+        config.max_frame = kTcpMaxFrame;
+      }
+    }
+  }
   rt->engine_ = std::make_unique<Engine>(std::move(config));
   rt->frame_.resize(rt->engine_->frame_capacity());
-  rt->pending_.resize(static_cast<std::size_t>(info.size));
-  rt->has_pending_.assign(static_cast<std::size_t>(info.size), false);
+  rt->pending_.resize(n);
+  rt->has_pending_.assign(n, false);
   g_runtime = rt.get();
   return rt;
 }
@@ -162,6 +236,7 @@ Result<bool> Runtime::send_frame(int to, std::span<const std::byte> frame) {
   }
   const int local = local_of_[static_cast<std::size_t>(to)];
   if (local >= 0 && shm_) return shm_->send(local, frame, Wake::deferred);
+  if (tcp_ && tcp_->connected_to(to)) return tcp_->send(to, frame);
   return Error(ErrorKind::invalid_argument, "no transport reaches rank " + std::to_string(to));
 }
 
@@ -197,15 +272,27 @@ Result<void> Runtime::transmit() {
 }
 
 Result<bool> Runtime::receive() {
-  if (!shm_) return false;
-  auto delivered = shm_->poll([this](int from, std::span<const std::byte> frame) {
-    if (receive_error_) return;
-    auto taken = engine_->on_frame(world_of_local_[static_cast<std::size_t>(from)], frame);
-    if (!taken) receive_error_ = std::move(taken).error();
-  });
-  if (!delivered) return std::move(delivered).error();
+  std::size_t total = 0;
+  if (shm_) {
+    auto delivered = shm_->poll([this](int from, std::span<const std::byte> frame) {
+      if (receive_error_) return;
+      auto taken = engine_->on_frame(world_of_local_[static_cast<std::size_t>(from)], frame);
+      if (!taken) receive_error_ = std::move(taken).error();
+    });
+    if (!delivered) return std::move(delivered).error();
+    total += *delivered;
+  }
+  if (tcp_) {
+    auto delivered = tcp_->poll([this](int from, std::span<const std::byte> frame) {
+      if (receive_error_) return;
+      auto taken = engine_->on_frame(from, frame);
+      if (!taken) receive_error_ = std::move(taken).error();
+    });
+    if (!delivered) return std::move(delivered).error();
+    total += *delivered;
+  }
   if (receive_error_) return *receive_error_;
-  return *delivered > 0;
+  return total > 0;
 }
 
 Result<bool> Runtime::progress() {
@@ -230,10 +317,23 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
     bool pending = false;
     for (bool p : has_pending_)
       pending = pending || p;
+    if (shm_ && tcp_) {
+      // Both: the futex cannot wait on sockets too, so the sleep is short and the sockets are
+      // polled between sleeps (a TCP message may wait up to 1 ms here: see the note on mixed
+      // jobs in runtime.hpp).
+      auto woken = shm_->wait(std::chrono::milliseconds(1));
+      if (!woken) return std::move(woken).error();
+      continue;
+    }
     if (shm_) {
       // Sleeps until a frame arrives, a full ring has room, or a peer rings the doorbell; the
       // bound only limits how long a lost wake-up (there should be none) could cost.
       auto woken = shm_->wait(std::chrono::milliseconds(pending ? 1 : 100));
+      if (!woken) return std::move(woken).error();
+      continue;
+    }
+    if (tcp_) {
+      auto woken = tcp_->wait(std::chrono::milliseconds(100));
       if (!woken) return std::move(woken).error();
       continue;
     }
@@ -251,15 +351,36 @@ void Runtime::abort_job(int code, const std::string& why) {
   std::fprintf(stderr, "nexo MPI: rank %d: %s\n", rank_, why.c_str());
   std::fflush(stderr);
   std::fflush(stdout);
+  // The launcher ends the other ranks and exits with the code (it reports the rank).
+  if (control_) (void)control_->abort(code, why);
   // The launcher sees the exit status and ends the other ranks.
   ::_exit(code == 0 ? 1 : (code & 0xff) == 0 ? 1 : code & 0xff);
 }
 
 Result<void> Runtime::flush() {
-  return wait_until([this] {
+  auto flushed = wait_until([this] {
     return !engine_->has_output() &&
            std::none_of(has_pending_.begin(), has_pending_.end(), [](bool p) { return p; });
   });
+  if (!flushed) return flushed;
+  while (tcp_ && tcp_->has_pending_output()) {
+    auto written = tcp_->flush();
+    if (!written) return std::move(written).error();
+    if (tcp_->has_pending_output()) {
+      auto woken = tcp_->wait(std::chrono::milliseconds(100));
+      if (!woken) return std::move(woken).error();
+    }
+  }
+  return ok();
+}
+
+void Runtime::finishing() {
+  if (tcp_) tcp_->accept_closes();
+}
+
+Result<void> Runtime::finalized() {
+  if (!control_) return ok();
+  return control_->finalized();
 }
 
 }  // namespace nexo::mpi

@@ -1,8 +1,15 @@
 // The MPI runtime of one rank: what MPI_Init builds and every other call uses.
 //
 // A Runtime owns the rank's point-to-point Engine (p2p.hpp) and the transports that move its
-// frames: the shared-memory rings of the host's ranks (shm.hpp) and, later, TCP to the ranks of
-// other hosts. It drives them all in progress(): frames the engine has for a peer go to that
+// frames: the shared-memory rings of the host's ranks (shm.hpp) and TCP to the ranks of other
+// hosts (tcp.hpp; to every rank with NEXO_MPI_TRANSPORT=tcp). MPI_Init connects to the launcher
+// (control.hpp), says HELLO with its TCP listener's address and gets the TABLE of every rank's
+// host, local rank and address; MPI_Abort and MPI_Finalize are reported to the launcher.
+//
+// Mixed jobs (shared memory and TCP at once): a rank cannot sleep on the futex and the sockets
+// together, so it sleeps on the futex for at most 1 ms at a time and polls the sockets between:
+// a TCP message may wait up to 1 ms for an idle rank to notice it. Jobs on one host (shared
+// memory only) and TCP-only jobs sleep on their one transport and wake at once. It drives them all in progress(): frames the engine has for a peer go to that
 // peer's transport, frames that arrived go to the engine. A rank that waits (MPI_Wait, a
 // blocking call, a collective) calls wait_until(), which makes progress and, when nothing moves,
 // sleeps in the transport (a futex for shared memory) instead of spinning: with more ranks than
@@ -82,16 +89,9 @@ struct nexo_mpi_request {
 
 namespace nexo::mpi {
 
-// The environment a launched rank gets (nexorun sets it; see the runtime plan).
-struct LaunchInfo {
-  int rank = 0;
-  int size = 1;
-  std::string shm_spec;  // NEXO_MPI_SHM; empty: no shared memory
-  int local_rank = 0;
-  int local_size = 1;
-};
-
 class ShmWorld;
+class TcpWorld;
+class ControlClient;
 
 class Runtime {
  public:
@@ -121,8 +121,13 @@ class Runtime {
   // Ends the job at once with `code`: the launcher (if any) is told, then this process exits.
   [[noreturn]] void abort_job(int code, const std::string& why);
 
-  // Progress until every frame the engine made is handed to a transport (MPI_Finalize).
+  // Progress until every frame the engine made is handed to a transport and written
+  // (MPI_Finalize).
   Result<void> flush();
+  // MPI_Finalize's barrier began: a peer that closes its connection now is done, not dead.
+  void finishing();
+  // Tells the launcher this rank reached MPI_Finalize.
+  Result<void> finalized();
 
  private:
   Runtime() = default;
@@ -134,7 +139,9 @@ class Runtime {
   int size_ = 1;
   std::uint32_t next_context_ = kFirstFreeContext;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ControlClient> control_;
   std::unique_ptr<ShmWorld> shm_;
+  std::unique_ptr<TcpWorld> tcp_;
   std::vector<int> local_of_;  // world rank -> shm rank, or -1
   std::vector<int> world_of_local_;
   Bytes frame_;                 // poll_transmit's buffer
