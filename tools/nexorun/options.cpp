@@ -239,6 +239,7 @@ Starts N ranks of an MPI program (nexo's mpi.h) and wires them up.
                        calls MPI_Init runs as plain processes
   --trace FILE         every rank's trace, merged into FILE (Chrome trace JSON)
   --transport auto|tcp shared memory within a host (auto), or TCP for every pair
+                       (default: $NEXO_MPI_TRANSPORT, else auto)
   --ring-bytes N       ring size per ordered pair of ranks on a host (power of two;
                        default 256 KiB, less from 33 ranks on a host up)
   --port P             the port of the ranks' control connections (default: any)
@@ -260,6 +261,15 @@ failed start, 2 for a usage error.
 
 Result<Options> parse_options(const std::vector<std::string>& argv) {
   Options o;
+  // NEXO_MPI_TRANSPORT in nexorun's own environment is the default of --transport (scripts and
+  // test harnesses set it once for many jobs).
+  if (const char* t = std::getenv("NEXO_MPI_TRANSPORT"); t != nullptr && *t != '\0') {
+    if (std::string_view(t) == "tcp") {
+      o.transport = mpi::RankTransport::tcp;
+    } else if (std::string_view(t) != "auto") {
+      return usage_error("NEXO_MPI_TRANSPORT='" + std::string(t) + "': expected auto or tcp");
+    }
+  }
   std::size_t i = 0;
   auto value = [&](const std::string& flag) -> Result<std::string> {
     if (i + 1 >= argv.size()) return usage_error(flag + " needs a value");
