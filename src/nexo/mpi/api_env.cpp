@@ -112,6 +112,9 @@ std::optional<std::span<std::byte>> dense_bytes(const void* buf, std::size_t cou
 }
 
 void runtime_failure(const char* function, const Error& error) {
+  // A peer's connection closed: that rank most likely died, and the launcher, which sees its
+  // exit, should end the job naming it, not this rank. Give it the time to.
+  if (error.is(ErrorKind::not_connected)) runtime()->grace_for_launcher();
   runtime()->abort_job(MPI_ERR_INTERN, std::string(function) + ": " + error.to_string());
 }
 

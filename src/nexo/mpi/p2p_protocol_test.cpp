@@ -146,7 +146,8 @@ struct PullCounter {
 EngineConfig pulling_config(PullCounter& counter) {
   EngineConfig c = World::small_config();
   c.pull_pid = 4321;
-  c.pull = [&counter](std::int32_t, const PullAddress& from, std::span<std::byte> into) -> Result<void> {
+  c.pull = [&counter](std::int32_t, const PullAddress& from,
+                      std::span<std::byte> into) -> Result<void> {
     ++counter.calls;
     EXPECT_EQ(from.pid, 4321u);
     if (counter.fail) return Error(ErrorKind::permission_denied, "process_vm_readv: EPERM");

@@ -1,5 +1,6 @@
 #include "nexo/mpi/runtime.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -13,8 +14,8 @@
 
 #include "nexo/mpi/control.hpp"
 #include "nexo/mpi/shm.hpp"
-#include "nexo/mpi/tcp.hpp"
 #include "nexo/mpi/shm_pull.hpp"
+#include "nexo/mpi/tcp.hpp"
 #include "nexo/mpi/trace.hpp"
 
 namespace nexo::mpi {
@@ -137,7 +138,8 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
   }
   Result<WorldTable> table = WorldTable(n);
   if (standalone->has_value()) {
-    for (std::size_t r = 0; r < n; ++r) (*table)[r].local_rank = static_cast<int>(r);
+    for (std::size_t r = 0; r < n; ++r)
+      (*table)[r].local_rank = static_cast<int>(r);
   } else {
     auto control = ControlClient::connect(info.control, std::chrono::milliseconds(30'000));
     if (!control)
@@ -146,8 +148,7 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
     Hello hello{info.job, info.rank, info.size, ::getpid(), info.host, tcp_address};
     // No limit of ours: the launcher ends a job whose ranks do not all arrive (--init-timeout).
     table = rt->control_->exchange(hello, std::nullopt);
-    if (!table)
-      return std::move(table).error().with_context("MPI_Init: wire-up with the launcher");
+    if (!table) return std::move(table).error().with_context("MPI_Init: wire-up with the launcher");
   }
   if (table->size() != n)
     return Error(ErrorKind::malformed, "MPI_Init: the launcher's table has " +
@@ -158,10 +159,10 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
     auto segment = ShmSegment::open_spec(*info.shm);
     if (!segment) return std::move(segment).error().with_context("MPI_Init: shared memory");
     if (segment->nranks() != info.local_size) {
-      return Error(ErrorKind::invalid_argument,
-                   "MPI_Init: the shared segment " + *info.shm + " is for " +
-                       std::to_string(segment->nranks()) + " ranks, NEXO_MPI_LOCAL_SIZE says " +
-                       std::to_string(info.local_size));
+      return Error(ErrorKind::invalid_argument, "MPI_Init: the shared segment " + *info.shm +
+                                                    " is for " + std::to_string(segment->nranks()) +
+                                                    " ranks, NEXO_MPI_LOCAL_SIZE says " +
+                                                    std::to_string(info.local_size));
     }
     auto world = ShmWorld::join(std::move(*segment), info.local_rank, shm_options(info.local_size));
     if (!world) return std::move(world).error().with_context("MPI_Init: shared memory");
@@ -344,6 +345,13 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
                    "receive from itself with no matching send)");
     }
   }
+}
+
+void Runtime::grace_for_launcher() {
+  if (!control_) return;
+  // The launcher closes the control connection (or kills this process) when the job ends.
+  pollfd watch{control_->fd(), POLLIN, 0};
+  (void)::poll(&watch, 1, 3000);
 }
 
 void Runtime::abort_job(int code, const std::string& why) {

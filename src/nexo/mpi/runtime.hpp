@@ -9,11 +9,12 @@
 // Mixed jobs (shared memory and TCP at once): a rank cannot sleep on the futex and the sockets
 // together, so it sleeps on the futex for at most 1 ms at a time and polls the sockets between:
 // a TCP message may wait up to 1 ms for an idle rank to notice it. Jobs on one host (shared
-// memory only) and TCP-only jobs sleep on their one transport and wake at once. It drives them all in progress(): frames the engine has for a peer go to that
-// peer's transport, frames that arrived go to the engine. A rank that waits (MPI_Wait, a
-// blocking call, a collective) calls wait_until(), which makes progress and, when nothing moves,
-// sleeps in the transport (a futex for shared memory) instead of spinning: with more ranks than
-// cores a spinning rank would steal the core of the rank it waits for.
+// memory only) and TCP-only jobs sleep on their one transport and wake at once. It drives them all
+// in progress(): frames the engine has for a peer go to that peer's transport, frames that arrived
+// go to the engine. A rank that waits (MPI_Wait, a blocking call, a collective) calls wait_until(),
+// which makes progress and, when nothing moves, sleeps in the transport (a futex for shared memory)
+// instead of spinning: with more ranks than cores a spinning rank would steal the core of the rank
+// it waits for.
 //
 // Communicators and requests are the C structs behind MPI_Comm and MPI_Request, defined here.
 // A communicator maps its ranks to world ranks; on the wire it is its context id (even): user
@@ -117,6 +118,10 @@ class Runtime {
   void use_context(std::uint32_t context) noexcept {
     if (context + 2 > next_context_) next_context_ = context + 2;
   }
+
+  // Waits a few seconds for the launcher to end the job (it is ending it when a peer died),
+  // then returns; at once without a launcher.
+  void grace_for_launcher();
 
   // Ends the job at once with `code`: the launcher (if any) is told, then this process exits.
   [[noreturn]] void abort_job(int code, const std::string& why);

@@ -1,0 +1,105 @@
+#!/bin/sh
+# nexorun with nexo's MPI runtime, end to end, beyond the self-checking programs:
+#   killed   a rank killed mid-job (SIGKILL) while the others wait for it: the job ends with
+#            exit status 137 and a message naming the rank (over shared memory and over TCP);
+#   trace    --trace FILE: a Chrome trace with a slice per MPI call of every rank and a flow
+#            (an arrow) from each send to its receive;
+#   netns    a job over two hosts: two network namespaces joined by a veth pair, which this test
+#            makes and removes; 2 ranks in each (shared memory within, TCP between), the agent
+#            of the second host started with `nexorun --agent`. Needs root: without it the test
+#            fails under CI=true (CI must run everything) and is skipped (exit 77) otherwise.
+# usage: jobs_test.sh killed|trace|netns BIN_DIR PROGRAM_DIR WORK_DIR
+set -eu
+what=$1
+bin=$2
+programs=$3
+work=$4
+mkdir -p "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+case "$what" in
+killed)
+  for transport in auto tcp; do
+    start=$(date +%s%N)
+    status=0
+    timeout 60 "$bin/nexorun" --transport "$transport" -n 4 "$programs/killed" \
+      >"$work/out" 2>"$work/err" || status=$?
+    elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ "$status" -ne 124 ] || fail "$transport: the job hung (killed by the 60 s guard)"
+    [ "$status" -eq 137 ] || fail "$transport: exit status $status, expected 137; stderr: $(cat "$work/err")"
+    grep -q "rank 3" "$work/err" || fail "$transport: no message naming rank 3: $(cat "$work/err")"
+    grep -q FAIL "$work/out" && fail "$transport: $(cat "$work/out")"
+    echo "killed ($transport): exit 137 after ${elapsed_ms} ms: $(grep 'rank 3' "$work/err" | head -1)"
+  done
+  ;;
+trace)
+  rm -f "$work/trace.json"
+  "$bin/nexorun" --trace "$work/trace.json" -n 3 "$programs/order" >/dev/null ||
+    fail "the traced job failed"
+  python3 - "$work/trace.json" <<'PY' || fail "the trace is not what it should be"
+import json, sys
+events = json.load(open(sys.argv[1]))
+calls = [e for e in events if e.get("ph") == "X"]
+ranks = {e["pid"] for e in calls}
+assert ranks == {0, 1, 2}, ranks
+names = {e["name"] for e in calls}
+for n in ("MPI_Send", "MPI_Recv", "MPI_Barrier", "MPI_Finalize"):
+    assert n in names, (n, sorted(names))
+starts = {e["id"]: e for e in events if e.get("ph") == "s"}
+ends = {e["id"]: e for e in events if e.get("ph") == "f"}
+assert starts and ends, "no flows"
+matched = [i for i in ends if i in starts]
+assert len(matched) >= len(ends) * 0.99, (len(matched), len(ends))
+# An arrow goes from one rank to another, forward in time (one host: one clock).
+for i in matched:
+    assert starts[i]["ts"] <= ends[i]["ts"] + 1, (starts[i], ends[i])
+# A send names its peer (-1 only for MPI_PROC_NULL, which the program uses too).
+sends = [e for e in calls if e["name"] in ("MPI_Send", "MPI_Isend", "MPI_Ssend", "MPI_Issend")]
+assert sum(1 for e in sends if e["args"]["peer"] >= 0) > len(sends) * 0.9, "sends without a peer"
+print(f"trace: {len(calls)} calls on ranks {sorted(ranks)}, {len(matched)} send->receive arrows")
+PY
+  ;;
+netns)
+  if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
+    [ "${CI:-}" = "true" ] && fail "CI=true: the multi-host test needs root and ip(8), and CI has both"
+    echo "SKIP: needs root and ip(8) to make network namespaces"
+    exit 77
+  fi
+  a="nxmpi-$$-a"
+  b="nxmpi-$$-b"
+  agent_pid=""
+  cleanup() {
+    [ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true
+    ip netns del "$a" 2>/dev/null || true
+    ip netns del "$b" 2>/dev/null || true
+  }
+  trap cleanup EXIT INT TERM
+  ip netns add "$a"
+  ip netns add "$b"
+  ip link add "nxa$$" netns "$a" type veth peer name "nxb$$" netns "$b"
+  ip -n "$a" link set lo up
+  ip -n "$b" link set lo up
+  ip -n "$a" addr add 10.231.0.1/24 dev "nxa$$"
+  ip -n "$b" addr add 10.231.0.2/24 dev "nxb$$"
+  ip -n "$a" link set "nxa$$" up
+  ip -n "$b" link set "nxb$$" up
+  ip netns exec "$b" "$bin/nexorun" --agent --listen 10.231.0.2:7911 2>"$work/agent.err" &
+  agent_pid=$!
+  for _ in $(seq 100); do
+    ip netns exec "$a" sh -c "exec 3<>/dev/tcp/10.231.0.2/7911" 2>/dev/null && break || true
+    grep -q "listen" "$work/agent.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  for program in order coll sizes comm; do
+    status=0
+    ip netns exec "$a" timeout 120 "$bin/nexorun" -n 4 --host "localhost:2,agent://10.231.0.2:7911:2" \
+      --tag-output "$programs/$program" >"$work/$program.out" 2>&1 || status=$?
+    [ "$status" -eq 0 ] || fail "$program over two hosts: exit $status: $(tail -20 "$work/$program.out")"
+    grep -q "PASS $program" "$work/$program.out" || fail "$program: no PASS line: $(cat "$work/$program.out")"
+    echo "netns: $program passed with ranks 0,1 in $a and 2,3 in $b"
+  done
+  ;;
+*)
+  fail "unknown test $what"
+  ;;
+esac
