@@ -133,7 +133,7 @@ void check(Kind kind, int n, int root, const Reduction& op, std::size_t count,
     ConstBytes send = here ? kInPlace : ConstBytes(in);
     switch (kind) {
       case Kind::reduce:
-        return reduce(ch, send, out, op, root);
+        return reduce(ch, send, out, op, root, tuning);
       case Kind::allreduce:
         return allreduce(ch, send, out, op, tuning);
       case Kind::scan:
@@ -185,10 +185,10 @@ std::string label(Kind kind, int n, const char* op, std::size_t count, const cha
          (root >= 0 ? ", root " + std::to_string(root) : "");
 }
 
-// Only allreduce has thresholds to move (reduce, scan and reduce_scatter_block choose by the
+// Only reduce and allreduce have thresholds to move (scan and reduce_scatter_block choose by the
 // op and the rank count alone).
 std::vector<test::NamedTuning> tunings_of(Kind kind) {
-  if (kind == Kind::allreduce) return tunings();
+  if (kind == Kind::allreduce || kind == Kind::reduce) return tunings();
   return {{"default", CollTuning{}}};
 }
 
@@ -349,6 +349,24 @@ TEST(CollChoice, AllreduceTakesTheRingForLongVectorsOfCommutativeOps) {
   EXPECT_EQ(sends(2, 1024 * 1024, true), 1u);     // 2 ranks: one exchange
   EXPECT_EQ(sends(5, 1024 * 1024, true), 8u);     // 5 ranks: ring
   EXPECT_EQ(sends(5, 1024, true), 1u);            // rank 0 folds into 1, and is done
+}
+
+// reduce too, from 128 KiB: the ring reduce-scatter makes the root send n - 1 times, where the
+// binomial root only receives.
+TEST(CollChoice, ReduceTakesTheRingAndAGatherForLongVectorsOfCommutativeOps) {
+  auto root_sends = [](int n, std::size_t bytes, bool commutative) {
+    FakeWorld world(n);
+    Reduction sum{4, [](const void*, void*, std::size_t) {}, commutative};
+    expect_run(world, [&](CollChannel& ch) {
+      Buffer buf(bytes);
+      return ch.rank() == 0 ? reduce(ch, kInPlace, buf, sum, 0) : reduce(ch, buf, {}, sum, 0);
+    });
+    return world.sends_of(0);
+  };
+  EXPECT_EQ(root_sends(8, 128 * 1024 - 4, true), 0u);
+  EXPECT_EQ(root_sends(8, 128 * 1024, true), 7u);
+  EXPECT_EQ(root_sends(8, 128 * 1024, false), 0u);
+  EXPECT_EQ(root_sends(2, 1024 * 1024, true), 0u);
 }
 
 }  // namespace
