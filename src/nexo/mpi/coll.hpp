@@ -55,7 +55,10 @@
 //
 // Errors: invalid_argument (a root out of range, sizes that do not fit the call, a reduction
 // with element size 0 or a buffer that is not a whole number of elements) is returned before
-// any communication. An error of the channel is returned with the collective's name as
+// any communication. Only the rank whose arguments are wrong sees such an error (the root's
+// counts of gatherv, say): the others go on and may wait for it in vain, as in MPI, where
+// mismatched arguments are erroneous and the runtime's error handler ends the job. An error of
+// the channel is returned with the collective's name as
 // context; the collective's state is then undefined (requests it posted may be live), as in
 // MPI, where an error in a collective leaves the communicator unusable.
 //
