@@ -58,9 +58,9 @@
 // any communication. Only the rank whose arguments are wrong sees such an error (the root's
 // counts of gatherv, say): the others go on and may wait for it in vain, as in MPI, where
 // mismatched arguments are erroneous and the runtime's error handler ends the job. An error of
-// the channel is returned with the collective's name as
-// context; the collective's state is then undefined (requests it posted may be live), as in
-// MPI, where an error in a collective leaves the communicator unusable.
+// the channel is returned with the collective's name as context; the collective's state is
+// then undefined (requests it posted may be live), as in MPI, where an error in a collective
+// leaves the communicator unusable.
 //
 // Blocks: every function returns once this rank's part is done (through channel.wait_all).
 // Threads: one collective at a time per channel; all ranks call the same collectives in the same
