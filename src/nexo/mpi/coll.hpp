@@ -21,9 +21,12 @@
 //                   allgather (van de Geijn): the tree moves m log2(n) bytes along its longest
 //                   path, scatter + allgather about 2m, which wins once log2(n) > 2 and the
 //                   message is long enough that the extra n - 1 latencies do not count.
-//   reduce          binomial tree rooted at the root (commutative); for a non-commutative op a
-//                   binomial tree rooted at rank 0, whose subtrees are runs of consecutive ranks,
-//                   combined left to right, then the result sent from 0 to the root (MPICH).
+//   reduce          binomial tree rooted at the root (commutative); for m >= 128 KiB, n >= 3
+//                   and at least n elements, ring reduce-scatter + gather of the chunks to the
+//                   root (Rabenseifner's, with a ring): the root takes in about m instead of
+//                   m log2(n). For a non-commutative op, at every size, a binomial tree rooted
+//                   at rank 0, whose subtrees are runs of consecutive ranks combined left to
+//                   right, then the result sent from 0 to the root (MPICH).
 //   allreduce       recursive doubling, ranks beyond the largest power of two folded into their
 //                   neighbours first and sent the result last; for m >= 128 KiB, a commutative
 //                   op, n >= 3 and at least n elements, ring reduce-scatter + ring allgather:
@@ -52,9 +55,12 @@
 //
 // Errors: invalid_argument (a root out of range, sizes that do not fit the call, a reduction
 // with element size 0 or a buffer that is not a whole number of elements) is returned before
-// any communication. An error of the channel is returned with the collective's name as
-// context; the collective's state is then undefined (requests it posted may be live), as in
-// MPI, where an error in a collective leaves the communicator unusable.
+// any communication. Only the rank whose arguments are wrong sees such an error (the root's
+// counts of gatherv, say): the others go on and may wait for it in vain, as in MPI, where
+// mismatched arguments are erroneous and the runtime's error handler ends the job. An error of
+// the channel is returned with the collective's name as context; the collective's state is
+// then undefined (requests it posted may be live), as in MPI, where an error in a collective
+// leaves the communicator unusable.
 //
 // Blocks: every function returns once this rank's part is done (through channel.wait_all).
 // Threads: one collective at a time per channel; all ranks call the same collectives in the same
@@ -113,6 +119,7 @@ struct CollTuning {
   std::size_t bcast_scatter_min_bytes = 512 * 1024;  // and bcast_scatter_min_ranks ranks
   int bcast_scatter_min_ranks = 4;
   std::size_t allreduce_ring_min_bytes = 128 * 1024;  // commutative ops, n >= 3, count >= n
+  std::size_t reduce_ring_min_bytes = 128 * 1024;     // the same conditions
   std::size_t gather_binomial_max_block = 16 * 1024;  // gather and scatter: binomial below
   std::size_t allgather_ring_min_bytes = 512 * 1024;  // n * block
 };
@@ -130,7 +137,8 @@ Result<void> bcast(CollChannel& channel, std::span<std::byte> buffer, int root,
 // MPI_Reduce: `recv` at the root gets the reduction of every rank's `send` (count elements;
 // kInPlace at the root: the root's input is in `recv`). `recv` is ignored at the other ranks.
 Result<void> reduce(CollChannel& channel, std::span<const std::byte> send,
-                    std::span<std::byte> recv, const Reduction& op, int root);
+                    std::span<std::byte> recv, const Reduction& op, int root,
+                    const CollTuning& tuning = {});
 
 // MPI_Allreduce: `recv` (the size of `send`) gets the reduction at every rank (kInPlace: the
 // input is in `recv`).

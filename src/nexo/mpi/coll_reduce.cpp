@@ -56,6 +56,26 @@ Result<void> reduce_binomial(CollChannel& channel, Bytes acc, const Reduction& o
   return ok();
 }
 
+// Rabenseifner's reduce with a ring for its first half (commutative ops): the ring
+// reduce-scatter leaves chunk r reduced at rank r, then the root collects the chunks. Every rank
+// sends about m bytes in all, where the binomial tree has the root take in m log2(n).
+Result<void> reduce_scatter_gather(CollChannel& channel, Bytes acc, const Reduction& op, int root) {
+  int n = channel.size();
+  int r = channel.rank();
+  Chunks chunks = element_chunks(acc.size() / op.element_size, op.element_size, n);
+  std::vector<std::byte> tmp(chunks.length[0]);  // the first chunk is the largest
+  NEXO_COLL_TRY(ring_reduce_scatter(channel, acc, tmp, chunks, op));
+  Step step(channel, "reduce");
+  if (r != root) {
+    NEXO_COLL_TRY(step.send(root, kTagReduceGather, chunks.of(acc, r)));
+    return step.wait();
+  }
+  for (int i = 0; i < n; ++i) {
+    if (i != root) NEXO_COLL_TRY(step.recv(i, kTagReduceGather, chunks.of(acc, i)));
+  }
+  return step.wait();
+}
+
 // Binomial tree rooted at rank 0 on absolute ranks: the subtree of r is the run of ranks
 // [r, r + lowbit(r)), so a rank always holds the reduction of a run of consecutive ranks and
 // appends the next run on its right. Rank 0 writes the result to `out`.
@@ -176,7 +196,8 @@ Result<void> ring_reduce_scatter(CollChannel& channel, Bytes acc, Bytes tmp, con
 using namespace coll;
 
 Result<void> reduce(CollChannel& channel, std::span<const std::byte> send,
-                    std::span<std::byte> recv, const Reduction& op, int root) {
+                    std::span<std::byte> recv, const Reduction& op, int root,
+                    const CollTuning& tuning) {
   bool at_root = channel.rank() == root;
   bool in_place = send.data() == nullptr && at_root;
   std::size_t bytes = in_place ? recv.size() : send.size();
@@ -197,6 +218,9 @@ Result<void> reduce(CollChannel& channel, std::span<const std::byte> send,
     } else if (!in_place) {
       copy_bytes(recv, send);
     }
+    if (channel.size() >= 3 && bytes >= tuning.reduce_ring_min_bytes &&
+        bytes / op.element_size >= static_cast<std::size_t>(channel.size()))
+      return reduce_scatter_gather(channel, acc, op, root);
     return reduce_binomial(channel, acc, op, root);
   }
   // Not commutative: the ordered tree ends at rank 0, which passes the result to the root.

@@ -23,6 +23,7 @@ enum Tag : int {
   kTagBcastRing,
   kTagReduce,
   kTagReduceToRoot,
+  kTagReduceGather,
   kTagAllreduceFold,
   kTagAllreduce,
   kTagRingReduce,

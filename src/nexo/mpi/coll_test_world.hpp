@@ -127,8 +127,18 @@ struct NamedTuning {
 };
 inline std::vector<NamedTuning> tunings() {
   constexpr auto kMax = std::numeric_limits<std::size_t>::max();
-  CollTuning small{kMax, std::numeric_limits<int>::max(), kMax, kMax, kMax};
-  CollTuning large{0, 1, 0, 0, 0};
+  CollTuning small{.bcast_scatter_min_bytes = kMax,
+                   .bcast_scatter_min_ranks = std::numeric_limits<int>::max(),
+                   .allreduce_ring_min_bytes = kMax,
+                   .reduce_ring_min_bytes = kMax,
+                   .gather_binomial_max_block = kMax,
+                   .allgather_ring_min_bytes = kMax};
+  CollTuning large{.bcast_scatter_min_bytes = 0,
+                   .bcast_scatter_min_ranks = 1,
+                   .allreduce_ring_min_bytes = 0,
+                   .reduce_ring_min_bytes = 0,
+                   .gather_binomial_max_block = 0,
+                   .allgather_ring_min_bytes = 0};
   return {{"default", CollTuning{}}, {"small algorithms", small}, {"large algorithms", large}};
 }
 
