@@ -196,7 +196,8 @@ Result<TxResult> run_member_sender(const RxSpec& spec, Receivers& receivers,
     if (all_sent && receivers.all_reported()) {
       const auto& k = loop->member().counters();
       return TxResult{"nexo-member sender: " + std::to_string(k.retransmissions) +
-                      " retransmissions, " + std::to_string(k.naks_received) + " NAKs received, " +
+                      " retransmissions, " + std::to_string(k.naks_received) +
+                      " NAKs received (and " + std::to_string(k.nak_copies) + " copies of them), " +
                       std::to_string(k.nak_rate_limited) + " NAKs over the rate limit, " +
                       std::to_string(blocked) + " sends refused (window full)"};
     }

@@ -88,8 +88,9 @@ Result<TxResult> stream(Group& group, const RxSpec& spec, Receivers& receivers,
   }
   const auto k = group.counters().endpoint.reliability;
   return TxResult{spec.impl + " sender: " + std::to_string(k.retransmissions) +
-                  " retransmissions, " + std::to_string(k.naks_received) + " NAKs received, " +
-                  std::to_string(waits) + " waits for room (max_pending)"};
+                  " retransmissions, " + std::to_string(k.naks_received) + " NAKs received (and " +
+                  std::to_string(k.nak_copies) + " copies of them), " + std::to_string(waits) +
+                  " waits for room (max_pending)"};
 }
 
 }  // namespace
