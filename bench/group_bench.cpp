@@ -18,12 +18,12 @@
 // Benchmarks print, they never gate: the targets are printed beside the
 // figures, never enforced; the exit status is 0 even when a case failed (it
 // is printed), 2 only for bad arguments.
+#include "group_bench.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-
-#include "group_bench.hpp"
 
 namespace nexo::bench::group {
 namespace {
@@ -52,6 +52,7 @@ int run_receiver(int argc, char** argv) {
     if (name == "receivers") spec.receivers = std::atoi(value.c_str());
     if (name == "datagram") spec.datagram = std::atoi(value.c_str());
     if (name == "window") spec.window = std::atoi(value.c_str());
+    if (name == "fixed-repair-wait") spec.fixed_repair_wait = std::atoi(value.c_str());
   }
   if (spec.size < static_cast<int>(kStampSize) || spec.count < 1) {
     std::fprintf(stderr, "bench_group receiver: bad size or count\n");
@@ -77,26 +78,33 @@ void set_quick(Options& o) {
 
 Flags flags(Options& o) {
   Flags f("bench_group");
-  f.action("--quick", [&o] { set_quick(o); },
-           "a short smoke run (5000 messages, 1 round, 3 simulated runs)")
-      .count("--messages", o.messages, 10'000'000, "messages per round (default 20000; nexo-total twice as many)")
+  f.action(
+       "--quick", [&o] { set_quick(o); },
+       "a short smoke run (5000 messages, 1 round, 3 simulated runs)")
+      .count("--messages", o.messages, 10'000'000,
+             "messages per round (default 20000; nexo-total twice as many)")
       .count("--rounds", o.rounds, 100, "rounds per loss rate (default 3)")
       .count("--receivers", o.receivers, 16, "receiver processes (default 4)")
       .count("--limit", o.limit_s, 600, "a round not done in S seconds did not finish (default 8)")
       .count("--seed", o.seed, 2'000'000'000, "loss and simulation seed (default 20261206)")
-      .count("--sim-runs", o.sim_runs, 1000, "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
+      .count("--sim-runs", o.sim_runs, 1000,
+             "seeded runs of the NAK row, a quarter as many crash runs (default 10)")
       .count("--window", o.window, 1'000'000,
              "nexo rows: the window of unstable messages (default 0: MemberConfig's, 1024)")
       .count("--datagram", o.datagram, 65'507,
              "the largest datagram, bytes: nexo's bundles and NORM's segments (default 8192; "
              "1024: one 1 KiB message a datagram for both)")
+      .flag("--fixed-repair-wait", o.fixed_repair_wait, true,
+            "nexo rows: the repair wait fixed at repair_timeout (4 ms), not adapted to the "
+            "measured NAK -> repair round trip")
       .number("--norm-rate", o.norm_mbps, 1, 100'000,
               "norm-fixed: its fixed rate in Mbit/s (default 500)")
       .number("--pgm-rate", o.pgm_mbps, 1, 100'000, "pgm: its fixed rate in Mbit/s (default 200)")
       .flag("--no-real", o.real, false, "skip the real-socket section")
       .flag("--no-sim", o.simulated, false, "skip the simulated rows")
-      .value("--impls", [&o](std::string_view v) { return o.impls.parse(v); },
-             "real-socket impls among " + o.impls.joined() + " (default all)");
+      .value(
+          "--impls", [&o](std::string_view v) { return o.impls.parse(v); },
+          "real-socket impls among " + o.impls.joined() + " (default all)");
   return f;
 }
 

@@ -24,17 +24,18 @@ namespace nexo::bench::group {
 // --- options -----------------------------------------------------------------------------
 
 struct Options {
-  int receivers = 4;            // receiver processes
-  int messages = 20'000;        // per round, 1 KiB each (nexo-total: twice as many, 64 B)
-  int rounds = 3;               // per loss rate, each impl once per round (rotating)
-  int limit_s = 8;              // a round not done by then did not finish
-  int seed = 20261206;          // loss and simulation seeds
-  int sim_runs = 10;            // seeded runs of the NAK row (the crash row: a quarter)
+  int receivers = 4;      // receiver processes
+  int messages = 20'000;  // per round, 1 KiB each (nexo-total: twice as many, 64 B)
+  int rounds = 3;         // per loss rate, each impl once per round (rotating)
+  int limit_s = 8;        // a round not done by then did not finish
+  int seed = 20261206;    // loss and simulation seeds
+  int sim_runs = 10;      // seeded runs of the NAK row (the crash row: a quarter)
   std::size_t message_size = 1024;
-  int datagram = 8192;          // nexo's bundles and NORM's segments, bytes at most
-  int window = 0;               // nexo rows: MemberConfig::window (0: its default)
-  double norm_mbps = 500;       // norm-fixed: its fixed rate in Mbit/s
-  double pgm_mbps = 200;        // pgm: its fixed rate in Mbit/s
+  int datagram = 8192;             // nexo's bundles and NORM's segments, bytes at most
+  int window = 0;                  // nexo rows: MemberConfig::window (0: its default)
+  bool fixed_repair_wait = false;  // nexo rows: MemberConfig::adaptive_repair_timeout off
+  double norm_mbps = 500;          // norm-fixed: its fixed rate in Mbit/s
+  double pgm_mbps = 200;           // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
   bool quick = false;
   ImplChoice impls = ImplChoice({"nexo", "nexo-total", "nexo-member", "norm", "norm-fixed", "pgm"});
@@ -53,7 +54,9 @@ std::int64_t now_ns();
 // The nexo rows' NAK timers, fitted to loopback (round trip ~0.1 ms), as NORM
 // fits its timers to the group round trip it measures (GRTT): the NAK
 // back-off drawn within 1 ms (default 10 ms, for LAN round trips), a repair
-// awaited 4 ms (default 20 ms). MemberConfig's defaults otherwise.
+// awaited 4 ms at most (default 20 ms; less once the NAK -> repair round trip
+// is measured, down to the 2 ms hold-off, unless --fixed-repair-wait).
+// MemberConfig's defaults otherwise.
 template <class Config>
 void loopback_timers(Config& c) {
   c.nak_delay = std::chrono::microseconds(1'000);
@@ -74,21 +77,25 @@ struct RxSpec {
   int limit_s = 20;
   int index = 0;        // this receiver's number, 0..receivers-1
   int receivers = 4;    // how many there are
-  double rate_bps = 0; // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
+  double rate_bps = 0;  // NORM and PGM sender: fixed rate (bit/s); NORM: 0 for congestion control
   int datagram = 8192;  // the largest datagram: nexo's bundle_bytes, NORM's segment size
   int window = 0;       // nexo rows: MemberConfig::window (0: its default)
+  int fixed_repair_wait = 0;  // nexo rows: 1, MemberConfig::adaptive_repair_timeout off
 };
 
 // Checks and times each delivery of one receiver: FIFO (sequence numbers
 // 1, 2, ... each once), and first-send-to-delivery latency per message.
 class RxRecorder {
  public:
-  explicit RxRecorder(int count) : count_(count) { latency_ns_.reserve(static_cast<std::size_t>(count)); }
+  explicit RxRecorder(int count) : count_(count) {
+    latency_ns_.reserve(static_cast<std::size_t>(count));
+  }
   // One delivered message (at least kStampSize bytes; shorter ones count as bad).
   void on_message(std::span<const std::byte> message);
   bool done() const noexcept { return delivered_ >= count_; }
   int delivered() const noexcept { return delivered_; }
-  // "result delivered=... in_order=... bad=... first_ns=... last_ns=... p50_us=... p99_us=... max_us=..."
+  // "result delivered=... in_order=... bad=... first_ns=... last_ns=... p50_us=... p99_us=...
+  // max_us=..."
   std::string report();
 
  private:

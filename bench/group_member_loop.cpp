@@ -14,7 +14,7 @@
 // that share of the datagrams it reads, independently (seeded), before the
 // Member sees them. Defaults of MemberConfig (window 1024 unstable messages,
 // heartbeats 100 ms) but the NAK timers, fitted to loopback (loopback_timers:
-// NAK back-off at most 1 ms, repair wait 4 ms).
+// NAK back-off at most 1 ms, repair wait at most 4 ms).
 #include <poll.h>
 
 #include <array>
@@ -49,10 +49,10 @@ class MemberLoop {
     if (!lo) return lo.error();
     auto sock = net::MulticastSocket::bind(static_cast<std::uint16_t>(spec.port));
     if (!sock) return sock.error();
-    for (auto done : {sock->join(*group, *lo), sock->set_interface(*lo), sock->set_loopback(true),
-                      sock->udp().set_non_blocking(true),
-                      sock->udp().set_receive_buffer_size(kSocketBuffer),
-                      sock->udp().set_send_buffer_size(kSocketBuffer)}) {
+    for (auto done :
+         {sock->join(*group, *lo), sock->set_interface(*lo), sock->set_loopback(true),
+          sock->udp().set_non_blocking(true), sock->udp().set_receive_buffer_size(kSocketBuffer),
+          sock->udp().set_send_buffer_size(kSocketBuffer)}) {
       if (!done) return done.error();
     }
     MemberConfig c;
@@ -63,6 +63,7 @@ class MemberLoop {
     c.seed = static_cast<std::uint64_t>(spec.seed);
     loopback_timers(c);
     if (spec.window > 0) c.window = static_cast<std::size_t>(spec.window);
+    c.adaptive_repair_timeout = spec.fixed_repair_wait == 0;
     auto member = Member::create(c, nexo::group::Clock::now());
     if (!member) return member.error();
     return MemberLoop(std::move(*member), std::move(*sock),
@@ -99,10 +100,17 @@ class MemberLoop {
  private:
   MemberLoop(Member member, net::MulticastSocket sock, net::Endpoint group, double loss,
              std::uint64_t seed, std::size_t datagram)
-      : member_(std::move(member)), bundle_(datagram), sock_(std::move(sock)), group_(group), loss_(loss),
-        random_(seed), buffers_(kSlots, std::vector<std::byte>(nexo::group::kMaxPacket)) {}
+      : member_(std::move(member)),
+        bundle_(datagram),
+        sock_(std::move(sock)),
+        group_(group),
+        loss_(loss),
+        random_(seed),
+        buffers_(kSlots, std::vector<std::byte>(nexo::group::kMaxPacket)) {}
 
-  // Every packet goes to the group (Member addresses no one alone), bundled
+  // Every packet goes to the group, also those the Member addresses to one
+  // member (NAKs to a sender, a repair to its requester: this loop has one
+  // socket and no contacts; the others take them as they take multicast ones), bundled
   // as group::Group bundles them: what is queued now, up to
   // --datagram bytes a datagram.
   Result<void> transmit() {
@@ -188,12 +196,13 @@ Result<TxResult> run_member_sender(const RxSpec& spec, Receivers& receivers,
     if (all_sent && receivers.all_reported()) {
       const auto& k = loop->member().counters();
       return TxResult{"nexo-member sender: " + std::to_string(k.retransmissions) +
-                      " retransmissions, " + std::to_string(k.naks_received) + " NAKs received, " +
+                      " retransmissions, " + std::to_string(k.naks_received) +
+                      " NAKs received (and " + std::to_string(k.nak_copies) + " copies of them), " +
                       std::to_string(k.nak_rate_limited) + " NAKs over the rate limit, " +
                       std::to_string(blocked) + " sends refused (window full)"};
     }
-    const auto wait = all_sent || blocked ? std::chrono::microseconds(1000)
-                                          : std::chrono::microseconds(0);
+    const auto wait =
+        all_sent || blocked ? std::chrono::microseconds(1000) : std::chrono::microseconds(0);
     if (auto stepped = loop->step(wait, ignore); !stepped) return stepped.error();
   }
   return Error(ErrorKind::timed_out,

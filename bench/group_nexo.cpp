@@ -41,6 +41,7 @@ GroupOptions options_for(const RxSpec& spec, int port) {
   o.bundle_bytes = static_cast<std::size_t>(spec.datagram);
   loopback_timers(o.reliability);
   if (spec.window > 0) o.reliability.window = static_cast<std::size_t>(spec.window);
+  o.reliability.adaptive_repair_timeout = spec.fixed_repair_wait == 0;
   return o;
 }
 
@@ -48,7 +49,8 @@ Result<TxResult> stream(Group& group, const RxSpec& spec, Receivers& receivers,
                         Clock::time_point deadline) {
   const auto members = static_cast<std::size_t>(spec.receivers) + 1;
   while (group.view().members.size() < members) {
-    if (Clock::now() >= deadline) return Error(ErrorKind::timed_out, "nexo: the view never held every receiver");
+    if (Clock::now() >= deadline)
+      return Error(ErrorKind::timed_out, "nexo: the view never held every receiver");
     static_cast<void>(group.next_view(group.view().id, std::chrono::milliseconds(50)));
   }
   std::vector<std::byte> message(static_cast<std::size_t>(spec.size));
@@ -81,13 +83,14 @@ Result<TxResult> stream(Group& group, const RxSpec& spec, Receivers& receivers,
     static_cast<void>(group.receive(std::chrono::milliseconds(5)));
   }
   if (!receivers.all_reported()) {
-    return Error(ErrorKind::timed_out, "nexo: the round's time ran out, sent " +
-                                           std::to_string(next - 1));
+    return Error(ErrorKind::timed_out,
+                 "nexo: the round's time ran out, sent " + std::to_string(next - 1));
   }
   const auto k = group.counters().endpoint.reliability;
   return TxResult{spec.impl + " sender: " + std::to_string(k.retransmissions) +
-                  " retransmissions, " + std::to_string(k.naks_received) + " NAKs received, " +
-                  std::to_string(waits) + " waits for room (max_pending)"};
+                  " retransmissions, " + std::to_string(k.naks_received) + " NAKs received (and " +
+                  std::to_string(k.nak_copies) + " copies of them), " + std::to_string(waits) +
+                  " waits for room (max_pending)"};
 }
 
 }  // namespace
@@ -98,9 +101,10 @@ Result<PreparedSender> prepare_nexo_sender(RxSpec& spec) {
   if (!group) return group.error();
   spec.port = (*group)->port();
   std::shared_ptr<Group> shared(std::move(*group));
-  return PreparedSender{[shared](const RxSpec& s, Receivers& receivers, Clock::time_point deadline) {
-    return stream(*shared, s, receivers, deadline);
-  }};
+  return PreparedSender{
+      [shared](const RxSpec& s, Receivers& receivers, Clock::time_point deadline) {
+        return stream(*shared, s, receivers, deadline);
+      }};
 }
 
 int run_nexo_receiver(const RxSpec& spec) {

@@ -167,7 +167,9 @@ Result<void> Receivers::start(int n, RxSpec spec, Clock::time_point deadline) {
         arg("limit", std::to_string(spec.limit_s)),
         arg("index", std::to_string(spec.index)),
         arg("receivers", std::to_string(spec.receivers)),
-        arg("datagram", std::to_string(spec.datagram)), arg("window", std::to_string(spec.window)),
+        arg("datagram", std::to_string(spec.datagram)),
+        arg("window", std::to_string(spec.window)),
+        arg("fixed-repair-wait", std::to_string(spec.fixed_repair_wait)),
     };
     // The receivers publish no counter file (NEXO_STAT=0): they end killed,
     // and a killed process leaves its file in /dev/shm. Built before fork():

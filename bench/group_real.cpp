@@ -38,8 +38,8 @@ struct RoundResult {
   double mean_rate = 0, min_rate = 0;  // per receiver, messages/s
   double delivered = 0;                // fraction of count x receivers
   int out_of_order = 0;
-  double p99_us = 0, p50_us = 0;       // the worst receiver's
-  double recovery_p99_us = -1;         // the worst receiver's (nexo rows; -1: not measured)
+  double p99_us = 0, p50_us = 0;  // the worst receiver's
+  double recovery_p99_us = -1;    // the worst receiver's (nexo rows; -1: not measured)
   std::string note;
 };
 
@@ -79,6 +79,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   spec.receivers = o.receivers;
   spec.datagram = o.datagram;
   spec.window = o.window;
+  spec.fixed_repair_wait = o.fixed_repair_wait ? 1 : 0;
   spec.rate_bps = impl == kNorm ? 0 : (impl == kPgm ? o.pgm_mbps : o.norm_mbps) * 1e6;
   SenderFn send = sender_of(impl);
   if (impl == kNexo || impl == kNexoTotal) {
@@ -109,7 +110,8 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
     r.out_of_order += rep.out_of_order;
     r.p99_us = std::max(r.p99_us, rep.p99_us);
     r.p50_us = std::max(r.p50_us, rep.p50_us);
-    if (rep.recovery_count > 0) r.recovery_p99_us = std::max(r.recovery_p99_us, rep.recovery_p99_us);
+    if (rep.recovery_count > 0)
+      r.recovery_p99_us = std::max(r.recovery_p99_us, rep.recovery_p99_us);
   }
   if (kernel_drops >= 0)
     r.note += "; receivers' kernel drops (receive buffer full): " + std::to_string(kernel_drops);
@@ -135,8 +137,10 @@ void print_case(const char* impl, double loss, const CaseResult& c, int count) {
                   ? "-"
                   : std::to_string(static_cast<long long>(c.recovery_p99_us.median())).c_str(),
               c.rounds - c.unfinished, c.rounds);
-  if (!c.note.empty()) std::printf("%-10s %-5s note: %s\n", impl, percent(loss).c_str(), c.note.c_str());
-  if (!c.error.empty()) std::printf("%-10s %-5s error: %s\n", impl, percent(loss).c_str(), c.error.c_str());
+  if (!c.note.empty())
+    std::printf("%-10s %-5s note: %s\n", impl, percent(loss).c_str(), c.note.c_str());
+  if (!c.error.empty())
+    std::printf("%-10s %-5s error: %s\n", impl, percent(loss).c_str(), c.error.c_str());
   static_cast<void>(count);
 }
 
@@ -188,11 +192,14 @@ void print_ratios(const Options& o, Results& results) {
                 ratio(lossy, clean), verdict(ratio(lossy, clean) >= 0.5));
     const bool measured = !at5.recovery_p99_us.values.empty();
     std::array<char, 32> recovery{"n/a"};
-    if (measured) std::snprintf(recovery.data(), recovery.size(), "%.1f ms", at5.recovery_p99_us.median() / 1e3);
-    std::printf("loss recovery p99 (found missing -> delivered) <= 20 ms: %s %s (delivery p99, "
-                "first send -> delivery, the sender's queueing included: %.1f ms)\n",
-                recovery.data(), verdict(measured && at5.recovery_p99_us.median() <= 20'000),
-                at5.p99_us.median() / 1e3);
+    if (measured)
+      std::snprintf(recovery.data(), recovery.size(), "%.1f ms",
+                    at5.recovery_p99_us.median() / 1e3);
+    std::printf(
+        "loss recovery p99 (found missing -> delivered) <= 20 ms: %s %s (delivery p99, "
+        "first send -> delivery, the sender's queueing included: %.1f ms)\n",
+        recovery.data(), verdict(measured && at5.recovery_p99_us.median() <= 20'000),
+        at5.p99_us.median() / 1e3);
   }
   const double total = median(kNexoTotal, 0.0);
   std::printf(

@@ -63,7 +63,7 @@ struct Group::Impl {
   View view;
   std::map<MemberId, std::string> names;
   std::function<void(const ViewChange&)> view_callback;
-  std::size_t pending_count = 0;  // sends handed over, not yet taken by the protocol
+  std::size_t pending_count = 0;       // sends handed over, not yet taken by the protocol
   std::vector<PendingSend> submitted;  // send_async's, not yet moved to `pending`
   // Payload buffers the protocol is done with, back for send_async to copy
   // into: no malloc on the caller's thread and no free on the loop's (a
@@ -71,17 +71,17 @@ struct Group::Impl {
   // kSpareBuffers.
   std::vector<Bytes> spare;
   static constexpr std::size_t kSpareBytes = 4096, kSpareBuffers = 1024;
-  bool pump_posted = false;            // a pump is posted that will take `submitted`
-  bool leaving = false;           // leave() called: no more sends
-  bool closed = false;            // the loop stopped
+  bool pump_posted = false;  // a pump is posted that will take `submitted`
+  bool leaving = false;      // leave() called: no more sends
+  bool closed = false;       // the loop stopped
 
   DeliveryQueue deliveries;
   std::atomic<std::uint64_t> delivered{0};
 
   // Loop thread (group_loop.cpp).
-  Result<void> start(Time now);   // watchers, timer, join
-  void pump(Time now);            // everything that can move now
-  void stop_io();                 // watchers and timer gone; closed
+  Result<void> start(Time now);  // watchers, timer, join
+  void pump(Time now);           // everything that can move now
+  void stop_io();                // watchers and timer gone; closed
   void start_leave(Time now, io::Completer<void> done);
   GroupCounters read_counters() const;
 
@@ -96,7 +96,7 @@ struct Group::Impl {
   void send_bundle(Time now);
   bool take_events(Time now);
   void on_view_change(ViewChange change, Time now);
-  void record_sent(std::span<const std::byte> packet, Time now);
+  void record_sent(std::span<const std::byte> packet, const Destination& to, Time now);
   void arm(Time now);
   void publish(Time now, bool force);
   std::string label_of(MemberId member);

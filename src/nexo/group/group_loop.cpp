@@ -49,12 +49,12 @@ std::uint64_t trace_seq(std::uint64_t view, std::uint64_t seq) {
 
 Result<void> Group::Impl::start(Time now) {
   published = allocate_counters("group", label, kSpecs);
-  unicast_watcher = std::make_unique<io::IoWatcher>(
-      io->loop(), transport->unicast_fd(), [this](std::uint32_t r) { on_readable(r); });
+  unicast_watcher = std::make_unique<io::IoWatcher>(io->loop(), transport->unicast_fd(),
+                                                    [this](std::uint32_t r) { on_readable(r); });
   if (auto s = unicast_watcher->start(io::kReadable); !s) return s;
   if (transport->group_fd() >= 0) {
-    group_watcher = std::make_unique<io::IoWatcher>(
-        io->loop(), transport->group_fd(), [this](std::uint32_t r) { on_readable(r); });
+    group_watcher = std::make_unique<io::IoWatcher>(io->loop(), transport->group_fd(),
+                                                    [this](std::uint32_t r) { on_readable(r); });
     if (auto s = group_watcher->start(io::kReadable); !s) return s;
   }
   timer = std::make_unique<io::Timer>(io->loop(), [this] { on_timer(); });
@@ -63,9 +63,8 @@ Result<void> Group::Impl::start(Time now) {
     options.trace->add_member(label_of(self));
     // As the sequencer of Order::total: each place announced, keyed as the message's send.
     endpoint->observe_sequencing([this](const Sequenced& s, Time at) {
-      options.trace->sequencer_hop(at, label_of(self),
-                                   MessageKey{label_of(s.sender), trace_seq(s.view, s.seq)},
-                                   s.position);
+      options.trace->sequencer_hop(
+          at, label_of(self), MessageKey{label_of(s.sender), trace_seq(s.view, s.seq)}, s.position);
     });
   }
   endpoint->join(now);
@@ -182,7 +181,7 @@ bool Group::Impl::transmit(Time now) {
   Destination to;
   while (endpoint->poll_transmit(packet, to)) {
     any = true;
-    if (options.trace != nullptr) record_sent(packet, now);
+    if (options.trace != nullptr) record_sent(packet, to, now);
     const bool same = bundle_to.group == to.group && (to.group || bundle_to.member == to.member);
     if (!bundle.empty() && (!same || !bundle.fits(packet.size()))) send_bundle(now);
     bundle_to = to;
@@ -229,7 +228,8 @@ bool Group::Impl::take_events(Time now) {
     if (auto* change = std::get_if<ViewChange>(&*event)) {
       on_view_change(std::move(*change), now);
     } else if (auto* request = std::get_if<StateRequest>(&*event)) {
-      endpoint->provide_state(request->view, options.provide_state ? options.provide_state() : Bytes{});
+      endpoint->provide_state(request->view,
+                              options.provide_state ? options.provide_state() : Bytes{});
     } else if (auto* state = std::get_if<StateTransfer>(&*event)) {
       if (options.apply_state) options.apply_state(state->state);
     }
@@ -253,7 +253,8 @@ void Group::Impl::on_view_change(ViewChange change, Time now) {
   std::function<void(const ViewChange&)> callback;
   {
     std::lock_guard lock(mutex);
-    for (std::size_t i = 0; i < change.view.members.size() && i < change.view.contacts.size(); ++i) {
+    for (std::size_t i = 0; i < change.view.members.size() && i < change.view.contacts.size();
+         ++i) {
       auto at = decode_contact(change.view.contacts[i]);
       if (at) names[change.view.members[i]] = at->to_string();
     }
@@ -284,7 +285,9 @@ void Group::Impl::on_view_change(ViewChange change, Time now) {
   if (callback) callback(change);
 }
 
-void Group::Impl::record_sent(std::span<const std::byte> bytes, Time now) {
+// A NAK goes one to one and, in views of 3 or more, as a copy to the group:
+// drawn once.
+void Group::Impl::record_sent(std::span<const std::byte> bytes, const Destination& to, Time now) {
   Packet p;
   if (decode(bytes, p) != ParseError::none) return;  // membership packets: not drawn
   const std::string me = label_of(self);
@@ -292,13 +295,14 @@ void Group::Impl::record_sent(std::span<const std::byte> bytes, Time now) {
     if (data->control) return;
     const std::uint64_t key = trace_seq(p.header.view.id, data->seq);
     if (data->retransmission) {
-      options.trace->retransmitted(now, me, MessageKey{me, key});
+      options.trace->retransmitted(now, me, MessageKey{me, key},
+                                   to.group ? std::string() : label_of(to.member));
     } else {
       const std::string_view text(reinterpret_cast<const char*>(data->payload.data()),
                                   std::min<std::size_t>(data->payload.size(), 16));
       options.trace->sent(now, me, key, text);
     }
-  } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
+  } else if (const auto* nak = std::get_if<Nak>(&p.body); nak != nullptr && !to.group) {
     for (const SeqRange& r : nak->ranges())
       options.trace->nak_sent(now, me, label_of(nak->target), trace_seq(p.header.view.id, r.first),
                               trace_seq(p.header.view.id, r.last));
@@ -322,12 +326,30 @@ void Group::Impl::publish(Time now, bool force) {
   for (std::uint64_t n : r.parse_errors)
     malformed += n;
   const std::array<std::uint64_t, kSpecs.size()> values{
-      r.sent, c.delivered, r.naks_sent, r.naks_received, r.naks_suppressed, r.retransmissions,
-      r.duplicates, r.heartbeats_sent, malformed, r.other_group, r.non_member, r.stale_view,
-      r.beyond_window, r.buffer_full, r.nak_rate_limited, r.nak_unknown + r.nak_unrecoverable,
-      c.endpoint.membership_drops, c.transport.truncated,
-      c.transport.faults_sent.lost + c.transport.faults_received.lost, r.history_bytes, c.view,
-      c.view_size, c.endpoint.views_installed, c.endpoint.crashes_detected};
+      r.sent,
+      c.delivered,
+      r.naks_sent,
+      r.naks_received,
+      r.naks_suppressed,
+      r.retransmissions,
+      r.duplicates,
+      r.heartbeats_sent,
+      malformed,
+      r.other_group,
+      r.non_member,
+      r.stale_view,
+      r.beyond_window,
+      r.buffer_full,
+      r.nak_rate_limited,
+      r.nak_unknown + r.nak_unrecoverable,
+      c.endpoint.membership_drops,
+      c.transport.truncated,
+      c.transport.faults_sent.lost + c.transport.faults_received.lost,
+      r.history_bytes,
+      c.view,
+      c.view_size,
+      c.endpoint.views_installed,
+      c.endpoint.crashes_detected};
   for (std::size_t i = 0; i < values.size(); ++i)
     published.set(i, values[i]);
 }
@@ -371,8 +393,7 @@ void Group::Impl::stop_io() {
   joined.reset();
   if (left) left->complete(ok());
   left.reset();
-  if (options.trace != nullptr && endpoint &&
-      endpoint->state() == Endpoint::State::left) {
+  if (options.trace != nullptr && endpoint && endpoint->state() == Endpoint::State::left) {
     options.trace->left(Clock::now(), label_of(self));
   }
   {

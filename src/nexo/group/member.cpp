@@ -37,12 +37,18 @@ Member::Member(MemberConfig config, Time now)
       nak_shape_(std::log(static_cast<double>(std::max<std::size_t>(config_.members.size(), 2))) +
                  1.0) {
   keep_ = config_.members.size() >= 3;
+  // The repair wait's bounds (MemberConfig): the floor never above the ceiling.
+  const Duration ceiling = config_.repair_timeout;
+  const Duration floor = std::min<Duration>(
+      std::max<Duration>(config_.min_repair_timeout, config_.retransmit_holdoff), ceiling);
   for (MemberId m : config_.members) {
     if (m == config_.self) continue;
     Peer& p = peers_[m];
     p.tokens = config_.nak_burst;
     p.tokens_at = now;
+    p.repair_timer = RepairTimer(floor, ceiling);
   }
+  repair_floor_ = floor;
 }
 
 std::size_t Member::rank(MemberId member) const noexcept {
@@ -86,6 +92,7 @@ MemberCounters& MemberCounters::operator+=(const MemberCounters& m) noexcept {
   nak_rate_limited += m.nak_rate_limited;
   nak_unknown += m.nak_unknown;
   nak_unrecoverable += m.nak_unrecoverable;
+  nak_copies += m.nak_copies;
   recovery += m.recovery;
   return *this;
 }
@@ -155,7 +162,7 @@ void Member::on_decoded(const Packet& packet, Time now) {
   if (const auto* data = std::get_if<Data>(&packet.body)) {
     on_data(peer, sender, *data, now);
   } else if (const auto* nak = std::get_if<Nak>(&packet.body)) {
-    on_nak(peer, *nak, now);
+    on_nak(peer, sender, *nak, now);
   } else if (const auto* hb = std::get_if<Heartbeat>(&packet.body)) {
     on_heartbeat(peer, sender, *hb, now);
   }

@@ -10,19 +10,34 @@
 //   Receivers deliver each sender's messages in sequence order, each once
 //   (FIFO order); a member delivers its own messages at once.
 // - Loss. A receiver that sees a gap (a later sequence number, in DATA or in
-//   a HEARTBEAT's highest_sent) waits a random time, then multicasts a NAK of
-//   the missing ranges. The wait is drawn from a truncated exponential
+//   a HEARTBEAT's highest_sent) waits a random time, then sends a NAK of the
+//   missing ranges. The wait is drawn from a truncated exponential
 //   distribution over [0, nak_delay] whose shape grows with the group's size
 //   (Nonnenmacher and Biersack's timers): most receivers draw late, so the
 //   first NAK, overheard by the others, cancels theirs (suppression) and one
 //   loss seen by many receivers costs few NAKs. After its NAK (or one it
-//   overheard) a receiver waits repair_timeout for the retransmission, then
-//   NAKs again, the wait doubling up to 8x.
-// - The sender keeps its messages in a bounded history and multicasts a
-//   retransmission for each NAKed one, at most once per retransmit_holdoff
-//   per message (the other NAKs of the same loss are redundant). NAKs are
-//   rate-limited per requesting member (a token bucket): a flood costs the
-//   sender little, and is counted.
+//   overheard) a receiver waits for the retransmission, then NAKs again, the
+//   wait doubling up to 8x. The wait adapts to the NAK -> repair round trip
+//   it measures from that sender (RFC 6298's estimator, repair_timer.hpp),
+//   between max(min_repair_timeout, retransmit_holdoff) and repair_timeout.
+// - Where NAKs and repairs go. A NAK goes unicast to the messages' sender
+//   (Destination::member): over real sockets it reaches the sender's unicast
+//   socket, which the driver reads before the group's, instead of waiting in
+//   the group socket behind a window of data. In views of 3 or more a copy
+//   is also multicast, for the others to overhear (suppression) and for a
+//   crashed sender's repairer (set_repairer).
+// - The sender keeps its messages in a bounded history and answers a NAK
+//   with a retransmission of each NAKed message, at most once per
+//   retransmit_holdoff per message (the other NAKs of the same loss, and the
+//   multicast copy of the same NAK, are redundant). The retransmission goes
+//   unicast to the member that asked (its control path, as above), and in
+//   views of 3 or more it is also multicast: members that overheard the NAK
+//   suppressed their own and wait for this repair, which only a multicast
+//   reaches, as in NORM (RFC 5740) and PGM (RFC 3208), whose repairs are
+//   multicast for that reason. In a view of 2 only the requester can lack
+//   it: the repair is unicast only, as JGroups' NAKACK2 answers its unicast
+//   retransmission requests. NAKs are rate-limited per requesting member (a
+//   token bucket): a flood costs the sender little, and is counted.
 // - Heartbeats. Every member multicasts a HEARTBEAT every heartbeat_interval,
 //   and tail_heartbeat after the last message it sent: it carries the
 //   highest sequence number sent, so the loss of a sender's last message is
@@ -49,6 +64,7 @@
 // survivors that lack them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -66,6 +82,7 @@
 #include "nexo/group/buffer_pool.hpp"
 #include "nexo/group/message_log.hpp"
 #include "nexo/group/packet.hpp"
+#include "nexo/group/repair_timer.hpp"
 #include "nexo/group/time.hpp"
 
 namespace nexo::group {
@@ -73,17 +90,23 @@ namespace nexo::group {
 using MemberId = std::uint64_t;
 
 struct MemberConfig {
-  std::uint64_t group = 0;           // the group's tag (group_tag() of its name)
-  MemberId self = 0;                 // this member's id, nonzero
-  ViewId view{1, 0};                 // the view's identity (packets of another are stale)
-  std::vector<MemberId> members;     // the view: every member, this one included
-  std::uint64_t seed = 1;            // the random NAK back-offs' seed
+  std::uint64_t group = 0;        // the group's tag (group_tag() of its name)
+  MemberId self = 0;              // this member's id, nonzero
+  ViewId view{1, 0};              // the view's identity (packets of another are stale)
+  std::vector<MemberId> members;  // the view: every member, this one included
+  std::uint64_t seed = 1;         // the random NAK back-offs' seed
 
   std::chrono::milliseconds heartbeat_interval{100};
   std::chrono::milliseconds tail_heartbeat{5};   // after the last message sent
   std::chrono::microseconds nak_delay{10'000};   // NAK back-off: drawn in [0, nak_delay]
   std::chrono::milliseconds repair_timeout{20};  // a NAK's answer is awaited this long
   std::chrono::microseconds retransmit_holdoff{2'000};
+  // The repair wait from measured round trips (repair_timer.hpp), never
+  // below this nor retransmit_holdoff (a NAK repeated sooner would find the
+  // message held off at its sender), never above repair_timeout. false:
+  // always repair_timeout.
+  bool adaptive_repair_timeout = true;
+  std::chrono::microseconds min_repair_timeout{1'000};
   std::size_t max_message = 60'000;  // payload bytes per message
   // Unstable messages a sender may have. The window is also a queue: where
   // the receivers are the bottleneck it fills, and a message waits behind up
@@ -124,6 +147,9 @@ struct MemberCounters {
   std::uint64_t other_group = 0, non_member = 0, stale_view = 0, own_packet = 0;
   std::uint64_t beyond_window = 0, buffer_full = 0;
   std::uint64_t nak_rate_limited = 0, nak_unknown = 0, nak_unrecoverable = 0;
+  // The multicast copy of a NAK already taken one to one (views of 3 or
+  // more): the same NAK, dropped, not counted in naks_received.
+  std::uint64_t nak_copies = 0;
   std::size_t history_bytes = 0;  // now
   // Loss recovery: for each message this member found missing (a later one,
   // a heartbeat or a flush's cut said it was sent), the time from then until
@@ -216,7 +242,13 @@ class Member {
     std::map<std::uint64_t, Held> held;  // arrived out of order
     std::size_t held_bytes = 0;
     std::optional<Time> nak_at;  // our NAK goes then (gaps exist)
-    int nak_backoff = 1;         // repair_timeout multiplier, up to 8 (1 again on a repair)
+    int nak_backoff = 1;         // repair wait multiplier, up to 8 (1 again on a repair)
+    RepairTimer repair_timer;    // the repair wait, from measured NAK -> repair round trips
+    // A round trip being measured: `probe_seq`, first asked for at
+    // `probe_at` (0: none). Its retransmission is the sample; asked for
+    // again, it is none (Karn's rule: whose repair would it be?).
+    std::uint64_t probe_seq = 0;
+    Time probe_at{};
     std::uint64_t naked_through =
         0;              // the highest sequence number a NAK (ours or overheard) asked for
     Time repair_due{};  // until then the last full NAK's repair is awaited: a new
@@ -257,7 +289,7 @@ class Member {
 
   bool accept_header(const Header& h);
   void on_data(Peer& peer, MemberId sender, const Data& data, Time now);
-  void on_nak(Peer& requester, const Nak& nak, Time now);
+  void on_nak(Peer& requester, MemberId requester_id, const Nak& nak, Time now);
   void on_heartbeat(Peer& peer, MemberId sender, const Heartbeat& hb, Time now);
   // `arrived`: `highest` itself is here (a DATA), not missing.
   void learn_highest(Peer& peer, std::uint64_t highest, Time now, bool arrived = false);
@@ -265,8 +297,13 @@ class Member {
   void recovered(Peer& peer, std::uint64_t seq, Time now);
   void schedule_nak(Peer& peer, Time now, bool new_gap = false);
   void send_nak(Peer& peer, MemberId target, Time now);
+  void probe_round_trip(Peer& peer, std::uint64_t naked_before, Time now);
+  Duration repair_wait(const Peer& peer) const noexcept {
+    return peer.nak_backoff * peer.repair_timer.timeout();
+  }
   bool missing_ranges(const Peer& peer, std::uint64_t from, std::vector<SeqRange>& out) const;
-  void retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent);
+  // Queues `seq` from the history as a retransmission to `to`; false if it did not encode.
+  bool retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent, Destination to);
   void keep(Peer& peer, std::span<const std::byte> payload, std::span<const std::byte> meta,
             bool control);
   void repair(Peer& requester, MemberId target, Peer& of, const Nak& nak, Time now);
@@ -276,6 +313,7 @@ class Member {
   void update_stable();
   Duration nak_backoff_draw();
   bool take_nak_token(Peer& requester, Time now);
+  bool nak_copy(MemberId requester, const Nak& nak, Time now);
   void push(std::span<const std::byte> packet, Destination to = {});
   Bytes copy_of(std::span<const std::byte> bytes) {
     return pool_ != nullptr ? pool_->copy(bytes) : Bytes(bytes.begin(), bytes.end());
@@ -299,9 +337,21 @@ class Member {
   std::mt19937_64 random_;
   double nak_shape_;  // the truncated exponential's lambda: ln(group size) + 1
   MemberCounters counters_;
-  std::vector<SeqRange> ranges_;     // scratch for NAKs
-  std::vector<DigestEntry> digest_;  // scratch for heartbeats
-  bool keep_ = false;                // keep others' messages (views of 3 or more)
+  std::vector<SeqRange> ranges_;        // scratch for NAKs
+  std::vector<std::uint64_t> repairs_;  // scratch: the messages a NAK has retransmitted
+  std::vector<DigestEntry> digest_;     // scratch for heartbeats
+  bool keep_ = false;                   // keep others' messages (views of 3 or more)
+  Duration repair_floor_{};             // the repair wait's least (MemberConfig)
+  // The last NAKs for our messages taken in (views of 3 or more), each sent
+  // to us one to one and to the group: its second arrival is a copy. A ring
+  // for the whole view, not per peer (simulated views of 1,001 members).
+  struct TakenNak {
+    MemberId requester = 0;
+    std::uint64_t hash = 0;  // of its ranges
+    Time at{};
+  };
+  std::array<TakenNak, 16> taken_naks_{};
+  std::size_t taken_next_ = 0;
   BufferPool* pool_ = nullptr;
 };
 

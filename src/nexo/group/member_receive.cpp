@@ -22,6 +22,11 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
     ++counters_.beyond_window;  // no member of this group sends that: treat as out of bounds
     return;
   }
+  if (data.seq == peer.probe_seq) {  // the message whose NAK is being timed
+    if (data.retransmission && config_.adaptive_repair_timeout)
+      peer.repair_timer.sample(now - peer.probe_at);
+    peer.probe_seq = 0;  // (came by itself, late: no sample)
+  }
   // A new gap while a NAK is already scheduled (if none is, learn_highest
   // draws one: a second draw would bias the back-off early, against suppression).
   const bool new_gap = peer.nak_at && data.seq > peer.highest_known + 1 && data.seq > peer.next;
@@ -46,6 +51,10 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   if (peer.next > peer.highest_known) {  // nothing missing
     peer.nak_at.reset();
     peer.nak_backoff = 1;
+    // No repair awaited: a gap found from now on gets a full NAK and a wait
+    // of its own, not the end of this one's (a retry that soon would be
+    // premature, and double the wait).
+    peer.repair_due = Time{};
   } else {
     schedule_nak(peer, now, new_gap);
   }
@@ -228,18 +237,44 @@ void Member::send_nak(Peer& peer, MemberId target, Time now) {
     peer.nak_backoff = 1;
     return;
   }
+  // To the sender, one to one (its unicast socket is read before the
+  // group's, where this would wait behind data); in views of 3 or more a
+  // copy to the group too, for the others to overhear (suppression) and for
+  // a repairer of the sender's messages.
   const Header header{Type::nak, config_.group, config_.self, config_.view};
   if (encode_nak(packet_, header, target, ranges_)) {
-    push(packet_);
+    push(packet_, Destination{false, target});
+    if (config_.members.size() >= 3) push(packet_);
     ++counters_.naks_sent;
   }
+  probe_round_trip(peer, peer.naked_through, now);
   peer.naked_through = std::max(peer.naked_through, ranges_.back().last);
   // The repair is awaited; without it, ask again, less and less often.
   if (!early) {
-    peer.repair_due = now + peer.nak_backoff * Duration(config_.repair_timeout);
+    peer.repair_due = now + repair_wait(peer);
     peer.nak_backoff = std::min(peer.nak_backoff * 2, 8);
   }
   peer.nak_at = peer.repair_due;
+}
+
+// The NAK in ranges_ is going out: time its round trip on a message asked
+// for the first time (beyond `naked_before`), unless one is being timed. A
+// message asked for again spoils its timing (Karn's rule).
+void Member::probe_round_trip(Peer& peer, std::uint64_t naked_before, Time now) {
+  if (!config_.adaptive_repair_timeout) return;
+  if (peer.probe_seq != 0 && peer.probe_seq < peer.next) peer.probe_seq = 0;  // not expected
+  for (const SeqRange& r : ranges_) {
+    if (r.first <= peer.probe_seq && peer.probe_seq <= r.last) peer.probe_seq = 0;
+  }
+  if (peer.probe_seq != 0) return;
+  for (const SeqRange& r : ranges_) {
+    const std::uint64_t first = std::max(r.first, naked_before + 1);
+    if (first <= r.last) {
+      peer.probe_seq = first;
+      peer.probe_at = now;
+      return;
+    }
+  }
 }
 
 }  // namespace nexo::group

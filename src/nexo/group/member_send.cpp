@@ -57,7 +57,33 @@ bool Member::take_nak_token(Peer& requester, Time now) {
   return true;
 }
 
-void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
+// A NAK for our messages comes to us one to one and, in views of 3 or more,
+// to the group as well: the second of the two to arrive is a copy if the
+// first came from the same requester with the same ranges less than the
+// repair wait's floor ago (a NAK repeated for want of its repair comes no
+// sooner than that, and within the floor its messages are held off). A copy
+// seen later, or pushed out of the ring, is taken as a NAK: at worst a
+// duplicate repair.
+bool Member::nak_copy(MemberId requester, const Nak& nak, Time now) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the ranges
+  for (const SeqRange& r : nak.ranges()) {
+    for (const std::uint64_t v : {r.first, r.last}) {
+      hash ^= v;
+      hash *= 0x100000001b3ULL;
+    }
+  }
+  for (TakenNak& t : taken_naks_) {
+    if (t.requester == requester && t.hash == hash && now - t.at < repair_floor_) {
+      t.requester = 0;  // its one copy has come
+      return true;
+    }
+  }
+  taken_naks_[taken_next_] = TakenNak{requester, hash, now};
+  taken_next_ = (taken_next_ + 1) % taken_naks_.size();
+  return false;
+}
+
+void Member::on_nak(Peer& requester, MemberId requester_id, const Nak& nak, Time now) {
   if (nak.target != config_.self) {
     // Another receiver's NAK: if it asks for what we miss too, ours waits
     // (suppression): the retransmission it causes serves us as well.
@@ -69,7 +95,7 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
     const std::uint64_t first_missing = of.next;
     for (const SeqRange& r : nak.ranges()) {
       if (r.first <= first_missing && first_missing <= r.last) {
-        of.repair_due = now + of.nak_backoff * Duration(config_.repair_timeout);
+        of.repair_due = now + repair_wait(of);
         of.naked_through = std::max(of.naked_through, r.last);
         // Our NAK waits for the repair, unless a gap beyond this NAK's is due sooner.
         if (of.highest_known <= of.naked_through || *of.nak_at > of.repair_due)
@@ -80,11 +106,18 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
     }
     return;
   }
-  ++counters_.naks_received;
-  if (!take_nak_token(requester, now)) {
-    ++counters_.nak_rate_limited;
-    return;
+  // A copy costs no token and is no second NAK; it is still answered (a NAK
+  // repeated early may look like one), and the hold-off makes that a no-op.
+  if (keep_ && nak_copy(requester_id, nak, now)) {
+    ++counters_.nak_copies;
+  } else {
+    ++counters_.naks_received;
+    if (!take_nak_token(requester, now)) {
+      ++counters_.nak_rate_limited;
+      return;
+    }
   }
+  repairs_.clear();
   for (const SeqRange& r : nak.ranges()) {
     if (r.last >= next_seq_) {  // never sent: a confused or lying requester
       ++counters_.nak_unknown;
@@ -96,24 +129,34 @@ void Member::on_nak(Peer& requester, const Nak& nak, Time now) {
       first = stable_ + 1;
     }
     for (std::uint64_t seq = first; seq <= r.last; ++seq) {
-      auto entry = history_[seq - stable_ - 1];
-      Sent& sent = entry.info;
+      Sent& sent = history_[seq - stable_ - 1].info;
       if (sent.retransmitted && now - sent.retransmitted_at < config_.retransmit_holdoff)
-        continue;  // already on its way: this NAK crossed it
+        continue;  // already on its way: this NAK (or its multicast copy) crossed it
       sent.retransmitted = true;
       sent.retransmitted_at = now;
-      retransmit(seq, entry);
+      repairs_.push_back(seq);
     }
   }
+  // To the requester first, one to one (its unicast socket is read before
+  // the group's); then, in views of 3 or more, to the group as well, for the
+  // members that overheard this NAK and suppressed theirs. Each destination's
+  // run is consecutive, so that the driver's bundles hold several.
+  // (Counted once a message: the multicast copy is the same retransmission.)
+  for (const std::uint64_t seq : repairs_) {
+    if (retransmit(seq, history_[seq - stable_ - 1], Destination{false, requester_id}))
+      ++counters_.retransmissions;
+  }
+  if (config_.members.size() < 3) return;
+  for (const std::uint64_t seq : repairs_)
+    (void)retransmit(seq, history_[seq - stable_ - 1], Destination{});
 }
 
-void Member::retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent) {
+bool Member::retransmit(std::uint64_t seq, MessageLog<Sent>::Entry sent, Destination to) {
   const Header header{Type::data, config_.group, config_.self, config_.view};
   const std::uint8_t flags = kRetransmission | (sent.info.control ? kControl : 0);
-  if (encode_data(packet_, header, seq, flags, sent.meta, sent.payload)) {
-    push(packet_);
-    ++counters_.retransmissions;
-  }
+  if (!encode_data(packet_, header, seq, flags, sent.meta, sent.payload)) return false;
+  push(packet_, to);
+  return true;
 }
 
 void Member::send_heartbeat(Time now) {

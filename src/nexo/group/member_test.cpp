@@ -35,14 +35,31 @@ Member make(MemberId self, std::vector<MemberId> members, Time now = t0()) {
   return std::move(m).value();
 }
 
-// Everything a member has to send, in order.
-std::vector<Bytes> drain(Member& m) {
-  std::vector<Bytes> out;
+// A packet a member sent, and where to.
+struct Out {
+  Bytes bytes;
+  Destination to;
+};
+
+// Everything a member has to send, in order, with where each goes (never to
+// itself).
+std::vector<Out> drain_all(Member& m) {
+  std::vector<Out> out;
   Bytes b;
   Destination to;
   while (m.poll_transmit(b, to)) {
-    EXPECT_TRUE(to.group);
-    out.push_back(b);
+    EXPECT_TRUE(to.group || to.member != m.self()) << "a packet to itself";
+    out.push_back(Out{b, to});
+  }
+  return out;
+}
+
+// What of a member's output reaches `member`: the packets to the group and
+// those sent to it one to one, in order.
+std::vector<Bytes> drain(Member& m, MemberId member) {
+  std::vector<Bytes> out;
+  for (Out& o : drain_all(m)) {
+    if (o.to.group || o.to.member == member) out.push_back(std::move(o.bytes));
   }
   return out;
 }
@@ -73,12 +90,13 @@ void feed(Member& m, const std::vector<Bytes>& packets, Time now) {
     m.on_packet(b, now);
 }
 
-// Runs `m`'s timers up to `until` in steps, collecting what they send.
-std::vector<Bytes> run_timers(Member& m, Time until) {
+// Runs `m`'s timers up to `until` in steps, collecting what they send that
+// reaches `member`.
+std::vector<Bytes> run_timers(Member& m, Time until, MemberId member) {
   std::vector<Bytes> out;
   for (auto next = m.next_timer(); next && *next <= until; next = m.next_timer()) {
     m.on_timer(*next);
-    for (auto& b : drain(m))
+    for (auto& b : drain(m, member))
       out.push_back(std::move(b));
   }
   return out;
@@ -90,7 +108,7 @@ TEST(GroupMember, MessagesArriveInOrderAndTheSenderDeliversItsOwnAtOnce) {
   for (const char* s : {"one", "two", "three"})
     ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
   EXPECT_EQ(delivered(a, 1), (std::vector<std::string>{"one", "two", "three"}));
-  feed(b, drain(a), t0());
+  feed(b, drain(a, 2), t0());
   EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
   EXPECT_EQ(b.counters().delivered, 3u);
   EXPECT_EQ(a.counters().sent, 3u);
@@ -101,14 +119,14 @@ TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
   Member b = make(2, {1, 2});
   for (const char* s : {"one", "two", "three"})
     ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   ASSERT_EQ(data.size(), 3u);
   b.on_packet(data[0], t0());
   b.on_packet(data[2], t0());  // "two" is lost
   EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one"}));
   ASSERT_TRUE(b.next_timer());
   EXPECT_LE(*b.next_timer(), t0() + 10ms) << "the NAK waits at most nak_delay";
-  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  auto naks = only(run_timers(b, t0() + 10ms, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   Packet p;
   ASSERT_EQ(decode(naks[0], p), ParseError::none);
@@ -118,7 +136,7 @@ TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
   EXPECT_EQ(nak.ranges()[0].first, 2u);
   EXPECT_EQ(nak.ranges()[0].last, 2u);
   a.on_packet(naks[0], t0() + 10ms);
-  auto repair = only(drain(a), Type::data);
+  auto repair = only(drain(a, 2), Type::data);
   ASSERT_EQ(repair.size(), 1u);
   EXPECT_EQ(a.counters().retransmissions, 1u);
   b.on_packet(repair[0], t0() + 11ms);
@@ -138,10 +156,10 @@ TEST(GroupMember, RecoveryIsTimedFromTheMomentAMessageIsKnownMissing) {
   Member b = make(2, {1, 2});
   for (const char* s : {"one", "two", "three"})
     ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   b.on_packet(data[0], t0());  // "two" and "three" lost
   a.on_timer(t0() + 5ms);      // the tail heartbeat: highest_sent 3
-  auto heartbeats = only(drain(a), Type::heartbeat);
+  auto heartbeats = only(drain(a, 2), Type::heartbeat);
   ASSERT_EQ(heartbeats.size(), 1u);
   b.on_packet(heartbeats[0], t0() + 6ms);
   b.on_packet(data[2], t0() + 20ms);  // late, out of order
@@ -168,14 +186,14 @@ TEST(GroupMember, MetaAndTheControlFlagSurviveBufferingAndRetransmission) {
   ASSERT_TRUE(own);
   EXPECT_EQ(as_text(own->meta), "m1");
   EXPECT_FALSE(own->control);
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   ASSERT_EQ(data.size(), 3u);
   b.on_packet(data[2], t0());  // held out of order
   b.on_packet(data[1], t0());  // held
-  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  auto naks = only(run_timers(b, t0() + 10ms, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   a.on_packet(naks[0], t0() + 10ms);
-  auto repair = only(drain(a), Type::data);
+  auto repair = only(drain(a, 2), Type::data);
   ASSERT_EQ(repair.size(), 1u);
   b.on_packet(repair[0], t0() + 10ms);
   std::vector<std::string> got;
@@ -190,26 +208,29 @@ TEST(GroupMember, TheLossOfTheLastMessageIsFoundByTheTailHeartbeat) {
   Member b = make(2, {1, 2});
   ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
   ASSERT_TRUE(a.send(as_bytes(std::string("last")), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   b.on_packet(data[0], t0());  // "last" is lost, and nothing follows it
   EXPECT_FALSE(b.next_timer() && *b.next_timer() <= t0() + 20ms) << "b knows of no gap yet";
-  auto beats = only(run_timers(a, t0() + 5ms), Type::heartbeat);
+  auto beats = only(run_timers(a, t0() + 5ms, 2), Type::heartbeat);
   ASSERT_EQ(beats.size(), 1u) << "a heartbeat tail_heartbeat after the last message";
   feed(b, beats, t0() + 5ms);
-  auto naks = only(run_timers(b, t0() + 15ms), Type::nak);
+  auto naks = only(run_timers(b, t0() + 15ms, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   feed(a, naks, t0() + 15ms);
-  feed(b, only(drain(a), Type::data), t0() + 16ms);
+  feed(b, only(drain(a, 2), Type::data), t0() + 16ms);
   EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "last"}));
 }
 
+// In a view of 3, a NAK goes to the sender one to one and to the group (for
+// the others to overhear); the repair goes to the requester one to one and
+// to the group, for the member that suppressed its own NAK.
 TEST(GroupMember, ANakOverheardSuppressesOursAndOneRepairServesBoth) {
   Member a = make(1, {1, 2, 3});
   Member b = make(2, {1, 2, 3});
   Member c = make(3, {1, 2, 3});
   for (const char* s : {"one", "two", "three"})
     ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   for (Member* m : {&b, &c}) {
     m->on_packet(data[0], t0());
     m->on_packet(data[2], t0());
@@ -219,19 +240,103 @@ TEST(GroupMember, ANakOverheardSuppressesOursAndOneRepairServesBoth) {
   Member& second = &first == &b ? c : b;
   const Time fire = *first.next_timer();
   first.on_timer(fire);
-  auto naks = only(drain(first), Type::nak);
-  ASSERT_EQ(naks.size(), 1u);
-  feed(second, naks, fire);
+  const auto sent = drain_all(first);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(type_of(sent[0].bytes), Type::nak);
+  EXPECT_FALSE(sent[0].to.group) << "the NAK goes to the sender one to one";
+  EXPECT_EQ(sent[0].to.member, 1u);
+  EXPECT_EQ(sent[1].bytes, sent[0].bytes);
+  EXPECT_TRUE(sent[1].to.group) << "and a copy to the group, to be overheard";
+  EXPECT_EQ(first.counters().naks_sent, 1u) << "one NAK, two packets";
+  feed(second, {sent[1].bytes}, fire);
   EXPECT_EQ(second.counters().naks_suppressed, 1u);
-  EXPECT_TRUE(only(run_timers(second, fire + 15ms), Type::nak).empty())
+  EXPECT_TRUE(only(run_timers(second, fire + 15ms, 1), Type::nak).empty())
       << "the suppressed member waits for the repair instead of asking";
-  feed(a, naks, fire);
-  auto repair = only(drain(a), Type::data);
-  ASSERT_EQ(repair.size(), 1u);
-  feed(b, repair, fire + 1ms);
-  feed(c, repair, fire + 1ms);
+  // a takes the NAK, then its copy (which brings no second repair).
+  feed(a, {sent[0].bytes, sent[1].bytes}, fire);
+  EXPECT_EQ(a.counters().naks_received, 1u);
+  EXPECT_EQ(a.counters().nak_copies, 1u);
+  EXPECT_EQ(a.counters().retransmissions, 1u);
+  const auto repairs = drain_all(a);
+  ASSERT_EQ(repairs.size(), 2u);
+  EXPECT_FALSE(repairs[0].to.group) << "to the requester one to one first";
+  EXPECT_EQ(repairs[0].to.member, first.self());
+  EXPECT_TRUE(repairs[1].to.group) << "and to the group, for the suppressed member";
+  EXPECT_EQ(repairs[1].bytes, repairs[0].bytes);
+  feed(first, {repairs[0].bytes}, fire + 1ms);
+  feed(second, {repairs[1].bytes}, fire + 1ms);
+  feed(first, {repairs[1].bytes}, fire + 2ms);  // the group's copy: a duplicate there
+  EXPECT_EQ(first.counters().duplicates, 1u);
   EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
   EXPECT_EQ(delivered(c, 1), (std::vector<std::string>{"one", "two", "three"}));
+}
+
+// In a view of 2 the requester is the only member that can lack a message:
+// NAK and repair go one to one, nothing to the group.
+TEST(GroupMember, ARepairGoesOneToOneToTheSoleRequesterAndIsDelivered) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a, 2), Type::data);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0());  // "two" is lost
+  b.on_timer(*b.next_timer());
+  const auto naks = drain_all(b);
+  ASSERT_EQ(naks.size(), 1u);
+  EXPECT_EQ(type_of(naks[0].bytes), Type::nak);
+  EXPECT_FALSE(naks[0].to.group);
+  EXPECT_EQ(naks[0].to.member, 1u);
+  a.on_packet(naks[0].bytes, t0() + 10ms);
+  const auto repairs = drain_all(a);
+  ASSERT_EQ(repairs.size(), 1u);
+  EXPECT_EQ(type_of(repairs[0].bytes), Type::data);
+  EXPECT_FALSE(repairs[0].to.group);
+  EXPECT_EQ(repairs[0].to.member, 2u);
+  b.on_packet(repairs[0].bytes, t0() + 11ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(b.counters().duplicates, 0u);
+}
+
+// Two members NAK the same loss before either hears the other: the first
+// NAK's repair goes to its requester and to the group; the second, within
+// the hold-off, brings nothing more, and the group's copy serves it.
+TEST(GroupMember, TwoRequestersOfOneLossAreServedByTheMulticastRepair) {
+  const std::vector<MemberId> view{1, 2, 3, 4};
+  Member a = make(1, view), b = make(2, view), c = make(3, view), d = make(4, view);
+  for (const char* s : {"one", "two", "three"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a, 2), Type::data);
+  for (Member* m : {&b, &c}) {
+    m->on_packet(data[0], t0());
+    m->on_packet(data[2], t0());  // "two" lost at b and c
+  }
+  feed(d, data, t0());
+  const Time fire = std::max(*b.next_timer(), *c.next_timer());
+  b.on_timer(fire);
+  c.on_timer(fire);
+  const auto from_b = only(drain(b, 1), Type::nak);
+  const auto from_c = only(drain(c, 1), Type::nak);
+  ASSERT_EQ(from_b.size(), 2u);  // one to one, and the group's copy
+  ASSERT_EQ(from_c.size(), 2u);
+  feed(a, {from_b[0], from_c[0], from_b[1], from_c[1]}, fire);
+  EXPECT_EQ(a.counters().naks_received, 2u) << "two NAKs, and their two copies";
+  EXPECT_EQ(a.counters().nak_copies, 2u);
+  EXPECT_EQ(a.counters().retransmissions, 1u) << "one repair within the hold-off";
+  const auto repairs = drain_all(a);
+  ASSERT_EQ(repairs.size(), 2u);
+  EXPECT_EQ(repairs[0].to.member, 2u);
+  EXPECT_FALSE(repairs[0].to.group);
+  EXPECT_TRUE(repairs[1].to.group);
+  for (Member* m : {&b, &c, &d}) {
+    for (const Out& o : repairs) {
+      if (o.to.group || o.to.member == m->self()) m->on_packet(o.bytes, fire + 1ms);
+    }
+  }
+  for (Member* m : {&b, &c, &d})
+    EXPECT_EQ(delivered(*m, 1), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(c.counters().naks_sent, 1u);
+  EXPECT_TRUE(only(run_timers(c, fire + 100ms, 1), Type::nak).empty()) << "c asks no more";
 }
 
 TEST(GroupMember, AnUnansweredNakIsRepeatedLessAndLessOften) {
@@ -239,12 +344,12 @@ TEST(GroupMember, AnUnansweredNakIsRepeatedLessAndLessOften) {
   Member b = make(2, {1, 2});
   for (const char* s : {"one", "two"})
     ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   b.on_packet(data[1], t0());  // "one" lost, and its repairs too
   std::vector<Time> sent_at;
   for (auto next = b.next_timer(); next && *next <= t0() + 400ms; next = b.next_timer()) {
     b.on_timer(*next);
-    if (!only(drain(b), Type::nak).empty()) sent_at.push_back(*next);
+    if (!only(drain(b, 1), Type::nak).empty()) sent_at.push_back(*next);
   }
   ASSERT_GE(sent_at.size(), 4u);
   EXPECT_EQ(sent_at[2] - sent_at[1], 2 * (sent_at[1] - sent_at[0]));
@@ -270,12 +375,12 @@ TEST(GroupMember, ANewGapIsNakedAtOnceAndARepairResetsTheBackOff) {
   Member b = make(2, {1, 2});
   for (int i = 1; i <= 7; ++i)
     ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   ASSERT_EQ(data.size(), 7u);
   b.on_packet(data[0], t0());
   b.on_packet(data[2], t0());  // 2 lost
   const Time first = *b.next_timer();
-  auto naks = only(run_timers(b, first), Type::nak);
+  auto naks = only(run_timers(b, first, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   EXPECT_EQ(ranges_of(naks[0]), (Ranges{{2, 2}}));
   // 5 is lost while 2's repair is awaited: 5 gets a NAK of its own, within
@@ -284,7 +389,7 @@ TEST(GroupMember, ANewGapIsNakedAtOnceAndARepairResetsTheBackOff) {
   b.on_packet(data[5], first + 1ms);
   ASSERT_TRUE(b.next_timer());
   EXPECT_LE(*b.next_timer(), first + 11ms);
-  naks = only(run_timers(b, first + 11ms), Type::nak);
+  naks = only(run_timers(b, first + 11ms, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   EXPECT_EQ(ranges_of(naks[0]), (Ranges{{5, 5}}));
   // 2's repair arrives (5's is lost): progress, so the back-off starts over:
@@ -295,7 +400,7 @@ TEST(GroupMember, ANewGapIsNakedAtOnceAndARepairResetsTheBackOff) {
   std::vector<Time> again;
   for (auto next = b.next_timer(); next && *next <= first + 60ms; next = b.next_timer()) {
     b.on_timer(*next);
-    for (const auto& n : only(drain(b), Type::nak)) {
+    for (const auto& n : only(drain(b, 1), Type::nak)) {
       EXPECT_EQ(ranges_of(n), (Ranges{{5, 5}}));
       again.push_back(*next);
     }
@@ -303,6 +408,81 @@ TEST(GroupMember, ANewGapIsNakedAtOnceAndARepairResetsTheBackOff) {
   ASSERT_GE(again.size(), 2u);
   EXPECT_EQ(again[0], first + 20ms);
   EXPECT_EQ(again[1], first + 40ms);
+}
+
+// The times at which `m` sends NAKs, its timers run up to `until`.
+std::vector<Time> nak_times(Member& m, MemberId sender, Time until) {
+  std::vector<Time> at;
+  for (auto next = m.next_timer(); next && *next <= until; next = m.next_timer()) {
+    m.on_timer(*next);
+    if (!only(drain(m, sender), Type::nak).empty()) at.push_back(*next);
+  }
+  return at;
+}
+
+// The repair wait follows the measured NAK -> repair round trip (RFC 6298):
+// after one of 2 ms, SRTT + 4 RTTVAR = 6 ms (the default ceiling is 20 ms,
+// the floor 2 ms, the hold-off), doubling while unanswered; a repair of a
+// message asked for again is no sample (Karn's rule), and a gap found after
+// the last one was repaired waits for its own repair, not the old one's.
+TEST(GroupMember, TheRepairWaitFollowsTheMeasuredRoundTrip) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (int i = 1; i <= 9; ++i)
+    ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
+  auto data = only(drain(a, 2), Type::data);
+  ASSERT_EQ(data.size(), 9u);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0());  // 2 lost
+  const Time nak1 = *b.next_timer();
+  feed(a, only(run_timers(b, nak1, 1), Type::nak), nak1 + 1ms);
+  feed(b, only(drain(a, 2), Type::data), nak1 + 2ms);  // answered in 2 ms
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"1", "2", "3"}));
+  // 5 lost, and its repairs: asked for at once, then 6 ms later, then 12.
+  b.on_packet(data[3], nak1 + 3ms);
+  b.on_packet(data[5], nak1 + 3ms);
+  const Time first_ask = *b.next_timer();
+  EXPECT_LE(first_ask, nak1 + 3ms + 10ms) << "within nak_delay, not at the old gap's wait";
+  auto asked = nak_times(b, 1, first_ask + 18ms);
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(asked[0], first_ask);
+  EXPECT_EQ(asked[1] - asked[0], Duration(6ms));
+  EXPECT_EQ(asked[2] - asked[1], Duration(12ms));
+  // 5 asked for three times, its repair 1 ms after the last: no sample.
+  Bytes nak;
+  const SeqRange five{5, 5};
+  ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, {1, 0}}, 1, std::span(&five, 1)));
+  a.on_packet(nak, asked[2]);
+  feed(b, only(drain(a, 2), Type::data), asked[2] + 1ms);
+  EXPECT_EQ(delivered(b, 1), (std::vector<std::string>{"4", "5", "6"}));
+  // 8 lost: the wait is still 6 ms.
+  const Time later = asked[2] + 2ms;
+  b.on_packet(data[6], later);
+  b.on_packet(data[8], later);
+  asked = nak_times(b, 1, *b.next_timer() + 6ms);
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1] - asked[0], Duration(6ms));
+}
+
+// With the adaptive wait off, a measured round trip changes nothing.
+TEST(GroupMember, AFixedRepairWaitIgnoresTheRoundTrip) {
+  MemberConfig cb = config_for(2, {1, 2});
+  cb.adaptive_repair_timeout = false;
+  Member b = std::move(Member::create(cb, t0()).value());
+  Member a = make(1, {1, 2});
+  for (int i = 1; i <= 6; ++i)
+    ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
+  auto data = only(drain(a, 2), Type::data);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0());  // 2 lost, answered in 2 ms
+  const Time nak1 = *b.next_timer();
+  feed(a, only(run_timers(b, nak1, 1), Type::nak), nak1 + 1ms);
+  feed(b, only(drain(a, 2), Type::data), nak1 + 2ms);
+  b.on_packet(data[3], nak1 + 3ms);
+  b.on_packet(data[5], nak1 + 3ms);  // 5 lost, never answered
+  const auto asked = nak_times(b, 1, *b.next_timer() + 20ms);
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1] - asked[0], Duration(20ms)) << "repair_timeout, as configured";
 }
 
 TEST(GroupMember, StabilityFreesTheHistoryAndAFullWindowIsBackPressure) {
@@ -320,14 +500,14 @@ TEST(GroupMember, StabilityFreesTheHistoryAndAFullWindowIsBackPressure) {
   EXPECT_TRUE(full.error().is(ErrorKind::would_block)) << full.error().message();
   EXPECT_FALSE(a.writable(3));
   EXPECT_GT(a.counters().history_bytes, 0u);
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   feed(b, data, t0());
   feed(c, data, t0());
   // b's digest alone does not make them stable: c has not said so yet.
-  feed(a, only(run_timers(b, t0() + 100ms), Type::heartbeat), t0() + 100ms);
+  feed(a, only(run_timers(b, t0() + 100ms, 1), Type::heartbeat), t0() + 100ms);
   EXPECT_EQ(a.stable(), 0u);
   EXPECT_FALSE(a.writable(3));
-  feed(a, only(run_timers(c, t0() + 100ms), Type::heartbeat), t0() + 100ms);
+  feed(a, only(run_timers(c, t0() + 100ms, 1), Type::heartbeat), t0() + 100ms);
   EXPECT_EQ(a.stable(), 4u);
   EXPECT_EQ(a.counters().history_bytes, 0u);
   EXPECT_TRUE(a.send(as_bytes(std::string("5th")), t0() + 100ms));
@@ -342,8 +522,8 @@ TEST(GroupMember, ABusyReceiverSendsItsDigestBeforeTheHeartbeatIsDue) {
   Member b = std::move(Member::create(cb, t0()).value());
   for (int i = 0; i < 2; ++i)
     ASSERT_TRUE(a.send(as_bytes(std::to_string(i)), t0()));
-  feed(b, only(drain(a), Type::data), t0());
-  auto beats = only(drain(b), Type::heartbeat);
+  feed(b, only(drain(a, 2), Type::data), t0());
+  auto beats = only(drain(b, 1), Type::heartbeat);
   ASSERT_EQ(beats.size(), 1u) << "a quarter of the window delivered: a digest at once";
   feed(a, beats, t0());
   EXPECT_EQ(a.stable(), 2u);
@@ -352,7 +532,7 @@ TEST(GroupMember, ABusyReceiverSendsItsDigestBeforeTheHeartbeatIsDue) {
 TEST(GroupMember, NaksBeyondTheRateAreDroppedAndCounted) {
   Member a = make(1, {1, 2});
   ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
-  drain(a);
+  drain(a, 2);
   Bytes nak;
   const SeqRange range{1, 1};
   ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, {1, 0}}, 1, std::span(&range, 1)));
@@ -393,13 +573,13 @@ TEST(GroupMember, BadPacketsAreDroppedAndCountedByCause) {
   EXPECT_EQ(parse, 2u);
   EXPECT_FALSE(b.poll_delivery());
   EXPECT_EQ(b.counters().naks_sent, 0u);
-  EXPECT_TRUE(only(run_timers(b, t0() + 50ms), Type::nak).empty()) << "no NAK for forged gaps";
+  EXPECT_TRUE(only(run_timers(b, t0() + 50ms, 1), Type::nak).empty()) << "no NAK for forged gaps";
 }
 
 TEST(GroupMember, ANakForMessagesNeverSentIsCountedNotAnswered) {
   Member a = make(1, {1, 2});
   ASSERT_TRUE(a.send(as_bytes(std::string("one")), t0()));
-  drain(a);
+  drain(a, 2);
   Bytes nak;
   const SeqRange range{1, 5};
   ASSERT_TRUE(encode_nak(nak, Header{Type::nak, kGroup, 2, {1, 0}}, 1, std::span(&range, 1)));
@@ -416,14 +596,14 @@ TEST(GroupMember, OutOfOrderMessagesBeyondTheBufferAreDroppedThenFetched) {
   const std::string six(6, 'x');
   for (int i = 0; i < 4; ++i)
     ASSERT_TRUE(a.send(as_bytes(six), t0()));
-  auto data = only(drain(a), Type::data);
+  auto data = only(drain(a, 2), Type::data);
   for (std::size_t i = 1; i < data.size(); ++i)
     b.on_packet(data[i], t0());  // 1 is lost; 2 is held, 3 and 4 do not fit
   EXPECT_EQ(b.counters().buffer_full, 2u);
-  auto naks = only(run_timers(b, t0() + 10ms), Type::nak);
+  auto naks = only(run_timers(b, t0() + 10ms, 1), Type::nak);
   ASSERT_EQ(naks.size(), 1u);
   feed(a, naks, t0() + 10ms);
-  feed(b, only(drain(a), Type::data), t0() + 10ms);
+  feed(b, only(drain(a, 2), Type::data), t0() + 10ms);
   EXPECT_EQ(delivered(b, 1).size(), 4u) << "every message, in order, once";
 }
 
@@ -436,7 +616,7 @@ TEST(GroupMember, CountersAddEveryCountButNotTheHistoryLevel) {
        {&a.sent, &a.delivered, &a.naks_sent, &a.naks_received, &a.naks_suppressed,
         &a.retransmissions, &a.heartbeats_sent, &a.duplicates, &a.other_group, &a.non_member,
         &a.stale_view, &a.own_packet, &a.beyond_window, &a.buffer_full, &a.nak_rate_limited,
-        &a.nak_unknown, &a.nak_unrecoverable})
+        &a.nak_unknown, &a.nak_unrecoverable, &a.nak_copies})
     *f = v++;
   for (auto& e : a.parse_errors)
     e = v++;

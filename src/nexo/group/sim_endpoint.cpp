@@ -29,7 +29,7 @@ bool SimEndpoint::poll_transmit(Bytes& out, sim::Destination& to, Time now) {
   Destination d;
   if (!endpoint_.poll_transmit(out, d)) return false;
   to = d.group ? sim::to_group() : sim::to_node(node_of(d.member));
-  if (trace_) record(out, now);
+  if (trace_) record(out, d, now);
   return true;
 }
 
@@ -81,19 +81,20 @@ void SimEndpoint::take_events(Time now) {
   }
 }
 
-// What the endpoint sent, read back from the packet.
-void SimEndpoint::record(std::span<const std::byte> packet, Time now) {
+// What the endpoint sent, read back from the packet. A NAK goes one to one
+// and, in views of 3 or more, as a copy to the group: drawn once.
+void SimEndpoint::record(std::span<const std::byte> packet, const Destination& to, Time now) {
   Packet p;
   if (decode(packet, p) != ParseError::none) return;
   if (const auto* data = std::get_if<Data>(&p.body)) {
     const MessageKey key{label(p.header.sender), trace_seq(p.header.view.id, data->seq)};
     if (data->retransmission) {
-      trace_->retransmitted(now, self_label_, key);
+      trace_->retransmitted(now, self_label_, key, to.group ? std::string() : label(to.member));
     } else if (!data->control) {
       const auto n = std::min<std::size_t>(data->payload.size(), 16);
       trace_->sent(now, self_label_, key.seq, as_text(data->payload.first(n)));
     }
-  } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
+  } else if (const auto* nak = std::get_if<Nak>(&p.body); nak != nullptr && !to.group) {
     for (const SeqRange& r : nak->ranges())
       trace_->nak_sent(now, self_label_, label(nak->target), trace_seq(p.header.view.id, r.first),
                        trace_seq(p.header.view.id, r.last));

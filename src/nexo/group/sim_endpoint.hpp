@@ -3,10 +3,10 @@
 // their view, view changes, state transfers), and, into a Trace if given
 // one, its sends, retransmissions and NAKs (read back from its packets),
 // deliveries, views installed, its leave, and, as the sequencer of
-// Order::total, the places it announces (Endpoint::observe_sequencing). Member id = NodeId + 1; labels
-// "m<id>". In the trace a message's number is view * 1'000'000 + seq (the
-// Member's numbers start again in every view). A StateRequest is answered at
-// once from the state provider, if set. Thread contract: the simulation's.
+// Order::total, the places it announces (Endpoint::observe_sequencing). Member id = NodeId + 1;
+// labels "m<id>". In the trace a message's number is view * 1'000'000 + seq (the Member's numbers
+// start again in every view). A StateRequest is answered at once from the state provider, if set.
+// Thread contract: the simulation's.
 #pragma once
 
 #include <functional>
@@ -67,7 +67,7 @@ class SimEndpoint final : public sim::Node {
 
  private:
   void take_events(Time now);
-  void record(std::span<const std::byte> packet, Time now);
+  void record(std::span<const std::byte> packet, const Destination& to, Time now);
 
   Endpoint endpoint_;
   Trace* trace_;

@@ -23,7 +23,7 @@ bool SimMember::poll_transmit(Bytes& out, sim::Destination& to, Time now) {
   Destination d;
   if (!member_.poll_transmit(out, d)) return false;
   to = d.group ? sim::to_group() : sim::to_node(node_of(d.member));
-  if (trace_) record(out, now);
+  if (trace_) record(out, d, now);
   return true;
 }
 
@@ -41,18 +41,21 @@ void SimMember::take_deliveries(Time now) {
   }
 }
 
-// What the member sent, read back from the packet.
-void SimMember::record(std::span<const std::byte> packet, Time now) {
+// What the member sent, read back from the packet. A NAK goes one to one
+// and, in views of 3 or more, as a copy to the group: drawn once.
+void SimMember::record(std::span<const std::byte> packet, const Destination& to, Time now) {
   Packet p;
   if (decode(packet, p) != ParseError::none) return;
   if (const auto* data = std::get_if<Data>(&p.body)) {
     if (data->retransmission) {
-      trace_->retransmitted(now, self_label_, MessageKey{self_label_, data->seq});
+      trace_->retransmitted(now, self_label_, MessageKey{self_label_, data->seq},
+                            to.group ? std::string() : label(to.member));
     } else {
-      const auto text = as_text(data->payload.first(std::min<std::size_t>(data->payload.size(), 16)));
+      const auto text =
+          as_text(data->payload.first(std::min<std::size_t>(data->payload.size(), 16)));
       trace_->sent(now, self_label_, data->seq, text);
     }
-  } else if (const auto* nak = std::get_if<Nak>(&p.body)) {
+  } else if (const auto* nak = std::get_if<Nak>(&p.body); nak != nullptr && !to.group) {
     for (const SeqRange& r : nak->ranges())
       trace_->nak_sent(now, self_label_, label(nak->target), r.first, r.last);
   }

@@ -40,7 +40,7 @@ class SimMember final : public sim::Node {
 
  private:
   void take_deliveries(Time now);
-  void record(std::span<const std::byte> packet, Time now);
+  void record(std::span<const std::byte> packet, const Destination& to, Time now);
 
   Member member_;
   Trace* trace_;

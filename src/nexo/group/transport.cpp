@@ -13,6 +13,10 @@ namespace {
 // datagram shows as truncated.
 constexpr std::size_t kSlotSize = kMaxPacket + 1;
 constexpr std::size_t kBatch = 32;
+// The group socket's batches read in one receive() at most (the rest waits
+// for the next call): NAKs and repairs come one to one, on the unicast
+// socket, which each call reads first; they never wait behind more data than this.
+constexpr std::size_t kGroupBatchesPerCall = 8;
 
 // The interface's address of `family` (a link-local IPv6 one carries the
 // interface's index as its scope), preferring one that is not link-local.
@@ -61,7 +65,8 @@ Bytes encode_contact(const net::Endpoint& endpoint) {
   for (const std::uint8_t b : endpoint.address().bytes())
     out.push_back(std::byte(b));
   put_u16(out, endpoint.port());
-  if (const std::uint32_t scope = endpoint.address().scope_id(); endpoint.address().is_v6() && scope) {
+  if (const std::uint32_t scope = endpoint.address().scope_id();
+      endpoint.address().is_v6() && scope) {
     put_u16(out, static_cast<std::uint16_t>(scope >> 16));
     put_u16(out, static_cast<std::uint16_t>(scope & 0xffff));
   }
@@ -113,9 +118,8 @@ Result<void> Transport::open_sockets(const TransportConfig& config) {
   const net::Family family = config.group ? config.group->family() : config.family;
   auto address = address_on(config.interface, family);
   if (!address) {
-    return Error(ErrorKind::invalid_argument,
-                 "interface " + config.interface.name() + " has no " +
-                     std::string(net::to_string(family)) + " address");
+    return Error(ErrorKind::invalid_argument, "interface " + config.interface.name() + " has no " +
+                                                  std::string(net::to_string(family)) + " address");
   }
   if (!config.group) {
     auto unicast = net::UdpSocket::bind(net::Endpoint(*address, config.unicast_port));
@@ -186,9 +190,10 @@ void Transport::send(std::span<const std::byte> datagram, const net::Endpoint& t
     return;
   }
   send_faults_->push(datagram, now, std::make_shared<net::Endpoint>(to));
-  send_faults_->pop_due(now, [this](std::span<const std::byte> bytes, const fault::Injector::Tag& tag) {
-    enqueue(bytes, *static_cast<const net::Endpoint*>(tag.get()));
-  });
+  send_faults_->pop_due(now,
+                        [this](std::span<const std::byte> bytes, const fault::Injector::Tag& tag) {
+                          enqueue(bytes, *static_cast<const net::Endpoint*>(tag.get()));
+                        });
 }
 
 bool Transport::flush() {
@@ -235,9 +240,10 @@ void Transport::take(std::span<const std::byte> datagram, Time now, const OnData
   });
 }
 
-std::size_t Transport::drain(net::UdpSocket& socket, Time now, const OnDatagram& on_datagram) {
+std::size_t Transport::drain(net::UdpSocket& socket, Time now, const OnDatagram& on_datagram,
+                             std::size_t max_batches) {
   std::size_t total = 0;
-  for (;;) {
+  for (std::size_t batch = 0; batch < max_batches; ++batch) {
     auto got = socket.receive_batch(slots_);
     if (!got) return total;  // would_block: nothing more (other errors: nothing to read either)
     for (std::size_t i = 0; i < *got; ++i) {
@@ -251,25 +257,28 @@ std::size_t Transport::drain(net::UdpSocket& socket, Time now, const OnDatagram&
     total += *got;
     if (*got < slots_.size()) return total;
   }
+  return total;
 }
 
 std::size_t Transport::receive(Time now, const OnDatagram& on_datagram) {
-  std::size_t n = drain(*unicast_, now, on_datagram);
-  if (group_socket_) n += drain(group_socket_->udp(), now, on_datagram);
+  std::size_t n = drain(*unicast_, now, on_datagram, SIZE_MAX);
+  if (group_socket_) n += drain(group_socket_->udp(), now, on_datagram, kGroupBatchesPerCall);
   return n;
 }
 
 void Transport::on_timer(Time now, const OnDatagram& on_datagram) {
   if (receive_faults_) {
-    receive_faults_->pop_due(now, [&](std::span<const std::byte> bytes, const fault::Injector::Tag&) {
-      ++counters_.received;
-      on_datagram(bytes);
-    });
+    receive_faults_->pop_due(now,
+                             [&](std::span<const std::byte> bytes, const fault::Injector::Tag&) {
+                               ++counters_.received;
+                               on_datagram(bytes);
+                             });
   }
   if (send_faults_) {
-    send_faults_->pop_due(now, [this](std::span<const std::byte> bytes, const fault::Injector::Tag& tag) {
-      enqueue(bytes, *static_cast<const net::Endpoint*>(tag.get()));
-    });
+    send_faults_->pop_due(
+        now, [this](std::span<const std::byte> bytes, const fault::Injector::Tag& tag) {
+          enqueue(bytes, *static_cast<const net::Endpoint*>(tag.get()));
+        });
   }
 }
 
@@ -284,7 +293,8 @@ std::optional<Time> Transport::next_due() const {
 
 TransportCounters Transport::counters() const {
   TransportCounters c = counters_;
-  c.kernel_drops = unicast_->kernel_drops() + (group_udp_ != nullptr ? group_udp_->kernel_drops() : 0);
+  c.kernel_drops =
+      unicast_->kernel_drops() + (group_udp_ != nullptr ? group_udp_->kernel_drops() : 0);
   if (send_faults_) c.faults_sent = send_faults_->counters();
   if (receive_faults_) c.faults_received = receive_faults_->counters();
   return c;

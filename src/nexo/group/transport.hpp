@@ -68,12 +68,12 @@ struct TransportConfig {
   // Multicast mode: the group's address and port (port 0: any free port; read
   // it back with group_endpoint()). Unset: unicast fan-out mode.
   std::optional<net::Endpoint> group;
-  net::NetworkInterface interface;      // where to join, send and bind
+  net::NetworkInterface interface;       // where to join, send and bind
   net::Family family = net::Family::v4;  // unicast mode: the contact's family
-  std::uint16_t unicast_port = 0;       // the contact's port (0: any free port)
-  int ttl = 1;                          // multicast hops
-  std::optional<fault::Plan> faults;    // to: sent datagrams; back: received ones
-  std::size_t max_queued = 8192;        // datagrams waiting for room in the socket at most
+  std::uint16_t unicast_port = 0;        // the contact's port (0: any free port)
+  int ttl = 1;                           // multicast hops
+  std::optional<fault::Plan> faults;     // to: sent datagrams; back: received ones
+  std::size_t max_queued = 8192;         // datagrams waiting for room in the socket at most
   // Kernel buffer of each socket, asked for (SO_RCVBUF/SO_SNDBUF; as root
   // SO_RCVBUFFORCE/SO_SNDBUFFORCE, past net.core.rmem_max/wmem_max; else what
   // the sysctl allows). A sender may have MemberConfig::window unstable
@@ -89,7 +89,7 @@ struct TransportCounters {
   std::uint64_t send_overflow = 0;       // dropped: max_queued were waiting already
   std::uint64_t truncated = 0;           // larger than any packet of the protocol
   std::uint64_t kernel_drops = 0;        // dropped by the kernel: a receive buffer was full
-  int receive_buffer = 0;                // the group socket's (multicast) or unicast one's, as granted
+  int receive_buffer = 0;  // the group socket's (multicast) or unicast one's, as granted
   fault::Counters faults_sent, faults_received;
 };
 
@@ -120,9 +120,13 @@ class Transport {
   bool flush();
   bool has_queued() const noexcept { return !queue_.empty(); }
 
-  // Reads every datagram waiting on both sockets (in batches, recvmmsg) and
-  // hands each, through the receive faults, to `on_datagram`; returns how many
-  // were read. Never blocks.
+  // Reads the datagrams waiting (in batches, recvmmsg) and hands each,
+  // through the receive faults, to `on_datagram`; returns how many were read.
+  // Never blocks. The unicast socket first, every datagram on it: NAKs and
+  // repairs come there, one to one, and must not wait behind the group's
+  // data. Then the group socket, a bounded part of it (256 datagrams at
+  // most): the rest stays readable for the next call, after the caller has
+  // sent what this call's datagrams asked for.
   std::size_t receive(Time now, const OnDatagram& on_datagram);
   // Datagrams held back by the faults that are due by `now`: received ones
   // go to `on_datagram`, sent ones to the queue.
@@ -143,15 +147,16 @@ class Transport {
   Result<void> open_sockets(const TransportConfig& config);
   Result<void> open_multicast(const TransportConfig& config, const net::InetAddress& address);
   void size_buffers(const TransportConfig& config);
-  std::size_t drain(net::UdpSocket& socket, Time now, const OnDatagram& on_datagram);
+  std::size_t drain(net::UdpSocket& socket, Time now, const OnDatagram& on_datagram,
+                    std::size_t max_batches);
   void take(std::span<const std::byte> datagram, Time now, const OnDatagram& on_datagram);
   void enqueue(std::span<const std::byte> datagram, const net::Endpoint& to);
 
-  std::optional<net::UdpSocket> owned_unicast_;   // unicast mode
-  std::optional<net::MulticastSocket> sender_;    // multicast mode
-  net::UdpSocket* unicast_ = nullptr;             // the one of the two
+  std::optional<net::UdpSocket> owned_unicast_;  // unicast mode
+  std::optional<net::MulticastSocket> sender_;   // multicast mode
+  net::UdpSocket* unicast_ = nullptr;            // the one of the two
   std::optional<net::MulticastSocket> group_socket_;
-  net::UdpSocket* group_udp_ = nullptr;           // group_socket_'s
+  net::UdpSocket* group_udp_ = nullptr;  // group_socket_'s
   std::optional<net::Endpoint> group_;
   int group_fd_ = -1;
   net::Endpoint contact_;

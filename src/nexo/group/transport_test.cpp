@@ -108,6 +108,54 @@ TEST(Transport, MulticastOnLoopbackReachesEveryMemberOnce) {
   EXPECT_EQ((*a)->counters().sent, 2u);
 }
 
+// NAKs and repairs come one to one: the unicast socket is read first in
+// every call, and the group's a bounded part at a time (the rest in the next
+// calls), so that control never waits behind a whole backlog of data.
+TEST(Transport, TheUnicastSocketIsReadFirstAndTheGroupsAPartAtATime) {
+  TransportConfig config;
+  config.group = net::Endpoint(*net::InetAddress::parse("239.255.71.3"), 0);
+  config.interface = lo();
+  auto a = Transport::open(config);
+  ASSERT_TRUE(a) << a.error().message();
+  config.group = (*a)->group_endpoint();
+  auto b = Transport::open(config);
+  ASSERT_TRUE(b) << b.error().message();
+  constexpr std::size_t kData = 600;
+  for (std::size_t i = 0; i < kData; ++i)
+    (*a)->send(as_bytes(std::string_view("data")), *(*a)->group_endpoint(), Clock::now());
+  EXPECT_TRUE((*a)->flush());
+  (*a)->send(as_bytes(std::string_view("nak")), (*b)->contact(), Clock::now());  // sent last
+  EXPECT_TRUE((*a)->flush());
+  std::size_t data = 0, calls = 0, most = 0;
+  bool control = false;
+  const auto deadline = Clock::now() + 5s;
+  while ((!control || data + (*b)->counters().kernel_drops < kData) && Clock::now() < deadline) {
+    std::vector<std::string> got;
+    (*b)->receive(Clock::now(), [&](std::span<const std::byte> d) {
+      got.emplace_back(reinterpret_cast<const char*>(d.data()), d.size());
+    });
+    if (got.empty()) {
+      std::this_thread::sleep_for(1ms);
+      continue;
+    }
+    ++calls;
+    const auto nak = std::find(got.begin(), got.end(), "nak");
+    if (nak != got.end()) {
+      EXPECT_EQ(nak, got.begin()) << "the unicast datagram first, before the group's data";
+      control = true;
+    }
+    const auto n = static_cast<std::size_t>(std::count(got.begin(), got.end(), "data"));
+    data += n;
+    most = std::max(most, n);
+  }
+  EXPECT_TRUE(control);
+  EXPECT_EQ(data + (*b)->counters().kernel_drops, kData);
+  EXPECT_LE(most, 256u) << "a call reads a bounded part of the group's backlog";
+  if ((*b)->counters().kernel_drops == 0) {
+    EXPECT_GE(calls, 3u);
+  }
+}
+
 TEST(Transport, UnicastModeAndAFaultPlanThatLosesEverything) {
   TransportConfig config;
   config.interface = lo();
