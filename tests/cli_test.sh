@@ -140,6 +140,8 @@ expect_error "group: not a multicast group" 1 "not a multicast group address" --
 expect_error "group: unknown interface" 1 "no network interface named 'nosuch0'" -- group join g --interface nosuch0
 expect_error "group: bad member" 1 "--members 'nohost'" -- group join g --members nohost
 expect_error "group: unknown order" 2 "--order" -- group join g --order random
+expect_error "mpi demo: no ranks" 2 "--ranks" -- mpi demo -n 0
+expect_error "mpi: no subcommand" 2 "mpi" -- mpi
 expect_error "group: loss out of range" 2 "--loss" -- group join g --loss 1.5
 if start_server busy tcp serve --port 0 --bind 127.0.0.1; then
   expect_error "address in use" 1 "Address already in use" -- tcp serve --port "$port" --bind 127.0.0.1
@@ -339,9 +341,16 @@ rc=$?
 tour_has() {  # tour_has "what" REGEX: a line of the tour's output matches
   grep -Eq -- "$2" "$work/tour.out" && pass "tour: $1" || fail "tour: $1: no line matches '$2'"
 }
-for n in 1 2 3 4 5 6 7 8; do tour_has "stop $n" "^== $n\. "; done
-tour_has "no stop 9" '^Tour complete\.$'
-[[ $(grep -c '^== ' "$work/tour.out") -eq 8 ]] || fail "tour: not exactly 8 stops"
+for n in 1 2 3 4 5 6 7 8 9; do tour_has "stop $n" "^== $n\. "; done
+tour_has "no stop 10" '^Tour complete\.$'
+[[ $(grep -c '^== ' "$work/tour.out") -eq 9 ]] || fail "tour: not exactly 9 stops"
+tour_has "mpi: 4 ranks" '^  4 ranks: 4 processes sharing one memory segment'
+tour_has "mpi: eager" '^ +8 B  eager: one frame'
+tour_has "mpi: rendezvous" '^ +1048576 B  rendezvous: RTS'
+tour_has "mpi: Ssend waits" '^    MPI_Ssend  returned after +[0-9.]+ ms \(synchronous'
+tour_has "mpi: allreduce" '^    MPI_Allreduce\(rank, MPI_SUM\) = 6 at every rank'
+tour_has "mpi: split" '^    MPI_Comm_split by rank % 2: even ranks sum to 2, odd ranks to 4'
+
 tour_has "resolve localhost" '^   resolve\("localhost"\) +.*(127\.0\.0\.1|::1)'
 tour_has "an unknown host" '^   resolve\("no-such-host\.invalid"\) +\[resolve_failed\]'
 tour_has "udp echo" '^   udp send "Hello" → reply +Hello$'
@@ -383,6 +392,16 @@ tour_svg=$(sed -n 's/^   SVG written to *\(\/.*\.svg\)$/\1/p' "$work/tour.out")
 sent_sync=$(sed -n 's/^   send_sync waited for the receive *\([0-9]*\) ms$/\1/p' "$work/tour.out")
 [[ -n $sent_sync && $sent_sync -ge 50 ]] && pass "tour: send_sync waited for the receiver's 50 ms" \
   || fail "tour: send_sync waited '$sent_sync' ms, less than the receiver took"
+
+# --- nexo mpi demo ------------------------------------------------------------
+out=$(timeout $((60 * scale)) "$nexo" mpi demo -n 3 2>"$work/mpi.err"); rc=$?
+if [[ $rc -eq 0 && ! -s $work/mpi.err && $out == *"3 ranks: 3 processes"* &&
+      $out == *"MPI_Allreduce(rank, MPI_SUM) = 3 at every rank"* && $out == *"binomial tree"* ]]; then
+  pass "mpi demo -n 3"
+else fail "mpi demo -n 3: exit $rc, stdout '$out', stderr $(cat "$work/mpi.err")"; fi
+out=$(timeout $((60 * scale)) "$nexo" mpi demo -n 1 2>"$work/mpi.err"); rc=$?
+[[ $rc -eq 0 && $out == *"MPI_Allreduce(rank, MPI_SUM) = 0"* ]] && pass "mpi demo -n 1 (collectives alone)" ||
+  fail "mpi demo -n 1: exit $rc, stdout '$out', stderr $(cat "$work/mpi.err")"
 
 # --- nexo group join --------------------------------------------------------
 # Alone in its group: it forms a view of its own, sends each line, delivers

@@ -23,11 +23,25 @@ std::string transport_name(mpi::RankTransport t) {
   return t == mpi::RankTransport::tcp ? "tcp" : "auto";
 }
 
-// The environment of a rank: ours without any NEXO_MPI_*, then the rank's.
+// The environment of a rank: ours without the variables nexorun sets (a stale one from an
+// outer job must not leak in), then the rank's. Other NEXO_MPI_* (tunables such as
+// NEXO_MPI_SPIN_US) pass through.
+bool set_by_launcher(const char* entry) {
+  static constexpr const char* kOwn[] = {mpi::kEnvRank,      mpi::kEnvSize,      mpi::kEnvJob,
+                                         mpi::kEnvControl,   mpi::kEnvHost,      mpi::kEnvShm,
+                                         mpi::kEnvLocalRank, mpi::kEnvLocalSize, mpi::kEnvTransport,
+                                         mpi::kEnvBind,      mpi::kEnvTrace};
+  for (const char* name : kOwn) {
+    const std::size_t n = std::strlen(name);
+    if (std::strncmp(entry, name, n) == 0 && entry[n] == '=') return true;
+  }
+  return false;
+}
+
 std::vector<std::string> rank_environment(const std::vector<std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "NEXO_MPI_", 9) != 0) env.emplace_back(*e);
+    if (!set_by_launcher(*e)) env.emplace_back(*e);
   }
   env.insert(env.end(), extra.begin(), extra.end());
   return env;

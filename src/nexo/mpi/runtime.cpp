@@ -243,13 +243,20 @@ Result<bool> Runtime::send_frame(int to, std::span<const std::byte> frame) {
 
 Result<void> Runtime::transmit() {
   // Frames the transport had no room for go first, in order.
+  bool any_pending = false;
   for (std::size_t to = 0; to < pending_.size(); ++to) {
     if (!has_pending_[to]) continue;
     auto sent = send_frame(static_cast<int>(to), pending_[to]);
     if (!sent) return std::move(sent).error();
-    if (*sent) has_pending_[to] = false;
+    if (*sent) {
+      has_pending_[to] = false;
+      any_pending = true;
+    }
   }
-  if (!engine_->has_output()) return ok();
+  if (!engine_->has_output()) {
+    if (any_pending && shm_) shm_->flush_doorbells();  // a frame sent above may wake a sleeper
+    return ok();
+  }
   engine_->peers_with_output(peers_);
   for (const std::int32_t to : peers_) {
     const auto t = static_cast<std::size_t>(to);

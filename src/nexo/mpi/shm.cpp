@@ -1,6 +1,7 @@
 #include "nexo/mpi/shm.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -230,12 +231,20 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
   auto deadline = forever ? start : start + *timeout;
   auto spin_until =
       start + std::min<std::chrono::nanoseconds>(options_.spin, forever ? options_.spin : *timeout);
-  do {
+  // A pure spin first (a message from a running peer is seen within a cache-line transfer);
+  // past kPureSpin, each round of polls ends in sched_yield(), so that a peer the scheduler put
+  // on this CPU (other load, no pinning) runs instead of waiting out the whole spin.
+  constexpr auto kPureSpin = std::chrono::microseconds(5);
+  const auto pure_until = start + kPureSpin;
+  for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (has_work()) return true;
       cpu_relax();
     }
-  } while (std::chrono::steady_clock::now() < spin_until);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= spin_until) break;
+    if (now >= pure_until) ::sched_yield();
+  }
   while (true) {
     auto woke = sleep_once(deadline, forever);
     if (!woke || *woke) return woke;

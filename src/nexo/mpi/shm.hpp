@@ -7,7 +7,8 @@
 // receiver pulls them straight from the sender's memory with pull() (shm_pull.hpp), one copy.
 //
 // Idle waiting, and why no wake-up is lost. Each rank has a doorbell (a futex word) and a
-// `sleeping` flag in the segment. A rank with nothing to do spins for ShmOptions::spin, then:
+// `sleeping` flag in the segment. A rank with nothing to do spins for ShmOptions::spin (after
+// 5 us yielding the CPU between polls, for a peer the scheduler put on the same CPU), then:
 //
 //   consumer (wait)                          producer (send to that rank)
 //   d = doorbell.load()                      write the record, tail.store(release)
