@@ -126,7 +126,7 @@ ssh)
   cp "$dir/client_key.pub" "$dir/authorized_keys"
   mkdir -p /run/sshd  # its privilege-separation directory
   # A port free now may be taken before sshd binds it: then another one.
-  for attempt in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0)); print(s.getsockname()[1])')
     cat >"$dir/sshd_config" <<EOF
 Port $port
