@@ -11,7 +11,8 @@
 #   ssh      a job whose ranks 2, 3 run on "host" 127.0.0.2, reached through a real ssh login: the
 #            test starts its own sshd there (fresh keys, a free port, in a temporary directory it
 #            removes), and nexorun starts `nexorun --agent-stdio` through it (NEXORUN_SSH); the
-#            hosts talk TCP. The programs pass; MPI_Abort on the ssh host ends the job with 7
+#            hosts talk TCP. The programs pass (one by a relative path: the ranks start in the
+#            launcher's directory, not the login's); MPI_Abort on the ssh host ends the job with 7
 #            and leaves no rank, agent or login behind. Needs root and sshd (openssh-server):
 #            without them it fails under CI=true and is skipped (exit 77) otherwise.
 # usage: jobs_test.sh killed|trace|netns|ssh BIN_DIR PROGRAM_DIR WORK_DIR
@@ -174,9 +175,12 @@ EOF
   }
   hosts=localhost:2,127.0.0.2:2
   for program in order coll sizes; do
+    # order by a relative path: the login starts in the home directory, the ranks in ours.
+    path=$programs/$program
+    [ "$program" != order ] || path=./order
     before=$(logins)
     status=0
-    timeout 120 "$bin/nexorun" -n 4 --host "$hosts" "$programs/$program" \
+    (cd "$programs" && exec timeout 120 "$bin/nexorun" -n 4 --host "$hosts" "$path") \
       >"$work/$program.out" 2>"$work/$program.err" || status=$?
     [ "$status" -eq 0 ] ||
       fail "$program over ssh: exit $status: $(tail -20 "$work/$program.err"; tail -5 "$dir/sshd.log")"
