@@ -142,10 +142,13 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 LogLevel VERBOSE
+AcceptEnv ASAN_OPTIONS UBSAN_OPTIONS
 EOF
     "$sshd" -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
     sshd_pid=$!
-    ssh_cmd="ssh -F /dev/null -p $port -i $dir/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
+    # SendEnv: a sanitizer build's settings reach the ranks there too (a login's environment
+    # is fresh).
+    ssh_cmd="ssh -F /dev/null -p $port -i $dir/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o SendEnv=ASAN_OPTIONS -o SendEnv=UBSAN_OPTIONS"
     up=no
     for _ in $(seq 100); do
       kill -0 "$sshd_pid" 2>/dev/null || break
