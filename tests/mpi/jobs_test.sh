@@ -13,8 +13,9 @@
 #            removes), and nexorun starts `nexorun --agent-stdio` through it (NEXORUN_SSH); the
 #            hosts talk TCP. The programs pass (one by a relative path: the ranks start in the
 #            launcher's directory, not the login's); MPI_Abort on the ssh host ends the job with 7
-#            and leaves no rank, agent or login behind. Needs root and sshd (openssh-server):
-#            without them it fails under CI=true and is skipped (exit 77) otherwise.
+#            and leaves no rank, agent or login behind, and so does the launcher killed outright.
+#            Needs root and sshd (openssh-server): without them it fails under CI=true and is
+#            skipped (exit 77) otherwise.
 # usage: jobs_test.sh killed|trace|netns|ssh BIN_DIR PROGRAM_DIR WORK_DIR
 set -eu
 what=$1
@@ -207,6 +208,26 @@ EOF
           pgrep -aP "$sshd_pid" || true)
   [ -z "$stray" ] || fail "abort over ssh: logins left open: $stray"
   echo "ssh: MPI_Abort(7) on 127.0.0.2 ended the job with 7, no rank, agent or login left"
+  # The launcher killed outright (SIGKILL: no teardown of its own): its ssh dies with it, the
+  # login closes, and the agent there ends its ranks. A copy of sleep under a name of our own
+  # stands in for the ranks (a program without MPI_Init runs as plain processes).
+  cp "$(command -v sleep)" "$dir/nexo-ssh-test-sleep"
+  "$bin/nexorun" -n 4 --host "$hosts" "$dir/nexo-ssh-test-sleep" 300 >"$work/drop.out" 2>&1 &
+  launcher=$!
+  # (^: the ranks, not the launcher, whose arguments name the program too)
+  for _ in $(seq 100); do
+    [ "$(pgrep -cf -- "^$dir/nexo-ssh-test-sleep" || true)" -ge 4 ] && break
+    sleep 0.1
+  done
+  [ "$(pgrep -cf -- "^$dir/nexo-ssh-test-sleep" || true)" -ge 4 ] ||
+    fail "the 4 sleeping ranks did not start: $(cat "$work/drop.out")"
+  kill -KILL "$launcher"
+  wait "$launcher" 2>/dev/null || true
+  stray=$(left "$dir/nexo-ssh-test-sleep")
+  [ -z "$stray" ] || fail "launcher killed: ranks left running: $stray"
+  stray=$(left "$bin/nexorun --agent-stdio")
+  [ -z "$stray" ] || fail "launcher killed: agents left running: $stray"
+  echo "ssh: the launcher killed, its ranks here and on 127.0.0.2 ended with it"
   ;;
 *)
   fail "unknown test $what"
