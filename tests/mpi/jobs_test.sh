@@ -117,7 +117,9 @@ ssh)
   fi
   dir=$(mktemp -d)
   sshd_pid=""
+  launcher=""
   cleanup() {
+    [ -z "$launcher" ] || kill -KILL "$launcher" 2>/dev/null || true
     [ -z "$sshd_pid" ] || kill "$sshd_pid" 2>/dev/null || true
     rm -rf "$dir"
   }
@@ -223,6 +225,7 @@ EOF
     fail "the 4 sleeping ranks did not start: $(cat "$work/drop.out")"
   kill -KILL "$launcher"
   wait "$launcher" 2>/dev/null || true
+  launcher=""
   stray=$(left "$dir/nexo-ssh-test-sleep")
   [ -z "$stray" ] || fail "launcher killed: ranks left running: $stray"
   stray=$(left "$bin/nexorun --agent-stdio")
