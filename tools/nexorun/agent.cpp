@@ -78,6 +78,14 @@ class AgentJob {
       return;
     }
     if (spec->bind.empty()) spec->bind = default_bind_;
+    // The launcher's directory where this host has it (a shared file system), else ours (under
+    // ssh: the home directory), as Open MPI does.
+    std::string cwd_note;
+    if (std::error_code ec; !spec->cwd.empty() && !std::filesystem::is_directory(spec->cwd, ec)) {
+      cwd_note = " (the launcher's directory " + spec->cwd + " is not on this host: the ranks " +
+                 "start in " + std::filesystem::current_path(ec).string() + ")";
+      spec->cwd.clear();
+    }
     prepare_trace(*spec);
     ranks_ = std::make_unique<RankProcesses>(
         loop_, RankProcesses::Events{[this](int rank, int stream, std::string_view line) {
@@ -90,7 +98,8 @@ class AgentJob {
     char self[256] = {};
     ::gethostname(self, sizeof self - 1);
     if (auto r = ranks_->start(*spec); !r) {
-      (void)channel_->send(encode_failed(std::string("on ") + self + ": " + r.error().message()));
+      (void)channel_->send(
+          encode_failed(std::string("on ") + self + ": " + r.error().message() + cwd_note));
       // Whatever started is ending; its exits are reported as they come.
       if (ranks_->all_exited()) finish();
       return;

@@ -30,6 +30,7 @@ Result<Bytes> encode_launch(const LaunchSpec& s) {
       .str(s.trace, kMaxPath)
       .u64(s.ring_bytes)
       .str(s.program, kMaxPath)
+      .str(s.cwd, kMaxPath)
       .u32(static_cast<std::uint32_t>(s.args.size()));
   for (const auto& a : s.args)
     w.str(a, kMaxArg);
@@ -62,6 +63,8 @@ Result<LaunchSpec> decode_launch(std::span<const std::byte> body) {
   s.ring_bytes = static_cast<std::size_t>(ring);
   NEXO_TRY_ASSIGN(s.program, r.str("program", kMaxPath));
   if (s.program.empty()) return r.malformed("program", "empty");
+  NEXO_TRY_ASSIGN(s.cwd, r.str("cwd", kMaxPath));
+  if (!s.cwd.empty() && s.cwd.front() != '/') return r.malformed("cwd", "not an absolute path");
   std::uint32_t nargs = 0;
   NEXO_TRY_ASSIGN(nargs, r.u32("args"));
   if (nargs > kMaxArgs) return r.malformed("args", "more than 4096");

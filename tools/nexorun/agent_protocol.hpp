@@ -2,8 +2,9 @@
 // protocol's framing (nexo/mpi/control.hpp: u32 LE length, u8 type, body), types from 32 up.
 //
 //   LAUNCH   launcher -> agent   LaunchSpec: job, world_size u32, control, host, bind,
-//                                transport u8, trace, ring_bytes u64, program, args (u32 count,
-//                                then strings), ranks (u32 count, then u32 each)
+//                                transport u8, trace, ring_bytes u64, program, cwd (empty or
+//                                absolute), args (u32 count, then strings), ranks (u32 count,
+//                                then u32 each)
 //   STARTED  agent -> launcher   u32 count, then (rank u32, pid u32) each
 //   OUTPUT   agent -> launcher   rank u32, stream u8 (1 stdout, 2 stderr), line (u32 + bytes)
 //   EXITED   agent -> launcher   rank u32, signaled u8, value u32

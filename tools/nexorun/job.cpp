@@ -112,6 +112,10 @@ Result<void> Job::prepare() {
   if (!job) return job.error();
   job_ = *job;
   hosts_ = options_.hosts;
+  // A relative program path, and the files a program opens, mean what they mean here on every
+  // host (as under Open MPI): the agents start their ranks in this directory when they have it.
+  std::error_code no_cwd;  // a directory removed under us: the agents keep their own
+  cwd_ = std::filesystem::current_path(no_cwd).string();
   if (hosts_.empty()) hosts_.push_back(HostSpec{this_host_name(), HostKind::local, "", 1});
   for (std::size_t h = 0; h < hosts_.size(); ++h) {
     if (hosts_[h].kind == HostKind::local) {
@@ -179,6 +183,7 @@ LaunchSpec Job::spec_for(int host, std::string control, std::string bind) const 
   s.trace = trace_prefix_;
   s.ring_bytes = options_.ring_bytes;
   s.program = options_.program;
+  s.cwd = cwd_;
   s.args = options_.args;
   for (int r = 0; r < options_.nranks; ++r)
     if (placement_[static_cast<std::size_t>(r)] == host) s.ranks.push_back(r);

@@ -110,6 +110,7 @@ class Job {
   std::unique_ptr<RankProcesses> local_;
   int local_host_ = -1;
   std::string local_bind_ = "127.0.0.1";
+  std::string cwd_;  // ours: where the ranks start, on every host that has it
   std::string trace_dir_, trace_prefix_;
   std::unique_ptr<io::Timer> init_timer_, job_timer_, give_up_timer_;
   bool failed_ = false;

@@ -225,14 +225,15 @@ fi
 
 # --- hosts reached through ssh -----------------------------------------------------------------
 # A stand-in for ssh (no sshd here): takes ssh's options and the host, runs the command on this
-# machine; 127.0.0.7 fails as an unreachable host does.
+# machine in / (a login starts in the home directory, not in the launcher's); 127.0.0.7 fails as
+# an unreachable host does.
 cat >"$work/fake-ssh" <<'EOF_SSH'
 #!/usr/bin/env bash
 while [[ $1 == -o ]]; do shift 2; done
 host=$1
 shift
 if [[ $host == 127.0.0.7 ]]; then echo "ssh: connect to host $host port 22: Connection refused" >&2; exit 255; fi
-exec "$@"
+cd / && exec "$@"
 EOF_SSH
 chmod +x "$work/fake-ssh"
 export NEXORUN_SSH=$work/fake-ssh
@@ -247,6 +248,14 @@ no_orphans ssh
 run ssh_fail -n 4 --host 127.0.0.5:2,127.0.0.6:2 "$rank" hang 2=exit:4
 expect "ssh: a rank exits 4" 4 "rank 2 (pid"
 no_orphans ssh_fail
+# A relative program path means the same on the ssh hosts: their ranks start in the launcher's
+# directory (which they share here), not in the login's.
+cd "$(dirname "$rank")" || exit 1
+run ssh_cwd -n 4 --host 127.0.0.5:2,127.0.0.6:2 "./$(basename "$rank")" ok
+cd - >/dev/null || exit 1
+[[ $rc -eq 0 && $(grep -c '^rank [0-3]/4 ' <<<"$out") -eq 4 ]] &&
+  pass "ssh: a relative program path, from the launcher's directory" ||
+  fail "ssh_cwd: exit $rc, out: $out, err: $err"
 run ssh_down -n 2 --host 127.0.0.7 "$rank" ok
 expect "ssh: a host ssh cannot reach" 1 "cannot reach host 127.0.0.7 through ssh: ssh: connect to host"
 run ssh_name -n 2 --host nohost.invalid "$rank" ok
@@ -260,7 +269,7 @@ if unshare -m --propagation private true 2>/dev/null; then
 #!/usr/bin/env bash
 while [[ $1 == -o ]]; do shift 2; done
 shift
-exec unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
+cd / && exec unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
 EOF_SSH
   chmod +x "$work/ns-ssh"
   NEXORUN_SSH=$work/ns-ssh run trace_ssh -n 4 --host 127.0.0.5:2,127.0.0.6:2 --trace "$work/trace/ssh.json" "$rank" ok
@@ -269,6 +278,18 @@ EOF_SSH
   else
     fail "--trace through agents: exit $rc, err: $err, file: $(cat "$work/trace/ssh.json" 2>&1)"
   fi
+  # The launcher's directory (under /tmp) is not on those hosts: their ranks start in the
+  # login's, where an absolute path still works and a relative one is not found, saying why.
+  ln -s "$rank" "$work/rank-link"
+  cd "$work" || exit 1
+  NEXORUN_SSH=$work/ns-ssh run cwd_gone -n 2 --host 127.0.0.5:2 "$rank" ok
+  [[ $rc -eq 0 && $(grep -c '^rank [01]/2 ' <<<"$out") -eq 2 ]] &&
+    pass "ssh: the launcher's directory missing on the host, the ranks start in the login's" ||
+    fail "cwd_gone: exit $rc, out: $out, err: $err"
+  NEXORUN_SSH=$work/ns-ssh run cwd_gone_relative -n 2 --host 127.0.0.5:2 ./rank-link ok
+  cd - >/dev/null || exit 1
+  expect "ssh: a relative path where the launcher's directory is missing" 1 \
+    "program ./rank-link does not exist (check the path; build it first?) (the launcher's directory $work is not on this host: the ranks start in /)"
 elif [[ ${CI:-} == true ]]; then
   fail "--trace through agents needs root (unshare -m), and CI=true"
 else

@@ -113,6 +113,21 @@ TEST(NexorunProgram, FoundOrExplained) {
   EXPECT_NE(dir.error().message().find("directory"), std::string::npos);
 }
 
+// A relative path is taken from the ranks' directory, not ours; an absolute one as it is.
+TEST(NexorunProgram, RelativeToTheRanksDirectory) {
+  auto in_usr = find_program("bin/sh", "/usr");
+  ASSERT_TRUE(in_usr) << in_usr.error().message();
+  EXPECT_EQ(*in_usr, "/usr/bin/sh");
+  auto absolute = find_program("/usr/bin/sh", "/nonexistent");
+  ASSERT_TRUE(absolute) << absolute.error().message();
+  EXPECT_EQ(*absolute, "/usr/bin/sh");
+  auto missing = find_program("./prog", "/nonexistent");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("program ./prog does not exist in /nonexistent"),
+            std::string::npos)
+      << missing.error().message();
+}
+
 // The body of a framed message.
 std::span<const std::byte> body(const Bytes& framed) {
   return std::span<const std::byte>(framed).subspan(mpi::kControlHeaderSize);
@@ -129,6 +144,7 @@ TEST(NexorunAgentProtocol, RoundTripAndTruncations) {
   s.trace = "/tmp/x";
   s.ring_bytes = 4096;
   s.program = "/bin/true";
+  s.cwd = "/home/user/job";
   s.args = {"a", "", "c d"};
   s.ranks = {1, 3};
   auto framed = encode_launch(s);
@@ -139,6 +155,7 @@ TEST(NexorunAgentProtocol, RoundTripAndTruncations) {
   EXPECT_EQ(d->ranks, s.ranks);
   EXPECT_EQ(d->transport, s.transport);
   EXPECT_EQ(d->ring_bytes, 4096u);
+  EXPECT_EQ(d->cwd, s.cwd);
   for (std::size_t n = 0; n < body(*framed).size(); ++n)
     EXPECT_FALSE(decode_launch(body(*framed).first(n))) << n;
 
@@ -168,6 +185,22 @@ TEST(NexorunAgentProtocol, RanksOutOfTheWorldAreMalformed) {
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().kind(), ErrorKind::malformed);
   EXPECT_NE(d.error().message().find("LAUNCH"), std::string::npos);
+}
+
+// The ranks' directory is a place on the agent's host: a relative one would mean the agent's own.
+TEST(NexorunAgentProtocol, RelativeWorkingDirectoryIsMalformed) {
+  LaunchSpec s;
+  s.job = std::string(32, 'a');
+  s.world_size = 1;
+  s.program = "p";
+  s.cwd = "job";
+  s.ranks = {0};
+  auto d = decode_launch(body(*encode_launch(s)));
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().kind(), ErrorKind::malformed);
+  EXPECT_NE(d.error().message().find("cwd"), std::string::npos) << d.error().message();
+  s.cwd = "";
+  EXPECT_TRUE(decode_launch(body(*encode_launch(s))));
 }
 
 class TraceMergeTest : public ::testing::Test {

@@ -182,7 +182,10 @@ std::size_t default_ring_bytes(int local_size) {
   return ring;
 }
 
-Result<std::string> find_program(const std::string& program) {
+Result<std::string> find_program(const std::string& program, const std::string& dir) {
+  auto in_dir = [&](const std::string& path) {
+    return dir.empty() || path.starts_with('/') ? path : dir + "/" + path;
+  };
   auto check = [](const std::string& path) -> Result<void> {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return Error::from_errno(errno, path);
@@ -195,23 +198,25 @@ Result<std::string> find_program(const std::string& program) {
   };
   if (program.empty()) return Error(ErrorKind::invalid_argument, "no program given");
   if (program.find('/') != std::string::npos) {
-    if (auto r = check(program); !r) {
+    const std::string path = in_dir(program);
+    if (auto r = check(path); !r) {
       if (r.error().sys_errno() == ENOENT) {
-        return Error(ErrorKind::invalid_argument,
-                     "program " + program + " does not exist (check the path; build it first?)");
+        return Error(ErrorKind::invalid_argument, "program " + program + " does not exist" +
+                                                      (path == program ? "" : " in " + dir) +
+                                                      " (check the path; build it first?)");
       }
       return Error(r.error().kind(), "program " + r.error().message());
     }
-    return program;
+    return path;
   }
   const char* path_env = std::getenv("PATH");
   std::string_view path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
   std::optional<Error> first_problem;
   while (true) {
     const auto colon = path.find(':');
-    std::string dir(path.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + program;
+    std::string entry(path.substr(0, colon));
+    if (entry.empty()) entry = ".";
+    const std::string candidate = in_dir(entry + "/" + program);
     auto r = check(candidate);
     if (r) return candidate;
     if (r.error().sys_errno() != ENOENT && !first_problem) first_problem = r.error();
@@ -252,6 +257,8 @@ Starts N ranks of an MPI program (nexo's mpi.h) and wires them up.
 Hosts other than this machine and agent:// ones are reached with
 `ssh -o BatchMode=yes HOST nexorun --agent-stdio` (NEXORUN_SSH: another ssh command,
 e.g. "ssh -p 2222"; NEXORUN_REMOTE: nexorun's path there, default this one's).
+Ranks on other hosts start in nexorun's working directory where that host has it
+(else in their agent's: under ssh, the home directory).
 Options end at PROGRAM: its own options follow it.
 Exit status: the first non-zero exit status of a rank (128+N: killed by signal N),
 the errorcode of MPI_Abort, 124 on --timeout, 130/143 on SIGINT/SIGTERM, 1 for a

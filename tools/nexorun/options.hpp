@@ -65,8 +65,10 @@ std::vector<int> place_ranks(int nranks, const std::vector<HostSpec>& hosts);
 // below 16 KiB.
 std::size_t default_ring_bytes(int local_size);
 
-// Where `program` is: itself if it holds a '/', else the first executable in $PATH. The error
-// names the cause and the fix (missing, not executable, a directory).
-Result<std::string> find_program(const std::string& program);
+// Where `program` is: itself if it holds a '/', else the first executable in $PATH. A relative
+// result is taken from `dir` when that is not empty (the ranks' working directory, which may not
+// be ours): the path returned is then `dir`/... The error names the cause and the fix (missing,
+// not executable, a directory).
+Result<std::string> find_program(const std::string& program, const std::string& dir = {});
 
 }  // namespace nexo::run

@@ -56,8 +56,8 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 }
 
 // The child's side of fork(): only async-signal-safe calls until exec.
-[[noreturn]] void become_rank(pid_t parent, int null_fd, int out_fd, int err_fd, const char* path,
-                              char* const* argv, char* const* envp) {
+[[noreturn]] void become_rank(pid_t parent, int null_fd, int out_fd, int err_fd, const char* cwd,
+                              const char* path, char* const* argv, char* const* envp) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // nexorun died before the line above
@@ -69,9 +69,14 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   ::dup2(null_fd, 0);
   ::dup2(out_fd, 1);
   ::dup2(err_fd, 2);
-  ::execve(path, argv, envp);
-  const int err = errno;
   const char* what = "nexorun: exec failed: ";
+  if (*cwd != '\0' && ::chdir(cwd) != 0) {
+    what = "nexorun: cannot enter the working directory: ";
+    path = cwd;
+  } else {
+    ::execve(path, argv, envp);
+  }
+  const int err = errno;
   (void)!::write(2, what, std::strlen(what));
   (void)!::write(2, path, std::strlen(path));
   (void)!::write(2, ": ", 2);
@@ -112,7 +117,7 @@ RankProcesses::~RankProcesses() {
 }
 
 Result<void> RankProcesses::start(const LaunchSpec& spec) {
-  auto path = find_program(spec.program);
+  auto path = find_program(spec.program, spec.cwd);
   if (!path) return path.error();
   const int local_size = static_cast<int>(spec.ranks.size());
   std::string shm_spec;
@@ -176,8 +181,8 @@ Result<void> RankProcesses::spawn(Rank& rank, const LaunchSpec& spec, const std:
                                         ": fork (too many processes? see ulimit -u)");
   }
   if (pid == 0) {
-    become_rank(parent, null_fd.get(), out_write.get(), err_write.get(), path.c_str(), argv.data(),
-                envp.data());
+    become_rank(parent, null_fd.get(), out_write.get(), err_write.get(), spec.cwd.c_str(),
+                path.c_str(), argv.data(), envp.data());
   }
   ::setpgid(pid, pid);  // also here: a kill before the child's own setpgid must reach the group
   rank.pid = pid;

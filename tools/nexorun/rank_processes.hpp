@@ -38,6 +38,9 @@ struct LaunchSpec {
   std::string trace;           // NEXO_MPI_TRACE ("": none)
   std::size_t ring_bytes = 0;  // 0: default_ring_bytes(ranks on the host)
   std::string program;         // resolved on this host by start()
+  // The ranks' working directory ("": the starter's own). A relative program path is taken
+  // from it. The launcher sends its own; an agent keeps it only where this host has it.
+  std::string cwd;
   std::vector<std::string> args;
   std::vector<int> ranks;  // the world ranks of this host, in local-rank order
 };
