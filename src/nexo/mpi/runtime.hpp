@@ -28,6 +28,7 @@
 #include <mpi.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -147,7 +148,8 @@ class Runtime {
   std::unique_ptr<ControlClient> control_;
   std::unique_ptr<ShmWorld> shm_;
   std::unique_ptr<TcpWorld> tcp_;
-  std::vector<int> local_of_;  // world rank -> shm rank, or -1
+  std::chrono::nanoseconds tcp_spin_{0};  // TCP alone: how long to poll before epoll
+  std::vector<int> local_of_;             // world rank -> shm rank, or -1
   std::vector<int> world_of_local_;
   Bytes frame_;                 // poll_transmit's buffer
   std::vector<Bytes> pending_;  // per world rank: a frame the transport had no room for
