@@ -187,12 +187,11 @@ extern struct nexo_mpi_op nexo_mpi_op_max, nexo_mpi_op_min, nexo_mpi_op_sum, nex
 typedef void MPI_User_function(void* invec, void* inoutvec, int* len, MPI_Datatype* datatype);
 
 /* ---- Functions ----
- * Implemented today, without the runtime (libnexo_mpi: datatype.cpp, op.cpp, errors.cpp):
- *   MPI_Type_contiguous, MPI_Type_vector, MPI_Type_commit, MPI_Type_free, MPI_Type_size,
- *   MPI_Type_get_extent, MPI_Op_create, MPI_Op_free, MPI_Error_class, MPI_Error_string,
- *   MPI_Get_version, MPI_Wtime, MPI_Wtick, MPI_Get_count.
- * Declared only, implemented by the runtime (point-to-point engine, transports, collectives) that
- * comes next: every other function below. A program calling one of them does not link yet. */
+ * All implemented by libnexo_mpi (compile and link with nexocc / nexocxx, run with nexorun).
+ * MPI_Initialized, MPI_Finalized, datatypes, ops, error strings, MPI_Get_version, MPI_Wtime,
+ * MPI_Wtick, MPI_Get_count, MPI_Test_cancelled and MPI_Get_processor_name work
+ * before MPI_Init too; every other call needs MPI_Init first (and fails through
+ * MPI_COMM_WORLD's error handler otherwise). */
 
 /* Environment */
 int MPI_Init(int* argc, char*** argv);
