@@ -220,6 +220,34 @@ void unpack_block(const std::byte* in, void* buf, int count, int displ, MPI_Data
   unpack(std::span<const std::byte>(in, bytes), at, static_cast<std::size_t>(count), *type, 0);
 }
 
+// MPI_Allreduce and MPI_Scan: a reduction whose result every rank gets, in place or not.
+using EveryRankAlgorithm = Result<void> (*)(CollChannel&, std::span<const std::byte>,
+                                            std::span<std::byte>, const Reduction&);
+
+Result<void> allreduce_default(CollChannel& channel, std::span<const std::byte> send,
+                               std::span<std::byte> recv, const Reduction& op) {
+  return allreduce(channel, send, recv, op);
+}
+
+int every_rank_reduction(EveryRankAlgorithm algorithm, const void* sendbuf, void* recvbuf,
+                         int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
+                         const char* function) {
+  if (int rc = check_comm(comm, function); rc != MPI_SUCCESS) return rc;
+  if (int rc = check_reduction(comm, sendbuf, recvbuf, count, datatype, op, true, function);
+      rc != MPI_SUCCESS)
+    return rc;
+  const auto n = static_cast<std::size_t>(count);
+  const bool in_place = sendbuf == MPI_IN_PLACE;
+  CommChannel channel(comm);
+  Laid send(in_place ? nullptr : sendbuf, in_place ? 0 : n, datatype, true);
+  Laid recv(recvbuf, n, datatype, in_place);
+  auto done = algorithm(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),
+                        recv.bytes(), reduction_of(op, datatype));
+  if (!done) return coll_failure(comm, function, done.error());
+  recv.store();
+  return MPI_SUCCESS;
+}
+
 }  // namespace
 }  // namespace nexo::mpi
 
@@ -274,39 +302,14 @@ int MPI_Reduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype datat
 int MPI_Allreduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
                   MPI_Comm comm) {
   TraceCall trace(__func__);
-  if (int rc = check_comm(comm, __func__); rc != MPI_SUCCESS) return rc;
-  if (int rc = check_reduction(comm, sendbuf, recvbuf, count, datatype, op, true, __func__);
-      rc != MPI_SUCCESS)
-    return rc;
-  const auto n = static_cast<std::size_t>(count);
-  const bool in_place = sendbuf == MPI_IN_PLACE;
-  CommChannel channel(comm);
-  Laid send(in_place ? nullptr : sendbuf, in_place ? 0 : n, datatype, true);
-  Laid recv(recvbuf, n, datatype, in_place);
-  auto done = allreduce(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),
-                        recv.bytes(), reduction_of(op, datatype));
-  if (!done) return coll_failure(comm, __func__, done.error());
-  recv.store();
-  return MPI_SUCCESS;
+  return every_rank_reduction(&allreduce_default, sendbuf, recvbuf, count, datatype, op, comm,
+                              __func__);
 }
 
 int MPI_Scan(const void* sendbuf, void* recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
              MPI_Comm comm) {
   TraceCall trace(__func__);
-  if (int rc = check_comm(comm, __func__); rc != MPI_SUCCESS) return rc;
-  if (int rc = check_reduction(comm, sendbuf, recvbuf, count, datatype, op, true, __func__);
-      rc != MPI_SUCCESS)
-    return rc;
-  const auto n = static_cast<std::size_t>(count);
-  const bool in_place = sendbuf == MPI_IN_PLACE;
-  CommChannel channel(comm);
-  Laid send(in_place ? nullptr : sendbuf, in_place ? 0 : n, datatype, true);
-  Laid recv(recvbuf, n, datatype, in_place);
-  auto done = scan(channel, in_place ? kInPlace : std::span<const std::byte>(send.bytes()),
-                   recv.bytes(), reduction_of(op, datatype));
-  if (!done) return coll_failure(comm, __func__, done.error());
-  recv.store();
-  return MPI_SUCCESS;
+  return every_rank_reduction(&scan, sendbuf, recvbuf, count, datatype, op, comm, __func__);
 }
 
 int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
