@@ -167,6 +167,12 @@ int check_reduction(MPI_Comm comm, const void* sendbuf, const void* recvbuf, int
   return MPI_SUCCESS;
 }
 
+// check_buffer() for a buffer that may be MPI_IN_PLACE (then there is nothing to check).
+int check_unless_in_place(MPI_Comm comm, const void* buf, int count, MPI_Datatype type,
+                          const char* function) {
+  return buf == MPI_IN_PLACE ? MPI_SUCCESS : check_buffer(comm, buf, count, type, function);
+}
+
 // The common start of every collective: initialized, a valid communicator.
 int check_comm(MPI_Comm comm, const char* function) {
   if (int rc = check_initialized(function); rc != MPI_SUCCESS) return rc;
@@ -351,10 +357,9 @@ int MPI_Gather(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void* 
   const bool in_place = sendbuf == MPI_IN_PLACE;
   if (in_place && !is_root)
     return comm_error(comm, MPI_ERR_BUFFER, __func__, "MPI_IN_PLACE is for the root only");
-  if (!in_place) {
-    if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, sendbuf, sendcount, sendtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   if (is_root) {
     if (int rc = check_buffer(comm, recvbuf, recvcount, recvtype, __func__); rc != MPI_SUCCESS)
       return rc;
@@ -381,10 +386,9 @@ int MPI_Gatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void*
   const bool in_place = sendbuf == MPI_IN_PLACE;
   if (in_place && !is_root)
     return comm_error(comm, MPI_ERR_BUFFER, __func__, "MPI_IN_PLACE is for the root only");
-  if (!in_place) {
-    if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, sendbuf, sendcount, sendtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   VLayout layout;
   nexo::Bytes tmp;
   if (is_root) {
@@ -425,10 +429,9 @@ int MPI_Scatter(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void*
     if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
       return rc;
   }
-  if (!in_place) {
-    if (int rc = check_buffer(comm, recvbuf, recvcount, recvtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, recvbuf, recvcount, recvtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   const std::size_t all = is_root ? static_cast<std::size_t>(sendcount) * comm->world.size() : 0;
   CommChannel channel(comm);
   Packed send(is_root ? sendbuf : nullptr, all, is_root ? sendtype : recvtype, true);
@@ -462,10 +465,9 @@ int MPI_Scatterv(const void* sendbuf, const int sendcounts[], const int displs[]
       pack_block(sendbuf, sendcounts[i], displs[i], sendtype,
                  tmp.data() + layout.offsets[static_cast<std::size_t>(i)]);
   }
-  if (!in_place) {
-    if (int rc = check_buffer(comm, recvbuf, recvcount, recvtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, recvbuf, recvcount, recvtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   CommChannel channel(comm);
   Packed recv(in_place ? nullptr : recvbuf, in_place ? 0 : static_cast<std::size_t>(recvcount),
               in_place ? sendtype : recvtype, false);
@@ -481,10 +483,9 @@ int MPI_Allgather(const void* sendbuf, int sendcount, MPI_Datatype sendtype, voi
   TraceCall trace(__func__);
   if (int rc = check_comm(comm, __func__); rc != MPI_SUCCESS) return rc;
   const bool in_place = sendbuf == MPI_IN_PLACE;
-  if (!in_place) {
-    if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, sendbuf, sendcount, sendtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   if (int rc = check_buffer(comm, recvbuf, recvcount, recvtype, __func__); rc != MPI_SUCCESS)
     return rc;
   const std::size_t all = static_cast<std::size_t>(recvcount) * comm->world.size();
@@ -505,10 +506,9 @@ int MPI_Allgatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, vo
   TraceCall trace(__func__);
   if (int rc = check_comm(comm, __func__); rc != MPI_SUCCESS) return rc;
   const bool in_place = sendbuf == MPI_IN_PLACE;
-  if (!in_place) {
-    if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, sendbuf, sendcount, sendtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   if (int rc = check_counts(comm, recvcounts, displs, __func__); rc != MPI_SUCCESS) return rc;
   if (int rc = check_buffer(comm, recvbuf, 1, recvtype, __func__); rc != MPI_SUCCESS) return rc;
   const VLayout layout = packed_layout(comm->size(), recvcounts, recvtype);
@@ -536,10 +536,9 @@ int MPI_Alltoall(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void
   TraceCall trace(__func__);
   if (int rc = check_comm(comm, __func__); rc != MPI_SUCCESS) return rc;
   const bool in_place = sendbuf == MPI_IN_PLACE;
-  if (!in_place) {
-    if (int rc = check_buffer(comm, sendbuf, sendcount, sendtype, __func__); rc != MPI_SUCCESS)
-      return rc;
-  }
+  if (int rc = check_unless_in_place(comm, sendbuf, sendcount, sendtype, __func__);
+      rc != MPI_SUCCESS)
+    return rc;
   if (int rc = check_buffer(comm, recvbuf, recvcount, recvtype, __func__); rc != MPI_SUCCESS)
     return rc;
   const std::size_t n = comm->world.size();
