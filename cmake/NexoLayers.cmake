@@ -12,8 +12,10 @@ function(nexo_target_defaults target)
     if(NEXO_WERROR)
       target_compile_options(${target} PRIVATE -Werror)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-        # GCC 12 at -O3 warns falsely about std::string concatenation (GCC bug 105329).
-        target_compile_options(${target} PRIVATE -Wno-error=restrict)
+        # GCC 12 warns falsely about std::string concatenation at -O2 and above (GCC bug
+        # 105329 for -Wrestrict; -Warray-bounds, "forming offset [32, 33] is out of the
+        # bounds [0, 32]", when inlining changes, as with the tests' precompiled header).
+        target_compile_options(${target} PRIVATE -Wno-error=restrict -Wno-error=array-bounds)
       endif()
     endif()
   endif()
@@ -59,6 +61,31 @@ function(nexo_add_layer layer)
   set_property(GLOBAL APPEND PROPERTY NEXO_INSTALLED_TARGETS ${target})
 endfunction()
 
+# The headers every test TU parses first (GoogleTest, GoogleMock, the standard library),
+# precompiled once per build and reused by every nexo_add_gtest() target: they were
+# most of a test TU's compile time (clang: 5.6 s of parsing for gtest+gmock alone, 1.4 s
+# with the PCH), and CI compiles each test three times (release, ASan, TSan). The PCH
+# target has the flags of a test target (warnings, sanitizers, NEXO_SANITIZED, C++20),
+# as reusing it requires; a test that adds its own definitions still may.
+function(nexo_gtest_pch)
+  if(TARGET nexo_gtest_pch)
+    return()
+  endif()
+  set(source ${CMAKE_BINARY_DIR}/nexo_gtest_pch.cpp)
+  file(CONFIGURE OUTPUT ${source} CONTENT "// The translation unit that builds the tests' PCH.\n")
+  add_library(nexo_gtest_pch OBJECT ${source})
+  target_link_libraries(nexo_gtest_pch PRIVATE GTest::gtest GTest::gmock)
+  target_compile_features(nexo_gtest_pch PRIVATE cxx_std_20)
+  nexo_target_defaults(nexo_gtest_pch)
+  if(NEXO_SANITIZE)
+    target_compile_definitions(nexo_gtest_pch PRIVATE NEXO_SANITIZED=1)
+  endif()
+  target_precompile_headers(nexo_gtest_pch PRIVATE
+    <gtest/gtest.h> <gmock/gmock.h>
+    <algorithm> <array> <atomic> <chrono> <cstdint> <cstring> <functional> <map>
+    <memory> <optional> <span> <string> <string_view> <thread> <vector>)
+endfunction()
+
 # nexo_add_gtest(<name> SOURCES ... LIBS ... LABEL <label> [TIMEOUT s] [NO_MAIN])
 # One GoogleTest binary; every test in it becomes a ctest test with the label and
 # timeout. One label per binary: gtest_discover_tests flattens a list of labels.
@@ -69,6 +96,8 @@ function(nexo_add_gtest name)
     set(ARG_TIMEOUT 60)
   endif()
   add_executable(${name} ${ARG_SOURCES})
+  nexo_gtest_pch()
+  target_precompile_headers(${name} REUSE_FROM nexo_gtest_pch)
   if(ARG_NO_MAIN)
     target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock ${ARG_LIBS})
   else()
