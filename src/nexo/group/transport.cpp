@@ -16,10 +16,11 @@ constexpr std::size_t kBatch = 32;
 // The group socket's batches read in one receive() at most (the rest waits
 // for the next call): NAKs and repairs come one to one, on the unicast
 // socket, which each call reads first; they never wait behind more data than
-// this, nor do the loop's timers (a NAK due). 64 datagrams of bundled 1 KiB
-// messages are ~450 messages, a few hundred microseconds of work; 256 were
-// milliseconds, and under load the loss-recovery tail grew by as much.
-constexpr std::size_t kGroupBatchesPerCall = 2;
+// this. (2 batches were tried, for timers and repairs to wait behind less:
+// under load on 2 cores the four times as many hand-overs to the
+// application's thread cost more, in throughput and in recovery up to the
+// application, than they saved.)
+constexpr std::size_t kGroupBatchesPerCall = 8;
 
 // The interface's address of `family` (a link-local IPv6 one carries the
 // interface's index as its scope), preferring one that is not link-local.

@@ -124,7 +124,7 @@ class Transport {
   // through the receive faults, to `on_datagram`; returns how many were read.
   // Never blocks. The unicast socket first, every datagram on it: NAKs and
   // repairs come there, one to one, and must not wait behind the group's
-  // data. Then the group socket, a bounded part of it (64 datagrams at
+  // data. Then the group socket, a bounded part of it (256 datagrams at
   // most): the rest stays readable for the next call, after the caller has
   // sent what this call's datagrams asked for.
   std::size_t receive(Time now, const OnDatagram& on_datagram);
