@@ -90,8 +90,13 @@ class RxRecorder {
   explicit RxRecorder(int count) : count_(count) {
     latency_ns_.reserve(static_cast<std::size_t>(count));
   }
-  // One delivered message (at least kStampSize bytes; shorter ones count as bad).
-  void on_message(std::span<const std::byte> message);
+  // One delivered message (at least kStampSize bytes; shorter ones count as
+  // bad), received now; `missing_since`: when the receiver found it missing
+  // (group::Delivery::missing_since; the epoch for one that came in order).
+  void on_message(std::span<const std::byte> message, Clock::time_point missing_since = {});
+  // Loss recovery as the application sees it: per recovered message, from
+  // when it was found missing until it was received here.
+  const LatencyHistogram& recovery() const noexcept { return recovery_; }
   bool done() const noexcept { return delivered_ >= count_; }
   int delivered() const noexcept { return delivered_; }
   // "result delivered=... in_order=... bad=... first_ns=... last_ns=... p50_us=... p99_us=...
@@ -104,6 +109,7 @@ class RxRecorder {
   std::uint64_t next_ = 1;
   std::int64_t first_sent_ns_ = 0, last_ns_ = 0;
   std::vector<std::int64_t> latency_ns_;
+  LatencyHistogram recovery_;
 };
 
 // The receiver role's main: prints "ready" once it listens, then its report.
@@ -119,8 +125,10 @@ void norm_version(int& major, int& minor, int& patch);
 
 // --- the parent's side -------------------------------------------------------------------------
 
-// A nexo receiver's line "recovery=COUNT p99_us=X" (RxReport below).
-void print_recovery(const LatencyHistogram& recovery);
+// A nexo receiver's lines "recovery=COUNT p99_us=X" (the application's,
+// RxRecorder::recovery) and "member_recovery=COUNT p99_us=X" (the Member's,
+// MemberCounters::recovery): RxReport below.
+void print_recovery(const LatencyHistogram& recovery, const LatencyHistogram& member);
 
 // A receiver's report, parsed.
 struct RxReport {
@@ -131,11 +139,14 @@ struct RxReport {
   // Datagrams its kernel dropped (receive buffer full), when it says:
   // a line "kernel_drops=N" after its result (nexo rows); -1 otherwise.
   long long kernel_drops = -1;
-  // Loss recovery as group::Member measures it (MemberCounters::recovery: a
-  // message found missing until its delivery), when it says: a line
-  // "recovery=COUNT p99_us=X" (nexo rows); count -1 otherwise.
+  // Loss recovery as the application sees it (a message found missing, by
+  // group::Member, until the application received it: RxRecorder::recovery),
+  // when it says: a line "recovery=COUNT p99_us=X" (nexo rows); count -1
+  // otherwise. And as the Member measures it, up to its own delivery, before
+  // group::Group hands the message to the application's thread (a line
+  // "member_recovery=COUNT p99_us=X"; p99 -1 if not said).
   long long recovery_count = -1;
-  double recovery_p99_us = 0;
+  double recovery_p99_us = 0, member_recovery_p99_us = -1;
   // Messages per second delivered: count / (last delivery - first message's send).
   double rate(int count) const;
 };

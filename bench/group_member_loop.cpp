@@ -219,7 +219,7 @@ int run_member_receiver(const RxSpec& spec) {
   std::fflush(stdout);
   RxRecorder recorder(spec.count);
   const auto deliver = [&](const nexo::group::Delivery& d) {
-    if (d.sender == 1) recorder.on_message(d.payload);
+    if (d.sender == 1) recorder.on_message(d.payload, d.missing_since);
   };
   const auto deadline = Clock::now() + std::chrono::seconds(spec.limit_s);
   while (!recorder.done() && Clock::now() < deadline) {
@@ -230,7 +230,7 @@ int run_member_receiver(const RxSpec& spec) {
   }
   std::printf("%s", recorder.report().c_str());
   std::printf("kernel_drops=%llu\n", static_cast<unsigned long long>(loop->kernel_drops()));
-  print_recovery(loop->member().counters().recovery);
+  print_recovery(recorder.recovery(), loop->member().counters().recovery);
   std::fflush(stdout);
   // Linger so that this receiver's last digest (stability) and NAKs still go out.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

@@ -126,12 +126,12 @@ int run_nexo_receiver(const RxSpec& spec) {
   const auto deadline = Clock::now() + std::chrono::seconds(spec.limit_s);
   while (!recorder.done() && Clock::now() < deadline) {
     auto d = (*group)->receive(std::chrono::milliseconds(10));
-    if (d && d->sender != (*group)->self()) recorder.on_message(d->payload);
+    if (d && d->sender != (*group)->self()) recorder.on_message(d->payload, d->missing_since);
   }
   std::printf("%s", recorder.report().c_str());
   std::printf("kernel_drops=%llu\n",
               static_cast<unsigned long long>((*group)->counters().transport.kernel_drops));
-  print_recovery((*group)->counters().endpoint.reliability.recovery);
+  print_recovery(recorder.recovery(), (*group)->counters().endpoint.reliability.recovery);
   std::fflush(stdout);
   // Linger so that this receiver's last digests and NAKs still go out, then leave.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);

@@ -35,8 +35,11 @@ void stamp(std::span<std::byte> message, std::uint64_t seq, std::int64_t sent_ns
 
 // --- the recorder ------------------------------------------------------------------------------
 
-void RxRecorder::on_message(std::span<const std::byte> message) {
-  const std::int64_t now = now_ns();
+void RxRecorder::on_message(std::span<const std::byte> message, Clock::time_point missing_since) {
+  const auto at = Clock::now();
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  if (missing_since != Clock::time_point{}) recovery_.record(at - missing_since);
   if (message.size() < kStampSize) {
     ++bad_;
     return;
@@ -68,9 +71,11 @@ std::string RxRecorder::report() {
   return text.data();
 }
 
-void print_recovery(const LatencyHistogram& recovery) {
+void print_recovery(const LatencyHistogram& recovery, const LatencyHistogram& member) {
   std::printf("recovery=%llu p99_us=%lld\n", static_cast<unsigned long long>(recovery.count()),
               static_cast<long long>(recovery.percentile(99).count()));
+  std::printf("member_recovery=%llu p99_us=%lld\n", static_cast<unsigned long long>(member.count()),
+              static_cast<long long>(member.percentile(99).count()));
 }
 
 double RxReport::rate(int count) const {
@@ -99,10 +104,16 @@ RxReport parse_report(const std::string& text) {
   r.reported = got == 8;
   if (const auto k = text.find("kernel_drops=", at); k != std::string::npos)
     r.kernel_drops = std::atoll(text.c_str() + k + 13);
-  if (const auto k = text.find("recovery=", at); k != std::string::npos) {
+  if (const auto k = text.find("member_recovery=", at); k != std::string::npos) {
     long long count = 0;
     double p99 = 0;
-    if (std::sscanf(text.c_str() + k, "recovery=%lld p99_us=%lf", &count, &p99) == 2) {
+    if (std::sscanf(text.c_str() + k, "member_recovery=%lld p99_us=%lf", &count, &p99) == 2)
+      r.member_recovery_p99_us = p99;
+  }
+  if (const auto k = text.find("\nrecovery=", at); k != std::string::npos) {
+    long long count = 0;
+    double p99 = 0;
+    if (std::sscanf(text.c_str() + k + 1, "recovery=%lld p99_us=%lf", &count, &p99) == 2) {
       r.recovery_count = count;
       r.recovery_p99_us = p99;
     }

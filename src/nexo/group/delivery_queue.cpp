@@ -16,8 +16,9 @@ Error closed_error() {
 }  // namespace
 
 void DeliveryQueue::append(const Delivery& delivery) {
-  log_.push_back(delivery.payload, delivery.meta,
-                 Info{delivery.sender, delivery.view, delivery.seq, delivery.control});
+  log_.push_back(
+      delivery.payload, delivery.meta,
+      Info{delivery.sender, delivery.view, delivery.seq, delivery.control, delivery.missing_since});
 }
 
 Delivery DeliveryQueue::pop_front() {
@@ -27,7 +28,8 @@ Delivery DeliveryQueue::pop_front() {
              e.info.seq,
              Bytes(e.payload.begin(), e.payload.end()),
              Bytes(e.meta.begin(), e.meta.end()),
-             e.info.control};
+             e.info.control,
+             e.info.missing_since};
   log_.pop_front();
   if (log_.empty() && log_.capacity() > kKeptCapacity) log_.release();
   return d;

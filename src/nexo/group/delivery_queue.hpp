@@ -71,6 +71,7 @@ class DeliveryQueue {
     MemberId sender = 0;
     std::uint64_t view = 0, seq = 0;
     bool control = false;
+    Time missing_since{};
   };
   MessageLog<Info> log_;
   std::size_t sleepers_ = 0;    // take() calls waiting on arrived_

@@ -40,6 +40,33 @@ bool until_sleeping(const DeliveryQueue& queue, std::size_t n) {
   return true;
 }
 
+// Every field crosses, the recovered message's missing_since included
+// (the application times loss recovery from it).
+TEST(DeliveryQueue, ADeliveryCrossesWhole) {
+  DeliveryQueue q;
+  Delivery d = numbered(3);
+  d.view = 9;
+  d.meta = Bytes(2, std::byte{5});
+  d.control = true;
+  d.missing_since = Time{} + 42ms;
+  std::vector<Delivery> batch{numbered(4), std::move(d)};
+  std::swap(batch[0], batch[1]);
+  q.push_all(batch);
+  auto got = q.try_take();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->sender, 7u);
+  EXPECT_EQ(got->view, 9u);
+  EXPECT_EQ(got->seq, 3u);
+  EXPECT_EQ(got->payload, numbered(3).payload);
+  EXPECT_EQ(got->meta, Bytes(2, std::byte{5}));
+  EXPECT_TRUE(got->control);
+  EXPECT_EQ(got->missing_since, Time{} + 42ms);
+  got = q.try_take();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->seq, 4u);
+  EXPECT_EQ(got->missing_since, Time{});  // came in order
+}
+
 TEST(DeliveryQueue, BatchesAndSinglePushesStayInOrderAsTheRingWrapsAndGrows) {
   DeliveryQueue q;
   std::uint64_t pushed = 1, taken = 1;

@@ -45,8 +45,10 @@ struct Group::Impl {
   // `submitted`, neither allocates in a steady stream).
   std::vector<PendingSend> pending;
   std::size_t pending_head = 0;
-  std::vector<PendingSend> intake;     // scratch: `submitted` swapped out under the mutex
-  std::vector<Result<void>> outcomes;  // scratch: take_sends' results
+  std::vector<PendingSend> intake;  // scratch: `submitted` swapped out under the mutex
+  // take_sends' results, for the sends just before pending_head, until
+  // complete_sends() completes their requests.
+  std::vector<Result<void>> outcomes;
   std::vector<Delivery> ready;         // scratch: take_events' deliveries for push_all
   std::vector<net::Endpoint> fan_out;  // unicast mode: seeds and the view's contacts
   std::optional<io::Completer<void>> joined, left;
@@ -91,6 +93,7 @@ struct Group::Impl {
   void on_datagram(std::span<const std::byte> datagram, Time now);
   void take_submitted();  // `submitted` (one lock) behind the sends still pending
   bool take_sends(Time now);
+  void complete_sends();
   void flush_deliveries();
   bool transmit(Time now);
   void send_bundle(Time now);

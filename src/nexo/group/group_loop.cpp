@@ -76,8 +76,15 @@ void Group::Impl::on_readable(std::uint32_t readiness) {
   if (stopped) return;
   const Time now = Clock::now();
   if ((readiness & io::kWritable) != 0) transport->flush();
-  transport->receive(now, [&](std::span<const std::byte> d) { on_datagram(d, now); });
-  pump(now);
+  // Each datagram at the time it is taken in: a batch takes a while, and a
+  // gap found, a repair's round trip and a recovery are timed from these.
+  transport->receive(now, [&](std::span<const std::byte> d) { on_datagram(d, Clock::now()); });
+  // A NAK that fell due while the datagrams were read goes out in this pump,
+  // before the deliveries wake the application (whose thread, woken, may
+  // take this one's core until it has drained them).
+  const Time after = Clock::now();
+  if (auto due = endpoint->next_timer(); due && *due <= after) endpoint->on_timer(after);
+  pump(after);
 }
 
 void Group::Impl::on_timer() {
@@ -95,9 +102,13 @@ void Group::Impl::on_datagram(std::span<const std::byte> datagram, Time now) {
 void Group::Impl::pump(Time now) {
   if (stopped) return;
   // Sends may free room for more, events may bring packets: until quiet (bounded).
+  // Each round's datagrams leave before the application's threads are woken
+  // (sends completed, deliveries handed over): a woken thread may take this
+  // one's core, and a NAK or a repair must not wait for it.
   for (int round = 0; round < 16; ++round) {
     const bool sent = take_sends(now);
     const bool moved = transmit(now);
+    complete_sends();
     const bool events = take_events(now);
     if (stopped) return;
     if (!sent && !moved && !events) break;
@@ -138,20 +149,21 @@ void Group::Impl::take_submitted() {
   intake.clear();
 }
 
+// The sends the protocol has room for go to it; their requests complete in
+// complete_sends(), once the packets are out.
 bool Group::Impl::take_sends(Time now) {
   take_submitted();
   const std::size_t first = pending_head;
-  outcomes.clear();
   while (pending_head < pending.size()) {
     auto sent = endpoint->send(pending[pending_head].payload, now);
     if (!sent && sent.error().is(ErrorKind::would_block)) break;  // flow control: later
     outcomes.push_back(std::move(sent));
     ++pending_head;
   }
-  if (outcomes.empty()) return false;
+  if (pending_head == first) return false;
   {
     std::lock_guard lock(mutex);
-    pending_count -= outcomes.size();
+    pending_count -= pending_head - first;
     for (std::size_t i = first; i < pending_head; ++i) {  // the protocol has its copy
       Bytes& payload = pending[i].payload;
       if (spare.size() < kSpareBuffers && payload.capacity() > 0 &&
@@ -160,17 +172,25 @@ bool Group::Impl::take_sends(Time now) {
       }
     }
   }
+  return true;
+}
+
+// The requests of the sends taken (the first outcomes.size() before
+// pending_head), completed: their waiters wake.
+void Group::Impl::complete_sends() {
+  if (outcomes.empty()) return;
   changed.notify_all();  // room for send() waiting at would_block
+  const std::size_t first = pending_head - outcomes.size();
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     PendingSend& taken = pending[first + i];
     Bytes().swap(taken.payload);  // a large one, not kept
     taken.done.complete(std::move(outcomes[i]));
   }
+  outcomes.clear();
   if (pending_head == pending.size()) {
     pending.clear();
     pending_head = 0;
   }
-  return true;
 }
 
 // The Endpoint's packets, bundled: consecutive packets for one destination
@@ -403,6 +423,7 @@ void Group::Impl::stop_io() {
     intake.swap(submitted);
   }
   changed.notify_all();
+  complete_sends();  // taken by the protocol: their outcomes, not closed
   const Error closed_error(ErrorKind::closed, "group send: the group was closed");
   for (std::size_t i = pending_head; i < pending.size(); ++i)
     pending[i].done.complete(closed_error);

@@ -134,6 +134,13 @@ struct Delivery {
   Bytes payload;
   Bytes meta;            // the ordering layer's metadata (empty under FIFO)
   bool control = false;  // a control message of the ordering layer, not the application's
+  // A message this member found missing (a loss it recovered: a later
+  // message, a heartbeat or a flush's cut said it was sent): when it was
+  // found so; Time{} for one that came in order. Its delivery to the
+  // application minus this is its loss recovery as the application sees it
+  // (MemberCounters::recovery stops at this Member's own delivery, before a
+  // driver's hand-over to the application's thread).
+  Time missing_since{};
 };
 
 struct MemberCounters {
@@ -153,7 +160,8 @@ struct MemberCounters {
   std::size_t history_bytes = 0;  // now
   // Loss recovery: for each message this member found missing (a later one,
   // a heartbeat or a flush's cut said it was sent), the time from then until
-  // its delivery here.
+  // its delivery here (poll_delivery; the application may take it later:
+  // Delivery::missing_since).
   LatencyHistogram recovery;
 
   // Adds `other`'s counts to these (history_bytes, a level, is left alone):
@@ -294,7 +302,7 @@ class Member {
   // `arrived`: `highest` itself is here (a DATA), not missing.
   void learn_highest(Peer& peer, std::uint64_t highest, Time now, bool arrived = false);
   void deliver_ready(Peer& peer, MemberId sender, Time now);
-  void recovered(Peer& peer, std::uint64_t seq, Time now);
+  Time recovered(Peer& peer, std::uint64_t seq, Time now);
   void schedule_nak(Peer& peer, Time now, bool new_gap = false);
   void send_nak(Peer& peer, MemberId target, Time now);
   void probe_round_trip(Peer& peer, std::uint64_t naked_before, Time now);

@@ -32,11 +32,12 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
   const bool new_gap = peer.nak_at && data.seq > peer.highest_known + 1 && data.seq > peer.next;
   learn_highest(peer, data.seq, now, true);
   if (data.seq == peer.next) {
-    if (peer.missing_head < peer.missing.size()) recovered(peer, data.seq, now);
+    const Time missing_since =
+        peer.missing_head < peer.missing.size() ? recovered(peer, data.seq, now) : Time{};
     if (peer.nak_at) peer.nak_backoff = 1;  // a repair (or a late arrival): progress
     if (keep_) keep(peer, data.payload, data.meta, data.control);
     deliveries_.push_back(Delivery{sender, config_.view.id, data.seq, copy_of(data.payload),
-                                   copy_of(data.meta), data.control});
+                                   copy_of(data.meta), data.control, missing_since});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;
@@ -66,12 +67,13 @@ void Member::on_data(Peer& peer, MemberId sender, const Data& data, Time now) {
 
 void Member::deliver_ready(Peer& peer, MemberId sender, Time now) {
   for (auto it = peer.held.begin(); it != peer.held.end() && it->first == peer.next;) {
-    if (peer.missing_head < peer.missing.size()) recovered(peer, it->first, now);
+    const Time missing_since =
+        peer.missing_head < peer.missing.size() ? recovered(peer, it->first, now) : Time{};
     peer.held_bytes -= it->second.size();
     Held& held = it->second;
     if (keep_) keep(peer, held.payload, held.meta, held.control);
     deliveries_.push_back(Delivery{sender, config_.view.id, it->first, std::move(held.payload),
-                                   std::move(held.meta), held.control});
+                                   std::move(held.meta), held.control, missing_since});
     ++peer.next;
     ++peer.delivered_since_heartbeat;
     ++counters_.delivered;
@@ -122,12 +124,15 @@ void Member::on_heartbeat(Peer& peer, MemberId, const Heartbeat& hb, Time now) {
 
 // `seq`, the next of `peer`'s messages, is being delivered: if it was
 // missing, the time since it was found missing is its recovery time.
-void Member::recovered(Peer& peer, std::uint64_t seq, Time now) {
+// Returns when it was found missing (Time{}: it was not).
+Time Member::recovered(Peer& peer, std::uint64_t seq, Time now) {
+  Time since{};
   while (peer.missing_head < peer.missing.size() && peer.missing[peer.missing_head].last < seq)
     ++peer.missing_head;  // (delivered already: not expected, deliveries come in order)
   if (peer.missing_head < peer.missing.size()) {
     Missing& run = peer.missing[peer.missing_head];
     if (run.first <= seq) {
+      since = run.since;
       counters_.recovery.record(now - run.since);
       if (seq == run.last) {
         ++peer.missing_head;
@@ -140,6 +145,7 @@ void Member::recovered(Peer& peer, std::uint64_t seq, Time now) {
     peer.missing.clear();
     peer.missing_head = 0;
   }
+  return since;
 }
 
 // A message of `peer` just delivered, kept until every member has it.

@@ -149,6 +149,29 @@ TEST(GroupMember, ALostMessageIsNakedAndRetransmitted) {
   EXPECT_LE(b.counters().recovery.percentile(100), 13ms);
 }
 
+// A recovered message's delivery says when it was found missing (for the
+// application to time recovery up to its own receive); one that came in
+// order, or was only held behind a missing one, says nothing.
+TEST(GroupMember, ARecoveredDeliveryCarriesWhenItWasFoundMissing) {
+  Member a = make(1, {1, 2});
+  Member b = make(2, {1, 2});
+  for (const char* s : {"one", "two", "three", "four"})
+    ASSERT_TRUE(a.send(as_bytes(std::string(s)), t0()));
+  auto data = only(drain(a, 2), Type::data);
+  ASSERT_EQ(data.size(), 4u);
+  b.on_packet(data[0], t0());
+  b.on_packet(data[2], t0() + 1ms);  // "two" missing from here
+  b.on_packet(data[3], t0() + 2ms);
+  b.on_packet(data[1], t0() + 7ms);  // late: "two", then "three" and "four" held behind it
+  std::vector<std::pair<std::string, Time>> got;
+  while (auto d = b.poll_delivery())
+    got.emplace_back(as_text(d->payload), d->missing_since);
+  const std::vector<std::pair<std::string, Time>> want{
+      {"one", Time{}}, {"two", t0() + 1ms}, {"three", Time{}}, {"four", Time{}}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(b.counters().recovery.count(), 1u);
+}
+
 // Recovery is timed from when a message is known to be missing: the tail
 // heartbeat's highest_sent makes a lost last message missing.
 TEST(GroupMember, RecoveryIsTimedFromTheMomentAMessageIsKnownMissing) {

@@ -2,7 +2,7 @@
 // thread-safe queue of posted tasks. One loop per thread.
 //
 // Iteration order (one call of run_once):
-//   1. wait in epoll_wait until an fd is ready, the nearest timer is due, a
+//   1. wait in epoll_pwait2 until an fd is ready, the nearest timer is due, a
 //      task is posted, or the given limit passes (no wait if tasks are queued);
 //   2. dispatch the ready watchers, in the order epoll reported them;
 //   3. fire the timers that are due, earliest first (a timer started by a
@@ -99,7 +99,7 @@ class EventLoop {
   std::size_t dispatch_io(int ready);
   std::size_t fire_timers();
   std::size_t run_tasks();
-  int wait_ms(Timeout limit) const;
+  std::int64_t wait_ns(Timeout limit) const;
 
   // Called by IoWatcher / Timer.
   Result<void> watch(int fd, std::uint32_t events, IoWatcher* watcher, bool add);

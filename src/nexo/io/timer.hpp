@@ -1,9 +1,10 @@
 // Timer — calls back once at a deadline, or repeatedly at an interval.
 //
 // Registered with one EventLoop while armed; neither copied nor moved. Loop
-// thread only (see EventLoop's lifetime rules). Millisecond resolution: a timer
-// never fires early, and fires within about a millisecond of its deadline on an
-// idle loop.
+// thread only (see EventLoop's lifetime rules). A timer never fires early, and
+// on an idle loop fires within the kernel's timer slack (50 us by default) of
+// its deadline (within about a millisecond on kernels before 5.11, which have
+// no epoll_pwait2).
 #pragma once
 
 #include <chrono>
