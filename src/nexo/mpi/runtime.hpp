@@ -86,7 +86,8 @@ struct nexo_mpi_request {
   void* buffer = nullptr;
   std::size_t count = 0;
   MPI_Datatype type = MPI_DATATYPE_NULL;
-  MPI_Status status{};  // Kind::done: the status to report
+  MPI_Status status{};    // Kind::done: the status to report
+  bool on_stack = false;  // a blocking call's own request: freed without delete
 };
 
 namespace nexo::mpi {
