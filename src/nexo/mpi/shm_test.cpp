@@ -288,7 +288,57 @@ TEST(ShmWorld, TwoRanksInOneProcess) {
   EXPECT_EQ(count_open_fds(), fds);
 }
 
-void stress(int nranks, std::uint32_t count, bool two_cores) {
+// Small frames go through the pair's fast box, others through the ring, and the receiver gets
+// them in send order: a small frame behind a ring frame not yet consumed takes the ring too; a
+// full box sends the next small frame to the ring; once the ring is drained the box is used
+// again.
+TEST(ShmWorld, BoxAndRingKeepSendOrder) {
+  auto segment = ShmSegment::create(2, 4096);
+  ASSERT_TRUE(segment);
+  auto other = ShmSegment::open_fd(segment->fd());
+  ASSERT_TRUE(other);
+  auto a = ShmWorld::join(std::move(*segment), 0);
+  auto b = ShmWorld::join(std::move(*other), 1);
+  ASSERT_TRUE(a && b);
+  std::vector<std::string> seen;
+  auto deliver = [&](int from, std::span<const std::byte> f) {
+    EXPECT_EQ(from, 0);
+    seen.emplace_back(as_text(f));
+  };
+  const std::string large(kBoxMaxFrame + 1, 'L');
+  const std::string fits(kBoxMaxFrame, 'F');
+  std::vector<std::string> sent;
+  auto send = [&](const std::string& frame) {
+    auto done = a->send(1, as_bytes(frame));
+    ASSERT_TRUE(done && *done);
+    sent.push_back(frame);
+  };
+  send("small 1");  // box
+  send(large);      // ring
+  send("small 2");  // ring: the large frame is not consumed yet
+  EXPECT_EQ(a->stats().frames_boxed, 1u);
+  auto got = b->poll(deliver, 1);  // the box only
+  ASSERT_TRUE(got);
+  send("small 3");  // still the ring
+  EXPECT_EQ(a->stats().frames_boxed, 1u);
+  ASSERT_TRUE(b->poll(deliver));
+  send(fits);  // the ring is drained: the box again
+  EXPECT_EQ(a->stats().frames_boxed, 2u);
+  // Fill the box; the next small frames go to the ring, behind the box's.
+  for (std::size_t i = 1; i < kBoxSlots; ++i)
+    send("boxed " + std::to_string(i));
+  EXPECT_EQ(a->stats().frames_boxed, 1 + kBoxSlots);
+  send("box full");
+  send("after the full box");
+  EXPECT_EQ(a->stats().frames_boxed, 1 + kBoxSlots);
+  EXPECT_TRUE(b->readable());
+  ASSERT_TRUE(b->poll(deliver));
+  EXPECT_EQ(seen, sent);
+  EXPECT_FALSE(b->readable());
+  EXPECT_EQ(b->stats().frames_received, sent.size());
+}
+
+void stress(int nranks, std::uint32_t count, bool two_cores, ShmOptions options = {}) {
   auto segment = ShmSegment::create(nranks, 4096);
   ASSERT_TRUE(segment);
   auto codes = run_ranks(nranks, [&](int rank) {
@@ -299,7 +349,7 @@ void stress(int nranks, std::uint32_t count, bool two_cores) {
       if (std::thread::hardware_concurrency() > 1) CPU_SET(1, &set);
       if (::sched_setaffinity(0, sizeof set, &set) != 0) return 20;
     }
-    ShmWorld world = join_or_die(*segment, rank);
+    ShmWorld world = join_or_die(*segment, rank, options);
     return stress_rank(world, count);
   });
   for (int rank = 0; rank < nranks; ++rank)
@@ -316,6 +366,26 @@ TEST(ShmWorld, FourProcessesStress) {
 
 TEST(ShmWorld, FourProcessesOnTwoCores) {
   stress(4, 600, true);
+}
+
+// No spinning: every wait sleeps, so a lost wake-up (a producer that skipped the doorbell of a
+// rank going to sleep) hangs a rank, whose alarm fails the test. With the asymmetric handshake
+// (membarrier, where the kernel has it) and with fences on both sides.
+ShmOptions sleepy(bool asymmetric) {
+  ShmOptions options;
+  options.spin = 0ns;
+  options.asymmetric_wake = asymmetric;
+  return options;
+}
+
+TEST(ShmWorld, NoLostWakeUpsAsymmetric) {
+  stress(2, 3000, false, sleepy(true));
+  stress(4, 800, true, sleepy(true));
+}
+
+TEST(ShmWorld, NoLostWakeUpsWithFences) {
+  stress(2, 3000, false, sleepy(false));
+  stress(4, 800, true, sleepy(false));
 }
 
 // "S" and, where the kernel shows it, the futex system call: the rank sleeps, it does not spin.
