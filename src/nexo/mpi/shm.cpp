@@ -195,6 +195,23 @@ bool ShmWorld::box_open(Peer& peer) noexcept {
   return true;
 }
 
+std::uint32_t ShmWorld::publish_cpu() noexcept {
+  const int cpu = ::sched_getcpu();  // glibc reads it from rseq: no system call
+  const std::uint32_t published = cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
+  auto& word = segment_.control(rank_)->cpu;
+  if (word.load(std::memory_order_relaxed) != published)
+    word.store(published, std::memory_order_relaxed);
+  return published;
+}
+
+bool ShmWorld::peer_on_cpu(std::uint32_t cpu) const noexcept {
+  for (int peer = 0; peer < nranks_; ++peer) {
+    if (peer != rank_ && segment_.control(peer)->cpu.load(std::memory_order_relaxed) == cpu)
+      return true;
+  }
+  return false;
+}
+
 bool ShmWorld::has_work() noexcept {
   for (int peer = 0; peer < nranks_; ++peer) {
     if (peer == rank_) continue;
@@ -224,6 +241,7 @@ bool ShmWorld::readable() noexcept {
 }
 
 Result<std::size_t> ShmWorld::poll(const Deliver& deliver, std::size_t max_frames) {
+  publish_cpu();  // where this rank runs while it works, for its peers' wait()
   // A batch per rank so that one busy sender does not starve the others.
   constexpr std::size_t kBatch = 32;
   std::size_t total = 0;
@@ -318,10 +336,14 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
   auto spin_until =
       start + std::min<std::chrono::nanoseconds>(options_.spin, forever ? options_.spin : *timeout);
   // A pure spin first (a message from a running peer is seen within a cache-line transfer);
-  // past kPureSpin, each round of polls ends in sched_yield(), so that a peer the scheduler put
-  // on this CPU (other load, no pinning) runs instead of waiting out the whole spin.
+  // past kPureSpin, a round of polls ends in sched_yield() when a peer last ran on this CPU
+  // (the scheduler put it here: other load, no pinning), so that it runs instead of waiting
+  // out the whole spin; and every kYieldAnyway, in case a peer moved here since it said.
   constexpr auto kPureSpin = std::chrono::microseconds(5);
+  constexpr auto kYieldAnyway = std::chrono::microseconds(100);
   const auto pure_until = start + kPureSpin;
+  auto next_yield = start + kYieldAnyway;
+  std::uint32_t cpu = publish_cpu();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (has_work()) return true;
@@ -329,7 +351,12 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= spin_until) break;
-    if (now >= pure_until) ::sched_yield();
+    if (now < pure_until) continue;
+    cpu = publish_cpu();
+    if (now >= next_yield || cpu == 0 || peer_on_cpu(cpu)) {
+      ::sched_yield();
+      next_yield = now + kYieldAnyway;
+    }
   }
   while (true) {
     auto woke = sleep_once(deadline, forever);

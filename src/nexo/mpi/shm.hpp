@@ -150,7 +150,10 @@ class ShmWorld {
 
   // Blocks until a frame is readable, a ring that a send found full has room, the doorbell
   // rang (since the last wait), or `timeout` passes (nullopt: no limit). Spins for
-  // ShmOptions::spin first, then sleeps on the futex. Returns true if woken, false on timeout.
+  // ShmOptions::spin first, then sleeps on the futex. While it spins it yields the CPU only
+  // when a peer last ran on this CPU (it may be runnable here and wait for its turn), or
+  // every 100 us in case one moved here since; a yield to unrelated load would cost the rank
+  // a whole time slice. Returns true if woken, false on timeout.
   // A spurious true is possible (a doorbell rung for data already polled).
   Result<bool> wait(Timeout timeout);
 
@@ -186,6 +189,10 @@ class ShmWorld {
   bool box_open(Peer& peer) noexcept;
   // Something for wait() to return for: a frame, a piece, or room in a ring a send found full.
   bool has_work() noexcept;
+  // Publishes the CPU this rank runs on (RankControl::cpu); returns it plus 1 (0: unknown).
+  std::uint32_t publish_cpu() noexcept;
+  // Whether a peer last ran on CPU `cpu` (plus 1, as published).
+  bool peer_on_cpu(std::uint32_t cpu) const noexcept;
   void after_release(int from) noexcept;
   Result<bool> sleep_once(std::chrono::steady_clock::time_point deadline, bool forever);
 

@@ -57,6 +57,9 @@ struct RankControl {
   // fence (the asymmetric handshake in shm.hpp). Set at join, before pid; never cleared.
   std::atomic<std::uint32_t> asymmetric{0};
   std::atomic<std::uint64_t> probe_address{0};  // a word pull() can test-read
+  // The CPU the rank last ran on when it polled or waited, plus 1 (0: not known); a waiting
+  // rank yields its CPU to a peer that last ran there (shm.hpp).
+  std::atomic<std::uint32_t> cpu{0};
 };
 static_assert(sizeof(RankControl) == 2 * kCacheLine);
 
