@@ -379,13 +379,13 @@ ShmOptions sleepy(bool asymmetric) {
 }
 
 TEST(ShmWorld, NoLostWakeUpsAsymmetric) {
-  stress(2, 3000, false, sleepy(true));
-  stress(4, 800, true, sleepy(true));
+  stress(2, 1000, false, sleepy(true));
+  stress(4, 300, true, sleepy(true));
 }
 
 TEST(ShmWorld, NoLostWakeUpsWithFences) {
-  stress(2, 3000, false, sleepy(false));
-  stress(4, 800, true, sleepy(false));
+  stress(2, 1000, false, sleepy(false));
+  stress(4, 300, true, sleepy(false));
 }
 
 // "S" and, where the kernel shows it, the futex system call: the rank sleeps, it does not spin.
