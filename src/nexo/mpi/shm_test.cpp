@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -378,12 +379,64 @@ ShmOptions sleepy(bool asymmetric) {
   return options;
 }
 
+// The race itself, aimed at: rank 1 never spins and sleeps after each reply; rank 0 spins,
+// and sends the next frame after a random delay of up to 1 us, so that its sends land all
+// around rank 1's way into the futex (sleeping = 1, the barrier, the re-check). A lost wake-up
+// leaves rank 1 asleep with a frame waiting until its 5 s timeout: counted by sleep_timeouts,
+// which must stay 0 (every sleep here must end by a doorbell). With the sleeper's barrier
+// removed, this failed 2 runs in 3 on the 2-CPU test VM.
+void ping_pong_into_sleep(bool asymmetric) {
+  auto segment = ShmSegment::create(2, 4096);
+  ASSERT_TRUE(segment);
+  auto other = ShmSegment::open_fd(segment->fd());
+  ASSERT_TRUE(other);
+  ShmOptions spinning;
+  spinning.spin = 10s;
+  spinning.asymmetric_wake = asymmetric;
+  auto a = ShmWorld::join(std::move(*segment), 0, spinning);
+  auto b = ShmWorld::join(std::move(*other), 1, sleepy(asymmetric));
+  ASSERT_TRUE(a && b);
+  constexpr int kRounds = 20'000;
+  std::atomic<bool> failed{false};
+  std::thread sleeper([&] {
+    int replies = 0;
+    while (replies < kRounds && !failed) {
+      auto woke = b->wait(5s);
+      auto got = b->poll([&](int, std::span<const std::byte>) {
+        auto sent = b->send(0, as_bytes("pong"));
+        if (sent && *sent) ++replies;
+      });
+      if (!woke || !got) failed = true;
+    }
+  });
+  std::mt19937 random(7);
+  int pongs = 0;
+  for (int round = 0; round < kRounds && !failed; ++round) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(random() % 1000);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    auto sent = a->send(1, as_bytes("ping"));
+    if (!sent || !*sent) failed = true;
+    while (pongs == round && !failed) {
+      auto got = a->poll([&](int, std::span<const std::byte>) { ++pongs; });
+      if (!got) failed = true;
+      if (got && *got == 0 && !a->wait(20s)) failed = true;
+    }
+  }
+  sleeper.join();
+  EXPECT_EQ(pongs, kRounds);
+  EXPECT_EQ(b->stats().sleep_timeouts, 0u) << "rank 1 slept through a frame (a lost wake-up)";
+  EXPECT_GT(b->stats().sleeps, 0u);
+}
+
 TEST(ShmWorld, NoLostWakeUpsAsymmetric) {
+  ping_pong_into_sleep(true);
   stress(2, 1000, false, sleepy(true));
   stress(4, 300, true, sleepy(true));
 }
 
 TEST(ShmWorld, NoLostWakeUpsWithFences) {
+  ping_pong_into_sleep(false);
   stress(2, 1000, false, sleepy(false));
   stress(4, 300, true, sleepy(false));
 }
