@@ -67,6 +67,9 @@ ShmOptions shm_options(int local_size) {
   const int ncpu = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
   options.spin = local_size <= ncpu ? std::chrono::nanoseconds(std::chrono::milliseconds(2))
                                     : std::chrono::nanoseconds(std::chrono::microseconds(200));
+  // More ranks than CPUs: the rank waited for is often runnable on this CPU, so yield from the
+  // first round of polls (Open MPI's mpi_yield_when_idle does so from the first poll).
+  if (local_size > ncpu) options.pure_spin = std::chrono::nanoseconds(0);
   if (auto us = env_int("NEXO_MPI_SPIN_US", 0, 10'000'000, -1); us && *us >= 0)
     options.spin = std::chrono::microseconds(*us);
   return options;

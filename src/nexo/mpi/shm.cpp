@@ -336,12 +336,11 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
   auto spin_until =
       start + std::min<std::chrono::nanoseconds>(options_.spin, forever ? options_.spin : *timeout);
   // A pure spin first (a message from a running peer is seen within a cache-line transfer);
-  // past kPureSpin, a round of polls ends in sched_yield() when a peer last ran on this CPU
-  // (the scheduler put it here: other load, no pinning), so that it runs instead of waiting
-  // out the whole spin; and every kYieldAnyway, in case a peer moved here since it said.
-  constexpr auto kPureSpin = std::chrono::microseconds(5);
+  // past ShmOptions::pure_spin, a round of polls ends in sched_yield() when a peer last ran on this
+  // CPU (the scheduler put it here: other load, no pinning), so that it runs instead of waiting out
+  // the whole spin; and every kYieldAnyway, in case a peer moved here since it said.
   constexpr auto kYieldAnyway = std::chrono::microseconds(100);
-  const auto pure_until = start + kPureSpin;
+  const auto pure_until = start + options_.pure_spin;
   auto next_yield = start + kYieldAnyway;
   std::uint32_t cpu = publish_cpu();
   for (;;) {

@@ -80,6 +80,9 @@ struct ShmOptions {
   // How long wait() polls the rings before it sleeps on the futex. Short: with more ranks than
   // cores a spinning rank steals the core of the rank it waits for.
   std::chrono::nanoseconds spin{std::chrono::microseconds(4)};
+  // How long of that wait() polls without yielding the CPU (see wait()). 0 suits more ranks
+  // than CPUs: the rank waited for is then often runnable on this CPU.
+  std::chrono::nanoseconds pure_spin{std::chrono::microseconds(5)};
   // The largest frame a receiver joins from pieces (a bound on what a bad peer can make it
   // allocate).
   std::size_t max_frame = std::size_t{1} << 32;
