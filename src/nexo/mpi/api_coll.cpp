@@ -36,11 +36,16 @@ class CommChannel final : public CollChannel {
                          buffer);
   }
   Result<void> wait_all(std::span<const RequestId> ids) override {
-    std::size_t next = 0;
-    auto waited = runtime()->wait_until([&] {
-      while (next < ids.size() && engine_.done(ids[next]))
-        ++next;
-      return next == ids.size();
+    // One pointer captured: the std::function holds it without an allocation.
+    struct Waiting {
+      std::span<const RequestId> ids;
+      Engine& engine;
+      std::size_t next = 0;
+    } waiting{ids, engine_};
+    auto waited = runtime()->wait_until([w = &waiting] {
+      while (w->next < w->ids.size() && w->engine.done(w->ids[w->next]))
+        ++w->next;
+      return w->next == w->ids.size();
     });
     if (!waited) return waited;
     Result<void> result = ok();

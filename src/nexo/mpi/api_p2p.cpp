@@ -45,7 +45,7 @@ void free_request(MPI_Request request) {
   if (request->type != MPI_DATATYPE_NULL) release(request->type);
   if (request->comm != MPI_COMM_NULL) release_comm(request->comm);
   request->magic = 0;
-  delete request;
+  if (!request->on_stack) delete request;
 }
 
 bool is_request(MPI_Request request) {
@@ -69,8 +69,15 @@ MPI_Status proc_null_status() {
   return s;
 }
 
-MPI_Request new_request(nexo_mpi_request::Kind kind, MPI_Comm comm) {
-  auto* request = new nexo_mpi_request;
+// A request on the heap, or in `storage` (a blocking call's own, on its stack: no allocation).
+MPI_Request new_request(nexo_mpi_request::Kind kind, MPI_Comm comm,
+                        nexo_mpi_request* storage = nullptr) {
+  nexo_mpi_request* request = storage;
+  if (request == nullptr) {
+    request = new nexo_mpi_request;
+  } else {
+    request->on_stack = true;
+  }
   request->kind = kind;
   request->comm = comm;
   if (comm != MPI_COMM_NULL) retain_comm(comm);
@@ -129,14 +136,16 @@ SendMode engine_mode(Mode mode) {
 }
 
 // Starts a send; *out is the request (a Kind::done one for PROC_NULL and buffered sends).
+// `storage`: where the request lives for a blocking call (nullptr: on the heap).
 int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-               Mode mode, MPI_Request* out, const char* function) {
+               Mode mode, MPI_Request* out, const char* function,
+               nexo_mpi_request* storage = nullptr) {
   if (int rc = check_initialized(function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_buffer(comm, buf, count, type, function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_rank(comm, dest, false, function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_tag(comm, tag, false, function); rc != MPI_SUCCESS) return rc;
   if (dest == MPI_PROC_NULL) {
-    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL);
+    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL, storage);
     fill_status(&(*out)->status, MPI_PROC_NULL, MPI_ANY_TAG, 0, false, MPI_SUCCESS);
     return MPI_SUCCESS;
   }
@@ -168,12 +177,12 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
     MPI_Request inner = new_request(nexo_mpi_request::Kind::send, comm);
     inner->id = *id;
     adopt_request(inner, offset);
-    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL);
+    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL, storage);
     fill_status(&(*out)->status, comm->rank, tag, static_cast<std::int64_t>(bytes), false,
                 MPI_SUCCESS);
     return MPI_SUCCESS;
   }
-  MPI_Request request = new_request(nexo_mpi_request::Kind::send, comm);
+  MPI_Request request = new_request(nexo_mpi_request::Kind::send, comm, storage);
   std::span<const std::byte> data;
   if (auto dense = dense_bytes(buf, n, type)) {
     data = *dense;
@@ -191,18 +200,18 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
 }
 
 int start_recv(void* buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
-               MPI_Request* out, const char* function) {
+               MPI_Request* out, const char* function, nexo_mpi_request* storage = nullptr) {
   if (int rc = check_initialized(function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_buffer(comm, buf, count, type, function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_rank(comm, source, true, function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_tag(comm, tag, true, function); rc != MPI_SUCCESS) return rc;
   if (source == MPI_PROC_NULL) {
-    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL);
+    *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL, storage);
     (*out)->status = proc_null_status();
     return MPI_SUCCESS;
   }
   const auto n = static_cast<std::size_t>(count);
-  MPI_Request request = new_request(nexo_mpi_request::Kind::receive, comm);
+  MPI_Request request = new_request(nexo_mpi_request::Kind::receive, comm, storage);
   std::span<std::byte> into;
   if (auto dense = dense_bytes(buf, n, type)) {
     into = *dense;
@@ -332,8 +341,10 @@ int MPI_Irecv(void* buf, int count, MPI_Datatype datatype, int source, int tag, 
 namespace {
 int blocking_send(const void* buf, int count, MPI_Datatype datatype, int dest, int tag,
                   MPI_Comm comm, Mode mode, const char* function) {
+  nexo_mpi_request storage;  // the request never leaves this call
   MPI_Request request = MPI_REQUEST_NULL;
-  if (int rc = start_send(buf, count, datatype, dest, tag, comm, mode, &request, function);
+  if (int rc =
+          start_send(buf, count, datatype, dest, tag, comm, mode, &request, function, &storage);
       rc != MPI_SUCCESS)
     return rc;
   return wait_one(&request, MPI_STATUS_IGNORE, function);
@@ -363,8 +374,9 @@ int MPI_Rsend(const void* buf, int count, MPI_Datatype datatype, int dest, int t
 int MPI_Recv(void* buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
              MPI_Status* status) {
   TraceCall trace(__func__);
+  nexo_mpi_request storage;  // the request never leaves this call
   MPI_Request request = MPI_REQUEST_NULL;
-  if (int rc = start_recv(buf, count, datatype, source, tag, comm, &request, __func__);
+  if (int rc = start_recv(buf, count, datatype, source, tag, comm, &request, __func__, &storage);
       rc != MPI_SUCCESS)
     return rc;
   return wait_one(&request, status, __func__);
@@ -374,13 +386,15 @@ int MPI_Sendrecv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, int 
                  void* recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
                  MPI_Comm comm, MPI_Status* status) {
   TraceCall trace(__func__);
+  nexo_mpi_request receive_storage, send_storage;  // never leave this call
   MPI_Request receive = MPI_REQUEST_NULL;
   MPI_Request send = MPI_REQUEST_NULL;
-  if (int rc = start_recv(recvbuf, recvcount, recvtype, source, recvtag, comm, &receive, __func__);
+  if (int rc = start_recv(recvbuf, recvcount, recvtype, source, recvtag, comm, &receive, __func__,
+                          &receive_storage);
       rc != MPI_SUCCESS)
     return rc;
   if (int rc = start_send(sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::standard, &send,
-                          __func__);
+                          __func__, &send_storage);
       rc != MPI_SUCCESS) {
     // The receive stays posted in the engine; cancel it so nothing writes recvbuf later.
     if (receive->kind == nexo_mpi_request::Kind::receive) runtime()->engine().cancel(receive->id);

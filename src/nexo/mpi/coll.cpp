@@ -15,12 +15,22 @@ Error invalid(const char* what, const std::string& why) {
   return Error(ErrorKind::invalid_argument, std::string(what) + ": " + why);
 }
 
+void Step::add(CollChannel::RequestId id) {
+  if (count_ < kInline) {
+    inline_[count_] = id;
+  } else {
+    if (count_ == kInline) spilled_.assign(inline_.begin(), inline_.end());
+    spilled_.push_back(id);
+  }
+  ++count_;
+}
+
 Result<void> Step::recv(int from, int tag, Bytes buffer) {
   auto id = channel_.irecv(from, tag, buffer);
   if (!id)
     return std::move(id).error().with_context(std::string(what_) + ": receive from rank " +
                                               std::to_string(from));
-  ids_.push_back(*id);
+  add(*id);
   return ok();
 }
 
@@ -29,14 +39,18 @@ Result<void> Step::send(int to, int tag, ConstBytes data) {
   if (!id)
     return std::move(id).error().with_context(std::string(what_) + ": send to rank " +
                                               std::to_string(to));
-  ids_.push_back(*id);
+  add(*id);
   return ok();
 }
 
 Result<void> Step::wait() {
-  if (ids_.empty()) return ok();
-  auto done = channel_.wait_all(ids_);
-  ids_.clear();
+  if (count_ == 0) return ok();
+  const std::span<const CollChannel::RequestId> ids =
+      count_ <= kInline ? std::span<const CollChannel::RequestId>(inline_.data(), count_)
+                        : std::span<const CollChannel::RequestId>(spilled_);
+  auto done = channel_.wait_all(ids);
+  count_ = 0;
+  spilled_.clear();
   if (!done) return std::move(done).error().with_context(what_);
   return ok();
 }

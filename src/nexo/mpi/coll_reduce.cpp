@@ -3,6 +3,7 @@
 // lower ranks is always passed as `in`; where the lower part is in the buffer that must keep the
 // result, the two are combined the other way round and the result copied or swapped back.
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,7 +111,14 @@ Result<void> allreduce_doubling(CollChannel& channel, Bytes acc, const Reduction
   int r = channel.rank();
   int pof2 = floor_pow2(n);
   int rem = n - pof2;
-  std::vector<std::byte> tmp(acc.size());
+  // A small vector (the common allreduce of a few numbers) needs no allocation.
+  std::array<std::byte, 256> small;
+  std::vector<std::byte> large;
+  Bytes tmp(small.data(), acc.size());
+  if (acc.size() > small.size()) {
+    large.resize(acc.size());
+    tmp = Bytes(large);
+  }
   int newrank = r - rem;
   if (r < 2 * rem) {
     Step step(channel, "allreduce");

@@ -3,6 +3,7 @@
 // layouts and the two ring phases.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -73,9 +74,15 @@ class Step {
   Result<void> wait();
 
  private:
+  // Most steps have one or two requests: kept inline, no allocation per step.
+  static constexpr std::size_t kInline = 4;
+  void add(CollChannel::RequestId id);
+
   CollChannel& channel_;
   const char* what_;
-  std::vector<CollChannel::RequestId> ids_;
+  std::array<CollChannel::RequestId, kInline> inline_{};
+  std::size_t count_ = 0;
+  std::vector<CollChannel::RequestId> spilled_;  // every id, once there are more than kInline
 };
 
 // One receive and one send with their wait: the step of every symmetric exchange.

@@ -11,10 +11,18 @@ std::size_t Matcher::KeyHash::operator()(const Envelope& e) const noexcept {
   return static_cast<std::size_t>(h ^ (h >> 29));
 }
 
+void Matcher::drop_if_many(Queues& queues, Queues::iterator emptied) {
+  if (queues.size() > kKeepQueues) queues.erase(emptied);
+}
+
 bool Matcher::has_posted_for(const Envelope& message) const {
-  return posted_.count(message) || posted_.count({message.context, message.source, kAnyTag}) ||
-         posted_.count({message.context, kAnySource, message.tag}) ||
-         posted_.count({message.context, kAnySource, kAnyTag});
+  auto posted = [this](const Envelope& key) {
+    auto it = posted_.find(key);
+    return it != posted_.end() && !it->second.empty();
+  };
+  return posted(message) || posted({message.context, message.source, kAnyTag}) ||
+         posted({message.context, kAnySource, message.tag}) ||
+         posted({message.context, kAnySource, kAnyTag});
 }
 
 std::optional<Matcher::Handle> Matcher::arrive(const Envelope& message, Handle handle) {
@@ -24,11 +32,12 @@ std::optional<Matcher::Handle> Matcher::arrive(const Envelope& message, Handle h
       {message.context, kAnySource, message.tag},
       {message.context, kAnySource, kAnyTag},
   };
-  std::deque<Entry>* best = nullptr;
+  Queue* best = nullptr;
   Queues::iterator best_it;
   for (const Envelope& key : candidates) {
+    if (posted_size_ == 0) break;
     auto it = posted_.find(key);
-    if (it == posted_.end()) continue;
+    if (it == posted_.end() || it->second.empty()) continue;
     if (best == nullptr || it->second.front().seq < best->front().seq) {
       best = &it->second;
       best_it = it;
@@ -37,8 +46,8 @@ std::optional<Matcher::Handle> Matcher::arrive(const Envelope& message, Handle h
   if (best != nullptr) {
     const Handle receive = best->front().handle;
     best->pop_front();
-    if (best->empty()) posted_.erase(best_it);
-    posted_index_.erase(receive);
+    --posted_size_;
+    if (best->empty()) drop_if_many(posted_, best_it);
     return receive;
   }
   unexpected_[message].push_back({next_seq_++, handle});
@@ -47,20 +56,20 @@ std::optional<Matcher::Handle> Matcher::arrive(const Envelope& message, Handle h
   return std::nullopt;
 }
 
-const std::deque<Matcher::Entry>* Matcher::earliest_unexpected(const Envelope& pattern,
-                                                               Envelope& key) const {
+const Matcher::Queue* Matcher::earliest_unexpected(const Envelope& pattern, Envelope& key) const {
+  if (unexpected_size_ == 0) return nullptr;
   if (pattern.source != kAnySource && pattern.tag != kAnyTag) {
     auto it = unexpected_.find(pattern);
     key = pattern;
-    return it == unexpected_.end() ? nullptr : &it->second;
+    return it == unexpected_.end() || it->second.empty() ? nullptr : &it->second;
   }
   auto context = index_.find(pattern.context);
   if (context == index_.end()) return nullptr;
-  const std::deque<Entry>* best = nullptr;
+  const Queue* best = nullptr;
   auto consider = [&](std::int32_t source, std::int32_t tag) {
     const Envelope candidate{pattern.context, source, tag};
     auto it = unexpected_.find(candidate);
-    if (it == unexpected_.end()) return;
+    if (it == unexpected_.end() || it->second.empty()) return;
     if (best == nullptr || it->second.front().seq < best->front().seq) {
       best = &it->second;
       key = candidate;
@@ -89,7 +98,7 @@ void Matcher::pop_unexpected(const Envelope& key) {
   it->second.pop_front();
   --unexpected_size_;
   if (!it->second.empty()) return;
-  unexpected_.erase(it);
+  drop_if_many(unexpected_, it);
   auto context = index_.find(key.context);
   auto source = context->second.find(key.source);
   source->second.erase(key.tag);
@@ -106,7 +115,7 @@ std::optional<Matcher::Handle> Matcher::post(const Envelope& pattern, Handle rec
     return message;
   }
   posted_[pattern].push_back({next_seq_++, receive});
-  posted_index_.emplace(receive, pattern);
+  ++posted_size_;
   return std::nullopt;
 }
 
@@ -117,16 +126,32 @@ std::optional<Matcher::Probed> Matcher::probe(const Envelope& pattern) const {
   return Probed{queue->front().handle, key};
 }
 
+// Without the pattern: a scan of the posted queues (cancelling is rare, and an index for it
+// would cost every post).
 bool Matcher::cancel(Handle receive) {
-  auto indexed = posted_index_.find(receive);
-  if (indexed == posted_index_.end()) return false;
-  auto queue = posted_.find(indexed->second);
-  auto& entries = queue->second;
-  entries.erase(std::find_if(entries.begin(), entries.end(),
-                             [&](const Entry& e) { return e.handle == receive; }));
-  if (entries.empty()) posted_.erase(queue);
-  posted_index_.erase(indexed);
-  return true;
+  for (auto& [pattern, entries] : posted_) {
+    for (std::size_t i = 0; i < entries.size(); ++i)
+      if (entries[i].handle == receive) return cancel(pattern, receive);
+  }
+  return false;
+}
+
+bool Matcher::cancel(const Envelope& pattern, Handle receive) {
+  auto it = posted_.find(pattern);
+  if (it == posted_.end()) return false;
+  Queue& entries = it->second;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].handle != receive) continue;
+    // Rebuilt without it, in order.
+    Queue kept;
+    for (std::size_t j = 0; j < entries.size(); ++j)
+      if (j != i) kept.push_back(entries[j]);
+    entries = std::move(kept);
+    --posted_size_;
+    if (entries.empty()) drop_if_many(posted_, it);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace nexo::mpi

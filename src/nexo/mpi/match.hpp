@@ -23,7 +23,10 @@
 //     sources, then tags) are compared by sequence number: the cost is the
 //     number of distinct (source, tag) pairs pending in that context, never
 //     the number of messages.
-// Empty queues are erased, so memory follows what is pending.
+// A queue that empties is kept (with its storage) while its map holds at most
+// kKeepQueues queues, so that a steady exchange on a few (context, source,
+// tag) triples allocates nothing; past that, empty queues are erased, so memory
+// follows what is pending. Empty queues in a map are skipped as if absent.
 //
 // Handles are the caller's (request ids, message ids); the Matcher stores and
 // returns them, nothing else. Not thread-safe: one rank's engine owns it.
@@ -31,10 +34,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "nexo/base/ring.hpp"
 
 namespace nexo::mpi {
 
@@ -83,8 +87,13 @@ class Matcher {
 
   // Removes a posted receive that has not matched; false if it is not posted.
   bool cancel(Handle receive);
+  // The same, given the pattern it was posted with (no scan of the other patterns' queues).
+  bool cancel(const Envelope& pattern, Handle receive);
 
-  std::size_t posted_count() const noexcept { return posted_index_.size(); }
+  std::size_t posted_count() const noexcept { return posted_size_; }
+
+  // How many empty queues a map keeps (see Design).
+  static constexpr std::size_t kKeepQueues = 64;
   std::size_t unexpected_count() const noexcept { return unexpected_size_; }
 
  private:
@@ -95,19 +104,22 @@ class Matcher {
   struct KeyHash {
     std::size_t operator()(const Envelope& e) const noexcept;
   };
-  using Queues = std::unordered_map<Envelope, std::deque<Entry>, KeyHash>;
+  using Queue = Ring<Entry>;
+  using Queues = std::unordered_map<Envelope, Queue, KeyHash>;
   // context -> source -> tags whose unexpected queue is not empty.
   using Index =
       std::unordered_map<std::uint32_t,
                          std::unordered_map<std::int32_t, std::unordered_set<std::int32_t>>>;
 
   // The unexpected queue whose head matches `pattern` earliest; nullptr if none.
-  const std::deque<Entry>* earliest_unexpected(const Envelope& pattern, Envelope& key) const;
+  const Queue* earliest_unexpected(const Envelope& pattern, Envelope& key) const;
   void pop_unexpected(const Envelope& key);
+  // After a queue of `queues` emptied: erases it unless the map is small (kKeepQueues).
+  static void drop_if_many(Queues& queues, Queues::iterator emptied);
 
   std::uint64_t next_seq_ = 0;
   Queues posted_;
-  std::unordered_map<Handle, Envelope> posted_index_;  // for cancel
+  std::size_t posted_size_ = 0;
   Queues unexpected_;
   Index index_;
   std::size_t unexpected_size_ = 0;

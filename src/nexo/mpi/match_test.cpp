@@ -20,6 +20,38 @@ TEST(MpiMatch, ExactMatchBothWays) {
   EXPECT_EQ(m.unexpected_count(), 0u);
 }
 
+// Emptied queues are kept while the maps are small and erased past kKeepQueues: either way an
+// empty queue matches nothing, and order holds across many (source, tag) pairs.
+TEST(MpiMatch, ManyTriplesAcrossTheKeptQueueLimit) {
+  Matcher m;
+  const int tags = static_cast<int>(3 * Matcher::kKeepQueues);
+  for (int round = 0; round < 3; ++round) {
+    for (int tag = 0; tag < tags; ++tag)
+      EXPECT_FALSE(m.arrive({1, tag % 3, tag}, static_cast<Matcher::Handle>(tag)));
+    EXPECT_EQ(m.unexpected_count(), static_cast<std::size_t>(tags));
+    // Wildcards take them in arrival order; a drained triple then matches nothing.
+    for (int tag = 0; tag < tags; ++tag) {
+      const Envelope pattern =
+          tag % 2 == 0 ? Envelope{1, kAnySource, kAnyTag} : Envelope{1, tag % 3, kAnyTag};
+      EXPECT_EQ(m.post(pattern, 1000), std::optional<Matcher::Handle>(tag));
+    }
+    EXPECT_FALSE(m.probe({1, kAnySource, kAnyTag}));
+    EXPECT_FALSE(m.has_posted_for({1, 0, 0}));
+    // Receives posted on every triple, matched by arrivals in turn, and one cancelled by
+    // pattern.
+    for (int tag = 0; tag < tags; ++tag)
+      EXPECT_FALSE(m.post({1, tag % 3, tag}, static_cast<Matcher::Handle>(tag)));
+    EXPECT_TRUE(m.cancel({1, 0, 0}, 0));
+    EXPECT_FALSE(m.cancel({1, 0, 0}, 0));
+    EXPECT_FALSE(m.arrive({1, 0, 0}, 5000));
+    EXPECT_EQ(m.post({1, 0, 0}, 6000), std::optional<Matcher::Handle>(5000));
+    for (int tag = 1; tag < tags; ++tag)
+      EXPECT_EQ(m.arrive({1, tag % 3, tag}, 7000), std::optional<Matcher::Handle>(tag));
+    EXPECT_EQ(m.posted_count(), 0u);
+    EXPECT_EQ(m.unexpected_count(), 0u);
+  }
+}
+
 TEST(MpiMatch, MessageMatchesEarliestPostedReceiveAcrossWildcards) {
   Matcher m;
   EXPECT_FALSE(m.post({1, kAnySource, kAnyTag}, 1));

@@ -7,6 +7,9 @@
 namespace nexo::mpi {
 namespace {
 
+// An unexpected message's slot keeps the storage of its copy, up to this size, for the next one.
+constexpr std::size_t kKeptUnexpectedBytes = 4096;
+
 Error invalid(std::string what) {
   return Error(ErrorKind::invalid_argument, "mpi: " + std::move(what));
 }
@@ -27,15 +30,46 @@ std::size_t Engine::frame_capacity() const noexcept {
          std::max({config_.eager_limit, kDataOffsetSize + config_.max_frame, kPullSize});
 }
 
-Engine::RequestId Engine::add_request(Request request) {
-  const RequestId id = next_id_++;
-  request.id = id;
-  requests_.emplace(id, std::move(request));
+Engine::RequestId Engine::add_request(const Request& request) {
+  std::uint32_t index = 0;
+  if (free_.empty()) {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    index = free_.back();
+    free_.pop_back();
+  }
+  Slot& slot = slots_[index];
+  // A slot's first use gives id index + 1 (a fresh engine counts 1, 2, 3...).
+  const RequestId id = (RequestId{slot.uses++} << 32) | (RequestId{index} + 1);
+  slot.request = request;
+  slot.request.id = id;
+  ++live_;
   return id;
 }
 
+Engine::Request* Engine::find(RequestId id) noexcept {
+  const auto index = static_cast<std::uint32_t>(id) - std::uint64_t{1};
+  if (index >= slots_.size()) return nullptr;
+  Request& request = slots_[index].request;
+  return request.id == id && id != 0 ? &request : nullptr;
+}
+
+const Engine::Request* Engine::find(RequestId id) const noexcept {
+  return const_cast<Engine*>(this)->find(id);
+}
+
+void Engine::release(Request& request) noexcept {
+  free_.push_back(static_cast<std::uint32_t>(request.id) - 1);
+  request.id = 0;
+  --live_;
+}
+
 void Engine::push(std::int32_t to, Outgoing out) {
-  output_[to].push_back(out);
+  const auto peer = static_cast<std::size_t>(to);
+  if (peer >= output_.size()) output_.resize(peer + 1);
+  if (output_[peer].empty()) with_output_.push_back(to);
+  output_[peer].push_back(out);
 }
 
 Result<Engine::RequestId> Engine::isend(std::int32_t dest, std::uint32_t context, std::int32_t tag,
@@ -70,11 +104,16 @@ Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t conte
   receive.buffer = buffer;
   const RequestId id = add_request(receive);
   if (const auto message = matcher_.post(receive.envelope, id)) {
-    auto it = unexpected_.find(*message);
-    const Incoming incoming = std::move(it->second);
-    unexpected_.erase(it);
+    Incoming& incoming = arrived_[*message];
     unexpected_bytes_ -= incoming.data.size();
     deliver(id, incoming, incoming.data);
+    // The slot keeps a small copy's storage for the next unexpected message.
+    if (incoming.data.capacity() > kKeptUnexpectedBytes) {
+      Bytes().swap(incoming.data);
+    } else {
+      incoming.data.clear();
+    }
+    arrived_free_.push_back(static_cast<std::uint32_t>(*message));
     reap();
   }
   return id;
@@ -90,21 +129,21 @@ void Engine::complete(Request& request) {
 }
 
 // Erases detached requests that completed; run at the end of each public call
-// that may complete one, when no reference into requests_ is held any more.
+// that may complete one, when no reference into slots_ is held any more.
 void Engine::reap() {
-  for (RequestId id : reaped_)
-    requests_.erase(id);
+  for (RequestId id : reaped_) {
+    if (Request* request = find(id)) release(*request);
+  }
   reaped_.clear();
 }
 
 Result<void> Engine::detach(RequestId id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end())
-    return invalid("detach: request " + std::to_string(id) + " is not live");
-  if (it->second.done) {
-    requests_.erase(it);
+  Request* request = find(id);
+  if (request == nullptr) return invalid("detach: request " + std::to_string(id) + " is not live");
+  if (request->done) {
+    release(*request);
   } else {
-    it->second.detached = true;
+    request->detached = true;
   }
   return ok();
 }
@@ -118,7 +157,7 @@ void Engine::complete_send_if_done(Request& send) {
 
 // A message matched receive `id`: copy it (EAGER), pull it, or ask for it (CTS).
 void Engine::deliver(RequestId id, const Incoming& message, std::span<const std::byte> eager) {
-  Request& receive = requests_.at(id);
+  Request& receive = *find(id);
   receive.matched = true;
   receive.rendezvous = message.kind == FrameKind::rts;
   receive.peer = message.from;
@@ -208,28 +247,36 @@ Result<void> Engine::on_message(std::int32_t from, const Frame& f) {
                      "the limit is " + std::to_string(config_.max_unexpected_bytes) +
                      " (EngineConfig::max_unexpected_bytes)");
   }
-  const std::uint64_t handle = next_message_++;
-  if (const auto receive = matcher_.arrive(message.envelope, handle)) {
+  // The slot it will take if no receive matches (taken only then).
+  const std::size_t slot = arrived_free_.empty() ? arrived_.size() : arrived_free_.back();
+  if (const auto receive = matcher_.arrive(message.envelope, slot)) {
     deliver(*receive, message, f.payload);
     return ok();
   }
+  if (slot == arrived_.size()) {
+    arrived_.emplace_back();
+  } else {
+    arrived_free_.pop_back();
+  }
+  Incoming& kept = arrived_[slot];
+  message.data.swap(kept.data);  // the slot's storage, reused
   message.data.assign(f.payload.begin(), f.payload.end());
-  unexpected_bytes_ += message.data.size();
+  kept = std::move(message);
+  unexpected_bytes_ += kept.data.size();
   ++counters_.unexpected_arrivals;
-  unexpected_.emplace(handle, std::move(message));
   return ok();
 }
 
 Result<void> Engine::on_cts(std::int32_t from, const Frame& f) {
-  auto it = requests_.find(f.sender_request);
-  if (it == requests_.end() || !it->second.is_send || it->second.done || !it->second.rendezvous ||
-      !it->second.announced || it->second.matched || it->second.peer != from ||
-      it->second.envelope.context != f.context) {
+  Request* found = find(f.sender_request);
+  if (found == nullptr || !found->is_send || found->done || !found->rendezvous ||
+      !found->announced || found->matched || found->peer != from ||
+      found->envelope.context != f.context) {
     return unexpected_frame(
         f, from,
         "no rendezvous send " + std::to_string(f.sender_request) + " to this rank waits for a CTS");
   }
-  Request& send = it->second;
+  Request& send = *found;
   if (f.size > send.data.size())
     return unexpected_frame(f, from, "asks for more bytes than the message has");
   send.matched = true;
@@ -239,20 +286,20 @@ Result<void> Engine::on_cts(std::int32_t from, const Frame& f) {
     send.transmitted = true;
     complete_send_if_done(send);
   } else {
-    push(from, {FrameKind::data, it->first, 0, 0, {f.context, config_.rank, send.envelope.tag}});
+    push(from, {FrameKind::data, send.id, 0, 0, {f.context, config_.rank, send.envelope.tag}});
   }
   return ok();
 }
 
 Result<void> Engine::on_data(std::int32_t from, const Frame& f) {
-  auto it = requests_.find(f.receiver_request);
-  if (it == requests_.end() || it->second.is_send || it->second.done || !it->second.rendezvous ||
-      it->second.peer != from || it->second.remote_request != f.sender_request) {
+  Request* found = find(f.receiver_request);
+  if (found == nullptr || found->is_send || found->done || !found->rendezvous ||
+      found->peer != from || found->remote_request != f.sender_request) {
     return unexpected_frame(
         f, from,
         "no receive " + std::to_string(f.receiver_request) + " waits for DATA of this send");
   }
-  Request& receive = it->second;
+  Request& receive = *found;
   if (f.size != receive.expected || f.offset != receive.progress) {
     return unexpected_frame(f, from,
                             "chunk at " + std::to_string(f.offset) + " of " +
@@ -267,15 +314,15 @@ Result<void> Engine::on_data(std::int32_t from, const Frame& f) {
 }
 
 Result<void> Engine::on_send_done(std::int32_t from, const Frame& f) {
-  auto it = requests_.find(f.sender_request);
+  Request* found = find(f.sender_request);
   const bool fin = f.kind == FrameKind::fin;
-  if (it == requests_.end() || !it->second.is_send || it->second.done || !it->second.announced ||
-      it->second.matched || it->second.peer != from || it->second.rendezvous != fin ||
-      (fin ? !config_.pull_pid.has_value() : it->second.mode != SendMode::synchronous)) {
+  if (found == nullptr || !found->is_send || found->done || !found->announced || found->matched ||
+      found->peer != from || found->rendezvous != fin ||
+      (fin ? !config_.pull_pid.has_value() : found->mode != SendMode::synchronous)) {
     return unexpected_frame(
         f, from, "no send " + std::to_string(f.sender_request) + " to this rank waits for it");
   }
-  Request& send = it->second;
+  Request& send = *found;
   send.matched = true;
   if (fin) {
     send.expected = send.data.size();
@@ -300,7 +347,7 @@ Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, b
     }
     return encode_frame(f, into);
   }
-  Request& send = requests_.at(out.local);
+  Request& send = *find(out.local);
   f.sender_request = out.local;
   if (out.kind == FrameKind::data) {
     const std::uint64_t chunk =
@@ -334,9 +381,9 @@ Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, b
 }
 
 Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> out) {
-  auto queue = output_.find(to);
-  if (queue == output_.end()) return std::size_t{0};
-  auto& frames = queue->second;
+  const auto peer = static_cast<std::size_t>(to);
+  if (to < 0 || peer >= output_.size() || output_[peer].empty()) return std::size_t{0};
+  auto& frames = output_[peer];
   bool finished = false;
   auto written = transmit(frames.front(), out, finished);
   if (!written) return std::move(written).error().with_context("to rank " + std::to_string(to));
@@ -345,7 +392,7 @@ Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> 
   Outgoing front = frames.front();
   frames.pop_front();
   if (!finished) frames.push_back(front);
-  if (frames.empty()) output_.erase(queue);
+  if (frames.empty()) with_output_.erase(std::find(with_output_.begin(), with_output_.end(), to));
   ++counters_.frames_sent;
   reap();
   return written;
@@ -358,27 +405,24 @@ std::vector<std::int32_t> Engine::peers_with_output() const {
 }
 
 void Engine::peers_with_output(std::vector<std::int32_t>& out) const {
-  out.clear();
-  for (const auto& [peer, frames] : output_)
-    out.push_back(peer);
+  out.assign(with_output_.begin(), with_output_.end());
 }
 
 Result<std::optional<Status>> Engine::test(RequestId id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return invalid("test: request " + std::to_string(id) + " is not live");
-  if (!it->second.done) return std::optional<Status>{};
-  const Status status = it->second.status;
-  requests_.erase(it);
+  Request* request = find(id);
+  if (request == nullptr) return invalid("test: request " + std::to_string(id) + " is not live");
+  if (!request->done) return std::optional<Status>{};
+  const Status status = request->status;
+  release(*request);
   return std::optional<Status>{status};
 }
 
 bool Engine::cancel(RequestId id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end() || it->second.is_send || it->second.done || it->second.matched)
-    return false;
-  if (!matcher_.cancel(id)) return false;
-  it->second.status.cancelled = true;
-  complete(it->second);
+  Request* request = find(id);
+  if (request == nullptr || request->is_send || request->done || request->matched) return false;
+  if (!matcher_.cancel(request->envelope, id)) return false;
+  request->status.cancelled = true;
+  complete(*request);
   reap();
   return true;
 }
@@ -387,7 +431,7 @@ std::optional<Status> Engine::iprobe(std::int32_t source, std::uint32_t context,
                                      std::int32_t tag) const {
   const auto probed = matcher_.probe({context, source, tag});
   if (!probed) return std::nullopt;
-  const Incoming& message = unexpected_.at(probed->message);
+  const Incoming& message = arrived_[probed->message];
   return Status{message.envelope.source, message.envelope.tag, message.size, false, false};
 }
 

@@ -41,20 +41,24 @@
 // with overloaded (the stream from that peer is then broken: the job should
 // end, as MPI implementations do when out of memory).
 //
+// Memory: a message on the expected path allocates nothing once the engine is
+// warm. Requests live in slots reused through a free list (an id names a slot
+// and that slot's use count, so a stale id is still refused), and the frames
+// waiting for a peer in a per-peer Ring that keeps its storage when empty.
+//
 // Not thread-safe: one engine per rank, driven by one thread at a time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
+#include "nexo/base/ring.hpp"
 #include "nexo/mpi/frame.hpp"
 #include "nexo/mpi/match.hpp"
 
@@ -124,7 +128,8 @@ class Engine {
   std::size_t frame_capacity() const noexcept;
 
   // Starts a send of `data` to rank `dest` (>= 0) on `context` with `tag`
-  // (>= 0). Never blocks. Returns the request's id (nonzero, never reused).
+  // (>= 0). Never blocks. Returns the request's id (nonzero; not reused before
+  // its slot has been used 2^32 times).
   Result<RequestId> isend(std::int32_t dest, std::uint32_t context, std::int32_t tag,
                           std::span<const std::byte> data, SendMode mode = SendMode::standard);
 
@@ -146,7 +151,7 @@ class Engine {
   std::vector<std::int32_t> peers_with_output() const;
   // The same into `out` (cleared first): no allocation once `out` has grown.
   void peers_with_output(std::vector<std::int32_t>& out) const;
-  bool has_output() const noexcept { return !output_.empty(); }
+  bool has_output() const noexcept { return !with_output_.empty(); }
 
   // The request's status once it is complete (the id is then released), or
   // nullopt while it is not. invalid_argument for an id that is not live.
@@ -155,8 +160,8 @@ class Engine {
   // True when the request is live and complete (test() would report it): a peek that does
   // not release it, for MPI_Testall (which releases all or none).
   bool done(RequestId id) const noexcept {
-    auto it = requests_.find(id);
-    return it != requests_.end() && it->second.done;
+    const Request* request = find(id);
+    return request != nullptr && request->done;
   }
 
   // Releases a request without waiting for it (MPI_Request_free, and a
@@ -174,7 +179,7 @@ class Engine {
   std::optional<Status> iprobe(std::int32_t source, std::uint32_t context, std::int32_t tag) const;
 
   // Requests not yet released by test(), and messages no receive matched yet.
-  std::size_t live_requests() const noexcept { return requests_.size(); }
+  std::size_t live_requests() const noexcept { return live_; }
   std::size_t unexpected_messages() const noexcept { return matcher_.unexpected_count(); }
   std::size_t unexpected_bytes() const noexcept { return unexpected_bytes_; }
   const EngineCounters& counters() const noexcept { return counters_; }
@@ -220,7 +225,16 @@ class Engine {
     Envelope envelope;         // the message's (context, source, tag)
   };
 
-  RequestId add_request(Request request);
+  // A request's slot: `request.id` is its id while it is live, 0 while free.
+  struct Slot {
+    Request request;
+    std::uint32_t uses = 0;  // the id's high half: bumped at each use
+  };
+
+  RequestId add_request(const Request& request);
+  Request* find(RequestId id) noexcept;
+  const Request* find(RequestId id) const noexcept;
+  void release(Request& request) noexcept;
   void push(std::int32_t to, Outgoing out);
   void deliver(RequestId receive, const Incoming& message, std::span<const std::byte> eager);
   void complete(Request& request);
@@ -236,14 +250,16 @@ class Engine {
 
   EngineConfig config_;
   Matcher matcher_;
-  RequestId next_id_ = 1;
-  std::uint64_t next_message_ = 1;
   std::size_t unexpected_bytes_ = 0;
   EngineCounters counters_;
-  std::unordered_map<RequestId, Request> requests_;
-  std::vector<RequestId> reaped_;  // detached requests that completed
-  std::unordered_map<std::uint64_t, Incoming> unexpected_;
-  std::unordered_map<std::int32_t, std::deque<Outgoing>> output_;
+  std::vector<Slot> slots_;                  // indexed by (id & 0xffffffff) - 1
+  std::vector<std::uint32_t> free_;          // slots not in use (indices)
+  std::size_t live_ = 0;                     // slots in use
+  std::vector<RequestId> reaped_;            // detached requests that completed
+  std::vector<Incoming> arrived_;            // unexpected messages, by the matcher's handle
+  std::vector<std::uint32_t> arrived_free_;  // arrived_ slots not in use
+  std::vector<Ring<Outgoing>> output_;       // indexed by peer rank; kept when empty
+  std::vector<std::int32_t> with_output_;    // the peers whose output_ is not empty
 };
 
 }  // namespace nexo::mpi

@@ -272,5 +272,35 @@ TEST(MpiEngine, DetachedRequestsFinishAndAreReleased) {
   EXPECT_EQ(w[1].unexpected_messages(), 1u);  // the last small send, never received
 }
 
+// Request slots are reused, ids are not: a released request's id stays refused after its slot
+// serves another request, and a long exchange keeps the engine at the few slots it needs.
+TEST(MpiEngine, StaleIdsAreRefusedAfterTheirSlotIsReused) {
+  World w(2);
+  int v = 5, got = 0;
+  const auto first = *w[0].isend(1, 1, 0, bytes_of(v));
+  w.pump();
+  ASSERT_TRUE(w.test(0, first));
+  const auto second = *w[0].isend(1, 1, 0, bytes_of(v));
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(w[0].test(first).error().is(ErrorKind::invalid_argument));
+  EXPECT_FALSE(w[0].done(first));
+  EXPECT_TRUE(w[0].detach(first).error().is(ErrorKind::invalid_argument));
+  EXPECT_FALSE(w[0].cancel(first));
+  w.pump();
+  EXPECT_TRUE(w[0].done(second));
+  ASSERT_TRUE(w.test(0, second));
+  for (int i = 0; i < 1000; ++i) {
+    const auto r = *w[1].irecv(0, 1, 0, bytes_of(got));
+    const auto s = *w[0].isend(1, 1, 0, bytes_of(i));
+    w.pump();
+    ASSERT_TRUE(w.test(0, s));
+    ASSERT_TRUE(w.test(1, r));
+    ASSERT_EQ(got, i < 2 ? 5 : i - 2);  // the two sends above came first
+  }
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  EXPECT_EQ(w[1].live_requests(), 0u);
+  EXPECT_EQ(w[1].unexpected_messages(), 2u);
+}
+
 }  // namespace
 }  // namespace nexo::mpi

@@ -21,6 +21,9 @@
 // point-to-point traffic travels on `context`, the communicator's collectives on `context + 1`,
 // so that a collective never matches a user receive (MPI 3.1 §5.2.3).
 //
+// CPUs: when the host's ranks fit the CPUs a rank may use, each binds itself to one of them (its
+// local rank-th), as Open MPI does for 2 ranks; NEXO_MPI_CPU_BIND=none turns that off.
+//
 // Threads: MPI_THREAD_FUNNELED (MPI_Init_thread reports it): every MPI call of a process comes
 // from one thread at a time, the one that called MPI_Init.
 #pragma once
@@ -86,7 +89,8 @@ struct nexo_mpi_request {
   void* buffer = nullptr;
   std::size_t count = 0;
   MPI_Datatype type = MPI_DATATYPE_NULL;
-  MPI_Status status{};  // Kind::done: the status to report
+  MPI_Status status{};    // Kind::done: the status to report
+  bool on_stack = false;  // a blocking call's own request: freed without delete
 };
 
 namespace nexo::mpi {

@@ -1,6 +1,7 @@
 #include "nexo/mpi/shm.hpp"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -28,6 +29,23 @@ void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
             nullptr, 0);
 }
 
+long membarrier(int command) noexcept {
+  return ::syscall(SYS_membarrier, command, 0, 0);
+}
+
+// Registers this process for MEMBARRIER_CMD_GLOBAL_EXPEDITED once; false where the kernel (or a
+// sandbox's filter) does not offer it.
+bool membarrier_registered() noexcept {
+  static const bool registered = [] {
+    const long commands = membarrier(MEMBARRIER_CMD_QUERY);
+    if (commands < 0 || (commands & MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0 ||
+        (commands & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
+      return false;
+    return membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+  }();
+  return registered;
+}
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -53,7 +71,10 @@ ShmWorld::ShmWorld(ShmSegment segment, int rank, ShmOptions options)
     p.writer = RingWriter(segment_.ring_indices(rank_, peer), segment_.ring_data(rank_, peer), cap);
     p.reader = RingReader(segment_.ring_indices(peer, rank_), segment_.ring_data(peer, rank_), cap,
                           options_.max_frame);
+    p.box_writer = BoxWriter(segment_.box(rank_, peer));
+    p.box_reader = BoxReader(segment_.box(peer, rank_));
   }
+  asymmetric_ = options_.asymmetric_wake && membarrier_registered();
   next_poll_ = (rank_ + 1) % nranks_;
   doorbell_seen_ = segment_.control(rank_)->doorbell.load(std::memory_order_acquire);
 }
@@ -67,14 +88,31 @@ Result<ShmWorld> ShmWorld::join(ShmSegment segment, int rank, ShmOptions options
   if (creator != ::getpid())
     (void)::prctl(PR_SET_PTRACER, static_cast<unsigned long>(creator), 0, 0, 0);
   control->probe_address.store(pull_probe_address(), std::memory_order_relaxed);
+  ShmWorld world(std::move(segment), rank, options);
+  // Before pid; never cleared: a producer that saw it may skip its fences for good.
+  if (world.asymmetric_) control->asymmetric.store(1, std::memory_order_relaxed);
   control->pid.store(::getpid(), std::memory_order_release);
-  return ShmWorld(std::move(segment), rank, options);
+  return world;
+}
+
+void ShmWorld::store_load_barrier(int peer) noexcept {
+  auto& p = peers_[static_cast<std::size_t>(peer)];
+  if (!p.asymmetric && asymmetric_ &&
+      segment_.control(peer)->asymmetric.load(std::memory_order_relaxed) != 0)
+    p.asymmetric = true;
+  if (p.asymmetric) {
+    // Both registered: the sleeper's membarrier does the rest (shm.hpp); only the compiler
+    // must keep the store before the load.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
 }
 
 void ShmWorld::wake_if_sleeping(int to) noexcept {
   RankControl* control = segment_.control(to);
-  // Orders our tail store before the load of `sleeping` (see the protocol in shm.hpp).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Orders our tail (or slot) store before the load of `sleeping` (the protocol in shm.hpp).
+  store_load_barrier(to);
   if (control->sleeping.load(std::memory_order_relaxed) != 0 &&
       control->sleeping.exchange(0, std::memory_order_acq_rel) != 0) {
     control->doorbell.fetch_add(1, std::memory_order_release);
@@ -116,9 +154,20 @@ Result<bool> ShmWorld::send(int to, FrameParts parts, Wake wake) {
                  "shm send to rank " + std::to_string(to) + ": a frame of " + std::to_string(size) +
                      " bytes while one of " + std::to_string(peer.writer.partial_size()) +
                      " is half sent");
-  std::uint64_t tail_before =
-      segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed);
-  bool done = peer.writer.write(parts, size);
+  bool done = false;
+  bool published = false;
+  if (size <= kBoxMaxFrame && box_open(peer) && peer.box_writer.write(parts, size)) {
+    done = published = true;
+    ++stats_.frames_boxed;
+  } else {
+    std::uint64_t tail_before =
+        segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed);
+    done = peer.writer.write(parts, size);
+    // Pieces of a large frame also wake the receiver: it must drain them for the rest to fit.
+    published =
+        segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed) != tail_before;
+    if (published) peer.ring_used = true;
+  }
   if (done) ++stats_.frames_sent;
   if (!done) {
     ++stats_.sends_full;
@@ -129,8 +178,7 @@ Result<bool> ShmWorld::send(int to, FrameParts parts, Wake wake) {
     peer.blocked = false;  // and stop the consumer checking
     peer.writer.indices()->writer_waiting.store(0, std::memory_order_relaxed);
   }
-  // Pieces of a large frame also wake the receiver: it must drain them for the rest to fit.
-  if (segment_.ring_indices(rank_, to)->tail.load(std::memory_order_relaxed) != tail_before) {
+  if (published) {
     if (wake == Wake::now)
       wake_if_sleeping(to);
     else
@@ -139,11 +187,37 @@ Result<bool> ShmWorld::send(int to, FrameParts parts, Wake wake) {
   return done;
 }
 
+bool ShmWorld::box_open(Peer& peer) noexcept {
+  if (peer.writer.in_progress()) return false;
+  if (!peer.ring_used) return true;
+  if (!peer.writer.drained()) return false;
+  peer.ring_used = false;
+  return true;
+}
+
+std::uint32_t ShmWorld::publish_cpu() noexcept {
+  const int cpu = ::sched_getcpu();  // glibc reads it from rseq: no system call
+  const std::uint32_t published = cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
+  auto& word = segment_.control(rank_)->cpu;
+  if (word.load(std::memory_order_relaxed) != published)
+    word.store(published, std::memory_order_relaxed);
+  return published;
+}
+
+bool ShmWorld::peer_on_cpu(std::uint32_t cpu) const noexcept {
+  for (int peer = 0; peer < nranks_; ++peer) {
+    if (peer != rank_ && segment_.control(peer)->cpu.load(std::memory_order_relaxed) == cpu)
+      return true;
+  }
+  return false;
+}
+
 bool ShmWorld::has_work() noexcept {
   for (int peer = 0; peer < nranks_; ++peer) {
     if (peer == rank_) continue;
     auto& p = peers_[static_cast<std::size_t>(peer)];
-    if (p.reader.readable() || (p.blocked && p.writer.has_room())) return true;
+    if (p.box_reader.readable() || p.reader.readable() || (p.blocked && p.writer.has_room()))
+      return true;
   }
   return false;
 }
@@ -151,19 +225,23 @@ bool ShmWorld::has_work() noexcept {
 void ShmWorld::after_release(int from) noexcept {
   RingIndices* indices = peers_[static_cast<std::size_t>(from)].reader.indices();
   // Orders our head store before the load of writer_waiting (see shm.hpp).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  store_load_barrier(from);
   // Not cleared here: the producer may not be asleep yet, and must still be woken by a later
   // release if this one did not make room enough. The producer clears it when a send succeeds.
   if (indices->writer_waiting.load(std::memory_order_relaxed) != 0) wake_if_sleeping(from);
 }
 
 bool ShmWorld::readable() noexcept {
-  for (int from = 0; from < nranks_; ++from)
-    if (from != rank_ && peers_[static_cast<std::size_t>(from)].reader.readable()) return true;
+  for (int from = 0; from < nranks_; ++from) {
+    if (from == rank_) continue;
+    auto& p = peers_[static_cast<std::size_t>(from)];
+    if (p.box_reader.readable() || p.reader.readable()) return true;
+  }
   return false;
 }
 
 Result<std::size_t> ShmWorld::poll(const Deliver& deliver, std::size_t max_frames) {
+  publish_cpu();  // where this rank runs while it works, for its peers' wait()
   // A batch per rank so that one busy sender does not starve the others.
   constexpr std::size_t kBatch = 32;
   std::size_t total = 0;
@@ -174,17 +252,34 @@ Result<std::size_t> ShmWorld::poll(const Deliver& deliver, std::size_t max_frame
       int from = next_poll_;
       next_poll_ = (next_poll_ + 1) % nranks_;
       if (from == rank_) continue;
-      std::size_t limit = std::min(kBatch, max_frames - total);
-      auto& reader = peers_[static_cast<std::size_t>(from)].reader;
-      std::uint64_t before = reader.position();
-      auto got =
-          reader.read(limit, [&](std::span<const std::byte> frame) { deliver(from, frame); });
-      if (!got)
-        return std::move(got).error().with_context("shm ring from rank " + std::to_string(from));
-      if (reader.position() != before) after_release(from);
-      total += *got;
-      stats_.frames_received += *got;
-      if (*got == limit) again = true;
+      const std::size_t limit = std::min(kBatch, max_frames - total);
+      auto& peer = peers_[static_cast<std::size_t>(from)];
+      auto to_deliver = [&](std::span<const std::byte> frame) { deliver(from, frame); };
+      // The box first, then the ring up to the tail loaded before it (send order in shm.hpp).
+      peer.reader.refresh();
+      std::size_t got = 0;
+      bool box_empty = false;
+      while (got < limit) {
+        auto boxed = peer.box_reader.read_one(to_deliver);
+        if (!boxed)
+          return std::move(boxed).error().with_context("shm box from rank " + std::to_string(from));
+        if (!*boxed) {
+          box_empty = true;
+          break;
+        }
+        ++got;
+      }
+      if (box_empty) {
+        const std::uint64_t before = peer.reader.position();
+        auto read = peer.reader.read_published(limit - got, to_deliver);
+        if (!read)
+          return std::move(read).error().with_context("shm ring from rank " + std::to_string(from));
+        if (peer.reader.position() != before) after_release(from);
+        got += *read;
+      }
+      total += got;
+      stats_.frames_received += got;
+      if (got == limit) again = true;
     }
   }
   return total;
@@ -198,12 +293,21 @@ Result<bool> ShmWorld::sleep_once(std::chrono::steady_clock::time_point deadline
     return true;
   }
   control->sleeping.store(1, std::memory_order_relaxed);
+  // The sleeper's side of the handshake (shm.hpp): a membarrier stands for the fences of the
+  // producers that skip theirs; if it fails they may have, so the sleep is kept short.
+  bool bounded = false;
+  if (asymmetric_ && membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0) bounded = true;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (has_work()) {
     control->sleeping.store(0, std::memory_order_relaxed);
     return true;
   }
   timespec relative{};
+  if (bounded) {
+    const auto cap = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+    if (forever || cap < deadline) deadline = cap;
+    forever = false;
+  }
   if (!forever) {
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::nanoseconds::zero()) {
@@ -232,10 +336,13 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
   auto spin_until =
       start + std::min<std::chrono::nanoseconds>(options_.spin, forever ? options_.spin : *timeout);
   // A pure spin first (a message from a running peer is seen within a cache-line transfer);
-  // past kPureSpin, each round of polls ends in sched_yield(), so that a peer the scheduler put
-  // on this CPU (other load, no pinning) runs instead of waiting out the whole spin.
-  constexpr auto kPureSpin = std::chrono::microseconds(5);
-  const auto pure_until = start + kPureSpin;
+  // past ShmOptions::pure_spin, a round of polls ends in sched_yield() when a peer last ran on this
+  // CPU (the scheduler put it here: other load, no pinning), so that it runs instead of waiting out
+  // the whole spin; and every kYieldAnyway, in case a peer moved here since it said.
+  constexpr auto kYieldAnyway = std::chrono::microseconds(100);
+  const auto pure_until = start + options_.pure_spin;
+  auto next_yield = start + kYieldAnyway;
+  std::uint32_t cpu = publish_cpu();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (has_work()) return true;
@@ -243,7 +350,12 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= spin_until) break;
-    if (now >= pure_until) ::sched_yield();
+    if (now < pure_until) continue;
+    cpu = publish_cpu();
+    if (now >= next_yield || cpu == 0 || peer_on_cpu(cpu)) {
+      ::sched_yield();
+      next_yield = now + kYieldAnyway;
+    }
   }
   while (true) {
     auto woke = sleep_once(deadline, forever);

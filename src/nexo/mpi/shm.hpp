@@ -2,9 +2,20 @@
 //
 // Each rank joins a ShmSegment (shm_segment.hpp) as its rank and then moves whole frames,
 // opaque bytes, to any other rank through the lock-free ring of that ordered pair
-// (shm_ring.hpp). Frames of any size work: larger than half a ring they travel in pieces and
-// the receiver joins them. Large messages should not travel through the rings at all: the
-// receiver pulls them straight from the sender's memory with pull() (shm_pull.hpp), one copy.
+// (shm_ring.hpp), or, for a frame of at most kBoxMaxFrame bytes, through that pair's fast box
+// (shm_box.hpp: one cache-line transfer instead of two or three).
+//
+// Send order across box and ring. The two are one stream per pair, in send order:
+//   sender:   a frame goes in the box only when the ring is drained (the receiver released
+//             everything the sender put in it: head == tail) and a slot is free; else in the ring.
+//   receiver: per sender, it loads the ring's tail (acquire), delivers what is in the box, and
+//             only when the box is empty, the ring records published up to that tail.
+// A box frame is thus older than every ring record not yet consumed (it went in while the ring
+// was drained), and a box frame older than a ring record the receiver saw published is visible
+// by then (the tail's release/acquire), so the box is always drained first. Frames of any size
+// work: larger than half a ring they travel in pieces and the receiver joins them. Large messages
+// should not travel through the rings at all: the receiver pulls them straight from the sender's
+// memory with pull() (shm_pull.hpp), one copy.
 //
 // Idle waiting, and why no wake-up is lost. Each rank has a doorbell (a futex word) and a
 // `sleeping` flag in the segment. A rank with nothing to do spins for ShmOptions::spin (after
@@ -32,6 +43,18 @@
 // sleeps too, and wakes when there is room. A producer that sends many frames may defer the check
 // (Wake::deferred) and ring once with flush_doorbells().
 //
+// The asymmetric handshake. A seq_cst fence on the producer's path costs more than the rest of
+// a small send (it waits for the stores of the frame to leave the store buffer, cache misses
+// included). Where the kernel has membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), each rank
+// registers at join and says so in its RankControl (`asymmetric`); a rank going to sleep then
+// issues that membarrier in place of its fence, which runs a full barrier on every CPU that
+// runs a registered process, and a registered producer needs only a compiler barrier between
+// its store and its load of `sleeping` (or `writer_waiting`) toward such a rank: either its store
+// was before the barrier (and the sleeper's re-check sees it) or its load is after it (and sees
+// the sleeper's flag). Toward a rank that did not register, or from one, both sides fence as
+// above. A membarrier that fails after registering (it should not) makes that sleep end within
+// 1 ms. ShmOptions::asymmetric_wake = false keeps the fences (the tests run both).
+//
 // Thread contract: a ShmWorld is used by one thread at a time (the rank's progress engine).
 // Move-only (the rings live in the segment's mapping, which does not move).
 #pragma once
@@ -47,6 +70,7 @@
 
 #include "nexo/base/bytes.hpp"
 #include "nexo/base/result.hpp"
+#include "nexo/mpi/shm_box.hpp"
 #include "nexo/mpi/shm_ring.hpp"
 #include "nexo/mpi/shm_segment.hpp"
 
@@ -56,9 +80,14 @@ struct ShmOptions {
   // How long wait() polls the rings before it sleeps on the futex. Short: with more ranks than
   // cores a spinning rank steals the core of the rank it waits for.
   std::chrono::nanoseconds spin{std::chrono::microseconds(4)};
+  // How long of that wait() polls without yielding the CPU (see wait()). 0 suits more ranks
+  // than CPUs: the rank waited for is then often runnable on this CPU.
+  std::chrono::nanoseconds pure_spin{std::chrono::microseconds(5)};
   // The largest frame a receiver joins from pieces (a bound on what a bad peer can make it
   // allocate).
   std::size_t max_frame = std::size_t{1} << 32;
+  // Use the asymmetric handshake (membarrier) when the kernel offers it.
+  bool asymmetric_wake = true;
 };
 
 // When a send checks whether the receiver sleeps.
@@ -71,6 +100,7 @@ enum class Wake : std::uint8_t {
 struct ShmStats {
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_received = 0;
+  std::uint64_t frames_boxed = 0;    // of frames_sent: through a fast box
   std::uint64_t sends_full = 0;      // send() found the ring full
   std::uint64_t wakes_sent = 0;      // FUTEX_WAKE calls made for a peer (data or room)
   std::uint64_t sleeps = 0;          // FUTEX_WAIT calls
@@ -123,7 +153,10 @@ class ShmWorld {
 
   // Blocks until a frame is readable, a ring that a send found full has room, the doorbell
   // rang (since the last wait), or `timeout` passes (nullopt: no limit). Spins for
-  // ShmOptions::spin first, then sleeps on the futex. Returns true if woken, false on timeout.
+  // ShmOptions::spin first, then sleeps on the futex. While it spins it yields the CPU only
+  // when a peer last ran on this CPU (it may be runnable here and wait for its turn), or
+  // every 100 us in case one moved here since; a yield to unrelated load would cost the rank
+  // a whole time slice. Returns true if woken, false on timeout.
   // A spurious true is possible (a doorbell rung for data already polled).
   Result<bool> wait(Timeout timeout);
 
@@ -135,11 +168,17 @@ class ShmWorld {
   Result<bool> can_pull_from(int rank);
 
   const ShmStats& stats() const noexcept { return stats_; }
+  // Whether this rank uses the asymmetric handshake (see above).
+  bool asymmetric_wake() const noexcept { return asymmetric_; }
 
  private:
   struct Peer {
     RingWriter writer;  // this rank -> peer
     RingReader reader;  // peer -> this rank
+    BoxWriter box_writer;
+    BoxReader box_reader;
+    bool ring_used = false;   // the ring may hold frames the peer has not consumed: no box
+    bool asymmetric = false;  // the peer membarriers before it sleeps (once seen, for good)
     bool wake_pending = false;
     bool blocked = false;      // the last send to this peer found the ring full
     std::int8_t pull_ok = -1;  // -1 unknown, 0 no, 1 yes
@@ -147,8 +186,16 @@ class ShmWorld {
 
   ShmWorld(ShmSegment segment, int rank, ShmOptions options);
   void wake_if_sleeping(int to) noexcept;
+  // The barrier between a store the peer may sleep on and the load of its flag.
+  void store_load_barrier(int peer) noexcept;
+  // Whether the next small frame to `peer` may go in the box (see send order above).
+  bool box_open(Peer& peer) noexcept;
   // Something for wait() to return for: a frame, a piece, or room in a ring a send found full.
   bool has_work() noexcept;
+  // Publishes the CPU this rank runs on (RankControl::cpu); returns it plus 1 (0: unknown).
+  std::uint32_t publish_cpu() noexcept;
+  // Whether a peer last ran on CPU `cpu` (plus 1, as published).
+  bool peer_on_cpu(std::uint32_t cpu) const noexcept;
   void after_release(int from) noexcept;
   Result<bool> sleep_once(std::chrono::steady_clock::time_point deadline, bool forever);
 
@@ -158,6 +205,7 @@ class ShmWorld {
   ShmOptions options_;
   std::vector<Peer> peers_;  // indexed by rank; peers_[rank_] unused
   int next_poll_ = 0;        // where the next poll starts (round robin)
+  bool asymmetric_ = false;  // registered for membarrier: sleeps after one (see above)
   std::uint32_t doorbell_seen_ = 0;
   ShmStats stats_;  // the doorbell's value when the last wait ended
 };

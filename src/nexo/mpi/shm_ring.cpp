@@ -123,8 +123,8 @@ void RingReader::copy_out(std::uint64_t pos, std::byte* dst, std::size_t len) co
   if (first < len) std::memcpy(dst + first, data_, len - first);
 }
 
-Result<RingReader::Next> RingReader::next() noexcept {
-  if (!readable()) return Next{};
+Result<RingReader::Next> RingReader::next(bool reload) noexcept {
+  if (reload ? !readable() : tail_cached_ == head_) return Next{};
   const std::size_t cap = mask_ + 1;
   std::size_t available = static_cast<std::size_t>(tail_cached_ - head_);
   RecordHeader header;

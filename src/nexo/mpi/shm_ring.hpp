@@ -84,6 +84,12 @@ class RingWriter {
   std::size_t capacity() const noexcept { return mask_ + 1; }
   // True when the consumer has freed room since the writer last found the ring full (reloads head).
   bool has_room() noexcept { return free_bytes(capacity()) >= blocked_need_; }
+  // True when the consumer has released everything published and no frame is half written
+  // (loads head: a cache miss when the consumer moved it).
+  bool drained() noexcept {
+    head_cached_ = indices_->head.load(std::memory_order_acquire);
+    return head_cached_ == tail_ && !started_;
+  }
   RingIndices* indices() const noexcept { return indices_; }
 
  private:
@@ -124,7 +130,15 @@ class RingReader {
   template <class Deliver>
   Result<std::size_t> read(std::size_t max_frames, Deliver&& deliver);
 
+  // Loads the producer's tail (acquire), then read_published() sees what was published up to
+  // this point and nothing later: ShmWorld drains a pair's box between the two (shm.hpp).
+  void refresh() noexcept { tail_cached_ = indices_->tail.load(std::memory_order_acquire); }
+  template <class Deliver>
+  Result<std::size_t> read_published(std::size_t max_frames, Deliver&& deliver);
+
  private:
+  template <class Deliver>
+  Result<std::size_t> read_records(std::size_t max_frames, bool reload, Deliver&& deliver);
   // The next record, or an empty span with `more` false. Releases nothing.
   struct Next {
     bool ready = false;
@@ -132,7 +146,8 @@ class RingReader {
     std::span<const std::byte> bytes;
     std::uint64_t end = 0;  // position after the record
   };
-  Result<Next> next() noexcept;
+  // reload: load the tail when the cached copy says empty (else only what refresh() saw).
+  Result<Next> next(bool reload) noexcept;
   void release(std::uint64_t end) noexcept {
     indices_->head.store(head_ = end, std::memory_order_release);
   }
@@ -151,9 +166,20 @@ class RingReader {
 
 template <class Deliver>
 Result<std::size_t> RingReader::read(std::size_t max_frames, Deliver&& deliver) {
+  return read_records(max_frames, true, deliver);
+}
+
+template <class Deliver>
+Result<std::size_t> RingReader::read_published(std::size_t max_frames, Deliver&& deliver) {
+  return read_records(max_frames, false, deliver);
+}
+
+template <class Deliver>
+Result<std::size_t> RingReader::read_records(std::size_t max_frames, bool reload,
+                                             Deliver&& deliver) {
   std::size_t delivered = 0;
   while (delivered < max_frames) {
-    auto next_record = next();
+    auto next_record = next(reload);
     if (!next_record) return std::move(next_record).error();
     if (!next_record->ready) break;
     if (next_record->frame) {

@@ -30,13 +30,20 @@ std::string unique_name() {
          std::to_string(random());
 }
 
+// Where the boxes start: after the rings, rounded up to a box's alignment.
+std::size_t boxes_offset(std::size_t nranks, std::size_t rings, std::size_t ring_bytes) noexcept {
+  const std::size_t end =
+      kControlOffset + nranks * sizeof(RankControl) + rings * kRingStride(ring_bytes);
+  return (end + alignof(FastBox) - 1) & ~(alignof(FastBox) - 1);
+}
+
 }  // namespace
 
 std::size_t ShmSegment::layout_size(std::size_t nranks, std::size_t ring_bytes) noexcept {
   std::size_t rings = nranks * (nranks - (nranks > 0 ? 1 : 0));
-  std::size_t stride = kRingStride(ring_bytes);
+  std::size_t stride = kRingStride(ring_bytes) + sizeof(FastBox);
   if (rings != 0 && stride > (std::size_t{1} << 62) / rings) return 0;
-  return kControlOffset + nranks * sizeof(RankControl) + rings * stride;
+  return boxes_offset(nranks, rings, ring_bytes) + rings * sizeof(FastBox);
 }
 
 ShmSegment::ShmSegment(net::FileDescriptor fd, void* base, std::size_t size, std::string name,
@@ -86,6 +93,14 @@ RingIndices* ShmSegment::ring_indices(int from, int to) const noexcept {
   std::size_t offset =
       kControlOffset + n * sizeof(RankControl) + index * kRingStride(header()->ring_bytes);
   return reinterpret_cast<RingIndices*>(static_cast<std::byte*>(base_) + offset);
+}
+
+FastBox* ShmSegment::box(int from, int to) const noexcept {
+  std::size_t n = header()->nranks;
+  std::size_t index =
+      static_cast<std::size_t>(from) * (n - 1) + static_cast<std::size_t>(to < from ? to : to - 1);
+  std::size_t offset = boxes_offset(n, n * (n - 1), header()->ring_bytes) + index * sizeof(FastBox);
+  return reinterpret_cast<FastBox*>(static_cast<std::byte*>(base_) + offset);
 }
 
 std::byte* ShmSegment::ring_data(int from, int to) const noexcept {

@@ -11,6 +11,8 @@
 //   64 + 128 * nranks        rings, one per ordered pair (from, to), from != to, in the order
 //                            from * (nranks - 1) + (to < from ? to : to - 1); each is
 //                            RingIndices (128 bytes) then ring_bytes of data (shm_ring.hpp)
+//   then, 128-aligned        fast boxes, one per ordered pair in the same order, FastBox
+//                            (640 bytes) each (shm_box.hpp)
 //
 // A ShmSegment owns its mapping (and its descriptor, and for a named segment that it created,
 // the name: the destructor unlinks it). Move-only; not thread-safe.
@@ -25,13 +27,14 @@
 #include <string_view>
 
 #include "nexo/base/result.hpp"
+#include "nexo/mpi/shm_box.hpp"
 #include "nexo/mpi/shm_ring.hpp"
 #include "nexo/net/file_descriptor.hpp"
 
 namespace nexo::mpi {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x314D48534F58454EULL;  // "NEXOSHM1"
-inline constexpr std::uint32_t kSegmentVersion = 1;
+inline constexpr std::uint32_t kSegmentVersion = 2;  // 2: fast boxes, RankControl::asymmetric
 inline constexpr int kMaxShmRanks = 1024;
 
 struct SegmentHeader {
@@ -50,7 +53,13 @@ struct RankControl {
   alignas(kCacheLine) std::atomic<std::uint32_t> doorbell{0};  // futex word, bumped by a ring
   std::atomic<std::uint32_t> sleeping{0};                      // 1: the rank may be in FUTEX_WAIT
   alignas(kCacheLine) std::atomic<std::int32_t> pid{0};        // 0 until the rank joined
-  std::atomic<std::uint64_t> probe_address{0};                 // a word pull() can test-read
+  // 1: the rank issues a membarrier before it sleeps, so that its producers may skip their
+  // fence (the asymmetric handshake in shm.hpp). Set at join, before pid; never cleared.
+  std::atomic<std::uint32_t> asymmetric{0};
+  std::atomic<std::uint64_t> probe_address{0};  // a word pull() can test-read
+  // The CPU the rank last ran on when it polled or waited, plus 1 (0: not known); a waiting
+  // rank yields its CPU to a peer that last ran there (shm.hpp).
+  std::atomic<std::uint32_t> cpu{0};
 };
 static_assert(sizeof(RankControl) == 2 * kCacheLine);
 
@@ -101,6 +110,8 @@ class ShmSegment {
   // The ring carrying frames from `from` to `to` (from != to).
   RingIndices* ring_indices(int from, int to) const noexcept;
   std::byte* ring_data(int from, int to) const noexcept;
+  // The fast box carrying small frames from `from` to `to` (from != to).
+  FastBox* box(int from, int to) const noexcept;
 
   // The size of a segment for `nranks` and `ring_bytes`, or 0 if it would overflow.
   static std::size_t layout_size(std::size_t nranks, std::size_t ring_bytes) noexcept;

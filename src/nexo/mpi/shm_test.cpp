@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -288,7 +289,57 @@ TEST(ShmWorld, TwoRanksInOneProcess) {
   EXPECT_EQ(count_open_fds(), fds);
 }
 
-void stress(int nranks, std::uint32_t count, bool two_cores) {
+// Small frames go through the pair's fast box, others through the ring, and the receiver gets
+// them in send order: a small frame behind a ring frame not yet consumed takes the ring too; a
+// full box sends the next small frame to the ring; once the ring is drained the box is used
+// again.
+TEST(ShmWorld, BoxAndRingKeepSendOrder) {
+  auto segment = ShmSegment::create(2, 4096);
+  ASSERT_TRUE(segment);
+  auto other = ShmSegment::open_fd(segment->fd());
+  ASSERT_TRUE(other);
+  auto a = ShmWorld::join(std::move(*segment), 0);
+  auto b = ShmWorld::join(std::move(*other), 1);
+  ASSERT_TRUE(a && b);
+  std::vector<std::string> seen;
+  auto deliver = [&](int from, std::span<const std::byte> f) {
+    EXPECT_EQ(from, 0);
+    seen.emplace_back(as_text(f));
+  };
+  const std::string large(kBoxMaxFrame + 1, 'L');
+  const std::string fits(kBoxMaxFrame, 'F');
+  std::vector<std::string> sent;
+  auto send = [&](const std::string& frame) {
+    auto done = a->send(1, as_bytes(frame));
+    ASSERT_TRUE(done && *done);
+    sent.push_back(frame);
+  };
+  send("small 1");  // box
+  send(large);      // ring
+  send("small 2");  // ring: the large frame is not consumed yet
+  EXPECT_EQ(a->stats().frames_boxed, 1u);
+  auto got = b->poll(deliver, 1);  // the box only
+  ASSERT_TRUE(got);
+  send("small 3");  // still the ring
+  EXPECT_EQ(a->stats().frames_boxed, 1u);
+  ASSERT_TRUE(b->poll(deliver));
+  send(fits);  // the ring is drained: the box again
+  EXPECT_EQ(a->stats().frames_boxed, 2u);
+  // Fill the box; the next small frames go to the ring, behind the box's.
+  for (std::size_t i = 1; i < kBoxSlots; ++i)
+    send("boxed " + std::to_string(i));
+  EXPECT_EQ(a->stats().frames_boxed, 1 + kBoxSlots);
+  send("box full");
+  send("after the full box");
+  EXPECT_EQ(a->stats().frames_boxed, 1 + kBoxSlots);
+  EXPECT_TRUE(b->readable());
+  ASSERT_TRUE(b->poll(deliver));
+  EXPECT_EQ(seen, sent);
+  EXPECT_FALSE(b->readable());
+  EXPECT_EQ(b->stats().frames_received, sent.size());
+}
+
+void stress(int nranks, std::uint32_t count, bool two_cores, ShmOptions options = {}) {
   auto segment = ShmSegment::create(nranks, 4096);
   ASSERT_TRUE(segment);
   auto codes = run_ranks(nranks, [&](int rank) {
@@ -299,7 +350,7 @@ void stress(int nranks, std::uint32_t count, bool two_cores) {
       if (std::thread::hardware_concurrency() > 1) CPU_SET(1, &set);
       if (::sched_setaffinity(0, sizeof set, &set) != 0) return 20;
     }
-    ShmWorld world = join_or_die(*segment, rank);
+    ShmWorld world = join_or_die(*segment, rank, options);
     return stress_rank(world, count);
   });
   for (int rank = 0; rank < nranks; ++rank)
@@ -316,6 +367,78 @@ TEST(ShmWorld, FourProcessesStress) {
 
 TEST(ShmWorld, FourProcessesOnTwoCores) {
   stress(4, 600, true);
+}
+
+// No spinning: every wait sleeps, so a lost wake-up (a producer that skipped the doorbell of a
+// rank going to sleep) hangs a rank, whose alarm fails the test. With the asymmetric handshake
+// (membarrier, where the kernel has it) and with fences on both sides.
+ShmOptions sleepy(bool asymmetric) {
+  ShmOptions options;
+  options.spin = 0ns;
+  options.asymmetric_wake = asymmetric;
+  return options;
+}
+
+// The race itself, aimed at: rank 1 never spins and sleeps after each reply; rank 0 spins,
+// and sends the next frame after a random delay of up to 1 us, so that its sends land all
+// around rank 1's way into the futex (sleeping = 1, the barrier, the re-check). A lost wake-up
+// leaves rank 1 asleep with a frame waiting until its 5 s timeout: counted by sleep_timeouts,
+// which must stay 0 (every sleep here must end by a doorbell). With the sleeper's barrier
+// removed, this failed 2 runs in 3 on the 2-CPU test VM.
+void ping_pong_into_sleep(bool asymmetric) {
+  auto segment = ShmSegment::create(2, 4096);
+  ASSERT_TRUE(segment);
+  auto other = ShmSegment::open_fd(segment->fd());
+  ASSERT_TRUE(other);
+  ShmOptions spinning;
+  spinning.spin = 10s;
+  spinning.asymmetric_wake = asymmetric;
+  auto a = ShmWorld::join(std::move(*segment), 0, spinning);
+  auto b = ShmWorld::join(std::move(*other), 1, sleepy(asymmetric));
+  ASSERT_TRUE(a && b);
+  constexpr int kRounds = 20'000;
+  std::atomic<bool> failed{false};
+  std::thread sleeper([&] {
+    int replies = 0;
+    while (replies < kRounds && !failed) {
+      auto woke = b->wait(5s);
+      auto got = b->poll([&](int, std::span<const std::byte>) {
+        auto sent = b->send(0, as_bytes("pong"));
+        if (sent && *sent) ++replies;
+      });
+      if (!woke || !got) failed = true;
+    }
+  });
+  std::mt19937 random(7);
+  int pongs = 0;
+  for (int round = 0; round < kRounds && !failed; ++round) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(random() % 1000);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    auto sent = a->send(1, as_bytes("ping"));
+    if (!sent || !*sent) failed = true;
+    while (pongs == round && !failed) {
+      auto got = a->poll([&](int, std::span<const std::byte>) { ++pongs; });
+      if (!got) failed = true;
+      if (got && *got == 0 && !a->wait(20s)) failed = true;
+    }
+  }
+  sleeper.join();
+  EXPECT_EQ(pongs, kRounds);
+  EXPECT_EQ(b->stats().sleep_timeouts, 0u) << "rank 1 slept through a frame (a lost wake-up)";
+  EXPECT_GT(b->stats().sleeps, 0u);
+}
+
+TEST(ShmWorld, NoLostWakeUpsAsymmetric) {
+  ping_pong_into_sleep(true);
+  stress(2, 1000, false, sleepy(true));
+  stress(4, 300, true, sleepy(true));
+}
+
+TEST(ShmWorld, NoLostWakeUpsWithFences) {
+  ping_pong_into_sleep(false);
+  stress(2, 1000, false, sleepy(false));
+  stress(4, 300, true, sleepy(false));
 }
 
 // "S" and, where the kernel shows it, the futex system call: the rank sleeps, it does not spin.
