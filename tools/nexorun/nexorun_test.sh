@@ -15,6 +15,7 @@ agents=()
 cleanup() {
   for p in "${agents[@]}"; do kill "$p" 2>/dev/null; done
   rm -rf "$work"
+  [[ -n ${stash:-} ]] && rmdir "$stash" 2>/dev/null
 }
 trap cleanup EXIT
 failures=0
@@ -264,14 +265,39 @@ unset NEXORUN_SSH
 
 # --trace with ranks whose /tmp is not the launcher's (a private mount namespace with its own
 # /tmp, made by the stand-in ssh): their agent ships the files back. Needs root (unshare -m).
+# The build tree may itself lie under /tmp (a clone there): the directories of nexorun and of
+# the rank program stay visible at their paths (as another host has its own copy of them):
+# bound to mount points in a scratch directory outside /tmp first, then back over the new /tmp
+# (a bind mount's source must be in the caller's namespace).
 if unshare -m --propagation private true 2>/dev/null; then
   cat >"$work/ns-ssh" <<'EOF_SSH'
 #!/usr/bin/env bash
 while [[ $1 == -o ]]; do shift 2; done
 shift
-cd / && exec unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
+cd / && exec unshare -m --propagation private sh -c '
+  set -e
+  mount -t tmpfs tmpfs "$NEXO_TEST_STASH"
+  i=0
+  for dir in $NEXO_TEST_KEEP; do
+    mkdir "$NEXO_TEST_STASH/$i" && mount --bind "$dir" "$NEXO_TEST_STASH/$i"
+    i=$((i + 1))
+  done
+  mount -t tmpfs tmpfs /tmp
+  i=0
+  for dir in $NEXO_TEST_KEEP; do
+    mkdir -p "$dir" && mount --bind "$NEXO_TEST_STASH/$i" "$dir"
+    i=$((i + 1))
+  done
+  exec "$@"' sh "$@"
 EOF_SSH
   chmod +x "$work/ns-ssh"
+  NEXO_TEST_STASH=$(mktemp -d /var/tmp/nexorun-test-ns.XXXXXX)
+  stash=$NEXO_TEST_STASH
+  NEXO_TEST_KEEP=
+  for dir in "$(cd "$(dirname "$nexorun")" && pwd)" "$(cd "$(dirname "$rank")" && pwd)"; do
+    [[ $dir == /tmp/* && " $NEXO_TEST_KEEP " != *" $dir "* ]] && NEXO_TEST_KEEP+=" $dir"
+  done
+  export NEXO_TEST_STASH NEXO_TEST_KEEP
   NEXORUN_SSH=$work/ns-ssh run trace_ssh -n 4 --host 127.0.0.5:2,127.0.0.6:2 --trace "$work/trace/ssh.json" "$rank" ok
   if [[ $rc -eq 0 && $(grep -o '"name":"test"' "$work/trace/ssh.json" | wc -l) -eq 4 && -z $err ]]; then
     pass "--trace: the traces of ranks on another file system travel back through their agents"
