@@ -61,7 +61,8 @@ int run_receiver(int argc, char** argv) {
   if (spec.impl == "norm" || spec.impl == "norm-fixed") return run_norm_receiver(spec);
   if (spec.impl == "pgm") return run_pgm_receiver(spec);
   if (spec.impl == "nexo-member") return run_member_receiver(spec);
-  if (spec.impl == "nexo" || spec.impl == "nexo-total") return run_nexo_receiver(spec);
+  if (spec.impl == "nexo" || spec.impl == "nexo-total" || spec.impl == "nexo-callback")
+    return run_nexo_receiver(spec);
   std::fprintf(stderr, "bench_group receiver: unknown impl %s\n", spec.impl.c_str());
   return 2;
 }

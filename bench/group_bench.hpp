@@ -38,7 +38,8 @@ struct Options {
   double pgm_mbps = 200;           // pgm: its fixed rate in Mbit/s
   bool real = true, simulated = true;
   bool quick = false;
-  ImplChoice impls = ImplChoice({"nexo", "nexo-total", "nexo-member", "norm", "norm-fixed", "pgm"});
+  ImplChoice impls = ImplChoice(
+      {"nexo", "nexo-total", "nexo-member", "nexo-callback", "norm", "norm-fixed", "pgm"});
 };
 
 inline constexpr double kLossRate = 0.05;

@@ -12,13 +12,19 @@
 // except the NAK timers, fitted to loopback's round trip (loopback_timers in
 // group_bench.hpp), as NORM fits its own to the round trip it measures.
 //   nexo        reliable FIFO, 1 KiB messages, 0% and 5% loss;
+//   nexo-callback  the same, every member taking its deliveries in
+//               GroupOptions::on_deliver on the loop thread instead of receive();
 //   nexo-total  total order through the sequencer, 5 members (the sender and
 //               4 receivers; one member sends), 64 B messages, 0% loss,
 //               2x --messages per round.
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <mutex>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "group_bench.hpp"
@@ -80,7 +86,9 @@ Result<TxResult> stream(Group& group, const RxSpec& spec, Receivers& receivers,
   while (!receivers.all_reported() && Clock::now() < deadline) {
     while (group.try_receive()) {
     }
-    static_cast<void>(group.receive(std::chrono::milliseconds(5)));
+    if (!group.receive(std::chrono::milliseconds(5))) {  // nexo-callback: nothing queued
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   if (!receivers.all_reported()) {
     return Error(ErrorKind::timed_out,
@@ -97,7 +105,9 @@ Result<TxResult> stream(Group& group, const RxSpec& spec, Receivers& receivers,
 
 Result<PreparedSender> prepare_nexo_sender(RxSpec& spec) {
   RxSpec mine = spec;
-  auto group = Group::join(options_for(mine, 0));
+  GroupOptions o = options_for(mine, 0);
+  if (spec.impl == "nexo-callback") o.on_deliver = [](const nexo::group::Delivery&) {};  // own
+  auto group = Group::join(o);
   if (!group) return group.error();
   spec.port = (*group)->port();
   std::shared_ptr<Group> shared(std::move(*group));
@@ -115,28 +125,52 @@ int run_nexo_receiver(const RxSpec& spec) {
     plan.seed = static_cast<std::uint64_t>(spec.seed) * 31 + static_cast<std::uint64_t>(spec.index);
     o.faults = plan;
   }
+  RxRecorder recorder(spec.count);
+  // nexo-callback: the loop thread records each delivery; this one waits.
+  std::mutex mutex;
+  std::condition_variable done;
+  std::atomic<nexo::group::MemberId> self{0};  // receivers send nothing: a guard only
+  const bool callback = spec.impl == "nexo-callback";
+  if (callback) {
+    o.on_deliver = [&](const nexo::group::Delivery& d) {
+      std::lock_guard lock(mutex);
+      if (d.sender == self || recorder.done()) return;
+      recorder.on_message(d.payload, d.missing_since);
+      if (recorder.done()) done.notify_all();
+    };
+  }
   auto group = Group::join(o);
   if (!group) {
     std::fprintf(stderr, "nexo receiver: %s\n", group.error().message().c_str());
     return 1;
   }
+  self = (*group)->self();
+  std::unique_lock lock(mutex, std::defer_lock);
   std::printf("ready\n");
   std::fflush(stdout);
-  RxRecorder recorder(spec.count);
   const auto deadline = Clock::now() + std::chrono::seconds(spec.limit_s);
-  while (!recorder.done() && Clock::now() < deadline) {
-    auto d = (*group)->receive(std::chrono::milliseconds(10));
-    if (d && d->sender != (*group)->self()) recorder.on_message(d->payload, d->missing_since);
+  if (callback) {
+    lock.lock();
+    done.wait_until(lock, deadline, [&] { return recorder.done(); });
+  } else {
+    while (!recorder.done() && Clock::now() < deadline) {
+      auto d = (*group)->receive(std::chrono::milliseconds(10));
+      if (d && d->sender != (*group)->self()) recorder.on_message(d->payload, d->missing_since);
+    }
+    lock.lock();
   }
   std::printf("%s", recorder.report().c_str());
   std::printf("kernel_drops=%llu\n",
               static_cast<unsigned long long>((*group)->counters().transport.kernel_drops));
   print_recovery(recorder.recovery(), (*group)->counters().endpoint.reliability.recovery);
   std::fflush(stdout);
+  lock.unlock();
   // Linger so that this receiver's last digests and NAKs still go out, then leave.
   const auto linger = Clock::now() + std::chrono::milliseconds(300);
-  while (Clock::now() < linger)
-    static_cast<void>((*group)->receive(std::chrono::milliseconds(10)));
+  while (Clock::now() < linger) {
+    if (!(*group)->receive(std::chrono::milliseconds(10)) && callback)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   static_cast<void>((*group)->leave(std::chrono::seconds(1)));
   return 0;
 }

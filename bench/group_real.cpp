@@ -30,7 +30,7 @@
 namespace nexo::bench::group {
 namespace {
 
-enum Impl : std::size_t { kNexo, kNexoTotal, kMember, kNorm, kNormFixed, kPgm };
+enum Impl : std::size_t { kNexo, kNexoTotal, kMember, kNexoCallback, kNorm, kNormFixed, kPgm };
 constexpr std::size_t kTotalSize = 64;  // nexo-total's messages
 
 struct RoundResult {
@@ -82,7 +82,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
   spec.fixed_repair_wait = o.fixed_repair_wait ? 1 : 0;
   spec.rate_bps = impl == kNorm ? 0 : (impl == kPgm ? o.pgm_mbps : o.norm_mbps) * 1e6;
   SenderFn send = sender_of(impl);
-  if (impl == kNexo || impl == kNexoTotal) {
+  if (impl == kNexo || impl == kNexoTotal || impl == kNexoCallback) {
     auto prepared = prepare_nexo_sender(spec);  // joins first: the group's port is its
     if (!prepared) return prepared.error();
     send = std::move(prepared->run);
@@ -165,13 +165,16 @@ void print_ratios(const Options& o, Results& results) {
       "\nheadline (median msgs/s per receiver, 1 -> %d processes, 1 KiB messages, datagrams of "
       "up to %d bytes for nexo (bundles) and NORM (segments), one message each for pgm). nexo "
       "is group::Group "
-      "as a user runs it (membership, FIFO order, io/ loop thread); nexo-member is its core, "
+      "as a user runs it (membership, FIFO order, io/ loop thread), taking deliveries with "
+      "receive() on the application's thread; nexo-callback the same Group taking them in "
+      "GroupOptions::on_deliver on its loop thread (JGroups' way: no hand-over, no second "
+      "thread); nexo-member is its core, "
       "group::Member, on a loop of this benchmark's own (no membership, no ordering layer): "
       "less than Group does. Both do less than NORM: no congestion control, and stability "
       "digests instead of NORM's end-to-end acknowledged watermarks; where they win, that is "
       "part of why\n",
       o.receivers, o.datagram);
-  for (std::size_t nexo : {kNexo, kMember}) {
+  for (std::size_t nexo : {kNexo, kNexoCallback, kMember}) {
     for (double loss : {0.0, kLossRate}) {
       const double mine = median(nexo, loss);
       std::printf("  loss %-3s %-11s %6.0f", percent(loss).c_str(), o.impls.name(nexo), mine);
@@ -189,7 +192,7 @@ void print_ratios(const Options& o, Results& results) {
   double best_anchor = 0;
   for (std::size_t anchor : {kNorm, kNormFixed, kPgm})
     best_anchor = std::max(best_anchor, median(anchor, 0.0));
-  for (std::size_t nexo : {kNexo, kMember}) {
+  for (std::size_t nexo : {kNexo, kNexoCallback, kMember}) {
     const double clean = median(nexo, 0.0), lossy = median(nexo, kLossRate);
     const auto& at5 = results[{nexo, kLossRate}];
     std::printf("  targets, %s: >= 150000 msgs/s at 0%%: %.0f %s; >= the best anchor (%.0f): %s; ",

@@ -178,13 +178,25 @@ Result<void> Group::send(std::span<const std::byte> payload, Timeout timeout) {
   }
 }
 
+namespace {
+Error given_to_callback(std::string_view call) {
+  return Error(ErrorKind::invalid_argument,
+               "group " + std::string(call) +
+                   ": this group gives its deliveries to GroupOptions::on_deliver, none is queued");
+}
+}  // namespace
+
 Result<Delivery> Group::receive(Timeout timeout) {
+  if (impl_->options.on_deliver) return given_to_callback("receive");
   return impl_->deliveries.take(timeout);
 }
 Result<Delivery> Group::try_receive() {
+  if (impl_->options.on_deliver) return given_to_callback("try_receive");
   return impl_->deliveries.try_take();
 }
 io::Request<Delivery> Group::receive_async() {
+  if (impl_->options.on_deliver)
+    return io::Request<Delivery>::ready(given_to_callback("receive_async"));
   return impl_->deliveries.take_async();
 }
 

@@ -13,9 +13,11 @@
 // Receive modes, as msg::Port has them, on one queue of deliveries in the
 // group's order: receive(timeout) blocks; try_receive() returns at once
 // (would_block); receive_async() gives an io::Request (test(), wait(),
-// then()). Sending: send_async() hands the message to the protocol when it
-// has room (flow control: the slowest member's window) and completes then;
-// send() does the same and waits for it.
+// then()). Or, with GroupOptions::on_deliver, a callback on the loop thread
+// per delivery, with no queue and no second thread. Sending: send_async()
+// hands the message to the protocol when it has room (flow control: the
+// slowest member's window) and completes then; send() does the same and
+// waits for it.
 //
 // Views: view() is the current one; on_view() registers a callback run on the
 // loop thread at each view change (after every delivery of the old view is
@@ -103,6 +105,16 @@ struct GroupOptions {
   // Runs on the loop thread at each view change, the first one (which join()
   // returns in) included; as on_view() below.
   std::function<void(const ViewChange&)> on_view;
+
+  // Set: every delivery is given to it on the loop thread, in the group's
+  // order, as it is delivered (a view change's callbacks after the old view's
+  // deliveries, as with receive()), instead of being queued for the receive
+  // calls (which then fail with invalid_argument). This is JGroups' way
+  // (Receiver.receive): no hand-over to another thread, no copy, no wake-up; the
+  // loop answers NAKs and sends repairs between the calls, so a callback
+  // that takes long delays the group. The Delivery's bytes are valid during
+  // the call only. It must not block on the Group (as on_view).
+  std::function<void(const Delivery&)> on_deliver;
 
   // Faults on this member's datagrams: Plan::to on what it sends, Plan::back
   // on what it receives (seeded: rerun with the seed printed).

@@ -261,7 +261,12 @@ bool Group::Impl::take_events(Time now) {
 void Group::Impl::flush_deliveries() {
   if (ready.empty()) return;
   delivered.fetch_add(ready.size(), std::memory_order_relaxed);
-  deliveries.push_all(ready);  // one lock, one wake-up for the batch; the bytes copied
+  if (options.on_deliver) {
+    for (const Delivery& d : ready)
+      options.on_deliver(d);
+  } else {
+    deliveries.push_all(ready);  // one lock, one wake-up for the batch; the bytes copied
+  }
   for (Delivery& d : ready) {  // the buffers back to the protocol, for the next ones
     endpoint->recycle(std::move(d.payload));
     endpoint->recycle(std::move(d.meta));
