@@ -35,6 +35,20 @@ class CommChannel final : public CollChannel {
     return engine_.irecv(comm_->world[static_cast<std::size_t>(source)], comm_->context + 1, tag,
                          buffer);
   }
+  // The runtime's fast paths (Runtime::send_now, Runtime::receive_now): a 2-rank barrier or a
+  // small allreduce step then needs no request at all.
+  Result<bool> send_now(int dest, int tag, std::span<const std::byte> data) override {
+    auto id = runtime()->send_now(comm_->world[static_cast<std::size_t>(dest)], comm_->context + 1,
+                                  tag, data);
+    if (!id) return std::move(id).error();
+    return id->has_value();
+  }
+  Result<bool> recv_now(int source, int tag, std::span<std::byte> buffer) override {
+    auto status = runtime()->receive_now(comm_->world[static_cast<std::size_t>(source)],
+                                         comm_->context + 1, tag, buffer);
+    if (!status) return std::move(status).error();
+    return status->has_value();
+  }
   Result<void> wait_all(std::span<const RequestId> ids) override {
     // One pointer captured: the std::function holds it without an allocation.
     struct Waiting {

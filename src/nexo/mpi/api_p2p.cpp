@@ -182,6 +182,20 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
                 MPI_SUCCESS);
     return MPI_SUCCESS;
   }
+  if (mode == Mode::standard) {
+    if (auto dense = dense_bytes(buf, n, type)) {
+      // A small message to a rank on this host goes straight out and completes here.
+      auto now = runtime()->send_now(peer, comm->context, tag, *dense);
+      if (!now) runtime_failure(function, now.error());
+      if (*now) {
+        trace_sent(peer, tag, dense->size(), **now);
+        *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL, storage);
+        fill_status(&(*out)->status, comm->rank, tag, static_cast<std::int64_t>(dense->size()),
+                    false, MPI_SUCCESS);
+        return MPI_SUCCESS;
+      }
+    }
+  }
   MPI_Request request = new_request(nexo_mpi_request::Kind::send, comm, storage);
   std::span<const std::byte> data;
   if (auto dense = dense_bytes(buf, n, type)) {
@@ -199,8 +213,10 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
   return MPI_SUCCESS;
 }
 
+// `blocking`: MPI_Recv's own request (in `storage`), which may complete here at once.
 int start_recv(void* buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
-               MPI_Request* out, const char* function, nexo_mpi_request* storage = nullptr) {
+               MPI_Request* out, const char* function, nexo_mpi_request* storage = nullptr,
+               bool blocking = false) {
   if (int rc = check_initialized(function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_buffer(comm, buf, count, type, function); rc != MPI_SUCCESS) return rc;
   if (int rc = check_rank(comm, source, true, function); rc != MPI_SUCCESS) return rc;
@@ -211,6 +227,23 @@ int start_recv(void* buf, int count, MPI_Datatype type, int source, int tag, MPI
     return MPI_SUCCESS;
   }
   const auto n = static_cast<std::size_t>(count);
+  if (blocking) {
+    if (auto dense = dense_bytes(buf, n, type)) {
+      // Nothing else outstanding: the next small message that matches goes straight in.
+      const int from =
+          source == MPI_ANY_SOURCE ? kAnySource : comm->world[static_cast<std::size_t>(source)];
+      auto now =
+          runtime()->receive_now(from, comm->context, tag == MPI_ANY_TAG ? kAnyTag : tag, *dense);
+      if (!now) runtime_failure(function, now.error());
+      if (const auto& s = *now) {
+        trace_received(s->source, s->tag, s->count, s->message);
+        *out = new_request(nexo_mpi_request::Kind::done, MPI_COMM_NULL, storage);
+        fill_status(&(*out)->status, comm->from_world[static_cast<std::size_t>(s->source)], s->tag,
+                    static_cast<std::int64_t>(s->count), false, MPI_SUCCESS);
+        return MPI_SUCCESS;
+      }
+    }
+  }
   MPI_Request request = new_request(nexo_mpi_request::Kind::receive, comm, storage);
   std::span<std::byte> into;
   if (auto dense = dense_bytes(buf, n, type)) {
@@ -376,7 +409,8 @@ int MPI_Recv(void* buf, int count, MPI_Datatype datatype, int source, int tag, M
   TraceCall trace(__func__);
   nexo_mpi_request storage;  // the request never leaves this call
   MPI_Request request = MPI_REQUEST_NULL;
-  if (int rc = start_recv(buf, count, datatype, source, tag, comm, &request, __func__, &storage);
+  if (int rc =
+          start_recv(buf, count, datatype, source, tag, comm, &request, __func__, &storage, true);
       rc != MPI_SUCCESS)
     return rc;
   return wait_one(&request, status, __func__);

@@ -25,7 +25,7 @@ void Step::add(CollChannel::RequestId id) {
   ++count_;
 }
 
-Result<void> Step::recv(int from, int tag, Bytes buffer) {
+Result<void> Step::post(int from, int tag, Bytes buffer) {
   auto id = channel_.irecv(from, tag, buffer);
   if (!id)
     return std::move(id).error().with_context(std::string(what_) + ": receive from rank " +
@@ -34,8 +34,27 @@ Result<void> Step::recv(int from, int tag, Bytes buffer) {
   return ok();
 }
 
+Result<void> Step::post_deferred() {
+  if (!deferred_) return ok();
+  const Deferred d = *deferred_;
+  deferred_.reset();
+  return post(d.from, d.tag, d.buffer);
+}
+
+Result<void> Step::recv(int from, int tag, Bytes buffer) {
+  if (!deferred_ && count_ == 0) {
+    deferred_ = Deferred{from, tag, buffer};
+    return ok();
+  }
+  // Receives are posted in the order they were asked for.
+  NEXO_COLL_TRY(post_deferred());
+  return post(from, tag, buffer);
+}
+
 Result<void> Step::send(int to, int tag, ConstBytes data) {
-  auto id = channel_.isend(to, tag, data);
+  auto now = channel_.send_now(to, tag, data);
+  if (now && *now) return ok();
+  auto id = now ? channel_.isend(to, tag, data) : Result<CollChannel::RequestId>(now.error());
   if (!id)
     return std::move(id).error().with_context(std::string(what_) + ": send to rank " +
                                               std::to_string(to));
@@ -44,6 +63,18 @@ Result<void> Step::send(int to, int tag, ConstBytes data) {
 }
 
 Result<void> Step::wait() {
+  if (deferred_ && count_ == 0) {
+    const Deferred d = *deferred_;
+    auto now = channel_.recv_now(d.from, d.tag, d.buffer);
+    if (!now)
+      return std::move(now).error().with_context(std::string(what_) + ": receive from rank " +
+                                                 std::to_string(d.from));
+    if (*now) {
+      deferred_.reset();
+      return ok();
+    }
+  }
+  NEXO_COLL_TRY(post_deferred());
   if (count_ == 0) return ok();
   const std::span<const CollChannel::RequestId> ids =
       count_ <= kInline ? std::span<const CollChannel::RequestId>(inline_.data(), count_)

@@ -100,6 +100,18 @@ class CollChannel {
   // Blocks until every request of `ids` completed (moving every transfer forward meanwhile) and
   // releases them. An error for any of them (truncated, the peer gone, ...) is returned.
   virtual Result<void> wait_all(std::span<const RequestId> ids) = 0;
+
+  // Fast paths a channel may offer (the defaults never take them). send_now: sends `data` and
+  // completes the send at once; false (nothing done) when it cannot. recv_now: while this rank
+  // has nothing else outstanding, waits for the next message from `source` and takes it into
+  // `buffer` if it matches and fits; false when it cannot (a frame it took meanwhile is kept for
+  // the irecv the caller then posts).
+  virtual Result<bool> send_now(int /*dest*/, int /*tag*/, std::span<const std::byte> /*data*/) {
+    return false;
+  }
+  virtual Result<bool> recv_now(int /*source*/, int /*tag*/, std::span<std::byte> /*buffer*/) {
+    return false;
+  }
 };
 
 // inout[i] = in[i] op inout[i] for `count` elements (MPI_User_function's order: `in` is the

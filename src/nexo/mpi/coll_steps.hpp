@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ class Step {
  public:
   Step(CollChannel& channel, const char* what) : channel_(channel), what_(what) {}
 
+  // A step's first receive is posted only at wait() (or when a second one comes): a step that
+  // is one receive and sends that went out at once (CollChannel::send_now) then takes it with
+  // CollChannel::recv_now, with no request. Posting it late is safe: a message that arrives
+  // first waits among the unexpected ones, and wait() posts every receive before it blocks.
   Result<void> recv(int from, int tag, Bytes buffer);
   Result<void> send(int to, int tag, ConstBytes data);
   Result<void> wait();
@@ -77,12 +82,21 @@ class Step {
   // Most steps have one or two requests: kept inline, no allocation per step.
   static constexpr std::size_t kInline = 4;
   void add(CollChannel::RequestId id);
+  Result<void> post(int from, int tag, Bytes buffer);
+  Result<void> post_deferred();
+
+  struct Deferred {
+    int from = 0;
+    int tag = 0;
+    Bytes buffer;
+  };
 
   CollChannel& channel_;
   const char* what_;
   std::array<CollChannel::RequestId, kInline> inline_{};
   std::size_t count_ = 0;
   std::vector<CollChannel::RequestId> spilled_;  // every id, once there are more than kInline
+  std::optional<Deferred> deferred_;             // the first receive, not posted yet
 };
 
 // One receive and one send with their wait: the step of every symmetric exchange.

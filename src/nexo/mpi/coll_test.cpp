@@ -66,6 +66,36 @@ TEST(CollBarrier, EveryRankEntersBeforeAnyLeaves) {
   }
 }
 
+// Every rank offering the fast paths (as the runtime does on one host): the collectives take
+// them where the other side is ready, give the same results, and leave nothing unmatched; with
+// none offered, none is taken.
+TEST(CollFastPaths, TakenWhereTheRendezvousAllowsWithTheSameResults) {
+  for (auto fast : {test::FastPaths::all, test::FastPaths::none}) {
+    for (int n = 2; n <= 5; ++n) {
+      SCOPED_TRACE("ranks " + std::to_string(n) +
+                   (fast == test::FastPaths::all ? ", fast paths" : ", none"));
+      FakeWorld world(n, fast);
+      std::vector<Buffer> buffers(static_cast<std::size_t>(n));
+      expect_run(world, [&](CollChannel& ch) -> Result<void> {
+        for (int round = 0; round < 20; ++round) {
+          if (auto done = barrier(ch); !done) return done;
+          auto& buf = buffers[static_cast<std::size_t>(ch.rank())];
+          buf = ch.rank() == 0 ? pattern(0, 64, static_cast<unsigned>(round)) : Buffer(64);
+          if (auto done = bcast(ch, buf, 0, CollTuning{}); !done) return done;
+          if (buf != pattern(0, 64, static_cast<unsigned>(round)))
+            return Result<void>(Error(ErrorKind::malformed, "bcast delivered other bytes"));
+        }
+        return ok();
+      });
+      if (fast == test::FastPaths::all) {
+        EXPECT_GT(world.fast_sends() + world.fast_receives(), 0u);
+      } else {
+        EXPECT_EQ(world.fast_sends() + world.fast_receives(), 0u);
+      }
+    }
+  }
+}
+
 TEST(CollBcast, EveryRankGetsTheRootsBytes) {
   for (const auto& [name, tuning] : tunings()) {
     for (int n = 1; n <= kMaxRanks; ++n) {

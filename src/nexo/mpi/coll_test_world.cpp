@@ -7,11 +7,59 @@
 
 namespace nexo::mpi::test {
 
-FakeWorld::FakeWorld(int n, std::chrono::milliseconds deadline)
+FakeWorld::FakeWorld(int n, std::chrono::milliseconds deadline, FastPaths fast)
     : n_(n),
       deadline_(deadline),
       waiting_(static_cast<std::size_t>(n)),
-      sends_count_(static_cast<std::size_t>(n) * static_cast<std::size_t>(n)) {}
+      sends_count_(static_cast<std::size_t>(n) * static_cast<std::size_t>(n)),
+      fast_(fast) {}
+
+bool FakeWorld::offers_fast_paths(int rank) const {
+  return fast_ == FastPaths::all || (fast_ == FastPaths::odd_ranks && rank % 2 == 1);
+}
+
+std::uint64_t FakeWorld::fast_sends() const {
+  std::lock_guard lock(mu_);
+  return fast_sends_;
+}
+
+std::uint64_t FakeWorld::fast_receives() const {
+  std::lock_guard lock(mu_);
+  return fast_receives_;
+}
+
+Result<bool> FakeWorld::send_now(int source, int dest, int tag, std::span<const std::byte> data) {
+  if (dest < 0 || dest >= n_ || tag < 0)
+    return Error(ErrorKind::invalid_argument, "fake channel: send to rank " + std::to_string(dest) +
+                                                  " tag " + std::to_string(tag));
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(recvs_.begin(), recvs_.end(), [&](const Recv& r) {
+    return r.dest == dest && r.source == source && r.tag == tag;
+  });
+  if (it == recvs_.end()) return false;  // no buffering: the rendezvous must wait
+  ++sends_count_[static_cast<std::size_t>(source * n_ + dest)];
+  ++fast_sends_;
+  match(Send{source, dest, tag, data, 0}, *it);
+  recvs_.erase(it);
+  return true;
+}
+
+Result<bool> FakeWorld::recv_now(int dest, int source, int tag, std::span<std::byte> buffer) {
+  if (source < 0 || source >= n_ || tag < 0)
+    return Error(ErrorKind::invalid_argument, "fake channel: receive from rank " +
+                                                  std::to_string(source) + " tag " +
+                                                  std::to_string(tag));
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(sends_.begin(), sends_.end(), [&](const Send& s) {
+    return s.dest == dest && s.source == source && s.tag == tag;
+  });
+  // As the runtime's: a message that does not fit is left to the normal receive (truncation).
+  if (it == sends_.end() || it->data.size() > buffer.size()) return false;
+  ++fast_receives_;
+  match(*it, Recv{source, dest, tag, buffer, 0});
+  sends_.erase(it);
+  return true;
+}
 
 std::vector<Result<void>> FakeWorld::run(const std::function<Result<void>(CollChannel&)>& body) {
   std::vector<Result<void>> results(static_cast<std::size_t>(n_));
@@ -65,8 +113,9 @@ void FakeWorld::match(const Send& send, const Recv& recv) {
                                             std::to_string(send.source) + " (tag " +
                                             std::to_string(send.tag) + ") for a buffer of " +
                                             std::to_string(recv.buffer.size()));
-  done_[send.id] = std::nullopt;
-  done_[recv.id] = error;
+  // Id 0: a fast path's side, complete already (nobody waits for it).
+  if (send.id != 0) done_[send.id] = std::nullopt;
+  if (recv.id != 0) done_[recv.id] = error;
   cv_.notify_all();
 }
 

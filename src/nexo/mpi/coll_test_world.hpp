@@ -29,9 +29,18 @@
 
 namespace nexo::mpi::test {
 
+// Which ranks' channels offer the fast paths (CollChannel::send_now, recv_now). The fake takes
+// them only where a rendezvous allows: send_now when the matching receive is already posted,
+// recv_now when the matching send is, so that a schedule which relies on buffering still
+// deadlocks here. By default the odd ranks take them and the even ones do not, so that every
+// collective test runs both ways against each other.
+enum class FastPaths { none, odd_ranks, all };
+
 class FakeWorld {
  public:
-  explicit FakeWorld(int n, std::chrono::milliseconds deadline = std::chrono::seconds(60));
+  explicit FakeWorld(int n, std::chrono::milliseconds deadline = std::chrono::seconds(60),
+                     FastPaths fast = FastPaths::odd_ranks);
+  FakeWorld(int n, FastPaths fast) : FakeWorld(n, std::chrono::seconds(60), fast) {}
 
   // Runs body(channel) on one thread per rank and returns each rank's result (index = rank).
   std::vector<Result<void>> run(const std::function<Result<void>(CollChannel&)>& body);
@@ -43,6 +52,9 @@ class FakeWorld {
   std::uint64_t sends_of(int rank) const;
   std::uint64_t sends_to(int rank, int dest) const;
   bool deadlocked() const;
+  // Sends and receives that took a fast path, over all runs.
+  std::uint64_t fast_sends() const;
+  std::uint64_t fast_receives() const;
 
  private:
   friend class FakeChannel;
@@ -64,6 +76,9 @@ class FakeWorld {
   Result<std::uint64_t> isend(int source, int dest, int tag, std::span<const std::byte> data);
   Result<std::uint64_t> irecv(int dest, int source, int tag, std::span<std::byte> buffer);
   Result<void> wait_all(int rank, std::span<const std::uint64_t> ids);
+  bool offers_fast_paths(int rank) const;
+  Result<bool> send_now(int source, int dest, int tag, std::span<const std::byte> data);
+  Result<bool> recv_now(int dest, int source, int tag, std::span<std::byte> buffer);
   void match(const Send& send, const Recv& recv);
   bool complete(const std::vector<std::uint64_t>& ids) const;  // mu_ held
   void check_deadlock();                                       // mu_ held
@@ -81,6 +96,9 @@ class FakeWorld {
   std::vector<std::uint64_t> sends_count_;                        // [source * n + dest]
   int running_ = 0;
   bool deadlock_ = false;
+  const FastPaths fast_;
+  std::uint64_t fast_sends_ = 0;
+  std::uint64_t fast_receives_ = 0;
 };
 
 class FakeChannel final : public CollChannel {
@@ -96,6 +114,14 @@ class FakeChannel final : public CollChannel {
   }
   Result<void> wait_all(std::span<const RequestId> ids) override {
     return world_.wait_all(rank_, ids);
+  }
+  Result<bool> send_now(int dest, int tag, std::span<const std::byte> data) override {
+    if (!world_.offers_fast_paths(rank_)) return false;
+    return world_.send_now(rank_, dest, tag, data);
+  }
+  Result<bool> recv_now(int source, int tag, std::span<std::byte> buffer) override {
+    if (!world_.offers_fast_paths(rank_)) return false;
+    return world_.recv_now(rank_, source, tag, buffer);
   }
 
  private:

@@ -94,6 +94,30 @@ Result<Engine::RequestId> Engine::isend(std::int32_t dest, std::uint32_t context
   return id;
 }
 
+std::optional<Engine::RequestId> Engine::eager_now(
+    std::int32_t dest, std::uint32_t context, std::int32_t tag, std::span<const std::byte> data,
+    std::span<std::byte, kFrameHeaderSize> header) const noexcept {
+  if (dest < 0 || tag < 0 || data.size() > config_.eager_limit) return std::nullopt;
+  const auto peer = static_cast<std::size_t>(dest);
+  if (peer < output_.size() && !output_[peer].empty()) return std::nullopt;  // keep send order
+  Frame f;
+  f.kind = FrameKind::eager;
+  f.context = context;
+  f.source = config_.rank;
+  f.tag = tag;
+  f.size = data.size();
+  f.sender_request = static_cast<RequestId>(next_now_) << 32;
+  // The header alone: the payload is left empty so that encode_frame writes 40 bytes.
+  if (!encode_frame(f, header)) return std::nullopt;
+  return f.sender_request;
+}
+
+void Engine::sent_now() noexcept {
+  ++counters_.eager_sends;
+  ++counters_.frames_sent;
+  if (++next_now_ == 0) next_now_ = 1;
+}
+
 Result<Engine::RequestId> Engine::irecv(std::int32_t source, std::uint32_t context,
                                         std::int32_t tag, std::span<std::byte> buffer) {
   if (source < kAnySource)
@@ -211,6 +235,27 @@ Result<void> Engine::on_frame(std::int32_t from, std::span<const std::byte> byte
   reap();
   ++(result ? counters_.frames_received : counters_.frames_refused);
   return result;
+}
+
+Result<std::optional<Status>> Engine::on_frame_for(std::int32_t from,
+                                                   std::span<const std::byte> bytes,
+                                                   std::int32_t source, std::uint32_t context,
+                                                   std::int32_t tag, std::span<std::byte> buffer) {
+  using Taken = std::optional<Status>;
+  auto frame = decode_frame(bytes);
+  if (frame && idle() && frame->source == from && frame->kind == FrameKind::eager &&
+      !frame->synchronous() && frame->context == context &&
+      (source == kAnySource || source == from) && (tag == kAnyTag || tag == frame->tag) &&
+      frame->payload.size() <= buffer.size()) {
+    if (!frame->payload.empty())
+      std::memcpy(buffer.data(), frame->payload.data(), frame->payload.size());
+    ++counters_.frames_received;
+    return Taken{
+        Status{from, frame->tag, frame->payload.size(), false, false, frame->sender_request}};
+  }
+  auto taken = on_frame(from, bytes);
+  if (!taken) return std::move(taken).error();
+  return Taken{};
 }
 
 Result<void> Engine::dispatch(std::int32_t from, const Frame& frame) {

@@ -133,10 +133,38 @@ class Engine {
   Result<RequestId> isend(std::int32_t dest, std::uint32_t context, std::int32_t tag,
                           std::span<const std::byte> data, SendMode mode = SendMode::standard);
 
+  // The fast path of a standard send (MPI_Send) that completes at once: when no frame waits
+  // for `dest` (>= 0) and `data` goes eager, writes the EAGER frame's 40-byte header into
+  // `header` (its body is `data`) and returns the id it carries; nullopt when the path does
+  // not apply. The caller then hands header and body to a transport at once, as one frame,
+  // and calls sent_now(); if the transport refuses it, the caller drops the header and sends
+  // through isend() instead: nothing has changed. No request is made, so the id is not live
+  // (its low half is 0: never a request's); it names the message to the receiver only.
+  std::optional<RequestId> eager_now(std::int32_t dest, std::uint32_t context, std::int32_t tag,
+                                     std::span<const std::byte> data,
+                                     std::span<std::byte, kFrameHeaderSize> header) const noexcept;
+  // Counts the send eager_now() prepared as made and sent.
+  void sent_now() noexcept;
+
   // Posts a receive into `buffer` from `source` (or kAnySource) on `context`
   // with `tag` (or kAnyTag). Matches an unexpected message at once if one fits.
   Result<RequestId> irecv(std::int32_t source, std::uint32_t context, std::int32_t tag,
                           std::span<std::byte> buffer);
+
+  // Whether the engine holds nothing: no live request, no unmatched message, no frame to send.
+  bool idle() const noexcept {
+    return live_ == 0 && matcher_.unexpected_count() == 0 && with_output_.empty();
+  }
+
+  // The fast path of a blocking receive (MPI_Recv) while the engine is idle(): takes one
+  // whole frame from rank `from` like on_frame(), except that a standard EAGER message that
+  // matches (`source` or kAnySource, `context`, `tag` or kAnyTag) and fits `buffer` goes
+  // into `buffer` at once, with no request; its status is returned. Any other frame goes to
+  // on_frame(), and nullopt tells the caller to post its receive the normal way (irecv then
+  // finds the message among the unexpected ones if it matched but did not fit).
+  Result<std::optional<Status>> on_frame_for(std::int32_t from, std::span<const std::byte> bytes,
+                                             std::int32_t source, std::uint32_t context,
+                                             std::int32_t tag, std::span<std::byte> buffer);
 
   // Takes one whole frame that arrived from rank `from`. Errors: malformed (see
   // above); the engine is unchanged then.
@@ -259,6 +287,7 @@ class Engine {
   std::vector<Incoming> arrived_;            // unexpected messages, by the matcher's handle
   std::vector<std::uint32_t> arrived_free_;  // arrived_ slots not in use
   std::vector<Ring<Outgoing>> output_;       // indexed by peer rank; kept when empty
+  std::uint32_t next_now_ = 1;               // eager_now(): the next id's high half (never 0)
   std::vector<std::int32_t> with_output_;    // the peers whose output_ is not empty
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 
 #include "nexo/mpi/p2p_test_world.hpp"
@@ -300,6 +301,123 @@ TEST(MpiEngine, StaleIdsAreRefusedAfterTheirSlotIsReused) {
   EXPECT_EQ(w[0].live_requests(), 0u);
   EXPECT_EQ(w[1].live_requests(), 0u);
   EXPECT_EQ(w[1].unexpected_messages(), 2u);
+}
+
+// The fast paths of MPI_Send and MPI_Recv: a frame made by eager_now() and taken by
+// on_frame_for() goes straight into the receive's buffer with no request on either side.
+std::vector<std::byte> eager_now_frame(Engine& e, int dest, std::uint32_t context, int tag,
+                                       std::span<const std::byte> data,
+                                       Engine::RequestId* id = nullptr) {
+  std::array<std::byte, kFrameHeaderSize> header{};
+  auto made = e.eager_now(dest, context, tag, data, header);
+  EXPECT_TRUE(made.has_value());
+  if (!made) return {};
+  if (id != nullptr) *id = *made;
+  e.sent_now();
+  std::vector<std::byte> frame(header.begin(), header.end());
+  frame.insert(frame.end(), data.begin(), data.end());
+  return frame;
+}
+
+TEST(MpiEngineFastPaths, AMatchingFrameGoesStraightIntoTheBuffer) {
+  World w(2);
+  const int v = 42;
+  Engine::RequestId id = 0;
+  const auto frame = eager_now_frame(w[0], 1, 7, 3, bytes_of(v), &id);
+  EXPECT_EQ(id & 0xffffffffu, 0u) << "an eager_now id is never a request's";
+  EXPECT_NE(id, 0u);
+  EXPECT_TRUE(w[0].test(id).error().is(ErrorKind::invalid_argument));
+  EXPECT_EQ(w[0].live_requests(), 0u);
+  EXPECT_EQ(w[0].counters().eager_sends, 1u);
+  int got = 0;
+  ASSERT_TRUE(w[1].idle());
+  auto taken = w[1].on_frame_for(0, frame, kAnySource, 7, kAnyTag, bytes_of(got));
+  ASSERT_TRUE(taken) << taken.error().to_string();
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_EQ(**taken, (Status{0, 3, sizeof v, false, false}));
+  EXPECT_EQ((*taken)->message, id);
+  EXPECT_EQ(got, 42);
+  EXPECT_TRUE(w[1].idle());
+  EXPECT_EQ(w[1].counters().frames_received, 1u);
+  // The next id differs: ids name messages to the receiver (tracing).
+  Engine::RequestId next = 0;
+  (void)eager_now_frame(w[0], 1, 7, 3, bytes_of(v), &next);
+  EXPECT_NE(next, id);
+}
+
+TEST(MpiEngineFastPaths, AnyOtherFrameGoesToTheEngineAndTheReceiveIsPostedAsUsual) {
+  World w(2);
+  const int v = 5;
+  int got = 0;
+  // Another tag: kept as an unexpected message, which the normal receive then matches.
+  auto frame = eager_now_frame(w[0], 1, 7, 4, bytes_of(v));
+  auto taken = w[1].on_frame_for(0, frame, 0, 7, 3, bytes_of(got));
+  ASSERT_TRUE(taken);
+  EXPECT_FALSE(taken->has_value());
+  EXPECT_EQ(w[1].unexpected_messages(), 1u);
+  EXPECT_FALSE(w[1].idle());
+  auto r = *w[1].irecv(0, 7, 4, bytes_of(got));
+  EXPECT_EQ(w.test(1, r), (Status{0, 4, sizeof v, false, false}));
+  EXPECT_EQ(got, 5);
+  // Too long for the buffer: the normal receive truncates it.
+  const long long big = 0x0102030405060708;
+  frame = eager_now_frame(w[0], 1, 7, 3, std::as_bytes(std::span(&big, 1)));
+  taken = w[1].on_frame_for(0, frame, 0, 7, 3, bytes_of(got));
+  ASSERT_TRUE(taken);
+  EXPECT_FALSE(taken->has_value());
+  r = *w[1].irecv(0, 7, 3, bytes_of(got));
+  auto status = w.test(1, r);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->truncated);
+  // A synchronous send is answered by the engine (SYNC_ACK), not taken on the fast path.
+  const auto s = *w[0].isend(1, 7, 3, bytes_of(v), SendMode::synchronous);
+  std::vector<std::byte> buffer(w[0].frame_capacity());
+  const auto n = *w[0].poll_transmit(1, buffer);
+  taken = w[1].on_frame_for(0, std::span(buffer).first(n), 0, 7, 3, bytes_of(got));
+  ASSERT_TRUE(taken);
+  EXPECT_FALSE(taken->has_value());
+  r = *w[1].irecv(0, 7, 3, bytes_of(got));
+  w.pump();
+  EXPECT_TRUE(w.test(1, r));
+  EXPECT_TRUE(w.test(0, s)) << "the SYNC_ACK came back";
+  // Malformed bytes: refused as on_frame refuses them.
+  frame[0] = std::byte{9};
+  EXPECT_TRUE(w[1].on_frame_for(0, frame, 0, 7, 3, bytes_of(got)).error().is(ErrorKind::malformed));
+  EXPECT_EQ(w[1].counters().frames_refused, 1u);
+}
+
+TEST(MpiEngineFastPaths, NotTakenWhenItCouldBreakOrderOrMatching) {
+  World w(3);
+  const int v = 1;
+  std::array<std::byte, kFrameHeaderSize> header{};
+  // A frame queued for the peer goes first: no fast send until it has been sent.
+  const auto queued = *w[0].isend(1, 7, 3, bytes_of(v));
+  EXPECT_FALSE(w[0].eager_now(1, 7, 3, bytes_of(v), header));
+  EXPECT_TRUE(w[0].eager_now(2, 7, 3, bytes_of(v), header)) << "other peers are not held up";
+  w.pump();
+  EXPECT_TRUE(w[0].eager_now(1, 7, 3, bytes_of(v), header));
+  ASSERT_TRUE(w.test(0, queued));
+  // Larger than the eager limit, or a negative rank or tag: the normal way.
+  std::vector<std::byte> large(w[0].config().eager_limit + 1);
+  EXPECT_FALSE(w[0].eager_now(1, 7, 3, large, header));
+  EXPECT_FALSE(w[0].eager_now(-1, 7, 3, bytes_of(v), header));
+  EXPECT_FALSE(w[0].eager_now(1, 7, -2, bytes_of(v), header));
+  // A posted receive matches first (MPI's order): with one live, the frame goes to it.
+  int first = 0, second = 0;
+  const auto posted = *w[1].irecv(0, 8, 3, bytes_of(first));
+  EXPECT_FALSE(w[1].idle());
+  const auto frame = eager_now_frame(w[0], 1, 8, 3, bytes_of(v));
+  auto taken = w[1].on_frame_for(0, frame, 0, 8, 3, bytes_of(second));
+  ASSERT_TRUE(taken);
+  EXPECT_FALSE(taken->has_value());
+  EXPECT_TRUE(w.test(1, posted));
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 0);
+  // The source field must name the rank it came from.
+  const auto forged = eager_now_frame(w[0], 1, 8, 3, bytes_of(v));
+  EXPECT_TRUE(w[1].on_frame_for(1, forged, kAnySource, 8, 3, bytes_of(second))
+                  .error()
+                  .is(ErrorKind::malformed));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -280,6 +281,68 @@ Result<bool> Runtime::send_frame(int to, std::span<const std::byte> frame) {
   if (local >= 0 && shm_) return shm_->send(local, frame, Wake::deferred);
   if (tcp_ && tcp_->connected_to(to)) return tcp_->send(to, frame);
   return Error(ErrorKind::invalid_argument, "no transport reaches rank " + std::to_string(to));
+}
+
+Result<std::optional<Engine::RequestId>> Runtime::send_now(int to, std::uint32_t context, int tag,
+                                                           std::span<const std::byte> data) {
+  using Taken = std::optional<Engine::RequestId>;
+  if (!shm_ || to == rank_ || to < 0 || to >= size_) return Taken{};
+  const auto t = static_cast<std::size_t>(to);
+  const int local = local_of_[t];
+  // A frame the transport refused earlier goes first; a larger one than a ring takes whole
+  // could be half written.
+  if (local < 0 || has_pending_[t] || kFrameHeaderSize + data.size() > shm_->max_whole_frame())
+    return Taken{};
+  std::array<std::byte, kFrameHeaderSize> header;
+  const auto id = engine_->eager_now(to, context, tag, data, header);
+  if (!id) return Taken{};
+  const std::span<const std::byte> parts[2] = {header, data};
+  auto sent = shm_->send(local, FrameParts(parts), Wake::now);
+  if (!sent) return std::move(sent).error();
+  if (!*sent) return Taken{};  // no room: the normal way queues it
+  engine_->sent_now();
+  return id;
+}
+
+Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t context, int tag,
+                                                   std::span<std::byte> buffer) {
+  using Taken = std::optional<Status>;
+  if (!shm_ || tcp_ || source == rank_ || !engine_->idle()) return Taken{};
+  for (bool p : has_pending_)
+    if (p) return Taken{};
+  struct Catch {
+    Runtime* self;
+    int source;
+    std::uint32_t context;
+    int tag;
+    std::span<std::byte> buffer;
+    Taken got;
+    bool handed = false;  // a frame went to the engine: the normal way takes over
+    std::optional<Error> failed;
+  } c{this, source, context, tag, buffer, {}, false, {}};
+  // Captures one pointer: std::function keeps it without allocating.
+  const ShmWorld::Deliver deliver = [&c](int from, std::span<const std::byte> frame) {
+    auto r = c.self->engine_->on_frame_for(c.self->world_of_local_[static_cast<std::size_t>(from)],
+                                           frame, c.source, c.context, c.tag, c.buffer);
+    if (!r) {
+      c.failed = std::move(r).error();
+    } else if (*r) {
+      c.got = **r;
+    } else {
+      c.handed = true;
+    }
+  };
+  for (;;) {
+    auto polled = shm_->poll(deliver, 1);
+    if (!polled) return std::move(polled).error();
+    if (c.failed) return std::move(*c.failed);
+    if (c.got || c.handed) return c.got;
+    if (*polled == 0) {
+      // As wait_until: sleeps until a frame arrives; the bound only limits a lost wake-up.
+      auto woken = shm_->wait(std::chrono::milliseconds(100));
+      if (!woken) return std::move(woken).error();
+    }
+  }
 }
 
 Result<void> Runtime::transmit() {

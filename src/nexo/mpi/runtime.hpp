@@ -114,6 +114,19 @@ class Runtime {
 
   // One pass: frames out to every transport, frames in to the engine. True if anything moved.
   Result<bool> progress();
+  // The fast path of a small standard send (Engine::eager_now): to a rank on this host with
+  // nothing queued ahead of it, the frame goes straight into shared memory and the send is
+  // complete, with no request and no progress pass. Returns the id the frame carries, or
+  // nullopt when the send must take the normal way (isend); nothing has changed then.
+  Result<std::optional<Engine::RequestId>> send_now(int to, std::uint32_t context, int tag,
+                                                    std::span<const std::byte> data);
+  // The fast path of a blocking receive (Engine::on_frame_for): while the engine holds
+  // nothing and every rank shares this host, waits for the next frame and delivers a small
+  // standard message that matches straight into `buffer`. Returns its status, or nullopt
+  // when the receive must take the normal way (irecv; frames taken meanwhile are in the
+  // engine, in order).
+  Result<std::optional<Status>> receive_now(int source, std::uint32_t context, int tag,
+                                            std::span<std::byte> buffer);
   // Progress until done() is true; sleeps in the transports when nothing moves.
   Result<void> wait_until(const std::function<bool()>& done);
 

@@ -34,7 +34,8 @@
 namespace nexo::mpi {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x314D48534F58454EULL;  // "NEXOSHM1"
-inline constexpr std::uint32_t kSegmentVersion = 2;  // 2: fast boxes, RankControl::asymmetric
+// 2: fast boxes, RankControl::asymmetric; 3: 16 slots a box (4 before)
+inline constexpr std::uint32_t kSegmentVersion = 3;
 inline constexpr int kMaxShmRanks = 1024;
 
 struct SegmentHeader {
