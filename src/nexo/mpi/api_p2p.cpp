@@ -184,7 +184,7 @@ int start_send(const void* buf, int count, MPI_Datatype type, int dest, int tag,
   }
   if (mode == Mode::standard) {
     if (auto dense = dense_bytes(buf, n, type)) {
-      // A small message to a rank on this host goes straight out and completes here.
+      // A small message with nothing queued ahead goes straight out and completes here.
       auto now = runtime()->send_now(peer, comm->context, tag, *dense);
       if (!now) runtime_failure(function, now.error());
       if (*now) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace nexo::mpi {
 namespace {
@@ -377,7 +378,10 @@ Result<void> Engine::on_send_done(std::int32_t from, const Frame& f) {
   return ok();
 }
 
-Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, bool& finished) {
+// `body`: nullptr to copy a message's bytes into `into`, else where to leave them (see
+// poll_transmit).
+Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, bool& finished,
+                                     std::span<const std::byte>* body) {
   Frame f;
   f.kind = out.kind;
   f.context = out.envelope.context;
@@ -401,6 +405,7 @@ Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, b
     f.receiver_request = send.remote_request;
     f.offset = send.progress;
     f.payload = send.data.subspan(send.progress, chunk);
+    if (body != nullptr) *body = std::exchange(f.payload, {});
     auto written = encode_frame(f, into);
     if (!written) return written;
     send.progress += chunk;
@@ -413,6 +418,7 @@ Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, b
   if (send.mode == SendMode::synchronous) f.flags |= kSynchronous;
   if (out.kind == FrameKind::eager) {
     f.payload = send.data;
+    if (body != nullptr) *body = std::exchange(f.payload, {});
   } else if (config_.pull_pid) {
     f.flags |= kHasPull;
     f.pull = PullAddress{*config_.pull_pid, reinterpret_cast<std::uintptr_t>(send.data.data())};
@@ -426,11 +432,17 @@ Result<std::size_t> Engine::transmit(Outgoing& out, std::span<std::byte> into, b
 }
 
 Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> out) {
+  return poll_transmit(to, out, nullptr);
+}
+
+Result<std::size_t> Engine::poll_transmit(std::int32_t to, std::span<std::byte> out,
+                                          std::span<const std::byte>* body) {
+  if (body != nullptr) *body = {};
   const auto peer = static_cast<std::size_t>(to);
   if (to < 0 || peer >= output_.size() || output_[peer].empty()) return std::size_t{0};
   auto& frames = output_[peer];
   bool finished = false;
-  auto written = transmit(frames.front(), out, finished);
+  auto written = transmit(frames.front(), out, finished, body);
   if (!written) return std::move(written).error().with_context("to rank " + std::to_string(to));
   // An unfinished DATA stream goes to the back, so that a large message does not hold
   // up the small ones behind it (the order of EAGER and RTS frames is kept).

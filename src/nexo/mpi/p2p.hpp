@@ -174,6 +174,13 @@ class Engine {
   // nothing waits for `to`. One frame per call. too_large (nothing consumed)
   // when `out` is shorter than the frame; frame_capacity() always suffices.
   Result<std::size_t> poll_transmit(std::int32_t to, std::span<std::byte> out);
+  // The same without copying a message's bytes: `out` gets the frame up to its message bytes
+  // (an EAGER's header, a DATA's header and offset) and *body views those bytes in the send's
+  // buffer (empty for the other kinds); the frame is out + body. The send may count as complete
+  // once this returns, so the caller must hand both to a transport, or copy them, before it
+  // returns to the program. `out` needs kFrameHeaderSize + kPullSize bytes.
+  Result<std::size_t> poll_transmit(std::int32_t to, std::span<std::byte> out,
+                                    std::span<const std::byte>* body);
 
   // The ranks that have frames waiting for poll_transmit.
   std::vector<std::int32_t> peers_with_output() const;
@@ -269,7 +276,8 @@ class Engine {
   void reap();
   Result<void> dispatch(std::int32_t from, const Frame& frame);
   void complete_send_if_done(Request& send);
-  Result<std::size_t> transmit(Outgoing& out, std::span<std::byte> into, bool& finished);
+  Result<std::size_t> transmit(Outgoing& out, std::span<std::byte> into, bool& finished,
+                               std::span<const std::byte>* body);
 
   Result<void> on_message(std::int32_t from, const Frame& frame);
   Result<void> on_cts(std::int32_t from, const Frame& frame);

@@ -420,5 +420,56 @@ TEST(MpiEngineFastPaths, NotTakenWhenItCouldBreakOrderOrMatching) {
                   .is(ErrorKind::malformed));
 }
 
+// poll_transmit with a body view makes the same frames as the copying one, byte for byte:
+// EAGER, RTS, CTS, DATA chunks, SYNC_ACK; and the messages arrive whole.
+TEST(MpiEngine, ZeroCopyTransmitMakesTheSameFrames) {
+  World copying(2), viewing(2);
+  const auto small = pattern_bytes(40, 1);
+  const auto large = pattern_bytes(1000, 2);  // rendezvous: 64-byte eager limit, 100-byte chunks
+  std::vector<std::byte> got_small[2], got_large[2];
+  Engine::RequestId receives[2][2] = {};
+  World* worlds[2] = {&copying, &viewing};
+  for (int w = 0; w < 2; ++w) {
+    World& world = *worlds[w];
+    got_small[w].resize(small.size());
+    got_large[w].resize(large.size());
+    ASSERT_TRUE(world[0].isend(1, 1, 2, small, SendMode::synchronous));
+    ASSERT_TRUE(world[0].isend(1, 1, 3, large));
+    receives[w][0] = *world[1].irecv(0, 1, 2, got_small[w]);
+    receives[w][1] = *world[1].irecv(0, 1, 3, got_large[w]);
+  }
+  std::vector<std::byte> a(copying[0].frame_capacity()), b(viewing[0].frame_capacity());
+  int frames = 0;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int from = 0; from < 2; ++from) {
+      const int to = 1 - from;
+      for (;;) {
+        auto n = copying[from].poll_transmit(to, a);
+        std::span<const std::byte> body;
+        auto m = viewing[from].poll_transmit(to, b, &body);
+        ASSERT_TRUE(n && m);
+        std::vector<std::byte> joined(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(*m));
+        joined.insert(joined.end(), body.begin(), body.end());
+        ASSERT_EQ(std::vector<std::byte>(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(*n)),
+                  joined)
+            << "frame " << frames;
+        if (*n == 0) break;
+        ++frames;
+        moved = true;
+        ASSERT_TRUE(copying[to].on_frame(from, std::span(a).first(*n)));
+        ASSERT_TRUE(viewing[to].on_frame(from, joined));
+      }
+    }
+  }
+  EXPECT_GT(frames, 12);  // EAGER, SYNC_ACK, RTS, CTS and 10 DATA chunks
+  for (int w = 0; w < 2; ++w) {
+    EXPECT_TRUE(worlds[w]->test(1, receives[w][0]));
+    EXPECT_TRUE(worlds[w]->test(1, receives[w][1]));
+    EXPECT_EQ(got_small[w], small);
+    EXPECT_EQ(got_large[w], large);
+  }
+}
+
 }  // namespace
 }  // namespace nexo::mpi

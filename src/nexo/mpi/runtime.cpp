@@ -249,9 +249,9 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
       int on_host = 0;  // this host's ranks, shared memory or not
       for (const RankInfo& peer : *table)
         on_host += peer.host == info.host ? 1 : 0;
-      rt->tcp_spin_ = shm_options(std::max(on_host, 1)).spin >= std::chrono::milliseconds(1)
-                          ? std::chrono::microseconds(200)
-                          : std::chrono::microseconds(0);
+      const bool fit = shm_options(std::max(on_host, 1)).spin >= std::chrono::milliseconds(1);
+      rt->tcp_spin_ = std::chrono::microseconds(fit ? 200 : 50);
+      rt->tcp_yield_ = !fit;
       if (!rt->shm_) {
         // TCP alone: larger eager messages (a round trip costs more than the copy).
         config.eager_limit = kTcpEagerLimit;
@@ -271,6 +271,15 @@ Runtime::~Runtime() {
   if (g_runtime == this) g_runtime = nullptr;
 }
 
+Result<bool> Runtime::send_frame(int to, std::span<const std::byte> head,
+                                 std::span<const std::byte> body) {
+  const int local = local_of_[static_cast<std::size_t>(to)];
+  const std::span<const std::byte> parts[2] = {head, body};
+  if (local >= 0 && shm_) return shm_->send(local, FrameParts(parts), Wake::deferred);
+  if (tcp_ && tcp_->connected_to(to)) return tcp_->send(to, FrameParts(parts));
+  return Error(ErrorKind::invalid_argument, "no transport reaches rank " + std::to_string(to));
+}
+
 Result<bool> Runtime::send_frame(int to, std::span<const std::byte> frame) {
   if (to == rank_) {
     auto taken = engine_->on_frame(to, frame);
@@ -286,18 +295,23 @@ Result<bool> Runtime::send_frame(int to, std::span<const std::byte> frame) {
 Result<std::optional<Engine::RequestId>> Runtime::send_now(int to, std::uint32_t context, int tag,
                                                            std::span<const std::byte> data) {
   using Taken = std::optional<Engine::RequestId>;
-  if (!shm_ || to == rank_ || to < 0 || to >= size_) return Taken{};
+  if (to == rank_ || to < 0 || to >= size_) return Taken{};
   const auto t = static_cast<std::size_t>(to);
+  // A frame the transport refused earlier goes first.
+  if (has_pending_[t]) return Taken{};
   const int local = local_of_[t];
-  // A frame the transport refused earlier goes first; a larger one than a ring takes whole
-  // could be half written.
-  if (local < 0 || has_pending_[t] || kFrameHeaderSize + data.size() > shm_->max_whole_frame())
+  const bool by_shm = local >= 0 && shm_;
+  // Over shared memory, a frame larger than a ring takes whole could be half written; over
+  // TCP, a frame is written or queued whole, or refused whole.
+  if (by_shm ? kFrameHeaderSize + data.size() > shm_->max_whole_frame()
+             : !(tcp_ && tcp_->connected_to(to)))
     return Taken{};
   std::array<std::byte, kFrameHeaderSize> header;
   const auto id = engine_->eager_now(to, context, tag, data, header);
   if (!id) return Taken{};
   const std::span<const std::byte> parts[2] = {header, data};
-  auto sent = shm_->send(local, FrameParts(parts), Wake::now);
+  auto sent =
+      by_shm ? shm_->send(local, FrameParts(parts), Wake::now) : tcp_->send(to, FrameParts(parts));
   if (!sent) return std::move(sent).error();
   if (!*sent) return Taken{};  // no room: the normal way queues it
   engine_->sent_now();
@@ -307,7 +321,8 @@ Result<std::optional<Engine::RequestId>> Runtime::send_now(int to, std::uint32_t
 Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t context, int tag,
                                                    std::span<std::byte> buffer) {
   using Taken = std::optional<Status>;
-  if (!shm_ || tcp_ || source == rank_ || !engine_->idle()) return Taken{};
+  // One transport only: a wait on one cannot see the other's frames.
+  if ((shm_ != nullptr) == (tcp_ != nullptr) || source == rank_ || !engine_->idle()) return Taken{};
   for (bool p : has_pending_)
     if (p) return Taken{};
   struct Catch {
@@ -322,8 +337,9 @@ Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t con
   } c{this, source, context, tag, buffer, {}, false, {}};
   // Captures one pointer: std::function keeps it without allocating.
   const ShmWorld::Deliver deliver = [&c](int from, std::span<const std::byte> frame) {
-    auto r = c.self->engine_->on_frame_for(c.self->world_of_local_[static_cast<std::size_t>(from)],
-                                           frame, c.source, c.context, c.tag, c.buffer);
+    // Shared memory numbers the host's ranks; TCP uses world ranks.
+    const int rank = c.self->shm_ ? c.self->world_of_local_[static_cast<std::size_t>(from)] : from;
+    auto r = c.self->engine_->on_frame_for(rank, frame, c.source, c.context, c.tag, c.buffer);
     if (!r) {
       c.failed = std::move(r).error();
     } else if (*r) {
@@ -332,16 +348,35 @@ Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t con
       c.handed = true;
     }
   };
+  std::chrono::steady_clock::time_point spin_until{};
+  bool spinning = false;
   for (;;) {
-    auto polled = shm_->poll(deliver, 1);
+    auto polled = shm_ ? shm_->poll(deliver, 1) : tcp_->poll(deliver, 1);
     if (!polled) return std::move(polled).error();
     if (c.failed) return std::move(*c.failed);
     if (c.got || c.handed) return c.got;
-    if (*polled == 0) {
-      // As wait_until: sleeps until a frame arrives; the bound only limits a lost wake-up.
+    if (*polled > 0) continue;
+    // As wait_until: sleeps until a frame arrives (TCP: after a spin); the bound only limits
+    // what a lost wake-up could cost.
+    if (shm_) {
       auto woken = shm_->wait(std::chrono::milliseconds(100));
       if (!woken) return std::move(woken).error();
+      continue;
     }
+    if (tcp_spin_ > std::chrono::nanoseconds(0)) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!spinning) {
+        spinning = true;
+        spin_until = now + tcp_spin_;
+      }
+      if (now < spin_until) {
+        if (tcp_yield_) ::sched_yield();
+        continue;
+      }
+    }
+    auto woken = tcp_->wait(std::chrono::milliseconds(100));
+    if (!woken) return std::move(woken).error();
+    spinning = false;
   }
 }
 
@@ -366,14 +401,20 @@ Result<void> Runtime::transmit() {
     const auto t = static_cast<std::size_t>(to);
     if (has_pending_[t]) continue;
     for (;;) {
-      auto size = engine_->poll_transmit(to, frame_);
+      // To another rank, a message's bytes go from the send's buffer to the transport (one
+      // copy fewer); a frame to this rank goes to the engine whole.
+      std::span<const std::byte> body;
+      auto size = to == rank_ ? engine_->poll_transmit(to, frame_)
+                              : engine_->poll_transmit(to, frame_, &body);
       if (!size) return std::move(size).error();
       if (*size == 0) break;
-      const std::span<const std::byte> frame(frame_.data(), *size);
-      auto sent = send_frame(to, frame);
+      const std::span<const std::byte> head(frame_.data(), *size);
+      auto sent = body.empty() ? send_frame(to, head) : send_frame(to, head, body);
       if (!sent) return std::move(sent).error();
       if (!*sent) {
-        pending_[t].assign(frame.begin(), frame.end());
+        // The send may be complete already: the transport's retry works on a copy.
+        pending_[t].assign(head.begin(), head.end());
+        pending_[t].insert(pending_[t].end(), body.begin(), body.end());
         has_pending_[t] = true;
         break;
       }
@@ -440,7 +481,10 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
         tcp_spinning = true;
         tcp_spin_until = now + tcp_spin_;
       }
-      if (now < tcp_spin_until) continue;
+      if (now < tcp_spin_until) {
+        if (tcp_yield_) ::sched_yield();
+        continue;
+      }
     }
     bool pending = false;
     for (bool p : has_pending_)

@@ -114,17 +114,17 @@ class Runtime {
 
   // One pass: frames out to every transport, frames in to the engine. True if anything moved.
   Result<bool> progress();
-  // The fast path of a small standard send (Engine::eager_now): to a rank on this host with
-  // nothing queued ahead of it, the frame goes straight into shared memory and the send is
-  // complete, with no request and no progress pass. Returns the id the frame carries, or
+  // The fast path of a small standard send (Engine::eager_now): to a rank with nothing queued
+  // ahead of it, the frame goes straight to the transport (shared memory, or TCP) and the send
+  // is complete, with no request and no progress pass. Returns the id the frame carries, or
   // nullopt when the send must take the normal way (isend); nothing has changed then.
   Result<std::optional<Engine::RequestId>> send_now(int to, std::uint32_t context, int tag,
                                                     std::span<const std::byte> data);
   // The fast path of a blocking receive (Engine::on_frame_for): while the engine holds
-  // nothing and every rank shares this host, waits for the next frame and delivers a small
-  // standard message that matches straight into `buffer`. Returns its status, or nullopt
-  // when the receive must take the normal way (irecv; frames taken meanwhile are in the
-  // engine, in order).
+  // nothing and the job uses one transport (shared memory alone, or TCP alone), waits for the
+  // next frame and delivers a small standard message that matches straight into `buffer`. Returns
+  // its status, or nullopt when the receive must take the normal way (irecv; frames taken meanwhile
+  // are in the engine, in order).
   Result<std::optional<Status>> receive_now(int source, std::uint32_t context, int tag,
                                             std::span<std::byte> buffer);
   // Progress until done() is true; sleeps in the transports when nothing moves.
@@ -157,6 +157,8 @@ class Runtime {
   Result<void> transmit();
   Result<bool> receive();
   Result<bool> send_frame(int to, std::span<const std::byte> frame);
+  // A frame in two parts to another rank (not this one).
+  Result<bool> send_frame(int to, std::span<const std::byte> head, std::span<const std::byte> body);
 
   int rank_ = 0;
   int size_ = 1;
@@ -166,7 +168,8 @@ class Runtime {
   std::unique_ptr<ShmWorld> shm_;
   std::unique_ptr<TcpWorld> tcp_;
   std::chrono::nanoseconds tcp_spin_{0};  // TCP alone: how long to poll before epoll
-  std::vector<int> local_of_;             // world rank -> shm rank, or -1
+  bool tcp_yield_ = false;     // ... yielding the CPU between polls (more ranks than CPUs)
+  std::vector<int> local_of_;  // world rank -> shm rank, or -1
   std::vector<int> world_of_local_;
   Bytes frame_;                 // poll_transmit's buffer
   std::vector<Bytes> pending_;  // per world rank: a frame the transport had no room for
