@@ -41,7 +41,7 @@ TEST(ShmBox, FullBoxRefusesUntilTheReaderFreesASlot) {
   EXPECT_FALSE(write_text(t.writer, "one too many"));
   EXPECT_TRUE(t.reader.readable());
   EXPECT_EQ(read_text(t.reader), "frame 0");
-  ASSERT_TRUE(write_text(t.writer, "frame 4"));  // slot 0 again
+  ASSERT_TRUE(write_text(t.writer, "frame " + std::to_string(kBoxSlots)));  // slot 0 again
   EXPECT_FALSE(write_text(t.writer, "full again"));
   for (std::size_t i = 1; i <= kBoxSlots; ++i)
     EXPECT_EQ(read_text(t.reader), "frame " + std::to_string(i));
