@@ -91,6 +91,9 @@ netns)
   ip -n "$b" addr add 10.231.0.2/24 dev "nxb$$"
   ip -n "$a" link set "nxa$$" up
   ip -n "$b" link set "nxb$$" up
+  # Both hosts' ranks sleep without bound (NEXO_MPI_SLEEP_MS): in this job with both transports
+  # a TCP message must wake its sleeping receiver (the TCP watcher), or the job hangs and fails.
+  export NEXO_MPI_SLEEP_MS=600000
   ip netns exec "$b" "$bin/nexorun" --agent --listen 10.231.0.2:7911 2>"$work/agent.err" &
   agent_pid=$!
   for _ in $(seq 100); do
@@ -98,7 +101,7 @@ netns)
     grep -q "listen" "$work/agent.err" 2>/dev/null && break
     sleep 0.1
   done
-  for program in order coll sizes comm; do
+  for program in order coll sizes comm wake; do
     status=0
     ip netns exec "$a" timeout 120 "$bin/nexorun" -n 4 --host "localhost:2,agent://10.231.0.2:7911:2" \
       --tag-output "$programs/$program" >"$work/$program.out" 2>&1 || status=$?

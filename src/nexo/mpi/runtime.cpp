@@ -2,6 +2,8 @@
 
 #include <poll.h>
 #include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <thread>
 
 #include "nexo/mpi/control.hpp"
 #include "nexo/mpi/shm.hpp"
@@ -20,6 +23,98 @@
 #include "nexo/mpi/trace.hpp"
 
 namespace nexo::mpi {
+
+// A mixed job's watcher (see runtime.hpp): a thread that sleeps in an epoll of its own on the
+// rank's TCP sockets and rings the rank's shared-memory doorbell when one is readable, or
+// writable while output waits for room there. It never touches the sockets' data. Each socket
+// fires once (EPOLLONESHOT) and stays quiet until the rank arms the watcher again, just before
+// it sleeps: a rank that is busy or spinning (and looks at its sockets itself) pays no thread
+// wake-up per message. Level-triggered: data (or room) that came before arm() fires at once, so
+// none is missed.
+class TcpWatcher {
+ public:
+  static Result<std::unique_ptr<TcpWatcher>> start(const TcpWorld& tcp, ShmWorld& shm,
+                                                   int local_rank) {
+    std::unique_ptr<TcpWatcher> w(new TcpWatcher);
+    tcp.sockets(w->sockets_);
+    w->epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (w->epoll_ < 0) return Error::from_errno(errno, "TCP watcher: epoll_create1");
+    w->stop_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->stop_ < 0) return Error::from_errno(errno, "TCP watcher: eventfd");
+    epoll_event stop{};
+    stop.events = EPOLLIN;
+    stop.data.fd = w->stop_;
+    if (::epoll_ctl(w->epoll_, EPOLL_CTL_ADD, w->stop_, &stop) != 0)
+      return Error::from_errno(errno, "TCP watcher: epoll_ctl of its stop event");
+    for (const auto& socket : w->sockets_) {
+      epoll_event e{};
+      e.events = events_for(socket);
+      e.data.fd = socket.fd;
+      if (::epoll_ctl(w->epoll_, EPOLL_CTL_ADD, socket.fd, &e) != 0)
+        return Error::from_errno(errno,
+                                 "TCP watcher: epoll_ctl of socket " + std::to_string(socket.fd));
+    }
+    w->thread_ =
+        std::thread([watcher = w.get(), &shm, local_rank] { watcher->run(shm, local_rank); });
+    return w;
+  }
+
+  ~TcpWatcher() {
+    if (thread_.joinable()) {
+      const std::uint64_t one = 1;
+      // The thread is blocked in epoll_wait: the event ends it (a failed write leaves it to
+      // _exit; it cannot fail on a fresh eventfd).
+      (void)!::write(stop_, &one, sizeof one);
+      thread_.join();
+    }
+    if (stop_ >= 0) ::close(stop_);
+    if (epoll_ >= 0) ::close(epoll_);
+  }
+  TcpWatcher(const TcpWatcher&) = delete;
+  TcpWatcher& operator=(const TcpWatcher&) = delete;
+
+  // Re-arms every socket (the rank is about to sleep): for data, and for room where output
+  // waits. A failure leaves that socket quiet: the rank's sleeps are bounded, so it is still
+  // served, only later.
+  void arm(const TcpWorld& tcp) {
+    tcp.sockets(sockets_);
+    for (const auto& socket : sockets_) {
+      epoll_event e{};
+      e.events = events_for(socket);
+      e.data.fd = socket.fd;
+      (void)::epoll_ctl(epoll_, EPOLL_CTL_MOD, socket.fd, &e);
+    }
+  }
+
+ private:
+  static std::uint32_t events_for(const TcpWorld::Socket& socket) noexcept {
+    return EPOLLIN | EPOLLRDHUP | EPOLLONESHOT | (socket.wants_write ? EPOLLOUT : 0u);
+  }
+  TcpWatcher() = default;
+
+  void run(ShmWorld& shm, int local_rank) const {
+    std::array<epoll_event, 16> events;
+    for (;;) {
+      const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // the rank's sleeps are bounded: it still polls its sockets, only later
+      }
+      bool data = false;
+      for (int i = 0; i < n; ++i) {
+        if (events[static_cast<std::size_t>(i)].data.fd == stop_) return;
+        data = true;
+      }
+      if (data) shm.ring_doorbell(local_rank);
+    }
+  }
+
+  int epoll_ = -1;
+  int stop_ = -1;
+  std::vector<TcpWorld::Socket> sockets_;  // arm()'s scratch (the rank's thread only)
+  std::thread thread_;
+};
+
 namespace {
 
 Runtime* g_runtime = nullptr;
@@ -256,9 +351,22 @@ Result<std::unique_ptr<Runtime>> Runtime::start() {
         // TCP alone: larger eager messages (a round trip costs more than the copy).
         config.eager_limit = kTcpEagerLimit;
         config.max_frame = kTcpMaxFrame;
+      } else {
+        auto watcher = TcpWatcher::start(*rt->tcp_, *rt->shm_,
+                                         rt->local_of_[static_cast<std::size_t>(info.rank)]);
+        if (!watcher) return std::move(watcher).error().with_context("MPI_Init: TCP mesh");
+        rt->tcp_watcher_ = std::move(*watcher);
       }
     }
   }
+  // How long one idle sleep may last: every wake-up path should end it sooner, so this only
+  // bounds what a lost one would cost. NEXO_MPI_SLEEP_MS raises it in the tests, where a lost
+  // wake-up must hang (and fail) rather than pass slowly.
+  auto sleep_ms = env_int("NEXO_MPI_SLEEP_MS", 0, 86'400'000, 0);
+  if (!sleep_ms) return std::move(sleep_ms).error().with_context("MPI_Init");
+  rt->sleep_bound_ = std::chrono::milliseconds(*sleep_ms > 0          ? *sleep_ms
+                                               : rt->shm_ && rt->tcp_ ? 10
+                                                                      : 100);
   rt->engine_ = std::make_unique<Engine>(std::move(config));
   rt->frame_.resize(rt->engine_->frame_capacity());
   rt->pending_.resize(n);
@@ -359,7 +467,7 @@ Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t con
     // As wait_until: sleeps until a frame arrives (TCP: after a spin); the bound only limits
     // what a lost wake-up could cost.
     if (shm_) {
-      auto woken = shm_->wait(std::chrono::milliseconds(100));
+      auto woken = shm_->wait(sleep_bound_);
       if (!woken) return std::move(woken).error();
       continue;
     }
@@ -374,7 +482,7 @@ Result<std::optional<Status>> Runtime::receive_now(int source, std::uint32_t con
         continue;
       }
     }
-    auto woken = tcp_->wait(std::chrono::milliseconds(100));
+    auto woken = tcp_->wait(sleep_bound_);
     if (!woken) return std::move(woken).error();
     spinning = false;
   }
@@ -490,22 +598,32 @@ Result<void> Runtime::wait_until(const std::function<bool()>& done) {
     for (bool p : has_pending_)
       pending = pending || p;
     if (shm_ && tcp_) {
-      // Both: the futex cannot wait on sockets too, so the sleep is short and the sockets are
-      // polled between sleeps (a TCP message may wait up to 1 ms here: see the note on mixed
-      // jobs in runtime.hpp).
-      auto woken = shm_->wait(std::chrono::milliseconds(1));
+      // Both: for tcp_spin_, short spins on shared memory with a look at the sockets between
+      // (every 5 us); then sleeps, which TCP data ends through the watcher (runtime.hpp). The
+      // bound only limits what a watcher that stopped could cost.
+      const auto now = std::chrono::steady_clock::now();
+      if (!tcp_spinning) {
+        tcp_spinning = true;
+        tcp_spin_until = now + tcp_spin_;
+      }
+      const std::chrono::nanoseconds slice =
+          now < tcp_spin_until ? std::chrono::nanoseconds(std::chrono::microseconds(5))
+          : pending            ? std::chrono::nanoseconds(std::chrono::milliseconds(1))
+                               : std::chrono::nanoseconds(sleep_bound_);
+      if (slice > tcp_spin_) tcp_watcher_->arm(*tcp_);
+      auto woken = shm_->wait_for(slice);
       if (!woken) return std::move(woken).error();
       continue;
     }
     if (shm_) {
       // Sleeps until a frame arrives, a full ring has room, or a peer rings the doorbell; the
       // bound only limits how long a lost wake-up (there should be none) could cost.
-      auto woken = shm_->wait(std::chrono::milliseconds(pending ? 1 : 100));
+      auto woken = shm_->wait(pending ? std::chrono::milliseconds(1) : sleep_bound_);
       if (!woken) return std::move(woken).error();
       continue;
     }
     if (tcp_) {
-      auto woken = tcp_->wait(std::chrono::milliseconds(100));
+      auto woken = tcp_->wait(sleep_bound_);
       if (!woken) return std::move(woken).error();
       tcp_spinning = false;
       continue;

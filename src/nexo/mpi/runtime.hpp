@@ -7,9 +7,12 @@
 // host, local rank and address; MPI_Abort and MPI_Finalize are reported to the launcher.
 //
 // Mixed jobs (shared memory and TCP at once): a rank cannot sleep on the futex and the sockets
-// together, so it sleeps on the futex for at most 1 ms at a time and polls the sockets between:
-// a TCP message may wait up to 1 ms for an idle rank to notice it. Jobs on one host (shared
-// memory only) and TCP-only jobs sleep on their one transport and wake at once. It drives them all
+// together, so it sleeps on its shared-memory doorbell and a watcher thread (TcpWatcher in
+// runtime.cpp) waits on the TCP sockets, edge-triggered, and rings that doorbell when one has
+// data; a spinning rank sees the ring too. The watcher only waits: the rank's own thread does
+// all the reading and writing. (Before the watcher, a TCP message waited up to 1 ms, the bound of
+// each futex sleep, for an idle rank of a mixed job: 965 us one way on loopback.) Jobs on one host
+// (shared memory only) and TCP-only jobs sleep on their one transport. The runtime drives them all
 // in progress(): frames the engine has for a peer go to that peer's transport, frames that arrived
 // go to the engine. A rank that waits (MPI_Wait, a blocking call, a collective) calls wait_until(),
 // which makes progress and, when nothing moves, sleeps in the transport (a futex for shared memory)
@@ -98,6 +101,7 @@ namespace nexo::mpi {
 class ShmWorld;
 class TcpWorld;
 class ControlClient;
+class TcpWatcher;
 
 class Runtime {
  public:
@@ -168,14 +172,18 @@ class Runtime {
   std::unique_ptr<ShmWorld> shm_;
   std::unique_ptr<TcpWorld> tcp_;
   std::chrono::nanoseconds tcp_spin_{0};  // TCP alone: how long to poll before epoll
-  bool tcp_yield_ = false;     // ... yielding the CPU between polls (more ranks than CPUs)
-  std::vector<int> local_of_;  // world rank -> shm rank, or -1
+  bool tcp_yield_ = false;  // ... yielding the CPU between polls (more ranks than CPUs)
+  std::chrono::milliseconds sleep_bound_{100};  // the longest idle sleep (NEXO_MPI_SLEEP_MS)
+  std::vector<int> local_of_;                   // world rank -> shm rank, or -1
   std::vector<int> world_of_local_;
   Bytes frame_;                 // poll_transmit's buffer
   std::vector<Bytes> pending_;  // per world rank: a frame the transport had no room for
   std::vector<bool> has_pending_;
   std::vector<std::int32_t> peers_;  // scratch for peers_with_output
   std::optional<Error> receive_error_;
+  // Mixed jobs: rings this rank's doorbell when TCP data arrives. Declared after the transports:
+  // it is stopped before they close.
+  std::unique_ptr<TcpWatcher> tcp_watcher_;
 };
 
 // The rank's runtime between MPI_Init and MPI_Finalize; nullptr outside.

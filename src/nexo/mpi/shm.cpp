@@ -292,6 +292,9 @@ Result<bool> ShmWorld::sleep_once(std::chrono::steady_clock::time_point deadline
     doorbell_seen_ = seen;
     return true;
   }
+  // A wait whose time is up already (a short one, of a rank that also polls sockets) does not
+  // sleep: no handshake, no membarrier.
+  if (!forever && deadline <= std::chrono::steady_clock::now()) return has_work();
   control->sleeping.store(1, std::memory_order_relaxed);
   // The sleeper's side of the handshake (shm.hpp): a membarrier stands for the fences of the
   // producers that skip theirs; if it fails they may have, so the sleep is kept short.
@@ -330,6 +333,11 @@ Result<bool> ShmWorld::sleep_once(std::chrono::steady_clock::time_point deadline
 }
 
 Result<bool> ShmWorld::wait(Timeout timeout) {
+  if (!timeout) return wait_for(std::nullopt);
+  return wait_for(std::chrono::nanoseconds(*timeout));
+}
+
+Result<bool> ShmWorld::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
   auto start = std::chrono::steady_clock::now();
   bool forever = !timeout.has_value();
   auto deadline = forever ? start : start + *timeout;
@@ -343,9 +351,16 @@ Result<bool> ShmWorld::wait(Timeout timeout) {
   const auto pure_until = start + options_.pure_spin;
   auto next_yield = start + kYieldAnyway;
   std::uint32_t cpu = publish_cpu();
+  const auto& doorbell = segment_.control(rank_)->doorbell;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (has_work()) return true;
+      // A ring while this rank spins (an out-of-band event, or the TCP watcher of a job with
+      // both transports) ends the wait as it would end a sleep.
+      if (const auto rung = doorbell.load(std::memory_order_acquire); rung != doorbell_seen_) {
+        doorbell_seen_ = rung;
+        return true;
+      }
       cpu_relax();
     }
     const auto now = std::chrono::steady_clock::now();

@@ -159,6 +159,8 @@ class ShmWorld {
   // a whole time slice. Returns true if woken, false on timeout.
   // A spurious true is possible (a doorbell rung for data already polled).
   Result<bool> wait(Timeout timeout);
+  // The same with a finer timeout (a few microseconds: a rank that also polls sockets).
+  Result<bool> wait_for(std::optional<std::chrono::nanoseconds> timeout);
 
   // The pid of rank `rank` (0 until it joined) and the address of its probe word.
   pid_t pid_of(int rank) const noexcept;

@@ -158,6 +158,12 @@ Result<void> TcpWorld::set_write_interest(int rank, bool on) {
 
 // ---- sending ----
 
+void TcpWorld::sockets(std::vector<Socket>& out) const {
+  out.clear();
+  for (const Peer& p : peers_)
+    if (p.stream) out.push_back({p.stream->native_handle(), !p.out.empty()});
+}
+
 Result<bool> TcpWorld::send(int to, std::span<const std::byte> frame) {
   std::span<const std::byte> parts[1] = {frame};
   return send(to, FrameParts(parts));

@@ -135,6 +135,14 @@ class TcpWorld {
   int size() const noexcept { return nranks_; }
   // Whether `rank` is reached through this world.
   bool connected_to(int rank) const noexcept;
+  // The connections' sockets, and whether each has output queued that waits for room (for a
+  // watcher that only waits for their readiness, and never reads or writes them). Into `out`,
+  // cleared first: no allocation once it has grown.
+  struct Socket {
+    int fd = -1;
+    bool wants_write = false;
+  };
+  void sockets(std::vector<Socket>& out) const;
 
   // Sends one frame, the concatenation of `parts`, to `to`. Never blocks. Returns true once the
   // frame is taken (written, or partly written and the rest copied: the parts may be reused at
