@@ -46,6 +46,11 @@ constexpr auto kPublishEvery = std::chrono::milliseconds(100);
 // waited behind the whole burst.
 constexpr int kPumpRounds = 16;
 constexpr std::size_t kSendsPerRound = 128;
+// Deliveries go to the application (or on_deliver) in batches of at most
+// this many: a repair releases the messages held behind its gap, a thousand
+// at once, and the repaired one, first, reaches the application once its
+// batch is handed over, not after the whole burst is copied.
+constexpr std::size_t kHandOverBatch = 128;
 // The key of a message in a trace: member sequence numbers start again at 1
 // in every view, so the view goes in the high bits.
 std::uint64_t trace_seq(std::uint64_t view, std::uint64_t seq) {
@@ -259,6 +264,7 @@ bool Group::Impl::take_events(Time now) {
                                  MessageKey{label_of(d->sender), trace_seq(d->view, d->seq)});
       }
       ready.push_back(std::move(*d));
+      if (ready.size() >= kHandOverBatch) flush_deliveries();
       continue;
     }
     // Deliveries before a view change or a state transfer are queued before
