@@ -2,9 +2,10 @@
 // blocking, try and asynchronous receives (msg::Port's modes), oldest first.
 // Internal to group/.
 //
-// The loop thread hands over all the deliveries of one pump at once
-// (push_all): one lock, and one wake-up only if a receive() sleeps, instead
-// of a lock and a futex call per message.
+// The loop thread hands over the deliveries of one pump in batches of up
+// to 128 (push_all; group_loop.cpp's kHandOverBatch): one lock, and one
+// wake-up only if a receive() sleeps, instead of a lock and a futex call per
+// message.
 //
 // The bytes cross in a MessageLog (message_log.hpp): push copies them into
 // its ring, take copies them out into a new Delivery on the taking thread.

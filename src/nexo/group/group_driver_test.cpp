@@ -350,6 +350,54 @@ TEST(GroupDriver, ManySendAsyncKeepTheirOrderAcrossBatches) {
   }
 }
 
+// A burst of sends larger than one pump takes (group_loop.cpp: kPumpRounds
+// rounds of kSendsPerRound sends, the NAKs read between them, the rest in
+// another pump), all submitted while the loop thread is held in the
+// delivery callback: every one is taken, its Request completes with ok, and
+// it is delivered once, in order.
+TEST(GroupDriver, ABurstLargerThanAPumpIsTakenWholeAndInOrder) {
+  GroupOptions o = multicast_options("pumpburst");
+  o.max_pending = 100'000;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool release = false;
+  std::vector<std::string> got;
+  o.on_deliver = [&](const Delivery& d) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return release; });  // the first delivery holds the loop
+    got.push_back(text_of(d));
+    changed.notify_all();
+  };
+  Members m;
+  ASSERT_EQ(join_all(o, 1, m), "");  // alone: every message is stable at once
+  constexpr int kCount = 10'000;
+  std::vector<io::Request<void>> requests;
+  for (int k = 0; k < kCount; ++k) {
+    auto sent = m[0]->send_async(std::to_string(k));
+    ASSERT_TRUE(sent) << k << ": " << sent.error().message();
+    requests.push_back(std::move(*sent));
+  }
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  for (auto& r : requests) {
+    auto done = r.wait_for(kWait);
+    ASSERT_TRUE(done);
+    ASSERT_TRUE(*done) << (*done).error().message();
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, kWait, [&] { return got.size() >= kCount; }))
+        << got.size() << " delivered";
+    ASSERT_EQ(got.size(), std::size_t{kCount});
+    for (int k = 0; k < kCount; ++k)
+      ASSERT_EQ(got[static_cast<std::size_t>(k)], std::to_string(k));
+  }
+  ASSERT_TRUE(m[0]->leave(kWait));
+}
+
 // Sends still waiting for the protocol when the member leaves, or when the
 // Group is destroyed, complete: ok (taken before), then not_connected (the
 // member left) or closed (the loop stopped); the ok ones are a prefix, and

@@ -39,6 +39,18 @@ constexpr std::array<CounterSpec, 24> kSpecs{{
 }};
 
 constexpr auto kPublishEvery = std::chrono::milliseconds(100);
+// A pump's work, bounded: rounds, and sends given to the protocol a round.
+// A burst of sends is cut into rounds of kSendsPerRound, with the NAKs that
+// came meanwhile taken between them; a window's worth (1024 by default) in
+// one go kept the loop from its sockets for milliseconds, and a repair
+// waited behind the whole burst.
+constexpr int kPumpRounds = 16;
+constexpr std::size_t kSendsPerRound = 128;
+// Deliveries go to the application (or on_deliver) in batches of at most
+// this many: a repair releases the messages held behind its gap, a thousand
+// at once, and the repaired one, first, reaches the application once its
+// batch is handed over, not after the whole burst is copied.
+constexpr std::size_t kHandOverBatch = 128;
 // The key of a message in a trace: member sequence numbers start again at 1
 // in every view, so the view goes in the high bits.
 std::uint64_t trace_seq(std::uint64_t view, std::uint64_t seq) {
@@ -101,18 +113,30 @@ void Group::Impl::on_datagram(std::span<const std::byte> datagram, Time now) {
 
 void Group::Impl::pump(Time now) {
   if (stopped) return;
-  // Sends may free room for more, events may bring packets: until quiet (bounded).
-  // Each round's datagrams leave before the application's threads are woken
-  // (sends completed, deliveries handed over): a woken thread may take this
-  // one's core, and a NAK or a repair must not wait for it.
-  for (int round = 0; round < 16; ++round) {
+  // Sends may free room for more, events may bring packets: until quiet, in
+  // rounds of at most kSendsPerRound sends (bounded). Each round's datagrams
+  // leave before the application's threads are woken (sends completed,
+  // deliveries handed over): a woken thread may take this one's core, and a
+  // NAK or a repair must not wait for it. Between rounds the NAKs that came
+  // meanwhile are taken (the unicast socket): their repairs go out in the next
+  // round, ahead of its new messages, not after the whole burst.
+  bool quiet = false;
+  for (int round = 0; round < kPumpRounds; ++round) {
     const bool sent = take_sends(now);
     const bool moved = transmit(now);
     complete_sends();
     const bool events = take_events(now);
     if (stopped) return;
-    if (!sent && !moved && !events) break;
+    if (!sent && !moved && !events) {
+      quiet = true;
+      break;
+    }
+    now = Clock::now();
+    transport->receive_unicast(now, [&](std::span<const std::byte> d) { on_datagram(d, now); });
   }
+  // Still busy after the last round: the rest in another pump, after the
+  // loop has read its sockets (a posted task runs after the ready watchers).
+  if (!quiet) io->post([this] { pump(Clock::now()); });
   if (transport->has_queued() && !transport->flush()) {
     (void)unicast_watcher->start(io::kReadable | io::kWritable);
   } else if ((unicast_watcher->interest() & io::kWritable) != 0) {
@@ -154,7 +178,7 @@ void Group::Impl::take_submitted() {
 bool Group::Impl::take_sends(Time now) {
   take_submitted();
   const std::size_t first = pending_head;
-  while (pending_head < pending.size()) {
+  while (pending_head < pending.size() && pending_head - first < kSendsPerRound) {
     auto sent = endpoint->send(pending[pending_head].payload, now);
     if (!sent && sent.error().is(ErrorKind::would_block)) break;  // flow control: later
     outcomes.push_back(std::move(sent));
@@ -240,6 +264,7 @@ bool Group::Impl::take_events(Time now) {
                                  MessageKey{label_of(d->sender), trace_seq(d->view, d->seq)});
       }
       ready.push_back(std::move(*d));
+      if (ready.size() >= kHandOverBatch) flush_deliveries();
       continue;
     }
     // Deliveries before a view change or a state transfer are queued before

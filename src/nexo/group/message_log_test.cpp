@@ -114,6 +114,32 @@ TEST(MessageLog, SpansOfOthersSurvivePops) {
   EXPECT_EQ(last[0], std::byte{9});
 }
 
+// Growing moves nothing: the messages held keep their bytes where they are
+// (the full ring is retired, not copied), and the retired ring is freed with
+// its last message.
+TEST(MessageLog, GrowingMovesNoMessage) {
+  MessageLog<int> log;
+  log.push_back(filled(1000, 1), 0);
+  const auto first = log.front().payload;
+  const std::size_t first_ring = log.capacity();
+  int pushed = 1;
+  while (log.capacity() == first_ring) {  // until a push needs a new ring
+    log.push_back(filled(1000, static_cast<std::uint8_t>(pushed)), pushed);
+    ++pushed;
+  }
+  const std::size_t rings = log.capacity();
+  EXPECT_GE(rings, 3 * first_ring);  // the retired ring, and one of twice its size
+  EXPECT_EQ(log.front().payload.data(), first.data());
+  EXPECT_EQ(log.front().payload[999], std::byte(static_cast<std::uint8_t>(1 + 999)));
+  const auto newest = log[log.size() - 1].payload;
+  for (int i = 0; i < pushed - 1; ++i)  // all but the newest, in the new ring
+    log.pop_front();
+  EXPECT_EQ(log.size(), 1u);
+  EXPECT_EQ(log.front().payload.data(), newest.data());
+  EXPECT_EQ(log.front().info, pushed - 1);
+  EXPECT_EQ(log.capacity(), rings - first_ring);  // the retired one is gone
+}
+
 TEST(MessageLog, ClearAndReleaseEmptyIt) {
   MessageLog<int> log;
   log.push_back(filled(10, 0), 1);

@@ -270,6 +270,10 @@ std::size_t Transport::receive(Time now, const OnDatagram& on_datagram) {
   return n;
 }
 
+std::size_t Transport::receive_unicast(Time now, const OnDatagram& on_datagram) {
+  return drain(*unicast_, now, on_datagram, SIZE_MAX);
+}
+
 void Transport::on_timer(Time now, const OnDatagram& on_datagram) {
   if (receive_faults_) {
     receive_faults_->pop_due(now,

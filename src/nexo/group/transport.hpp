@@ -128,6 +128,9 @@ class Transport {
   // most): the rest stays readable for the next call, after the caller has
   // sent what this call's datagrams asked for.
   std::size_t receive(Time now, const OnDatagram& on_datagram);
+  // The unicast socket's part of receive() alone: the NAKs and repairs
+  // waiting, for a caller busy sending (it reads them between bursts).
+  std::size_t receive_unicast(Time now, const OnDatagram& on_datagram);
   // Datagrams held back by the faults that are due by `now`: received ones
   // go to `on_datagram`, sent ones to the queue.
   void on_timer(Time now, const OnDatagram& on_datagram);
