@@ -133,7 +133,7 @@ Result<RoundResult> run_round(std::size_t impl, const Options& o, double loss, i
 }
 
 void print_case(const char* impl, double loss, const CaseResult& c, int count) {
-  std::printf("%-10s %-5s ", impl, percent(loss).c_str());
+  std::printf("%-13s %-5s ", impl, percent(loss).c_str());
   if (!c.error.empty() && c.rounds == 0) {
     std::printf("did not run: %s\n", c.error.c_str());
     return;
@@ -146,9 +146,9 @@ void print_case(const char* impl, double loss, const CaseResult& c, int count) {
                   : std::to_string(static_cast<long long>(c.recovery_p99_us.median())).c_str(),
               c.rounds - c.unfinished, c.rounds);
   if (!c.note.empty())
-    std::printf("%-10s %-5s note: %s\n", impl, percent(loss).c_str(), c.note.c_str());
+    std::printf("%-13s %-5s note: %s\n", impl, percent(loss).c_str(), c.note.c_str());
   if (!c.error.empty())
-    std::printf("%-10s %-5s error: %s\n", impl, percent(loss).c_str(), c.error.c_str());
+    std::printf("%-13s %-5s error: %s\n", impl, percent(loss).c_str(), c.error.c_str());
   static_cast<void>(count);
 }
 
@@ -177,7 +177,7 @@ void print_ratios(const Options& o, Results& results) {
   for (std::size_t nexo : {kNexo, kNexoCallback, kMember}) {
     for (double loss : {0.0, kLossRate}) {
       const double mine = median(nexo, loss);
-      std::printf("  loss %-3s %-11s %6.0f", percent(loss).c_str(), o.impls.name(nexo), mine);
+      std::printf("  loss %-3s %-13s %6.0f", percent(loss).c_str(), o.impls.name(nexo), mine);
       for (std::size_t anchor : {kNorm, kNormFixed, kPgm}) {
         const double a = median(anchor, loss);
         if (mine > 0 && a > 0) {
@@ -214,16 +214,22 @@ void print_ratios(const Options& o, Results& results) {
         at5.p99_us.median() / 1e3);
   }
   const double total = median(kNexoTotal, 0.0);
-  std::printf(
-      "  targets, nexo-total (total order through the sequencer, %d members, %zu B, one "
-      "sender): >= 100000 ordered msgs/s per member: %.0f %s\n",
-      o.receivers + 1, kTotalSize, total, verdict(total >= 100'000));
+  if (total > 0) {
+    std::printf(
+        "  targets, nexo-total (total order through the sequencer, %d members, %zu B, one "
+        "sender): >= 100000 ordered msgs/s per member: %.0f %s\n",
+        o.receivers + 1, kTotalSize, total, verdict(total >= 100'000));
+  } else {
+    std::printf(
+        "  targets, nexo-total (total order through the sequencer): n/a (not run, or did not "
+        "finish)\n");
+  }
   for (std::size_t impl : o.impls.chosen()) {
     const double c = median(impl, 0.0), l = median(impl, kLossRate);
     if (c > 0 && l > 0) {
-      std::printf("  %-11s @5%% / @0%%: %.3f\n", o.impls.name(impl), l / c);
+      std::printf("  %-13s @5%% / @0%%: %.3f\n", o.impls.name(impl), l / c);
     } else {
-      std::printf("  %-11s @5%% / @0%%: n/a (not run, or did not finish)\n", o.impls.name(impl));
+      std::printf("  %-13s @5%% / @0%%: n/a (not run, or did not finish)\n", o.impls.name(impl));
     }
   }
 }
@@ -248,7 +254,7 @@ void run_real(const Options& o) {
       "its receiver found missing, from then until the application received it; "
       "Delivery::missing_since), p99 of the worst "
       "receiver, median round (-: not measured)\n\n");
-  std::printf("%-10s %-5s %10s %21s %10s %10s %6s %9s %9s %10s %s\n", "impl", "loss", "msgs/s",
+  std::printf("%-13s %-5s %10s %21s %10s %10s %6s %9s %9s %10s %s\n", "impl", "loss", "msgs/s",
               "[min..max]", "slowest", "delivered", "ooo", "p50_us", "p99_us", "rec_p99_us",
               "finished");
   const std::vector<double> losses = {0.0, kLossRate};
