@@ -25,7 +25,7 @@ namespace nexo::bench::group {
 
 struct Options {
   int receivers = 4;      // receiver processes
-  int messages = 20'000;  // per round, 1 KiB each (nexo-total: twice as many, 64 B)
+  int messages = 100'000;  // per round, 1 KiB each (nexo-total: twice as many, 64 B)
   int rounds = 3;         // per loss rate, each impl once per round (rotating)
   int limit_s = 8;        // a round not done by then did not finish
   int seed = 20261206;    // loss and simulation seeds
