@@ -48,7 +48,7 @@
 // at or before now runs at now, after the events already due.
 //
 // Memory. Per node the simulator keeps a record of 80 bytes while the node
-// exists, 6 bytes per address handed out ever, and its timer event (32 bytes);
+// exists, 6 bytes per address handed out ever, and its timer event (24 bytes);
 // each datagram in flight costs an event and a buffer. Buffers go back to a
 // free list when delivered or dropped and keep their capacity, so a long run
 // allocates nothing per datagram once warm. memory_bytes() sums it all.
@@ -238,13 +238,19 @@ class Network {
 
  private:
   enum class EventKind : std::uint8_t { arrival, timer, action };
+  // 24 bytes: the heap is most of the simulator's memory traffic.
   struct Event {
     Time at;
-    std::uint64_t sequence;  // insertion order: the tie-break at equal times
-    std::uint32_t handle;    // arrival: buffer; timer: generation; action: index
-    Slot to;
-    Slot from;
-    EventKind kind;
+    std::uint64_t order;   // sequence << 8 | kind; the sequence (insertion order,
+                           // unique) breaks ties at equal times
+    std::uint32_t handle;  // arrival: buffer; timer: generation; action: index
+    Slot to;               // arrival and timer: the node
+    EventKind kind() const noexcept { return static_cast<EventKind>(order & 0xff); }
+  };
+  // A datagram in flight (or a free buffer, which keeps its capacity).
+  struct Buffer {
+    Bytes bytes;
+    Slot from = kNoSlot;
   };
   // A node that exists (alive or crashed); records are reused after remove().
   struct Record {
@@ -265,7 +271,7 @@ class Network {
   Record& existing(Slot slot, const char* what);
   const Record& existing(Slot slot, const char* what) const;
   std::uint32_t make_record(Slot slot, std::unique_ptr<DatagramNode> node);
-  void push(Time at, std::uint32_t handle, Slot to, Slot from, EventKind kind);
+  void push(Time at, std::uint32_t handle, Slot to, EventKind kind);
   Event pop();
   void run_event(const Event& event);
   void run_action(std::uint32_t index);
@@ -288,7 +294,7 @@ class Network {
   Time now_;
   std::uint32_t instant_ = 0;  // counts the distinct times the clock has shown
   std::uint64_t next_sequence_ = 0;
-  std::vector<Event> queue_;  // a binary min-heap on (at, sequence)
+  std::vector<Event> queue_;  // a 4-ary min-heap on (at, order)
   // Per address handed out: its port and its record (kRetired once removed).
   std::vector<std::uint16_t> ports_;
   std::vector<std::uint32_t> record_of_;
@@ -296,7 +302,7 @@ class Network {
   std::vector<std::uint32_t> free_records_;
   std::size_t alive_ = 0;
   std::vector<std::uint16_t> part_;  // per slot, empty when healed; slots beyond it: part 0
-  std::vector<Bytes> buffers_;
+  std::vector<Buffer> buffers_;
   std::vector<std::uint32_t> free_buffers_;
   std::vector<std::function<void(Network&)>> actions_;
   std::vector<std::uint32_t> free_actions_;
