@@ -187,7 +187,11 @@ std::pair<double, double> Network::coordinates(Slot slot) const {
 Duration Network::base_delay(Slot from, Slot to) const {
   const auto [x1, y1] = coordinates(from);
   const auto [x2, y2] = coordinates(to);
-  const double distance = std::hypot(x1 - x2, y1 - y2);
+  // +, * and sqrt are correctly rounded (IEEE 754), unlike std::hypot: the
+  // delays are the same with any maths library.
+  const double dx = x1 - x2;
+  const double dy = y1 - y2;
+  const double distance = std::sqrt(dx * dx + dy * dy);
   return latency_.base + Duration(static_cast<Duration::rep>(std::llround(
                              distance * static_cast<double>(latency_.per_unit.count()))));
 }

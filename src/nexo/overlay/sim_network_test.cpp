@@ -146,6 +146,45 @@ TEST(OverlaySimDelivery, DatagramsToNobodyAreDroppedAndCounted) {
   EXPECT_EQ(net.counters(a).bytes_sent, 32U);
 }
 
+TEST(OverlaySimDelivery, TheObserverSeesEachSendAndWhatBecameOfIt) {
+  Network net(config());
+  const Slot a = net.add(test::recorder());
+  const Slot b = net.add(test::recorder());
+  net.set_loss(a, b, 1.0);
+  struct Seen {
+    TraceEvent::Kind kind;
+    Slot from;
+    Slot to;
+    Time time;
+    std::uint64_t value;
+  };
+  std::vector<Seen> seen;
+  net.set_observer([&](const TraceEvent& event) {
+    seen.push_back({event.kind, event.from, event.to, event.time, test::value_of(event.bytes)});
+  });
+  at(net, a).send(net.address(b), 7);  // lost
+  at(net, b).send(net.address(a), 8);  // delivered
+  net.kick(a);
+  net.kick(b);
+  net.run_for(1s);
+  using Kind = TraceEvent::Kind;
+  ASSERT_EQ(seen.size(), 4U);
+  EXPECT_EQ(seen[0].kind, Kind::sent);
+  EXPECT_EQ(seen[1].kind, Kind::lost);
+  EXPECT_EQ(seen[2].kind, Kind::sent);
+  EXPECT_EQ(seen[3].kind, Kind::delivered);
+  EXPECT_EQ(seen[1].from, a);
+  EXPECT_EQ(seen[1].to, b);
+  EXPECT_EQ(seen[1].value, 7U);
+  EXPECT_EQ(seen[1].time, kStart);
+  EXPECT_EQ(seen[3].from, b);
+  EXPECT_EQ(seen[3].to, a);
+  EXPECT_EQ(seen[3].value, 8U);
+  EXPECT_EQ(seen[3].time, at(net, a).received.at(0).at);
+  EXPECT_EQ(net.counters(a).bytes_received, 8U);
+  EXPECT_EQ(net.counters().bytes_delivered, 8U);
+}
+
 TEST(OverlaySimLoss, TheLossRateIsWithinStatisticalBounds) {
   Config c = config(11);
   c.loss = 0.1;
