@@ -265,7 +265,9 @@ class Network {
     bool crashed = false;
   };
   static constexpr std::uint32_t kRetired = 0xffffffffU;  // record_of_ of a removed slot
+  static constexpr Time kNever = Time::max();             // no timer
 
+  std::string name(Slot slot) const;  // "slot 3 (10.0.0.4:6881)"
   void check_slot(Slot slot, const char* what) const;
   Record* record(Slot slot) noexcept;
   Record& existing(Slot slot, const char* what);
