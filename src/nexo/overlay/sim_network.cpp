@@ -51,9 +51,10 @@ std::string Network::name(Slot slot) const {
 std::string Counters::to_string() const {
   return "sent " + std::to_string(sent) + ", delivered " + std::to_string(delivered) + ", lost " +
          std::to_string(lost) + ", partitioned " + std::to_string(partitioned) + ", to_crashed " +
-         std::to_string(to_crashed) + ", to_nobody " + std::to_string(to_nobody) + ", bytes_sent " +
-         std::to_string(bytes_sent) + ", bytes_delivered " + std::to_string(bytes_delivered) +
-         ", timers " + std::to_string(timers) + ", added " + std::to_string(added) + ", removed " +
+         std::to_string(to_crashed) + ", to_nobody " + std::to_string(to_nobody) + ", filtered " +
+         std::to_string(filtered) + ", bytes_sent " + std::to_string(bytes_sent) +
+         ", bytes_delivered " + std::to_string(bytes_delivered) + ", timers " +
+         std::to_string(timers) + ", added " + std::to_string(added) + ", removed " +
          std::to_string(removed);
 }
 
@@ -112,6 +113,7 @@ std::uint32_t Network::make_record(Slot slot, std::unique_ptr<DatagramNode> node
   ++fresh.timer_generation;  // a reused record's old events name another slot anyway
   fresh.fires = 0;
   fresh.crashed = false;
+  fresh.behind_nat = false;
   return index;
 }
 
@@ -256,6 +258,36 @@ bool Network::reachable(Slot from, Slot to) const {
   return same_part(from, to);
 }
 
+// ---- NAT ---------------------------------------------------------------------
+
+void Network::set_behind_nat(Slot slot, bool behind) {
+  existing(slot, "set_behind_nat").behind_nat = behind;
+}
+
+bool Network::behind_nat(Slot slot) const {
+  return existing(slot, "behind_nat").behind_nat;
+}
+
+void Network::set_nat_timeout(Duration timeout) {
+  if (timeout < Duration::zero()) {
+    throw std::logic_error("sim::Network::set_nat_timeout: the timeout must not be negative");
+  }
+  nat_timeout_ = timeout;
+}
+
+void Network::open_pinhole(Slot inside, Slot outside) {
+  pinholes_[pair_key(inside, outside)] = now_;
+  if (pinholes_.size() < sweep_at_) return;
+  std::erase_if(pinholes_,
+                [this](const auto& entry) { return now_ - entry.second > nat_timeout_; });
+  sweep_at_ = std::max<std::size_t>(4096, 2 * pinholes_.size());
+}
+
+bool Network::pinhole_open(Slot inside, Slot outside) const noexcept {
+  const auto found = pinholes_.find(pair_key(inside, outside));
+  return found != pinholes_.end() && now_ - found->second <= nat_timeout_;
+}
+
 // ---- crash, restart, remove -------------------------------------------------
 
 void Network::crash(Slot slot) {
@@ -317,6 +349,8 @@ std::size_t Network::memory_bytes() const noexcept {
   // hash for integers); the bucket array one pointer per bucket.
   total += pair_loss_.size() * (sizeof(std::pair<const std::uint64_t, double>) + sizeof(void*)) +
            pair_loss_.bucket_count() * sizeof(void*);
+  total += pinholes_.size() * (sizeof(std::pair<const std::uint64_t, Time>) + sizeof(void*)) +
+           pinholes_.bucket_count() * sizeof(void*);
   return total;
 }
 

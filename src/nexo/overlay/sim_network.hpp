@@ -40,6 +40,13 @@
 // same address. remove() destroys the node and retires its address for good.
 // Churn (sim_churn.hpp) kills and replaces nodes with exponential lifetimes.
 //
+// NAT. A node set behind a NAT takes a datagram only from an endpoint it has
+// sent one to within the last nat_timeout (60 s by default): the filtering of
+// a port-restricted cone NAT (RFC 4787); the others are dropped when they
+// arrive, counted `filtered`. Its own address plays the NAT's public mapping,
+// so peers see and reach the address the node was given. This is what makes a
+// node unreachable for unsolicited queries (super peers must not be).
+//
 // Order. Events run in the order of their virtual time, those due at the
 // same time in the order they were scheduled. A node has at most one live
 // timer: after each callback (and kick) the network drains poll_transmit and
@@ -120,6 +127,7 @@ struct Counters {
   std::uint64_t partitioned = 0;  // blocked by a partition
   std::uint64_t to_crashed = 0;   // addressed to a crashed node (at sending or arrival)
   std::uint64_t to_nobody = 0;    // addressed to an address no node holds
+  std::uint64_t filtered = 0;     // unsolicited, to a node behind a NAT
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_delivered = 0;
   std::uint64_t timers = 0;   // on_timer calls
@@ -140,7 +148,15 @@ enum class NodeState : std::uint8_t { alive, crashed, removed };
 
 // What the observer sees: every send, every delivery and every drop.
 struct TraceEvent {
-  enum class Kind : std::uint8_t { sent, delivered, lost, partitioned, to_crashed, to_nobody };
+  enum class Kind : std::uint8_t {
+    sent,
+    delivered,
+    lost,
+    partitioned,
+    to_crashed,
+    to_nobody,
+    filtered
+  };
   Kind kind;
   Slot from;                         // the sender
   Slot to;                           // the receiver; kNoSlot when the address is no slot's
@@ -193,6 +209,14 @@ class Network {
   void partition(const std::vector<std::vector<Slot>>& parts);
   void heal();
   bool reachable(Slot from, Slot to) const;
+
+  // Puts the node behind a NAT or takes it out (see the top of the file); it
+  // stays there across restart(). Throws on an unknown or removed slot.
+  void set_behind_nat(Slot slot, bool behind);
+  bool behind_nat(Slot slot) const;
+  // How long a pinhole stays open after the inside node last sent through it.
+  // Throws on a negative duration.
+  void set_nat_timeout(Duration timeout);
 
   // Stops a live node (see the top of the file); does nothing otherwise
   // (crashed or removed). Throws on an unknown slot.
@@ -263,6 +287,7 @@ class Network {
     std::uint32_t fire_instant = 0;  // the instant_ of its last on_timer (stuck check)
     std::uint32_t fires = 0;         // on_timer calls at that instant
     bool crashed = false;
+    bool behind_nat = false;
   };
   static constexpr std::uint32_t kRetired = 0xffffffffU;  // record_of_ of a removed slot
   static constexpr Time kNever = Time::max();             // no timer
@@ -283,6 +308,8 @@ class Network {
   void rearm(Record& owner);
   bool send(Record& sender, const net::Endpoint& to, std::uint32_t buffer);
   bool same_part(Slot a, Slot b) const noexcept;
+  void open_pinhole(Slot inside, Slot outside);
+  bool pinhole_open(Slot inside, Slot outside) const noexcept;
   Duration draw_delay(Slot from, Slot to);
   std::uint32_t take_buffer();
   void release(std::uint32_t buffer);
@@ -311,6 +338,11 @@ class Network {
   LatencyModel latency_;
   double loss_ = 0;
   std::unordered_map<std::uint64_t, double> pair_loss_;  // per direction, overriding loss_
+  // (inside, outside) -> when the node behind a NAT last sent to outside;
+  // expired entries are swept when the table has doubled since the last sweep.
+  std::unordered_map<std::uint64_t, Time> pinholes_;
+  std::size_t sweep_at_ = 4096;
+  Duration nat_timeout_ = std::chrono::seconds(60);
   Counters counters_;
   Observer observer_;
 };

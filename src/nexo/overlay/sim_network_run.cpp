@@ -136,6 +136,9 @@ void Network::arrive(const Event& event) {
   } else if (!same_part(from, event.to)) {
     ++counters_.partitioned;
     observe(TraceEvent::Kind::partitioned, from, event.to, event.handle);
+  } else if (receiver->behind_nat && !pinhole_open(event.to, from)) {
+    ++counters_.filtered;
+    observe(TraceEvent::Kind::filtered, from, event.to, event.handle);
   } else {
     const std::size_t size = buffers_[event.handle].bytes.size();
     ++counters_.delivered;
@@ -227,6 +230,7 @@ bool Network::send(Record& sender, const net::Endpoint& to, std::uint32_t buffer
   const auto found = find(to);
   const Slot receiver = found ? *found : kNoSlot;
   observe(TraceEvent::Kind::sent, from, receiver, buffer);
+  if (found && sender.behind_nat) open_pinhole(from, receiver);  // whatever becomes of it
   const Record* target = found ? record(receiver) : nullptr;
   if (target == nullptr) {
     ++counters_.to_nobody;

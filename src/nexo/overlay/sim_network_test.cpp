@@ -307,6 +307,69 @@ TEST(OverlaySimCrash, ARemovedNodeIsGoneAndItsAddressIsNobodys) {
   expect_misuse([&] { net.restart(b, test::recorder()); }, "was removed");
 }
 
+TEST(OverlaySimNat, ANodeBehindANatTakesOnlyRepliesFromWhomItContacted) {
+  Network net(config());
+  const Slot inside = net.add(test::recorder());
+  const Slot b = net.add(test::recorder());
+  const Slot c = net.add(test::recorder());
+  net.set_behind_nat(inside, true);
+  net.set_nat_timeout(30s);
+  EXPECT_TRUE(net.behind_nat(inside));
+  const auto send = [&](Slot from, Slot to, std::uint64_t value) {
+    at(net, from).send(net.address(to), value);
+    net.kick(from);
+    net.run_for(1s);
+  };
+  send(b, inside, 1);  // unsolicited
+  EXPECT_EQ(net.counters().filtered, 1U);
+  send(inside, b, 2);  // opens the pinhole to b only
+  send(b, inside, 3);
+  send(c, inside, 4);
+  EXPECT_EQ(net.counters().filtered, 2U);
+  ASSERT_EQ(at(net, inside).received.size(), 1U);
+  EXPECT_EQ(at(net, inside).received[0].value, 3U);
+  EXPECT_EQ(at(net, inside).received[0].from, net.address(b));
+  net.run_for(30s);  // the pinhole expires
+  send(b, inside, 5);
+  EXPECT_EQ(net.counters().filtered, 3U);
+  net.restart(inside, test::recorder());  // still behind it
+  send(c, inside, 6);
+  EXPECT_EQ(net.counters().filtered, 4U);
+  net.set_behind_nat(inside, false);
+  send(c, inside, 7);
+  EXPECT_EQ(at(net, inside).received.size(), 1U);
+  EXPECT_EQ(net.counters().filtered, 4U);
+  expect_misuse([&] { net.set_behind_nat(9, true); }, "set_behind_nat: no slot 9");
+  expect_misuse([&] { net.set_nat_timeout(-1s); }, "must not be negative");
+}
+
+// Pinholes that expired are swept: a long run with ever new peers keeps the
+// NAT's table (and the simulator's memory) flat.
+TEST(OverlaySimNat, ExpiredPinholesAreSwept) {
+  Network net(config());
+  constexpr Slot kNodes = 1000;
+  for (Slot i = 0; i < kNodes; ++i) {
+    net.add(test::recorder());
+    net.set_behind_nat(i, true);
+  }
+  net.set_nat_timeout(1s);
+  std::size_t memory_after_3 = 0;
+  for (Slot round = 0; round < 20; ++round) {
+    for (Slot i = 0; i < kNodes; ++i) {
+      for (Slot k = 1; k <= 5; ++k) {
+        at(net, i).send(net.address((i + round * 5 + k) % kNodes), round);
+      }
+      at(net, i).received.clear();
+      net.kick(i);
+    }
+    net.run_for(2s);
+    if (round == 3) memory_after_3 = net.memory_bytes();
+  }
+  EXPECT_EQ(net.counters().sent, 20U * kNodes * 5);
+  EXPECT_EQ(net.counters().filtered, net.counters().sent);  // nobody had written first
+  EXPECT_LE(net.memory_bytes(), memory_after_3 + memory_after_3 / 10);
+}
+
 TEST(OverlaySimTimer, OneTimerPerNodeMovedEarlierOrLater) {
   Network net(config());
   const Slot a = net.add(test::recorder());
@@ -383,6 +446,8 @@ std::uint64_t trace_hash(std::uint64_t seed) {
   });
   for (int i = 0; i < 200; ++i)
     net.add(test::pinger(net, 1s, seed));
+  for (Slot i = 0; i < 200; i += 10)
+    net.set_behind_nat(i, true);
   net.schedule(kStart + 3s, [](Network& n) { n.crash(7); });
   net.schedule(kStart + 4s, [](Network& n) { n.partition({{1, 2, 3}}); });
   net.schedule(kStart + 6s, [](Network& n) { n.heal(); });
