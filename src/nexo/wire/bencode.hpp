@@ -78,10 +78,11 @@ class Dict {
   // The entries in any order; a key given twice keeps its last value.
   Dict(std::initializer_list<Entry> entries);
 
-  std::size_t size() const noexcept { return entries_.size(); }
-  bool empty() const noexcept { return entries_.empty(); }
-  const_iterator begin() const noexcept { return entries_.begin(); }
-  const_iterator end() const noexcept { return entries_.end(); }
+  // (Defined below Value: an entry's size is known only there.)
+  std::size_t size() const noexcept;
+  bool empty() const noexcept;
+  const_iterator begin() const noexcept;
+  const_iterator end() const noexcept;
 
   // The value of `key`, or nullptr (valid until the dictionary changes).
   const Value* find(std::string_view key) const noexcept;
@@ -203,6 +204,19 @@ inline Dict::Dict(std::initializer_list<Entry> entries) {
 
 inline bool Dict::operator==(const Dict& other) const {
   return entries_ == other.entries_;
+}
+
+inline std::size_t Dict::size() const noexcept {
+  return entries_.size();
+}
+inline bool Dict::empty() const noexcept {
+  return entries_.empty();
+}
+inline Dict::const_iterator Dict::begin() const noexcept {
+  return entries_.begin();
+}
+inline Dict::const_iterator Dict::end() const noexcept {
+  return entries_.end();
 }
 
 }  // namespace nexo::wire::bencode
