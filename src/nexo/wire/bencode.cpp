@@ -359,9 +359,7 @@ using detail::Reader;
 
 class TreeDecoder {
  public:
-  TreeDecoder(std::span<const std::byte> bytes, const Limits& limits) : r_(bytes, limits) {}
-
-  Reader& reader() noexcept { return r_; }
+  explicit TreeDecoder(Reader& r) noexcept : r_(r) {}
 
   bool value(Value& out) {
     unsigned char c;
@@ -439,16 +437,19 @@ class TreeDecoder {
     return true;
   }
 
-  Reader r_;
+  Reader& r_;
 };
 
 }  // namespace
 
+bool detail::read_value(Reader& r, Value& out) {
+  return TreeDecoder(r).value(out);
+}
+
 Result<Value> decode(std::span<const std::byte> bytes, const Limits& limits) {
-  TreeDecoder d(bytes, limits);
-  Reader& r = d.reader();
+  Reader r(bytes, limits);
   Value v;
-  if (!r.state().check_size() || !d.value(v) || !r.finish())
+  if (!r.state().check_size() || !detail::read_value(r, v) || !r.finish())
     return r.state().error.to_error("bencode");
   return v;
 }
@@ -458,10 +459,10 @@ Result<Value> decode(std::string_view text, const Limits& limits) {
 }
 
 Result<Prefix> decode_prefix(std::span<const std::byte> bytes, const Limits& limits) {
-  TreeDecoder d(bytes, limits);
-  Reader& r = d.reader();
+  Reader r(bytes, limits);
   Prefix p;
-  if (!r.state().check_size() || !d.value(p.value)) return r.state().error.to_error("bencode");
+  if (!r.state().check_size() || !detail::read_value(r, p.value))
+    return r.state().error.to_error("bencode");
   p.size = r.offset();
   return p;
 }

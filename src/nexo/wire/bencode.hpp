@@ -39,6 +39,8 @@
 //   described type       a dictionary keyed by field name, in byte order of the names
 //                        whatever the declaration order
 //   std::optional        (a struct field only) the key left out when empty
+//   bencode::Value       any value, as the tree holds it (a KRPC message's "a" or "r"
+//                        dictionary, whose keys depend on the query)
 //   float, double        bencode has none: a compile error (static_assert), and
 //                        supports<T>() is false
 // Reading a described type: unknown keys are skipped (checked as strictly as the rest:
@@ -187,6 +189,12 @@ struct Prefix {
 // values back to back). An input that ends inside the value is a malformed error
 // ("truncated: ..."); wait for more bytes and try again.
 Result<Prefix> decode_prefix(std::span<const std::byte> bytes, const Limits& limits = {});
+
+namespace detail {
+class Reader;
+// Reads one value into `out` (the tree decoder, for a Value field of a described type).
+bool read_value(Reader& r, Value& out);
+}  // namespace detail
 
 // Appends the canonical encoding of v to `out`. Never fails (allocation failure throws
 // std::bad_alloc). Recurses once per nesting level of v.

@@ -31,7 +31,7 @@ template <class T, int depth = 16>
 constexpr bool supports() {
   if constexpr (std::is_floating_point_v<T>) {
     return false;
-  } else if constexpr (Scalar<T> || String<T> || Blob<T>) {
+  } else if constexpr (Scalar<T> || String<T> || Blob<T> || std::is_same_v<T, Value>) {
     return true;
   } else if constexpr (Vector<T> || Array<T>) {
     return !Optional<typename T::value_type> && supports<typename T::value_type, depth>();
@@ -93,7 +93,9 @@ constexpr void check_field() {
                 "bencode has no floating-point form: a float or double cannot be encoded "
                 "(carry it as an integer, e.g. fixed-point, or as a byte string)");
   static_assert(!SharedPtr<M> && !WeakPtr<M>, "bencode: shared_ptr/weak_ptr are Java-only");
-  static_assert(is_wire_type<M>(), "bencode: this type is not a wire/ value type");
+  static_assert(Scalar<M> || String<M> || Blob<M> || Vector<M> || Array<M> || Optional<M> ||
+                    Map<M> || Described<M> || std::is_same_v<M, Value>,
+                "bencode: this type is not a wire/ value type");
 }
 
 template <class Out>
@@ -120,6 +122,10 @@ class Encoder {
       list(x, label);
     } else if constexpr (Map<M>) {
       map(x, label);
+    } else if constexpr (std::is_same_v<M, Value>) {
+      const std::size_t at = out_.size();
+      bencode::encode(x, out_);
+      out_.note(at, Part::value, label);
     } else {
       dict(x, label);
     }
@@ -266,6 +272,8 @@ class Decoder {
       return list(x, c, label);
     } else if constexpr (Map<M>) {
       return map(x, c, label);
+    } else if constexpr (std::is_same_v<M, Value>) {
+      return read_value(r_, x);
     } else {
       return dict(x, c, label);
     }

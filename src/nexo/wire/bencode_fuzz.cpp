@@ -31,6 +31,7 @@ struct Krpc {
   std::optional<std::vector<Node>> nodes;
   std::optional<std::array<std::int64_t, 2>> e;
   std::optional<std::map<std::int32_t, std::uint64_t>> ids;
+  std::optional<bencode::Value> r;
 };
 constexpr auto nexo_wire_describe(const Krpc*) {
   return describe<Krpc>("krpc")
@@ -40,7 +41,8 @@ constexpr auto nexo_wire_describe(const Krpc*) {
       .field("a", &Krpc::a)
       .field("nodes", &Krpc::nodes)
       .field("e", &Krpc::e)
-      .field("ids", &Krpc::ids);
+      .field("ids", &Krpc::ids)
+      .field("r", &Krpc::r);
 }
 
 struct Tree {

@@ -472,9 +472,45 @@ TEST(BencodeDescribed, LimitsApplyToDescribedTypes) {
   EXPECT_TRUE(be::decode<Message>(bytes));
 }
 
+// A KRPC message: the keys every message has, and the query's arguments as a tree (their
+// keys depend on the query).
+struct KrpcQuery {
+  std::string t;
+  std::string y;
+  std::string q;
+  be::Value a;
+  std::optional<std::vector<be::Value>> extra;
+  bool operator==(const KrpcQuery&) const = default;
+};
+constexpr auto nexo_wire_describe(const KrpcQuery*) {
+  return describe<KrpcQuery>("krpc")
+      .field("t", &KrpcQuery::t)
+      .field("y", &KrpcQuery::y)
+      .field("q", &KrpcQuery::q)
+      .field("a", &KrpcQuery::a)
+      .field("extra", &KrpcQuery::extra);
+}
+
+TEST(BencodeDescribed, AValueFieldHoldsAnyValue) {
+  constexpr std::string_view ping = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+  auto q = be::decode<KrpcQuery>(ping);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->q, "ping");
+  EXPECT_EQ(*q->a.get_string("id"), "abcdefghij0123456789");
+  EXPECT_FALSE(q->extra);
+  EXPECT_EQ(encoded(*q), ping);
+  q->extra = std::vector<be::Value>{1, "two", be::List{}};
+  EXPECT_EQ(encoded(*q),
+            "d1:ad2:id20:abcdefghij0123456789e5:extrali1e3:twolee1:q4:ping1:t2:aa1:y1:qe");
+  // The tree inside is read as strictly as the rest.
+  EXPECT_EQ(described_error<KrpcQuery>("d1:ad2:idi-0ee1:q4:ping1:t2:aa1:y1:qe"),
+            "bencode: at byte 10: integer is negative zero (i-0e)");
+}
+
 TEST(BencodeDescribed, SupportsSaysWhichTypesBencodeCarries) {
   static_assert(be::supports<examples::Person>());
   static_assert(be::supports<Message>());
+  static_assert(be::supports<KrpcQuery>());
   static_assert(!be::supports<examples::Large>());       // doubles and a float
   static_assert(!be::supports<examples::Everything>());  // doubles
   static_assert(!be::supports<std::vector<std::optional<int>>>());
