@@ -5,7 +5,7 @@
 //   nexo mcast peer                the chapter's MulticastPeer
 //   nexo resolve NAME              every address of a host name
 //   nexo fault-proxy               a UDP relay with a failure model to order
-//   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization
+//   nexo marshal | unmarshal       a value in CDR, protobuf, JSON, XML, Java serialization, bencode
 //   nexo stat [PID]                live counters of running nexo programs
 //   nexo group join NAME           a member of a process group: stdin sent, deliveries printed
 //   nexo mpi demo [-n N]           MPI ranks on this host walk through message passing

@@ -1,5 +1,5 @@
 // The formats of wire/ by name, for the tool and the tour: one place maps
-// "cdr", "cdr-be", "proto", "json", "xml", "java" to the codecs.
+// "cdr", "cdr-be", "proto", "json", "xml", "java", "bencode" to the codecs.
 #pragma once
 
 #include <span>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nexo/base/result.hpp"
+#include "nexo/wire/bencode.hpp"
 #include "nexo/wire/buffer.hpp"
 #include "nexo/wire/cdr.hpp"
 #include "nexo/wire/describe.hpp"
@@ -20,7 +21,8 @@ namespace nexo::tool {
 
 // The names `--format` accepts, in the order the tour shows them.
 inline const std::vector<std::string>& known_formats() {
-  static const std::vector<std::string> names = {"cdr", "cdr-be", "proto", "json", "xml", "java"};
+  static const std::vector<std::string> names = {"cdr", "cdr-be", "proto",  "json",
+                                                 "xml", "java",   "bencode"};
   return names;
 }
 
@@ -32,6 +34,7 @@ inline std::string_view wire_format_title(std::string_view format) {
   if (format == "java") return "Java object serialization (java.io stream protocol)";
   if (format == "json") return "JSON (RFC 8259), UTF-8 text";
   if (format == "xml") return "XML 1.0, an element per field, UTF-8 text";
+  if (format == "bencode") return "BitTorrent encoding (BEP 3), canonical form only";
   return "";
 }
 
@@ -53,6 +56,12 @@ inline Error java_cannot(std::string_view type) {
                "java: type '" + std::string(type) +
                    "' has a field Java serialization does not carry (a map, or an optional "
                    "primitive)");
+}
+
+inline Error bencode_cannot(std::string_view type) {
+  return Error(ErrorKind::invalid_argument,
+               "bencode: type '" + std::string(type) +
+                   "' has a field bencode does not carry (a float or double)");
 }
 
 // Encodes v in `format`, appending to out (a Buffer or an AnnotatedBuffer).
@@ -89,6 +98,14 @@ Result<void> encode_as(std::string_view format, const T& v, Out& out, bool prett
       return java_cannot(wire::description_of<T>.name);
     }
   }
+  if (format == "bencode") {
+    if constexpr (wire::bencode::supports<T>()) {
+      wire::bencode::encode(v, out);
+      return ok();
+    } else {
+      return bencode_cannot(wire::description_of<T>.name);
+    }
+  }
   return unknown_format(format);
 }
 
@@ -109,6 +126,13 @@ Result<void> decode_as(std::string_view format, std::span<const std::byte> bytes
     }
   }
   if (format == "xml") return wire::xml::decode(bytes, v, wire::xml::ReadOptions{}, limits);
+  if (format == "bencode") {
+    if constexpr (wire::bencode::supports<T>()) {
+      return wire::bencode::decode(bytes, v, limits);
+    } else {
+      return bencode_cannot(wire::description_of<T>.name);
+    }
+  }
   return unknown_format(format);
 }
 
