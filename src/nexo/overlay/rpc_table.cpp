@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <utility>
 
 namespace nexo::overlay {
@@ -72,6 +73,7 @@ Result<TransactionId> RpcTable::add(const RpcRequest& request, Time now) {
       break;
     }
   }
+  assert(slot != nullptr);
   const Duration hard = std::max(request.hard_timeout, request.soft_timeout);
   slot->used = true;
   slot->entry = RpcEntry{tid,

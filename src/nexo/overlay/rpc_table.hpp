@@ -149,7 +149,8 @@ class RpcTable {
   // deadline first; each is reported once. Returns how many.
   std::size_t soft_expired(Time now, std::vector<RpcEntry>& out);
   // The earliest deadline still to report: a soft one not yet reported or a
-  // hard one. nullopt when nothing is outstanding.
+  // hard one. nullopt when nothing is outstanding. A scan of the slots (a
+  // node has a few dozen queries out: cheaper than keeping a heap).
   std::optional<Time> next_deadline() const noexcept;
 
   // Removes every query of `owner` (its lookup ended); their replies will be
