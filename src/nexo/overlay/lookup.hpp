@@ -48,10 +48,15 @@
 // Robustness (Sybil / confused nodes). A reply is taken only from a node in
 // flight (or slow) for this lookup; others are ignored and counted (the
 // caller matches transactions first, so this is defence in depth). A reply
-// only ever adds candidates: it never marks another node answered or failed.
-// Nodes in a reply carrying our own id or the replier's own id are ignored.
-// A reply whose id differs from the id its node was introduced with marks
-// that candidate failed (a stale or lying entry), its nodes are still added.
+// only ever adds candidates: it never marks another node answered, and fails
+// nothing but its own candidate (on an id mismatch) and other claims of the
+// id it has just proved. Nodes in a reply carrying our own id or the
+// replier's own id are ignored. A reply whose id differs from the id its node
+// was introduced with marks that candidate failed (a stale or lying entry);
+// its nodes are still added. What remains open: a node asked under an id it
+// does not own, and answering with it, takes that id's place (ids are
+// claims); BEP 42 (bep42.hpp), checked by the caller before on_reply(), is
+// the remedy where addresses are public.
 //
 // Payloads. A lookup that must keep something per responder (the `token` of
 // get_peers for a later announce_peer, BEP 44's token for a put) passes it to

@@ -301,6 +301,9 @@ struct ModelConfig {
   // a table still holds: the others were found bad and replaced (BEP 5), as
   // the routing tables of a running DHT do.
   double stale_kept = 0.3;
+  // The share of replies the network delivers twice (the second one, 1 ms
+  // later, must be dropped by the RpcTable as an unknown transaction).
+  double duplicated = 0;
   std::size_t k = 8;
 };
 
@@ -338,6 +341,7 @@ class ModelNetwork {
   }
 
   std::size_t size() const noexcept { return nodes_.size(); }
+  const ModelConfig& config() const noexcept { return config_; }
   const ModelNode& node(std::uint32_t i) const { return nodes_[i]; }
   fault::Random& rng() noexcept { return rng_; }
 
@@ -508,7 +512,10 @@ Outcome run_lookup(ModelNetwork& net, std::uint32_t searcher, const NodeId& targ
         continue;
       }
       auto to = ModelNetwork::index_of(n->endpoint);
-      if (to && net.answers(*to)) arrivals.push({now + net.node(*to).rtt, seq++, *tid, *to});
+      if (!to || !net.answers(*to)) continue;
+      arrivals.push({now + net.node(*to).rtt, seq++, *tid, *to});
+      if (net.rng().chance(net.config().duplicated))
+        arrivals.push({now + net.node(*to).rtt + 1ms, seq++, *tid, *to});
     }
     out.max_in_flight = std::max(out.max_in_flight, lookup.in_flight());
     out.max_candidates = std::max(out.max_candidates, lookup.candidate_count());
@@ -629,13 +636,15 @@ TEST(Lookup, DeadSlowAndTooSlowNodes) {
   model.dead = 0.15;
   model.slow = 0.10;
   model.too_slow = 0.03;
+  model.duplicated = 0.05;
   const int lookups = kSanitized ? 30 : 200;
   for (std::uint64_t seed : {4, 5}) {
     const Figures f = check_lookups(model, seed, lookups);
-    f.print("dead 15%, slow 10%, too slow 3%", model.n);
+    f.print("dead 15%, slow 10%, too slow 3%, 5% of replies twice", model.n);
     EXPECT_GT(f.soft_timeouts, 0u);
     EXPECT_GT(f.failures, 0u);
     EXPECT_GT(f.late, 0u) << "slow nodes' late replies are taken";
+    EXPECT_GT(f.ignored, 0u) << "duplicates dropped";
   }
 }
 
