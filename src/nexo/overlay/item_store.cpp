@@ -13,8 +13,9 @@ constexpr auto by_key = [](const auto& source, const auto& key) { return source.
 
 ItemStore::SourceKey ItemStore::source_key(const net::Endpoint& endpoint) const noexcept {
   SourceKey key{};
-  const auto address = endpoint.address().unmapped().mapped_v6().bytes();
-  std::copy(address.begin(), address.end(), key.begin());
+  const net::InetAddress address = endpoint.address().unmapped().mapped_v6();
+  const auto bytes = address.bytes();  // a view into `address`
+  std::copy(bytes.begin(), bytes.end(), key.begin());
   if (config_.sources_include_port) {
     key[16] = static_cast<std::uint8_t>(endpoint.port() >> 8);
     key[17] = static_cast<std::uint8_t>(endpoint.port());
@@ -89,7 +90,7 @@ void ItemStore::make_room(std::size_t bytes, std::size_t items, const NodeId& ke
 template <class Fill>
 PutCode ItemStore::store(const NodeId& target, std::uint32_t charge, const SourceKey& source,
                          Time now, const Fill& fill) {
-  if (charge > config_.max_bytes) return refuse(PutCode::server_error);
+  if (charge > config_.max_bytes || config_.max_items == 0) return refuse(PutCode::server_error);
   const Entry* existing = live(target, now);
   const bool same_source = existing && existing->source == source;
   auto usage = find_source(source);

@@ -27,7 +27,9 @@
 // charged to the source of its last accepted put (a republish moves it).
 //   per source     a put that would take its source past max_items_per_source
 //                  or max_bytes_per_source is refused (202): one flooding host
-//                  fills its own quota and nothing else
+//                  fills its own quota and nothing else (a republish from a
+//                  source at its quota is refused too; the item stays, charged
+//                  to its earlier source)
 //   total          a put that needs room past max_items or max_bytes evicts,
 //                  after expired items, the items put longest ago (oldest
 //                  first): an item that matters is republished every hour, so
