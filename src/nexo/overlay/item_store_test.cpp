@@ -97,6 +97,34 @@ TEST(ItemStore, MutablePutUpdatesAndTheBep44Rules) {
   EXPECT_EQ(store.item_count(), 1u);
 }
 
+TEST(ItemStore, Bep44VectorArrivingAsAPut) {
+  // BEP 44 test 2 as a KRPC put carries it: k, salt, seq, sig byte strings and v.
+  auto bytes = [](std::string_view hex) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+    return out;
+  };
+  const std::string k = bytes("77ff84905a91936367c01360803104f92432fcd904a43511876df5cdf3e7e548");
+  const std::string sig = bytes(
+      "6834284b6b24c3204eb2fea824d82f88883a3d95e8b4a21b8c0ded553d17d17d"
+      "df9a8a7104b1258f30bed3787e6cb896fca78c58f8e03b5f18f14951a87d9a08");
+  auto put = MutableItem::from_wire(k, "foobar", 1, sig, bencode::Value("Hello World!"));
+  ASSERT_TRUE(put) << put.error().to_string();
+  ItemStore store;
+  EXPECT_EQ(store.put_mutable(*put, std::nullopt, from(1), t0), PutCode::stored);
+  const NodeId target = *NodeId::from_hex("411eba73b6f087ca51a3795d9c8c938d365e32c1");
+  const StoredItem* held = store.get(target, t0);
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->value, "12:Hello World!");
+  EXPECT_EQ(held->seq, 1);
+  EXPECT_EQ(held->as_mutable().check(), PutCode::stored);  // what a get reply re-checks
+  // The same put under another salt (so another target) fails the signature.
+  auto moved = MutableItem::from_wire(k, "foobaz", 1, sig, bencode::Value("Hello World!"));
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(store.put_mutable(*moved, std::nullopt, from(1), t0), PutCode::bad_signature);
+}
+
 TEST(ItemStore, CasIsIgnoredWhenNothingIsHeld) {
   ItemStore store;
   const SigningKey key = SigningKey::from_seed(seed(2));
