@@ -48,8 +48,8 @@ class Writer {
   }
   void id(const NodeId& id) { string(id.bytes()); }
   void peer(const net::Endpoint& ep) {
-    const auto address = ep.address().unmapped().bytes();
-    out_.append(address.data(), address.size());
+    const net::InetAddress address = ep.address().unmapped();  // bytes() views into it
+    out_.append(address.bytes().data(), address.bytes().size());
     put(static_cast<char>(ep.port() >> 8));
     put(static_cast<char>(ep.port() & 0xff));
   }
@@ -113,91 +113,26 @@ void write_want(Writer& w, Want want) {
 void write_args(Writer& w, const Query& q) {
   const std::uint32_t takes = method_keys(q.method);
   DictWriter dict(w, q.extra, [&](std::string_view key) { return method_takes(q.method, key); });
-  const auto has = [&](QueryKey key) {
-    if ((takes & bit(key)) == 0) return false;
-    switch (key) {
-      case kBs:
-        return q.bootstrap;
-      case kCas:
-        return q.cas.has_value();
-      case kId:
-        return true;
-      case kImpliedPort:
-        return q.implied_port;
-      case kInfoHash:
-        return q.info_hash.has_value();
-      case kK:
-        return q.k.has_value();
-      case kPort:
-        return q.port.has_value();
-      case kSalt:
-        return q.salt.has_value();
-      case kSeq:
-        return q.seq.has_value();
-      case kSig:
-        return q.sig.has_value();
-      case kTarget:
-        return q.target.has_value();
-      case kToken:
-        return q.token.has_value();
-      case kV:
-        return q.v.has_value();
-      case kWant:
-        return q.want.any();
-      case kQueryKeyCount:
-        break;
-    }
-    return false;
+  // Opens key `k` when the method takes it and the query has it (in kQueryKeys' order).
+  const auto key = [&](QueryKey k, bool present) {
+    if (!present || (takes & bit(k)) == 0) return false;
+    dict.key(kQueryKeys[k]);
+    return true;
   };
-  for (std::uint8_t i = 0; i < kQueryKeyCount; ++i) {
-    const auto key = static_cast<QueryKey>(i);
-    if (!has(key)) continue;
-    dict.key(kQueryKeys[key]);
-    switch (key) {
-      case kBs:
-      case kImpliedPort:
-        w.integer(1);
-        break;
-      case kCas:
-        w.integer(*q.cas);
-        break;
-      case kId:
-        w.id(q.id);
-        break;
-      case kInfoHash:
-        w.id(*q.info_hash);
-        break;
-      case kK:
-        w.string(*q.k);
-        break;
-      case kPort:
-        w.integer(*q.port);
-        break;
-      case kSalt:
-        w.string(*q.salt);
-        break;
-      case kSeq:
-        w.integer(*q.seq);
-        break;
-      case kSig:
-        w.string(*q.sig);
-        break;
-      case kTarget:
-        w.id(*q.target);
-        break;
-      case kToken:
-        w.string(*q.token);
-        break;
-      case kV:
-        w.buffer().append(q.v->encoded());
-        break;
-      case kWant:
-        write_want(w, q.want);
-        break;
-      case kQueryKeyCount:
-        break;
-    }
-  }
+  if (key(kBs, q.bootstrap)) w.integer(1);
+  if (key(kCas, q.cas.has_value())) w.integer(*q.cas);
+  if (key(kId, true)) w.id(q.id);
+  if (key(kImpliedPort, q.implied_port)) w.integer(1);
+  if (key(kInfoHash, q.info_hash.has_value())) w.id(*q.info_hash);
+  if (key(kK, q.k.has_value())) w.string(*q.k);
+  if (key(kPort, q.port.has_value())) w.integer(*q.port);
+  if (key(kSalt, q.salt.has_value())) w.string(*q.salt);
+  if (key(kSeq, q.seq.has_value())) w.integer(*q.seq);
+  if (key(kSig, q.sig.has_value())) w.string(*q.sig);
+  if (key(kTarget, q.target.has_value())) w.id(*q.target);
+  if (key(kToken, q.token.has_value())) w.string(*q.token);
+  if (key(kV, q.v.has_value())) w.buffer().append(q.v->encoded());
+  if (key(kWant, q.want.any())) write_want(w, q.want);
   dict.close();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -32,6 +33,14 @@ enum QueryKey : std::uint8_t {
 inline constexpr std::array<std::string_view, kQueryKeyCount> kQueryKeys = {
     "bs",   "cas", "id",  "implied_port", "info_hash", "k", "port",
     "salt", "seq", "sig", "target",       "token",     "v", "want"};
+
+template <std::size_t N>
+constexpr bool ascending(const std::array<std::string_view, N>& keys) noexcept {
+  for (std::size_t i = 1; i < N; ++i)
+    if (!(keys[i - 1] < keys[i])) return false;
+  return true;
+}
+static_assert(ascending(kQueryKeys), "the encoder writes keys in this order");
 
 constexpr std::uint32_t bit(QueryKey key) noexcept {
   return std::uint32_t{1} << key;
@@ -76,6 +85,8 @@ inline bool method_takes(Method method, std::string_view key) noexcept {
 // Response keys in byte order (all interpreted, whatever the query was).
 inline constexpr std::array<std::string_view, 9> kResponseKeys = {
     "id", "k", "nodes", "nodes6", "seq", "sig", "token", "v", "values"};
+
+static_assert(ascending(kResponseKeys));
 
 inline bool response_takes(std::string_view key) noexcept {
   for (std::string_view k : kResponseKeys)
