@@ -35,12 +35,13 @@
 // \"info_hash\": expected 20 bytes, found 19"). Ids, info-hashes and targets are exactly
 // 20 bytes, k 32, sig 64; `nodes` a multiple of 26 bytes, `nodes6` of 38; `values` 6 or 18
 // bytes each; ports nonzero (compact.hpp); salt <= 64 bytes and v's encoding <= 1000 bytes
-// (BEP 44; refused with too_large, answered 207 and 205). Keys this codec does not know
-// (libtorrent's `p` in `r`, `n` and `seed` in announce_peer, ...) are accepted, kept in
-// `extra` and written back in their place; unknown keys at the top level are dropped.
-// The bencode decode is bounded for a datagram (datagram_limits()). Never reads past the
-// input. A malformed query that still has a readable `t` deserves an error reply:
-// rejection() says which.
+// (BEP 44; refused with too_large, answered 207 and 205). An IPv4-mapped address in
+// `nodes6` is refused (it belongs in `nodes`); in `values` and `ip` it is kept as IPv4 (it
+// re-encodes in 6 bytes). Flags (ro, bs, implied_port) are any integer, nonzero = set. Keys this
+// codec does not know (libtorrent's `p` in `r`, `n` and `seed` in announce_peer, ...) are accepted,
+// kept in `extra` and written back in their place; unknown keys at the top level are dropped. The
+// bencode decode is bounded for a datagram (datagram_limits()). Never reads past the input. A
+// malformed query that still has a readable `t` deserves an error reply: rejection() says which.
 //
 // Extension queries. A method whose name starts with "nexo_" (kExtensionPrefix) is ours:
 // Method::extension, its arguments other than `id` kept whole in `extra`. Any other unknown
