@@ -56,8 +56,7 @@ Node::~Node() = default;
 
 // --- Incoming datagrams.
 
-void Node::on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from,
-                       Time now) {
+void Node::on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from, Time now) {
   last_now_ = now;
   ++counters_.received;
   auto message = krpc::parse(datagram, config_.krpc);
@@ -123,8 +122,8 @@ bool Node::admit_query(const net::Endpoint& from, Time now) {
   const RateLimitConfig& limit = config_.rate_limit;
   if (limit.rate <= 0 || limit.max_sources == 0) return true;
   const net::Endpoint key(from.address(), limit.include_port ? from.port() : 0);
-  auto it = std::find_if(sources_.begin(), sources_.end(),
-                         [&](const Source& s) { return s.key == key; });
+  auto it =
+      std::find_if(sources_.begin(), sources_.end(), [&](const Source& s) { return s.key == key; });
   if (it == sources_.end()) {
     if (sources_.size() < limit.max_sources) {
       sources_.push_back({key, limit.burst, now});
@@ -156,8 +155,16 @@ void Node::heard(const NodeId& id, const net::Endpoint& from, Time now, Heard ki
     // Owner 0: the reply or the timeout reaches the table through handle_reply/expire.
     (void)send_query(krpc::ping(this->id()), result.ping->endpoint, result.ping->id, 0, now);
   }
-  if ((result.insertion == Insertion::added || result.insertion == Insertion::replaced_bad) &&
-      config_.replication.on_join && items_.item_count() > 0)
+  const bool added =
+      result.insertion == Insertion::added || result.insertion == Insertion::replaced_bad;
+  if (added && kind == Heard::query && config_.ping_new_contacts) {
+    // A contact known only from its query is questionable, and the table recommends good
+    // ones first: one ping makes it good, so that find_node answers name it (without it,
+    // a node that just joined stays invisible to lookups passing its neighbours).
+    ++counters_.verification_pings;
+    (void)send_query(krpc::ping(this->id()), from, id, 0, now);
+  }
+  if (added && config_.replication.on_join && items_.item_count() > 0)
     replicate_to_newcomer(NodeInfo{id, from}, now);
 }
 
@@ -172,8 +179,8 @@ krpc::Header Node::header(const krpc::Tid& tid) const {
 }
 
 std::optional<TransactionId> Node::send_query(const krpc::Query& query, const net::Endpoint& to,
-                                              std::optional<NodeId> expected,
-                                              std::uint64_t owner, Time now) {
+                                              std::optional<NodeId> expected, std::uint64_t owner,
+                                              Time now) {
   RpcRequest request;
   request.destination = to;
   request.expected_id = expected;
@@ -316,7 +323,8 @@ std::size_t Node::memory_bytes() const noexcept {
   bytes += operations_.capacity() * sizeof(void*) + operations_.size() * 1024;
   bytes += sources_.capacity() * sizeof(Source);
   bytes += out_bytes_.capacity() + out_.capacity() * sizeof(Outgoing);
-  for (const auto& o : originated_) bytes += sizeof(Originated) + o.value.size();
+  for (const auto& o : originated_)
+    bytes += sizeof(Originated) + o.value.size();
   bytes += extensions_.capacity() * sizeof(Extension);
   return bytes;
 }

@@ -77,10 +77,10 @@ namespace nexo::overlay {
 
 // The per-source rate limit of incoming queries: a token bucket per source.
 struct RateLimitConfig {
-  double rate = 50;               // queries per second a source may send, sustained (0: no limit)
-  double burst = 100;             // the bucket's depth
+  double rate = 50;                 // queries per second a source may send, sustained (0: no limit)
+  double burst = 100;               // the bucket's depth
   std::uint32_t max_sources = 256;  // sources tracked; the least recently seen is evicted
-  bool include_port = false;      // a source is its address, or its endpoint (loopback tests)
+  bool include_port = false;        // a source is its address, or its endpoint (loopback tests)
 };
 
 // Re-replication of the items this node stores (what keeps values alive under churn).
@@ -118,7 +118,7 @@ struct NodeConfig {
   RoutingConfig routing;
   LookupConfig lookup;
   RpcConfig rpc;
-  krpc::Options krpc;                        // the network id of a private overlay
+  krpc::Options krpc;                                  // the network id of a private overlay
   std::string version = std::string("NX\x00\x01", 4);  // KRPC `v`: client "NX", version 0.1
   PeerStoreConfig peers;
   ItemStoreConfig items;
@@ -127,14 +127,19 @@ struct NodeConfig {
 
   bool read_only = false;      // BEP 43: send ro: 1, answer no queries
   bool enforce_bep42 = false;  // keep contacts whose id does not match their address out
+  // Ping a node that entered the routing table through a query, so that it becomes good
+  // (answered us) and find_node answers recommend it: 2 datagrams per new contact.
+  bool ping_new_contacts = true;
+  // A lookup query past its soft deadline (the contact's RTO) is sent once more.
+  bool retry_slow_queries = true;
   // How long a query may wait for its reply before it has failed (the hard deadline; the
   // soft one is the contact's RTO). 5 s: beyond the RTO ceiling (2 s) with room for backoff.
   Duration query_timeout = std::chrono::seconds(5);
-  Duration refresh_interval = std::chrono::minutes(15);    // bucket refresh (BEP 5)
-  Duration republish_interval = std::chrono::hours(1);     // items this node put (BEP 44)
-  Duration maintenance_period = std::chrono::seconds(5);   // expiry sweeps, refresh checks
-  std::uint32_t max_operations = 64;    // operations in progress (internal ones included)
-  std::uint32_t max_originated = 64;    // items this node republishes (the oldest dropped)
+  Duration refresh_interval = std::chrono::minutes(15);   // bucket refresh (BEP 5)
+  Duration republish_interval = std::chrono::hours(1);    // items this node put (BEP 44)
+  Duration maintenance_period = std::chrono::seconds(5);  // expiry sweeps, refresh checks
+  std::uint32_t max_operations = 64;  // operations in progress (internal ones included)
+  std::uint32_t max_originated = 64;  // items this node republishes (the oldest dropped)
   std::uint32_t max_bootstrap_endpoints = 32;
   std::uint32_t max_peers_collected = 500;  // peers one get_peers keeps
 };
@@ -169,6 +174,7 @@ struct WriteResult {
   std::uint32_t attempted = 0;
   std::uint32_t stored = 0;
   std::vector<std::int64_t> error_codes;  // KRPC error codes received (e.g. 302)
+  std::vector<NodeInfo> nodes;            // the nodes it was sent to, closest first
 };
 
 struct GetImmutableResult {
@@ -192,21 +198,22 @@ using ExtensionHandler =
 
 // Drops and events, by cause (see the top of the file).
 struct NodeCounters {
-  std::uint64_t received = 0;       // datagrams handed to on_datagram
-  std::uint64_t sent = 0;           // datagrams queued
-  std::uint64_t malformed = 0;      // refused by the parser
-  std::uint64_t wrong_network = 0;  // another overlay's network id, or none when we have one
-  std::uint64_t rate_limited = 0;   // queries over their source's rate
-  std::uint64_t unknown_tid = 0;    // replies naming no query outstanding
-  std::uint64_t wrong_source = 0;   // replies from another endpoint than queried
-  std::uint64_t late = 0;           // replies after their soft deadline (still taken)
-  std::uint64_t queries = 0;        // queries answered (errors included)
-  std::uint64_t errors_sent = 0;    // KRPC errors sent
-  std::uint64_t ignored_read_only = 0;  // queries dropped because this node is read-only
-  std::uint64_t bep42_rejected = 0;     // contacts kept out of the routing table (BEP 42)
+  std::uint64_t received = 0;            // datagrams handed to on_datagram
+  std::uint64_t sent = 0;                // datagrams queued
+  std::uint64_t malformed = 0;           // refused by the parser
+  std::uint64_t wrong_network = 0;       // another overlay's network id, or none when we have one
+  std::uint64_t rate_limited = 0;        // queries over their source's rate
+  std::uint64_t unknown_tid = 0;         // replies naming no query outstanding
+  std::uint64_t wrong_source = 0;        // replies from another endpoint than queried
+  std::uint64_t late = 0;                // replies after their soft deadline (still taken)
+  std::uint64_t queries = 0;             // queries answered (errors included)
+  std::uint64_t errors_sent = 0;         // KRPC errors sent
+  std::uint64_t ignored_read_only = 0;   // queries dropped because this node is read-only
+  std::uint64_t bep42_rejected = 0;      // contacts kept out of the routing table (BEP 42)
   std::uint64_t refused_overloaded = 0;  // queries not sent: RpcTable full
   std::uint64_t timeouts = 0;            // queries past their hard deadline
   std::uint64_t eviction_pings = 0;
+  std::uint64_t verification_pings = 0;    // pings to contacts new from a query
   std::uint64_t replications = 0;          // replication exchanges started
   std::uint64_t replications_skipped = 0;  // over the replication rate or bound
   std::uint64_t replicated_puts = 0;       // puts sent by replication
@@ -267,8 +274,7 @@ class Node final : public DatagramNode {
   // One extension query (`method` starts with "nexo_"; `args` must not hold "id").
   // Result: the response or the KRPC error the node answered; timed_out.
   Result<void> extension_query(const net::Endpoint& endpoint, std::string method,
-                               wire::bencode::Dict args, Time now,
-                               OpCallback<ExtensionReply> done);
+                               wire::bencode::Dict args, Time now, OpCallback<ExtensionReply> done);
 
   // Answers queries named `method` (starting with "nexo_") with `handler`; replaces an
   // earlier one. Errors: invalid_argument for another name.
@@ -303,8 +309,8 @@ class Node final : public DatagramNode {
   };
   struct Originated {
     NodeId target;
-    std::string value;                  // immutable: bencoded v
-    std::optional<MutableItem> item;    // mutable
+    std::string value;                // immutable: bencoded v
+    std::optional<MutableItem> item;  // mutable
     Time next_republish;
   };
   struct Extension {
@@ -331,8 +337,8 @@ class Node final : public DatagramNode {
   std::optional<TransactionId> send_query(const krpc::Query& query, const net::Endpoint& to,
                                           std::optional<NodeId> expected, std::uint64_t owner,
                                           Time now);
-  void remember_originated(const NodeId& target, std::string value,
-                           std::optional<MutableItem> item, Time now);
+  void remember_originated(const NodeId& target, std::string value, std::optional<MutableItem> item,
+                           Time now);
   // Starts an operation without a caller (refresh, republish, replication); false when
   // max_operations are in progress.
   bool start_internal(std::unique_ptr<Operation> operation, Time now);
@@ -344,12 +350,11 @@ class Node final : public DatagramNode {
                     const net::Endpoint& from, Time now) const;
   void answer_get(const krpc::Query& query, krpc::Response& response, const net::Endpoint& from,
                   Time now);
-  std::optional<krpc::ErrorReply> answer_put(const krpc::Query& query,
-                                             const net::Endpoint& from, Time now);
+  std::optional<krpc::ErrorReply> answer_put(const krpc::Query& query, const net::Endpoint& from,
+                                             Time now);
   std::optional<krpc::ErrorReply> answer_announce(const krpc::Query& query,
                                                   const net::Endpoint& from, Time now);
-  void send_response(const krpc::Tid& tid, const krpc::Response& response,
-                     const net::Endpoint& to);
+  void send_response(const krpc::Tid& tid, const krpc::Response& response, const net::Endpoint& to);
   void send_error(const krpc::Tid& tid, std::int64_t code, std::string_view message,
                   const net::Endpoint& to);
 

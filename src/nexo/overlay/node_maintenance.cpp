@@ -105,8 +105,7 @@ bool Node::replication_allowed(Time now) {
 
 void Node::start_replication(const NodeInfo& node, const StoredItem& item, Time now) {
   if (!replication_allowed(now)) return;
-  if (start_internal(std::make_unique<ReplicateOp>(now, node, item), now))
-    ++counters_.replications;
+  if (start_internal(std::make_unique<ReplicateOp>(now, node, item), now)) ++counters_.replications;
 }
 
 // A contact new to the table: every stored item whose k closest known contacts it is now
@@ -117,8 +116,8 @@ void Node::replicate_to_newcomer(const NodeInfo& node, Time now) {
     const StoredItem& item = items_.item(i);
     if (item.expires <= now) continue;
     const auto closest = routing_.closest(item.target, k, now);
-    const bool among =
-        std::any_of(closest.begin(), closest.end(), [&](const NodeInfo& c) { return c.id == node.id; });
+    const bool among = std::any_of(closest.begin(), closest.end(),
+                                   [&](const NodeInfo& c) { return c.id == node.id; });
     if (among) start_replication(node, item, now);
   }
 }
@@ -137,9 +136,9 @@ void Node::replicate_periodically(Time now) {
 
 void ReplicateOp::start(Node& node, Time now) {
   stats.rounds = 1;
-  auto query = krpc::get_item(own(node), item_.target,
-                              item_.is_mutable ? std::optional<std::int64_t>(item_.seq)
-                                               : std::nullopt);
+  auto query =
+      krpc::get_item(own(node), item_.target,
+                     item_.is_mutable ? std::optional<std::int64_t>(item_.seq) : std::nullopt);
   if (!send(node, query, to_.endpoint, to_.id, now)) finish(node);
 }
 
@@ -149,8 +148,8 @@ void ReplicateOp::on_response(Node& node, const RpcEntry&, const krpc::Response&
     finish(node);
     return;
   }
-  const bool holds = item_.is_mutable ? response.seq && *response.seq >= item_.seq
-                                      : response.v.has_value();
+  const bool holds =
+      item_.is_mutable ? response.seq && *response.seq >= item_.seq : response.v.has_value();
   auto v = krpc::Item::from_encoded(item_.value);
   if (holds || !response.token || !v) {
     finish(node);
@@ -183,6 +182,7 @@ BootstrapOp::BootstrapOp(const Node& node, std::vector<net::Endpoint> endpoints,
       done_(std::move(done)) {}
 
 void BootstrapOp::start(Node& node, Time now) {
+  attempts_.assign(endpoints_.size(), 1);
   for (const net::Endpoint& endpoint : endpoints_) {
     if (endpoint == node.endpoint()) continue;
     if (send(node, query_, endpoint, std::nullopt, now)) ++probes_pending_;
@@ -207,9 +207,17 @@ void BootstrapOp::on_response(Node& node, const RpcEntry& entry, const krpc::Res
   pump(node, now);
 }
 
-void BootstrapOp::on_failure(Node& node, const RpcEntry& entry, const krpc::ErrorReply*,
+void BootstrapOp::on_failure(Node& node, const RpcEntry& entry, const krpc::ErrorReply* error,
                              Time now) {
   if (probing_ && !entry.expected_id) {
+    // A lost probe is tried again (kProbeAttempts in all): a single datagram lost must not
+    // leave a node outside the DHT.
+    const auto it = std::find(endpoints_.begin(), endpoints_.end(), entry.destination);
+    const auto index = static_cast<std::size_t>(it - endpoints_.begin());
+    if (!error && it != endpoints_.end() && attempts_[index] < kProbeAttempts) {
+      ++attempts_[index];
+      if (send(node, query_, entry.destination, std::nullopt, now)) return;
+    }
     if (--probes_pending_ == 0) probed(node, now);
     return;
   }

@@ -54,9 +54,8 @@ class Node::Operation {
     finished = true;
     node.arm_completion();
   }
-  std::optional<TransactionId> send(Node& node, const krpc::Query& query,
-                                    const net::Endpoint& to, std::optional<NodeId> expected,
-                                    Time now) {
+  std::optional<TransactionId> send(Node& node, const krpc::Query& query, const net::Endpoint& to,
+                                    std::optional<NodeId> expected, Time now) {
     auto tid = node.send_query(query, to, expected, id, now);
     if (tid) ++stats.sent;
     return tid;
@@ -121,10 +120,10 @@ class LookupOp final : public Node::Operation {
   LookupOp(Goal goal, const NodeId& target, const Node& node, Time now, Callback done = {});
 
   // Inputs of the write goals, set before start().
-  std::uint16_t port = 0;                  // announce (0: implied)
-  std::optional<krpc::Item> value;         // put_immutable
-  std::optional<MutableItem> item;         // put_mutable (and get_mutable's salt/key)
-  std::optional<std::int64_t> cas;         // put_mutable
+  std::uint16_t port = 0;           // announce (0: implied)
+  std::optional<krpc::Item> value;  // put_immutable
+  std::optional<MutableItem> item;  // put_mutable (and get_mutable's salt/key)
+  std::optional<std::int64_t> cas;  // put_mutable
 
   void start(Node& node, Time now) override;
   void on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,
@@ -141,6 +140,13 @@ class LookupOp final : public Node::Operation {
   void begin_writes(Node& node, Time now);
   bool write_to(Node& node, const TokenNode& target, Time now);
   void write_done(Node& node);
+  bool retry_pending(const net::Endpoint& endpoint) noexcept;
+  static bool is_write(const RpcEntry& entry) noexcept;
+
+  struct Retry {
+    net::Endpoint endpoint;
+    std::uint8_t outstanding;  // queries to it still waiting (the first and its retry)
+  };
 
   Goal goal_;
   Phase phase_ = Phase::lookup;
@@ -153,6 +159,7 @@ class LookupOp final : public Node::Operation {
   std::optional<MutableItem> found_item_;
   std::vector<std::pair<net::Endpoint, std::int64_t>> held_;  // responder, seq it holds
   std::vector<TokenNode> closest_;
+  std::vector<Retry> retries_;
   std::uint32_t writes_pending_ = 0;
   WriteResult write_;
   std::size_t peer_limit_;
@@ -176,7 +183,9 @@ class BootstrapOp final : public Node::Operation {
   void probed(Node& node, Time now);
   void refresh_sparse_buckets(Node& node, Time now);
 
+  static constexpr std::uint8_t kProbeAttempts = 3;
   std::vector<net::Endpoint> endpoints_;
+  std::vector<std::uint8_t> attempts_;  // probes sent to each endpoint
   std::uint32_t probes_pending_ = 0;
   std::uint32_t answered_ = 0;
   bool probing_ = true;

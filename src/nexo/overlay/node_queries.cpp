@@ -100,8 +100,8 @@ std::optional<krpc::ErrorReply> Node::answer_announce(const krpc::Query& query,
 
 // BEP 44 get: a token for the target, the item when held (v left out when the requester's
 // `seq` is not older than ours), and the closest nodes.
-void Node::answer_get(const krpc::Query& query, krpc::Response& response,
-                      const net::Endpoint& from, Time now) {
+void Node::answer_get(const krpc::Query& query, krpc::Response& response, const net::Endpoint& from,
+                      Time now) {
   const NodeId& target = *query.target;
   response.token = tokens_.issue(from.address(), target, now).to_byte_string();
   answer_nodes(response, target, query.want, from, now);
@@ -127,8 +127,7 @@ std::optional<krpc::ErrorReply> Node::answer_put(const krpc::Query& query,
   const krpc::Item& v = *query.v;
   const bool is_mutable = query.k.has_value();
   const std::string salt = query.salt.value_or(std::string());
-  const NodeId target =
-      is_mutable ? mutable_target(*query.k, salt) : immutable_target(v.encoded());
+  const NodeId target = is_mutable ? mutable_target(*query.k, salt) : immutable_target(v.encoded());
   if (!query.token || !tokens_.verify(*query.token, from.address(), target, now))
     return error(203, "invalid token");
   PutCode code = PutCode::stored;
