@@ -146,12 +146,14 @@ void hops_chart(std::string& out, const std::vector<std::uint32_t>& hops) {
   if (hops.empty()) {
     no_data(out, f);
   } else {
-    const std::uint32_t max = *std::max_element(hops.begin(), hops.end());
+    // Hop counts are small (a lookup is bounded); past kMaxHops they share the last bar.
+    constexpr std::uint32_t kMaxHops = 64;
+    const std::uint32_t max = std::min(kMaxHops, *std::max_element(hops.begin(), hops.end()));
     std::vector<Bin> bins(max + 1);
     for (std::uint32_t h = 0; h <= max; ++h)
       bins[h] = {h - 0.5, h + 0.5, 0};
     for (auto h : hops)
-      ++bins[h].count;
+      ++bins[std::min(h, max)].count;
     bars(out, f, bins, -0.5, max + 0.5);
     for (std::uint32_t h = 0; h <= max; ++h)
       x_tick(out, f, f.sx(h, -0.5, max + 0.5), num(h));

@@ -86,6 +86,11 @@ TEST(SimPlot, OneValueAndHugeValuesStayInsideTheChart) {
   EXPECT_EQ(sum_counts(chart(doc, "hops")), 1);
   EXPECT_EQ(sum_counts(chart(doc, "latency")), 1);
 
+  plot.hops = {3, 4'000'000'000U};
+  doc = parse(render_svg(plot));
+  EXPECT_EQ(sum_counts(chart(doc, "hops")), 2);
+  EXPECT_LE(chart(doc, "hops").select_nodes(".//rect[@class='bar']").size(), 65U);
+
   plot.latency_ms = {1e9, 3, 5e8};
   doc = parse(render_svg(plot));
   auto latency = chart(doc, "latency");
