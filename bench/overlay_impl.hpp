@@ -34,10 +34,16 @@ struct Datagrams {
   std::uint64_t sent = 0, received = 0;
 };
 
+// Where a get ends (--get-ends-at): at the first value that reaches the
+// caller (an immutable item's value is final: its key is its hash), or when
+// the impl says the lookup is done (the whole iterative lookup, dead contacts'
+// timeouts included).
+enum class GetEnd { first_value, lookup_done };
+
 // The outcome of one get.
 struct GetOutcome {
-  std::optional<Bytes> value;  // the value that reached the caller; nullopt: none did
-  Clock::duration elapsed{};   // the call to the value, or to the impl's "done" or the deadline
+  std::optional<Bytes> value;  // the first value that reached the caller; nullopt: none did
+  Clock::duration elapsed{};   // the call to where the get ended (GetEnd), or to the deadline
   bool timed_out = false;      // the deadline passed first
 };
 
@@ -69,10 +75,11 @@ class Impl {
   virtual Result<Key> put(int node, std::span<const std::uint8_t> value,
                           Clock::time_point deadline) = 0;
 
-  // Looks `key` up from node `node`, and returns the first value that reaches
-  // the caller (the get stops there), or none when the impl says it is done
-  // without one or `deadline` passes. Blocks. Thread-safe.
-  virtual GetOutcome get(int node, const Key& key, Clock::time_point deadline) = 0;
+  // Looks `key` up from node `node`: the first value that reaches the
+  // caller, timed to where `end` says the get ends (GetEnd::first_value: the
+  // get stops at that value; with none, at the impl's "done"). Ends at
+  // `deadline` at the latest. Blocks. Thread-safe.
+  virtual GetOutcome get(int node, const Key& key, GetEnd end, Clock::time_point deadline) = 0;
 
   // Crashes `nodes` at once, abruptly: from this call on they neither send
   // nor receive, and they say goodbye to no one. Not called concurrently

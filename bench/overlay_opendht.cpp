@@ -210,23 +210,42 @@ class OpenDhtImpl final : public Impl {
     return key;
   }
 
-  GetOutcome get(int node, const Key& key, Clock::time_point deadline) override {
-    auto first = std::make_shared<FirstOf<std::optional<Bytes>>>();
+  GetOutcome get(int node, const Key& key, GetEnd end, Clock::time_point deadline) override {
+    // The first value is kept; the get ends at it (first_value) or at the
+    // done callback (lookup_done), which hands the kept value on.
+    struct State {
+      std::mutex mutex;
+      std::optional<Bytes> first;
+      FirstOf<std::optional<Bytes>> result;
+    };
+    auto state = std::make_shared<State>();
+    const bool stop_at_value = end == GetEnd::first_value;
     const auto begin = Clock::now();
     nodes_.at(static_cast<std::size_t>(node))
         ->runner.get(info_hash(key),
-                     dht::GetCallback([first](const std::vector<std::shared_ptr<dht::Value>>& vs) {
+                     dht::GetCallback([state, stop_at_value](
+                                          const std::vector<std::shared_ptr<dht::Value>>& vs) {
                        for (const auto& v : vs) {
-                         if (v) {
-                           first->set(Bytes(v->data));
-                           return false;  // the first value ends the get
+                         if (!v) continue;
+                         if (stop_at_value) {
+                           state->result.set(Bytes(v->data));
+                           return false;  // ends the get
                          }
+                         std::lock_guard lock(state->mutex);
+                         if (!state->first) state->first = Bytes(v->data);
                        }
                        return true;
                      }),
-                     dht::DoneCallbackSimple([first](bool) { first->set(std::nullopt); }));
+                     dht::DoneCallbackSimple([state](bool) {
+                       std::optional<Bytes> first;
+                       {
+                         std::lock_guard lock(state->mutex);
+                         first = state->first;
+                       }
+                       state->result.set(std::move(first));
+                     }));
     GetOutcome out;
-    if (auto got = first->wait_until(deadline)) {
+    if (auto got = state->result.wait_until(deadline)) {
       out.value = std::move(got->first);
       out.elapsed = got->second - begin;
     } else {
@@ -286,8 +305,9 @@ ImplEntry opendht_entry() {
       "is 127.0.0.1), network id 0x6e65786f; key = SHA-1 of the value, put as a "
       "dht::Value (unsigned, random value id); settled = every runner's IPv4 status "
       "\"connected\" (1+ good contacts) and the sums of good and of known contacts over "
-      "the nodes (getNodesStats) unchanged for 3 s; get = DhtRunner::get, timed to its first value "
-      "(the get stops there) or to its done callback; crash = the crashed nodes' "
+      "the nodes (getNodesStats) unchanged for 3 s; get = DhtRunner::get, ended at its first value "
+      "(the get callback returns false) or at its done callback (--get-ends-at); crash = the "
+      "crashed nodes' "
       "sockets drop every datagram from one instant, then DhtRunner::join() without "
       "shutdown(); datagrams = sendto() calls that succeeded, counted in the socket "
       "wrapper (not OpenDHT's getNodeMessageStats, which counts requests by type and not "

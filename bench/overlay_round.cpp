@@ -100,7 +100,8 @@ GetPhase run_gets(Impl& impl, const Options& o, const Plan& plan,
   run_parallel(static_cast<int>(keys.size()), o.concurrency, [&](int v) {
     const auto i = static_cast<std::size_t>(v);
     if (!keys[i]) return;
-    outcomes[i] = impl.get(getters[i], *keys[i], Clock::now() + std::chrono::seconds(o.op_limit_s));
+    outcomes[i] = impl.get(getters[i], *keys[i], o.get_end,
+                           Clock::now() + std::chrono::seconds(o.op_limit_s));
   });
   GetPhase g;
   g.seconds = seconds_since(begin);
