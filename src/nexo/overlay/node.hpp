@@ -290,6 +290,8 @@ class Node final : public DatagramNode {
   const NodeCounters& counters() const noexcept { return counters_; }
   std::size_t operations_in_progress() const noexcept { return operations_.size(); }
   std::size_t outstanding_queries() const noexcept { return rpcs_.size(); }
+  // Sources the rate limit tracks now (at most RateLimitConfig::max_sources).
+  std::size_t rate_limit_sources() const noexcept { return sources_.size(); }
   // The heap bytes this node holds beyond sizeof(Node), estimated from the capacities of
   // its tables (routing table, stores, queues): the simulator's memory figure.
   std::size_t memory_bytes() const noexcept;
@@ -364,6 +366,7 @@ class Node final : public DatagramNode {
   void refresh_buckets(Time now);
   void republish(Time now);
   void replicate_periodically(Time now);
+  void forget_idle_sources(Time now);
   void replicate_to_newcomer(const NodeInfo& node, Time now);
   bool replication_allowed(Time now);
   void start_replication(const NodeInfo& node, const StoredItem& item, Time now);

@@ -36,7 +36,18 @@ void Node::maintain(Time now) {
     next_replication_ = now + config_.replication.interval;
     replicate_periodically(now);
   }
-  if (sources_.capacity() > 0 && sources_.empty()) sources_.shrink_to_fit();
+  forget_idle_sources(now);
+}
+
+// A source whose bucket has refilled is no different from one never seen: dropping it
+// keeps the rate-limit table as small as the current traffic.
+void Node::forget_idle_sources(Time now) {
+  const RateLimitConfig& limit = config_.rate_limit;
+  if (sources_.empty() || limit.rate <= 0) return;
+  const auto refill =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(limit.burst / limit.rate));
+  std::erase_if(sources_, [&](const Source& s) { return now - s.last >= refill; });
+  if (sources_.capacity() > 2 * sources_.size() + 8) sources_.shrink_to_fit();
 }
 
 // BEP 5: a bucket unchanged for refresh_interval gets a find_node for a random id in it.

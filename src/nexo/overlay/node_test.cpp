@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "nexo/overlay/bep42.hpp"
+
 namespace nexo::overlay {
 namespace {
 
@@ -141,6 +143,58 @@ TEST_F(NodeTest, NewContactsFromQueriesAreVerifiedWithAPing) {
   // Known now: a second query is not verified again.
   query(krpc::ping(peer), ep(2), t0 + 1s, "bb");
   EXPECT_EQ(drain().size(), 1u);
+}
+
+TEST_F(NodeTest, Bep42KeepsForgedIdsOutOfTheTableWhenEnforced) {
+  NodeConfig c = base_config();
+  c.enforce_bep42 = true;
+  make(c);
+  const net::Endpoint public_ep(net::InetAddress::v4({203, 0, 113, 5}), 6881);
+  query(krpc::ping(id_of(0x12)), public_ep);
+  EXPECT_EQ(replies(), 1u);  // answered all the same
+  EXPECT_EQ(node->routing_table().find(id_of(0x12)), nullptr);
+  EXPECT_EQ(node->counters().bep42_rejected, 1u);
+  fault::Random rng(1);
+  const NodeId genuine = bep42_node_id(public_ep.address(), 3, rng);
+  query(krpc::ping(genuine), public_ep);
+  EXPECT_NE(node->routing_table().find(genuine), nullptr);
+  query(krpc::ping(id_of(0x13)), ep(9));  // 10/8 is exempt
+  EXPECT_NE(node->routing_table().find(id_of(0x13)), nullptr);
+}
+
+TEST_F(NodeTest, IdDerivedFromTheExternalAddress) {
+  NodeConfig c = base_config();
+  c.id.reset();
+  c.external_address = net::InetAddress::v4({198, 51, 100, 7});
+  make(c);
+  EXPECT_TRUE(bep42_valid(node->id(), *c.external_address));
+}
+
+TEST_F(NodeTest, EvictionPingOfAQuestionableContactThatNeverAnswers) {
+  NodeConfig c = base_config();
+  c.routing.k = 1;
+  c.routing.replacements = 1;
+  make(c);
+  query(krpc::ping(id_of(0x10)), ep(2));
+  drain();
+  query(krpc::ping(id_of(0x20)), ep(3));  // same bucket (first bit 0), full: cached
+  auto sent = drain();
+  EXPECT_EQ(node->counters().eviction_pings, 1u);
+  const bool pinged_old = std::any_of(sent.begin(), sent.end(), [](const Sent& s) {
+    return s.to == ep(2) && s.message.kind() == krpc::Kind::query;
+  });
+  EXPECT_TRUE(pinged_old);
+  EXPECT_EQ(node->routing_table().find(id_of(0x20)), nullptr);
+  // Nobody answers: at the hard deadlines the old contact is evicted for the newcomer.
+  Time now = t0;
+  for (int i = 0; i < 20 && node->outstanding_queries() > 0; ++i) {
+    now = std::max(now, *node->next_timer());
+    node->on_timer(now);
+    drain();
+  }
+  EXPECT_EQ(node->routing_table().find(id_of(0x10)), nullptr);
+  EXPECT_NE(node->routing_table().find(id_of(0x20)), nullptr);
+  EXPECT_GE(node->counters().timeouts, 2u);
 }
 
 TEST_F(NodeTest, ReadOnlyQueriersStayOutOfTheTable) {
@@ -321,6 +375,11 @@ TEST_F(NodeTest, RateLimitDropsAndCountsAndRefills) {
     query(krpc::ping(id_of(0x40)), ep(100 + i % 150));
   EXPECT_EQ(replies(), 200u);
   EXPECT_LE(node->memory_bytes(), before + 4096);
+  EXPECT_EQ(node->rate_limit_sources(), 4u);
+  // Once their buckets have refilled, the sources are forgotten (maintenance).
+  node->on_timer(t0 + 1min);
+  EXPECT_EQ(node->rate_limit_sources(), 0u);
+  EXPECT_LT(node->memory_bytes(), before);
 }
 
 TEST_F(NodeTest, ForeignNetworkIdsAreDropped) {
