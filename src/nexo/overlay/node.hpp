@@ -6,8 +6,9 @@
 // lookups (lookup.hpp), announce, BEP 44 puts and gets, and nexo's extension queries.
 //
 //   Node node(self, now, {.seed = 7});
-//   node.bootstrap({seed_endpoint}, [](Result<std::size_t> r, const OpStats& s) { ... });
+//   node.bootstrap(seeds, now, [](Result<std::size_t> r, const OpStats& s) { ... });
 //   driver.kick(slot);  // drains poll_transmit (datagram_node.hpp's rule 2)
+//   node.put_immutable(encode_value(bencode::Value("hello")), now, on_put);
 //
 // Completion contract (NNG's): every operation either fails at once — the starter returns
 // an error (overloaded: max_operations in progress; invalid_argument) and its callback
@@ -27,8 +28,18 @@
 // to the operation that sent the query. A read-only node (BEP 43) sends `ro: 1` and
 // answers no query. A query from a node that is not read-only, and every reply, goes to
 // the routing table (a reply with its RTT sample); the eviction pings the table asks for
-// are sent, and their outcome reported back to it. With enforce_bep42, a contact whose id
+// are sent, and their outcome reported back to it. A contact new to the table through a
+// query is pinged once (ping_new_contacts): until it answers one of our queries it is
+// questionable, and find_node answers name good contacts first, so without the ping a
+// node that just joined stays invisible to lookups. With enforce_bep42, a contact whose id
 // does not match its address (BEP 42; local addresses are exempt) stays out of the table.
+//
+// Lookups (lookup.hpp) are seeded with the 2k closest contacts (the lookup asks the
+// closest first; the others matter when those are dead), reseeded once from the table
+// when they end with fewer than k answers, and a query past its soft deadline is sent
+// once more (retry_slow_queries: at 5% loss that lifts the share of the true k closest
+// found from 90% to 99%). Puts and announces go to the k closest that answered with a
+// token; gets end with read repair (the value sent to those of the k closest without it).
 //
 // Maintenance (on_timer, node_maintenance.cpp): query deadlines (a soft timeout lets a
 // lookup ask another node; a hard one fails the query and counts against the contact in
@@ -40,7 +51,14 @@
 //
 // Memory: an idle node is sizeof(Node) plus its routing table plus what it stores; every
 // table that grows with traffic (operations, outgoing queue, rate-limit sources, the
-// RpcTable's slots) gives its memory back when the node goes idle.
+// RpcTable's slots) gives its memory back when the node goes idle. Measured (x86-64,
+// node_sim_test): sizeof(Node) 1,368 B; after bootstrap among 1,000 simulated nodes a
+// node holds ~61 contacts and ~15.7 KB of heap (memory_bytes(), the routing table most of
+// it), so 100,000 idle nodes fit in ~2 GiB with the simulator's own share.
+//
+// Under heavy churn (the simulator's 30 s lifetimes) BEP 5's defaults keep dead contacts
+// for 15 minutes; the churn test uses routing.good_for = 30 s, bad_after_failures = 1,
+// refresh_interval = 60 s and replication.interval = 20 s.
 //
 // Thread contract: one thread (the driver's); calls are never reentrant (datagram_node.hpp).
 #pragma once
