@@ -53,8 +53,8 @@
 // table that grows with traffic (operations, outgoing queue, rate-limit sources, the
 // RpcTable's slots) gives its memory back when the node goes idle. Measured (x86-64,
 // node_sim_test): sizeof(Node) 1,368 B; after bootstrap among 1,000 simulated nodes a
-// node holds ~61 contacts and ~15.7 KB of heap (memory_bytes(), the routing table most of
-// it), so 100,000 idle nodes fit in ~2 GiB with the simulator's own share.
+// node holds ~61 contacts and ~10.5 KB of heap (memory_bytes(), the routing table most of
+// it), so 100,000 idle nodes fit in ~1.5 GiB with the simulator's own share.
 //
 // Under heavy churn (the simulator's 30 s lifetimes) BEP 5's defaults keep dead contacts
 // for 15 minutes; the churn test uses routing.good_for = 30 s, bad_after_failures = 1,
@@ -114,6 +114,11 @@ struct RateLimitConfig {
 // datagrams, 4k when they all lack it; with k holders, ~2k^2 per item per interval (128
 // for k = 8). Off by default (the Internet's 2 h item lifetime and hourly republishing
 // keep values without it); the simulator's churn tests use 10-30 s.
+//
+// Measured on the simulator (node_sim_test, 500 nodes, 30 s mean lifetimes, 10 items):
+// the network sends ~4,950 datagrams/s without re-replication (and loses 90% of the
+// values within two minutes), ~5,830 with on-join replication alone (+18%, every get
+// succeeds), ~5,990 with a 20 s interval as well.
 //
 // Both are bounded: at most `rate` exchanges per second (burst `burst`), at most
 // `max_in_progress` at a time; what is over is skipped and counted (the next trigger, or
