@@ -337,6 +337,40 @@ TEST(NodeSim, FivePercentLoss) {
   EXPECT_GE(find_nodes(dht, rng, 30, "find_node at 5% loss"), 0.95);
 }
 
+// BEP 44's lifetimes: stores drop an item 2 hours after its last put, and the originator
+// puts it again every hour, so it outlives the store's lifetime; an item whose originator
+// is gone expires.
+TEST(NodeSim, OriginatorsRepublishAndStoresExpire) {
+  Dht dht(41);
+  dht.grow(kLossNodes / 2);
+  fault::Random rng(17);
+  const Slot kept = dht.random_live(rng);
+  auto w = dht.run<WriteResult>(
+      kept, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(1), now, cb); });
+  ASSERT_TRUE(w);
+  Slot gone = kept;
+  while (gone == kept)
+    gone = dht.random_live(rng);
+  auto w2 = dht.run<WriteResult>(
+      gone, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(2), now, cb); });
+  ASSERT_TRUE(w2);
+  dht.net().crash(gone);  // its item is never republished
+  dht.net().run_for(std::chrono::minutes(150));
+  EXPECT_GE(dht.node(kept).counters().republished, 2u);
+  auto get = [&](const NodeId& key) {
+    return dht.run<GetImmutableResult>(dht.random_live(rng), [&](Node& n, Time now, auto cb) {
+      return n.get_immutable(key, now, cb);
+    });
+  };
+  auto g = get(w->target);
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(g->value) << "a republished item must outlive the stores' 2 h";
+  EXPECT_EQ(*g->value, encoded(1));
+  auto g2 = get(w2->target);
+  ASSERT_TRUE(g2);
+  EXPECT_FALSE(g2->value) << "an item nobody republishes expires after 2 h";
+}
+
 // Continuous churn (mean lifetime 30 s: every node is replaced by a newcomer, which
 // bootstraps from a random live node) with re-replication every 20 s: items put before
 // the churn starts are still found long after every original holder has died.
