@@ -15,8 +15,9 @@
 // never runs — or its callback runs exactly once, later, from inside on_datagram or
 // on_timer (an operation that can end at once, say a lookup with an empty routing table,
 // ends at the next on_timer, which next_timer() then asks for at once). A callback may
-// start other operations. Each result comes with its OpStats: datagrams sent and
-// received for it, lookup rounds, and the time it took (the benchmark's figures).
+// start other operations. Destroying the node (a crash, to its peers) drops the operations
+// in progress without running their callbacks. Each result comes with its OpStats: datagrams sent
+// and received for it, lookup rounds, and the time it took (the benchmark's figures).
 //
 // Incoming datagrams, in order: parse (malformed: dropped and counted; a query whose `t`
 // could be read is answered 203, or 205/207, as krpc::rejection() says); network id
@@ -377,6 +378,9 @@ class Node final : public DatagramNode {
                   Time now);
   std::optional<krpc::ErrorReply> answer_put(const krpc::Query& query, const net::Endpoint& from,
                                              Time now);
+  std::optional<krpc::ErrorReply> answer_extension(const krpc::Query& query,
+                                                   krpc::Response& response,
+                                                   const net::Endpoint& from, Time now);
   std::optional<krpc::ErrorReply> answer_announce(const krpc::Query& query,
                                                   const net::Endpoint& from, Time now);
   void send_response(const krpc::Tid& tid, const krpc::Response& response, const net::Endpoint& to);
