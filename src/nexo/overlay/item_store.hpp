@@ -127,6 +127,10 @@ class ItemStore {
   void expire(Time now);
 
   std::size_t item_count() const noexcept { return items_.size(); }
+  // The item at `index` (0 .. item_count() - 1) in ascending target order, expired or not
+  // (check `expires`): how the node walks what it stores to re-replicate it. Valid until
+  // the next non-const call.
+  const StoredItem& item(std::size_t index) const noexcept { return items_[index].item; }
   // Bytes charged in all (values, salts, kItemOverhead each).
   std::size_t bytes() const noexcept { return bytes_; }
   // The items and bytes charged to the source at `endpoint` (its port counts

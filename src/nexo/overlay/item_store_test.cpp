@@ -300,5 +300,16 @@ TEST(ItemStore, AnEmptyStoreIsSmallAndAllocatesNothing) {
   EXPECT_EQ(store.bytes(), 0u);
 }
 
+TEST(ItemStore, ItemsAreWalkedInTargetOrder) {
+  ItemStore store;
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(store.put_immutable(value_of(i), from(1), t0), PutCode::stored);
+  ASSERT_EQ(store.item_count(), 5u);
+  for (std::size_t i = 1; i < store.item_count(); ++i)
+    EXPECT_LT(store.item(i - 1).target, store.item(i).target);
+  for (std::size_t i = 0; i < store.item_count(); ++i)
+    EXPECT_EQ(store.get(store.item(i).target, t0), &store.item(i));
+}
+
 }  // namespace
 }  // namespace nexo::overlay
