@@ -224,8 +224,8 @@ void print_targets(const Options& o, const std::map<std::size_t, CaseResult>& ca
         o.get_end == GetEnd::first_value ? "at its first value" : "at the lookup's done");
   }
   std::printf(
-      "simulated targets (nexo only, its simulator; no anchor): not run yet: the nexo node "
-      "(overlay/node.hpp) is not on main yet\n"
+      "simulated targets (nexo only, its simulator; no anchor): not run yet: bench_overlay "
+      "does not drive overlay::sim::Network yet\n"
       "  N = 100,000 nodes in one process, at most 4 GiB: not run yet\n"
       "  N = 100,000, 10,000 lookups in at most 60 s: not run yet\n"
       "  N = 100,000, lookup rounds p50 <= 4 and p99 <= 6: not run yet\n"

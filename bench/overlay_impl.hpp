@@ -10,9 +10,11 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -100,6 +102,35 @@ struct ImplEntry {
   // A new instance for one round; an error says why this impl cannot run
   // ("did not run: ..." in the table).
   std::function<Result<std::unique_ptr<Impl>>()> make;
+};
+
+// The first of several completions of one operation (OpenDHT may call both a
+// get's value callback and its done callback), with the time it came.
+template <class T>
+class FirstOf {
+ public:
+  void set(T value) {
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (value_) return;
+    value_ = std::move(value);
+    at_ = now;
+    ready_.notify_all();
+  }
+  // The value and when it came, or nullopt at `deadline`.
+  std::optional<std::pair<T, Clock::time_point>> wait_until(Clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_until(lock, deadline, [this] { return value_.has_value(); })) {
+      return std::nullopt;
+    }
+    return std::pair{*value_, at_};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::optional<T> value_;
+  Clock::time_point at_;
 };
 
 ImplEntry opendht_entry();  // overlay_opendht.cpp
