@@ -36,7 +36,18 @@ void Node::maintain(Time now) {
     next_replication_ = now + config_.replication.interval;
     replicate_periodically(now);
   }
-  if (sources_.capacity() > 0 && sources_.empty()) sources_.shrink_to_fit();
+  forget_idle_sources(now);
+}
+
+// A source whose bucket has refilled is no different from one never seen: dropping it
+// keeps the rate-limit table as small as the current traffic.
+void Node::forget_idle_sources(Time now) {
+  const RateLimitConfig& limit = config_.rate_limit;
+  if (sources_.empty() || limit.rate <= 0) return;
+  const auto refill =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(limit.burst / limit.rate));
+  std::erase_if(sources_, [&](const Source& s) { return now - s.last >= refill; });
+  if (sources_.capacity() > 2 * sources_.size() + 8) sources_.shrink_to_fit();
 }
 
 // BEP 5: a bucket unchanged for refresh_interval gets a find_node for a random id in it.
@@ -108,17 +119,20 @@ void Node::start_replication(const NodeInfo& node, const StoredItem& item, Time 
   if (start_internal(std::make_unique<ReplicateOp>(now, node, item), now)) ++counters_.replications;
 }
 
-// A contact new to the table: every stored item whose k closest known contacts it is now
-// among is sent to it.
+// A contact new to the table: every stored item whose key it is closer to than the
+// farthest of the k closest contacts we know for that key is sent to it. (Not "is it in
+// closest()": that prefers good contacts, and a newcomer is not good yet.)
 void Node::replicate_to_newcomer(const NodeInfo& node, Time now) {
   const std::size_t k = config_.routing.k;
   for (std::size_t i = 0; i < items_.item_count(); ++i) {
     const StoredItem& item = items_.item(i);
     if (item.expires <= now) continue;
     const auto closest = routing_.closest(item.target, k, now);
-    const bool among = std::any_of(closest.begin(), closest.end(),
-                                   [&](const NodeInfo& c) { return c.id == node.id; });
-    if (among) start_replication(node, item, now);
+    const bool close =
+        closest.size() < k || std::any_of(closest.begin(), closest.end(), [&](const NodeInfo& c) {
+          return c.id == node.id || closer_to(item.target, node.id, c.id);
+        });
+    if (close) start_replication(node, item, now);
   }
 }
 

@@ -160,6 +160,7 @@ class LookupOp final : public Node::Operation {
   std::vector<std::pair<net::Endpoint, std::int64_t>> held_;  // responder, seq it holds
   std::vector<TokenNode> closest_;
   std::vector<Retry> retries_;
+  bool reseeded_ = false;
   std::uint32_t writes_pending_ = 0;
   WriteResult write_;
   std::size_t peer_limit_;

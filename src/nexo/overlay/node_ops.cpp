@@ -185,16 +185,29 @@ LookupOp::LookupOp(Goal goal, const NodeId& target, const Node& node, Time now, 
   write_.target = target;
 }
 
+// Seeds: the 2k closest contacts, not k. The lookup asks the closest first, so the others
+// cost nothing unless those fail; under churn a table's k closest to a key may all be dead
+// (BEP 5 keeps a contact until it fails a query), and a lookup seeded with them alone
+// ends empty.
 void LookupOp::start(Node& node, Time now) {
-  lookup_.add_candidates(routing(node).closest(target_, config(node).lookup.k, now));
+  lookup_.add_candidates(routing(node).closest(target_, 2 * config(node).lookup.k, now));
   pump(node, now);
 }
 
 void LookupOp::pump(Node& node, Time now) {
-  while (auto next = lookup_.next_request(now)) {
-    if (!send(node, query_, next->endpoint, next->id, now)) lookup_.on_failure(next->endpoint);
+  for (;;) {
+    while (auto next = lookup_.next_request(now)) {
+      if (!send(node, query_, next->endpoint, next->id, now)) lookup_.on_failure(next->endpoint);
+    }
+    if (!lookup_.done()) return;
+    // Ended short of k answers: once, seed again from the table, where the contacts that
+    // failed meanwhile are now bad (left out) and others may have come in.
+    if (reseeded_ || lookup_.result().size() >= config(node).lookup.k) break;
+    reseeded_ = true;
+    const std::size_t before = lookup_.candidate_count();
+    lookup_.add_candidates(routing(node).closest(target_, 2 * config(node).lookup.k, now));
+    if (lookup_.candidate_count() == before) break;
   }
-  if (!lookup_.done()) return;
   stats.rounds = static_cast<std::uint32_t>(lookup_.rounds());
   begin_writes(node, now);
 }

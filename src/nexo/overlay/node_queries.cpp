@@ -45,22 +45,9 @@ void Node::answer_query(const krpc::Message& message, const krpc::Query& query,
     case krpc::Method::put:
       failure = answer_put(query, from, now);
       break;
-    case krpc::Method::extension: {
-      auto it = std::find_if(extensions_.begin(), extensions_.end(),
-                             [&](const Extension& e) { return e.method == query.name; });
-      if (it == extensions_.end()) {
-        failure = error(204, "Method Unknown");
-        break;
-      }
-      ExtensionAnswer answer = it->handler(query, from, now);
-      if (auto* dict = std::get_if<wire::bencode::Dict>(&answer)) {
-        dict->erase("id");
-        response.extra = std::move(*dict);
-      } else {
-        failure = std::get<krpc::ErrorReply>(std::move(answer));
-      }
+    case krpc::Method::extension:
+      failure = answer_extension(query, response, from, now);
       break;
-    }
     case krpc::Method::unknown:
       failure = error(204, "Method Unknown");
       break;
@@ -69,6 +56,22 @@ void Node::answer_query(const krpc::Message& message, const krpc::Query& query,
     send_error(message.tid, failure->code, failure->message, from);
   else
     send_response(message.tid, response, from);
+}
+
+// A registered extension method's handler fills `r` (its `id` is ours) or names an error;
+// an unregistered one is 204, as any node answers a method it does not know.
+std::optional<krpc::ErrorReply> Node::answer_extension(const krpc::Query& query,
+                                                       krpc::Response& response,
+                                                       const net::Endpoint& from, Time now) {
+  auto it = std::find_if(extensions_.begin(), extensions_.end(),
+                         [&](const Extension& e) { return e.method == query.name; });
+  if (it == extensions_.end()) return error(204, "Method Unknown");
+  ExtensionAnswer answer = it->handler(query, from, now);
+  if (auto* failure = std::get_if<krpc::ErrorReply>(&answer)) return std::move(*failure);
+  auto& dict = std::get<wire::bencode::Dict>(answer);
+  dict.erase("id");
+  response.extra = std::move(dict);
+  return std::nullopt;
 }
 
 // The k closest contacts to `target`, in `nodes` and/or `nodes6` as BEP 32's `want` asks

@@ -1,14 +1,17 @@
 // Node on sim::Network: hundreds of nodes bootstrap from one; every find_node finds the
 // true k closest live nodes (brute force over the population); BEP 44 immutable and
 // mutable items put and got from random nodes; announce / get_peers; a third of the
-// nodes crash and every value is still found; the same with 5% loss; re-replication under
-// churn. Prints the lookup figures (datagrams per lookup, rounds p50/p99) and the memory
-// of a node; asserts only logical outcomes. Deterministic for its seeds.
+// nodes crash and every value is still found; the same with 5% loss; hourly republishing
+// against the stores' 2 h lifetime; re-replication under churn. Prints the lookup figures
+// (datagrams per lookup, rounds p50/p99) and the memory of a node; asserts only logical
+// outcomes. Deterministic for its seeds. NODE_SIM_DEBUG=1 in the environment prints the
+// misses and, under churn, a census of the holders.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <numeric>
 #include <set>
 #include <string>
@@ -28,9 +31,13 @@ using sim::Slot;
 #ifdef NEXO_SANITIZED
 constexpr std::size_t kNodes = 150;
 constexpr std::size_t kLossNodes = 100;
+constexpr std::size_t kChurnNodes = 100;
+constexpr int kChurnGets = 150;
 #else
 constexpr std::size_t kNodes = 1000;
 constexpr std::size_t kLossNodes = 300;
+constexpr std::size_t kChurnNodes = 500;
+constexpr int kChurnGets = 1000;
 #endif
 
 struct Figures {
@@ -66,6 +73,7 @@ class Dht {
     c.seed = seed_ * 7919 + slot;
     c.query_timeout = 2s;
     c.replication = replication;
+    if (tune) tune(c);
     return c;
   }
   sim::Factory factory() {
@@ -149,6 +157,7 @@ class Dht {
 
   Figures figures;
   ReplicationConfig replication;
+  std::function<void(NodeConfig&)> tune;
 
  private:
   sim::Network net_;
@@ -327,6 +336,160 @@ TEST(NodeSim, FivePercentLoss) {
   EXPECT_EQ(found, kItems);
   dht.figures.print("put+get at 5% loss");
   EXPECT_GE(find_nodes(dht, rng, 30, "find_node at 5% loss"), 0.95);
+}
+
+// BEP 44's lifetimes: stores drop an item 2 hours after its last put, and the originator
+// puts it again every hour, so it outlives the store's lifetime; an item whose originator
+// is gone expires.
+TEST(NodeSim, OriginatorsRepublishAndStoresExpire) {
+  Dht dht(41);
+  dht.grow(kLossNodes / 2);
+  fault::Random rng(17);
+  const Slot kept = dht.random_live(rng);
+  auto w = dht.run<WriteResult>(
+      kept, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(1), now, cb); });
+  ASSERT_TRUE(w);
+  Slot gone = kept;
+  while (gone == kept)
+    gone = dht.random_live(rng);
+  auto w2 = dht.run<WriteResult>(
+      gone, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(2), now, cb); });
+  ASSERT_TRUE(w2);
+  dht.net().crash(gone);  // its item is never republished
+  dht.net().run_for(std::chrono::minutes(150));
+  EXPECT_GE(dht.node(kept).counters().republished, 2u);
+  auto get = [&](const NodeId& key) {
+    return dht.run<GetImmutableResult>(dht.random_live(rng), [&](Node& n, Time now, auto cb) {
+      return n.get_immutable(key, now, cb);
+    });
+  };
+  auto g = get(w->target);
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(g->value) << "a republished item must outlive the stores' 2 h";
+  EXPECT_EQ(*g->value, encoded(1));
+  auto g2 = get(w2->target);
+  ASSERT_TRUE(g2);
+  EXPECT_FALSE(g2->value) << "an item nobody republishes expires after 2 h";
+}
+
+// Continuous churn (mean lifetime 30 s: every node is replaced by a newcomer, which
+// bootstraps from a random live node) with re-replication every 20 s: items put before
+// the churn starts are still found long after every original holder has died.
+TEST(NodeSim, ItemsSurviveChurnThroughReplication) {
+  Dht dht(31);
+  dht.replication.interval = 20s;
+  // Contacts live 30 s, not hours: a contact unheard of for 30 s is no longer good (so a
+  // newcomer's arrival gets it pinged and replaced), one failure makes it bad, buckets
+  // are refreshed every minute.
+  dht.tune = [](NodeConfig& c) {
+    c.routing.good_for = 30s;
+    c.routing.bad_after_failures = 1;
+    c.refresh_interval = 60s;
+  };
+  dht.grow(kChurnNodes);
+  fault::Random rng(13);
+  constexpr int kItems = 10;
+  std::vector<NodeId> keys;
+  for (int i = 0; i < kItems; ++i) {
+    auto w = dht.run<WriteResult>(dht.random_live(rng), [&](Node& n, Time now, auto cb) {
+      return n.put_immutable(encoded(i), now, cb);
+    });
+    ASSERT_TRUE(w);
+    keys.push_back(w->target);
+  }
+  const auto before = dht.net().counters().sent;
+
+  sim::Churn churn(dht.net(), {.mean_lifetime = 30s, .seed = 77}, dht.factory());
+  // The first kStable nodes stay (the DHT's well-known bootstrap nodes); newcomers
+  // bootstrap from one of them.
+  constexpr Slot kStable = 5;
+  // Gets come from nodes that have joined (finished their bootstrap), as an application
+  // waits for its node to join before using it.
+  std::set<Slot> joined;
+  for (Slot s : dht.live())
+    joined.insert(s);
+  churn.on_replace = [&](Slot gone, Slot born) {
+    joined.erase(gone);
+    const net::Endpoint seeds[] = {dht.net().address(static_cast<Slot>(rng.below(kStable)))};
+    (void)dht.node(born).bootstrap(seeds, dht.net().now(),
+                                   [&joined, born](Result<std::size_t> r, const OpStats&) {
+                                     if (r) joined.insert(born);
+                                   });
+    dht.net().kick(born);
+  };
+  for (Slot s = kStable; s < dht.net().slots(); ++s)
+    churn.add(s);
+  auto census = [&](const char* when) {
+    if (!std::getenv("NODE_SIM_DEBUG")) return;
+    std::printf("%s:", when);
+    for (const NodeId& key : keys) {
+      int holders = 0, close = 0;
+      const auto truth = dht.truth(key, sim::kNoSlot);
+      for (Slot s : dht.live()) {
+        if (!dht.node(s).item_store().get(key, dht.net().now())) continue;
+        ++holders;
+        close += std::find(truth.begin(), truth.end(), dht.node(s).id()) != truth.end();
+      }
+      std::printf(" %d/%d", holders, close);
+    }
+    std::printf("\n");
+  };
+  for (int t = 0; t < 12; ++t) {
+    census("holders/among the 8 closest");
+    dht.net().run_for(10s);  // most of the original holders are gone by the end
+  }
+
+  // Gets from random joined nodes, one every 100 ms; a get whose requester dies is not counted.
+  int done = 0, found = 0, started = 0;
+  for (int g = 0; g < kChurnGets; ++g) {
+    dht.net().schedule(dht.net().now() + g * 100ms, [&, g](sim::Network& net) {
+      auto it = joined.begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(rng.below(joined.size())));
+      const Slot s = *it;
+      const int i = g % kItems;
+      auto r = dht.node(s).get_immutable(
+          keys[static_cast<std::size_t>(i)], net.now(),
+          [&, i, s](Result<GetImmutableResult> got, const OpStats& st) {
+            ++done;
+            if (got && got->value && *got->value == encoded(i)) {
+              ++found;
+            } else if (std::getenv("NODE_SIM_DEBUG")) {
+              const auto& c = dht.node(s).counters();
+              std::printf(
+                  "miss: slot %u table %zu, sent %u recv %u timeouts %u rounds %u, %.2f s; "
+                  "node: unknown tid %llu wrong src %llu late %llu rl %llu refused %llu\n",
+                  s, dht.node(s).routing_table().size(), st.sent, st.received, st.timeouts,
+                  st.rounds, std::chrono::duration<double>(st.elapsed).count(),
+                  static_cast<unsigned long long>(c.unknown_tid),
+                  static_cast<unsigned long long>(c.wrong_source),
+                  static_cast<unsigned long long>(c.late),
+                  static_cast<unsigned long long>(c.rate_limited),
+                  static_cast<unsigned long long>(c.refused_overloaded));
+            }
+          });
+      if (r) ++started;
+      net.kick(s);
+    });
+  }
+  dht.net().run_for(kChurnGets * 100ms + 30s);
+  churn.stop();
+  std::uint64_t replications = 0, replicated_puts = 0;
+  for (Slot s : dht.live()) {
+    replications += dht.node(s).counters().replications;
+    replicated_puts += dht.node(s).counters().replicated_puts;
+  }
+  const double seconds = std::chrono::duration<double>(120s + kChurnGets * 100ms + 30s).count();
+  std::printf(
+      "churn: %llu deaths, gets %d started, %d completed, %d found (%.2f%%); "
+      "%.0f datagrams/s in all, live nodes' replication exchanges %llu, puts %llu\n",
+      static_cast<unsigned long long>(churn.deaths()), started, done, found,
+      done ? 100.0 * found / done : 0.0,
+      static_cast<double>(dht.net().counters().sent - before) / seconds,
+      static_cast<unsigned long long>(replications),
+      static_cast<unsigned long long>(replicated_puts));
+  EXPECT_GE(churn.deaths(), kChurnNodes);
+  EXPECT_GT(done, kChurnGets * 8 / 10);  // the others' requester died during the get
+  EXPECT_GE(found * 1000, done * 999);   // the target: 99.9%
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "nexo/overlay/bep42.hpp"
+
 namespace nexo::overlay {
 namespace {
 
@@ -141,6 +143,58 @@ TEST_F(NodeTest, NewContactsFromQueriesAreVerifiedWithAPing) {
   // Known now: a second query is not verified again.
   query(krpc::ping(peer), ep(2), t0 + 1s, "bb");
   EXPECT_EQ(drain().size(), 1u);
+}
+
+TEST_F(NodeTest, Bep42KeepsForgedIdsOutOfTheTableWhenEnforced) {
+  NodeConfig c = base_config();
+  c.enforce_bep42 = true;
+  make(c);
+  const net::Endpoint public_ep(net::InetAddress::v4({203, 0, 113, 5}), 6881);
+  query(krpc::ping(id_of(0x12)), public_ep);
+  EXPECT_EQ(replies(), 1u);  // answered all the same
+  EXPECT_EQ(node->routing_table().find(id_of(0x12)), nullptr);
+  EXPECT_EQ(node->counters().bep42_rejected, 1u);
+  fault::Random rng(1);
+  const NodeId genuine = bep42_node_id(public_ep.address(), 3, rng);
+  query(krpc::ping(genuine), public_ep);
+  EXPECT_NE(node->routing_table().find(genuine), nullptr);
+  query(krpc::ping(id_of(0x13)), ep(9));  // 10/8 is exempt
+  EXPECT_NE(node->routing_table().find(id_of(0x13)), nullptr);
+}
+
+TEST_F(NodeTest, IdDerivedFromTheExternalAddress) {
+  NodeConfig c = base_config();
+  c.id.reset();
+  c.external_address = net::InetAddress::v4({198, 51, 100, 7});
+  make(c);
+  EXPECT_TRUE(bep42_valid(node->id(), *c.external_address));
+}
+
+TEST_F(NodeTest, EvictionPingOfAQuestionableContactThatNeverAnswers) {
+  NodeConfig c = base_config();
+  c.routing.k = 1;
+  c.routing.replacements = 1;
+  make(c);
+  query(krpc::ping(id_of(0x10)), ep(2));
+  drain();
+  query(krpc::ping(id_of(0x20)), ep(3));  // same bucket (first bit 0), full: cached
+  auto sent = drain();
+  EXPECT_EQ(node->counters().eviction_pings, 1u);
+  const bool pinged_old = std::any_of(sent.begin(), sent.end(), [](const Sent& s) {
+    return s.to == ep(2) && s.message.kind() == krpc::Kind::query;
+  });
+  EXPECT_TRUE(pinged_old);
+  EXPECT_EQ(node->routing_table().find(id_of(0x20)), nullptr);
+  // Nobody answers: at the hard deadlines the old contact is evicted for the newcomer.
+  Time now = t0;
+  for (int i = 0; i < 20 && node->outstanding_queries() > 0; ++i) {
+    now = std::max(now, *node->next_timer());
+    node->on_timer(now);
+    drain();
+  }
+  EXPECT_EQ(node->routing_table().find(id_of(0x10)), nullptr);
+  EXPECT_NE(node->routing_table().find(id_of(0x20)), nullptr);
+  EXPECT_GE(node->counters().timeouts, 2u);
 }
 
 TEST_F(NodeTest, ReadOnlyQueriersStayOutOfTheTable) {
@@ -321,6 +375,11 @@ TEST_F(NodeTest, RateLimitDropsAndCountsAndRefills) {
     query(krpc::ping(id_of(0x40)), ep(100 + i % 150));
   EXPECT_EQ(replies(), 200u);
   EXPECT_LE(node->memory_bytes(), before + 4096);
+  EXPECT_EQ(node->rate_limit_sources(), 4u);
+  // Once their buckets have refilled, the sources are forgotten (maintenance).
+  node->on_timer(t0 + 1min);
+  EXPECT_EQ(node->rate_limit_sources(), 0u);
+  EXPECT_LT(node->memory_bytes(), before);
 }
 
 TEST_F(NodeTest, ForeignNetworkIdsAreDropped) {
@@ -419,6 +478,83 @@ TEST_F(NodeTest, OperationsFailAtOnceWithoutCallback) {
   ASSERT_EQ(node->next_timer(), t0);
   node->on_timer(t0);
   EXPECT_EQ(calls, 1);
+}
+
+// Mutated KRPC messages (flipped, cut, spliced bytes) from many sources, queries and
+// replies to the node's own outstanding queries among them: nothing crashes (the ASan
+// build checks for over-reads and leaks), everything is counted, and the node still
+// answers a good ping afterwards.
+TEST_F(NodeTest, MutatedDatagramsAreSurvivedAndCounted) {
+  NodeConfig c = base_config();
+  c.rate_limit.rate = 0;  // no limit: every query reaches the answering code
+  make(c);
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    query(krpc::ping(id_of(static_cast<std::uint8_t>(i * 8))),
+          ep(static_cast<std::uint8_t>(50 + i)));
+  }
+  drain();
+  ASSERT_TRUE(node->find_node(id_of(0x33), t0, {}));
+  auto outgoing = drain();
+  std::vector<std::string> corpus;
+  auto encode_query = [&](const krpc::Query& q, std::string_view tid) {
+    krpc::Header h;
+    h.tid = *krpc::Tid::from(tid);
+    wire::Buffer out;
+    krpc::encode_query(h, q, {}, out);
+    corpus.emplace_back(out.text());
+  };
+  auto item = krpc::Item::from_value(bencode::Value("x")).value();
+  encode_query(krpc::find_node(id_of(1), id_of(2), {.n4 = true, .n6 = true}), "a");
+  encode_query(krpc::get_peers(id_of(1), id_of(2)), "b");
+  encode_query(krpc::announce_peer(id_of(1), id_of(2), 80, "tokn"), "c");
+  encode_query(krpc::get_item(id_of(1), id_of(2), 5), "d");
+  encode_query(krpc::put_immutable(id_of(1), "tokn", item), "e");
+  encode_query(krpc::put_mutable(id_of(1), "tokn", item, {}, {}, 1, "salt", 0), "f");
+  encode_query(krpc::extension(id_of(1), "nexo_x", bencode::Dict{{"k", 1}}), "g");
+  for (const Sent& s : outgoing) {  // replies to the node's own queries
+    krpc::Header h;
+    h.tid = s.message.tid;
+    krpc::Response r;
+    r.id = id_of(0x34);
+    r.nodes = std::vector<NodeInfo>{{id_of(0x35), ep(90)}, {id_of(0x36), ep(91)}};
+    r.token = "tk";
+    wire::Buffer out;
+    krpc::encode_response(h, r, {}, out);
+    corpus.emplace_back(out.text());
+  }
+  fault::Random rng(99);
+  constexpr int kDatagrams = 20000;
+  for (int i = 0; i < kDatagrams; ++i) {
+    std::string d = corpus[rng.below(corpus.size())];
+    const int edits = 1 + static_cast<int>(rng.below(4));
+    for (int e = 0; e < edits && !d.empty(); ++e) {
+      const std::size_t at = rng.below(d.size());
+      switch (rng.below(4)) {
+        case 0:
+          d[at] = static_cast<char>(rng.next());
+          break;
+        case 1:
+          d.resize(at);
+          break;
+        case 2:
+          d.insert(at, corpus[rng.below(corpus.size())].substr(0, rng.below(40)));
+          break;
+        default:
+          d.erase(at, rng.below(8));
+          break;
+      }
+    }
+    const Time now = t0 + std::chrono::milliseconds(i);
+    deliver(d, ep(static_cast<std::uint8_t>(50 + rng.below(30))), now);
+    if (i % 100 == 0) node->on_timer(now);
+    drain();
+  }
+  const auto& n = node->counters();
+  EXPECT_EQ(n.received, 20u + kDatagrams);
+  EXPECT_GT(n.malformed, 0u);
+  EXPECT_GT(n.queries, 20u);
+  query(krpc::ping(id_of(0x77)), ep(120), t0 + 30s, "ok");
+  EXPECT_EQ(reply(ep(120)).kind(), krpc::Kind::response);
 }
 
 TEST_F(NodeTest, SizeOfAnIdleNode) {
