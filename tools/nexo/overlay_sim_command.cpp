@@ -64,8 +64,13 @@ class Sim {
     c.seed = args_.seed * 7919 + slot;
     c.query_timeout = 2s;
     if (churn_lifetime_) {
-      // Under churn, stored items must follow the k closest as they change.
-      c.replication.interval = std::max<Duration>(*churn_lifetime_ / 3, 1s);
+      // Under churn (node.hpp): contacts live seconds, not hours, so a contact unheard of
+      // for a lifetime is no longer good, one failure makes it bad, buckets are refreshed
+      // every minute, and stored items follow the k closest as they change.
+      c.routing.good_for = *churn_lifetime_;
+      c.routing.bad_after_failures = 1;
+      c.refresh_interval = std::min<Duration>(60s, 2 * *churn_lifetime_);
+      c.replication.interval = std::max<Duration>(*churn_lifetime_ * 2 / 3, 1s);
     }
     return c;
   }
@@ -155,7 +160,10 @@ class Sim {
     });
     if (!started) return Result<T>(started.error());
     net_.kick(slot);
-    net_.run_until([&] { return out.has_value(); }, net_.now() + 300s);
+    // A requester that dies (churn) takes its operation with it: not counted.
+    net_.run_until(
+        [&] { return out.has_value() || net_.state(slot) != overlay::sim::NodeState::alive; },
+        net_.now() + 300s);
     return out;
   }
 
@@ -198,6 +206,26 @@ class Sim {
         alive, *failed, std::chrono::duration<double>(net_.now() - Time{}).count(),
         contacts / alive, sizeof(Node) + heap / alive, sizeof(Node), heap / alive);
 
+    // Under churn: items put before the churn starts, then one get per lookup, round robin.
+    std::vector<NodeId> keys;
+    std::size_t puts_ok = 0, gets = 0, gets_ok = 0;
+    if (churn_lifetime_) {
+      const std::size_t items = std::max<std::size_t>(10, args_.lookups / 10);
+      for (std::size_t i = 0; i < items; ++i) {
+        OpStats stats;
+        const std::string value = overlay::encode_value(
+            bencode::Value("item " + std::to_string(i) + " of seed " + std::to_string(args_.seed)));
+        auto w = run<overlay::WriteResult>(
+            random_joined(),
+            [&](Node& n, Time now, auto cb) { return n.put_immutable(value, now, std::move(cb)); },
+            stats);
+        if (w && *w && (*w)->stored > 0) {
+          ++puts_ok;
+          keys.push_back((*w)->target);
+        }
+      }
+    }
+
     std::optional<overlay::sim::Churn> churn;
     if (churn_lifetime_) {
       churn.emplace(
@@ -214,38 +242,24 @@ class Sim {
                     ? std::max(1.0, std::chrono::duration<double>(*churn_lifetime_).count() / 3)
                     : 1.0;
 
-    // Under churn: items put first, then one get per lookup, round robin.
-    std::vector<NodeId> keys;
-    std::size_t puts_ok = 0, gets = 0, gets_ok = 0;
-    if (churn_lifetime_) {
-      const std::size_t items = std::max<std::size_t>(10, args_.lookups / 10);
-      for (std::size_t i = 0; i < items; ++i) {
-        OpStats stats;
-        const std::string value = overlay::encode_value(
-            bencode::Value("item " + std::to_string(i) + " of seed " + std::to_string(args_.seed)));
-        auto w = run<overlay::WriteResult>(
-            random_live(),
-            [&](Node& n, Time now, auto cb) { return n.put_immutable(value, now, std::move(cb)); },
-            stats);
-        if (w && *w && (*w)->stored > 0) {
-          ++puts_ok;
-          keys.push_back((*w)->target);
-        }
-      }
-    }
-
     std::vector<std::uint32_t> rounds, datagrams;
     std::vector<double> latency;
-    std::size_t ok = 0;
-    for (std::size_t i = 0; i < args_.lookups; ++i) {
-      const Slot from = random_live();
+    std::size_t ok = 0, abandoned = 0;
+    // A lookup whose requester dies under churn is not counted (another one is run).
+    for (std::size_t i = 0; i < args_.lookups;) {
+      const Slot from = random_joined();
       const NodeId target = NodeId::random(rng_);
       OpStats stats;
       auto r = run<std::vector<overlay::NodeInfo>>(
           from, [&](Node& n, Time now, auto cb) { return n.find_node(target, now, std::move(cb)); },
           stats);
+      if (!r) {
+        ++abandoned;
+        continue;
+      }
+      ++i;
       bool exact = false;
-      if (r && *r) {
+      if (*r) {
         std::vector<NodeId> got;
         for (const auto& info : **r)
           got.push_back(info.id);
@@ -264,10 +278,11 @@ class Sim {
         const NodeId& key = keys[i % keys.size()];
         OpStats gstats;
         auto g = run<overlay::GetImmutableResult>(
-            random_live(),
+            random_joined(),
             [&](Node& n, Time now, auto cb) { return n.get_immutable(key, now, std::move(cb)); },
             gstats);
-        const bool found = g && *g && (*g)->value.has_value();
+        if (!g) continue;  // the requester died
+        const bool found = *g && (*g)->value.has_value();
         ++gets;
         gets_ok += found;
         record_window(found);
@@ -282,6 +297,8 @@ class Sim {
           static_cast<unsigned long long>(churn->deaths()),
           std::chrono::duration<double>(net_.now() - start_).count(),
           std::chrono::duration<double>(churn->mean_drawn_lifetime()).count(), net_.alive());
+      std::printf("requesters that died during their operation (not counted): %zu lookups\n",
+                  abandoned);
       std::printf("puts: %zu of %zu stored; gets: %zu of %zu found (%.2f%%)\n", puts_ok,
                   std::max<std::size_t>(10, args_.lookups / 10), gets_ok, gets,
                   gets ? 100.0 * static_cast<double>(gets_ok) / static_cast<double>(gets) : 0.0);
