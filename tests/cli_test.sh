@@ -344,9 +344,14 @@ rc=$?
 tour_has() {  # tour_has "what" REGEX: a line of the tour's output matches
   grep -Eq -- "$2" "$work/tour.out" && pass "tour: $1" || fail "tour: $1: no line matches '$2'"
 }
-for n in 1 2 3 4 5 6 7 8 9; do tour_has "stop $n" "^== $n\. "; done
-tour_has "no stop 10" '^Tour complete\.$'
-[[ $(grep -c '^== ' "$work/tour.out") -eq 9 ]] || fail "tour: not exactly 9 stops"
+for n in 1 2 3 4 5 6 7 8 9 10; do tour_has "stop $n" "^== $n\. "; done
+tour_has "no stop 11" '^Tour complete\.$'
+[[ $(grep -c '^== ' "$work/tour.out") -eq 10 ]] || fail "tour: not exactly 10 stops"
+tour_has "overlay: bootstrapped" '^   49 nodes bootstrapped from node 0 +routing tables of [0-9]+ contacts'
+tour_has "overlay: put stored" '^      stored on the k closest nodes +8 of 8, '
+tour_has "overlay: get" '^   node 42 gets it +a value in the overlay$'
+tour_has "overlay: a third crashed" '^   nodes crashed +16 of 50$'
+tour_has "overlay: get after the crash" '^   node 30 gets it again +a value in the overlay$'
 tour_has "mpi: 4 ranks" '^  4 ranks: 4 processes sharing one memory segment'
 tour_has "mpi: eager" '^ +8 B  eager: one frame'
 tour_has "mpi: rendezvous" '^ +1048576 B  rendezvous: RTS'

@@ -127,6 +127,23 @@ struct MpiDemoArgs {
   int ranks = 4;
 };
 
+// nexo overlay put | get | node | sim: a Mainline DHT node (overlay::Node), and the simulator.
+struct OverlayArgs {
+  std::string text;       // put
+  std::string key;        // get: 40 hex digits (checked by the parser)
+  std::string bootstrap;  // HOST:PORT of a node of the DHT (put, get: required; node: optional)
+  long long port = 0;     // node: its UDP port (0: any free one)
+  std::string bind = "127.0.0.1";  // node: its address
+};
+
+struct OverlaySimArgs {
+  std::size_t nodes = 1000;
+  std::string churn;  // empty: no churn; else the mean lifetime ("30s")
+  std::size_t lookups = 1000;
+  std::uint64_t seed = 1;
+  std::string plot;  // an SVG file to draw the run into
+};
+
 const std::vector<std::string>& wire_format_names();
 const std::vector<std::string>& wire_example_names();
 
@@ -147,5 +164,9 @@ int stat(const StatArgs& args);
 int group_join(const GroupArgs& args);
 int mpi_demo(const MpiDemoArgs& args);
 int mpi_demo_rank();  // one rank of the demo (nexo mpi demo-rank, started by mpi_demo)
+int overlay_put(const OverlayArgs& args);
+int overlay_get(const OverlayArgs& args);
+int overlay_node(const OverlayArgs& args);
+int overlay_sim(const OverlaySimArgs& args);
 
 }  // namespace nexo::tool

@@ -9,8 +9,11 @@
 //   nexo stat [PID]                live counters of running nexo programs
 //   nexo group join NAME           a member of a process group: stdin sent, deliveries printed
 //   nexo mpi demo [-n N]           MPI ranks on this host walk through message passing
+//   nexo overlay put|get|node|sim  a Mainline DHT node; the DHT simulator
 //   nexo tour                      a guided, narrated run through nexo
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <string>
 
@@ -232,6 +235,81 @@ void add_group(CLI::App& app, nexo::tool::GroupArgs& args, int& status) {
   join->callback([&args, &status] { status = nexo::tool::group_join(args); });
 }
 
+void add_overlay(CLI::App& app, nexo::tool::OverlayArgs& args, nexo::tool::OverlaySimArgs& sim,
+                 int& status) {
+  CLI::App* overlay = app.add_subcommand(
+      "overlay", "a Mainline DHT node (BEP 5, 44): put, get, a node with a prompt, the simulator");
+  overlay->require_subcommand(1);
+  const auto bootstrap = [&args](CLI::App* cmd, bool required) {
+    auto* o = cmd->add_option("--bootstrap", args.bootstrap,
+                              "a node of the DHT to join through: HOST:PORT or [IPv6]:PORT")
+                  ->check(opt::host_port());
+    if (required) o->required();
+  };
+  CLI::App* put = overlay->add_subcommand(
+      "put",
+      "store TEXT in the DHT as an immutable item (a bencoded byte string) and print its key "
+      "(40 hex digits); a one-shot, read-only node (BEP 43) on an ephemeral port");
+  put->add_option("TEXT", args.text, "the value (at most ~990 bytes)")->required();
+  bootstrap(put, true);
+  put->callback([&] { status = nexo::tool::overlay_put(args); });
+
+  CLI::App* get = overlay->add_subcommand(
+      "get",
+      "print the immutable item stored under KEY (its text, for a byte string; else its "
+      "bencoded form); exit 1 when no node holds it");
+  get->add_option("KEY", args.key, "the item's key: 40 hex digits (SHA-1 of the bencoded value)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& key) -> std::string {
+            const bool ok = key.size() == 40 && std::all_of(key.begin(), key.end(), [](char c) {
+                              return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                            });
+            return ok ? std::string() : "'" + key + "' is not a key: 40 hex digits";
+          },
+          "KEY", "hex key"));
+  bootstrap(get, true);
+  get->callback([&] { status = nexo::tool::overlay_get(args); });
+
+  CLI::App* node = overlay->add_subcommand(
+      "node",
+      "run a DHT node: prints 'node ADDRESS id HEX', then takes commands on standard input: "
+      "put TEXT, get KEY, lookup KEY (the k closest nodes), join TOPIC, publish TOPIC TEXT, "
+      "stats, quit (or end of input)");
+  node->add_option("--port", args.port, "UDP port (0: any free port, printed)")
+      ->capture_default_str()
+      ->check(opt::port(true));
+  node->add_option("--bind", args.bind,
+                   "address to bind; loopback unless told otherwise, so nothing leaves this "
+                   "host by accident")
+      ->capture_default_str();
+  bootstrap(node, false);
+  node->callback([&] { status = nexo::tool::overlay_node(args); });
+
+  CLI::App* s = overlay->add_subcommand(
+      "sim",
+      "run DHT nodes on a simulated network (virtual time): N join, then L lookups (find_node "
+      "of random targets from random live nodes). A lookup succeeds when its k = 8 nodes are "
+      "exactly the 8 live nodes closest to the target (brute force over the live population). "
+      "With --churn, nodes are replaced (exponential lifetimes) and items are put and got "
+      "too. Prints hops (lookup rounds), latencies, histograms, and ends with 'lookups L, "
+      "success P%, hops p50 A p99 B, datagrams per lookup C'");
+  s->add_option("--nodes", sim.nodes, "how many nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1'000'000}));
+  s->add_option("--churn", sim.churn, "mean lifetime of a node under churn: 30s, 500ms")
+      ->check(opt::duration());
+  s->add_option("--lookups", sim.lookups, "how many lookups")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  s->add_option("--seed", sim.seed, "seed of every random draw (replayable)")
+      ->capture_default_str()
+      ->check(opt::count(0));
+  s->add_option("--plot", sim.plot,
+                "write an SVG picture: hop and latency histograms, success over time");
+  s->callback([&] { status = nexo::tool::overlay_sim(sim); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -368,6 +446,10 @@ int main(int argc, char** argv) {
   CLI::App* demo_rank = mpi->add_subcommand("demo-rank", "one rank of the demo (started by it)");
   demo_rank->group("");  // hidden: the demo starts it
   demo_rank->callback([&] { status = nexo::tool::mpi_demo_rank(); });
+
+  nexo::tool::OverlayArgs overlay;
+  nexo::tool::OverlaySimArgs overlay_sim;
+  add_overlay(app, overlay, overlay_sim, status);
 
   nexo::tool::StatArgs stat;
   CLI::App* st = app.add_subcommand(

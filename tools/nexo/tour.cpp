@@ -20,6 +20,8 @@
 #include "nexo/msg/sender.hpp"
 #include "nexo/net/data_stream.hpp"
 #include "nexo/net/multicast_socket.hpp"
+#include "nexo/overlay/node.hpp"
+#include "nexo/overlay/udp_host.hpp"
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/remote_ref.hpp"
 #include "nexo/wire/text.hpp"
@@ -514,6 +516,112 @@ void message_passing_interface() {
   say("receive has started. `nexo mpi demo -n 3` runs it with other rank counts.");
 }
 
+// Runs `loop` until `done()` or 30 s of wall time (a bound against a hang).
+template <class Done>
+void run_loop(io::EventLoop& loop, Done done, std::string_view what) {
+  const auto limit = std::chrono::steady_clock::now() + 30s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > limit)
+      throw TourFailure{Error(ErrorKind::timed_out, std::string(what) + " never completed")};
+    loop.run_once(std::chrono::milliseconds(20));
+  }
+}
+
+void overlay_network() {
+  using overlay::Node;
+  using overlay::OpStats;
+  stop("An overlay: a Mainline DHT of 50 nodes on loopback");
+  say("An overlay has its own addresses and routing above IP. nexo's overlay/ speaks the");
+  say("Mainline DHT's protocol (KRPC over UDP, BEP 5 and 44): 160-bit ids, XOR distance, and");
+  say("iterative lookups that ask the closest nodes known for ever closer ones. Here 50 nodes");
+  say("share one event loop, each with its own UDP socket on 127.0.0.1:");
+  auto loop = check(io::EventLoop::create(), "an event loop");
+  overlay::UdpHost host(*loop);
+  constexpr std::size_t kNodes = 50;
+  std::vector<overlay::UdpHost::Slot> slots;
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    overlay::NodeConfig c;
+    c.seed = 1000 + i;
+    c.routing.one_contact_per_ip = false;  // every node is 127.0.0.1: tell them apart by port
+    c.rate_limit.include_port = true;
+    c.items.sources_include_port = true;
+    c.query_timeout = 500ms;  // when a silent node has failed (5 s on the Internet)
+    slots.push_back(check(host.add(Endpoint(InetAddress::loopback(), 0),
+                                   [&](const Endpoint& self) {
+                                     return std::make_unique<Node>(self, overlay::Clock::now(), c);
+                                   }),
+                          "a node's socket"));
+  }
+  auto node = [&](std::size_t i) -> Node& { return static_cast<Node&>(host.node(slots[i])); };
+  // Starts an operation on node i and runs the loop until it completes.
+  auto run = [&]<class T>(std::size_t i, auto start, OpStats& stats, std::string_view what) {
+    std::optional<Result<T>> out;
+    check(start(node(i), overlay::Clock::now(),
+                [&](Result<T> r, const OpStats& s) {
+                  stats = s;
+                  out.emplace(std::move(r));
+                }),
+          what);
+    host.kick(slots[i]);
+    run_loop(
+        *loop, [&] { return out.has_value(); }, what);
+    return check(std::move(*out), what);
+  };
+
+  const Endpoint first[] = {host.address(slots[0])};
+  std::size_t contacts = 0;
+  for (std::size_t i = 1; i < kNodes; ++i) {
+    OpStats s;
+    contacts += run.template operator()<std::size_t>(
+        i, [&](Node& n, auto now, auto cb) { return n.bootstrap(first, now, std::move(cb)); }, s,
+        "bootstrap");
+  }
+  show("49 nodes bootstrapped from node 0",
+       "routing tables of " + std::to_string(contacts / (kNodes - 1)) + " contacts on average");
+
+  const std::string value = overlay::encode_value(wire::bencode::Value("a value in the overlay"));
+  OpStats put_stats;
+  auto put = run.template operator()<overlay::WriteResult>(
+      7, [&](Node& n, auto now, auto cb) { return n.put_immutable(value, now, std::move(cb)); },
+      put_stats, "put");
+  show("node 7 puts \"a value in the overlay\"", "key " + put.target.to_hex().substr(0, 16) + "…");
+  show("   stored on the k closest nodes",
+       std::to_string(put.stored) + " of " + std::to_string(put.attempted) + ", " +
+           std::to_string(put_stats.rounds) + " rounds, " +
+           std::to_string(put_stats.sent + put_stats.received) + " datagrams");
+  auto get = [&](std::size_t from, std::string_view label) {
+    OpStats s;
+    auto got = run.template operator()<overlay::GetImmutableResult>(
+        from,
+        [&](Node& n, auto now, auto cb) { return n.get_immutable(put.target, now, std::move(cb)); },
+        s, "get");
+    const std::string text =
+        got.value ? std::string(check(wire::bencode::decode(*got.value), "the value").string())
+                  : std::string("NOT FOUND");
+    show(label, text);
+    show("   lookup cost",
+         std::to_string(s.rounds) + " rounds, " + std::to_string(s.sent + s.received) +
+             " datagrams, " +
+             std::to_string(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(s.elapsed).count()) +
+             " ms");
+  };
+  get(42, "node 42 gets it");
+
+  say("");
+  say("Now a third of the nodes crash (their sockets close without a word). The value lives on");
+  say("k = 8 nodes, so copies remain; a lookup asks another node as soon as a contact is slower");
+  say("than its measured round-trip time, and gives a silent one up after 500 ms (on loopback):");
+  std::size_t killed = 0;
+  for (std::size_t i = 1; i < kNodes; i += 3)
+    if (i != 7 && i != 42) {
+      host.remove(slots[i]);
+      ++killed;
+    }
+  show("nodes crashed", std::to_string(killed) + " of " + std::to_string(kNodes));
+  get(30, "node 30 gets it again");
+}
+
 int tour() {
   std::cout << "nexo tour: the middleware layers of interprocess communication, run for real.\n"
                "Everything happens on this machine's loopback interface.\n";
@@ -527,6 +635,7 @@ int tour() {
     marshalling();
     group_communication();
     message_passing_interface();
+    overlay_network();
   } catch (const TourFailure& failure) {
     std::cerr << "nexo tour: " << failure.error.message() << '\n';
     return 1;
