@@ -28,6 +28,29 @@ namespace nexo::wire::bencode {
 // struct field, no shared_ptr/weak_ptr. Nested described types are checked `depth` deep
 // (a recursive type is followed that far).
 template <class T, int depth = 16>
+constexpr bool supports();
+
+namespace detail {
+// Whether bencode carries field I of the described type T (supports()' per-field
+// step). A function, not a lambda inside supports()' fold expression: clang 14
+// crashes on that lambda (Sema::collectUnexpandedParameterPacks).
+template <class T, std::size_t I, int depth>
+constexpr bool supports_field() {
+  using M = typename decltype(field_of<T, I>)::value_type;
+  if constexpr (Optional<M>) {
+    return !Optional<typename M::value_type> && supports<typename M::value_type, depth - 1>();
+  } else {
+    return supports<M, depth - 1>();
+  }
+}
+
+template <class T, int depth, std::size_t... I>
+constexpr bool supports_fields(std::index_sequence<I...>) {
+  return (supports_field<T, I, depth>() && ...);
+}
+}  // namespace detail
+
+template <class T, int depth>
 constexpr bool supports() {
   if constexpr (std::is_floating_point_v<T>) {
     return false;
@@ -41,17 +64,7 @@ constexpr bool supports() {
     if constexpr (depth == 0) {
       return true;
     } else {
-      return []<std::size_t... I>(std::index_sequence<I...>) {
-        return ([] {
-          using M = typename decltype(field_of<T, I>)::value_type;
-          if constexpr (Optional<M>)
-            return !Optional<typename M::value_type> &&
-                   supports<typename M::value_type, depth - 1>();
-          else
-            return supports<M, depth - 1>();
-        }() && ...);
-      }
-      (std::make_index_sequence<field_count<T>>{});
+      return detail::supports_fields<T, depth>(std::make_index_sequence<field_count<T>>{});
     }
   } else {
     return false;
