@@ -250,6 +250,8 @@ void Node::on_timer(Time now) {
   last_now_ = now;
   expire_queries(now);
   if (now >= next_maintenance_) maintain(now);
+  for (NodeService* service : services_)
+    if (auto due = service->next_timer(); due && *due <= now) service->on_timer(now);
   complete_finished();
   go_idle();
 }
@@ -258,7 +260,18 @@ std::optional<Time> Node::next_timer() const {
   if (completion_due_) return last_now_;
   Time next = std::min(next_maintenance_, next_replication_);
   if (auto deadline = rpcs_.next_deadline()) next = std::min(next, *deadline);
+  for (const NodeService* service : services_)
+    if (auto due = service->next_timer()) next = std::min(next, *due);
   return next;
+}
+
+void Node::add_service(NodeService& service) {
+  if (std::find(services_.begin(), services_.end(), &service) == services_.end())
+    services_.push_back(&service);
+}
+
+void Node::remove_service(NodeService& service) noexcept {
+  std::erase(services_, &service);
 }
 
 // --- Operations' life cycle.

@@ -245,6 +245,18 @@ struct NodeCounters {
   std::uint64_t refreshes = 0;             // bucket refresh lookups started
 };
 
+// A protocol that runs on a node's extension queries and needs timers of its own (overlay
+// multicast, super peers). The node calls on_timer when next_timer() is due, from its own
+// on_timer, and folds next_timer() into its own, so a driver runs the node and its services
+// as one DatagramNode. After a service changes its timer from outside the node's entry
+// points (an application call), the owner kicks the driver, as after an operation.
+class NodeService {
+ public:
+  virtual ~NodeService() = default;
+  virtual void on_timer(Time now) = 0;
+  virtual std::optional<Time> next_timer() const = 0;
+};
+
 class Node final : public DatagramNode {
  public:
   // A node at `self` (the address the driver gave it), created at `now`.
@@ -303,6 +315,10 @@ class Node final : public DatagramNode {
   // Answers queries named `method` (starting with "nexo_") with `handler`; replaces an
   // earlier one. Errors: invalid_argument for another name.
   Result<void> handle_extension(std::string method, ExtensionHandler handler);
+  // Runs `service`'s timers with the node's (not owned: remove it before it dies; not from
+  // inside a service's on_timer). Adding one twice is a no-op.
+  void add_service(NodeService& service);
+  void remove_service(NodeService& service) noexcept;
 
   // --- State.
   const NodeId& id() const noexcept { return routing_.own_id(); }
@@ -408,6 +424,7 @@ class Node final : public DatagramNode {
   ItemStore items_;
   std::vector<std::unique_ptr<Operation>> operations_;
   std::vector<Extension> extensions_;
+  std::vector<NodeService*> services_;
   std::vector<Originated> originated_;
   std::vector<Source> sources_;
   std::vector<std::byte> out_bytes_;

@@ -480,6 +480,35 @@ TEST_F(NodeTest, OperationsFailAtOnceWithoutCallback) {
   EXPECT_EQ(calls, 1);
 }
 
+// A service's timer is the node's: next_timer() folds it in, on_timer runs it when due
+// (and not before), and a removed service is no longer called.
+TEST_F(NodeTest, ServicesRunOnTheNodesTimers) {
+  make(base_config());
+  struct Ticker final : NodeService {
+    Time due;
+    std::vector<Time> calls;
+    void on_timer(Time now) override {
+      calls.push_back(now);
+      due = now + 1s;
+    }
+    std::optional<Time> next_timer() const override { return due; }
+  } ticker;
+  ticker.due = t0 + 10ms;
+  node->add_service(ticker);
+  node->add_service(ticker);  // a no-op
+  ASSERT_TRUE(node->next_timer());
+  EXPECT_EQ(*node->next_timer(), t0 + 10ms);
+  node->on_timer(t0 + 5ms);
+  EXPECT_TRUE(ticker.calls.empty());
+  node->on_timer(t0 + 10ms);
+  ASSERT_EQ(ticker.calls.size(), 1u);  // once, though added twice
+  EXPECT_EQ(*node->next_timer(), t0 + 10ms + 1s);
+  node->remove_service(ticker);
+  node->on_timer(t0 + 2s);
+  EXPECT_EQ(ticker.calls.size(), 1u);
+  EXPECT_GT(*node->next_timer(), t0 + 10ms + 1s);
+}
+
 // Mutated KRPC messages (flipped, cut, spliced bytes) from many sources, queries and
 // replies to the node's own outstanding queries among them: nothing crashes (the ASan
 // build checks for over-reads and leaks), everything is counted, and the node still
