@@ -80,7 +80,9 @@ void Node::on_datagram(std::span<const std::byte> datagram, const net::Endpoint&
 
 void Node::handle_message(krpc::Message& message, const net::Endpoint& from, Time now) {
   if (auto* query = message.query()) {
-    if (config_.read_only) {
+    const bool extension_anyway =
+        config_.read_only_extensions && query->method == krpc::Method::extension;
+    if (config_.read_only && !extension_anyway) {
       ++counters_.ignored_read_only;
       return;
     }
@@ -88,7 +90,9 @@ void Node::handle_message(krpc::Message& message, const net::Endpoint& from, Tim
       ++counters_.rate_limited;
       return;
     }
-    if (!message.read_only) heard(query->id, from, now, Heard::query, std::nullopt);
+    // A read-only node keeps only the nodes it asks itself.
+    if (!message.read_only && !config_.read_only)
+      heard(query->id, from, now, Heard::query, std::nullopt);
     answer_query(message, *query, from, now);
     return;
   }
@@ -107,12 +111,14 @@ void Node::handle_reply(krpc::Message& message, const net::Endpoint& from, Time 
   const Duration rtt = now - entry->sent;
   Operation* op = entry->owner != 0 ? find_operation(entry->owner) : nullptr;
   if (op) ++op->stats.received;
+  // A replier that says ro: 1 (read_only_extensions) serves no DHT query: not a contact.
   if (const auto* response = message.response()) {
-    heard(response->id, from, now, Heard::reply, rtt);
+    if (!message.read_only) heard(response->id, from, now, Heard::reply, rtt);
     if (op) op->on_response(*this, *entry, *response, now);
   } else {
     // An error proves the node alive, not which id it has: credit the one we queried.
-    if (entry->expected_id) heard(*entry->expected_id, from, now, Heard::reply, rtt);
+    if (entry->expected_id && !message.read_only)
+      heard(*entry->expected_id, from, now, Heard::reply, rtt);
     if (op) op->on_failure(*this, *entry, message.error(), now);
   }
 }
@@ -202,9 +208,8 @@ std::optional<TransactionId> Node::send_query(const krpc::Query& query, const ne
 
 void Node::send_response(const krpc::Tid& tid, const krpc::Response& response,
                          const net::Endpoint& to) {
-  krpc::Header h = header(tid);
-  h.read_only = false;
-  h.ip = to;  // BEP 42: the requester's address as we see it
+  krpc::Header h = header(tid);  // ro: 1 only from a read-only node's extension answers
+  h.ip = to;                     // BEP 42: the requester's address as we see it
   wire::Buffer& buffer = scratch();
   krpc::encode_response(h, response, config_.krpc, buffer);
   queue(buffer, to);
@@ -214,7 +219,6 @@ void Node::send_error(const krpc::Tid& tid, std::int64_t code, std::string_view 
                       const net::Endpoint& to) {
   ++counters_.errors_sent;
   krpc::Header h = header(tid);
-  h.read_only = false;
   h.ip = to;
   wire::Buffer& buffer = scratch();
   krpc::encode_error(h, code, message, config_.krpc, buffer);

@@ -149,7 +149,12 @@ struct NodeConfig {
   RateLimitConfig rate_limit;
   ReplicationConfig replication;
 
-  bool read_only = false;      // BEP 43: send ro: 1, answer no queries
+  bool read_only = false;  // BEP 43: send ro: 1, answer no queries
+  // A read-only node still answers the extension queries (nexo_*) it has handlers for,
+  // its replies marked ro: 1 too, and a node keeps a replier that says ro: 1 out of its
+  // routing table as it does such a querier. What a super peer's ordinary peers are
+  // (super_peer.hpp): out of the DHT, yet reachable by their own protocol.
+  bool read_only_extensions = false;
   bool enforce_bep42 = false;  // keep contacts whose id does not match their address out
   // Ping a node that entered the routing table through a query, so that it becomes good
   // (answered us) and find_node answers recommend it: 2 datagrams per new contact.
@@ -219,6 +224,15 @@ using ExtensionReply = std::variant<krpc::Response, krpc::ErrorReply>;
 using ExtensionAnswer = std::variant<wire::bencode::Dict, krpc::ErrorReply>;
 using ExtensionHandler =
     std::function<ExtensionAnswer(const krpc::Query& query, const net::Endpoint& from, Time now)>;
+// Where the answer to a deferred extension query goes (Node::answer_deferred).
+struct ExtensionReplyTo {
+  krpc::Tid tid;
+  net::Endpoint to;
+};
+// A handler that answers later (after a lookup of its own, or a query to a third node):
+// it keeps `reply_to` and calls Node::answer_deferred once, or never (the asker times out).
+using DeferredExtensionHandler = std::function<void(
+    const krpc::Query& query, const net::Endpoint& from, Time now, ExtensionReplyTo reply_to)>;
 
 // Drops and events, by cause (see the top of the file).
 struct NodeCounters {
@@ -315,6 +329,15 @@ class Node final : public DatagramNode {
   // Answers queries named `method` (starting with "nexo_") with `handler`; replaces an
   // earlier one. Errors: invalid_argument for another name.
   Result<void> handle_extension(std::string method, ExtensionHandler handler);
+  // The same with a handler that answers later through answer_deferred (replaces an
+  // earlier handler of either kind).
+  Result<void> handle_extension_deferred(std::string method, DeferredExtensionHandler handler);
+  // Sends the answer of a deferred extension query. From a callback inside the node's
+  // entry points, or from outside them (then kick the driver, as after an operation).
+  void answer_deferred(const ExtensionReplyTo& reply_to, ExtensionAnswer answer);
+  // Turns BEP 43's read-only mode on or off (a super peer's ordinary peer promoted to
+  // super peer starts serving the DHT; it should bootstrap then, so that others learn of it).
+  void set_read_only(bool read_only) noexcept { config_.read_only = read_only; }
   // Runs `service`'s timers with the node's (not owned: remove it before it dies; not from
   // inside a service's on_timer). Adding one twice is a no-op.
   void add_service(NodeService& service);
@@ -358,6 +381,7 @@ class Node final : public DatagramNode {
   struct Extension {
     std::string method;
     ExtensionHandler handler;
+    DeferredExtensionHandler deferred;  // set instead of handler for deferred answers
   };
 
   // node.cpp
@@ -397,6 +421,10 @@ class Node final : public DatagramNode {
   std::optional<krpc::ErrorReply> answer_extension(const krpc::Query& query,
                                                    krpc::Response& response,
                                                    const net::Endpoint& from, Time now);
+  bool defer_extension(const krpc::Message& message, const krpc::Query& query,
+                       const net::Endpoint& from, Time now);
+  Result<void> add_extension(std::string method, ExtensionHandler handler,
+                             DeferredExtensionHandler deferred);
   std::optional<krpc::ErrorReply> answer_announce(const krpc::Query& query,
                                                   const net::Endpoint& from, Time now);
   void send_response(const krpc::Tid& tid, const krpc::Response& response, const net::Endpoint& to);

@@ -46,6 +46,7 @@ void Node::answer_query(const krpc::Message& message, const krpc::Query& query,
       failure = answer_put(query, from, now);
       break;
     case krpc::Method::extension:
+      if (defer_extension(message, query, from, now)) return;
       failure = answer_extension(query, response, from, now);
       break;
     case krpc::Method::unknown:
@@ -65,7 +66,7 @@ std::optional<krpc::ErrorReply> Node::answer_extension(const krpc::Query& query,
                                                        const net::Endpoint& from, Time now) {
   auto it = std::find_if(extensions_.begin(), extensions_.end(),
                          [&](const Extension& e) { return e.method == query.name; });
-  if (it == extensions_.end()) return error(204, "Method Unknown");
+  if (it == extensions_.end() || !it->handler) return error(204, "Method Unknown");
   ExtensionAnswer answer = it->handler(query, from, now);
   if (auto* failure = std::get_if<krpc::ErrorReply>(&answer)) return std::move(*failure);
   auto& dict = std::get<wire::bencode::Dict>(answer);
@@ -144,18 +145,53 @@ std::optional<krpc::ErrorReply> Node::answer_put(const krpc::Query& query,
   return error(static_cast<std::int64_t>(code), std::string(describe(code)));
 }
 
+// A deferred handler takes the query with where its answer goes; nothing is sent now.
+bool Node::defer_extension(const krpc::Message& message, const krpc::Query& query,
+                           const net::Endpoint& from, Time now) {
+  auto it = std::find_if(extensions_.begin(), extensions_.end(),
+                         [&](const Extension& e) { return e.method == query.name; });
+  if (it == extensions_.end() || !it->deferred) return false;
+  it->deferred(query, from, now, ExtensionReplyTo{message.tid, from});
+  return true;
+}
+
+void Node::answer_deferred(const ExtensionReplyTo& reply_to, ExtensionAnswer answer) {
+  if (auto* failure = std::get_if<krpc::ErrorReply>(&answer)) {
+    send_error(reply_to.tid, failure->code, failure->message, reply_to.to);
+    return;
+  }
+  krpc::Response response;
+  response.id = id();
+  auto& dict = std::get<wire::bencode::Dict>(answer);
+  dict.erase("id");
+  response.extra = std::move(dict);
+  send_response(reply_to.tid, response, reply_to.to);
+}
+
 Result<void> Node::handle_extension(std::string method, ExtensionHandler handler) {
-  if (!method.starts_with(krpc::kExtensionPrefix) || !handler)
+  if (!handler) return add_extension(std::move(method), nullptr, nullptr);
+  return add_extension(std::move(method), std::move(handler), nullptr);
+}
+
+Result<void> Node::handle_extension_deferred(std::string method, DeferredExtensionHandler handler) {
+  if (!handler) return add_extension(std::move(method), nullptr, nullptr);
+  return add_extension(std::move(method), nullptr, std::move(handler));
+}
+
+Result<void> Node::add_extension(std::string method, ExtensionHandler handler,
+                                 DeferredExtensionHandler deferred) {
+  if (!method.starts_with(krpc::kExtensionPrefix) || (!handler && !deferred))
     return Error(ErrorKind::invalid_argument,
                  "dht node: extension method \"" + method + "\" must start with \"" +
                      std::string(krpc::kExtensionPrefix) + "\" and have a handler");
   for (auto& e : extensions_) {
     if (e.method == method) {
       e.handler = std::move(handler);
+      e.deferred = std::move(deferred);
       return ok();
     }
   }
-  extensions_.push_back({std::move(method), std::move(handler)});
+  extensions_.push_back({std::move(method), std::move(handler), std::move(deferred)});
   return ok();
 }
 

@@ -1,0 +1,363 @@
+// Peer — a member of a two-tier overlay, as in Skype: super peers run the DHT (Node)
+// among themselves; ordinary peers attach to one super peer, keep standby ones, and fail
+// over when theirs dies. Users are found by name through a directory kept in the DHT, and
+// reached by messages sent direct, or relayed by the callee's super peer when the callee
+// cannot take unsolicited datagrams (behind a NAT). Sans-I/O: a DatagramNode that owns its
+// Node and runs its own timers as a NodeService of it; sim::Network or UdpHost drive it.
+//
+// Roles.
+//   super peer   serves the DHT (a full Node), attaches up to max_attached ordinary peers,
+//                answers their keep-alives, does their directory lookups and puts, probes
+//                reachability, relays messages to its attached peers.
+//   ordinary     not in the DHT at all: its Node is read-only (BEP 43: its queries say
+//                ro: 1, so no DHT node keeps it as a contact) and never bootstraps; it
+//                answers only the nexo_ queries below (read_only_extensions), and its
+//                replies say ro: 1 too. It asks its super peer for what the DHT holds.
+// The network's first node is a super peer by configuration (SuperPeerConfig::bootstrap).
+// Any other starts ordinary and is promoted once it has been up min_uptime and has proved
+// that it takes unsolicited datagrams: it asks a super peer for a probe (nexo_probe,
+// naming the endpoints it sent to lately), that super peer has a third node (another
+// super peer from its routing table, else one of its attached peers) send it a
+// nexo_probe_ping with the probe's nonce; the ping proves it only when it comes from an
+// endpoint this peer has not sent to within contact_memory (a NAT's filter lets those
+// through). A peer behind a NAT that filters (sim::Network::set_behind_nat) never gets
+// the ping, so it is never promoted. A promoted peer leaves read-only mode and bootstraps
+// into the DHT through the super peers it knows.
+//
+// Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
+// answered 203 and counted `bad_arguments`; a node that does not know a method answers 204):
+//   nexo_attach     {}              -> {a: the asker's address as seen, compact peer;
+//                                       s: other super peers, compact nodes}
+//                   full: 201 "super peer full: N peers attached (max_attached)"
+//   nexo_keepalive  {w: 1 for standbys}   -> {s: ...} ; 201 "not attached" when unknown
+//   nexo_supers     {}              -> {s: up to 8 super peers}
+//   nexo_probe      {n: 8-byte nonce, x: compact peers to avoid} -> {} ; 201 no prober
+//   nexo_probe_send {t: compact peer, n}  (to the prober) -> {} ; sends nexo_probe_ping
+//   nexo_probe_ping {n}             -> {}
+//   nexo_lookup     {k: 32 bytes, salt: the name} -> {item: {seq, sig, v}} or {} (none)
+//                   answered once the DHT get ends (deferred, node.hpp)
+//   nexo_publish    {k, salt, seq, v, sig} -> {n: nodes that stored it}, after the put
+//   nexo_relay      {t: compact peer, m: text, f: sender's name} -> {} once the callee
+//                   acknowledged; 201 "not attached here" / "callee did not answer";
+//                   202 over the per-source relay rate or max_pending
+//   nexo_deliver    {m, f, r: 1 when relayed} -> {} (the acknowledgement)
+//
+// Directory. A user is (name, ed25519 key). Its entry is a BEP 44 mutable item signed by
+// the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
+// own for a super peer), r: 1 when it takes unsolicited datagrams} (compact peers), seq
+// one more at every publish: after the first probe result, at every (re-)attach, at
+// promotion, and every `republish`. A lookup needs the name and the key, as a contact list
+// holds them: a name alone is not unique (anyone can sign an entry under any salt; only
+// the key makes it this user's). The asker verifies the signature itself: its super peer
+// is trusted to look up, not to vouch.
+//
+// Messages. send_message resolves the callee, then sends nexo_deliver to its address when
+// the entry says reachable, else nexo_relay to its super peer, which forwards over the
+// mapping the callee's keep-alives hold open. Delivery is acknowledged end to end; a
+// failed attempt (timeout, error) is retried after resolving again (the callee may have
+// failed over), up to message_attempts; then the callback gets the error.
+//
+// Bounds (bad input and floods cost at most these): attached peers max_attached; relay
+// sources tracked max_relay_sources (token bucket each, LRU); deferred lookups, puts and
+// relays in progress max_pending; probes arranged and sent probe_rate per second; our own
+// messages in progress max_messages; endpoints remembered for the probe max_contacts
+// (more than that within contact_memory: probes are inconclusive until it drains); message
+// text max_text bytes; standbys `standbys`. The Node's own bounds hold beneath (node.hpp).
+//
+// Completion contract: as Node's (one callback, later, or an error at once). Thread
+// contract: one thread (the driver's); calls are never reentrant.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nexo/overlay/node.hpp"
+
+namespace nexo::overlay {
+
+struct SuperPeerConfig {
+  // Eligibility.
+  bool bootstrap = false;  // a super peer from the start (the network's first node)
+  bool may_serve = true;   // false: never promoted
+  Duration min_uptime = std::chrono::minutes(10);
+  Duration probe_timeout = std::chrono::seconds(5);  // no probe ping by then: not reachable
+  Duration probe_retry = std::chrono::seconds(20);   // after an inconclusive probe
+  Duration contact_memory = std::chrono::minutes(5);
+  std::uint32_t max_contacts = 64;
+  // Ordinary peers.
+  Duration keepalive_interval = std::chrono::seconds(15);
+  Duration keepalive_timeout = std::chrono::seconds(2);  // then the keep-alive is missed
+  std::uint32_t max_missed = 3;                          // missed in a row: fail over
+  std::uint32_t standbys = 2;
+  Duration standby_check = std::chrono::seconds(60);  // each standby pinged this often
+  Duration attach_retry = std::chrono::seconds(5);
+  Duration republish = std::chrono::minutes(30);
+  // Super peers.
+  std::uint32_t max_attached = 64;
+  Duration attached_timeout = std::chrono::seconds(60);  // no keep-alive: dropped
+  double relay_rate = 5;                                 // relays per second per source
+  double relay_burst = 20;
+  std::uint32_t max_relay_sources = 256;
+  std::uint32_t max_pending = 64;
+  double probe_rate = 5;  // probes arranged or sent per second
+  double probe_burst = 20;
+  // Messages.
+  std::uint32_t message_attempts = 3;
+  std::uint32_t max_messages = 32;
+  std::size_t max_text = 900;
+};
+
+enum class PeerRole : std::uint8_t { ordinary, super };
+
+// A directory entry's value (see the top of the file).
+struct DirectoryEntry {
+  net::Endpoint address;
+  net::Endpoint super_peer;
+  bool reachable = false;
+  std::int64_t seq = 0;
+};
+// The bencoded v of an entry, and back (errors: malformed, naming the key).
+wire::bencode::Value encode_entry(const DirectoryEntry& entry);
+Result<DirectoryEntry> decode_entry(const MutableItem& item);
+
+struct Delivery {
+  bool relayed = false;
+  net::Endpoint via;  // the callee, or its super peer
+  std::uint32_t attempts = 0;
+  Duration elapsed{};
+};
+
+struct SuperPeerCounters {
+  // Ordinary side.
+  std::uint64_t attaches = 0;        // attach accepted (first and re-attaches)
+  std::uint64_t attach_refused = 0;  // attach answered with an error
+  std::uint64_t attach_failed = 0;   // attach unanswered
+  std::uint64_t failovers = 0;       // super peer given up after max_missed
+  std::uint64_t keepalives = 0;      // sent
+  std::uint64_t keepalives_missed = 0;
+  std::uint64_t probes = 0;               // probes asked for
+  std::uint64_t probe_pings_ignored = 0;  // wrong nonce, or from an endpoint we sent to
+  std::uint64_t publishes = 0;            // directory entries sent out
+  std::uint64_t publish_failed = 0;
+  // Super side.
+  std::uint64_t refused_full = 0;    // attach refused: max_attached
+  std::uint64_t dropped_silent = 0;  // attached peers dropped: keep-alives stopped
+  std::uint64_t probes_arranged = 0;
+  std::uint64_t no_prober = 0;
+  std::uint64_t probe_pings_sent = 0;
+  std::uint64_t probe_rate_limited = 0;
+  std::uint64_t lookups_served = 0;
+  std::uint64_t puts_served = 0;
+  std::uint64_t relays = 0;         // relays acknowledged by the callee
+  std::uint64_t relay_refused = 0;  // not attached, over the rate, max_pending
+  std::uint64_t relay_failed = 0;   // the callee did not answer
+  std::uint64_t bad_arguments = 0;  // answered 203
+  // Both.
+  std::uint64_t delivered_direct = 0;  // messages taken
+  std::uint64_t delivered_relayed = 0;
+};
+
+class Peer final : public DatagramNode {
+ public:
+  using MessageHandler =
+      std::function<void(const std::string& from_name, const std::string& text, Time now)>;
+  using ResolveCallback = std::function<void(Result<DirectoryEntry>)>;
+  using MessageCallback = std::function<void(Result<Delivery>)>;
+
+  // A peer at `self`, user `name` (1 to 64 bytes, BEP 44's salt) with its key. An
+  // ordinary one attaches to the first of `entry_points` that accepts (super peers known
+  // by address); a bootstrap one serves at once (and bootstraps into the DHT through the
+  // entry points, if any). Starts at once: the driver kicks it after making it.
+  Peer(const net::Endpoint& self, Time now, std::string name, SigningKey key,
+       std::vector<net::Endpoint> entry_points, SuperPeerConfig config = {},
+       NodeConfig node_config = {});
+  ~Peer() override;
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  // DatagramNode.
+  void on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from,
+                   Time now) override;
+  void on_timer(Time now) override;
+  std::optional<Time> next_timer() const override;
+  bool poll_transmit(Bytes& out, net::Endpoint& to) override;
+
+  // The directory entry of (name, key). Errors at once: invalid_argument (name), not
+  // connected (an ordinary peer not attached). Callback: the entry (signature verified),
+  // or not found (malformed naming it), timed out, refused.
+  Result<void> resolve(const std::string& name, const PublicKey& key, Time now,
+                       ResolveCallback done);
+  // Sends `text` to user (name, key). Errors at once: invalid_argument (name, text over
+  // max_text), overloaded (max_messages in progress). Callback: how it was delivered, or
+  // the last attempt's error.
+  Result<void> send_message(const std::string& name, const PublicKey& key, std::string text,
+                            Time now, MessageCallback done);
+  void set_message_handler(MessageHandler handler) { on_message_ = std::move(handler); }
+
+  PeerRole role() const noexcept { return role_; }
+  const std::string& name() const noexcept { return name_; }
+  const PublicKey& public_key() const noexcept { return key_.public_key(); }
+  // An ordinary peer's super peer (nullopt while it has none); a super peer's own address.
+  std::optional<net::Endpoint> super_peer() const;
+  const std::vector<net::Endpoint>& standbys() const noexcept { return standbys_; }
+  std::optional<bool> reachable() const noexcept { return reachable_; }
+  std::size_t attached() const noexcept { return attached_.size(); }
+  bool is_attached(const net::Endpoint& peer) const noexcept;
+  // When it last attached, and when it was promoted (for the figures).
+  std::optional<Time> attached_at() const noexcept { return attached_at_; }
+  std::optional<Time> promoted_at() const noexcept { return promoted_at_; }
+  std::int64_t entry_seq() const noexcept { return seq_; }
+  const SuperPeerCounters& counters() const noexcept { return counters_; }
+  Node& node() noexcept { return node_; }
+  const Node& node() const noexcept { return node_; }
+
+ private:
+  struct Attached {
+    net::Endpoint endpoint;
+    Time last_seen;
+  };
+  struct Bucket {
+    net::InetAddress source;
+    double tokens = 0;
+    Time last;
+  };
+  struct Sent {
+    net::Endpoint to;
+    Time at;
+  };
+  struct Message;
+
+  // The timers of this protocol, run by the node (NodeService).
+  class Service final : public NodeService {
+   public:
+    explicit Service(Peer& peer) noexcept : peer_(peer) {}
+    void on_timer(Time now) override { peer_.on_service_timer(now); }
+    std::optional<Time> next_timer() const override { return peer_.service_timer(); }
+
+   private:
+    Peer& peer_;
+  };
+  void on_service_timer(Time now);
+  std::optional<Time> service_timer() const;
+
+  // super_peer.cpp: roles, eligibility, probes.
+  void register_common();
+  void promote(Time now);
+  void start_probe(Time now);
+  void probe_result(std::optional<bool> reachable, Time now);
+  void check_eligibility(Time now);
+  bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
+  std::string recent_contacts(Time now) const;
+  ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
+  ExtensionAnswer on_probe_ping(const krpc::Query& query, const net::Endpoint& from, Time now);
+  ExtensionAnswer on_deliver(const krpc::Query& query, const net::Endpoint& from, Time now);
+  bool take_probe_token(Time now);
+
+  // super_peer_attach.cpp: the ordinary side.
+  void start_attach(Time now);
+  void try_attach(Time now);
+  void attach_done(const net::Endpoint& to, Result<ExtensionReply> reply, Time now);
+  void send_keepalive(Time now);
+  void keepalive_done(std::uint64_t generation, Result<ExtensionReply> reply, Time now);
+  void keepalive_deadline(Time now);
+  void fail_over(Time now);
+  void check_standbys(Time now);
+  void take_standbys(const krpc::Response& response, bool as_candidates);
+  void add_candidate(const net::Endpoint& endpoint);
+
+  // super_peer_serve.cpp: the super side.
+  void register_super();
+  ExtensionAnswer on_attach(const krpc::Query& query, const net::Endpoint& from, Time now);
+  ExtensionAnswer on_keepalive(const krpc::Query& query, const net::Endpoint& from, Time now);
+  ExtensionAnswer on_supers(const krpc::Query& query, const net::Endpoint& from, Time now);
+  void on_probe(const krpc::Query& query, const net::Endpoint& from, Time now,
+                ExtensionReplyTo reply_to);
+  void on_lookup(const krpc::Query& query, const net::Endpoint& from, Time now,
+                 ExtensionReplyTo reply_to);
+  void on_publish(const krpc::Query& query, const net::Endpoint& from, Time now,
+                  ExtensionReplyTo reply_to);
+  void on_relay(const krpc::Query& query, const net::Endpoint& from, Time now,
+                ExtensionReplyTo reply_to);
+  std::string other_supers(const net::Endpoint& except, std::size_t count, Time now);
+  bool take_relay_token(const net::Endpoint& from, Time now);
+  void drop_silent(Time now);
+  krpc::ErrorReply bad_argument(std::string what);
+
+  // super_peer_directory.cpp: entries, resolving, messages.
+  void publish_entry(Time now);
+  void publish_done(bool ok, Time now);
+  // The newer of what a DHT get found and what this node stores itself (a lookup never
+  // asks its own node, which may be one of the k closest).
+  std::optional<MutableItem> newest(std::optional<MutableItem> found, const PublicKey& key,
+                                    std::string_view salt, Time now) const;
+  Result<void> resolve_via_super(const std::string& name, const PublicKey& key, Time now,
+                                 ResolveCallback done);
+  void message_step(std::uint64_t id, Time now);
+  void message_attempt_done(std::uint64_t id, Result<Delivery> result, Time now);
+  Message* find_message(std::uint64_t id) noexcept;
+  Time message_due(const Message& message) const noexcept;
+  void run_due_messages(Time now);
+
+  net::Endpoint self_;
+  std::string name_;
+  SigningKey key_;
+  SuperPeerConfig config_;
+  Node node_;
+  Service service_{*this};
+  fault::Random random_;
+  PeerRole role_ = PeerRole::ordinary;
+  Time created_;
+  Time last_now_;
+  MessageHandler on_message_;
+  SuperPeerCounters counters_;
+
+  // Ordinary side.
+  std::vector<net::Endpoint> entry_points_;
+  std::optional<net::Endpoint> super_;
+  net::Endpoint public_address_;  // as our super peer sees us
+  std::vector<net::Endpoint> standbys_;
+  std::vector<net::Endpoint> candidates_;  // attach candidates, tried in order
+  std::vector<net::Endpoint> tried_;       // this round's, not tried again in it
+  bool attaching_ = false;
+  std::optional<Time> attached_at_;
+  std::optional<Time> promoted_at_;
+  std::uint32_t missed_ = 0;
+  std::uint64_t keepalive_generation_ = 0;
+  bool keepalive_outstanding_ = false;
+  Time next_keepalive_ = Time::max();
+  Time keepalive_deadline_ = Time::max();
+  Time next_attach_ = Time::max();
+  Time next_standby_check_ = Time::max();
+  // Probes and eligibility.
+  std::optional<bool> reachable_;
+  std::uint64_t probe_nonce_ = 0;
+  Time probe_deadline_ = Time::max();
+  Time next_probe_ = Time::max();
+  Time eligible_at_ = Time::max();
+  std::vector<Sent> sent_;  // recent destinations (max_contacts)
+  Time contacts_overflow_until_{};
+  // The directory entry.
+  std::int64_t seq_ = 0;
+  bool publish_pending_ = false;
+  bool publish_again_ = false;
+  bool entry_wanted_ = false;  // publish once the probe has a result
+  Time next_publish_ = Time::max();
+
+  // Super side.
+  std::vector<Attached> attached_;
+  std::vector<Bucket> relay_sources_;
+  std::uint32_t pending_ = 0;
+  double probe_tokens_ = 0;
+  Time probe_refill_;
+  Time next_sweep_ = Time::max();
+
+  // Messages in progress.
+  std::vector<std::unique_ptr<Message>> messages_;
+  std::uint64_t next_message_id_ = 1;
+};
+
+}  // namespace nexo::overlay

@@ -1,0 +1,271 @@
+// Peer (super_peer.hpp) by hand: crafted queries to a super peer (the attach limit and
+// its KRPC error, bad arguments answered 203/206 and counted, keep-alives and relays for
+// peers it does not know, 204 for methods an ordinary peer does not serve), directory
+// entries encoded and decoded; and a handful of peers on sim::Network: a peer behind the
+// NAT model is never promoted while a reachable one is, messages go direct to a reachable
+// callee and through the super peer to a NATed one, and a super peer drops a peer whose
+// keep-alives stop.
+#include "nexo/overlay/super_peer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "nexo/overlay/sim_network.hpp"
+
+namespace nexo::overlay {
+namespace {
+
+namespace bencode = wire::bencode;
+using namespace std::chrono_literals;
+using sim::Slot;
+
+const Time t0 = Time{} + 24h;
+
+net::Endpoint ep(std::uint8_t last) {
+  return net::Endpoint(net::InetAddress::v4({10, 0, 0, last}), 6881);
+}
+
+SigningKey key_for(std::uint32_t n) {
+  KeySeed seed{};
+  seed[0] = static_cast<std::uint8_t>(n);
+  seed[1] = static_cast<std::uint8_t>(n >> 8);
+  seed[31] = 0x5a;
+  return SigningKey::from_seed(seed);
+}
+
+std::string name_for(std::uint32_t n) {
+  return "user" + std::to_string(n);
+}
+
+std::vector<krpc::Message> drain(DatagramNode& node) {
+  std::vector<krpc::Message> out;
+  Bytes bytes;
+  net::Endpoint to;
+  while (node.poll_transmit(bytes, to))
+    if (auto m = krpc::parse(bytes)) out.push_back(std::move(*m));
+  return out;
+}
+
+// Sends an extension query to `peer` from `from`; the reply to it.
+krpc::Message ask(Peer& peer, const net::Endpoint& from, std::string method, bencode::Dict args,
+                  Time now = t0) {
+  krpc::Message q;
+  q.tid = *krpc::Tid::from("zz");
+  q.read_only = true;
+  q.body = krpc::extension(NodeId{}, std::move(method), std::move(args));
+  wire::Buffer out;
+  krpc::encode(q, {}, out);
+  peer.on_datagram(as_bytes(out.text()), from, now);
+  for (auto& m : drain(peer))
+    if (m.kind() != krpc::Kind::query && m.tid.view() == "zz") return m;
+  ADD_FAILURE() << method << ": no reply";
+  return {};
+}
+
+std::string compact_of(const net::Endpoint& endpoint) {
+  std::string out;
+  append_compact_peer(out, endpoint);
+  return out;
+}
+
+std::int64_t code_of(const krpc::Message& m) {
+  return m.error() ? m.error()->code : 0;
+}
+
+TEST(SuperPeer, DirectoryEntryRoundTripsAndRefusesBadValues) {
+  const DirectoryEntry entry{ep(3), ep(9), true, 0};
+  auto item = MutableItem::sign(key_for(1), "alice", 7, encode_entry(entry));
+  ASSERT_TRUE(item);
+  auto back = decode_entry(*item);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->address, ep(3));
+  EXPECT_EQ(back->super_peer, ep(9));
+  EXPECT_TRUE(back->reachable);
+  EXPECT_EQ(back->seq, 7);
+  auto bad = MutableItem::sign(key_for(1), "alice", 8, bencode::Dict{{"a", "short"}});
+  ASSERT_TRUE(bad);
+  EXPECT_FALSE(decode_entry(*bad));
+}
+
+TEST(SuperPeer, AttachLimitIsAKrpcErrorNamingWhy) {
+  Peer super(ep(1), t0, "boot", key_for(1), {}, {.bootstrap = true, .max_attached = 2});
+  drain(super);
+  EXPECT_EQ(super.role(), PeerRole::super);
+  for (std::uint8_t who : {2, 3}) {
+    auto r = ask(super, ep(who), "nexo_attach", {});
+    ASSERT_NE(r.response(), nullptr);
+    const auto* a = r.response()->extra.find("a");
+    ASSERT_TRUE(a && a->is_string());
+    EXPECT_EQ(decode_compact_peer(a->string()).value(), ep(who));  // as the super peer sees it
+  }
+  auto refused = ask(super, ep(4), "nexo_attach", {});
+  ASSERT_NE(refused.error(), nullptr);
+  EXPECT_EQ(refused.error()->code, 201);
+  EXPECT_NE(refused.error()->message.find("full"), std::string::npos) << refused.error()->message;
+  EXPECT_EQ(super.attached(), 2u);
+  EXPECT_EQ(super.counters().refused_full, 1u);
+  // Attaching again is a refresh, not a new slot; a keep-alive from a stranger is refused.
+  EXPECT_NE(ask(super, ep(2), "nexo_attach", {}).response(), nullptr);
+  EXPECT_EQ(code_of(ask(super, ep(4), "nexo_keepalive", {})), 201);
+  EXPECT_NE(ask(super, ep(3), "nexo_keepalive", {{"w", 1}}).response(), nullptr);
+  // Silent peers are dropped after attached_timeout (60 s).
+  super.on_timer(t0 + 2min);
+  drain(super);
+  EXPECT_EQ(super.attached(), 0u);
+  EXPECT_EQ(super.counters().dropped_silent, 2u);
+}
+
+TEST(SuperPeer, BadArgumentsAreAnsweredWithKrpcErrorsAndCounted) {
+  Peer super(ep(1), t0, "boot", key_for(1), {}, {.bootstrap = true});
+  drain(super);
+  ASSERT_NE(ask(super, ep(2), "nexo_attach", {}).response(), nullptr);
+  std::uint64_t bad = 0;
+  auto expect_bad = [&](std::string method, bencode::Dict args, std::int64_t code = 203) {
+    const auto r = ask(super, ep(2), method, std::move(args));
+    EXPECT_EQ(code_of(r), code) << method;
+    EXPECT_EQ(super.counters().bad_arguments, ++bad) << method;
+  };
+  expect_bad("nexo_relay", {{"t", "12345"}, {"m", "hi"}, {"f", "x"}});               // 5-byte peer
+  expect_bad("nexo_relay", {{"t", std::string(6, '\0')}, {"m", "hi"}, {"f", "x"}});  // port 0
+  expect_bad("nexo_relay", {{"t", 7}, {"m", "hi"}, {"f", "x"}});                     // not a string
+  expect_bad("nexo_relay", {{"t", compact_of(ep(2))}, {"m", std::string(5000, 'x')}, {"f", "x"}});
+  expect_bad("nexo_probe", {{"n", "abc"}, {"x", ""}});
+  expect_bad("nexo_probe", {{"n", "12345678"}, {"x", "1234567"}});  // not whole peers
+  expect_bad("nexo_lookup", {{"k", std::string(31, 'k')}, {"salt", "alice"}});
+  expect_bad("nexo_lookup", {{"k", std::string(32, 'k')}, {"salt", std::string(65, 's')}});
+  expect_bad("nexo_publish", {{"k", std::string(32, 'k')}, {"salt", "alice"}, {"seq", "one"}});
+  expect_bad("nexo_publish",
+             {{"k", std::string(32, 'k')},
+              {"salt", "alice"},
+              {"seq", 1},
+              {"v", 1},
+              {"sig", std::string(64, 's')}},
+             206);  // a signature that does not verify
+  expect_bad("nexo_deliver", {{"m", 5}, {"f", "x"}});
+  expect_bad("nexo_probe_send", {{"t", compact_of(ep(9))}});  // no nonce
+  // Well-formed, refused for what they ask: not counted as bad.
+  EXPECT_EQ(
+      code_of(ask(super, ep(2), "nexo_relay", {{"t", compact_of(ep(9))}, {"m", "hi"}, {"f", "x"}})),
+      201);  // callee not attached here
+  EXPECT_EQ(
+      code_of(ask(super, ep(5), "nexo_lookup", {{"k", std::string(32, 'k')}, {"salt", "alice"}})),
+      201);  // asker not attached
+  EXPECT_EQ(code_of(ask(super, ep(2), "nexo_frobnicate", {})), 204);
+  EXPECT_EQ(super.counters().bad_arguments, bad);
+  EXPECT_EQ(super.counters().relay_refused, 1u);
+}
+
+TEST(SuperPeer, OrdinaryPeerServesOnlyItsOwnQueries) {
+  // An ordinary peer that found no super peer: read-only, answers deliver, refuses a probe
+  // request from anyone but its super peer, answers 204 to what super peers serve.
+  Peer peer(ep(2), t0, "bob", key_for(2), {ep(1)}, {});
+  drain(peer);
+  EXPECT_EQ(peer.role(), PeerRole::ordinary);
+  std::vector<std::string> got;
+  peer.set_message_handler([&](const std::string& from, const std::string& text, Time) {
+    got.push_back(from + ":" + text);
+  });
+  EXPECT_NE(ask(peer, ep(7), "nexo_deliver", {{"m", "hello"}, {"f", "carol"}}).response(), nullptr);
+  EXPECT_EQ(got, std::vector<std::string>{"carol:hello"});
+  EXPECT_EQ(peer.counters().delivered_direct, 1u);
+  EXPECT_EQ(
+      code_of(ask(peer, ep(7), "nexo_probe_send", {{"t", compact_of(ep(8))}, {"n", "12345678"}})),
+      201);
+  EXPECT_EQ(code_of(ask(peer, ep(7), "nexo_attach", {})), 204);
+  EXPECT_EQ(code_of(ask(peer, ep(7), "nexo_relay", {})), 204);
+  // A probe ping that matches no probe of ours proves nothing.
+  EXPECT_NE(ask(peer, ep(7), "nexo_probe_ping", {{"n", "12345678"}}).response(), nullptr);
+  EXPECT_EQ(peer.counters().probe_pings_ignored, 1u);
+  EXPECT_FALSE(peer.reachable());
+  EXPECT_FALSE(peer.send_message("", peer.public_key(), "x", t0, nullptr));
+  EXPECT_FALSE(peer.send_message("al", peer.public_key(), std::string(5000, 'x'), t0, nullptr));
+}
+
+// --- A few peers on the simulator.
+
+class Small {
+ public:
+  explicit Small(SuperPeerConfig config) : config_(config) {}
+  Slot add(bool bootstrap, bool behind_nat) {
+    const Slot slot = static_cast<Slot>(net_.slots());
+    SuperPeerConfig c = config_;
+    c.bootstrap = bootstrap;
+    std::vector<net::Endpoint> entries;
+    if (!bootstrap) entries.push_back(sim::address_of(0));
+    const Slot added = net_.add([&](const net::Endpoint& self) {
+      NodeConfig n;
+      n.seed = 100 + slot;
+      n.query_timeout = 3s;
+      return std::make_unique<Peer>(self, net_.now(), name_for(slot), key_for(slot), entries, c, n);
+    });
+    if (behind_nat) net_.set_behind_nat(added, true);
+    return added;
+  }
+  Peer& peer(Slot s) { return static_cast<Peer&>(net_.node(s)); }
+  sim::Network& net() { return net_; }
+
+  // Sends from `from` to `to` by name and runs until the callback.
+  Result<Delivery> message(Slot from, Slot to, const std::string& text) {
+    std::optional<Result<Delivery>> out;
+    auto started = peer(from).send_message(name_for(to), peer(to).public_key(), text, net_.now(),
+                                           [&](Result<Delivery> r) { out.emplace(std::move(r)); });
+    if (!started) return started.error();
+    net_.kick(from);
+    net_.run_until([&] { return out.has_value(); }, net_.now() + 120s);
+    if (!out) return Error(ErrorKind::timed_out, "no callback");
+    return std::move(*out);
+  }
+
+ private:
+  SuperPeerConfig config_;
+  sim::Network net_{{.seed = 5}};
+};
+
+TEST(SuperPeer, BehindNatNeverPromotedReachableIsAndMessagesGoTheRightWay) {
+  Small world({.min_uptime = 30s});
+  const Slot boot = world.add(true, false);
+  const Slot open = world.add(false, false);
+  const Slot natted = world.add(false, true);
+  const Slot other = world.add(false, true);
+  world.net().run_for(3min);
+
+  EXPECT_EQ(world.peer(boot).role(), PeerRole::super);
+  EXPECT_EQ(world.peer(open).role(), PeerRole::super);
+  EXPECT_EQ(world.peer(open).reachable(), true);
+  for (Slot s : {natted, other}) {
+    EXPECT_EQ(world.peer(s).role(), PeerRole::ordinary) << s;
+    EXPECT_EQ(world.peer(s).reachable(), false) << s;
+    EXPECT_TRUE(world.peer(s).super_peer()) << s;
+    EXPECT_GE(world.peer(s).counters().probes, 1u);
+  }
+  // To a super peer (reachable): direct. To a NATed peer: relayed by its super peer.
+  std::vector<std::string> got;
+  world.peer(natted).set_message_handler([&](const std::string& from, const std::string& text,
+                                             Time) { got.push_back(from + ":" + text); });
+  auto direct = world.message(other, open, "to the open one");
+  ASSERT_TRUE(direct) << direct.error().to_string();
+  EXPECT_FALSE(direct->relayed);
+  auto relayed = world.message(open, natted, "through your super peer");
+  ASSERT_TRUE(relayed) << relayed.error().to_string();
+  EXPECT_TRUE(relayed->relayed);
+  EXPECT_EQ(relayed->via, *world.peer(natted).super_peer());
+  EXPECT_EQ(got, std::vector<std::string>{name_for(open) + ":through your super peer"});
+  auto both_natted = world.message(other, natted, "nat to nat");
+  ASSERT_TRUE(both_natted) << both_natted.error().to_string();
+  EXPECT_TRUE(both_natted->relayed);
+  EXPECT_EQ(world.peer(natted).counters().delivered_relayed, 2u);
+  // To a user nobody published: the sender learns it failed.
+  std::optional<Result<Delivery>> out;
+  ASSERT_TRUE(
+      world.peer(open).send_message("nobody", key_for(99).public_key(), "x", world.net().now(),
+                                    [&](Result<Delivery> r) { out.emplace(std::move(r)); }));
+  world.net().kick(open);
+  world.net().run_until([&] { return out.has_value(); }, world.net().now() + 60s);
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(*out);
+}
+
+}  // namespace
+}  // namespace nexo::overlay
