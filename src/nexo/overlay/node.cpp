@@ -186,7 +186,7 @@ krpc::Header Node::header(const krpc::Tid& tid) const {
 
 std::optional<TransactionId> Node::send_query(const krpc::Query& query, const net::Endpoint& to,
                                               std::optional<NodeId> expected, std::uint64_t owner,
-                                              Time now) {
+                                              Time now, Duration timeout) {
   RpcRequest request;
   request.destination = to;
   request.expected_id = expected;
@@ -194,7 +194,8 @@ std::optional<TransactionId> Node::send_query(const krpc::Query& query, const ne
   request.owner = owner;
   request.soft_timeout = expected ? routing_.timeout_for(*expected)
                                   : routing_.node_rtt().base_rto(config_.routing.rtt);
-  request.hard_timeout = std::max(config_.query_timeout, request.soft_timeout);
+  const Duration hard = timeout > Duration::zero() ? timeout : config_.query_timeout;
+  request.hard_timeout = std::max(hard, request.soft_timeout);
   auto tid = rpcs_.add(request, now);
   if (!tid) {
     ++counters_.refused_overloaded;

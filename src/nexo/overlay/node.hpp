@@ -322,9 +322,12 @@ class Node final : public DatagramNode {
   Result<void> get_mutable(const PublicKey& key, std::string_view salt, Time now,
                            OpCallback<GetMutableResult> done);
   // One extension query (`method` starts with "nexo_"; `args` must not hold "id").
-  // Result: the response or the KRPC error the node answered; timed_out.
+  // Result: the response or the KRPC error the node answered; timed_out. `timeout`, when
+  // given, replaces query_timeout for this query (one the replier answers only after work
+  // of its own, such as a lookup, needs longer than one round trip).
   Result<void> extension_query(const net::Endpoint& endpoint, std::string method,
-                               wire::bencode::Dict args, Time now, OpCallback<ExtensionReply> done);
+                               wire::bencode::Dict args, Time now, OpCallback<ExtensionReply> done,
+                               Duration timeout = {});
 
   // Answers queries named `method` (starting with "nexo_") with `handler`; replaces an
   // earlier one. Errors: invalid_argument for another name.
@@ -402,7 +405,7 @@ class Node final : public DatagramNode {
   // nullopt when the RpcTable refused (overloaded: nothing was sent).
   std::optional<TransactionId> send_query(const krpc::Query& query, const net::Endpoint& to,
                                           std::optional<NodeId> expected, std::uint64_t owner,
-                                          Time now);
+                                          Time now, Duration timeout = {});
   void remember_originated(const NodeId& target, std::string value, std::optional<MutableItem> item,
                            Time now);
   // Starts an operation without a caller (refresh, republish, replication); false when

@@ -173,5 +173,26 @@ TEST(NodeExtension, ReplierMarkedReadOnlyStaysOutOfTheRoutingTable) {
   EXPECT_TRUE(node.routing_table().find(id_of(0x30)));
 }
 
+TEST(NodeExtension, QueryTimeoutCanBeLongerThanTheNodes) {
+  NodeConfig c = config(0x80);
+  c.query_timeout = 5s;
+  Node node(ep(1), t0, c);
+  std::vector<Time> failed;
+  auto record = [&](Result<ExtensionReply> r, const OpStats&) {
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().is(ErrorKind::timed_out));
+    failed.push_back(t0);
+  };
+  ASSERT_TRUE(node.extension_query(ep(2), "nexo_slow", {}, t0, record, 20s));
+  ASSERT_TRUE(node.extension_query(ep(3), "nexo_fast", {}, t0, record));
+  drain(node);
+  node.on_timer(t0 + 6s);
+  EXPECT_EQ(failed.size(), 1u);  // the one with the node's 5 s
+  node.on_timer(t0 + 19s);
+  EXPECT_EQ(failed.size(), 1u);
+  node.on_timer(t0 + 21s);
+  EXPECT_EQ(failed.size(), 2u);
+}
+
 }  // namespace
 }  // namespace nexo::overlay

@@ -55,8 +55,9 @@ class Node::Operation {
     node.arm_completion();
   }
   std::optional<TransactionId> send(Node& node, const krpc::Query& query, const net::Endpoint& to,
-                                    std::optional<NodeId> expected, Time now) {
-    auto tid = node.send_query(query, to, expected, id, now);
+                                    std::optional<NodeId> expected, Time now,
+                                    Duration timeout = {}) {
+    auto tid = node.send_query(query, to, expected, id, now, timeout);
     if (tid) ++stats.sent;
     return tid;
   }
@@ -81,8 +82,12 @@ class Node::Operation {
 class SingleQueryOp final : public Node::Operation {
  public:
   using Callback = std::variant<OpCallback<NodeInfo>, OpCallback<ExtensionReply>>;
-  SingleQueryOp(Time now, net::Endpoint to, krpc::Query query, Callback done)
-      : Operation(now), to_(to), query_(std::move(query)), done_(std::move(done)) {}
+  SingleQueryOp(Time now, net::Endpoint to, krpc::Query query, Callback done, Duration timeout = {})
+      : Operation(now),
+        to_(to),
+        query_(std::move(query)),
+        done_(std::move(done)),
+        timeout_(timeout) {}
 
   void start(Node& node, Time now) override;
   void on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,
@@ -95,6 +100,7 @@ class SingleQueryOp final : public Node::Operation {
   net::Endpoint to_;
   krpc::Query query_;
   Callback done_;
+  Duration timeout_;  // zero: the node's query_timeout
   std::optional<krpc::Response> response_;
   std::optional<Error> error_;
   std::optional<krpc::ErrorReply> krpc_error_;

@@ -93,21 +93,22 @@ Result<void> Node::get_mutable(const PublicKey& key, std::string_view salt, Time
 
 Result<void> Node::extension_query(const net::Endpoint& endpoint, std::string method,
                                    wire::bencode::Dict args, Time now,
-                                   OpCallback<ExtensionReply> done) {
+                                   OpCallback<ExtensionReply> done, Duration timeout) {
   if (!method.starts_with(krpc::kExtensionPrefix) || args.find("id") != nullptr)
     return Error(ErrorKind::invalid_argument,
                  "dht extension query \"" + method + "\": the method must start with \"" +
                      std::string(krpc::kExtensionPrefix) + "\" and the arguments hold no \"id\"");
   auto query = krpc::extension(id(), std::move(method), std::move(args));
-  return start(std::make_unique<SingleQueryOp>(now, endpoint, std::move(query), std::move(done)),
-               now);
+  return start(
+      std::make_unique<SingleQueryOp>(now, endpoint, std::move(query), std::move(done), timeout),
+      now);
 }
 
 // --- SingleQueryOp.
 
 void SingleQueryOp::start(Node& node, Time now) {
   stats.rounds = 1;
-  if (!send(node, query_, to_, std::nullopt, now)) {
+  if (!send(node, query_, to_, std::nullopt, now, timeout_)) {
     error_ = Error(ErrorKind::overloaded, "dht " + std::string(query_.method_name()) + " to " +
                                               to_.to_string() + ": too many queries outstanding");
     finish(node);

@@ -202,18 +202,18 @@ void Peer::start_probe(Time now) {
   } while (probe_nonce_ == 0);
   bencode::Dict args{{"n", nonce_bytes(probe_nonce_)}, {"x", recent_contacts(now)}};
   const std::uint64_t nonce = probe_nonce_;
-  auto started =
-      node_.extension_query(*super_, std::string(kProbe), std::move(args), now,
-                            [this, nonce](Result<ExtensionReply> reply, const OpStats&) {
-                              if (probe_nonce_ != nonce)
-                                return;  // answered already (the ping came first), or stale
-                              if (response_of(reply)) {
-                                probe_deadline_ = last_now_ + config_.probe_timeout;
-                              } else {
-                                probe_nonce_ = 0;  // inconclusive: no prober, rate, no reply
-                                probe_result(std::nullopt, last_now_);
-                              }
-                            });
+  auto started = node_.extension_query(
+      *super_, std::string(kProbe), std::move(args), now,
+      [this, nonce](Result<ExtensionReply> reply, const OpStats&) {
+        if (probe_nonce_ != nonce) return;  // answered already (the ping came first), or stale
+        if (response_of(reply)) {
+          probe_deadline_ = last_now_ + config_.probe_timeout;
+        } else {
+          probe_nonce_ = 0;  // inconclusive: no prober, rate, no reply
+          probe_result(std::nullopt, last_now_);
+        }
+      },
+      config_.service_timeout);
   if (!started) {
     probe_nonce_ = 0;
     next_probe_ = now + config_.probe_retry;

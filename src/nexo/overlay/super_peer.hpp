@@ -93,7 +93,10 @@ struct SuperPeerConfig {
   Duration keepalive_timeout = std::chrono::seconds(2);  // then the keep-alive is missed
   std::uint32_t max_missed = 3;                          // missed in a row: fail over
   std::uint32_t standbys = 2;
-  Duration standby_check = std::chrono::seconds(60);  // each standby pinged this often
+  // Each standby is pinged this often, and the oldest is replaced by a fresh one (drawn at
+  // random from the super peer's routing table): standbys taken when the tier was young
+  // are its oldest super peers, the most loaded ones, which then all fail together.
+  Duration standby_check = std::chrono::seconds(60);
   Duration attach_retry = std::chrono::seconds(5);
   Duration republish = std::chrono::minutes(30);
   // Super peers.
@@ -109,6 +112,10 @@ struct SuperPeerConfig {
   std::uint32_t message_attempts = 3;
   std::uint32_t max_messages = 32;
   std::size_t max_text = 900;
+  // How long an ordinary peer waits for a query its super peer answers after work of its
+  // own (a DHT get or put, a relay, a probe through a third node): longer than the node's
+  // query_timeout, which bounds one round trip.
+  Duration service_timeout = std::chrono::seconds(15);
 };
 
 enum class PeerRole : std::uint8_t { ordinary, super };
@@ -322,6 +329,8 @@ class Peer final : public DatagramNode {
   std::vector<net::Endpoint> standbys_;
   std::vector<net::Endpoint> candidates_;  // attach candidates, tried in order
   std::vector<net::Endpoint> tried_;       // this round's, not tried again in it
+  std::vector<net::Endpoint> known_;       // other super peers named lately (kMaxKnown)
+  bool rotate_standby_ = false;            // the next standby named replaces the oldest
   bool attaching_ = false;
   std::optional<Time> attached_at_;
   std::optional<Time> promoted_at_;

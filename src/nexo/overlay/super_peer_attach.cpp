@@ -14,6 +14,7 @@ using namespace superpeer;
 namespace {
 constexpr std::size_t kMaxCandidates = 16;
 constexpr std::size_t kMaxTried = 32;
+constexpr std::size_t kMaxKnown = 16;
 }  // namespace
 
 void Peer::start_attach(Time now) {
@@ -22,8 +23,13 @@ void Peer::start_attach(Time now) {
   tried_.clear();
   for (const auto& e : standbys_)
     add_candidate(e);
+  for (const auto& e : known_)
+    add_candidate(e);
   for (const auto& e : entry_points_)
     add_candidate(e);
+  // Super peers this node heard from (its table keeps repliers that are not read-only).
+  for (const NodeInfo& n : node_.routing_table().closest(NodeId::random(random_), 8, now))
+    add_candidate(n.endpoint);
   try_attach(now);
 }
 
@@ -114,7 +120,7 @@ void Peer::send_keepalive(Time now) {
   keepalive_outstanding_ = true;
   keepalive_deadline_ = now + config_.keepalive_timeout;
   bencode::Dict args;
-  if (standbys_.size() < config_.standbys) args.insert_or_assign("w", 1);
+  if (standbys_.size() < config_.standbys || rotate_standby_) args.insert_or_assign("w", 1);
   (void)node_.extension_query(*super_, std::string(kKeepalive), std::move(args), now,
                               [this, generation](Result<ExtensionReply> reply, const OpStats&) {
                                 keepalive_done(generation, std::move(reply), last_now_);
@@ -171,6 +177,7 @@ void Peer::fail_over(Time now) {
 void Peer::check_standbys(Time now) {
   next_standby_check_ = now + config_.standby_check;
   if (role_ != PeerRole::ordinary) return;
+  rotate_standby_ = standbys_.size() >= config_.standbys;
   for (const net::Endpoint& standby : standbys_) {
     (void)node_.ping(standby, now, [this, standby](Result<NodeInfo> r, const OpStats&) {
       if (!r) std::erase(standbys_, standby);  // the next keep-alive asks for more
@@ -187,15 +194,21 @@ void Peer::take_standbys(const krpc::Response& response, bool as_candidates) {
   if (!nodes) return;
   for (const NodeInfo& n : *nodes) {
     const net::Endpoint& e = n.endpoint;
+    if (e == self_ || e == super_) continue;
+    if (std::find(known_.begin(), known_.end(), e) == known_.end()) {
+      if (known_.size() >= kMaxKnown) known_.erase(known_.begin());
+      known_.push_back(e);
+    }
     if (as_candidates) {
       add_candidate(e);
       continue;
     }
-    if (standbys_.size() >= config_.standbys) break;
-    if (e == self_ || e == super_ ||
-        std::find(standbys_.begin(), standbys_.end(), e) != standbys_.end())
-      continue;
-    standbys_.push_back(e);
+    if (std::find(standbys_.begin(), standbys_.end(), e) != standbys_.end()) continue;
+    if (rotate_standby_ && !standbys_.empty() && standbys_.size() >= config_.standbys) {
+      standbys_.erase(standbys_.begin());
+      rotate_standby_ = false;
+    }
+    if (standbys_.size() < config_.standbys) standbys_.push_back(e);
   }
 }
 

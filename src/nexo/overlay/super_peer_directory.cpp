@@ -83,10 +83,12 @@ void Peer::publish_entry(Time now) {
         {"v", encode_entry(entry)},
         {"sig", std::string(reinterpret_cast<const char*>(item->signature.data()),
                             item->signature.size())}};
-    started = node_.extension_query(*super_, std::string(kPublish), std::move(args), now,
-                                    [this](Result<ExtensionReply> r, const OpStats&) {
-                                      publish_done(response_of(r), last_now_);
-                                    });
+    started = node_.extension_query(
+        *super_, std::string(kPublish), std::move(args), now,
+        [this](Result<ExtensionReply> r, const OpStats&) {
+          publish_done(response_of(r), last_now_);
+        },
+        config_.service_timeout);
   }
   if (!started) {
     publish_pending_ = false;
@@ -167,7 +169,8 @@ Result<void> Peer::resolve_via_super(const std::string& name, const PublicKey& k
         if (const PutCode code = item.check(); code != PutCode::stored)
           return done(Error(ErrorKind::malformed, what + ": " + std::string(describe(code))));
         done(decode_entry(item));
-      });
+      },
+      config_.service_timeout);
 }
 
 // --- Messages.
@@ -244,7 +247,8 @@ void Peer::message_step(std::uint64_t id, Time now) {
           if (response_of(reply))
             return message_attempt_done(id, Delivery{relayed, via, 0, {}}, last_now_);
           message_attempt_done(id, reply_error(reply, relayed ? "relay" : "deliver"), last_now_);
-        });
+        },
+        relayed ? config_.service_timeout : Duration{});
     if (!sent) message_attempt_done(id, sent.error(), at);
   });
   if (!started) message_attempt_done(id, started.error(), now);

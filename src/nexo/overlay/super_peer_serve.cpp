@@ -40,12 +40,25 @@ bool Peer::is_attached(const net::Endpoint& peer) const noexcept {
                      [&](const Attached& a) { return a.endpoint == peer; });
 }
 
-// Up to `count` super peers from the routing table (around a random id), `except` left out.
-std::string Peer::other_supers(const net::Endpoint& except, std::size_t count, Time now) {
-  auto nodes = node_.routing_table().closest(NodeId::random(random_), count + 1, now);
-  std::erase_if(nodes, [&](const NodeInfo& n) { return n.endpoint == except; });
-  if (nodes.size() > count) nodes.resize(count);
-  return encode_compact_nodes(nodes, net::Family::v4);
+// Up to `count` super peers drawn at random from the whole routing table (`except` left
+// out; contacts that failed their last query too). Not the closest to a random id: those
+// are mostly in the far buckets, which keep their oldest contacts, so every peer would
+// get the same few (the longest-lived super peers, the most loaded ones) as standbys,
+// and lose them together.
+std::string Peer::other_supers(const net::Endpoint& except, std::size_t count, Time) {
+  std::vector<NodeInfo> all;
+  const RoutingTable& table = node_.routing_table();
+  for (std::size_t i = 0; i < table.bucket_count(); ++i)
+    for (const Contact& c : table.bucket(i))
+      if (c.failures == 0 && c.endpoint != except) all.push_back(c.info());
+  std::vector<NodeInfo> picked;
+  while (picked.size() < count && !all.empty()) {
+    const std::size_t i = random_.below(all.size());
+    picked.push_back(all[i]);
+    all[i] = all.back();
+    all.pop_back();
+  }
+  return encode_compact_nodes(picked, net::Family::v4);
 }
 
 ExtensionAnswer Peer::on_attach(const krpc::Query&, const net::Endpoint& from, Time now) {
@@ -108,7 +121,8 @@ void Peer::on_probe(const krpc::Query& query, const net::Endpoint& from, Time no
   auto usable = [&](const net::Endpoint& e) {
     return e != from && e != self_ && std::find(avoid->begin(), avoid->end(), e) == avoid->end();
   };
-  for (const NodeInfo& n : node_.routing_table().closest(NodeId::random(random_), 8, now))
+  auto supers = decode_compact_nodes(other_supers(from, 8, now), net::Family::v4);
+  for (const NodeInfo& n : supers ? *supers : std::vector<NodeInfo>{})
     if (usable(n.endpoint)) candidates.push_back(n.endpoint);
   for (const Attached& a : attached_) {
     if (candidates.size() >= kMaxProbeCandidates) break;
