@@ -25,22 +25,35 @@
 // into the DHT through the super peers it knows.
 //
 // Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
-// answered 203 and counted `bad_arguments`; a node that does not know a method answers 204):
+// answered 203 and counted `bad_arguments`; a node that does not know a method answers 204,
+// so an ordinary peer answers 204 to what only super peers serve):
 //   nexo_attach     {}              -> {a: the asker's address as seen, compact peer;
-//                                       s: other super peers, compact nodes}
-//                   full: 201 "super peer full: N peers attached (max_attached)"
-//   nexo_keepalive  {w: 1 for standbys}   -> {s: ...} ; 201 "not attached" when unknown
-//   nexo_supers     {}              -> {s: up to 8 super peers}
-//   nexo_probe      {n: 8-byte nonce, x: compact peers to avoid} -> {} ; 201 no prober
-//   nexo_probe_send {t: compact peer, n}  (to the prober) -> {} ; sends nexo_probe_ping
+//                                       s: up to 4 other super peers, compact nodes}
+//                   full: 201 "nexo_attach: super peer full: N peers attached (max_attached)"
+//   nexo_keepalive  {w: 1 for standbys}   -> {s: ...}; 201 "not attached" when unknown
+//   nexo_supers     {}              -> {s: up to 8 super peers} (answered when full too)
+//   nexo_probe      {n: 8-byte nonce, x: compact peers to avoid} -> {} once the prober
+//                   says it sent the ping; 201 no prober / prober failed; 202 busy
+//   nexo_probe_send {t: compact peer, n} -> {} and a nexo_probe_ping {n} to t
 //   nexo_probe_ping {n}             -> {}
-//   nexo_lookup     {k: 32 bytes, salt: the name} -> {item: {seq, sig, v}} or {} (none)
-//                   answered once the DHT get ends (deferred, node.hpp)
-//   nexo_publish    {k, salt, seq, v, sig} -> {n: nodes that stored it}, after the put
+//   nexo_lookup     {k: 32 bytes, salt: the name} -> {item: {seq, sig, v}} or {} (none),
+//                   once the DHT get ended; attached peers only
+//   nexo_publish    {k, salt, seq, v, sig} -> {n: nodes that stored it}, once the put
+//                   ended; 206/205/207/203 for an item that does not check; attached only
 //   nexo_relay      {t: compact peer, m: text, f: sender's name} -> {} once the callee
-//                   acknowledged; 201 "not attached here" / "callee did not answer";
-//                   202 over the per-source relay rate or max_pending
+//                   acknowledged; 201 "callee not attached here" / "callee did not
+//                   answer"; 202 over the per-source rate (relay_rate) or max_pending
 //   nexo_deliver    {m, f, r: 1 when relayed} -> {} (the acknowledgement)
+// The deferred ones (probe, lookup, publish, relay) are asked with service_timeout.
+//
+// Standbys and failover. A super peer names other super peers drawn at random from its
+// routing table (whose contacts are all super peers: ordinary peers say ro: 1). An
+// ordinary peer keeps `standbys` of them, pings them every standby_check and then swaps
+// the oldest for a fresh one, and remembers up to 16 more it was named. After max_missed
+// keep-alives in a row went unanswered (each after keepalive_timeout; a miss sends the
+// next one at once), it attaches to the first that accepts of: its standbys, those it
+// remembers, its entry points, the super peers its node heard from; a full one is asked
+// for others (nexo_supers). With none left it tries again after attach_retry.
 //
 // Directory. A user is (name, ed25519 key). Its entry is a BEP 44 mutable item signed by
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
@@ -175,10 +188,11 @@ class Peer final : public DatagramNode {
   using ResolveCallback = std::function<void(Result<DirectoryEntry>)>;
   using MessageCallback = std::function<void(Result<Delivery>)>;
 
-  // A peer at `self`, user `name` (1 to 64 bytes, BEP 44's salt) with its key. An
-  // ordinary one attaches to the first of `entry_points` that accepts (super peers known
-  // by address); a bootstrap one serves at once (and bootstraps into the DHT through the
-  // entry points, if any). Starts at once: the driver kicks it after making it.
+  // A peer at `self`, user `name` (1 to 64 bytes, BEP 44's salt; else throws
+  // std::invalid_argument, a programming error) with its key. An ordinary one attaches to
+  // the first of `entry_points` that accepts (super peers known by address); a bootstrap
+  // one serves at once (and bootstraps into the DHT through the entry points, if any).
+  // Starts at once: the driver kicks it after making it (sim::Network::add does).
   Peer(const net::Endpoint& self, Time now, std::string name, SigningKey key,
        std::vector<net::Endpoint> entry_points, SuperPeerConfig config = {},
        NodeConfig node_config = {});
