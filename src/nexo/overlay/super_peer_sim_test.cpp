@@ -282,6 +282,7 @@ TEST(SuperPeerSim, TierFormsUsersFoundAndReachedFailoverReattachesAndIsFoundAgai
     EXPECT_FALSE(dead.count(*p.super_peer())) << "orphan slot " << s;
     EXPECT_TRUE(tier.attached_well(s)) << "orphan slot " << s << " did not re-attach";
     EXPECT_GE(p.counters().failovers, 1u);
+    EXPECT_EQ(p.standbys().size(), 2u) << "orphan slot " << s << " found no new standbys";
     if (p.attached_at()) failover.push_back(seconds(*p.attached_at() - crash));
   }
   std::printf("failover: %zu orphans re-attached, time from the crash p50 %.1f s, max %.1f s\n",

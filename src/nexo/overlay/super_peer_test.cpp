@@ -157,6 +157,39 @@ TEST(SuperPeer, BadArgumentsAreAnsweredWithKrpcErrorsAndCounted) {
   EXPECT_EQ(super.counters().relay_refused, 1u);
 }
 
+TEST(SuperPeer, RelaysAreBoundedPerSourceAndForwardedToTheAttachedCallee) {
+  Peer super(ep(1), t0, "boot", key_for(1), {},
+             {.bootstrap = true, .relay_rate = 0.1, .relay_burst = 2});
+  drain(super);
+  ASSERT_NE(ask(super, ep(3), "nexo_attach", {}).response(), nullptr);
+  auto relay = [&](std::uint8_t from) {
+    krpc::Message q;
+    q.tid = *krpc::Tid::from("r" + std::to_string(from));
+    q.read_only = true;  // as ordinary peers send it (else the node pings a new contact)
+    q.body = krpc::extension(NodeId{}, "nexo_relay",
+                             {{"t", compact_of(ep(3))}, {"m", "hi"}, {"f", "x"}});
+    wire::Buffer out;
+    krpc::encode(q, {}, out);
+    super.on_datagram(as_bytes(out.text()), ep(from), t0);
+    return drain(super);
+  };
+  // The first two from ep(2) are forwarded to the callee (answered when it acknowledges).
+  for (int i = 0; i < 2; ++i) {
+    auto sent = relay(2);
+    ASSERT_EQ(sent.size(), 1u);
+    ASSERT_NE(sent[0].query(), nullptr);
+    EXPECT_EQ(sent[0].query()->name, "nexo_deliver");
+  }
+  auto refused = relay(2);  // over ep(2)'s rate: refused at once
+  ASSERT_EQ(refused.size(), 1u);
+  ASSERT_NE(refused[0].error(), nullptr);
+  EXPECT_EQ(refused[0].error()->code, 202);
+  auto other = relay(4);  // another source has its own bucket
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_NE(other[0].query(), nullptr);
+  EXPECT_EQ(super.counters().relay_refused, 1u);
+}
+
 TEST(SuperPeer, OrdinaryPeerServesOnlyItsOwnQueries) {
   // An ordinary peer that found no super peer: read-only, answers deliver, refuses a probe
   // request from anyone but its super peer, answers 204 to what super peers serve.
