@@ -36,11 +36,6 @@ class OverlayFiftyNodes : public ::testing::Test {
             NodeConfig c;
             c.seed = 9000 + i;
             c.routing.one_contact_per_ip = false;  // every node is 127.0.0.1
-            c.routing.rtt.min_rto = 20ms;
-            // A query to a crashed node fails at this hard deadline, and a lookup whose
-            // closest contacts crashed waits for it: 5 s (the Internet's default) is far
-            // beyond loopback's round trips of microseconds.
-            c.query_timeout = 500ms;
             c.rate_limit.include_port = true;
             c.items.sources_include_port = true;
             return std::make_unique<Node>(self, Clock::now(), c);

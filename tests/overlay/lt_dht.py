@@ -4,11 +4,14 @@ nexo's Mainline DHT interop tests (tests/overlay/).
 
     lt_dht.py --nodes N [--port P]      N libtorrent 2.0 sessions on 127.0.0.1,
                                         DHT only, ports P.. (0: any free port)
+      [--address A]                     on address A instead (a test's own namespace)
+      [--enforce-node-id]               dht_enforce_node_id on: BEP 42 ids required
 
 Prints `node I PORT IDHEX` for each session once its DHT runs, then `ready`.
 Then reads commands from stdin, one per line, and answers each with one line:
 
-    add I PORT                 add_dht_node(127.0.0.1:PORT) to session I     -> ok
+    add I PORT [HOST]          add_dht_node(HOST:PORT) to session I (HOST: 127.0.0.1)
+                                                                             -> ok
     put_imm I TEXT             put the string TEXT as an immutable item      -> put_imm TARGET OK_COUNT
     get_imm I TARGET           get an immutable item                         -> item HEX_BENCODED | none
     put_mut I SK PK SALT TEXT  put TEXT as a mutable item, keys in hex (SK: libtorrent's 64-byte
@@ -16,6 +19,7 @@ Then reads commands from stdin, one per line, and answers each with one line:
                                                                              -> put_mut OK_COUNT
     get_mut I PK SALT          get a mutable item                            -> item SEQ HEX_BENCODED | none
     table I                    the endpoints in session I's routing table    -> table PORT PORT ...
+    table_eps I                the same with their addresses                 -> table IP:PORT ...
     quit
 
 Settings for loopback, as the issue describes libtorrent 2.0.8 there: routing and search IP
@@ -34,14 +38,14 @@ CATEGORIES = lt.alert.category_t.dht_notification | lt.alert.category_t.dht_oper
     lt.alert.category_t.error_notification
 
 
-def make_session(port):
+def make_session(address, port, enforce_node_id):
     return lt.session({
-        'listen_interfaces': '127.0.0.1:%d' % port,
+        'listen_interfaces': '%s:%d' % (address, port),
         'enable_dht': True, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
         'dht_bootstrap_nodes': '',
         'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
         'dht_block_ratelimit': 1000000, 'dht_upload_rate_limit': 100000000,
-        'dht_enforce_node_id': False,
+        'dht_enforce_node_id': enforce_node_id,
         'alert_mask': CATEGORIES,
     })
 
@@ -84,9 +88,12 @@ def main():
     parser.add_argument('--nodes', type=int, default=1)
     parser.add_argument('--port', type=int, default=0)
     parser.add_argument('--timeout', type=float, default=20.0)
+    parser.add_argument('--address', default='127.0.0.1')
+    parser.add_argument('--enforce-node-id', action='store_true')
     args = parser.parse_args()
 
-    sessions = [make_session(args.port + i if args.port else 0) for i in range(args.nodes)]
+    sessions = [make_session(args.address, args.port + i if args.port else 0, args.enforce_node_id)
+                for i in range(args.nodes)]
     deadline = time.monotonic() + 30
     for i, s in enumerate(sessions):
         while not s.is_dht_running():
@@ -106,7 +113,7 @@ def main():
             break
         s = sessions[int(rest[0])]
         if cmd == 'add':
-            s.add_dht_node(('127.0.0.1', int(rest[1])))
+            s.add_dht_node((rest[2] if len(rest) > 2 else '127.0.0.1', int(rest[1])))
             print('ok', flush=True)
         elif cmd == 'put_imm':
             target = s.dht_put_immutable_item(rest[1])
@@ -145,6 +152,11 @@ def main():
             state = s.save_state(lt.save_state_flags_t.save_dht_state)[b'dht state']
             ports = [int.from_bytes(n[4:6], 'big') for n in state.get(b'nodes', []) if len(n) == 6]
             print('table ' + ' '.join(str(p) for p in ports), flush=True)
+        elif cmd == 'table_eps':
+            state = s.save_state(lt.save_state_flags_t.save_dht_state)[b'dht state']
+            eps = ['%d.%d.%d.%d:%d' % (n[0], n[1], n[2], n[3], int.from_bytes(n[4:6], 'big'))
+                   for n in state.get(b'nodes', []) if len(n) == 6]
+            print('table ' + ' '.join(eps), flush=True)
         else:
             print('lt_dht: unknown command %r' % cmd, file=sys.stderr)
             return 1

@@ -134,6 +134,7 @@ struct OverlayArgs {
   std::string bootstrap;  // HOST:PORT of a node of the DHT (put, get: required; node: optional)
   long long port = 0;     // node: its UDP port (0: any free one)
   std::string bind = "127.0.0.1";  // node: its address
+  std::string id;  // node: 40 hex digits (empty: BEP 42 from --bind when public, else random)
 };
 
 struct OverlaySimArgs {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "nexo/overlay/node_id.hpp"
 #include "options.hpp"
 #include "terminal_text.hpp"
 
@@ -283,6 +284,15 @@ void add_overlay(CLI::App& app, nexo::tool::OverlayArgs& args, nexo::tool::Overl
                    "address to bind; loopback unless told otherwise, so nothing leaves this "
                    "host by accident")
       ->capture_default_str();
+  node->add_option("--id", args.id,
+                   "the node's id, 40 hex digits (default: derived per BEP 42 from --bind when it "
+                   "is a public address, else random)")
+      ->check(CLI::Validator(
+          [](std::string& id) {
+            return nexo::overlay::NodeId::from_hex(id) ? std::string()
+                                                       : "'" + id + "' is not an id: 40 hex digits";
+          },
+          "HEX", "node id"));
   bootstrap(node, false);
   node->callback([&] { status = nexo::tool::overlay_node(args); });
 

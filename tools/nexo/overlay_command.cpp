@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "nexo/overlay/bep42.hpp"
 #include "nexo/overlay/node.hpp"
 #include "nexo/overlay/udp_host.hpp"
 #include "options.hpp"
@@ -289,8 +290,16 @@ int overlay_node(const OverlayArgs& args) {
     seed = *s;
   }
   const bool loopback = bind->is_loopback() || (seed && seed->address().is_loopback());
-  auto host = Host::open(net::Endpoint(*bind, static_cast<std::uint16_t>(args.port)),
-                         node_config(loopback, /*read_only=*/false));
+  overlay::NodeConfig config = node_config(loopback, /*read_only=*/false);
+  if (!args.id.empty()) {
+    config.id = *overlay::NodeId::from_hex(args.id);  // checked by the parser
+  } else if (!bind->is_any() && !overlay::bep42_exempt(*bind)) {
+    // Bound to a public address: that is the address peers see, so the id is the one
+    // BEP 42 derives from it, which nodes that enforce BEP 42 (libtorrent's
+    // dht_enforce_node_id) require.
+    config.external_address = *bind;
+  }
+  auto host = Host::open(net::Endpoint(*bind, static_cast<std::uint16_t>(args.port)), config);
   if (!host) return report_failure(kCommand, host.error().message());
   Host& h = **host;
   std::cout << "node " << h.address().to_string() << " id " << h.node().id().to_hex() << std::endl;

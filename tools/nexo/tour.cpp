@@ -545,7 +545,6 @@ void overlay_network() {
     c.routing.one_contact_per_ip = false;  // every node is 127.0.0.1: tell them apart by port
     c.rate_limit.include_port = true;
     c.items.sources_include_port = true;
-    c.query_timeout = 500ms;  // when a silent node has failed (5 s on the Internet)
     slots.push_back(check(host.add(Endpoint(InetAddress::loopback(), 0),
                                    [&](const Endpoint& self) {
                                      return std::make_unique<Node>(self, overlay::Clock::now(), c);

@@ -54,8 +54,8 @@ void Lookup::insert(const NodeInfo& node, int depth) {
     return;
   }
   // Would it be trimmed at once? Only live candidates closer than it count.
-  const auto closer_live = static_cast<std::size_t>(std::count_if(
-      candidates_.begin(), at, [](const Candidate& c) { return c.state != State::failed; }));
+  const auto closer_live = static_cast<std::size_t>(
+      std::count_if(candidates_.begin(), at, [](const Candidate& c) { return live(c.state); }));
   if (closer_live >= config_.max_candidates) {
     ++stats_.nodes_dropped;
     return;
@@ -66,11 +66,11 @@ void Lookup::insert(const NodeInfo& node, int depth) {
 
 // Drops the fresh candidates beyond the max_candidates closest live ones.
 void Lookup::trim() {
-  std::size_t live = 0;
+  std::size_t kept_live = 0;
   std::size_t kept = 0;
   for (std::size_t i = 0; i < candidates_.size(); ++i) {
     Candidate& c = candidates_[i];
-    if (c.state != State::failed && ++live > config_.max_candidates && c.state == State::fresh) {
+    if (live(c.state) && ++kept_live > config_.max_candidates && c.state == State::fresh) {
       ++stats_.nodes_dropped;
       continue;
     }
@@ -97,8 +97,7 @@ std::optional<NodeInfo> Lookup::next_request(Time now) {
 
 Lookup::Candidate* Lookup::waiting_at(const net::Endpoint& endpoint) noexcept {
   for (Candidate& c : candidates_)
-    if (c.node.endpoint == endpoint && (c.state == State::in_flight || c.state == State::slow))
-      return &c;
+    if (c.node.endpoint == endpoint && waiting(c.state)) return &c;
   return nullptr;
 }
 
@@ -159,6 +158,15 @@ bool Lookup::on_soft_timeout(const net::Endpoint& endpoint) {
   return true;
 }
 
+bool Lookup::abandon(const net::Endpoint& endpoint) {
+  Candidate* c = waiting_at(endpoint);
+  if (c == nullptr || c->state == State::abandoned) return false;
+  if (c->state == State::in_flight) --in_flight_;
+  c->state = State::abandoned;
+  ++stats_.abandoned;
+  return true;
+}
+
 bool Lookup::on_failure(const net::Endpoint& endpoint) {
   Candidate* c = waiting_at(endpoint);
   if (c == nullptr) return false;
@@ -184,6 +192,7 @@ bool Lookup::done() const noexcept {
       case State::slow:
         return false;
       case State::failed:
+      case State::abandoned:
         break;
     }
   }
@@ -192,8 +201,7 @@ bool Lookup::done() const noexcept {
 
 std::size_t Lookup::outstanding() const noexcept {
   return static_cast<std::size_t>(std::count_if(
-      candidates_.begin(), candidates_.end(),
-      [](const Candidate& c) { return c.state == State::in_flight || c.state == State::slow; }));
+      candidates_.begin(), candidates_.end(), [](const Candidate& c) { return waiting(c.state); }));
 }
 
 std::vector<Responder> Lookup::responders() const {

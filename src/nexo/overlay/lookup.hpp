@@ -18,7 +18,7 @@
 // candidate of its own until one of them answers with that id; the others
 // are then dropped, and later claims ignored. Each candidate is fresh (not
 // asked), in flight, slow (in flight past its soft deadline), answered or
-// failed. Failed ones stay only to keep them from being asked again; they
+// failed (or abandoned, see Done). Failed ones stay only to keep them from being asked again; they
 // count for nothing else. Unasked candidates beyond the max_candidates
 // closest live ones are dropped (a reply cannot grow the set without bound);
 // asked ones are kept, at most max_requests of them.
@@ -31,11 +31,18 @@
 // The caller must send to the node it is handed; if it cannot (its RpcTable
 // refused), it reports on_failure() at once.
 //
-// Done when the k closest non-failed candidates have all answered, or when
-// nothing is in flight and nothing is left to ask (no fresh candidate within
-// that window, or max_requests reached). A slow request among the k closest
-// holds the lookup until it answers or fails. result(): the up to k closest
-// candidates that answered, closest first.
+// Done when the k closest candidates neither failed nor abandoned have all
+// answered, or when nothing is in flight and nothing is left to ask (no fresh
+// candidate within that window, or max_requests reached). A slow request
+// among the k closest holds the lookup until it answers, fails, or is
+// abandoned: the caller gives up waiting for it with abandon() (Node does it
+// when the query's retry is slow too, two RTOs after the first was sent).
+// An abandoned candidate counts for nothing, as a failed one, but its reply
+// is still taken if it comes before the lookup ends. This is what bounds a
+// lookup's time after a crash by the RTOs, not by the hard timeout: without
+// it each dead node among the k closest held the lookup for the full hard
+// timeout (5 s in Node), the after-crash latency the benchmark measures.
+// result(): the up to k closest candidates that answered, closest first.
 //
 // Depth and rounds. Seeds (add_candidates' default) have depth 0; the nodes
 // in a reply from a node of depth d get depth d + 1 (a fresh candidate heard
@@ -97,6 +104,7 @@ struct LookupStats {
   std::uint32_t replies = 0;           // taken by on_reply() (late ones included)
   std::uint32_t failures = 0;          // on_failure() of a request in flight
   std::uint32_t soft_timeouts = 0;     // on_soft_timeout() of a request in flight
+  std::uint32_t abandoned = 0;         // abandon() of a request in flight or slow
   std::uint32_t late_replies = 0;      // replies taken after their soft timeout
   std::uint32_t ignored_replies = 0;   // replies from a node not in flight for this lookup
   std::uint32_t id_mismatches = 0;     // replies with another id than the candidate's
@@ -145,6 +153,10 @@ class Lookup {
   // The request to `endpoint` passed its soft deadline: it no longer counts
   // against alpha. False (nothing done) unless it is in flight and not slow.
   bool on_soft_timeout(const net::Endpoint& endpoint);
+  // Stops waiting for the request to `endpoint` (see Done): it neither
+  // counts against alpha nor holds done(); a reply is still taken. False
+  // (nothing done) unless it is in flight or slow.
+  bool abandon(const net::Endpoint& endpoint);
   // The request to `endpoint` failed (hard timeout or a KRPC error): that
   // candidate is dropped. False (nothing done) unless it is in flight or slow.
   bool on_failure(const net::Endpoint& endpoint);
@@ -160,11 +172,19 @@ class Lookup {
 
   const LookupStats& stats() const noexcept { return stats_; }
   std::size_t in_flight() const noexcept { return in_flight_; }  // counted against alpha
-  std::size_t outstanding() const noexcept;                      // in flight or slow
+  std::size_t outstanding() const noexcept;                      // in flight, slow or abandoned
   std::size_t candidate_count() const noexcept { return candidates_.size(); }
 
  private:
-  enum class State : std::uint8_t { fresh, in_flight, slow, answered, failed };
+  enum class State : std::uint8_t { fresh, in_flight, slow, abandoned, answered, failed };
+  // Asked, and a reply would still be taken.
+  static constexpr bool waiting(State s) noexcept {
+    return s == State::in_flight || s == State::slow || s == State::abandoned;
+  }
+  // Counts toward max_candidates (trim): neither failed nor abandoned.
+  static constexpr bool live(State s) noexcept {
+    return s != State::failed && s != State::abandoned;
+  }
 
   struct Candidate {
     Distance distance;

@@ -118,6 +118,47 @@ TEST(Lookup, SoftTimeoutFreesAlphaAndTheLateReplyIsTaken) {
   EXPECT_EQ(lookup.result(), nodes({1, 2}));
 }
 
+// An abandoned request (the caller stopped waiting for it, say after a slow retry) holds
+// neither alpha nor done(); its reply is still taken while the lookup runs.
+TEST(Lookup, AbandonedNodesDoNotHoldTheLookup) {
+  Lookup lookup(kTarget, kOwn, small(2, 1));
+  lookup.add_candidates(nodes({1, 2, 3, 4}));
+  EXPECT_EQ(lookup.next_request(t0), at(1));
+  EXPECT_TRUE(lookup.on_soft_timeout(at(1).endpoint));
+  EXPECT_EQ(lookup.next_request(t0 + 100ms), at(2));
+  EXPECT_TRUE(lookup.abandon(at(2).endpoint)) << "straight from in flight";
+  EXPECT_EQ(lookup.in_flight(), 0u);
+  EXPECT_FALSE(lookup.abandon(at(2).endpoint)) << "once";
+  EXPECT_TRUE(lookup.abandon(at(1).endpoint)) << "from slow";
+  EXPECT_EQ(lookup.outstanding(), 2u) << "their replies would still be taken";
+  EXPECT_FALSE(lookup.done()) << "3 and 4 are still to ask";
+  EXPECT_EQ(lookup.next_request(t0 + 200ms), at(3));
+  EXPECT_EQ(lookup.on_reply(at(3), {}, t0 + 210ms), ReplyOutcome::accepted);
+  EXPECT_EQ(lookup.next_request(t0 + 210ms), at(4));
+  EXPECT_EQ(lookup.on_reply(at(2), {}, t0 + 220ms), ReplyOutcome::accepted)
+      << "a late reply from an abandoned node";
+  EXPECT_EQ(lookup.stats().late_replies, 1u);
+  EXPECT_TRUE(lookup.done()) << "2 and 3 answered; 1 abandoned, 4 beyond the k closest";
+  EXPECT_EQ(lookup.result(), nodes({2, 3}));
+  EXPECT_EQ(lookup.stats().abandoned, 2u);
+  EXPECT_TRUE(lookup.on_failure(at(1).endpoint)) << "an abandoned request may fail";
+  EXPECT_FALSE(lookup.abandon(at(9).endpoint)) << "never asked";
+}
+
+TEST(Lookup, AbandonedNodesDoNotKeepALookupWaiting) {
+  Lookup lookup(kTarget, kOwn, small(2, 2));
+  lookup.add_candidates(nodes({1, 2, 3}));
+  ASSERT_EQ(lookup.next_request(t0), at(1));
+  ASSERT_EQ(lookup.next_request(t0), at(2));
+  EXPECT_EQ(lookup.on_reply(at(2), {}, t0 + 5ms), ReplyOutcome::accepted);
+  ASSERT_EQ(lookup.next_request(t0 + 5ms), at(3));
+  EXPECT_EQ(lookup.on_reply(at(3), {}, t0 + 6ms), ReplyOutcome::accepted);
+  EXPECT_FALSE(lookup.done()) << "1, the closest, is in flight";
+  EXPECT_TRUE(lookup.abandon(at(1).endpoint));
+  EXPECT_TRUE(lookup.done()) << "the closest not abandoned (2, 3) answered";
+  EXPECT_EQ(lookup.result(), nodes({2, 3}));
+}
+
 TEST(Lookup, FailedNodesLeaveTheSet) {
   Lookup lookup(kTarget, kOwn, small(2, 3));
   lookup.add_candidates(nodes({1, 2, 3}));

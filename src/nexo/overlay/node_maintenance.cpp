@@ -224,6 +224,9 @@ void BootstrapOp::on_response(Node& node, const RpcEntry& entry, const krpc::Res
 void BootstrapOp::on_failure(Node& node, const RpcEntry& entry, const krpc::ErrorReply* error,
                              Time now) {
   if (probing_ && !entry.expected_id) {
+    if (error && refusal_.empty())
+      refusal_ = entry.destination.to_string() + " refused with KRPC error " +
+                 std::to_string(error->code) + " '" + error->message + "'";
     // A lost probe is tried again (kProbeAttempts in all): a single datagram lost must not
     // leave a node outside the DHT.
     const auto it = std::find(endpoints_.begin(), endpoints_.end(), entry.destination);
@@ -290,10 +293,12 @@ void BootstrapOp::refresh_sparse_buckets(Node& node, Time now) {
 void BootstrapOp::complete(Time) {
   if (!done_) return;
   if (answered_ == 0) {
-    done_(Error(ErrorKind::unreachable, "dht bootstrap: none of " +
-                                            std::to_string(endpoints_.size()) +
-                                            " endpoints answered"),
-          stats);
+    std::string why =
+        "dht bootstrap: none of " + std::to_string(endpoints_.size()) + " endpoints answered";
+    // A refusal says more than silence: libtorrent's "invalid node ID" (BEP 42), a
+    // network id, a rate limit.
+    if (!refusal_.empty()) why += " (" + refusal_ + ")";
+    done_(Error(ErrorKind::unreachable, std::move(why)), stats);
     return;
   }
   done_(table_size_, stats);

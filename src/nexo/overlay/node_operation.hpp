@@ -200,6 +200,7 @@ class BootstrapOp final : public Node::Operation {
   krpc::Query query_;
   OpCallback<std::size_t> done_;
   std::size_t table_size_ = 0;
+  std::string refusal_;  // the first KRPC error a probe got ("203.0.113.1:6881: 203 ...")
 };
 
 class ReplicateOp final : public Node::Operation {

@@ -286,16 +286,23 @@ void LookupOp::on_failure(Node& node, const RpcEntry& entry, const krpc::ErrorRe
 // Past its RTO a query may be lost: it is sent once more (KRPC never retransmits, a retry
 // is a new transaction), and the lookup asks another node meanwhile. Without this, one
 // datagram lost in 20 drops a live node from the result (5% loss: 90% of the true k
-// closest found, 99% with it); it costs a datagram per slow node.
+// closest found, 99% with it); it costs a datagram per slow node. When the retry is slow
+// too (or none was sent), the lookup stops waiting for that node (Lookup::abandon): a
+// dead node then holds a lookup two RTOs, not the hard timeout. Either query's reply is
+// still taken until the lookup ends.
 void LookupOp::on_soft_timeout(Node& node, const RpcEntry& entry, Time now) {
   if (phase_ != Phase::lookup) return;
   const bool first = std::none_of(retries_.begin(), retries_.end(),
                                   [&](const Retry& r) { return r.endpoint == entry.destination; });
+  bool retried = false;
   if (config(node).retry_slow_queries && first &&
       retries_.size() < config(node).lookup.max_requests &&
-      send(node, query_, entry.destination, entry.expected_id, now))
+      send(node, query_, entry.destination, entry.expected_id, now)) {
     retries_.push_back({entry.destination, 2});
+    retried = true;
+  }
   lookup_.on_soft_timeout(entry.destination);
+  if (!retried) lookup_.abandon(entry.destination);
   pump(node, now);
 }
 

@@ -460,6 +460,35 @@ TEST_F(NodeTest, PingOperationMatchesTheReplyAndTimesOut) {
   EXPECT_EQ(node->operations_in_progress(), 0u);
 }
 
+// A bootstrap node that refuses us (libtorrent answers "invalid node ID" to an id that
+// BEP 42 does not allow from our address) is named in the failure, with its error.
+TEST_F(NodeTest, BootstrapRefusedSaysWhy) {
+  std::optional<Result<std::size_t>> got;
+  const std::vector<net::Endpoint> seeds{ep(4)};
+  ASSERT_TRUE(node->bootstrap(seeds, t0,
+                              [&](Result<std::size_t> r, const OpStats&) { got = std::move(r); }));
+  Time now = t0;
+  for (int round = 0; round < 10 && !got; ++round) {
+    for (auto& sent : drain()) {
+      if (sent.message.kind() != krpc::Kind::query) continue;
+      krpc::Header h;
+      h.tid = sent.message.tid;
+      wire::Buffer out;
+      krpc::encode_error(h, 203, "invalid node ID", {}, out);
+      deliver(out.text(), sent.to, now);
+    }
+    if (auto next = node->next_timer()) now = std::max(now, *next);
+    node->on_timer(now);
+  }
+  ASSERT_TRUE(got);
+  ASSERT_FALSE(*got);
+  EXPECT_TRUE(got->error().is(ErrorKind::unreachable));
+  EXPECT_NE(
+      got->error().message().find("10.0.0.4:6881 refused with KRPC error 203 'invalid node ID'"),
+      std::string::npos)
+      << got->error().to_string();
+}
+
 TEST_F(NodeTest, OperationsFailAtOnceWithoutCallback) {
   NodeConfig c = base_config();
   c.max_operations = 1;

@@ -35,11 +35,14 @@
 namespace nexo::overlay {
 
 struct RttConfig {
-  // 100 ms floor: a KRPC reply leaves at once (no delayed ACK to wait out,
+  // 10 ms floor: a KRPC reply leaves at once (no delayed ACK to wait out,
   // unlike TCP's reason for RFC 6298's 1 s floor), so the floor only absorbs
   // a busy peer's scheduling delay; and a spurious soft timeout costs one
-  // extra query, not a retransmitted window. Loopback set-ups lower it.
-  Duration min_rto = std::chrono::milliseconds(100);
+  // extra query (and a lookup that stops waiting for a node whose retry is
+  // slow too), not a retransmitted window. On the Internet SRTT + 4 RTTVAR
+  // is above it anyway; on a LAN or loopback (round trips of microseconds)
+  // it is what a dead node costs a lookup: two RTOs (lookup.hpp's Done).
+  Duration min_rto = std::chrono::milliseconds(10);
   // 2 s ceiling: round trips beyond it are rare even over satellite links
   // (~0.6 s); waiting longer before asking another node only slows a lookup,
   // and the late reply is still taken.
