@@ -139,6 +139,10 @@ DatagramNode& Network::node(Slot slot) {
   return *existing(slot, "node").node;
 }
 
+const DatagramNode& Network::node(Slot slot) const {
+  return *existing(slot, "node").node;
+}
+
 net::Endpoint Network::address(Slot slot) const {
   check_slot(slot, "address");
   return address_of(slot, ports_[slot]);

@@ -178,6 +178,7 @@ class Network {
   Slot add(const Factory& make, std::uint16_t port = kDefaultPort);
   // The node at `slot` (alive or crashed). Throws on an unknown or removed slot.
   DatagramNode& node(Slot slot);
+  const DatagramNode& node(Slot slot) const;
   // The address of a slot handed out (any state). Throws on an unknown slot.
   net::Endpoint address(Slot slot) const;
   // The slot handed out with exactly this address (any state), if any.
