@@ -145,6 +145,13 @@ struct OverlaySimArgs {
   std::string plot;  // an SVG file to draw the run into
 };
 
+struct OverlaySuperArgs {
+  std::size_t peers = 400;
+  double nat = 0.6;        // the share behind a NAT
+  std::size_t crash = 6;   // super peers crashed (the most loaded)
+  std::uint64_t seed = 11;
+};
+
 const std::vector<std::string>& wire_format_names();
 const std::vector<std::string>& wire_example_names();
 
@@ -169,5 +176,6 @@ int overlay_put(const OverlayArgs& args);
 int overlay_get(const OverlayArgs& args);
 int overlay_node(const OverlayArgs& args);
 int overlay_sim(const OverlaySimArgs& args);
+int overlay_superpeers(const OverlaySuperArgs& args);
 
 }  // namespace nexo::tool

@@ -320,6 +320,33 @@ void add_overlay(CLI::App& app, nexo::tool::OverlayArgs& args, nexo::tool::Overl
   s->callback([&] { status = nexo::tool::overlay_sim(sim); });
 }
 
+// `nexo overlay superpeers`: the super-peer tier on the simulator (the chapter's Skype).
+void add_overlay_superpeers(CLI::App& app, nexo::tool::OverlaySuperArgs& args, int& status) {
+  CLI::App* overlay = app.get_subcommand("overlay");
+  CLI::App* s = overlay->add_subcommand(
+      "superpeers",
+      "run the super-peer tier on a simulated network (virtual time), as Skype's: peers join "
+      "one by one, a share behind NATs; reachable peers that stay up become super peers and "
+      "run the DHT, the others attach to one; every user is messaged by name (direct, or "
+      "relayed by the callee's super peer when it is behind a NAT); then the most loaded "
+      "super peers crash and their peers fail over. Ends with 'peers N, super peers S, "
+      "attached A/O, reached R/N (relayed V), failover F/C in p50 X s max Y s' and exits 1 "
+      "when anything failed");
+  s->add_option("--peers", args.peers, "how many peers")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{2}, std::size_t{20'000}));
+  s->add_option("--nat", args.nat, "the share of peers behind a NAT")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
+  s->add_option("--crash", args.crash, "how many super peers crash (the most loaded)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000}));
+  s->add_option("--seed", args.seed, "seed of every random draw (replayable)")
+      ->capture_default_str()
+      ->check(opt::count(0));
+  s->callback([&] { status = nexo::tool::overlay_superpeers(args); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -460,6 +487,8 @@ int main(int argc, char** argv) {
   nexo::tool::OverlayArgs overlay;
   nexo::tool::OverlaySimArgs overlay_sim;
   add_overlay(app, overlay, overlay_sim, status);
+  nexo::tool::OverlaySuperArgs overlay_super;
+  add_overlay_superpeers(app, overlay_super, status);
 
   nexo::tool::StatArgs stat;
   CLI::App* st = app.add_subcommand(
