@@ -1,0 +1,158 @@
+// For Scribe's tests: a simulated node that is a Node with a Scribe on it, recording what
+// it delivers, and a Group of them on sim::Network that grows by bootstrapping from slot 0
+// and answers by brute force what the tree should look like.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "nexo/overlay/node.hpp"
+#include "nexo/overlay/scribe.hpp"
+#include "nexo/overlay/sim_network.hpp"
+
+namespace nexo::overlay::scribe_test {
+
+using namespace std::chrono_literals;
+using sim::Slot;
+
+class ScribeHost final : public DatagramNode {
+ public:
+  ScribeHost(const net::Endpoint& self, Time now, const NodeConfig& node_config,
+             const ScribeConfig& scribe_config)
+      : node(self, now, node_config), scribe(node, scribe_config) {
+    scribe.on_deliver = [this](const Delivery& d) { got.push_back(d); };
+  }
+  void on_datagram(std::span<const std::byte> datagram, const net::Endpoint& from,
+                   Time now) override {
+    node.on_datagram(datagram, from, now);
+  }
+  void on_timer(Time now) override { node.on_timer(now); }
+  std::optional<Time> next_timer() const override { return node.next_timer(); }
+  bool poll_transmit(Bytes& out, net::Endpoint& to) override { return node.poll_transmit(out, to); }
+  // How many times (publisher id, sequence) was delivered here.
+  std::size_t count(const NodeId& publisher, std::int64_t sequence) const {
+    return static_cast<std::size_t>(std::count_if(got.begin(), got.end(), [&](const Delivery& d) {
+      return d.publisher.id == publisher && d.sequence == sequence;
+    }));
+  }
+
+  Node node;  // declared first: the Scribe goes first
+  Scribe scribe;
+  std::vector<Delivery> got;
+};
+
+class Group {
+ public:
+  explicit Group(std::uint64_t seed, double loss = 0) : net_({.seed = seed}), seed_(seed) {
+    net_.set_loss(loss);
+  }
+
+  NodeConfig node_config(Slot slot) const {
+    NodeConfig c;
+    c.seed = seed_ * 7919 + slot;
+    c.query_timeout = 1s;
+    c.max_operations = 1024;
+    c.rate_limit.rate = 0;  // a root answers many children
+    if (tune_node) tune_node(c);
+    return c;
+  }
+  sim::Factory factory() {
+    return [this](const net::Endpoint& self) {
+      const Slot slot = sim::slot_of(self.address()).value();
+      return std::make_unique<ScribeHost>(self, net_.now(), node_config(slot), scribe);
+    };
+  }
+  ScribeHost& host(Slot slot) { return static_cast<ScribeHost&>(net_.node(slot)); }
+  sim::Network& net() { return net_; }
+  bool alive(Slot s) const { return net_.state(s) == sim::NodeState::alive; }
+
+  // Adds n nodes, each bootstrapping from slot 0, `gap` apart; runs until all are done.
+  void grow(std::size_t n, Duration gap = 10ms) {
+    const Slot first = net_.add(factory());
+    std::size_t done = 0;
+    for (std::size_t i = 1; i < n; ++i) {
+      net_.schedule(net_.now() + i * gap, [&, first](sim::Network& net) {
+        const Slot slot = net.add(factory());
+        bootstrap(slot, first, [&] { ++done; });
+      });
+    }
+    ASSERT_TRUE(net_.run_until([&] { return done == n - 1; }, net_.now() + n * gap + 120s))
+        << done << " of " << n - 1 << " bootstraps done";
+    net_.run_for(10s);
+  }
+  void bootstrap(Slot slot, Slot from, std::function<void()> done = {}) {
+    const net::Endpoint seeds[] = {net_.address(from)};
+    auto started =
+        host(slot).node.bootstrap(seeds, net_.now(), [done](Result<std::size_t>, const OpStats&) {
+          if (done) done();
+        });
+    EXPECT_TRUE(started);
+    net_.kick(slot);
+  }
+
+  std::vector<Slot> live() const {
+    std::vector<Slot> slots;
+    for (Slot s = 0; s < net_.slots(); ++s)
+      if (alive(s)) slots.push_back(s);
+    return slots;
+  }
+  // The live node closest to `key`.
+  Slot closest(const NodeId& key) {
+    Slot best = sim::kNoSlot;
+    for (Slot s : live())
+      if (best == sim::kNoSlot || closer_to(key, host(s).node.id(), host(best).node.id())) best = s;
+    return best;
+  }
+  void join(Slot s, const std::string& topic) {
+    ASSERT_TRUE(host(s).scribe.join(topic, net_.now()));
+    net_.kick(s);
+  }
+  // Publishes from `s`; returns the sequence.
+  std::int64_t publish(Slot s, const std::string& topic, const std::string& text) {
+    auto seq = host(s).scribe.publish(topic, text, net_.now());
+    EXPECT_TRUE(seq) << seq.error().to_string();
+    net_.kick(s);
+    return seq ? *seq : -1;
+  }
+
+  // Shape of the tree of `key` over the live nodes.
+  struct Shape {
+    std::size_t in_tree = 0, roots = 0, max_children = 0, max_depth = 0, attached = 0;
+  };
+  Shape shape(const NodeId& key) {
+    Shape s;
+    for (Slot slot : live()) {
+      const Scribe& sc = host(slot).scribe;
+      if (!sc.in_tree(key)) continue;
+      ++s.in_tree;
+      s.roots += sc.is_root(key);
+      s.attached += sc.attached(key);
+      s.max_children = std::max(s.max_children, sc.children(key).size());
+      if (auto d = sc.depth(key)) s.max_depth = std::max(s.max_depth, *d);
+    }
+    return s;
+  }
+  // Every live member is in the tree with a parent, or is the one root; one root, the
+  // live node closest to the key.
+  bool converged(const NodeId& key, const std::vector<Slot>& members) {
+    for (Slot m : members)
+      if (alive(m) && !host(m).scribe.attached(key) && !host(m).scribe.is_root(key)) return false;
+    const Shape s = shape(key);
+    return s.roots == 1 && host(closest(key)).scribe.is_root(key);
+  }
+
+  ScribeConfig scribe;
+  std::function<void(NodeConfig&)> tune_node;
+
+ private:
+  sim::Network net_;
+  std::uint64_t seed_;
+};
+
+}  // namespace nexo::overlay::scribe_test
