@@ -13,6 +13,9 @@ namespace nexo::overlay {
 
 namespace bencode = wire::bencode;
 
+// How long a message the node had no room for waits (a round trip or so frees the room).
+constexpr Duration kDeferral = std::chrono::milliseconds(50);
+
 Scribe::Scribe(Node& node, ScribeConfig config)
     : node_(node), config_(config), alive_(std::make_shared<Scribe*>(this)) {
   if (config_.fanout == 0) config_.fanout = 1;
@@ -125,6 +128,33 @@ std::optional<std::size_t> Scribe::depth(const NodeId& key) const noexcept {
   return std::nullopt;
 }
 
+std::string Scribe::describe(const NodeId& key, Time now) const {
+  const Topic* t = find(key);
+  if (!t) return "not in the tree";
+  static constexpr const char* kStates[] = {"idle", "joining", "attached", "root"};
+  const auto ms = [&](Time at) {
+    return at == Time::max()
+               ? std::string("-")
+               : std::to_string(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(at - now).count()) +
+                     " ms";
+  };
+  std::string out = std::string(kStates[static_cast<int>(t->state)]) +
+                    (t->member ? ", member" : "") + ", " + std::to_string(t->children.size()) +
+                    " children, depth " + std::to_string(t->path.size());
+  if (t->parent) out += ", parent " + t->parent->endpoint.to_string();
+  if (t->state == Topic::State::joining)
+    out +=
+        ", candidates " + std::to_string(t->candidates.size()) + ", hops " +
+        std::to_string(t->hops) +
+        (t->join_target ? ", asking " + t->join_target->to_string() + " since " + ms(t->join_sent)
+                        : "") +
+        (t->lookup_running ? ", looking up" : "") + (t->looked ? ", looked" : "") +
+        (t->saw_closer ? ", saw closer" : "") + ", failed " + std::to_string(t->failed.size()) +
+        ", next try in " + ms(t->next_join);
+  return out;
+}
+
 // --- Queries.
 
 // One extension query; `done` runs once with the reply and the time it came, unless the
@@ -154,6 +184,10 @@ bool Scribe::send(const net::Endpoint& to, std::string method, bencode::Dict arg
 
 bool Scribe::answered(const Result<ExtensionReply>& reply) noexcept {
   return reply && std::holds_alternative<krpc::Response>(*reply);
+}
+
+bool Scribe::not_sent(const Result<ExtensionReply>& reply) noexcept {
+  return !reply && reply.error().kind() == ErrorKind::overloaded;
 }
 
 bool Scribe::refused(const Result<ExtensionReply>& reply) noexcept {
@@ -217,6 +251,16 @@ void Scribe::send_message(const NodeId& key, const net::Endpoint& to, const Mess
          Topic* topic = find(key);
          const bool neighbour = topic && (topic->is_parent(to) || topic->has_child(to));
          if (!neighbour) return;
+         if (not_sent(reply)) {
+           if (deferred_.size() >= config_.max_in_flight) {
+             ++counters_.send_dropped;
+             return;
+           }
+           ++counters_.deferred;
+           deferred_.push_back(
+               {at + kDeferral, key, to, std::make_unique<Message>(message), attempt});
+           return;
+         }
          if (!refused(reply) && attempt + 1 < config_.max_attempts)
            send_message(key, to, message, attempt + 1, at);
          else
@@ -230,7 +274,17 @@ void Scribe::route_publish(const NodeId& key, const Message& message, std::uint3
                            Time now) {
   const auto closer = closer_contacts(key, now);
   if (attempt >= closer.size() || attempt >= config_.max_attempts) {
-    ++counters_.no_route;
+    // Nobody closer to pass it to: this node is the rendezvous as far as it knows. It
+    // starts a tree holding the message; its root checks merge it with any other.
+    Topic* topic = find(key);
+    if (!topic) topic = create(key, now);
+    if (!topic) {
+      ++counters_.no_route;
+      return;
+    }
+    ++counters_.rendezvous;
+    if (topic->state == Topic::State::idle) start_join(*topic, now, false);
+    disseminate(*topic, message, nullptr, now);
     return;
   }
   ++counters_.forwarded;

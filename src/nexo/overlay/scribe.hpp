@@ -123,15 +123,18 @@ struct ScribeCounters {
   std::uint64_t loops_refused = 0;   // joins from our own ancestors refused
   std::uint64_t loops_detected = 0;  // heartbeats naming us in the path
   std::uint64_t hand_overs = 0;      // a root's join made us root
-  std::uint64_t rejoins = 0;         // parent lost (silent, failed, refused)
+  std::uint64_t rejoins = 0;         // parent lost (silent, failed, refused, a loop)
+  std::uint64_t parent_silent = 0;   // of those: no word for missed_beats intervals
   std::uint64_t became_root = 0;
   std::uint64_t root_moves = 0;        // a root that joined a closer node
   std::uint64_t children_dropped = 0;  // children that failed or said they were not
   std::uint64_t bad_arguments = 0;     // extension queries answered 203
   std::uint64_t not_in_tree = 0;       // messages or beats for a topic we are not in (201)
   std::uint64_t too_many_topics = 0;   // answered 202
-  std::uint64_t no_route = 0;          // publishes dropped: no tree and nobody closer
+  std::uint64_t no_route = 0;          // publishes dropped: no tree, nobody closer, no room
+  std::uint64_t rendezvous = 0;        // publishes this node held as the closest it knew
   std::uint64_t send_dropped = 0;      // over max_in_flight, or refused by the node
+  std::uint64_t deferred = 0;          // messages put off: the node had no room for them
 };
 
 class Scribe final : public NodeService {
@@ -170,6 +173,8 @@ class Scribe final : public NodeService {
   // The length of this node's path to the root (0: root; nullopt: not attached).
   std::optional<std::size_t> depth(const NodeId& key) const noexcept;
   std::size_t topic_count() const noexcept { return topics_.size(); }
+  // One line on this node's state in the tree of `key` (for tools and failing tests).
+  std::string describe(const NodeId& key, Time now) const;
   const ScribeCounters& counters() const noexcept { return counters_; }
   const ScribeConfig& config() const noexcept { return config_; }
   Node& node() noexcept { return node_; }
@@ -189,6 +194,9 @@ class Scribe final : public NodeService {
             Reply done);
   static bool answered(const Result<ExtensionReply>& reply) noexcept;
   static bool refused(const Result<ExtensionReply>& reply) noexcept;
+  // Not sent: the node's RpcTable was full for that destination (or in all); not the
+  // neighbour's fault.
+  static bool not_sent(const Result<ExtensionReply>& reply) noexcept;
   wire::bencode::Dict message_args(const NodeId& key, const Message& message) const;
   void disseminate(Topic& topic, const Message& message, const net::Endpoint* except, Time now);
   void send_message(const NodeId& key, const net::Endpoint& to, const Message& message,
@@ -229,8 +237,17 @@ class Scribe final : public NodeService {
   void leave_parent(Topic& topic, Time now);
   static Time topic_timer(const Topic& topic, const ScribeConfig& config) noexcept;
 
+  struct Deferred {
+    Time due;
+    NodeId key;
+    net::Endpoint to;
+    std::unique_ptr<Message> message;
+    std::uint32_t attempt;
+  };
+
   Node& node_;
   ScribeConfig config_;
+  std::deque<Deferred> deferred_;  // messages to resend once the node has room
   std::map<NodeId, std::unique_ptr<Topic>> topics_;
   std::shared_ptr<Scribe*> alive_;  // callbacks hold a weak_ptr: the Scribe may go first
   std::int64_t next_sequence_ = 0;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "nexo/overlay/node.hpp"
@@ -138,13 +139,52 @@ class Group {
     }
     return s;
   }
-  // Every live member is in the tree with a parent, or is the one root; one root, the
-  // live node closest to the key.
+  // Whether `s` reaches the root by its parent links, every node on the way alive and
+  // naming the next as its parent.
+  bool connected(const NodeId& key, Slot s) {
+    for (int hops = 0; hops < 64; ++hops) {
+      if (!alive(s)) return false;
+      const Scribe& sc = host(s).scribe;
+      if (sc.is_root(key)) return true;
+      auto parent = sc.parent(key);
+      if (!sc.attached(key) || !parent) return false;
+      auto next = net_.find(parent->endpoint);
+      if (!next) return false;
+      s = *next;
+    }
+    return false;  // a loop
+  }
+  // One root, the live node closest to the key, and every live member connected to it.
   bool converged(const NodeId& key, const std::vector<Slot>& members) {
+    if (!host(closest(key)).scribe.is_root(key)) return false;
     for (Slot m : members)
-      if (alive(m) && !host(m).scribe.attached(key) && !host(m).scribe.is_root(key)) return false;
-    const Shape s = shape(key);
-    return s.roots == 1 && host(closest(key)).scribe.is_root(key);
+      if (alive(m) && !connected(key, m)) return false;
+    return shape(key).roots == 1;
+  }
+  // Why `m` is not connected: its chain of parents, for a failing test.
+  std::string chain(const NodeId& key, Slot s) {
+    std::string out;
+    for (int hops = 0; hops < 16; ++hops) {
+      out += "slot " + std::to_string(s);
+      if (!alive(s)) return out + " (dead)";
+      const Scribe& sc = host(s).scribe;
+      out += " (" + sc.describe(key, net_.now()) + ", ops " +
+             std::to_string(host(s).node.operations_in_progress()) + ", queries " +
+             std::to_string(host(s).node.outstanding_queries()) + ", rejoins " +
+             std::to_string(sc.counters().rejoins) + " silent " +
+             std::to_string(sc.counters().parent_silent) + ", loops " +
+             std::to_string(sc.counters().loops_detected) + "/" +
+             std::to_string(sc.counters().loops_refused) + ", joins " +
+             std::to_string(sc.counters().joins_sent) + ", roots " +
+             std::to_string(sc.counters().became_root) + ")";
+      auto parent = sc.parent(key);
+      if (!parent) return out;
+      auto next = net_.find(parent->endpoint);
+      if (!next) return out + " -> ?";
+      out += " -> ";
+      s = *next;
+    }
+    return out + "...";
   }
 
   ScribeConfig scribe;

@@ -53,11 +53,16 @@ struct Scribe::Topic {
   std::uint64_t attempt = 0;  // replies to an older attempt are stale
   std::deque<NodeInfo> candidates;
   std::optional<net::Endpoint> join_target;  // the node asked now
+  Time join_sent{};                          // when
   std::uint32_t hops = 0;
   bool looked = false;          // this attempt has looked the key up
   bool lookup_running = false;  // a find_node (join or root check) is out
   bool saw_closer = false;      // this attempt met a node closer to the key than us
   bool root_join = false;       // we were root: flag our joins `r`
+  // Candidates that did not answer (and the parent just lost), skipped for the rest of
+  // this attempt: the routing table keeps a dead contact for a while, and without this
+  // every step would wait for it again. Cleared when a new attempt starts after join_retry.
+  std::vector<net::Endpoint> failed;
 
   std::deque<std::pair<NodeId, std::int64_t>> seen;
   std::deque<Message> history;
@@ -68,6 +73,9 @@ struct Scribe::Topic {
   }
   bool is_parent(const net::Endpoint& endpoint) const noexcept {
     return parent && parent->endpoint == endpoint;
+  }
+  bool has_failed(const net::Endpoint& endpoint) const noexcept {
+    return std::find(failed.begin(), failed.end(), endpoint) != failed.end();
   }
   bool has_seen(const NodeId& origin, std::int64_t sequence) const noexcept {
     return std::find(seen.begin(), seen.end(), std::pair(origin, sequence)) != seen.end();

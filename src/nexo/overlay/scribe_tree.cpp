@@ -11,6 +11,8 @@ namespace nexo::overlay {
 
 namespace bencode = wire::bencode;
 
+constexpr std::size_t kMaxFailed = 64;  // per topic
+
 // --- Timers.
 
 Time Scribe::topic_timer(const Topic& t, const ScribeConfig& config) noexcept {
@@ -28,11 +30,19 @@ std::optional<Time> Scribe::next_timer() const {
   Time next = Time::max();
   for (const auto& [key, topic] : topics_)
     next = std::min(next, topic_timer(*topic, config_));
+  if (!deferred_.empty()) next = std::min(next, deferred_.front().due);
   if (next == Time::max()) return std::nullopt;
   return next;
 }
 
 void Scribe::on_timer(Time now) {
+  // Deferred messages first (due in order: each waits the same kDeferral).
+  while (!deferred_.empty() && deferred_.front().due <= now) {
+    Deferred d = std::move(deferred_.front());
+    deferred_.pop_front();
+    if (const Topic* t = find(d.key); t && (t->is_parent(d.to) || t->has_child(d.to)))
+      send_message(d.key, d.to, *d.message, d.attempt, now);
+  }
   std::vector<NodeId> keys;
   keys.reserve(topics_.size());
   for (const auto& [key, topic] : topics_)
@@ -45,15 +55,24 @@ void Scribe::on_timer(Time now) {
       case Topic::State::attached:
         if (now >= t->heard_parent + config_.beat_interval * config_.missed_beats) {
           ++counters_.rejoins;
+          ++counters_.parent_silent;
           lose_parent(*t, now);
         }
         break;
       case Topic::State::root:
-        if (!t->lookup_running && now >= t->next_check) look_up(*t, now, true);
+        if (t->lookup_running || now < t->next_check) break;
+        if (!t->member && t->children.empty() &&
+            (t->history.empty() || t->history.back().at + config_.history_window < now)) {
+          prune(*t, now);  // a rendezvous nobody joined
+          break;
+        }
+        look_up(*t, now, true);
         break;
       case Topic::State::joining:
-        if (!t->join_target && !t->lookup_running && now >= t->next_join)
+        if (!t->join_target && !t->lookup_running && now >= t->next_join) {
+          t->failed.clear();  // a lost datagram is no death: ask them all again
           start_join(*t, now, t->root_join);
+        }
         break;
       case Topic::State::idle:
         break;
@@ -86,7 +105,8 @@ void Scribe::try_next(Topic& t, Time now) {
   while (!t.candidates.empty() && t.hops < config_.max_join_hops) {
     const NodeInfo to = t.candidates.front();
     t.candidates.pop_front();
-    if (to.endpoint == node_.endpoint() || to.id == node_.id()) continue;
+    if (to.endpoint == node_.endpoint() || to.id == node_.id() || t.has_failed(to.endpoint))
+      continue;
     ++t.hops;
     ++counters_.joins_sent;
     bencode::Dict args{{"k", t.key.to_byte_string()}};
@@ -101,6 +121,7 @@ void Scribe::try_next(Topic& t, Time now) {
       return;
     }
     t.join_target = to.endpoint;
+    t.join_sent = now;
     return;
   }
   if (!t.looked && t.hops < config_.max_join_hops) {
@@ -145,11 +166,11 @@ void Scribe::looked_up(const NodeId& key, std::uint64_t attempt,
   t->lookup_running = false;
   if (t->attempt != attempt || t->state != Topic::State::joining) return;
   if (result) {
-    for (const NodeInfo& n : *result) {
-      if (!closer_to(key, n.id, node_.id())) continue;
-      t->saw_closer = true;
-      t->candidates.push_back(n);
-    }
+    std::vector<NodeInfo> closer;
+    for (const NodeInfo& n : *result)
+      if (closer_to(key, n.id, node_.id())) closer.push_back(n);
+    if (!closer.empty()) t->saw_closer = true;
+    t->candidates.insert(t->candidates.begin(), closer.begin(), closer.end());
   } else {
     t->saw_closer = true;  // we cannot tell: do not claim the root on a failed lookup
   }
@@ -169,7 +190,15 @@ void Scribe::joined(const NodeId& key, const NodeInfo& to, std::uint64_t attempt
     return;
   }
   t->join_target.reset();
+  if (!reply && !not_sent(reply) && t->failed.size() < kMaxFailed) t->failed.push_back(to.endpoint);
   if (!response) {
+    // A candidate that did not answer hints at a stale routing table (churn): look the key
+    // up now; the lookup's answers (alive a moment ago) go first.
+    if (!reply && !not_sent(reply) && !t->looked && t->hops < config_.max_join_hops) {
+      t->looked = true;
+      if (!look_up(*t, now, false)) t->next_join = now + config_.join_retry;
+      return;
+    }
     try_next(*t, now);
     return;
   }
@@ -201,6 +230,7 @@ void Scribe::joined(const NodeId& key, const NodeInfo& to, std::uint64_t attempt
   t->heard_parent = now;
   t->root_join = false;
   t->candidates.clear();
+  t->failed.clear();
   catch_up(*t, to.endpoint, now);
 }
 
@@ -214,6 +244,7 @@ void Scribe::become_root(Topic& t, Time now) {
   t.candidates.clear();
   t.join_target.reset();
   t.root_join = false;
+  t.failed.clear();
   // A root that did not look the key up yet does so at once.
   t.next_check = t.looked ? now + config_.root_check_interval : now;
 }
@@ -271,6 +302,7 @@ void Scribe::beaten(const NodeId& key, const net::Endpoint& child, Result<Extens
     it->beat_failures = 0;
     return;
   }
+  if (not_sent(reply)) return;
   if (refused(reply) || ++it->beat_failures >= config_.beat_failures) remove_child(*t, child, now);
 }
 
@@ -286,6 +318,7 @@ void Scribe::neighbour_gone(const NodeId& key, const net::Endpoint& who, Time no
 }
 
 void Scribe::lose_parent(Topic& t, Time now) {
+  if (t.parent && t.failed.size() < kMaxFailed) t.failed.push_back(t.parent->endpoint);
   t.parent.reset();
   start_join(t, now, false);
 }
