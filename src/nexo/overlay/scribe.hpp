@@ -49,11 +49,14 @@
 // in the tree floods it along the tree: to its parent and children except the one it came
 // from (up to the root and down, without waiting for the root), each hop acknowledged by
 // the query's reply and sent up to max_attempts times. A publisher outside the tree routes
-// nexo_pub toward the key like a join; the first tree node on the route floods it. Each
-// node delivers and forwards a (publisher, sequence) once (the last seen_per_topic are
-// remembered). Each node keeps the last `history` messages (at most history_window old)
-// and sends them to a child it takes and to a parent it joins, so that a subtree cut off
-// by a crash gets what flowed while it re-joined (receivers deduplicate).
+// nexo_pub toward the key like a join; the first tree node on the route floods it; a node
+// on the route that knows nobody closer holds it as the root of a tree of its own (merged
+// with any other by the root checks; a root that is neither member nor parent forgets the
+// topic once its newest message is history_window old). Each node delivers and forwards a
+// (publisher, sequence) once (the last seen_per_topic are remembered). Each node keeps the last
+// `history` messages (at most history_window old) and sends them to a child it takes and to a
+// parent it joins, so that a subtree cut off by a crash gets what flowed while it re-joined
+// (receivers deduplicate).
 //
 // Leaving. A member that leaves stays as a forwarder while it has children; a node that
 // is neither member nor parent leaves its parent (nexo_leave), which prunes the branch.
@@ -62,8 +65,17 @@
 // answered with KRPC error 203 and counted; an unknown topic where one must be known is
 // 201; over max_topics, 202. Bounds: max_topics topics (joined or relayed); per topic
 // fanout children, path <= max_depth ids, history messages, seen_per_topic ids; queries
-// in flight <= max_in_flight (over it a send is dropped, counted). The node's own bounds
-// (rate limit, max_operations) come first.
+// in flight <= max_in_flight (over it a send is dropped, counted), messages waiting for
+// room in the node's RpcTable (8 queries per destination by default) <= max_in_flight.
+// The node's own bounds (rate limit, max_operations) come first. Memory per topic: about
+// history * (max_payload + 80) + seen_per_topic * 32 + fanout * 64 bytes at most (~50 KB
+// with the defaults), ~200 B when idle.
+//
+// Measured on the simulator (scribe_sim_test, RTT 20-300 ms, beat 1 s, 3 missed beats):
+// 300 members among 1,000 nodes form a tree of ~380 nodes, depth 2, built in 0.5 s; a
+// message costs ~5.6 datagrams per delivery (heartbeats and DHT upkeep included); after
+// a quarter of the nodes crash (the root among them) every live member is reconnected to
+// the new root within ~7 s (~9 s at 10,000 nodes).
 //
 // Thread contract: the node's (one thread, never reentrant). The Scribe must live no
 // longer than its node; it deregisters itself (its methods then answer 204) when destroyed.
