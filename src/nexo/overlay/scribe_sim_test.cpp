@@ -119,6 +119,13 @@ class ScribeSim {
         most = std::max(most, g.host(s).scribe.children(key).size());
     return most;
   }
+  // Message queries sent (nexo_msg, nexo_pub, retries included) by every node.
+  std::uint64_t forwarded() {
+    std::uint64_t n = 0;
+    for (Slot s = 0; s < g.net().slots(); ++s)
+      if (g.net().state(s) != sim::NodeState::removed) n += g.host(s).scribe.counters().forwarded;
+    return n;
+  }
   std::uint64_t deliveries() {
     std::uint64_t n = 0;
     for (Slot s = 0; s < g.net().slots(); ++s)
@@ -149,6 +156,7 @@ void delivers_and_repairs(std::size_t nodes, std::size_t members, std::uint64_t 
 
   const auto before = sim.g.net().counters().sent;
   const auto delivered_before = sim.deliveries();
+  const auto forwarded_before = sim.forwarded();
   const Time window = sim.g.net().now();
   sim.publish(10, 200ms);
   sim.g.net().run_for(10s);
@@ -157,10 +165,12 @@ void delivers_and_repairs(std::size_t nodes, std::size_t members, std::uint64_t 
   const double delivered = static_cast<double>(sim.deliveries() - delivered_before);
   std::printf(
       "10 publishes: %.0f deliveries, %.2f datagrams per delivered message "
-      "(all traffic over %.0f s, heartbeats and the DHT's included)\n",
+      "(all traffic over %.0f s, heartbeats and the DHT's included; the messages' own queries "
+      "and replies: %.2f)\n",
       delivered,
       static_cast<double>(sim.g.net().counters().sent - before) / std::max(delivered, 1.0),
-      seconds(sim.g.net().now() - window));
+      seconds(sim.g.net().now() - window),
+      2.0 * static_cast<double>(sim.forwarded() - forwarded_before) / std::max(delivered, 1.0));
   EXPECT_LE(sim.max_children(), sim.g.scribe.fanout);
 
   // A quarter of the nodes crash: the root, interior tree nodes, and random others.
