@@ -3,11 +3,11 @@
 // reach every live member exactly once (checked by brute force over the live members);
 // a quarter of the nodes crash, the root and interior tree nodes among them, the tree
 // repairs, and the next publishes reach every live member; the same at 5% loss; and under
-// continuous churn (mean lifetime 30 s) at least 99% of the members alive through a
-// message's dissemination window get it (95% in the sanitizer builds' 100 nodes; see the
-// test for what the rest miss). No node ever holds
-// more children than the fan-out cap. Prints the tree's depth, datagrams per delivered message and
-// the repair time; asserts only logical outcomes. Deterministic for its seeds.
+// continuous churn (mean lifetime 30 s) every member alive through a message's
+// dissemination window gets it (95% of them in the sanitizer builds' 100 nodes; see the
+// test for why). No node ever holds more children than the fan-out cap. Prints the tree's
+// depth, datagrams per delivered message and the repair time; asserts only logical
+// outcomes. Deterministic for its seeds.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +39,7 @@ constexpr std::size_t kNodes = 1000;
 constexpr std::size_t kMembers = 300;
 constexpr std::size_t kLossNodes = 300;
 constexpr std::size_t kChurnNodes = 500;
-constexpr std::size_t kChurnMissPercent = 1;
+constexpr std::size_t kChurnMissPercent = 0;
 #endif
 
 constexpr const char* kTopic = "sim/news";
@@ -261,6 +261,10 @@ TEST(ScribeSim, DeliversAtFivePercentLoss) {
 // when it was published and stays alive for its dissemination window.
 TEST(ScribeSim, DeliversUnderChurn) {
   ScribeSim sim(27);
+  // A subtree cut off gets what it missed from its new parent's history: at one message a
+  // second, 32 cover the 30 s window (with the default 16, 2 of 746 deliveries were missed
+  // at 500 nodes: subtrees cut off for longer than 16 messages).
+  sim.g.scribe.history = 32;
   sim.g.tune_node = [](NodeConfig& c) {
     c.routing.good_for = 30s;
     c.routing.bad_after_failures = 1;
@@ -319,12 +323,11 @@ TEST(ScribeSim, DeliversUnderChurn) {
       kChurnNodes, static_cast<unsigned long long>(churn.deaths()), expected, missed, duplicated);
   EXPECT_GT(churn.deaths(), kChurnNodes / 2);
   EXPECT_GT(expected, 0u);
-  // Not every one: a subtree whose parent died learns it only after missed_beats
-  // intervals, and gets what flowed meanwhile from its new parent's history (16
-  // messages, 30 s); a subtree cut off twice in a row may miss one, and a message whose
-  // only holder died (a rendezvous nobody had joined yet, a fragment that died whole) is
-  // lost. Measured: 2 of 746 missed at 500 nodes (~17 deaths a second); 7 of 226 at 100
-  // nodes (one message lost by a fragment). At least 99% (95% with 100 nodes).
+  // Every one at 500 nodes. With 100 (the sanitizer builds) the same churn replaces a
+  // larger share of the tree at once: 7 of 226 deliveries were missed, all of one message,
+  // by members still re-joining 36 s later, past the history window (how that message was
+  // confined is not pinned down: a holder that died before anyone joined it would do it).
+  // Measured: 0 of 746 at 500 nodes (2 with history 16). So: none, or at most 5% at 100.
   EXPECT_LE(missed * 100, expected * kChurnMissPercent);
   EXPECT_EQ(duplicated, 0u);
   EXPECT_LE(sim.max_children(), sim.g.scribe.fanout);
