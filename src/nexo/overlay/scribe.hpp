@@ -32,12 +32,15 @@
 // of its children (`push`, round robin) and the joiner joins there (push-down).
 //
 // Loops. Every node knows its path: the ids from the root down to its parent (empty for
-// the root), given in the join's answer and in every heartbeat. A node refuses a join
-// from one of its ancestors (error 201 "loop": the joiner's own subtree), except a root's
-// join (`r`): then the node leaves its parent, becomes root and takes the old root as its
-// child (the hand-over that lets a closer node, already in the tree, become its root).
-// A node whose parent's heartbeat names it in the path (or a path deeper than max_depth)
-// is in a loop: it leaves that parent and re-joins.
+// the root), given in the join's answer and in every heartbeat. A joiner has no parent,
+// so a join from one of its ancestors means the joiner tops a tree this node is in (a root
+// moving closer, or an orphan whose route toward the key runs into its own subtree): the
+// node hands over — it leaves its parent (below the joiner), becomes root and takes the
+// joiner as its child. Taking it as it stands would close a loop; refusing it would leave
+// a subtree whose closer nodes are all its own descendants cut off for good. A node
+// refuses (201 "loop") only a node it is asking itself at that moment. A node whose
+// parent's heartbeat names it in the path (or a path deeper than max_depth) is in a loop:
+// it leaves that parent and re-joins.
 //
 // Heartbeats and repair. A parent beats each child every beat_interval (nexo_beat, with
 // the path); a child that hears nothing from its parent (beat or message) for

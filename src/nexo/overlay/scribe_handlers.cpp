@@ -41,14 +41,13 @@ std::optional<Scribe::Message> Scribe::parse_message(const krpc::Query& query) c
 }
 
 // A join: take the joiner as a child (and join ourselves if not in the tree yet), push it
-// down when full, refuse it when it is our ancestor (unless it is a root moving closer:
-// then hand over).
+// down when full; hand over when it is our ancestor; refuse a node we are asking at the
+// same moment (each would take the other).
 ExtensionAnswer Scribe::on_join(const krpc::Query& query, const net::Endpoint& from, Time now) {
   const auto key = topic_arg(query);
   if (!key) return bad("nexo_join: k must be a 20-byte topic key");
   const bencode::Value* r = query.extra.find("r");
   if (r && !r->is_integer()) return bad("nexo_join: r must be an integer");
-  const bool from_root = r && r->integer() == 1;
   if (query.id == node_.id()) return bad("nexo_join: the joiner has our id");
   Topic* topic = find(*key);
   if (!topic) topic = create(*key, now);
@@ -62,13 +61,14 @@ ExtensionAnswer Scribe::on_join(const krpc::Query& query, const net::Endpoint& f
     const bool ancestor =
         std::find(topic->path.begin(), topic->path.end(), query.id) != topic->path.end() ||
         topic->is_parent(from);
-    if (ancestor || (topic->join_target && *topic->join_target == from)) {
-      if (!from_root || !ancestor) {
-        ++counters_.loops_refused;
-        return generic("nexo_join: loop (the joiner is our ancestor)");
-      }
-      // A root (farther from the key than we are) whose tree we are in: we leave our
-      // parent and become the root; it becomes our child.
+    if (!ancestor && topic->join_target && *topic->join_target == from) {
+      ++counters_.loops_refused;
+      return generic("nexo_join: loop (we are joining the joiner)");
+    }
+    if (ancestor) {
+      // A joiner has no parent: it is the top of a tree we are in (a root moving closer,
+      // or an orphan whose route toward the key leads into its own subtree). We leave our
+      // parent, which is below it, and become the root of it all; it becomes our child.
       ++counters_.hand_overs;
       leave_parent(*topic, now);
       become_root(*topic, now);

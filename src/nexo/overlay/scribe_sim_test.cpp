@@ -3,11 +3,11 @@
 // reach every live member exactly once (checked by brute force over the live members);
 // a quarter of the nodes crash, the root and interior tree nodes among them, the tree
 // repairs, and the next publishes reach every live member; the same at 5% loss; and under
-// continuous churn (mean lifetime 30 s) every member alive through a message's
-// dissemination window gets it (95% of them in the sanitizer builds' 100 nodes; see the
-// test for why). No node ever holds more children than the fan-out cap. Prints the tree's
-// depth, datagrams per delivered message and the repair time; asserts only logical
-// outcomes. Deterministic for its seeds.
+// continuous churn (mean lifetime 30 s) at least 95% of the (member, message) pairs
+// alive through the message's dissemination window are delivered (not all: see the
+// test). No node ever holds more children than the fan-out cap. Prints the tree's depth,
+// datagrams per delivered message and the repair time; asserts only logical outcomes.
+// Deterministic for its seeds (SCRIBE_SIM_SEED=N shifts them).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,18 +28,17 @@ using namespace std::chrono_literals;
 using scribe_test::Group;
 using sim::Slot;
 
+constexpr std::size_t kChurnMissPercent = 5;
 #ifdef NEXO_SANITIZED
 constexpr std::size_t kNodes = 150;
 constexpr std::size_t kMembers = 50;
 constexpr std::size_t kLossNodes = 100;
 constexpr std::size_t kChurnNodes = 100;
-constexpr std::size_t kChurnMissPercent = 5;
 #else
 constexpr std::size_t kNodes = 1000;
 constexpr std::size_t kMembers = 300;
 constexpr std::size_t kLossNodes = 300;
 constexpr std::size_t kChurnNodes = 500;
-constexpr std::size_t kChurnMissPercent = 0;
 #endif
 
 constexpr const char* kTopic = "sim/news";
@@ -56,7 +55,13 @@ double seconds(Duration d) {
 
 class ScribeSim {
  public:
-  ScribeSim(std::uint64_t seed, double loss = 0) : g(seed, loss), rng(seed * 31 + 1) {
+  // SCRIBE_SIM_SEED=N in the environment shifts every seed by N (other runs, same checks).
+  static std::uint64_t shifted(std::uint64_t seed) {
+    const char* shift = std::getenv("SCRIBE_SIM_SEED");
+    return seed + (shift ? std::strtoull(shift, nullptr, 10) : 0);
+  }
+  ScribeSim(std::uint64_t seed, double loss = 0)
+      : g(shifted(seed), loss), rng(shifted(seed) * 31 + 1) {
     g.scribe.beat_interval = 1s;
     g.scribe.root_check_interval = 5s;
   }
@@ -278,7 +283,8 @@ TEST(ScribeSim, DeliversUnderChurn) {
   std::map<Slot, Time> joined;  // member -> when it called join
   for (Slot m : sim.members)
     joined[m] = sim.g.net().now();
-  sim::Churn churn(sim.g.net(), {.mean_lifetime = 30s, .seed = 29}, sim.g.factory());
+  sim::Churn churn(sim.g.net(), {.mean_lifetime = 30s, .seed = ScribeSim::shifted(29)},
+                   sim.g.factory());
   churn.on_replace = [&](Slot gone, Slot born) {
     sim.g.bootstrap(born, sim.random_live());
     if (joined.count(gone)) {
@@ -323,11 +329,12 @@ TEST(ScribeSim, DeliversUnderChurn) {
       kChurnNodes, static_cast<unsigned long long>(churn.deaths()), expected, missed, duplicated);
   EXPECT_GT(churn.deaths(), kChurnNodes / 2);
   EXPECT_GT(expected, 0u);
-  // Every one at 500 nodes. With 100 (the sanitizer builds) the same churn replaces a
-  // larger share of the tree at once: 7 of 226 deliveries were missed, all of one message,
-  // by members still re-joining 36 s later, past the history window (how that message was
-  // confined is not pinned down: a holder that died before anyone joined it would do it).
-  // Measured: 0 of 746 at 500 nodes (2 with history 16). So: none, or at most 5% at 100.
+  // Not every one. At this churn the whole population is replaced every 30 s or so; the
+  // tree keeps splitting (roots and interior nodes die, routing tables go stale) and a
+  // fragment that takes longer than the history window to merge back misses the messages
+  // that flowed in the rest meanwhile (whole messages). Measured at 500 nodes: 0 of 746
+  // missed for this seed; with SCRIBE_SIM_SEED=1..9, 0.6-4.4% missed, and 9.2% for 7; at
+  // 100 nodes 7 of 226 (3.1%). Asserted for these seeds: at most 5%, and no duplicate.
   EXPECT_LE(missed * 100, expected * kChurnMissPercent);
   EXPECT_EQ(duplicated, 0u);
   EXPECT_LE(sim.max_children(), sim.g.scribe.fanout);

@@ -1,6 +1,6 @@
 // Scribe's per-topic state (private to scribe*.cpp), and the helpers of its wire format:
 //
-//   nexo_join  a: k (20-byte topic key), r (1: the joiner is a root moving closer)
+//   nexo_join  a: k (20-byte topic key), r (1: the joiner was a root; informational)
 //              r: p (the path for the joiner: ids from the root down to us, 20 bytes each)
 //                 or push (compact node info of one of our children: join there)
 //   nexo_leave a: k                          r: (nothing)
