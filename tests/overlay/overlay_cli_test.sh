@@ -4,7 +4,10 @@
 #     from one process and `nexo overlay get` from another find each other through it;
 #   - a get of an absent key exits 1 with "no node holds <key> (asked N nodes)";
 #   - a malformed key is a usage error (exit 2) naming it;
-#   - the node's prompt: put, get, lookup, join, stats, quit;
+#   - overlay multicast between three nodes: two join a topic; node A (not a member)
+#     publishes and each member prints "[news] TEXT (from 127.0.0.1:PORT)" once; a member
+#     publishes and the other member gets it;
+#   - the node's prompt: put, get, lookup, join, publish, stats, quit;
 #   - `nexo overlay sim --nodes 200 --lookups 100 --seed 1` ends with the summary line,
 #     success 100%, and --plot writes an SVG.
 set -uo pipefail
@@ -12,9 +15,13 @@ nexo=${1:?usage: overlay_cli_test.sh PATH/TO/nexo}
 scale=${NEXO_TIMEOUT_SCALE:-1}
 work=$(mktemp -d)
 node_pid=""
+b_pid=""
+c_pid=""
 cleanup() {
-  exec 3>&- 2>/dev/null
+  exec 3>&- 4>&- 5>&- 2>/dev/null
   [[ -n $node_pid ]] && kill "$node_pid" 2>/dev/null
+  [[ -n $b_pid ]] && kill "$b_pid" 2>/dev/null
+  [[ -n $c_pid ]] && kill "$c_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -68,6 +75,56 @@ out=$(timeout $((10 * scale)) "$nexo" overlay put x --bootstrap nocolon 2>"$work
 [[ $rc -eq 2 && $(cat "$work/bad.err") == *"--bootstrap"* ]] && pass "a malformed --bootstrap is a usage error" \
   || fail "overlay put --bootstrap nocolon: exit $rc, stderr $(cat "$work/bad.err")"
 
+# Overlay multicast: nodes B and C join "news"; A publishes until both print a message
+# (the tree forms within a few round trips), then C publishes to B.
+# wait_for FILE REGEX: polls FILE every 50 ms for a line matching REGEX, 10 s at most.
+wait_for() {
+  local i
+  for i in $(seq 1 $((200 * scale))); do
+    grep -qE "$2" "$1" && return 0
+    read -rt 0.05 <> <(:) || true
+  done
+  return 1
+}
+mkfifo "$work/b.in" "$work/c.in"
+"$nexo" overlay node --port 0 --bootstrap "127.0.0.1:$port" <"$work/b.in" >"$work/b.out" 2>"$work/b.err" &
+b_pid=$!
+exec 4>"$work/b.in"
+"$nexo" overlay node --port 0 --bootstrap "127.0.0.1:$port" <"$work/c.in" >"$work/c.out" 2>"$work/c.err" &
+c_pid=$!
+exec 5>"$work/c.in"
+if wait_for "$work/b.out" '^bootstrapped from ' && wait_for "$work/c.out" '^bootstrapped from '; then
+  pass "two more nodes bootstrap from the first"
+else fail "nodes B and C did not bootstrap: $(cat "$work/b.out" "$work/b.err" "$work/c.out" "$work/c.err")"; fi
+c_port=$(sed -n 's/^node 127\.0\.0\.1:\([0-9]*\) id .*/\1/p' "$work/c.out")
+printf 'join news\n' >&4
+printf 'join news\n' >&5
+wait_for "$work/b.out" '^joined news$' && wait_for "$work/c.out" '^joined news$' \
+  && pass "node prompt: join news" || fail "join news: $(cat "$work/b.out" "$work/c.out")"
+from_a="^\\[news\\] hello multicast [0-9]+ \\(from 127\\.0\\.0\\.1:$port\\)\$"
+for i in $(seq 1 $((50 * scale))); do
+  printf 'publish news hello multicast %d\n' "$i" >&3
+  read -rt 0.2 <> <(:) || true
+  grep -qE "$from_a" "$work/b.out" && grep -qE "$from_a" "$work/c.out" && break
+done
+if grep -qE "$from_a" "$work/b.out" && grep -qE "$from_a" "$work/c.out"; then
+  pass "a publish from a non-member reaches both members: $(grep -m1 -E "$from_a" "$work/b.out")"
+else fail "multicast from A: B: $(cat "$work/b.out"), C: $(cat "$work/c.out")"; fi
+dups=$( (grep -E '^\[news\]' "$work/b.out" | sort | uniq -d; grep -E '^\[news\]' "$work/c.out" | sort | uniq -d) )
+[[ -z $dups ]] && pass "each member prints each message once" || fail "printed twice: $dups"
+printf 'publish news from c\n' >&5
+from_c="^\\[news\\] from c \\(from 127\\.0\\.0\\.1:$c_port\\)\$"
+wait_for "$work/b.out" "$from_c" && pass "a member's publish reaches the other member" \
+  || fail "multicast from C: $(cat "$work/b.out")"
+printf 'quit\n' >&4
+printf 'quit\n' >&5
+exec 4>&- 5>&-
+wait "$b_pid"; rc_b=$?
+wait "$c_pid"; rc_c=$?
+b_pid=""
+c_pid=""
+[[ $rc_b -eq 0 && $rc_c -eq 0 ]] && pass "nodes B and C exit 0" || fail "B exit $rc_b, C exit $rc_c"
+
 # The node's prompt (its answers go to node.out, after the start line).
 printf 'get %s\nlookup %s\njoin news\npublish news hi\nstats\nquit\n' "$key" "$absent" >&3
 exec 3>&-
@@ -78,9 +135,10 @@ node_pid=""
 grep -qx "hello, overlay" "$work/node.out" && pass "node prompt: get" || fail "node prompt get: $(cat "$work/node.out")"
 grep -qE '^[0-9]+ closest \([0-9]+ rounds, [0-9]+ datagrams\):$' "$work/node.out" && pass "node prompt: lookup" \
   || fail "node prompt lookup: $(cat "$work/node.out")"
-[[ $(grep -c '^join/publish: overlay multicast is not in this build yet$' "$work/node.out") -eq 2 ]] \
-  && pass "node prompt: join and publish say they are not there" || fail "node prompt join: $(cat "$work/node.out")"
+grep -qx 'joined news' "$work/node.out" && grep -qE '^published to news \(sequence [0-9]+\)$' "$work/node.out" \
+  && pass "node prompt: join and publish answer" || fail "node prompt join: $(cat "$work/node.out")"
 grep -qE '^routing table [0-9]+ contacts in [0-9]+ buckets .*items stored 1,' "$work/node.out" \
+  && grep -qE '^multicast: topics [0-9]+, published [0-9]+' "$work/node.out" \
   && pass "node prompt: stats" || fail "node prompt stats: $(cat "$work/node.out")"
 
 # The simulator.

@@ -275,7 +275,8 @@ void add_overlay(CLI::App& app, nexo::tool::OverlayArgs& args, nexo::tool::Overl
   CLI::App* node = overlay->add_subcommand(
       "node",
       "run a DHT node: prints 'node ADDRESS id HEX', then takes commands on standard input: "
-      "put TEXT, get KEY, lookup KEY (the k closest nodes), join TOPIC, publish TOPIC TEXT, "
+      "put TEXT, get KEY, lookup KEY (the k closest nodes), join TOPIC, leave TOPIC, "
+      "publish TOPIC TEXT (overlay multicast: a member prints '[TOPIC] TEXT (from HOST:PORT)'), "
       "stats, quit (or end of input)");
   node->add_option("--port", args.port, "UDP port (0: any free port, printed)")
       ->capture_default_str()

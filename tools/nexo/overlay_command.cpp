@@ -8,7 +8,10 @@
 //     when no node holds it, exit 1 and "nexo overlay get: no node holds KEY (asked N
 //     nodes)" on stderr. A KEY that is not 40 hex digits is a usage error (exit 2).
 //   - node: prints "node ADDRESS id HEX" on stdout at start, then reads commands from
-//     stdin (put, get, lookup, join, publish, stats, quit) until quit or end of input.
+//     stdin (put, get, lookup, join, leave, publish, stats, quit) until quit or end of
+//     input. Overlay multicast (overlay::Scribe): "join TOPIC" answers "joined TOPIC",
+//     "publish TOPIC TEXT" answers "published to TOPIC (sequence N)", and each message of
+//     a joined topic prints one line "[TOPIC] TEXT (from HOST:PORT)" when it arrives.
 // The simulator (nexo overlay sim) is in overlay_sim_command.cpp.
 #include <poll.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include "commands.hpp"
 #include "nexo/overlay/bep42.hpp"
 #include "nexo/overlay/node.hpp"
+#include "nexo/overlay/scribe.hpp"
 #include "nexo/overlay/udp_host.hpp"
 #include "options.hpp"
 #include "terminal_text.hpp"
@@ -199,8 +203,9 @@ int overlay_get(const OverlayArgs& args) {
 
 namespace {
 
-void print_stats(Node& node) {
+void print_stats(Node& node, const overlay::Scribe& scribe) {
   const auto& c = node.counters();
+  const auto& m = scribe.counters();
   std::cout << "routing table " << node.routing_table().size() << " contacts in "
             << node.routing_table().bucket_count() << " buckets ("
             << node.routing_table().replacement_count() << " replacements), items stored "
@@ -212,11 +217,44 @@ void print_stats(Node& node) {
             << ", wrong source " << c.wrong_source << ", bep42 rejected " << c.bep42_rejected
             << "\nmaintenance: refreshes " << c.refreshes << ", eviction pings " << c.eviction_pings
             << ", verification pings " << c.verification_pings << ", republished " << c.republished
-            << ", replications " << c.replications << std::endl;
+            << ", replications " << c.replications << "\nmulticast: topics " << scribe.topic_count()
+            << ", published " << m.published << ", delivered " << m.delivered << ", duplicates "
+            << m.duplicates << ", forwarded " << m.forwarded << ", children taken "
+            << m.children_taken << ", push-downs " << m.push_downs << ", re-joins " << m.rejoins
+            << ", bad arguments " << m.bad_arguments << std::endl;
+}
+
+// join TOPIC, leave TOPIC, publish TOPIC TEXT.
+void multicast_command(Host& host, overlay::Scribe& scribe, const std::string& word,
+                       const std::string& rest) {
+  std::istringstream in(rest);
+  std::string topic;
+  in >> topic;
+  std::string text;
+  std::getline(in >> std::ws, text);
+  if (topic.empty() || (word == "publish" && text.empty())) {
+    std::cout << "usage: " << word << (word == "publish" ? " TOPIC TEXT" : " TOPIC") << std::endl;
+    return;
+  }
+  if (word == "publish") {
+    auto seq = scribe.publish(topic, text, Clock::now());
+    if (seq)
+      std::cout << "published to " << printable(topic) << " (sequence " << *seq << ")" << std::endl;
+    else
+      std::cout << "publish failed: " << printable(seq.error().message()) << std::endl;
+  } else {
+    auto done =
+        word == "join" ? scribe.join(topic, Clock::now()) : scribe.leave(topic, Clock::now());
+    if (done)
+      std::cout << (word == "join" ? "joined " : "left ") << printable(topic) << std::endl;
+    else
+      std::cout << word << " failed: " << printable(done.error().message()) << std::endl;
+  }
+  host.kick();
 }
 
 // One line of the prompt. False: quit.
-bool node_command(Host& host, const std::string& line) {
+bool node_command(Host& host, overlay::Scribe& scribe, const std::string& line) {
   std::istringstream in(line);
   std::string word;
   in >> word;
@@ -264,13 +302,13 @@ bool node_command(Host& host, const std::string& line) {
       for (const auto& info : *found)
         std::cout << "  " << info.id.to_hex() << " " << info.endpoint.to_string() << std::endl;
     }
-  } else if (word == "join" || word == "publish") {
-    std::cout << "join/publish: overlay multicast is not in this build yet" << std::endl;
+  } else if (word == "join" || word == "leave" || word == "publish") {
+    multicast_command(host, scribe, word, rest);
   } else if (word == "stats") {
-    print_stats(host.node());
+    print_stats(host.node(), scribe);
   } else {
-    std::cout << "commands: put TEXT, get KEY, lookup KEY, join TOPIC, publish TOPIC TEXT, "
-                 "stats, quit"
+    std::cout << "commands: put TEXT, get KEY, lookup KEY, join TOPIC, leave TOPIC, "
+                 "publish TOPIC TEXT, stats, quit"
               << std::endl;
   }
   return true;
@@ -302,6 +340,12 @@ int overlay_node(const OverlayArgs& args) {
   auto host = Host::open(net::Endpoint(*bind, static_cast<std::uint16_t>(args.port)), config);
   if (!host) return report_failure(kCommand, host.error().message());
   Host& h = **host;
+  // Overlay multicast on the node (destroyed before it: declared after the host).
+  overlay::Scribe scribe(h.node());
+  scribe.on_deliver = [](const overlay::Delivery& d) {
+    std::cout << "[" << printable(d.topic) << "] " << printable(d.payload) << " (from "
+              << d.publisher.endpoint.to_string() << ")" << std::endl;
+  };
   std::cout << "node " << h.address().to_string() << " id " << h.node().id().to_hex() << std::endl;
   if (seed) {
     auto joined = h.bootstrap(*seed);
@@ -328,14 +372,14 @@ int overlay_node(const OverlayArgs& args) {
         std::string line = pending.substr(0, eol);
         pending.erase(0, eol + 1);
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!node_command(h, line)) return 0;
+        if (!node_command(h, scribe, line)) return 0;
       }
       if (pending.size() > 65536) pending.clear();  // a line without end: dropped
       continue;
     }
     h.loop().run_once(20ms);
   }
-  if (!pending.empty()) node_command(h, pending);
+  if (!pending.empty()) node_command(h, scribe, pending);
   return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "nexo/net/data_stream.hpp"
 #include "nexo/net/multicast_socket.hpp"
 #include "nexo/overlay/node.hpp"
+#include "nexo/overlay/scribe.hpp"
 #include "nexo/overlay/udp_host.hpp"
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/remote_ref.hpp"
@@ -619,6 +620,46 @@ void overlay_network() {
     }
   show("nodes crashed", std::to_string(killed) + " of " + std::to_string(kNodes));
   get(30, "node 30 gets it again");
+
+  say("");
+  say("Multicast where IP multicast is not available (Scribe): a topic's key (SHA-1 of its name)");
+  say("names a rendezvous node, the live node closest to it; joins routed toward it build a tree");
+  say("(a full node passes joiners to its children), and messages flow along the tree:");
+  std::vector<std::string> heard;
+  std::vector<std::unique_ptr<overlay::Scribe>> scribes(kNodes);  // destroyed before the nodes
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    if (!host.alive(slots[i])) continue;
+    scribes[i] = std::make_unique<overlay::Scribe>(node(i));
+    scribes[i]->on_deliver = [&heard, i](const overlay::Delivery& d) {
+      heard.push_back("node " + std::to_string(i) + " got \"" + d.payload + "\"");
+    };
+  }
+  const std::size_t members[] = {3, 12, 20, 33, 45};
+  for (std::size_t m : members) {
+    check(scribes[m]->join("tour/news", overlay::Clock::now()), "join");
+    host.kick(slots[m]);
+  }
+  const overlay::NodeId topic = overlay::Scribe::topic_key("tour/news");
+  run_loop(
+      *loop,
+      [&] {
+        return std::all_of(std::begin(members), std::end(members), [&](std::size_t m) {
+          return scribes[m]->attached(topic) || scribes[m]->is_root(topic);
+        });
+      },
+      "the multicast tree");
+  std::size_t in_tree = 0;
+  for (const auto& s : scribes)
+    in_tree += s && s->in_tree(topic);
+  show("nodes 3, 12, 20, 33, 45 join \"tour/news\"",
+       std::to_string(in_tree) + " nodes in its tree");
+  check(scribes[30]->publish("tour/news", "hello, members", overlay::Clock::now()), "publish");
+  host.kick(slots[30]);
+  run_loop(
+      *loop, [&] { return heard.size() == std::size(members); }, "the multicast delivery");
+  show("node 30 (no member) publishes", "\"hello, members\"");
+  for (const auto& line : heard)
+    show("   delivered", line);
 }
 
 int tour() {
