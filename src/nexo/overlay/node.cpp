@@ -318,7 +318,12 @@ void Node::complete_finished() {
     }
     std::unique_ptr<Operation> op = std::move(operations_[i]);
     operations_.erase(operations_.begin() + static_cast<std::ptrdiff_t>(i));
-    rpcs_.cancel_owner(op->id);
+    // Its queries still outstanding (a lookup that stopped waiting for a slow or dead
+    // node, requests in flight beyond the k closest) live on to their hard deadline: a
+    // late reply still counts for the routing table, and a dead node is still marked
+    // failed there. Cancelling them left dead contacts good forever once lookups stopped
+    // waiting for them (Lookup::abandon).
+    rpcs_.detach_owner(op->id);
     op->complete(last_now_);
   }
 }

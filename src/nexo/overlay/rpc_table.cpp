@@ -168,6 +168,17 @@ std::size_t RpcTable::cancel_owner(std::uint64_t owner) noexcept {
   return removed;
 }
 
+std::size_t RpcTable::detach_owner(std::uint64_t owner) noexcept {
+  std::size_t detached = 0;
+  if (owner == 0) return 0;
+  for (Slot& slot : slots_)
+    if (slot.used && slot.entry.owner == owner) {
+      slot.entry.owner = 0;
+      ++detached;
+    }
+  return detached;
+}
+
 bool RpcTable::cancel(TransactionId tid) noexcept {
   if (slots_.empty()) return false;
   Slot& slot = slots_[slot_of(tid)];

@@ -156,6 +156,11 @@ class RpcTable {
   // Removes every query of `owner` (its lookup ended); their replies will be
   // counted as unknown_transaction. Returns how many.
   std::size_t cancel_owner(std::uint64_t owner) noexcept;
+  // Leaves every query of `owner` outstanding with no owner (owner 0): its lookup
+  // ended without waiting for them (lookup.hpp's abandon), but a late reply still
+  // proves its node alive, and the hard deadline still tells the routing table
+  // the node failed. Returns how many.
+  std::size_t detach_owner(std::uint64_t owner) noexcept;
   // Removes one query. False if `tid` is not outstanding.
   bool cancel(TransactionId tid) noexcept;
 

@@ -262,6 +262,25 @@ TEST(RpcTable, CancelByOwnerAndByTid) {
   EXPECT_EQ(table.cancel_owner(42), 0u);
 }
 
+TEST(RpcTable, DetachedQueriesLiveOnWithoutAnOwner) {
+  RpcTable table(0);
+  std::vector<TransactionId> ids;
+  for (std::uint32_t i = 0; i < 6; ++i)
+    ids.push_back(*table.add(request(peer(i), i % 2 + 1), t0));
+  EXPECT_EQ(table.detach_owner(1), 3u);  // 0, 2, 4
+  EXPECT_EQ(table.detach_owner(0), 0u) << "owner 0 is nobody";
+  EXPECT_EQ(table.size(), 6u);
+  ASSERT_NE(table.find(ids[2]), nullptr);
+  EXPECT_EQ(table.find(ids[2])->owner, 0u);
+  EXPECT_EQ(table.find(ids[3])->owner, 2u);
+  auto late = table.take(ids[2], peer(2), t0 + 1s);
+  ASSERT_TRUE(late) << "a detached query's reply is still matched";
+  EXPECT_EQ(late->owner, 0u);
+  std::vector<RpcEntry> failed;
+  table.expire(t0 + 1h, failed);
+  EXPECT_EQ(failed.size(), 5u) << "and the others still reach their hard deadline";
+}
+
 TEST(RpcTable, ShrinkKeepsOutstandingQueries) {
   RpcTable table(0);
   std::vector<TransactionId> ids;
