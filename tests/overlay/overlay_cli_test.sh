@@ -150,7 +150,17 @@ else fail "overlay sim: exit $rc, last line '$last', stderr $(cat "$work/sim.err
 grep -q '^success of a lookup: ' <<<"$out" && pass "overlay sim states what success is" || fail "overlay sim: no definition of success"
 grep -q 'data-chart="hops"' "$work/sim.svg" 2>/dev/null && pass "overlay sim --plot writes the SVG" || fail "overlay sim --plot"
 
-for cmd in "overlay put" "overlay get" "overlay node" "overlay sim"; do
+# The super-peer tier on the simulator.
+out=$(timeout $((120 * scale)) "$nexo" overlay superpeers --peers 60 --crash 2 --seed 3 2>"$work/super.err"); rc=$?
+last=$(printf '%s\n' "$out" | tail -n 1)
+if [[ $rc -eq 0 && $last =~ ^"peers 60, super peers "[0-9]+", attached "([0-9]+)/([0-9]+)", reached 60/60 (relayed "[0-9]+"), failover "([0-9]+)/([0-9]+)" in p50 " ]] \
+   && [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" && ${BASH_REMATCH[3]} == "${BASH_REMATCH[4]}" ]]; then
+  pass "overlay superpeers: $last"
+else fail "overlay superpeers: exit $rc, last line '$last', stderr $(cat "$work/super.err")"; fi
+out=$("$nexo" overlay superpeers --nat 2 2>&1); rc=$?
+[[ $rc -ne 0 && $out == *"--nat"* ]] && pass "overlay superpeers --nat 2 is refused" || fail "overlay superpeers --nat 2: exit $rc: $out"
+
+for cmd in "overlay put" "overlay get" "overlay node" "overlay sim" "overlay superpeers"; do
   # shellcheck disable=SC2086
   if "$nexo" $cmd --help | grep -q "Usage: nexo $cmd"; then pass "$cmd --help"; else fail "$cmd --help"; fi
 done

@@ -14,15 +14,13 @@
 
 #include "chapter_servers.hpp"
 #include "commands.hpp"
+#include "tour_support.hpp"
 #include "nexo/fault/plan.hpp"
 #include "nexo/group/group.hpp"
 #include "nexo/msg/port.hpp"
 #include "nexo/msg/sender.hpp"
 #include "nexo/net/data_stream.hpp"
 #include "nexo/net/multicast_socket.hpp"
-#include "nexo/overlay/node.hpp"
-#include "nexo/overlay/scribe.hpp"
-#include "nexo/overlay/udp_host.hpp"
 #include "nexo/wire/examples.hpp"
 #include "nexo/wire/remote_ref.hpp"
 #include "nexo/wire/text.hpp"
@@ -35,50 +33,7 @@ using namespace std::chrono_literals;
 using net::Endpoint;
 using net::InetAddress;
 
-int stop_number = 0;
-
-void stop(std::string_view title) {
-  std::cout << "\n== " << ++stop_number << ". " << title << " ==\n";
-}
-void say(std::string_view text) {
-  if (text.empty()) {
-    std::cout << '\n';
-    return;
-  }
-  std::cout << "   " << text << '\n';
-}
-void show(std::string_view label, std::string_view value) {
-  // Pad by characters, not bytes, so UTF-8 labels line up.
-  auto width = std::count_if(label.begin(), label.end(), [](char c) { return (c & 0xC0) != 0x80; });
-  std::cout << "   " << label << std::string(width < 42 ? 42 - width : 1, ' ') << value << '\n';
-}
-
-std::string hex(std::span<const std::byte> bytes) {
-  std::ostringstream out;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    if (i) out << ' ';
-    out << std::hex << std::setw(2) << std::setfill('0') << std::to_integer<int>(bytes[i]);
-  }
-  return out.str();
-}
-
-// A failure of the tour itself (not a demonstrated error): stop with a message.
-struct TourFailure {
-  Error error;
-};
-template <class T>
-T check(Result<T> result, std::string_view what) {
-  if (!result) throw TourFailure{result.error().with_context(what)};
-  if constexpr (!std::is_void_v<T>) return std::move(result).value();
-}
-// An error the tour expects, shown with its kind and message.
-template <class T>
-void show_error(std::string_view label, const Result<T>& result) {
-  if (result)
-    throw TourFailure{Error(ErrorKind::system, std::string(label) + ": expected an error")};
-  show(label,
-       "[" + std::string(to_string(result.error().kind())) + "] " + result.error().message());
-}
+using namespace tour_kit;
 
 void addresses() {
   stop("Destinations are (Internet address, port) pairs");
@@ -515,151 +470,6 @@ void message_passing_interface() {
   say("Small messages go eagerly (the receiver keeps them until a receive matches); large ones");
   say("wait for the receive (rendezvous) and are copied once. MPI_Ssend returns only once the");
   say("receive has started. `nexo mpi demo -n 3` runs it with other rank counts.");
-}
-
-// Runs `loop` until `done()` or 30 s of wall time (a bound against a hang).
-template <class Done>
-void run_loop(io::EventLoop& loop, Done done, std::string_view what) {
-  const auto limit = std::chrono::steady_clock::now() + 30s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > limit)
-      throw TourFailure{Error(ErrorKind::timed_out, std::string(what) + " never completed")};
-    loop.run_once(std::chrono::milliseconds(20));
-  }
-}
-
-void overlay_network() {
-  using overlay::Node;
-  using overlay::OpStats;
-  stop("An overlay: a Mainline DHT of 50 nodes on loopback");
-  say("An overlay has its own addresses and routing above IP. nexo's overlay/ speaks the");
-  say("Mainline DHT's protocol (KRPC over UDP, BEP 5 and 44): 160-bit ids, XOR distance, and");
-  say("iterative lookups that ask the closest nodes known for ever closer ones. Here 50 nodes");
-  say("share one event loop, each with its own UDP socket on 127.0.0.1:");
-  auto loop = check(io::EventLoop::create(), "an event loop");
-  overlay::UdpHost host(*loop);
-  constexpr std::size_t kNodes = 50;
-  std::vector<overlay::UdpHost::Slot> slots;
-  for (std::size_t i = 0; i < kNodes; ++i) {
-    overlay::NodeConfig c;
-    c.seed = 1000 + i;
-    c.routing.one_contact_per_ip = false;  // every node is 127.0.0.1: tell them apart by port
-    c.rate_limit.include_port = true;
-    c.items.sources_include_port = true;
-    slots.push_back(check(host.add(Endpoint(InetAddress::loopback(), 0),
-                                   [&](const Endpoint& self) {
-                                     return std::make_unique<Node>(self, overlay::Clock::now(), c);
-                                   }),
-                          "a node's socket"));
-  }
-  auto node = [&](std::size_t i) -> Node& { return static_cast<Node&>(host.node(slots[i])); };
-  // Starts an operation on node i and runs the loop until it completes.
-  auto run = [&]<class T>(std::size_t i, auto start, OpStats& stats, std::string_view what) {
-    std::optional<Result<T>> out;
-    check(start(node(i), overlay::Clock::now(),
-                [&](Result<T> r, const OpStats& s) {
-                  stats = s;
-                  out.emplace(std::move(r));
-                }),
-          what);
-    host.kick(slots[i]);
-    run_loop(
-        *loop, [&] { return out.has_value(); }, what);
-    return check(std::move(*out), what);
-  };
-
-  const Endpoint first[] = {host.address(slots[0])};
-  std::size_t contacts = 0;
-  for (std::size_t i = 1; i < kNodes; ++i) {
-    OpStats s;
-    contacts += run.template operator()<std::size_t>(
-        i, [&](Node& n, auto now, auto cb) { return n.bootstrap(first, now, std::move(cb)); }, s,
-        "bootstrap");
-  }
-  show("49 nodes bootstrapped from node 0",
-       "routing tables of " + std::to_string(contacts / (kNodes - 1)) + " contacts on average");
-
-  const std::string value = overlay::encode_value(wire::bencode::Value("a value in the overlay"));
-  OpStats put_stats;
-  auto put = run.template operator()<overlay::WriteResult>(
-      7, [&](Node& n, auto now, auto cb) { return n.put_immutable(value, now, std::move(cb)); },
-      put_stats, "put");
-  show("node 7 puts \"a value in the overlay\"", "key " + put.target.to_hex().substr(0, 16) + "…");
-  show("   stored on the k closest nodes",
-       std::to_string(put.stored) + " of " + std::to_string(put.attempted) + ", " +
-           std::to_string(put_stats.rounds) + " rounds, " +
-           std::to_string(put_stats.sent + put_stats.received) + " datagrams");
-  auto get = [&](std::size_t from, std::string_view label) {
-    OpStats s;
-    auto got = run.template operator()<overlay::GetImmutableResult>(
-        from,
-        [&](Node& n, auto now, auto cb) { return n.get_immutable(put.target, now, std::move(cb)); },
-        s, "get");
-    const std::string text =
-        got.value ? std::string(check(wire::bencode::decode(*got.value), "the value").string())
-                  : std::string("NOT FOUND");
-    show(label, text);
-    show("   lookup cost",
-         std::to_string(s.rounds) + " rounds, " + std::to_string(s.sent + s.received) +
-             " datagrams, " +
-             std::to_string(
-                 std::chrono::duration_cast<std::chrono::milliseconds>(s.elapsed).count()) +
-             " ms");
-  };
-  get(42, "node 42 gets it");
-
-  say("");
-  say("Now a third of the nodes crash (their sockets close without a word). The value lives on");
-  say("k = 8 nodes, so copies remain; a lookup asks another node as soon as a contact is slower");
-  say("than its measured round-trip time, and gives a silent one up after 500 ms (on loopback):");
-  std::size_t killed = 0;
-  for (std::size_t i = 1; i < kNodes; i += 3)
-    if (i != 7 && i != 42) {
-      host.remove(slots[i]);
-      ++killed;
-    }
-  show("nodes crashed", std::to_string(killed) + " of " + std::to_string(kNodes));
-  get(30, "node 30 gets it again");
-
-  say("");
-  say("Multicast where IP multicast is not available (Scribe): a topic's key (SHA-1 of its name)");
-  say("names a rendezvous node, the live node closest to it; joins routed toward it build a tree");
-  say("(a full node passes joiners to its children), and messages flow along the tree:");
-  std::vector<std::string> heard;
-  std::vector<std::unique_ptr<overlay::Scribe>> scribes(kNodes);  // destroyed before the nodes
-  for (std::size_t i = 0; i < kNodes; ++i) {
-    if (!host.alive(slots[i])) continue;
-    scribes[i] = std::make_unique<overlay::Scribe>(node(i));
-    scribes[i]->on_deliver = [&heard, i](const overlay::Delivery& d) {
-      heard.push_back("node " + std::to_string(i) + " got \"" + d.payload + "\"");
-    };
-  }
-  const std::size_t members[] = {3, 12, 20, 33, 45};
-  for (std::size_t m : members) {
-    check(scribes[m]->join("tour/news", overlay::Clock::now()), "join");
-    host.kick(slots[m]);
-  }
-  const overlay::NodeId topic = overlay::Scribe::topic_key("tour/news");
-  run_loop(
-      *loop,
-      [&] {
-        return std::all_of(std::begin(members), std::end(members), [&](std::size_t m) {
-          return scribes[m]->attached(topic) || scribes[m]->is_root(topic);
-        });
-      },
-      "the multicast tree");
-  std::size_t in_tree = 0;
-  for (const auto& s : scribes)
-    in_tree += s && s->in_tree(topic);
-  show("nodes 3, 12, 20, 33, 45 join \"tour/news\"",
-       std::to_string(in_tree) + " nodes in its tree");
-  check(scribes[30]->publish("tour/news", "hello, members", overlay::Clock::now()), "publish");
-  host.kick(slots[30]);
-  run_loop(
-      *loop, [&] { return heard.size() == std::size(members); }, "the multicast delivery");
-  show("node 30 (no member) publishes", "\"hello, members\"");
-  for (const auto& line : heard)
-    show("   delivered", line);
 }
 
 int tour() {

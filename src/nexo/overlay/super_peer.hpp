@@ -144,7 +144,7 @@ struct DirectoryEntry {
 wire::bencode::Value encode_entry(const DirectoryEntry& entry);
 Result<DirectoryEntry> decode_entry(const MutableItem& item);
 
-struct Delivery {
+struct DeliveryReport {
   bool relayed = false;
   net::Endpoint via;  // the callee, or its super peer
   std::uint32_t attempts = 0;
@@ -186,7 +186,7 @@ class Peer final : public DatagramNode {
   using MessageHandler =
       std::function<void(const std::string& from_name, const std::string& text, Time now)>;
   using ResolveCallback = std::function<void(Result<DirectoryEntry>)>;
-  using MessageCallback = std::function<void(Result<Delivery>)>;
+  using MessageCallback = std::function<void(Result<DeliveryReport>)>;
 
   // A peer at `self`, user `name` (1 to 64 bytes, BEP 44's salt; else throws
   // std::invalid_argument, a programming error) with its key. An ordinary one attaches to
@@ -318,7 +318,7 @@ class Peer final : public DatagramNode {
   Result<void> resolve_via_super(const std::string& name, const PublicKey& key, Time now,
                                  ResolveCallback done);
   void message_step(std::uint64_t id, Time now);
-  void message_attempt_done(std::uint64_t id, Result<Delivery> result, Time now);
+  void message_attempt_done(std::uint64_t id, Result<DeliveryReport> result, Time now);
   Message* find_message(std::uint64_t id) noexcept;
   Time message_due(const Message& message) const noexcept;
   void run_due_messages(Time now);

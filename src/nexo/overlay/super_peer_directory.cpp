@@ -245,7 +245,7 @@ void Peer::message_step(std::uint64_t id, Time now) {
         via, std::string(relayed ? kRelay : kDeliver), std::move(args), at,
         [this, id, relayed, via](Result<ExtensionReply> reply, const OpStats&) {
           if (response_of(reply))
-            return message_attempt_done(id, Delivery{relayed, via, 0, {}}, last_now_);
+            return message_attempt_done(id, DeliveryReport{relayed, via, 0, {}}, last_now_);
           message_attempt_done(id, reply_error(reply, relayed ? "relay" : "deliver"), last_now_);
         },
         relayed ? config_.service_timeout : Duration{});
@@ -254,7 +254,7 @@ void Peer::message_step(std::uint64_t id, Time now) {
   if (!started) message_attempt_done(id, started.error(), now);
 }
 
-void Peer::message_attempt_done(std::uint64_t id, Result<Delivery> result, Time now) {
+void Peer::message_attempt_done(std::uint64_t id, Result<DeliveryReport> result, Time now) {
   Message* m = find_message(id);
   if (!m) return;
   if (result) {

@@ -137,7 +137,7 @@ std::pair<double, double> SuperPeerRun::ordinary_traffic_per_minute(Duration win
 
 Reached SuperPeerRun::message_each(const std::vector<Slot>& callees) {
   Reached r;
-  std::map<Slot, Result<Delivery>> out;
+  std::map<Slot, Result<DeliveryReport>> out;
   const auto senders = live();
   std::size_t started = 0;
   if (senders.size() < 2) {
@@ -154,7 +154,7 @@ Reached SuperPeerRun::message_each(const std::vector<Slot>& callees) {
         from = senders[random_.below(senders.size())];
       auto sent = peer(from).send_message(
           name_for(to), key(to), "hello " + name_for(to), net.now(),
-          [&out, to](Result<Delivery> d) { out.insert_or_assign(to, std::move(d)); });
+          [&out, to](Result<DeliveryReport> d) { out.insert_or_assign(to, std::move(d)); });
       if (!sent)
         out.insert_or_assign(to, sent.error());
       else

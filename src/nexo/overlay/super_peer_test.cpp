@@ -240,10 +240,10 @@ class Small {
   sim::Network& net() { return net_; }
 
   // Sends from `from` to `to` by name and runs until the callback.
-  Result<Delivery> message(Slot from, Slot to, const std::string& text) {
-    std::optional<Result<Delivery>> out;
+  Result<DeliveryReport> message(Slot from, Slot to, const std::string& text) {
+    std::optional<Result<DeliveryReport>> out;
     auto started = peer(from).send_message(name_for(to), peer(to).public_key(), text, net_.now(),
-                                           [&](Result<Delivery> r) { out.emplace(std::move(r)); });
+                                           [&](Result<DeliveryReport> r) { out.emplace(std::move(r)); });
     if (!started) return started.error();
     net_.kick(from);
     net_.run_until([&] { return out.has_value(); }, net_.now() + 120s);
@@ -290,10 +290,10 @@ TEST(SuperPeer, BehindNatNeverPromotedReachableIsAndMessagesGoTheRightWay) {
   EXPECT_TRUE(both_natted->relayed);
   EXPECT_EQ(world.peer(natted).counters().delivered_relayed, 2u);
   // To a user nobody published: the sender learns it failed.
-  std::optional<Result<Delivery>> out;
+  std::optional<Result<DeliveryReport>> out;
   ASSERT_TRUE(
       world.peer(open).send_message("nobody", key_for(99).public_key(), "x", world.net().now(),
-                                    [&](Result<Delivery> r) { out.emplace(std::move(r)); }));
+                                    [&](Result<DeliveryReport> r) { out.emplace(std::move(r)); }));
   world.net().kick(open);
   world.net().run_until([&] { return out.has_value(); }, world.net().now() + 60s);
   ASSERT_TRUE(out);

@@ -119,7 +119,7 @@ struct Peer::Message {
   std::uint32_t attempts = 0;
   Time started;
   Time due = Time::max();  // the next attempt, or the callback once `result` is set
-  std::optional<Result<Delivery>> result;
+  std::optional<Result<DeliveryReport>> result;
 };
 
 }  // namespace nexo::overlay
