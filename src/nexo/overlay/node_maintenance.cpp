@@ -51,7 +51,13 @@ void Node::forget_idle_sources(Time now) {
 }
 
 // BEP 5: a bucket unchanged for refresh_interval gets a find_node for a random id in it.
+// A small table (NodeConfig::small_table) also looks up our own id, sooner.
 void Node::refresh_buckets(Time now) {
+  if (routing_.size() < config_.small_table && now >= next_small_refresh_) {
+    next_small_refresh_ = now + config_.small_table_refresh;
+    if (start_internal(std::make_unique<LookupOp>(Goal::refresh, id(), *this, now), now))
+      ++counters_.small_refreshes;
+  }
   if (routing_.size() == 0 || now < routing_.next_refresh()) return;
   for (const NodeId& target : routing_.refresh_targets(now, random_)) {
     if (!start_internal(std::make_unique<LookupOp>(Goal::refresh, target, *this, now), now)) break;
