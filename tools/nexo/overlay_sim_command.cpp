@@ -224,8 +224,9 @@ class Sim {
         std::chrono::duration<double>(cfg.small_table_refresh).count(),
         std::chrono::duration<double>(cfg.replication.interval).count());
     std::printf(
-        "under churn, a lookup is a get: %zu items were put before the churn started, which then "
-        "ran %.0f s before the first get; then %zu gets, and one more put with every 10th get "
+        "success of a lookup: under churn a lookup is a get. %zu items were put before the "
+        "churn started, which then ran %.0f s before the first get; then %zu gets, and one more "
+        "put with every 10th get "
         "(values put during the churn); a get asks a random item among those stored, from a "
         "random live node that has joined, and succeeds when it returns the value put; a get "
         "whose requester dies before it completes is not counted (another is started); %.0f "

@@ -20,11 +20,15 @@ namespace bencode = wire::bencode;
 using namespace std::chrono_literals;
 
 #ifdef NEXO_SANITIZED
-constexpr std::size_t kLookupNodes = 300;
-constexpr std::size_t kManyLookupNodes = 600;
-constexpr std::size_t kChurnNodes = 200;
-constexpr std::size_t kGets = 300;
+constexpr std::size_t kIndexNodes = 120;
+constexpr std::size_t kLookupNodes = 200;
+constexpr std::size_t kManyLookupNodes = 400;
+constexpr std::size_t kLookups = 200;
+constexpr std::size_t kChurnNodes = 150;
+constexpr std::size_t kGets = 200;
 #else
+constexpr std::size_t kIndexNodes = 300;
+constexpr std::size_t kLookups = 500;
 constexpr std::size_t kLookupNodes = 1000;
 constexpr std::size_t kManyLookupNodes = 10'000;
 constexpr std::size_t kChurnNodes = 1000;
@@ -77,15 +81,15 @@ TEST(SimPopulation, NodeWithASmallTableLooksUpItsOwnIdSooner) {
 }
 
 TEST(SimPopulation, ClosestLiveMatchesBruteForce) {
-  Population pop({.nodes = 300, .seed = 3});
+  Population pop({.nodes = kIndexNodes, .seed = 3});
   ASSERT_TRUE(pop.grow());
   fault::Random rng(9);
   for (int i = 0; i < 300; ++i) {
     const NodeId target =
-        i % 3 == 0 ? pop.node(static_cast<Slot>(rng.below(300))).id() : NodeId::random(rng);
-    const Slot except = i % 2 ? static_cast<Slot>(rng.below(300)) : kNoSlot;
+        i % 3 == 0 ? pop.node(static_cast<Slot>(rng.below(kIndexNodes))).id() : NodeId::random(rng);
+    const Slot except = i % 2 ? static_cast<Slot>(rng.below(kIndexNodes)) : kNoSlot;
     std::vector<NodeId> all;
-    for (Slot s = 0; s < 300; ++s)
+    for (Slot s = 0; s < kIndexNodes; ++s)
       if (s != except) all.push_back(pop.node(s).id());
     std::sort(all.begin(), all.end(),
               [&](const NodeId& a, const NodeId& b) { return closer_to(target, a, b); });
@@ -100,7 +104,7 @@ void concurrent_lookups_are_exact(std::size_t nodes, std::uint64_t seed) {
   ASSERT_TRUE(failed) << failed.error().to_string();
   EXPECT_EQ(*failed, 0u);
   std::size_t exact = 0, done = 0, datagrams = 0;
-  auto abandoned = pop.pace({.count = 500, .rate = 200}, [&](Slot from, Population::Done d) {
+  auto abandoned = pop.pace({.count = kLookups, .rate = 200}, [&](Slot from, Population::Done d) {
     const NodeId target = NodeId::random(pop.random());
     return pop.node(from)
         .find_node(target, pop.now(),
@@ -120,7 +124,7 @@ void concurrent_lookups_are_exact(std::size_t nodes, std::uint64_t seed) {
   EXPECT_EQ(*abandoned, 0u);
   std::printf("%zu nodes: %zu of %zu concurrent lookups exact, %.1f datagrams per lookup\n", nodes,
               exact, done, static_cast<double>(datagrams) / done);
-  EXPECT_EQ(done, 500u);
+  EXPECT_EQ(done, kLookups);
   EXPECT_EQ(exact, done);
 }
 
