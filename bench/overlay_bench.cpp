@@ -251,6 +251,14 @@ int run(int argc, char** argv) {
   Options o;
   if (auto status = begin_run(flags(o), argc, argv)) return *status;
   const std::vector<ImplEntry> entries = {opendht_entry(), nexo_entry()};
+  if (o.sim_only) {
+    std::printf("bench_overlay --sim-only: nexo's overlay node on its simulator\n");
+    print_machine();
+    const auto start = Clock::now();
+    run_sim_rows(o);
+    print_end(start);
+    return 0;
+  }
   std::printf(
       "bench_overlay: a Kademlia DHT on 127.0.0.1, nexo's overlay node beside OpenDHT, %d nodes "
       "per impl in this one process%s\n",
@@ -275,11 +283,6 @@ int run(int argc, char** argv) {
   std::fflush(stdout);
   const auto start = Clock::now();
 
-  if (o.sim_only) {
-    run_sim_rows(o);
-    print_end(start);
-    return 0;
-  }
   std::map<std::size_t, CaseResult> cases;
   const auto order = o.impls.chosen();
   for (std::size_t impl : order)

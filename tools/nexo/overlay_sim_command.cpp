@@ -238,14 +238,14 @@ class Sim {
       if (gets++ % 10 == 9) put(pop_.random_joined(), number++, nullptr);
       const Item item = items_[pop_.random().below(items_.size())];
       return pop_.node(from)
-          .get_immutable(
-              item.key, pop_.now(),
-              [this, item, done](Result<overlay::GetImmutableResult> g, const OpStats& stats) {
-                const bool found = g && g->value && *g->value == item.value;
-                if (!found) miss(item.key);
-                record(found, stats);
-                done();
-              })
+          .get_immutable(item.key, pop_.now(),
+                         [this, from, item, done](Result<overlay::GetImmutableResult> g,
+                                                  const OpStats& stats) {
+                           const bool found = g && g->value && *g->value == item.value;
+                           if (!found) miss(from, item.key, stats);
+                           record(found, stats);
+                           done();
+                         })
           .has_value();
     });
     if (!abandoned) return abandoned.error();
@@ -271,11 +271,29 @@ class Sim {
   }
 
   // A get that missed: was the item still held by a live node?
-  void miss(const NodeId& key) {
+  // A get that missed: what its requester knew, what the get did, and whether a live
+  // node still held the item (the first few are printed).
+  void miss(Slot from, const NodeId& key, const OpStats& stats) {
     ++misses_;
-    for (Slot s = 0; s < pop_.net().slots(); ++s)
-      if (pop_.alive(s) && pop_.node(s).item_store().get(key, pop_.now())) return;
-    ++lost_;
+    std::size_t holders = 0, close = 0;
+    const auto truth = pop_.closest_live(key, kK);
+    for (Slot s = 0; s < pop_.net().slots(); ++s) {
+      if (!pop_.alive(s) || !pop_.node(s).item_store().get(key, pop_.now())) continue;
+      ++holders;
+      close += std::find(truth.begin(), truth.end(), pop_.node(s).id()) != truth.end();
+    }
+    lost_ += holders == 0;
+    if (misses_ > 10) return;
+    const overlay::RoutingTable& table = pop_.node(from).routing_table();
+    std::size_t usable = 0;
+    for (std::size_t b = 0; b < table.bucket_count(); ++b)
+      for (const overlay::Contact& c : table.bucket(b))
+        usable += table.state(c, pop_.now()) != overlay::ContactState::bad;
+    std::printf(
+        "miss: requester table %zu contacts (%zu not bad), get sent %u, received %u, "
+        "timeouts %u, rounds %u, %.2f s; %zu live holders, %zu of them among the %zu closest\n",
+        table.size(), usable, stats.sent, stats.received, stats.timeouts, stats.rounds,
+        std::chrono::duration<double>(stats.elapsed).count(), holders, close, kK);
   }
 
   // 100 only when every lookup succeeded (never rounded up to it).
