@@ -157,10 +157,11 @@ struct NodeConfig {
   bool ping_new_contacts = true;
   // A lookup query past its soft deadline (the contact's RTO) is sent once more.
   bool retry_slow_queries = true;
-  // A node whose routing table holds fewer than small_table contacts looks up its own id
-  // every small_table_refresh (0: never, BEP 5's behaviour): a newcomer that met a handful
-  // of nodes, or one whose contacts died under churn, fills its table again without
-  // waiting out refresh_interval. At most one such lookup per maintenance_period.
+  // A node whose routing table holds fewer than small_table usable (not bad) contacts
+  // looks up its own id every small_table_refresh (0: never, BEP 5's behaviour): a
+  // newcomer that met a handful of nodes, or one whose contacts died under churn, fills
+  // its table again without waiting out refresh_interval. At most one such lookup per
+  // maintenance_period.
   std::size_t small_table = 0;
   Duration small_table_refresh = std::chrono::seconds(5);
   // How long a query may wait for its reply before it has failed (the hard deadline; the
@@ -415,6 +416,7 @@ class Node final : public DatagramNode {
   void maintain(Time now);
   void expire_queries(Time now);
   void refresh_buckets(Time now);
+  std::size_t usable_contacts(Time now) const;
   void republish(Time now);
   void replicate_periodically(Time now);
   void forget_idle_sources(Time now);
