@@ -217,8 +217,11 @@ class Sim {
     const auto& cfg = pop_.node_config(0);
     std::printf(
         "churn policy (sim::churn_config): a contact is good for %.0f s, bad after %d failure; "
-        "buckets refreshed every %.0f s; a table under %zu contacts looks up its own id every "
-        "%.1f s; items re-replicated every %.0f s and to every newcomer among the k closest\n",
+        "buckets refreshed every %.0f s; a table under %zu usable contacts looks up its own id "
+        "every %.1f s; items re-replicated every %.0f s and to every newcomer among the k "
+        "closest; a bootstrap that leaves fewer than k contacts is tried again (3 tries), and "
+        "a node left with fewer than 2 usable contacts is bootstrapped again "
+        "(sim_population.hpp)\n",
         std::chrono::duration<double>(cfg.routing.good_for).count(), cfg.routing.bad_after_failures,
         std::chrono::duration<double>(cfg.refresh_interval).count(), cfg.small_table,
         std::chrono::duration<double>(cfg.small_table_refresh).count(),
@@ -260,6 +263,10 @@ class Sim {
         std::chrono::duration<double>(churn->mean_drawn_lifetime()).count(), pop_.net().alive(),
         pop_.joined());
     std::printf("requesters that died during their get (not counted): %zu\n", *abandoned);
+    std::printf(
+        "bootstraps tried again (fewer than k contacts after one): %zu; nodes bootstrapped "
+        "again, left with fewer than 2 usable contacts: %zu\n",
+        pop_.bootstrap_retries(), pop_.rejoins());
     std::printf(
         "puts: %zu of %zu that ended stored their item (%zu before the churn, %zu during; %zu "
         "more died with their requester); %.1f copies per put\n",

@@ -23,7 +23,7 @@ Population::Population(const PopulationConfig& config)
     : config_(config), net_({.seed = config.seed}), rng_(config.seed * 31 + 7) {}
 
 Population::~Population() {
-  if (churn_) churn_->stop();
+  stop_churn();
 }
 
 NodeConfig Population::node_config(Slot slot) const {
@@ -52,11 +52,18 @@ void Population::index_remove(Slot slot) {
 }
 
 // Bootstraps `slot` from a random joined node; once it has joined, it introduces later
-// newcomers in its turn.
-void Population::bootstrap(Slot slot, std::size_t* done, std::size_t* failed) {
+// newcomers in its turn. A bootstrap that leaves fewer than k contacts (the seed knew
+// mostly dead nodes) is tried again from another node, kBootstrapTries in all.
+void Population::bootstrap(Slot slot, std::size_t* done, std::size_t* failed, int attempt) {
   const net::Endpoint seeds[] = {net_.address(random_joined())};
   auto started = node(slot).bootstrap(
-      seeds, net_.now(), [this, slot, done, failed](Result<std::size_t> r, const OpStats&) {
+      seeds, net_.now(),
+      [this, slot, done, failed, attempt](Result<std::size_t> r, const OpStats&) {
+        if (attempt < kBootstrapTries && (!r || *r < node(slot).config().routing.k)) {
+          ++retried_;
+          bootstrap(slot, done, failed, attempt + 1);
+          return;
+        }
         if (done) ++*done;
         if (r)
           joined_.push_back(slot);
@@ -65,6 +72,30 @@ void Population::bootstrap(Slot slot, std::size_t* done, std::size_t* failed) {
       });
   if (!started && failed) ++*failed;
   net_.kick(slot);
+}
+
+// Under churn an application whose node has lost nearly every contact bootstraps it
+// again (a libtorrent client falls back to its router nodes): the node cannot find
+// anybody through dead contacts.
+void Population::rejoin_sweep() {
+  if (!churn_ || churn_stopped_) return;
+  const Time now = net_.now();
+  const std::size_t count = joined_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    const Slot slot = joined_[i];
+    if (!alive(slot)) continue;
+    const RoutingTable& table = node(slot).routing_table();
+    std::size_t usable = 0;
+    for (std::size_t b = 0; b < table.bucket_count() && usable < kRejoinBelow; ++b)
+      for (const Contact& c : table.bucket(b))
+        usable += table.state(c, now) != ContactState::bad;
+    if (usable >= kRejoinBelow) continue;
+    ++rejoins_;
+    const net::Endpoint seeds[] = {net_.address(random_joined())};
+    (void)node(slot).bootstrap(seeds, now, nullptr);
+    net_.kick(slot);
+  }
+  net_.schedule(now + kRejoinPeriod, [this](Network&) { rejoin_sweep(); });
 }
 
 Result<std::size_t> Population::grow() {
@@ -98,9 +129,12 @@ void Population::start_churn() {
                  factory());
   churn_->on_replace = [this](Slot gone, Slot born) { replaced(gone, born); };
   churn_->add_all();
+  churn_stopped_ = false;
+  net_.schedule(net_.now() + kRejoinPeriod, [this](Network&) { rejoin_sweep(); });
 }
 
 void Population::stop_churn() {
+  churn_stopped_ = true;
   if (churn_) churn_->stop();
 }
 
