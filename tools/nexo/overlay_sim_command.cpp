@@ -220,7 +220,7 @@ class Sim {
         "buckets refreshed every %.0f s; a table under %zu usable contacts looks up its own id "
         "every %.1f s; items re-replicated every %.0f s and to every newcomer among the k "
         "closest; a bootstrap that leaves fewer than k contacts is tried again (3 tries), and "
-        "a node left with fewer than 2 usable contacts is bootstrapped again "
+        "a node left with fewer than k usable contacts is bootstrapped again "
         "(sim_population.hpp)\n",
         std::chrono::duration<double>(cfg.routing.good_for).count(), cfg.routing.bad_after_failures,
         std::chrono::duration<double>(cfg.refresh_interval).count(), cfg.small_table,
@@ -265,7 +265,7 @@ class Sim {
     std::printf("requesters that died during their get (not counted): %zu\n", *abandoned);
     std::printf(
         "bootstraps tried again (fewer than k contacts after one): %zu; nodes bootstrapped "
-        "again, left with fewer than 2 usable contacts: %zu\n",
+        "again, left with fewer than k usable contacts: %zu\n",
         pop_.bootstrap_retries(), pop_.rejoins());
     std::printf(
         "puts: %zu of %zu that ended stored their item (%zu before the churn, %zu during; %zu "

@@ -34,10 +34,10 @@
 // The 15-minute defaults stay the Node's own for the Internet. What the application does
 // (the population, for its nodes): a newcomer whose bootstrap leaves it fewer than k
 // contacts (its seed knew mostly dead nodes) bootstraps again from another joined node,
-// 3 tries in all; under churn, every 5 s, a joined node left with fewer than 2 usable
+// 3 tries in all; under churn, every 5 s, a joined node left with fewer than k (8) usable
 // contacts is bootstrapped again from a random joined node, as a client falls back to
 // its router nodes. Without these, at N = 10,000 two gets in 2,000 failed, both from
-// requesters whose tables held 1 and 3 contacts, almost all dead.
+// requesters whose tables held 1 and 3 contacts, 0 and 2 of them alive.
 //
 // Cost: the sweep looks at every joined node's table every 5 s of virtual time.
 //
@@ -98,7 +98,7 @@ class Population {
   void stop_churn();
   const Churn* churn() const noexcept { return churn_ ? &*churn_ : nullptr; }
   // Bootstraps tried again (fewer than k contacts after one), and nodes bootstrapped again
-  // under churn because they had lost nearly every contact (see the top of the file).
+  // under churn because they had fewer than k usable contacts (see the top of the file).
   std::size_t bootstrap_retries() const noexcept { return retried_; }
   std::size_t rejoins() const noexcept { return rejoins_; }
 
@@ -152,7 +152,7 @@ class Population {
   std::size_t retried_ = 0, rejoins_ = 0;
   bool churn_stopped_ = false;
   static constexpr int kBootstrapTries = 3;
-  static constexpr std::size_t kRejoinBelow = 2;  // usable contacts
+  static constexpr std::size_t kRejoinBelow = 8;  // usable contacts (k)
   static constexpr Duration kRejoinPeriod = std::chrono::seconds(5);
 };
 
