@@ -28,6 +28,12 @@ struct Options {
   // figures were taken (p50 1.2 s after the crash; at the first value, 4 ms).
   GetEnd get_end = GetEnd::lookup_done;
   bool quick = false;
+  // The simulated rows (overlay_sim.cpp).
+  bool sim_only = false;     // only them, no loopback impls
+  bool sim_skip = false;     // not them
+  bool sim_big = false;      // the N = 100,000 row too (minutes)
+  int sim_nodes = 10'000;    // the first row's N
+  int sim_lookups = 10'000;  // lookups per row
   ImplChoice impls = ImplChoice({"opendht", "nexo"});
 };
 
@@ -58,5 +64,8 @@ struct RoundResult {
 // stop) with the random choices of `round` (the same for every impl).
 // Fails when the impl cannot be made or started; what it measured otherwise.
 Result<RoundResult> run_round(const ImplEntry& entry, const Options& o, int round);
+
+// The simulated rows and their targets (overlay_sim.cpp).
+void run_sim_rows(const Options& o);
 
 }  // namespace nexo::bench::overlay

@@ -299,12 +299,16 @@ void add_overlay(CLI::App& app, nexo::tool::OverlayArgs& args, nexo::tool::Overl
 
   CLI::App* s = overlay->add_subcommand(
       "sim",
-      "run DHT nodes on a simulated network (virtual time): N join, then L lookups (find_node "
-      "of random targets from random live nodes). A lookup succeeds when its k = 8 nodes are "
-      "exactly the 8 live nodes closest to the target (brute force over the live population). "
-      "With --churn, nodes are replaced (exponential lifetimes) and items are put and got "
-      "too. Prints hops (lookup rounds), latencies, histograms, and ends with 'lookups L, "
-      "success P%, hops p50 A p99 B, datagrams per lookup C'");
+      "run DHT nodes on a simulated network (virtual time): N join (each bootstraps from a "
+      "random node that joined), then operations run concurrently (200 started per virtual "
+      "second, at most 300 in flight) from random joined nodes. Without --churn: L lookups "
+      "(find_node of random targets); one succeeds when its k = 8 nodes are exactly the 8 live "
+      "nodes closest to the target. With --churn: nodes are replaced after exponential "
+      "lifetimes (newcomers bootstrap from a random joined node); L/10 items are put, the "
+      "churn runs 2 lifetimes, then L gets (and a put with every 10th); a lookup is then a "
+      "get, and it succeeds when it returns the value put; a get whose requester dies before "
+      "it completes is not counted. Prints hops (lookup rounds), latencies, histograms, and "
+      "ends with 'lookups L, success P%, hops p50 A p99 B, datagrams per lookup C'");
   s->add_option("--nodes", sim.nodes, "how many nodes")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{2}, std::size_t{1'000'000}));

@@ -1,18 +1,28 @@
 // nexo overlay sim: Mainline DHT nodes (overlay::Node) on the simulated network
-// (overlay::sim::Network), no socket and no real clock. N nodes join one by one
-// (each bootstraps from an earlier one), then L lookups (find_node of a random target
-// from a random live node) run one after another. With --churn, sim::Churn replaces
-// nodes with exponential lifetimes from the start, and the run also puts items and gets
-// them back (one get per lookup) so that put/get success under churn is measured.
+// (overlay::sim::Network, driven by sim::Population), no socket and no real clock. N nodes
+// join, one every 20 ms of virtual time, each bootstrapping from a random node that has
+// joined. Operations then run concurrently: started at a steady rate in virtual time
+// (kRate per second, at most kMaxInFlight at once) from random joined nodes.
 //
-// Success of a lookup: the k nodes it returns are exactly the k live nodes closest to
-// the target (by brute force over the live population when it completes), the asking
-// node excepted. Success of a get: the value put is found.
+// Without churn: L lookups (find_node of a random target). A lookup succeeds when the k
+// nodes it returns are exactly the k live nodes closest to the target (from a sorted
+// index of the live ids when it completes), the asking node excepted.
+//
+// With --churn LIFETIME: sim::Churn replaces every node after an exponential lifetime
+// (each newcomer bootstraps from a random joined node), under the churn policy of
+// sim::churn_config (sim_population.hpp). max(10, L/10) items are put before the churn
+// starts; the churn then runs for 2 lifetimes (every value has outlived most of its first
+// holders); then L gets run, and with every 10th get one more item is put (values put
+// during the churn). A get asks for a random item among those whose put stored it
+// somewhere, from a random live node that has joined; it succeeds when it returns the
+// value put. A get whose requester dies before it completes is not counted (another is
+// started in its place). Under churn the summary line's "lookups" are these gets, its
+// success their success, its hops and datagrams theirs.
 //
 // The output ends with the line scripts parse:
 //   lookups L, success P%, hops p50 A p99 B, datagrams per lookup C
 // where hops are lookup rounds (the depth of the reply chain) and datagrams count the
-// queries the lookup sent and the replies it took.
+// queries the operation sent and the replies it took.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -25,6 +35,7 @@
 #include "nexo/overlay/sim_churn.hpp"
 #include "nexo/overlay/sim_network.hpp"
 #include "nexo/overlay/sim_plot.hpp"
+#include "nexo/overlay/sim_population.hpp"
 #include "options.hpp"
 #include "terminal_text.hpp"
 
@@ -57,253 +68,22 @@ T percentile(std::vector<T> v, double p) {
 class Sim {
  public:
   Sim(const OverlaySimArgs& args, std::optional<Duration> churn)
-      : args_(args), churn_lifetime_(churn), net_({.seed = args.seed}), rng_(args.seed * 31 + 7) {}
-
-  overlay::NodeConfig config(Slot slot) const {
-    overlay::NodeConfig c;
-    c.seed = args_.seed * 7919 + slot;
-    c.query_timeout = 2s;
-    if (churn_lifetime_) {
-      // Under churn (node.hpp): contacts live seconds, not hours, so a contact unheard of
-      // for a lifetime is no longer good, one failure makes it bad, buckets are refreshed
-      // every minute, and stored items follow the k closest as they change.
-      c.routing.good_for = *churn_lifetime_;
-      c.routing.bad_after_failures = 1;
-      c.refresh_interval = std::min<Duration>(60s, 2 * *churn_lifetime_);
-      c.replication.interval = std::max<Duration>(*churn_lifetime_ * 2 / 3, 1s);
-    }
-    return c;
-  }
-  overlay::sim::Factory factory() {
-    return [this](const net::Endpoint& self) {
-      const Slot slot = overlay::sim::slot_of(self.address()).value();
-      return std::make_unique<Node>(self, net_.now(), config(slot));
-    };
-  }
-  Node& node(Slot slot) { return static_cast<Node&>(net_.node(slot)); }
-
-  // Bootstraps `slot` from `from`; a node that joined is a bootstrap node for later ones.
-  void bootstrap(Slot slot, Slot from, std::size_t* done, std::size_t* failed) {
-    const net::Endpoint seeds[] = {net_.address(from)};
-    auto started = node(slot).bootstrap(
-        seeds, net_.now(), [this, slot, done, failed](Result<std::size_t> r, const OpStats&) {
-          if (done) ++*done;
-          if (r)
-            joined_.push_back(slot);
-          else if (failed)
-            ++*failed;
-        });
-    if (!started && failed) ++*failed;
-    net_.kick(slot);
-  }
-
-  // A live node that has finished joining (a node still joining knows too few others to
-  // introduce a newcomer: with a table of one or two contacts, the newcomer's own lookup
-  // finds little, and nothing makes it look again before the 15-minute bucket refresh).
-  Slot random_joined() {
-    while (!joined_.empty()) {
-      const std::size_t i = rng_.below(joined_.size());
-      if (net_.state(joined_[i]) == overlay::sim::NodeState::alive) return joined_[i];
-      joined_[i] = joined_.back();  // gone: forget it
-      joined_.pop_back();
-    }
-    return random_live();
-  }
-
-  // N nodes, one every 20 ms of virtual time, each bootstrapping from a random earlier
-  // one. Returns the failed bootstraps.
-  Result<std::size_t> grow() {
-    joined_.push_back(net_.add(factory()));
-    std::size_t done = 0, failed = 0;
-    const std::size_t n = args_.nodes;
-    for (std::size_t i = 1; i < n; ++i) {
-      net_.schedule(net_.now() + i * 20ms, [this, &done, &failed](overlay::sim::Network&) {
-        const Slot from = random_joined();
-        bootstrap(net_.add(factory()), from, &done, &failed);
-      });
-    }
-    if (!net_.run_until([&] { return done == n - 1; }, net_.now() + n * 20ms + 300s))
-      return Error(ErrorKind::timed_out, std::to_string(n - 1 - done) + " of " +
-                                             std::to_string(n - 1) + " bootstraps never ended");
-    net_.run_for(20s);  // background refreshes settle
-    return failed;
-  }
-
-  std::vector<Slot> live() {
-    std::vector<Slot> out;
-    for (Slot s = 0; s < net_.slots(); ++s)
-      if (net_.state(s) == overlay::sim::NodeState::alive) out.push_back(s);
-    return out;
-  }
-
-  // The k closest live node ids to `target`, `self` excepted, closest first.
-  std::vector<NodeId> truth(const NodeId& target, Slot self) {
-    std::vector<NodeId> ids;
-    ids.reserve(net_.alive());
-    for (Slot s = 0; s < net_.slots(); ++s)
-      if (s != self && net_.state(s) == overlay::sim::NodeState::alive) ids.push_back(node(s).id());
-    const auto k = std::min(kK, ids.size());
-    std::partial_sort(
-        ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
-        [&](const NodeId& a, const NodeId& b) { return overlay::closer_to(target, a, b); });
-    ids.resize(k);
-    return ids;
-  }
-
-  // Starts an operation on `slot` and runs the network until its callback.
-  template <class T, class Start>
-  std::optional<Result<T>> run(Slot slot, Start start, OpStats& stats) {
-    std::optional<Result<T>> out;
-    auto started = start(node(slot), net_.now(), [&](Result<T> r, const OpStats& s) {
-      stats = s;
-      out.emplace(std::move(r));
-    });
-    if (!started) return Result<T>(started.error());
-    net_.kick(slot);
-    // A requester that dies (churn) takes its operation with it: not counted.
-    net_.run_until(
-        [&] { return out.has_value() || net_.state(slot) != overlay::sim::NodeState::alive; },
-        net_.now() + 300s);
-    return out;
-  }
-
-  Slot random_live() {
-    for (;;) {
-      const Slot s = static_cast<Slot>(rng_.below(net_.slots()));
-      if (net_.state(s) == overlay::sim::NodeState::alive) return s;
-    }
-  }
-
-  void record_window(bool ok) {
-    const double t = std::chrono::duration<double>(net_.now() - start_).count();
-    const double end = (std::floor(t / window_s_) + 1) * window_s_;
-    if (plot_.success.empty() || plot_.success.back().end_s != end)
-      plot_.success.push_back({end, 0, 0});
-    plot_.success.back().total++;
-    plot_.success.back().ok += ok;
-  }
+      : args_(args),
+        churn_lifetime_(churn),
+        pop_({.nodes = args.nodes, .seed = args.seed, .churn = churn}) {}
 
   int run() {
     const auto wall = std::chrono::steady_clock::now();
     std::printf("nexo overlay sim: %zu nodes, %zu lookups, seed %llu%s\n", args_.nodes,
                 args_.lookups, static_cast<unsigned long long>(args_.seed),
                 churn_lifetime_ ? (", churn: mean lifetime " + args_.churn).c_str() : "");
-    std::printf(
-        "success of a lookup: its k = %zu nodes are exactly the %zu live nodes closest to the "
-        "target (brute force over the live population when it ends)\n",
-        kK, kK);
-    auto failed = grow();
+    auto failed = pop_.grow();
     if (!failed) return report_failure(kCommand, failed.error().message());
-    std::size_t heap = 0, contacts = 0;
-    for (Slot s : live()) {
-      heap += node(s).memory_bytes();
-      contacts += node(s).routing_table().size();
-    }
-    const std::size_t alive = net_.alive();
-    std::printf(
-        "joined: %zu nodes (%zu bootstraps failed) in %.0f s virtual; %zu contacts per node, "
-        "%zu B per node (sizeof(Node) %zu + heap %zu)\n",
-        alive, *failed, std::chrono::duration<double>(net_.now() - Time{}).count(),
-        contacts / alive, sizeof(Node) + heap / alive, sizeof(Node), heap / alive);
-
-    // Under churn: items put before the churn starts, then one get per lookup, round robin.
-    std::vector<NodeId> keys;
-    std::size_t puts_ok = 0, gets = 0, gets_ok = 0;
-    if (churn_lifetime_) {
-      const std::size_t items = std::max<std::size_t>(10, args_.lookups / 10);
-      for (std::size_t i = 0; i < items; ++i) {
-        OpStats stats;
-        const std::string value = overlay::encode_value(
-            bencode::Value("item " + std::to_string(i) + " of seed " + std::to_string(args_.seed)));
-        auto w = run<overlay::WriteResult>(
-            random_joined(),
-            [&](Node& n, Time now, auto cb) { return n.put_immutable(value, now, std::move(cb)); },
-            stats);
-        if (w && *w && (*w)->stored > 0) {
-          ++puts_ok;
-          keys.push_back((*w)->target);
-        }
-      }
-    }
-
-    std::optional<overlay::sim::Churn> churn;
-    if (churn_lifetime_) {
-      churn.emplace(
-          net_,
-          overlay::sim::ChurnConfig{.mean_lifetime = *churn_lifetime_, .seed = args_.seed * 13 + 5},
-          factory());
-      churn->on_replace = [this](Slot, Slot born) {
-        bootstrap(born, random_joined(), nullptr, nullptr);
-      };
-      churn->add_all();
-    }
-    start_ = net_.now();
-    window_s_ = churn_lifetime_
-                    ? std::max(1.0, std::chrono::duration<double>(*churn_lifetime_).count() / 3)
-                    : 1.0;
-
-    std::vector<std::uint32_t> rounds, datagrams;
-    std::vector<double> latency;
-    std::size_t ok = 0, abandoned = 0;
-    // A lookup whose requester dies under churn is not counted (another one is run).
-    for (std::size_t i = 0; i < args_.lookups;) {
-      const Slot from = random_joined();
-      const NodeId target = NodeId::random(rng_);
-      OpStats stats;
-      auto r = run<std::vector<overlay::NodeInfo>>(
-          from, [&](Node& n, Time now, auto cb) { return n.find_node(target, now, std::move(cb)); },
-          stats);
-      if (!r) {
-        ++abandoned;
-        continue;
-      }
-      ++i;
-      bool exact = false;
-      if (*r) {
-        std::vector<NodeId> got;
-        for (const auto& info : **r)
-          got.push_back(info.id);
-        exact = got == truth(target, from);
-      }
-      ok += exact;
-      rounds.push_back(stats.rounds);
-      datagrams.push_back(stats.sent + stats.received);
-      latency.push_back(ms(stats.elapsed));
-      if (exact) {
-        plot_.hops.push_back(stats.rounds);
-        plot_.latency_ms.push_back(ms(stats.elapsed));
-      }
-      if (!churn_lifetime_) record_window(exact);
-      if (!keys.empty()) {
-        const NodeId& key = keys[i % keys.size()];
-        OpStats gstats;
-        auto g = run<overlay::GetImmutableResult>(
-            random_joined(),
-            [&](Node& n, Time now, auto cb) { return n.get_immutable(key, now, std::move(cb)); },
-            gstats);
-        if (!g) continue;  // the requester died
-        const bool found = *g && (*g)->value.has_value();
-        ++gets;
-        gets_ok += found;
-        record_window(found);
-      }
-    }
-    if (churn) churn->stop();
-
-    print_histograms(rounds, latency);
-    if (churn) {
-      std::printf(
-          "churn: %llu nodes replaced in %.0f s virtual (mean lifetime drawn %.1f s), %zu alive\n",
-          static_cast<unsigned long long>(churn->deaths()),
-          std::chrono::duration<double>(net_.now() - start_).count(),
-          std::chrono::duration<double>(churn->mean_drawn_lifetime()).count(), net_.alive());
-      std::printf("requesters that died during their operation (not counted): %zu lookups\n",
-                  abandoned);
-      std::printf("puts: %zu of %zu stored; gets: %zu of %zu found (%.2f%%)\n", puts_ok,
-                  std::max<std::size_t>(10, args_.lookups / 10), gets_ok, gets,
-                  gets ? 100.0 * static_cast<double>(gets_ok) / static_cast<double>(gets) : 0.0);
-    }
-    std::printf("network: %s\n", net_.counters().to_string().c_str());
+    print_joined(*failed);
+    const auto ran = churn_lifetime_ ? run_churn() : run_lookups();
+    if (!ran) return report_failure(kCommand, ran.error().message());
+    print_histograms(rounds_, latency_);
+    std::printf("network: %s\n", pop_.net().counters().to_string().c_str());
     std::printf("wall time %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count());
     if (!args_.plot.empty()) {
@@ -316,19 +96,213 @@ class Sim {
       if (!out) return report_failure(kCommand, "--plot '" + args_.plot + "': cannot write it");
       std::printf("plot: %s\n", args_.plot.c_str());
     }
-    const double mean_datagrams = datagrams.empty()
+    const double mean_datagrams = datagrams_.empty()
                                       ? 0
-                                      : std::accumulate(datagrams.begin(), datagrams.end(), 0.0) /
-                                            static_cast<double>(datagrams.size());
+                                      : std::accumulate(datagrams_.begin(), datagrams_.end(), 0.0) /
+                                            static_cast<double>(datagrams_.size());
+    const std::size_t counted = rounds_.size();
     const double success =
-        args_.lookups ? 100.0 * static_cast<double>(ok) / static_cast<double>(args_.lookups) : 0;
+        counted ? 100.0 * static_cast<double>(ok_) / static_cast<double>(counted) : 0;
     std::printf("lookups %zu, success %s%%, hops p50 %u p99 %u, datagrams per lookup %.1f\n",
-                args_.lookups, format_percent(success).c_str(), percentile(rounds, 0.5),
-                percentile(rounds, 0.99), mean_datagrams);
+                counted, format_percent(success).c_str(), percentile(rounds_, 0.5),
+                percentile(rounds_, 0.99), mean_datagrams);
     return 0;
   }
 
  private:
+  struct Item {
+    NodeId key;
+    std::string value;
+  };
+
+  void print_joined(std::size_t failed) {
+    std::size_t heap = 0, contacts = 0;
+    const std::size_t alive = pop_.net().alive();
+    for (Slot s = 0; s < pop_.net().slots(); ++s) {
+      if (!pop_.alive(s)) continue;
+      heap += pop_.node(s).memory_bytes();
+      contacts += pop_.node(s).routing_table().size();
+    }
+    std::printf(
+        "joined: %zu nodes (%zu bootstraps failed) in %.0f s virtual; %zu contacts per node, "
+        "%zu B per node (sizeof(Node) %zu + heap %zu); simulator %.1f MB\n",
+        alive, failed, std::chrono::duration<double>(pop_.now() - Time{}).count(), contacts / alive,
+        sizeof(Node) + heap / alive, sizeof(Node), heap / alive,
+        static_cast<double>(pop_.net().memory_bytes()) / 1e6);
+  }
+
+  overlay::sim::Pace pace(std::size_t count) const {
+    return {.count = count, .rate = kRate, .max_in_flight = kMaxInFlight};
+  }
+
+  void record(bool ok, const OpStats& stats) {
+    ok_ += ok;
+    rounds_.push_back(stats.rounds);
+    datagrams_.push_back(stats.sent + stats.received);
+    latency_.push_back(ms(stats.elapsed));
+    if (ok) {
+      plot_.hops.push_back(stats.rounds);
+      plot_.latency_ms.push_back(ms(stats.elapsed));
+    }
+    const double t = std::chrono::duration<double>(pop_.now() - start_).count();
+    const double end = (std::floor(t / window_s_) + 1) * window_s_;
+    if (plot_.success.empty() || plot_.success.back().end_s != end)
+      plot_.success.push_back({end, 0, 0});
+    plot_.success.back().total++;
+    plot_.success.back().ok += ok;
+  }
+
+  Result<void> run_lookups() {
+    std::printf(
+        "success of a lookup: its k = %zu nodes are exactly the %zu live nodes closest to the "
+        "target (from the live population when it ends); %.0f lookups started per virtual "
+        "second, at most %zu in flight\n",
+        kK, kK, kRate, kMaxInFlight);
+    start_ = pop_.now();
+    auto abandoned = pop_.pace(pace(args_.lookups), [this](Slot from, auto done) {
+      const NodeId target = NodeId::random(pop_.random());
+      return pop_.node(from)
+          .find_node(target, pop_.now(),
+                     [this, from, target, done](Result<std::vector<overlay::NodeInfo>> r,
+                                                const OpStats& stats) {
+                       bool exact = false;
+                       if (r) {
+                         std::vector<NodeId> got;
+                         for (const auto& info : *r)
+                           got.push_back(info.id);
+                         exact = got == pop_.closest_live(target, kK, from);
+                       }
+                       record(exact, stats);
+                       done();
+                     })
+          .has_value();
+    });
+    if (!abandoned) return abandoned.error();
+    return ok();
+  }
+
+  // Puts one new item from `from`; it becomes gettable once stored somewhere.
+  bool put(Slot from, std::size_t number, std::function<void()> done) {
+    std::string value = overlay::encode_value(bencode::Value(
+        "item " + std::to_string(number) + " of seed " + std::to_string(args_.seed)));
+    ++puts_;
+    auto started = pop_.node(from).put_immutable(
+        value, pop_.now(), [this, value, done](Result<overlay::WriteResult> w, const OpStats&) {
+          ++puts_done_;
+          if (w && w->stored > 0) {
+            ++puts_ok_;
+            stored_ += w->stored;
+            items_.push_back({w->target, value});
+          }
+          if (done) done();
+        });
+    pop_.net().kick(from);
+    return started.has_value();
+  }
+
+  Result<void> run_churn() {
+    const Duration lifetime = *churn_lifetime_;
+    const std::size_t before = std::max<std::size_t>(10, args_.lookups / 10);
+    std::size_t number = 0;
+    auto r =
+        pop_.pace(pace(before), [&](Slot from, auto done) { return put(from, number++, done); });
+    if (!r) return r.error();
+    const std::size_t put_before = items_.size();
+    if (items_.empty())
+      return Error(ErrorKind::unreachable, "no put before the churn stored its item");
+    pop_.start_churn();
+    window_s_ = std::max(1.0, std::chrono::duration<double>(lifetime).count() / 3);
+    start_ = pop_.now();
+    pop_.net().run_for(2 * lifetime);
+    const auto& cfg = pop_.node_config(0);
+    std::printf(
+        "churn policy (sim::churn_config): a contact is good for %.0f s, bad after %d failure; "
+        "buckets refreshed every %.0f s; a table under %zu usable contacts looks up its own id "
+        "every %.1f s; items re-replicated every %.0f s and to every newcomer among the k "
+        "closest; a bootstrap that leaves fewer than k contacts is tried again (3 tries), and "
+        "a node left with fewer than k usable contacts is bootstrapped again "
+        "(sim_population.hpp)\n",
+        std::chrono::duration<double>(cfg.routing.good_for).count(), cfg.routing.bad_after_failures,
+        std::chrono::duration<double>(cfg.refresh_interval).count(), cfg.small_table,
+        std::chrono::duration<double>(cfg.small_table_refresh).count(),
+        std::chrono::duration<double>(cfg.replication.interval).count());
+    std::printf(
+        "success of a lookup: under churn a lookup is a get. %zu items were put before the "
+        "churn started, which then ran %.0f s before the first get; then %zu gets, and one more "
+        "put with every 10th get "
+        "(values put during the churn); a get asks a random item among those stored, from a "
+        "random live node that has joined, and succeeds when it returns the value put; a get "
+        "whose requester dies before it completes is not counted (another is started); %.0f "
+        "gets started per virtual second, at most %zu in flight\n",
+        put_before, std::chrono::duration<double>(2 * lifetime).count(), args_.lookups, kRate,
+        kMaxInFlight);
+    std::size_t gets = 0;
+    auto abandoned = pop_.pace(pace(args_.lookups), [&](Slot from, auto done) {
+      if (gets++ % 10 == 9) put(pop_.random_joined(), number++, nullptr);
+      const Item item = items_[pop_.random().below(items_.size())];
+      return pop_.node(from)
+          .get_immutable(item.key, pop_.now(),
+                         [this, from, item, done](Result<overlay::GetImmutableResult> g,
+                                                  const OpStats& stats) {
+                           const bool found = g && g->value && *g->value == item.value;
+                           if (!found) miss(from, item.key, stats);
+                           record(found, stats);
+                           done();
+                         })
+          .has_value();
+    });
+    if (!abandoned) return abandoned.error();
+    pop_.net().run_for(10s);  // the last puts end
+    pop_.stop_churn();
+    const auto* churn = pop_.churn();
+    std::printf(
+        "churn: %llu nodes replaced in %.0f s virtual (mean lifetime drawn %.1f s), %zu alive, "
+        "%zu joined\n",
+        static_cast<unsigned long long>(churn->deaths()),
+        std::chrono::duration<double>(pop_.now() - start_).count(),
+        std::chrono::duration<double>(churn->mean_drawn_lifetime()).count(), pop_.net().alive(),
+        pop_.joined());
+    std::printf("requesters that died during their get (not counted): %zu\n", *abandoned);
+    std::printf(
+        "bootstraps tried again (fewer than k contacts after one): %zu; nodes bootstrapped "
+        "again, left with fewer than k usable contacts: %zu\n",
+        pop_.bootstrap_retries(), pop_.rejoins());
+    std::printf(
+        "puts: %zu of %zu that ended stored their item (%zu before the churn, %zu during; %zu "
+        "more died with their requester); %.1f copies per put\n",
+        puts_ok_, puts_done_, put_before, puts_ok_ - put_before, puts_ - puts_done_,
+        puts_ok_ ? static_cast<double>(stored_) / static_cast<double>(puts_ok_) : 0.0);
+    std::printf("gets not found: %zu, of which %zu items no live node held any more\n", misses_,
+                lost_);
+    return ok();
+  }
+
+  // A get that missed: was the item still held by a live node?
+  // A get that missed: what its requester knew, what the get did, and whether a live
+  // node still held the item (the first few are printed).
+  void miss(Slot from, const NodeId& key, const OpStats& stats) {
+    ++misses_;
+    std::size_t holders = 0, close = 0;
+    const auto truth = pop_.closest_live(key, kK);
+    for (Slot s = 0; s < pop_.net().slots(); ++s) {
+      if (!pop_.alive(s) || !pop_.node(s).item_store().get(key, pop_.now())) continue;
+      ++holders;
+      close += std::find(truth.begin(), truth.end(), pop_.node(s).id()) != truth.end();
+    }
+    lost_ += holders == 0;
+    if (misses_ > 10) return;
+    const overlay::RoutingTable& table = pop_.node(from).routing_table();
+    std::size_t usable = 0;
+    for (std::size_t b = 0; b < table.bucket_count(); ++b)
+      for (const overlay::Contact& c : table.bucket(b))
+        usable += table.state(c, pop_.now()) != overlay::ContactState::bad;
+    std::printf(
+        "miss: requester table %zu contacts (%zu not bad), get sent %u, received %u, "
+        "timeouts %u, rounds %u, %.2f s; %zu live holders, %zu of them among the %zu closest\n",
+        table.size(), usable, stats.sent, stats.received, stats.timeouts, stats.rounds,
+        std::chrono::duration<double>(stats.elapsed).count(), holders, close, kK);
+  }
+
   // 100 only when every lookup succeeded (never rounded up to it).
   static std::string format_percent(double p) {
     char buf[32];
@@ -370,11 +344,17 @@ class Sim {
     }
   }
 
+  static constexpr double kRate = 200;              // operations started per virtual second
+  static constexpr std::size_t kMaxInFlight = 300;  // at once
+
   OverlaySimArgs args_;
   std::optional<Duration> churn_lifetime_;
-  overlay::sim::Network net_;
-  fault::Random rng_;
-  std::vector<Slot> joined_;  // nodes whose bootstrap succeeded (some may be gone since)
+  overlay::sim::Population pop_;
+  std::vector<Item> items_;  // stored somewhere: what gets ask for
+  std::size_t puts_ = 0, puts_done_ = 0, puts_ok_ = 0, stored_ = 0, misses_ = 0, lost_ = 0;
+  std::size_t ok_ = 0;
+  std::vector<std::uint32_t> rounds_, datagrams_;
+  std::vector<double> latency_;
   overlay::SimPlot plot_;
   Time start_{};
   double window_s_ = 1;

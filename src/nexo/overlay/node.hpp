@@ -59,7 +59,8 @@
 //
 // Under heavy churn (the simulator's 30 s lifetimes) BEP 5's defaults keep dead contacts
 // for 15 minutes; the churn test uses routing.good_for = 30 s, bad_after_failures = 1,
-// refresh_interval = 60 s and replication.interval = 20 s.
+// refresh_interval = 60 s and replication.interval = 20 s; sim::churn_config
+// (sim_population.hpp) adds the small-table refresh (small_table).
 //
 // Thread contract: one thread (the driver's); calls are never reentrant (datagram_node.hpp).
 #pragma once
@@ -161,6 +162,13 @@ struct NodeConfig {
   bool ping_new_contacts = true;
   // A lookup query past its soft deadline (the contact's RTO) is sent once more.
   bool retry_slow_queries = true;
+  // A node whose routing table holds fewer than small_table usable (not bad) contacts
+  // looks up its own id every small_table_refresh (0: never, BEP 5's behaviour): a
+  // newcomer that met a handful of nodes, or one whose contacts died under churn, fills
+  // its table again without waiting out refresh_interval. At most one such lookup per
+  // maintenance_period.
+  std::size_t small_table = 0;
+  Duration small_table_refresh = std::chrono::seconds(5);
   // How long a query may wait for its reply before it has failed (the hard deadline; the
   // soft one is the contact's RTO). 5 s: beyond the RTO ceiling (2 s) with room for backoff.
   Duration query_timeout = std::chrono::seconds(5);
@@ -257,6 +265,7 @@ struct NodeCounters {
   std::uint64_t replicated_puts = 0;       // puts sent by replication
   std::uint64_t republished = 0;           // republish operations started
   std::uint64_t refreshes = 0;             // bucket refresh lookups started
+  std::uint64_t small_refreshes = 0;       // own-id lookups of a small table (small_table)
 };
 
 // A protocol that runs on a node's extension queries and needs timers of its own (overlay
@@ -438,6 +447,7 @@ class Node final : public DatagramNode {
   void maintain(Time now);
   void expire_queries(Time now);
   void refresh_buckets(Time now);
+  std::size_t usable_contacts(Time now) const;
   void republish(Time now);
   void replicate_periodically(Time now);
   void forget_idle_sources(Time now);
@@ -465,6 +475,7 @@ class Node final : public DatagramNode {
   Time last_now_;
   Time next_maintenance_;
   Time next_replication_ = Time::max();
+  Time next_small_refresh_ = Time::min();
   Time replication_refill_;
   double replication_tokens_ = 0;
   bool completion_due_ = false;

@@ -50,8 +50,24 @@ void Node::forget_idle_sources(Time now) {
   if (sources_.capacity() > 2 * sources_.size() + 8) sources_.shrink_to_fit();
 }
 
+// Contacts that are not bad (the ones a lookup may ask).
+std::size_t Node::usable_contacts(Time now) const {
+  std::size_t usable = 0;
+  for (std::size_t b = 0; b < routing_.bucket_count(); ++b)
+    for (const Contact& c : routing_.bucket(b))
+      usable += routing_.state(c, now) != ContactState::bad;
+  return usable;
+}
+
 // BEP 5: a bucket unchanged for refresh_interval gets a find_node for a random id in it.
+// A small table (NodeConfig::small_table) also looks up our own id, sooner.
 void Node::refresh_buckets(Time now) {
+  if (config_.small_table > 0 && now >= next_small_refresh_ &&
+      usable_contacts(now) < config_.small_table) {
+    next_small_refresh_ = now + config_.small_table_refresh;
+    if (start_internal(std::make_unique<LookupOp>(Goal::refresh, id(), *this, now), now))
+      ++counters_.small_refreshes;
+  }
   if (routing_.size() == 0 || now < routing_.next_refresh()) return;
   for (const NodeId& target : routing_.refresh_targets(now, random_)) {
     if (!start_internal(std::make_unique<LookupOp>(Goal::refresh, target, *this, now), now)) break;
