@@ -242,8 +242,9 @@ class Small {
   // Sends from `from` to `to` by name and runs until the callback.
   Result<DeliveryReport> message(Slot from, Slot to, const std::string& text) {
     std::optional<Result<DeliveryReport>> out;
-    auto started = peer(from).send_message(name_for(to), peer(to).public_key(), text, net_.now(),
-                                           [&](Result<DeliveryReport> r) { out.emplace(std::move(r)); });
+    auto started =
+        peer(from).send_message(name_for(to), peer(to).public_key(), text, net_.now(),
+                                [&](Result<DeliveryReport> r) { out.emplace(std::move(r)); });
     if (!started) return started.error();
     net_.kick(from);
     net_.run_until([&] { return out.has_value(); }, net_.now() + 120s);
