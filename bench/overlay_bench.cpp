@@ -27,10 +27,13 @@
 // (it is printed), 2 only for bad arguments.
 #include "overlay_bench.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "nexo/overlay/routing_table.hpp"
 
 namespace nexo::bench::overlay {
 namespace {
@@ -93,6 +96,26 @@ Flags flags(Options& o) {
              "N of the first simulated row (default 10,000; the issue's datagram target)")
       .count("--sim-lookups", o.sim_lookups, 1'000'000,
              "lookups per simulated row (default 10,000; the issue's figure)")
+      .value(
+          "--sim-wide",
+          [&o](std::string_view v) {
+            o.sim_wide.clear();
+            o.sim_wide_set = true;
+            while (!v.empty()) {
+              const auto comma = v.find(',');
+              const auto item = v.substr(0, comma);
+              unsigned factor = 0;
+              auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), factor);
+              if (ec != std::errc() || end != item.data() + item.size() || factor < 1 ||
+                  factor > 64 || o.sim_wide.size() >= nexo::overlay::kMaxWideBuckets)
+                return false;
+              o.sim_wide.push_back(static_cast<std::uint8_t>(factor));
+              v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+            }
+            return true;
+          },
+          "the simulated nodes' wide buckets: multipliers of k for buckets 0, 1, ..., e.g. "
+          "16,8,4,2 (1 to 64 each, at most 8; 1: BEP 5's table; default: the node's)")
       .value("--impls", impls, "impls among " + o.impls.joined() + " (default all)")
       .value("--impl", impls, "the same as --impls");
   return f;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 #include "overlay_impl.hpp"
@@ -34,6 +35,9 @@ struct Options {
   bool sim_big = false;      // the N = 100,000 row too (minutes)
   int sim_nodes = 10'000;    // the first row's N
   int sim_lookups = 10'000;  // lookups per row
+  // The simulated nodes' RoutingConfig::wide (empty: the Node's default).
+  std::vector<std::uint8_t> sim_wide{};
+  bool sim_wide_set = false;
   ImplChoice impls = ImplChoice({"opendht", "nexo"});
 };
 

@@ -9,6 +9,7 @@
 // true k closest live nodes, from a sorted index), the process's peak RSS (VmHWM: the
 // whole process, OpenDHT's round included when it ran first) and the simulated
 // population's own estimate (every node's sizeof + memory_bytes(), plus the simulator's).
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -33,8 +34,11 @@ struct SimRow {
   double join_wall_s = 0, lookups_wall_s = 0, join_virtual_s = 0;
   std::size_t lookups = 0, exact = 0, failed_joins = 0;
   std::uint32_t rounds_p50 = 0, rounds_p99 = 0;
+  std::vector<std::size_t> rounds_count;  // [r]: lookups that took r rounds
   double datagrams = 0;
   double population_mib = 0, peak_rss_mib = 0;
+  double contacts = 0;                   // per node, in its routing table
+  std::array<double, 4> far_contacts{};  // per node, in buckets 0..3
   std::string error;
 };
 
@@ -57,10 +61,31 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-SimRow run_row(std::size_t nodes, std::size_t lookups, std::uint64_t seed) {
+// Contacts per live node, in all and in buckets 0..3.
+void count_contacts(sim::Population& pop, SimRow& row) {
+  std::size_t live = 0, all = 0;
+  std::array<std::size_t, 4> far{};
+  for (sim::Slot s = 0; s < pop.net().slots(); ++s) {
+    if (!pop.alive(s)) continue;
+    ++live;
+    const auto& table = pop.node(s).routing_table();
+    all += table.size();
+    for (std::size_t b = 0; b < far.size() && b + 1 < table.bucket_count(); ++b)
+      far[b] += table.bucket(b).size();
+  }
+  if (live == 0) return;
+  row.contacts = static_cast<double>(all) / static_cast<double>(live);
+  for (std::size_t b = 0; b < far.size(); ++b)
+    row.far_contacts[b] = static_cast<double>(far[b]) / static_cast<double>(live);
+}
+
+SimRow run_row(std::size_t nodes, std::size_t lookups, std::uint64_t seed, const Options& o) {
   SimRow row;
   row.nodes = nodes;
-  sim::Population pop({.nodes = nodes, .seed = seed});
+  sim::PopulationConfig config{.nodes = nodes, .seed = seed};
+  if (o.sim_wide_set)
+    config.tune = [wide = o.sim_wide](nexo::overlay::NodeConfig& c) { c.routing.wide = wide; };
+  sim::Population pop(config);
   auto t = Clock::now();
   auto failed = pop.grow();
   row.join_wall_s = seconds_since(t);
@@ -95,12 +120,17 @@ SimRow run_row(std::size_t nodes, std::size_t lookups, std::uint64_t seed) {
   row.lookups = rounds.size();
   row.rounds_p50 = percentile(rounds, 0.5);
   row.rounds_p99 = percentile(rounds, 0.99);
+  for (std::uint32_t r : rounds) {
+    if (r >= row.rounds_count.size()) row.rounds_count.resize(r + 1);
+    ++row.rounds_count[r];
+  }
   row.datagrams = rounds.empty() ? 0 : static_cast<double>(datagrams) / rounds.size();
   std::size_t bytes = pop.net().memory_bytes();
   for (sim::Slot s = 0; s < pop.net().slots(); ++s)
     if (pop.alive(s)) bytes += sizeof(nexo::overlay::Node) + pop.node(s).memory_bytes();
   row.population_mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
   row.peak_rss_mib = peak_rss_mib();
+  count_contacts(pop, row);
   return row;
 }
 
@@ -112,11 +142,13 @@ void print_row(const SimRow& r) {
   std::printf(
       "  N = %zu: joined in %.1f s wall (%.0f s virtual, %zu bootstraps failed, tables not "
       "pre-filled); %zu lookups in %.1f s wall, %zu exact (%.2f%%), rounds p50 %u p99 %u, "
-      "%.1f datagrams per lookup; population %.0f MiB (estimate), peak RSS %.0f MiB%s%s\n",
+      "%.1f datagrams per lookup; %.1f contacts per node (buckets 0-3: %.1f %.1f %.1f %.1f); "
+      "population %.0f MiB (estimate), peak RSS %.0f MiB%s%s\n",
       r.nodes, r.join_wall_s, r.join_virtual_s, r.failed_joins, r.lookups, r.lookups_wall_s,
       r.exact, r.lookups ? 100.0 * static_cast<double>(r.exact) / r.lookups : 0.0, r.rounds_p50,
-      r.rounds_p99, r.datagrams, r.population_mib, r.peak_rss_mib, r.error.empty() ? "" : "; ",
-      r.error.c_str());
+      r.rounds_p99, r.datagrams, r.contacts, r.far_contacts[0], r.far_contacts[1],
+      r.far_contacts[2], r.far_contacts[3], r.population_mib, r.peak_rss_mib,
+      r.error.empty() ? "" : "; ", r.error.c_str());
   std::fflush(stdout);
 }
 
@@ -132,11 +164,11 @@ void run_sim_rows(const Options& o) {
       o.sim_lookups);
   std::fflush(stdout);
   const SimRow small = run_row(static_cast<std::size_t>(o.sim_nodes),
-                               static_cast<std::size_t>(o.sim_lookups), o.seed);
+                               static_cast<std::size_t>(o.sim_lookups), o.seed, o);
   print_row(small);
   SimRow big;
   if (o.sim_big) {
-    big = run_row(100'000, static_cast<std::size_t>(o.sim_lookups), o.seed + 1);
+    big = run_row(100'000, static_cast<std::size_t>(o.sim_lookups), o.seed + 1, o);
     print_row(big);
   }
   const bool small_ran = small.lookups > 0 && small.error.empty();

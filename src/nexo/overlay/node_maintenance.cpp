@@ -296,7 +296,7 @@ void BootstrapOp::refresh_sparse_buckets(Node& node, Time now) {
   const std::size_t last = table.bucket_count() - 1;
   std::vector<NodeId> targets;
   for (std::size_t i = 0; i < last; ++i) {
-    if (table.bucket(i).size() < table.config().k)
+    if (table.bucket(i).size() < table.capacity(i))
       targets.push_back(NodeId::random_in_bucket(own(node), static_cast<int>(i), random(node)));
   }
   for (const NodeId& target : targets) {

@@ -41,7 +41,15 @@ RoutingTable::RoutingTable(const NodeId& own, Time now, RoutingConfig config)
     : own_(own), config_(config) {
   config_.k = std::max<std::size_t>(config_.k, 1);
   config_.bad_after_failures = std::clamp(config_.bad_after_failures, 1, 255);
+  if (config_.wide.size() > kMaxWideBuckets) config_.wide.resize(kMaxWideBuckets);
+  for (auto& factor : config_.wide)
+    factor = std::max<std::uint8_t>(factor, 1);
   buckets_.push_back(Bucket{{}, {}, now});
+}
+
+std::size_t RoutingTable::capacity(std::size_t index) const noexcept {
+  if (index + 1 >= buckets_.size() || index >= config_.wide.size()) return config_.k;
+  return config_.k * config_.wide[index];
 }
 
 std::size_t RoutingTable::bucket_index(const NodeId& id) const noexcept {
@@ -97,7 +105,7 @@ HeardResult RoutingTable::insert(const NodeId& id, const net::Endpoint& endpoint
   for (;;) {
     const std::size_t index = bucket_index(id);
     Bucket& bucket = buckets_[index];
-    if (bucket.contacts.size() < config_.k) {
+    if (bucket.contacts.size() < capacity(index)) {
       if (auto cached = find_id(bucket.replacements, id); cached != bucket.replacements.end())
         bucket.replacements.erase(cached);
       bucket.contacts.push_back(contact);

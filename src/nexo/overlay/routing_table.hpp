@@ -67,8 +67,20 @@
 
 namespace nexo::overlay {
 
+// Wide buckets (libtorrent's "extended routing table"). Bucket i < wide.size(), once
+// it is no longer the last one, holds k * wide[i] contacts instead of k. Half of all
+// ids fall in bucket 0, a quarter in bucket 1, ...: more contacts there put a lookup's
+// first step as many bits closer to a random target (k * 2^j contacts in a bucket
+// share ~j more bits with the closest of them), the step that costs the most rounds
+// in a large network. The last bucket still splits at k. Empty (or all 1): BEP 5's
+// table. Each extra contact costs sizeof(Contact) when the bucket is full.
+inline constexpr std::size_t kMaxWideBuckets = 8;
+
 struct RoutingConfig {
-  std::size_t k = 8;             // contacts per bucket (BEP 5's K); at least 1
+  std::size_t k = 8;  // contacts per bucket (BEP 5's K); at least 1
+  // Multipliers of k for buckets 0, 1, ... (see Wide buckets); at most kMaxWideBuckets,
+  // each at least 1.
+  std::vector<std::uint8_t> wide{};
   std::size_t replacements = 4;  // replacement cache entries per bucket; 0 keeps none
   int bad_after_failures = 2;    // N: consecutive failures that make a contact bad (>= 1)
   Duration good_for = std::chrono::minutes(15);       // BEP 5
@@ -170,6 +182,9 @@ class RoutingTable {
   std::size_t size() const noexcept;               // contacts in buckets
   std::size_t replacement_count() const noexcept;  // contacts in the caches
   std::size_t bucket_count() const noexcept { return buckets_.size(); }
+  // How many contacts bucket `index` holds when full: k, or k * wide[index] for a
+  // wide bucket that is not the last one (see Wide buckets).
+  std::size_t capacity(std::size_t index) const noexcept;
   // The bucket that covers `id` (0 .. bucket_count() - 1).
   std::size_t bucket_index(const NodeId& id) const noexcept;
   std::span<const Contact> bucket(std::size_t index) const noexcept {

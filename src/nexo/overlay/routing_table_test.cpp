@@ -33,13 +33,16 @@ NodeId at_depth(const NodeId& own, int prefix, fault::Random& rng) {
   return NodeId::random_in_bucket(own, prefix, rng);
 }
 
-// Every bucket holds only ids of its range, at most k contacts and at most
+// Every bucket holds only ids of its range, at most capacity() contacts and at most
 // `replacements` cache entries, and no id twice.
 void expect_invariants(const RoutingTable& table) {
   const std::size_t last = table.bucket_count() - 1;
   std::vector<NodeId> ids;
   for (std::size_t i = 0; i < table.bucket_count(); ++i) {
-    EXPECT_LE(table.bucket(i).size(), table.config().k) << "bucket " << i;
+    EXPECT_LE(table.bucket(i).size(), table.capacity(i)) << "bucket " << i;
+    const std::size_t factor =
+        i < last && i < table.config().wide.size() ? table.config().wide[i] : 1;
+    EXPECT_EQ(table.capacity(i), table.config().k * factor) << "bucket " << i;
     EXPECT_LE(table.replacements(i).size(), table.config().replacements) << "bucket " << i;
     for (std::span<const Contact> list : {table.bucket(i), table.replacements(i)})
       for (const Contact& c : list) {
@@ -104,6 +107,58 @@ TEST(RoutingTable, OnlyTheBucketCoveringOurIdSplits) {
   EXPECT_EQ(table.heard_from(at_depth(own, 2, rng), local(port++), t0, Heard::reply).insertion,
             Insertion::cached);
   EXPECT_EQ(table.bucket(2).size(), 8u);
+}
+
+// Wide buckets (libtorrent's extended table): bucket i holds k * wide[i] once it no longer
+// covers our id; the last bucket still splits at k.
+TEST(RoutingTable, WideBucketsHoldMoreFarFromUs) {
+  fault::Random rng(21);
+  const NodeId own = NodeId::random(rng);
+  RoutingConfig config = loopback_config();
+  config.wide = {4, 2};
+  RoutingTable table(own, t0, config);
+  std::uint16_t port = 1000;
+  auto add = [&](int depth) {
+    return table.heard_from(at_depth(own, depth, rng), local(port++), t0, Heard::reply).insertion;
+  };
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(add(0), Insertion::added);
+  EXPECT_EQ(table.bucket_count(), 1u) << "the last bucket holds k, then splits";
+  EXPECT_EQ(table.capacity(0), 8u);
+  for (int i = 8; i < 32; ++i)
+    EXPECT_EQ(add(0), Insertion::added) << i;
+  EXPECT_EQ(table.bucket_count(), 2u);
+  EXPECT_EQ(table.capacity(0), 32u);
+  EXPECT_EQ(add(0), Insertion::cached) << "bucket 0 is full at 4 k";
+  for (int i = 0; i < 16; ++i)
+    EXPECT_EQ(add(1), Insertion::added) << i;
+  EXPECT_EQ(add(1), Insertion::cached) << "bucket 1 is full at 2 k";
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(add(2), Insertion::added) << i;
+  EXPECT_EQ(add(2), Insertion::cached) << "bucket 2 is not wide";
+  EXPECT_EQ(table.size(), 56u);
+  expect_invariants(table);
+  // closest() draws on the whole wide bucket: the 8 closest of its 32.
+  const NodeId target = at_depth(own, 0, rng);
+  std::vector<NodeId> far;
+  for (const Contact& c : table.bucket(0))
+    far.push_back(c.id);
+  std::sort(far.begin(), far.end(),
+            [&](const NodeId& a, const NodeId& b) { return closer_to(target, a, b); });
+  far.resize(8);
+  std::vector<NodeId> got;
+  for (const NodeInfo& info : table.closest(target, 8, t0))
+    got.push_back(info.id);
+  EXPECT_EQ(got, far);
+}
+
+TEST(RoutingTable, WideFactorsAreClamped) {
+  RoutingConfig config = loopback_config();
+  config.wide = {0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  RoutingTable table(NodeId{}, t0, config);
+  EXPECT_EQ(table.config().wide.size(), kMaxWideBuckets);
+  EXPECT_EQ(table.config().wide[0], 1u) << "0 would be a bucket that holds nothing";
+  EXPECT_EQ(table.config().wide[1], 3u);
 }
 
 TEST(RoutingTable, AnIdNextToOursSplitsDownToTheLastBit) {
@@ -481,10 +536,14 @@ TEST(RoutingTable, ClosestExcludesBadContactsAndPrefersGoodOnes) {
   EXPECT_TRUE(table.closest(target, 0, t0).empty());
 }
 
-TEST(RoutingTable, RandomTrafficKeepsTheInvariants) {
+class RandomTraffic : public ::testing::TestWithParam<std::vector<std::uint8_t>> {};
+
+TEST_P(RandomTraffic, KeepsTheInvariants) {
   fault::Random rng(18);
   const NodeId own = NodeId::random(rng);
-  RoutingTable table(own, t0, loopback_config());
+  RoutingConfig config = loopback_config();
+  config.wide = GetParam();
+  RoutingTable table(own, t0, config);
   std::vector<std::pair<NodeId, net::Endpoint>> known;
   Time now = t0;
   for (int i = 0; i < 20000; ++i) {
@@ -510,6 +569,10 @@ TEST(RoutingTable, RandomTrafficKeepsTheInvariants) {
   expect_invariants(table);
   EXPECT_GT(table.size(), 50u);
 }
+
+INSTANTIATE_TEST_SUITE_P(RoutingTable, RandomTraffic,
+                         ::testing::Values(std::vector<std::uint8_t>{},
+                                           std::vector<std::uint8_t>{16, 8, 4, 2}));
 
 }  // namespace
 }  // namespace nexo::overlay
