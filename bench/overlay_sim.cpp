@@ -149,6 +149,10 @@ void print_row(const SimRow& r) {
       r.rounds_p99, r.datagrams, r.contacts, r.far_contacts[0], r.far_contacts[1],
       r.far_contacts[2], r.far_contacts[3], r.population_mib, r.peak_rss_mib,
       r.error.empty() ? "" : "; ", r.error.c_str());
+  std::printf("    lookups by rounds:");
+  for (std::size_t i = 0; i < r.rounds_count.size(); ++i)
+    if (r.rounds_count[i] > 0) std::printf(" %zu: %zu", i, r.rounds_count[i]);
+  std::printf("\n");
   std::fflush(stdout);
 }
 

@@ -194,5 +194,43 @@ TEST(NodeExtension, QueryTimeoutCanBeLongerThanTheNodes) {
   EXPECT_EQ(failed.size(), 2u);
 }
 
+// An extension query to a contact of the table that goes unanswered counts as its failure,
+// as a DHT query's would (a Scribe join to a dead node marks it, so the next join skips
+// it); one given a longer timeout (a deferred answer) does not.
+TEST(NodeExtension, UnansweredQueryToAContactCountsAsItsFailure) {
+  NodeConfig c = config(0x80);
+  c.query_timeout = 5s;
+  Node node(ep(1), t0, c);
+  for (std::uint8_t who : {2, 3})
+    deliver(node, query_message(krpc::ping(id_of(static_cast<std::uint8_t>(who << 4)))), ep(who));
+  // The node pings the newcomers; they answer.
+  for (const Sent& s : drain(node)) {
+    if (s.message.kind() != krpc::Kind::query) continue;
+    krpc::Message reply;
+    reply.tid = s.message.tid;
+    krpc::Response r;
+    r.id = s.to == ep(2) ? id_of(0x20) : id_of(0x30);
+    reply.body = r;
+    deliver(node, reply, s.to);
+  }
+  ASSERT_TRUE(node.routing_table().find(id_of(0x20)));
+  ASSERT_TRUE(node.routing_table().find(id_of(0x30)));
+  ASSERT_EQ(node.routing_table().find(id_of(0x20))->failures, 0);
+  ASSERT_EQ(node.routing_table().find(id_of(0x30))->failures, 0);
+  int timed_out = 0;
+  auto record = [&](Result<ExtensionReply> r, const OpStats&) {
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().is(ErrorKind::timed_out));
+    ++timed_out;
+  };
+  ASSERT_TRUE(node.extension_query(ep(2), "nexo_hello", {}, t0, record));
+  ASSERT_TRUE(node.extension_query(ep(3), "nexo_slow", {}, t0, record, 5s));
+  drain(node);
+  node.on_timer(t0 + 6s);
+  EXPECT_EQ(timed_out, 2);
+  EXPECT_EQ(node.routing_table().find(id_of(0x20))->failures, 1);
+  EXPECT_EQ(node.routing_table().find(id_of(0x30))->failures, 0);
+}
+
 }  // namespace
 }  // namespace nexo::overlay

@@ -82,12 +82,16 @@ class Node::Operation {
 class SingleQueryOp final : public Node::Operation {
  public:
   using Callback = std::variant<OpCallback<NodeInfo>, OpCallback<ExtensionReply>>;
-  SingleQueryOp(Time now, net::Endpoint to, krpc::Query query, Callback done, Duration timeout = {})
+  // `expected`: the id of the contact at `to`, when it is one: a timeout then counts as its
+  // failure in the routing table (RpcEntry::expected_id).
+  SingleQueryOp(Time now, net::Endpoint to, krpc::Query query, Callback done, Duration timeout = {},
+                std::optional<NodeId> expected = std::nullopt)
       : Operation(now),
         to_(to),
         query_(std::move(query)),
         done_(std::move(done)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        expected_(expected) {}
 
   void start(Node& node, Time now) override;
   void on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,
@@ -101,6 +105,7 @@ class SingleQueryOp final : public Node::Operation {
   krpc::Query query_;
   Callback done_;
   Duration timeout_;  // zero: the node's query_timeout
+  std::optional<NodeId> expected_;
   std::optional<krpc::Response> response_;
   std::optional<Error> error_;
   std::optional<krpc::ErrorReply> krpc_error_;

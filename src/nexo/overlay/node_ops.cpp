@@ -99,16 +99,22 @@ Result<void> Node::extension_query(const net::Endpoint& endpoint, std::string me
                  "dht extension query \"" + method + "\": the method must start with \"" +
                      std::string(krpc::kExtensionPrefix) + "\" and the arguments hold no \"id\"");
   auto query = krpc::extension(id(), std::move(method), std::move(args));
-  return start(
-      std::make_unique<SingleQueryOp>(now, endpoint, std::move(query), std::move(done), timeout),
-      now);
+  // A query due within a round trip that goes unanswered counts against the contact at
+  // that endpoint, as a DHT query does; one given a longer timeout waits on the replier's
+  // own work, and its timeout says nothing about the replier's liveness.
+  std::optional<NodeId> expected;
+  if (timeout == Duration{})
+    if (const Contact* contact = routing_.find_at(endpoint)) expected = contact->id;
+  return start(std::make_unique<SingleQueryOp>(now, endpoint, std::move(query), std::move(done),
+                                               timeout, expected),
+               now);
 }
 
 // --- SingleQueryOp.
 
 void SingleQueryOp::start(Node& node, Time now) {
   stats.rounds = 1;
-  if (!send(node, query_, to_, std::nullopt, now, timeout_)) {
+  if (!send(node, query_, to_, expected_, now, timeout_)) {
     error_ = Error(ErrorKind::overloaded, "dht " + std::string(query_.method_name()) + " to " +
                                               to_.to_string() + ": too many queries outstanding");
     finish(node);

@@ -68,6 +68,13 @@ const Contact* RoutingTable::find(const NodeId& id) const noexcept {
   return it == bucket.contacts.end() ? nullptr : &*it;
 }
 
+const Contact* RoutingTable::find_at(const net::Endpoint& endpoint) const noexcept {
+  for (const Bucket& bucket : buckets_)
+    for (const Contact& c : bucket.contacts)
+      if (c.endpoint == endpoint) return &c;
+  return nullptr;
+}
+
 ContactState RoutingTable::state(const Contact& contact, Time now) const noexcept {
   if (contact.failures >= config_.bad_after_failures) return ContactState::bad;
   if (contact.failures == 0 && contact.ever_replied() && now - contact.last_seen < config_.good_for)

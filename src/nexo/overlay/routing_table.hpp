@@ -158,6 +158,9 @@ class RoutingTable {
 
   // The contact with that id, or nullptr. Valid until the table next changes.
   const Contact* find(const NodeId& id) const noexcept;
+  // The contact at `endpoint`, or nullptr: a scan of every bucket (for callers that know
+  // an endpoint only, such as an extension query's sender).
+  const Contact* find_at(const net::Endpoint& endpoint) const noexcept;
   ContactState state(const Contact& contact, Time now) const noexcept;
 
   // The n contacts closest to `target` by XOR distance, closest first: the n
