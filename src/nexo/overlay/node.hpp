@@ -140,7 +140,17 @@ struct NodeConfig {
   std::optional<net::InetAddress> external_address;
   std::uint64_t seed = 1;  // every random draw (ids, transaction ids, tokens, refresh targets)
 
-  RoutingConfig routing;
+  // Wide buckets as libtorrent's extended routing table (routing_table.hpp): 16, 8, 4 and
+  // 2 k contacts in the four buckets farthest from our id; a lookup's first step then
+  // lands closer (N = 10,000 simulated: rounds p50 3 instead of 4, 28.2 datagrams per
+  // lookup instead of 30.4; 166 contacts per node instead of 88).
+  RoutingConfig routing = RoutingConfig::extended();
+  // How the node ranks its contacts in its find_node answers and its own lookups' seeds:
+  // false: those that ever answered first, however long ago (RoutingTable::Rank::
+  // answered_first, as libtorrent); true: good ones first (BEP 5's letter, good_first),
+  // for a network whose contacts die within good_for (sim::churn_config sets it: at a
+  // 30 s mean lifetime, answering by distance cost 15% more datagrams per get).
+  bool fresh_first = false;
   LookupConfig lookup;
   RpcConfig rpc;
   krpc::Options krpc;                                  // the network id of a private overlay
@@ -360,6 +370,13 @@ class Node final : public DatagramNode {
   const net::Endpoint& endpoint() const noexcept { return self_; }
   const NodeConfig& config() const noexcept { return config_; }
   const RoutingTable& routing_table() const noexcept { return routing_; }
+  // The n contacts closest to `target` as the node answers find_node and seeds its own
+  // lookups (NodeConfig::fresh_first).
+  std::vector<NodeInfo> closest_contacts(const NodeId& target, std::size_t n, Time now) const {
+    return routing_.closest(
+        target, n, now,
+        config_.fresh_first ? RoutingTable::Rank::good_first : RoutingTable::Rank::answered_first);
+  }
   const PeerStore& peer_store() const noexcept { return peers_; }
   const ItemStore& item_store() const noexcept { return items_; }
   const NodeCounters& counters() const noexcept { return counters_; }

@@ -272,7 +272,7 @@ void BootstrapOp::probed(Node& node, Time now) {
     finish(node);
     return;
   }
-  lookup_.add_candidates(routing(node).closest(own(node), config(node).lookup.k, now));
+  lookup_.add_candidates(node.closest_contacts(own(node), config(node).lookup.k, now));
   pump(node, now);
 }
 

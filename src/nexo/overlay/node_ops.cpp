@@ -197,7 +197,7 @@ LookupOp::LookupOp(Goal goal, const NodeId& target, const Node& node, Time now, 
 // (BEP 5 keeps a contact until it fails a query), and a lookup seeded with them alone
 // ends empty.
 void LookupOp::start(Node& node, Time now) {
-  lookup_.add_candidates(routing(node).closest(target_, 2 * config(node).lookup.k, now));
+  lookup_.add_candidates(node.closest_contacts(target_, 2 * config(node).lookup.k, now));
   pump(node, now);
 }
 
@@ -212,7 +212,7 @@ void LookupOp::pump(Node& node, Time now) {
     if (reseeded_ || lookup_.result().size() >= config(node).lookup.k) break;
     reseeded_ = true;
     const std::size_t before = lookup_.candidate_count();
-    lookup_.add_candidates(routing(node).closest(target_, 2 * config(node).lookup.k, now));
+    lookup_.add_candidates(node.closest_contacts(target_, 2 * config(node).lookup.k, now));
     if (lookup_.candidate_count() == before) break;
   }
   stats.rounds = static_cast<std::uint32_t>(lookup_.rounds());

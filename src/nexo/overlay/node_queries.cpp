@@ -80,7 +80,7 @@ std::optional<krpc::ErrorReply> Node::answer_extension(const krpc::Query& query,
 void Node::answer_nodes(krpc::Response& response, const NodeId& target, krpc::Want want,
                         const net::Endpoint& from, Time now) const {
   if (!want.any()) (from.family() == net::Family::v4 ? want.n4 : want.n6) = true;
-  auto closest = routing_.closest(target, config_.routing.k, now);
+  auto closest = closest_contacts(target, config_.routing.k, now);
   std::vector<NodeInfo> v4, v6;
   for (auto& node : closest) {
     const bool is_v4 =

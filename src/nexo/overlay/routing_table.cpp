@@ -237,7 +237,8 @@ bool RoutingTable::ip_in_use(const net::InetAddress& address, const NodeId* exce
   return false;
 }
 
-std::vector<NodeInfo> RoutingTable::closest(const NodeId& target, std::size_t n, Time now) const {
+std::vector<NodeInfo> RoutingTable::closest(const NodeId& target, std::size_t n, Time now,
+                                            Rank rank) const {
   std::vector<NodeInfo> result;
   if (n == 0) return result;
   // Groups of buckets in increasing distance from the target (c = the prefix
@@ -255,7 +256,10 @@ std::vector<NodeInfo> RoutingTable::closest(const NodeId& target, std::size_t n,
     std::sort(group.begin(), group.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& entry : group) {
-      auto& into = state(*entry.second, now) == ContactState::good ? good : fair;
+      const bool ahead = rank == Rank::answered_first
+                             ? entry.second->ever_replied()
+                             : state(*entry.second, now) == ContactState::good;
+      auto& into = ahead ? good : fair;
       if (into.size() < n) into.push_back(entry);
     }
   };

@@ -87,6 +87,13 @@ struct RoutingConfig {
   Duration refresh_after = std::chrono::minutes(15);  // a bucket unchanged this long is refreshed
   bool one_contact_per_ip = true;
   RttConfig rtt;
+
+  // The defaults with wide = {16, 8, 4, 2}, libtorrent's extended table (Node's default).
+  static RoutingConfig extended() {
+    RoutingConfig c;
+    c.wide = {16, 8, 4, 2};
+    return c;
+  }
 };
 
 // What brought a message from a node: BEP 5 counts a reply to our query
@@ -163,11 +170,24 @@ class RoutingTable {
   const Contact* find_at(const net::Endpoint& endpoint) const noexcept;
   ContactState state(const Contact& contact, Time now) const noexcept;
 
-  // The n contacts closest to `target` by XOR distance, closest first: the n
-  // closest good ones, topped up with the closest questionable ones when there
-  // are fewer than n good; bad contacts never. Visits buckets from the nearest
-  // outwards and sorts only what it takes.
-  std::vector<NodeInfo> closest(const NodeId& target, std::size_t n, Time now) const;
+  // How closest() ranks the contacts that are not bad.
+  enum class Rank : std::uint8_t {
+    // BEP 5's letter: the closest good ones, topped up with the closest questionable
+    // ones when there are fewer than n good.
+    good_first,
+    // The closest that answered us at least once (libtorrent's "confirmed" nodes),
+    // however long ago, topped up with the closest others. A contact not heard from
+    // for good_for is questionable, not dead: passing over it for a farther good one
+    // costs every lookup that goes through this table a round. (N = 10,000 simulated
+    // with good_for = 100 s, shorter than the 221 s join: answers good_first gave
+    // rounds p50 4 p99 6, answered_first p50 3 p99 5, as with every contact fresh.)
+    answered_first,
+  };
+  // The n contacts closest to `target` by XOR distance, closest first, ranked by
+  // `rank`; bad contacts never. Visits buckets from the nearest outwards and sorts
+  // only what it takes.
+  std::vector<NodeInfo> closest(const NodeId& target, std::size_t n, Time now,
+                                Rank rank = Rank::good_first) const;
 
   // For every bucket unchanged for refresh_after: a random id in its range,
   // to look up (BEP 5's refresh). The bucket counts as changed at `now`, so it

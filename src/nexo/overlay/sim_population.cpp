@@ -11,6 +11,7 @@ using namespace std::chrono_literals;
 NodeConfig churn_config(NodeConfig c, Duration lifetime) {
   c.routing.good_for = lifetime;
   c.routing.bad_after_failures = 1;
+  c.fresh_first = true;  // a contact one lifetime old is likely dead
   c.refresh_interval = std::min<Duration>(60s, 2 * lifetime);
   c.replication.on_join = true;
   c.replication.interval = std::max<Duration>(lifetime * 2 / 3, 1s);

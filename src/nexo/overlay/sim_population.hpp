@@ -25,6 +25,8 @@
 // a handful of contacts alone until its first refresh, 15 minutes later. Under churn:
 //   - a contact unheard of for one mean lifetime is no longer good, and one failed
 //     query makes it bad (routing.good_for, routing.bad_after_failures);
+//   - answers and lookup seeds put good contacts first (fresh_first): a contact one
+//     lifetime old is likely dead, where the Internet's is likely alive;
 //   - buckets are refreshed every 2 lifetimes at most (60 s at most);
 //   - stored items are re-replicated to the k closest every 2/3 of a lifetime, and
 //     to every newcomer among the k closest (ReplicationConfig's on_join);
