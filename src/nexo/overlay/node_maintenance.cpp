@@ -137,13 +137,16 @@ void Node::start_replication(const NodeInfo& node, const StoredItem& item, Time 
 
 // A contact new to the table: every stored item whose key it is closer to than the
 // farthest of the k closest contacts we know for that key is sent to it. (Not "is it in
-// closest()": that prefers good contacts, and a newcomer is not good yet.)
+// closest()": that prefers good contacts, and a newcomer is not good yet. The k closest
+// as the node ranks them (closest_contacts): with good ones first in a quiet network,
+// a contact 15 minutes old gave way to farther fresh ones, and every newcomer looked
+// close enough to get a copy, which kept alive items nobody republished.)
 void Node::replicate_to_newcomer(const NodeInfo& node, Time now) {
   const std::size_t k = config_.routing.k;
   for (std::size_t i = 0; i < items_.item_count(); ++i) {
     const StoredItem& item = items_.item(i);
     if (item.expires <= now) continue;
-    const auto closest = routing_.closest(item.target, k, now);
+    const auto closest = closest_contacts(item.target, k, now);
     const bool close =
         closest.size() < k || std::any_of(closest.begin(), closest.end(), [&](const NodeInfo& c) {
           return c.id == node.id || closer_to(item.target, node.id, c.id);
@@ -157,7 +160,7 @@ void Node::replicate_periodically(Time now) {
   for (std::size_t i = 0; i < items_.item_count(); ++i) {
     const StoredItem item = items_.item(i);  // a copy: starting operations may send
     if (item.expires <= now) continue;
-    for (const NodeInfo& contact : routing_.closest(item.target, k, now))
+    for (const NodeInfo& contact : closest_contacts(item.target, k, now))
       start_replication(contact, item, now);
   }
 }

@@ -174,6 +174,7 @@ TEST_F(NodeTest, EvictionPingOfAQuestionableContactThatNeverAnswers) {
   NodeConfig c = base_config();
   c.routing.k = 1;
   c.routing.replacements = 1;
+  c.routing.wide.clear();  // BEP 5's buckets: bucket 0 holds k = 1
   make(c);
   query(krpc::ping(id_of(0x10)), ep(2));
   drain();
