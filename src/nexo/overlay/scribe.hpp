@@ -107,7 +107,7 @@
 // ~7 s (~9 s at 10,000 nodes). Under churn (500 nodes, mean lifetime 30 s, 125 members,
 // 30 messages at 1/s, SCRIBE_SIM_SEED=0..7) every member alive through a message's 20 s
 // window that had joined before it gets it exactly once, except (counted apart) whole
-// messages lost with every node that held them (0-3.8% of the pairs) and messages stranded
+// messages lost with every node that held them (0-5.4% of the pairs) and messages stranded
 // in, or members cut off in, a fragment that did not merge within the window (0-5.2%): the
 // tree's convergence, not gaps, which the digests leave at 0. All traffic per delivery,
 // DHT upkeep included: 121 datagrams on average over the seeds, 120 before the repair.
