@@ -221,7 +221,9 @@ void print_stats(Node& node, const overlay::Scribe& scribe) {
             << ", published " << m.published << ", delivered " << m.delivered << ", duplicates "
             << m.duplicates << ", forwarded " << m.forwarded << ", children taken "
             << m.children_taken << ", push-downs " << m.push_downs << ", re-joins " << m.rejoins
-            << ", bad arguments " << m.bad_arguments << std::endl;
+            << ", bad arguments " << m.bad_arguments << ", fetches " << m.fetches << ", fetched "
+            << m.fetched << ", gaps given up " << m.gaps_given_up << ", bad replies "
+            << m.bad_replies << std::endl;
 }
 
 // join TOPIC, leave TOPIC, publish TOPIC TEXT.

@@ -19,6 +19,8 @@ constexpr Duration kDeferral = std::chrono::milliseconds(50);
 Scribe::Scribe(Node& node, ScribeConfig config)
     : node_(node), config_(config), alive_(std::make_shared<Scribe*>(this)) {
   if (config_.fanout == 0) config_.fanout = 1;
+  config_.digest_publishers = std::clamp<std::uint32_t>(
+      config_.digest_publishers, 1, static_cast<std::uint32_t>(scribe_wire::kMaxDigestEntries));
   const auto bind =
       [this](ExtensionAnswer (Scribe::*handler)(const krpc::Query&, const net::Endpoint&, Time)) {
         return [this, handler](const krpc::Query& q, const net::Endpoint& from, Time now) {
@@ -29,7 +31,10 @@ Scribe::Scribe(Node& node, ScribeConfig config)
   (void)node_.handle_extension("nexo_leave", bind(&Scribe::on_leave));
   (void)node_.handle_extension("nexo_beat", bind(&Scribe::on_beat));
   (void)node_.handle_extension("nexo_msg", bind(&Scribe::on_msg));
-  (void)node_.handle_extension("nexo_pub", bind(&Scribe::on_pub));
+  (void)node_.handle_extension_deferred(
+      "nexo_pub", [this](const krpc::Query& q, const net::Endpoint& from, Time now,
+                         ExtensionReplyTo reply_to) { on_pub(q, from, now, reply_to); });
+  (void)node_.handle_extension("nexo_fetch", bind(&Scribe::on_fetch));
   node_.add_service(*this);
 }
 
@@ -40,7 +45,8 @@ Scribe::~Scribe() {
   const auto unknown = [](const krpc::Query&, const net::Endpoint&, Time) -> ExtensionAnswer {
     return krpc::ErrorReply{204, "Method Unknown"};
   };
-  for (const char* method : {"nexo_join", "nexo_leave", "nexo_beat", "nexo_msg", "nexo_pub"})
+  for (const char* method :
+       {"nexo_join", "nexo_leave", "nexo_beat", "nexo_msg", "nexo_pub", "nexo_fetch"})
     (void)node_.handle_extension(method, unknown);
 }
 
@@ -81,13 +87,11 @@ Result<std::int64_t> Scribe::publish(std::string_view name, std::string_view pay
                  "scribe publish \"" + std::string(name) + "\": " + std::to_string(payload.size()) +
                      " bytes, at most " + std::to_string(config_.max_payload));
   const NodeId key = topic_key(name);
-  Message message{NodeInfo{node_.id(), node_.endpoint()}, ++next_sequence_, std::string(payload),
+  // Contiguous per topic from 1: a receiver tells a gap from the numbers alone.
+  Message message{NodeInfo{node_.id(), node_.endpoint()}, ++sequences_[key], std::string(payload),
                   now};
   ++counters_.published;
-  if (Topic* topic = find(key); topic && topic->state != Topic::State::idle)
-    disseminate(*topic, message, nullptr, now);
-  else
-    route_publish(key, message, 0, now);
+  flood_or_route(key, message, now);
   return message.sequence;
 }
 
@@ -96,6 +100,11 @@ Result<std::int64_t> Scribe::publish(std::string_view name, std::string_view pay
 bool Scribe::member(const NodeId& key) const noexcept {
   const Topic* t = find(key);
   return t && t->member;
+}
+bool Scribe::seen(const NodeId& key, const NodeId& publisher,
+                  std::int64_t sequence) const noexcept {
+  const Topic* t = find(key);
+  return t && t->has_seen(publisher, sequence);
 }
 bool Scribe::in_tree(const NodeId& key) const noexcept {
   const Topic* t = find(key);
@@ -216,6 +225,7 @@ void Scribe::disseminate(Topic& topic, const Message& message, const net::Endpoi
   topic.seen.emplace_back(message.origin.id, message.sequence);
   while (topic.seen.size() > config_.seen_per_topic)
     topic.seen.pop_front();
+  note_seen(topic, message.origin.id, message.sequence, now);
   Message kept = message;
   kept.at = now;
   topic.history.push_back(kept);
@@ -270,28 +280,78 @@ void Scribe::send_message(const NodeId& key, const net::Endpoint& to, const Mess
 
 // A publish from outside the tree: to the closest contact strictly closer to the key
 // (the next closest on each failure), which floods it if in the tree, or routes it on.
-void Scribe::route_publish(const NodeId& key, const Message& message, std::uint32_t attempt,
-                           Time now) {
-  const auto closer = closer_contacts(key, now);
-  if (attempt >= closer.size() || attempt >= config_.max_attempts) {
-    // Nobody closer to pass it to: this node is the rendezvous as far as it knows. It
-    // starts a tree holding the message; its root checks merge it with any other.
-    Topic* topic = find(key);
-    if (!topic) topic = create(key, now);
-    if (!topic) {
-      ++counters_.no_route;
-      return;
-    }
-    ++counters_.rendezvous;
-    if (topic->state == Topic::State::idle) start_join(*topic, now, false);
-    disseminate(*topic, message, nullptr, now);
+void Scribe::route_publish(const NodeId& key, const Message& message, Time now) {
+  route_to(key, message, closer_contacts(key, now), 0, false, now);
+}
+
+// Tries candidates[next] (max_attempts of them at most); when they are used up, looks the
+// key up once (a stale or empty routing table) and tries the lookup's answers; then holds
+// the message as the rendezvous, as far as this node knows.
+void Scribe::route_to(const NodeId& key, const Message& message, std::vector<NodeInfo> candidates,
+                      std::size_t next, bool looked, Time now,
+                      std::optional<ExtensionReplyTo> upstream) {
+  if (next < candidates.size() && next < config_.max_attempts) {
+    ++counters_.forwarded;
+    const net::Endpoint to = candidates[next].endpoint;
+    const bool sent =
+        send(to, "nexo_pub", message_args(key, message), now,
+             [this, key, message, candidates, next, looked, upstream](Result<ExtensionReply> reply,
+                                                                      Time at) mutable {
+               if (!answered(reply))
+                 route_to(key, message, std::move(candidates), next + 1, looked, at, upstream);
+               else if (upstream)
+                 node_.answer_deferred(*upstream, bencode::Dict{});
+             });
+    if (sent) return;
+  }
+  if (!looked) {
+    std::weak_ptr<Scribe*> alive = alive_;
+    auto started = node_.find_node(key, now,
+                                   [alive, key, message, upstream, sent = now](
+                                       Result<std::vector<NodeInfo>> result, const OpStats& stats) {
+                                     auto self = alive.lock();
+                                     if (!self) return;
+                                     std::vector<NodeInfo> closer;
+                                     if (result)
+                                       for (const NodeInfo& n : *result)
+                                         if (closer_to(key, n.id, (*self)->node_.id()))
+                                           closer.push_back(n);
+                                     (*self)->route_to(key, message, std::move(closer), 0, true,
+                                                       sent + stats.elapsed, upstream);
+                                   });
+    if (started) return;
+  }
+  // Nobody closer to pass it to: this node is the rendezvous as far as it knows. It starts
+  // a tree holding the message; its root checks merge it with any other.
+  Topic* topic = find(key);
+  if (!topic) topic = create(key, now);
+  if (!topic) {
+    ++counters_.no_route;
+    if (upstream)
+      node_.answer_deferred(*upstream,
+                            krpc::ErrorReply{static_cast<std::int64_t>(krpc::ErrorCode::server),
+                                             "nexo_pub: too many topics"});
     return;
   }
-  ++counters_.forwarded;
-  send(closer[attempt].endpoint, "nexo_pub", message_args(key, message), now,
-       [this, key, message, attempt](Result<ExtensionReply> reply, Time at) {
-         if (!answered(reply)) route_publish(key, message, attempt + 1, at);
-       });
+  ++counters_.rendezvous;
+  if (upstream) node_.answer_deferred(*upstream, bencode::Dict{});
+  if (topic->state == Topic::State::idle) start_join(*topic, now, false);
+  disseminate(*topic, message, nullptr, now);
+}
+
+// A message that is new here: flooded when this node is in the tree; routed toward the key
+// when it is not, or when it has no tree neighbour yet (joining, nobody below): held only
+// here, it would die with this node.
+void Scribe::flood_or_route(const NodeId& key, const Message& message, Time now) {
+  Topic* topic = find(key);
+  if (!topic || topic->state == Topic::State::idle) {
+    route_publish(key, message, now);
+    return;
+  }
+  const bool alone =
+      topic->state == Topic::State::joining && !topic->parent && topic->children.empty();
+  disseminate(*topic, message, nullptr, now);
+  if (alone) route_publish(key, message, now);
 }
 
 // What flowed lately, to a new neighbour (it deduplicates).

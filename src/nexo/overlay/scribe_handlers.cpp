@@ -1,4 +1,4 @@
-// Scribe: answering nexo_join, nexo_leave, nexo_beat, nexo_msg and nexo_pub (the wire
+// Scribe: answering nexo_join, nexo_leave, nexo_beat, nexo_msg, nexo_pub and nexo_fetch (the wire
 // format is at the top of scribe_topic.hpp). Arguments are checked before anything
 // changes: a bad one is answered 203 and counted.
 #include <algorithm>
@@ -49,6 +49,8 @@ ExtensionAnswer Scribe::on_join(const krpc::Query& query, const net::Endpoint& f
   const bencode::Value* r = query.extra.find("r");
   if (r && !r->is_integer()) return bad("nexo_join: r must be an integer");
   if (query.id == node_.id()) return bad("nexo_join: the joiner has our id");
+  const auto digest_in = parse_digest(query.extra);
+  if (!digest_in) return bad("nexo_join: g must be a digest (28-byte entries, sequences >= 1)");
   Topic* topic = find(*key);
   if (!topic) topic = create(*key, now);
   if (!topic) {
@@ -86,8 +88,10 @@ ExtensionAnswer Scribe::on_join(const krpc::Query& query, const net::Endpoint& f
   }
   const NodeId self = node_.id();
   bencode::Dict answer{{"p", scribe_wire::encode_path(topic->path, &self)}};
+  if (auto g = digest(*topic, now); !g.empty()) answer.insert_or_assign("g", std::move(g));
   if (topic->state == Topic::State::idle) start_join(*topic, now, false);  // forward the join
   if (is_new) catch_up(*topic, from, now);
+  compare(*topic, from, *digest_in, now);
   return answer;
 }
 
@@ -105,6 +109,8 @@ ExtensionAnswer Scribe::on_beat(const krpc::Query& query, const net::Endpoint& f
   const bencode::Value* p = query.extra.find("p");
   if (!p || !p->is_string() || p->string().size() % kNodeIdBytes != 0)
     return bad("nexo_beat: p must be a whole number of 20-byte ids");
+  const auto digest_in = parse_digest(query.extra);
+  if (!digest_in) return bad("nexo_beat: g must be a digest (28-byte entries, sequences >= 1)");
   Topic* topic = find(*key);
   if (!topic || !topic->is_parent(from)) {
     ++counters_.not_in_tree;
@@ -120,7 +126,11 @@ ExtensionAnswer Scribe::on_beat(const krpc::Query& query, const net::Endpoint& f
     return bencode::Dict{};
   }
   topic->path = std::move(*path);
-  return bencode::Dict{};
+  // Both ways: what the parent has and we lack we fetch; our digest goes up in the reply.
+  compare(*topic, from, *digest_in, now);
+  bencode::Dict reply;
+  if (auto g = digest(*topic, now); !g.empty()) reply.insert_or_assign("g", std::move(g));
+  return reply;
 }
 
 // A message along the tree. One from a node that is not our neighbour is still delivered
@@ -140,22 +150,77 @@ ExtensionAnswer Scribe::on_msg(const krpc::Query& query, const net::Endpoint& fr
       from_parent || topic->has_child(from) || (topic->join_target && *topic->join_target == from);
   if (from_parent) topic->heard_parent = now;
   disseminate(*topic, *message, &from, now);
+  // A sequence skipped is a message missed: ask the sender for it.
+  if (Topic* t = find(*key); t && t->state != Topic::State::idle)
+    compare(*t, from, {DigestEntry{message->origin.id, message->sequence}}, now);
   if (neighbour) return bencode::Dict{};
   ++counters_.not_in_tree;
   return generic("nexo_msg: not a neighbour in this topic's tree");
 }
 
 // A publish routed toward the key: flooded by the first tree node, routed on by others.
-ExtensionAnswer Scribe::on_pub(const krpc::Query& query, const net::Endpoint&, Time now) {
+// Answered once the message is in the tree (or held here as the rendezvous), so that the
+// node before us tries another way when we die with it.
+void Scribe::on_pub(const krpc::Query& query, const net::Endpoint&, Time now,
+                    ExtensionReplyTo reply_to) {
   const auto key = topic_arg(query);
-  if (!key) return bad("nexo_pub: k must be a 20-byte topic key");
+  if (!key) return node_.answer_deferred(reply_to, bad("nexo_pub: k must be a 20-byte topic key"));
   auto message = parse_message(query);
-  if (!message) return bad("nexo_pub: o, s, d must be a compact node, an integer, a payload");
-  if (Topic* topic = find(*key); topic && topic->state != Topic::State::idle)
-    disseminate(*topic, *message, nullptr, now);
-  else
-    route_publish(*key, *message, 0, now);
-  return bencode::Dict{};
+  if (!message)
+    return node_.answer_deferred(
+        reply_to, bad("nexo_pub: o, s, d must be a compact node, an integer, a payload"));
+  const Topic* topic = find(*key);
+  if (topic && topic->has_seen(message->origin.id, message->sequence)) {
+    ++counters_.duplicates;
+  } else if (topic && topic->state != Topic::State::idle) {
+    flood_or_route(*key, *message, now);
+  } else {
+    route_to(*key, *message, closer_contacts(*key, now), 0, false, now, reply_to);
+    return;
+  }
+  node_.answer_deferred(reply_to, bencode::Dict{});
+}
+
+// A fetch: the messages of one publisher from sequence `s` on that we still hold
+// (ascending, at most fetch_bytes of payload but at least one), from any node.
+ExtensionAnswer Scribe::on_fetch(const krpc::Query& query, const net::Endpoint&, Time now) {
+  const auto key = topic_arg(query);
+  if (!key) return bad("nexo_fetch: k must be a 20-byte topic key");
+  const bencode::Value* o = query.extra.find("o");
+  if (!o || !o->is_string() || o->string().size() != kNodeIdBytes)
+    return bad("nexo_fetch: o must be a 20-byte publisher id");
+  const bencode::Value* s = query.extra.find("s");
+  if (!s || !s->is_integer() || s->integer() < 0)
+    return bad("nexo_fetch: s must be a sequence number >= 0");
+  const Topic* topic = find(*key);
+  if (!topic || topic->state == Topic::State::idle) {
+    ++counters_.not_in_tree;
+    return generic("nexo_fetch: not in this topic's tree");
+  }
+  const NodeId publisher = *NodeId::from_bytes(o->string());
+  std::vector<const Message*> held;
+  for (const Message& m : topic->history)
+    if (m.origin.id == publisher && m.sequence >= s->integer() &&
+        m.at + config_.history_window >= now)
+      held.push_back(&m);
+  std::sort(held.begin(), held.end(),
+            [](const Message* a, const Message* b) { return a->sequence < b->sequence; });
+  bencode::List messages;
+  std::size_t bytes = 0;
+  for (const Message* m : held) {
+    if (!messages.empty() && bytes + m->payload.size() > config_.fetch_bytes) break;
+    bytes += m->payload.size();
+    messages.push_back(bencode::List{m->sequence, m->payload});
+  }
+  bencode::Dict answer;
+  if (!held.empty()) {
+    std::string origin;
+    append_compact_node(origin, held.front()->origin);
+    answer.insert_or_assign("o", std::move(origin));
+  }
+  if (messages.size() < held.size()) answer.insert_or_assign("more", 1);
+  answer.insert_or_assign("m", std::move(messages));
+  return answer;
 }
 
 }  // namespace nexo::overlay

@@ -3,11 +3,11 @@
 // reach every live member exactly once (checked by brute force over the live members);
 // a quarter of the nodes crash, the root and interior tree nodes among them, the tree
 // repairs, and the next publishes reach every live member; the same at 5% loss; and under
-// continuous churn (mean lifetime 30 s) at least 95% of the (member, message) pairs
-// alive through the message's dissemination window are delivered (not all: see the
-// test). No node ever holds more children than the fan-out cap. Prints the tree's depth,
-// datagrams per delivered message and the repair time; asserts only logical outcomes.
-// Deterministic for its seeds (SCRIBE_SIM_SEED=N shifts them).
+// continuous churn (mean lifetime 30 s) every (member, message) pair alive through the
+// message's dissemination window is delivered, but for the precisely defined cases the
+// tree's convergence is to blame for (counted; see the test). No node ever holds more children than
+// the fan-out cap. Prints the tree's depth, datagrams per delivered message and the repair time;
+// asserts only logical outcomes. Deterministic for its seeds (SCRIBE_SIM_SEED=N shifts them).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -130,6 +130,20 @@ class ScribeSim {
     for (Slot s = 0; s < g.net().slots(); ++s)
       if (g.net().state(s) != sim::NodeState::removed) n += g.host(s).scribe.counters().forwarded;
     return n;
+  }
+  // The root `s` reaches by its parent links (every node on the way alive), if any.
+  std::optional<Slot> root_of(Slot s) {
+    for (int hops = 0; hops < 64; ++hops) {
+      if (!g.alive(s)) return std::nullopt;
+      const Scribe& sc = g.host(s).scribe;
+      if (sc.is_root(key)) return s;
+      auto parent = sc.parent(key);
+      if (!sc.attached(key) || !parent) return std::nullopt;
+      auto next = g.net().find(parent->endpoint);
+      if (!next) return std::nullopt;
+      s = *next;
+    }
+    return std::nullopt;  // a loop
   }
   std::uint64_t deliveries() {
     std::uint64_t n = 0;
@@ -300,47 +314,108 @@ TEST(ScribeSim, DeliversUnderChurn) {
   sim.g.net().run_for(30s);  // the churn reaches its pace
   constexpr Duration kWindow = 20s;
   const std::size_t first = sim.sent.size();
-  sim.publish(30, 1s);
-  sim.g.net().run_for(kWindow);
+  const auto datagrams_before = sim.g.net().counters().sent;
+  // When each member was in the main tree (reached the live node closest to the key by its
+  // parent links), sampled every 250 ms.
+  std::map<Slot, std::vector<Time>> in_main_tree;
+  const auto sample = [&] {
+    const Slot root = sim.g.closest(sim.key);
+    for (const auto& [m, at] : joined)
+      if (sim.root_of(m) == root) in_main_tree[m].push_back(sim.g.net().now());
+  };
+  const auto run_sampling = [&](Duration d) {
+    for (Duration t{}; t < d; t += 250ms) {
+      sample();
+      sim.g.net().run_for(250ms);
+    }
+  };
+  for (int i = 0; i < 30; ++i) {
+    sim.publish(1, 0s);
+    run_sampling(1s);
+  }
+  run_sampling(kWindow);
   churn.stop();
+  const auto datagrams = sim.g.net().counters().sent - datagrams_before;
+  std::set<std::pair<NodeId, std::int64_t>> ours;
+  for (std::size_t i = first; i < sim.sent.size(); ++i)
+    ours.emplace(sim.sent[i].publisher, sim.sent[i].sequence);
+  std::size_t live_deliveries = 0;  // by the nodes alive at the end (the dead took theirs along)
+  for (Slot s : sim.g.live())
+    for (const Delivery& d : sim.g.host(s).got)
+      live_deliveries += ours.count({d.publisher.id, d.sequence});
 
-  std::size_t expected = 0, missed = 0, duplicated = 0;
+  // A missed pair is excused in three cases only, each counted: the message is lost (no live
+  // node has seen it: every node that held it died, the publisher or the hops of its route
+  // among them); it is stranded (live nodes hold it, but none in the main tree at the end:
+  // it went to a fragment that never merged); or the member was cut off (never in the main
+  // tree during the message's window: a fragment whose root never found the closer one, a
+  // member alone with a dead routing table). The tree's convergence is at fault in all
+  // three, not the repair of gaps: every other (member, message) pair must be delivered.
+  std::size_t expected = 0, missed = 0, duplicated = 0, lost = 0, stranded = 0, cut_off = 0;
+  const Slot main_root = sim.g.closest(sim.key);
   for (std::size_t i = first; i < sim.sent.size(); ++i) {
     const Published& p = sim.sent[i];
+    bool held = false, in_main = false;
+    for (Slot s : sim.g.live())
+      if (sim.g.host(s).scribe.seen(sim.key, p.publisher, p.sequence)) {
+        held = true;
+        in_main = in_main || sim.root_of(s) == main_root;
+      }
     for (const auto& [m, at] : joined) {
       // Alive through [publish, publish + window]: alive now (nodes never come back), and
       // joined before the publish.
       if (!sim.g.alive(m) || at > p.at) continue;
       ++expected;
       const auto n = sim.g.host(m).count(p.publisher, p.sequence);
-      missed += n == 0;
-      if (n == 0 && missed <= 5)
+      if (n > 1) ++duplicated;
+      if (n > 0) continue;
+      const auto& times = in_main_tree[m];
+      const bool was_in = std::any_of(times.begin(), times.end(),
+                                      [&](Time t) { return t >= p.at && t <= p.at + kWindow; });
+      if (!held) {
+        ++lost;
+        continue;
+      }
+      if (!in_main) {
+        ++stranded;
+        continue;
+      }
+      if (!was_in) {
+        ++cut_off;
+        continue;
+      }
+      ++missed;
+      if (missed <= 5)
         std::printf(
             "  message %zu (published %.1f s ago by %s) missed by slot %u, joined %.1f s "
-            "before it: %s\n",
+            "before it (its table: %zu contacts): %s\n",
             i, seconds(sim.g.net().now() - p.at), p.publisher.to_hex().substr(0, 8).c_str(), m,
-            seconds(p.at - at), sim.g.chain(sim.key, m).c_str());
-      duplicated += n > 1;
+            seconds(p.at - at), sim.g.host(m).node.routing_table().size(),
+            sim.g.chain(sim.key, m).c_str());
     }
   }
   std::printf(
-      "churn, %zu nodes, mean lifetime 30 s: %llu deaths; %zu deliveries expected, "
-      "%zu missed, %zu duplicated\n",
-      kChurnNodes, static_cast<unsigned long long>(churn.deaths()), expected, missed, duplicated);
+      "churn, %zu nodes, mean lifetime 30 s (seed shift %llu): %llu deaths; %zu deliveries "
+      "expected, %zu missed; excused: %zu lost with every holder, %zu stranded, %zu to members "
+      "cut off; %zu "
+      "duplicated; %.1f datagrams per delivery (all traffic over the %zu deliveries by live "
+      "nodes)\n",
+      kChurnNodes, static_cast<unsigned long long>(ScribeSim::shifted(0)),
+      static_cast<unsigned long long>(churn.deaths()), expected, missed, lost, stranded, cut_off,
+      duplicated, static_cast<double>(datagrams) / std::max<double>(1, live_deliveries),
+      live_deliveries);
   EXPECT_GT(churn.deaths(), kChurnNodes / 2);
   EXPECT_GT(expected, 0u);
-  // Not every one. At this churn the whole population is replaced every 30 s or so; the
-  // tree keeps splitting (roots and interior nodes die, routing tables go stale) and a
-  // fragment that takes longer than the history window to merge back misses the messages
-  // that flowed in the rest meanwhile (whole messages). Measured at 500 nodes with
-  // SCRIBE_SIM_SEED=0..7 (2026-12-07, after lookups stopped waiting for dead nodes):
-  // 5.4, 6.9, 3.1, 1.0, 3.8, 0, 2.4 and 5.2% missed (before that change, on the branch:
-  // 0 for seed 0, 0.6-4.4% for 1-9 and 9.2% for 7); at 200 nodes (the sanitizer builds)
-  // 0, 2.8% and 0 for seeds 0-2 (at 100 nodes, 10%: why small trees fare worse is not
-  // pinned down). The missed ones are typically the last messages, which no later
-  // message reveals as a gap. Asserted: at most 10% (a regression guard, not the goal:
-  // every member), and no duplicate.
-  EXPECT_LE(missed * 100, expected * kChurnMissPercent);
+  // Every pair but the excused ones. Measured at 500 nodes with SCRIBE_SIM_SEED=0..7
+  // (2026-12-07, with gap repair and nexo_pub answered only once the message is in the
+  // tree): 0 missed for every seed; excused (lost with every holder / stranded / cut off)
+  // 40/0/0 of 746, 36/2/0 of 1048, 27/0/0 of 867, 0/10/0 of 1052, 0/36/0 of 947, 0 of 956,
+  // 0 of 1009, 29/56/0 of 1080 (before: the same classification gave 0 missed and 40, 72,
+  // 27, 10, 36, 0, 24, 56 excused: the misses were never gaps a neighbour could fill, but
+  // whole messages lost on the way to the tree, or fragments that did not merge). The
+  // excused stay under 10% (a regression guard on the tree's convergence).
+  EXPECT_EQ(missed, 0u);
+  EXPECT_LE((lost + stranded + cut_off) * 100, expected * kChurnMissPercent);
   EXPECT_EQ(duplicated, 0u);
   EXPECT_LE(sim.max_children(), sim.g.scribe.fanout);
 }

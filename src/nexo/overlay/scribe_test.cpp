@@ -243,5 +243,164 @@ TEST(Scribe, TwoRootsMergeAfterAPartitionHeals) {
               split.roots, static_cast<unsigned long long>(moves));
 }
 
+// A tree of 12 nodes with members; returns a member that has a parent, and the parent.
+std::pair<Slot, Slot> child_and_parent(Group& g, const NodeId& key) {
+  std::vector<Slot> members{1, 4, 7, 10};
+  for (Slot m : members)
+    g.join(m, kTopic);
+  EXPECT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  for (Slot m : members)
+    if (auto parent = g.host(m).scribe.parent(key))
+      if (auto slot = g.net().find(parent->endpoint)) return {m, *slot};
+  ADD_FAILURE() << "no member has a parent";
+  return {0, 0};
+}
+
+// Sends nexo_msg from `from`'s node (its Scribe never sees the message) to `to`.
+void inject(Group& g, Slot from, Slot to, const NodeInfo& origin, std::int64_t sequence) {
+  std::string o;
+  append_compact_node(o, origin);
+  const NodeId key = Scribe::topic_key(kTopic);
+  EXPECT_EQ(error_code(query(g, from, to, "nexo_msg",
+                             {{"k", key.to_byte_string()},
+                              {"o", o},
+                              {"s", sequence},
+                              {"d", "m" + std::to_string(sequence)}})),
+            0);
+}
+
+// Digests travel both ways: a child whose parent's beat shows sequences it lacks fetches
+// them from the parent; a parent whose child's beat reply does, from the child.
+TEST(Scribe, DigestsInBeatsRepairGapsBothWays) {
+  Group g(19);
+  g.scribe.beat_interval = 1s;
+  g.grow(12);
+  const NodeId key = Scribe::topic_key(kTopic);
+  const auto pair = child_and_parent(g, key);
+  const Slot child = pair.first, parent = pair.second;
+  ASSERT_NE(child, parent);
+  const NodeInfo q{g.host(0).node.id(), g.net().address(0)};  // the publisher named
+
+  // The parent gets (q, 1) and (q, 2) from the child's node: it floods them to everyone but
+  // the child, whose Scribe never saw them. The parent's next beat tells the child.
+  inject(g, child, parent, q, 1);
+  inject(g, child, parent, q, 2);
+  EXPECT_EQ(g.host(child).count(q.id, 1), 0u);
+  g.net().run_for(3s);
+  EXPECT_EQ(g.host(child).count(q.id, 1), 1u);
+  EXPECT_EQ(g.host(child).count(q.id, 2), 1u);
+  EXPECT_GE(g.host(child).scribe.counters().fetches, 1u);
+  EXPECT_EQ(g.host(child).scribe.counters().fetched, 2u);
+
+  // Upward: the child gets (q, 3) from the parent's node; the child's beat reply tells the
+  // parent, which fetches it and floods it on.
+  const auto parent_fetched = g.host(parent).scribe.counters().fetched;
+  inject(g, parent, child, q, 3);
+  EXPECT_EQ(g.host(child).count(q.id, 3), 1u);
+  g.net().run_for(3s);
+  EXPECT_EQ(g.host(parent).scribe.counters().fetched, parent_fetched + 1);
+  for (Slot m : {1, 4, 7, 10})
+    EXPECT_EQ(g.host(m).count(q.id, 3), 1u) << "member " << m;
+
+  // Nothing more to fetch: the beats go on without fetches.
+  const auto fetches = g.host(child).scribe.counters().fetches;
+  g.net().run_for(5s);
+  EXPECT_EQ(g.host(child).scribe.counters().fetches, fetches);
+}
+
+// A message that skips a sequence reveals the gap at once: the receiver asks its sender.
+TEST(Scribe, ASkippedSequenceIsFetchedFromTheSender) {
+  Group g(21);
+  g.grow(12);
+  const NodeId key = Scribe::topic_key(kTopic);
+  const auto pair = child_and_parent(g, key);
+  const Slot child = pair.first, parent = pair.second;
+  const NodeInfo q{g.host(0).node.id(), g.net().address(0)};
+  inject(g, child, parent, q, 1);  // the parent holds 1; the child does not
+  inject(g, parent, child, q, 2);  // 2 reaches the child: it asks the parent for 1
+  g.net().run_for(500ms);
+  EXPECT_EQ(g.host(child).count(q.id, 1), 1u);
+  EXPECT_EQ(g.host(child).count(q.id, 2), 1u);
+}
+
+// A fetch is answered with what is still held (history bounded), ascending, cut at
+// fetch_bytes with `more`; a gap the neighbour no longer holds is given up, not asked again.
+TEST(Scribe, AFetchAnswersWhatIsStillHeld) {
+  Group g(23);
+  g.scribe.history = 3;
+  g.scribe.fetch_bytes = 5;
+  g.scribe.beat_interval = 10s;  // no beat while the messages are placed
+  g.grow(12);
+  const NodeId key = Scribe::topic_key(kTopic);
+  const auto pair = child_and_parent(g, key);
+  const Slot child = pair.first, parent = pair.second;
+  const NodeInfo q{g.host(0).node.id(), g.net().address(0)};
+  inject(g, parent, child, q, 1);  // the child has 1
+  for (std::int64_t s = 1; s <= 5; ++s)
+    inject(g, child, parent, q, s);  // the parent holds 3, 4, 5 (payloads "m3" ...)
+  const auto fetch = [&](std::int64_t from) {
+    auto reply = query(g, 2, parent, "nexo_fetch",
+                       {{"k", key.to_byte_string()}, {"o", q.id.to_byte_string()}, {"s", from}});
+    EXPECT_TRUE(reply && *reply);
+    return std::get<krpc::Response>(**reply).extra;
+  };
+  auto r = fetch(1);  // 1 and 2 are gone; "m3" and "m4" fit in 5 bytes, "m5" does not
+  ASSERT_TRUE(r.find("m") && r.find("m")->is_list());
+  ASSERT_EQ(r.find("m")->list().size(), 2u);
+  EXPECT_EQ(r.find("m")->list()[0].list()[0].integer(), 3);
+  EXPECT_EQ(r.find("m")->list()[1].list()[1].string(), "m4");
+  ASSERT_TRUE(r.find("more"));
+  EXPECT_EQ(r.find("more")->integer(), 1);
+  std::string o;
+  append_compact_node(o, q);
+  EXPECT_EQ(r.find("o")->string(), o);
+  r = fetch(5);
+  ASSERT_EQ(r.find("m")->list().size(), 1u);
+  EXPECT_FALSE(r.find("more"));
+  r = fetch(6);
+  EXPECT_TRUE(r.find("m")->list().empty());
+  EXPECT_FALSE(r.find("o"));
+
+  // The child, told by the parent's beat of 5, fetches from 2 and gets 3..5 (in two
+  // answers); 2 is given up on, and not asked for again.
+  g.net().run_for(12s);
+  const auto& c = g.host(child).scribe.counters();
+  EXPECT_EQ(c.fetched, 3u);
+  EXPECT_EQ(c.gaps_given_up, 1u);
+  EXPECT_EQ(c.fetches, 2u);
+  g.net().run_for(30s);
+  EXPECT_EQ(c.fetches, 2u);
+  EXPECT_EQ(g.host(child).count(q.id, 1), 1u);
+  EXPECT_EQ(g.host(child).count(q.id, 2), 0u);
+  EXPECT_EQ(g.host(child).count(q.id, 5), 1u);
+}
+
+TEST(Scribe, FetchAndDigestArgumentsAreChecked) {
+  Group g(25);
+  g.grow(6);
+  const std::string k = Scribe::topic_key(kTopic).to_byte_string();
+  const std::string id(20, 'q');
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"s", 1}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", "short"}, {"s", 1}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", id}, {"s", -1}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", id}, {"s", "x"}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", id}})), 203);
+  // Digests: not a whole number of 28-byte entries, a sequence 0, more than 32 entries.
+  const std::string zero = id + std::string(8, '\0');
+  const std::string one = id + std::string(7, '\0') + '\1';
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_beat", {{"k", k}, {"p", ""}, {"g", "abc"}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_beat", {{"k", k}, {"p", ""}, {"g", zero}})), 203);
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_join", {{"k", k}, {"g", 7}})), 203);
+  std::string many;
+  for (int i = 0; i < 33; ++i)
+    many += one;
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_join", {{"k", k}, {"g", many}})), 203);
+  EXPECT_EQ(g.host(2).scribe.counters().bad_arguments, 10u);
+  EXPECT_EQ(g.host(2).scribe.topic_count(), 0u);  // nothing kept for them
+  // Well-formed, for a tree slot 2 is not in.
+  EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", id}, {"s", 0}})), 201);
+}
+
 }  // namespace
 }  // namespace nexo::overlay

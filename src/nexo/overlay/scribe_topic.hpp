@@ -8,11 +8,20 @@
 //   nexo_msg   a: k, o (publisher: compact node info), s (sequence), d (payload)
 //              r: (nothing), or error 201: not in this tree / not a neighbour
 //   nexo_pub   a: as nexo_msg, routed toward k by nodes outside the tree
+//   nexo_fetch a: k, o (publisher: 20-byte id), s (the lowest sequence wanted, >= 0)
+//              r: m (list of [sequence, payload], ascending, from the history; may be empty),
+//                 o (the publisher's compact node info, when m is not empty),
+//                 more (1: more were held than fit the reply; ask again after the last)
+//
+// A digest `g` (optional in nexo_join's arguments and answer, nexo_beat's arguments and
+// reply): for each of up to digest_publishers publishers, its 20-byte id and the highest
+// sequence seen, 8 bytes big-endian (28 bytes an entry).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,6 +36,45 @@ struct Scribe::Message {
   std::int64_t sequence = 0;
   std::string payload;
   Time at{};  // when this node first saw it
+};
+
+// What a node has seen of one publisher's messages to one topic: its sequences are
+// contiguous from 1, so a zero bit below `highest` is a message missed (or given up on).
+struct Scribe::Stream {
+  static constexpr std::int64_t kBits = 64;
+  NodeId publisher;
+  std::int64_t highest = 0;
+  std::uint64_t bits = 0;  // bit i: sequence highest - i seen (or given up on)
+  bool fetching = false;   // a nexo_fetch for it is out
+  Time advanced{};         // when a message of it last came (digests leave out old ones)
+
+  // Seen, given up on, or too old to tell (below the window, or not a sequence).
+  bool has(std::int64_t sequence) const noexcept {
+    if (sequence > highest) return false;
+    if (sequence < 1 || highest - sequence >= kBits) return true;
+    return (bits >> (highest - sequence)) & 1U;
+  }
+  void mark(std::int64_t sequence) noexcept {
+    if (sequence > highest) {
+      const std::int64_t shift = sequence - highest;
+      bits = shift >= kBits ? 0 : bits << shift;
+      highest = sequence;
+    }
+    if (sequence >= 1 && highest - sequence < kBits)
+      bits |= std::uint64_t{1} << (highest - sequence);
+  }
+  // The lowest sequence up to `upto` not had; nullopt when none.
+  std::optional<std::int64_t> first_missing(std::int64_t upto) const noexcept {
+    for (std::int64_t s = std::max<std::int64_t>(1, highest - kBits + 1); s <= upto; ++s)
+      if (!has(s)) return s;
+    return std::nullopt;
+  }
+};
+
+// One digest entry: a publisher and the highest sequence seen of it.
+struct Scribe::DigestEntry {
+  NodeId publisher;
+  std::int64_t highest = 0;
 };
 
 struct Scribe::Topic {
@@ -66,6 +114,7 @@ struct Scribe::Topic {
 
   std::deque<std::pair<NodeId, std::int64_t>> seen;
   std::deque<Message> history;
+  std::deque<Stream> streams;  // <= digest_publishers, the most recently advanced last
 
   bool has_child(const net::Endpoint& endpoint) const noexcept {
     return std::any_of(children.begin(), children.end(),
@@ -101,6 +150,41 @@ inline std::optional<std::vector<NodeId>> decode_path(std::string_view bytes, st
   for (std::size_t i = 0; i < bytes.size(); i += kNodeIdBytes)
     path.push_back(*NodeId::from_bytes(bytes.substr(i, kNodeIdBytes)));
   return path;
+}
+
+inline constexpr std::size_t kDigestEntryBytes = kNodeIdBytes + 8;
+inline constexpr std::size_t kMaxDigestEntries = 32;  // accepted; digest_publishers is capped to it
+
+// The streams advanced since `since` (older messages are out of every history).
+inline std::string encode_digest(const std::deque<Scribe::Stream>& streams, Time since) {
+  std::string out;
+  out.reserve(streams.size() * kDigestEntryBytes);
+  for (const Scribe::Stream& s : streams) {
+    if (s.highest < 1 || s.advanced < since) continue;
+    out += s.publisher.to_byte_string();
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out += static_cast<char>((static_cast<std::uint64_t>(s.highest) >> shift) & 0xff);
+  }
+  return out;
+}
+
+// nullopt unless a whole number of entries, at most max_entries, each sequence >= 1.
+inline std::optional<std::vector<Scribe::DigestEntry>> decode_digest(std::string_view bytes,
+                                                                     std::size_t max_entries) {
+  if (bytes.size() % kDigestEntryBytes != 0 || bytes.size() / kDigestEntryBytes > max_entries)
+    return std::nullopt;
+  std::vector<Scribe::DigestEntry> out;
+  for (std::size_t i = 0; i < bytes.size(); i += kDigestEntryBytes) {
+    std::uint64_t sequence = 0;
+    for (std::size_t b = kNodeIdBytes; b < kDigestEntryBytes; ++b)
+      sequence = (sequence << 8) | static_cast<std::uint8_t>(bytes[i + b]);
+    if (sequence < 1 ||
+        sequence > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return std::nullopt;
+    out.push_back(
+        {*NodeId::from_bytes(bytes.substr(i, kNodeIdBytes)), static_cast<std::int64_t>(sequence)});
+  }
+  return out;
 }
 
 }  // namespace scribe_wire

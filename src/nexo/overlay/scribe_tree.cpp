@@ -111,6 +111,7 @@ void Scribe::try_next(Topic& t, Time now) {
     ++counters_.joins_sent;
     bencode::Dict args{{"k", t.key.to_byte_string()}};
     if (t.root_join) args.insert_or_assign("r", 1);
+    if (auto g = digest(t, now); !g.empty()) args.insert_or_assign("g", std::move(g));
     const NodeId key = t.key;
     const std::uint64_t attempt = t.attempt;
     if (!send(to.endpoint, "nexo_join", std::move(args), now,
@@ -232,6 +233,7 @@ void Scribe::joined(const NodeId& key, const NodeInfo& to, std::uint64_t attempt
   t->candidates.clear();
   t->failed.clear();
   catch_up(*t, to.endpoint, now);
+  compare_reply(key, to.endpoint, *reply, now);
 }
 
 // --- The root.
@@ -278,13 +280,16 @@ void Scribe::beat(Topic& t, Time now) {
   t.next_beat = now + config_.beat_interval;
   const NodeId self = node_.id();
   const std::string path = scribe_wire::encode_path(t.path, &self);
+  const std::string g = digest(t, now);
   std::vector<net::Endpoint> children;
   for (const auto& c : t.children)
     children.push_back(c.info.endpoint);
   const NodeId key = t.key;
   for (const auto& child : children) {
     ++counters_.beats;
-    send(child, "nexo_beat", {{"k", key.to_byte_string()}, {"p", path}}, now,
+    bencode::Dict args{{"k", key.to_byte_string()}, {"p", path}};
+    if (!g.empty()) args.insert_or_assign("g", g);
+    send(child, "nexo_beat", std::move(args), now,
          [this, key, child](Result<ExtensionReply> reply, Time at) {
            beaten(key, child, std::move(reply), at);
          });
@@ -300,6 +305,7 @@ void Scribe::beaten(const NodeId& key, const net::Endpoint& child, Result<Extens
   if (it == t->children.end()) return;
   if (answered(reply)) {
     it->beat_failures = 0;
+    compare_reply(key, child, *reply, now);  // the child's digest: what it has that we lack
     return;
   }
   if (not_sent(reply)) return;
