@@ -38,8 +38,9 @@
 //   nexo_probe_ping {n}             -> {}
 //   nexo_lookup     {k: 32 bytes, salt: the name} -> {item: {seq, sig, v}} or {} (none),
 //                   once the DHT get ended; attached peers only
-//   nexo_publish    {k, salt, seq, v, sig} -> {n: nodes that stored it}, once the put
-//                   ended; 206/205/207/203 for an item that does not check; attached only
+//   nexo_publish    {k, salt, seq, v, sig, cas: optional} -> {n: nodes that stored it},
+//                   once the put ended; 206/205/207/203 for an item that does not check;
+//                   301/302 when a store refused it for a newer entry; attached only
 //   nexo_relay      {t: compact peer, m: text, f: sender's name} -> {} once the callee
 //                   acknowledged; 201 "callee not attached here" / "callee did not
 //                   answer"; 202 over the per-source rate (relay_rate) or max_pending
@@ -59,10 +60,14 @@
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
 // own for a super peer), r: 1 when it takes unsolicited datagrams} (compact peers), seq
 // one more at every publish: after the first probe result, at every (re-)attach, at
-// promotion, and every `republish`. A lookup needs the name and the key, as a contact list
-// holds them: a name alone is not unique (anyone can sign an entry under any salt; only
-// the key makes it this user's). The asker verifies the signature itself: its super peer
-// is trusted to look up, not to vouch.
+// promotion, and every `republish`. A peer does not know the stored seq when it starts (a
+// restarted user starts at 1, and BEP 44 stores refuse a seq below theirs, 302): before
+// its first put, and after any put refused 301/302, it gets its own entry and puts
+// seq = stored + 1 with cas = stored (a store that took a newer one meanwhile answers 301,
+// and it gets it again; after 3 such refusals in a row it waits attach_retry). A lookup needs the
+// name and the key, as a contact list holds them: a name alone is not unique (anyone can sign an
+// entry under any salt; only the key makes it this user's). The asker verifies the signature
+// itself: its super peer is trusted to look up, not to vouch.
 //
 // Messages. send_message resolves the callee, then sends nexo_deliver to its address when
 // the entry says reachable, else nexo_relay to its super peer, which forwards over the
@@ -163,6 +168,8 @@ struct SuperPeerCounters {
   std::uint64_t probe_pings_ignored = 0;  // wrong nonce, or from an endpoint we sent to
   std::uint64_t publishes = 0;            // directory entries sent out
   std::uint64_t publish_failed = 0;
+  std::uint64_t seq_syncs = 0;    // gets of our own entry before a put (its stored seq)
+  std::uint64_t seq_refused = 0;  // puts refused 301/302: a newer entry is stored
   // Super side.
   std::uint64_t refused_full = 0;    // attach refused: max_attached
   std::uint64_t dropped_silent = 0;  // attached peers dropped: keep-alives stopped
@@ -310,13 +317,20 @@ class Peer final : public DatagramNode {
 
   // super_peer_directory.cpp: entries, resolving, messages.
   void publish_entry(Time now);
-  void publish_done(bool ok, Time now);
+  void sync_seq(Time now);
+  void seq_synced(Result<std::optional<MutableItem>> stored, Time now);
+  void put_entry(Time now);
+  void publish_done(bool ok, bool stale_seq, Time now);
   // The newer of what a DHT get found and what this node stores itself (a lookup never
   // asks its own node, which may be one of the k closest).
   std::optional<MutableItem> newest(std::optional<MutableItem> found, const PublicKey& key,
                                     std::string_view salt, Time now) const;
   Result<void> resolve_via_super(const std::string& name, const PublicKey& key, Time now,
                                  ResolveCallback done);
+  // The item (name, key) as our super peer finds it (signature checked here); nullopt:
+  // none stored.
+  Result<void> lookup_via_super(const std::string& name, const PublicKey& key, Time now,
+                                std::function<void(Result<std::optional<MutableItem>>)> done);
   void message_step(std::uint64_t id, Time now);
   void message_attempt_done(std::uint64_t id, Result<DeliveryReport> result, Time now);
   Message* find_message(std::uint64_t id) noexcept;
@@ -365,6 +379,9 @@ class Peer final : public DatagramNode {
   Time contacts_overflow_until_{};
   // The directory entry.
   std::int64_t seq_ = 0;
+  bool seq_known_ = false;           // seq_ is at least the stored one (a get told us)
+  std::optional<std::int64_t> cas_;  // the stored seq the next put replaces (BEP 44 cas)
+  std::uint32_t stale_puts_ = 0;     // puts refused 301/302 in a row
   bool publish_pending_ = false;
   bool publish_again_ = false;
   bool entry_wanted_ = false;  // publish once the probe has a result

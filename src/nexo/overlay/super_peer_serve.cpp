@@ -13,7 +13,24 @@ namespace nexo::overlay {
 using namespace superpeer;
 
 namespace {
+
 constexpr std::size_t kMaxProbeCandidates = 16;
+
+// What a put of an attached peer's entry came to: {n: nodes that stored it}; 301/302
+// when a store holds a newer entry (the peer then gets it and puts seq + 1); 201 when
+// stored nowhere.
+ExtensionAnswer publish_answer(const Result<WriteResult>& r) {
+  if (!r) return krpc::ErrorReply{201, "nexo_publish: " + r.error().to_string()};
+  for (const std::int64_t code : r->error_codes)
+    if (code == 301 || code == 302)
+      return krpc::ErrorReply{
+          code, "nexo_publish: " + std::string(describe(static_cast<PutCode>(code))) + " (" +
+                    std::to_string(r->stored) + " of " + std::to_string(r->attempted) +
+                    " stored it)"};
+  if (r->stored == 0) return krpc::ErrorReply{201, "nexo_publish: stored nowhere"};
+  return bencode::Dict{{"n", r->stored}};
+}
+
 }  // namespace
 
 void Peer::register_super() {
@@ -235,15 +252,19 @@ void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time 
     return node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_publish: not attached"});
   if (pending_ >= config_.max_pending || !take_relay_token(from, now))
     return node_.answer_deferred(reply_to, krpc::ErrorReply{202, "nexo_publish: busy"});
+  std::optional<std::int64_t> cas;
+  if (query.extra.find("cas")) {
+    auto c = int_arg(query.extra, kPublish, "cas");
+    if (auto* e = std::get_if<ArgError>(&c))
+      return node_.answer_deferred(reply_to, bad_argument(e->message));
+    cas = std::get<std::int64_t>(c);
+  }
   ++pending_;
-  auto started = node_.put_mutable(
-      *item, std::nullopt, now, [this, reply_to](Result<WriteResult> r, const OpStats&) {
+  auto started =
+      node_.put_mutable(*item, cas, now, [this, reply_to](Result<WriteResult> r, const OpStats&) {
         --pending_;
         ++counters_.puts_served;
-        if (r && r->stored > 0)
-          node_.answer_deferred(reply_to, bencode::Dict{{"n", r->stored}});
-        else
-          node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_publish: stored nowhere"});
+        node_.answer_deferred(reply_to, publish_answer(r));
       });
   if (!started) {
     --pending_;

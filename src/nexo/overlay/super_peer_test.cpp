@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -221,8 +222,10 @@ TEST(SuperPeer, OrdinaryPeerServesOnlyItsOwnQueries) {
 class Small {
  public:
   explicit Small(SuperPeerConfig config) : config_(config) {}
-  Slot add(bool bootstrap, bool behind_nat) {
+  // A peer at a new address; user `user` (its name and key), by default the slot's own.
+  Slot add(bool bootstrap, bool behind_nat, std::optional<std::uint32_t> user = std::nullopt) {
     const Slot slot = static_cast<Slot>(net_.slots());
+    const std::uint32_t who = user.value_or(slot);
     SuperPeerConfig c = config_;
     c.bootstrap = bootstrap;
     std::vector<net::Endpoint> entries;
@@ -231,7 +234,7 @@ class Small {
       NodeConfig n;
       n.seed = 100 + slot;
       n.query_timeout = 3s;
-      return std::make_unique<Peer>(self, net_.now(), name_for(slot), key_for(slot), entries, c, n);
+      return std::make_unique<Peer>(self, net_.now(), name_for(who), key_for(who), entries, c, n);
     });
     if (behind_nat) net_.set_behind_nat(added, true);
     return added;
@@ -239,11 +242,23 @@ class Small {
   Peer& peer(Slot s) { return static_cast<Peer&>(net_.node(s)); }
   sim::Network& net() { return net_; }
 
+  // Resolves `user` from `from` and runs until the callback.
+  Result<DirectoryEntry> resolve(Slot from, std::uint32_t user) {
+    std::optional<Result<DirectoryEntry>> out;
+    auto started = peer(from).resolve(name_for(user), key_for(user).public_key(), net_.now(),
+                                      [&](Result<DirectoryEntry> r) { out.emplace(std::move(r)); });
+    if (!started) return started.error();
+    net_.kick(from);
+    net_.run_until([&] { return out.has_value(); }, net_.now() + 120s);
+    if (!out) return Error(ErrorKind::timed_out, "no callback");
+    return std::move(*out);
+  }
+
   // Sends from `from` to `to` by name and runs until the callback.
   Result<DeliveryReport> message(Slot from, Slot to, const std::string& text) {
     std::optional<Result<DeliveryReport>> out;
     auto started =
-        peer(from).send_message(name_for(to), peer(to).public_key(), text, net_.now(),
+        peer(from).send_message(peer(to).name(), peer(to).public_key(), text, net_.now(),
                                 [&](Result<DeliveryReport> r) { out.emplace(std::move(r)); });
     if (!started) return started.error();
     net_.kick(from);
@@ -299,6 +314,43 @@ TEST(SuperPeer, BehindNatNeverPromotedReachableIsAndMessagesGoTheRightWay) {
   world.net().run_until([&] { return out.has_value(); }, world.net().now() + 60s);
   ASSERT_TRUE(out);
   EXPECT_FALSE(*out);
+}
+
+// A user that restarts (same name and key, a new address, seq from 1) while its old entry
+// is stored at a higher seq: it gets the stored entry first and puts seq + 1 over it, so
+// it is found again at once, not after its seq has crept past the stored one.
+TEST(SuperPeer, RestartedUserIsFoundAgainByNameAtItsNewAddress) {
+  Small world({.min_uptime = 30s, .republish = 30s});
+  const Slot boot = world.add(true, false);
+  for (int i = 0; i < 3; ++i)
+    world.add(false, false);
+  const Slot user = world.add(false, true);
+  world.net().run_for(6min);
+  const std::int64_t old_seq = world.peer(user).entry_seq();
+  ASSERT_GE(old_seq, 8);  // published after the probe, then every 30 s
+  auto before = world.resolve(boot, user);
+  ASSERT_TRUE(before) << before.error().to_string();
+  EXPECT_EQ(before->address, world.net().address(user));
+
+  world.net().crash(user);
+  const Slot again = world.add(false, true, /*user=*/user);
+  world.net().run_for(20s);  // attach, probe (5 s without a ping: not reachable), publish
+  Peer& restarted = world.peer(again);
+  EXPECT_GT(restarted.entry_seq(), old_seq);
+  EXPECT_GE(restarted.counters().seq_syncs, 1u);
+  auto after = world.resolve(boot, user);
+  ASSERT_TRUE(after) << after.error().to_string();
+  EXPECT_EQ(after->address, world.net().address(again));
+  ASSERT_TRUE(restarted.super_peer());
+  EXPECT_EQ(after->super_peer, *restarted.super_peer());
+  EXPECT_GT(after->seq, old_seq);
+  std::vector<std::string> got;
+  restarted.set_message_handler([&](const std::string& from, const std::string& text, Time) {
+    got.push_back(from + ":" + text);
+  });
+  auto sent = world.message(boot, again, "welcome back");
+  ASSERT_TRUE(sent) << sent.error().to_string();
+  EXPECT_EQ(got, std::vector<std::string>{name_for(boot) + ":welcome back"});
 }
 
 }  // namespace
