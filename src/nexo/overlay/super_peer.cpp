@@ -1,7 +1,8 @@
 // Peer: construction, the DatagramNode it is (its Node beneath), its timers, promotion to
 // super peer, reachability probes, and the queries every peer answers (probe_send,
 // probe_ping, deliver). The ordinary side is in super_peer_attach.cpp, the super side in
-// super_peer_serve.cpp, the directory and messages in super_peer_directory.cpp.
+// super_peer_serve.cpp, the directory and messages in super_peer_directory.cpp, the
+// demand that decides promotions in super_peer_demand.cpp.
 #include "nexo/overlay/super_peer.hpp"
 
 #include <algorithm>
@@ -183,15 +184,6 @@ void Peer::promote(Time now) {
   if (!started) publish_entry(now);
 }
 
-void Peer::check_eligibility(Time now) {
-  eligible_at_ = Time::max();
-  if (role_ != PeerRole::ordinary || !config_.may_serve || reachable_ != true) return;
-  if (now - created_ >= config_.min_uptime)
-    promote(now);
-  else
-    eligible_at_ = created_ + config_.min_uptime;
-}
-
 // --- Probes.
 
 void Peer::start_probe(Time now) {
@@ -235,7 +227,7 @@ void Peer::probe_result(std::optional<bool> reachable, Time now) {
     entry_wanted_ = false;
     publish_entry(now);
   }
-  if (reachable_ == true) check_eligibility(now);
+  if (reachable_ == true) schedule_eligibility(now);
 }
 
 bool Peer::sent_to_recently(const net::Endpoint& endpoint, Time now) const {

@@ -14,8 +14,18 @@
 //                answers only the nexo_ queries below (read_only_extensions), and its
 //                replies say ro: 1 too. It asks its super peer for what the DHT holds.
 // The network's first node is a super peer by configuration (SuperPeerConfig::bootstrap).
-// Any other starts ordinary and is promoted once it has been up min_uptime and has proved
-// that it takes unsolicited datagrams: it asks a super peer for a probe (nexo_probe,
+// Any other starts ordinary and may serve once it has been up min_uptime and has proved
+// that it takes unsolicited datagrams (below); it is promoted only if there is demand.
+// Demand: it asks the super peers it knows best (its own and its standbys: up to
+// standbys + 1) for their load (nexo_supers: l attached peers, m max_attached); a super
+// peer's load is l / min(m, peers_per_super). It is promoted when fewer than min_supers
+// answered (too few super peers known: no standbys to fail over to), or when their mean
+// load is 1 or more (on average each holds its share, one super peer per peers_per_super
+// ordinary peers; every ordinary peer is attached, so the mean estimates ordinary peers
+// per super peer across the tier). Otherwise it stays ordinary and asks again every
+// demand_check. The first ask waits a random share of demand_jitter, and so does each
+// later one, so that candidates that came up together do not all see the same shortage.
+// Proving reachability: it asks a super peer for a probe (nexo_probe,
 // naming the endpoints it sent to lately), that super peer has a third node (another
 // super peer from its routing table, else one of its attached peers) send it a
 // nexo_probe_ping with the probe's nonce; the ping proves it only when it comes from an
@@ -31,7 +41,8 @@
 //                                       s: up to 4 other super peers, compact nodes}
 //                   full: 201 "nexo_attach: super peer full: N peers attached (max_attached)"
 //   nexo_keepalive  {w: 1 for standbys}   -> {s: ...}; 201 "not attached" when unknown
-//   nexo_supers     {}              -> {s: up to 8 super peers} (answered when full too)
+//   nexo_supers     {}              -> {s: up to 8 super peers, l: attached peers,
+//                                       m: max_attached} (answered when full too)
 //   nexo_probe      {n: 8-byte nonce, x: compact peers to avoid} -> {} once the prober
 //                   says it sent the ping; 201 no prober / prober failed; 202 busy
 //   nexo_probe_send {t: compact peer, n} -> {} and a nexo_probe_ping {n} to t
@@ -102,6 +113,15 @@ struct SuperPeerConfig {
   bool bootstrap = false;  // a super peer from the start (the network's first node)
   bool may_serve = true;   // false: never promoted
   Duration min_uptime = std::chrono::minutes(10);
+  // Demand (see the top of the file): promoted only when the super peers asked hold, on
+  // average, peers_per_super ordinary peers (or max_attached, if less), or fewer than
+  // min_supers of them answered. Asked first after min_uptime plus a random share of
+  // demand_jitter (candidates that came up together do not all see the same shortage),
+  // then every demand_check plus the same jitter.
+  std::uint32_t peers_per_super = 32;
+  std::uint32_t min_supers = 3;  // at most standbys + 1 (a candidate asks those)
+  Duration demand_check = std::chrono::minutes(2);
+  Duration demand_jitter = std::chrono::seconds(30);
   Duration probe_timeout = std::chrono::seconds(5);  // no probe ping by then: not reachable
   Duration probe_retry = std::chrono::seconds(20);   // after an inconclusive probe
   Duration contact_memory = std::chrono::minutes(5);
@@ -166,6 +186,8 @@ struct SuperPeerCounters {
   std::uint64_t keepalives_missed = 0;
   std::uint64_t probes = 0;               // probes asked for
   std::uint64_t probe_pings_ignored = 0;  // wrong nonce, or from an endpoint we sent to
+  std::uint64_t demand_checks = 0;        // loads asked of super peers before a promotion
+  std::uint64_t promotions_declined = 0;  // eligible, but the super peers asked had room
   std::uint64_t publishes = 0;            // directory entries sent out
   std::uint64_t publish_failed = 0;
   std::uint64_t seq_syncs = 0;    // gets of our own entry before a put (its stored seq)
@@ -277,7 +299,17 @@ class Peer final : public DatagramNode {
   void promote(Time now);
   void start_probe(Time now);
   void probe_result(std::optional<bool> reachable, Time now);
+  // super_peer_demand.cpp: promotion by demand.
+  void schedule_eligibility(Time now);
   void check_eligibility(Time now);
+  Duration jitter(Duration spread);
+  // Asks `targets` for their load (nexo_supers: l attached, m max_attached); `decide`
+  // gets the loads of those that answered (attached / min(max, peers_per_super)).
+  void ask_loads(const std::vector<net::Endpoint>& targets, Time now,
+                 std::function<void(std::vector<double> loads, Time now)> decide);
+  void take_load(const krpc::Response& response);
+  void load_answered(Time now);
+  void demand_decided(std::vector<double> loads, Time now);
   bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
   std::string recent_contacts(Time now) const;
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
@@ -375,6 +407,11 @@ class Peer final : public DatagramNode {
   Time probe_deadline_ = Time::max();
   Time next_probe_ = Time::max();
   Time eligible_at_ = Time::max();
+  std::uint64_t load_round_ = 0;  // the loads asked now (older answers are ignored)
+  bool asking_loads_ = false;
+  std::vector<double> loads_;  // of the super peers that answered this round
+  std::size_t loads_waiting_ = 0;
+  std::function<void(std::vector<double>, Time)> loads_decide_;
   std::vector<Sent> sent_;  // recent destinations (max_contacts)
   Time contacts_overflow_until_{};
   // The directory entry.

@@ -106,7 +106,9 @@ ExtensionAnswer Peer::on_keepalive(const krpc::Query& query, const net::Endpoint
 }
 
 ExtensionAnswer Peer::on_supers(const krpc::Query&, const net::Endpoint& from, Time now) {
-  return bencode::Dict{{"s", other_supers(from, 8, now)}};
+  return bencode::Dict{{"l", static_cast<std::int64_t>(attached_.size())},
+                       {"m", static_cast<std::int64_t>(config_.max_attached)},
+                       {"s", other_supers(from, 8, now)}};
 }
 
 void Peer::drop_silent(Time now) {

@@ -1,0 +1,90 @@
+// Peer: promotion by demand. A peer that may serve (reachable, up min_uptime) asks the
+// super peers it knows best (its own and its standbys) for their load, and is promoted
+// only when they are loaded on average, or too few of them answered (super_peer.hpp).
+#include <algorithm>
+#include <numeric>
+#include <utility>
+
+#include "nexo/overlay/super_peer.hpp"
+#include "nexo/overlay/super_peer_wire.hpp"
+
+namespace nexo::overlay {
+
+using namespace superpeer;
+
+Duration Peer::jitter(Duration spread) {
+  if (spread <= Duration::zero()) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(spread * random_.uniform());
+}
+
+// A probe found us reachable: the demand is asked after min_uptime, plus a random share
+// of demand_jitter.
+void Peer::schedule_eligibility(Time now) {
+  if (role_ != PeerRole::ordinary || !config_.may_serve || reachable_ != true) return;
+  if (eligible_at_ != Time::max() || asking_loads_) return;  // asked, or asking already
+  eligible_at_ = std::max(now, created_ + config_.min_uptime) + jitter(config_.demand_jitter);
+}
+
+void Peer::check_eligibility(Time now) {
+  eligible_at_ = Time::max();
+  if (role_ != PeerRole::ordinary || !config_.may_serve || reachable_ != true) return;
+  if (now < created_ + config_.min_uptime) return schedule_eligibility(now);
+  std::vector<net::Endpoint> asked;
+  if (super_) asked.push_back(*super_);
+  asked.insert(asked.end(), standbys_.begin(), standbys_.end());
+  ask_loads(asked, now,
+            [this](std::vector<double> loads, Time at) { demand_decided(std::move(loads), at); });
+}
+
+// One round at a time: a new one (or a role change) makes the old one's answers stale.
+void Peer::ask_loads(const std::vector<net::Endpoint>& targets, Time now,
+                     std::function<void(std::vector<double> loads, Time now)> decide) {
+  ++counters_.demand_checks;
+  const std::uint64_t round = ++load_round_;
+  asking_loads_ = true;
+  loads_.clear();
+  loads_decide_ = std::move(decide);
+  loads_waiting_ = targets.size() + 1;  // one more, released below: none ends it early
+  for (const net::Endpoint& to : targets) {
+    auto started =
+        node_.extension_query(to, std::string(kSupers), {}, now,
+                              [this, round](Result<ExtensionReply> reply, const OpStats&) {
+                                if (round != load_round_) return;
+                                if (const krpc::Response* r = response_of(reply)) take_load(*r);
+                                load_answered(last_now_);
+                              });
+    if (!started) load_answered(now);
+  }
+  load_answered(now);
+}
+
+void Peer::take_load(const krpc::Response& response) {
+  const auto* l = response.extra.find("l");
+  const auto* m = response.extra.find("m");
+  if (!l || !l->is_integer() || !m || !m->is_integer() || l->integer() < 0 || m->integer() <= 0)
+    return;
+  const double share =
+      std::min<double>(std::max(1u, config_.peers_per_super), static_cast<double>(m->integer()));
+  loads_.push_back(static_cast<double>(l->integer()) / share);
+}
+
+void Peer::load_answered(Time now) {
+  if (--loads_waiting_ != 0) return;
+  asking_loads_ = false;
+  auto decide = std::exchange(loads_decide_, nullptr);
+  auto loads = std::exchange(loads_, {});
+  decide(std::move(loads), now);  // may start the next round
+}
+
+// Promoted when fewer than min_supers answered, or their mean load is 1 or more (each
+// holds its share of peers_per_super); else asked again after demand_check.
+void Peer::demand_decided(std::vector<double> loads, Time now) {
+  if (role_ != PeerRole::ordinary || reachable_ != true || !config_.may_serve) return;
+  const double mean =
+      loads.empty() ? 0 : std::accumulate(loads.begin(), loads.end(), 0.0) / loads.size();
+  if (loads.size() < config_.min_supers || mean >= 1.0) return promote(now);
+  ++counters_.promotions_declined;
+  eligible_at_ = now + config_.demand_check + jitter(config_.demand_jitter);
+}
+
+}  // namespace nexo::overlay
