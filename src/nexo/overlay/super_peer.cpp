@@ -99,7 +99,8 @@ bool Peer::poll_transmit(Bytes& out, net::Endpoint& to) {
 
 std::optional<Time> Peer::service_timer() const {
   Time next = std::min({next_keepalive_, keepalive_deadline_, next_attach_, next_standby_check_,
-                        probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_});
+                        probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_,
+                        demote_check_});
   for (const auto& m : messages_)
     next = std::min(next, message_due(*m));
   if (next == Time::max()) return std::nullopt;
@@ -130,6 +131,7 @@ void Peer::on_service_timer(Time now) {
     publish_entry(now);
   }
   if (now >= next_sweep_) drop_silent(now);
+  if (now >= demote_check_) check_surplus(now);
   run_due_messages(now);
 }
 
@@ -174,6 +176,9 @@ void Peer::promote(Time now) {
   candidates_.clear();
   public_address_ = self_;
   next_sweep_ = now + config_.attached_timeout / 2;
+  ++load_round_;  // answers to a demand round still out are stale
+  asking_loads_ = false;
+  if (!config_.bootstrap) demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
   if (seeds.empty()) {
     publish_entry(now);
     return;

@@ -34,6 +34,17 @@
 // the ping, so it is never promoted. A promoted peer leaves read-only mode and bootstraps
 // into the DHT through the super peers it knows.
 //
+// Demotion. A super peer that has had no attached peer for idle_demote (plus a random
+// share of demand_jitter: idle ones do not all ask at once) asks min_supers + 1 others,
+// drawn from its routing table, for their load. When min_supers or more answer and their
+// mean load is below demote_load (well below the 1 that promotes: no flapping), the tier
+// does not need it: it returns to ordinary. Its node turns read-only again (BEP 43: the
+// DHT's nodes stop keeping it as a contact; what it stored is held by the other k closest
+// and republished by its originators), it drops its super-peer state and answers 204 to
+// what only super peers serve, attaches to another super peer and publishes its entry
+// (seq + 1) naming it. It may be promoted again, by demand, after demand_check. Otherwise
+// it asks again after another idle_demote. The bootstrap super peer is never demoted.
+//
 // Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
 // answered 203 and counted `bad_arguments`; a node that does not know a method answers 204,
 // so an ordinary peer answers 204 to what only super peers serve):
@@ -122,6 +133,12 @@ struct SuperPeerConfig {
   std::uint32_t min_supers = 3;  // at most standbys + 1 (a candidate asks those)
   Duration demand_check = std::chrono::minutes(2);
   Duration demand_jitter = std::chrono::seconds(30);
+  // Demotion (see the top of the file): a super peer (not the bootstrap one) with no
+  // attached peer for idle_demote (plus a random share of demand_jitter) returns to
+  // ordinary when min_supers or more others answer and their mean load is below
+  // demote_load.
+  Duration idle_demote = std::chrono::minutes(30);
+  double demote_load = 0.5;
   Duration probe_timeout = std::chrono::seconds(5);  // no probe ping by then: not reachable
   Duration probe_retry = std::chrono::seconds(20);   // after an inconclusive probe
   Duration contact_memory = std::chrono::minutes(5);
@@ -205,6 +222,7 @@ struct SuperPeerCounters {
   std::uint64_t relay_refused = 0;  // not attached, over the rate, max_pending
   std::uint64_t relay_failed = 0;   // the callee did not answer
   std::uint64_t bad_arguments = 0;  // answered 203
+  std::uint64_t demotions = 0;      // idle, with super peers enough around: ordinary again
   // Both.
   std::uint64_t delivered_direct = 0;  // messages taken
   std::uint64_t delivered_relayed = 0;
@@ -310,6 +328,9 @@ class Peer final : public DatagramNode {
   void take_load(const krpc::Response& response);
   void load_answered(Time now);
   void demand_decided(std::vector<double> loads, Time now);
+  void check_surplus(Time now);
+  void surplus_decided(std::vector<double> loads, Time now);
+  void demote(Time now);
   bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
   std::string recent_contacts(Time now) const;
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
@@ -431,6 +452,7 @@ class Peer final : public DatagramNode {
   double probe_tokens_ = 0;
   Time probe_refill_;
   Time next_sweep_ = Time::max();
+  Time demote_check_ = Time::max();  // idle since idle_demote ago: ask whether we are needed
 
   // Messages in progress.
   std::vector<std::unique_ptr<Message>> messages_;

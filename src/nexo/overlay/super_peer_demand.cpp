@@ -1,6 +1,8 @@
-// Peer: promotion by demand. A peer that may serve (reachable, up min_uptime) asks the
-// super peers it knows best (its own and its standbys) for their load, and is promoted
-// only when they are loaded on average, or too few of them answered (super_peer.hpp).
+// Peer: promotion and demotion by demand. A peer that may serve (reachable, up
+// min_uptime) asks the super peers it knows best (its own and its standbys) for their
+// load, and is promoted only when they are loaded on average, or too few of them
+// answered; a super peer idle for long asks others, and returns to ordinary when they
+// are many and lightly loaded (super_peer.hpp).
 #include <algorithm>
 #include <numeric>
 #include <utility>
@@ -85,6 +87,42 @@ void Peer::demand_decided(std::vector<double> loads, Time now) {
   if (loads.size() < config_.min_supers || mean >= 1.0) return promote(now);
   ++counters_.promotions_declined;
   eligible_at_ = now + config_.demand_check + jitter(config_.demand_jitter);
+}
+
+// --- Demotion.
+
+void Peer::check_surplus(Time now) {
+  demote_check_ = Time::max();
+  if (role_ != PeerRole::super || config_.bootstrap || !attached_.empty() || asking_loads_) return;
+  std::vector<net::Endpoint> asked;
+  if (auto others =
+          decode_compact_nodes(other_supers(self_, config_.min_supers + 1, now), net::Family::v4))
+    for (const NodeInfo& n : *others)
+      asked.push_back(n.endpoint);
+  ask_loads(asked, now,
+            [this](std::vector<double> loads, Time at) { surplus_decided(std::move(loads), at); });
+}
+
+void Peer::surplus_decided(std::vector<double> loads, Time now) {
+  if (role_ != PeerRole::super || !attached_.empty()) return;  // needed again meanwhile
+  const double mean =
+      loads.empty() ? 0 : std::accumulate(loads.begin(), loads.end(), 0.0) / loads.size();
+  if (loads.size() >= config_.min_supers && mean < config_.demote_load) return demote(now);
+  demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
+}
+
+// Back to ordinary: read-only, attached to another super peer (our entry follows it).
+void Peer::demote(Time now) {
+  ++counters_.demotions;
+  role_ = PeerRole::ordinary;
+  node_.set_read_only(true);
+  attached_.clear();
+  relay_sources_.clear();
+  next_sweep_ = demote_check_ = Time::max();
+  public_address_ = self_;
+  missed_ = 0;
+  eligible_at_ = now + config_.demand_check + jitter(config_.demand_jitter);
+  start_attach(now);
 }
 
 }  // namespace nexo::overlay

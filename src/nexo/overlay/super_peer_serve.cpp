@@ -34,14 +34,21 @@ ExtensionAnswer publish_answer(const Result<WriteResult>& r) {
 }  // namespace
 
 void Peer::register_super() {
+  // A demoted peer keeps these handlers, and answers as a peer that never served.
   auto immediate = [this](auto member) {
-    return [this, member](const krpc::Query& q, const net::Endpoint& from, Time now) {
+    return [this, member](const krpc::Query& q, const net::Endpoint& from,
+                          Time now) -> ExtensionAnswer {
+      if (role_ != PeerRole::super) return krpc::ErrorReply{204, "Method Unknown"};
       return (this->*member)(q, from, now);
     };
   };
   auto deferred = [this](auto member) {
     return [this, member](const krpc::Query& q, const net::Endpoint& from, Time now,
-                          ExtensionReplyTo to) { (this->*member)(q, from, now, to); };
+                          ExtensionReplyTo to) {
+      if (role_ != PeerRole::super)
+        return node_.answer_deferred(to, krpc::ErrorReply{204, "Method Unknown"});
+      (this->*member)(q, from, now, to);
+    };
   };
   (void)node_.handle_extension(std::string(kAttach), immediate(&Peer::on_attach));
   (void)node_.handle_extension(std::string(kKeepalive), immediate(&Peer::on_keepalive));
@@ -90,6 +97,7 @@ ExtensionAnswer Peer::on_attach(const krpc::Query&, const net::Endpoint& from, T
                                 " peers attached (max_attached)"};
   } else {
     attached_.push_back({from, now});
+    demote_check_ = Time::max();  // needed
   }
   return bencode::Dict{{"a", compact_peer(from)}, {"s", other_supers(from, 4, now)}};
 }
@@ -117,6 +125,8 @@ void Peer::drop_silent(Time now) {
   std::erase_if(attached_,
                 [&](const Attached& a) { return now - a.last_seen > config_.attached_timeout; });
   counters_.dropped_silent += before - attached_.size();
+  if (attached_.empty() && !config_.bootstrap && demote_check_ == Time::max())
+    demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
 }
 
 // The asker wants to know whether it takes unsolicited datagrams: a third node (another

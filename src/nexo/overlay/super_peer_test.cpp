@@ -353,5 +353,67 @@ TEST(SuperPeer, RestartedUserIsFoundAgainByNameAtItsNewAddress) {
   EXPECT_EQ(got, std::vector<std::string>{name_for(boot) + ":welcome back"});
 }
 
+// Demotion: super peers promoted while the bootstrap one was loaded sit idle. While it
+// stays loaded they are needed (the mean load they see is high); once its peers leave,
+// idle ones return to ordinary (read-only, attached to another super peer, found by name
+// there) until fewer than min_supers others would answer.
+TEST(SuperPeer, IdleSuperPeerReturnsToOrdinaryOnlyWhenOthersHaveRoom) {
+  SuperPeerConfig config{.min_uptime = 20s,
+                         .peers_per_super = 1,  // any load promotes
+                         .min_supers = 2,
+                         .demand_check = 1h,  // no second promotion within the test
+                         .demand_jitter = 5s,
+                         .idle_demote = 2min};
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  std::vector<Slot> open;
+  for (int i = 0; i < 3; ++i)
+    open.push_back(world.add(false, false));
+  std::vector<Slot> natted;
+  for (int i = 0; i < 3; ++i)
+    natted.push_back(world.add(false, true));
+  world.net().run_for(2min);
+  for (Slot s : open)
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super) << s;
+  for (Slot s : natted)
+    ASSERT_EQ(world.peer(s).super_peer(), world.net().address(boot)) << s;
+
+  // Idle for well over idle_demote, but the bootstrap super peer holds 3 peers: needed.
+  world.net().run_for(6min);
+  for (Slot s : open) {
+    EXPECT_EQ(world.peer(s).role(), PeerRole::super) << s;
+    EXPECT_EQ(world.peer(s).attached(), 0u) << s;
+    EXPECT_EQ(world.peer(s).counters().demotions, 0u) << s;
+  }
+
+  for (Slot s : natted)
+    world.net().crash(s);
+  world.net().run_for(8min);  // dropped after 60 s; then idle_demote and the ask
+  std::vector<Slot> demoted, still_super;
+  for (Slot s : open)
+    (world.peer(s).role() == PeerRole::super ? still_super : demoted).push_back(s);
+  ASSERT_FALSE(demoted.empty());
+  // Fewer than min_supers others left to answer: the last ones stay.
+  EXPECT_GE(still_super.size() + 1, config.min_supers);
+  for (Slot s : demoted) {
+    Peer& p = world.peer(s);
+    EXPECT_EQ(p.counters().demotions, 1u) << s;
+    EXPECT_TRUE(p.node().config().read_only) << s;
+    ASSERT_TRUE(p.super_peer()) << s << " did not attach";
+    const auto super_slot = world.net().find(*p.super_peer());
+    ASSERT_TRUE(super_slot) << s;
+    EXPECT_EQ(world.peer(*super_slot).role(), PeerRole::super) << s;
+    EXPECT_TRUE(world.peer(*super_slot).is_attached(world.net().address(s))) << s;
+    auto entry = world.resolve(boot, s);
+    ASSERT_TRUE(entry) << s << ": " << entry.error().to_string();
+    EXPECT_EQ(entry->super_peer, *p.super_peer()) << s;
+    EXPECT_TRUE(entry->reachable) << s;
+  }
+  // It no longer serves what super peers serve (asked by hand, last: this takes what it
+  // had queued for the simulator too).
+  EXPECT_EQ(code_of(ask(world.peer(demoted[0]), ep(99), "nexo_attach", {}, world.net().now())),
+            204);
+}
+
 }  // namespace
 }  // namespace nexo::overlay
