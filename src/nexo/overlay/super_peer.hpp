@@ -357,6 +357,15 @@ class Peer final : public DatagramNode {
   ExtensionAnswer on_supers(const krpc::Query& query, const net::Endpoint& from, Time now);
   void on_probe(const krpc::Query& query, const net::Endpoint& from, Time now,
                 ExtensionReplyTo reply_to);
+  // A directory query's key and salt (views into the query).
+  struct DirectoryRequest {
+    PublicKey key{};
+    std::string_view raw_key;
+    std::string_view salt;
+  };
+  std::optional<DirectoryRequest> admit_directory(std::string_view method, const krpc::Query& query,
+                                                  const net::Endpoint& from, Time now,
+                                                  const ExtensionReplyTo& reply_to);
   void on_lookup(const krpc::Query& query, const net::Endpoint& from, Time now,
                  ExtensionReplyTo reply_to);
   void on_publish(const krpc::Query& query, const net::Endpoint& from, Time now,

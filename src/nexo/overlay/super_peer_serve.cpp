@@ -4,6 +4,8 @@
 // deferred services for attached peers (directory lookups and puts) and for anyone
 // (relays to an attached peer, within a rate per source).
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
 #include "nexo/overlay/super_peer.hpp"
 #include "nexo/overlay/super_peer_wire.hpp"
@@ -183,27 +185,44 @@ void Peer::on_probe(const krpc::Query& query, const net::Endpoint& from, Time no
   }
 }
 
+// The key and salt of a directory query (nexo_lookup, nexo_publish), from an attached
+// peer, within its source's rate and max_pending; else nullopt, the refusal answered
+// (203 a bad argument, 201 not attached, 202 busy).
+std::optional<Peer::DirectoryRequest> Peer::admit_directory(std::string_view method,
+                                                            const krpc::Query& query,
+                                                            const net::Endpoint& from, Time now,
+                                                            const ExtensionReplyTo& reply_to) {
+  auto refuse = [&](ExtensionAnswer answer) {
+    node_.answer_deferred(reply_to, std::move(answer));
+    return std::nullopt;
+  };
+  auto key = string_arg(query.extra, method, "k", 32, 32);
+  if (auto* e = std::get_if<ArgError>(&key)) return refuse(bad_argument(e->message));
+  auto salt = string_arg(query.extra, method, "salt", 1, kMaxSaltBytes);
+  if (auto* e = std::get_if<ArgError>(&salt)) return refuse(bad_argument(e->message));
+  if (!is_attached(from))
+    return refuse(krpc::ErrorReply{201, std::string(method) + ": not attached"});
+  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
+    return refuse(krpc::ErrorReply{202, std::string(method) + ": busy"});
+  DirectoryRequest request;
+  std::memcpy(request.key.data(), std::get<std::string_view>(key).data(), request.key.size());
+  request.raw_key = std::get<std::string_view>(key);
+  request.salt = std::get<std::string_view>(salt);
+  return request;
+}
+
 // A directory lookup for an attached peer: the DHT get, answered with the item as found
 // (the asker checks the signature).
 void Peer::on_lookup(const krpc::Query& query, const net::Endpoint& from, Time now,
                      ExtensionReplyTo reply_to) {
-  auto key = string_arg(query.extra, kLookup, "k", 32, 32);
-  if (auto* e = std::get_if<ArgError>(&key))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  auto salt = string_arg(query.extra, kLookup, "salt", 1, kMaxSaltBytes);
-  if (auto* e = std::get_if<ArgError>(&salt))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  if (!is_attached(from))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_lookup: not attached"});
-  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{202, "nexo_lookup: busy"});
-  PublicKey k;
-  std::memcpy(k.data(), std::get<std::string_view>(key).data(), k.size());
+  const auto request = admit_directory(kLookup, query, from, now, reply_to);
+  if (!request) return;
+  const PublicKey k = request->key;
   ++pending_;
   auto started = node_.get_mutable(
-      k, std::get<std::string_view>(salt), now,
-      [this, reply_to, k, salt = std::string(std::get<std::string_view>(salt))](
-          Result<GetMutableResult> r, const OpStats&) {
+      k, request->salt, now,
+      [this, reply_to, k, salt = std::string(request->salt)](Result<GetMutableResult> r,
+                                                             const OpStats&) {
         --pending_;
         ++counters_.lookups_served;
         if (!r) {
@@ -235,12 +254,8 @@ void Peer::on_lookup(const krpc::Query& query, const net::Endpoint& from, Time n
 // of nodes that stored it.
 void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time now,
                       ExtensionReplyTo reply_to) {
-  auto key = string_arg(query.extra, kPublish, "k", 32, 32);
-  if (auto* e = std::get_if<ArgError>(&key))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  auto salt = string_arg(query.extra, kPublish, "salt", 1, kMaxSaltBytes);
-  if (auto* e = std::get_if<ArgError>(&salt))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
+  const auto request = admit_directory(kPublish, query, from, now, reply_to);
+  if (!request) return;
   auto sig = string_arg(query.extra, kPublish, "sig", 64, 64);
   if (auto* e = std::get_if<ArgError>(&sig))
     return node_.answer_deferred(reply_to, bad_argument(e->message));
@@ -249,9 +264,8 @@ void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time 
     return node_.answer_deferred(reply_to, bad_argument(e->message));
   const bencode::Value* v = query.extra.find("v");
   if (!v) return node_.answer_deferred(reply_to, bad_argument("nexo_publish: key \"v\": missing"));
-  auto item =
-      MutableItem::from_wire(std::get<std::string_view>(key), std::get<std::string_view>(salt),
-                             std::get<std::int64_t>(seq), std::get<std::string_view>(sig), *v);
+  auto item = MutableItem::from_wire(request->raw_key, request->salt, std::get<std::int64_t>(seq),
+                                     std::get<std::string_view>(sig), *v);
   if (!item)
     return node_.answer_deferred(reply_to,
                                  bad_argument("nexo_publish: " + item.error().to_string()));
@@ -260,10 +274,6 @@ void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time 
     return node_.answer_deferred(
         reply_to, krpc::ErrorReply{static_cast<std::int64_t>(code), std::string(describe(code))});
   }
-  if (!is_attached(from))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_publish: not attached"});
-  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{202, "nexo_publish: busy"});
   std::optional<std::int64_t> cas;
   if (query.extra.find("cas")) {
     auto c = int_arg(query.extra, kPublish, "cas");
