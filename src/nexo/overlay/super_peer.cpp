@@ -291,12 +291,19 @@ ExtensionAnswer Peer::on_probe_ping(const krpc::Query& query, const net::Endpoin
   auto nonce = string_arg(query.extra, kProbePing, "n", 8, 8);
   if (auto* e = std::get_if<ArgError>(&nonce)) return bad_argument(e->message);
   if (role_ != PeerRole::ordinary || probe_nonce_ == 0 ||
-      nonce_of(std::get<std::string_view>(nonce)) != probe_nonce_ || sent_to_recently(from, now)) {
+      nonce_of(std::get<std::string_view>(nonce)) != probe_nonce_) {
     ++counters_.probe_pings_ignored;
     return bencode::Dict{};
   }
   probe_nonce_ = 0;
   probe_deadline_ = Time::max();
+  if (sent_to_recently(from, now)) {
+    // From a peer we sent to after asking (we were its prober meanwhile): it proves
+    // nothing either way; asked again after probe_retry.
+    ++counters_.probe_pings_ignored;
+    probe_result(std::nullopt, now);
+    return bencode::Dict{};
+  }
   probe_result(true, now);
   return bencode::Dict{};
 }
