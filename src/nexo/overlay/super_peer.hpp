@@ -16,31 +16,35 @@
 // The network's first node is a super peer by configuration (SuperPeerConfig::bootstrap).
 // Any other starts ordinary and may serve once it has been up min_uptime and has proved
 // that it takes unsolicited datagrams (below); it is promoted only if there is demand.
-// Demand: it asks the super peers it knows best (its own and its standbys: up to
-// standbys + 1) for their load (nexo_supers: l attached peers, m max_attached); a super
-// peer's load is l / min(m, peers_per_super). It is promoted when fewer than min_supers
-// answered (too few super peers known: no standbys to fail over to), or when their mean
-// load is 1 or more (on average each holds its share, one super peer per peers_per_super
-// ordinary peers; every ordinary peer is attached, so the mean estimates ordinary peers
-// per super peer across the tier). Otherwise it stays ordinary and asks again every
-// demand_check. The first ask waits a random share of demand_jitter, and so does each
-// later one, so that candidates that came up together do not all see the same shortage.
-// Proving reachability: it asks a super peer for a probe (nexo_probe,
-// naming the endpoints it sent to lately), that super peer has a third node (another
-// super peer from its routing table, else one of its attached peers) send it a
-// nexo_probe_ping with the probe's nonce; the ping proves it only when it comes from an
-// endpoint this peer has not sent to within contact_memory (a NAT's filter lets those
-// through). A peer behind a NAT that filters (sim::Network::set_behind_nat) never gets
-// the ping, so it is never promoted. A promoted peer leaves read-only mode and bootstraps
-// into the DHT through the super peers it knows.
+// Demand: it asks its super peer for its load and for up to 8 other super peers drawn at
+// random from its routing table (nexo_supers: l attached peers, m max_attached, s), then
+// asks those for theirs; a super peer's load is l / min(m, peers_per_super). It is
+// promoted when fewer than min_supers answered in all (too few super peers known: not
+// enough standbys to fail over to), or when every one that answered has load 1 or more
+// (each holds its share: the tier aims at one super peer per peers_per_super ordinary
+// peers, and none asked has room below that). The least loaded decides, not the mean:
+// routing tables keep their oldest contacts, so the sample leans to the first super
+// peers, which took the most peers; new ones with room still show up in it. Otherwise
+// it stays ordinary and asks again every demand_check. The first ask waits a random
+// share of demand_jitter, and so does each later one, so that candidates that came up
+// together do not all see the same shortage.
+// Proving reachability: it asks a super peer for a probe (nexo_probe, naming the
+// endpoints it sent to lately), that super peer has a third node (another super peer from
+// its routing table, else one of its attached peers) send it a nexo_probe_ping with the
+// probe's nonce; the ping proves it only when it comes from an endpoint this peer has not
+// sent to within contact_memory (a NAT's filter lets those through; a ping from one
+// leaves the probe inconclusive, asked again after probe_retry). A peer behind a NAT
+// that filters (sim::Network::set_behind_nat) never gets the ping, so it is never
+// promoted. A promoted peer leaves read-only mode and bootstraps into the DHT through the
+// super peers it knows.
 //
 // Demotion. A super peer that has had no attached peer for idle_demote (plus a random
-// share of demand_jitter: idle ones do not all ask at once) asks min_supers + 1 others,
-// drawn from its routing table, for their load. When min_supers or more answer and their
-// mean load is below demote_load (well below the 1 that promotes: no flapping), the tier
-// does not need it: it returns to ordinary. Its node turns read-only again (BEP 43: the
-// DHT's nodes stop keeping it as a contact; what it stored is held by the other k closest
-// and republished by its originators), it drops its super-peer state and answers 204 to
+// share of demand_jitter: idle ones do not all ask at once) asks up to 8 others, drawn
+// at random from its routing table, for their load. When min_supers or more answer and
+// their mean load is below demote_load (well below the 1 at which each holds its share:
+// no flapping), the tier does not need it: it returns to ordinary. Its node turns read-only again
+// (BEP 43: the DHT's nodes stop keeping it as a contact; what it stored is held by the other k
+// closest and republished by its originators), it drops its super-peer state and answers 204 to
 // what only super peers serve, attaches to another super peer and publishes its entry
 // (seq + 1) naming it. It may be promoted again, by demand, after demand_check. Otherwise
 // it asks again after another idle_demote. The bootstrap super peer is never demoted.
@@ -124,13 +128,13 @@ struct SuperPeerConfig {
   bool bootstrap = false;  // a super peer from the start (the network's first node)
   bool may_serve = true;   // false: never promoted
   Duration min_uptime = std::chrono::minutes(10);
-  // Demand (see the top of the file): promoted only when the super peers asked hold, on
-  // average, peers_per_super ordinary peers (or max_attached, if less), or fewer than
-  // min_supers of them answered. Asked first after min_uptime plus a random share of
+  // Demand (see the top of the file): promoted only when every super peer asked holds
+  // peers_per_super ordinary peers (or max_attached, if less), or fewer than min_supers
+  // of them answered. Asked first after min_uptime plus a random share of
   // demand_jitter (candidates that came up together do not all see the same shortage),
   // then every demand_check plus the same jitter.
   std::uint32_t peers_per_super = 32;
-  std::uint32_t min_supers = 3;  // at most standbys + 1 (a candidate asks those)
+  std::uint32_t min_supers = 3;  // at most 9 (a candidate asks up to 9)
   Duration demand_check = std::chrono::minutes(2);
   Duration demand_jitter = std::chrono::seconds(30);
   // Demotion (see the top of the file): a super peer (not the bootstrap one) with no
@@ -325,7 +329,8 @@ class Peer final : public DatagramNode {
   // gets the loads of those that answered (attached / min(max, peers_per_super)).
   void ask_loads(const std::vector<net::Endpoint>& targets, Time now,
                  std::function<void(std::vector<double> loads, Time now)> decide);
-  void take_load(const krpc::Response& response);
+  // A nexo_supers answer's load: l / min(m, peers_per_super); nullopt without l and m.
+  std::optional<double> load_of(const krpc::Response& response) const;
   void load_answered(Time now);
   void demand_decided(std::vector<double> loads, Time now);
   void check_surplus(Time now);

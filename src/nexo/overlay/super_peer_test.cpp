@@ -223,13 +223,15 @@ class Small {
  public:
   explicit Small(SuperPeerConfig config) : config_(config) {}
   // A peer at a new address; user `user` (its name and key), by default the slot's own.
-  Slot add(bool bootstrap, bool behind_nat, std::optional<std::uint32_t> user = std::nullopt) {
+  // Its entry point is slot `entry` (the bootstrap super peer by default).
+  Slot add(bool bootstrap, bool behind_nat, std::optional<std::uint32_t> user = std::nullopt,
+           Slot entry = 0) {
     const Slot slot = static_cast<Slot>(net_.slots());
     const std::uint32_t who = user.value_or(slot);
     SuperPeerConfig c = config_;
     c.bootstrap = bootstrap;
     std::vector<net::Endpoint> entries;
-    if (!bootstrap) entries.push_back(sim::address_of(0));
+    if (!bootstrap) entries.push_back(sim::address_of(entry));
     const Slot added = net_.add([&](const net::Endpoint& self) {
       NodeConfig n;
       n.seed = 100 + slot;
@@ -353,36 +355,42 @@ TEST(SuperPeer, RestartedUserIsFoundAgainByNameAtItsNewAddress) {
   EXPECT_EQ(got, std::vector<std::string>{name_for(boot) + ":welcome back"});
 }
 
-// Demotion: super peers promoted while the bootstrap one was loaded sit idle. While it
-// stays loaded they are needed (the mean load they see is high); once its peers leave,
-// idle ones return to ordinary (read-only, attached to another super peer, found by name
-// there) until fewer than min_supers others would answer.
+// Demotion: a super peer promoted while every super peer was loaded sits idle. While the
+// others stay loaded it is needed; once their peers leave, an idle one returns to
+// ordinary (read-only, attached to another super peer, found by name there), as long as
+// min_supers others remain.
 TEST(SuperPeer, IdleSuperPeerReturnsToOrdinaryOnlyWhenOthersHaveRoom) {
   SuperPeerConfig config{.min_uptime = 20s,
-                         .peers_per_super = 1,  // any load promotes
-                         .min_supers = 2,
+                         .peers_per_super = 1,  // one attached peer is a super peer's share
+                         .min_supers = 3,
                          .demand_check = 1h,  // no second promotion within the test
                          .demand_jitter = 5s,
                          .idle_demote = 2min};
+  config.probe_retry = 5s;  // a world this small has few probers
   Small world(config);
   const Slot boot = world.add(true, false);
-  std::vector<Slot> open;
-  for (int i = 0; i < 3; ++i)
-    open.push_back(world.add(false, false));
-  std::vector<Slot> natted;
-  for (int i = 0; i < 3; ++i)
-    natted.push_back(world.add(false, true));
-  world.net().run_for(2min);
+  std::vector<Slot> open{world.add(false, false), world.add(false, false)};
+  std::vector<Slot> natted{world.add(false, true), world.add(false, true)};  // probers too
+  world.net().run_for(3min);  // promoted: fewer than min_supers super peers known
   for (Slot s : open)
-    ASSERT_EQ(world.peer(s).role(), PeerRole::super) << s;
-  for (Slot s : natted)
-    ASSERT_EQ(world.peer(s).super_peer(), world.net().address(boot)) << s;
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super)
+        << s << " reachable " << world.peer(s).reachable().value_or(false) << " probes "
+        << world.peer(s).counters().probes << " declined "
+        << world.peer(s).counters().promotions_declined;
+  for (Slot entry : {open[0], open[1], open[0], open[1]})
+    natted.push_back(world.add(false, true, std::nullopt, entry));
+  world.net().run_for(30s);
+  for (Slot s : {boot, open[0], open[1]})
+    ASSERT_GE(world.peer(s).attached(), 1u) << s;
+  open.push_back(world.add(false, false));  // every super peer it asks holds its share
+  world.net().run_for(2min);
+  ASSERT_EQ(world.peer(open[2]).role(), PeerRole::super);
 
-  // Idle for well over idle_demote, but the bootstrap super peer holds 3 peers: needed.
+  // Idle for well over idle_demote, but the others hold their peers: needed.
   world.net().run_for(6min);
+  EXPECT_EQ(world.peer(open[2]).attached(), 0u);
   for (Slot s : open) {
     EXPECT_EQ(world.peer(s).role(), PeerRole::super) << s;
-    EXPECT_EQ(world.peer(s).attached(), 0u) << s;
     EXPECT_EQ(world.peer(s).counters().demotions, 0u) << s;
   }
 
@@ -393,8 +401,9 @@ TEST(SuperPeer, IdleSuperPeerReturnsToOrdinaryOnlyWhenOthersHaveRoom) {
   for (Slot s : open)
     (world.peer(s).role() == PeerRole::super ? still_super : demoted).push_back(s);
   ASSERT_FALSE(demoted.empty());
-  // Fewer than min_supers others left to answer: the last ones stay.
-  EXPECT_GE(still_super.size() + 1, config.min_supers);
+  // One more would leave fewer than min_supers: the others stay.
+  EXPECT_EQ(still_super.size() + 1, config.min_supers);
+  EXPECT_EQ(world.peer(boot).role(), PeerRole::super);
   for (Slot s : demoted) {
     Peer& p = world.peer(s);
     EXPECT_EQ(p.counters().demotions, 1u) << s;
