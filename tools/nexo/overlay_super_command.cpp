@@ -21,19 +21,22 @@ int overlay_superpeers(const OverlaySuperArgs& args) {
   std::printf(
       "%zu peers join, one every %lld ms, %.0f%% behind NATs (they take datagrams only from "
       "endpoints they sent to); peer 0 is the bootstrap super peer. A peer up for %lld s whose "
-      "probe from a third node reaches it becomes a super peer and joins the DHT; the others "
-      "attach to one (at most %zu each) and keep 2 standbys.\n",
+      "probe from a third node reaches it may serve; it becomes a super peer and joins the DHT "
+      "only on demand (fewer than %u super peers known, or every one asked holds %u peers or "
+      "more); the others attach to one (at most %zu each) and keep 2 standbys.\n",
       args.peers, static_cast<long long>(config.join_every / 1ms), args.nat * 100,
-      static_cast<long long>(config.tier.min_uptime / 1s),
-      static_cast<std::size_t>(config.tier.max_attached));
+      static_cast<long long>(config.tier.min_uptime / 1s), config.tier.min_supers,
+      config.tier.peers_per_super, static_cast<std::size_t>(config.tier.max_attached));
   run.grow();
   run.settle(5min);
   const sim::TierFigures tier = run.tier();
   std::printf(
-      "after 5 min: %zu super peers (%zu of them behind a NAT), %zu ordinary peers, %zu attached "
-      "to a live super peer; attach time p50 %.1f s, max %.1f s\n",
-      tier.super_peers, tier.natted_supers, tier.ordinary, tier.attached_well,
-      sim::percentile(tier.attach_seconds, 0.5), sim::percentile(tier.attach_seconds, 1.0));
+      "after 5 min: %zu super peers (%zu of them behind a NAT), %zu ordinary peers (%zu of them "
+      "reachable: not needed as super peers), %zu attached to a live super peer; attach time "
+      "p50 %.1f s, max %.1f s\n",
+      tier.super_peers, tier.natted_supers, tier.ordinary, tier.reachable_ordinary,
+      tier.attached_well, sim::percentile(tier.attach_seconds, 0.5),
+      sim::percentile(tier.attach_seconds, 1.0));
   const auto [all, keepalives] = run.ordinary_traffic_per_minute(1min);
   std::printf(
       "an ordinary peer sends and receives %.1f datagrams a minute, %.1f of them keep-alives\n",
@@ -60,17 +63,18 @@ int overlay_superpeers(const OverlaySuperArgs& args) {
                 crash.orphans.size());
     run.settle(3min);
     for (sim::Slot s : crash.orphans) {
-      if (!run.attached_well(s)) continue;
-      ++reattached;
       const overlay::Peer& p = run.peer(s);
+      const bool promoted = p.role() == overlay::PeerRole::super;  // the demand rose
+      if (!promoted && !run.attached_well(s)) continue;
+      ++reattached;
       if (p.attached_at())
         failover.push_back(std::chrono::duration<double>(*p.attached_at() - crash.at).count());
       auto entry = run.resolve_from_a_super_peer(s);
       if (entry && entry->super_peer == *p.super_peer()) ++found_again;
     }
     std::printf(
-        "3 min later: %zu of %zu orphans re-attached to a live super peer (p50 %.1f s, max %.1f "
-        "s after the crash); %zu directory entries name the new super peer\n",
+        "3 min later: %zu of %zu orphans re-attached to a live super peer or promoted (p50 %.1f "
+        "s, max %.1f s after the crash); %zu directory entries name the new super peer\n",
         reattached, crash.orphans.size(), sim::percentile(failover, 0.5),
         sim::percentile(failover, 1.0), found_again);
     after = run.message_each(crash.orphans);

@@ -1,7 +1,8 @@
 // Peer: construction, the DatagramNode it is (its Node beneath), its timers, promotion to
 // super peer, reachability probes, and the queries every peer answers (probe_send,
 // probe_ping, deliver). The ordinary side is in super_peer_attach.cpp, the super side in
-// super_peer_serve.cpp, the directory and messages in super_peer_directory.cpp.
+// super_peer_serve.cpp, the directory and messages in super_peer_directory.cpp, the
+// demand that decides promotions in super_peer_demand.cpp.
 #include "nexo/overlay/super_peer.hpp"
 
 #include <algorithm>
@@ -98,7 +99,8 @@ bool Peer::poll_transmit(Bytes& out, net::Endpoint& to) {
 
 std::optional<Time> Peer::service_timer() const {
   Time next = std::min({next_keepalive_, keepalive_deadline_, next_attach_, next_standby_check_,
-                        probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_});
+                        probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_,
+                        demote_check_});
   for (const auto& m : messages_)
     next = std::min(next, message_due(*m));
   if (next == Time::max()) return std::nullopt;
@@ -129,6 +131,7 @@ void Peer::on_service_timer(Time now) {
     publish_entry(now);
   }
   if (now >= next_sweep_) drop_silent(now);
+  if (now >= demote_check_) check_surplus(now);
   run_due_messages(now);
 }
 
@@ -173,6 +176,9 @@ void Peer::promote(Time now) {
   candidates_.clear();
   public_address_ = self_;
   next_sweep_ = now + config_.attached_timeout / 2;
+  ++load_round_;  // answers to a demand round still out are stale
+  asking_loads_ = false;
+  if (!config_.bootstrap) demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
   if (seeds.empty()) {
     publish_entry(now);
     return;
@@ -181,15 +187,6 @@ void Peer::promote(Time now) {
   auto started = node_.bootstrap(
       seeds, now, [this](Result<std::size_t>, const OpStats&) { publish_entry(last_now_); });
   if (!started) publish_entry(now);
-}
-
-void Peer::check_eligibility(Time now) {
-  eligible_at_ = Time::max();
-  if (role_ != PeerRole::ordinary || !config_.may_serve || reachable_ != true) return;
-  if (now - created_ >= config_.min_uptime)
-    promote(now);
-  else
-    eligible_at_ = created_ + config_.min_uptime;
 }
 
 // --- Probes.
@@ -235,7 +232,7 @@ void Peer::probe_result(std::optional<bool> reachable, Time now) {
     entry_wanted_ = false;
     publish_entry(now);
   }
-  if (reachable_ == true) check_eligibility(now);
+  if (reachable_ == true) schedule_eligibility(now);
 }
 
 bool Peer::sent_to_recently(const net::Endpoint& endpoint, Time now) const {
@@ -294,12 +291,19 @@ ExtensionAnswer Peer::on_probe_ping(const krpc::Query& query, const net::Endpoin
   auto nonce = string_arg(query.extra, kProbePing, "n", 8, 8);
   if (auto* e = std::get_if<ArgError>(&nonce)) return bad_argument(e->message);
   if (role_ != PeerRole::ordinary || probe_nonce_ == 0 ||
-      nonce_of(std::get<std::string_view>(nonce)) != probe_nonce_ || sent_to_recently(from, now)) {
+      nonce_of(std::get<std::string_view>(nonce)) != probe_nonce_) {
     ++counters_.probe_pings_ignored;
     return bencode::Dict{};
   }
   probe_nonce_ = 0;
   probe_deadline_ = Time::max();
+  if (sent_to_recently(from, now)) {
+    // From a peer we sent to after asking (we were its prober meanwhile): it proves
+    // nothing either way; asked again after probe_retry.
+    ++counters_.probe_pings_ignored;
+    probe_result(std::nullopt, now);
+    return bencode::Dict{};
+  }
   probe_result(true, now);
   return bencode::Dict{};
 }

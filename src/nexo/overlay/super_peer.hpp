@@ -14,15 +14,40 @@
 //                answers only the nexo_ queries below (read_only_extensions), and its
 //                replies say ro: 1 too. It asks its super peer for what the DHT holds.
 // The network's first node is a super peer by configuration (SuperPeerConfig::bootstrap).
-// Any other starts ordinary and is promoted once it has been up min_uptime and has proved
-// that it takes unsolicited datagrams: it asks a super peer for a probe (nexo_probe,
-// naming the endpoints it sent to lately), that super peer has a third node (another
-// super peer from its routing table, else one of its attached peers) send it a
-// nexo_probe_ping with the probe's nonce; the ping proves it only when it comes from an
-// endpoint this peer has not sent to within contact_memory (a NAT's filter lets those
-// through). A peer behind a NAT that filters (sim::Network::set_behind_nat) never gets
-// the ping, so it is never promoted. A promoted peer leaves read-only mode and bootstraps
-// into the DHT through the super peers it knows.
+// Any other starts ordinary and may serve once it has been up min_uptime and has proved
+// that it takes unsolicited datagrams (below); it is promoted only if there is demand.
+// Demand: it asks its super peer for its load and for up to 8 other super peers drawn at
+// random from its routing table (nexo_supers: l attached peers, m max_attached, s), then
+// asks those for theirs; a super peer's load is l / min(m, peers_per_super). It is
+// promoted when fewer than min_supers answered in all (too few super peers known: not
+// enough standbys to fail over to), or when every one that answered has load 1 or more
+// (each holds its share: the tier aims at one super peer per peers_per_super ordinary
+// peers, and none asked has room below that). The least loaded decides, not the mean:
+// routing tables keep their oldest contacts, so the sample leans to the first super
+// peers, which took the most peers; new ones with room still show up in it. Otherwise
+// it stays ordinary and asks again every demand_check. The first ask waits a random
+// share of demand_jitter, and so does each later one, so that candidates that came up
+// together do not all see the same shortage.
+// Proving reachability: it asks a super peer for a probe (nexo_probe, naming the
+// endpoints it sent to lately), that super peer has a third node (another super peer from
+// its routing table, else one of its attached peers) send it a nexo_probe_ping with the
+// probe's nonce; the ping proves it only when it comes from an endpoint this peer has not
+// sent to within contact_memory (a NAT's filter lets those through; a ping from one
+// leaves the probe inconclusive, asked again after probe_retry). A peer behind a NAT
+// that filters (sim::Network::set_behind_nat) never gets the ping, so it is never
+// promoted. A promoted peer leaves read-only mode and bootstraps into the DHT through the
+// super peers it knows.
+//
+// Demotion. A super peer that has had no attached peer for idle_demote (plus a random
+// share of demand_jitter: idle ones do not all ask at once) asks up to 8 others, drawn
+// at random from its routing table, for their load. When min_supers or more answer and
+// their mean load is below demote_load (well below the 1 at which each holds its share:
+// no flapping), the tier does not need it: it returns to ordinary. Its node turns read-only again
+// (BEP 43: the DHT's nodes stop keeping it as a contact; what it stored is held by the other k
+// closest and republished by its originators), it drops its super-peer state and answers 204 to
+// what only super peers serve, attaches to another super peer and publishes its entry
+// (seq + 1) naming it. It may be promoted again, by demand, after demand_check. Otherwise
+// it asks again after another idle_demote. The bootstrap super peer is never demoted.
 //
 // Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
 // answered 203 and counted `bad_arguments`; a node that does not know a method answers 204,
@@ -31,15 +56,17 @@
 //                                       s: up to 4 other super peers, compact nodes}
 //                   full: 201 "nexo_attach: super peer full: N peers attached (max_attached)"
 //   nexo_keepalive  {w: 1 for standbys}   -> {s: ...}; 201 "not attached" when unknown
-//   nexo_supers     {}              -> {s: up to 8 super peers} (answered when full too)
+//   nexo_supers     {}              -> {s: up to 8 super peers, l: attached peers,
+//                                       m: max_attached} (answered when full too)
 //   nexo_probe      {n: 8-byte nonce, x: compact peers to avoid} -> {} once the prober
 //                   says it sent the ping; 201 no prober / prober failed; 202 busy
 //   nexo_probe_send {t: compact peer, n} -> {} and a nexo_probe_ping {n} to t
 //   nexo_probe_ping {n}             -> {}
 //   nexo_lookup     {k: 32 bytes, salt: the name} -> {item: {seq, sig, v}} or {} (none),
 //                   once the DHT get ended; attached peers only
-//   nexo_publish    {k, salt, seq, v, sig} -> {n: nodes that stored it}, once the put
-//                   ended; 206/205/207/203 for an item that does not check; attached only
+//   nexo_publish    {k, salt, seq, v, sig, cas: optional} -> {n: nodes that stored it},
+//                   once the put ended; 206/205/207/203 for an item that does not check;
+//                   301/302 when a store refused it for a newer entry; attached only
 //   nexo_relay      {t: compact peer, m: text, f: sender's name} -> {} once the callee
 //                   acknowledged; 201 "callee not attached here" / "callee did not
 //                   answer"; 202 over the per-source rate (relay_rate) or max_pending
@@ -59,10 +86,14 @@
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
 // own for a super peer), r: 1 when it takes unsolicited datagrams} (compact peers), seq
 // one more at every publish: after the first probe result, at every (re-)attach, at
-// promotion, and every `republish`. A lookup needs the name and the key, as a contact list
-// holds them: a name alone is not unique (anyone can sign an entry under any salt; only
-// the key makes it this user's). The asker verifies the signature itself: its super peer
-// is trusted to look up, not to vouch.
+// promotion, and every `republish`. A peer does not know the stored seq when it starts (a
+// restarted user starts at 1, and BEP 44 stores refuse a seq below theirs, 302): before
+// its first put, and after any put refused 301/302, it gets its own entry and puts
+// seq = stored + 1 with cas = stored (a store that took a newer one meanwhile answers 301,
+// and it gets it again; after 3 such refusals in a row it waits attach_retry). A lookup needs the
+// name and the key, as a contact list holds them: a name alone is not unique (anyone can sign an
+// entry under any salt; only the key makes it this user's). The asker verifies the signature
+// itself: its super peer is trusted to look up, not to vouch.
 //
 // Messages. send_message resolves the callee, then sends nexo_deliver to its address when
 // the entry says reachable, else nexo_relay to its super peer, which forwards over the
@@ -97,6 +128,21 @@ struct SuperPeerConfig {
   bool bootstrap = false;  // a super peer from the start (the network's first node)
   bool may_serve = true;   // false: never promoted
   Duration min_uptime = std::chrono::minutes(10);
+  // Demand (see the top of the file): promoted only when every super peer asked holds
+  // peers_per_super ordinary peers (or max_attached, if less), or fewer than min_supers
+  // of them answered. Asked first after min_uptime plus a random share of
+  // demand_jitter (candidates that came up together do not all see the same shortage),
+  // then every demand_check plus the same jitter.
+  std::uint32_t peers_per_super = 32;
+  std::uint32_t min_supers = 3;  // at most 9 (a candidate asks up to 9)
+  Duration demand_check = std::chrono::minutes(2);
+  Duration demand_jitter = std::chrono::seconds(30);
+  // Demotion (see the top of the file): a super peer (not the bootstrap one) with no
+  // attached peer for idle_demote (plus a random share of demand_jitter) returns to
+  // ordinary when min_supers or more others answer and their mean load is below
+  // demote_load.
+  Duration idle_demote = std::chrono::minutes(30);
+  double demote_load = 0.5;
   Duration probe_timeout = std::chrono::seconds(5);  // no probe ping by then: not reachable
   Duration probe_retry = std::chrono::seconds(20);   // after an inconclusive probe
   Duration contact_memory = std::chrono::minutes(5);
@@ -161,8 +207,12 @@ struct SuperPeerCounters {
   std::uint64_t keepalives_missed = 0;
   std::uint64_t probes = 0;               // probes asked for
   std::uint64_t probe_pings_ignored = 0;  // wrong nonce, or from an endpoint we sent to
+  std::uint64_t demand_checks = 0;        // loads asked of super peers before a promotion
+  std::uint64_t promotions_declined = 0;  // eligible, but the super peers asked had room
   std::uint64_t publishes = 0;            // directory entries sent out
   std::uint64_t publish_failed = 0;
+  std::uint64_t seq_syncs = 0;    // gets of our own entry before a put (its stored seq)
+  std::uint64_t seq_refused = 0;  // puts refused 301/302: a newer entry is stored
   // Super side.
   std::uint64_t refused_full = 0;    // attach refused: max_attached
   std::uint64_t dropped_silent = 0;  // attached peers dropped: keep-alives stopped
@@ -176,6 +226,7 @@ struct SuperPeerCounters {
   std::uint64_t relay_refused = 0;  // not attached, over the rate, max_pending
   std::uint64_t relay_failed = 0;   // the callee did not answer
   std::uint64_t bad_arguments = 0;  // answered 203
+  std::uint64_t demotions = 0;      // idle, with super peers enough around: ordinary again
   // Both.
   std::uint64_t delivered_direct = 0;  // messages taken
   std::uint64_t delivered_relayed = 0;
@@ -270,7 +321,21 @@ class Peer final : public DatagramNode {
   void promote(Time now);
   void start_probe(Time now);
   void probe_result(std::optional<bool> reachable, Time now);
+  // super_peer_demand.cpp: promotion by demand.
+  void schedule_eligibility(Time now);
   void check_eligibility(Time now);
+  Duration jitter(Duration spread);
+  // Asks `targets` for their load (nexo_supers: l attached, m max_attached); `decide`
+  // gets the loads of those that answered (attached / min(max, peers_per_super)).
+  void ask_loads(const std::vector<net::Endpoint>& targets, Time now,
+                 std::function<void(std::vector<double> loads, Time now)> decide);
+  // A nexo_supers answer's load: l / min(m, peers_per_super); nullopt without l and m.
+  std::optional<double> load_of(const krpc::Response& response) const;
+  void load_answered(Time now);
+  void demand_decided(std::vector<double> loads, Time now);
+  void check_surplus(Time now);
+  void surplus_decided(std::vector<double> loads, Time now);
+  void demote(Time now);
   bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
   std::string recent_contacts(Time now) const;
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
@@ -297,6 +362,15 @@ class Peer final : public DatagramNode {
   ExtensionAnswer on_supers(const krpc::Query& query, const net::Endpoint& from, Time now);
   void on_probe(const krpc::Query& query, const net::Endpoint& from, Time now,
                 ExtensionReplyTo reply_to);
+  // A directory query's key and salt (views into the query).
+  struct DirectoryRequest {
+    PublicKey key{};
+    std::string_view raw_key;
+    std::string_view salt;
+  };
+  std::optional<DirectoryRequest> admit_directory(std::string_view method, const krpc::Query& query,
+                                                  const net::Endpoint& from, Time now,
+                                                  const ExtensionReplyTo& reply_to);
   void on_lookup(const krpc::Query& query, const net::Endpoint& from, Time now,
                  ExtensionReplyTo reply_to);
   void on_publish(const krpc::Query& query, const net::Endpoint& from, Time now,
@@ -310,13 +384,20 @@ class Peer final : public DatagramNode {
 
   // super_peer_directory.cpp: entries, resolving, messages.
   void publish_entry(Time now);
-  void publish_done(bool ok, Time now);
+  void sync_seq(Time now);
+  void seq_synced(Result<std::optional<MutableItem>> stored, Time now);
+  void put_entry(Time now);
+  void publish_done(bool ok, bool stale_seq, Time now);
   // The newer of what a DHT get found and what this node stores itself (a lookup never
   // asks its own node, which may be one of the k closest).
   std::optional<MutableItem> newest(std::optional<MutableItem> found, const PublicKey& key,
                                     std::string_view salt, Time now) const;
   Result<void> resolve_via_super(const std::string& name, const PublicKey& key, Time now,
                                  ResolveCallback done);
+  // The item (name, key) as our super peer finds it (signature checked here); nullopt:
+  // none stored.
+  Result<void> lookup_via_super(const std::string& name, const PublicKey& key, Time now,
+                                std::function<void(Result<std::optional<MutableItem>>)> done);
   void message_step(std::uint64_t id, Time now);
   void message_attempt_done(std::uint64_t id, Result<DeliveryReport> result, Time now);
   Message* find_message(std::uint64_t id) noexcept;
@@ -361,10 +442,18 @@ class Peer final : public DatagramNode {
   Time probe_deadline_ = Time::max();
   Time next_probe_ = Time::max();
   Time eligible_at_ = Time::max();
+  std::uint64_t load_round_ = 0;  // the loads asked now (older answers are ignored)
+  bool asking_loads_ = false;
+  std::vector<double> loads_;  // of the super peers that answered this round
+  std::size_t loads_waiting_ = 0;
+  std::function<void(std::vector<double>, Time)> loads_decide_;
   std::vector<Sent> sent_;  // recent destinations (max_contacts)
   Time contacts_overflow_until_{};
   // The directory entry.
   std::int64_t seq_ = 0;
+  bool seq_known_ = false;           // seq_ is at least the stored one (a get told us)
+  std::optional<std::int64_t> cas_;  // the stored seq the next put replaces (BEP 44 cas)
+  std::uint32_t stale_puts_ = 0;     // puts refused 301/302 in a row
   bool publish_pending_ = false;
   bool publish_again_ = false;
   bool entry_wanted_ = false;  // publish once the probe has a result
@@ -377,6 +466,7 @@ class Peer final : public DatagramNode {
   double probe_tokens_ = 0;
   Time probe_refill_;
   Time next_sweep_ = Time::max();
+  Time demote_check_ = Time::max();  // idle since idle_demote ago: ask whether we are needed
 
   // Messages in progress.
   std::vector<std::unique_ptr<Message>> messages_;

@@ -3,6 +3,7 @@
 // between users (resolve, then deliver direct or through the callee's super peer;
 // acknowledged, retried after resolving again, the sender told the outcome).
 #include <algorithm>
+#include <utility>
 
 #include "nexo/overlay/super_peer.hpp"
 #include "nexo/overlay/super_peer_wire.hpp"
@@ -50,6 +51,15 @@ Result<DirectoryEntry> decode_entry(const MutableItem& item) {
 }
 
 // --- Publishing our entry.
+//
+// BEP 44 stores refuse a seq below theirs (302), so a user that restarted (seq 1) with an
+// entry still stored at seq N would be refused until its seq passed N. Before its first
+// put, and after any 301/302, the peer gets its stored entry and puts seq = stored + 1
+// with cas = stored (a store that took a newer one meanwhile answers 301: again).
+
+namespace {
+constexpr std::uint32_t kMaxStalePuts = 3;  // in a row, then retried after attach_retry
+}  // namespace
 
 void Peer::publish_entry(Time now) {
   next_publish_ = Time::max();
@@ -57,24 +67,64 @@ void Peer::publish_entry(Time now) {
     publish_again_ = true;  // what it says changed while one is out: once more after it
     return;
   }
-  DirectoryEntry entry;
+  if (role_ == PeerRole::ordinary && !super_) return;  // the next attach publishes
+  if (seq_known_)
+    put_entry(now);
+  else
+    sync_seq(now);
+}
+
+// Gets our own entry (the DHT's, or through our super peer) for its seq.
+void Peer::sync_seq(Time now) {
+  ++counters_.seq_syncs;
+  publish_pending_ = true;
+  Result<void> started = ok();
   if (role_ == PeerRole::super) {
-    entry = {self_, self_, true, 0};
-  } else if (super_) {
-    entry = {public_address_, *super_, reachable_.value_or(false), 0};
+    started = node_.get_mutable(
+        key_.public_key(), name_, now, [this](Result<GetMutableResult> r, const OpStats&) {
+          if (!r) return seq_synced(r.error(), last_now_);
+          seq_synced(newest(std::move(r->item), key_.public_key(), name_, last_now_), last_now_);
+        });
   } else {
-    return;  // the next attach publishes
+    started = lookup_via_super(
+        name_, key_.public_key(), now,
+        [this](Result<std::optional<MutableItem>> r) { seq_synced(std::move(r), last_now_); });
   }
+  if (!started) seq_synced(started.error(), now);
+}
+
+void Peer::seq_synced(Result<std::optional<MutableItem>> stored, Time now) {
+  publish_pending_ = false;
+  if (!stored) return publish_done(false, false, now);  // retried after attach_retry
+  seq_known_ = true;
+  cas_.reset();
+  if (*stored) {
+    seq_ = std::max(seq_, (*stored)->seq);
+    cas_ = (*stored)->seq;
+  }
+  publish_again_ = false;  // this put says what is current
+  if (role_ == PeerRole::ordinary && !super_) return;
+  put_entry(now);
+}
+
+void Peer::put_entry(Time now) {
+  DirectoryEntry entry;
+  if (role_ == PeerRole::super)
+    entry = {self_, self_, true, 0};
+  else
+    entry = {public_address_, *super_, reachable_.value_or(false), 0};
   auto item = MutableItem::sign(key_, name_, ++seq_, encode_entry(entry));
   if (!item) return;  // the name was checked at construction; the entry is small
+  const std::optional<std::int64_t> cas = std::exchange(cas_, std::nullopt);
   publish_pending_ = true;
   ++counters_.publishes;
   Result<void> started = ok();
   if (role_ == PeerRole::super) {
-    started =
-        node_.put_mutable(*item, std::nullopt, now, [this](Result<WriteResult> r, const OpStats&) {
-          publish_done(r && r->stored > 0, last_now_);
-        });
+    started = node_.put_mutable(*item, cas, now, [this](Result<WriteResult> r, const OpStats&) {
+      const bool stale = r && std::any_of(r->error_codes.begin(), r->error_codes.end(),
+                                          [](std::int64_t c) { return c == 301 || c == 302; });
+      publish_done(r && r->stored > 0 && !stale, stale, last_now_);
+    });
   } else {
     bencode::Dict args{
         {"k", std::string(reinterpret_cast<const char*>(item->key.data()), item->key.size())},
@@ -83,10 +133,12 @@ void Peer::publish_entry(Time now) {
         {"v", encode_entry(entry)},
         {"sig", std::string(reinterpret_cast<const char*>(item->signature.data()),
                             item->signature.size())}};
+    if (cas) args.insert_or_assign("cas", *cas);
     started = node_.extension_query(
         *super_, std::string(kPublish), std::move(args), now,
         [this](Result<ExtensionReply> r, const OpStats&) {
-          publish_done(response_of(r), last_now_);
+          const auto* e = r ? std::get_if<krpc::ErrorReply>(&*r) : nullptr;
+          publish_done(response_of(r), e && (e->code == 301 || e->code == 302), last_now_);
         },
         config_.service_timeout);
   }
@@ -97,8 +149,16 @@ void Peer::publish_entry(Time now) {
   }
 }
 
-void Peer::publish_done(bool stored, Time now) {
+// `stale_seq`: a store holds a newer entry than ours (301/302): get it, and put again.
+void Peer::publish_done(bool stored, bool stale_seq, Time now) {
   publish_pending_ = false;
+  if (stale_seq) {
+    ++counters_.seq_refused;
+    seq_known_ = false;
+    if (++stale_puts_ <= kMaxStalePuts) publish_again_ = true;
+  } else if (stored) {
+    stale_puts_ = 0;
+  }
   if (stored) {
     next_publish_ = now + config_.republish;
   } else {
@@ -146,6 +206,17 @@ Result<void> Peer::resolve(const std::string& name, const PublicKey& key, Time n
 // Through our super peer; the item it found is checked here (its signature and key).
 Result<void> Peer::resolve_via_super(const std::string& name, const PublicKey& key, Time now,
                                      ResolveCallback done) {
+  return lookup_via_super(
+      name, key, now, [name, done = std::move(done)](Result<std::optional<MutableItem>> r) {
+        if (!r) return done(r.error());
+        if (!*r)
+          return done(Error(ErrorKind::unreachable, "directory lookup \"" + name + "\": no entry"));
+        done(decode_entry(**r));
+      });
+}
+
+Result<void> Peer::lookup_via_super(const std::string& name, const PublicKey& key, Time now,
+                                    std::function<void(Result<std::optional<MutableItem>>)> done) {
   bencode::Dict args{{"k", std::string(reinterpret_cast<const char*>(key.data()), key.size())},
                      {"salt", name}};
   return node_.extension_query(
@@ -155,7 +226,7 @@ Result<void> Peer::resolve_via_super(const std::string& name, const PublicKey& k
         const krpc::Response* response = response_of(reply);
         if (!response) return done(reply_error(reply, what));
         const bencode::Value* found = response->extra.find("item");
-        if (!found) return done(Error(ErrorKind::unreachable, what + ": no entry"));
+        if (!found) return done(std::optional<MutableItem>{});
         const bencode::Value* seq = found->find("seq");
         const bencode::Value* sig = found->find("sig");
         const bencode::Value* v = found->find("v");
@@ -165,10 +236,9 @@ Result<void> Peer::resolve_via_super(const std::string& name, const PublicKey& k
             std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), name,
             seq->integer(), sig->string(), *v);
         if (!decoded) return done(decoded.error().with_context(what));
-        const MutableItem& item = *decoded;
-        if (const PutCode code = item.check(); code != PutCode::stored)
+        if (const PutCode code = decoded->check(); code != PutCode::stored)
           return done(Error(ErrorKind::malformed, what + ": " + std::string(describe(code))));
-        done(decode_entry(item));
+        done(std::optional<MutableItem>(std::move(*decoded)));
       },
       config_.service_timeout);
 }

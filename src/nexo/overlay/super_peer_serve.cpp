@@ -4,6 +4,8 @@
 // deferred services for attached peers (directory lookups and puts) and for anyone
 // (relays to an attached peer, within a rate per source).
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
 #include "nexo/overlay/super_peer.hpp"
 #include "nexo/overlay/super_peer_wire.hpp"
@@ -13,18 +15,42 @@ namespace nexo::overlay {
 using namespace superpeer;
 
 namespace {
+
 constexpr std::size_t kMaxProbeCandidates = 16;
+
+// What a put of an attached peer's entry came to: {n: nodes that stored it}; 301/302
+// when a store holds a newer entry (the peer then gets it and puts seq + 1); 201 when
+// stored nowhere.
+ExtensionAnswer publish_answer(const Result<WriteResult>& r) {
+  if (!r) return krpc::ErrorReply{201, "nexo_publish: " + r.error().to_string()};
+  for (const std::int64_t code : r->error_codes)
+    if (code == 301 || code == 302)
+      return krpc::ErrorReply{
+          code, "nexo_publish: " + std::string(describe(static_cast<PutCode>(code))) + " (" +
+                    std::to_string(r->stored) + " of " + std::to_string(r->attempted) +
+                    " stored it)"};
+  if (r->stored == 0) return krpc::ErrorReply{201, "nexo_publish: stored nowhere"};
+  return bencode::Dict{{"n", r->stored}};
+}
+
 }  // namespace
 
 void Peer::register_super() {
+  // A demoted peer keeps these handlers, and answers as a peer that never served.
   auto immediate = [this](auto member) {
-    return [this, member](const krpc::Query& q, const net::Endpoint& from, Time now) {
+    return [this, member](const krpc::Query& q, const net::Endpoint& from,
+                          Time now) -> ExtensionAnswer {
+      if (role_ != PeerRole::super) return krpc::ErrorReply{204, "Method Unknown"};
       return (this->*member)(q, from, now);
     };
   };
   auto deferred = [this](auto member) {
     return [this, member](const krpc::Query& q, const net::Endpoint& from, Time now,
-                          ExtensionReplyTo to) { (this->*member)(q, from, now, to); };
+                          ExtensionReplyTo to) {
+      if (role_ != PeerRole::super)
+        return node_.answer_deferred(to, krpc::ErrorReply{204, "Method Unknown"});
+      (this->*member)(q, from, now, to);
+    };
   };
   (void)node_.handle_extension(std::string(kAttach), immediate(&Peer::on_attach));
   (void)node_.handle_extension(std::string(kKeepalive), immediate(&Peer::on_keepalive));
@@ -73,6 +99,7 @@ ExtensionAnswer Peer::on_attach(const krpc::Query&, const net::Endpoint& from, T
                                 " peers attached (max_attached)"};
   } else {
     attached_.push_back({from, now});
+    demote_check_ = Time::max();  // needed
   }
   return bencode::Dict{{"a", compact_peer(from)}, {"s", other_supers(from, 4, now)}};
 }
@@ -89,7 +116,9 @@ ExtensionAnswer Peer::on_keepalive(const krpc::Query& query, const net::Endpoint
 }
 
 ExtensionAnswer Peer::on_supers(const krpc::Query&, const net::Endpoint& from, Time now) {
-  return bencode::Dict{{"s", other_supers(from, 8, now)}};
+  return bencode::Dict{{"l", static_cast<std::int64_t>(attached_.size())},
+                       {"m", static_cast<std::int64_t>(config_.max_attached)},
+                       {"s", other_supers(from, 8, now)}};
 }
 
 void Peer::drop_silent(Time now) {
@@ -98,6 +127,8 @@ void Peer::drop_silent(Time now) {
   std::erase_if(attached_,
                 [&](const Attached& a) { return now - a.last_seen > config_.attached_timeout; });
   counters_.dropped_silent += before - attached_.size();
+  if (attached_.empty() && !config_.bootstrap && demote_check_ == Time::max())
+    demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
 }
 
 // The asker wants to know whether it takes unsolicited datagrams: a third node (another
@@ -154,27 +185,44 @@ void Peer::on_probe(const krpc::Query& query, const net::Endpoint& from, Time no
   }
 }
 
+// The key and salt of a directory query (nexo_lookup, nexo_publish), from an attached
+// peer, within its source's rate and max_pending; else nullopt, the refusal answered
+// (203 a bad argument, 201 not attached, 202 busy).
+std::optional<Peer::DirectoryRequest> Peer::admit_directory(std::string_view method,
+                                                            const krpc::Query& query,
+                                                            const net::Endpoint& from, Time now,
+                                                            const ExtensionReplyTo& reply_to) {
+  auto refuse = [&](ExtensionAnswer answer) {
+    node_.answer_deferred(reply_to, std::move(answer));
+    return std::nullopt;
+  };
+  auto key = string_arg(query.extra, method, "k", 32, 32);
+  if (auto* e = std::get_if<ArgError>(&key)) return refuse(bad_argument(e->message));
+  auto salt = string_arg(query.extra, method, "salt", 1, kMaxSaltBytes);
+  if (auto* e = std::get_if<ArgError>(&salt)) return refuse(bad_argument(e->message));
+  if (!is_attached(from))
+    return refuse(krpc::ErrorReply{201, std::string(method) + ": not attached"});
+  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
+    return refuse(krpc::ErrorReply{202, std::string(method) + ": busy"});
+  DirectoryRequest request;
+  std::memcpy(request.key.data(), std::get<std::string_view>(key).data(), request.key.size());
+  request.raw_key = std::get<std::string_view>(key);
+  request.salt = std::get<std::string_view>(salt);
+  return request;
+}
+
 // A directory lookup for an attached peer: the DHT get, answered with the item as found
 // (the asker checks the signature).
 void Peer::on_lookup(const krpc::Query& query, const net::Endpoint& from, Time now,
                      ExtensionReplyTo reply_to) {
-  auto key = string_arg(query.extra, kLookup, "k", 32, 32);
-  if (auto* e = std::get_if<ArgError>(&key))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  auto salt = string_arg(query.extra, kLookup, "salt", 1, kMaxSaltBytes);
-  if (auto* e = std::get_if<ArgError>(&salt))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  if (!is_attached(from))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_lookup: not attached"});
-  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{202, "nexo_lookup: busy"});
-  PublicKey k;
-  std::memcpy(k.data(), std::get<std::string_view>(key).data(), k.size());
+  const auto request = admit_directory(kLookup, query, from, now, reply_to);
+  if (!request) return;
+  const PublicKey k = request->key;
   ++pending_;
   auto started = node_.get_mutable(
-      k, std::get<std::string_view>(salt), now,
-      [this, reply_to, k, salt = std::string(std::get<std::string_view>(salt))](
-          Result<GetMutableResult> r, const OpStats&) {
+      k, request->salt, now,
+      [this, reply_to, k, salt = std::string(request->salt)](Result<GetMutableResult> r,
+                                                             const OpStats&) {
         --pending_;
         ++counters_.lookups_served;
         if (!r) {
@@ -206,12 +254,8 @@ void Peer::on_lookup(const krpc::Query& query, const net::Endpoint& from, Time n
 // of nodes that stored it.
 void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time now,
                       ExtensionReplyTo reply_to) {
-  auto key = string_arg(query.extra, kPublish, "k", 32, 32);
-  if (auto* e = std::get_if<ArgError>(&key))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
-  auto salt = string_arg(query.extra, kPublish, "salt", 1, kMaxSaltBytes);
-  if (auto* e = std::get_if<ArgError>(&salt))
-    return node_.answer_deferred(reply_to, bad_argument(e->message));
+  const auto request = admit_directory(kPublish, query, from, now, reply_to);
+  if (!request) return;
   auto sig = string_arg(query.extra, kPublish, "sig", 64, 64);
   if (auto* e = std::get_if<ArgError>(&sig))
     return node_.answer_deferred(reply_to, bad_argument(e->message));
@@ -220,9 +264,8 @@ void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time 
     return node_.answer_deferred(reply_to, bad_argument(e->message));
   const bencode::Value* v = query.extra.find("v");
   if (!v) return node_.answer_deferred(reply_to, bad_argument("nexo_publish: key \"v\": missing"));
-  auto item =
-      MutableItem::from_wire(std::get<std::string_view>(key), std::get<std::string_view>(salt),
-                             std::get<std::int64_t>(seq), std::get<std::string_view>(sig), *v);
+  auto item = MutableItem::from_wire(request->raw_key, request->salt, std::get<std::int64_t>(seq),
+                                     std::get<std::string_view>(sig), *v);
   if (!item)
     return node_.answer_deferred(reply_to,
                                  bad_argument("nexo_publish: " + item.error().to_string()));
@@ -231,19 +274,19 @@ void Peer::on_publish(const krpc::Query& query, const net::Endpoint& from, Time 
     return node_.answer_deferred(
         reply_to, krpc::ErrorReply{static_cast<std::int64_t>(code), std::string(describe(code))});
   }
-  if (!is_attached(from))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_publish: not attached"});
-  if (pending_ >= config_.max_pending || !take_relay_token(from, now))
-    return node_.answer_deferred(reply_to, krpc::ErrorReply{202, "nexo_publish: busy"});
+  std::optional<std::int64_t> cas;
+  if (query.extra.find("cas")) {
+    auto c = int_arg(query.extra, kPublish, "cas");
+    if (auto* e = std::get_if<ArgError>(&c))
+      return node_.answer_deferred(reply_to, bad_argument(e->message));
+    cas = std::get<std::int64_t>(c);
+  }
   ++pending_;
-  auto started = node_.put_mutable(
-      *item, std::nullopt, now, [this, reply_to](Result<WriteResult> r, const OpStats&) {
+  auto started =
+      node_.put_mutable(*item, cas, now, [this, reply_to](Result<WriteResult> r, const OpStats&) {
         --pending_;
         ++counters_.puts_served;
-        if (r && r->stored > 0)
-          node_.answer_deferred(reply_to, bencode::Dict{{"n", r->stored}});
-        else
-          node_.answer_deferred(reply_to, krpc::ErrorReply{201, "nexo_publish: stored nowhere"});
+        node_.answer_deferred(reply_to, publish_answer(r));
       });
   if (!started) {
     --pending_;

@@ -25,6 +25,9 @@ SuperPeerConfig SuperPeerRunConfig::defaults() {
   SuperPeerConfig c;
   c.min_uptime = 60s;
   c.max_attached = 32;
+  c.peers_per_super = 16;
+  c.demand_check = 2min;
+  c.demand_jitter = 20s;
   c.republish = 2min;
   return c;
 }

@@ -34,10 +34,12 @@ struct SuperPeerRunConfig {
   std::uint64_t seed = 11;  // the network's; the NAT draw and the senders follow from it
   Duration join_every = std::chrono::milliseconds(100);
   SuperPeerConfig tier = defaults();
-  // The tier's settings for a run of a few minutes: promotion after 60 s up, 32 peers
-  // per super peer, directory entries re-put every 2 minutes (entries put while the DHT
-  // was a handful of nodes sit on nodes no longer among the k closest once it has grown:
-  // the re-put finds the right ones; SuperPeerConfig's own default is 30 minutes).
+  // The tier's settings for a run of a few minutes: promotion after 60 s up when the
+  // super peers asked all hold 16 ordinary peers or more (asked every 2 min, plus up to
+  // 20 s of jitter), at most 32 peers per super peer, directory entries re-put every 2 minutes
+  // (entries put while the DHT was a handful of nodes sit on nodes no longer among the k closest
+  // once it has grown: the re-put finds the right ones; SuperPeerConfig's own default is 30
+  // minutes).
   static SuperPeerConfig defaults();
 };
 

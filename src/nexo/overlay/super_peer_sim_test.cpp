@@ -1,6 +1,7 @@
 // The super-peer tier on sim::Network: a few hundred peers join one bootstrap super
 // peer, 60% of them behind the simulator's NAT model. Asserts: no NATed peer is promoted,
-// every reachable one is; every ordinary peer is attached to a live super peer that
+// reachable ones only as demand asks (about one per peers_per_super ordinary peers);
+// every ordinary peer is attached to a live super peer that
 // counts it; every user is found by name and reached by a message, relayed exactly when
 // the callee is behind a NAT. Then the test, super-peer failover: the super peers
 // with the most attached peers crash; every orphaned peer re-attaches to a live super
@@ -70,7 +71,7 @@ void expect_reached(SuperPeerRun& run, const std::vector<Slot>& callees, const c
 TEST(SuperPeerSim, TierFormsUsersFoundAndReachedFailoverReattachesAndIsFoundAgain) {
   SuperPeerRun run({.peers = kPeers});
   run.grow();
-  run.settle(5min);  // promotions (60 s uptime), attaches, probes, entries
+  run.settle(5min);  // promotions (60 s uptime, then demand), attaches, probes, entries
 
   // --- The tier.
   for (Slot s : run.live()) {
@@ -79,19 +80,28 @@ TEST(SuperPeerSim, TierFormsUsersFoundAndReachedFailoverReattachesAndIsFoundAgai
     if (p.role() == PeerRole::super) {
       EXPECT_FALSE(nat) << "slot " << s << " is behind a NAT and was promoted";
     } else {
-      EXPECT_TRUE(nat) << "slot " << s << " is reachable and was not promoted (reachable "
-                       << (p.reachable() ? int(*p.reachable()) : -1) << ")";
       EXPECT_TRUE(run.attached_well(s)) << "slot " << s << " is not attached";
-      EXPECT_EQ(p.reachable(), false) << "slot " << s;
+      EXPECT_EQ(p.reachable(), !nat) << "slot " << s << ": the probe's verdict";
     }
   }
   const sim::TierFigures tier = run.tier();
   EXPECT_EQ(tier.natted_supers, 0u);
   EXPECT_EQ(tier.attached_well, tier.ordinary);
+  // Demand caps the tier: about one super peer per peers_per_super ordinary peers (the
+  // first ones are promoted for want of standbys), not every reachable peer.
+  const SuperPeerConfig config = sim::SuperPeerRunConfig::defaults();
+  const std::size_t target = tier.ordinary / config.peers_per_super;
+  EXPECT_LE(tier.super_peers, 2 * target + config.min_supers) << "target " << target;
+  EXPECT_GE(tier.super_peers * config.max_attached, tier.ordinary);
+  std::uint64_t declined = 0;
+  for (Slot s : run.live())
+    declined += run.peer(s).counters().promotions_declined;
   std::printf(
-      "peers %zu (%zu behind NAT): super peers elected %zu; attach time p50 %.2f s, "
+      "peers %zu (%zu behind NAT): super peers elected %zu (target %zu, %zu reachable peers "
+      "left ordinary, %lu promotions declined for want of demand); attach time p50 %.2f s, "
       "max %.2f s\n",
-      kPeers, tier.behind_nat, tier.super_peers, sim::percentile(tier.attach_seconds, 0.5),
+      kPeers, tier.behind_nat, tier.super_peers, target, tier.reachable_ordinary,
+      static_cast<unsigned long>(declined), sim::percentile(tier.attach_seconds, 0.5),
       sim::percentile(tier.attach_seconds, 1.0));
 
   // --- Keep-alive cost: what an ordinary peer sends and receives in a quiet minute.
@@ -116,8 +126,14 @@ TEST(SuperPeerSim, TierFormsUsersFoundAndReachedFailoverReattachesAndIsFoundAgai
   run.settle(3min);
 
   std::vector<double> failover;
+  std::size_t promoted = 0;
   for (Slot s : crash.orphans) {
     Peer& p = run.peer(s);
+    if (p.role() == PeerRole::super) {  // the crash raised the demand: promoted since
+      ++promoted;
+      EXPECT_FALSE(run.net().behind_nat(s)) << "orphan slot " << s;
+      continue;
+    }
     ASSERT_TRUE(p.super_peer()) << "orphan slot " << s << " has no super peer: attaches "
                                 << p.counters().attaches << " refused "
                                 << p.counters().attach_refused << " failed "
@@ -130,8 +146,10 @@ TEST(SuperPeerSim, TierFormsUsersFoundAndReachedFailoverReattachesAndIsFoundAgai
     EXPECT_EQ(p.standbys().size(), 2u) << "orphan slot " << s << " found no new standbys";
     if (p.attached_at()) failover.push_back(seconds(*p.attached_at() - crash.at));
   }
-  std::printf("failover: %zu orphans re-attached, time from the crash p50 %.1f s, max %.1f s\n",
-              failover.size(), sim::percentile(failover, 0.5), sim::percentile(failover, 1.0));
+  std::printf(
+      "failover: %zu orphans re-attached (%zu promoted since), time from the crash p50 %.1f s, "
+      "max %.1f s\n",
+      failover.size(), promoted, sim::percentile(failover, 0.5), sim::percentile(failover, 1.0));
 
   // Their entries name the new super peer (resolved from a live super peer).
   std::size_t resolved = 0;
