@@ -107,10 +107,12 @@
 // ~7 s (~9 s at 10,000 nodes). Under churn (500 nodes, mean lifetime 30 s, 125 members,
 // 30 messages at 1/s, SCRIBE_SIM_SEED=0..7) every member alive through a message's 20 s
 // window that had joined before it gets it exactly once, except (counted apart) whole
-// messages lost with every node that held them (0-5.4% of the pairs) and messages stranded
+// messages lost with every node that held them (0-6.4% of the pairs) and messages stranded
 // in, or members cut off in, a fragment that did not merge within the window (0-5.2%): the
 // tree's convergence, not gaps, which the digests leave at 0. All traffic per delivery,
-// DHT upkeep included: 121 datagrams on average over the seeds, 120 before the repair.
+// DHT upkeep included: 152 datagrams on average over the seeds (121 before the nodes'
+// tables got wide buckets, whose refreshes and pings add to the upkeep; 120 before the
+// repair).
 //
 // Thread contract: the node's (one thread, never reentrant). The Scribe must live no
 // longer than its node; it deregisters itself (its methods then answer 204) when destroyed.

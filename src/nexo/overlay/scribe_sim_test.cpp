@@ -412,8 +412,11 @@ TEST(ScribeSim, DeliversUnderChurn) {
   // 40/0/0 of 746, 36/2/0 of 1048, 27/0/0 of 867, 0/10/0 of 1052, 0/36/0 of 947, 0 of 956,
   // 0 of 1009, 29/56/0 of 1080 (before: the same classification gave 0 missed and 40, 72,
   // 27, 10, 36, 0, 24, 56 excused: the misses were never gaps a neighbour could fill, but
-  // whole messages lost on the way to the tree, or fragments that did not merge). The
-  // excused stay under 10% (a regression guard on the tree's convergence).
+  // whole messages lost on the way to the tree, or fragments that did not merge). With
+  // the nodes' wide buckets and ranking (merged the same day): 0 missed for every seed;
+  // excused 0 of 746, 67/2/0 of 1048, 27/0/0 of 867, 50/9/0 of 1052, 0/36/0 of 947, 0 of
+  // 956, 58/0/0 of 1009, 43/56/0 of 1080 (9.2%, the most). The excused stay under 10% (a
+  // regression guard on the tree's convergence, not the goal).
   EXPECT_EQ(missed, 0u);
   EXPECT_LE((lost + stranded + cut_off) * 100, expected * kChurnMissPercent);
   EXPECT_EQ(duplicated, 0u);
