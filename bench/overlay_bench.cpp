@@ -20,7 +20,7 @@
 // does for it (overlay_impl.hpp) is printed at the start. The issue's
 // simulated targets (N = 100,000, datagrams per lookup at N = 10,000) are
 // nexo-only rows on its simulator (overlay_sim.cpp): --sim-only runs them
-// alone, --no-sim skips them, --sim-100k adds the N = 100,000 row (~14 min of CPU, 2.3 GiB).
+// alone, --no-sim skips them, --sim-100k adds the N = 100,000 row (~13 min of CPU, 3.0 GiB).
 //
 // Benchmarks print, they never gate: the targets are printed beside the
 // figures, never enforced; the exit status is 0 even when an impl did not run
@@ -91,7 +91,7 @@ Flags flags(Options& o) {
             "only the simulated rows (nexo on its simulator), not the loopback impls")
       .flag("--no-sim", o.sim_skip, true, "not the simulated rows")
       .flag("--sim-100k", o.sim_big, true,
-            "the N = 100,000 simulated row too (the join takes ~14 min of CPU; 2.3 GiB peak)")
+            "the N = 100,000 simulated row too (the join takes ~13 min of CPU; 3.0 GiB peak)")
       .count("--sim-nodes", o.sim_nodes, 1'000'000,
              "N of the first simulated row (default 10,000; the issue's datagram target)")
       .count("--sim-lookups", o.sim_lookups, 1'000'000,

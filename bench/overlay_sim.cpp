@@ -187,7 +187,7 @@ void run_sim_rows(const Options& o) {
     std::printf(
         "  N = 100,000 rows: not run (%s); at N = %d instead, for scale: peak RSS %.0f MiB, "
         "%d lookups in %.1f s wall, rounds p50 %u p99 %u\n",
-        o.sim_big ? big.error.c_str() : "the join alone takes ~14 min of CPU: add --sim-100k",
+        o.sim_big ? big.error.c_str() : "the join alone takes ~13 min of CPU: add --sim-100k",
         o.sim_nodes, small.peak_rss_mib, o.sim_lookups, small.lookups_wall_s, small.rounds_p50,
         small.rounds_p99);
     return;
