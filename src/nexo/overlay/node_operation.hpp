@@ -66,6 +66,7 @@ class Node::Operation {
   static const NodeConfig& config(const Node& node) noexcept { return node.config_; }
   static fault::Random& random(Node& node) noexcept { return node.random_; }
   static NodeCounters& counters(Node& node) noexcept { return node.counters_; }
+  static ItemStore& items(Node& node) noexcept { return node.items_; }
   static bool start_internal(Node& node, std::unique_ptr<Operation> op, Time now) {
     return node.start_internal(std::move(op), now);
   }
@@ -149,6 +150,8 @@ class LookupOp final : public Node::Operation {
   void pump(Node& node, Time now);
   void collect(const krpc::Response& response, const net::Endpoint& from);
   void begin_writes(Node& node, Time now);
+  bool putter_among_closest(Node& node) const;
+  void store_here(Node& node, Time now);
   bool write_to(Node& node, const TokenNode& target, Time now);
   void write_done(Node& node);
   bool retry_pending(const net::Endpoint& endpoint) noexcept;

@@ -327,6 +327,10 @@ void LookupOp::begin_writes(Node& node, Time now) {
   phase_ = Phase::write;
   for (auto& responder : lookup_.responders())
     closest_.push_back({responder.node, std::move(responder.payload)});
+  const bool here = putter_among_closest(node);
+  // The putter is one of the k: the k - 1 closest others get the item (closest_ is in
+  // distance order, the k closest that answered).
+  if (here && closest_.size() >= config(node).lookup.k) closest_.pop_back();
   auto seq_held = [&](const net::Endpoint& at) {
     for (const auto& [endpoint, seq] : held_)
       if (endpoint == at) return seq;
@@ -355,11 +359,41 @@ void LookupOp::begin_writes(Node& node, Time now) {
       write_.nodes.push_back(target.node);
     }
   }
-  if (write_.attempted == 0) {
+  if (here) store_here(node, now);
+  if (writes_pending_ == 0) {
     phase_ = Phase::done;
     stamp(now);
     finish(node);
   }
+}
+
+// BEP 44 stores an item on the k nodes closest to its key; the putter is one of them when
+// it is closer than the farthest that answered, or when fewer than k answered (a DHT
+// smaller than k + 1: without this, a put in a DHT of two live nodes stored one copy,
+// and in a DHT of one, none). It then keeps a copy, counted as a node that stored it,
+// and sends the item to the k - 1 closest others. A read-only node (BEP 43, such as
+// `nexo overlay put`'s one-shot node) never keeps one.
+bool LookupOp::putter_among_closest(Node& node) const {
+  if (goal_ != Goal::put_immutable && goal_ != Goal::put_mutable) return false;
+  if (config(node).read_only) return false;  // BEP 43: not part of the DHT, holds nothing
+  return closest_.size() < config(node).lookup.k ||
+         std::any_of(closest_.begin(), closest_.end(),
+                     [&](const TokenNode& t) { return closer_to(target_, own(node), t.node.id); });
+}
+
+void LookupOp::store_here(Node& node, Time now) {
+  PutCode code = PutCode::stored;
+  if (goal_ == Goal::put_immutable) {
+    if (!value) return;
+    code = items(node).put_immutable(value->encoded(), node.endpoint(), now);
+  } else {
+    code = items(node).put_mutable(*item, cas, node.endpoint(), now);
+  }
+  ++write_.attempted;
+  if (code == PutCode::stored)
+    ++write_.stored;
+  else
+    write_.error_codes.push_back(static_cast<std::int64_t>(code));
 }
 
 bool LookupOp::write_to(Node& node, const TokenNode& target, Time now) {

@@ -338,6 +338,25 @@ TEST(NodeSim, FivePercentLoss) {
   EXPECT_GE(find_nodes(dht, rng, 30, "find_node at 5% loss"), 0.95);
 }
 
+// In a DHT smaller than k + 1 the putter is one of the k closest and keeps a copy: in a
+// DHT of two, the other node's get (which asks others, never its own store) finds it.
+// Before, the putter kept none: a put in a DHT of one stored nowhere, and here the get
+// found nothing although the other node held the item.
+TEST(NodeSim, APutInADhtSmallerThanKKeepsACopyOnThePutter) {
+  Dht dht(43);
+  dht.grow(2);
+  auto w = dht.run<WriteResult>(
+      0, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(7), now, cb); });
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->stored, 2u) << "the other node and the putter";
+  EXPECT_EQ(w->attempted, 2u);
+  auto g = dht.run<GetImmutableResult>(
+      1, [&](Node& n, Time now, auto cb) { return n.get_immutable(w->target, now, cb); });
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(g->value);
+  EXPECT_EQ(*g->value, encoded(7));
+}
+
 // BEP 44's lifetimes: stores drop an item 2 hours after its last put, and the originator
 // puts it again every hour, so it outlives the store's lifetime; an item whose originator
 // is gone expires.
