@@ -1,6 +1,7 @@
 #include "nexo/overlay/item_store.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace nexo::overlay {
 
@@ -10,6 +11,21 @@ constexpr auto by_target = [](const auto& entry, const NodeId& target) {
 };
 constexpr auto by_key = [](const auto& source, const auto& key) { return source.key < key; };
 }  // namespace
+
+Result<std::optional<Duration>> read_ttl(const wire::bencode::Dict& dict) {
+  const wire::bencode::Value* v = dict.find(kTtlKey);
+  if (!v) return std::optional<Duration>();
+  if (!v->is_integer() || v->integer() < 1 || v->integer() > kMaxTtlSeconds)
+    return Error(ErrorKind::malformed, "nexo_ttl must be an integer of seconds in 1 .. " +
+                                           std::to_string(kMaxTtlSeconds));
+  return std::optional<Duration>(std::chrono::seconds(v->integer()));
+}
+
+void write_ttl(wire::bencode::Dict& dict, Duration remaining) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(remaining).count();
+  dict.insert_or_assign(std::string(kTtlKey),
+                        wire::bencode::Value(std::clamp<std::int64_t>(seconds, 1, kMaxTtlSeconds)));
+}
 
 ItemStore::SourceKey ItemStore::source_key(const net::Endpoint& endpoint) const noexcept {
   SourceKey key{};
@@ -87,9 +103,16 @@ void ItemStore::make_room(std::size_t bytes, std::size_t items, const NodeId& ke
   }
 }
 
+Time ItemStore::expiry(Time now, std::optional<Duration> lifetime, const Entry* refreshed) const {
+  Duration life = config_.item_lifetime;
+  if (lifetime) life = std::clamp(*lifetime, Duration::zero(), life);
+  const Time expires = now + life;
+  return refreshed ? std::max(expires, refreshed->item.expires) : expires;
+}
+
 template <class Fill>
 PutCode ItemStore::store(const NodeId& target, std::uint32_t charge, const SourceKey& source,
-                         Time now, const Fill& fill) {
+                         Time now, Time expires, const Fill& fill) {
   if (charge > config_.max_bytes || config_.max_items == 0) return refuse(PutCode::server_error);
   const Entry* existing = live(target, now);
   const bool same_source = existing && existing->source == source;
@@ -112,38 +135,42 @@ PutCode ItemStore::store(const NodeId& target, std::uint32_t charge, const Sourc
     it->item.target = target;
   }
   fill(it->item);
-  it->item.expires = now + config_.item_lifetime;
+  it->item.expires = expires;
   it->source = source;
   it->charge = charge;
   credit(source, charge);
   return PutCode::stored;
 }
 
-PutCode ItemStore::put_immutable(std::string_view encoded_v, const net::Endpoint& source,
-                                 Time now) {
+PutCode ItemStore::put_immutable(std::string_view encoded_v, const net::Endpoint& source, Time now,
+                                 std::optional<Duration> lifetime) {
   ++counters_.puts;
   if (PutCode code = check_immutable(encoded_v); code != PutCode::stored) return refuse(code);
   const NodeId target = immutable_target(encoded_v);
-  if (const Entry* held = live(target, now); held && held->item.is_mutable)
+  const Entry* held = live(target, now);
+  if (held && held->item.is_mutable)
     return refuse(PutCode::protocol_error);  // SHA-1(v) == SHA-1(k | salt): never met
   const auto charge = static_cast<std::uint32_t>(kItemOverhead + encoded_v.size());
-  return store(target, charge, source_key(source), now, [&](StoredItem& item) {
+  const Time expires = expiry(now, lifetime, held);
+  return store(target, charge, source_key(source), now, expires, [&](StoredItem& item) {
     item.is_mutable = false;
     item.value.assign(encoded_v);
   });
 }
 
 PutCode ItemStore::put_immutable_value(const wire::bencode::Value& v, const net::Endpoint& source,
-                                       Time now) {
-  return put_immutable(encode_value(v), source, now);
+                                       Time now, std::optional<Duration> lifetime) {
+  return put_immutable(encode_value(v), source, now, lifetime);
 }
 
 PutCode ItemStore::put_mutable(const MutableItem& put, std::optional<std::int64_t> cas,
-                               const net::Endpoint& source, Time now) {
+                               const net::Endpoint& source, Time now,
+                               std::optional<Duration> lifetime) {
   ++counters_.puts;
   if (PutCode code = put.check(); code != PutCode::stored) return refuse(code);
   const NodeId target = put.target();
-  if (const Entry* held = live(target, now)) {
+  const Entry* held = live(target, now);
+  if (held) {
     const StoredItem& item = held->item;
     if (!item.is_mutable) return refuse(PutCode::protocol_error);
     if (cas && *cas != item.seq) return refuse(PutCode::cas_mismatch);
@@ -152,7 +179,8 @@ PutCode ItemStore::put_mutable(const MutableItem& put, std::optional<std::int64_
   }
   const auto charge =
       static_cast<std::uint32_t>(kItemOverhead + put.value.size() + put.salt.size());
-  return store(target, charge, source_key(source), now, [&](StoredItem& item) {
+  const Time expires = expiry(now, lifetime, held && held->item.seq == put.seq ? held : nullptr);
+  return store(target, charge, source_key(source), now, expires, [&](StoredItem& item) {
     item.is_mutable = true;
     item.value = put.value;
     item.seq = put.seq;

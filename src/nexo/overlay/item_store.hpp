@@ -38,6 +38,14 @@
 //   lifetime       an item not put again within item_lifetime (2 h, BEP 44's
 //                  "MAY expire in 2 hours") is dropped: get() skips it,
 //                  expire() sweeps
+//   replica age    a put may say how long the item has left (`lifetime`: nexo's
+//                  `nexo_ttl`, below): the copy then lives that long (at most
+//                  item_lifetime), never shorter than the copy already held.
+//                  Why: BEP 44's put carries no age, so a store that hands an
+//                  item on to a new holder (re-replication, read repair) gave it
+//                  a fresh 2 hours, and an item nobody republished lived on for
+//                  as long as new nodes kept arriving near its key. Only the
+//                  originator's put (no nexo_ttl) starts a full lifetime.
 // So memory stays under max_bytes, plus the slack of vector growth; an empty
 // store is sizeof(ItemStore), 128 bytes on x86-64, and allocates nothing
 // (expire() gives the memory of an emptied store back).
@@ -59,6 +67,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nexo/base/result.hpp"
 #include "nexo/net/endpoint.hpp"
 #include "nexo/overlay/item.hpp"
 #include "nexo/overlay/node_id.hpp"
@@ -66,6 +75,24 @@
 #include "nexo/wire/bencode.hpp"
 
 namespace nexo::overlay {
+
+// nexo's extension key for an item's remaining lifetime, in whole seconds (an integer
+// >= 1): in a put's arguments (how long the copy put should live) and in a get reply
+// that carries v (how long the replier's copy has left). Other implementations ignore
+// unknown keys (KRPC); an item they hand on gets their full lifetime.
+inline constexpr std::string_view kTtlKey = "nexo_ttl";
+// The largest nexo_ttl read (a week): more is a bad argument, not a long life.
+inline constexpr std::int64_t kMaxTtlSeconds = 7 * 24 * 3600;
+// The least a copy must have left to be handed on (re-replication, a get reply's v).
+inline constexpr Duration kMinTtl = std::chrono::seconds(1);
+
+// Reads kTtlKey from a put's arguments or a reply's return values: nullopt when absent;
+// malformed when present but not an integer in 1 .. kMaxTtlSeconds.
+Result<std::optional<Duration>> read_ttl(const wire::bencode::Dict& dict);
+// Writes kTtlKey: `remaining` rounded down to whole seconds (a copy handed on never lives
+// longer than its source; rounding up added a second per hop), at least 1: a copy with
+// less than a second left is not handed on (kMinTtl).
+void write_ttl(wire::bencode::Dict& dict, Duration remaining);
 
 struct ItemStoreConfig {
   std::uint32_t max_items = 700;  // libtorrent's dht_max_dht_items
@@ -109,15 +136,21 @@ class ItemStore {
   explicit ItemStore(const ItemStoreConfig& config = {}) noexcept : config_(config) {}
 
   // Stores an immutable item from `source` (who sent the put), alive until
-  // now + item_lifetime. `encoded_v` must be one canonical bencoded value
-  // (else protocol_error). Returns stored or the refusal's code.
+  // now + item_lifetime, or now + `lifetime` when the put gave one (a replica's
+  // remaining life, capped at item_lifetime); a refresh never shortens the held copy's.
+  // `encoded_v` must be one canonical bencoded value (else protocol_error). Returns
+  // stored or the refusal's code.
   [[nodiscard]] PutCode put_immutable(std::string_view encoded_v, const net::Endpoint& source,
-                                      Time now);
+                                      Time now, std::optional<Duration> lifetime = std::nullopt);
   [[nodiscard]] PutCode put_immutable_value(const wire::bencode::Value& v,
-                                            const net::Endpoint& source, Time now);
-  // Stores a mutable item, checked as above; `cas` is the put's optional cas.
+                                            const net::Endpoint& source, Time now,
+                                            std::optional<Duration> lifetime = std::nullopt);
+  // Stores a mutable item, checked as above; `cas` is the put's optional cas; `lifetime`
+  // as for put_immutable (a higher seq replaces the item and its expiry; the same seq
+  // refreshes it).
   [[nodiscard]] PutCode put_mutable(const MutableItem& item, std::optional<std::int64_t> cas,
-                                    const net::Endpoint& source, Time now);
+                                    const net::Endpoint& source, Time now,
+                                    std::optional<Duration> lifetime = std::nullopt);
 
   // The item under `target` still alive at `now`, or nullptr. The pointer is
   // valid until the next non-const call.
@@ -159,11 +192,15 @@ class ItemStore {
   std::vector<Source>::iterator find_source(const SourceKey& key);
   // The entry under `target` if alive at `now`; an expired one is dropped.
   Entry* live(const NodeId& target, Time now);
+  // When a put at `now` with `lifetime` makes its item expire; `refreshed` is the held
+  // copy of the same item, if any (its expiry is a floor).
+  Time expiry(Time now, std::optional<Duration> lifetime, const Entry* refreshed) const;
   // Checks `source`'s quota, makes room, and stores (new or in place of the
-  // entry under `target`) an item of `charge` bytes that `fill` writes.
+  // entry under `target`) an item of `charge` bytes that `fill` writes, alive until
+  // `expires`.
   template <class Fill>
   PutCode store(const NodeId& target, std::uint32_t charge, const SourceKey& source, Time now,
-                const Fill& fill);
+                Time expires, const Fill& fill);
   // Evicts expired items, then the oldest, until `bytes` more bytes and
   // `items` more items fit; never the item under `keep`.
   void make_room(std::size_t bytes, std::size_t items, const NodeId& keep, Time now);

@@ -184,6 +184,28 @@ TEST(ItemStore, ItemsExpireAfterTheirLifetime) {
   EXPECT_EQ(store.source_usage(from(1)), std::make_pair(std::size_t{0}, std::size_t{0}));
 }
 
+// A put that gives the item's remaining lifetime (a replica's nexo_ttl): the copy lives
+// that long, at most item_lifetime; the same item again never shortens the held copy's
+// life; a higher seq is a new item and takes the lifetime its put gives.
+TEST(ItemStore, APutsLifetimeBoundsTheCopyAndNeverShortensARefresh) {
+  ItemStore store;
+  const SigningKey key = SigningKey::from_seed(seed(6));
+  const MutableItem v1 = signed_item(key, 1, bencode::Value("one"));
+  ASSERT_EQ(store.put_mutable(v1, std::nullopt, from(1), t0, 10min), PutCode::stored);
+  EXPECT_EQ(store.get(v1.target(), t0)->expires, t0 + 10min);
+  ASSERT_EQ(store.put_mutable(v1, std::nullopt, from(2), t0 + 1min, 1min), PutCode::stored);
+  EXPECT_EQ(store.get(v1.target(), t0)->expires, t0 + 10min) << "a refresh never shortens";
+  ASSERT_EQ(store.put_mutable(v1, std::nullopt, from(2), t0 + 1min, 5h), PutCode::stored);
+  EXPECT_EQ(store.get(v1.target(), t0)->expires, t0 + 1min + 2h) << "capped at item_lifetime";
+  const MutableItem v2 = signed_item(key, 2, bencode::Value("two"));
+  ASSERT_EQ(store.put_mutable(v2, std::nullopt, from(1), t0 + 2min, 3min), PutCode::stored);
+  EXPECT_EQ(store.get(v1.target(), t0 + 2min)->expires, t0 + 5min) << "a new seq, a new life";
+
+  ASSERT_EQ(store.put_immutable(value_of(7), from(1), t0, 30s), PutCode::stored);
+  EXPECT_NE(store.get(immutable_target(value_of(7)), t0 + 29s), nullptr);
+  EXPECT_EQ(store.get(immutable_target(value_of(7)), t0 + 30s), nullptr);
+}
+
 TEST(ItemStore, ASourceIsBoundedByItemsAndBytes) {
   ItemStoreConfig config;
   config.max_items_per_source = 3;

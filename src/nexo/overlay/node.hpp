@@ -111,6 +111,12 @@ struct RateLimitConfig {
 // not hold it (or holds an older seq), a `put`. 2 datagrams per item per new close
 // contact, 4 when it lacked the item.
 //
+// A copy handed on lives only what ours has left: the put carries nexo_ttl (item_store.hpp),
+// and so does read repair (the longest a holder's get reply said). BEP 44's put has no
+// age, so without it every copy handed on lived a fresh 2 hours, and an item nobody
+// republished lived on as long as newcomers kept arriving near its key (node_sim_test's
+// CopiesHandedOnExpireWithTheOriginal: 10 of them still held it after 2 hours).
+//
 // Periodic (interval > 0): every `interval`, for each stored item, the same exchange with
 // each of the k closest contacts known for its key: per item and holder about 2k
 // datagrams, 4k when they all lack it; with k holders, ~2k^2 per item per interval (128

@@ -145,7 +145,7 @@ void Node::replicate_to_newcomer(const NodeInfo& node, Time now) {
   const std::size_t k = config_.routing.k;
   for (std::size_t i = 0; i < items_.item_count(); ++i) {
     const StoredItem& item = items_.item(i);
-    if (item.expires <= now) continue;
+    if (item.expires - now < kMinTtl) continue;
     const auto closest = closest_contacts(item.target, k, now);
     const bool close =
         closest.size() < k || std::any_of(closest.begin(), closest.end(), [&](const NodeInfo& c) {
@@ -159,13 +159,14 @@ void Node::replicate_periodically(Time now) {
   const std::size_t k = config_.routing.k;
   for (std::size_t i = 0; i < items_.item_count(); ++i) {
     const StoredItem item = items_.item(i);  // a copy: starting operations may send
-    if (item.expires <= now) continue;
+    if (item.expires - now < kMinTtl) continue;
     for (const NodeInfo& contact : closest_contacts(item.target, k, now))
       start_replication(contact, item, now);
   }
 }
 
-// --- ReplicateOp: get (for a token, and to see what the node holds), then put if needed.
+// --- ReplicateOp: get (for a token, and to see what the node holds), then put if needed,
+// with the item's remaining lifetime (nexo_ttl): a replica never outlives the copy it came from.
 
 void ReplicateOp::start(Node& node, Time now) {
   stats.rounds = 1;
@@ -188,10 +189,15 @@ void ReplicateOp::on_response(Node& node, const RpcEntry&, const krpc::Response&
     finish(node);
     return;
   }
+  if (item_.expires - now < kMinTtl) {  // (as good as) expired while the get was out
+    finish(node);
+    return;
+  }
   krpc::Query put = item_.is_mutable
                         ? krpc::put_mutable(own(node), *response.token, std::move(*v), item_.key,
                                             item_.signature, item_.seq, item_.salt)
                         : krpc::put_immutable(own(node), *response.token, std::move(*v));
+  write_ttl(put.extra, item_.expires - now);  // the copy lives what ours has left
   putting_ = true;
   if (!send(node, put, to_.endpoint, to_.id, now)) {
     finish(node);

@@ -149,6 +149,7 @@ class LookupOp final : public Node::Operation {
   enum class Phase : std::uint8_t { lookup, write, done };
   void pump(Node& node, Time now);
   void collect(const krpc::Response& response, const net::Endpoint& from);
+  void note_ttl(const krpc::Response& response);
   void begin_writes(Node& node, Time now);
   bool putter_among_closest(Node& node) const;
   void store_here(Node& node, Time now);
@@ -171,6 +172,7 @@ class LookupOp final : public Node::Operation {
   std::vector<net::Endpoint> peers_;
   std::optional<krpc::Item> found_value_;
   std::optional<MutableItem> found_item_;
+  std::optional<Duration> found_ttl_;  // the longest nexo_ttl its holders gave
   std::vector<std::pair<net::Endpoint, std::int64_t>> held_;  // responder, seq it holds
   std::vector<TokenNode> closest_;
   std::vector<Retry> retries_;

@@ -256,6 +256,7 @@ void LookupOp::collect(const krpc::Response& response, const net::Endpoint& from
   if (goal_ == Goal::get_immutable || goal_ == Goal::put_immutable) {
     const bool holds = response.v && immutable_target(response.v->encoded()) == target_;
     if (holds && !found_value_) found_value_ = *response.v;
+    if (holds) note_ttl(response);
     held_.emplace_back(from, holds ? 0 : -1);
   } else if (goal_ == Goal::get_mutable || goal_ == Goal::put_mutable) {
     std::int64_t seq = response.seq.value_or(-1);
@@ -266,10 +267,24 @@ void LookupOp::collect(const krpc::Response& response, const net::Endpoint& from
         seq = -1;  // a forgery or another key's item: counts as not held
       } else if (!found_item_ || got.seq > found_item_->seq) {
         found_item_ = std::move(got);
+        found_ttl_.reset();  // a newer item: only its holders' lifetimes count
+        note_ttl(response);
+      } else if (got.seq == found_item_->seq) {
+        note_ttl(response);
       }
     }
     held_.emplace_back(from, seq);
   }
+}
+
+// A holder of the found item said how long its copy has left (nexo_ttl): read repair hands
+// the item on with the longest of these, so a repaired copy does not outlive every copy
+// it came from. None said (other implementations): the repair is a plain put, which
+// the store keeps a full lifetime. A malformed nexo_ttl is ignored.
+void LookupOp::note_ttl(const krpc::Response& response) {
+  auto ttl = read_ttl(response.extra);
+  if (!ttl || !*ttl) return;
+  if (!found_ttl_ || **ttl > *found_ttl_) found_ttl_ = **ttl;
 }
 
 void LookupOp::on_failure(Node& node, const RpcEntry& entry, const krpc::ErrorReply* error,
@@ -412,6 +427,8 @@ bool LookupOp::write_to(Node& node, const TokenNode& target, Time now) {
     query = krpc::put_mutable(self, target.token, std::move(*v), m.key, m.signature, m.seq, m.salt,
                               goal_ == Goal::put_mutable ? cas : std::nullopt);
   }
+  const bool repair = goal_ == Goal::get_immutable || goal_ == Goal::get_mutable;
+  if (repair && found_ttl_) write_ttl(query.extra, *found_ttl_);
   if (!send(node, query, target.node.endpoint, target.node.id, now)) return false;
   ++writes_pending_;
   return true;

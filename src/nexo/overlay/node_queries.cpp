@@ -103,16 +103,20 @@ std::optional<krpc::ErrorReply> Node::answer_announce(const krpc::Query& query,
 }
 
 // BEP 44 get: a token for the target, the item when held (v left out when the requester's
-// `seq` is not older than ours), and the closest nodes.
+// `seq` is not older than ours) with how long our copy has left (nexo_ttl, item_store.hpp:
+// what a getter's read repair hands on), and the closest nodes.
 void Node::answer_get(const krpc::Query& query, krpc::Response& response, const net::Endpoint& from,
                       Time now) {
   const NodeId& target = *query.target;
   response.token = tokens_.issue(from.address(), target, now).to_byte_string();
   answer_nodes(response, target, query.want, from, now);
   const StoredItem* stored = items_.get(target, now);
-  if (!stored) return;
+  if (!stored || stored->expires - now < kMinTtl) return;  // as good as expired
   if (!stored->is_mutable) {
-    if (auto item = krpc::Item::from_encoded(stored->value)) response.v = std::move(*item);
+    if (auto item = krpc::Item::from_encoded(stored->value)) {
+      response.v = std::move(*item);
+      write_ttl(response.extra, stored->expires - now);
+    }
     return;
   }
   response.seq = stored->seq;
@@ -121,6 +125,7 @@ void Node::answer_get(const krpc::Query& query, krpc::Response& response, const 
     response.v = std::move(*item);
     response.k = stored->key;
     response.sig = stored->signature;
+    write_ttl(response.extra, stored->expires - now);
   }
 }
 
@@ -134,12 +139,14 @@ std::optional<krpc::ErrorReply> Node::answer_put(const krpc::Query& query,
   const NodeId target = is_mutable ? mutable_target(*query.k, salt) : immutable_target(v.encoded());
   if (!query.token || !tokens_.verify(*query.token, from.address(), target, now))
     return error(203, "invalid token");
+  auto lifetime = read_ttl(query.extra);  // a replica's remaining life (item_store.hpp)
+  if (!lifetime) return error(203, lifetime.error().message());
   PutCode code = PutCode::stored;
   if (is_mutable) {
     MutableItem item{*query.k, salt, *query.seq, std::string(v.encoded()), *query.sig};
-    code = items_.put_mutable(item, query.cas, from, now);
+    code = items_.put_mutable(item, query.cas, from, now, *lifetime);
   } else {
-    code = items_.put_immutable(v.encoded(), from, now);
+    code = items_.put_immutable(v.encoded(), from, now, *lifetime);
   }
   if (code == PutCode::stored) return std::nullopt;
   return error(static_cast<std::int64_t>(code), std::string(describe(code)));

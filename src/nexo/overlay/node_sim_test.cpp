@@ -76,6 +76,28 @@ class Dht {
     if (tune) tune(c);
     return c;
   }
+  // Adds a node with id `id` that bootstraps from slot 0; runs until it has.
+  Slot join(const NodeId& id) {
+    const Slot slot = net_.add([&](const net::Endpoint& self) {
+      NodeConfig c = config(sim::slot_of(self.address()).value());
+      c.id = id;
+      return std::make_unique<Node>(self, net_.now(), c);
+    });
+    bool done = false;
+    const net::Endpoint seeds[] = {net_.address(0)};
+    EXPECT_TRUE(node(slot).bootstrap(seeds, net_.now(), [&](auto&&...) { done = true; }));
+    net_.kick(slot);
+    net_.run_until([&] { return done; }, net_.now() + 120s);
+    EXPECT_TRUE(done);
+    return slot;
+  }
+  // The live nodes whose store holds `key` now.
+  std::size_t holders(const NodeId& key) {
+    std::size_t n = 0;
+    for (Slot s : live())
+      n += node(s).item_store().get(key, net_.now()) != nullptr;
+    return n;
+  }
   sim::Factory factory() {
     return [this](const net::Endpoint& self) {
       const Slot slot = sim::slot_of(self.address()).value();
@@ -389,6 +411,45 @@ TEST(NodeSim, OriginatorsRepublishAndStoresExpire) {
   auto g2 = get(w2->target);
   ASSERT_TRUE(g2);
   EXPECT_FALSE(g2->value) << "an item nobody republishes expires after 2 h";
+}
+
+// Copies handed on carry their remaining lifetime (nexo_ttl, item_store.hpp): an item whose
+// originator is gone expires 2 hours after its last put, however many newcomers arrive
+// near its key and get a copy meanwhile. (Before, every copy handed on lived a fresh 2
+// hours, so the item lived on for as long as newcomers kept arriving.)
+TEST(NodeSim, CopiesHandedOnExpireWithTheOriginal) {
+  Dht dht(43);
+  dht.grow(60);
+  fault::Random rng(19);
+  const Slot origin = dht.random_live(rng);
+  auto w = dht.run<WriteResult>(
+      origin, [&](Node& n, Time now, auto cb) { return n.put_immutable(encoded(3), now, cb); });
+  ASSERT_TRUE(w);
+  const Time put_at = dht.net().now();
+  dht.net().crash(origin);
+  // Every 10 minutes a newcomer closer to the key than every node before it: the holders
+  // replicate to it (on join) with what their copies have left.
+  std::vector<Slot> newcomers;
+  for (int i = 0; i < 11; ++i) {  // at 10, 20, ..., 110 minutes
+    dht.net().run_until([] { return false; }, put_at + (i + 1) * 10min);
+    NodeId::Bytes near = w->target.bytes();
+    const unsigned d = 1u << (14 - i);
+    near[18] ^= static_cast<std::uint8_t>(d >> 8);
+    near[19] ^= static_cast<std::uint8_t>(d);
+    newcomers.push_back(dht.join(NodeId(near)));
+  }
+  dht.net().run_until([] { return false; }, put_at + 2h - 1min);
+  std::size_t newcomers_holding = 0;
+  for (Slot s : newcomers)
+    newcomers_holding += dht.node(s).item_store().get(w->target, dht.net().now()) != nullptr;
+  EXPECT_GE(newcomers_holding, 4u) << "the newcomers got copies";
+  dht.net().run_until([] { return false; }, put_at + 2h + 1s);
+  EXPECT_EQ(dht.holders(w->target), 0u) << "no copy outlives the original put's 2 hours";
+  auto g = dht.run<GetImmutableResult>(dht.random_live(rng), [&](Node& n, Time now, auto cb) {
+    return n.get_immutable(w->target, now, cb);
+  });
+  ASSERT_TRUE(g);
+  EXPECT_FALSE(g->value);
 }
 
 // Continuous churn (mean lifetime 30 s: every node is replaced by a newcomer, which
