@@ -151,6 +151,10 @@ struct ScribeConfig {
   std::uint32_t max_depth = 32;
   std::uint32_t digest_publishers = 8;  // publishers per topic tracked and sent in digests
   std::size_t fetch_bytes = 1200;       // payload bytes per nexo_fetch answer (>= 1 message)
+  // A publisher's custody of its messages: it routes each again toward the key this many
+  // times, reoffer_interval after publishing and then twice as long after each (2, 6, 14 s).
+  std::uint32_t reoffers = 3;
+  Duration reoffer_interval = std::chrono::seconds(2);
 };
 
 // A message delivered to this member.
@@ -190,6 +194,9 @@ struct ScribeCounters {
   std::uint64_t fetched = 0;           // messages new to us that a fetch brought
   std::uint64_t gaps_given_up = 0;     // sequences asked for that the neighbour no longer held
   std::uint64_t bad_replies = 0;       // malformed digests or fetch answers in replies (ignored)
+  std::uint64_t reoffered = 0;         // own messages routed toward the key again (custody)
+  std::uint64_t custody_dropped = 0;   // own messages let go early: over max_in_flight kept
+  std::uint64_t root_checks = 0;       // lookups of the key by this node as a root
 };
 
 class Scribe final : public NodeService {
@@ -263,10 +270,11 @@ class Scribe final : public NodeService {
                     std::uint32_t attempt, Time now);
   void flood_or_route(const NodeId& key, const Message& message, Time now);
   void route_publish(const NodeId& key, const Message& message, Time now);
-  // `upstream`: the nexo_pub to answer once the message is passed on or held here.
+  // `upstream`: the nexo_pub to answer once the message is passed on or held here. `spare`:
+  // a second route, given up when its candidates fail.
   void route_to(const NodeId& key, const Message& message, std::vector<NodeInfo> candidates,
                 std::size_t next, bool looked, Time now,
-                std::optional<ExtensionReplyTo> upstream = std::nullopt);
+                std::optional<ExtensionReplyTo> upstream = std::nullopt, bool spare = false);
   void catch_up(Topic& topic, const net::Endpoint& to, Time now);
   std::vector<NodeInfo> closer_contacts(const NodeId& key, Time now) const;
   Topic* find(const NodeId& key) noexcept;
@@ -320,6 +328,18 @@ class Scribe final : public NodeService {
   void fetched(const NodeId& key, const net::Endpoint& from, const NodeId& publisher,
                std::int64_t first, std::int64_t upto, Result<ExtensionReply> reply, Time now);
 
+  // scribe_custody.cpp: a publisher re-offering its own messages.
+  void keep(const NodeId& key, const Message& message, Time now);
+  void reoffer_due(Time now);
+
+  struct Custody {
+    Time due;
+    NodeId key;
+    std::unique_ptr<Message> message;
+    std::uint32_t left;  // re-offers still to make
+    Duration gap;        // until this one
+  };
+
   struct Deferred {
     Time due;
     NodeId key;
@@ -331,6 +351,7 @@ class Scribe final : public NodeService {
   Node& node_;
   ScribeConfig config_;
   std::deque<Deferred> deferred_;  // messages to resend once the node has room
+  std::deque<Custody> custody_;    // own messages to re-offer, the earliest due first
   std::map<NodeId, std::unique_ptr<Topic>> topics_;
   std::shared_ptr<Scribe*> alive_;            // callbacks hold a weak_ptr: the Scribe may go first
   std::map<NodeId, std::int64_t> sequences_;  // topic -> the last sequence we published

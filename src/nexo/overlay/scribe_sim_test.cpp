@@ -300,7 +300,10 @@ TEST(ScribeSim, DeliversUnderChurn) {
   sim::Churn churn(sim.g.net(), {.mean_lifetime = 30s, .seed = ScribeSim::shifted(29)},
                    sim.g.factory());
   churn.on_replace = [&](Slot gone, Slot born) {
-    sim.g.bootstrap(born, sim.random_live());
+    Slot seed = sim.random_live();
+    while (seed == born)  // a newborn told to bootstrap from itself would know nobody
+      seed = sim.random_live();
+    sim.g.bootstrap(born, seed);
     if (joined.count(gone)) {
       sim.members.push_back(born);
       sim.g.net().schedule(sim.g.net().now() + 3s, [&, born](sim::Network& net) {
