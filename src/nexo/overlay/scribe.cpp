@@ -285,21 +285,15 @@ void Scribe::send_message(const NodeId& key, const net::Endpoint& to, const Mess
        });
 }
 
-// A publish from outside the tree (or a re-offer): toward the key along two routes at once,
-// each from one of the contacts closest to the key, alternately; each hop passes it to the
-// closest contact strictly closer to the key (the next closest on each failure), which floods
-// it if in the tree, or routes it on. Under churn the first hop is dead often enough that a
-// publisher dying before its query times out would take the message along. A node that knows
-// nobody closer than itself hands it to its contacts closest to the key anyway: a node still
-// bootstrapping, or with a stale table, cannot tell that it is the rendezvous, and a contact
-// that knows more routes it on (back to this node when it is).
+// A publish from outside the tree (or a re-offer, or a publisher's own: see publish()):
+// toward the key along two routes at once, from the contacts closest to the key taken
+// alternately. Each hop passes it to the closest contact strictly closer to the key (the
+// next closest on each failure), which floods it if in the tree, or routes it on. Under churn
+// the first hop is dead often enough that a publisher dying before its query times out
+// would take the message along.
 void Scribe::route_publish(const NodeId& key, const Message& message, Time now) {
-  auto contacts = closer_contacts(key, now);
-  if (contacts.empty()) {
-    contacts = node_.routing_table().closest(key, 2 * node_.config().routing.k, now);
-    std::erase_if(contacts, [&](const NodeInfo& c) { return c.id == node_.id(); });
-  }
   std::vector<NodeInfo> routes[2];
+  const auto contacts = closer_contacts(key, now);
   for (std::size_t i = 0; i < contacts.size(); ++i)
     routes[i % 2].push_back(contacts[i]);
   route_to(key, message, std::move(routes[0]), 0, false, now);

@@ -20,6 +20,7 @@
 
 #include "nexo/overlay/scribe_test_nodes.hpp"
 #include "nexo/overlay/sim_churn.hpp"
+#include "nexo/overlay/sim_population.hpp"
 
 namespace nexo::overlay {
 namespace {
@@ -284,11 +285,11 @@ TEST(ScribeSim, DeliversUnderChurn) {
   // second, 32 cover the 30 s window (with the default 16, 2 of 746 deliveries were missed
   // at 500 nodes: subtrees cut off for longer than 16 messages).
   sim.g.scribe.history = 32;
-  sim.g.tune_node = [](NodeConfig& c) {
-    c.routing.good_for = 30s;
-    c.routing.bad_after_failures = 1;
-    c.refresh_interval = 60s;
-  };
+  // The nodes' churn policy (sim_population.hpp): a contact unheard of for a lifetime is no
+  // longer good, one failure makes it bad, answers put fresh contacts first, and a node whose
+  // table runs low refreshes it (without, a node whose contacts all died stays alone: the
+  // root of a fragment, or a member cut off, for the rest of the run).
+  sim.g.tune_node = [](NodeConfig& c) { c = sim::churn_config(c, 30s); };
   sim.g.grow(kChurnNodes);
   sim.members = sim.pick(kChurnNodes / 4);
   sim.join_all();
