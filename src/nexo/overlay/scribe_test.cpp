@@ -1,8 +1,9 @@
 // Scribe on a small simulated network: the tree's shape (one root, the node closest to
 // the key; every member attached), delivery exactly once from members and non-members,
 // push-down at the fan-out cap, deduplication, leaving and pruning, the root's crash
-// repaired, two roots of a healed partition merged, and bad arguments answered with KRPC
-// errors and counted.
+// repaired, two roots of a healed partition merged, bad arguments answered with KRPC
+// errors and counted, gap repair by digests and fetches, a publisher's custody (re-offers),
+// a publisher in a tree routing toward the key too, and a new root's early checks.
 #include <gtest/gtest.h>
 
 #include <optional>
