@@ -223,7 +223,8 @@ void print_stats(Node& node, const overlay::Scribe& scribe) {
             << m.children_taken << ", push-downs " << m.push_downs << ", re-joins " << m.rejoins
             << ", bad arguments " << m.bad_arguments << ", fetches " << m.fetches << ", fetched "
             << m.fetched << ", gaps given up " << m.gaps_given_up << ", bad replies "
-            << m.bad_replies << std::endl;
+            << m.bad_replies << ", re-offered " << m.reoffered << ", custody dropped "
+            << m.custody_dropped << ", root checks " << m.root_checks << std::endl;
 }
 
 // join TOPIC, leave TOPIC, publish TOPIC TEXT.

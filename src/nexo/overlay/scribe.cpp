@@ -91,7 +91,13 @@ Result<std::int64_t> Scribe::publish(std::string_view name, std::string_view pay
   Message message{NodeInfo{node_.id(), node_.endpoint()}, ++sequences_[key], std::string(payload),
                   now};
   ++counters_.published;
-  flood_or_route(key, message, now);
+  // Flooded into this node's tree, and routed toward the key too unless this node is the
+  // root: its tree may be a fragment, its parent dead and not yet missed.
+  Topic* topic = find(key);
+  const bool root = topic && topic->state == Topic::State::root;
+  if (topic && topic->state != Topic::State::idle) disseminate(*topic, message, nullptr, now);
+  if (!root) route_publish(key, message, now);
+  keep(key, message, now);
   return message.sequence;
 }
 
@@ -152,6 +158,7 @@ std::string Scribe::describe(const NodeId& key, Time now) const {
                     (t->member ? ", member" : "") + ", " + std::to_string(t->children.size()) +
                     " children, depth " + std::to_string(t->path.size());
   if (t->parent) out += ", parent " + t->parent->endpoint.to_string();
+  if (t->state == Topic::State::attached) out += ", heard " + ms(t->heard_parent);
   if (t->state == Topic::State::joining)
     out +=
         ", candidates " + std::to_string(t->candidates.size()) + ", hops " +
@@ -278,10 +285,22 @@ void Scribe::send_message(const NodeId& key, const net::Endpoint& to, const Mess
        });
 }
 
-// A publish from outside the tree: to the closest contact strictly closer to the key
-// (the next closest on each failure), which floods it if in the tree, or routes it on.
+// A publish from outside the tree (or a re-offer, or a publisher's own: see publish()):
+// toward the key along two routes at once, from the contacts closest to the key taken
+// alternately. Each hop passes it to the closest contact strictly closer to the key (the
+// next closest on each failure), which floods it if in the tree, or routes it on. Under churn
+// the first hop is dead often enough that a publisher dying before its query times out
+// would take the message along.
 void Scribe::route_publish(const NodeId& key, const Message& message, Time now) {
-  route_to(key, message, closer_contacts(key, now), 0, false, now);
+  std::vector<NodeInfo> routes[2];
+  const auto contacts = closer_contacts(key, now);
+  for (std::size_t i = 0; i < contacts.size(); ++i)
+    routes[i % 2].push_back(contacts[i]);
+  route_to(key, message, std::move(routes[0]), 0, false, now);
+  // The second route is a spare: it neither looks the key up nor holds the message here when
+  // its contacts fail (the first does).
+  if (!routes[1].empty())
+    route_to(key, message, std::move(routes[1]), 0, true, now, std::nullopt, true);
 }
 
 // Tries candidates[next] (max_attempts of them at most); when they are used up, looks the
@@ -289,21 +308,22 @@ void Scribe::route_publish(const NodeId& key, const Message& message, Time now) 
 // the message as the rendezvous, as far as this node knows.
 void Scribe::route_to(const NodeId& key, const Message& message, std::vector<NodeInfo> candidates,
                       std::size_t next, bool looked, Time now,
-                      std::optional<ExtensionReplyTo> upstream) {
+                      std::optional<ExtensionReplyTo> upstream, bool spare) {
   if (next < candidates.size() && next < config_.max_attempts) {
     ++counters_.forwarded;
     const net::Endpoint to = candidates[next].endpoint;
-    const bool sent =
-        send(to, "nexo_pub", message_args(key, message), now,
-             [this, key, message, candidates, next, looked, upstream](Result<ExtensionReply> reply,
-                                                                      Time at) mutable {
-               if (!answered(reply))
-                 route_to(key, message, std::move(candidates), next + 1, looked, at, upstream);
-               else if (upstream)
-                 node_.answer_deferred(*upstream, bencode::Dict{});
-             });
+    const bool sent = send(to, "nexo_pub", message_args(key, message), now,
+                           [this, key, message, candidates, next, looked, upstream, spare](
+                               Result<ExtensionReply> reply, Time at) mutable {
+                             if (!answered(reply))
+                               route_to(key, message, std::move(candidates), next + 1, looked, at,
+                                        upstream, spare);
+                             else if (upstream)
+                               node_.answer_deferred(*upstream, bencode::Dict{});
+                           });
     if (sent) return;
   }
+  if (spare) return;
   if (!looked) {
     std::weak_ptr<Scribe*> alive = alive_;
     auto started = node_.find_node(key, now,

@@ -26,7 +26,10 @@
 // root_check_interval; when the lookup finds a node strictly closer to the key, the root
 // joins it (its join flagged `r`). Roots thus move strictly closer to the key, and end
 // at the closest live node: split groups merge. When the root dies, its children stop
-// hearing from it and re-join; their joins end at the new closest node.
+// hearing from it and re-join; their joins end at the new closest node. A node that becomes
+// root is often the root of a fragment (its tree's root died, or the closest node is not yet
+// in its table): it checks again join_retry later, then twice as long after each check that
+// found nobody closer, up to root_check_interval (1, 2, 4, 8, 16, 30 s with the defaults).
 //
 // Fan-out. A node holds at most `fanout` children; a full node answers a join with one
 // of its children (`push`, round robin) and the joiner joins there (push-down).
@@ -52,18 +55,29 @@
 // publisher numbers its messages to each topic 1, 2, 3, ... A node in the tree floods it
 // along the tree: to its parent and children except the one it came from (up to the root
 // and down, without waiting for the root), each hop acknowledged by the query's reply and
-// sent up to max_attempts times. A publisher outside the tree (or in it, but joining with no
-// neighbour yet) routes nexo_pub toward the key like a join, each hop trying the next closest
+// sent up to max_attempts times. A publisher that is not the root also routes its message
+// toward the key (nexo_pub), in the tree or not: its tree may be a fragment, or its parent dead
+// and not yet missed. A node routes nexo_pub like a join, each hop trying the next closest
 // contact when one fails and looking the key up once when its table's are used up; the first
 // tree node on the route floods it; a hop answers only once the message is in the tree or
-// held by itself, so a hop that dies with it is routed around. A node on the route that
-// knows nobody closer, even after the lookup, holds it as the root of a tree of its own
-// (merged with any other by the root checks; a root that is neither member nor parent forgets the
-// topic once its newest message is history_window old). Each node delivers and forwards a
-// (publisher, sequence) once (the last seen_per_topic are remembered). Each node keeps the last
-// `history` messages (at most history_window old) and sends them to a child it takes and to a
-// parent it joins, so that a subtree cut off by a crash gets what flowed while it re-joined
-// (receivers deduplicate).
+// held by itself, so a hop that dies with it is routed around. The publisher starts two routes
+// at once, from its closer contacts taken alternately (the second gives up when its contacts
+// fail): a dead first hop costs a query timeout, and a publisher that dies meanwhile would
+// take the message along. A node on the route that knows nobody closer, even after the lookup,
+// holds it as the root of a tree of its own (merged with any other by the root checks; a root
+// that is neither member nor parent forgets the topic once its newest message is
+// history_window old). Each node delivers and forwards a (publisher, sequence) once (the last
+// seen_per_topic are remembered). Each node keeps the last `history` messages (at most
+// history_window old) and sends them to a child it takes and to a parent it joins, so that a
+// subtree cut off by a crash gets what flowed while it re-joined (receivers deduplicate).
+//
+// Custody. A message handed to a route can still die with every node that took it (a
+// rendezvous that held it alone, a fragment that lost its way to the root). So the publisher
+// keeps each message it published and routes it toward the key again `reoffers` times,
+// reoffer_interval after publishing and twice as long after each (2, 6, 14 s with the
+// defaults; at most max_in_flight kept, the oldest let go first). A node that has it answers
+// at once; a route that meets the main tree first floods it there. Cost: two routed queries
+// per re-offer, a few datagrams per message.
 //
 // Gap repair. Flooding and the catch-up above lose a message for good when it flowed while
 // a fragment of the tree was cut off and nothing later tells the fragment (the last messages
@@ -100,19 +114,21 @@
 // to, 40 bytes (its sequence).
 //
 // Measured on the simulator (scribe_sim_test, RTT 20-300 ms, beat 1 s, 3 missed beats):
-// 300 members among 1,000 nodes form a tree of ~380 nodes, depth 2, built in 0.5 s; a
-// message costs 2.5 datagrams per delivery (its queries and replies; 5.6 with the
+// 300 members among 1,000 nodes form a tree of ~380 nodes, depth 2, built in 0.6 s; a
+// message costs 2.5 datagrams per delivery (its queries and replies; 5.5 with the
 // heartbeats and the DHT's upkeep over the same seconds); after a quarter of the nodes
 // crash (the root among them) every live member is reconnected to the new root within
-// ~7 s (~9 s at 10,000 nodes). Under churn (500 nodes, mean lifetime 30 s, 125 members,
-// 30 messages at 1/s, SCRIBE_SIM_SEED=0..7) every member alive through a message's 20 s
-// window that had joined before it gets it exactly once, except (counted apart) whole
-// messages lost with every node that held them (0-6.4% of the pairs) and messages stranded
-// in, or members cut off in, a fragment that did not merge within the window (0-5.2%): the
-// tree's convergence, not gaps, which the digests leave at 0. All traffic per delivery,
-// DHT upkeep included: 152 datagrams on average over the seeds (121 before the nodes'
-// tables got wide buckets, whose refreshes and pings add to the upkeep; 120 before the
-// repair).
+// ~7 s (~6 s at 10,000 nodes). Under churn (500 nodes with the nodes' churn policy, mean
+// lifetime 30 s, 125 members, 30 messages at 1/s, SCRIBE_SIM_SEED=0..7) every member alive
+// through a message's 20 s window that had joined before it gets it exactly once, except
+// (counted apart) whole messages lost with every node that held them (0 for 7 seeds, 1.8%
+// of the pairs for one: a publisher that died half a second after publishing, before any
+// live node took its message) and members cut off in a fragment that did not merge within the
+// window (0-3.1%: one member each for two seeds); none stranded. Before custody, publishing from
+// fragments, two routes and the early root checks: lost and stranded 0-6.0% with the same
+// nodes (up to 9.2% with the nodes' older churn settings). All traffic per delivery, DHT
+// upkeep included: 142 datagrams on average over the seeds (141 before; 152 with the nodes'
+// older churn settings).
 //
 // Thread contract: the node's (one thread, never reentrant). The Scribe must live no
 // longer than its node; it deregisters itself (its methods then answer 204) when destroyed.
@@ -151,6 +167,10 @@ struct ScribeConfig {
   std::uint32_t max_depth = 32;
   std::uint32_t digest_publishers = 8;  // publishers per topic tracked and sent in digests
   std::size_t fetch_bytes = 1200;       // payload bytes per nexo_fetch answer (>= 1 message)
+  // A publisher's custody of its messages: it routes each again toward the key this many
+  // times, reoffer_interval after publishing and then twice as long after each (2, 6, 14 s).
+  std::uint32_t reoffers = 3;
+  Duration reoffer_interval = std::chrono::seconds(2);
 };
 
 // A message delivered to this member.
@@ -190,6 +210,9 @@ struct ScribeCounters {
   std::uint64_t fetched = 0;           // messages new to us that a fetch brought
   std::uint64_t gaps_given_up = 0;     // sequences asked for that the neighbour no longer held
   std::uint64_t bad_replies = 0;       // malformed digests or fetch answers in replies (ignored)
+  std::uint64_t reoffered = 0;         // own messages routed toward the key again (custody)
+  std::uint64_t custody_dropped = 0;   // own messages let go early: over max_in_flight kept
+  std::uint64_t root_checks = 0;       // lookups of the key by this node as a root
 };
 
 class Scribe final : public NodeService {
@@ -263,10 +286,11 @@ class Scribe final : public NodeService {
                     std::uint32_t attempt, Time now);
   void flood_or_route(const NodeId& key, const Message& message, Time now);
   void route_publish(const NodeId& key, const Message& message, Time now);
-  // `upstream`: the nexo_pub to answer once the message is passed on or held here.
+  // `upstream`: the nexo_pub to answer once the message is passed on or held here. `spare`:
+  // a second route, given up when its candidates fail.
   void route_to(const NodeId& key, const Message& message, std::vector<NodeInfo> candidates,
                 std::size_t next, bool looked, Time now,
-                std::optional<ExtensionReplyTo> upstream = std::nullopt);
+                std::optional<ExtensionReplyTo> upstream = std::nullopt, bool spare = false);
   void catch_up(Topic& topic, const net::Endpoint& to, Time now);
   std::vector<NodeInfo> closer_contacts(const NodeId& key, Time now) const;
   Topic* find(const NodeId& key) noexcept;
@@ -320,6 +344,18 @@ class Scribe final : public NodeService {
   void fetched(const NodeId& key, const net::Endpoint& from, const NodeId& publisher,
                std::int64_t first, std::int64_t upto, Result<ExtensionReply> reply, Time now);
 
+  // scribe_custody.cpp: a publisher re-offering its own messages.
+  void keep(const NodeId& key, const Message& message, Time now);
+  void reoffer_due(Time now);
+
+  struct Custody {
+    Time due;
+    NodeId key;
+    std::unique_ptr<Message> message;
+    std::uint32_t left;  // re-offers still to make
+    Duration gap;        // until this one
+  };
+
   struct Deferred {
     Time due;
     NodeId key;
@@ -331,6 +367,7 @@ class Scribe final : public NodeService {
   Node& node_;
   ScribeConfig config_;
   std::deque<Deferred> deferred_;  // messages to resend once the node has room
+  std::deque<Custody> custody_;    // own messages to re-offer, the earliest due first
   std::map<NodeId, std::unique_ptr<Topic>> topics_;
   std::shared_ptr<Scribe*> alive_;            // callbacks hold a weak_ptr: the Scribe may go first
   std::map<NodeId, std::int64_t> sequences_;  // topic -> the last sequence we published

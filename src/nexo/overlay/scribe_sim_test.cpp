@@ -20,6 +20,7 @@
 
 #include "nexo/overlay/scribe_test_nodes.hpp"
 #include "nexo/overlay/sim_churn.hpp"
+#include "nexo/overlay/sim_population.hpp"
 
 namespace nexo::overlay {
 namespace {
@@ -28,7 +29,9 @@ using namespace std::chrono_literals;
 using scribe_test::Group;
 using sim::Slot;
 
-constexpr std::size_t kChurnMissPercent = 10;
+constexpr std::size_t kChurnLostPercent = 3;  // lost + stranded, of the expected pairs
+constexpr std::size_t kChurnMissPercent = 5;  // lost + stranded + cut off
+
 #ifdef NEXO_SANITIZED  // fewer nodes (churn: 200, see DeliversUnderChurn)
 constexpr std::size_t kNodes = 150;
 constexpr std::size_t kMembers = 50;
@@ -284,11 +287,11 @@ TEST(ScribeSim, DeliversUnderChurn) {
   // second, 32 cover the 30 s window (with the default 16, 2 of 746 deliveries were missed
   // at 500 nodes: subtrees cut off for longer than 16 messages).
   sim.g.scribe.history = 32;
-  sim.g.tune_node = [](NodeConfig& c) {
-    c.routing.good_for = 30s;
-    c.routing.bad_after_failures = 1;
-    c.refresh_interval = 60s;
-  };
+  // The nodes' churn policy (sim_population.hpp): a contact unheard of for a lifetime is no
+  // longer good, one failure makes it bad, answers put fresh contacts first, and a node whose
+  // table runs low refreshes it (without, a node whose contacts all died stays alone: the
+  // root of a fragment, or a member cut off, for the rest of the run).
+  sim.g.tune_node = [](NodeConfig& c) { c = sim::churn_config(c, 30s); };
   sim.g.grow(kChurnNodes);
   sim.members = sim.pick(kChurnNodes / 4);
   sim.join_all();
@@ -300,7 +303,10 @@ TEST(ScribeSim, DeliversUnderChurn) {
   sim::Churn churn(sim.g.net(), {.mean_lifetime = 30s, .seed = ScribeSim::shifted(29)},
                    sim.g.factory());
   churn.on_replace = [&](Slot gone, Slot born) {
-    sim.g.bootstrap(born, sim.random_live());
+    Slot seed = sim.random_live();
+    while (seed == born)  // a newborn told to bootstrap from itself would know nobody
+      seed = sim.random_live();
+    sim.g.bootstrap(born, seed);
     if (joined.count(gone)) {
       sim.members.push_back(born);
       sim.g.net().schedule(sim.g.net().now() + 3s, [&, born](sim::Network& net) {
@@ -415,9 +421,18 @@ TEST(ScribeSim, DeliversUnderChurn) {
   // whole messages lost on the way to the tree, or fragments that did not merge). With
   // the nodes' wide buckets and ranking (merged the same day): 0 missed for every seed;
   // excused 0 of 746, 67/2/0 of 1048, 27/0/0 of 867, 50/9/0 of 1052, 0/36/0 of 947, 0 of
-  // 956, 58/0/0 of 1009, 43/56/0 of 1080 (9.2%, the most). The excused stay under 10% (a
-  // regression guard on the tree's convergence, not the goal).
+  // 956, 58/0/0 of 1009, 43/56/0 of 1080 (9.2%, the most). With the nodes' churn policy
+  // (sim::churn_config: small tables refreshed, fresh contacts first) and nothing else: 0 of
+  // 746, 0 of 1048, 16/0/0 of 867, 0/0/10 of 1052, 28/29/0 of 947, 0/0/30 of 956, 21/0/0 of
+  // 1009, 0 of 1080 (6.0%). With it and the publisher's custody (re-offers), publishing from
+  // inside a fragment toward the key too, two routes and a new root's early checks: 0 missed;
+  // excused 0 of 746, 0 of 1048, 16/0/0 of 867 (1.8%: a publisher that died half a second
+  // after publishing, before any live node took its message), 0/0/10 of 1052, 0 of 947,
+  // 0/0/30 of 956 (3.1%: one member whose routing table held no live node, in a fragment
+  // with another such node), 0 of 1009, 0 of 1080. Bounds: lost and stranded under 3%, all
+  // the excused under 5% (a regression guard on the tree's convergence).
   EXPECT_EQ(missed, 0u);
+  EXPECT_LE((lost + stranded) * 100, expected * kChurnLostPercent);
   EXPECT_LE((lost + stranded + cut_off) * 100, expected * kChurnMissPercent);
   EXPECT_EQ(duplicated, 0u);
   EXPECT_LE(sim.max_children(), sim.g.scribe.fanout);

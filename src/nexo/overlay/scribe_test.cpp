@@ -1,8 +1,9 @@
 // Scribe on a small simulated network: the tree's shape (one root, the node closest to
 // the key; every member attached), delivery exactly once from members and non-members,
 // push-down at the fan-out cap, deduplication, leaving and pruning, the root's crash
-// repaired, two roots of a healed partition merged, and bad arguments answered with KRPC
-// errors and counted.
+// repaired, two roots of a healed partition merged, bad arguments answered with KRPC
+// errors and counted, gap repair by digests and fetches, a publisher's custody (re-offers),
+// a publisher in a tree routing toward the key too, and a new root's early checks.
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -400,6 +401,107 @@ TEST(Scribe, FetchAndDigestArgumentsAreChecked) {
   EXPECT_EQ(g.host(2).scribe.topic_count(), 0u);  // nothing kept for them
   // Well-formed, for a tree slot 2 is not in.
   EXPECT_EQ(error_code(query(g, 1, 2, "nexo_fetch", {{"k", k}, {"o", id}, {"s", 0}})), 201);
+}
+
+// Custody: a publisher cut off from the tree when it publishes (its routes and lookup fail,
+// it holds the message alone and cannot join) re-offers the message later, and the tree gets
+// it once the publisher can reach it. Root checks and join retries are an hour away here: only
+// the re-offers (at 2, 6 and 14 s) can carry it.
+TEST(Scribe, APublisherReoffersWhatItCouldNotHandOver) {
+  Group g(31);
+  g.scribe.beat_interval = 1s;
+  g.scribe.root_check_interval = 1h;
+  g.scribe.join_retry = 1h;
+  g.grow(30);
+  const NodeId key = Scribe::topic_key(kTopic);
+  std::vector<Slot> members;
+  for (Slot s = 1; s < 30; s += 4)
+    members.push_back(s);
+  for (Slot m : members)
+    g.join(m, kTopic);
+  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  Slot publisher = 0;
+  while (g.host(publisher).scribe.in_tree(key))
+    ++publisher;
+  std::vector<Slot> others;
+  for (Slot s = 0; s < 30; ++s)
+    if (s != publisher) others.push_back(s);
+  g.net().partition({{publisher}, others});
+  const std::int64_t seq = g.publish(publisher, kTopic, "kept");
+  g.net().run_for(8s);
+  for (Slot m : members)
+    ASSERT_EQ(g.host(m).count(g.host(publisher).node.id(), seq), 0u) << "member " << m;
+  g.net().heal();
+  g.net().run_for(10s);
+  for (Slot m : members)
+    EXPECT_EQ(g.host(m).count(g.host(publisher).node.id(), seq), 1u) << "member " << m;
+  EXPECT_EQ(g.host(publisher).scribe.counters().reoffered, 3u);
+}
+
+// A member whose parent died a moment ago (not yet missed) floods its message to that parent
+// only; it routes the message toward the key as well (two routes), so the tree gets it even
+// when the publisher dies right after.
+TEST(Scribe, APublisherInATreeRoutesTowardTheKeyToo) {
+  Group g(33);
+  g.scribe.beat_interval = 1s;
+  g.scribe.fanout = 2;  // a deeper tree
+  g.grow(30);
+  const NodeId key = Scribe::topic_key(kTopic);
+  std::vector<Slot> members;
+  for (Slot s = 1; s < 30; s += 3)
+    members.push_back(s);
+  for (Slot m : members)
+    g.join(m, kTopic);
+  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  // A member that is a leaf, below a parent that is not the root.
+  Slot publisher = 0, parent = 0;
+  for (Slot m : members) {
+    auto p = g.host(m).scribe.parent(key);
+    if (!p || !g.host(m).scribe.children(key).empty()) continue;
+    const Slot ps = *g.net().find(p->endpoint);
+    if (g.host(ps).scribe.is_root(key)) continue;
+    publisher = m;
+    parent = ps;
+    break;
+  }
+  ASSERT_NE(publisher, parent) << "no leaf member below an interior node";
+  g.net().crash(parent);
+  const std::int64_t seq = g.publish(publisher, kTopic, "routed too");
+  g.net().run_for(50ms);
+  g.net().crash(publisher);
+  g.net().run_for(10s);
+  for (Slot m : members) {
+    if (m != publisher && m != parent) {
+      EXPECT_EQ(g.host(m).count(g.host(publisher).node.id(), seq), 1u) << "member " << m;
+    }
+  }
+}
+
+// A node that becomes root while the closest node is out of reach is likely the root of a
+// fragment: it looks the key up again join_retry later, doubling up to root_check_interval,
+// so it finds the closest node seconds after it is reachable, not a root_check_interval later.
+TEST(Scribe, ANewRootChecksAgainSoon) {
+  Group g(35);
+  g.scribe.beat_interval = 1s;
+  g.scribe.root_check_interval = 1h;
+  g.grow(30);
+  const NodeId key = Scribe::topic_key(kTopic);
+  const Slot closest = g.closest(key);
+  std::vector<Slot> rest;
+  for (Slot s = 0; s < 30; ++s)
+    if (s != closest) rest.push_back(s);
+  g.net().partition({{closest}, rest});
+  std::vector<Slot> members;
+  for (Slot s = 1; s < 30; s += 4)
+    if (s != closest) members.push_back(s);
+  for (Slot m : members)
+    g.join(m, kTopic);
+  g.net().run_for(10s);
+  EXPECT_GE(g.shape(key).roots, 1u);
+  EXPECT_FALSE(g.host(closest).scribe.in_tree(key));
+  g.net().heal();
+  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 15s));
+  EXPECT_TRUE(g.host(closest).scribe.is_root(key));
 }
 
 }  // namespace

@@ -95,6 +95,7 @@ struct Scribe::Topic {
   Time heard_parent{};
   Time next_beat = Time::max();
   Time next_check = Time::max();  // a root's next lookup of the key
+  Duration check_gap{};           // and how long after the last (doubling to root_check_interval)
   Time next_join = Time::max();   // a join's next attempt
 
   // The join in progress.

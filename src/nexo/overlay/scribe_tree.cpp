@@ -31,6 +31,7 @@ std::optional<Time> Scribe::next_timer() const {
   for (const auto& [key, topic] : topics_)
     next = std::min(next, topic_timer(*topic, config_));
   if (!deferred_.empty()) next = std::min(next, deferred_.front().due);
+  if (!custody_.empty()) next = std::min(next, custody_.front().due);
   if (next == Time::max()) return std::nullopt;
   return next;
 }
@@ -43,6 +44,7 @@ void Scribe::on_timer(Time now) {
     if (const Topic* t = find(d.key); t && (t->is_parent(d.to) || t->has_child(d.to)))
       send_message(d.key, d.to, *d.message, d.attempt, now);
   }
+  reoffer_due(now);
   std::vector<NodeId> keys;
   keys.reserve(topics_.size());
   for (const auto& [key, topic] : topics_)
@@ -156,6 +158,7 @@ bool Scribe::look_up(Topic& t, Time now, bool root_check) {
     if (root_check) t.next_check = now + config_.join_retry;
     return false;
   }
+  if (root_check) ++counters_.root_checks;
   t.lookup_running = true;
   return true;
 }
@@ -247,8 +250,11 @@ void Scribe::become_root(Topic& t, Time now) {
   t.join_target.reset();
   t.root_join = false;
   t.failed.clear();
-  // A root that did not look the key up yet does so at once.
-  t.next_check = t.looked ? now + config_.root_check_interval : now;
+  // A root that did not look the key up yet does so at once; a new root checks again soon
+  // (join_retry, doubling up to root_check_interval): it is often a fragment of a tree whose
+  // root died, and the nodes' tables learn the closer root over the next seconds.
+  t.check_gap = std::min<Duration>(config_.join_retry, config_.root_check_interval);
+  t.next_check = t.looked ? now + t.check_gap : now;
 }
 
 // A root's lookup: a node strictly closer to the key is the better root; join it.
@@ -257,7 +263,9 @@ void Scribe::root_checked(const NodeId& key, Result<std::vector<NodeInfo>> resul
   if (!t) return;
   t->lookup_running = false;
   if (t->state != Topic::State::root) return;
-  t->next_check = now + config_.root_check_interval;
+  t->check_gap = std::min<Duration>(std::max<Duration>(2 * t->check_gap, config_.join_retry),
+                                    config_.root_check_interval);
+  t->next_check = now + t->check_gap;
   if (!result) return;
   std::deque<NodeInfo> closer;
   for (const NodeInfo& n : *result)
