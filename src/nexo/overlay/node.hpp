@@ -276,6 +276,7 @@ struct NodeCounters {
   std::uint64_t republished = 0;           // republish operations started
   std::uint64_t refreshes = 0;             // bucket refresh lookups started
   std::uint64_t small_refreshes = 0;       // own-id lookups of a small table (small_table)
+  std::uint64_t lookup_skipped_bad = 0;    // candidates named by a reply, bad in our table
 };
 
 // A protocol that runs on a node's extension queries and needs timers of its own (overlay

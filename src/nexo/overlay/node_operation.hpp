@@ -148,6 +148,7 @@ class LookupOp final : public Node::Operation {
  private:
   enum class Phase : std::uint8_t { lookup, write, done };
   void pump(Node& node, Time now);
+  bool known_bad(Node& node, const NodeInfo& candidate, Time now);
   void collect(const krpc::Response& response, const net::Endpoint& from);
   void begin_writes(Node& node, Time now);
   bool putter_among_closest(Node& node) const;

@@ -355,6 +355,42 @@ TEST(SuperPeer, RestartedUserIsFoundAgainByNameAtItsNewAddress) {
   EXPECT_EQ(got, std::vector<std::string>{name_for(boot) + ":welcome back"});
 }
 
+// The UDP test's flake, on the simulator. In a DHT of three super peers, one closes. The
+// survivor S1 never queries it again, so it stays a good contact there and S1 names it in
+// every reply; S2, which serves an ordinary peer's lookups, found it dead (bad after two
+// failures, each failure backing its RTO off further). Were S2's gets to ask it again
+// because S1 named it, each get would wait two backed-off RTOs (up to 8 s each) on it and
+// outlast the ordinary peer's service_timeout: every lookup through S2 timed out though
+// S2 stored the entry. A lookup now skips a candidate its own table holds as bad.
+TEST(SuperPeer, LookupsThroughASurvivorAnswerAfterASuperPeerClosesInADhtOfThree) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;      // a world this small has few probers
+  config.service_timeout = 4s;  // above the nodes' query_timeout (3 s), as the UDP test's
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot s1 = world.add(false, false);
+  const Slot s2 = world.add(false, false);
+  const Slot prober1 = world.add(false, true);  // a world this small needs probers
+  const Slot prober2 = world.add(false, true);
+  world.net().run_for(3min);  // both promoted: fewer than min_supers (3) super peers known
+  for (Slot s : {s1, s2})
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super)
+        << s << " reachable " << world.peer(s).reachable().value_or(false) << " probes "
+        << world.peer(s).counters().probes;
+  const Slot asker = world.add(false, true, std::nullopt, s2);  // behind a NAT: stays ordinary
+  world.net().run_for(30s);
+  ASSERT_EQ(world.peer(asker).super_peer(), world.net().address(s2));
+  for (Slot s : {boot, prober1, prober2})  // no orphan fails over to S1: it stays idle
+    world.net().crash(s);
+  for (int i = 0; i < 10; ++i) {  // apart: each query to the closed one fails for good
+    auto entry = world.resolve(asker, s1);
+    ASSERT_TRUE(entry) << "lookup " << i << ": " << entry.error().to_string();
+    EXPECT_EQ(entry->address, world.net().address(s1));
+    world.net().run_for(10s);
+  }
+  EXPECT_GE(world.peer(s2).node().counters().lookup_skipped_bad, 1u);
+}
+
 // Demotion: a super peer promoted while every super peer was loaded sits idle. While the
 // others stay loaded it is needed; once their peers leave, an idle one returns to
 // ordinary (read-only, attached to another super peer, found by name there), as long as
