@@ -146,6 +146,7 @@ void Peer::register_common() {
   (void)node_.handle_extension(std::string(kProbeSend), immediate(&Peer::on_probe_send));
   (void)node_.handle_extension(std::string(kProbePing), immediate(&Peer::on_probe_ping));
   (void)node_.handle_extension(std::string(kDeliver), immediate(&Peer::on_deliver));
+  (void)node_.handle_extension(std::string(kDetach), immediate(&Peer::on_detach));
 }
 
 void Peer::promote(Time now) {
@@ -166,7 +167,11 @@ void Peer::promote(Time now) {
   auto add = [&](const net::Endpoint& e) {
     if (e != self_ && std::find(seeds.begin(), seeds.end(), e) == seeds.end()) seeds.push_back(e);
   };
-  if (super_) add(*super_);
+  if (super_) {
+    add(*super_);
+    send_detach(*super_, now);  // its slot is free at once, not after attached_timeout
+  }
+  leaving_.reset();
   for (const auto& e : standbys_)
     add(e);
   for (const auto& e : entry_points_)

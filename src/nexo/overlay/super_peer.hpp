@@ -213,6 +213,8 @@ struct SuperPeerCounters {
   std::uint64_t publish_failed = 0;
   std::uint64_t seq_syncs = 0;    // gets of our own entry before a put (its stored seq)
   std::uint64_t seq_refused = 0;  // puts refused 301/302: a newer entry is stored
+  std::uint64_t detaches = 0;     // nexo_detach sent to a super peer we left
+  std::uint64_t moved = 0;        // told by our super peer to move (nexo_detach from it)
   // Super side.
   std::uint64_t refused_full = 0;    // attach refused: max_attached
   std::uint64_t dropped_silent = 0;  // attached peers dropped: keep-alives stopped
@@ -222,11 +224,13 @@ struct SuperPeerCounters {
   std::uint64_t probe_rate_limited = 0;
   std::uint64_t lookups_served = 0;
   std::uint64_t puts_served = 0;
-  std::uint64_t relays = 0;         // relays acknowledged by the callee
-  std::uint64_t relay_refused = 0;  // not attached, over the rate, max_pending
-  std::uint64_t relay_failed = 0;   // the callee did not answer
-  std::uint64_t bad_arguments = 0;  // answered 203
-  std::uint64_t demotions = 0;      // idle, with super peers enough around: ordinary again
+  std::uint64_t relays = 0;          // relays acknowledged by the callee
+  std::uint64_t relay_refused = 0;   // not attached, over the rate, max_pending
+  std::uint64_t relay_failed = 0;    // the callee did not answer
+  std::uint64_t bad_arguments = 0;   // answered 203
+  std::uint64_t detached = 0;        // attached peers that left with nexo_detach (slot freed)
+  std::uint64_t detach_unknown = 0;  // nexo_detach from a peer not attached / not our super
+  std::uint64_t demotions = 0;       // idle, with super peers enough around: ordinary again
   // Both.
   std::uint64_t delivered_direct = 0;  // messages taken
   std::uint64_t delivered_relayed = 0;
@@ -341,6 +345,11 @@ class Peer final : public DatagramNode {
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
   ExtensionAnswer on_probe_ping(const krpc::Query& query, const net::Endpoint& from, Time now);
   ExtensionAnswer on_deliver(const krpc::Query& query, const net::Endpoint& from, Time now);
+  // nexo_detach, both ways: an attached peer leaves (super side), or our super peer tells
+  // us to move (ordinary side; `s` names super peers to try first).
+  ExtensionAnswer on_detach(const krpc::Query& query, const net::Endpoint& from, Time now);
+  // Tells `super_peer` we left it (fire and forget: it frees the slot at once).
+  void send_detach(const net::Endpoint& super_peer, Time now);
   bool take_probe_token(Time now);
 
   // super_peer_attach.cpp: the ordinary side.
@@ -351,6 +360,7 @@ class Peer final : public DatagramNode {
   void keepalive_done(std::uint64_t generation, Result<ExtensionReply> reply, Time now);
   void keepalive_deadline(Time now);
   void fail_over(Time now);
+  void move_away(const net::Endpoint& old, const std::vector<NodeInfo>& named, Time now);
   void check_standbys(Time now);
   void take_standbys(const krpc::Response& response, bool as_candidates);
   void add_candidate(const net::Endpoint& endpoint);
@@ -425,6 +435,8 @@ class Peer final : public DatagramNode {
   std::vector<net::Endpoint> candidates_;  // attach candidates, tried in order
   std::vector<net::Endpoint> tried_;       // this round's, not tried again in it
   std::vector<net::Endpoint> known_;       // other super peers named lately (kMaxKnown)
+  std::optional<net::Endpoint> leaving_;   // the super peer we fail over from: detached once
+                                           // another accepts us
   bool rotate_standby_ = false;            // the next standby named replaces the oldest
   bool attaching_ = false;
   std::optional<Time> attached_at_;

@@ -391,6 +391,76 @@ TEST(SuperPeer, LookupsThroughASurvivorAnswerAfterASuperPeerClosesInADhtOfThree)
   EXPECT_GE(world.peer(s2).node().counters().lookup_skipped_bad, 1u);
 }
 
+// nexo_detach: an attached peer that leaves frees its slot at once (not after
+// attached_timeout); a detach from a stranger is refused 201 and counted, a bad one 203.
+TEST(SuperPeer, DetachFreesTheSlotAtOnceAndIsChecked) {
+  Peer super(ep(1), t0, "boot", key_for(1), {}, {.bootstrap = true});
+  drain(super);
+  for (std::uint8_t who : {2, 3})
+    ASSERT_NE(ask(super, ep(who), "nexo_attach", {}).response(), nullptr);
+  EXPECT_NE(ask(super, ep(2), "nexo_detach", {}, t0 + 1s).response(), nullptr);
+  EXPECT_EQ(super.attached(), 1u);
+  EXPECT_FALSE(super.is_attached(ep(2)));
+  EXPECT_EQ(super.counters().detached, 1u);
+  EXPECT_EQ(code_of(ask(super, ep(2), "nexo_keepalive", {}, t0 + 2s)), 201);  // gone
+  EXPECT_EQ(code_of(ask(super, ep(9), "nexo_detach", {}, t0 + 2s)), 201);
+  EXPECT_EQ(super.counters().detach_unknown, 1u);
+  EXPECT_EQ(code_of(ask(super, ep(3), "nexo_detach", {{"s", "12345"}}, t0 + 2s)), 203);
+  EXPECT_EQ(code_of(ask(super, ep(3), "nexo_detach", {{"s", 7}}, t0 + 2s)), 203);
+  EXPECT_EQ(super.counters().bad_arguments, 2u);
+  EXPECT_TRUE(super.is_attached(ep(3)));  // a bad detach changes nothing
+}
+
+// The other way: an ordinary peer told by its super peer to move (it is leaving) drops it
+// at once and tries first the super peers it named; from anyone else the order is refused.
+TEST(SuperPeer, OrdinaryPeerToldToMoveTriesTheNamedSuperPeersFirst) {
+  Peer peer(ep(2), t0, "bob", key_for(2), {ep(1)}, {});
+  auto sent = drain(peer);
+  ASSERT_EQ(sent.size(), 1u);  // nexo_attach to its entry point
+  krpc::Message accept;
+  accept.tid = sent[0].tid;
+  krpc::Response r;
+  r.id = NodeId{};
+  r.extra = {{"a", compact_of(ep(2))}};
+  accept.body = r;
+  wire::Buffer out;
+  krpc::encode(accept, {}, out);
+  peer.on_datagram(as_bytes(out.text()), ep(1), t0);
+  drain(peer);
+  ASSERT_EQ(peer.super_peer(), ep(1));
+  EXPECT_EQ(code_of(ask(peer, ep(7), "nexo_detach", {}, t0 + 1s)), 201);
+  EXPECT_EQ(peer.counters().detach_unknown, 1u);
+  EXPECT_EQ(peer.super_peer(), ep(1));
+  const NodeInfo next{NodeId{}, ep(5)};
+  EXPECT_NE(ask(peer, ep(1), "nexo_detach",
+                {{"s", encode_compact_nodes({&next, 1}, net::Family::v4)}}, t0 + 1s)
+                .response(),
+            nullptr);
+  EXPECT_EQ(peer.counters().moved, 1u);
+  EXPECT_FALSE(peer.super_peer());
+  ASSERT_FALSE(peer.standbys().empty());
+  EXPECT_EQ(peer.standbys().front(), ep(5));
+}
+
+// A peer promoted to super peer detaches from its old super peer, which frees the slot at
+// once (before attached_timeout).
+TEST(SuperPeer, PromotedPeerDetachesFromItsOldSuperPeer) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;
+  config.attached_timeout = 10min;  // a slot freed within the test was freed by the detach
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot open = world.add(false, false);
+  world.add(false, true);  // probers
+  world.add(false, true);
+  world.net().run_for(3min);
+  ASSERT_EQ(world.peer(open).role(), PeerRole::super);
+  EXPECT_GE(world.peer(open).counters().detaches, 1u);
+  EXPECT_FALSE(world.peer(boot).is_attached(world.net().address(open)));
+  EXPECT_EQ(world.peer(boot).counters().detached, 1u);
+  EXPECT_EQ(world.peer(boot).counters().dropped_silent, 0u);
+}
+
 // Demotion: a super peer promoted while every super peer was loaded sits idle. While the
 // others stay loaded it is needed; once their peers leave, an idle one returns to
 // ordinary (read-only, attached to another super peer, found by name there), as long as
