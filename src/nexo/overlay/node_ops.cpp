@@ -77,6 +77,18 @@ Result<void> Node::put_mutable(const MutableItem& item, std::optional<std::int64
   return started;
 }
 
+Result<void> Node::hand_over(const MutableItem& item, Time now, OpCallback<WriteResult> done) {
+  const PutCode check = item.check();
+  if (check != PutCode::stored)
+    return Error(ErrorKind::invalid_argument,
+                 "dht hand-over: mutable item refused: " + std::string(describe(check)));
+  auto op =
+      std::make_unique<LookupOp>(Goal::put_mutable, item.target(), *this, now, std::move(done));
+  op->item = item;
+  op->elsewhere = true;
+  return start(std::move(op), now);
+}
+
 Result<void> Node::get_mutable(const PublicKey& key, std::string_view salt, Time now,
                                OpCallback<GetMutableResult> done) {
   if (salt.size() > kMaxSaltBytes)
@@ -392,6 +404,7 @@ void LookupOp::begin_writes(Node& node, Time now) {
 bool LookupOp::putter_among_closest(Node& node) const {
   if (goal_ != Goal::put_immutable && goal_ != Goal::put_mutable) return false;
   if (config(node).read_only) return false;  // BEP 43: not part of the DHT, holds nothing
+  if (elsewhere) return false;               // handing over: leaving the DHT
   return closest_.size() < config(node).lookup.k ||
          std::any_of(closest_.begin(), closest_.end(),
                      [&](const TokenNode& t) { return closer_to(target_, own(node), t.node.id); });

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "nexo/overlay/super_peer_wire.hpp"
 
@@ -100,7 +101,7 @@ bool Peer::poll_transmit(Bytes& out, net::Endpoint& to) {
 std::optional<Time> Peer::service_timer() const {
   Time next = std::min({next_keepalive_, keepalive_deadline_, next_attach_, next_standby_check_,
                         probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_,
-                        demote_check_});
+                        demote_check_, close_due_});
   for (const auto& m : messages_)
     next = std::min(next, message_due(*m));
   if (next == Time::max()) return std::nullopt;
@@ -109,6 +110,14 @@ std::optional<Time> Peer::service_timer() const {
 
 void Peer::on_service_timer(Time now) {
   last_now_ = now;
+  if (closing_) {
+    if (now >= close_due_) {
+      close_due_ = Time::max();
+      if (auto done = std::exchange(on_closed_, nullptr)) done();
+    }
+    run_due_messages(now);
+    return;
+  }
   if (now >= keepalive_deadline_) keepalive_deadline(now);
   if (now >= next_keepalive_) send_keepalive(now);
   if (now >= next_attach_) {

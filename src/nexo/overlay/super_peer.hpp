@@ -35,19 +35,26 @@
 // sent to within contact_memory (a NAT's filter lets those through; a ping from one
 // leaves the probe inconclusive, asked again after probe_retry). A peer behind a NAT
 // that filters (sim::Network::set_behind_nat) never gets the ping, so it is never
-// promoted. A promoted peer leaves read-only mode and bootstraps into the DHT through the
-// super peers it knows.
+// promoted. A promoted peer leaves read-only mode, tells its old super peer it left
+// (nexo_detach: the slot is free at once) and bootstraps into the DHT through the super
+// peers it knows.
 //
 // Demotion. A super peer that has had no attached peer for idle_demote (plus a random
 // share of demand_jitter: idle ones do not all ask at once) asks up to 8 others, drawn
 // at random from its routing table, for their load. When min_supers or more answer and
 // their mean load is below demote_load (well below the 1 at which each holds its share:
-// no flapping), the tier does not need it: it returns to ordinary. Its node turns read-only again
-// (BEP 43: the DHT's nodes stop keeping it as a contact; what it stored is held by the other k
-// closest and republished by its originators), it drops its super-peer state and answers 204 to
-// what only super peers serve, attaches to another super peer and publishes its entry
-// (seq + 1) naming it. It may be promoted again, by demand, after demand_check. Otherwise
-// it asks again after another idle_demote. The bootstrap super peer is never demoted.
+// no flapping), the tier does not need it: it returns to ordinary. First it leaves the
+// tier: it takes no new peer (201), tells any attached peer to move (nexo_detach naming
+// other super peers) and hands every mutable item it stores to the k closest other nodes
+// (Node::hand_over: a put that keeps no copy here; 8 at a time), still serving the DHT
+// meanwhile. Then its node turns read-only again (BEP 43: the DHT's nodes stop keeping it
+// as a contact), it drops its super-peer state and answers 204 to what only super peers
+// serve, attaches to another super peer and publishes its entry (seq + 1) naming it. It
+// may be promoted again, by demand, after demand_check. Otherwise it asks again after
+// another idle_demote. The bootstrap super peer is never demoted.
+// Closing (Peer::close): an ordinary peer sends nexo_detach to its super peer; a super
+// peer leaves the tier as a demoting one does; then the peer runs no timer of this
+// protocol and the driver may remove it.
 //
 // Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
 // answered 203 and counted `bad_arguments`; a node that does not know a method answers 204,
@@ -71,6 +78,11 @@
 //                   acknowledged; 201 "callee not attached here" / "callee did not
 //                   answer"; 202 over the per-source rate (relay_rate) or max_pending
 //   nexo_deliver    {m, f, r: 1 when relayed} -> {} (the acknowledgement)
+//   nexo_detach     {s: optional, compact nodes} -> {}. To a super peer, from an attached
+//                   peer that leaves it: the slot is freed at once. To an ordinary peer,
+//                   from its super peer that is leaving the tier: it drops it and attaches
+//                   at once, to those named in s first. From anyone else 201 (counted
+//                   detach_unknown); s not whole compact nodes 203.
 // The deferred ones (probe, lookup, publish, relay) are asked with service_timeout.
 //
 // Standbys and failover. A super peer names other super peers drawn at random from its
@@ -80,7 +92,14 @@
 // keep-alives in a row went unanswered (each after keepalive_timeout; a miss sends the
 // next one at once), it attaches to the first that accepts of: its standbys, those it
 // remembers, its entry points, the super peers its node heard from; a full one is asked
-// for others (nexo_supers). With none left it tries again after attach_retry.
+// for others (nexo_supers). With none left it tries again after attach_retry. Once one
+// accepts, it sends nexo_detach to the one it left (which may be alive after all: its
+// slot is freed then, not after attached_timeout).
+// The DHT beneath: in a tier of a few super peers, a survivor that never queried a closed
+// one since it died keeps naming it in every reply. A lookup skips a candidate that its
+// own routing table holds as bad (node_ops.cpp): before, each get waited two backed-off
+// RTOs on it (up to 8 s each), outlasting service_timeout, so every lookup an ordinary
+// peer asked of that super peer timed out.
 //
 // Directory. A user is (name, ed25519 key). Its entry is a BEP 44 mutable item signed by
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
@@ -231,6 +250,9 @@ struct SuperPeerCounters {
   std::uint64_t detached = 0;        // attached peers that left with nexo_detach (slot freed)
   std::uint64_t detach_unknown = 0;  // nexo_detach from a peer not attached / not our super
   std::uint64_t demotions = 0;       // idle, with super peers enough around: ordinary again
+  std::uint64_t peers_moved = 0;     // attached peers told to move (leaving the tier)
+  std::uint64_t handed_over = 0;     // stored items put to the k closest others on leaving
+  std::uint64_t hand_over_failed = 0;
   // Both.
   std::uint64_t delivered_direct = 0;  // messages taken
   std::uint64_t delivered_relayed = 0;
@@ -273,6 +295,14 @@ class Peer final : public DatagramNode {
   Result<void> send_message(const std::string& name, const PublicKey& key, std::string text,
                             Time now, MessageCallback done);
   void set_message_handler(MessageHandler handler) { on_message_ = std::move(handler); }
+  // Leaves gracefully. An ordinary peer tells its super peer (nexo_detach); a super peer
+  // tells its attached peers to move and hands what it stores for others to the k closest
+  // other nodes first (as a demotion does). Then its node is read-only and it runs no
+  // timer of this protocol (messages in progress still end); `done` runs once, later,
+  // when the driver may remove it. Idempotent (a second call changes nothing). The driver
+  // kicks it after the call.
+  void close(Time now, std::function<void()> done = nullptr);
+  bool closed() const noexcept { return closing_ && close_due_ == Time::max() && !on_closed_; }
 
   PeerRole role() const noexcept { return role_; }
   const std::string& name() const noexcept { return name_; }
@@ -340,6 +370,10 @@ class Peer final : public DatagramNode {
   void check_surplus(Time now);
   void surplus_decided(std::vector<double> loads, Time now);
   void demote(Time now);
+  void finish_demote(Time now);
+  // Demotion and close: attached peers told to move, stored items handed over; then `then`.
+  void leave_tier(Time now, std::function<void(Time)> then);
+  void hand_over_next(Time now);
   bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
   std::string recent_contacts(Time now) const;
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
@@ -479,6 +513,14 @@ class Peer final : public DatagramNode {
   Time probe_refill_;
   Time next_sweep_ = Time::max();
   Time demote_check_ = Time::max();  // idle since idle_demote ago: ask whether we are needed
+  bool leaving_tier_ = false;        // handing over before going ordinary
+  std::vector<MutableItem> hand_over_queue_;
+  std::size_t handing_over_ = 0;  // hand-over puts in flight
+  std::function<void(Time)> after_hand_over_;
+  // Closing.
+  bool closing_ = false;
+  Time close_due_ = Time::max();  // when `on_closed_` runs
+  std::function<void()> on_closed_;
 
   // Messages in progress.
   std::vector<std::unique_ptr<Message>> messages_;

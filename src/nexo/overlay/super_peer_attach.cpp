@@ -18,7 +18,7 @@ constexpr std::size_t kMaxKnown = 16;
 }  // namespace
 
 void Peer::start_attach(Time now) {
-  if (role_ != PeerRole::ordinary || attaching_) return;
+  if (role_ != PeerRole::ordinary || attaching_ || closing_) return;
   candidates_.clear();
   tried_.clear();
   for (const auto& e : standbys_)

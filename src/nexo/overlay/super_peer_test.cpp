@@ -461,6 +461,57 @@ TEST(SuperPeer, PromotedPeerDetachesFromItsOldSuperPeer) {
   EXPECT_EQ(world.peer(boot).counters().dropped_silent, 0u);
 }
 
+// A super peer that closes gracefully tells its peers to move (they re-attach at once,
+// not after max_missed keep-alives) and hands what it stores to the others first: every
+// user is found by name afterwards, its entry naming its new super peer.
+TEST(SuperPeer, ClosingSuperPeerMovesItsPeersAndHandsOverWhatItStores) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot s1 = world.add(false, false);
+  const Slot s2 = world.add(false, false);
+  world.add(false, true);  // probers
+  world.add(false, true);
+  world.net().run_for(3min);
+  for (Slot s : {s1, s2})
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super) << s;
+  std::vector<Slot> users;
+  for (int i = 0; i < 3; ++i)
+    users.push_back(world.add(false, true, std::nullopt, s1));
+  world.net().run_for(30s);
+  for (Slot u : users)
+    ASSERT_EQ(world.peer(u).super_peer(), world.net().address(s1)) << u;
+  const std::size_t stored = world.peer(s1).node().item_store().item_count();
+  ASSERT_GE(stored, users.size());
+
+  bool done = false;
+  world.peer(s1).close(world.net().now(), [&] { done = true; });
+  world.peer(s1).close(world.net().now(), [&] { ADD_FAILURE() << "second close"; });
+  world.net().kick(s1);
+  world.net().run_for(3s);  // well within one keep-alive interval (15 s)
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(world.peer(s1).closed());
+  EXPECT_EQ(world.peer(s1).counters().peers_moved, users.size());
+  EXPECT_EQ(world.peer(s1).counters().handed_over, stored);
+  EXPECT_EQ(world.peer(s1).counters().hand_over_failed, 0u);
+  EXPECT_TRUE(world.peer(s1).node().config().read_only);
+  for (Slot u : users) {
+    Peer& p = world.peer(u);
+    EXPECT_EQ(p.counters().moved, 1u) << u;
+    EXPECT_EQ(p.counters().failovers, 0u) << u;
+    ASSERT_TRUE(p.super_peer()) << u;
+    EXPECT_NE(*p.super_peer(), world.net().address(s1)) << u;
+  }
+  world.net().crash(s1);
+  world.net().run_for(10s);  // the entries follow
+  for (Slot u : users) {
+    auto entry = world.resolve(boot, u);
+    ASSERT_TRUE(entry) << u << ": " << entry.error().to_string();
+    EXPECT_EQ(entry->super_peer, *world.peer(u).super_peer()) << u;
+  }
+}
+
 // Demotion: a super peer promoted while every super peer was loaded sits idle. While the
 // others stay loaded it is needed; once their peers leave, an idle one returns to
 // ordinary (read-only, attached to another super peer, found by name there), as long as
@@ -513,6 +564,8 @@ TEST(SuperPeer, IdleSuperPeerReturnsToOrdinaryOnlyWhenOthersHaveRoom) {
   for (Slot s : demoted) {
     Peer& p = world.peer(s);
     EXPECT_EQ(p.counters().demotions, 1u) << s;
+    EXPECT_GE(p.counters().handed_over, 1u) << s;  // what it stored, to the others first
+    EXPECT_EQ(p.counters().hand_over_failed, 0u) << s;
     EXPECT_TRUE(p.node().config().read_only) << s;
     ASSERT_TRUE(p.super_peer()) << s << " did not attach";
     const auto super_slot = world.net().find(*p.super_peer());
