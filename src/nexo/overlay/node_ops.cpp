@@ -216,8 +216,13 @@ void LookupOp::start(Node& node, Time now) {
 void LookupOp::pump(Node& node, Time now) {
   for (;;) {
     while (auto next = lookup_.next_request(now)) {
-      if (known_bad(node, *next, now) || !send(node, query_, next->endpoint, next->id, now))
+      // A candidate bad in our table: no expected id (the node-wide RTO, not its own
+      // backed-off one) and no retry (on_soft_timeout abandons it at once).
+      const bool bad = known_bad(node, *next, now);
+      if (!send(node, query_, next->endpoint, bad ? std::nullopt : std::optional(next->id), now))
         lookup_.on_failure(next->endpoint);
+      else if (bad)
+        retries_.push_back({next->endpoint, 1});
     }
     if (!lookup_.done()) return;
     // Ended short of k answers: once, seed again from the table, where the contacts that
@@ -233,17 +238,18 @@ void LookupOp::pump(Node& node, Time now) {
 }
 
 // A candidate that a reply named but that our own table holds as bad (it failed
-// bad_after_failures queries in a row, and has not been heard from since) is not asked:
-// the replier may not have queried it since it died. Asking it anyway held the lookup two
-// of its RTOs, backed off with each failure (up to 8 s each): in a DHT of a few nodes,
-// where a survivor still names a closed node in every reply, every get then outlasted
-// the super-peer tier's service_timeout. It comes back through its own queries.
+// bad_after_failures queries in a row, and has not been heard from since) is asked once,
+// on the node-wide RTO, without a retry: the replier may not have queried it since it
+// died, or a partition between us may have healed (an answer makes it good again).
+// Asking it as any other held the lookup two of its own RTOs, backed off with each
+// failure (up to 8 s each): in a DHT of a few super peers, where a survivor still named a
+// closed one in every reply, every get then outlasted the tier's service_timeout.
 bool LookupOp::known_bad(Node& node, const NodeInfo& candidate, Time now) {
   const Contact* contact = routing(node).find(candidate.id);
   if (!contact || contact->endpoint != candidate.endpoint ||
       routing(node).state(*contact, now) != ContactState::bad)
     return false;
-  ++counters(node).lookup_skipped_bad;
+  ++counters(node).lookup_bad_candidates;
   return true;
 }
 

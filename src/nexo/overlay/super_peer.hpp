@@ -96,10 +96,11 @@
 // accepts, it sends nexo_detach to the one it left (which may be alive after all: its
 // slot is freed then, not after attached_timeout).
 // The DHT beneath: in a tier of a few super peers, a survivor that never queried a closed
-// one since it died keeps naming it in every reply. A lookup skips a candidate that its
-// own routing table holds as bad (node_ops.cpp): before, each get waited two backed-off
-// RTOs on it (up to 8 s each), outlasting service_timeout, so every lookup an ordinary
-// peer asked of that super peer timed out.
+// one since it died keeps naming it in every reply. A lookup asks a candidate that its
+// own routing table holds as bad once, on the node-wide RTO, without a retry
+// (node_ops.cpp): before, each get waited two of its backed-off RTOs (up to 8 s each),
+// outlasting service_timeout, so every lookup an ordinary peer asked of that super peer
+// timed out.
 //
 // Directory. A user is (name, ed25519 key). Its entry is a BEP 44 mutable item signed by
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its

@@ -62,7 +62,8 @@ SuperPeerConfig loopback_tier(bool bootstrap) {
   c.attached_timeout = 3s;
   c.peers_per_super = 8;
   // Three: a DHT of three, where closing one leaves a survivor that still names it in
-  // every reply (the lookups skip a candidate they hold as bad; node_ops.cpp).
+  // every reply (a lookup asks a candidate it holds as bad once, without its backed-off
+  // RTO; node_ops.cpp).
   c.min_supers = kMinSupers;
   c.demand_check = 1h;
   c.demand_jitter = 1s;
