@@ -275,13 +275,14 @@ struct NodeCounters {
   std::uint64_t refused_overloaded = 0;  // queries not sent: RpcTable full
   std::uint64_t timeouts = 0;            // queries past their hard deadline
   std::uint64_t eviction_pings = 0;
-  std::uint64_t verification_pings = 0;    // pings to contacts new from a query
-  std::uint64_t replications = 0;          // replication exchanges started
-  std::uint64_t replications_skipped = 0;  // over the replication rate or bound
-  std::uint64_t replicated_puts = 0;       // puts sent by replication
-  std::uint64_t republished = 0;           // republish operations started
-  std::uint64_t refreshes = 0;             // bucket refresh lookups started
-  std::uint64_t small_refreshes = 0;       // own-id lookups of a small table (small_table)
+  std::uint64_t verification_pings = 0;     // pings to contacts new from a query
+  std::uint64_t replications = 0;           // replication exchanges started
+  std::uint64_t replications_skipped = 0;   // over the replication rate or bound
+  std::uint64_t replicated_puts = 0;        // puts sent by replication
+  std::uint64_t republished = 0;            // republish operations started
+  std::uint64_t refreshes = 0;              // bucket refresh lookups started
+  std::uint64_t small_refreshes = 0;        // own-id lookups of a small table (small_table)
+  std::uint64_t lookup_bad_candidates = 0;  // named by a reply, bad here: asked once, no retry
 };
 
 // A protocol that runs on a node's extension queries and needs timers of its own (overlay
@@ -343,6 +344,11 @@ class Node final : public DatagramNode {
   // immutable ones. Errors at once: invalid_argument when item.check() fails.
   Result<void> put_mutable(const MutableItem& item, std::optional<std::int64_t> cas, Time now,
                            OpCallback<WriteResult> done);
+  // Puts a mutable item this node stores for someone else to the k closest other nodes,
+  // as put_mutable does, but keeps no copy here and does not republish it: a node leaving
+  // the DHT (a super peer demoting, super_peer.hpp) hands over what it holds. Errors at
+  // once as put_mutable's.
+  Result<void> hand_over(const MutableItem& item, Time now, OpCallback<WriteResult> done);
   // Finds the newest mutable item under (key, salt), its signature verified; read repair.
   Result<void> get_mutable(const PublicKey& key, std::string_view salt, Time now,
                            OpCallback<GetMutableResult> done);

@@ -136,6 +136,7 @@ class LookupOp final : public Node::Operation {
   std::optional<krpc::Item> value;  // put_immutable
   std::optional<MutableItem> item;  // put_mutable (and get_mutable's salt/key)
   std::optional<std::int64_t> cas;  // put_mutable
+  bool elsewhere = false;           // put to others only (Node::hand_over)
 
   void start(Node& node, Time now) override;
   void on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,
@@ -148,6 +149,7 @@ class LookupOp final : public Node::Operation {
  private:
   enum class Phase : std::uint8_t { lookup, write, done };
   void pump(Node& node, Time now);
+  bool known_bad(Node& node, const NodeInfo& candidate, Time now);
   void collect(const krpc::Response& response, const net::Endpoint& from);
   void note_ttl(const krpc::Response& response);
   void begin_writes(Node& node, Time now);

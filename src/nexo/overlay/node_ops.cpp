@@ -77,6 +77,18 @@ Result<void> Node::put_mutable(const MutableItem& item, std::optional<std::int64
   return started;
 }
 
+Result<void> Node::hand_over(const MutableItem& item, Time now, OpCallback<WriteResult> done) {
+  const PutCode check = item.check();
+  if (check != PutCode::stored)
+    return Error(ErrorKind::invalid_argument,
+                 "dht hand-over: mutable item refused: " + std::string(describe(check)));
+  auto op =
+      std::make_unique<LookupOp>(Goal::put_mutable, item.target(), *this, now, std::move(done));
+  op->item = item;
+  op->elsewhere = true;
+  return start(std::move(op), now);
+}
+
 Result<void> Node::get_mutable(const PublicKey& key, std::string_view salt, Time now,
                                OpCallback<GetMutableResult> done) {
   if (salt.size() > kMaxSaltBytes)
@@ -204,7 +216,13 @@ void LookupOp::start(Node& node, Time now) {
 void LookupOp::pump(Node& node, Time now) {
   for (;;) {
     while (auto next = lookup_.next_request(now)) {
-      if (!send(node, query_, next->endpoint, next->id, now)) lookup_.on_failure(next->endpoint);
+      // A candidate bad in our table: no expected id (the node-wide RTO, not its own
+      // backed-off one) and no retry (on_soft_timeout abandons it at once).
+      const bool bad = known_bad(node, *next, now);
+      if (!send(node, query_, next->endpoint, bad ? std::nullopt : std::optional(next->id), now))
+        lookup_.on_failure(next->endpoint);
+      else if (bad)
+        retries_.push_back({next->endpoint, 1});
     }
     if (!lookup_.done()) return;
     // Ended short of k answers: once, seed again from the table, where the contacts that
@@ -217,6 +235,22 @@ void LookupOp::pump(Node& node, Time now) {
   }
   stats.rounds = static_cast<std::uint32_t>(lookup_.rounds());
   begin_writes(node, now);
+}
+
+// A candidate that a reply named but that our own table holds as bad (it failed
+// bad_after_failures queries in a row, and has not been heard from since) is asked once,
+// on the node-wide RTO, without a retry: the replier may not have queried it since it
+// died, or a partition between us may have healed (an answer makes it good again).
+// Asking it as any other held the lookup two of its own RTOs, backed off with each
+// failure (up to 8 s each): in a DHT of a few super peers, where a survivor still named a
+// closed one in every reply, every get then outlasted the tier's service_timeout.
+bool LookupOp::known_bad(Node& node, const NodeInfo& candidate, Time now) {
+  const Contact* contact = routing(node).find(candidate.id);
+  if (!contact || contact->endpoint != candidate.endpoint ||
+      routing(node).state(*contact, now) != ContactState::bad)
+    return false;
+  ++counters(node).lookup_bad_candidates;
+  return true;
 }
 
 void LookupOp::on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,
@@ -391,6 +425,7 @@ void LookupOp::begin_writes(Node& node, Time now) {
 bool LookupOp::putter_among_closest(Node& node) const {
   if (goal_ != Goal::put_immutable && goal_ != Goal::put_mutable) return false;
   if (config(node).read_only) return false;  // BEP 43: not part of the DHT, holds nothing
+  if (elsewhere) return false;               // handing over: leaving the DHT
   return closest_.size() < config(node).lookup.k ||
          std::any_of(closest_.begin(), closest_.end(),
                      [&](const TokenNode& t) { return closer_to(target_, own(node), t.node.id); });

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "nexo/overlay/super_peer_wire.hpp"
 
@@ -100,7 +101,7 @@ bool Peer::poll_transmit(Bytes& out, net::Endpoint& to) {
 std::optional<Time> Peer::service_timer() const {
   Time next = std::min({next_keepalive_, keepalive_deadline_, next_attach_, next_standby_check_,
                         probe_deadline_, next_probe_, eligible_at_, next_publish_, next_sweep_,
-                        demote_check_});
+                        demote_check_, close_due_});
   for (const auto& m : messages_)
     next = std::min(next, message_due(*m));
   if (next == Time::max()) return std::nullopt;
@@ -109,6 +110,14 @@ std::optional<Time> Peer::service_timer() const {
 
 void Peer::on_service_timer(Time now) {
   last_now_ = now;
+  if (closing_) {
+    if (now >= close_due_) {
+      close_due_ = Time::max();
+      if (auto done = std::exchange(on_closed_, nullptr)) done();
+    }
+    run_due_messages(now);
+    return;
+  }
   if (now >= keepalive_deadline_) keepalive_deadline(now);
   if (now >= next_keepalive_) send_keepalive(now);
   if (now >= next_attach_) {
@@ -146,6 +155,7 @@ void Peer::register_common() {
   (void)node_.handle_extension(std::string(kProbeSend), immediate(&Peer::on_probe_send));
   (void)node_.handle_extension(std::string(kProbePing), immediate(&Peer::on_probe_ping));
   (void)node_.handle_extension(std::string(kDeliver), immediate(&Peer::on_deliver));
+  (void)node_.handle_extension(std::string(kDetach), immediate(&Peer::on_detach));
 }
 
 void Peer::promote(Time now) {
@@ -166,7 +176,11 @@ void Peer::promote(Time now) {
   auto add = [&](const net::Endpoint& e) {
     if (e != self_ && std::find(seeds.begin(), seeds.end(), e) == seeds.end()) seeds.push_back(e);
   };
-  if (super_) add(*super_);
+  if (super_) {
+    add(*super_);
+    send_detach(*super_, now);  // its slot is free at once, not after attached_timeout
+  }
+  leaving_.reset();
   for (const auto& e : standbys_)
     add(e);
   for (const auto& e : entry_points_)

@@ -35,19 +35,26 @@
 // sent to within contact_memory (a NAT's filter lets those through; a ping from one
 // leaves the probe inconclusive, asked again after probe_retry). A peer behind a NAT
 // that filters (sim::Network::set_behind_nat) never gets the ping, so it is never
-// promoted. A promoted peer leaves read-only mode and bootstraps into the DHT through the
-// super peers it knows.
+// promoted. A promoted peer leaves read-only mode, tells its old super peer it left
+// (nexo_detach: the slot is free at once) and bootstraps into the DHT through the super
+// peers it knows.
 //
 // Demotion. A super peer that has had no attached peer for idle_demote (plus a random
 // share of demand_jitter: idle ones do not all ask at once) asks up to 8 others, drawn
 // at random from its routing table, for their load. When min_supers or more answer and
 // their mean load is below demote_load (well below the 1 at which each holds its share:
-// no flapping), the tier does not need it: it returns to ordinary. Its node turns read-only again
-// (BEP 43: the DHT's nodes stop keeping it as a contact; what it stored is held by the other k
-// closest and republished by its originators), it drops its super-peer state and answers 204 to
-// what only super peers serve, attaches to another super peer and publishes its entry
-// (seq + 1) naming it. It may be promoted again, by demand, after demand_check. Otherwise
-// it asks again after another idle_demote. The bootstrap super peer is never demoted.
+// no flapping), the tier does not need it: it returns to ordinary. First it leaves the
+// tier: it takes no new peer (201), tells any attached peer to move (nexo_detach naming
+// other super peers) and hands every mutable item it stores to the k closest other nodes
+// (Node::hand_over: a put that keeps no copy here; 8 at a time), still serving the DHT
+// meanwhile. Then its node turns read-only again (BEP 43: the DHT's nodes stop keeping it
+// as a contact), it drops its super-peer state and answers 204 to what only super peers
+// serve, attaches to another super peer and publishes its entry (seq + 1) naming it. It
+// may be promoted again, by demand, after demand_check. Otherwise it asks again after
+// another idle_demote. The bootstrap super peer is never demoted.
+// Closing (Peer::close): an ordinary peer sends nexo_detach to its super peer; a super
+// peer leaves the tier as a demoting one does; then the peer runs no timer of this
+// protocol and the driver may remove it.
 //
 // Queries (extension queries, node.hpp; every argument checked: a wrong type or length is
 // answered 203 and counted `bad_arguments`; a node that does not know a method answers 204,
@@ -71,6 +78,11 @@
 //                   acknowledged; 201 "callee not attached here" / "callee did not
 //                   answer"; 202 over the per-source rate (relay_rate) or max_pending
 //   nexo_deliver    {m, f, r: 1 when relayed} -> {} (the acknowledgement)
+//   nexo_detach     {s: optional, compact nodes} -> {}. To a super peer, from an attached
+//                   peer that leaves it: the slot is freed at once. To an ordinary peer,
+//                   from its super peer that is leaving the tier: it drops it and attaches
+//                   at once, to those named in s first. From anyone else 201 (counted
+//                   detach_unknown); s not whole compact nodes 203.
 // The deferred ones (probe, lookup, publish, relay) are asked with service_timeout.
 //
 // Standbys and failover. A super peer names other super peers drawn at random from its
@@ -80,7 +92,15 @@
 // keep-alives in a row went unanswered (each after keepalive_timeout; a miss sends the
 // next one at once), it attaches to the first that accepts of: its standbys, those it
 // remembers, its entry points, the super peers its node heard from; a full one is asked
-// for others (nexo_supers). With none left it tries again after attach_retry.
+// for others (nexo_supers). With none left it tries again after attach_retry. Once one
+// accepts, it sends nexo_detach to the one it left (which may be alive after all: its
+// slot is freed then, not after attached_timeout).
+// The DHT beneath: in a tier of a few super peers, a survivor that never queried a closed
+// one since it died keeps naming it in every reply. A lookup asks a candidate that its
+// own routing table holds as bad once, on the node-wide RTO, without a retry
+// (node_ops.cpp): before, each get waited two of its backed-off RTOs (up to 8 s each),
+// outlasting service_timeout, so every lookup an ordinary peer asked of that super peer
+// timed out.
 //
 // Directory. A user is (name, ed25519 key). Its entry is a BEP 44 mutable item signed by
 // the user's key, salt = the name, v = {a: its address, s: its super peer's address (its
@@ -213,6 +233,8 @@ struct SuperPeerCounters {
   std::uint64_t publish_failed = 0;
   std::uint64_t seq_syncs = 0;    // gets of our own entry before a put (its stored seq)
   std::uint64_t seq_refused = 0;  // puts refused 301/302: a newer entry is stored
+  std::uint64_t detaches = 0;     // nexo_detach sent to a super peer we left
+  std::uint64_t moved = 0;        // told by our super peer to move (nexo_detach from it)
   // Super side.
   std::uint64_t refused_full = 0;    // attach refused: max_attached
   std::uint64_t dropped_silent = 0;  // attached peers dropped: keep-alives stopped
@@ -222,11 +244,16 @@ struct SuperPeerCounters {
   std::uint64_t probe_rate_limited = 0;
   std::uint64_t lookups_served = 0;
   std::uint64_t puts_served = 0;
-  std::uint64_t relays = 0;         // relays acknowledged by the callee
-  std::uint64_t relay_refused = 0;  // not attached, over the rate, max_pending
-  std::uint64_t relay_failed = 0;   // the callee did not answer
-  std::uint64_t bad_arguments = 0;  // answered 203
-  std::uint64_t demotions = 0;      // idle, with super peers enough around: ordinary again
+  std::uint64_t relays = 0;          // relays acknowledged by the callee
+  std::uint64_t relay_refused = 0;   // not attached, over the rate, max_pending
+  std::uint64_t relay_failed = 0;    // the callee did not answer
+  std::uint64_t bad_arguments = 0;   // answered 203
+  std::uint64_t detached = 0;        // attached peers that left with nexo_detach (slot freed)
+  std::uint64_t detach_unknown = 0;  // nexo_detach from a peer not attached / not our super
+  std::uint64_t demotions = 0;       // idle, with super peers enough around: ordinary again
+  std::uint64_t peers_moved = 0;     // attached peers told to move (leaving the tier)
+  std::uint64_t handed_over = 0;     // stored items put to the k closest others on leaving
+  std::uint64_t hand_over_failed = 0;
   // Both.
   std::uint64_t delivered_direct = 0;  // messages taken
   std::uint64_t delivered_relayed = 0;
@@ -269,6 +296,14 @@ class Peer final : public DatagramNode {
   Result<void> send_message(const std::string& name, const PublicKey& key, std::string text,
                             Time now, MessageCallback done);
   void set_message_handler(MessageHandler handler) { on_message_ = std::move(handler); }
+  // Leaves gracefully. An ordinary peer tells its super peer (nexo_detach); a super peer
+  // tells its attached peers to move and hands what it stores for others to the k closest
+  // other nodes first (as a demotion does). Then its node is read-only and it runs no
+  // timer of this protocol (messages in progress still end); `done` runs once, later,
+  // when the driver may remove it. Idempotent (a second call changes nothing). The driver
+  // kicks it after the call.
+  void close(Time now, std::function<void()> done = nullptr);
+  bool closed() const noexcept { return closing_ && close_due_ == Time::max() && !on_closed_; }
 
   PeerRole role() const noexcept { return role_; }
   const std::string& name() const noexcept { return name_; }
@@ -336,11 +371,20 @@ class Peer final : public DatagramNode {
   void check_surplus(Time now);
   void surplus_decided(std::vector<double> loads, Time now);
   void demote(Time now);
+  void finish_demote(Time now);
+  // Demotion and close: attached peers told to move, stored items handed over; then `then`.
+  void leave_tier(Time now, std::function<void(Time)> then);
+  void hand_over_next(Time now);
   bool sent_to_recently(const net::Endpoint& endpoint, Time now) const;
   std::string recent_contacts(Time now) const;
   ExtensionAnswer on_probe_send(const krpc::Query& query, const net::Endpoint& from, Time now);
   ExtensionAnswer on_probe_ping(const krpc::Query& query, const net::Endpoint& from, Time now);
   ExtensionAnswer on_deliver(const krpc::Query& query, const net::Endpoint& from, Time now);
+  // nexo_detach, both ways: an attached peer leaves (super side), or our super peer tells
+  // us to move (ordinary side; `s` names super peers to try first).
+  ExtensionAnswer on_detach(const krpc::Query& query, const net::Endpoint& from, Time now);
+  // Tells `super_peer` we left it (fire and forget: it frees the slot at once).
+  void send_detach(const net::Endpoint& super_peer, Time now);
   bool take_probe_token(Time now);
 
   // super_peer_attach.cpp: the ordinary side.
@@ -351,6 +395,7 @@ class Peer final : public DatagramNode {
   void keepalive_done(std::uint64_t generation, Result<ExtensionReply> reply, Time now);
   void keepalive_deadline(Time now);
   void fail_over(Time now);
+  void move_away(const net::Endpoint& old, const std::vector<NodeInfo>& named, Time now);
   void check_standbys(Time now);
   void take_standbys(const krpc::Response& response, bool as_candidates);
   void add_candidate(const net::Endpoint& endpoint);
@@ -425,6 +470,8 @@ class Peer final : public DatagramNode {
   std::vector<net::Endpoint> candidates_;  // attach candidates, tried in order
   std::vector<net::Endpoint> tried_;       // this round's, not tried again in it
   std::vector<net::Endpoint> known_;       // other super peers named lately (kMaxKnown)
+  std::optional<net::Endpoint> leaving_;   // the super peer we fail over from: detached once
+                                           // another accepts us
   bool rotate_standby_ = false;            // the next standby named replaces the oldest
   bool attaching_ = false;
   std::optional<Time> attached_at_;
@@ -467,6 +514,14 @@ class Peer final : public DatagramNode {
   Time probe_refill_;
   Time next_sweep_ = Time::max();
   Time demote_check_ = Time::max();  // idle since idle_demote ago: ask whether we are needed
+  bool leaving_tier_ = false;        // handing over before going ordinary
+  std::vector<MutableItem> hand_over_queue_;
+  std::size_t handing_over_ = 0;  // hand-over puts in flight
+  std::function<void(Time)> after_hand_over_;
+  // Closing.
+  bool closing_ = false;
+  Time close_due_ = Time::max();  // when `on_closed_` runs
+  std::function<void()> on_closed_;
 
   // Messages in progress.
   std::vector<std::unique_ptr<Message>> messages_;

@@ -18,7 +18,7 @@ constexpr std::size_t kMaxKnown = 16;
 }  // namespace
 
 void Peer::start_attach(Time now) {
-  if (role_ != PeerRole::ordinary || attaching_) return;
+  if (role_ != PeerRole::ordinary || attaching_ || closing_) return;
   candidates_.clear();
   tried_.clear();
   for (const auto& e : standbys_)
@@ -87,6 +87,9 @@ void Peer::attach_done(const net::Endpoint& to, Result<ExtensionReply> reply, Ti
     return;
   }
   ++counters_.attaches;
+  if (leaving_ && *leaving_ != to) send_detach(*leaving_, now);  // it may be alive after all
+  leaving_.reset();
+  ++keepalive_generation_;  // a late answer to the old super peer's keep-alive is stale
   super_ = to;
   attached_at_ = now;
   missed_ = 0;
@@ -165,6 +168,7 @@ void Peer::keepalive_deadline(Time now) {
 void Peer::fail_over(Time now) {
   ++counters_.failovers;
   const net::Endpoint old = *super_;
+  leaving_ = old;
   super_.reset();
   missed_ = 0;
   next_keepalive_ = Time::max();
@@ -210,6 +214,66 @@ void Peer::take_standbys(const krpc::Response& response, bool as_candidates) {
     }
     if (standbys_.size() < config_.standbys) standbys_.push_back(e);
   }
+}
+
+// --- Detaching.
+
+void Peer::send_detach(const net::Endpoint& super_peer, Time now) {
+  ++counters_.detaches;
+  (void)node_.extension_query(super_peer, std::string(kDetach), {}, now, nullptr);
+}
+
+// Super side: an attached peer left (its slot is free at once). Ordinary side: our super
+// peer is leaving (demoting or closing) and tells us to move, naming super peers (`s`) to
+// try first. Anyone else: 201, counted.
+ExtensionAnswer Peer::on_detach(const krpc::Query& query, const net::Endpoint& from, Time now) {
+  std::vector<NodeInfo> named;
+  if (query.extra.find("s")) {
+    auto s = string_arg(query.extra, kDetach, "s", 0, 8 * kCompactNodeV4);
+    if (auto* e = std::get_if<ArgError>(&s)) return bad_argument(e->message);
+    auto nodes = decode_compact_nodes(std::get<std::string_view>(s), net::Family::v4);
+    if (!nodes) return bad_argument("nexo_detach: key \"s\": " + nodes.error().to_string());
+    named = std::move(*nodes);
+  }
+  if (role_ == PeerRole::super) {
+    auto it = std::find_if(attached_.begin(), attached_.end(),
+                           [&](const Attached& a) { return a.endpoint == from; });
+    if (it == attached_.end()) {
+      ++counters_.detach_unknown;
+      return krpc::ErrorReply{201, "nexo_detach: not attached"};
+    }
+    attached_.erase(it);
+    ++counters_.detached;
+    if (attached_.empty() && !config_.bootstrap && demote_check_ == Time::max())
+      demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
+    return bencode::Dict{};
+  }
+  if (!super_ || *super_ != from) {
+    ++counters_.detach_unknown;
+    return krpc::ErrorReply{201, "nexo_detach: not from our super peer"};
+  }
+  ++counters_.moved;
+  move_away(from, named, now);
+  return bencode::Dict{};
+}
+
+// Leaves `old` (it told us to) for the super peers it named, then our standbys and the rest.
+void Peer::move_away(const net::Endpoint& old, const std::vector<NodeInfo>& named, Time now) {
+  super_.reset();
+  leaving_.reset();  // it knows
+  missed_ = 0;
+  keepalive_outstanding_ = false;
+  next_keepalive_ = keepalive_deadline_ = Time::max();
+  std::erase(standbys_, old);
+  std::erase(known_, old);
+  for (auto it = named.rbegin(); it != named.rend(); ++it)
+    if (it->endpoint != self_ && it->endpoint != old &&
+        std::find(standbys_.begin(), standbys_.end(), it->endpoint) == standbys_.end())
+      standbys_.insert(standbys_.begin(), it->endpoint);
+  if (standbys_.size() > config_.standbys) standbys_.resize(config_.standbys);
+  start_attach(now);
+  std::erase(candidates_, old);
+  if (!attaching_ && next_attach_ == Time::max()) next_attach_ = now + config_.attach_retry;
 }
 
 }  // namespace nexo::overlay

@@ -132,7 +132,9 @@ void Peer::demand_decided(std::vector<double> loads, Time now) {
 
 void Peer::check_surplus(Time now) {
   demote_check_ = Time::max();
-  if (role_ != PeerRole::super || config_.bootstrap || !attached_.empty() || asking_loads_) return;
+  if (role_ != PeerRole::super || config_.bootstrap || !attached_.empty() || asking_loads_ ||
+      leaving_tier_)
+    return;
   std::vector<net::Endpoint> asked;
   if (auto others = decode_compact_nodes(other_supers(self_, kLoadSample, now), net::Family::v4))
     for (const NodeInfo& n : *others)
@@ -149,9 +151,15 @@ void Peer::surplus_decided(std::vector<double> loads, Time now) {
   demote_check_ = now + config_.idle_demote + jitter(config_.demand_jitter);
 }
 
-// Back to ordinary: read-only, attached to another super peer (our entry follows it).
+// Back to ordinary, once what we store for others is handed over: read-only, attached to
+// another super peer (our entry follows it).
 void Peer::demote(Time now) {
   ++counters_.demotions;
+  leave_tier(now, [this](Time at) { finish_demote(at); });
+}
+
+void Peer::finish_demote(Time now) {
+  leaving_tier_ = false;
   role_ = PeerRole::ordinary;
   node_.set_read_only(true);
   attached_.clear();
@@ -161,6 +169,74 @@ void Peer::demote(Time now) {
   missed_ = 0;
   eligible_at_ = now + config_.demand_check + jitter(config_.demand_jitter);
   start_attach(now);
+}
+
+// --- Leaving the tier (demotion, close).
+
+namespace {
+constexpr std::size_t kHandOversInFlight = 8;
+}  // namespace
+
+// Our attached peers are told to move (nexo_detach naming other super peers), and every
+// mutable item we store goes to the k closest other nodes (Node::hand_over), a few at a
+// time; then `then`. We serve the DHT meanwhile, but take no new peer.
+void Peer::leave_tier(Time now, std::function<void(Time)> then) {
+  leaving_tier_ = true;
+  demote_check_ = next_sweep_ = Time::max();
+  for (const Attached& a : attached_) {
+    bencode::Dict args{{"s", other_supers(a.endpoint, 4, now)}};
+    if (node_.extension_query(a.endpoint, std::string(kDetach), std::move(args), now, nullptr))
+      ++counters_.peers_moved;
+  }
+  attached_.clear();
+  hand_over_queue_.clear();
+  const ItemStore& store = node_.item_store();
+  for (std::size_t i = 0; i < store.item_count(); ++i) {
+    const StoredItem& item = store.item(i);
+    if (item.is_mutable && item.expires > now) hand_over_queue_.push_back(item.as_mutable());
+  }
+  after_hand_over_ = std::move(then);
+  hand_over_next(now);
+}
+
+void Peer::hand_over_next(Time now) {
+  while (handing_over_ < kHandOversInFlight && !hand_over_queue_.empty()) {
+    const MutableItem item = std::move(hand_over_queue_.back());
+    hand_over_queue_.pop_back();
+    auto started = node_.hand_over(item, now, [this](Result<WriteResult> r, const OpStats&) {
+      --handing_over_;
+      ++(r && r->stored > 0 ? counters_.handed_over : counters_.hand_over_failed);
+      hand_over_next(last_now_);
+    });
+    if (started)
+      ++handing_over_;
+    else
+      ++counters_.hand_over_failed;
+  }
+  if (handing_over_ == 0 && hand_over_queue_.empty() && after_hand_over_)
+    std::exchange(after_hand_over_, nullptr)(now);
+}
+
+void Peer::close(Time now, std::function<void()> done) {
+  last_now_ = std::max(last_now_, now);
+  if (closing_) return;
+  closing_ = true;
+  on_closed_ = std::move(done);
+  next_keepalive_ = keepalive_deadline_ = next_attach_ = next_standby_check_ = Time::max();
+  probe_deadline_ = next_probe_ = eligible_at_ = next_publish_ = Time::max();
+  ++load_round_;  // answers to a round still out are stale
+  asking_loads_ = false;
+  auto closed = [this](Time at) {
+    leaving_tier_ = false;
+    role_ = PeerRole::ordinary;
+    node_.set_read_only(true);
+    close_due_ = at;
+  };
+  if (role_ == PeerRole::super) return leave_tier(now, closed);
+  if (super_) send_detach(*super_, now);
+  super_.reset();
+  leaving_.reset();
+  closed(now);
 }
 
 }  // namespace nexo::overlay

@@ -92,6 +92,8 @@ ExtensionAnswer Peer::on_attach(const krpc::Query&, const net::Endpoint& from, T
                          [&](const Attached& a) { return a.endpoint == from; });
   if (it != attached_.end()) {
     it->last_seen = now;
+  } else if (leaving_tier_) {
+    return krpc::ErrorReply{201, "nexo_attach: super peer leaving the tier"};
   } else if (attached_.size() >= config_.max_attached) {
     ++counters_.refused_full;
     return krpc::ErrorReply{201,

@@ -355,6 +355,164 @@ TEST(SuperPeer, RestartedUserIsFoundAgainByNameAtItsNewAddress) {
   EXPECT_EQ(got, std::vector<std::string>{name_for(boot) + ":welcome back"});
 }
 
+// The UDP test's flake, on the simulator. In a DHT of three super peers, one closes. The
+// survivor S1 never queries it again, so it stays a good contact there and S1 names it in
+// every reply; S2, which serves an ordinary peer's lookups, found it dead (bad after two
+// failures, each failure backing its RTO off further). Were S2's gets to ask it again
+// because S1 named it, each get would wait two backed-off RTOs (up to 8 s each) on it and
+// outlast the ordinary peer's service_timeout: every lookup through S2 timed out though
+// S2 stored the entry. A lookup now asks a candidate its own table holds as bad once, on
+// the node-wide RTO, without a retry.
+TEST(SuperPeer, LookupsThroughASurvivorAnswerAfterASuperPeerClosesInADhtOfThree) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;      // a world this small has few probers
+  config.service_timeout = 4s;  // above the nodes' query_timeout (3 s), as the UDP test's
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot s1 = world.add(false, false);
+  const Slot s2 = world.add(false, false);
+  const Slot prober1 = world.add(false, true);  // a world this small needs probers
+  const Slot prober2 = world.add(false, true);
+  world.net().run_for(3min);  // both promoted: fewer than min_supers (3) super peers known
+  for (Slot s : {s1, s2})
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super)
+        << s << " reachable " << world.peer(s).reachable().value_or(false) << " probes "
+        << world.peer(s).counters().probes;
+  const Slot asker = world.add(false, true, std::nullopt, s2);  // behind a NAT: stays ordinary
+  world.net().run_for(30s);
+  ASSERT_EQ(world.peer(asker).super_peer(), world.net().address(s2));
+  for (Slot s : {boot, prober1, prober2})  // no orphan fails over to S1: it stays idle
+    world.net().crash(s);
+  for (int i = 0; i < 10; ++i) {  // apart: each query to the closed one fails for good
+    auto entry = world.resolve(asker, s1);
+    ASSERT_TRUE(entry) << "lookup " << i << ": " << entry.error().to_string();
+    EXPECT_EQ(entry->address, world.net().address(s1));
+    world.net().run_for(10s);
+  }
+  EXPECT_GE(world.peer(s2).node().counters().lookup_bad_candidates, 1u);
+}
+
+// nexo_detach: an attached peer that leaves frees its slot at once (not after
+// attached_timeout); a detach from a stranger is refused 201 and counted, a bad one 203.
+TEST(SuperPeer, DetachFreesTheSlotAtOnceAndIsChecked) {
+  Peer super(ep(1), t0, "boot", key_for(1), {}, {.bootstrap = true});
+  drain(super);
+  for (std::uint8_t who : {2, 3})
+    ASSERT_NE(ask(super, ep(who), "nexo_attach", {}).response(), nullptr);
+  EXPECT_NE(ask(super, ep(2), "nexo_detach", {}, t0 + 1s).response(), nullptr);
+  EXPECT_EQ(super.attached(), 1u);
+  EXPECT_FALSE(super.is_attached(ep(2)));
+  EXPECT_EQ(super.counters().detached, 1u);
+  EXPECT_EQ(code_of(ask(super, ep(2), "nexo_keepalive", {}, t0 + 2s)), 201);  // gone
+  EXPECT_EQ(code_of(ask(super, ep(9), "nexo_detach", {}, t0 + 2s)), 201);
+  EXPECT_EQ(super.counters().detach_unknown, 1u);
+  EXPECT_EQ(code_of(ask(super, ep(3), "nexo_detach", {{"s", "12345"}}, t0 + 2s)), 203);
+  EXPECT_EQ(code_of(ask(super, ep(3), "nexo_detach", {{"s", 7}}, t0 + 2s)), 203);
+  EXPECT_EQ(super.counters().bad_arguments, 2u);
+  EXPECT_TRUE(super.is_attached(ep(3)));  // a bad detach changes nothing
+}
+
+// The other way: an ordinary peer told by its super peer to move (it is leaving) drops it
+// at once and tries first the super peers it named; from anyone else the order is refused.
+TEST(SuperPeer, OrdinaryPeerToldToMoveTriesTheNamedSuperPeersFirst) {
+  Peer peer(ep(2), t0, "bob", key_for(2), {ep(1)}, {});
+  auto sent = drain(peer);
+  ASSERT_EQ(sent.size(), 1u);  // nexo_attach to its entry point
+  krpc::Message accept;
+  accept.tid = sent[0].tid;
+  krpc::Response r;
+  r.id = NodeId{};
+  r.extra = {{"a", compact_of(ep(2))}};
+  accept.body = r;
+  wire::Buffer out;
+  krpc::encode(accept, {}, out);
+  peer.on_datagram(as_bytes(out.text()), ep(1), t0);
+  drain(peer);
+  ASSERT_EQ(peer.super_peer(), ep(1));
+  EXPECT_EQ(code_of(ask(peer, ep(7), "nexo_detach", {}, t0 + 1s)), 201);
+  EXPECT_EQ(peer.counters().detach_unknown, 1u);
+  EXPECT_EQ(peer.super_peer(), ep(1));
+  const NodeInfo next{NodeId{}, ep(5)};
+  EXPECT_NE(ask(peer, ep(1), "nexo_detach",
+                {{"s", encode_compact_nodes({&next, 1}, net::Family::v4)}}, t0 + 1s)
+                .response(),
+            nullptr);
+  EXPECT_EQ(peer.counters().moved, 1u);
+  EXPECT_FALSE(peer.super_peer());
+  ASSERT_FALSE(peer.standbys().empty());
+  EXPECT_EQ(peer.standbys().front(), ep(5));
+}
+
+// A peer promoted to super peer detaches from its old super peer, which frees the slot at
+// once (before attached_timeout).
+TEST(SuperPeer, PromotedPeerDetachesFromItsOldSuperPeer) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;
+  config.attached_timeout = 10min;  // a slot freed within the test was freed by the detach
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot open = world.add(false, false);
+  world.add(false, true);  // probers
+  world.add(false, true);
+  world.net().run_for(3min);
+  ASSERT_EQ(world.peer(open).role(), PeerRole::super);
+  EXPECT_GE(world.peer(open).counters().detaches, 1u);
+  EXPECT_FALSE(world.peer(boot).is_attached(world.net().address(open)));
+  EXPECT_EQ(world.peer(boot).counters().detached, 1u);
+  EXPECT_EQ(world.peer(boot).counters().dropped_silent, 0u);
+}
+
+// A super peer that closes gracefully tells its peers to move (they re-attach at once,
+// not after max_missed keep-alives) and hands what it stores to the others first: every
+// user is found by name afterwards, its entry naming its new super peer.
+TEST(SuperPeer, ClosingSuperPeerMovesItsPeersAndHandsOverWhatItStores) {
+  SuperPeerConfig config{.min_uptime = 30s, .demand_check = 1h};
+  config.probe_retry = 5s;
+  Small world(config);
+  const Slot boot = world.add(true, false);
+  const Slot s1 = world.add(false, false);
+  const Slot s2 = world.add(false, false);
+  world.add(false, true);  // probers
+  world.add(false, true);
+  world.net().run_for(3min);
+  for (Slot s : {s1, s2})
+    ASSERT_EQ(world.peer(s).role(), PeerRole::super) << s;
+  std::vector<Slot> users;
+  for (int i = 0; i < 3; ++i)
+    users.push_back(world.add(false, true, std::nullopt, s1));
+  world.net().run_for(30s);
+  for (Slot u : users)
+    ASSERT_EQ(world.peer(u).super_peer(), world.net().address(s1)) << u;
+  const std::size_t stored = world.peer(s1).node().item_store().item_count();
+  ASSERT_GE(stored, users.size());
+
+  bool done = false;
+  world.peer(s1).close(world.net().now(), [&] { done = true; });
+  world.peer(s1).close(world.net().now(), [&] { ADD_FAILURE() << "second close"; });
+  world.net().kick(s1);
+  world.net().run_for(3s);  // well within one keep-alive interval (15 s)
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(world.peer(s1).closed());
+  EXPECT_EQ(world.peer(s1).counters().peers_moved, users.size());
+  EXPECT_EQ(world.peer(s1).counters().handed_over, stored);
+  EXPECT_EQ(world.peer(s1).counters().hand_over_failed, 0u);
+  EXPECT_TRUE(world.peer(s1).node().config().read_only);
+  for (Slot u : users) {
+    Peer& p = world.peer(u);
+    EXPECT_EQ(p.counters().moved, 1u) << u;
+    EXPECT_EQ(p.counters().failovers, 0u) << u;
+    ASSERT_TRUE(p.super_peer()) << u;
+    EXPECT_NE(*p.super_peer(), world.net().address(s1)) << u;
+  }
+  world.net().crash(s1);
+  world.net().run_for(10s);  // the entries follow
+  for (Slot u : users) {
+    auto entry = world.resolve(boot, u);
+    ASSERT_TRUE(entry) << u << ": " << entry.error().to_string();
+    EXPECT_EQ(entry->super_peer, *world.peer(u).super_peer()) << u;
+  }
+}
+
 // Demotion: a super peer promoted while every super peer was loaded sits idle. While the
 // others stay loaded it is needed; once their peers leave, an idle one returns to
 // ordinary (read-only, attached to another super peer, found by name there), as long as
@@ -407,6 +565,8 @@ TEST(SuperPeer, IdleSuperPeerReturnsToOrdinaryOnlyWhenOthersHaveRoom) {
   for (Slot s : demoted) {
     Peer& p = world.peer(s);
     EXPECT_EQ(p.counters().demotions, 1u) << s;
+    EXPECT_GE(p.counters().handed_over, 1u) << s;  // what it stored, to the others first
+    EXPECT_EQ(p.counters().hand_over_failed, 0u) << s;
     EXPECT_TRUE(p.node().config().read_only) << s;
     ASSERT_TRUE(p.super_peer()) << s << " did not attach";
     const auto super_slot = world.net().find(*p.super_peer());

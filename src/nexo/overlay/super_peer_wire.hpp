@@ -27,6 +27,7 @@ inline constexpr std::string_view kLookup = "nexo_lookup";
 inline constexpr std::string_view kPublish = "nexo_publish";
 inline constexpr std::string_view kRelay = "nexo_relay";
 inline constexpr std::string_view kDeliver = "nexo_deliver";
+inline constexpr std::string_view kDetach = "nexo_detach";
 
 // What went wrong with an argument, for a 203 answer: "nexo_relay: key \"t\": ...".
 struct ArgError {
