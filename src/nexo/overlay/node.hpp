@@ -344,11 +344,12 @@ class Node final : public DatagramNode {
   // immutable ones. Errors at once: invalid_argument when item.check() fails.
   Result<void> put_mutable(const MutableItem& item, std::optional<std::int64_t> cas, Time now,
                            OpCallback<WriteResult> done);
-  // Puts a mutable item this node stores for someone else to the k closest other nodes,
-  // as put_mutable does, but keeps no copy here and does not republish it: a node leaving
-  // the DHT (a super peer demoting, super_peer.hpp) hands over what it holds. Errors at
-  // once as put_mutable's.
-  Result<void> hand_over(const MutableItem& item, Time now, OpCallback<WriteResult> done);
+  // Puts an item this node stores for someone else (from item_store()) to the k closest
+  // other nodes, as a put does, but keeps no copy here and does not republish it, and the
+  // copies live what this one has left (nexo_ttl): a node leaving the DHT (a super peer
+  // demoting, super_peer.hpp) hands over what it holds. Errors at once: invalid_argument
+  // when the item fails its checks, or has less than kMinTtl left.
+  Result<void> hand_over(const StoredItem& item, Time now, OpCallback<WriteResult> done);
   // Finds the newest mutable item under (key, salt), its signature verified; read repair.
   Result<void> get_mutable(const PublicKey& key, std::string_view salt, Time now,
                            OpCallback<GetMutableResult> done);

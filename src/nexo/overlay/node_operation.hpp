@@ -137,6 +137,7 @@ class LookupOp final : public Node::Operation {
   std::optional<MutableItem> item;  // put_mutable (and get_mutable's salt/key)
   std::optional<std::int64_t> cas;  // put_mutable
   bool elsewhere = false;           // put to others only (Node::hand_over)
+  std::optional<Time> expires;      // handing over: when the copies expire (nexo_ttl)
 
   void start(Node& node, Time now) override;
   void on_response(Node& node, const RpcEntry& entry, const krpc::Response& response,

@@ -77,15 +77,27 @@ Result<void> Node::put_mutable(const MutableItem& item, std::optional<std::int64
   return started;
 }
 
-Result<void> Node::hand_over(const MutableItem& item, Time now, OpCallback<WriteResult> done) {
-  const PutCode check = item.check();
-  if (check != PutCode::stored)
-    return Error(ErrorKind::invalid_argument,
-                 "dht hand-over: mutable item refused: " + std::string(describe(check)));
-  auto op =
-      std::make_unique<LookupOp>(Goal::put_mutable, item.target(), *this, now, std::move(done));
-  op->item = item;
+Result<void> Node::hand_over(const StoredItem& item, Time now, OpCallback<WriteResult> done) {
+  if (item.expires - now < kMinTtl)
+    return Error(ErrorKind::invalid_argument, "dht hand-over: the item has (all but) expired");
+  std::unique_ptr<LookupOp> op;
+  if (item.is_mutable) {
+    const PutCode check = item.as_mutable().check();
+    if (check != PutCode::stored)
+      return Error(ErrorKind::invalid_argument,
+                   "dht hand-over: mutable item refused: " + std::string(describe(check)));
+    op = std::make_unique<LookupOp>(Goal::put_mutable, item.target, *this, now, std::move(done));
+    op->item = item.as_mutable();
+  } else {
+    auto value = krpc::Item::from_encoded(item.value);
+    if (!value)
+      return Error(ErrorKind::invalid_argument,
+                   "dht hand-over: immutable item refused: " + value.error().message());
+    op = std::make_unique<LookupOp>(Goal::put_immutable, item.target, *this, now, std::move(done));
+    op->value = std::move(*value);
+  }
   op->elsewhere = true;
+  op->expires = item.expires;
   return start(std::move(op), now);
 }
 
@@ -464,6 +476,10 @@ bool LookupOp::write_to(Node& node, const TokenNode& target, Time now) {
   }
   const bool repair = goal_ == Goal::get_immutable || goal_ == Goal::get_mutable;
   if (repair && found_ttl_) write_ttl(query.extra, *found_ttl_);
+  if (expires) {
+    if (*expires - now < kMinTtl) return false;  // expired while the lookup ran
+    write_ttl(query.extra, *expires - now);
+  }
   if (!send(node, query, target.node.endpoint, target.node.id, now)) return false;
   ++writes_pending_;
   return true;

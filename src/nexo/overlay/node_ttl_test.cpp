@@ -204,5 +204,37 @@ TEST_F(NodeTtl, ReadRepairCarriesTheHoldersRemainingLifetime) {
   EXPECT_EQ(ttl->integer(), 300);
 }
 
+// A node leaving the DHT hands over what it stores (Node::hand_over): the copies live what
+// its own has left, and it keeps none.
+TEST_F(NodeTtl, AHandOverCarriesTheRemainingLifetime) {
+  const krpc::Item item = item_of("handed over");
+  const NodeId key = immutable_target(item.encoded());
+  put(item, ep(4), t0, bencode::Value(600));
+  NodeId::Bytes near = key.bytes();
+  near[19] ^= 1;
+  query(krpc::ping(NodeId(near)), ep(7), t0);
+  drain();  // the replication to the newcomer is not this test's business
+  ASSERT_EQ(node->item_store().item_count(), 1u);
+  ASSERT_TRUE(node->hand_over(node->item_store().item(0), t0 + 100s, nullptr));
+  auto gets = sent_queries(krpc::Method::get);  // the newcomer, and the getter of put()
+  ASSERT_FALSE(gets.empty());
+  for (const Sent& g : gets) {
+    krpc::Response r;
+    r.id = g.to == ep(7) ? NodeId(near) : id_of(0x12);
+    r.token = "tok2";
+    respond(g, r, t0 + 100s);
+  }
+  auto puts = sent_queries(krpc::Method::put);
+  ASSERT_EQ(puts.size(), gets.size()) << "every node that answered gets a copy";
+  for (const Sent& p : puts) {
+    const bencode::Value* ttl = p.message.query()->extra.find(kTtlKey);
+    ASSERT_NE(ttl, nullptr);
+    EXPECT_EQ(ttl->integer(), 500);
+  }
+  EXPECT_EQ(node->counters().republished, 0u);
+  // Nothing (all but) expired is handed over.
+  EXPECT_FALSE(node->hand_over(node->item_store().item(0), t0 + 599500ms, nullptr));
+}
+
 }  // namespace
 }  // namespace nexo::overlay

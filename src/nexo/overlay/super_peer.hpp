@@ -515,7 +515,7 @@ class Peer final : public DatagramNode {
   Time next_sweep_ = Time::max();
   Time demote_check_ = Time::max();  // idle since idle_demote ago: ask whether we are needed
   bool leaving_tier_ = false;        // handing over before going ordinary
-  std::vector<MutableItem> hand_over_queue_;
+  std::vector<StoredItem> hand_over_queue_;
   std::size_t handing_over_ = 0;  // hand-over puts in flight
   std::function<void(Time)> after_hand_over_;
   // Closing.

@@ -193,7 +193,7 @@ void Peer::leave_tier(Time now, std::function<void(Time)> then) {
   const ItemStore& store = node_.item_store();
   for (std::size_t i = 0; i < store.item_count(); ++i) {
     const StoredItem& item = store.item(i);
-    if (item.is_mutable && item.expires > now) hand_over_queue_.push_back(item.as_mutable());
+    if (item.expires - now >= kMinTtl) hand_over_queue_.push_back(item);
   }
   after_hand_over_ = std::move(then);
   hand_over_next(now);
@@ -201,7 +201,7 @@ void Peer::leave_tier(Time now, std::function<void(Time)> then) {
 
 void Peer::hand_over_next(Time now) {
   while (handing_over_ < kHandOversInFlight && !hand_over_queue_.empty()) {
-    const MutableItem item = std::move(hand_over_queue_.back());
+    const StoredItem item = std::move(hand_over_queue_.back());
     hand_over_queue_.pop_back();
     auto started = node_.hand_over(item, now, [this](Result<WriteResult> r, const OpStats&) {
       --handing_over_;
