@@ -58,9 +58,13 @@
 // it), so 100,000 idle nodes fit in ~1.5 GiB with the simulator's own share.
 //
 // Under heavy churn (the simulator's 30 s lifetimes) BEP 5's defaults keep dead contacts
-// for 15 minutes; the churn test uses routing.good_for = 30 s, bad_after_failures = 1,
-// refresh_interval = 60 s and replication.interval = 20 s; sim::churn_config
-// (sim_population.hpp) adds the small-table refresh (small_table).
+// for 15 minutes; the churn tests use sim::churn_config (sim_population.hpp):
+// routing.good_for = 30 s, bad_after_failures = 1, refresh_interval = 60 s,
+// replication.interval = 20 s, good contacts first, and the small-table refresh
+// (small_table). node_sim_test's churn run (500 nodes, 1,000 gets): 969 of 969 found,
+// 7,477 datagrams/s in all (6,991 without the small-table refresh and good-first
+// ranking, which also found all it completed, 947; at 100 nodes it missed one get of
+// 146, from a newcomer left with one contact).
 //
 // Thread contract: one thread (the driver's); calls are never reentrant (datagram_node.hpp).
 #pragma once
