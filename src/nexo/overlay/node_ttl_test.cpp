@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nexo/overlay/node.hpp"
+#include "nexo/overlay/node_test_util.hpp"
 
 namespace nexo::overlay {
 namespace {
@@ -17,22 +18,7 @@ namespace {
 namespace bencode = wire::bencode;
 using namespace std::chrono_literals;
 
-const Time t0 = Time{} + 24h;
-
-net::Endpoint ep(std::uint8_t last) {
-  return net::Endpoint(net::InetAddress::v4({10, 0, 0, last}), 6881);
-}
-
-NodeId id_of(std::uint8_t first) {
-  NodeId::Bytes b{};
-  b[0] = first;
-  return NodeId(b);
-}
-
-struct Sent {
-  krpc::Message message;
-  net::Endpoint to;
-};
+using namespace node_test_util;
 
 class NodeTtl : public ::testing::Test {
  protected:
@@ -61,17 +47,7 @@ class NodeTtl : public ::testing::Test {
     m.body = std::move(r);
     deliver(m, to_what.to, now);
   }
-  std::vector<Sent> drain() {
-    std::vector<Sent> sent;
-    Bytes bytes;
-    net::Endpoint to;
-    while (node->poll_transmit(bytes, to)) {
-      auto m = krpc::parse(bytes);
-      EXPECT_TRUE(m) << m.error().to_string();
-      if (m) sent.push_back({std::move(*m), to});
-    }
-    return sent;
-  }
+  std::vector<Sent> drain() { return node_test_util::drain(*node); }
   // The queries of `method` the node sent (the rest dropped).
   std::vector<Sent> sent_queries(krpc::Method method) {
     auto sent = drain();

@@ -44,12 +44,8 @@ TEST(Scribe, TreeHasOneRootAndDeliversOnce) {
   Group g(3);
   g.grow(40);
   const NodeId key = Scribe::topic_key(kTopic);
-  std::vector<Slot> members;
-  for (Slot s = 1; s < 40; s += 3)
-    members.push_back(s);
-  for (Slot m : members)
-    g.join(m, kTopic);
-  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  std::vector<Slot> members = Group::every(1, 3, 40);
+  ASSERT_TRUE(g.join_and_converge(members, kTopic));
   const auto shape = g.shape(key);
   EXPECT_EQ(shape.roots, 1u);
   EXPECT_LE(shape.max_children, g.scribe.fanout);
@@ -190,12 +186,8 @@ TEST(Scribe, ANewRootTakesOverWhenTheRootCrashes) {
   g.scribe.root_check_interval = 5s;
   g.grow(40);
   const NodeId key = Scribe::topic_key(kTopic);
-  std::vector<Slot> members;
-  for (Slot s = 1; s < 40; s += 2)
-    members.push_back(s);
-  for (Slot m : members)
-    g.join(m, kTopic);
-  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  std::vector<Slot> members = Group::every(1, 2, 40);
+  ASSERT_TRUE(g.join_and_converge(members, kTopic));
   const Slot root = g.closest(key);
   g.net().crash(root);
   std::erase(members, root);
@@ -414,12 +406,8 @@ TEST(Scribe, APublisherReoffersWhatItCouldNotHandOver) {
   g.scribe.join_retry = 1h;
   g.grow(30);
   const NodeId key = Scribe::topic_key(kTopic);
-  std::vector<Slot> members;
-  for (Slot s = 1; s < 30; s += 4)
-    members.push_back(s);
-  for (Slot m : members)
-    g.join(m, kTopic);
-  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  std::vector<Slot> members = Group::every(1, 4, 30);
+  ASSERT_TRUE(g.join_and_converge(members, kTopic));
   Slot publisher = 0;
   while (g.host(publisher).scribe.in_tree(key))
     ++publisher;
@@ -447,12 +435,8 @@ TEST(Scribe, APublisherInATreeRoutesTowardTheKeyToo) {
   g.scribe.fanout = 2;  // a deeper tree
   g.grow(30);
   const NodeId key = Scribe::topic_key(kTopic);
-  std::vector<Slot> members;
-  for (Slot s = 1; s < 30; s += 3)
-    members.push_back(s);
-  for (Slot m : members)
-    g.join(m, kTopic);
-  ASSERT_TRUE(g.net().run_until([&] { return g.converged(key, members); }, g.net().now() + 60s));
+  std::vector<Slot> members = Group::every(1, 3, 30);
+  ASSERT_TRUE(g.join_and_converge(members, kTopic));
   // A member that is a leaf, below a parent that is not the root.
   Slot publisher = 0, parent = 0;
   for (Slot m : members) {

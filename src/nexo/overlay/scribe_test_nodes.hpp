@@ -114,6 +114,23 @@ class Group {
     ASSERT_TRUE(host(s).scribe.join(topic, net_.now()));
     net_.kick(s);
   }
+  // Slots first, first + step, ... below end.
+  static std::vector<Slot> every(Slot first, Slot step, Slot end) {
+    std::vector<Slot> slots;
+    for (Slot s = first; s < end; s += step)
+      slots.push_back(s);
+    return slots;
+  }
+  // `members` join `topic`; runs until its tree has converged over them (a minute at
+  // most): whether it did.
+  bool join_and_converge(const std::vector<Slot>& members, const std::string& topic) {
+    for (Slot m : members) {
+      if (!host(m).scribe.join(topic, net_.now())) return false;
+      net_.kick(m);
+    }
+    const NodeId key = Scribe::topic_key(topic);
+    return net_.run_until([&] { return converged(key, members); }, net_.now() + 60s);
+  }
   // Publishes from `s`; returns the sequence.
   std::int64_t publish(Slot s, const std::string& topic, const std::string& text) {
     auto seq = host(s).scribe.publish(topic, text, net_.now());
