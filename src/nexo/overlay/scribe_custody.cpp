@@ -4,8 +4,8 @@
 // route slowed by dead contacts. So the publisher keeps each message and routes it toward the
 // key again `reoffers` times (reoffer_interval, then twice as long after each); a node that
 // has it already answers at once (deduplicated), one that lacks it floods or routes it on.
-// Custody ends early once the publisher holds the message itself in a tree with a neighbour:
-// from then on the digests of its beats carry it. The scheme is described in scribe.hpp.
+// Every message is re-offered all `reoffers` times, in a tree or not (a tree may be a
+// fragment): a few routed queries per message. The scheme is described in scribe.hpp.
 #include <algorithm>
 #include <utility>
 
